@@ -1,0 +1,581 @@
+#include "pb_conf.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *channel_names[PB_CH_COUNT] = {
+	"", "mailbox", "consultation", "complaint", "hotline", "disclosure", "petition",
+};
+
+int pb_channel_parse(const char *s)
+{
+	for (int i = 1; i < PB_CH_COUNT; i++)
+		if (strcmp(s, channel_names[i]) == 0)
+			return i;
+	return 0;
+}
+
+const char *pb_channel_name(int channel)
+{
+	if (channel <= 0 || channel >= PB_CH_COUNT)
+		return "unknown";
+	return channel_names[channel];
+}
+
+static void copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src);
+}
+
+void pb_conf_defaults(struct pb_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	copy(c->log_level, sizeof(c->log_level), "info");
+	copy(c->store_path, sizeof(c->store_path), "./var/store");
+	c->map_size_mb = 4096;
+	copy(c->keys_dir, sizeof(c->keys_dir), "./var/keys");
+	copy(c->signing_key, sizeof(c->signing_key), "./var/keys/store.key");
+	copy(c->data_key, sizeof(c->data_key), "./var/keys/data.key");
+	copy(c->log_origin, sizeof(c->log_origin), "mailroom.local/log");
+	copy(c->router_url, sizeof(c->router_url), "ipc://./var/router.ipc");
+	copy(c->events_url, sizeof(c->events_url), "ipc://./var/events.ipc");
+	c->commit_window_us = 2000;
+	c->commit_max_batch = 512;
+	c->router_contexts = 256;
+	c->lease_seconds = 300;
+	c->request_skew_seconds = 60;
+	c->max_wait_ms = 60000;
+	copy(c->gateway_secret, sizeof(c->gateway_secret), "./var/keys/gateway.secret");
+	copy(c->calendars_dir, sizeof(c->calendars_dir), "./deploy/calendars");
+	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
+	c->http_port = 8080;
+	c->http_threads = 2;
+	c->http_max_conns = 1024;
+	c->http_max_per_ip = 128;
+	c->http_timeout_s = 10;
+	c->http_body_max = 64 * 1024;
+	c->router_timeout_ms = 10000;
+	c->hotline_skew_seconds = 300;
+	for (int i = 1; i < PB_CH_COUNT; i++)
+		copy(c->default_queue[i], PB_NAME_MAX, "general");
+	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");
+	copy(c->default_queue[PB_CH_DISCLOSURE], PB_NAME_MAX, "disclosure");
+
+	/* deadlines.md section 6 */
+	struct pb_policy *p = &c->policy;
+	for (int i = 1; i < PB_CH_COUNT; i++)
+		p->ack[i].working_days = 1;
+	p->reply[PB_CH_MAILBOX].working_days = 15;
+	p->reply[PB_CH_CONSULTATION].working_days = 5;
+	p->reply[PB_CH_COMPLAINT].working_days = 15;
+	p->reply[PB_CH_HOTLINE].working_days = 5;
+	p->reply[PB_CH_DISCLOSURE].working_days = 20;
+	p->ack[PB_CH_DISCLOSURE].working_days = 0;
+	p->reply[PB_CH_PETITION].hours = 60 * 24;
+	p->ack[PB_CH_PETITION].hours = 15 * 24;
+	p->hotline_consult_reply.working_days = 3;
+	p->hotline_urgent_ack.hours = 2;
+	p->hotline_urgent_reply.hours = 24;
+}
+
+struct parse_ctx {
+	struct pb_conf *c;
+	FILE *f;
+	int line;          /* lines read so far: inih here has no line numbers */
+	const char *path;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int fail(struct parse_ctx *x, int line, const char *fmt, const char *a)
+{
+	char msg[256];
+
+	if (!x->failed) {
+		snprintf(msg, sizeof(msg), fmt, a);
+		snprintf(x->err, x->errlen, "%s:%d: %s", x->path, line, msg);
+	}
+	x->failed = 1;
+	return 0;
+}
+
+static int parse_int(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+
+	if (errno || end == v || *end != '\0' || n < lo || n > hi)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* Splits a comma list into fixed slots, trimming spaces. */
+static int split_list(const char *v, char (*slots)[PB_NAME_MAX], int max)
+{
+	int n = 0;
+	const char *p = v;
+
+	while (*p) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (!*p)
+			break;
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *t = e;
+		while (t > p && t[-1] == ' ')
+			t--;
+		if (n == max || (size_t)(t - p) >= PB_NAME_MAX)
+			return -1;
+		memcpy(slots[n], p, (size_t)(t - p));
+		slots[n][t - p] = '\0';
+		n++;
+		p = e;
+	}
+	return n;
+}
+
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) >= PB_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+		      *s == '.'))
+			return 0;
+	return 1;
+}
+
+/* A clock: "15" or "15wd" = working days; "24h" = calendar hours. */
+static int parse_clock(const char *v, struct pb_clock *k)
+{
+	long n;
+	size_t len = strlen(v);
+	char num[32];
+
+	if (len == 0 || len >= sizeof(num))
+		return -1;
+	memset(k, 0, sizeof(*k));
+	if (v[len - 1] == 'h') {
+		memcpy(num, v, len - 1);
+		num[len - 1] = '\0';
+		if (parse_int(num, 1, 24 * 366, &n))
+			return -1;
+		k->hours = (int)n;
+		return 0;
+	}
+	if (len > 2 && strcmp(v + len - 2, "wd") == 0)
+		len -= 2;
+	memcpy(num, v, len);
+	num[len] = '\0';
+	if (parse_int(num, 0, 366, &n))
+		return -1;
+	k->working_days = (int)n;
+	return 0;
+}
+
+static int on_policy(struct parse_ctx *x, int line, const char *name, const char *value)
+{
+	struct pb_policy *p = &x->c->policy;
+	struct pb_clock *k = NULL;
+	char ch[PB_NAME_MAX];
+	const char *dot = strrchr(name, '.');
+
+	if (strcmp(name, "hotline.consultation.reply") == 0)
+		k = &p->hotline_consult_reply;
+	else if (strcmp(name, "hotline.urgent.ack") == 0)
+		k = &p->hotline_urgent_ack;
+	else if (strcmp(name, "hotline.urgent.reply") == 0)
+		k = &p->hotline_urgent_reply;
+	else if (dot && (size_t)(dot - name) < sizeof(ch)) {
+		memcpy(ch, name, (size_t)(dot - name));
+		ch[dot - name] = '\0';
+		int c = pb_channel_parse(ch);
+		if (c && strcmp(dot, ".ack") == 0)
+			k = &p->ack[c];
+		else if (c && strcmp(dot, ".reply") == 0)
+			k = &p->reply[c];
+	}
+	if (!k)
+		return fail(x, line, "unknown policy key '%s'", name);
+	if (parse_clock(value, k))
+		return fail(x, line, "bad clock '%s' (use N, Nwd or Nh)", value);
+	return 1;
+}
+
+static int on_handler(struct parse_ctx *x, int line, const char *hname, const char *name,
+                      const char *value)
+{
+	struct pb_conf *c = x->c;
+	struct pb_handler *h = NULL;
+
+	if (!valid_name(hname))
+		return fail(x, line, "bad handler name '%s'", hname);
+	for (int i = 0; i < c->nhandlers; i++)
+		if (strcmp(c->handlers[i].name, hname) == 0)
+			h = &c->handlers[i];
+	if (!h) {
+		if (c->nhandlers == PB_MAX_HANDLERS)
+			return fail(x, line, "too many handlers at '%s'", hname);
+		h = &c->handlers[c->nhandlers++];
+		copy(h->name, sizeof(h->name), hname);
+	}
+	if (strcmp(name, "key") == 0) {
+		if (pb_unhex(value, h->pubkey, 32))
+			return fail(x, line, "handler key must be 64 hex digits: '%s'", value);
+	} else if (strcmp(name, "queues") == 0) {
+		int n = split_list(value, h->queues, PB_MAX_QUEUES);
+		if (n < 0)
+			return fail(x, line, "bad queue list '%s'", value);
+		for (int i = 0; i < n; i++)
+			if (!valid_name(h->queues[i]))
+				return fail(x, line, "bad queue name in '%s'", value);
+		h->nqueues = n;
+	} else {
+		return fail(x, line, "unknown handler key '%s'", name);
+	}
+	return 1;
+}
+
+static int on_route(struct parse_ctx *x, int line, const char *rname, const char *name,
+                    const char *value)
+{
+	struct pb_conf *c = x->c;
+	struct pb_route *r = NULL;
+
+	for (int i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].name, rname) == 0)
+			r = &c->routes[i];
+	if (!r) {
+		if (c->nroutes == PB_MAX_ROUTES)
+			return fail(x, line, "too many routes at '%s'", rname);
+		r = &c->routes[c->nroutes++];
+		copy(r->name, sizeof(r->name), rname);
+	}
+	if (strcmp(name, "channel") == 0) {
+		if (!(r->channel = pb_channel_parse(value)))
+			return fail(x, line, "unknown channel '%s'", value);
+	} else if (strcmp(name, "category") == 0) {
+		copy(r->category, sizeof(r->category), value);
+	} else if (strcmp(name, "keywords") == 0) {
+		int n = split_list(value, r->keywords, PB_MAX_KEYWORDS);
+		if (n < 0)
+			return fail(x, line, "bad keyword list '%s'", value);
+		r->nkeywords = n;
+	} else if (strcmp(name, "queue") == 0) {
+		if (!valid_name(value))
+			return fail(x, line, "bad queue name '%s'", value);
+		copy(r->queue, sizeof(r->queue), value);
+	} else {
+		return fail(x, line, "unknown route key '%s'", name);
+	}
+	return 1;
+}
+
+struct kv_str {
+	const char *section, *name;
+	size_t off, size;
+};
+
+#define S(sec, key, field) {sec, key, offsetof(struct pb_conf, field), sizeof(((struct pb_conf *)0)->field)}
+static const struct kv_str str_keys[] = {
+	S("general", "log_level", log_level),
+	S("store", "path", store_path),
+	S("store", "keys_dir", keys_dir),
+	S("store", "signing_key", signing_key),
+	S("store", "data_key", data_key),
+	S("store", "log_origin", log_origin),
+	S("router", "listen", router_url),
+	S("router", "events", events_url),
+	S("router", "gateway_secret", gateway_secret),
+	S("router", "calendars", calendars_dir),
+	S("gateway", "listen_addr", http_addr),
+	S("gateway", "public_base_url", public_base_url),
+};
+#undef S
+
+struct kv_int {
+	const char *section, *name;
+	long lo, hi;
+	size_t off;
+	int is_size;
+};
+
+#define I(sec, key, lo, hi, field) {sec, key, lo, hi, offsetof(struct pb_conf, field), 0}
+#define Z(sec, key, lo, hi, field) {sec, key, lo, hi, offsetof(struct pb_conf, field), 1}
+static const struct kv_int int_keys[] = {
+	Z("store", "map_size_mb", 1, 1L << 22, map_size_mb),
+	I("router", "commit_window_us", 0, 100000, commit_window_us),
+	I("router", "commit_max_batch", 1, 65536, commit_max_batch),
+	I("router", "contexts", 4, 16384, router_contexts),
+	I("router", "lease_seconds", 5, 86400, lease_seconds),
+	I("router", "request_skew_seconds", 5, 3600, request_skew_seconds),
+	I("router", "max_wait_ms", 0, 3600000, max_wait_ms),
+	I("gateway", "port", 0, 65535, http_port),
+	I("gateway", "threads", 1, 256, http_threads),
+	I("gateway", "max_connections", 1, 1000000, http_max_conns),
+	I("gateway", "max_per_ip", 1, 1000000, http_max_per_ip),
+	I("gateway", "connection_timeout_s", 1, 3600, http_timeout_s),
+	Z("gateway", "body_max", 1024, 16 << 20, http_body_max),
+	I("gateway", "router_timeout_ms", 100, 600000, router_timeout_ms),
+	I("hotline", "skew_seconds", 5, 3600, hotline_skew_seconds),
+};
+#undef I
+#undef Z
+
+static char *read_line(char *buf, int size, void *stream)
+{
+	struct parse_ctx *x = stream;
+	char *r = fgets(buf, size, x->f);
+
+	if (r)
+		x->line++;
+	return r;
+}
+
+static int on_kv(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *x = user;
+	struct pb_conf *c = x->c;
+	int line = x->line;
+
+	if (x->failed)
+		return 0;
+	for (size_t i = 0; i < sizeof(str_keys) / sizeof(str_keys[0]); i++) {
+		const struct kv_str *k = &str_keys[i];
+		if (strcmp(section, k->section) == 0 && strcmp(name, k->name) == 0) {
+			if (strlen(value) >= k->size)
+				return fail(x, line, "value too long for '%s'", name);
+			copy((char *)c + k->off, k->size, value);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(int_keys) / sizeof(int_keys[0]); i++) {
+		const struct kv_int *k = &int_keys[i];
+		long n;
+		if (strcmp(section, k->section) == 0 && strcmp(name, k->name) == 0) {
+			if (parse_int(value, k->lo, k->hi, &n))
+				return fail(x, line, "out-of-range number for '%s'", name);
+			if (k->is_size)
+				*(size_t *)((char *)c + k->off) = (size_t)n;
+			else
+				*(int *)((char *)c + k->off) = (int)n;
+			return 1;
+		}
+	}
+	if (strcmp(section, "queues") == 0) {
+		int ch = pb_channel_parse(name);
+		if (!ch)
+			return fail(x, line, "unknown channel '%s' in [queues]", name);
+		if (!valid_name(value))
+			return fail(x, line, "bad queue name '%s'", value);
+		copy(c->default_queue[ch], PB_NAME_MAX, value);
+		return 1;
+	}
+	if (strcmp(section, "policy") == 0)
+		return on_policy(x, line, name, value);
+	if (strncmp(section, "handler.", 8) == 0)
+		return on_handler(x, line, section + 8, name, value);
+	if (strncmp(section, "route.", 6) == 0)
+		return on_route(x, line, section + 6, name, value);
+	if (strncmp(section, "hotline.app.", 12) == 0 && strcmp(name, "secret_file") == 0) {
+		const char *id = section + 12;
+		struct pb_hotline_app *a = NULL;
+		for (int i = 0; i < c->nhotline_apps; i++)
+			if (strcmp(c->hotline_apps[i].app_id, id) == 0)
+				a = &c->hotline_apps[i];
+		if (!a) {
+			if (c->nhotline_apps == PB_MAX_HOTLINE_APPS || strlen(id) >= PB_NAME_MAX || !*id)
+				return fail(x, line, "bad or too many hotline apps at '%s'", id);
+			a = &c->hotline_apps[c->nhotline_apps++];
+			copy(a->app_id, sizeof(a->app_id), id);
+		}
+		if (strlen(value) >= sizeof(a->secret_file))
+			return fail(x, line, "path too long: '%s'", value);
+		copy(a->secret_file, sizeof(a->secret_file), value);
+		return 1;
+	}
+	return fail(x, line, "unknown setting '%s'", name);
+}
+
+int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen)
+{
+	struct parse_ctx x = {c, NULL, 0, path, err, errlen, 0};
+
+	pb_conf_defaults(c);
+	if (!path)
+		return PB_OK;
+	x.f = fopen(path, "re");
+	if (!x.f) {
+		snprintf(err, errlen, "%s: cannot open", path);
+		return PB_EIO;
+	}
+	int rc = ini_parse_stream(read_line, &x, on_kv, &x);
+	fclose(x.f);
+	if (x.failed)
+		return PB_EINVAL;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s:%d: syntax error", path, rc);
+		return PB_EINVAL;
+	}
+	if (pb_log_level_parse(c->log_level) < 0) {
+		snprintf(err, errlen, "%s: unknown log_level '%s'", path, c->log_level);
+		return PB_EINVAL;
+	}
+	for (int i = 0; i < c->nroutes; i++)
+		if (!c->routes[i].queue[0]) {
+			snprintf(err, errlen, "%s: route '%s' has no queue", path, c->routes[i].name);
+			return PB_EINVAL;
+		}
+	for (int i = 0; i < c->nhandlers; i++) {
+		static const uint8_t zero[32];
+		if (memcmp(c->handlers[i].pubkey, zero, 32) == 0) {
+			snprintf(err, errlen, "%s: handler '%s' has no key", path, c->handlers[i].name);
+			return PB_EINVAL;
+		}
+	}
+	return PB_OK;
+}
+
+int pb_conf_queue_known(const struct pb_conf *c, const char *q)
+{
+	for (int i = 1; i < PB_CH_COUNT; i++)
+		if (strcmp(c->default_queue[i], q) == 0)
+			return 1;
+	for (int i = 0; i < c->nroutes; i++)
+		if (strcmp(c->routes[i].queue, q) == 0)
+			return 1;
+	for (int i = 0; i < c->nhandlers; i++)
+		if (pb_handler_may(&c->handlers[i], q))
+			return 1;
+	return 0;
+}
+
+const struct pb_handler *pb_conf_handler_by_key(const struct pb_conf *c, const uint8_t pubkey[32])
+{
+	for (int i = 0; i < c->nhandlers; i++)
+		if (memcmp(c->handlers[i].pubkey, pubkey, 32) == 0)
+			return &c->handlers[i];
+	return NULL;
+}
+
+int pb_handler_may(const struct pb_handler *h, const char *queue)
+{
+	for (int i = 0; i < h->nqueues; i++)
+		if (strcmp(h->queues[i], queue) == 0)
+			return 1;
+	return 0;
+}
+
+int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? PB_ENOTFOUND : PB_EIO;
+	for (;;) {
+		if (got == max) {
+			char extra;
+			ssize_t r = read(fd, &extra, 1);
+			close(fd);
+			return r == 0 ? (*len = got, PB_OK) : PB_ETOOBIG;
+		}
+		ssize_t r = read(fd, buf + got, max - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			close(fd);
+			return PB_EIO;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return PB_OK;
+}
+
+int pb_mkdirs(const char *path)
+{
+	char tmp[PB_PATH_MAX];
+
+	if (strlen(path) >= sizeof(tmp))
+		return PB_EINVAL;
+	copy(tmp, sizeof(tmp), path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return PB_EIO;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return PB_EIO;
+	return PB_OK;
+}
+
+int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *created)
+{
+	char hex[2 * 256 + 2];
+	size_t len = 0;
+	int rc;
+
+	if (n > 256)
+		return PB_EINVAL;
+	*created = 0;
+	rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
+	if (rc == PB_ENOTFOUND) {
+		char dir[PB_PATH_MAX];
+		copy(dir, sizeof(dir), path);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if ((rc = pb_mkdirs(dir)))
+				return rc;
+		}
+		randombytes_buf(out, n);
+		pb_hex(out, n, hex);
+		hex[2 * n] = '\n';
+		/* O_EXCL: two processes racing on first start must not both win. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST)
+			return pb_secret_load_or_create(path, out, n, created);
+		if (fd < 0)
+			return PB_EIO;
+		ssize_t w = write(fd, hex, 2 * n + 1);
+		int ok = w == (ssize_t)(2 * n + 1) && fsync(fd) == 0;
+		close(fd);
+		sodium_memzero(hex, sizeof(hex));
+		if (!ok)
+			return PB_EIO;
+		*created = 1;
+		return PB_OK;
+	}
+	if (rc)
+		return rc;
+	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
+		len--;
+	hex[len] = '\0';
+	rc = pb_unhex(hex, out, n);
+	sodium_memzero(hex, sizeof(hex));
+	return rc ? PB_ECORRUPT : PB_OK;
+}

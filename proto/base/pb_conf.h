@@ -1,0 +1,135 @@
+/* The one config loader: deploy/mailroom.ini, parsed with libinih.
+ * Every setting has a default here, so an empty file gives a loopback
+ * demo with its state under ./var. Paths are taken as written, relative to
+ * the working directory of the process. */
+#ifndef PB_CONF_H
+#define PB_CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PB_NAME_MAX 64
+#define PB_PATH_MAX 512
+#define PB_MAX_HANDLERS 256
+#define PB_MAX_ROUTES 128
+#define PB_MAX_QUEUES 64
+#define PB_MAX_KEYWORDS 16
+#define PB_MAX_HOTLINE_APPS 8
+
+/* Channel indices match mailroom.proto's Channel enum. */
+enum { PB_CH_MAILBOX = 1, PB_CH_CONSULTATION, PB_CH_COMPLAINT, PB_CH_HOTLINE,
+       PB_CH_DISCLOSURE, PB_CH_PETITION, PB_CH_COUNT };
+
+struct pb_handler {
+	char name[PB_NAME_MAX];
+	uint8_t pubkey[32];
+	int nqueues;
+	char queues[PB_MAX_QUEUES][PB_NAME_MAX];
+};
+
+struct pb_route {
+	char name[PB_NAME_MAX];
+	int channel;                        /* 0 = any */
+	char category[PB_NAME_MAX];         /* "" = any */
+	int nkeywords;
+	char keywords[PB_MAX_KEYWORDS][PB_NAME_MAX];   /* any one matches; none = always */
+	char queue[PB_NAME_MAX];
+};
+
+/* One deadline rule: working days, or calendar hours when hours > 0. */
+struct pb_clock {
+	int working_days;
+	int hours;
+};
+
+struct pb_policy {
+	struct pb_clock ack[PB_CH_COUNT];
+	struct pb_clock reply[PB_CH_COUNT];
+	struct pb_clock hotline_consult_reply;   /* category consultation */
+	struct pb_clock hotline_urgent_ack;
+	struct pb_clock hotline_urgent_reply;
+};
+
+struct pb_hotline_app {
+	char app_id[PB_NAME_MAX];
+	char secret_file[PB_PATH_MAX];
+};
+
+struct pb_conf {
+	char log_level[16];
+
+	/* [store] */
+	char store_path[PB_PATH_MAX];
+	size_t map_size_mb;
+	char keys_dir[PB_PATH_MAX];
+	char signing_key[PB_PATH_MAX];
+	char data_key[PB_PATH_MAX];
+	char log_origin[128];              /* signed-note key name of the log */
+
+	/* [router] */
+	char router_url[PB_PATH_MAX];      /* where the router listens, e.g. ipc://./var/router.ipc */
+	char events_url[PB_PATH_MAX];      /* PUB socket for committed events */
+	int commit_window_us;              /* how long the writer gathers a batch */
+	int commit_max_batch;
+	int router_contexts;
+	int lease_seconds;
+	int request_skew_seconds;
+	int max_wait_ms;                   /* cap on a pull's long-poll */
+	char gateway_secret[PB_PATH_MAX];  /* HMAC key shared by gateway and router */
+	char calendars_dir[PB_PATH_MAX];
+
+	/* [gateway] */
+	char http_addr[64];
+	int http_port;
+	int http_threads;
+	int http_max_conns;
+	int http_max_per_ip;
+	int http_timeout_s;
+	size_t http_body_max;
+	int router_timeout_ms;
+	char public_base_url[PB_PATH_MAX];  /* for Location headers */
+
+	/* [hotline] apps that may push orders */
+	int nhotline_apps;
+	struct pb_hotline_app hotline_apps[PB_MAX_HOTLINE_APPS];
+	int hotline_skew_seconds;
+
+	/* [queues] default queue per channel */
+	char default_queue[PB_CH_COUNT][PB_NAME_MAX];
+
+	/* [route.NAME] */
+	int nroutes;
+	struct pb_route routes[PB_MAX_ROUTES];
+
+	/* [policy] */
+	struct pb_policy policy;
+
+	/* [handler.NAME] */
+	int nhandlers;
+	struct pb_handler handlers[PB_MAX_HANDLERS];
+};
+
+/* Fills defaults, then reads path (NULL = defaults only). On error writes
+ * "file:line: reason" into err and returns PB_EINVAL or PB_EIO. */
+int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen);
+void pb_conf_defaults(struct pb_conf *c);
+
+/* "mailbox" -> 1 ...; 0 when unknown. */
+int pb_channel_parse(const char *s);
+const char *pb_channel_name(int channel);
+
+/* Is q a queue the configuration knows (a default, a route target or a
+ * handler's queue)? */
+int pb_conf_queue_known(const struct pb_conf *c, const char *q);
+const struct pb_handler *pb_conf_handler_by_key(const struct pb_conf *c, const uint8_t pubkey[32]);
+int pb_handler_may(const struct pb_handler *h, const char *queue);
+
+/* Reads a whole small file (keys, secrets) of at most max bytes. */
+int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len);
+/* Creates a file with mode 0600 holding n random bytes as hex, unless it
+ * exists; then reads n bytes of hex from it. *created tells which. */
+int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *created);
+/* mkdir -p with mode 0700 for the last component. */
+int pb_mkdirs(const char *path);
+
+#endif

@@ -1,0 +1,176 @@
+#include "pb_id.h"
+#include "pb_err.h"
+
+#include <sodium.h>
+#include <string.h>
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+void pb_id_new(int64_t now_ms, uint8_t id[PB_ID_LEN])
+{
+	uint64_t t = (uint64_t)now_ms;
+
+	for (int i = 5; i >= 0; i--) {
+		id[i] = (uint8_t)(t & 0xff);
+		t >>= 8;
+	}
+	randombytes_buf(id + 6, PB_ID_LEN - 6);
+}
+
+int64_t pb_id_time_ms(const uint8_t id[PB_ID_LEN])
+{
+	uint64_t t = 0;
+
+	for (int i = 0; i < 6; i++)
+		t = (t << 8) | id[i];
+	return (int64_t)t;
+}
+
+/* 128 bits in 26 five-bit groups: the first group carries 3 bits. */
+void pb_id_to_text(const uint8_t id[PB_ID_LEN], char *buf)
+{
+	for (int c = 0; c < PB_ID_TEXT_LEN; c++) {
+		int bit = c == 0 ? 0 : 3 + (c - 1) * 5;   /* bits before this group's low end */
+		int width = c == 0 ? 3 : 5;
+		unsigned v = 0;
+		for (int b = 0; b < width; b++) {
+			int pos = bit + b;   /* 0 = most significant bit of id */
+			v = (v << 1) | ((id[pos / 8] >> (7 - pos % 8)) & 1);
+		}
+		buf[c] = crockford[v];
+	}
+	buf[PB_ID_TEXT_LEN] = '\0';
+}
+
+static int crockford_val(char ch)
+{
+	if (ch >= 'a' && ch <= 'z')
+		ch = (char)(ch - 'a' + 'A');
+	if (ch == 'O')
+		ch = '0';
+	if (ch == 'I' || ch == 'L')
+		ch = '1';
+	const char *p = ch ? strchr(crockford, ch) : NULL;
+	return p ? (int)(p - crockford) : -1;
+}
+
+int pb_id_from_text(const char *s, uint8_t id[PB_ID_LEN])
+{
+	if (strlen(s) != PB_ID_TEXT_LEN)
+		return PB_EINVAL;
+	memset(id, 0, PB_ID_LEN);
+	for (int c = 0; c < PB_ID_TEXT_LEN; c++) {
+		int v = crockford_val(s[c]);
+		int bit = c == 0 ? 0 : 3 + (c - 1) * 5;
+		int width = c == 0 ? 3 : 5;
+		if (v < 0 || (c == 0 && v > 7))
+			return PB_EINVAL;
+		for (int b = 0; b < width; b++) {
+			int pos = bit + b;
+			if ((v >> (width - 1 - b)) & 1)
+				id[pos / 8] |= (uint8_t)(1 << (7 - pos % 8));
+		}
+	}
+	return PB_OK;
+}
+
+static const uint8_t damm[10][10] = {
+	{0, 3, 1, 7, 5, 9, 8, 6, 4, 2}, {7, 0, 9, 2, 1, 5, 4, 8, 6, 3},
+	{4, 2, 0, 6, 8, 7, 1, 3, 5, 9}, {1, 7, 5, 0, 9, 8, 3, 4, 2, 6},
+	{6, 1, 2, 3, 0, 4, 5, 9, 7, 8}, {3, 6, 7, 4, 2, 0, 9, 5, 8, 1},
+	{5, 8, 6, 9, 7, 2, 0, 1, 3, 4}, {8, 9, 4, 5, 3, 6, 2, 0, 1, 7},
+	{9, 4, 3, 8, 6, 1, 7, 2, 0, 5}, {2, 5, 8, 1, 4, 3, 6, 7, 9, 0},
+};
+
+static int damm_digit(const char *digits, int n)
+{
+	int interim = 0;
+
+	for (int i = 0; i < n; i++)
+		interim = damm[interim][digits[i] - '0'];
+	return interim;
+}
+
+static void track_format(const char *d, char *buf)
+{
+	memcpy(buf, d, 4);
+	buf[4] = '-';
+	memcpy(buf + 5, d + 4, 4);
+	buf[9] = '-';
+	memcpy(buf + 10, d + 8, 4);
+	buf[14] = '\0';
+}
+
+void pb_track_new(char *buf)
+{
+	char d[PB_TRACK_DIGITS];
+
+	/* A leading zero is easy to drop when read aloud. */
+	d[0] = (char)('1' + randombytes_uniform(9));
+	for (int i = 1; i < PB_TRACK_DIGITS - 1; i++)
+		d[i] = (char)('0' + randombytes_uniform(10));
+	d[PB_TRACK_DIGITS - 1] = (char)('0' + damm_digit(d, PB_TRACK_DIGITS - 1));
+	track_format(d, buf);
+}
+
+int pb_track_normalize(const char *in, char *out, size_t outlen)
+{
+	char d[PB_TRACK_DIGITS];
+	int n = 0;
+
+	if (outlen < PB_TRACK_TEXT_LEN + 1)
+		return PB_EINVAL;
+	for (size_t i = 0; in[i]; i++) {
+		if (i > 64)
+			return PB_EINVAL;
+		if (in[i] == '-' || in[i] == ' ')
+			continue;
+		if (in[i] < '0' || in[i] > '9' || n == PB_TRACK_DIGITS)
+			return PB_EINVAL;
+		d[n++] = in[i];
+	}
+	if (n != PB_TRACK_DIGITS || damm_digit(d, PB_TRACK_DIGITS) != 0)
+		return PB_EINVAL;
+	track_format(d, out);
+	return PB_OK;
+}
+
+void pb_akey_new(char *buf)
+{
+	uint8_t raw[24];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(buf, PB_AKEY_TEXT_LEN + 1, raw, sizeof(raw),
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+}
+
+int pb_akey_hash(const char *key, size_t len, uint8_t out[PB_AKEY_HASH_LEN])
+{
+	static const uint8_t domain[] = "mailroom/access-key/v1";
+
+	if (len > 256)
+		return PB_EINVAL;
+	/* Keys carry 192 random bits, so a fast keyed hash suffices: nothing
+	 * to brute-force that a slow hash would protect. */
+	crypto_generichash(out, PB_AKEY_HASH_LEN, (const uint8_t *)key, len, domain,
+	                   sizeof(domain) - 1);
+	return PB_OK;
+}
+
+void pb_hex(const uint8_t *in, size_t n, char *buf)
+{
+	sodium_bin2hex(buf, 2 * n + 1, in, n);
+}
+
+int pb_unhex(const char *s, uint8_t *out, size_t n)
+{
+	size_t got = 0;
+	const char *end = NULL;
+
+	if (strlen(s) != 2 * n)
+		return PB_EINVAL;
+	if (sodium_hex2bin(out, n, s, 2 * n, NULL, &got, &end) != 0 || got != n)
+		return PB_EINVAL;
+	return PB_OK;
+}

@@ -1,0 +1,45 @@
+/* Identifiers handed out by Mailroom.
+ *  - Message ids: 16 bytes, 48-bit big-endian milliseconds then 80 random
+ *    bits, so byte order is time order. Text form: 26 Crockford base32
+ *    characters (as ULID).
+ *  - Tracking codes: 12 digits shown as "1234-5678-9012", the last a Damm
+ *    check digit, so a citizen can read one over the phone and a typo or a
+ *    swap of neighbours is caught before any lookup.
+ *  - Access keys: 24 random bytes (192 bits) as 32 base64url characters.
+ *    Only their keyed BLAKE2b hash is stored. */
+#ifndef PB_ID_H
+#define PB_ID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PB_ID_LEN 16
+#define PB_ID_TEXT_LEN 26
+#define PB_TRACK_DIGITS 12
+#define PB_TRACK_TEXT_LEN 14      /* with two dashes */
+#define PB_AKEY_TEXT_LEN 32
+#define PB_AKEY_HASH_LEN 32
+
+void pb_id_new(int64_t now_ms, uint8_t id[PB_ID_LEN]);
+int64_t pb_id_time_ms(const uint8_t id[PB_ID_LEN]);
+/* buf needs PB_ID_TEXT_LEN + 1 bytes. */
+void pb_id_to_text(const uint8_t id[PB_ID_LEN], char *buf);
+int pb_id_from_text(const char *s, uint8_t id[PB_ID_LEN]);
+
+/* buf needs PB_TRACK_TEXT_LEN + 1 bytes; canonical form with dashes. */
+void pb_track_new(char *buf);
+/* Accepts digits with optional dashes or spaces; writes the canonical form.
+ * PB_EINVAL on wrong length, characters or check digit. */
+int pb_track_normalize(const char *in, char *out, size_t outlen);
+
+/* buf needs PB_AKEY_TEXT_LEN + 1 bytes. */
+void pb_akey_new(char *buf);
+/* Hash of an access key as presented (any length up to 256 bytes). */
+int pb_akey_hash(const char *key, size_t len, uint8_t out[PB_AKEY_HASH_LEN]);
+
+/* Lower-case hex of n bytes into buf (2n+1 bytes). */
+void pb_hex(const uint8_t *in, size_t n, char *buf);
+/* Exactly 2n hex digits into n bytes. */
+int pb_unhex(const char *s, uint8_t *out, size_t n);
+
+#endif

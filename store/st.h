@@ -1,0 +1,153 @@
+/* store: Mailroom's LMDB state and its signed, hash-chained audit log.
+ *
+ * One process writes (the router); others open read-only while it runs.
+ * Every function taking an st_txn works inside the caller's transaction,
+ * so a state change and its audit record commit together or not at all.
+ * Write transactions may nest (st_txn_begin with a parent): a failed
+ * request aborts its child alone, the batch goes on.
+ *
+ * Log format: the value at big-endian index i is exactly
+ *   serialised Mailroom__AuditRecord || Ed25519 signature (64 bytes)
+ * record hash = SHA-256(serialised record); record.prev_hash chains them;
+ * record 0 is AUDIT_LOG_KEY naming the signing key. */
+#ifndef ST_H
+#define ST_H
+
+#include "mailroom.pb-c.h"
+#include "pb_conf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ST_HASH_LEN 32
+#define ST_SIG_LEN 64
+#define ST_KEYID_LEN 4
+#define ST_SALT_LEN 16
+#define ST_SCHEMA_VERSION 1
+
+typedef struct st_env st_env;
+typedef struct st_txn st_txn;
+
+struct st_keys {
+	uint8_t sign_sk[64];          /* libsodium layout: seed || public key */
+	uint8_t sign_pk[32];
+	uint8_t data_key[32];         /* secretbox key for personal data */
+	char key_name[128];           /* signed-note key name (= log origin) */
+	uint8_t key_id[ST_KEYID_LEN]; /* SHA-256(name || "\n" || 0x01 || pk)[:4] */
+};
+
+/* Loads the signing and data keys named by the config, creating them (and
+ * store.pub beside the signing key) on first start. *created is set when
+ * new keys were made, so the caller can log it clearly. */
+int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *created);
+/* Key id as signed-note defines it. */
+void st_key_id(const char *name, const uint8_t pk[32], uint8_t id[ST_KEYID_LEN]);
+/* Parses a public key file as written by st_keys_load_or_create
+ * ("<name>+<keyid hex>+<base64(0x01 || pk)>"). */
+int st_pubkey_load(const char *path, char *name, size_t namelen, uint8_t pk[32]);
+
+/* Opens (creating when writable) the environment at dir. Writable opens
+ * need keys; a new store gets its schema version and AUDIT_LOG_KEY record;
+ * an existing one must have been made with the same signing key
+ * (PB_EAUTH otherwise). readonly opens pass keys = NULL. */
+int st_open(const char *dir, size_t map_size_mb, int readonly, const struct st_keys *keys,
+            st_env **out);
+void st_close(st_env *env);
+
+/* parent != NULL starts a nested write transaction. */
+int st_txn_begin(st_env *env, st_txn *parent, int readonly, st_txn **out);
+/* Top-level write commit is durable (fsync) when it returns 0.
+ * PB_EFULL when the map is full (the transaction is gone either way). */
+int st_txn_commit(st_txn *txn);
+void st_txn_abort(st_txn *txn);
+
+/* ---- messages and indexes ---- */
+/* *out is freed with st_msg_free. */
+int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out);
+void st_msg_free(Mailroom__StoredMessage *m);
+int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m);
+/* Cursor over all messages in id (time) order; fn returns non-zero to stop. */
+int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg), void *arg);
+
+/* PB_EEXIST when the code is taken. */
+int st_track_put(st_txn *t, const char *code, const uint8_t id[16]);
+int st_track_get(st_txn *t, const char *code, uint8_t id[16]);
+/* External references, e.g. "12345:<order_no>#<dispatch_seq>". */
+int st_extref_put(st_txn *t, const char *ref, const uint8_t id[16]);
+int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);
+
+/* ---- queues: served in (prio, due_ms, id) order ---- */
+struct st_qpos {
+	uint32_t prio;     /* 0 = first */
+	int64_t due_ms;
+	uint8_t id[16];
+};
+int st_queue_push(st_txn *t, const char *queue, const struct st_qpos *p);
+int st_queue_remove(st_txn *t, const char *queue, const struct st_qpos *p);
+/* PB_ENOTFOUND when empty. */
+int st_queue_first(st_txn *t, const char *queue, struct st_qpos *p);
+/* Messages waiting in the queue (kept as a counter, O(1)). */
+int st_queue_depth(st_txn *t, const char *queue, uint64_t *n);
+
+/* ---- named counters (metrics that must survive restarts) ---- */
+int st_counter_add(st_txn *t, const char *name, int64_t delta);
+int st_counter_get(st_txn *t, const char *name, int64_t *v);
+
+/* ---- leases, indexed by expiry ---- */
+int st_lease_put(st_txn *t, int64_t expires_ms, const uint8_t id[16]);
+int st_lease_del(st_txn *t, int64_t expires_ms, const uint8_t id[16]);
+/* Earliest lease expiring at or before now_ms; PB_ENOTFOUND if none. */
+int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8_t id[16]);
+
+/* ---- deadline index: (due_ms, id, clock) ---- */
+enum st_clock { ST_CLOCK_ACK = 1, ST_CLOCK_REPLY = 2 };
+int st_deadline_put(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock);
+int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock);
+
+/* ---- the audit log ---- */
+struct st_receipt {
+	uint64_t index;
+	uint8_t hash[ST_HASH_LEN];
+	uint8_t sig[ST_SIG_LEN];
+	uint8_t key_id[ST_KEYID_LEN];
+};
+/* Fills rec->index and rec->prev_hash, serialises, signs and appends
+ * (MDB_APPEND). rec's other fields are the caller's. */
+int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out);
+int st_log_size(st_txn *t, uint64_t *n);
+/* The stored bytes of record i; valid until the transaction ends. */
+int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
+
+/* ---- personal data and content hashes ---- */
+/* secretbox(nonce || ciphertext); *out is malloc'd. */
+int st_seal(const st_env *env, const uint8_t *plain, size_t len, uint8_t **out, size_t *outlen);
+int st_unseal(const st_env *env, const uint8_t *sealed, size_t len, uint8_t **out, size_t *outlen);
+/* BLAKE2b-256 keyed by the message's salt. */
+void st_content_hash(const uint8_t salt[ST_SALT_LEN], const char *text, size_t len,
+                     uint8_t out[ST_HASH_LEN]);
+
+/* ---- verification (the auditor's side) ---- */
+enum st_verify_fail {
+	ST_VERIFY_OK = 0,
+	ST_VERIFY_MALFORMED,   /* value too short or record does not parse */
+	ST_VERIFY_INDEX,       /* record index differs from its position */
+	ST_VERIFY_CHAIN,       /* prev_hash is not the previous record's hash */
+	ST_VERIFY_SIGNATURE,   /* signature invalid under the key in force */
+	ST_VERIFY_KEY,         /* record 0 missing, or its key is not the trusted one */
+	ST_VERIFY_EMPTY,
+};
+struct st_verify_report {
+	uint64_t records;      /* how many were read */
+	int fail;              /* enum st_verify_fail */
+	uint64_t bad_index;    /* first bad record, when fail != OK */
+	uint8_t head_hash[ST_HASH_LEN];
+	uint8_t pubkey[32];    /* key the log was checked against */
+	char key_name[128];
+};
+/* Checks every record in a read-only snapshot. trusted_pk NULL: trust the
+ * key named by record 0 (the report says which). Returns PB_OK when the
+ * walk ran (look at report->fail), an error code when it could not. */
+int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *report);
+const char *st_verify_fail_str(int fail);
+
+#endif
