@@ -72,6 +72,11 @@ int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg
 /* PB_EEXIST when the code is taken. */
 int st_track_put(st_txn *t, const char *code, const uint8_t id[16]);
 int st_track_get(st_txn *t, const char *code, uint8_t id[16]);
+/* The same index with the citizen's access-key hash kept beside the id,
+ * so a status lookup costs one read and one comparison whatever the
+ * outcome. key_hash NULL stores zeros (no citizen access). */
+int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const uint8_t *key_hash);
+int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_hash[32]);
 /* External references, e.g. "12345:<order_no>#<dispatch_seq>". */
 int st_extref_put(st_txn *t, const char *ref, const uint8_t id[16]);
 int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);

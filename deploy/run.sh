@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs the whole service on loopback with the demo configuration:
+# router and gateway, state under ./var, a demo handler key in
+# ./var/handler.key allowed on the demo queues. Ctrl-C stops both.
+set -eu
+cd "$(dirname "$0")/.."
+deploy/setup.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$(nproc)" --target mailroom-router mailroom-gateway mailroom-handler mailroom-audit
+mkdir -p var
+if [ ! -f var/handler.key ]; then
+	build/workers/handler/mailroom-handler --key var/handler.key keygen >/dev/null
+fi
+pub=$(build/workers/handler/mailroom-handler --key var/handler.key pubkey)
+{
+	cat deploy/mailroom.ini
+	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline\n' "$pub"
+} >var/mailroom.ini
+build/router/mailroom-router -c var/mailroom.ini &
+router=$!
+trap 'kill $router 2>/dev/null; wait $router 2>/dev/null' EXIT INT TERM
+sleep 0.5
+echo "Mailroom: http://127.0.0.1:8080  handler key: var/handler.key  config: var/mailroom.ini"
+build/gateway/mailroom-gateway -c var/mailroom.ini

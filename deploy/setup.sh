@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what Mailroom needs to build, run and test on Debian 12.
+set -eu
+pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
+libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libcriterion-dev libmicrohttpd-dev
+libjansson-dev libinih-dev curl"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing:$missing"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Builds Mailroom and runs every test: once as released (build/), once
+# under AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/).
+# MAILROOM_SANITIZE=0 skips the second pass.
+set -eu
+cd "$(dirname "$0")/.."
+deploy/setup.sh
+jobs=$(nproc)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j "$jobs"
+(cd build && ctest --output-on-failure -j "$jobs")
+if [ "${MAILROOM_SANITIZE:-1}" != 0 ]; then
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMAILROOM_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j "$jobs"
+	(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+fi

@@ -1,0 +1,713 @@
+#include "cal.h"
+#include "pb_err.h"
+#include "pb_time.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CAL_LINE_MAX 1024
+#define CAL_TEXT_MAX 256
+#define CAL_RANGES_MAX 128
+/* First line hashed into every version, so a change of the canonical form
+ * can never collide with an older version. */
+#define CAL_CANON_HEADER "mailroom-calendar 1\n"
+
+/*
+ * Loaded form. Offsets are days since day0 (1 January of the first loaded
+ * year); the table covers whole years up to 31 December of the last one.
+ *   cum[i]  working days in [day0, day0 + i)
+ *   pcum[i] provisional (gap-year) days in [day0, day0 + i)
+ *   wd[k]   offset of the working day with cum[wd[k]] == k
+ * Outside the table the weekends-only rule is counted in O(1), so a query
+ * is a few lookups whatever the span.
+ */
+struct cal_set {
+	int first_year, last_year;
+	int32_t day0, ndays;
+	int32_t *cum, *pcum, *wd;
+	uint8_t version[CAL_VERSION_LEN];
+};
+
+/* What one file said, before the years are merged. */
+struct cal_range {
+	int32_t from, to;
+	int line;
+};
+
+struct cal_file {
+	const char *path;
+	int year, year_line;
+	char notice[CAL_TEXT_MAX], number[CAL_TEXT_MAX];
+	int32_t issued;
+	int has_issued;
+	struct cal_range hol[CAL_RANGES_MAX], work[CAL_RANGES_MAX];
+	int nhol, nwork;
+};
+
+static const char *wday_names[] = {
+	"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+};
+
+static int fail(char *err, size_t errlen, const char *path, int line, int code,
+    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static int fail(char *err, size_t errlen, const char *path, int line, int code,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (err == NULL || errlen == 0)
+		return code;
+	if (line > 0)
+		n = snprintf(err, errlen, "%s:%d: ", path, line);
+	else
+		n = snprintf(err, errlen, "%s: ", path);
+	if (n < 0 || (size_t)n >= errlen)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+/* ---- parsing ---- */
+
+static int is_space(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
+/* Cuts the next blank-separated token off *p; NULL at the end. */
+static char *next_token(char **p)
+{
+	char *s = *p, *tok;
+
+	while (is_space(*s))
+		s++;
+	if (*s == '\0') {
+		*p = s;
+		return NULL;
+	}
+	tok = s;
+	while (*s != '\0' && !is_space(*s))
+		s++;
+	if (*s != '\0')
+		*s++ = '\0';
+	*p = s;
+	return tok;
+}
+
+static int parse_day(struct cal_file *cf, int line, const char *tok, int32_t *day,
+    char *err, size_t errlen)
+{
+	int y, m, d;
+
+	if (pb_date_parse(tok, day) != PB_OK)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "malformed date '%.40s' (want YYYY-MM-DD)", tok);
+	pb_civil_from_days(*day, &y, &m, &d);
+	if (y != cf->year)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "date %.10s is outside the file's year %d", tok, cf->year);
+	return PB_OK;
+}
+
+static int no_more(struct cal_file *cf, int line, char **p, char *err, size_t errlen)
+{
+	char *tok = next_token(p);
+
+	if (tok != NULL)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "unexpected '%.40s' at end of line", tok);
+	return PB_OK;
+}
+
+static int parse_year(struct cal_file *cf, int line, char *args, char *err, size_t errlen)
+{
+	char *tok = next_token(&args);
+	int y = 0;
+
+	if (cf->year != 0)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "second 'year' (first on line %d)", cf->year_line);
+	if (tok == NULL || strlen(tok) != 4)
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "'year' wants YYYY");
+	for (int i = 0; i < 4; i++) {
+		if (tok[i] < '0' || tok[i] > '9')
+			return fail(err, errlen, cf->path, line, PB_EINVAL,
+			    "'year' wants YYYY, not '%.40s'", tok);
+		y = y * 10 + (tok[i] - '0');
+	}
+	/* pb_date_parse accepts 1970..9999; the table needs the next year too. */
+	if (y < 1970 || y > 9998)
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "year %d out of range", y);
+	cf->year = y;
+	cf->year_line = line;
+	return no_more(cf, line, &args, err, errlen);
+}
+
+static int parse_text(struct cal_file *cf, int line, const char *name, char *dst,
+    const char *args, char *err, size_t errlen)
+{
+	size_t n = strlen(args);
+
+	if (dst[0] != '\0')
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "second '%s'", name);
+	if (n == 0)
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "'%s' needs a value", name);
+	if (n >= CAL_TEXT_MAX)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "'%s' longer than %d bytes", name, CAL_TEXT_MAX - 1);
+	memcpy(dst, args, n + 1);
+	return PB_OK;
+}
+
+static int parse_issued(struct cal_file *cf, int line, char *args, char *err, size_t errlen)
+{
+	char *tok = next_token(&args);
+
+	if (cf->has_issued)
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "second 'issued'");
+	/* The notice comes out the year before, so no year check here. */
+	if (tok == NULL || pb_date_parse(tok, &cf->issued) != PB_OK)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "malformed date '%.40s' (want YYYY-MM-DD)", tok ? tok : "");
+	cf->has_issued = 1;
+	return no_more(cf, line, &args, err, errlen);
+}
+
+static int parse_holiday(struct cal_file *cf, int line, char *args, char *err, size_t errlen)
+{
+	char *a = next_token(&args), *b = next_token(&args);
+	char fa[16], fb[16];
+	int32_t from, to;
+	int rc;
+
+	if (a == NULL)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "'holiday' wants FROM [TO]");
+	if ((rc = parse_day(cf, line, a, &from, err, errlen)) != PB_OK)
+		return rc;
+	to = from;
+	if (b != NULL && (rc = parse_day(cf, line, b, &to, err, errlen)) != PB_OK)
+		return rc;
+	if ((rc = no_more(cf, line, &args, err, errlen)) != PB_OK)
+		return rc;
+	if (to < from)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "holiday ends (%s) before it starts (%s)", b, a);
+	for (int i = 0; i < cf->nhol; i++) {
+		const struct cal_range *h = &cf->hol[i];
+		if (from <= h->to && h->from <= to) {
+			pb_date_fmt(h->from, fa, sizeof(fa));
+			pb_date_fmt(h->to, fb, sizeof(fb));
+			return fail(err, errlen, cf->path, line, PB_EINVAL,
+			    "holiday overlaps %s..%s (line %d)", fa, fb, h->line);
+		}
+	}
+	for (int i = 0; i < cf->nwork; i++) {
+		const struct cal_range *w = &cf->work[i];
+		if (from <= w->from && w->from <= to) {
+			pb_date_fmt(w->from, fa, sizeof(fa));
+			return fail(err, errlen, cf->path, line, PB_EINVAL,
+			    "holiday contains make-up working day %s (line %d)", fa, w->line);
+		}
+	}
+	if (cf->nhol == CAL_RANGES_MAX)
+		return fail(err, errlen, cf->path, line, PB_ELIMIT,
+		    "more than %d 'holiday' lines", CAL_RANGES_MAX);
+	cf->hol[cf->nhol++] = (struct cal_range){from, to, line};
+	return PB_OK;
+}
+
+static int parse_workday(struct cal_file *cf, int line, char *args, char *err, size_t errlen)
+{
+	char *a = next_token(&args);
+	char fa[16], fb[16];
+	int32_t day;
+	int rc, wd;
+
+	if (a == NULL)
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "'workday' wants a date");
+	if ((rc = parse_day(cf, line, a, &day, err, errlen)) != PB_OK)
+		return rc;
+	if ((rc = no_more(cf, line, &args, err, errlen)) != PB_OK)
+		return rc;
+	wd = pb_weekday(day);
+	if (wd < 5)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "make-up working day %s is a %s, not a Saturday or Sunday", a, wday_names[wd]);
+	for (int i = 0; i < cf->nwork; i++)
+		if (cf->work[i].from == day)
+			return fail(err, errlen, cf->path, line, PB_EINVAL,
+			    "make-up working day %s already listed (line %d)", a, cf->work[i].line);
+	for (int i = 0; i < cf->nhol; i++) {
+		const struct cal_range *h = &cf->hol[i];
+		if (h->from <= day && day <= h->to) {
+			pb_date_fmt(h->from, fa, sizeof(fa));
+			pb_date_fmt(h->to, fb, sizeof(fb));
+			return fail(err, errlen, cf->path, line, PB_EINVAL,
+			    "make-up working day %s lies in holiday %s..%s (line %d)", a, fa, fb,
+			    h->line);
+		}
+	}
+	if (cf->nwork == CAL_RANGES_MAX)
+		return fail(err, errlen, cf->path, line, PB_ELIMIT,
+		    "more than %d 'workday' lines", CAL_RANGES_MAX);
+	cf->work[cf->nwork++] = (struct cal_range){day, day, line};
+	return PB_OK;
+}
+
+static int parse_line(struct cal_file *cf, int line, char *s, size_t len, char *err,
+    size_t errlen)
+{
+	char *p, *dir, *end;
+
+	if (memchr(s, '\0', len) != NULL)
+		return fail(err, errlen, cf->path, line, PB_EINVAL, "NUL byte in line");
+	if (len > CAL_LINE_MAX)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "line longer than %d bytes", CAL_LINE_MAX);
+	/* Editors on some desktops start UTF-8 files with a byte-order mark. */
+	if (line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+		s += 3;
+	/* '#' never occurs inside a multi-byte UTF-8 sequence. */
+	if ((p = strchr(s, '#')) != NULL)
+		*p = '\0';
+	end = s + strlen(s);
+	while (end > s && is_space(end[-1]))
+		*--end = '\0';
+	p = s;
+	if ((dir = next_token(&p)) == NULL)
+		return PB_OK;
+	while (is_space(*p))
+		p++;
+
+	if (strcmp(dir, "year") == 0)
+		return parse_year(cf, line, p, err, errlen);
+	if (strcmp(dir, "notice") == 0)
+		return parse_text(cf, line, "notice", cf->notice, p, err, errlen);
+	if (strcmp(dir, "number") == 0)
+		return parse_text(cf, line, "number", cf->number, p, err, errlen);
+	if (strcmp(dir, "issued") == 0)
+		return parse_issued(cf, line, p, err, errlen);
+	if (strcmp(dir, "holiday") == 0 || strcmp(dir, "workday") == 0) {
+		/* Dates are checked against the year as they are read. */
+		if (cf->year == 0)
+			return fail(err, errlen, cf->path, line, PB_EINVAL,
+			    "'%s' before 'year'", dir);
+		if (dir[0] == 'h')
+			return parse_holiday(cf, line, p, err, errlen);
+		return parse_workday(cf, line, p, err, errlen);
+	}
+	return fail(err, errlen, cf->path, line, PB_EINVAL, "unknown directive '%.40s'", dir);
+}
+
+static int parse_file(struct cal_file *cf, char *err, size_t errlen)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	int line = 0, rc = PB_OK;
+
+	if ((f = fopen(cf->path, "r")) == NULL)
+		return fail(err, errlen, cf->path, 0, errno == ENOENT ? PB_ENOTFOUND : PB_EIO,
+		    "%s", strerror(errno));
+	while (rc == PB_OK && (len = getline(&buf, &cap, f)) != -1)
+		rc = parse_line(cf, ++line, buf, (size_t)len, err, errlen);
+	if (rc == PB_OK && ferror(f))
+		rc = fail(err, errlen, cf->path, line + 1, PB_EIO, "read failed");
+	free(buf);
+	fclose(f);
+	if (rc != PB_OK)
+		return rc;
+	if (cf->year == 0)
+		return fail(err, errlen, cf->path, 0, PB_EINVAL, "no 'year' line");
+	if (cf->notice[0] == '\0')
+		return fail(err, errlen, cf->path, 0, PB_EINVAL, "no 'notice' line");
+	if (!cf->has_issued)
+		return fail(err, errlen, cf->path, 0, PB_EINVAL, "no 'issued' line");
+	return PB_OK;
+}
+
+/* ---- building ---- */
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct cal_range *x = a, *y = b;
+
+	return (x->from > y->from) - (x->from < y->from);
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	const struct cal_file *x = a, *y = b;
+
+	return (x->year > y->year) - (x->year < y->year);
+}
+
+static void hash_line(crypto_hash_sha256_state *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void hash_line(crypto_hash_sha256_state *st, const char *fmt, ...)
+{
+	char buf[CAL_TEXT_MAX + 32];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	/* Texts are shorter than CAL_TEXT_MAX, so n always fits. */
+	if (n > 0)
+		crypto_hash_sha256_update(st, (const unsigned char *)buf, (size_t)n);
+}
+
+/* Canonical content: the directives' values in a fixed order, files sorted
+ * by year and lines by date. cf must already be sorted. */
+static void hash_files(struct cal_file *cf, int n, uint8_t out[CAL_VERSION_LEN])
+{
+	crypto_hash_sha256_state st;
+	char a[16], b[16];
+
+	crypto_hash_sha256_init(&st);
+	hash_line(&st, "%s", CAL_CANON_HEADER);
+	for (int i = 0; i < n; i++) {
+		qsort(cf[i].hol, (size_t)cf[i].nhol, sizeof(cf[i].hol[0]), cmp_range);
+		qsort(cf[i].work, (size_t)cf[i].nwork, sizeof(cf[i].work[0]), cmp_range);
+		pb_date_fmt(cf[i].issued, a, sizeof(a));
+		hash_line(&st, "year %d\n", cf[i].year);
+		hash_line(&st, "notice %s\n", cf[i].notice);
+		hash_line(&st, "number %s\n", cf[i].number);
+		hash_line(&st, "issued %s\n", a);
+		for (int j = 0; j < cf[i].nhol; j++) {
+			pb_date_fmt(cf[i].hol[j].from, a, sizeof(a));
+			pb_date_fmt(cf[i].hol[j].to, b, sizeof(b));
+			hash_line(&st, "holiday %s %s\n", a, b);
+		}
+		for (int j = 0; j < cf[i].nwork; j++) {
+			pb_date_fmt(cf[i].work[j].from, a, sizeof(a));
+			hash_line(&st, "workday %s\n", a);
+		}
+	}
+	crypto_hash_sha256_final(&st, out);
+}
+
+#define K_WORK 1
+#define K_PROV 2
+
+/* cf sorted by year, years distinct. */
+static int build(struct cal_file *cf, int n, cal_set **out)
+{
+	int32_t day0 = 0, ndays = 0, nwork = 0;
+	uint8_t *kind = NULL;
+	cal_set *c;
+
+	if (n > 0) {
+		day0 = pb_days_from_civil(cf[0].year, 1, 1);
+		ndays = pb_days_from_civil(cf[n - 1].year + 1, 1, 1) - day0;
+		if ((kind = malloc((size_t)ndays)) == NULL)
+			return PB_ENOMEM;
+	}
+	for (int i = 0; i < ndays; i++)
+		kind[i] = pb_weekday(day0 + i) < 5 ? K_WORK : 0;
+	for (int i = 0, y = n > 0 ? cf[0].year : 0; i < n; y++) {
+		int32_t ys = pb_days_from_civil(y, 1, 1) - day0;
+		int32_t ye = pb_days_from_civil(y + 1, 1, 1) - day0;
+
+		if (cf[i].year != y) {
+			/* A gap year keeps the weekends-only rule, flagged. */
+			for (int32_t d = ys; d < ye; d++)
+				kind[d] |= K_PROV;
+			continue;
+		}
+		for (int j = 0; j < cf[i].nhol; j++)
+			for (int32_t d = cf[i].hol[j].from; d <= cf[i].hol[j].to; d++)
+				kind[d - day0] &= (uint8_t)~K_WORK;
+		for (int j = 0; j < cf[i].nwork; j++)
+			kind[cf[i].work[j].from - day0] |= K_WORK;
+		i++;
+	}
+	for (int i = 0; i < ndays; i++)
+		nwork += kind[i] & K_WORK;
+
+	size_t words = 2 * ((size_t)ndays + 1) + (size_t)nwork;
+	if ((c = malloc(sizeof(*c) + words * sizeof(int32_t))) == NULL) {
+		free(kind);
+		return PB_ENOMEM;
+	}
+	c->first_year = n > 0 ? cf[0].year : 0;
+	c->last_year = n > 0 ? cf[n - 1].year : 0;
+	c->day0 = day0;
+	c->ndays = ndays;
+	c->cum = (int32_t *)(c + 1);
+	c->pcum = c->cum + ndays + 1;
+	c->wd = c->pcum + ndays + 1;
+	c->cum[0] = c->pcum[0] = 0;
+	for (int32_t i = 0; i < ndays; i++) {
+		if (kind[i] & K_WORK)
+			c->wd[c->cum[i]] = i;
+		c->cum[i + 1] = c->cum[i] + (kind[i] & K_WORK);
+		c->pcum[i + 1] = c->pcum[i] + ((kind[i] & K_PROV) != 0);
+	}
+	free(kind);
+	hash_files(cf, n, c->version);
+	*out = c;
+	return PB_OK;
+}
+
+int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen)
+{
+	struct cal_file *cf;
+	int rc = PB_OK;
+
+	if (out == NULL || n < 0 || (n > 0 && paths == NULL))
+		return PB_EINVAL;
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((cf = calloc((size_t)n + 1, sizeof(*cf))) == NULL)
+		return PB_ENOMEM;
+	for (int i = 0; i < n && rc == PB_OK; i++) {
+		cf[i].path = paths[i];
+		rc = parse_file(&cf[i], err, errlen);
+		for (int j = 0; j < i && rc == PB_OK; j++)
+			if (cf[j].year == cf[i].year)
+				rc = fail(err, errlen, cf[i].path, cf[i].year_line, PB_EEXIST,
+				    "year %d already loaded from %s", cf[i].year, cf[j].path);
+	}
+	if (rc == PB_OK) {
+		qsort(cf, (size_t)n, sizeof(*cf), cmp_file);
+		rc = build(cf, n, out);
+		if (rc == PB_ENOMEM)
+			fail(err, errlen, "calendar", 0, rc, "out of memory");
+	}
+	free(cf);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen)
+{
+	DIR *d;
+	struct dirent *de;
+	char **paths = NULL;
+	int n = 0, cap = 0, rc = PB_OK;
+
+	if (dir == NULL || out == NULL)
+		return PB_EINVAL;
+	*out = NULL;
+	if ((d = opendir(dir)) == NULL)
+		return fail(err, errlen, dir, 0, errno == ENOENT ? PB_ENOTFOUND : PB_EIO, "%s",
+		    strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		char **np;
+
+		if (de->d_name[0] == '.' || len <= 4 || strcmp(de->d_name + len - 4, ".cal") != 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if ((np = realloc(paths, (size_t)cap * sizeof(*paths))) == NULL) {
+				rc = PB_ENOMEM;
+				break;
+			}
+			paths = np;
+		}
+		if (asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
+			rc = PB_ENOMEM;
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc != PB_OK)
+		fail(err, errlen, dir, 0, rc, "out of memory");
+	else if (n == 0)
+		rc = fail(err, errlen, dir, 0, PB_ENOTFOUND, "no *.cal files");
+	else {
+		qsort(paths, (size_t)n, sizeof(*paths), cmp_str);
+		rc = cal_load_files((const char *const *)paths, n, out, err, errlen);
+	}
+	for (int i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return rc;
+}
+
+void cal_free(cal_set *c)
+{
+	free(c);
+}
+
+/* ---- queries ---- */
+
+/* Nothing loaded: the same formulas with an empty table. */
+static int32_t empty_counts[1];
+static const cal_set empty_set = {
+	.cum = empty_counts, .pcum = empty_counts, .wd = empty_counts,
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && a < 0) ? q - 1 : q;
+}
+
+/* Weekdays in [monday0, x), monday0 = 1969-12-29 (day -3); negative before. */
+static int64_t wk_count(int64_t x)
+{
+	int64_t t = x + 3, q = floor_div(t, 7), r = t - 7 * q;
+
+	return 5 * q + (r < 5 ? r : 5);
+}
+
+/* The weekday x with wk_count(x) == k. */
+static int64_t wk_nth(int64_t k)
+{
+	int64_t q = floor_div(k, 5);
+
+	return 7 * q + (k - 5 * q) - 3;
+}
+
+/* Working days in [day0, d), negative for d < day0. */
+static int64_t count(const cal_set *c, int64_t d)
+{
+	int64_t off = d - c->day0;
+
+	if (off < 0)
+		return wk_count(d) - wk_count(c->day0);
+	if (off > c->ndays)
+		return c->cum[c->ndays] + wk_count(d) - wk_count((int64_t)c->day0 + c->ndays);
+	return c->cum[off];
+}
+
+/* The working day d with count(c, d) == k. */
+static int64_t nth(const cal_set *c, int64_t k)
+{
+	int64_t total = c->cum[c->ndays];
+
+	if (k < 0)
+		return wk_nth(k + wk_count(c->day0));
+	if (k >= total)
+		return wk_nth(k - total + wk_count((int64_t)c->day0 + c->ndays));
+	return (int64_t)c->day0 + c->wd[k];
+}
+
+/* Provisional days in [day0, d): everything outside the table counts. */
+static int64_t pcount(const cal_set *c, int64_t d)
+{
+	int64_t off = d - c->day0;
+
+	if (off < 0)
+		return off;
+	if (off > c->ndays)
+		return c->pcum[c->ndays] + (off - c->ndays);
+	return c->pcum[off];
+}
+
+static void set_prov(int *provisional, int v)
+{
+	if (provisional != NULL)
+		*provisional = v;
+}
+
+void cal_version(const cal_set *c, uint8_t out[CAL_VERSION_LEN])
+{
+	if (c == NULL)
+		hash_files(NULL, 0, out);
+	else
+		memcpy(out, c->version, CAL_VERSION_LEN);
+}
+
+int cal_first_year(const cal_set *c)
+{
+	return c ? c->first_year : 0;
+}
+
+int cal_last_year(const cal_set *c)
+{
+	return c ? c->last_year : 0;
+}
+
+int cal_has_year(const cal_set *c, int year)
+{
+	if (c == NULL || c->ndays == 0 || year < c->first_year || year > c->last_year)
+		return 0;
+	int64_t a = pb_days_from_civil(year, 1, 1), b = pb_days_from_civil(year + 1, 1, 1);
+	return pcount(c, b) == pcount(c, a);
+}
+
+int cal_is_working_day(const cal_set *c, int32_t day, int *provisional)
+{
+	int64_t off;
+
+	if (c == NULL)
+		c = &empty_set;
+	off = (int64_t)day - c->day0;
+	if (off < 0 || off >= c->ndays) {
+		set_prov(provisional, 1);
+		return pb_weekday(day) < 5;
+	}
+	set_prov(provisional, c->pcum[off + 1] != c->pcum[off]);
+	return c->cum[off + 1] != c->cum[off];
+}
+
+int32_t cal_add_working_days(const cal_set *c, int32_t day, int n, int *provisional)
+{
+	int64_t r;
+
+	if (c == NULL)
+		c = &empty_set;
+	if (n <= 0) {
+		set_prov(provisional, 0);
+		return day;
+	}
+	r = nth(c, count(c, (int64_t)day + 1) + n - 1);
+	set_prov(provisional, pcount(c, r + 1) != pcount(c, (int64_t)day + 1));
+	return r > INT32_MAX ? INT32_MAX : (int32_t)r;
+}
+
+int cal_working_days_between(const cal_set *c, int32_t a, int32_t b, int *provisional)
+{
+	int64_t k;
+
+	if (c == NULL)
+		c = &empty_set;
+	if (b <= a) {
+		set_prov(provisional, 0);
+		return 0;
+	}
+	k = count(c, (int64_t)b + 1) - count(c, (int64_t)a + 1);
+	set_prov(provisional, pcount(c, (int64_t)b + 1) != pcount(c, (int64_t)a + 1));
+	return k > INT_MAX ? INT_MAX : (int)k;
+}
+
+int64_t cal_end_of_day_ms(int32_t day)
+{
+	return pb_day_start_ms(day) + PB_DAY_MS - 1000;
+}
+
+int64_t cal_due_ms(const cal_set *c, int64_t received_ms, int working_days, int hours,
+    int *provisional)
+{
+	if (hours > 0) {
+		set_prov(provisional, 0);
+		return received_ms + (int64_t)hours * 3600000;
+	}
+	return cal_end_of_day_ms(
+	    cal_add_working_days(c, pb_day_of_ms(received_ms), working_days, provisional));
+}

@@ -1,0 +1,62 @@
+/* Working-day calendars (deadlines.md section 2).
+ *
+ * A working day is Monday to Friday that is not a listed holiday, plus the
+ * weekend days a State Council notice names as make-up working days. One
+ * calendar file per year; see deploy/calendars/README.md for the format.
+ *
+ * Days outside the loaded years (before the first, after the last, or in a
+ * gap between them) follow the weekends-only rule, and every answer that
+ * depended on such a day is flagged provisional. A NULL cal_set is accepted
+ * everywhere and means "nothing loaded": intake never waits for a calendar.
+ *
+ * Queries are allocation-free and safe to call from many threads on one
+ * loaded set. */
+#ifndef CAL_H
+#define CAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CAL_VERSION_LEN 32
+
+typedef struct cal_set cal_set;
+
+/* Loads every *.cal file in dir (names sorted, dot files skipped).
+ * Validates; on error writes "path:line: reason" into err and returns a
+ * PB_ code (PB_ENOTFOUND if dir holds no *.cal file). */
+int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen);
+/* The same for an explicit list; n == 0 gives an empty set. */
+int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen);
+void cal_free(cal_set *c);
+
+/* SHA-256 over the loaded files' canonical content (sorted by year) — the
+ * calendar version recorded with every deadline. Comments, layout, file
+ * names and load order do not change it; any date, the notice's title,
+ * number or date do. */
+void cal_version(const cal_set *c, uint8_t out[CAL_VERSION_LEN]);
+/* First and last loaded year; 0 if none. */
+int cal_first_year(const cal_set *c);
+int cal_last_year(const cal_set *c);
+/* 1 if a calendar for year is loaded. */
+int cal_has_year(const cal_set *c, int year);
+
+/* 1 if working day, 0 if not. *provisional (may be NULL) set to 1 when day is
+ * outside loaded years (then weekends-only rule). */
+int cal_is_working_day(const cal_set *c, int32_t day, int *provisional);
+/* Day 0 = receipt date; returns the n-th working day strictly after `day`;
+ * n == 0 returns `day` itself (and consults no day, so is never provisional).
+ * Provisional if any day consulted lies outside loaded years. n < 0 counts
+ * as 0. */
+int32_t cal_add_working_days(const cal_set *c, int32_t day, int n, int *provisional);
+/* Number of working days d with a < d <= b (0 if b <= a). */
+int cal_working_days_between(const cal_set *c, int32_t a, int32_t b, int *provisional);
+/* 23:59:59.000 Asia/Shanghai of `day`, as ms since epoch. */
+int64_t cal_end_of_day_ms(int32_t day);
+/* The due instant of a clock started at received_ms: if hours > 0,
+ * received_ms + hours * 3600000 (calendar time, for urgent 12345 orders);
+ * else end of day of cal_add_working_days(local date of received_ms,
+ * working_days). */
+int64_t cal_due_ms(const cal_set *c, int64_t received_ms, int working_days, int hours,
+    int *provisional);
+
+#endif

@@ -1,0 +1,118 @@
+/* router: the single writer. Authenticates requests arriving over nng,
+ * applies them to the store in group-committed LMDB transactions, answers
+ * only after the commit is durable, and publishes committed audit records.
+ *
+ * Layers, each usable without the ones above it:
+ *   rt_ops.c     one request against one store transaction (business rules)
+ *   rt_writer.c  the writer thread: batches, nested txns, group commit,
+ *                long-poll waiters, lease expiry
+ *   rt_server.c  nng REP contexts, authentication, replay protection, PUB
+ *   rt_replay.c  the nonce cache */
+#ifndef RT_H
+#define RT_H
+
+#include "cal.h"
+#include "mailroom.pb-c.h"
+#include "pb_conf.h"
+#include "st.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Who sent a request, after authentication. */
+struct rt_principal {
+	int kind;                          /* MAILROOM__AUTH_KIND__AUTH_* */
+	const struct pb_handler *handler;  /* for handlers */
+};
+
+/* State every layer shares; read-only after start except the counters. */
+struct rt_core {
+	const struct pb_conf *conf;
+	st_env *store;
+	struct st_keys keys;
+	cal_set *cal;
+	uint8_t cal_version[32];
+	/* commit metrics, buckets as in StatsResp */
+	_Atomic uint64_t commits;
+	_Atomic uint64_t commit_us_sum;
+	_Atomic uint64_t commit_us_bucket[9];
+};
+
+#define RT_MAX_RECORDS_PER_OP 4
+
+/* What applying one request produced. */
+struct rt_result {
+	Mailroom__Response resp;     /* code, error, message and result */
+	int park;                    /* pull found nothing: wait for a push */
+	char touched_queue[PB_NAME_MAX];   /* a queue that gained a message */
+	int nrecords;                /* records appended, for publishing */
+	uint64_t records[RT_MAX_RECORDS_PER_OP];
+	/* storage the response points into, freed by rt_result_clear */
+	struct {
+		void *p;
+		int kind;
+	} owned[16];
+	int nowned;
+};
+
+/* Applies a write request inside txn (a nested transaction the caller
+ * commits when resp.code is 0 and aborts otherwise). */
+int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
+             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Read-only requests (status, queues, stats) against a read txn. */
+int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
+            const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Puts back one expired lease, if any is due; PB_ENOTFOUND when none. */
+int rt_expire_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt_result *res);
+/* Is this op one that writes (and so goes to the writer)? */
+int rt_is_write(const Mailroom__Request *req);
+/* Which principal kinds may send this op. */
+int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req);
+
+void rt_result_init(struct rt_result *res);
+void rt_result_clear(struct rt_result *res);
+/* Sets resp.code/error/message; returns code. */
+int rt_fail(struct rt_result *res, int code, const char *error, const char *message);
+
+/* The route a message takes: queue name and the rule that chose it. */
+const char *rt_route(const struct pb_conf *c, int channel, const char *category,
+                     const char *subject, const char *body, const char **rule);
+
+/* Nonce cache: refuses a nonce seen within the last window. */
+struct rt_replay;
+int rt_replay_new(int window_s, struct rt_replay **out);
+void rt_replay_free(struct rt_replay *r);
+/* PB_OK if fresh (and remembers it), PB_EREPLAY if seen. */
+int rt_replay_check(struct rt_replay *r, const uint8_t nonce[16], int64_t now_ms);
+
+/* The writer thread. */
+struct rt_writer;
+struct rt_op;
+typedef void (*rt_done_fn)(struct rt_op *op, void *arg);
+struct rt_op {
+	struct rt_principal who;
+	Mailroom__Request *req;
+	int64_t enqueued_us;
+	int64_t wait_until_ms;        /* long-poll deadline for pulls */
+	struct rt_result res;
+	uint8_t *out;                 /* packed Response, set before done() */
+	size_t outlen;
+	rt_done_fn done;
+	void *arg;
+	struct rt_op *next;
+};
+/* publish(records, n, arg) runs after each durable commit. */
+typedef void (*rt_publish_fn)(st_txn *rtxn, const uint64_t *indexes, int n, void *arg);
+int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, struct rt_writer **out);
+void rt_writer_submit(struct rt_writer *w, struct rt_op *op);
+void rt_writer_stop(struct rt_writer *w);
+
+/* Packs res->resp into op->out (or a minimal error if packing fails). */
+void rt_pack(struct rt_op *op);
+
+/* The nng face. */
+struct rt_server;
+int rt_server_start(struct rt_core *core, struct rt_server **out);
+void rt_server_stop(struct rt_server *s);
+
+#endif

@@ -1,0 +1,97 @@
+/* mailroom-router [-c CONFIG]: opens the store (making keys on first
+ * start), loads the calendars, and serves until SIGINT or SIGTERM. */
+#include "rt.h"
+#include "pb_err.h"
+#include "pb_log.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int load_calendars(struct rt_core *core)
+{
+	struct stat sb;
+	char err[512];
+	int rc;
+
+	if (stat(core->conf->calendars_dir, &sb) != 0) {
+		pb_warn("no calendar directory %s: every deadline is provisional (weekends only)",
+		        core->conf->calendars_dir);
+		core->cal = NULL;
+	} else if ((rc = cal_load_dir(core->conf->calendars_dir, &core->cal, err, sizeof(err)))) {
+		/* A broken calendar is an operator error worth stopping for. */
+		pb_error("calendars: %s", err);
+		return rc;
+	}
+	cal_version(core->cal, core->cal_version);
+	if (core->cal)
+		pb_info("calendars %d-%d loaded from %s", cal_first_year(core->cal),
+		        cal_last_year(core->cal), core->conf->calendars_dir);
+	return PB_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static struct pb_conf conf;
+	struct rt_core core;
+	struct rt_server *srv = NULL;
+	const char *path = "deploy/mailroom.ini";
+	char err[512];
+	sigset_t set;
+	int created, rc, sig;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
+			path = argv[++i];
+		} else {
+			fprintf(stderr, "usage: mailroom-router [-c CONFIG]\n");
+			return 1;
+		}
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "mailroom-router: libsodium failed to initialise\n");
+		return 1;
+	}
+	if ((rc = pb_conf_load(path, &conf, err, sizeof(err)))) {
+		fprintf(stderr, "mailroom-router: %s\n", err);
+		return 1;
+	}
+	pb_log_init("router", pb_log_level_parse(conf.log_level));
+
+	/* Signals are taken synchronously below; nng's threads inherit the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	memset(&core, 0, sizeof(core));
+	core.conf = &conf;
+	if ((rc = st_keys_load_or_create(&conf, &core.keys, &created))) {
+		pb_error("cannot load keys from %s: %s", conf.keys_dir, pb_err_str(rc));
+		return 1;
+	}
+	if (created)
+		pb_info("created a new store signing key %s and data key %s; give auditors the public key beside it",
+		        conf.signing_key, conf.data_key);
+	if ((rc = load_calendars(&core)))
+		return 1;
+	if ((rc = st_open(conf.store_path, conf.map_size_mb, 0, &core.keys, &core.store))) {
+		pb_error("cannot open the store at %s: %s", conf.store_path, pb_err_str(rc));
+		return 1;
+	}
+	if ((rc = rt_server_start(&core, &srv))) {
+		pb_error("cannot start: %s", pb_err_str(rc));
+		st_close(core.store);
+		return 1;
+	}
+	sigwait(&set, &sig);
+	pb_info("stopping on signal %d", sig);
+	rt_server_stop(srv);
+	st_close(core.store);
+	cal_free(core.cal);
+	sodium_memzero(&core.keys, sizeof(core.keys));
+	return 0;
+}

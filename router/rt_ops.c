@@ -1,0 +1,643 @@
+/* Intake, reads and the dispatch of requests to their operation. */
+#include "rt_ops.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_log.h"
+#include "pb_utf8.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rt_op_pull(struct rt_core *, st_txn *, const struct rt_principal *, const Mailroom__Request *,
+               int64_t, struct rt_result *);
+int rt_op_lease(struct rt_core *, st_txn *, const struct rt_principal *, const Mailroom__Request *,
+                int64_t, struct rt_result *);
+
+void rt_result_init(struct rt_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	mailroom__response__init(&res->resp);
+}
+
+void *rt_own(struct rt_result *res, void *p, int kind)
+{
+	if (!p)
+		return NULL;
+	if (res->nowned == (int)(sizeof(res->owned) / sizeof(res->owned[0]))) {
+		if (kind == RT_OWN_MSG)
+			st_msg_free(p);
+		else if (kind == RT_OWN_CONTACT)
+			mailroom__contact__free_unpacked(p, NULL);
+		else
+			free(p);
+		return NULL;
+	}
+	res->owned[res->nowned].p = p;
+	res->owned[res->nowned].kind = kind;
+	res->nowned++;
+	return p;
+}
+
+void rt_result_clear(struct rt_result *res)
+{
+	for (int i = res->nowned - 1; i >= 0; i--) {
+		void *p = res->owned[i].p;
+		if (res->owned[i].kind == RT_OWN_MSG)
+			st_msg_free(p);
+		else if (res->owned[i].kind == RT_OWN_CONTACT)
+			mailroom__contact__free_unpacked(p, NULL);
+		else
+			free(p);
+	}
+	rt_result_init(res);
+}
+
+int rt_fail(struct rt_result *res, int code, const char *error, const char *message)
+{
+	res->resp.code = code;
+	res->resp.error = (char *)error;
+	res->resp.message = (char *)message;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT__NOT_SET;
+	return code;
+}
+
+int rt_text_ok(const char *s, long min_chars, long max_chars)
+{
+	if (!s)
+		return min_chars == 0;
+	size_t len = strlen(s);
+	if ((size_t)max_chars * 4 < len)
+		return 0;
+	long n = pb_utf8_chars(s, len);
+	return n >= min_chars && n <= max_chars;
+}
+
+const char *rt_actor(const struct rt_principal *who, char *buf, size_t len)
+{
+	if (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler)
+		snprintf(buf, len, "handler:%s", who->handler->name);
+	else if (who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY)
+		snprintf(buf, len, "gateway");
+	else
+		snprintf(buf, len, "router");
+	return buf;
+}
+
+int rt_counter_queue(st_txn *t, const char *queue, const char *what, int64_t delta)
+{
+	char name[PB_NAME_MAX + 16];
+
+	snprintf(name, sizeof(name), "q.%s.%s", queue, what);
+	return st_counter_add(t, name, delta);
+}
+
+int rt_msg_load(st_txn *t, const uint8_t *id, size_t idlen, struct rt_result *res,
+                Mailroom__StoredMessage **m)
+{
+	int rc;
+
+	if (idlen != PB_ID_LEN)
+		return rt_fail(res, PB_EINVAL, "invalid_id", "message id must be 16 bytes");
+	rc = st_msg_get(t, id, m);
+	if (rc == PB_ENOTFOUND)
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such message");
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read message");
+	if (!rt_own(res, *m, RT_OWN_MSG))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	/* Callers edit a shallow copy: free_unpacked must only ever see the
+	 * pointers unpack made, never ones an operation put in. */
+	Mailroom__StoredMessage *copy = rt_own(res, malloc(sizeof(*copy)), RT_OWN_FREE);
+	if (!copy)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	*copy = **m;
+	*m = copy;
+	return PB_OK;
+}
+
+int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage *m, int handler,
+            Mailroom__MessageView **out)
+{
+	Mailroom__MessageView *v = rt_own(res, malloc(sizeof(*v)), RT_OWN_FREE);
+
+	if (!v)
+		return PB_ENOMEM;
+	mailroom__message_view__init(v);
+	v->id = m->id;
+	v->tracking_code = m->tracking_code;
+	v->channel = m->channel;
+	v->status = m->status;
+	v->queue = m->queue;
+	v->subject = m->subject;
+	v->received_ms = m->received_ms;
+	v->ack_due_ms = m->ack_due_ms;
+	v->reply_due_ms = m->reply_due_ms;
+	v->due_provisional = m->due_provisional;
+	v->reply_text = m->reply_text;
+	v->replied_ms = m->replied_ms;
+	if (handler) {
+		int hide = m->order && m->order->confidential;
+		v->body = m->body;
+		v->category = m->category;
+		v->replied_by = m->replied_by;
+		v->order = m->order;
+		if (!hide && m->contact_sealed.len) {
+			uint8_t *plain;
+			size_t plen;
+			int rc = st_unseal(core->store, m->contact_sealed.data, m->contact_sealed.len,
+			                   &plain, &plen);
+			if (rc)
+				return rc;
+			v->contact = mailroom__contact__unpack(NULL, plen, plain);
+			sodium_memzero(plain, plen);
+			free(plain);
+			if (!v->contact || !rt_own(res, v->contact, RT_OWN_CONTACT))
+				return PB_ECORRUPT;
+		}
+	}
+	*out = v;
+	return PB_OK;
+}
+
+int rt_audit(struct rt_core *core, st_txn *t, struct rt_result *res, Mailroom__AuditRecord *rec,
+             const Mailroom__StoredMessage *m, const char *actor, int64_t now_ms,
+             struct st_receipt *receipt)
+{
+	struct st_receipt local;
+	int rc;
+
+	rec->time_ms = now_ms;
+	rec->actor = (char *)actor;
+	if (m) {
+		rec->message_id = m->id;
+		rec->channel = m->channel;
+		if (!rec->queue || !*rec->queue)
+			rec->queue = m->queue;
+		rec->due_ms = m->reply_due_ms;
+		rec->ack_due_ms = m->ack_due_ms;
+		rec->due_provisional = m->due_provisional;
+		rec->cal_version = m->cal_version;
+	}
+	rc = st_log_append(t, rec, receipt ? receipt : &local);
+	if (rc)
+		return rc;
+	if (res->nrecords < RT_MAX_RECORDS_PER_OP)
+		res->records[res->nrecords++] = receipt ? receipt->index : local.index;
+	(void)core;
+	return PB_OK;
+}
+
+const char *rt_route(const struct pb_conf *c, int channel, const char *category,
+                     const char *subject, const char *body, const char **rule)
+{
+	for (int i = 0; i < c->nroutes; i++) {
+		const struct pb_route *r = &c->routes[i];
+		int hit = r->nkeywords == 0;
+		if (r->channel && r->channel != channel)
+			continue;
+		if (r->category[0] && (!category || strcmp(r->category, category) != 0))
+			continue;
+		for (int k = 0; k < r->nkeywords && !hit; k++)
+			hit = (subject && strstr(subject, r->keywords[k])) ||
+			      (body && strstr(body, r->keywords[k]));
+		if (hit) {
+			*rule = r->name;
+			return r->queue;
+		}
+	}
+	*rule = "default";
+	return c->default_queue[channel > 0 && channel < PB_CH_COUNT ? channel : PB_CH_MAILBOX];
+}
+
+/* ------------------------------------------------------------ intake -- */
+
+static int valid_order_no(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < 1 || n > 40)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int receipt_for(struct rt_core *core, st_txn *t, uint64_t index, struct rt_result *res,
+                       Mailroom__Receipt **out)
+{
+	const uint8_t *data;
+	size_t len;
+	struct {
+		Mailroom__Receipt r;
+		uint8_t hash[ST_HASH_LEN], sig[ST_SIG_LEN], key_id[ST_KEYID_LEN];
+	} *b = rt_own(res, malloc(sizeof(*b)), RT_OWN_FREE);
+	int rc;
+
+	if (!b)
+		return PB_ENOMEM;
+	if ((rc = st_log_get(t, index, &data, &len)))
+		return rc;
+	if (len < ST_SIG_LEN)
+		return PB_ECORRUPT;
+	crypto_hash_sha256(b->hash, data, len - ST_SIG_LEN);
+	memcpy(b->sig, data + len - ST_SIG_LEN, ST_SIG_LEN);
+	memcpy(b->key_id, core->keys.key_id, ST_KEYID_LEN);
+	mailroom__receipt__init(&b->r);
+	b->r.log_index = index;
+	b->r.record_hash.data = b->hash;
+	b->r.record_hash.len = ST_HASH_LEN;
+	b->r.signature.data = b->sig;
+	b->r.signature.len = ST_SIG_LEN;
+	b->r.key_id.data = b->key_id;
+	b->r.key_id.len = ST_KEYID_LEN;
+	*out = &b->r;
+	return PB_OK;
+}
+
+static int submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
+                         Mailroom__StoredMessage *m, int duplicate)
+{
+	Mailroom__SubmitResp *sr = rt_own(res, malloc(sizeof(*sr)), RT_OWN_FREE);
+	int rc;
+
+	if (!sr)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__submit_resp__init(sr);
+	if ((rc = rt_view(core, res, m, 0, &sr->message)) ||
+	    (rc = receipt_for(core, t, m->received_log_index, res, &sr->receipt)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
+	sr->duplicate = duplicate;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SUBMIT;
+	res->resp.submit = sr;
+	return PB_OK;
+}
+
+/* The clocks a new message starts with, per the [policy] table. */
+static void start_clocks(struct rt_core *core, Mailroom__StoredMessage *m, int64_t now_ms,
+                         char *note, size_t notelen)
+{
+	const struct pb_policy *p = &core->conf->policy;
+	int ch = m->channel;
+	struct pb_clock ack = p->ack[ch], reply = p->reply[ch];
+	int prov_a = 0, prov_r = 0;
+
+	note[0] = '\0';
+	if (ch == PB_CH_HOTLINE && m->order) {
+		if (m->order->category && strcmp(m->order->category, "consultation") == 0)
+			reply = p->hotline_consult_reply;
+		if (m->order->urgency && (strcmp(m->order->urgency, "urgent") == 0 ||
+		                          strcmp(m->order->urgency, "critical") == 0)) {
+			ack = p->hotline_urgent_ack;
+			reply = p->hotline_urgent_reply;
+		}
+	}
+	m->ack_due_ms = 0;
+	if (ack.working_days > 0 || ack.hours > 0)
+		m->ack_due_ms = cal_due_ms(core->cal, now_ms, ack.working_days, ack.hours, &prov_a);
+	m->reply_due_ms = cal_due_ms(core->cal, now_ms, reply.working_days, reply.hours, &prov_r);
+	m->due_provisional = prov_a || prov_r;
+	/* deadlines.md section 4: keep the platform's times too; the earlier applies. */
+	if (ch == PB_CH_HOTLINE && m->order) {
+		if (m->order->finish_due_ms > 0 && m->order->finish_due_ms < m->reply_due_ms) {
+			snprintf(note, notelen, "platform finish_due earlier than computed");
+			m->reply_due_ms = m->order->finish_due_ms;
+		}
+		if (m->order->sign_due_ms > 0 && (m->ack_due_ms == 0 || m->order->sign_due_ms < m->ack_due_ms)) {
+			size_t n = strlen(note);
+			snprintf(note + n, notelen - n, "%splatform sign_due earlier than computed",
+			         n ? "; " : "");
+			m->ack_due_ms = m->order->sign_due_ms;
+		}
+	}
+	m->cal_version.data = core->cal_version;
+	m->cal_version.len = sizeof(core->cal_version);
+}
+
+static int check_submit(const Mailroom__SubmitReq *s, struct rt_result *res)
+{
+	if (s->channel < MAILROOM__CHANNEL__CHANNEL_MAILBOX ||
+	    s->channel > MAILROOM__CHANNEL__CHANNEL_HOTLINE)
+		return rt_fail(res, PB_EINVAL, "invalid_channel", "channel not accepted");
+	if (!rt_text_ok(s->subject, 1, 200))
+		return rt_fail(res, PB_EINVAL, "invalid_field", "subject: 1-200 characters");
+	if (!rt_text_ok(s->body, 1, 10000))
+		return rt_fail(res, PB_EINVAL, "invalid_field", "body: 1-10000 characters");
+	if (s->category && strlen(s->category) > 64)
+		return rt_fail(res, PB_EINVAL, "invalid_field", "category too long");
+	if (s->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE) {
+		if (!s->order || !valid_order_no(s->order->order_no) || s->order->dispatch_seq < 1)
+			return rt_fail(res, PB_EINVAL, "invalid_order", "order_no and dispatch_seq required");
+		if (!s->order->kind || strcmp(s->order->kind, "dispatch") != 0)
+			return rt_fail(res, PB_ESTATE, "unsupported_kind",
+			               "only dispatch orders are taken on this path");
+	} else if (s->access_key_hash.len != PB_AKEY_HASH_LEN || s->order) {
+		return rt_fail(res, PB_EINVAL, "invalid_request", "access key hash required");
+	}
+	if (s->contact) {
+		Mailroom__Contact *c = s->contact;
+		if (!rt_text_ok(c->name, 0, 50) || !rt_text_ok(c->phone, 0, 32) ||
+		    !rt_text_ok(c->email, 0, 254))
+			return rt_fail(res, PB_EINVAL, "invalid_field", "contact fields too long");
+	}
+	return PB_OK;
+}
+
+static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__SubmitReq *s = req->submit;
+	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
+	Mailroom__AuditRecord rec;
+	struct st_receipt rcpt;
+	uint8_t id[PB_ID_LEN], salt[ST_SALT_LEN], chash[ST_HASH_LEN];
+	char code[PB_TRACK_TEXT_LEN + 1], ref[80] = "", actor[PB_NAME_MAX + 16], note[160];
+	const char *rule, *queue;
+	int rc;
+
+	if ((rc = check_submit(s, res)))
+		return rc;
+	if (s->order) {
+		uint8_t old[PB_ID_LEN];
+		Mailroom__StoredMessage *prev;
+		snprintf(ref, sizeof(ref), "12345:%s#%u", s->order->order_no, s->order->dispatch_seq);
+		rc = st_extref_get(t, ref, old);
+		if (rc == PB_OK) {
+			if ((rc = rt_msg_load(t, old, sizeof(old), res, &prev)))
+				return rc;
+			return submit_answer(core, t, res, prev, 1);
+		}
+		if (rc != PB_ENOTFOUND)
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read the order index");
+	}
+
+	pb_id_new(now_ms, id);
+	for (int tries = 0;; tries++) {
+		pb_track_new(code);
+		rc = st_track_put_key(t, code, id, s->access_key_hash.len ? s->access_key_hash.data : NULL);
+		if (rc != PB_EEXIST || tries == 16)
+			break;
+	}
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot allocate a tracking code");
+	if (ref[0] && (rc = st_extref_put(t, ref, id)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot index the order");
+
+	queue = rt_route(core->conf, s->channel, s->category, s->subject, s->body, &rule);
+	randombytes_buf(salt, sizeof(salt));
+	m.id.data = id;
+	m.id.len = sizeof(id);
+	m.tracking_code = code;
+	m.channel = s->channel;
+	m.status = MAILROOM__STATUS__STATUS_QUEUED;
+	m.queue = (char *)queue;
+	m.subject = s->subject;
+	m.body = s->body;
+	m.category = s->category;
+	m.access_key_hash = s->access_key_hash;
+	m.text_salt.data = salt;
+	m.text_salt.len = sizeof(salt);
+	m.received_ms = now_ms;
+	m.order = s->order;
+	m.queue_prio = 1;
+	start_clocks(core, &m, now_ms, note, sizeof(note));
+	if (s->contact) {
+		size_t plen = mailroom__contact__get_packed_size(s->contact);
+		uint8_t *plain = malloc(plen ? plen : 1);
+		if (!plain)
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		mailroom__contact__pack(s->contact, plain);
+		rc = st_seal(core->store, plain, plen, &m.contact_sealed.data, &m.contact_sealed.len);
+		sodium_memzero(plain, plen);
+		free(plain);
+		if (rc)
+			return rt_fail(res, rc, pb_err_name(rc), "cannot seal contact");
+		rt_own(res, m.contact_sealed.data, RT_OWN_FREE);
+	}
+
+	/* The texts are proved by a salted hash: the log never holds them. */
+	{
+		crypto_generichash_state st;
+		crypto_generichash_init(&st, salt, sizeof(salt), sizeof(chash));
+		crypto_generichash_update(&st, (const uint8_t *)s->subject, strlen(s->subject));
+		crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
+		crypto_generichash_update(&st, (const uint8_t *)s->body, strlen(s->body));
+		crypto_generichash_final(&st, chash, sizeof(chash));
+	}
+	mailroom__audit_record__init(&rec);
+	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
+	rec.content_hash.data = chash;
+	rec.content_hash.len = sizeof(chash);
+	rec.external_ref = ref;
+	rec.detail = note;
+	if ((rc = rt_audit(core, t, res, &rec, &m, rt_actor(who, actor, sizeof(actor)), now_ms, &rcpt)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
+	m.received_log_index = rcpt.index;
+
+	mailroom__audit_record__init(&rec);
+	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
+	rec.detail = (char *)rule;
+	if ((rc = rt_audit(core, t, res, &rec, &m, "router", now_ms, NULL)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
+
+	struct st_qpos pos = {.prio = 1, .due_ms = m.reply_due_ms};
+	memcpy(pos.id, id, sizeof(id));
+	if ((rc = st_msg_put(t, &m)) || (rc = st_queue_push(t, queue, &pos)) ||
+	    (rc = st_deadline_put(t, m.reply_due_ms, id, ST_CLOCK_REPLY)) ||
+	    (m.ack_due_ms && (rc = st_deadline_put(t, m.ack_due_ms, id, ST_CLOCK_ACK))))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot store the message");
+	snprintf(res->touched_queue, sizeof(res->touched_queue), "%s", queue);
+
+	/* Answer from the stored form, so the reply shows what was kept. */
+	Mailroom__StoredMessage *stored;
+	if ((rc = rt_msg_load(t, id, sizeof(id), res, &stored)))
+		return rc;
+	return submit_answer(core, t, res, stored, 0);
+}
+
+/* ------------------------------------------------------------- reads -- */
+
+static int op_status(struct rt_core *core, st_txn *t, const Mailroom__Request *req,
+                     struct rt_result *res)
+{
+	static const uint8_t decoy[PB_AKEY_HASH_LEN];
+	const Mailroom__StatusReq *s = req->status;
+	uint8_t id[PB_ID_LEN], stored_hash[PB_AKEY_HASH_LEN];
+	Mailroom__StoredMessage *m;
+	int found, match;
+
+	if (!s->tracking_code || s->access_key_hash.len != PB_AKEY_HASH_LEN)
+		return rt_fail(res, PB_EINVAL, "invalid_request", "tracking code and key hash required");
+	/* One index read and one constant-time compare whether or not the
+	 * code exists, so timing does not tell a wrong key from a wrong code. */
+	found = st_track_lookup(t, s->tracking_code, id, stored_hash) == PB_OK;
+	match = sodium_memcmp(found ? stored_hash : decoy, s->access_key_hash.data,
+	                      PB_AKEY_HASH_LEN) == 0;
+	if (!found || !match || sodium_is_zero(stored_hash, sizeof(stored_hash)))
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no message with that code and key");
+	if (rt_msg_load(t, id, sizeof(id), res, &m))
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no message with that code and key");
+	if (rt_view(core, res, m, 0, &res->resp.status))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_STATUS;
+	return PB_OK;
+}
+
+/* Adds name to list (once), with its depth and leased counters. infos is
+ * the backing array, as long as list. */
+static int add_queue_info(st_txn *t, const char *name, Mailroom__QueueInfo *infos,
+                          Mailroom__QueueInfo **list, size_t *n)
+{
+	char cname[PB_NAME_MAX + 16];
+	int64_t leased = 0;
+	int rc;
+
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(list[i]->name, name) == 0)
+			return PB_OK;
+	Mailroom__QueueInfo *q = &infos[*n];
+	mailroom__queue_info__init(q);
+	q->name = (char *)name;
+	if ((rc = st_queue_depth(t, name, &q->depth)))
+		return rc;
+	snprintf(cname, sizeof(cname), "q.%s.leased", name);
+	if ((rc = st_counter_get(t, cname, &leased)) && rc != PB_ENOTFOUND)
+		return rc;
+	q->leased = leased > 0 ? (uint64_t)leased : 0;
+	list[(*n)++] = q;
+	return PB_OK;
+}
+
+static int op_queues(st_txn *t, const struct rt_principal *who, struct rt_result *res)
+{
+	const struct pb_handler *h = who->handler;
+	Mailroom__QueuesResp *qr = rt_own(res, malloc(sizeof(*qr)), RT_OWN_FREE);
+	Mailroom__QueueInfo **list = rt_own(res, calloc(PB_MAX_QUEUES, sizeof(*list)), RT_OWN_FREE);
+	Mailroom__QueueInfo *infos = rt_own(res, calloc(PB_MAX_QUEUES, sizeof(*infos)), RT_OWN_FREE);
+	size_t n = 0;
+	int rc;
+
+	if (!qr || !list || !infos)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__queues_resp__init(qr);
+	for (int i = 0; i < h->nqueues; i++)
+		if ((rc = add_queue_info(t, h->queues[i], infos, list, &n)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read queues");
+	qr->queues = list;
+	qr->n_queues = n;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_QUEUES;
+	res->resp.queues = qr;
+	return PB_OK;
+}
+
+static int op_stats(struct rt_core *core, st_txn *t, struct rt_result *res)
+{
+	const struct pb_conf *c = core->conf;
+	size_t max = PB_CH_COUNT + (size_t)c->nroutes + (size_t)c->nhandlers * PB_MAX_QUEUES, n = 0;
+	Mailroom__StatsResp *sr = rt_own(res, malloc(sizeof(*sr)), RT_OWN_FREE);
+	Mailroom__QueueInfo **list = rt_own(res, calloc(max, sizeof(*list)), RT_OWN_FREE);
+	Mailroom__QueueInfo *infos = rt_own(res, calloc(max, sizeof(*infos)), RT_OWN_FREE);
+	uint64_t *buckets = rt_own(res, calloc(9, sizeof(uint64_t)), RT_OWN_FREE);
+	int rc = PB_OK;
+
+	if (!sr || !list || !infos || !buckets)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__stats_resp__init(sr);
+	for (int i = 1; i < PB_CH_COUNT && !rc; i++)
+		rc = add_queue_info(t, c->default_queue[i], infos, list, &n);
+	for (int i = 0; i < c->nroutes && !rc; i++)
+		rc = add_queue_info(t, c->routes[i].queue, infos, list, &n);
+	for (int i = 0; i < c->nhandlers && !rc; i++)
+		for (int k = 0; k < c->handlers[i].nqueues && !rc; k++)
+			rc = add_queue_info(t, c->handlers[i].queues[k], infos, list, &n);
+	if (rc || (rc = st_log_size(t, &sr->log_size)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read stats");
+	sr->queues = list;
+	sr->n_queues = n;
+	sr->commits = atomic_load(&core->commits);
+	sr->commit_us_sum = atomic_load(&core->commit_us_sum);
+	for (int i = 0; i < 9; i++)
+		buckets[i] = atomic_load(&core->commit_us_bucket[i]);
+	sr->commit_us_bucket = buckets;
+	sr->n_commit_us_bucket = 9;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_STATS;
+	res->resp.stats = sr;
+	return PB_OK;
+}
+
+/* ---------------------------------------------------------- dispatch -- */
+
+int rt_is_write(const Mailroom__Request *req)
+{
+	switch (req->op_case) {
+	case MAILROOM__REQUEST__OP_SUBMIT:
+	case MAILROOM__REQUEST__OP_PULL:
+	case MAILROOM__REQUEST__OP_RENEW:
+	case MAILROOM__REQUEST__OP_REPLY:
+	case MAILROOM__REQUEST__OP_RELEASE:
+	case MAILROOM__REQUEST__OP_TRANSFER:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
+{
+	switch (req->op_case) {
+	case MAILROOM__REQUEST__OP_SUBMIT:
+	case MAILROOM__REQUEST__OP_STATUS:
+	case MAILROOM__REQUEST__OP_STATS:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY;
+	case MAILROOM__REQUEST__OP_PULL:
+	case MAILROOM__REQUEST__OP_RENEW:
+	case MAILROOM__REQUEST__OP_REPLY:
+	case MAILROOM__REQUEST__OP_RELEASE:
+	case MAILROOM__REQUEST__OP_TRANSFER:
+	case MAILROOM__REQUEST__OP_QUEUES:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler;
+	default:
+		return 0;
+	}
+}
+
+int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
+             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	if (!rt_allowed(who, req))
+		return rt_fail(res, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
+	switch (req->op_case) {
+	case MAILROOM__REQUEST__OP_SUBMIT:
+		return op_submit(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_PULL:
+		return rt_op_pull(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_RENEW:
+	case MAILROOM__REQUEST__OP_REPLY:
+	case MAILROOM__REQUEST__OP_RELEASE:
+	case MAILROOM__REQUEST__OP_TRANSFER:
+		return rt_op_lease(core, txn, who, req, now_ms, res);
+	default:
+		return rt_fail(res, PB_EINVAL, "invalid_request", "not a write operation");
+	}
+}
+
+int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
+            const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	(void)now_ms;
+	if (!rt_allowed(who, req))
+		return rt_fail(res, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
+	switch (req->op_case) {
+	case MAILROOM__REQUEST__OP_STATUS:
+		return op_status(core, txn, req, res);
+	case MAILROOM__REQUEST__OP_QUEUES:
+		return op_queues(txn, who, res);
+	case MAILROOM__REQUEST__OP_STATS:
+		return op_stats(core, txn, res);
+	default:
+		return rt_fail(res, PB_EINVAL, "invalid_request", "not a read operation");
+	}
+}

@@ -1,0 +1,306 @@
+/* The nng face of the router: a REP socket served by many contexts, each
+ * an aio state machine (receive, then answer, then receive again). Reads
+ * are answered in the callback from an LMDB snapshot, which never waits
+ * on a lock; writes go to the writer thread and are answered from its
+ * completion, so no callback ever blocks. */
+#include "rt.h"
+#include "pb_err.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "pb_wire.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { CTX_RECV, CTX_WAIT, CTX_SEND };
+
+struct rt_ctx {
+	struct rt_server *srv;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int state;
+	Mailroom__Envelope *env;
+	struct rt_op op;
+};
+
+struct rt_server {
+	struct rt_core *core;
+	nng_socket rep, pub;
+	struct rt_writer *writer;
+	struct rt_replay *replay;
+	uint8_t gateway_secret[PB_GATEWAY_SECRET_LEN];
+	int64_t start_ms;
+	int nctx;
+	struct rt_ctx *ctxs;
+};
+
+static void send_bytes(struct rt_ctx *c, const uint8_t *buf, size_t len)
+{
+	nng_msg *msg;
+
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, buf, len) != 0) {
+		if (msg)
+			nng_msg_free(msg);
+		/* Cannot answer: drop the request; the client times out. */
+		c->state = CTX_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	nng_aio_set_msg(c->aio, msg);
+	c->state = CTX_SEND;
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+static void release_request(struct rt_ctx *c)
+{
+	if (c->op.req)
+		mailroom__request__free_unpacked(c->op.req, NULL);
+	if (c->env)
+		mailroom__envelope__free_unpacked(c->env, NULL);
+	c->op.req = NULL;
+	c->env = NULL;
+}
+
+static void answer_error(struct rt_ctx *c, int code, const char *error, const char *message)
+{
+	rt_result_init(&c->op.res);
+	rt_fail(&c->op.res, code, error, message);
+	rt_pack(&c->op);
+	release_request(c);
+	send_bytes(c, c->op.out, c->op.outlen);
+	free(c->op.out);
+	c->op.out = NULL;
+}
+
+/* From the writer thread, after the durable commit. */
+static void write_done(struct rt_op *op, void *arg)
+{
+	struct rt_ctx *c = arg;
+
+	release_request(c);
+	send_bytes(c, op->out, op->outlen);
+	free(op->out);
+	op->out = NULL;
+}
+
+static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
+{
+	struct rt_server *s = c->srv;
+	const struct pb_conf *conf = s->core->conf;
+	Mailroom__Request *req;
+	int64_t now = pb_now_ms(), skew = (int64_t)conf->request_skew_seconds * 1000;
+	int rc;
+
+	rc = pb_wire_open(buf, len, s->gateway_secret, &c->env, &req);
+	if (rc) {
+		/* One answer for every authentication failure: no oracle. */
+		answer_error(c, rc == PB_EAUTH ? PB_EAUTH : PB_EINVAL,
+		             rc == PB_EAUTH ? "unauthenticated" : "malformed", "request refused");
+		return;
+	}
+	c->op.req = req;
+	memset(&c->op.who, 0, sizeof(c->op.who));
+	c->op.who.kind = c->env->kind;
+	if (c->env->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER) {
+		c->op.who.handler = pb_conf_handler_by_key(conf, c->env->key.data);
+		if (!c->op.who.handler) {
+			answer_error(c, PB_EAUTH, "unauthenticated", "request refused");
+			return;
+		}
+	}
+	/* Requests signed before this router started may have been served by
+	 * the previous process: refusing them closes the replay window a
+	 * restart would otherwise open (the nonce cache lives in memory). */
+	if ((int64_t)req->ts_ms > now + skew || (int64_t)req->ts_ms < now - skew ||
+	    (int64_t)req->ts_ms < s->start_ms) {
+		answer_error(c, PB_ESTALE, "stale", "timestamp outside the allowed window");
+		return;
+	}
+	if (!rt_allowed(&c->op.who, req)) {
+		answer_error(c, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
+		return;
+	}
+	if (rt_is_write(req)) {
+		if ((rc = rt_replay_check(s->replay, req->nonce.data, now))) {
+			answer_error(c, rc, pb_err_name(rc), "request replayed");
+			return;
+		}
+		c->op.enqueued_us = pb_mono_us();
+		c->op.wait_until_ms = 0;
+		if (req->op_case == MAILROOM__REQUEST__OP_PULL) {
+			uint32_t wait = req->pull->wait_ms;
+			if ((int64_t)wait > conf->max_wait_ms)
+				wait = (uint32_t)conf->max_wait_ms;
+			c->op.wait_until_ms = now + wait;
+		}
+		c->op.done = write_done;
+		c->op.arg = c;
+		c->state = CTX_WAIT;
+		rt_writer_submit(s->writer, &c->op);
+		return;
+	}
+	st_txn *t;
+	rt_result_init(&c->op.res);
+	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t))) {
+		rt_fail(&c->op.res, PB_EUNAVAIL, "unavailable", "store unavailable");
+	} else {
+		rt_read(s->core, t, &c->op.who, req, now, &c->op.res);
+		st_txn_abort(t);
+	}
+	rt_pack(&c->op);
+	rt_result_clear(&c->op.res);
+	write_done(&c->op, c);
+}
+
+static void ctx_cb(void *arg)
+{
+	struct rt_ctx *c = arg;
+	int rv = nng_aio_result(c->aio);
+
+	switch (c->state) {
+	case CTX_RECV:
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			return;
+		if (rv == 0) {
+			nng_msg *msg = nng_aio_get_msg(c->aio);
+			handle(c, nng_msg_body(msg), nng_msg_len(msg));
+			nng_msg_free(msg);
+			return;
+		}
+		nng_ctx_recv(c->ctx, c->aio);
+		break;
+	case CTX_SEND:
+		if (rv != 0)
+			nng_msg_free(nng_aio_get_msg(c->aio));
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
+			return;
+		c->state = CTX_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+		break;
+	default:
+		break;
+	}
+}
+
+static void publish(st_txn *t, const uint64_t *indexes, int n, void *arg)
+{
+	struct rt_server *s = arg;
+
+	for (int i = 0; i < n; i++) {
+		const uint8_t *data;
+		size_t len;
+		nng_msg *msg;
+		if (st_log_get(t, indexes[i], &data, &len) != PB_OK)
+			continue;
+		if (nng_msg_alloc(&msg, 0) != 0)
+			return;
+		if (nng_msg_append(msg, data, len) != 0 || nng_sendmsg(s->pub, msg, NNG_FLAG_NONBLOCK) != 0)
+			nng_msg_free(msg);
+	}
+}
+
+/* ipc://path needs its directory. */
+static int ensure_ipc_dir(const char *url)
+{
+	char dir[PB_PATH_MAX];
+
+	if (strncmp(url, "ipc://", 6) != 0)
+		return PB_OK;
+	snprintf(dir, sizeof(dir), "%s", url + 6);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return PB_OK;
+	*slash = '\0';
+	return pb_mkdirs(dir);
+}
+
+static int listen_on(nng_socket sock, const char *url)
+{
+	int rv;
+
+	if (ensure_ipc_dir(url))
+		return PB_EIO;
+	if ((rv = nng_listen(sock, url, NULL, 0)) != 0) {
+		pb_error("cannot listen on %s: %s", url, nng_strerror(rv));
+		return PB_EIO;
+	}
+	return PB_OK;
+}
+
+int rt_server_start(struct rt_core *core, struct rt_server **out)
+{
+	struct rt_server *s = calloc(1, sizeof(*s));
+	int created, rc;
+
+	if (!s)
+		return PB_ENOMEM;
+	s->core = core;
+	s->start_ms = pb_now_ms();
+	if ((rc = pb_secret_load_or_create(core->conf->gateway_secret, s->gateway_secret,
+	                                   sizeof(s->gateway_secret), &created)))
+		goto fail;
+	if (created)
+		pb_info("created the gateway secret %s", core->conf->gateway_secret);
+	if ((rc = rt_replay_new(core->conf->request_skew_seconds, &s->replay)))
+		goto fail;
+	rc = PB_EIO;
+	if (nng_rep0_open(&s->rep) != 0 || nng_pub0_open(&s->pub) != 0)
+		goto fail;
+	nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, PB_WIRE_MAX + 1024);
+	if ((rc = listen_on(s->pub, core->conf->events_url)))
+		goto fail;
+	if ((rc = rt_writer_start(core, publish, s, &s->writer)))
+		goto fail;
+	s->nctx = core->conf->router_contexts;
+	s->ctxs = calloc((size_t)s->nctx, sizeof(*s->ctxs));
+	rc = PB_ENOMEM;
+	if (!s->ctxs)
+		goto fail;
+	for (int i = 0; i < s->nctx; i++) {
+		struct rt_ctx *c = &s->ctxs[i];
+		c->srv = s;
+		rc = PB_EIO;
+		if (nng_aio_alloc(&c->aio, ctx_cb, c) != 0 || nng_ctx_open(&c->ctx, s->rep) != 0)
+			goto fail;
+	}
+	if ((rc = listen_on(s->rep, core->conf->router_url)))
+		goto fail;
+	for (int i = 0; i < s->nctx; i++) {
+		s->ctxs[i].state = CTX_RECV;
+		nng_ctx_recv(s->ctxs[i].ctx, s->ctxs[i].aio);
+	}
+	pb_info("listening on %s, events on %s, %d contexts", core->conf->router_url,
+	        core->conf->events_url, s->nctx);
+	*out = s;
+	return PB_OK;
+fail:
+	rt_server_stop(s);
+	return rc;
+}
+
+void rt_server_stop(struct rt_server *s)
+{
+	if (!s)
+		return;
+	/* Close first so no new request starts, then let the writer finish
+	 * what it holds (it answers into closed contexts harmlessly). */
+	nng_close(s->rep);
+	rt_writer_stop(s->writer);
+	for (int i = 0; s->ctxs && i < s->nctx; i++) {
+		if (s->ctxs[i].aio) {
+			nng_aio_stop(s->ctxs[i].aio);
+			nng_aio_free(s->ctxs[i].aio);
+		}
+		release_request(&s->ctxs[i]);
+	}
+	nng_close(s->pub);
+	free(s->ctxs);
+	rt_replay_free(s->replay);
+	sodium_memzero(s->gateway_secret, sizeof(s->gateway_secret));
+	free(s);
+}

@@ -1,0 +1,346 @@
+/* The one writer thread. It gathers pending requests for a short window,
+ * applies each in its own nested transaction (a failing request aborts
+ * alone), expires leases, commits the batch durably once, and only then
+ * answers every request in it: group commit without weaker durability. */
+#include "rt.h"
+#include "pb_err.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "pb_wire.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define EXPIRE_PER_BATCH 64
+#define TICK_MS 200        /* how often lease expiry runs when idle */
+
+struct rt_writer {
+	struct rt_core *core;
+	rt_publish_fn publish;
+	void *publish_arg;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct rt_op *head, *tail;   /* pending, under mu */
+	int stop;
+	struct rt_op *waiters;       /* parked pulls; writer thread only */
+	uint64_t *pub;               /* records to publish after a commit */
+	size_t npub, cappub;
+};
+
+static const int64_t bucket_us[] = {1000, 2000, 5000, 10000, 20000, 50000, 100000, 250000};
+
+static void record_commit(struct rt_core *core, int64_t us)
+{
+	int b = 0;
+
+	while (b < 8 && us > bucket_us[b])
+		b++;
+	atomic_fetch_add(&core->commits, 1);
+	atomic_fetch_add(&core->commit_us_sum, (uint64_t)us);
+	atomic_fetch_add(&core->commit_us_bucket[b], 1);
+}
+
+void rt_pack(struct rt_op *op)
+{
+	static const uint8_t oom[] = {0x08, PB_ENOMEM};   /* Response{code = PB_ENOMEM} */
+
+	if (pb_wire_pack_response(&op->res.resp, &op->out, &op->outlen) == PB_OK)
+		return;
+	op->out = malloc(sizeof(oom));
+	if (op->out) {
+		memcpy(op->out, oom, sizeof(oom));
+		op->outlen = sizeof(oom);
+	} else {
+		op->outlen = 0;
+	}
+}
+
+static void finish(struct rt_op *op)
+{
+	rt_pack(op);
+	rt_result_clear(&op->res);
+	op->done(op, op->arg);
+}
+
+static int note_records(struct rt_writer *w, const struct rt_result *res)
+{
+	if (w->npub + (size_t)res->nrecords > w->cappub) {
+		size_t cap = w->cappub ? w->cappub * 2 : 1024;
+		while (cap < w->npub + (size_t)res->nrecords)
+			cap *= 2;
+		uint64_t *p = realloc(w->pub, cap * sizeof(*p));
+		if (!p)
+			return PB_ENOMEM;
+		w->pub = p;
+		w->cappub = cap;
+	}
+	memcpy(w->pub + w->npub, res->records, (size_t)res->nrecords * sizeof(uint64_t));
+	w->npub += (size_t)res->nrecords;
+	return PB_OK;
+}
+
+/* Wakes parked pulls on a queue that gained a message. */
+static void wake_waiters(struct rt_writer *w, const char *queue, struct rt_op **batch)
+{
+	struct rt_op **pp = &w->waiters;
+
+	while (*pp) {
+		struct rt_op *op = *pp;
+		if (strcmp(op->req->pull->queue, queue) == 0) {
+			*pp = op->next;
+			op->next = *batch;
+			*batch = op;
+		} else {
+			pp = &op->next;
+		}
+	}
+}
+
+static void process(struct rt_writer *w, struct rt_op *batch)
+{
+	struct rt_core *core = w->core;
+	struct rt_op *done = NULL, *next, *woken = NULL;
+	char touched[64][PB_NAME_MAX];
+	int ntouched = 0;
+	int64_t now = pb_now_ms(), t0 = pb_mono_us();
+	st_txn *txn = NULL, *child;
+	int rc;
+
+	w->npub = 0;
+	rc = st_txn_begin(core->store, NULL, 0, &txn);
+	for (struct rt_op *op = batch; op; op = next) {
+		next = op->next;
+		rt_result_init(&op->res);
+		if (rc) {
+			rt_fail(&op->res, rc, pb_err_name(rc), "store unavailable");
+		} else if ((rc = st_txn_begin(core->store, txn, 0, &child)) == PB_OK) {
+			if (rt_apply(core, child, &op->who, op->req, now, &op->res) == PB_OK &&
+			    !op->res.park) {
+				int crc = st_txn_commit(child);
+				if (crc) {
+					rt_result_clear(&op->res);
+					rt_fail(&op->res, crc, pb_err_name(crc), "cannot store");
+				}
+			} else {
+				st_txn_abort(child);
+			}
+		} else {
+			rt_fail(&op->res, rc, pb_err_name(rc), "store unavailable");
+			rc = PB_OK;   /* the batch goes on; this one failed */
+		}
+		if (op->res.park && now < op->wait_until_ms) {
+			rt_result_clear(&op->res);
+			op->next = w->waiters;
+			w->waiters = op;
+			continue;
+		}
+		if (op->res.resp.code == PB_OK && note_records(w, &op->res) == PB_OK &&
+		    op->res.touched_queue[0] && ntouched < 64)
+			memcpy(touched[ntouched++], op->res.touched_queue, PB_NAME_MAX);
+		op->next = done;
+		done = op;
+	}
+
+	for (int i = 0; txn && i < EXPIRE_PER_BATCH; i++) {
+		struct rt_result res;
+		rt_result_init(&res);
+		if (st_txn_begin(core->store, txn, 0, &child))
+			break;
+		int erc = rt_expire_one(core, child, now, &res);
+		if (erc == PB_OK && (erc = st_txn_commit(child)) == PB_OK) {
+			note_records(w, &res);
+			if (res.touched_queue[0] && ntouched < 64)
+				memcpy(touched[ntouched++], res.touched_queue, PB_NAME_MAX);
+		} else if (erc != PB_OK) {
+			st_txn_abort(child);
+		}
+		rt_result_clear(&res);
+		if (erc) {
+			if (erc != PB_ENOTFOUND)
+				pb_warn("lease expiry failed: %s", pb_err_str(erc));
+			break;
+		}
+	}
+
+	if (txn) {
+		rc = st_txn_commit(txn);
+		record_commit(core, pb_mono_us() - t0);
+	}
+	if (rc) {
+		pb_error("commit failed: %s; answering the batch with an error", pb_err_str(rc));
+		ntouched = 0;
+		w->npub = 0;
+		for (struct rt_op *op = done; op; op = op->next)
+			if (op->res.resp.code == PB_OK) {
+				rt_result_clear(&op->res);
+				rt_fail(&op->res, rc == PB_EFULL ? PB_EFULL : PB_EUNAVAIL,
+				        rc == PB_EFULL ? "full" : "unavailable", "nothing was stored");
+			}
+	}
+	if (w->npub && w->publish) {
+		st_txn *r;
+		if (st_txn_begin(core->store, NULL, 1, &r) == PB_OK) {
+			w->publish(r, w->pub, (int)w->npub, w->publish_arg);
+			st_txn_abort(r);
+		}
+	}
+	for (struct rt_op *op = done; op; op = next) {
+		next = op->next;
+		finish(op);
+	}
+	for (int i = 0; i < ntouched; i++)
+		wake_waiters(w, touched[i], &woken);
+	if (woken) {
+		/* Woken pulls go first in the next batch. */
+		pthread_mutex_lock(&w->mu);
+		struct rt_op *last = woken;
+		while (last->next)
+			last = last->next;
+		last->next = w->head;
+		w->head = woken;
+		if (!w->tail)
+			w->tail = last;
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+static void deadline_in(struct timespec *ts, int64_t us)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += us / 1000000;
+	ts->tv_nsec += (us % 1000000) * 1000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Moves parked pulls whose wait is over into the batch, so they are
+ * answered (empty, or with a message that arrived meanwhile). */
+static int64_t expire_waiters(struct rt_writer *w, struct rt_op **batch, int64_t now)
+{
+	int64_t next = now + TICK_MS;
+	struct rt_op **pp = &w->waiters;
+
+	while (*pp) {
+		struct rt_op *op = *pp;
+		if (op->wait_until_ms <= now) {
+			*pp = op->next;
+			op->next = *batch;
+			*batch = op;
+		} else {
+			if (op->wait_until_ms < next)
+				next = op->wait_until_ms;
+			pp = &op->next;
+		}
+	}
+	return next;
+}
+
+static void *writer_main(void *arg)
+{
+	struct rt_writer *w = arg;
+	const struct pb_conf *c = w->core->conf;
+	int64_t next_tick = 0;
+
+	for (;;) {
+		struct rt_op *batch = NULL, **tailp = &batch;
+		struct timespec ts;
+		int64_t now = pb_now_ms();
+		int n = 0;
+
+		pthread_mutex_lock(&w->mu);
+		if (!w->head && !w->stop && now < next_tick) {
+			deadline_in(&ts, (next_tick - now) * 1000);
+			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		}
+		if (w->stop && !w->head) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		/* A short window lets concurrent requests share one fsync. */
+		if (w->head && c->commit_window_us > 0 && !w->head->next) {
+			deadline_in(&ts, c->commit_window_us);
+			pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+		}
+		while (w->head && n < c->commit_max_batch) {
+			struct rt_op *op = w->head;
+			w->head = op->next;
+			op->next = NULL;
+			*tailp = op;
+			tailp = &op->next;
+			n++;
+		}
+		if (!w->head)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+
+		now = pb_now_ms();
+		next_tick = expire_waiters(w, &batch, now);
+		if (batch || now >= next_tick - TICK_MS)
+			process(w, batch);
+	}
+	/* Shutting down: parked pulls end empty. */
+	while (w->waiters) {
+		struct rt_op *op = w->waiters;
+		w->waiters = op->next;
+		rt_result_init(&op->res);
+		rt_fail(&op->res, PB_EUNAVAIL, "unavailable", "router stopping");
+		finish(op);
+	}
+	return NULL;
+}
+
+int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, struct rt_writer **out)
+{
+	struct rt_writer *w = calloc(1, sizeof(*w));
+	pthread_condattr_t ca;
+
+	if (!w)
+		return PB_ENOMEM;
+	w->core = core;
+	w->publish = publish;
+	w->publish_arg = arg;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		free(w);
+		return PB_EIO;
+	}
+	*out = w;
+	return PB_OK;
+}
+
+void rt_writer_submit(struct rt_writer *w, struct rt_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&w->mu);
+	if (w->tail)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void rt_writer_stop(struct rt_writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	free(w->pub);
+	free(w);
+}

@@ -1,0 +1,791 @@
+/* Working-day calendar tests. The expected data below is copied from
+ * deadlines.md section 2 by hand, not read from deploy/calendars, so a
+ * mistake in either shows up here. */
+#include "cal.h"
+#include "pb_err.h"
+#include "pb_time.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CAL_DIR MR_SOURCE_DIR "/deploy/calendars"
+
+/* ---- reference data (deadlines.md section 2) ---- */
+
+static const struct {
+	const char *from, *to;
+} ref_holidays[] = {
+	{"2024-01-01", "2024-01-01"}, {"2024-02-10", "2024-02-17"},
+	{"2024-04-04", "2024-04-06"}, {"2024-05-01", "2024-05-05"},
+	{"2024-06-10", "2024-06-10"}, {"2024-09-15", "2024-09-17"},
+	{"2024-10-01", "2024-10-07"},
+	{"2025-01-01", "2025-01-01"}, {"2025-01-28", "2025-02-04"},
+	{"2025-04-04", "2025-04-06"}, {"2025-05-01", "2025-05-05"},
+	{"2025-05-31", "2025-06-02"}, {"2025-10-01", "2025-10-08"},
+	{"2026-01-01", "2026-01-03"}, {"2026-02-15", "2026-02-23"},
+	{"2026-04-04", "2026-04-06"}, {"2026-05-01", "2026-05-05"},
+	{"2026-06-19", "2026-06-21"}, {"2026-09-25", "2026-09-27"},
+	{"2026-10-01", "2026-10-07"},
+};
+
+static const char *ref_makeup[] = {
+	"2024-02-04", "2024-02-18", "2024-04-07", "2024-04-28",
+	"2024-05-11", "2024-09-14", "2024-09-29", "2024-10-12",
+	"2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11",
+	"2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
+};
+
+#define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static int32_t D(const char *s)
+{
+	int32_t d = 0;
+
+	cr_assert_eq(pb_date_parse(s, &d), PB_OK, "bad date in test: %s", s);
+	return d;
+}
+
+/* Up to 8 formatted dates alive at once, for messages. */
+static const char *F(int32_t d)
+{
+	static char buf[8][16];
+	static int i;
+
+	i = (i + 1) % 8;
+	pb_date_fmt(d, buf[i], sizeof(buf[i]));
+	return buf[i];
+}
+
+static int year_of(int32_t d)
+{
+	int y, m, dd;
+
+	pb_civil_from_days(d, &y, &m, &dd);
+	return y;
+}
+
+/* Naive day-by-day model. ref_years: bit (year - 2024) set when loaded. */
+static unsigned ref_years;
+
+static int ref_loaded(int32_t d)
+{
+	int y = year_of(d);
+
+	return y >= 2024 && y <= 2026 && (ref_years & (1u << (y - 2024)));
+}
+
+static int ref_working(int32_t d)
+{
+	if (!ref_loaded(d))
+		return pb_weekday(d) < 5;
+	for (int i = 0; i < NELEM(ref_makeup); i++)
+		if (D(ref_makeup[i]) == d)
+			return 1;
+	for (int i = 0; i < NELEM(ref_holidays); i++)
+		if (D(ref_holidays[i].from) <= d && d <= D(ref_holidays[i].to))
+			return 0;
+	return pb_weekday(d) < 5;
+}
+
+/* Memo of ref_working over 2020..2031, built once per model. */
+#define REF_LO 18262  /* 2020-01-01 */
+#define REF_N  (12 * 366)
+static signed char ref_memo[REF_N];
+
+static void ref_init(unsigned years)
+{
+	ref_years = years;
+	cr_assert_eq(D("2020-01-01"), REF_LO);
+	for (int i = 0; i < REF_N; i++)
+		ref_memo[i] = (signed char)ref_working(REF_LO + i);
+}
+
+static int ref_work_fast(int32_t d)
+{
+	cr_assert(d >= REF_LO && d < REF_LO + REF_N, "ref model out of range: %s", F(d));
+	return ref_memo[d - REF_LO];
+}
+
+static int32_t ref_add(int32_t day, int n, int *prov)
+{
+	int32_t d = day;
+
+	*prov = 0;
+	while (n > 0) {
+		d++;
+		if (!ref_loaded(d))
+			*prov = 1;
+		if (ref_work_fast(d))
+			n--;
+	}
+	return d;
+}
+
+static int ref_between(int32_t a, int32_t b, int *prov)
+{
+	int k = 0;
+
+	*prov = 0;
+	for (int32_t d = a + 1; d <= b; d++) {
+		if (!ref_loaded(d))
+			*prov = 1;
+		k += ref_work_fast(d);
+	}
+	return k;
+}
+
+/* ---- fixture ---- */
+
+static cal_set *cs;
+
+static void load_std(void)
+{
+	char err[512] = "";
+	int rc = cal_load_dir(CAL_DIR, &cs, err, sizeof(err));
+
+	cr_assert_eq(rc, PB_OK, "load %s: %s", CAL_DIR, err);
+	cr_assert_not_null(cs);
+}
+
+static void free_std(void)
+{
+	cal_free(cs);
+	cs = NULL;
+}
+
+TestSuite(cal, .init = load_std, .fini = free_std);
+
+static void expect_add(const cal_set *c, const char *from, int n, const char *want, int want_prov)
+{
+	int prov = -1;
+	int32_t got = cal_add_working_days(c, D(from), n, &prov);
+
+	cr_assert_eq(got, D(want), "%s + %d working days: got %s, want %s", from, n, F(got), want);
+	cr_assert_eq(prov, want_prov, "%s + %d: provisional %d, want %d", from, n, prov, want_prov);
+}
+
+/* ---- worked examples and the reference table ---- */
+
+Test(cal, worked_examples)
+{
+	expect_add(cs, "2024-09-27", 20, "2024-10-30", 0);
+	expect_add(cs, "2025-01-20", 20, "2025-02-21", 0);
+	expect_add(cs, "2025-01-20", 40, "2025-03-21", 0);
+	expect_add(cs, "2025-04-25", 20, "2025-05-27", 0);
+	expect_add(cs, "2025-09-26", 7, "2025-10-13", 0);
+	expect_add(cs, "2025-09-26", 20, "2025-10-30", 0);
+	expect_add(cs, "2026-02-13", 20, "2026-03-19", 0);
+	expect_add(cs, "2026-09-18", 20, "2026-10-22", 0);
+	/* and back again */
+	int prov = -1;
+	cr_assert_eq(cal_working_days_between(cs, D("2025-01-20"), D("2025-03-21"), &prov), 40);
+	cr_assert_eq(prov, 0);
+	cr_assert_eq(cal_working_days_between(cs, D("2026-09-18"), D("2026-10-22"), &prov), 20);
+}
+
+Test(cal, every_holiday_day)
+{
+	int days = 0;
+
+	for (int i = 0; i < NELEM(ref_holidays); i++) {
+		for (int32_t d = D(ref_holidays[i].from); d <= D(ref_holidays[i].to); d++) {
+			int prov = -1;
+			cr_assert_eq(cal_is_working_day(cs, d, &prov), 0, "%s is a holiday", F(d));
+			cr_assert_eq(prov, 0, "%s: provisional", F(d));
+			days++;
+		}
+	}
+	/* 1+8+3+5+1+3+7, 1+8+3+5+3+8, 3+9+3+5+3+3+7 */
+	cr_assert_eq(days, 28 + 28 + 33);
+}
+
+Test(cal, every_makeup_day)
+{
+	for (int i = 0; i < NELEM(ref_makeup); i++) {
+		int32_t d = D(ref_makeup[i]);
+		int prov = -1;
+
+		cr_assert_geq(pb_weekday(d), 5, "reference make-up day %s is no weekend", ref_makeup[i]);
+		cr_assert_eq(cal_is_working_day(cs, d, &prov), 1, "%s is a make-up working day",
+		    ref_makeup[i]);
+		cr_assert_eq(prov, 0);
+	}
+	/* 除夕 2024 was only encouraged as a day off. */
+	cr_assert_eq(cal_is_working_day(cs, D("2024-02-09"), NULL), 1);
+}
+
+Test(cal, every_day_2024_to_2026)
+{
+	ref_init(7);
+	for (int32_t d = D("2024-01-01"); d <= D("2026-12-31"); d++) {
+		int prov = -1;
+		cr_assert_eq(cal_is_working_day(cs, d, &prov), ref_working(d), "%s (weekday %d)",
+		    F(d), pb_weekday(d));
+		cr_assert_eq(prov, 0, "%s provisional", F(d));
+	}
+}
+
+Test(cal, working_days_per_year)
+{
+	static const struct {
+		int year, want;
+	} yc[] = {{2024, 251}, {2025, 248}, {2026, 248}};
+
+	for (int i = 0; i < NELEM(yc); i++) {
+		int32_t a = pb_days_from_civil(yc[i].year, 1, 1), b = pb_days_from_civil(yc[i].year + 1, 1, 1);
+		int prov = -1, sum = 0;
+
+		cr_assert_eq(cal_working_days_between(cs, a - 1, b - 1, &prov), yc[i].want, "year %d",
+		    yc[i].year);
+		cr_assert_eq(prov, 0);
+		for (int32_t d = a; d < b; d++)
+			sum += cal_is_working_day(cs, d, NULL);
+		cr_assert_eq(sum, yc[i].want, "year %d by days", yc[i].year);
+	}
+	cr_assert_eq(cal_first_year(cs), 2024);
+	cr_assert_eq(cal_last_year(cs), 2026);
+	cr_assert(cal_has_year(cs, 2025));
+	cr_assert(!cal_has_year(cs, 2027));
+	cr_assert(!cal_has_year(cs, 2023));
+}
+
+/* ---- edges ---- */
+
+Test(cal, year_boundaries)
+{
+	expect_add(cs, "2024-12-31", 1, "2025-01-02", 0);
+	expect_add(cs, "2024-12-27", 3, "2025-01-02", 0);
+	/* 2026-01-04 is a Sunday worked for New Year. */
+	expect_add(cs, "2025-12-31", 1, "2026-01-04", 0);
+	expect_add(cs, "2025-12-31", 2, "2026-01-05", 0);
+	int prov = -1;
+	cr_assert_eq(cal_working_days_between(cs, D("2025-12-30"), D("2026-01-05"), &prov), 3);
+	cr_assert_eq(prov, 0);
+	cr_assert_eq(cal_working_days_between(cs, D("2024-12-31"), D("2025-01-01"), &prov), 0);
+}
+
+Test(cal, spring_festival)
+{
+	expect_add(cs, "2024-02-08", 1, "2024-02-09", 0);
+	expect_add(cs, "2024-02-08", 2, "2024-02-18", 0);
+	expect_add(cs, "2024-02-09", 1, "2024-02-18", 0);
+	expect_add(cs, "2025-01-27", 1, "2025-02-05", 0);
+	expect_add(cs, "2025-01-24", 1, "2025-01-26", 0);
+	expect_add(cs, "2026-02-13", 1, "2026-02-14", 0);
+	expect_add(cs, "2026-02-13", 2, "2026-02-24", 0);
+	cr_assert_eq(cal_working_days_between(cs, D("2026-02-13"), D("2026-02-24"), NULL), 2);
+	cr_assert_eq(cal_working_days_between(cs, D("2026-02-14"), D("2026-02-23"), NULL), 0);
+}
+
+Test(cal, receipt_on_holiday_or_makeup_day)
+{
+	expect_add(cs, "2024-10-03", 1, "2024-10-08", 0);
+	expect_add(cs, "2025-10-01", 1, "2025-10-09", 0);
+	expect_add(cs, "2025-10-01", 2, "2025-10-10", 0);
+	expect_add(cs, "2025-10-01", 3, "2025-10-11", 0);
+	expect_add(cs, "2024-10-12", 1, "2024-10-14", 0);
+	expect_add(cs, "2025-01-26", 1, "2025-01-27", 0);
+	expect_add(cs, "2026-02-28", 1, "2026-03-02", 0);
+}
+
+Test(cal, zero_and_negative_n)
+{
+	expect_add(cs, "2024-10-03", 0, "2024-10-03", 0);
+	expect_add(cs, "2025-02-08", 0, "2025-02-08", 0);
+	expect_add(cs, "2030-06-01", 0, "2030-06-01", 0);
+	expect_add(cs, "2025-03-03", -5, "2025-03-03", 0);
+	cr_assert_eq(cal_working_days_between(cs, D("2025-03-03"), D("2025-03-03"), NULL), 0);
+	cr_assert_eq(cal_working_days_between(cs, D("2025-03-10"), D("2025-03-03"), NULL), 0);
+	/* NULL out-pointer is fine. */
+	cr_assert_eq(cal_add_working_days(cs, D("2025-09-26"), 7, NULL), D("2025-10-13"));
+}
+
+Test(cal, provisional_after_2026)
+{
+	int prov = -1;
+
+	/* Weekends only, flagged: 2027-01-01 is a Friday, 10-01 too. */
+	cr_assert_eq(cal_is_working_day(cs, D("2027-01-01"), &prov), 1);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2027-01-02"), &prov), 0);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2027-10-01"), &prov), 1);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2026-12-31"), &prov), 1);
+	cr_assert_eq(prov, 0);
+
+	/* Spans crossing from 2026 into 2027. */
+	expect_add(cs, "2026-12-28", 3, "2026-12-31", 0);
+	expect_add(cs, "2026-12-30", 1, "2026-12-31", 0);
+	expect_add(cs, "2026-12-30", 2, "2027-01-01", 1);
+	expect_add(cs, "2026-12-30", 5, "2027-01-06", 1);
+	expect_add(cs, "2026-12-31", 1, "2027-01-01", 1);
+	expect_add(cs, "2026-12-18", 20, "2027-01-15", 1);
+	expect_add(cs, "2027-03-01", 20, "2027-03-29", 1);
+	cr_assert_eq(cal_working_days_between(cs, D("2026-12-30"), D("2027-01-06"), &prov), 5);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_working_days_between(cs, D("2026-12-01"), D("2026-12-31"), &prov), 22);
+	cr_assert_eq(prov, 0);
+	/* A whole weekends-only year, 2027: 261 weekdays. */
+	cr_assert_eq(cal_working_days_between(cs, D("2026-12-31"), D("2027-12-31"), &prov), 261);
+	cr_assert_eq(prov, 1);
+}
+
+Test(cal, provisional_before_2024)
+{
+	/* 2023-12-30 and 12-31 are consulted and not loaded. */
+	expect_add(cs, "2023-12-29", 1, "2024-01-02", 1);
+	expect_add(cs, "2023-12-31", 1, "2024-01-02", 0);
+	expect_add(cs, "2023-12-27", 1, "2023-12-28", 1);
+	int prov = -1;
+	cr_assert_eq(cal_working_days_between(cs, D("2023-12-28"), D("2024-01-03"), &prov), 3);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_working_days_between(cs, D("2023-12-31"), D("2024-01-03"), &prov), 2);
+	cr_assert_eq(prov, 0);
+}
+
+Test(cal, null_set_is_weekends_only)
+{
+	int prov = -1;
+	uint8_t v0[CAL_VERSION_LEN], v1[CAL_VERSION_LEN];
+	cal_set *empty = NULL;
+
+	expect_add(NULL, "2025-09-26", 7, "2025-10-07", 1);
+	expect_add(NULL, "2025-09-26", 0, "2025-09-26", 0);
+	cr_assert_eq(cal_is_working_day(NULL, D("2025-10-01"), &prov), 1);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_working_days_between(NULL, D("2025-01-03"), D("2025-01-10"), &prov), 5);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_first_year(NULL), 0);
+	cr_assert_eq(cal_last_year(NULL), 0);
+	cr_assert_eq(cal_has_year(NULL, 2025), 0);
+
+	/* An empty list behaves the same and has the same version. */
+	cr_assert_eq(cal_load_files(NULL, 0, &empty, NULL, 0), PB_OK);
+	cr_assert_not_null(empty);
+	expect_add(empty, "2025-09-26", 7, "2025-10-07", 1);
+	cal_version(NULL, v0);
+	cal_version(empty, v1);
+	cr_assert_arr_eq(v0, v1, CAL_VERSION_LEN);
+	cal_version(cs, v1);
+	cr_assert(memcmp(v0, v1, CAL_VERSION_LEN) != 0);
+	cal_free(empty);
+	cal_free(NULL);
+}
+
+/* ---- due instants ---- */
+
+static void expect_time(int64_t ms, const char *want)
+{
+	char buf[64];
+
+	cr_assert_gt(pb_time_fmt(ms, buf, sizeof(buf), 1), 0);
+	cr_assert_str_eq(buf, want);
+}
+
+static int64_t T(const char *s)
+{
+	int64_t ms = 0;
+
+	cr_assert_eq(pb_time_parse(s, &ms), PB_OK, "bad time in test: %s", s);
+	return ms;
+}
+
+Test(cal, end_of_day)
+{
+	expect_time(cal_end_of_day_ms(D("2024-01-01")), "2024-01-01T23:59:59.000+08:00");
+	cr_assert_eq(cal_end_of_day_ms(D("2024-01-01")), T("2024-01-01T15:59:59Z"));
+	cr_assert_eq(cal_end_of_day_ms(D("1970-01-01")), 15 * 3600000LL + 59 * 60000 + 59000);
+}
+
+Test(cal, due_ms)
+{
+	int prov = -1;
+
+	/* Working days count from the local (UTC+8) date of receipt. */
+	expect_time(cal_due_ms(cs, T("2025-01-20T10:00:00+08:00"), 20, 0, &prov),
+	    "2025-02-21T23:59:59.000+08:00");
+	cr_assert_eq(prov, 0);
+	/* 2025-01-19T16:30Z is already Monday 00:30 in Shanghai. */
+	expect_time(cal_due_ms(cs, T("2025-01-19T16:30:00Z"), 20, 0, NULL),
+	    "2025-02-21T23:59:59.000+08:00");
+	expect_time(cal_due_ms(cs, T("2025-01-20T15:59:59Z"), 20, 0, NULL),
+	    "2025-02-21T23:59:59.000+08:00");
+	expect_time(cal_due_ms(cs, T("2025-01-20T16:00:00Z"), 20, 0, NULL),
+	    "2025-02-24T23:59:59.000+08:00");
+	expect_time(cal_due_ms(cs, T("2025-09-26T18:00:00+08:00"), 7, 0, NULL),
+	    "2025-10-13T23:59:59.000+08:00");
+	/* Zero working days: end of the receipt day. */
+	expect_time(cal_due_ms(cs, T("2025-10-01T09:00:00+08:00"), 0, 0, &prov),
+	    "2025-10-01T23:59:59.000+08:00");
+	cr_assert_eq(prov, 0);
+	/* Provisional past the last year. */
+	expect_time(cal_due_ms(cs, T("2026-12-30T09:00:00+08:00"), 5, 0, &prov),
+	    "2027-01-06T23:59:59.000+08:00");
+	cr_assert_eq(prov, 1);
+
+	/* Hours are calendar time, holidays included. */
+	int64_t r = T("2025-10-01T22:15:30.250+08:00");
+	cr_assert_eq(cal_due_ms(cs, r, 5, 2, &prov), r + 2 * 3600000LL);
+	cr_assert_eq(prov, 0);
+	expect_time(cal_due_ms(cs, r, 0, 24, NULL), "2025-10-02T22:15:30.250+08:00");
+	expect_time(cal_due_ms(NULL, r, 0, 24, &prov), "2025-10-02T22:15:30.250+08:00");
+	cr_assert_eq(prov, 0);
+}
+
+/* ---- property test against the naive model ---- */
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	/* xorshift64*: reproducible from the seed printed on failure. */
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 2685821657736338717ULL;
+}
+
+static void property(const cal_set *c, unsigned years, uint64_t seed)
+{
+	int32_t lo = D("2023-01-01"), hi = D("2028-12-31");
+	uint32_t span = (uint32_t)(hi - lo + 1);
+
+	ref_init(years);
+	rng_state = seed;
+	for (int i = 0; i < 100000; i++) {
+		int32_t day = lo + (int32_t)(rng() % span);
+		int n = (int)(rng() % 61), p1 = -1, p2 = -1;
+		int32_t want = ref_add(day, n, &p1);
+		int32_t got = cal_add_working_days(c, day, n, &p2);
+
+		if (got != want || p1 != p2)
+			cr_assert_fail("seed %llu: %s + %d: got %s/%d, want %s/%d",
+			    (unsigned long long)seed, F(day), n, F(got), p2, F(want), p1);
+		if (cal_is_working_day(c, day, &p2) != ref_work_fast(day) || p2 != !ref_loaded(day))
+			cr_assert_fail("%s: is_working_day %d/%d", F(day),
+			    cal_is_working_day(c, day, NULL), p2);
+	}
+	for (int i = 0; i < 100000; i++) {
+		int32_t a = lo + (int32_t)(rng() % span);
+		int32_t b = a + (int32_t)(rng() % 431) - 30;
+		int p1 = -1, p2 = -1;
+		int want = ref_between(a, b, &p1);
+		int got = cal_working_days_between(c, a, b, &p2);
+
+		if (got != want || p1 != p2)
+			cr_assert_fail("seed %llu: between %s %s: got %d/%d, want %d/%d",
+			    (unsigned long long)seed, F(a), F(b), got, p2, want, p1);
+	}
+}
+
+Test(cal, property_against_naive)
+{
+	property(cs, 7, 0x9e3779b97f4a7c15ULL);
+}
+
+Test(cal, property_with_gap_year)
+{
+	const char *paths[] = {CAL_DIR "/cn-2026.cal", CAL_DIR "/cn-2024.cal"};
+	cal_set *gap = NULL;
+	char err[256] = "";
+	int prov = -1;
+
+	cr_assert_eq(cal_load_files(paths, 2, &gap, err, sizeof(err)), PB_OK, "%s", err);
+	cr_assert_eq(cal_first_year(gap), 2024);
+	cr_assert_eq(cal_last_year(gap), 2026);
+	cr_assert(cal_has_year(gap, 2024) && !cal_has_year(gap, 2025) && cal_has_year(gap, 2026));
+	/* 2025-01-01 is a Wednesday and, without its calendar, a working day. */
+	cr_assert_eq(cal_is_working_day(gap, D("2025-01-01"), &prov), 1);
+	cr_assert_eq(prov, 1);
+	expect_add(gap, "2024-12-31", 1, "2025-01-01", 1);
+	expect_add(gap, "2026-02-13", 20, "2026-03-19", 0);
+	expect_add(gap, "2024-09-27", 20, "2024-10-30", 0);
+	property(gap, 1 | 4, 12345);
+	cal_free(gap);
+}
+
+/* ---- loader ---- */
+
+static char tmpdir[512];
+
+static void make_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	size_t n;
+
+	n = (size_t)snprintf(tmpdir, sizeof(tmpdir), "%s/mr-cal-", base && *base ? base : P_tmpdir);
+	cr_assert_lt(n + 7, sizeof(tmpdir));
+	memset(tmpdir + n, 'X', 6);	/* mkdtemp's template */
+	tmpdir[n + 6] = '\0';
+	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
+}
+
+static void write_file(const char *name, const char *text)
+{
+	char path[640];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	cr_assert_not_null(f = fopen(path, "w"), "%s: %s", path, strerror(errno));
+	cr_assert_eq(fputs(text, f) >= 0, 1);
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void remove_file(const char *name)
+{
+	char path[640];
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	unlink(path);
+}
+
+static void rm_tmpdir(void)
+{
+	const char *names[] = {"a.cal", "b.cal", "cn-2024.cal", "cn-2025.cal", "cn-2026.cal"};
+
+	for (int i = 0; i < NELEM(names); i++)
+		remove_file(names[i]);
+	rmdir(tmpdir);
+}
+
+TestSuite(cal_load, .init = make_tmpdir, .fini = rm_tmpdir);
+
+#define HEAD "# test\nyear 2024\nnotice Test notice\nissued 2023-10-25\n"   /* lines 1-4 */
+
+/* Loads text as a.cal (and b.cal if given) and expects a refusal naming
+ * file:line and containing what. */
+static void expect_refusal(const char *a, const char *b, const char *file, int line,
+    const char *what)
+{
+	char err[512] = "", want[700];
+	cal_set *c = (cal_set *)1;
+	int rc;
+
+	remove_file("a.cal");
+	remove_file("b.cal");
+	write_file("a.cal", a);
+	if (b != NULL)
+		write_file("b.cal", b);
+	rc = cal_load_dir(tmpdir, &c, err, sizeof(err));
+	cr_assert_neq(rc, PB_OK, "accepted:\n%s", a);
+	cr_assert_null(c);
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s/%s:%d: ", tmpdir, file, line);
+	else
+		snprintf(want, sizeof(want), "%s/%s: ", tmpdir, file);
+	cr_assert(strncmp(err, want, strlen(want)) == 0, "error '%s' does not start with '%s'",
+	    err, want);
+	cr_assert_not_null(strstr(err, what), "error '%s' lacks '%s'", err, what);
+}
+
+Test(cal_load, good_file_loads)
+{
+	char err[256] = "";
+	cal_set *c = NULL;
+
+	write_file("a.cal", "\xEF\xBB\xBF" HEAD "number X〔2023〕1号 # trailing comment\r\n"
+	    "\tholiday   2024-02-10\t2024-02-17  \n\nworkday 2024-02-04\n");
+	cr_assert_eq(cal_load_dir(tmpdir, &c, err, sizeof(err)), PB_OK, "%s", err);
+	cr_assert_eq(cal_is_working_day(c, D("2024-02-12"), NULL), 0);
+	cr_assert_eq(cal_is_working_day(c, D("2024-02-04"), NULL), 1);
+	cr_assert_eq(cal_is_working_day(c, D("2024-01-01"), NULL), 1);
+	cal_free(c);
+}
+
+Test(cal_load, makeup_not_weekend)
+{
+	expect_refusal(HEAD "workday 2024-02-04\nworkday 2024-02-05\n", NULL, "a.cal", 6,
+	    "Saturday or Sunday");
+}
+
+Test(cal_load, overlapping_holidays)
+{
+	expect_refusal(HEAD "holiday 2024-05-01 2024-05-05\n\nholiday 2024-05-05 2024-05-06\n", NULL,
+	    "a.cal", 7, "overlaps 2024-05-01..2024-05-05 (line 5)");
+	expect_refusal(HEAD "holiday 2024-05-03\nholiday 2024-05-01 2024-05-05\n", NULL, "a.cal", 6,
+	    "overlaps");
+	expect_refusal(HEAD "holiday 2024-05-03\nholiday 2024-05-03\n", NULL, "a.cal", 6, "overlaps");
+}
+
+Test(cal_load, dates_outside_year)
+{
+	expect_refusal(HEAD "holiday 2025-01-01\n", NULL, "a.cal", 5, "outside the file's year 2024");
+	expect_refusal(HEAD "holiday 2024-12-31 2025-01-02\n", NULL, "a.cal", 5, "outside");
+	expect_refusal(HEAD "workday 2023-12-30\n", NULL, "a.cal", 5, "outside");
+}
+
+Test(cal_load, duplicate_year_across_files)
+{
+	expect_refusal(HEAD, "# other\n\nyear 2024\nnotice Other\nissued 2023-10-25\n", "b.cal", 3,
+	    "year 2024 already loaded from");
+}
+
+Test(cal_load, unknown_directive)
+{
+	expect_refusal(HEAD "holiday 2024-01-01\nholliday 2024-02-10\n", NULL, "a.cal", 6,
+	    "unknown directive 'holliday'");
+}
+
+Test(cal_load, malformed_dates)
+{
+	expect_refusal(HEAD "holiday 2024-2-10\n", NULL, "a.cal", 5, "malformed date '2024-2-10'");
+	expect_refusal(HEAD "holiday 2024-02-30\n", NULL, "a.cal", 5, "malformed date");
+	expect_refusal(HEAD "holiday 2024-02-10 2024-02-1x\n", NULL, "a.cal", 5, "malformed date");
+	expect_refusal(HEAD "workday 24-02-04\n", NULL, "a.cal", 5, "malformed date");
+	expect_refusal("year 2024\nnotice N\nissued 2023/10/25\n", NULL, "a.cal", 3, "malformed date");
+	expect_refusal("year 24\n", NULL, "a.cal", 1, "YYYY");
+}
+
+Test(cal_load, other_refusals)
+{
+	expect_refusal(HEAD "holiday 2024-02-17 2024-02-10\n", NULL, "a.cal", 5, "before it starts");
+	expect_refusal(HEAD "workday 2024-02-04\nworkday 2024-02-04\n", NULL, "a.cal", 6,
+	    "already listed (line 5)");
+	expect_refusal(HEAD "holiday 2024-02-03 2024-02-05\nworkday 2024-02-04\n", NULL, "a.cal", 6,
+	    "lies in holiday");
+	expect_refusal(HEAD "workday 2024-02-04\nholiday 2024-02-03 2024-02-05\n", NULL, "a.cal", 6,
+	    "contains make-up working day 2024-02-04");
+	expect_refusal("notice N\nholiday 2024-01-01\n", NULL, "a.cal", 2, "before 'year'");
+	expect_refusal(HEAD "holiday 2024-01-01 2024-01-01 extra\n", NULL, "a.cal", 5, "unexpected");
+	expect_refusal(HEAD "year 2025\n", NULL, "a.cal", 5, "second 'year'");
+	expect_refusal("year 2024\nissued 2023-10-25\n", NULL, "a.cal", 0, "no 'notice'");
+	expect_refusal("year 2024\nnotice N\n", NULL, "a.cal", 0, "no 'issued'");
+	expect_refusal("notice N\nissued 2023-10-25\n", NULL, "a.cal", 0, "no 'year'");
+}
+
+Test(cal_load, missing_or_empty_dir)
+{
+	char err[256] = "", path[700];
+	cal_set *c = NULL;
+
+	cr_assert_eq(cal_load_dir(tmpdir, &c, err, sizeof(err)), PB_ENOTFOUND);
+	cr_assert_null(c);
+	cr_assert_not_null(strstr(err, "no *.cal files"), "%s", err);
+	snprintf(path, sizeof(path), "%s/absent", tmpdir);
+	cr_assert_eq(cal_load_dir(path, &c, err, sizeof(err)), PB_ENOTFOUND);
+	cr_assert_not_null(strstr(err, path), "%s", err);
+	const char *one[] = {path};
+	cr_assert_eq(cal_load_files(one, 1, &c, err, sizeof(err)), PB_ENOTFOUND);
+	cr_assert_null(c);
+}
+
+/* ---- version ---- */
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long n;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	cr_assert_not_null(buf);
+	cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+static void version_of_dir(uint8_t v[CAL_VERSION_LEN])
+{
+	char err[256] = "";
+	cal_set *c = NULL;
+
+	cr_assert_eq(cal_load_dir(tmpdir, &c, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(c, v);
+	cal_free(c);
+}
+
+static char *replace(const char *s, const char *from, const char *to)
+{
+	const char *p = strstr(s, from);
+	char *out;
+
+	cr_assert_not_null(p, "'%s' not in file", from);
+	out = malloc(strlen(s) + strlen(to) + 1);
+	cr_assert_not_null(out);
+	memcpy(out, s, (size_t)(p - s));
+	strcpy(out + (p - s), to);
+	strcat(out, p + strlen(from));
+	return out;
+}
+
+Test(cal_load, version)
+{
+	const char *years[] = {"cn-2024.cal", "cn-2025.cal", "cn-2026.cal"};
+	char *text[3], path[3][640], *mod;
+	uint8_t v_std[CAL_VERSION_LEN], v[CAL_VERSION_LEN], v2[CAL_VERSION_LEN];
+	const char *order[3];
+	cal_set *c = NULL;
+
+	for (int i = 0; i < 3; i++) {
+		char src[640];
+		snprintf(src, sizeof(src), "%s/%s", CAL_DIR, years[i]);
+		text[i] = slurp(src);
+		write_file(years[i], text[i]);
+		snprintf(path[i], sizeof(path[i]), "%s/%s", tmpdir, years[i]);
+	}
+	/* A copy has the shipped version. */
+	{
+		cal_set *s = NULL;
+		cr_assert_eq(cal_load_dir(CAL_DIR, &s, NULL, 0), PB_OK);
+		cal_version(s, v_std);
+		cal_free(s);
+	}
+	version_of_dir(v);
+	cr_assert_arr_eq(v, v_std, CAL_VERSION_LEN);
+
+	/* Stable across load order. */
+	order[0] = path[2], order[1] = path[0], order[2] = path[1];
+	cr_assert_eq(cal_load_files(order, 3, &c, NULL, 0), PB_OK);
+	cal_version(c, v2);
+	cal_free(c);
+	cr_assert_arr_eq(v2, v_std, CAL_VERSION_LEN);
+
+	/* Comments, spacing and line order are not content. */
+	mod = replace(text[1], "holiday 2025-01-01              # 元旦",
+	    "holiday   2025-01-01 2025-01-01   # New Year\n# moved");
+	char *mod2 = replace(mod, "workday 2025-02-08\n", "");
+	free(mod);
+	mod = malloc(strlen(mod2) + 64);
+	cr_assert_not_null(mod);
+	sprintf(mod, "%sworkday\t2025-02-08\n", mod2);
+	free(mod2);
+	write_file(years[1], mod);
+	free(mod);
+	version_of_dir(v);
+	cr_assert_arr_eq(v, v_std, CAL_VERSION_LEN);
+
+	/* Any date changes it. */
+	mod = replace(text[2], "holiday 2026-06-19 2026-06-21", "holiday 2026-06-19 2026-06-22");
+	write_file(years[2], mod);
+	free(mod);
+	version_of_dir(v);
+	cr_assert(memcmp(v, v_std, CAL_VERSION_LEN) != 0);
+	write_file(years[2], text[2]);
+	version_of_dir(v);
+	cr_assert_arr_eq(v, v_std, CAL_VERSION_LEN);
+
+	/* So do the notice's number and a missing year. */
+	mod = replace(text[0], "〔2023〕7号", "〔2023〕8号");
+	write_file(years[0], mod);
+	free(mod);
+	version_of_dir(v);
+	cr_assert(memcmp(v, v_std, CAL_VERSION_LEN) != 0);
+	cr_assert_eq(cal_load_files(order, 2, &c, NULL, 0), PB_OK);
+	cal_version(c, v2);
+	cal_free(c);
+	cr_assert(memcmp(v2, v_std, CAL_VERSION_LEN) != 0);
+	cr_assert(memcmp(v2, v, CAL_VERSION_LEN) != 0);
+
+	for (int i = 0; i < 3; i++)
+		free(text[i]);
+}

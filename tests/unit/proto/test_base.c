@@ -1,0 +1,284 @@
+/* The pb_ base: time, ids, tracking codes, access keys, UTF-8, config
+ * and the authenticated wire envelope. */
+#include "pb_conf.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_time.h"
+#include "pb_utf8.h"
+#include "pb_wire.h"
+
+#include <criterion/criterion.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void init(void)
+{
+	cr_assert(sodium_init() >= 0);
+}
+
+TestSuite(base, .init = init);
+
+Test(base, civil_dates_round_trip)
+{
+	int y, m, d;
+
+	cr_assert_eq(pb_days_from_civil(1970, 1, 1), 0);
+	cr_assert_eq(pb_days_from_civil(2024, 2, 29), 19782);
+	for (int32_t day = -800; day < 40000; day += 7) {
+		pb_civil_from_days(day, &y, &m, &d);
+		cr_assert_eq(pb_days_from_civil(y, m, d), day);
+	}
+	cr_assert_eq(pb_weekday(pb_days_from_civil(2026, 11, 24)), 1);   /* Tuesday */
+	cr_assert_eq(pb_weekday(pb_days_from_civil(2024, 2, 4)), 6);     /* Sunday */
+}
+
+Test(base, local_day_is_utc_plus_8)
+{
+	int64_t ms;
+
+	/* 2025-01-01T16:30:00Z is 2025-01-02 00:30 in Shanghai. */
+	cr_assert_eq(pb_time_parse("2025-01-01T16:30:00Z", &ms), PB_OK);
+	cr_assert_eq(pb_day_of_ms(ms), pb_days_from_civil(2025, 1, 2));
+	cr_assert_eq(pb_day_start_ms(pb_days_from_civil(2025, 1, 2)), ms - 30 * 60 * 1000);
+}
+
+Test(base, time_format_and_parse)
+{
+	char buf[40];
+	int64_t ms, back;
+
+	cr_assert_eq(pb_time_parse("2025-09-26T10:00:00+08:00", &ms), PB_OK);
+	cr_assert_eq(ms, 1758852000000LL);
+	cr_assert_gt(pb_time_fmt(ms, buf, sizeof(buf), 0), 0);
+	cr_assert_str_eq(buf, "2025-09-26T10:00:00+08:00");
+	cr_assert_eq(pb_time_parse("2025-09-26T02:00:00.250Z", &back), PB_OK);
+	cr_assert_eq(back, ms + 250);
+	pb_time_fmt(back, buf, sizeof(buf), 1);
+	cr_assert_str_eq(buf, "2025-09-26T10:00:00.250+08:00");
+	cr_assert_eq(pb_time_parse("2025-09-26T10:00:00-05:30", &back), PB_OK);
+	cr_assert_eq(back, ms + (13 * 60 + 30) * 60000LL);
+	const char *bad[] = {"", "2025-09-26", "2025-09-26T10:00:00", "2025-02-30T10:00:00Z",
+	                     "2025-09-26T24:00:00Z", "2025-09-26T10:00:00+8:00", "2025-09-26T10:00:00Zx",
+	                     "2025-09-26T10:00:00.Z", "x025-09-26T10:00:00Z"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(pb_time_parse(bad[i], &back), PB_EINVAL, "accepted '%s'", bad[i]);
+	int32_t day;
+	cr_assert_eq(pb_date_parse("2024-02-29", &day), PB_OK);
+	cr_assert_eq(pb_date_parse("2023-02-29", &day), PB_EINVAL);
+	pb_date_fmt(day, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "2024-02-29");
+}
+
+Test(base, ids_are_time_ordered_and_round_trip)
+{
+	uint8_t a[PB_ID_LEN], b[PB_ID_LEN], back[PB_ID_LEN];
+	char text[PB_ID_TEXT_LEN + 1], text2[PB_ID_TEXT_LEN + 1];
+
+	pb_id_new(1700000000000LL, a);
+	pb_id_new(1700000000001LL, b);
+	cr_assert_lt(memcmp(a, b, PB_ID_LEN), 0);
+	cr_assert_eq(pb_id_time_ms(a), 1700000000000LL);
+	pb_id_to_text(a, text);
+	pb_id_to_text(b, text2);
+	cr_assert_eq(strlen(text), PB_ID_TEXT_LEN);
+	cr_assert_lt(strcmp(text, text2), 0, "text form keeps time order");
+	cr_assert_eq(pb_id_from_text(text, back), PB_OK);
+	cr_assert_eq(memcmp(a, back, PB_ID_LEN), 0);
+	text[0] = '9';   /* first character carries only 3 bits */
+	cr_assert_eq(pb_id_from_text(text, back), PB_EINVAL);
+	cr_assert_eq(pb_id_from_text("short", back), PB_EINVAL);
+}
+
+Test(base, tracking_codes_catch_typos)
+{
+	char code[PB_TRACK_TEXT_LEN + 1], norm[PB_TRACK_TEXT_LEN + 1], typo[PB_TRACK_TEXT_LEN + 1];
+
+	for (int i = 0; i < 2000; i++) {
+		pb_track_new(code);
+		cr_assert_eq(strlen(code), PB_TRACK_TEXT_LEN);
+		cr_assert_neq(code[0], '0');
+		cr_assert_eq(pb_track_normalize(code, norm, sizeof(norm)), PB_OK);
+		cr_assert_str_eq(norm, code);
+		/* every single-digit change is caught */
+		for (int pos = 0; pos < PB_TRACK_TEXT_LEN; pos++) {
+			if (code[pos] == '-')
+				continue;
+			strcpy(typo, code);
+			typo[pos] = (char)('0' + (code[pos] - '0' + 1 + i % 9) % 10);
+			cr_assert_eq(pb_track_normalize(typo, norm, sizeof(norm)), PB_EINVAL);
+		}
+		/* and every swap of unequal neighbours */
+		char digits[13];
+		int n = 0;
+		for (int k = 0; code[k]; k++)
+			if (code[k] != '-')
+				digits[n++] = code[k];
+		digits[n] = '\0';
+		for (int k = 0; k + 1 < n; k++) {
+			if (digits[k] == digits[k + 1])
+				continue;
+			char sw[13];
+			strcpy(sw, digits);
+			sw[k] = digits[k + 1];
+			sw[k + 1] = digits[k];
+			cr_assert_eq(pb_track_normalize(sw, norm, sizeof(norm)), PB_EINVAL, "%s", sw);
+		}
+	}
+	cr_assert_eq(pb_track_normalize("12345678901", norm, sizeof(norm)), PB_EINVAL);
+	cr_assert_eq(pb_track_normalize("1234-5678-901a", norm, sizeof(norm)), PB_EINVAL);
+}
+
+Test(base, access_keys)
+{
+	char k1[PB_AKEY_TEXT_LEN + 1], k2[PB_AKEY_TEXT_LEN + 1];
+	uint8_t h1[PB_AKEY_HASH_LEN], h2[PB_AKEY_HASH_LEN];
+
+	pb_akey_new(k1);
+	pb_akey_new(k2);
+	cr_assert_eq(strlen(k1), PB_AKEY_TEXT_LEN);
+	cr_assert_str_neq(k1, k2);
+	pb_akey_hash(k1, strlen(k1), h1);
+	pb_akey_hash(k1, strlen(k1), h2);
+	cr_assert_eq(memcmp(h1, h2, sizeof(h1)), 0);
+	pb_akey_hash(k2, strlen(k2), h2);
+	cr_assert_neq(memcmp(h1, h2, sizeof(h1)), 0);
+}
+
+Test(base, utf8_counts_characters_and_rejects_bad_sequences)
+{
+	cr_assert_eq(pb_utf8_chars("小区路灯不亮", strlen("小区路灯不亮")), 6);
+	cr_assert_eq(pb_utf8_chars("a\xf0\x9f\x98\x80", 5), 2);
+	const char *bad[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+	                     "\xff", "\xe5\xb0", "\x80"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_expect_eq(pb_utf8_chars(bad[i], strlen(bad[i])), -1, "case %zu", i);
+	cr_assert_eq(pb_utf8_chars("a\0b", 3), -1);
+}
+
+static char *write_tmp(const char *text)
+{
+	static char path[64];
+	strcpy(path, "/tmp/mr-conf-XXXXXX");
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+Test(base, config_defaults_follow_the_policy_table)
+{
+	struct pb_conf c;
+	char err[256];
+
+	cr_assert_eq(pb_conf_load(NULL, &c, err, sizeof(err)), PB_OK);
+	cr_assert_eq(c.policy.reply[PB_CH_MAILBOX].working_days, 15);
+	cr_assert_eq(c.policy.reply[PB_CH_CONSULTATION].working_days, 5);
+	cr_assert_eq(c.policy.reply[PB_CH_COMPLAINT].working_days, 15);
+	cr_assert_eq(c.policy.hotline_consult_reply.working_days, 3);
+	cr_assert_eq(c.policy.hotline_urgent_reply.hours, 24);
+	cr_assert_eq(c.http_body_max, 64 * 1024);
+	cr_assert_str_eq(c.http_addr, "127.0.0.1");
+}
+
+Test(base, config_reads_routes_handlers_and_policy)
+{
+	struct pb_conf c;
+	char err[256];
+	const char *text =
+	    "[router]\nlisten = tcp://127.0.0.1:7100\nlease_seconds = 30\n"
+	    "[queues]\nmailbox = director\n"
+	    "[route.lights]\nchannel = mailbox\nkeywords = 路灯, 照明\nqueue = roads\n"
+	    "[policy]\nmailbox.reply = 10wd\nhotline.urgent.reply = 12h\n"
+	    "[handler.alice]\nkey = 0101010101010101010101010101010101010101010101010101010101010101\n"
+	    "queues = roads, director\n";
+	char *path = write_tmp(text);
+
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
+	unlink(path);
+	cr_assert_str_eq(c.router_url, "tcp://127.0.0.1:7100");
+	cr_assert_eq(c.lease_seconds, 30);
+	cr_assert_str_eq(c.default_queue[PB_CH_MAILBOX], "director");
+	cr_assert_eq(c.nroutes, 1);
+	cr_assert_eq(c.routes[0].nkeywords, 2);
+	cr_assert_str_eq(c.routes[0].keywords[1], "照明");
+	cr_assert_eq(c.policy.reply[PB_CH_MAILBOX].working_days, 10);
+	cr_assert_eq(c.policy.hotline_urgent_reply.hours, 12);
+	cr_assert_eq(c.nhandlers, 1);
+	cr_assert_eq(c.handlers[0].nqueues, 2);
+	cr_assert(pb_handler_may(&c.handlers[0], "director"));
+	cr_assert_not(pb_handler_may(&c.handlers[0], "general"));
+	cr_assert(pb_conf_queue_known(&c, "roads"));
+	cr_assert_not(pb_conf_queue_known(&c, "nowhere"));
+}
+
+Test(base, config_errors_name_file_and_line)
+{
+	struct pb_conf c;
+	char err[256];
+	struct {
+		const char *text, *want;
+	} cases[] = {
+		{"[router]\n\nlease_seconds = 1\n", ":3:"},
+		{"[router]\nbogus = 1\n", ":2: unknown setting"},
+		{"[policy]\nmailbox.reply = soon\n", ":2: bad clock"},
+		{"[handler.bob]\nkey = 12\n", ":2: handler key"},
+		{"[handler.bob]\nqueues = a\n", "has no key"},
+		{"[route.x]\nchannel = fax\n", ":2: unknown channel"},
+		{"[queues]\nmailbox = Bad Name\n", ":2: bad queue name"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *path = write_tmp(cases[i].text);
+		cr_expect_neq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "case %zu", i);
+		cr_expect(strstr(err, path) != NULL, "case %zu: %s", i, err);
+		cr_expect(strstr(err, cases[i].want) != NULL, "case %zu: %s", i, err);
+		unlink(path);
+	}
+}
+
+Test(base, wire_envelopes_authenticate)
+{
+	uint8_t secret[32], other[32], pk[32], sk[64];
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__StatsReq stats = MAILROOM__STATS_REQ__INIT;
+	Mailroom__Envelope *env;
+	Mailroom__Request *got;
+	uint8_t *buf;
+	size_t len;
+
+	randombytes_buf(secret, sizeof(secret));
+	randombytes_buf(other, sizeof(other));
+	req.op_case = MAILROOM__REQUEST__OP_STATS;
+	req.stats = &stats;
+	cr_assert_eq(pb_wire_seal_gateway(&req, secret, &buf, &len), PB_OK);
+	cr_assert_eq(pb_wire_open(buf, len, secret, &env, &got), PB_OK);
+	cr_assert_eq(got->op_case, MAILROOM__REQUEST__OP_STATS);
+	cr_assert_eq(got->nonce.len, 16);
+	cr_assert_gt(got->ts_ms, 0);
+	mailroom__request__free_unpacked(got, NULL);
+	mailroom__envelope__free_unpacked(env, NULL);
+	cr_assert_eq(pb_wire_open(buf, len, other, &env, &got), PB_EAUTH);
+	/* any flipped byte fails, whether it lands in the MAC, the request or framing */
+	for (size_t i = 0; i < len; i++) {
+		buf[i] ^= 0x01;
+		int rc = pb_wire_open(buf, len, secret, &env, &got);
+		cr_assert_neq(rc, PB_OK, "flip at %zu accepted", i);
+		buf[i] ^= 0x01;
+	}
+	free(buf);
+
+	crypto_sign_keypair(pk, sk);
+	cr_assert_eq(pb_wire_seal_handler(&req, sk, &buf, &len), PB_OK);
+	cr_assert_eq(pb_wire_open(buf, len, NULL, &env, &got), PB_OK);
+	cr_assert_eq(env->key.len, 32);
+	cr_assert_eq(memcmp(env->key.data, pk, 32), 0);
+	mailroom__request__free_unpacked(got, NULL);
+	mailroom__envelope__free_unpacked(env, NULL);
+	/* a handler envelope is not accepted as a gateway one, nor the reverse */
+	buf[len - 1] ^= 0x80;
+	cr_assert_eq(pb_wire_open(buf, len, secret, &env, &got), PB_EAUTH);
+	free(buf);
+}
