@@ -3,6 +3,7 @@
 #include "rt.h"
 #include "pb_err.h"
 #include "pb_log.h"
+#include "pb_time.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -29,6 +30,13 @@ static int load_calendars(struct rt_core *core)
 	if (core->cal)
 		pb_info("calendars %d-%d loaded from %s", cal_first_year(core->cal),
 		        cal_last_year(core->cal), core->conf->calendars_dir);
+	/* The State Council publishes next year's notice in Oct/Nov; from
+	 * November on, deadlines reaching into next year turn provisional. */
+	int y, m, d;
+	pb_civil_from_days(pb_day_of_ms(pb_now_ms()), &y, &m, &d);
+	if (m >= 11 && !cal_has_year(core->cal, y + 1))
+		pb_warn("no calendar for %d yet: deadlines reaching into %d are provisional until "
+		        "deploy/calendars gets cn-%d.cal", y + 1, y + 1, y + 1);
 	return PB_OK;
 }
 

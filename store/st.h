@@ -116,8 +116,11 @@ struct st_receipt {
 	uint8_t sig[ST_SIG_LEN];
 	uint8_t key_id[ST_KEYID_LEN];
 };
-/* Fills rec->index and rec->prev_hash, serialises, signs and appends
- * (MDB_APPEND). rec's other fields are the caller's. */
+/* Sets rec->index, serialises the record with prev_hash taken from the
+ * chain, signs and appends (MDB_APPEND). rec->prev_hash itself is left as
+ * the caller had it, so nothing in rec points into the transaction
+ * afterwards; the stored bytes (st_log_get) carry the real one. rec's
+ * other fields are the caller's. out may be NULL. */
 int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out);
 int st_log_size(st_txn *t, uint64_t *n);
 /* The stored bytes of record i; valid until the transaction ends. */

@@ -1,0 +1,428 @@
+/* Messages, their lookup indexes, queues, counters, leases and deadlines.
+ * Key layouts are in README.md. */
+#include "st_int.h"
+#include "pb_err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define QUEUE_TAIL (1 + 4 + 8 + 16)      /* NUL, prio, due, id */
+#define LEASE_KEY (8 + 16)
+#define DEADLINE_KEY (8 + 16 + 1)
+
+/* ---- messages ---- */
+
+int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out)
+{
+	MDB_val k = {16, (void *)id}, v;
+	int rc;
+
+	*out = NULL;
+	if (!t)
+		return PB_EINVAL;
+	if ((rc = mdb_get(t->txn, t->env->msg, &k, &v)))
+		return sti_err(t, rc);
+	/* protobuf-c copies what it keeps, so *out outlives the transaction. */
+	if (!(*out = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data)))
+		return PB_ECORRUPT;
+	return PB_OK;
+}
+
+void st_msg_free(Mailroom__StoredMessage *m)
+{
+	if (m)
+		mailroom__stored_message__free_unpacked(m, NULL);
+}
+
+int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
+{
+	MDB_val k, v;
+	size_t len;
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	if (!m || m->id.len != 16 || !m->id.data)
+		return PB_EINVAL;
+	k.mv_size = 16;
+	k.mv_data = m->id.data;
+	len = mailroom__stored_message__get_packed_size(m);
+	v.mv_size = len;
+	v.mv_data = NULL;
+	if ((rc = mdb_put(t->txn, t->env->msg, &k, &v, MDB_RESERVE)))
+		return sti_err(t, rc);
+	if (mailroom__stored_message__pack(m, v.mv_data) != len)
+		return PB_ECORRUPT;
+	return PB_OK;
+}
+
+int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg), void *arg)
+{
+	Mailroom__StoredMessage *m;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	if (!t || !fn)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->msg, &c)))
+		return sti_err(t, rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 16 || !(m = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data))) {
+			mdb_cursor_close(c);
+			return PB_ECORRUPT;
+		}
+		stop = fn(m, arg);
+		mailroom__stored_message__free_unpacked(m, NULL);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return sti_err(t, rc);
+	return PB_OK;
+}
+
+/* ---- string -> id indexes; a taken name keeps its first id ---- */
+
+static int str_key(st_txn *t, const char *s, MDB_val *k)
+{
+	size_t len;
+
+	if (!t || !s)
+		return PB_EINVAL;
+	len = strlen(s);
+	if (len == 0 || len > t->env->maxkey)
+		return PB_EINVAL;
+	k->mv_size = len;
+	k->mv_data = (void *)s;
+	return PB_OK;
+}
+
+/* Tracking codes map to id || access-key hash (zeros: no citizen access),
+ * so a status lookup is one read whether or not the key matches. */
+#define TRACK_VAL (16 + 32)
+
+int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const uint8_t *key_hash)
+{
+	uint8_t val[TRACK_VAL];
+	MDB_val k, v = {sizeof(val), val};
+	int rc;
+
+	if ((rc = sti_need_write(t)) || (rc = str_key(t, code, &k)))
+		return rc;
+	memcpy(val, id, 16);
+	if (key_hash)
+		memcpy(val + 16, key_hash, 32);
+	else
+		memset(val + 16, 0, 32);
+	return sti_err(t, mdb_put(t->txn, t->env->track, &k, &v, MDB_NOOVERWRITE));
+}
+
+int st_track_put(st_txn *t, const char *code, const uint8_t id[16])
+{
+	return st_track_put_key(t, code, id, NULL);
+}
+
+int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_hash[32])
+{
+	MDB_val k, v;
+	int rc;
+
+	/* Defined outputs on every path: callers compare key_hash regardless. */
+	memset(id, 0, 16);
+	memset(key_hash, 0, 32);
+	if ((rc = str_key(t, code, &k)))
+		return rc;
+	if ((rc = mdb_get(t->txn, t->env->track, &k, &v)))
+		return sti_err(t, rc);
+	if (v.mv_size != TRACK_VAL)
+		return PB_ECORRUPT;
+	memcpy(id, v.mv_data, 16);
+	memcpy(key_hash, (const uint8_t *)v.mv_data + 16, 32);
+	return PB_OK;
+}
+
+int st_track_get(st_txn *t, const char *code, uint8_t id[16])
+{
+	uint8_t hash[32];
+
+	return st_track_lookup(t, code, id, hash);
+}
+
+/* External references map to the id alone. */
+int st_extref_put(st_txn *t, const char *ref, const uint8_t id[16])
+{
+	MDB_val k, v = {16, (void *)id};
+	int rc;
+
+	if ((rc = sti_need_write(t)) || (rc = str_key(t, ref, &k)))
+		return rc;
+	return sti_err(t, mdb_put(t->txn, t->env->extref, &k, &v, MDB_NOOVERWRITE));
+}
+
+int st_extref_get(st_txn *t, const char *ref, uint8_t id[16])
+{
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = str_key(t, ref, &k)))
+		return rc;
+	if ((rc = mdb_get(t->txn, t->env->extref, &k, &v)))
+		return sti_err(t, rc);
+	if (v.mv_size != 16)
+		return PB_ECORRUPT;
+	memcpy(id, v.mv_data, 16);
+	return PB_OK;
+}
+
+/* ---- counters: name -> be64 two's complement ---- */
+
+int st_counter_get(st_txn *t, const char *name, int64_t *val)
+{
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = str_key(t, name, &k)))
+		return rc;
+	rc = mdb_get(t->txn, t->env->counters, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		*val = 0;   /* a counter never touched reads zero */
+		return PB_OK;
+	}
+	if (rc)
+		return sti_err(t, rc);
+	if (v.mv_size != 8)
+		return PB_ECORRUPT;
+	*val = (int64_t)sti_get_be64(v.mv_data);
+	return PB_OK;
+}
+
+int st_counter_add(st_txn *t, const char *name, int64_t delta)
+{
+	uint8_t buf[8];
+	MDB_val k, v = {sizeof(buf), buf};
+	int64_t cur;
+	int rc;
+
+	if ((rc = sti_need_write(t)) || (rc = st_counter_get(t, name, &cur)))
+		return rc;
+	/* Unsigned arithmetic: wraps instead of undefined behaviour. */
+	sti_put_be64(buf, (uint64_t)cur + (uint64_t)delta);
+	if ((rc = str_key(t, name, &k)))
+		return rc;
+	return sti_err(t, mdb_put(t->txn, t->env->counters, &k, &v, 0));
+}
+
+/* ---- queues: name NUL be32 prio, time due, id -> empty ---- */
+
+static int depth_name(st_txn *t, const char *queue, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "q.%s.depth", queue);
+
+	if (n < 0 || (size_t)n >= len || (size_t)n > t->env->maxkey)
+		return PB_EINVAL;
+	return PB_OK;
+}
+
+/* buf holds STI_KEY_MAX bytes; the NUL keeps "a" from matching "ab". */
+static int queue_prefix(st_txn *t, const char *queue, uint8_t *buf, size_t *len)
+{
+	size_t n;
+
+	if (!t || !queue)
+		return PB_EINVAL;
+	n = strlen(queue);
+	if (n == 0 || n + QUEUE_TAIL > t->env->maxkey)
+		return PB_EINVAL;
+	memcpy(buf, queue, n + 1);
+	*len = n + 1;
+	return PB_OK;
+}
+
+static int queue_key(st_txn *t, const char *queue, const struct st_qpos *p, uint8_t *buf,
+                     MDB_val *k)
+{
+	size_t n;
+	int rc;
+
+	if (!p)
+		return PB_EINVAL;
+	if ((rc = queue_prefix(t, queue, buf, &n)))
+		return rc;
+	sti_put_be32(buf + n, p->prio);
+	sti_put_time(buf + n + 4, p->due_ms);
+	memcpy(buf + n + 12, p->id, 16);
+	k->mv_size = n + 28;
+	k->mv_data = buf;
+	return PB_OK;
+}
+
+int st_queue_push(st_txn *t, const char *queue, const struct st_qpos *p)
+{
+	uint8_t buf[STI_KEY_MAX];
+	char cname[STI_KEY_MAX + 1];
+	MDB_val k, v = {0, NULL};
+	int rc;
+
+	if ((rc = sti_need_write(t)) || (rc = queue_key(t, queue, p, buf, &k)) ||
+	    (rc = depth_name(t, queue, cname, sizeof(cname))))
+		return rc;
+	if ((rc = mdb_put(t->txn, t->env->queue, &k, &v, MDB_NOOVERWRITE)))
+		return sti_err(t, rc);
+	return st_counter_add(t, cname, 1);
+}
+
+int st_queue_remove(st_txn *t, const char *queue, const struct st_qpos *p)
+{
+	uint8_t buf[STI_KEY_MAX];
+	char cname[STI_KEY_MAX + 1];
+	MDB_val k;
+	int rc;
+
+	if ((rc = sti_need_write(t)) || (rc = queue_key(t, queue, p, buf, &k)) ||
+	    (rc = depth_name(t, queue, cname, sizeof(cname))))
+		return rc;
+	if ((rc = mdb_del(t->txn, t->env->queue, &k, NULL)))
+		return sti_err(t, rc);
+	return st_counter_add(t, cname, -1);
+}
+
+int st_queue_first(st_txn *t, const char *queue, struct st_qpos *p)
+{
+	uint8_t buf[STI_KEY_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n;
+	int rc;
+
+	if (!p)
+		return PB_EINVAL;
+	if ((rc = queue_prefix(t, queue, buf, &n)))
+		return rc;
+	k.mv_size = n;
+	k.mv_data = buf;
+	if ((rc = mdb_cursor_open(t->txn, t->env->queue, &c)))
+		return sti_err(t, rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(c);
+	if (rc)
+		return sti_err(t, rc);
+	/* The first key at or after "name\0" may belong to the next queue. */
+	if (k.mv_size < n || memcmp(k.mv_data, buf, n) != 0)
+		return PB_ENOTFOUND;
+	if (k.mv_size != n + 28)
+		return PB_ECORRUPT;
+	const uint8_t *tail = (const uint8_t *)k.mv_data + n;
+	p->prio = sti_get_be32(tail);
+	p->due_ms = sti_get_time(tail + 4);
+	memcpy(p->id, tail + 12, 16);
+	return PB_OK;
+}
+
+int st_queue_depth(st_txn *t, const char *queue, uint64_t *n)
+{
+	char cname[STI_KEY_MAX + 1];
+	int64_t v;
+	int rc;
+
+	if (!t || !queue || !n)
+		return PB_EINVAL;
+	if ((rc = depth_name(t, queue, cname, sizeof(cname))) ||
+	    (rc = st_counter_get(t, cname, &v)))
+		return rc;
+	if (v < 0)
+		return PB_ECORRUPT;
+	*n = (uint64_t)v;
+	return PB_OK;
+}
+
+/* ---- leases: time expires, id -> empty ---- */
+
+static void lease_key(uint8_t buf[LEASE_KEY], int64_t expires_ms, const uint8_t id[16])
+{
+	sti_put_time(buf, expires_ms);
+	memcpy(buf + 8, id, 16);
+}
+
+int st_lease_put(st_txn *t, int64_t expires_ms, const uint8_t id[16])
+{
+	uint8_t buf[LEASE_KEY];
+	MDB_val k = {sizeof(buf), buf}, v = {0, NULL};
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	lease_key(buf, expires_ms, id);
+	return sti_err(t, mdb_put(t->txn, t->env->lease, &k, &v, 0));
+}
+
+int st_lease_del(st_txn *t, int64_t expires_ms, const uint8_t id[16])
+{
+	uint8_t buf[LEASE_KEY];
+	MDB_val k = {sizeof(buf), buf};
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	lease_key(buf, expires_ms, id);
+	return sti_err(t, mdb_del(t->txn, t->env->lease, &k, NULL));
+}
+
+int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8_t id[16])
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int64_t exp;
+	int rc;
+
+	if (!t || !expires_ms)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->lease, &c)))
+		return sti_err(t, rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	mdb_cursor_close(c);
+	if (rc)
+		return sti_err(t, rc);
+	if (k.mv_size != LEASE_KEY)
+		return PB_ECORRUPT;
+	exp = sti_get_time(k.mv_data);
+	if (exp > now_ms)
+		return PB_ENOTFOUND;
+	*expires_ms = exp;
+	memcpy(id, (const uint8_t *)k.mv_data + 8, 16);
+	return PB_OK;
+}
+
+/* ---- deadlines: time due, id, clock -> empty ---- */
+
+static void deadline_key(uint8_t buf[DEADLINE_KEY], int64_t due_ms, const uint8_t id[16],
+                         uint8_t clock)
+{
+	sti_put_time(buf, due_ms);
+	memcpy(buf + 8, id, 16);
+	buf[24] = clock;
+}
+
+int st_deadline_put(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
+{
+	uint8_t buf[DEADLINE_KEY];
+	MDB_val k = {sizeof(buf), buf}, v = {0, NULL};
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	deadline_key(buf, due_ms, id, clock);
+	return sti_err(t, mdb_put(t->txn, t->env->deadline, &k, &v, 0));
+}
+
+int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
+{
+	uint8_t buf[DEADLINE_KEY];
+	MDB_val k = {sizeof(buf), buf};
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	deadline_key(buf, due_ms, id, clock);
+	return sti_err(t, mdb_del(t->txn, t->env->deadline, &k, NULL));
+}

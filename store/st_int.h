@@ -1,0 +1,54 @@
+/* Internals shared by the store's own files; no other module includes
+ * this. See README.md for the LMDB schema. */
+#ifndef ST_INT_H
+#define ST_INT_H
+
+#include "st.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Our key buffers' size; LMDB's own limit (511 unless rebuilt) may only
+ * lower it. */
+#define STI_KEY_MAX 511
+
+struct st_env {
+	MDB_env *env;
+	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log;
+	int readonly;
+	int has_keys;
+	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */
+	struct st_keys keys;      /* zero for read-only opens */
+};
+
+struct st_txn {
+	st_env *env;
+	MDB_txn *txn;
+	st_txn *parent;
+	int readonly;
+	int full;                         /* an operation met MDB_MAP_FULL */
+	/* The log head, owned by write transactions: a child starts from its
+	 * parent's and hands it back only when it commits. */
+	uint64_t next;                    /* index the next record gets */
+	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
+};
+
+/* LMDB return code -> pb_err; remembers MDB_MAP_FULL in t (may be NULL). */
+int sti_err(st_txn *t, int rc);
+/* PB_EINVAL unless t is a live write transaction. */
+int sti_need_write(const st_txn *t);
+
+void sti_put_be32(uint8_t *p, uint32_t v);
+void sti_put_be64(uint8_t *p, uint64_t v);
+uint32_t sti_get_be32(const uint8_t *p);
+uint64_t sti_get_be64(const uint8_t *p);
+/* Signed times stored offset-binary, so that byte order is numeric order
+ * even for negative values. */
+void sti_put_time(uint8_t *p, int64_t ms);
+int64_t sti_get_time(const uint8_t *p);
+
+/* SHA-256 of one record body. */
+void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);
+
+#endif

@@ -1,0 +1,183 @@
+#include "helpers.h"
+#include "pb_err.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct fx fx;
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void fx_setup_dir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	memset(&fx, 0, sizeof(fx));
+	snprintf(fx.dir, sizeof(fx.dir), "%s/mr-store-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
+	cr_assert_not_null(mkdtemp(fx.dir));
+	snprintf(fx.store, sizeof(fx.store), "%s/store", fx.dir);
+	pb_conf_defaults(&fx.conf);
+	snprintf(fx.conf.store_path, sizeof(fx.conf.store_path), "%s", fx.store);
+	snprintf(fx.conf.keys_dir, sizeof(fx.conf.keys_dir), "%s/keys", fx.dir);
+	snprintf(fx.conf.signing_key, sizeof(fx.conf.signing_key), "%s/keys/store.key", fx.dir);
+	snprintf(fx.conf.data_key, sizeof(fx.conf.data_key), "%s/keys/data.key", fx.dir);
+	snprintf(fx.conf.log_origin, sizeof(fx.conf.log_origin), "mailroom.test/log");
+}
+
+void fx_setup(void)
+{
+	int created;
+
+	fx_setup_dir();
+	cr_assert_eq(st_keys_load_or_create(&fx.conf, &fx.keys, &created), PB_OK);
+	cr_assert_eq(created, 1);
+	cr_assert_eq(st_open(fx.store, 16, 0, &fx.keys, &fx.env), PB_OK);
+}
+
+void fx_close(void)
+{
+	st_close(fx.env);
+	fx.env = NULL;
+}
+
+void fx_teardown(void)
+{
+	fx_close();
+	nftw(fx.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int fx_reopen(size_t map_mb, int readonly)
+{
+	return st_open(fx.store, map_mb, readonly, readonly ? NULL : &fx.keys, &fx.env);
+}
+
+int fx_append(int n, struct st_receipt *last)
+{
+	st_txn *t;
+	int rc;
+
+	if ((rc = st_txn_begin(fx.env, NULL, 0, &t)))
+		return rc;
+	for (int i = 0; i < n; i++) {
+		Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
+		rec.time_ms = 1000 + i;
+		rec.actor = "test";
+		rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
+		rec.queue = "general";
+		if ((rc = st_log_append(t, &rec, last))) {
+			st_txn_abort(t);
+			return rc;
+		}
+	}
+	return st_txn_commit(t);
+}
+
+/* Opens fx.store with plain LMDB, runs one write transaction on a DBI. */
+static int raw_begin(const char *db, MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
+{
+	int rc;
+
+	if ((rc = mdb_env_create(env)))
+		return rc;
+	if ((rc = mdb_env_set_maxdbs(*env, 16)) || (rc = mdb_env_open(*env, fx.store, 0, 0600)) ||
+	    (rc = mdb_txn_begin(*env, NULL, 0, txn))) {
+		mdb_env_close(*env);
+		return rc;
+	}
+	if ((rc = mdb_dbi_open(*txn, db, 0, dbi))) {
+		mdb_txn_abort(*txn);
+		mdb_env_close(*env);
+	}
+	return rc;
+}
+
+static int raw_end(MDB_env *env, MDB_txn *txn, int rc)
+{
+	if (rc)
+		mdb_txn_abort(txn);
+	else
+		rc = mdb_txn_commit(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
+static void be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v;
+	int rc;
+
+	be64(kb, index);
+	if ((rc = raw_begin("log", &env, &txn, &dbi)))
+		return rc;
+	rc = mdb_get(txn, dbi, &k, &v);
+	if (rc == 0 && v.mv_size > max)
+		rc = MDB_BAD_VALSIZE;
+	if (rc == 0) {
+		memcpy(buf, v.mv_data, v.mv_size);
+		*len = v.mv_size;
+	}
+	return raw_end(env, txn, rc);
+}
+
+int raw_log_put(uint64_t index, const uint8_t *buf, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v = {len, (void *)buf};
+	int rc;
+
+	be64(kb, index);
+	if ((rc = raw_begin("log", &env, &txn, &dbi)))
+		return rc;
+	return raw_end(env, txn, mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int raw_log_del(uint64_t index)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t kb[8];
+	MDB_val k = {8, kb};
+	int rc;
+
+	be64(kb, index);
+	if ((rc = raw_begin("log", &env, &txn, &dbi)))
+		return rc;
+	return raw_end(env, txn, mdb_del(txn, dbi, &k, NULL));
+}
+
+int raw_meta_put(const char *name, const void *data, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(name), (void *)name}, v = {len, (void *)data};
+	int rc;
+
+	if ((rc = raw_begin("meta", &env, &txn, &dbi)))
+		return rc;
+	return raw_end(env, txn, mdb_put(txn, dbi, &k, &v, 0));
+}

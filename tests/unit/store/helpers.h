@@ -1,0 +1,42 @@
+/* Shared fixtures for the store tests: a fresh directory with keys and a
+ * writable store in it, plus direct LMDB access for tampering. */
+#ifndef ST_TEST_HELPERS_H
+#define ST_TEST_HELPERS_H
+
+#include "st.h"
+
+#include <lmdb.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct fx {
+	char dir[256];
+	char store[300];
+	struct pb_conf conf;
+	struct st_keys keys;
+	st_env *env;
+};
+
+extern struct fx fx;
+
+/* Criterion .init/.fini: fx.dir, fx.conf, fx.keys, and fx.env open. */
+void fx_setup(void);
+void fx_teardown(void);
+/* Just the directory and config; no keys or store. */
+void fx_setup_dir(void);
+
+/* Reopens fx.store after fx_close(). */
+int fx_reopen(size_t map_mb, int readonly);
+void fx_close(void);
+
+/* Appends n records with actor "test" in one top-level transaction. */
+int fx_append(int n, struct st_receipt *last);
+
+/* Raw LMDB on fx.store (the store must be closed): each runs in one write
+ * transaction and returns an LMDB code. */
+int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len);
+int raw_log_put(uint64_t index, const uint8_t *buf, size_t len);
+int raw_log_del(uint64_t index);
+int raw_meta_put(const char *name, const void *data, size_t len);
+
+#endif
