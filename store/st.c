@@ -426,3 +426,41 @@ void st_close(st_env *e)
 	sodium_memzero(&e->keys, sizeof(e->keys));
 	free(e);
 }
+
+/* Callers' values live under "app." so they can never overwrite the
+ * store's own meta records. */
+static int app_meta_key(const char *name, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "app.%s", name);
+
+	return (n < 0 || (size_t)n >= cap || !*name) ? PB_EINVAL : PB_OK;
+}
+
+int st_meta_get(st_txn *t, const char *name, uint8_t *buf, size_t cap, size_t *len)
+{
+	char key[128];
+	MDB_val v;
+	int rc;
+
+	if (!t || !buf || !len || (rc = app_meta_key(name, key, sizeof(key))))
+		return PB_EINVAL;
+	if ((rc = meta_get(t, key, &v)))
+		return rc;
+	*len = v.mv_size;
+	if (v.mv_size > cap)
+		return PB_ETOOBIG;
+	memcpy(buf, v.mv_data, v.mv_size);
+	return PB_OK;
+}
+
+int st_meta_put(st_txn *t, const char *name, const uint8_t *data, size_t len)
+{
+	char key[128];
+	int rc;
+
+	if (!t || (rc = app_meta_key(name, key, sizeof(key))))
+		return PB_EINVAL;
+	if ((rc = sti_need_write(t)))
+		return rc;
+	return meta_put(t, key, data, len);
+}

@@ -108,6 +108,15 @@ int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8
 enum st_clock { ST_CLOCK_ACK = 1, ST_CLOCK_REPLY = 2 };
 int st_deadline_put(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock);
 int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock);
+/* Earliest entry due at or before now_ms; PB_ENOTFOUND if none. */
+int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id[16],
+                          uint8_t *clock);
+
+/* ---- small named values kept with the schema (e.g. calendar version) ---- */
+/* Kept apart from the store's own meta records. get copies at most cap
+ * bytes (PB_ETOOBIG if longer, *len says how long). */
+int st_meta_get(st_txn *t, const char *name, uint8_t *buf, size_t cap, size_t *len);
+int st_meta_put(st_txn *t, const char *name, const uint8_t *data, size_t len);
 
 /* ---- the audit log ---- */
 struct st_receipt {

@@ -426,3 +426,30 @@ int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clo
 	deadline_key(buf, due_ms, id, clock);
 	return sti_err(t, mdb_del(t->txn, t->env->deadline, &k, NULL));
 }
+
+int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id[16],
+                          uint8_t *clock)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int64_t due;
+	int rc;
+
+	if (!t || !due_ms || !clock)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->deadline, &c)))
+		return sti_err(t, rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	mdb_cursor_close(c);
+	if (rc)
+		return sti_err(t, rc);
+	if (k.mv_size != DEADLINE_KEY)
+		return PB_ECORRUPT;
+	due = sti_get_time(k.mv_data);
+	if (due > now_ms)
+		return PB_ENOTFOUND;
+	*due_ms = due;
+	memcpy(id, (const uint8_t *)k.mv_data + 8, 16);
+	*clock = ((const uint8_t *)k.mv_data)[24];
+	return PB_OK;
+}

@@ -104,11 +104,22 @@ static void track_format(const char *d, char *buf)
 void pb_track_new(char *buf)
 {
 	char d[PB_TRACK_DIGITS];
+	uint8_t rnd[32];
+	size_t r = 0;
+	int n = 0;
 
-	/* A leading zero is easy to drop when read aloud. */
-	d[0] = (char)('1' + randombytes_uniform(9));
-	for (int i = 1; i < PB_TRACK_DIGITS - 1; i++)
-		d[i] = (char)('0' + randombytes_uniform(10));
+	/* One draw for all digits; bytes >= 250 are skipped so each digit
+	 * stays uniform. A leading zero is easy to drop when read aloud. */
+	while (n < PB_TRACK_DIGITS - 1) {
+		if (r == 0 || r == sizeof(rnd)) {
+			randombytes_buf(rnd, sizeof(rnd));
+			r = 0;
+		}
+		uint8_t b = rnd[r++];
+		if (b >= 250 || (n == 0 && b % 10 == 0))
+			continue;
+		d[n++] = (char)('0' + b % 10);
+	}
 	d[PB_TRACK_DIGITS - 1] = (char)('0' + damm_digit(d, PB_TRACK_DIGITS - 1));
 	track_format(d, buf);
 }
