@@ -64,6 +64,12 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* Puts back one expired lease, if any is due; PB_ENOTFOUND when none. */
 int rt_expire_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt_result *res);
+/* Writes the next escalation step that is due, if any; PB_ENOTFOUND when
+ * none. */
+int rt_escalate_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt_result *res);
+/* Once per calendar version: recomputes provisional deadlines in one
+ * transaction, with a record for each that moved. */
+int rt_recompute_provisional(struct rt_core *core, int *moved);
 /* Is this op one that writes (and so goes to the writer)? */
 int rt_is_write(const Mailroom__Request *req);
 /* Which principal kinds may send this op. */

@@ -121,7 +121,9 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	m->lease_token.len = TOKEN_LEN;
 	m->leased_by = (char *)who->handler->name;
 	m->lease_expires_ms = now_ms + (int64_t)core->conf->lease_seconds * 1000;
-	if ((rc = st_msg_put(t, m)) || (rc = st_lease_put(t, m->lease_expires_ms, pos.id)) ||
+	/* A handler taking the message is its acknowledgement (签收). */
+	if ((rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms)) ||
+	    (rc = st_msg_put(t, m)) || (rc = st_lease_put(t, m->lease_expires_ms, pos.id)) ||
 	    (rc = rt_counter_queue(t, p->queue, "leased", 1)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot record the lease");
 
@@ -229,12 +231,10 @@ static int op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *
 	m->reply_text = r->text;
 	m->replied_ms = now_ms;
 	m->replied_by = (char *)who->handler->name;
-	/* Answered: the clocks stop, so they leave the open-deadline index. */
-	if ((rc = st_deadline_del(t, m->reply_due_ms, m->id.data, ST_CLOCK_REPLY)) && rc != PB_ENOTFOUND)
-		return rt_fail(res, rc, pb_err_name(rc), "cannot close the deadline");
-	if (m->ack_due_ms &&
-	    (rc = st_deadline_del(t, m->ack_due_ms, m->id.data, ST_CLOCK_ACK)) && rc != PB_ENOTFOUND)
-		return rt_fail(res, rc, pb_err_name(rc), "cannot close the deadline");
+	/* Answered: the clocks stop, so they leave the deadline index. */
+	if ((rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms)) ||
+	    (rc = rt_clock_stop(t, m, ST_CLOCK_REPLY, now_ms)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot stop the clocks");
 	if ((rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the reply");
 	st_content_hash(m->text_salt.data, r->text, strlen(r->text), chash);

@@ -90,6 +90,14 @@ int main(int argc, char **argv)
 		pb_error("cannot open the store at %s: %s", conf.store_path, pb_err_str(rc));
 		return 1;
 	}
+	int moved;
+	if ((rc = rt_recompute_provisional(&core, &moved))) {
+		pb_error("cannot recompute provisional deadlines: %s", pb_err_str(rc));
+		st_close(core.store);
+		return 1;
+	}
+	if (moved)
+		pb_info("a new calendar moved %d provisional deadline(s); each has an audit record", moved);
 	if ((rc = rt_server_start(&core, &srv))) {
 		pb_error("cannot start: %s", pb_err_str(rc));
 		st_close(core.store);

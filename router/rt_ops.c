@@ -276,47 +276,6 @@ static int submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
 	return PB_OK;
 }
 
-/* The clocks a new message starts with, per the [policy] table. */
-static void start_clocks(struct rt_core *core, Mailroom__StoredMessage *m, int64_t now_ms,
-                         char *note, size_t notelen)
-{
-	const struct pb_policy *p = &core->conf->policy;
-	int ch = m->channel;
-	struct pb_clock ack = p->ack[ch], reply = p->reply[ch];
-	int prov_a = 0, prov_r = 0;
-
-	note[0] = '\0';
-	if (ch == PB_CH_HOTLINE && m->order) {
-		if (m->order->category && strcmp(m->order->category, "consultation") == 0)
-			reply = p->hotline_consult_reply;
-		if (m->order->urgency && (strcmp(m->order->urgency, "urgent") == 0 ||
-		                          strcmp(m->order->urgency, "critical") == 0)) {
-			ack = p->hotline_urgent_ack;
-			reply = p->hotline_urgent_reply;
-		}
-	}
-	m->ack_due_ms = 0;
-	if (ack.working_days > 0 || ack.hours > 0)
-		m->ack_due_ms = cal_due_ms(core->cal, now_ms, ack.working_days, ack.hours, &prov_a);
-	m->reply_due_ms = cal_due_ms(core->cal, now_ms, reply.working_days, reply.hours, &prov_r);
-	m->due_provisional = prov_a || prov_r;
-	/* deadlines.md section 4: keep the platform's times too; the earlier applies. */
-	if (ch == PB_CH_HOTLINE && m->order) {
-		if (m->order->finish_due_ms > 0 && m->order->finish_due_ms < m->reply_due_ms) {
-			snprintf(note, notelen, "platform finish_due earlier than computed");
-			m->reply_due_ms = m->order->finish_due_ms;
-		}
-		if (m->order->sign_due_ms > 0 && (m->ack_due_ms == 0 || m->order->sign_due_ms < m->ack_due_ms)) {
-			size_t n = strlen(note);
-			snprintf(note + n, notelen - n, "%splatform sign_due earlier than computed",
-			         n ? "; " : "");
-			m->ack_due_ms = m->order->sign_due_ms;
-		}
-	}
-	m->cal_version.data = core->cal_version;
-	m->cal_version.len = sizeof(core->cal_version);
-}
-
 static int check_submit(const Mailroom__SubmitReq *s, struct rt_result *res)
 {
 	if (s->channel < MAILROOM__CHANNEL__CHANNEL_MAILBOX ||
@@ -403,7 +362,21 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 	m.received_ms = now_ms;
 	m.order = s->order;
 	m.queue_prio = 1;
-	start_clocks(core, &m, now_ms, note, sizeof(note));
+	m.cal_version.data = core->cal_version;
+	m.cal_version.len = sizeof(core->cal_version);
+	if ((rc = rt_clocks_start(core, t, res, &m, now_ms)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot start the deadline clocks");
+	/* deadlines.md section 4: the platform's due times are kept beside
+	 * ours and the earlier applies; say so where they differ. */
+	note[0] = '\0';
+	for (size_t i = 0; i < m.n_clocks; i++) {
+		Mailroom__Clock *c = m.clocks[i];
+		size_t n = strlen(note);
+		if (c->platform_due_ms && c->platform_due_ms != c->computed_due_ms)
+			snprintf(note + n, sizeof(note) - n, "%splatform %s due %s ours", n ? "; " : "",
+			         c->kind == ST_CLOCK_ACK ? "sign" : "finish",
+			         c->platform_due_ms < c->computed_due_ms ? "earlier than" : "later than");
+	}
 	if (s->contact) {
 		size_t plen = mailroom__contact__get_packed_size(s->contact);
 		uint8_t *plain = malloc(plen ? plen : 1);
@@ -445,9 +418,7 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 
 	struct st_qpos pos = {.prio = 1, .due_ms = m.reply_due_ms};
 	memcpy(pos.id, id, sizeof(id));
-	if ((rc = st_msg_put(t, &m)) || (rc = st_queue_push(t, queue, &pos)) ||
-	    (rc = st_deadline_put(t, m.reply_due_ms, id, ST_CLOCK_REPLY)) ||
-	    (m.ack_due_ms && (rc = st_deadline_put(t, m.ack_due_ms, id, ST_CLOCK_ACK))))
+	if ((rc = st_msg_put(t, &m)) || (rc = st_queue_push(t, queue, &pos)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the message");
 	snprintf(res->touched_queue, sizeof(res->touched_queue), "%s", queue);
 
@@ -579,6 +550,7 @@ int rt_is_write(const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_REPLY:
 	case MAILROOM__REQUEST__OP_RELEASE:
 	case MAILROOM__REQUEST__OP_TRANSFER:
+	case MAILROOM__REQUEST__OP_CLOCK:
 		return 1;
 	default:
 		return 0;
@@ -598,6 +570,7 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_RELEASE:
 	case MAILROOM__REQUEST__OP_TRANSFER:
 	case MAILROOM__REQUEST__OP_QUEUES:
+	case MAILROOM__REQUEST__OP_CLOCK:
 		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler;
 	default:
 		return 0;
@@ -619,6 +592,8 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 	case MAILROOM__REQUEST__OP_RELEASE:
 	case MAILROOM__REQUEST__OP_TRANSFER:
 		return rt_op_lease(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_CLOCK:
+		return rt_op_clock(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a write operation");
 	}

@@ -26,4 +26,14 @@ const char *rt_actor(const struct rt_principal *who, char *buf, size_t len);
 int rt_counter_queue(st_txn *t, const char *queue, const char *what, int64_t delta);
 int rt_text_ok(const char *s, long min_chars, long max_chars);
 
+/* Clocks (rt_clock.c). */
+int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
+                    Mailroom__StoredMessage *m, int64_t now_ms);
+int rt_clock_stop(st_txn *t, Mailroom__StoredMessage *m, uint32_t kind, int64_t now_ms);
+Mailroom__Clock *rt_clock_find(Mailroom__StoredMessage *m, uint32_t kind);
+void rt_clock_mirror(Mailroom__StoredMessage *m);
+void rt_clock_compute(struct rt_core *core, Mailroom__Clock *c);
+int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+
 #endif

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#define EXPIRE_PER_BATCH 64
-#define TICK_MS 200        /* how often lease expiry runs when idle */
+#define TIMED_PER_BATCH 64
+#define TICK_MS 200        /* how often leases and escalations are looked at when idle */
 
 struct rt_writer {
 	struct rt_core *core;
@@ -99,6 +99,36 @@ static void wake_waiters(struct rt_writer *w, const char *queue, struct rt_op **
 	}
 }
 
+typedef int (*timed_fn)(struct rt_core *, st_txn *, int64_t, struct rt_result *);
+
+/* Work the clock brings (expired leases, escalation steps), each item in
+ * its own nested transaction like a request, bounded per batch. */
+static void timed_work(struct rt_writer *w, st_txn *txn, int64_t now, timed_fn fn, const char *what,
+                       char (*touched)[PB_NAME_MAX], int *ntouched)
+{
+	for (int i = 0; txn && i < TIMED_PER_BATCH; i++) {
+		struct rt_result res;
+		st_txn *child;
+		rt_result_init(&res);
+		if (st_txn_begin(w->core->store, txn, 0, &child))
+			break;
+		int rc = fn(w->core, child, now, &res);
+		if (rc == PB_OK && (rc = st_txn_commit(child)) == PB_OK) {
+			note_records(w, &res);
+			if (res.touched_queue[0] && *ntouched < 64)
+				memcpy(touched[(*ntouched)++], res.touched_queue, PB_NAME_MAX);
+		} else if (rc != PB_OK) {
+			st_txn_abort(child);
+		}
+		rt_result_clear(&res);
+		if (rc) {
+			if (rc != PB_ENOTFOUND)
+				pb_warn("%s failed: %s", what, pb_err_str(rc));
+			break;
+		}
+	}
+}
+
 static void process(struct rt_writer *w, struct rt_op *batch)
 {
 	struct rt_core *core = w->core;
@@ -144,26 +174,8 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 		done = op;
 	}
 
-	for (int i = 0; txn && i < EXPIRE_PER_BATCH; i++) {
-		struct rt_result res;
-		rt_result_init(&res);
-		if (st_txn_begin(core->store, txn, 0, &child))
-			break;
-		int erc = rt_expire_one(core, child, now, &res);
-		if (erc == PB_OK && (erc = st_txn_commit(child)) == PB_OK) {
-			note_records(w, &res);
-			if (res.touched_queue[0] && ntouched < 64)
-				memcpy(touched[ntouched++], res.touched_queue, PB_NAME_MAX);
-		} else if (erc != PB_OK) {
-			st_txn_abort(child);
-		}
-		rt_result_clear(&res);
-		if (erc) {
-			if (erc != PB_ENOTFOUND)
-				pb_warn("lease expiry failed: %s", pb_err_str(erc));
-			break;
-		}
-	}
+	timed_work(w, txn, now, rt_expire_one, "lease expiry", touched, &ntouched);
+	timed_work(w, txn, now, rt_escalate_one, "escalation", touched, &ntouched);
 
 	if (txn) {
 		rc = st_txn_commit(txn);

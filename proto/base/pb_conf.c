@@ -88,6 +88,11 @@ void pb_conf_defaults(struct pb_conf *c)
 	p->hotline_consult_reply.working_days = 3;
 	p->hotline_urgent_ack.hours = 2;
 	p->hotline_urgent_reply.hours = 24;
+	/* Art. 33's rule for disclosure, used as the default everywhere. */
+	for (int i = 1; i < PB_CH_COUNT; i++) {
+		p->extend_max[i] = 20;
+		p->extend_times[i] = 1;
+	}
 }
 
 struct parse_ctx {
@@ -197,6 +202,22 @@ static int on_policy(struct parse_ctx *x, int line, const char *name, const char
 	char ch[PB_NAME_MAX];
 	const char *dot = strrchr(name, '.');
 
+	if (dot && (strcmp(dot, ".extend_max") == 0 || strcmp(dot, ".extend_times") == 0) &&
+	    (size_t)(dot - name) < sizeof(ch)) {
+		long n;
+		memcpy(ch, name, (size_t)(dot - name));
+		ch[dot - name] = '\0';
+		int c = pb_channel_parse(ch);
+		if (!c)
+			return fail(x, line, "unknown channel in '%s'", name);
+		if (parse_int(value, 0, 366, &n))
+			return fail(x, line, "bad number '%s'", value);
+		if (dot[8] == 'm')
+			p->extend_max[c] = (int)n;
+		else
+			p->extend_times[c] = (int)n;
+		return 1;
+	}
 	if (strcmp(name, "hotline.consultation.reply") == 0)
 		k = &p->hotline_consult_reply;
 	else if (strcmp(name, "hotline.urgent.ack") == 0)

@@ -48,6 +48,10 @@ struct pb_policy {
 	struct pb_clock hotline_consult_reply;   /* category consultation */
 	struct pb_clock hotline_urgent_ack;
 	struct pb_clock hotline_urgent_reply;
+	/* approved extensions: at most extend_max working days in all, in at
+	 * most extend_times approvals (0 = never) */
+	int extend_max[PB_CH_COUNT];
+	int extend_times[PB_CH_COUNT];
 };
 
 struct pb_hotline_app {

@@ -1,0 +1,37 @@
+/* The router tests' fixture (fixture.c). */
+#ifndef RT_TEST_FIXTURE_H
+#define RT_TEST_FIXTURE_H
+
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_time.h"
+#include "rt.h"
+
+extern struct pb_conf conf;
+extern struct rt_core core;
+extern char dir[64];
+extern struct rt_principal gw, alice, bob;
+
+void fx_setup(void);
+void fx_teardown(void);
+
+struct posted {
+	uint8_t id[PB_ID_LEN];
+	char code[PB_TRACK_TEXT_LEN + 1];
+	uint8_t key_hash[PB_AKEY_HASH_LEN];
+	char queue[PB_NAME_MAX];
+	int64_t reply_due, ack_due;
+	uint64_t log_index;
+};
+
+/* One request in its own committed batch, as the writer runs it. */
+int apply(const struct rt_principal *who, Mailroom__Request *req, int64_t now, struct rt_result *res);
+int read_op(const struct rt_principal *who, Mailroom__Request *req, struct rt_result *res);
+void post(int channel, const char *subject, int64_t now, struct posted *p);
+int64_t at(const char *rfc3339);
+Mailroom__PullResp *pull(const struct rt_principal *who, const char *queue, int64_t now,
+                         struct rt_result *res, int expect);
+int lease_op(const struct rt_principal *who, int op, const uint8_t *id, const uint8_t *token,
+             const char *arg, int64_t now, struct rt_result *res);
+
+#endif

@@ -1,0 +1,274 @@
+/* Deadline clocks in the router: pauses (overlapping too), extensions and
+ * their cap, restarts, the escalation ladder across a restart, and the
+ * recomputation of provisional deadlines when a new calendar arrives.
+ * Expected dates are counted by hand on the 2025/2026 State Council
+ * calendars. */
+#include "fixture.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+TestSuite(clock, .init = fx_setup, .fini = fx_teardown);
+
+static int clock_op(int action, const uint8_t *id, int days, const char *approver,
+                    const char *reason, int64_t received, int64_t now, struct rt_result *res)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__ClockReq c = MAILROOM__CLOCK_REQ__INIT;
+
+	c.id.data = (uint8_t *)id;
+	c.id.len = PB_ID_LEN;
+	c.action = action;
+	c.working_days = days;
+	c.approver = (char *)approver;
+	c.reason = (char *)reason;
+	c.received_ms = received;
+	req.op_case = MAILROOM__REQUEST__OP_CLOCK;
+	req.clock = &c;
+	return apply(&alice, &req, now, res);
+}
+
+static void expect_due(const char *want, int64_t got)
+{
+	char buf[40];
+
+	pb_time_fmt(got, buf, sizeof(buf), 0);
+	cr_assert_str_eq(buf, want);
+}
+
+/* The reply due of a message, read back from the store. */
+static int64_t reply_due(const uint8_t *id)
+{
+	st_txn *t;
+	Mailroom__StoredMessage *m;
+	int64_t due;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_msg_get(t, id, &m), PB_OK);
+	due = m->reply_due_ms;
+	st_msg_free(m);
+	st_txn_abort(t);
+	return due;
+}
+
+/* The last record in the log, unpacked (free with the protobuf free). */
+static Mailroom__AuditRecord *last_record(void)
+{
+	st_txn *t;
+	uint64_t n;
+	const uint8_t *data;
+	size_t len;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_log_size(t, &n), PB_OK);
+	cr_assert_eq(st_log_get(t, n - 1, &data, &len), PB_OK);
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+	st_txn_abort(t);
+	cr_assert_not_null(r);
+	return r;
+}
+
+static void pull_to_stop_ack(const uint8_t *id, int64_t now)
+{
+	struct rt_result res;
+	Mailroom__PullResp *pr = pull(&alice, "general", now, &res, PB_OK);
+
+	cr_assert_not_null(pr->message);
+	cr_assert_eq(memcmp(pr->message->id.data, id, PB_ID_LEN), 0);
+	rt_result_clear(&res);
+}
+
+Test(clock, overlapping_pauses_leave_out_the_days_between)
+{
+	struct posted a;
+	struct rt_result res;
+
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "社保", at("2025-09-01T10:00:00+08:00"), &a);
+	expect_due("2025-09-22T23:59:59+08:00", a.reply_due);   /* 15 working days */
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "征求第三方意见",
+	                      0, at("2025-09-03T10:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "征求另一部门意见",
+	                      0, at("2025-09-04T10:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "第三方已答复",
+	                      0, at("2025-09-05T10:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	expect_due("2025-09-22T23:59:59+08:00", reply_due(a.id));   /* still paused once */
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "另一部门已答复",
+	                      0, at("2025-09-10T16:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	/* 09-04, 05, 08, 09, 10 did not count: 20 working days from 09-01,
+	 * the last being Sunday 09-28, a make-up working day. */
+	expect_due("2025-09-28T23:59:59+08:00", reply_due(a.id));
+	Mailroom__AuditRecord *r = last_record();
+	cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESUMED);
+	expect_due("2025-09-22T23:59:59+08:00", r->old_due_ms);
+	expect_due("2025-09-28T23:59:59+08:00", r->clock->due_ms);
+	cr_assert_eq(r->clock->paused_days, 5);
+	cr_assert_str_eq(r->actor, "handler:alice");
+	mailroom__audit_record__free_unpacked(r, NULL);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "again",
+	                      0, at("2025-09-11T10:00:00+08:00"), &res), PB_ESTATE);
+	rt_result_clear(&res);
+}
+
+Test(clock, one_extension_up_to_the_cap)
+{
+	struct posted a;
+	struct rt_result res;
+
+	conf.policy.reply[PB_CH_MAILBOX].working_days = 20;
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "信息公开", at("2025-01-20T09:00:00+08:00"), &a);
+	expect_due("2025-02-21T23:59:59+08:00", a.reply_due);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_EXTEND, a.id, 20, NULL, "需要调取档案",
+	                      0, at("2025-02-10T09:00:00+08:00"), &res), PB_EINVAL, "an approver is needed");
+	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_EXTEND, a.id, 21, "李主任", "需要调取档案",
+	                      0, at("2025-02-10T09:00:00+08:00"), &res), PB_ELIMIT);
+	cr_assert_str_eq(res.resp.error, "extension_cap");
+	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_EXTEND, a.id, 20, "李主任", "需要调取档案",
+	                      0, at("2025-02-10T09:00:00+08:00"), &res), PB_OK);
+	expect_due("2025-03-21T23:59:59+08:00", res.resp.clock->reply_due_ms);
+	rt_result_clear(&res);
+	Mailroom__AuditRecord *r = last_record();
+	cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED);
+	cr_assert_str_eq(r->approver, "李主任");
+	mailroom__audit_record__free_unpacked(r, NULL);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_EXTEND, a.id, 1, "李主任", "再延一天",
+	                      0, at("2025-03-01T09:00:00+08:00"), &res), PB_ELIMIT, "only once");
+	rt_result_clear(&res);
+	expect_due("2025-03-21T23:59:59+08:00", reply_due(a.id));
+}
+
+Test(clock, a_correction_restarts_the_clock)
+{
+	struct posted a;
+	struct rt_result res;
+
+	conf.policy.reply[PB_CH_MAILBOX].working_days = 20;
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "补正", at("2025-04-25T09:00:00+08:00"), &a);
+	expect_due("2025-05-27T23:59:59+08:00", a.reply_due);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESTART, a.id, 0, NULL, "补正材料已收到",
+	                      at("2025-04-01T09:00:00+08:00"), at("2025-09-26T11:00:00+08:00"), &res),
+	             PB_EINVAL, "not before the original receipt");
+	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESTART, a.id, 0, NULL, "补正材料已收到",
+	                      at("2025-09-26T10:00:00+08:00"), at("2025-09-26T11:00:00+08:00"), &res),
+	             PB_OK);
+	rt_result_clear(&res);
+	expect_due("2025-10-30T23:59:59+08:00", reply_due(a.id));
+}
+
+static int escalate(int64_t now, struct rt_result *res)
+{
+	st_txn *top, *child;
+	int rc;
+
+	rt_result_init(res);
+	cr_assert_eq(st_txn_begin(core.store, NULL, 0, &top), PB_OK);
+	cr_assert_eq(st_txn_begin(core.store, top, 0, &child), PB_OK);
+	rc = rt_escalate_one(&core, child, now, res);
+	if (rc == PB_OK)
+		cr_assert_eq(st_txn_commit(child), PB_OK);
+	else
+		st_txn_abort(child);
+	cr_assert_eq(st_txn_commit(top), PB_OK);
+	return rc;
+}
+
+static void expect_step(int64_t now, int event)
+{
+	struct rt_result res;
+
+	cr_assert_eq(escalate(now, &res), PB_OK);
+	cr_assert_eq(res.nrecords, 1);
+	rt_result_clear(&res);
+	Mailroom__AuditRecord *r = last_record();
+	cr_assert_eq(r->event, event);
+	cr_assert_str_eq(r->detail, "reply");
+	mailroom__audit_record__free_unpacked(r, NULL);
+}
+
+Test(clock, the_ladder_steps_once_each_across_a_restart)
+{
+	struct posted a;
+	struct rt_result res;
+
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "噪音", at("2025-09-26T10:00:00+08:00"), &a);
+	pull_to_stop_ack(a.id, at("2025-09-26T11:00:00+08:00"));
+	expect_due("2025-10-23T23:59:59+08:00", a.reply_due);
+	/* due soon at the end of the last working day before: 10-22 */
+	cr_assert_eq(escalate(at("2025-10-22T23:59:58+08:00"), &res), PB_ENOTFOUND);
+	expect_step(at("2025-10-22T23:59:59+08:00"), MAILROOM__AUDIT_EVENT__AUDIT_DUE_SOON);
+	cr_assert_eq(escalate(at("2025-10-22T23:59:59+08:00"), &res), PB_ENOTFOUND, "written once");
+
+	/* the router restarts between steps */
+	st_close(core.store);
+	cr_assert_eq(st_open(conf.store_path, conf.map_size_mb, 0, &core.keys, &core.store), PB_OK);
+
+	int64_t late = at("2025-11-03T09:00:00+08:00");
+	expect_step(late, MAILROOM__AUDIT_EVENT__AUDIT_OVERDUE);
+	/* seriously overdue five working days after 10-23: 10-30 */
+	expect_step(late, MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE);
+	cr_assert_eq(escalate(late, &res), PB_ENOTFOUND);
+	cr_assert_eq(escalate(at("2026-06-01T00:00:00+08:00"), &res), PB_ENOTFOUND, "the ladder ends");
+}
+
+Test(clock, pausing_holds_the_ladder_and_a_reply_stops_it)
+{
+	struct posted a;
+	struct rt_result res;
+	uint8_t token[16];
+
+	conf.lease_seconds = 86400;
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "道路", at("2025-09-26T10:00:00+08:00"), &a);
+	Mailroom__PullResp *pr = pull(&alice, "general", at("2025-09-26T11:00:00+08:00"), &res, PB_OK);
+	memcpy(token, pr->lease->token.data, 16);
+	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "征求意见", 0,
+	                      at("2025-09-26T12:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	cr_assert_eq(escalate(at("2025-12-31T00:00:00+08:00"), &res), PB_ENOTFOUND, "paused: no steps");
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "已答复", 0,
+	                      at("2025-09-26T13:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	cr_assert_eq(lease_op(&alice, MAILROOM__REQUEST__OP_REPLY, a.id, token, "已处理",
+	                      at("2025-09-26T14:00:00+08:00"), &res), PB_OK);
+	rt_result_clear(&res);
+	cr_assert_eq(escalate(at("2025-12-31T00:00:00+08:00"), &res), PB_ENOTFOUND, "answered: no steps");
+}
+
+Test(clock, a_new_calendar_recomputes_provisional_deadlines)
+{
+	const char *files[] = {MR_SOURCE_DIR "/deploy/calendars/cn-2024.cal",
+	                       MR_SOURCE_DIR "/deploy/calendars/cn-2025.cal"};
+	struct posted a;
+	char err[256];
+	int moved;
+
+	cal_free(core.cal);
+	cr_assert_eq(cal_load_files(files, 2, &core.cal, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(core.cal, core.cal_version);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	/* 2025-12-20 (Sat) + 15 working days, 2026 unknown: weekends only */
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "年底", at("2025-12-20T10:00:00+08:00"), &a);
+	expect_due("2026-01-09T23:59:59+08:00", a.reply_due);
+
+	cal_free(core.cal);
+	cr_assert_eq(cal_load_dir(MR_SOURCE_DIR "/deploy/calendars", &core.cal, err, sizeof(err)), PB_OK);
+	cal_version(core.cal, core.cal_version);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_geq(moved, 1);
+	/* 01-01..03 off, Sunday 01-04 worked */
+	expect_due("2026-01-12T23:59:59+08:00", reply_due(a.id));
+	Mailroom__AuditRecord *r = last_record();
+	cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED);
+	cr_assert_not(r->clock->provisional);
+	mailroom__audit_record__free_unpacked(r, NULL);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(moved, 0, "once per calendar version");
+}

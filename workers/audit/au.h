@@ -1,0 +1,84 @@
+/* au: mailroom-audit, the auditor's offline tool. Reads a store read-only
+ * (safe while the router runs), checks the signed hash chain and reads
+ * message trails out of it. Commands live in a table in au_main.c. */
+#ifndef AU_H
+#define AU_H
+
+#include "st.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+#define AU_PROG "mailroom-audit"
+
+/* Exit codes (workers/README.md). */
+enum au_exit {
+	AU_EXIT_OK = 0,
+	AU_EXIT_USAGE = 1,
+	AU_EXIT_OPEN = 2,          /* store or key file cannot be opened or read */
+	AU_EXIT_NOTFOUND = 4,
+	AU_EXIT_INVALID = 8,       /* bad tracking code, id or key file */
+	AU_EXIT_OTHER = 9,
+	AU_EXIT_MALFORMED = 10,    /* ST_VERIFY_MALFORMED ... */
+	AU_EXIT_INDEX = 11,
+	AU_EXIT_CHAIN = 12,
+	AU_EXIT_SIGNATURE = 13,
+	AU_EXIT_KEY = 14,
+	AU_EXIT_EMPTY = 15,        /* ... ST_VERIFY_EMPTY */
+	AU_EXIT_VERIFY_OTHER = 19, /* a failure class newer than this tool */
+};
+
+struct au_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+	const char *usage;
+	const char *summary;
+};
+
+/* A store opened read-only whose log has been verified. */
+struct au_log {
+	st_env *env;
+	int pinned;                /* checked against --pubkey, not record 0 */
+	struct st_verify_report rep;
+	uint8_t key_id[ST_KEYID_LEN];
+};
+
+/* Opens dir, verifies the log (against the key in pubkey_file when not
+ * NULL) and, on a failure, prints it. Returns an exit code; on AU_EXIT_OK
+ * l->env is open and closed by au_log_close. */
+int au_log_open(const char *dir, const char *pubkey_file, int json, struct au_log *l);
+void au_log_close(struct au_log *l);
+/* verify failure class -> exit code, and its short stable name. */
+int au_verify_exit(int fail);
+const char *au_verify_name(int fail);
+/* {"records", "head", "key", "key_id", "public_key", "trusted"} */
+json_t *au_log_json(const struct au_log *l);
+/* "ok: N records, head <hex>, key <name>" and the trust line. */
+void au_log_print(const struct au_log *l, const char *pubkey_file);
+
+/* Output: au_emit prints and releases j; au_fail prints the error (on
+ * stdout as {"error":...} too when json) and returns exit. */
+int au_emit(json_t *j);
+int au_fail(int json, int exit, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Prints usage for cmd on stderr and returns AU_EXIT_USAGE. */
+int au_usage(const char *cmd, const char *why);
+
+/* The options most commands share. Positional arguments may come
+ * anywhere; they end up in args. */
+struct au_opts {
+	const char *store;
+	const char *pubkey;
+	int json;
+	int nargs;
+	char **args;
+};
+/* -1 to go on; otherwise the exit code to return now (usage printed;
+ * -h prints it on stdout and gives AU_EXIT_OK). */
+int au_parse(int argc, char **argv, struct au_opts *o);
+
+/* Commands. */
+int au_cmd_verify(int argc, char **argv);
+int au_cmd_trail(int argc, char **argv);
+
+#endif

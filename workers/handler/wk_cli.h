@@ -1,0 +1,82 @@
+/* Private to the mailroom-handler program: parsed options, the command
+ * table and the output helpers shared by the commands. */
+#ifndef WK_CLI_H
+#define WK_CLI_H
+
+#include "wk.h"
+
+#include <jansson.h>
+
+#define WK_PROG "mailroom-handler"
+#define WK_DEFAULT_CONF "deploy/mailroom.ini"
+#define WK_WAIT_MAX_S 3600
+
+/* Options a command may take besides -c, --router and --key. */
+enum {
+	WK_O_QUEUE = 1 << 0,
+	WK_O_WAIT = 1 << 1,
+	WK_O_TEXT = 1 << 2,
+	WK_O_TO = 1 << 3,
+	WK_O_REASON = 1 << 4,
+	WK_O_LEASE = 1 << 5,
+	WK_O_STATE = 1 << 6,
+	WK_O_NAME = 1 << 7,
+};
+
+struct wk_opts {
+	const char *conf;          /* NULL: WK_DEFAULT_CONF, missing file allowed */
+	const char *router;
+	const char *key;
+	const char *state;
+	const char *lease;
+	const char *queue;
+	const char *to;
+	const char *reason;
+	const char *text;
+	const char *name;
+	long wait_s;
+	unsigned seen;             /* WK_O_* given on the command line */
+	int nargs;
+	char **args;               /* positional arguments after the command */
+};
+
+struct wk_ctx {
+	struct wk_opts o;
+	struct pb_conf *conf;      /* loaded by wk_connect */
+	uint8_t sk[64];
+	uint8_t pk[32];
+	struct wk_client client;
+};
+
+struct wk_cmd {
+	const char *name;
+	int (*run)(struct wk_ctx *);
+	unsigned allowed;          /* WK_O_* */
+	int nargs;                 /* positional arguments it needs */
+	const char *usage;
+};
+
+/* Commands (wk_cmd.c). Each returns an exit code (enum wk_exit). */
+int wk_cmd_keygen(struct wk_ctx *x);
+int wk_cmd_pubkey(struct wk_ctx *x);
+int wk_cmd_queues(struct wk_ctx *x);
+int wk_cmd_pull(struct wk_ctx *x);
+int wk_cmd_reply(struct wk_ctx *x);
+int wk_cmd_release(struct wk_ctx *x);
+int wk_cmd_renew(struct wk_ctx *x);
+int wk_cmd_transfer(struct wk_ctx *x);
+
+/* Output (wk_main.c). wk_emit takes the reference; NULL means out of
+ * memory. wk_fail prints {"error":...} on stdout and one line on stderr,
+ * and returns exit. */
+int wk_emit(json_t *j);
+int wk_fail(int exit, const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* wk_fail for a pb_err raised here rather than by the router. */
+int wk_fail_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Loads config and key, dials the router (wk_main.c). 0 or an exit code,
+ * with the error already printed. */
+int wk_connect(struct wk_ctx *x);
+
+#endif
