@@ -225,6 +225,10 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 
 	switch (r->action) {
 	case MAILROOM__CLOCK_ACTION__CLOCK_PAUSE:
+		/* Paused time does not count, but a pause cannot take back a
+		 * deadline already missed: that would silence the ladder. */
+		if (c->pause_depth == 0 && now_ms > c->due_ms)
+			return rt_fail(res, PB_ESTATE, "overdue", "the deadline has passed; it cannot be paused");
 		if (c->pause_depth == 0) {
 			if ((rc = unschedule(t, m->id.data, c)))
 				return fail_rc(res, rc);
@@ -261,8 +265,9 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 			snprintf(why, sizeof(why), "at most %d working days in %d extension(s); %d used in %u",
 			         p->extend_max[m->channel], p->extend_times[m->channel], c->extended_days,
 			         c->extensions);
-			rt_own(res, strdup(why), RT_OWN_FREE);
-			return rt_fail(res, PB_ELIMIT, "extension_cap", res->owned[res->nowned - 1].p);
+			char *msg = rt_own(res, strdup(why), RT_OWN_FREE);
+			return rt_fail(res, PB_ELIMIT, "extension_cap",
+			               msg ? msg : "over the extension cap for this channel");
 		}
 		if ((rc = unschedule(t, m->id.data, c)))
 			return fail_rc(res, rc);

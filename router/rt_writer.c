@@ -178,8 +178,11 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	timed_work(w, txn, now, rt_escalate_one, "escalation", touched, &ntouched);
 
 	if (txn) {
+		int worked = batch != NULL || w->npub > 0;
 		rc = st_txn_commit(txn);
-		record_commit(core, pb_mono_us() - t0);
+		/* Idle ticks commit nothing; they would only blur the histogram. */
+		if (worked)
+			record_commit(core, pb_mono_us() - t0);
 	}
 	if (rc) {
 		pb_error("commit failed: %s; answering the batch with an error", pb_err_str(rc));

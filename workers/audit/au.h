@@ -1,12 +1,14 @@
 /* au: mailroom-audit, the auditor's offline tool. Reads a store read-only
- * (safe while the router runs), checks the signed hash chain and reads
- * message trails out of it. Commands live in a table in au_main.c. */
+ * (safe while the router runs), checks the signed hash chain, reads
+ * message trails and missed deadlines out of it, and computes due dates.
+ * Commands live in a table in au_main.c. */
 #ifndef AU_H
 #define AU_H
 
 #include "st.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define AU_PROG "mailroom-audit"
@@ -17,7 +19,7 @@ enum au_exit {
 	AU_EXIT_USAGE = 1,
 	AU_EXIT_OPEN = 2,          /* store or key file cannot be opened or read */
 	AU_EXIT_NOTFOUND = 4,
-	AU_EXIT_INVALID = 8,       /* bad tracking code, id or key file */
+	AU_EXIT_INVALID = 8,       /* bad tracking code, id, key file, value or calendar */
 	AU_EXIT_OTHER = 9,
 	AU_EXIT_MALFORMED = 10,    /* ST_VERIFY_MALFORMED ... */
 	AU_EXIT_INDEX = 11,
@@ -28,9 +30,21 @@ enum au_exit {
 	AU_EXIT_VERIFY_OTHER = 19, /* a failure class newer than this tool */
 };
 
+/* Options a command may take. */
+enum {
+	AU_O_STORE = 1 << 0,       /* required when allowed */
+	AU_O_PUBKEY = 1 << 1,
+	AU_O_JSON = 1 << 2,
+	AU_O_FROM = 1 << 3,
+	AU_O_DAYS = 1 << 4,
+	AU_O_CALENDARS = 1 << 5,
+	AU_O_NOW = 1 << 6,
+};
+
 struct au_cmd {
 	const char *name;
 	int (*run)(int argc, char **argv);   /* argv[0] is the command name */
+	unsigned opts;                       /* AU_O_* */
 	const char *usage;
 	const char *summary;
 };
@@ -69,16 +83,44 @@ int au_usage(const char *cmd, const char *why);
 struct au_opts {
 	const char *store;
 	const char *pubkey;
+	const char *from;          /* --from YYYY-MM-DD */
+	const char *days;          /* --working-days N, checked by the command */
+	const char *calendars;     /* NULL: AU_DEFAULT_CALENDARS */
+	const char *now;           /* --now RFC 3339 */
 	int json;
+	unsigned seen;             /* AU_O_* given */
 	int nargs;
 	char **args;
 };
 /* -1 to go on; otherwise the exit code to return now (usage printed;
- * -h prints it on stdout and gives AU_EXIT_OK). */
+ * -h prints it on stdout and gives AU_EXIT_OK). Refuses options the
+ * command does not take. */
 int au_parse(int argc, char **argv, struct au_opts *o);
+
+/* ---- text and JSON pieces shared by the reports (au_fmt.c) ---- */
+/* "AUDIT_RECEIVED" -> "RECEIVED": names come from the schema, so new
+ * values print without a change here. lower = 1 gives "received". */
+const char *au_enum_name(const ProtobufCEnumDescriptor *d, int v, const char *prefix, int lower,
+                         char *buf, size_t len);
+/* RFC 3339 +08:00, or "-" for 0. */
+void au_fmt_time(int64_t ms, char *buf, size_t len, int with_ms);
+/* The same as a JSON string, or null for 0. */
+json_t *au_time_json(int64_t ms, int with_ms);
+/* Prints s with control bytes replaced by '?': text output goes to
+ * terminals. UTF-8 passes unchanged. */
+void au_put_clean(const char *s);
+
+/* ---- calendars (au_deadline.c) ---- */
+#define AU_DEFAULT_CALENDARS "deploy/calendars"
+struct cal_set;
+/* Loads dir (NULL: the default). On failure prints the loader's
+ * "file:line: reason" and returns its exit code; *out is NULL then. */
+int au_cal_load(const char *dir, int json, struct cal_set **out);
 
 /* Commands. */
 int au_cmd_verify(int argc, char **argv);
 int au_cmd_trail(int argc, char **argv);
+int au_cmd_deadline(int argc, char **argv);
+int au_cmd_overdue(int argc, char **argv);
 
 #endif

@@ -8,13 +8,30 @@
 #include <stdio.h>
 #include <string.h>
 
+#define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
+
 static const struct au_cmd cmds[] = {
-	{"verify", au_cmd_verify, "verify --store DIR [--pubkey FILE] [--json]",
+	{"verify", au_cmd_verify, LOG_OPTS, "verify --store DIR [--pubkey FILE] [--json]",
 	 "check every record's shape, position, chain and signature"},
-	{"trail", au_cmd_trail, "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--json]",
+	{"trail", au_cmd_trail, LOG_OPTS,
+	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--json]",
 	 "verify the log, then list the records of one message"},
+	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON,
+	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR] [--json]",
+	 "the due date N working days after a receipt date"},
+	{"overdue", au_cmd_overdue, LOG_OPTS | AU_O_CALENDARS | AU_O_NOW,
+	 "overdue --store DIR [--pubkey FILE] [--calendars DIR] [--now RFC3339] [--json]",
+	 "verify the log, then list every missed deadline from its records"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct au_cmd *find_cmd(const char *name)
+{
+	for (size_t i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
 
 static void usage(FILE *f)
 {
@@ -22,18 +39,20 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-9s %s\n            " AU_PROG " %s\n", cmds[i].name, cmds[i].summary,
 		        cmds[i].usage);
+	fprintf(f, "--calendars defaults to " AU_DEFAULT_CALENDARS ".\n");
 	fprintf(f, "Exit codes are listed in workers/README.md.\n");
 }
 
 int au_usage(const char *cmd, const char *why)
 {
+	const struct au_cmd *c = cmd ? find_cmd(cmd) : NULL;
+
 	if (why)
 		fprintf(stderr, AU_PROG ": %s\n", why);
-	for (size_t i = 0; cmd && i < NCMDS; i++)
-		if (strcmp(cmds[i].name, cmd) == 0) {
-			fprintf(stderr, "usage: " AU_PROG " %s\n", cmds[i].usage);
-			return AU_EXIT_USAGE;
-		}
+	if (c) {
+		fprintf(stderr, "usage: " AU_PROG " %s\n", c->usage);
+		return AU_EXIT_USAGE;
+	}
 	usage(stderr);
 	return AU_EXIT_USAGE;
 }
@@ -44,9 +63,17 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"store", required_argument, NULL, 's'},
 		{"pubkey", required_argument, NULL, 'p'},
 		{"json", no_argument, NULL, 'j'},
+		{"from", required_argument, NULL, 'f'},
+		{"working-days", required_argument, NULL, 'd'},
+		{"calendars", required_argument, NULL, 'C'},
+		{"now", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
+	/* In AU_O_* bit order. */
+	static const char *names[] = {"--store", "--pubkey", "--json", "--from", "--working-days",
+	                              "--calendars", "--now"};
+	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
 
@@ -55,13 +82,16 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	optind = 0;   /* GNU getopt: a full restart */
 	while ((ch = getopt_long(argc, argv, ":s:p:jh", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 's': o->store = optarg; break;
-		case 'p': o->pubkey = optarg; break;
-		case 'j': o->json = 1; break;
+		case 's': o->store = optarg; o->seen |= AU_O_STORE; break;
+		case 'p': o->pubkey = optarg; o->seen |= AU_O_PUBKEY; break;
+		case 'j': o->json = 1; o->seen |= AU_O_JSON; break;
+		case 'f': o->from = optarg; o->seen |= AU_O_FROM; break;
+		case 'd': o->days = optarg; o->seen |= AU_O_DAYS; break;
+		case 'C': o->calendars = optarg; o->seen |= AU_O_CALENDARS; break;
+		case 'n': o->now = optarg; o->seen |= AU_O_NOW; break;
 		case 'h':
-			for (size_t i = 0; i < NCMDS; i++)
-				if (strcmp(cmds[i].name, argv[0]) == 0)
-					printf("usage: " AU_PROG " %s\n", cmds[i].usage);
+			if (cmd)
+				printf("usage: " AU_PROG " %s\n", cmd->usage);
 			return AU_EXIT_OK;
 		case ':':
 			snprintf(why, sizeof(why), "option %s needs a value", argv[optind - 1]);
@@ -73,7 +103,12 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	}
 	o->args = argv + optind;
 	o->nargs = argc - optind;
-	if (!o->store)
+	for (unsigned i = 0; cmd && i < sizeof(names) / sizeof(names[0]); i++)
+		if ((o->seen & (1u << i)) && !(cmd->opts & (1u << i))) {
+			snprintf(why, sizeof(why), "option %s does not apply to %s", names[i], cmd->name);
+			return au_usage(argv[0], why);
+		}
+	if (cmd && (cmd->opts & AU_O_STORE) && !o->store)
 		return au_usage(argv[0], "--store DIR is required");
 	return -1;
 }
@@ -122,9 +157,9 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return AU_EXIT_OK;
 	}
-	for (size_t i = 0; i < NCMDS; i++)
-		if (strcmp(cmds[i].name, argv[1]) == 0)
-			return cmds[i].run(argc - 1, argv + 1);
+	const struct au_cmd *cmd = find_cmd(argv[1]);
+	if (cmd)
+		return cmd->run(argc - 1, argv + 1);
 	fprintf(stderr, AU_PROG ": unknown command '%s'\n", argv[1]);
 	return au_usage(NULL, NULL);
 }

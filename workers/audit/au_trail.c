@@ -4,7 +4,6 @@
 #include "pb_id.h"
 #include "pb_time.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,87 +18,44 @@ struct trail {
 	uint64_t found;
 };
 
-/* "AUDIT_RECEIVED" -> "RECEIVED"; enum names come from the schema, so new
- * events print without a change here. */
-static const char *enum_name(const ProtobufCEnumDescriptor *d, int v, const char *prefix,
-                             char *buf, size_t len)
-{
-	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(d, v);
-	size_t n = strlen(prefix);
-
-	if (!ev) {
-		snprintf(buf, len, "%d", v);
-		return buf;
-	}
-	snprintf(buf, len, "%s", strncmp(ev->name, prefix, n) == 0 ? ev->name + n : ev->name);
-	return buf;
-}
-
-/* Message status as the JSON edge spells it: "queued", "replied"... */
-static const char *status_name(int status, char *buf, size_t len)
-{
-	enum_name(&mailroom__status__descriptor, status, "STATUS_", buf, len);
-	for (char *p = buf; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	return buf;
-}
-
-static void fmt_time(int64_t ms, char *buf, size_t len, int with_ms)
-{
-	if (ms == 0 || pb_time_fmt(ms, buf, len, with_ms) < 0)
-		snprintf(buf, len, "-");
-}
-
-/* Text output is line-oriented and goes to terminals: no control bytes
- * from a handler's reason may reach either. UTF-8 passes unchanged. */
-static void put_clean(const char *s)
-{
-	for (; *s; s++)
-		putchar(((unsigned char)*s < 0x20 || *s == 0x7f) ? '?' : *s);
-}
-
 static void print_kv(const char *k, const char *v)
 {
 	if (!v || !*v)
 		return;
 	printf(" %s=", k);
-	put_clean(v);
+	au_put_clean(v);
 }
 
 static void print_record(const Mailroom__AuditRecord *r)
 {
 	char ev[48], t[40], due[40], hash[2 * 64 + 1];
 
-	enum_name(&mailroom__audit_event__descriptor, r->event, "AUDIT_", ev, sizeof(ev));
-	fmt_time(r->time_ms, t, sizeof(t), 1);
+	au_enum_name(&mailroom__audit_event__descriptor, r->event, "AUDIT_", 0, ev, sizeof(ev));
+	au_fmt_time(r->time_ms, t, sizeof(t), 1);
 	printf("%llu %s %s", (unsigned long long)r->index, t, ev);
 	print_kv("actor", r->actor);
 	print_kv("queue", r->queue);
 	print_kv("from_queue", r->from_queue);
 	if (r->due_ms) {
-		fmt_time(r->due_ms, due, sizeof(due), 0);
+		au_fmt_time(r->due_ms, due, sizeof(due), 0);
 		printf(" due=%s%s", due, r->due_provisional ? " (provisional)" : "");
 	}
 	if (r->ack_due_ms) {
-		fmt_time(r->ack_due_ms, due, sizeof(due), 0);
+		au_fmt_time(r->ack_due_ms, due, sizeof(due), 0);
 		printf(" ack_due=%s", due);
+	}
+	if (r->old_due_ms) {
+		au_fmt_time(r->old_due_ms, due, sizeof(due), 0);
+		printf(" old_due=%s", due);
 	}
 	if (r->content_hash.len > 0 && r->content_hash.len <= 64) {
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		printf(" content_hash=%s", hash);
 	}
+	print_kv("approver", r->approver);
 	print_kv("ref", r->external_ref);
 	print_kv("detail", r->detail);
 	putchar('\n');
-}
-
-static json_t *time_json(int64_t ms)
-{
-	char buf[40];
-
-	if (ms == 0 || pb_time_fmt(ms, buf, sizeof(buf), 1) < 0)
-		return json_null();
-	return json_string(buf);
 }
 
 static json_t *record_json(const Mailroom__AuditRecord *r)
@@ -107,17 +63,18 @@ static json_t *record_json(const Mailroom__AuditRecord *r)
 	char ev[48], hash[2 * 64 + 1];
 	json_t *h = json_null();
 
-	enum_name(&mailroom__audit_event__descriptor, r->event, "AUDIT_", ev, sizeof(ev));
+	au_enum_name(&mailroom__audit_event__descriptor, r->event, "AUDIT_", 0, ev, sizeof(ev));
 	if (r->content_hash.len > 0 && r->content_hash.len <= 64) {
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		h = json_string(hash);
 	}
-	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:s, s:o, s:s}", "index",
-	                 (json_int_t)r->index, "time", time_json(r->time_ms), "event", ev, "actor",
-	                 r->actor, "queue", r->queue, "from_queue", r->from_queue, "due",
-	                 time_json(r->due_ms), "due_provisional", r->due_provisional, "ack_due",
-	                 time_json(r->ack_due_ms), "detail", r->detail, "content_hash", h,
-	                 "external_ref", r->external_ref);
+	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:s, s:s, s:o, s:s}",
+	                 "index", (json_int_t)r->index, "time", au_time_json(r->time_ms, 1),
+	                 "event", ev, "actor", r->actor, "queue", r->queue, "from_queue",
+	                 r->from_queue, "due", au_time_json(r->due_ms, 1), "due_provisional",
+	                 r->due_provisional, "ack_due", au_time_json(r->ack_due_ms, 1), "old_due",
+	                 au_time_json(r->old_due_ms, 1), "approver", r->approver, "detail",
+	                 r->detail, "content_hash", h, "external_ref", r->external_ref);
 }
 
 /* One pass over the verified prefix of the log. Records past it (the
@@ -171,7 +128,8 @@ static json_t *message_json(const struct trail *tr)
 	m = json_pack("{s:s, s:s?}", "id", tr->idt, "tracking_code",
 	              tr->msg && *tr->msg->tracking_code ? tr->msg->tracking_code : NULL);
 	if (m && tr->msg) {
-		status_name(tr->msg->status, st, sizeof(st));
+		au_enum_name(&mailroom__status__descriptor, tr->msg->status, "STATUS_", 1, st,
+		             sizeof(st));
 		if (json_object_set_new(m, "status", json_string(st)) ||
 		    json_object_set_new(m, "queue", json_string(tr->msg->queue))) {
 			json_decref(m);
@@ -188,10 +146,11 @@ static void print_message(const struct trail *tr)
 		char st[32];
 		if (*tr->msg->tracking_code)
 			printf(" tracking %s", tr->msg->tracking_code);
-		printf(" status %s", status_name(tr->msg->status, st, sizeof(st)));
+		printf(" status %s", au_enum_name(&mailroom__status__descriptor, tr->msg->status,
+		                                  "STATUS_", 1, st, sizeof(st)));
 		if (*tr->msg->queue) {
 			printf(" queue ");
-			put_clean(tr->msg->queue);
+			au_put_clean(tr->msg->queue);
 		}
 	}
 	putchar('\n');

@@ -21,6 +21,9 @@ enum {
 	WK_O_LEASE = 1 << 5,
 	WK_O_STATE = 1 << 6,
 	WK_O_NAME = 1 << 7,
+	WK_O_DAYS = 1 << 8,
+	WK_O_APPROVER = 1 << 9,
+	WK_O_RECEIVED = 1 << 10,
 };
 
 struct wk_opts {
@@ -34,6 +37,9 @@ struct wk_opts {
 	const char *reason;
 	const char *text;
 	const char *name;
+	const char *days;          /* --working-days, checked by the command */
+	const char *approver;
+	const char *received;      /* --received-at, RFC 3339 */
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -65,6 +71,11 @@ int wk_cmd_reply(struct wk_ctx *x);
 int wk_cmd_release(struct wk_ctx *x);
 int wk_cmd_renew(struct wk_ctx *x);
 int wk_cmd_transfer(struct wk_ctx *x);
+/* Deadline clocks (wk_clock.c): no lease needed. */
+int wk_cmd_extend(struct wk_ctx *x);
+int wk_cmd_pause(struct wk_ctx *x);
+int wk_cmd_resume(struct wk_ctx *x);
+int wk_cmd_restart(struct wk_ctx *x);
 
 /* Output (wk_main.c). wk_emit takes the reference; NULL means out of
  * memory. wk_fail prints {"error":...} on stdout and one line on stderr,
@@ -78,5 +89,11 @@ int wk_fail_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 
 /* Loads config and key, dials the router (wk_main.c). 0 or an exit code,
  * with the error already printed. */
 int wk_connect(struct wk_ctx *x);
+
+/* Sends req and checks the verdict (wk_cmd.c). On success *out holds a
+ * response with result want; otherwise the error is printed and its exit
+ * code returned. timeout_ms 0 means the default. */
+int wk_call(struct wk_ctx *x, Mailroom__Request *req, int timeout_ms, int want,
+            Mailroom__Response **out);
 
 #endif

@@ -17,10 +17,8 @@ struct lease_arg {
 	struct wk_state st;
 };
 
-/* Sends req and checks the verdict. On success *out holds a response of
- * the wanted kind; otherwise the error is printed and its exit returned. */
-static int call(struct wk_ctx *x, Mailroom__Request *req, int timeout_ms, int want,
-                Mailroom__Response **out)
+int wk_call(struct wk_ctx *x, Mailroom__Request *req, int timeout_ms, int want,
+            Mailroom__Response **out)
 {
 	Mailroom__Response *r;
 	int rc;
@@ -205,7 +203,7 @@ int wk_cmd_queues(struct wk_ctx *x)
 
 	req.op_case = MAILROOM__REQUEST__OP_QUEUES;
 	req.queues = &q;
-	if ((rc = call(x, &req, 0, MAILROOM__RESPONSE__RESULT_QUEUES, &r)))
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_QUEUES, &r)))
 		return rc;
 	arr = json_array();
 	for (size_t i = 0; arr && r->queues && i < r->queues->n_queues; i++) {
@@ -244,8 +242,8 @@ int wk_cmd_pull(struct wk_ctx *x)
 	req.op_case = MAILROOM__REQUEST__OP_PULL;
 	req.pull = &p;
 	/* The router holds a long-poll for up to wait_ms; answer comes after. */
-	if ((rc = call(x, &req, (int)p.wait_ms + WK_PULL_SLACK_MS, MAILROOM__RESPONSE__RESULT_PULL,
-	               &r)))
+	if ((rc = wk_call(x, &req, (int)p.wait_ms + WK_PULL_SLACK_MS,
+	                  MAILROOM__RESPONSE__RESULT_PULL, &r)))
 		return rc;
 	pr = r->result_case == MAILROOM__RESPONSE__RESULT_PULL ? r->pull : NULL;
 	if (!pr || !pr->message) {
@@ -302,7 +300,7 @@ int wk_cmd_reply(struct wk_ctx *x)
 	rp.text = (char *)x->o.text;
 	req.op_case = MAILROOM__REQUEST__OP_REPLY;
 	req.reply = &rp;
-	if ((rc = call(x, &req, 0, MAILROOM__RESPONSE__RESULT_REPLY, &r)))
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_REPLY, &r)))
 		return after_lease_call(&a, rc);
 	return finish_view(&a, r, r->reply);
 }
@@ -320,7 +318,7 @@ int wk_cmd_release(struct wk_ctx *x)
 	lease_ref(&a, &ref);
 	req.op_case = MAILROOM__REQUEST__OP_RELEASE;
 	req.release = &ref;
-	if ((rc = call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RELEASE, &r)))
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RELEASE, &r)))
 		return after_lease_call(&a, rc);
 	return finish_view(&a, r, r->release);
 }
@@ -349,7 +347,7 @@ int wk_cmd_transfer(struct wk_ctx *x)
 	t.reason = (char *)x->o.reason;
 	req.op_case = MAILROOM__REQUEST__OP_TRANSFER;
 	req.transfer = &t;
-	if ((rc = call(x, &req, 0, MAILROOM__RESPONSE__RESULT_TRANSFER, &r)))
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_TRANSFER, &r)))
 		return after_lease_call(&a, rc);
 	return finish_view(&a, r, r->transfer);
 }
@@ -368,7 +366,7 @@ int wk_cmd_renew(struct wk_ctx *x)
 	lease_ref(&a, &ref);
 	req.op_case = MAILROOM__REQUEST__OP_RENEW;
 	req.renew = &ref;
-	if ((rc = call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RENEW, &r)))
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RENEW, &r)))
 		return after_lease_call(&a, rc);
 	if (!r->renew) {
 		mailroom__response__free_unpacked(r, NULL);

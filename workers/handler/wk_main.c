@@ -26,6 +26,12 @@ static const struct wk_cmd cmds[] = {
 	{"renew", wk_cmd_renew, LEASE_OPTS, 1, "--key FILE renew ID"},
 	{"transfer", wk_cmd_transfer, WK_O_TO | WK_O_REASON | LEASE_OPTS, 1,
 	 "--key FILE transfer ID --to QUEUE --reason TEXT"},
+	{"extend", wk_cmd_extend, WK_O_DAYS | WK_O_APPROVER | WK_O_REASON, 1,
+	 "--key FILE extend ID --working-days N --approver NAME --reason TEXT"},
+	{"pause", wk_cmd_pause, WK_O_REASON, 1, "--key FILE pause ID --reason TEXT"},
+	{"resume", wk_cmd_resume, WK_O_REASON, 1, "--key FILE resume ID --reason TEXT"},
+	{"restart", wk_cmd_restart, WK_O_REASON | WK_O_RECEIVED, 1,
+	 "--key FILE restart ID --reason TEXT [--received-at RFC3339]"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -41,6 +47,9 @@ static const struct option longopts[] = {
 	{"to", required_argument, NULL, 'T'},
 	{"reason", required_argument, NULL, 'R'},
 	{"name", required_argument, NULL, 'N'},
+	{"working-days", required_argument, NULL, 'D'},
+	{"approver", required_argument, NULL, 'A'},
+	{"received-at", required_argument, NULL, 'V'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -173,8 +182,10 @@ static const struct wk_cmd *find_cmd(const char *name)
 /* Options and positional arguments may come in any order. */
 static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd **cmd)
 {
+	/* In WK_O_* bit order. */
 	static const char *names[] = {"--queue", "--wait", "--text", "--to", "--reason",
-	                              "--lease", "--state", "--name"};
+	                              "--lease", "--state", "--name", "--working-days",
+	                              "--approver", "--received-at"};
 	int ch;
 
 	opterr = 0;
@@ -216,6 +227,18 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		case 'N':
 			o->name = optarg;
 			o->seen |= WK_O_NAME;
+			break;
+		case 'D':
+			o->days = optarg;
+			o->seen |= WK_O_DAYS;
+			break;
+		case 'A':
+			o->approver = optarg;
+			o->seen |= WK_O_APPROVER;
+			break;
+		case 'V':
+			o->received = optarg;
+			o->seen |= WK_O_RECEIVED;
 			break;
 		case 'w':
 			if (parse_wait(optarg, &o->wait_s))

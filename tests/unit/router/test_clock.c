@@ -113,6 +113,11 @@ Test(clock, overlapping_pauses_leave_out_the_days_between)
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "again",
 	                      0, at("2025-09-11T10:00:00+08:00"), &res), PB_ESTATE);
 	rt_result_clear(&res);
+	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "too late",
+	                      0, at("2025-09-29T09:00:00+08:00"), &res), PB_ESTATE,
+	             "a missed deadline cannot be paused");
+	cr_assert_str_eq(res.resp.error, "overdue");
+	rt_result_clear(&res);
 }
 
 Test(clock, one_extension_up_to_the_cap)

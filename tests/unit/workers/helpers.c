@@ -111,16 +111,12 @@ static void append(st_txn *t, Mailroom__AuditRecord *rec)
 	cr_assert_eq(st_log_append(t, rec, NULL), PB_OK);
 }
 
-void store_build(struct fixture_store *s, const char *sub)
+st_env *store_create(struct fixture_store *s, const char *sub)
 {
 	char base[200];
 	struct pb_conf *c = calloc(1, sizeof(*c));
-	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
 	struct st_keys keys;
-	uint8_t other[16], hash[32], salt[16];
-	int64_t now = pb_now_ms();
 	st_env *env;
-	st_txn *t;
 	int created;
 
 	cr_assert_not_null(c);
@@ -137,6 +133,17 @@ void store_build(struct fixture_store *s, const char *sub)
 	cr_assert_eq(st_keys_load_or_create(c, &keys, &created), PB_OK);
 	cr_assert_eq(st_open(s->dir, 16, 0, &keys, &env), PB_OK);
 	free(c);
+	sodium_memzero(&keys, sizeof(keys));
+	return env;
+}
+
+void store_build(struct fixture_store *s, const char *sub)
+{
+	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
+	uint8_t other[16], hash[32], salt[16];
+	int64_t now = pb_now_ms();
+	st_env *env = store_create(s, sub);
+	st_txn *t;
 
 	pb_id_new(now, s->id);
 	pb_id_to_text(s->id, s->idt);
@@ -202,7 +209,6 @@ void store_build(struct fixture_store *s, const char *sub)
 	s->nmsg = 4;
 	s->records = r.index + 1;
 	st_close(env);
-	sodium_memzero(&keys, sizeof(keys));
 }
 
 void store_flip(const char *dir, uint64_t index, long off)
@@ -284,6 +290,15 @@ static void note(const Mailroom__Envelope *env, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_RELEASE:
 		ref = req->release;
 		break;
+	case MAILROOM__REQUEST__OP_CLOCK:
+		if (req->clock->id.len == 16)
+			memcpy(s->id, req->clock->id.data, 16);
+		s->action = req->clock->action;
+		s->working_days = req->clock->working_days;
+		snprintf(s->approver, sizeof(s->approver), "%s", req->clock->approver);
+		snprintf(s->reason, sizeof(s->reason), "%s", req->clock->reason);
+		s->received_ms = req->clock->received_ms;
+		break;
 	default:
 		break;
 	}
@@ -327,7 +342,7 @@ static void answer(const Mailroom__Request *req, Mailroom__Response *resp, Mailr
 	l->expires_ms = 1764000300000;
 	if (c->code) {
 		resp->code = c->code;
-		resp->error = (char *)pb_err_name(c->code);
+		resp->error = (char *)(c->error ? c->error : pb_err_name(c->code));
 		resp->message = "refused by the test";
 		return;
 	}
@@ -364,6 +379,17 @@ static void answer(const Mailroom__Request *req, Mailroom__Response *resp, Mailr
 	case MAILROOM__REQUEST__OP_TRANSFER:
 		ref = req->transfer->lease;
 		break;
+	case MAILROOM__REQUEST__OP_CLOCK:
+		/* No lease: only the id has to be right. */
+		if (req->clock->id.len != 16 || memcmp(req->clock->id.data, c->id, 16) != 0) {
+			resp->code = PB_ENOTFOUND;
+			resp->error = "not_found";
+			return;
+		}
+		v->reply_due_ms = 1766591999000;   /* 2025-12-24T23:59:59+08:00 */
+		resp->result_case = MAILROOM__RESPONSE__RESULT_CLOCK;
+		resp->clock = v;
+		return;
 	default:
 		resp->code = PB_EINVAL;
 		return;

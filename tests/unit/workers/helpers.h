@@ -42,9 +42,12 @@ struct fixture_store {
 	uint64_t first_msg;    /* index of the message's first record */
 	int nmsg;              /* records about the message */
 };
-/* Builds <base>/store with keys in <base>/keys, base being tdir or
- * tdir/sub; also a record about another message, which a trail must
- * leave out. */
+/* Creates an empty store (record 0 only) at <base>/store with keys in
+ * <base>/keys, base being tdir or tdir/sub; fills s->dir and s->pubkey.
+ * The caller writes and closes it. */
+st_env *store_create(struct fixture_store *s, const char *sub);
+/* store_create, then one message's history and a record about another
+ * message, which a trail must leave out. */
 void store_build(struct fixture_store *s, const char *sub);
 /* Flips one bit of log record index at byte offset off (negative: from
  * the end). The store must not be open in this process. */
@@ -66,6 +69,10 @@ struct fake_seen {
 	char reason[256];
 	uint64_t ts_ms;
 	uint8_t nonce[16];
+	int action;             /* ClockReq */
+	int32_t working_days;
+	char approver[128];
+	int64_t received_ms;
 };
 struct fake_cfg {
 	int code;               /* answer every request with this pb_err when set */
@@ -73,6 +80,7 @@ struct fake_cfg {
 	uint8_t id[16];         /* the message a pull hands out */
 	uint8_t token[16];      /* its lease token; other tokens get PB_ELEASE */
 	uint8_t renewed[16];    /* token handed out by renew */
+	const char *error;      /* Response.error with code; NULL: pb_err_name(code) */
 };
 /* Listens on ipc://tdir/router.ipc; returns that url. */
 const char *fake_start(const struct fake_cfg *cfg);
