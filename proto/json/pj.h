@@ -26,7 +26,8 @@ int pj_valid_email(const char *s);
 
 /* POST /v1/messages body -> SubmitReq (channel mailbox, consultation or
  * complaint). Strings in *out point into *root, which the caller keeps
- * alive and frees with json_decref after use. Returns 0 or -1 with *err. */
+ * alive and frees with json_decref after use. Returns 0 or -1 with *err;
+ * on -1 *root is NULL. A JSON null counts as an absent field. */
 int pj_parse_message(const char *body, size_t len, json_t **root, Mailroom__SubmitReq *out,
                      Mailroom__Contact *contact, struct pj_error *err);
 

@@ -1,0 +1,248 @@
+/* gw: the HTTP gateway. Internal header shared by the gateway's files and
+ * its tests; nothing else includes it.
+ *
+ *   gw_http.c     MHD daemon, request phases, early checks, gw_start/gw_stop
+ *   gw_routes.c   each route's work, the router call and its answer
+ *   gw_router.c   nng REQ client: one context and aio per request
+ *   gw_hotline.c  12345 push authentication and the nonce cache
+ *   gw_metrics.c  request counters and the Prometheus page
+ *   gw_main.c     the mailroom-gateway program */
+#ifndef GW_H
+#define GW_H
+
+#include "mailroom.pb-c.h"
+#include "pb_conf.h"
+#include "pb_id.h"
+#include "pb_wire.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <nng/nng.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------ router client -- */
+
+#define GW_MAX_PIPES 8
+
+struct gw_router {
+	nng_socket sock;
+	int timeout_ms;
+	uint8_t secret[PB_GATEWAY_SECRET_LEN];
+	pthread_mutex_t mu;        /* guards closed, so no call starts after close */
+	int closed;
+	atomic_int closing;        /* pipes going away on purpose: no warning */
+	pthread_mutex_t pipe_mu;   /* guards the connected pipe ids */
+	int npipes;
+	uint32_t pipes[GW_MAX_PIPES];
+};
+
+typedef void (*gw_call_done)(void *arg);
+
+/* One request in flight. Prepared on the HTTP thread (every failure that
+ * can happen synchronously happens there), then sent; done(arg) runs on
+ * an nng thread with rc set, and must not block. */
+struct gw_call {
+	struct gw_router *router;
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *msg;                 /* the sealed request until sent */
+	int has_ctx;
+	int stage;
+	int64_t deadline_us;
+	int rc;                       /* pb_err once done */
+	int nng_err;                  /* why, when rc is PB_EUNAVAIL */
+	Mailroom__Response *resp;     /* when rc == PB_OK */
+	gw_call_done done;
+	void *arg;
+	atomic_int abandoned;         /* set by gw_call_fini: done must not run */
+};
+
+int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms);
+/* Nonzero while a pipe to the router is up. */
+int gw_router_connected(struct gw_router *r);
+/* Aborts every call in flight (their done runs with PB_EUNAVAIL). */
+void gw_router_close(struct gw_router *r);
+
+/* Seals req and readies a context. PB_EUNAVAIL when no router is
+ * connected or the client is closed. On error nothing needs freeing. */
+int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *req);
+void gw_call_send(struct gw_call *c, gw_call_done done, void *arg);
+/* Waits for a running callback, then frees everything. Idempotent. */
+void gw_call_fini(struct gw_call *c);
+
+/* -------------------------------------------------------- 12345 push -- */
+
+#define GW_NONCE_MIN 16
+#define GW_NONCE_MAX 64
+#define GW_APP_KEY_MIN 16
+#define GW_APP_KEY_MAX 64
+#define GW_NONCE_CAP 65536
+
+struct gw_nonce_ent {
+	uint64_t hash;
+	int64_t expires_s;
+	uint32_t next;          /* bucket chain, GW_NIL at the end */
+	uint8_t app;
+	char nonce[GW_NONCE_MAX + 1];
+};
+
+/* Nonces seen lately, per app. A ring in arrival order (so the oldest is
+ * pruned first) indexed by a chained hash table. */
+struct gw_nonces {
+	pthread_mutex_t mu;
+	struct gw_nonce_ent *ents;
+	uint32_t *buckets;
+	size_t cap, nbuckets, head, count;
+	uint8_t key[crypto_shorthash_KEYBYTES];
+};
+
+int gw_nonces_init(struct gw_nonces *n, size_t cap);
+void gw_nonces_fini(struct gw_nonces *n);
+/* Drops entries whose time has passed, then records (app, nonce) until
+ * now_s + keep_s. PB_OK, PB_EREPLAY when present, PB_EFULL when every
+ * slot is still live. */
+int gw_nonces_add(struct gw_nonces *n, int app, const char *nonce, int64_t now_s, int64_t keep_s);
+size_t gw_nonces_count(struct gw_nonces *n);
+
+struct gw_app {
+	char id[PB_NAME_MAX];
+	uint8_t key[GW_APP_KEY_MAX];
+	size_t keylen;
+};
+
+struct gw_hotline {
+	int napps;
+	struct gw_app apps[PB_MAX_HOTLINE_APPS];
+	int64_t skew_s;
+	int64_t start_s;     /* timestamps at or before this are refused */
+	struct gw_nonces nonces;
+};
+
+/* What a push carries for authentication; any header may be NULL. */
+struct gw_hl_auth {
+	const char *app_id, *timestamp, *nonce, *signature;
+	const char *method, *path;    /* path with its query, as sent */
+	const uint8_t *body;
+	size_t body_len;
+};
+
+int gw_hotline_init(struct gw_hotline *h, int64_t skew_s, int64_t start_s, size_t nonce_cap);
+void gw_hotline_fini(struct gw_hotline *h);
+int gw_hotline_add_app(struct gw_hotline *h, const char *id, const uint8_t *key, size_t keylen);
+/* Reads every [hotline.app.ID] secret_file of c. */
+int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
+/* A secret file: the hex of the HMAC key (16..64 bytes, so 32..128 hex
+ * digits), trailing white space allowed. */
+int gw_hotline_secret_parse(const uint8_t *buf, size_t len, uint8_t *key, size_t *keylen);
+void gw_hotline_sign(const uint8_t *key, size_t keylen, const char *method, const char *path,
+                     const char *timestamp, const char *nonce, const uint8_t *body,
+                     size_t body_len, uint8_t mac[32]);
+/* The checks that need no body: "unknown_app" or "stale", else NULL. */
+const char *gw_hotline_precheck(struct gw_hotline *h, const char *app_id, const char *timestamp,
+                                int64_t now_s);
+/* All checks. NULL when accepted (the nonce is then recorded), else
+ * "unknown_app", "stale", "bad_signature", "replay", or "unavailable"
+ * when the nonce cache is full. */
+const char *gw_hotline_verify(struct gw_hotline *h, const struct gw_hl_auth *a, int64_t now_s);
+
+/* ------------------------------------------------------------ metrics -- */
+
+enum gw_route {
+	GW_R_MESSAGES,    /* POST /v1/messages */
+	GW_R_MESSAGE,     /* GET /v1/messages/{tracking_code} */
+	GW_R_HOTLINE,     /* POST /v1/hotline/orders */
+	GW_R_HEALTHZ,
+	GW_R_METRICS,
+	GW_R_OTHER,
+	GW_R_COUNT
+};
+
+#define GW_NSTATUS 13
+
+struct gw_metrics {
+	atomic_ulong n[GW_R_COUNT][GW_NSTATUS];
+};
+
+void gw_metrics_count(struct gw_metrics *m, int route, unsigned status);
+/* The Prometheus text page; stats NULL when the router did not answer.
+ * malloc'd, NULL on allocation failure. */
+char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, size_t *len);
+
+/* --------------------------------------------------------------- http -- */
+
+struct gw;
+
+/* Loads the gateway secret and the 12345 app secrets, connects to the
+ * router (in the background) and serves HTTP. Logs
+ * "listening on http://ADDR:PORT" once bound. */
+int gw_start(const struct pb_conf *conf, struct gw **out);
+uint16_t gw_port(const struct gw *g);
+/* Stops accepting, lets requests in flight finish (bounded by the router
+ * timeout), then shuts down. */
+void gw_stop(struct gw *g);
+
+/* Shared by gw_http.c and gw_routes.c only. */
+
+#define GW_MESSAGES_PREFIX "/v1/messages/"
+
+struct gw {
+	struct pb_conf conf;
+	struct MHD_Daemon *mhd;
+	struct gw_router router;
+	struct gw_hotline hotline;
+	struct gw_metrics metrics;
+	atomic_int active;      /* requests between URI and completion callbacks */
+	atomic_int inflight;    /* router calls whose callback has not yet run */
+	uint16_t port;
+	char base[PB_PATH_MAX]; /* public_base_url without a trailing slash */
+};
+
+/* The phases of a request, see gw_http.c. */
+enum { GW_PH_NEW, GW_PH_BODY, GW_PH_WAIT, GW_PH_DONE };
+
+struct gw_req {
+	struct gw *g;
+	struct MHD_Connection *conn;
+	char *uri;              /* request target as sent, query included */
+	int route;
+	int phase;
+	int too_large;
+	char *body;
+	size_t len, cap, seen;
+	struct gw_call call;
+	char akey[PB_AKEY_TEXT_LEN + 1];
+	char order_no[48];
+	uint32_t seq;
+};
+
+struct gw_hdr {
+	const char *name, *value;
+};
+
+/* Queue an answer (gw_http.c); each counts it and marks the request done.
+ * gw_send_body takes the malloc'd text, gw_send_json the reference. */
+enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size_t len,
+                             const char *type, const struct gw_hdr *extra, size_t nextra);
+enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
+                             const struct gw_hdr *extra, size_t nextra);
+enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *code,
+                                const char *message, const struct gw_hdr *extra, size_t nextra);
+enum MHD_Result gw_send_error(struct gw_req *r, unsigned status, const char *code,
+                              const char *message);
+/* 503 unavailable with Retry-After. */
+enum MHD_Result gw_unavailable(struct gw_req *r, const char *message);
+
+/* The work of each route once the body is in (gw_routes.c), and the
+ * answer once a suspended request is resumed. */
+enum MHD_Result gw_post_message(struct gw_req *r);
+enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
+enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
+enum MHD_Result gw_healthz(struct gw_req *r);
+enum MHD_Result gw_metrics_page(struct gw_req *r);
+enum MHD_Result gw_answer(struct gw_req *r);
+
+#endif

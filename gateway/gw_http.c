@@ -1,0 +1,486 @@
+/* The HTTP side: libmicrohttpd with an epoll thread pool, the request
+ * phases, the checks that need no body, and gw_start/gw_stop.
+ *
+ * One struct gw_req lives per request, from the URI callback (which also
+ * keeps the raw request target the 12345 signature covers) to MHD's
+ * completion callback. The access handler moves it through phases:
+ *   NEW   first call, headers only: early refusals (404, 405, 415, 413, 401)
+ *   BODY  upload calls: the body is gathered, counted past the limit; then
+ *         the route's work (gw_routes.c)
+ *   WAIT  suspended while the router works; its callback resumes us
+ *   DONE  a response is queued */
+#include "gw.h"
+#include "pb_err.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "pj.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define CONN_MEMORY (32 * 1024)   /* per connection: headers beyond it get 431 */
+
+/* ---------------------------------------------------------- answers -- */
+
+enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size_t len,
+                             const char *type, const struct gw_hdr *extra, size_t nextra)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	for (size_t i = 0; i < nextra; i++)
+		MHD_add_response_header(resp, extra[i].name, extra[i].value);
+	ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	gw_metrics_count(&r->g->metrics, r->route, status);
+	r->phase = GW_PH_DONE;
+	return ret;
+}
+
+/* Takes doc. */
+enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
+                             const struct gw_hdr *extra, size_t nextra)
+{
+	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+
+	json_decref(doc);
+	if (!text) {
+		/* Out of memory: a fixed answer, the smallest allocation left. */
+		static const char oom[] =
+			"{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\"}}";
+		text = strdup(oom);
+		if (!text)
+			return MHD_NO;
+		return gw_send_body(r, MHD_HTTP_SERVICE_UNAVAILABLE, text, strlen(text),
+		                    "application/json; charset=utf-8", &retry, 1);
+	}
+	return gw_send_body(r, status, text, strlen(text), "application/json; charset=utf-8", extra,
+	                    nextra);
+}
+
+enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *code,
+                                const char *message, const struct gw_hdr *extra, size_t nextra)
+{
+	json_t *doc = pj_error_json(code, message);
+
+	if (!doc)   /* a message that is not UTF-8 */
+		doc = pj_error_json(code, pb_err_str(PB_EINVAL));
+	return gw_send_json(r, status, doc, extra, nextra);
+}
+
+enum MHD_Result gw_send_error(struct gw_req *r, unsigned status, const char *code,
+                              const char *message)
+{
+	return gw_send_error_h(r, status, code, message, NULL, 0);
+}
+
+enum MHD_Result gw_unavailable(struct gw_req *r, const char *message)
+{
+	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+
+	return gw_send_error_h(r, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", message, &retry, 1);
+}
+
+/* ---------------------------------------------------------- routing -- */
+
+static const struct {
+	const char *path;
+	int prefix;          /* path + one more segment */
+	int route;
+	const char *allow;
+} routes[] = {
+	{"/v1/messages", 0, GW_R_MESSAGES, "POST"},
+	{GW_MESSAGES_PREFIX, 1, GW_R_MESSAGE, "GET, HEAD"},
+	{"/v1/hotline/orders", 0, GW_R_HOTLINE, "POST"},
+	{"/healthz", 0, GW_R_HEALTHZ, "GET, HEAD"},
+	{"/metrics", 0, GW_R_METRICS, "GET, HEAD"},
+};
+
+static int route_of(const char *url, const char **allow)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		size_t n = strlen(routes[i].path);
+		int hit;
+		if (routes[i].prefix)
+			hit = strncmp(url, routes[i].path, n) == 0 && url[n] && !strchr(url + n, '/');
+		else
+			hit = strcmp(url, routes[i].path) == 0;
+		if (hit) {
+			*allow = routes[i].allow;
+			return routes[i].route;
+		}
+	}
+	*allow = "";
+	return GW_R_OTHER;
+}
+
+static int method_allowed(const char *allow, const char *method)
+{
+	if (strcmp(allow, "POST") == 0)
+		return strcmp(method, "POST") == 0;
+	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+static void skip_ws(const char **p)
+{
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+}
+
+/* application/json, optionally with charset=utf-8 and nothing else. */
+static int is_json_type(const char *ct)
+{
+	const char *p = ct;
+
+	if (!p)
+		return 0;
+	skip_ws(&p);
+	if (strncasecmp(p, "application/json", 16) != 0)
+		return 0;
+	p += 16;
+	skip_ws(&p);
+	if (*p == '\0')
+		return 1;
+	if (*p++ != ';')
+		return 0;
+	skip_ws(&p);
+	if (strncasecmp(p, "charset", 7) != 0)
+		return 0;
+	p += 7;
+	skip_ws(&p);
+	if (*p++ != '=')
+		return 0;
+	skip_ws(&p);
+	int quoted = *p == '"';
+	p += quoted;
+	if (strncasecmp(p, "utf-8", 5) != 0)
+		return 0;
+	p += 5;
+	if (quoted && *p++ != '"')
+		return 0;
+	skip_ws(&p);
+	return *p == '\0';
+}
+
+/* First call: everything that can be refused before reading a body. */
+static enum MHD_Result begin(struct gw_req *r, const char *url, const char *method)
+{
+	const char *allow;
+	struct gw *g = r->g;
+
+	r->route = route_of(url, &allow);
+	if (r->route == GW_R_OTHER)
+		return gw_send_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
+	if (!method_allowed(allow, method)) {
+		struct gw_hdr h = {MHD_HTTP_HEADER_ALLOW, allow};
+		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
+		                       "method not allowed here", &h, 1);
+	}
+	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE)
+		return MHD_YES;
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!is_json_type(ct))
+		return gw_send_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+		                     "send Content-Type: application/json");
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		/* MHD has checked the syntax; only the size matters here. */
+		unsigned long long n = strtoull(cl, NULL, 10);
+		if (n > g->conf.http_body_max)
+			return gw_send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+			                     "request body over the size limit");
+		if (n > 0 && !(r->body = malloc(n)))
+			return MHD_NO;
+		r->cap = n;
+	}
+	if (r->route == GW_R_HOTLINE) {
+		const char *why = gw_hotline_precheck(
+			&g->hotline, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-App-Id"),
+			MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Timestamp"),
+			pb_now_ms() / 1000);
+		if (why)
+			return gw_send_error(r, MHD_HTTP_UNAUTHORIZED, why,
+			                     "12345 request authentication failed");
+	}
+	return MHD_YES;
+}
+
+/* Upload data: kept up to the limit, then only counted, and past four
+ * times the limit the connection is dropped. */
+static enum MHD_Result take(struct gw_req *r, const char *data, size_t n)
+{
+	size_t max = r->g->conf.http_body_max;
+
+	r->seen += n;
+	if (r->too_large || r->len + n > max) {
+		r->too_large = 1;
+		return r->seen > 4 * max ? MHD_NO : MHD_YES;
+	}
+	if (r->len + n > r->cap) {
+		size_t cap = r->cap ? r->cap : 4096;
+		while (cap < r->len + n)
+			cap *= 2;
+		if (cap > max)
+			cap = max;
+		char *p = realloc(r->body, cap);
+		if (!p)
+			return MHD_NO;
+		r->body = p;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, n);
+	r->len += n;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload, size_t *upload_size, void **ctx)
+{
+	struct gw_req *r = *ctx;
+
+	(void)cls;
+	(void)version;
+	if (!r)
+		return MHD_NO;   /* the URI callback could not allocate */
+	switch (r->phase) {
+	case GW_PH_NEW:
+		r->conn = conn;
+		r->phase = GW_PH_BODY;
+		return begin(r, url, method);
+	case GW_PH_BODY:
+		if (*upload_size) {
+			size_t n = *upload_size;
+			*upload_size = 0;
+			return take(r, upload, n);
+		}
+		if (r->too_large)
+			return gw_send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
+			                     "request body over the size limit");
+		switch (r->route) {
+		case GW_R_MESSAGES:
+			return gw_post_message(r);
+		case GW_R_MESSAGE:
+			return gw_get_message(r, url);
+		case GW_R_HOTLINE:
+			return gw_post_order(r, method);
+		case GW_R_HEALTHZ:
+			return gw_healthz(r);
+		default:
+			return gw_metrics_page(r);
+		}
+	case GW_PH_WAIT:
+		return gw_answer(r);
+	default:
+		*upload_size = 0;   /* answered early; ignore the rest */
+		return MHD_YES;
+	}
+}
+
+static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct gw *g = cls;
+	struct gw_req *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->g = g;
+	r->conn = conn;
+	r->uri = strdup(uri ? uri : "");
+	if (!r->uri) {
+		free(r);
+		return NULL;
+	}
+	atomic_fetch_add(&g->active, 1);
+	return r;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
+                         enum MHD_RequestTerminationCode toe)
+{
+	struct gw *g = cls;
+	struct gw_req *r = *ctx;
+
+	(void)conn;
+	(void)toe;
+	if (!r)
+		return;
+	gw_call_fini(&r->call);
+	sodium_memzero(r->akey, sizeof(r->akey));
+	free(r->body);
+	free(r->uri);
+	free(r);
+	*ctx = NULL;
+	atomic_fetch_sub(&g->active, 1);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	pb_warn("http: %s", line);
+}
+
+/* ---------------------------------------------------------- lifetime -- */
+
+static int wait_zero(atomic_int *n, int ms)
+{
+	for (int waited = 0; atomic_load(n) > 0; waited += 10) {
+		if (waited >= ms)
+			return 0;
+		usleep(10 * 1000);
+	}
+	return 1;
+}
+
+static void release(struct gw *g)
+{
+	gw_hotline_fini(&g->hotline);
+	sodium_memzero(&g->router.secret, sizeof(g->router.secret));
+	free(g);
+}
+
+static int start_daemon(struct gw *g)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} addr;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	const struct pb_conf *c = &g->conf;
+
+	memset(&addr, 0, sizeof(addr));
+	if (inet_pton(AF_INET, c->http_addr, &addr.v4.sin_addr) == 1) {
+		addr.v4.sin_family = AF_INET;
+		addr.v4.sin_port = htons((uint16_t)c->http_port);
+	} else if (inet_pton(AF_INET6, c->http_addr, &addr.v6.sin6_addr) == 1) {
+		addr.v6.sin6_family = AF_INET6;
+		addr.v6.sin6_port = htons((uint16_t)c->http_port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		pb_error("listen_addr '%s' is not a numeric IPv4 or IPv6 address", c->http_addr);
+		return PB_EINVAL;
+	}
+	/* The logger comes first so MHD reports option errors through it. */
+	g->mhd = MHD_start_daemon(flags, (uint16_t)c->http_port, NULL, NULL, on_request, g,
+	                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	                          MHD_OPTION_SOCK_ADDR, &addr.sa,
+	                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
+	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_conns,
+	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->http_max_per_ip,
+	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+	                          MHD_OPTION_URI_LOG_CALLBACK, uri_cb, g,
+	                          MHD_OPTION_NOTIFY_COMPLETED, completed_cb, g,
+	                          MHD_OPTION_END);
+	if (!g->mhd) {
+		pb_error("cannot listen on %s port %d", c->http_addr, c->http_port);
+		return PB_EIO;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	g->port = info ? info->port : (uint16_t)c->http_port;
+	if (addr.sa.sa_family == AF_INET6)
+		pb_info("listening on http://[%s]:%u", c->http_addr, (unsigned)g->port);
+	else
+		pb_info("listening on http://%s:%u", c->http_addr, (unsigned)g->port);
+	return PB_OK;
+}
+
+int gw_start(const struct pb_conf *conf, struct gw **out)
+{
+	uint8_t secret[PB_GATEWAY_SECRET_LEN];
+	char err[PB_PATH_MAX + 128];
+	int created = 0, rc;
+	struct gw *g = calloc(1, sizeof(*g));
+
+	*out = NULL;
+	if (!g)
+		return PB_ENOMEM;
+	if (sodium_init() < 0) {
+		pb_error("libsodium failed to initialise");
+		free(g);
+		return PB_EIO;
+	}
+	g->conf = *conf;
+	snprintf(g->base, sizeof(g->base), "%s", conf->public_base_url);
+	for (size_t n = strlen(g->base); n > 0 && g->base[n - 1] == '/'; n--)
+		g->base[n - 1] = '\0';
+	/* The router may be creating the same file: O_EXCL makes one win. */
+	rc = pb_secret_load_or_create(conf->gateway_secret, secret, sizeof(secret), &created);
+	if (rc != PB_OK) {
+		pb_error("gateway secret %s: %s", conf->gateway_secret, pb_err_str(rc));
+		free(g);
+		return rc;
+	}
+	if (created)
+		pb_info("created gateway secret %s", conf->gateway_secret);
+	rc = gw_hotline_init(&g->hotline, conf->hotline_skew_seconds, pb_now_ms() / 1000,
+	                     GW_NONCE_CAP);
+	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
+		pb_error("%s", err);
+	if (rc == PB_OK)
+		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms);
+	sodium_memzero(secret, sizeof(secret));
+	if (rc != PB_OK) {
+		release(g);
+		return rc;
+	}
+	if ((rc = start_daemon(g)) != PB_OK) {
+		gw_router_close(&g->router);
+		release(g);
+		return rc;
+	}
+	*out = g;
+	return PB_OK;
+}
+
+uint16_t gw_port(const struct gw *g)
+{
+	return g->port;
+}
+
+void gw_stop(struct gw *g)
+{
+	MHD_socket lsock = MHD_quiesce_daemon(g->mhd);
+
+	/* Requests already begun get their answer while the router still
+	 * can give one. */
+	if (!wait_zero(&g->active, g->conf.router_timeout_ms + 1000))
+		pb_warn("stopping with %d requests unfinished", atomic_load(&g->active));
+	/* Closing the client ends every call left; each callback resumes its
+	 * connection, and MHD must not be stopped with one still suspended. */
+	gw_router_close(&g->router);
+	if (!wait_zero(&g->inflight, 5000)) {
+		pb_error("router calls did not end; exiting without stopping HTTP");
+		return;
+	}
+	MHD_stop_daemon(g->mhd);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	pb_info("stopped");
+	release(g);
+}

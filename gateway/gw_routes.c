@@ -1,0 +1,346 @@
+/* What each route does once its request is in: build the protobuf
+ * request, send it to the router with the connection suspended, and turn
+ * the router's answer (or its absence) into HTTP. */
+#include "gw.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "pj.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define NOT_FOUND_STATUS "no message with this tracking code and access key"
+
+/* Unknown code, malformed code and wrong key all look the same. */
+static enum MHD_Result status_not_found(struct gw_req *r)
+{
+	return gw_send_error(r, MHD_HTTP_NOT_FOUND, "not_found", NOT_FOUND_STATUS);
+}
+
+static void call_done(void *arg)
+{
+	struct gw_req *r = arg;
+	struct gw *g = r->g;
+
+	/* After the resume r belongs to the HTTP thread again. */
+	MHD_resume_connection(r->conn);
+	atomic_fetch_sub(&g->inflight, 1);
+}
+
+/* Suspends the connection and sends req; the handler runs again once the
+ * router has answered or the call failed. An error means nothing was
+ * sent and the connection is not suspended. */
+static int start_call(struct gw_req *r, Mailroom__Request *req)
+{
+	struct gw *g = r->g;
+	int rc;
+
+	/* Counted before prepare, so gw_stop, which closes the client and
+	 * then waits for this count, never misses a call. */
+	atomic_fetch_add(&g->inflight, 1);
+	rc = gw_call_prepare(&r->call, &g->router, req);
+	if (rc != PB_OK) {
+		atomic_fetch_sub(&g->inflight, 1);
+		if (rc != PB_EUNAVAIL)
+			pb_error("router request: %s", pb_err_str(rc));
+		return rc;
+	}
+	/* Suspend first, so the resume can never come before it. */
+	r->phase = GW_PH_WAIT;
+	MHD_suspend_connection(r->conn);
+	gw_call_send(&r->call, call_done, r);
+	return PB_OK;
+}
+
+static enum MHD_Result call_router(struct gw_req *r, Mailroom__Request *req)
+{
+	if (start_call(r, req) != PB_OK)
+		return gw_unavailable(r, "the router is not reachable; try again");
+	return MHD_YES;
+}
+
+enum MHD_Result gw_post_message(struct gw_req *r)
+{
+	Mailroom__SubmitReq sub;
+	Mailroom__Contact contact;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	struct pj_error err;
+	uint8_t hash[PB_AKEY_HASH_LEN];
+	json_t *root;
+	enum MHD_Result ret;
+
+	if (pj_parse_message(r->body ? r->body : "", r->len, &root, &sub, &contact, &err))
+		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, err.code, err.message);
+	/* The citizen keeps the key; the router only ever sees its hash. */
+	pb_akey_new(r->akey);
+	pb_akey_hash(r->akey, strlen(r->akey), hash);
+	sub.access_key_hash.data = hash;
+	sub.access_key_hash.len = sizeof(hash);
+	req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
+	req.submit = &sub;
+	ret = call_router(r, &req);
+	json_decref(root);
+	return ret;
+}
+
+/* "Bearer <token68>"; the scheme is case-insensitive (RFC 7235). */
+static const char *bearer(const char *h, size_t *len)
+{
+	static const char tok[] = "abcdefghijklmnopqrstuvwxyz"
+	                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/";
+	size_t n;
+
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	n = strspn(h, tok);
+	if (n == 0)
+		return NULL;
+	n += strspn(h + n, "=");
+	if (h[n] != '\0' || n > 256)
+		return NULL;
+	*len = n;
+	return h;
+}
+
+enum MHD_Result gw_get_message(struct gw_req *r, const char *url)
+{
+	static const struct gw_hdr challenge = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer"};
+	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	uint8_t hash[PB_AKEY_HASH_LEN];
+	char code[PB_TRACK_TEXT_LEN + 1];
+	size_t klen = 0;
+	const char *key = bearer(
+		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		&klen);
+
+	if (!key)
+		return gw_send_error_h(r, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+		                       "send Authorization: Bearer <access key>", &challenge, 1);
+	/* Hashed even when the code is malformed: the same work either way. */
+	pb_akey_hash(key, klen, hash);
+	if (pb_track_normalize(url + strlen(GW_MESSAGES_PREFIX), code, sizeof(code)) != PB_OK)
+		return status_not_found(r);
+	st.tracking_code = code;
+	st.access_key_hash.data = hash;
+	st.access_key_hash.len = sizeof(hash);
+	req.op_case = MAILROOM__REQUEST__OP_STATUS;
+	req.status = &st;
+	return call_router(r, &req);
+}
+
+enum MHD_Result gw_post_order(struct gw_req *r, const char *method)
+{
+	Mailroom__SubmitReq sub;
+	Mailroom__HotlineOrder order;
+	Mailroom__Contact contact;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	struct pj_error err;
+	json_t *root;
+	enum MHD_Result ret;
+	struct gw_hl_auth a = {
+		.app_id = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-App-Id"),
+		.timestamp = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Timestamp"),
+		.nonce = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Nonce"),
+		.signature = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Signature"),
+		.method = method,
+		.path = r->uri,
+		.body = (const uint8_t *)r->body,
+		.body_len = r->len,
+	};
+	const char *why = gw_hotline_verify(&r->g->hotline, &a, pb_now_ms() / 1000);
+
+	if (why && strcmp(why, "unavailable") == 0)
+		return gw_unavailable(r, "too many recent requests; try again");
+	if (why) {
+		pb_warn("hotline: refused push from app '%.64s': %s", a.app_id ? a.app_id : "",
+		        why);
+		return gw_send_error(r, MHD_HTTP_UNAUTHORIZED, why, "12345 request authentication failed");
+	}
+	if (pj_parse_order(r->body ? r->body : "", r->len, &root, &sub, &order, &contact, &err)) {
+		pb_warn("hotline: refused order from app '%s': %s: %s", a.app_id, err.code,
+		        err.message);
+		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, err.code, err.message);
+	}
+	snprintf(r->order_no, sizeof(r->order_no), "%s", order.order_no);
+	r->seq = order.dispatch_seq;
+	req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
+	req.submit = &sub;
+	ret = call_router(r, &req);
+	pj_order_clear(&order);
+	json_decref(root);
+	return ret;
+}
+
+enum MHD_Result gw_healthz(struct gw_req *r)
+{
+	int up = gw_router_connected(&r->g->router);
+	json_t *doc = json_pack("{s:s, s:s}", "status", "ok", "router",
+	                        up ? "connected" : "disconnected");
+	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+
+	if (up)
+		return gw_send_json(r, MHD_HTTP_OK, doc, NULL, 0);
+	return gw_send_json(r, MHD_HTTP_SERVICE_UNAVAILABLE, doc, &retry, 1);
+}
+
+static enum MHD_Result send_metrics(struct gw_req *r, const Mailroom__StatsResp *stats)
+{
+	size_t len = 0;
+	char *text = gw_metrics_render(&r->g->metrics, stats, &len);
+
+	if (!text)
+		return MHD_NO;
+	return gw_send_body(r, MHD_HTTP_OK, text, len, "text/plain; version=0.0.4; charset=utf-8",
+	                    NULL, 0);
+}
+
+enum MHD_Result gw_metrics_page(struct gw_req *r)
+{
+	Mailroom__StatsReq st = MAILROOM__STATS_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+
+	req.op_case = MAILROOM__REQUEST__OP_STATS;
+	req.stats = &st;
+	/* The HTTP counters are worth a scrape even with the router away. */
+	if (start_call(r, &req) != PB_OK)
+		return send_metrics(r, NULL);
+	return MHD_YES;
+}
+
+/* ---------------------------------------------------- router answers -- */
+
+static enum MHD_Result router_error(struct gw_req *r, const Mailroom__Response *resp)
+{
+	int code = resp->code;
+	const char *ecode = resp->error && *resp->error ? resp->error : pb_err_name(code);
+	const char *msg = resp->message && *resp->message ? resp->message : pb_err_str(code);
+
+	if (r->route == GW_R_MESSAGE && (code == PB_ENOTFOUND || code == PB_EINVAL))
+		return status_not_found(r);
+	switch (code) {
+	case PB_EINVAL:
+		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, ecode, msg);
+	case PB_ENOTFOUND:
+		return gw_send_error(r, MHD_HTTP_NOT_FOUND, "not_found", msg);
+	case PB_ESTATE:
+		return gw_send_error(r, MHD_HTTP_CONFLICT, ecode, msg);
+	case PB_EFORBIDDEN:
+		return gw_send_error(r, MHD_HTTP_FORBIDDEN, "forbidden", msg);
+	case PB_EAUTH:
+	case PB_ESTALE:
+	case PB_EREPLAY:
+		/* Not the client's doing: the secret or the clocks disagree, or
+		 * (replay) nng resent a request after its pipe closed. */
+		pb_error("router refused the gateway (%s: %s); check gateway_secret and clocks",
+		         pb_err_name(code), msg);
+		return gw_unavailable(r, "the service could not take the request; try again later");
+	case PB_EFULL:
+	case PB_EUNAVAIL:
+	case PB_EIO:
+		pb_warn("router: %s: %s", pb_err_name(code), msg);
+		return gw_unavailable(r, "the service is busy; try again");
+	default:
+		pb_error("router: unexpected %s: %s", pb_err_name(code), msg);
+		return gw_unavailable(r, "the service could not answer; try again");
+	}
+}
+
+static enum MHD_Result bad_answer(struct gw_req *r)
+{
+	pb_error("router: answer of the wrong shape for %s", r->uri);
+	return gw_unavailable(r, "the service could not answer; try again");
+}
+
+static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Response *resp)
+{
+	const Mailroom__SubmitResp *s = resp->submit;
+	char location[PB_PATH_MAX + 64];
+	char id[PB_ID_TEXT_LEN + 1] = "";
+	char code[PB_TRACK_TEXT_LEN + 1];
+	json_t *doc;
+
+	if (resp->result_case != MAILROOM__RESPONSE__RESULT_SUBMIT || !s || !s->message ||
+	    pb_track_normalize(s->message->tracking_code, code, sizeof(code)) != PB_OK)
+		return bad_answer(r);
+	doc = pj_view(s->message, PJ_CITIZEN);
+	if (doc && (json_object_set_new(doc, "access_key", json_string(r->akey)) ||
+	            json_object_set_new(doc, "receipt", pj_receipt(s->receipt)))) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	sodium_memzero(r->akey, sizeof(r->akey));
+	snprintf(location, sizeof(location), "%s/v1/messages/%s", r->g->base, code);
+	struct gw_hdr loc = {MHD_HTTP_HEADER_LOCATION, location};
+	if (s->message->id.len == PB_ID_LEN)
+		pb_id_to_text(s->message->id.data, id);
+	pb_info("message %s stored (%s, queue %s)", id, pb_channel_name(s->message->channel),
+	        s->message->queue);
+	return gw_send_json(r, MHD_HTTP_CREATED, doc, &loc, 1);
+}
+
+static enum MHD_Result message_status(struct gw_req *r, const Mailroom__Response *resp)
+{
+	if (resp->result_case != MAILROOM__RESPONSE__RESULT_STATUS || !resp->status)
+		return bad_answer(r);
+	return gw_send_json(r, MHD_HTTP_OK, pj_view(resp->status, PJ_CITIZEN), NULL, 0);
+}
+
+static enum MHD_Result order_accepted(struct gw_req *r, const Mailroom__Response *resp)
+{
+	const Mailroom__SubmitResp *s = resp->submit;
+	json_t *doc;
+
+	if (resp->result_case != MAILROOM__RESPONSE__RESULT_SUBMIT || !s || !s->message)
+		return bad_answer(r);
+	doc = pj_view(s->message, PJ_CITIZEN);
+	if (doc && (json_object_set_new(doc, "order_no", json_string(r->order_no)) ||
+	            json_object_set_new(doc, "dispatch_seq", json_integer(r->seq)) ||
+	            json_object_set_new(doc, "duplicate", json_boolean(s->duplicate)) ||
+	            json_object_set_new(doc, "receipt", pj_receipt(s->receipt)))) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	pb_info("hotline: order %s#%u %s as %s", r->order_no, r->seq,
+	        s->duplicate ? "repeated, acknowledged" : "stored", s->message->tracking_code);
+	/* A repeat delivery is acknowledged, not created again. */
+	return gw_send_json(r, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, doc, NULL, 0);
+}
+
+enum MHD_Result gw_answer(struct gw_req *r)
+{
+	const struct gw_call *c = &r->call;
+
+	r->phase = GW_PH_DONE;
+	if (c->rc != PB_OK) {
+		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
+		        c->nng_err ? nng_strerror(c->nng_err) : "");
+		if (r->route == GW_R_METRICS)
+			return send_metrics(r, NULL);
+		return gw_unavailable(r, "the router did not answer in time; try again");
+	}
+	if (r->route == GW_R_METRICS) {
+		int ok = c->resp->code == 0 &&
+		         c->resp->result_case == MAILROOM__RESPONSE__RESULT_STATS;
+		return send_metrics(r, ok ? c->resp->stats : NULL);
+	}
+	if (c->resp->code != 0)
+		return router_error(r, c->resp);
+	switch (r->route) {
+	case GW_R_MESSAGES:
+		return message_created(r, c->resp);
+	case GW_R_MESSAGE:
+		return message_status(r, c->resp);
+	case GW_R_HOTLINE:
+		return order_accepted(r, c->resp);
+	default:
+		return bad_answer(r);
+	}
+}
+

@@ -1,0 +1,252 @@
+/* Protobuf views back to JSON: messages, receipts, leases, errors. */
+#include "pj.h"
+#include "pb_conf.h"
+#include "pb_id.h"
+#include "pb_time.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *pj_status_name(int status)
+{
+	static const char *const names[] = {"unknown", "queued", "leased", "replied", "closed"};
+
+	if (status < 0 || status > 4)
+		return "unknown";
+	return names[status];
+}
+
+/* Adding to an object: a NULL value (allocation failure) marks the whole
+ * build as failed, checked once at the end. */
+struct build {
+	json_t *obj;
+	int failed;
+};
+
+static void put(struct build *b, const char *key, json_t *v)
+{
+	if (!v || json_object_set_new(b->obj, key, v) != 0)
+		b->failed = 1;
+}
+
+/* Stored text was valid UTF-8 when it came in; should it ever not be,
+ * null is shown rather than broken JSON. */
+static json_t *str(const char *s)
+{
+	json_t *v = json_string(s ? s : "");
+
+	return v ? v : json_null();
+}
+
+static json_t *opt_str(const char *s)
+{
+	return s && *s ? str(s) : json_null();
+}
+
+static json_t *time_json(int64_t ms)
+{
+	char buf[40];
+
+	if (ms == 0 || pb_time_fmt(ms, buf, sizeof(buf), 0) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *hex_json(const ProtobufCBinaryData *b)
+{
+	char *buf;
+	json_t *v;
+
+	if (b->len > 1024)
+		return json_null();   /* no field here is anywhere near that */
+	buf = malloc(2 * b->len + 1);
+	if (!buf)
+		return NULL;
+	pb_hex(b->data, b->len, buf);
+	v = json_string(buf);
+	free(buf);
+	return v;
+}
+
+static json_t *b64_json(const ProtobufCBinaryData *b)
+{
+	size_t n;
+	char *buf;
+	json_t *v;
+
+	if (b->len > 1024)
+		return json_null();
+	n = sodium_base64_ENCODED_LEN(b->len, sodium_base64_VARIANT_ORIGINAL);
+	buf = malloc(n);
+	if (!buf)
+		return NULL;
+	sodium_bin2base64(buf, n, b->data, b->len, sodium_base64_VARIANT_ORIGINAL);
+	v = json_string(buf);
+	free(buf);
+	return v;
+}
+
+static json_t *order_json(const Mailroom__HotlineOrder *o)
+{
+	struct build b = {json_object(), 0};
+	json_t *units = json_array();
+
+	if (!b.obj || !units) {
+		json_decref(b.obj);
+		json_decref(units);
+		return NULL;
+	}
+	for (size_t i = 0; i < o->n_co_units; i++)
+		if (json_array_append_new(units, str(o->co_units[i])))
+			b.failed = 1;
+	put(&b, "order_no", str(o->order_no));
+	put(&b, "dispatch_seq", json_integer(o->dispatch_seq));
+	put(&b, "kind", str(o->kind));
+	put(&b, "accepted_at", time_json(o->accepted_ms));
+	put(&b, "dispatched_at", time_json(o->dispatched_ms));
+	put(&b, "source", opt_str(o->source));
+	put(&b, "category", opt_str(o->category));
+	put(&b, "category_code", opt_str(o->category_code));
+	put(&b, "urgency", opt_str(o->urgency));
+	put(&b, "confidential", json_boolean(o->confidential));
+	put(&b, "region", opt_str(o->region));
+	put(&b, "address", opt_str(o->address));
+	put(&b, "lead_unit", opt_str(o->lead_unit));
+	put(&b, "co_units", units);
+	put(&b, "sign_due_at", time_json(o->sign_due_ms));
+	put(&b, "finish_due_at", time_json(o->finish_due_ms));
+	put(&b, "reply_required", json_boolean(o->reply_required));
+	put(&b, "reason", opt_str(o->reason));
+	if (b.failed) {
+		json_decref(b.obj);
+		return NULL;
+	}
+	return b.obj;
+}
+
+static json_t *contact_json(const Mailroom__Contact *c)
+{
+	struct build b = {json_object(), 0};
+
+	if (!b.obj)
+		return NULL;
+	put(&b, "name", opt_str(c->name));
+	put(&b, "phone", opt_str(c->phone));
+	put(&b, "email", opt_str(c->email));
+	if (b.failed) {
+		json_decref(b.obj);
+		return NULL;
+	}
+	return b.obj;
+}
+
+static json_t *reply_json(const Mailroom__MessageView *v)
+{
+	struct build b;
+
+	if ((!v->reply_text || !*v->reply_text) && v->replied_ms == 0)
+		return json_null();
+	b.obj = json_object();
+	b.failed = 0;
+	if (!b.obj)
+		return NULL;
+	put(&b, "text", str(v->reply_text));
+	put(&b, "replied_at", time_json(v->replied_ms));
+	if (b.failed) {
+		json_decref(b.obj);
+		return NULL;
+	}
+	return b.obj;
+}
+
+json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
+{
+	struct build b = {json_object(), 0};
+	char id[PB_ID_TEXT_LEN + 1];
+
+	if (!b.obj)
+		return NULL;
+	if (v->id.len == PB_ID_LEN) {
+		pb_id_to_text(v->id.data, id);
+		put(&b, "id", json_string(id));
+	} else {
+		put(&b, "id", json_null());
+	}
+	put(&b, "tracking_code", str(v->tracking_code));
+	put(&b, "channel", str(pb_channel_name(v->channel)));
+	put(&b, "status", str(pj_status_name(v->status)));
+	put(&b, "queue", str(v->queue));
+	put(&b, "subject", str(v->subject));
+	put(&b, "received_at", time_json(v->received_ms));
+	put(&b, "ack_due_at", time_json(v->ack_due_ms));
+	put(&b, "reply_due_at", time_json(v->reply_due_ms));
+	put(&b, "due_provisional", json_boolean(v->due_provisional));
+	put(&b, "reply", reply_json(v));
+	if (who == PJ_HANDLER) {
+		put(&b, "body", str(v->body));
+		put(&b, "category", opt_str(v->category));
+		/* The router already withholds a confidential citizen; not
+		 * showing it here as well costs nothing. */
+		if (v->contact && !(v->order && v->order->confidential))
+			put(&b, "contact", contact_json(v->contact));
+		put(&b, "replied_by", opt_str(v->replied_by));
+		if (v->order)
+			put(&b, "hotline", order_json(v->order));
+	}
+	if (b.failed) {
+		json_decref(b.obj);
+		return NULL;
+	}
+	return b.obj;
+}
+
+json_t *pj_receipt(const Mailroom__Receipt *r)
+{
+	struct build b;
+
+	if (!r)
+		return json_null();
+	b.obj = json_object();
+	b.failed = 0;
+	if (!b.obj)
+		return NULL;
+	put(&b, "log_index", json_integer((json_int_t)r->log_index));
+	put(&b, "record_hash", hex_json(&r->record_hash));
+	put(&b, "signature", b64_json(&r->signature));
+	put(&b, "key_id", hex_json(&r->key_id));
+	if (b.failed) {
+		json_decref(b.obj);
+		return NULL;
+	}
+	return b.obj;
+}
+
+json_t *pj_lease(const Mailroom__Lease *l)
+{
+	struct build b;
+
+	if (!l)
+		return json_null();
+	b.obj = json_object();
+	b.failed = 0;
+	if (!b.obj)
+		return NULL;
+	put(&b, "token", hex_json(&l->token));
+	put(&b, "expires_at", time_json(l->expires_ms));
+	if (b.failed) {
+		json_decref(b.obj);
+		return NULL;
+	}
+	return b.obj;
+}
+
+json_t *pj_error_json(const char *code, const char *message)
+{
+	json_t *inner = json_pack("{s:s, s:s}", "code", code ? code : "error", "message",
+	                          message ? message : "");
+
+	if (!inner)
+		return NULL;
+	return json_pack("{s:o}", "error", inner);
+}

@@ -1,0 +1,105 @@
+/* C2SP signed notes (c2sp.org/signed-note), transparency log checkpoints
+ * (c2sp.org/tlog-checkpoint) and Ed25519 cosignatures
+ * (c2sp.org/tlog-cosignature), with strict Ed25519 verification.
+ *
+ * A signed note is a body (text ending in a newline), a blank line, and
+ * signature lines "— <name> base64(key id || signature)\n" (U+2014 EM
+ * DASH, space). Keys are libsodium Ed25519 pairs: 64-byte secret keys,
+ * 32-byte public keys.
+ *
+ * Functions return PB_OK or a PB_ code: PB_EINVAL for malformed input,
+ * PB_EAUTH when no valid signature from the given key is there (or one
+ * from it fails), PB_ETOOBIG when an output buffer is short, PB_ENOMEM.
+ * Outputs go to caller buffers: len bytes plus a terminating NUL. */
+#ifndef SN_H
+#define SN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SN_KEYID_LEN 4
+#define SN_PK_LEN 32
+#define SN_SK_LEN 64
+#define SN_SIG_LEN 64
+#define SN_HASH_LEN 32
+/* Signature type bytes hashed into key ids (signed-note registry). */
+#define SN_TYPE_ED25519 0x01
+#define SN_TYPE_COSIG_V1 0x04
+/* Signature lines accepted in one note (the spec asks for at least 16). */
+#define SN_MAX_SIGS 100
+/* Longest line sn_sign_line / sn_cosign_line can need for a name of n
+ * bytes (dash, spaces, base64 of 76 bytes, newline, NUL). */
+#define SN_LINE_MAX(n) ((n) + 112)
+
+/* SHA-256(name || "\n" || type || pk)[:4]. */
+void sn_key_id(const char *name, uint8_t type, const uint8_t pk[SN_PK_LEN],
+               uint8_t id[SN_KEYID_LEN]);
+/* 1 if name may be a key name: non-empty UTF-8 with no spaces (Unicode
+ * included), no '+' and no control characters. */
+int sn_name_valid(const char *name);
+
+/* Ed25519 verification that also refuses what RFC 8032 leaves open: a
+ * public key or R that is non-canonical, of small order or outside the
+ * prime-order subgroup, and S >= L. PB_OK or PB_EAUTH. */
+int sn_verify_strict(const uint8_t sig[SN_SIG_LEN], const uint8_t *msg, size_t len,
+                     const uint8_t pk[SN_PK_LEN]);
+
+/* ---- checkpoints ---- */
+
+/* "<origin>\n<size>\n<base64 root>\n" followed by ext, which is NULL or
+ * extension lines, each non-empty and ending in "\n". */
+int sn_checkpoint_format(const char *origin, uint64_t size, const uint8_t root[SN_HASH_LEN],
+                         const char *ext, char *out, size_t cap, size_t *len);
+
+/* A parsed checkpoint body; the pointers point into the parsed text. */
+struct sn_checkpoint {
+	const char *origin;
+	size_t origin_len;
+	uint64_t size;
+	uint8_t root[SN_HASH_LEN];
+	const char *ext;  /* extension lines with their newlines */
+	size_t ext_len;   /* 0 when there are none */
+};
+
+/* Strict: three or more non-empty lines, a size in canonical decimal
+ * (no sign, no leading zeros), a root in canonical base64 of 32 bytes. */
+int sn_checkpoint_parse(const char *body, size_t len, struct sn_checkpoint *cp);
+
+/* ---- signed notes ---- */
+
+/* The note: body, blank line, one signature line by (name, sk). */
+int sn_sign(const char *body, size_t blen, const char *name, const uint8_t sk[SN_SK_LEN],
+            char *out, size_t cap, size_t *len);
+/* Just the signature line, to append to a note that has signatures. */
+int sn_sign_line(const char *body, size_t blen, const char *name,
+                 const uint8_t sk[SN_SK_LEN], char *out, size_t cap, size_t *len);
+
+/* Parses a signed note and verifies it against (name, pk): lines of other
+ * keys are ignored (a name or key id alone does not make a match), the
+ * key's line must be present once and verify. *body / *blen give the body
+ * inside note (its final newline included). */
+int sn_open(const char *note, size_t len, const char *name, const uint8_t pk[SN_PK_LEN],
+            const char **body, size_t *blen);
+/* sn_open, then sn_checkpoint_parse of the body. The origin is returned,
+ * not checked: callers compare it with the log they expect. */
+int sn_open_checkpoint(const char *note, size_t len, const char *name,
+                       const uint8_t pk[SN_PK_LEN], struct sn_checkpoint *cp);
+
+/* ---- cosignatures (tlog-cosignature, Ed25519, key id type 0x04) ---- */
+
+/* The cosignature line over a checkpoint body: Ed25519 over
+ * "cosignature/v1\ntime <timestamp>\n" || body, payload key id ||
+ * timestamp (8 bytes, big-endian) || signature. timestamp <= 2^63 - 1.
+ * Appending it to the signed checkpoint gives the cosigned note. */
+int sn_cosign_line(const char *body, size_t blen, const char *name,
+                   const uint8_t sk[SN_SK_LEN], uint64_t timestamp, char *out, size_t cap,
+                   size_t *len);
+/* Like sn_open, for the cosigner (name, pk); *timestamp is the signed
+ * time (not compared with the clock here). */
+int sn_open_cosigned(const char *note, size_t len, const char *name,
+                     const uint8_t pk[SN_PK_LEN], const char **body, size_t *blen,
+                     uint64_t *timestamp);
+/* Timestamp of a cosignature line's base64 payload, without verifying. */
+int sn_cosig_timestamp(const char *b64, size_t len, uint64_t *timestamp);
+
+#endif

@@ -1,0 +1,226 @@
+/* bench-ingest: accepted citizen messages per second through the whole
+ * path (HTTP, gateway, router, durable group commit) with N concurrent
+ * keep-alive clients, and the latency each saw.
+ *
+ *   bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP] [--url BASE]
+ *                [--threads N] [--log-level L] [--keep]
+ *
+ * Without --url it starts its own router and gateway in a temporary
+ * directory (the integration harness) and reports their peak RSS. */
+#include "harness.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct client {
+	pthread_t th;
+	int id;
+	uint32_t *lat_us;          /* latencies of requests inside the window */
+	size_t nlat, cap;
+	long accepted, errors, transport;
+	long by_status[6];         /* 0xx(transport) 1xx.. 5xx, outside 201 */
+};
+
+static struct {
+	const struct mr_env *env;
+	const char *base;
+	double start, measure_from, end;
+} B;
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void keep_latency(struct client *c, double s)
+{
+	if (c->nlat == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16384;
+		uint32_t *p = realloc(c->lat_us, cap * sizeof(*p));
+		if (!p)
+			return;
+		c->lat_us = p;
+		c->cap = cap;
+	}
+	c->lat_us[c->nlat++] = (uint32_t)(s * 1e6);
+}
+
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	CURL *h = curl_easy_init();
+	char body[512];
+	long n = 0;
+
+	if (!h || !hd) {
+		fprintf(stderr, "bench-ingest: client %d: curl init failed\n", c->id);
+		return NULL;
+	}
+	for (;;) {
+		struct mr_http r;
+		double t0 = mono();
+		if (t0 >= B.end)
+			break;
+		snprintf(body, sizeof(body),
+		         "{\"channel\":\"mailbox\",\"subject\":\"关于小区停车难的建议 %d-%ld\","
+		         "\"body\":\"您好，我们小区车位严重不足，晚上很多车只能停在消防通道上，"
+		         "存在安全隐患。建议协调周边单位夜间开放停车场。\","
+		         "\"contact\":{\"name\":\"王五\",\"phone\":\"13700137000\"}}",
+		         c->id, n++);
+		int rc = mr_http(h, B.base, "POST", "/v1/messages", hd, body, strlen(body), 30000, &r);
+		double t1 = mono();
+		/* Only requests wholly inside the window count. */
+		if (t0 >= B.measure_from && t1 <= B.end) {
+			if (rc == 0 && r.status == 201) {
+				c->accepted++;
+				keep_latency(c, t1 - t0);
+			} else {
+				c->errors++;
+				long k = rc ? 0 : r.status / 100;
+				c->by_status[k >= 0 && k < 6 ? k : 0]++;
+			}
+		}
+		mr_http_free(&r);
+	}
+	curl_easy_cleanup(h);
+	curl_slist_free_all(hd);
+	return NULL;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP_SECONDS] [--url BASE]\n"
+	           "                    [--threads GATEWAY_THREADS] [--log-level LEVEL] [--keep]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"clients", required_argument, NULL, 'c'},
+		{"time", required_argument, NULL, 't'},
+		{"warmup", required_argument, NULL, 'w'},
+		{"url", required_argument, NULL, 'u'},
+		{"threads", required_argument, NULL, 'T'},
+		{"log-level", required_argument, NULL, 'L'},
+		{"keep", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int clients = 64, threads = 0, keep = 0, ch;
+	double secs = 10, warm = 1;
+	const char *url = NULL, *level = NULL;
+	static struct mr_env env;
+
+	while ((ch = getopt_long(argc, argv, "c:t:w:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': clients = atoi(optarg); break;
+		case 't': secs = atof(optarg); break;
+		case 'w': warm = atof(optarg); break;
+		case 'u': url = optarg; break;
+		case 'T': threads = atoi(optarg); break;
+		case 'L': level = optarg; break;
+		case 'k': keep = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 1;
+		}
+	}
+	if (clients < 1 || clients > 4096 || secs <= 0 || warm < 0) {
+		usage(stderr);
+		return 1;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (!url) {
+		struct mr_opts o = {
+			.http_threads = threads,
+			.max_per_ip = clients + 16,
+			.log_level = level,
+		};
+		if (keep)
+			setenv("MR_KEEP_TMP", "1", 1);
+		if (mr_env_init(&env, &o) || mr_env_up(&env)) {
+			fprintf(stderr, "bench-ingest: cannot start router and gateway\n");
+			mr_env_down(&env);
+			return 1;
+		}
+		url = env.base;
+	}
+	B.base = url;
+
+	struct client *cs = calloc((size_t)clients, sizeof(*cs));
+	if (!cs)
+		return 1;
+	B.start = mono();
+	B.measure_from = B.start + warm;
+	B.end = B.measure_from + secs;
+	for (int i = 0; i < clients; i++) {
+		cs[i].id = i;
+		if (pthread_create(&cs[i].th, NULL, client_main, &cs[i]) != 0) {
+			fprintf(stderr, "bench-ingest: cannot start client %d\n", i);
+			return 1;
+		}
+	}
+	for (int i = 0; i < clients; i++)
+		pthread_join(cs[i].th, NULL);
+
+	long router_kb = -1, gateway_kb = -1;
+	if (env.dir[0]) {
+		router_kb = mr_proc_hwm_kb(&env.router);
+		gateway_kb = mr_proc_hwm_kb(&env.gateway);
+	}
+
+	size_t n = 0;
+	long accepted = 0, errors = 0, by[6] = {0};
+	for (int i = 0; i < clients; i++) {
+		n += cs[i].nlat;
+		accepted += cs[i].accepted;
+		errors += cs[i].errors;
+		for (int k = 0; k < 6; k++)
+			by[k] += cs[i].by_status[k];
+	}
+	uint32_t *all = malloc((n ? n : 1) * sizeof(*all));
+	size_t at = 0;
+	for (int i = 0; i < clients; i++) {
+		if (cs[i].nlat)
+			memcpy(all + at, cs[i].lat_us, cs[i].nlat * sizeof(*all));
+		at += cs[i].nlat;
+		free(cs[i].lat_us);
+	}
+	qsort(all, n, sizeof(*all), cmp_u32);
+	double p50 = n ? all[n / 2] / 1000.0 : 0, p99 = n ? all[(n * 99) / 100] / 1000.0 : 0;
+	double max = n ? all[n - 1] / 1000.0 : 0;
+
+	printf("clients %d  seconds %.1f  warmup %.1f  url %s\n", clients, secs, warm, url);
+	printf("accepted/s %.0f  p50 %.1f ms  p99 %.1f ms  max %.1f ms  errors %ld", accepted / secs,
+	       p50, p99, max, errors);
+	if (router_kb >= 0)
+		printf("  router_rss %ld MB  gateway_rss %ld MB", (router_kb + 512) / 1024,
+		       (gateway_kb + 512) / 1024);
+	printf("\n");
+	if (errors)
+		printf("errors by class: transport %ld  1xx %ld  2xx %ld  3xx %ld  4xx %ld  5xx %ld\n",
+		       by[0], by[1], by[2], by[3], by[4], by[5]);
+	fflush(stdout);
+	free(all);
+	free(cs);
+	int problems = 0;
+	if (env.dir[0])
+		problems = mr_env_down(&env);
+	curl_global_cleanup();
+	return problems ? 2 : 0;
+}

@@ -1,0 +1,97 @@
+/* What every integration test file shares: one environment per test
+ * (Criterion runs each test in its own process), torn down in fini even
+ * when an assertion ended the test early. */
+#ifndef MR_IT_H
+#define MR_IT_H
+
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+static struct mr_env env;
+
+static void it_init(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static void it_fini(void)
+{
+	mr_env_down(&env);
+	curl_global_cleanup();
+}
+
+#define IT_UP(opts)                                                                   \
+	do {                                                                              \
+		cr_assert_eq(mr_env_init(&env, (opts)), 0, "cannot prepare the environment"); \
+		cr_assert_eq(mr_env_up(&env), 0, "router or gateway did not start");         \
+	} while (0)
+
+/* An orderly stop must be clean: exit 0 and no sanitizer report. */
+#define IT_DOWN()                                                                     \
+	cr_expect_eq(mr_env_down(&env), 0,                                               \
+	             "router or gateway died, stopped uncleanly or reported a sanitizer " \
+	             "finding (see stderr)")
+
+/* Value at a dotted path ("receipt.key_id"), or NULL. */
+static inline json_t *it_get(json_t *j, const char *path)
+{
+	char key[128];
+
+	while (j && *path) {
+		size_t n = strcspn(path, ".");
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		j = json_object_get(j, key);
+		path += n + (path[n] == '.');
+	}
+	return j;
+}
+
+static inline const char *it_str(json_t *j, const char *path)
+{
+	return json_string_value(it_get(j, path));
+}
+
+/* Parses a response body, failing the test when it is not a JSON object. */
+static inline json_t *it_json(const struct mr_http *r)
+{
+	json_t *j = mr_http_json(r);
+
+	cr_assert(j && json_is_object(j), "not a JSON object (HTTP %ld): %.300s", r->status,
+	          r->body ? r->body : "(no body)");
+	return j;
+}
+
+static inline json_t *it_json_text(const char *text)
+{
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
+	cr_assert(j && json_is_object(j), "not a JSON object: %.300s", text ? text : "(nothing)");
+	return j;
+}
+
+/* {"error":{"code":C,"message":...}} with the given code (NULL: any). */
+static inline void it_expect_error(const struct mr_http *r, const char *code)
+{
+	json_t *j = mr_http_json(r);
+	const char *c = it_str(j, "error.code");
+
+	cr_expect(j && c && json_is_string(it_get(j, "error.message")),
+	          "HTTP %ld: body is not {\"error\":{\"code\",\"message\"}}: %.300s", r->status,
+	          r->body ? r->body : "(no body)");
+	if (code && c)
+		cr_expect_str_eq(c, code, "HTTP %ld: error code '%s', wanted '%s'", r->status, c, code);
+	json_decref(j);
+}
+
+static inline int it_alive(void)
+{
+	return mr_proc_alive(&env.router) && mr_proc_alive(&env.gateway);
+}
+
+#endif
