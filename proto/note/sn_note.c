@@ -55,7 +55,6 @@ int sn_sign_line(const char *body, size_t blen, const char *name,
                  const uint8_t sk[SN_SK_LEN], char *out, size_t cap, size_t *len)
 {
 	uint8_t payload[SN_KEYID_LEN + SN_SIG_LEN], pk[SN_PK_LEN];
-	int rc;
 
 	*len = 0;
 	if (!body_ok(body, blen) || !sn_name_valid(name))
@@ -65,9 +64,7 @@ int sn_sign_line(const char *body, size_t blen, const char *name,
 	sn_key_id(name, SN_TYPE_ED25519, pk, payload);
 	if (crypto_sign_detached(payload + SN_KEYID_LEN, NULL, (const uint8_t *)body, blen, sk) != 0)
 		return PB_EINVAL;
-	rc = sn_format_line(name, payload, sizeof(payload), out, cap, len);
-	sodium_memzero(payload, sizeof(payload));
-	return rc;
+	return sn_format_line(name, payload, sizeof(payload), out, cap, len);
 }
 
 int sn_sign(const char *body, size_t blen, const char *name, const uint8_t sk[SN_SK_LEN],

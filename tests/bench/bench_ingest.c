@@ -3,7 +3,7 @@
  * keep-alive clients, and the latency each saw.
  *
  *   bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP] [--url BASE]
- *                [--threads N] [--log-level L] [--keep]
+ *                [--threads N] [--keep]
  *
  * Without --url it starts its own router and gateway in a temporary
  * directory (the integration harness) and reports their peak RSS. */
@@ -106,7 +106,7 @@ static int cmp_u32(const void *a, const void *b)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP_SECONDS] [--url BASE]\n"
-	           "                    [--threads GATEWAY_THREADS] [--log-level LEVEL] [--keep]\n");
+	           "                    [--threads GATEWAY_THREADS] [--keep]\n");
 }
 
 int main(int argc, char **argv)
@@ -117,14 +117,13 @@ int main(int argc, char **argv)
 		{"warmup", required_argument, NULL, 'w'},
 		{"url", required_argument, NULL, 'u'},
 		{"threads", required_argument, NULL, 'T'},
-		{"log-level", required_argument, NULL, 'L'},
 		{"keep", no_argument, NULL, 'k'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int clients = 64, threads = 0, keep = 0, ch;
 	double secs = 10, warm = 1;
-	const char *url = NULL, *level = NULL;
+	const char *url = NULL;
 	static struct mr_env env;
 
 	while ((ch = getopt_long(argc, argv, "c:t:w:h", longopts, NULL)) != -1) {
@@ -134,7 +133,6 @@ int main(int argc, char **argv)
 		case 'w': warm = atof(optarg); break;
 		case 'u': url = optarg; break;
 		case 'T': threads = atoi(optarg); break;
-		case 'L': level = optarg; break;
 		case 'k': keep = 1; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
@@ -149,7 +147,6 @@ int main(int argc, char **argv)
 		struct mr_opts o = {
 			.http_threads = threads,
 			.max_per_ip = clients + 16,
-			.log_level = level,
 		};
 		if (keep)
 			setenv("MR_KEEP_TMP", "1", 1);
