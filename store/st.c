@@ -224,6 +224,7 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 		{"meta", &e->meta},         {"msg", &e->msg},       {"track", &e->track},
 		{"extref", &e->extref},     {"queue", &e->queue},   {"counters", &e->counters},
 		{"lease", &e->lease},       {"deadline", &e->deadline}, {"log", &e->log},
+		{"tree", &e->tree},         {"checkpoint", &e->checkpoint},
 	};
 	int rc;
 

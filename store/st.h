@@ -135,6 +135,23 @@ int st_log_size(st_txn *t, uint64_t *n);
 /* The stored bytes of record i; valid until the transaction ends. */
 int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 
+/* ---- the Merkle tree over the log (RFC 6962, st_tree.c) ---- */
+/* Root of the first size records; PB_EINVAL past the log's end. */
+int st_tree_root(st_txn *t, uint64_t size, uint8_t root[ST_HASH_LEN]);
+/* Proofs as RFC 9162 orders them; cap entries of room (65 always do). */
+int st_tree_inclusion(st_txn *t, uint64_t index, uint64_t size, uint8_t (*proof)[ST_HASH_LEN],
+                      size_t cap, size_t *len);
+int st_tree_consistency(st_txn *t, uint64_t old_size, uint64_t new_size,
+                        uint8_t (*proof)[ST_HASH_LEN], size_t cap, size_t *len);
+
+/* ---- checkpoints: the signed note for each size the router published ---- */
+int st_checkpoint_put(st_txn *t, uint64_t size, const char *note, size_t len);
+/* size 0 = the latest. *note is malloc'd and NUL-terminated. */
+int st_checkpoint_get(st_txn *t, uint64_t size, char **note, size_t *len, uint64_t *got_size);
+/* In size order; fn returns non-zero to stop. */
+int st_checkpoint_each(st_txn *t, int (*fn)(uint64_t size, const char *note, size_t len, void *arg),
+                       void *arg);
+
 /* ---- personal data and content hashes ---- */
 /* secretbox(nonce || ciphertext); *out is malloc'd. */
 int st_seal(const st_env *env, const uint8_t *plain, size_t len, uint8_t **out, size_t *outlen);

@@ -15,7 +15,7 @@
 
 struct st_env {
 	MDB_env *env;
-	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log;
+	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	int readonly;
 	int has_keys;
 	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */
@@ -47,6 +47,9 @@ uint64_t sti_get_be64(const uint8_t *p);
  * even for negative values. */
 void sti_put_time(uint8_t *p, int64_t ms);
 int64_t sti_get_time(const uint8_t *p);
+
+/* Adds record index (its stored value) to the Merkle tree. */
+int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len);
 
 /* SHA-256 of one record body. */
 void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);

@@ -42,15 +42,18 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 	crypto_sign_detached((uint8_t *)v.mv_data + len, NULL, v.mv_data, len, t->env->keys.sign_sk);
 	sti_record_hash(v.mv_data, len, hash);
 
-	t->next = r.index + 1;
-	memcpy(t->last_hash, hash, sizeof(hash));
-	rec->index = r.index;
 	if (out) {
 		out->index = r.index;
 		memcpy(out->hash, hash, sizeof(hash));
 		memcpy(out->sig, (uint8_t *)v.mv_data + len, ST_SIG_LEN);
 		memcpy(out->key_id, t->env->keys.key_id, ST_KEYID_LEN);
 	}
+	/* Last: later puts may move the reserved value. */
+	if ((rc = sti_tree_append(t, r.index, v.mv_data, v.mv_size)))
+		return rc;
+	t->next = r.index + 1;
+	memcpy(t->last_hash, hash, sizeof(hash));
+	rec->index = r.index;
 	return PB_OK;
 }
 

@@ -1,0 +1,193 @@
+/* The RFC 6962 Merkle tree over the log, and the signed checkpoints.
+ *
+ * tree DBI: be8 level || be64 index -> SHA-256 of the perfect subtree at
+ * (level, index), which covers records [index << level, (index + 1) << level).
+ * A leaf is H(0x00 || stored value), so it covers the record and its
+ * signature. Appending record i writes its leaf and every subtree it
+ * completes (two puts per record on average), in the append's own
+ * transaction; root and proofs then cost O(log n) reads at any size.
+ *
+ * checkpoint DBI: be64 size -> the signed note the router wrote for that
+ * size, in the same transaction as the records it covers. */
+#include "st_int.h"
+#include "mt.h"
+#include "pb_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NODE_KEY 9
+
+static void node_key(uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
+{
+	k[0] = (uint8_t)level;
+	sti_put_be64(k + 1, index);
+}
+
+struct getter {
+	st_txn *t;
+};
+
+static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HASH_LEN])
+{
+	struct getter *g = arg;
+	uint8_t kb[NODE_KEY];
+	MDB_val k = {sizeof(kb), kb}, v;
+	int rc;
+
+	if (level >= MT_LEVELS)
+		return PB_EINVAL;
+	node_key(kb, level, index);
+	if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
+		return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
+	if (v.mv_size != MT_HASH_LEN)
+		return PB_ECORRUPT;
+	memcpy(out, v.mv_data, MT_HASH_LEN);
+	return PB_OK;
+}
+
+static int node_put(st_txn *t, uint64_t level, uint64_t index, const uint8_t h[MT_HASH_LEN])
+{
+	uint8_t kb[NODE_KEY];
+	MDB_val k = {sizeof(kb), kb}, v = {MT_HASH_LEN, (void *)h};
+
+	node_key(kb, level, index);
+	return sti_err(t, mdb_put(t->txn, t->env->tree, &k, &v, 0));
+}
+
+int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len)
+{
+	struct getter g = {t};
+	uint8_t h[MT_HASH_LEN], left[MT_HASH_LEN];
+	int rc;
+
+	mt_leaf_hash(value, len, h);
+	if ((rc = node_put(t, 0, index, h)))
+		return rc;
+	/* Each 1 bit at the bottom of index closes one more subtree. */
+	for (uint64_t level = 0; (index >> level) & 1; level++) {
+		uint64_t i = index >> level;
+		if ((rc = node_get(&g, level, i - 1, left)))
+			return rc;
+		mt_node_hash(left, h, h);
+		if ((rc = node_put(t, level + 1, i >> 1, h)))
+			return rc;
+	}
+	return PB_OK;
+}
+
+static int size_ok(st_txn *t, uint64_t size)
+{
+	uint64_t n;
+	int rc = st_log_size(t, &n);
+
+	if (rc)
+		return rc;
+	return size <= n ? PB_OK : PB_EINVAL;
+}
+
+int st_tree_root(st_txn *t, uint64_t size, uint8_t root[ST_HASH_LEN])
+{
+	struct getter g = {t};
+	int rc;
+
+	if (!t || !root)
+		return PB_EINVAL;
+	if ((rc = size_ok(t, size)))
+		return rc;
+	return mt_root(node_get, &g, size, root);
+}
+
+int st_tree_inclusion(st_txn *t, uint64_t index, uint64_t size, uint8_t (*proof)[ST_HASH_LEN],
+                      size_t cap, size_t *len)
+{
+	struct getter g = {t};
+	int rc;
+
+	if (!t || !proof || !len)
+		return PB_EINVAL;
+	if ((rc = size_ok(t, size)))
+		return rc;
+	return mt_inclusion_proof(node_get, &g, index, size, proof, cap, len);
+}
+
+int st_tree_consistency(st_txn *t, uint64_t old_size, uint64_t new_size,
+                        uint8_t (*proof)[ST_HASH_LEN], size_t cap, size_t *len)
+{
+	struct getter g = {t};
+	int rc;
+
+	if (!t || !proof || !len)
+		return PB_EINVAL;
+	if ((rc = size_ok(t, new_size)))
+		return rc;
+	return mt_consistency_proof(node_get, &g, old_size, new_size, proof, cap, len);
+}
+
+int st_checkpoint_put(st_txn *t, uint64_t size, const char *note, size_t len)
+{
+	uint8_t kb[8];
+	MDB_val k = {sizeof(kb), kb}, v = {len, (void *)note};
+	int rc;
+
+	if ((rc = sti_need_write(t)) || !note || len == 0)
+		return rc ? rc : PB_EINVAL;
+	sti_put_be64(kb, size);
+	return sti_err(t, mdb_put(t->txn, t->env->checkpoint, &k, &v, 0));
+}
+
+int st_checkpoint_get(st_txn *t, uint64_t size, char **note, size_t *len, uint64_t *got_size)
+{
+	MDB_cursor *c;
+	uint8_t kb[8];
+	MDB_val k = {sizeof(kb), kb}, v;
+	int rc;
+
+	if (!t || !note || !len)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->checkpoint, &c)))
+		return sti_err(t, rc);
+	if (size == 0) {
+		rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	} else {
+		sti_put_be64(kb, size);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	}
+	mdb_cursor_close(c);
+	if (rc)
+		return sti_err(t, rc);
+	if (k.mv_size != 8)
+		return PB_ECORRUPT;
+	*note = malloc(v.mv_size + 1);
+	if (!*note)
+		return PB_ENOMEM;
+	memcpy(*note, v.mv_data, v.mv_size);
+	(*note)[v.mv_size] = '\0';
+	*len = v.mv_size;
+	if (got_size)
+		*got_size = sti_get_be64(k.mv_data);
+	return PB_OK;
+}
+
+int st_checkpoint_each(st_txn *t, int (*fn)(uint64_t size, const char *note, size_t len, void *arg),
+                       void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	if (!t || !fn)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->checkpoint, &c)))
+		return sti_err(t, rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			mdb_cursor_close(c);
+			return PB_ECORRUPT;
+		}
+		stop = fn(sti_get_be64(k.mv_data), v.mv_data, v.mv_size, arg);
+	}
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? PB_OK : sti_err(t, rc);
+}
