@@ -157,6 +157,7 @@ enum gw_route {
 	GW_R_HOTLINE,     /* POST /v1/hotline/orders */
 	GW_R_HEALTHZ,
 	GW_R_METRICS,
+	GW_R_LOG,         /* GET /v1/log/... (transparency log, read-only) */
 	GW_R_OTHER,
 	GW_R_COUNT
 };
@@ -217,6 +218,7 @@ struct gw_req {
 	char akey[PB_AKEY_TEXT_LEN + 1];
 	char order_no[48];
 	uint32_t seq;
+	int log_kind;           /* GW_R_LOG: which question */
 };
 
 struct gw_hdr {
@@ -244,5 +246,11 @@ enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
 enum MHD_Result gw_healthz(struct gw_req *r);
 enum MHD_Result gw_metrics_page(struct gw_req *r);
 enum MHD_Result gw_answer(struct gw_req *r);
+/* Suspends the connection and sends req (gw_routes.c); on an error
+ * nothing was sent and the connection is not suspended. */
+int gw_start_call(struct gw_req *r, Mailroom__Request *req);
+/* The transparency log (gw_log.c). */
+enum MHD_Result gw_get_log(struct gw_req *r, const char *url);
+enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp);
 
 #endif

@@ -109,6 +109,10 @@ static const struct {
 	{"/v1/hotline/orders", 0, GW_R_HOTLINE, "POST"},
 	{"/healthz", 0, GW_R_HEALTHZ, "GET, HEAD"},
 	{"/metrics", 0, GW_R_METRICS, "GET, HEAD"},
+	{"/v1/log/checkpoint", 0, GW_R_LOG, "GET, HEAD"},
+	{"/v1/log/proof/inclusion", 0, GW_R_LOG, "GET, HEAD"},
+	{"/v1/log/proof/consistency", 0, GW_R_LOG, "GET, HEAD"},
+	{"/v1/log/entries", 0, GW_R_LOG, "GET, HEAD"},
 };
 
 static int route_of(const char *url, const char **allow)
@@ -283,6 +287,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_post_order(r, method);
 		case GW_R_HEALTHZ:
 			return gw_healthz(r);
+		case GW_R_LOG:
+			return gw_get_log(r, url);
 		default:
 			return gw_metrics_page(r);
 		}

@@ -33,7 +33,7 @@ static void call_done(void *arg)
 /* Suspends the connection and sends req; the handler runs again once the
  * router has answered or the call failed. An error means nothing was
  * sent and the connection is not suspended. */
-static int start_call(struct gw_req *r, Mailroom__Request *req)
+int gw_start_call(struct gw_req *r, Mailroom__Request *req)
 {
 	struct gw *g = r->g;
 	int rc;
@@ -57,7 +57,7 @@ static int start_call(struct gw_req *r, Mailroom__Request *req)
 
 static enum MHD_Result call_router(struct gw_req *r, Mailroom__Request *req)
 {
-	if (start_call(r, req) != PB_OK)
+	if (gw_start_call(r, req) != PB_OK)
 		return gw_unavailable(r, "the router is not reachable; try again");
 	return MHD_YES;
 }
@@ -209,7 +209,7 @@ enum MHD_Result gw_metrics_page(struct gw_req *r)
 	req.op_case = MAILROOM__REQUEST__OP_STATS;
 	req.stats = &st;
 	/* The HTTP counters are worth a scrape even with the router away. */
-	if (start_call(r, &req) != PB_OK)
+	if (gw_start_call(r, &req) != PB_OK)
 		return send_metrics(r, NULL);
 	return MHD_YES;
 }
@@ -339,6 +339,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		return message_status(r, c->resp);
 	case GW_R_HOTLINE:
 		return order_accepted(r, c->resp);
+	case GW_R_LOG:
+		return gw_log_answer(r, c->resp);
 	default:
 		return bad_answer(r);
 	}

@@ -51,7 +51,7 @@ struct rt_result {
 	struct {
 		void *p;
 		int kind;
-	} owned[16];
+	} owned[32];
 	int nowned;
 };
 

@@ -564,6 +564,10 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_STATUS:
 	case MAILROOM__REQUEST__OP_STATS:
 		return who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY;
+	case MAILROOM__REQUEST__OP_LOG:
+		/* The log is public: whoever can reach the router may read it. */
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY ||
+		       (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler);
 	case MAILROOM__REQUEST__OP_PULL:
 	case MAILROOM__REQUEST__OP_RENEW:
 	case MAILROOM__REQUEST__OP_REPLY:
@@ -612,6 +616,8 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return op_queues(txn, who, res);
 	case MAILROOM__REQUEST__OP_STATS:
 		return op_stats(core, txn, res);
+	case MAILROOM__REQUEST__OP_LOG:
+		return rt_op_log(txn, req, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a read operation");
 	}

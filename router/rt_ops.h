@@ -26,6 +26,9 @@ const char *rt_actor(const struct rt_principal *who, char *buf, size_t len);
 int rt_counter_queue(st_txn *t, const char *queue, const char *what, int64_t delta);
 int rt_text_ok(const char *s, long min_chars, long max_chars);
 
+/* The transparency log's read side (rt_log.c). */
+int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res);
+
 /* Clocks (rt_clock.c). */
 int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, int64_t now_ms);

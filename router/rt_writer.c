@@ -7,6 +7,7 @@
 #include "pb_log.h"
 #include "pb_time.h"
 #include "pb_wire.h"
+#include "sn.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -129,6 +130,25 @@ static void timed_work(struct rt_writer *w, st_txn *txn, int64_t now, timed_fn f
 	}
 }
 
+/* One signed checkpoint (C2SP tlog-checkpoint) per batch that added
+ * records, in the batch's own transaction: it becomes visible only with
+ * the records it covers, durably. */
+static int checkpoint(struct rt_core *core, st_txn *txn)
+{
+	uint8_t root[ST_HASH_LEN];
+	char body[256], note[256 + SN_LINE_MAX(sizeof(core->keys.key_name))];
+	size_t blen, nlen;
+	uint64_t size;
+	int rc;
+
+	if ((rc = st_log_size(txn, &size)) || (rc = st_tree_root(txn, size, root)))
+		return rc;
+	if ((rc = sn_checkpoint_format(core->keys.key_name, size, root, NULL, body, sizeof(body), &blen)) ||
+	    (rc = sn_sign(body, blen, core->keys.key_name, core->keys.sign_sk, note, sizeof(note), &nlen)))
+		return rc;
+	return st_checkpoint_put(txn, size, note, nlen);
+}
+
 static void process(struct rt_writer *w, struct rt_op *batch)
 {
 	struct rt_core *core = w->core;
@@ -177,6 +197,8 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	timed_work(w, txn, now, rt_expire_one, "lease expiry", touched, &ntouched);
 	timed_work(w, txn, now, rt_escalate_one, "escalation", touched, &ntouched);
 
+	if (txn && w->npub > 0 && (rc = checkpoint(core, txn)))
+		pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
 	if (txn) {
 		int worked = batch != NULL || w->npub > 0;
 		rc = st_txn_commit(txn);

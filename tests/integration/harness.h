@@ -28,7 +28,7 @@ struct mr_opts {
 	int connection_timeout_s;
 	int router_timeout_ms;
 	int http_threads;
-	int commit_window_us;        /* -1 or 0 taken as given only when set_commit_window */
+	int commit_window_us;        /* written only when set_commit_window */
 	int set_commit_window;
 	int max_per_ip;
 	const struct mr_handler_spec *handlers;

@@ -1,0 +1,142 @@
+/* Read-only answers about the transparency log: the signed checkpoint,
+ * inclusion and consistency proofs, and pages of stored entries. They
+ * read a snapshot, so every answer refers to committed, durable records
+ * and checkpoints only. */
+#include "rt_ops.h"
+#include "mt.h"
+#include "pb_err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRIES_PAGE_MAX 256
+
+static int proof_answer(struct rt_result *res, Mailroom__LogResp *lr, uint8_t (*proof)[32], size_t n)
+{
+	ProtobufCBinaryData *items = rt_own(res, calloc(n ? n : 1, sizeof(*items)), RT_OWN_FREE);
+
+	if (!items)
+		return PB_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		items[i].data = proof[i];
+		items[i].len = 32;
+	}
+	lr->proof = items;
+	lr->n_proof = n;
+	return PB_OK;
+}
+
+static int log_size(st_txn *t, uint64_t *n)
+{
+	char *note;
+	size_t len;
+	int rc;
+
+	/* Proofs are only for sizes a checkpoint was published at or below:
+	 * the latest checkpoint's size, not the raw log length. */
+	if ((rc = st_checkpoint_get(t, 0, &note, &len, n)))
+		return rc;
+	free(note);
+	return PB_OK;
+}
+
+int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res)
+{
+	const Mailroom__LogReq *q = req->log;
+	Mailroom__LogResp *lr = rt_own(res, malloc(sizeof(*lr)), RT_OWN_FREE);
+	uint8_t (*proof)[32] = rt_own(res, malloc(MT_PROOF_MAX * 32), RT_OWN_FREE);
+	uint64_t published = 0;
+	size_t n = 0;
+	int rc;
+
+	if (!lr || !proof)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__log_resp__init(lr);
+	rc = log_size(t, &published);
+	if (rc == PB_ENOTFOUND)
+		return rt_fail(res, PB_ENOTFOUND, "no_checkpoint", "no checkpoint published yet");
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read the log");
+
+	switch (q->kind) {
+	case MAILROOM__LOG_REQ__KIND__CHECKPOINT: {
+		char *note;
+		size_t len;
+		rc = st_checkpoint_get(t, q->size, &note, &len, &lr->size);
+		if (rc == PB_ENOTFOUND)
+			return rt_fail(res, PB_ENOTFOUND, "no_checkpoint", "no checkpoint at that size");
+		if (rc)
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read the checkpoint");
+		lr->checkpoint = rt_own(res, note, RT_OWN_FREE);
+		break;
+	}
+	case MAILROOM__LOG_REQ__KIND__INCLUSION: {
+		const uint8_t *data;
+		size_t len;
+		uint8_t *leaf = rt_own(res, malloc(32), RT_OWN_FREE);
+		if (q->size == 0 || q->size > published || q->index >= q->size)
+			return rt_fail(res, PB_EINVAL, "invalid_range", "need index < size <= published size");
+		if (!leaf || (rc = st_log_get(t, q->index, &data, &len)))
+			return rt_fail(res, rc ? rc : PB_ENOMEM, "io", "cannot read the record");
+		mt_leaf_hash(data, len, leaf);
+		if ((rc = st_tree_inclusion(t, q->index, q->size, proof, MT_PROOF_MAX, &n)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot build the proof");
+		lr->leaf_hash.data = leaf;
+		lr->leaf_hash.len = 32;
+		lr->size = q->size;
+		break;
+	}
+	case MAILROOM__LOG_REQ__KIND__CONSISTENCY:
+		if (q->old_size == 0 || q->old_size > q->size || q->size > published)
+			return rt_fail(res, PB_EINVAL, "invalid_range", "need 0 < old <= size <= published size");
+		if ((rc = st_tree_consistency(t, q->old_size, q->size, proof, MT_PROOF_MAX, &n)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot build the proof");
+		lr->size = q->size;
+		break;
+	case MAILROOM__LOG_REQ__KIND__ENTRIES: {
+		uint64_t end = q->end;
+		if (q->start >= published || end <= q->start)
+			return rt_fail(res, PB_EINVAL, "invalid_range", "need start < end, start < published size");
+		if (end > published)
+			end = published;
+		if (end - q->start > ENTRIES_PAGE_MAX)
+			end = q->start + ENTRIES_PAGE_MAX;
+		size_t count = (size_t)(end - q->start);
+		ProtobufCBinaryData *items = rt_own(res, calloc(count, sizeof(*items)), RT_OWN_FREE);
+		if (!items)
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		/* One copy of the page: the snapshot ends before the answer is packed. */
+		size_t total = 0;
+		for (size_t i = 0; i < count; i++) {
+			const uint8_t *data;
+			if ((rc = st_log_get(t, q->start + i, &data, &items[i].len)))
+				return rt_fail(res, rc, pb_err_name(rc), "cannot read the record");
+			total += items[i].len;
+		}
+		uint8_t *buf = rt_own(res, malloc(total ? total : 1), RT_OWN_FREE);
+		if (!buf)
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		for (size_t i = 0, off = 0; i < count; i++) {
+			const uint8_t *data;
+			size_t len;
+			if ((rc = st_log_get(t, q->start + i, &data, &len)) || len != items[i].len)
+				return rt_fail(res, rc ? rc : PB_ECORRUPT, "io", "cannot read the record");
+			memcpy(buf + off, data, len);
+			items[i].data = buf + off;
+			off += len;
+		}
+		lr->entries = items;
+		lr->n_entries = count;
+		lr->start = q->start;
+		lr->size = published;
+		break;
+	}
+	default:
+		return rt_fail(res, PB_EINVAL, "invalid_request", "unknown log question");
+	}
+	if (n && (rc = proof_answer(res, lr, proof, n)))
+		return rt_fail(res, rc, pb_err_name(rc), "out of memory");
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_LOG;
+	res->resp.log = lr;
+	return PB_OK;
+}
