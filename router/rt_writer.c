@@ -68,9 +68,13 @@ static void finish(struct rt_op *op)
 
 static int note_records(struct rt_writer *w, const struct rt_result *res)
 {
-	if (w->npub + (size_t)res->nrecords > w->cappub) {
+	if (res->nrecords == 0)
+		return PB_OK;
+	size_t n = rt_nrecords(res);
+
+	if (w->npub + n > w->cappub) {
 		size_t cap = w->cappub ? w->cappub * 2 : 1024;
-		while (cap < w->npub + (size_t)res->nrecords)
+		while (cap < w->npub + n)
 			cap *= 2;
 		uint64_t *p = realloc(w->pub, cap * sizeof(*p));
 		if (!p)
@@ -78,8 +82,8 @@ static int note_records(struct rt_writer *w, const struct rt_result *res)
 		w->pub = p;
 		w->cappub = cap;
 	}
-	memcpy(w->pub + w->npub, res->records, (size_t)res->nrecords * sizeof(uint64_t));
-	w->npub += (size_t)res->nrecords;
+	for (size_t i = 0; i < n; i++)
+		w->pub[w->npub++] = rt_record_at(res, i);
 	return PB_OK;
 }
 
@@ -187,9 +191,12 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 			w->waiters = op;
 			continue;
 		}
-		if (op->res.resp.code == PB_OK && note_records(w, &op->res) == PB_OK &&
-		    op->res.touched_queue[0] && ntouched < 64)
-			memcpy(touched[ntouched++], op->res.touched_queue, PB_NAME_MAX);
+		if (op->res.resp.code == PB_OK && note_records(w, &op->res) == PB_OK) {
+			if (op->res.touched_queue[0] && ntouched < 64)
+				memcpy(touched[ntouched++], op->res.touched_queue, PB_NAME_MAX);
+			for (int i = 0; i < op->res.nextra && ntouched < 64; i++)
+				memcpy(touched[ntouched++], op->res.extra_queues[i], PB_NAME_MAX);
+		}
 		op->next = done;
 		done = op;
 	}

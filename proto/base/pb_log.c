@@ -27,17 +27,28 @@ int pb_log_level_parse(const char *s)
 
 void pb_log(int level, const char *fmt, ...)
 {
-	char ts[40];
+	char line[1024], ts[40];
 	va_list ap;
+	int n, m;
 
 	if (level < log_level || level < 0 || level > PB_LOG_ERROR)
 		return;
 	pb_time_fmt(pb_now_ms(), ts, sizeof(ts), 1);
-	pthread_mutex_lock(&log_mu);
-	fprintf(stderr, "%s %s %s: ", ts, names[level], log_ident);
+	n = snprintf(line, sizeof(line), "%s %s %s: ", ts, names[level], log_ident);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;   /* a cut line still ends with its newline */
+	line[n++] = '\n';
+	/* One write per line: stderr is unbuffered, and lines from several
+	 * threads must not interleave. */
+	pthread_mutex_lock(&log_mu);
+	fwrite(line, 1, (size_t)n, stderr);
 	pthread_mutex_unlock(&log_mu);
 }
