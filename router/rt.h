@@ -45,8 +45,14 @@ struct rt_result {
 	Mailroom__Response resp;     /* code, error, message and result */
 	int park;                    /* pull found nothing: wait for a push */
 	char touched_queue[PB_NAME_MAX];   /* a queue that gained a message */
+	char extra_queues[4][PB_NAME_MAX]; /* more of them (a page of 12345 orders) */
+	int nextra;
+	Mailroom__Receipt *receipt;  /* to fill once the batch is sealed */
+	uint64_t receipt_index;
 	int nrecords;                /* records appended, for publishing */
 	uint64_t records[RT_MAX_RECORDS_PER_OP];
+	uint64_t *more;              /* beyond those (a page of 12345 orders) */
+	size_t nmore, capmore;
 	/* storage the response points into, freed by rt_result_clear */
 	struct {
 		void *p;
@@ -59,6 +65,9 @@ struct rt_result {
  * commits when resp.code is 0 and aborts otherwise). */
 int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
              const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* After st_log_seal of the batch: fills the receipt a result carries
+ * (records are signed at seal time, so receipts wait for it). */
+int rt_result_receipts(struct rt_core *core, st_txn *txn, struct rt_result *res);
 /* Read-only requests (status, queues, stats) against a read txn. */
 int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
@@ -77,6 +86,13 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req);
 
 void rt_result_init(struct rt_result *res);
 void rt_result_clear(struct rt_result *res);
+/* Notes that queue gained a message (wakes parked pulls after commit). */
+void rt_touch(struct rt_result *res, const char *queue);
+/* Remembers a record appended for this result, to publish after commit. */
+int rt_note_record(struct rt_result *res, uint64_t index);
+/* Count and i-th of all the records noted. */
+size_t rt_nrecords(const struct rt_result *res);
+uint64_t rt_record_at(const struct rt_result *res, size_t i);
 /* Sets resp.code/error/message; returns code. */
 int rt_fail(struct rt_result *res, int code, const char *error, const char *message);
 

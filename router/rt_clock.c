@@ -215,6 +215,8 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		return rc;
 	if (!pb_handler_may(who->handler, m->queue))
 		return rt_fail(res, PB_EFORBIDDEN, "queue_forbidden", "this handler may not use that queue");
+	if ((rc = rt_hotline_closed(m, res)))
+		return rc;
 	if (m->status == MAILROOM__STATUS__STATUS_REPLIED || m->status == MAILROOM__STATUS__STATUS_CLOSED)
 		return rt_fail(res, PB_ESTATE, "already_answered", "the message is already answered");
 	if (!(c = rt_clock_find(m, ST_CLOCK_REPLY)))
@@ -274,7 +276,8 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		c->extended_days += r->working_days;
 		c->extensions++;
 		rt_clock_compute(core, c);
-		c->escalation = 0;
+		if (c->due_ms != old_due)
+			c->escalation = 0;
 		event = MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED;
 		break;
 	case MAILROOM__CLOCK_ACTION__CLOCK_RESTART: {
@@ -292,7 +295,8 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		c->extended_days = 0;
 		c->extensions = 0;
 		rt_clock_compute(core, c);
-		c->escalation = 0;
+		if (c->due_ms != old_due)
+			c->escalation = 0;
 		event = MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED;
 		break;
 	}
@@ -302,6 +306,8 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	if ((rc = schedule(core, t, m->id.data, c)))
 		return fail_rc(res, rc);
 	rt_clock_mirror(m);
+	m->cal_version.data = core->cal_version;   /* the calendar this computation used */
+	m->cal_version.len = sizeof(core->cal_version);
 	if ((rc = requeue_for_due(t, m, old_due)) || (rc = st_msg_put(t, m)))
 		return fail_rc(res, rc);
 	if ((rc = clock_record(core, t, res, m, c, event, old_due, rt_actor(who, actor, sizeof(actor)),
@@ -416,6 +422,10 @@ int rt_recompute_provisional(struct rt_core *core, int *moved)
 					break;
 				if (c->due_ms == old && c->provisional)
 					continue;
+				/* The record carries the message's new deadlines and calendar. */
+				rt_clock_mirror(m);
+				m->cal_version.data = core->cal_version;
+				m->cal_version.len = sizeof(core->cal_version);
 				rc = clock_record(core, t, &res, m, c, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED,
 				                  old, "router", "calendar updated", NULL, pb_now_ms());
 				(*moved)++;

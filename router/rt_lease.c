@@ -17,7 +17,7 @@ int rt_op_pull(struct rt_core *, st_txn *, const struct rt_principal *, const Ma
 int rt_op_lease(struct rt_core *, st_txn *, const struct rt_principal *, const Mailroom__Request *,
                 int64_t, struct rt_result *);
 
-static void token_hash(const uint8_t *token, uint8_t out[ST_HASH_LEN])
+void rt_token_hash(const uint8_t *token, uint8_t out[ST_HASH_LEN])
 {
 	crypto_generichash(out, ST_HASH_LEN, token, TOKEN_LEN, NULL, 0);
 }
@@ -62,8 +62,7 @@ static int requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uin
 	return PB_OK;
 }
 
-/* Ends the current lease in the indexes (the caller rewrites m). */
-static int drop_lease(st_txn *t, Mailroom__StoredMessage *m)
+int rt_drop_lease(st_txn *t, Mailroom__StoredMessage *m)
 {
 	int rc = st_lease_del(t, m->lease_expires_ms, m->id.data);
 
@@ -121,13 +120,15 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	m->lease_token.len = TOKEN_LEN;
 	m->leased_by = (char *)who->handler->name;
 	m->lease_expires_ms = now_ms + (int64_t)core->conf->lease_seconds * 1000;
-	/* A handler taking the message is its acknowledgement (签收). */
-	if ((rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms)) ||
+	/* A handler taking the message is its acknowledgement (签收), except
+	 * for 12345 orders: the platform is told by an explicit sign. */
+	if ((m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE &&
+	     (rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms))) ||
 	    (rc = st_msg_put(t, m)) || (rc = st_lease_put(t, m->lease_expires_ms, pos.id)) ||
 	    (rc = rt_counter_queue(t, p->queue, "leased", 1)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot record the lease");
 
-	token_hash(token, th);
+	rt_token_hash(token, th);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASED;
 	rec.lease_token_hash.data = th;
@@ -151,6 +152,33 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	return PB_OK;
 }
 
+int rt_hotline_closed(const Mailroom__StoredMessage *m, struct rt_result *res)
+{
+	if (m->hotline_state == MAILROOM__HOTLINE_STATE__HOTLINE_REVOKED)
+		return rt_fail(res, PB_ESTATE, "revoked", "the 12345 platform withdrew this order (撤单)");
+	if (m->hotline_state == MAILROOM__HOTLINE_STATE__HOTLINE_RETURNED)
+		return rt_fail(res, PB_ESTATE, "returned", "this 12345 order was returned to the platform");
+	return PB_OK;
+}
+
+int rt_lease_holds(const struct rt_principal *who, const Mailroom__StoredMessage *m,
+                   const ProtobufCBinaryData *token, int64_t now_ms, struct rt_result *res)
+{
+	int rc;
+
+	if ((rc = rt_hotline_closed(m, res)))
+		return rc;
+	if (m->status == MAILROOM__STATUS__STATUS_REPLIED || m->status == MAILROOM__STATUS__STATUS_CLOSED)
+		return rt_fail(res, PB_ESTATE, "already_answered", "the message is already answered");
+	if (m->status != MAILROOM__STATUS__STATUS_LEASED || token->len != TOKEN_LEN ||
+	    m->lease_token.len != TOKEN_LEN || strcmp(m->leased_by, who->handler->name) != 0 ||
+	    sodium_memcmp(m->lease_token.data, token->data, TOKEN_LEN) != 0)
+		return rt_fail(res, PB_ELEASE, "lease_invalid", "no live lease with that token");
+	if (m->lease_expires_ms <= now_ms)
+		return rt_fail(res, PB_ELEASE, "lease_expired", "the lease has expired");
+	return PB_OK;
+}
+
 /* Finds the leased message and checks that this handler holds a live
  * lease on it with this token. */
 static int check_lease(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
@@ -165,14 +193,8 @@ static int check_lease(st_txn *t, const struct rt_principal *who, const Mailroom
 		return rc;
 	if (!pb_handler_may(who->handler, m->queue))
 		return rt_fail(res, PB_EFORBIDDEN, "queue_forbidden", "this handler may not use that queue");
-	if (m->status == MAILROOM__STATUS__STATUS_REPLIED || m->status == MAILROOM__STATUS__STATUS_CLOSED)
-		return rt_fail(res, PB_ESTATE, "already_answered", "the message is already answered");
-	if (m->status != MAILROOM__STATUS__STATUS_LEASED || ref->lease_token.len != TOKEN_LEN ||
-	    m->lease_token.len != TOKEN_LEN || strcmp(m->leased_by, who->handler->name) != 0 ||
-	    sodium_memcmp(m->lease_token.data, ref->lease_token.data, TOKEN_LEN) != 0)
-		return rt_fail(res, PB_ELEASE, "lease_invalid", "no live lease with that token");
-	if (m->lease_expires_ms <= now_ms)
-		return rt_fail(res, PB_ELEASE, "lease_expired", "the lease has expired");
+	if ((rc = rt_lease_holds(who, m, &ref->lease_token, now_ms, res)))
+		return rc;
 	*mp = m;
 	return PB_OK;
 }
@@ -193,7 +215,7 @@ static int op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *
 	m->lease_expires_ms = now_ms + (int64_t)core->conf->lease_seconds * 1000;
 	if ((rc = st_lease_put(t, m->lease_expires_ms, m->id.data)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot renew");
-	token_hash(m->lease_token.data, th);
+	rt_token_hash(m->lease_token.data, th);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASE_RENEWED;
 	rec.lease_token_hash.data = th;
@@ -225,7 +247,9 @@ static int op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *
 		return rt_fail(res, PB_EINVAL, "invalid_field", "text: 1-10000 characters");
 	if ((rc = check_lease(t, who, r->lease, now_ms, res, &m)))
 		return rc;
-	if ((rc = drop_lease(t, m)))
+	if (m->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE && m->order)
+		return rt_hotline_reply(core, t, who, m, r->text, now_ms, res);
+	if ((rc = rt_drop_lease(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot end the lease");
 	m->status = MAILROOM__STATUS__STATUS_REPLIED;
 	m->reply_text = r->text;
@@ -257,7 +281,7 @@ static int op_release(struct rt_core *core, st_txn *t, const struct rt_principal
 
 	if ((rc = check_lease(t, who, req->release, now_ms, res, &m)))
 		return rc;
-	if ((rc = drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot release");
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RELEASED;
@@ -284,7 +308,7 @@ static int op_transfer(struct rt_core *core, st_txn *t, const struct rt_principa
 	if (strcmp(m->queue, x->to_queue) == 0)
 		return rt_fail(res, PB_EINVAL, "same_queue", "the message is already in that queue");
 	char *from = m->queue;
-	if ((rc = drop_lease(t, m)) || (rc = requeue(t, m, x->to_queue, 1, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, x->to_queue, 1, res)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot transfer");
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED;
@@ -331,7 +355,7 @@ int rt_expire_one(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_res
 	}
 	if (rc)
 		return rc;
-	if ((rc = drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
 		return rc;
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASE_EXPIRED;

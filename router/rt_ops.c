@@ -21,17 +21,29 @@ void rt_result_init(struct rt_result *res)
 	mailroom__response__init(&res->resp);
 }
 
+static void free_owned(void *p, int kind)
+{
+	if (kind == RT_OWN_MSG) {
+		st_msg_free(p);
+	} else if (kind == RT_OWN_CONTACT) {
+		mailroom__contact__free_unpacked(p, NULL);
+	} else if (kind == RT_OWN_OUTBOX) {
+		struct rt_outbox_list *l = p;
+		for (size_t i = 0; i < l->n; i++)
+			st_outbox_free_entry(l->v[i]);
+		free(l->v);
+		free(l);
+	} else {
+		free(p);
+	}
+}
+
 void *rt_own(struct rt_result *res, void *p, int kind)
 {
 	if (!p)
 		return NULL;
 	if (res->nowned == (int)(sizeof(res->owned) / sizeof(res->owned[0]))) {
-		if (kind == RT_OWN_MSG)
-			st_msg_free(p);
-		else if (kind == RT_OWN_CONTACT)
-			mailroom__contact__free_unpacked(p, NULL);
-		else
-			free(p);
+		free_owned(p, kind);
 		return NULL;
 	}
 	res->owned[res->nowned].p = p;
@@ -40,17 +52,54 @@ void *rt_own(struct rt_result *res, void *p, int kind)
 	return p;
 }
 
+int rt_note_record(struct rt_result *res, uint64_t index)
+{
+	if (res->nrecords < RT_MAX_RECORDS_PER_OP) {
+		res->records[res->nrecords++] = index;
+		return PB_OK;
+	}
+	if (res->nmore == res->capmore) {
+		size_t cap = res->capmore ? res->capmore * 2 : 64;
+		uint64_t *p = realloc(res->more, cap * sizeof(*p));
+		if (!p)
+			return PB_ENOMEM;
+		res->more = p;
+		res->capmore = cap;
+	}
+	res->more[res->nmore++] = index;
+	return PB_OK;
+}
+
+void rt_touch(struct rt_result *res, const char *queue)
+{
+	if (!queue || !*queue || strcmp(res->touched_queue, queue) == 0)
+		return;
+	if (!res->touched_queue[0]) {
+		snprintf(res->touched_queue, sizeof(res->touched_queue), "%s", queue);
+		return;
+	}
+	for (int i = 0; i < res->nextra; i++)
+		if (strcmp(res->extra_queues[i], queue) == 0)
+			return;
+	if (res->nextra < (int)(sizeof(res->extra_queues) / sizeof(res->extra_queues[0])))
+		snprintf(res->extra_queues[res->nextra++], PB_NAME_MAX, "%s", queue);
+}
+
+size_t rt_nrecords(const struct rt_result *res)
+{
+	return (size_t)res->nrecords + res->nmore;
+}
+
+uint64_t rt_record_at(const struct rt_result *res, size_t i)
+{
+	return i < (size_t)res->nrecords ? res->records[i] : res->more[i - (size_t)res->nrecords];
+}
+
 void rt_result_clear(struct rt_result *res)
 {
-	for (int i = res->nowned - 1; i >= 0; i--) {
-		void *p = res->owned[i].p;
-		if (res->owned[i].kind == RT_OWN_MSG)
-			st_msg_free(p);
-		else if (res->owned[i].kind == RT_OWN_CONTACT)
-			mailroom__contact__free_unpacked(p, NULL);
-		else
-			free(p);
-	}
+	free(res->more);
+	for (int i = res->nowned - 1; i >= 0; i--)
+		free_owned(res->owned[i].p, res->owned[i].kind);
 	rt_result_init(res);
 }
 
@@ -143,6 +192,9 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 		v->category = m->category;
 		v->replied_by = m->replied_by;
 		v->order = m->order;
+		v->hotline_state = m->hotline_state;
+		v->signed_ms = m->signed_ms;
+		v->citizen_reply = m->citizen_reply;
 		if (!hide && m->contact_sealed.len) {
 			uint8_t *plain;
 			size_t plen;
@@ -183,10 +235,8 @@ int rt_audit(struct rt_core *core, st_txn *t, struct rt_result *res, Mailroom__A
 	rc = st_log_append(t, rec, receipt ? receipt : &local);
 	if (rc)
 		return rc;
-	if (res->nrecords < RT_MAX_RECORDS_PER_OP)
-		res->records[res->nrecords++] = receipt ? receipt->index : local.index;
 	(void)core;
-	return PB_OK;
+	return rt_note_record(res, receipt ? receipt->index : local.index);
 }
 
 const char *rt_route(const struct pb_conf *c, int channel, const char *category,
@@ -213,39 +263,17 @@ const char *rt_route(const struct pb_conf *c, int channel, const char *category,
 
 /* ------------------------------------------------------------ intake -- */
 
-static int valid_order_no(const char *s)
+/* The receipt is allocated now and filled by rt_result_receipts once the
+ * batch is sealed: the record may have been appended in this very batch. */
+static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receipt **out)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < 1 || n > 40)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-static int receipt_for(struct rt_core *core, st_txn *t, uint64_t index, struct rt_result *res,
-                       Mailroom__Receipt **out)
-{
-	const uint8_t *data;
-	size_t len;
 	struct {
 		Mailroom__Receipt r;
 		uint8_t hash[ST_HASH_LEN], sig[ST_SIG_LEN], key_id[ST_KEYID_LEN];
-	} *b = rt_own(res, malloc(sizeof(*b)), RT_OWN_FREE);
-	int rc;
+	} *b = rt_own(res, calloc(1, sizeof(*b)), RT_OWN_FREE);
 
 	if (!b)
 		return PB_ENOMEM;
-	if ((rc = st_log_get(t, index, &data, &len)))
-		return rc;
-	if (len < ST_SIG_LEN)
-		return PB_ECORRUPT;
-	crypto_hash_sha256(b->hash, data, len - ST_SIG_LEN);
-	memcpy(b->sig, data + len - ST_SIG_LEN, ST_SIG_LEN);
-	memcpy(b->key_id, core->keys.key_id, ST_KEYID_LEN);
 	mailroom__receipt__init(&b->r);
 	b->r.log_index = index;
 	b->r.record_hash.data = b->hash;
@@ -254,21 +282,43 @@ static int receipt_for(struct rt_core *core, st_txn *t, uint64_t index, struct r
 	b->r.signature.len = ST_SIG_LEN;
 	b->r.key_id.data = b->key_id;
 	b->r.key_id.len = ST_KEYID_LEN;
+	res->receipt = &b->r;
+	res->receipt_index = index;
 	*out = &b->r;
 	return PB_OK;
 }
 
-static int submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
-                         Mailroom__StoredMessage *m, int duplicate)
+int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
+{
+	Mailroom__Receipt *r = res->receipt;
+	const uint8_t *data;
+	size_t len;
+	int rc;
+
+	if (!r || res->resp.code != PB_OK)
+		return PB_OK;
+	if ((rc = st_log_get(t, res->receipt_index, &data, &len)))
+		return rc;
+	if (len < ST_SIG_LEN)
+		return PB_ECORRUPT;
+	crypto_hash_sha256(r->record_hash.data, data, len - ST_SIG_LEN);
+	memcpy(r->signature.data, data + len - ST_SIG_LEN, ST_SIG_LEN);
+	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
+	return PB_OK;
+}
+
+int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
+                     Mailroom__StoredMessage *m, int duplicate)
 {
 	Mailroom__SubmitResp *sr = rt_own(res, malloc(sizeof(*sr)), RT_OWN_FREE);
 	int rc;
 
+	(void)t;
 	if (!sr)
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	mailroom__submit_resp__init(sr);
 	if ((rc = rt_view(core, res, m, 0, &sr->message)) ||
-	    (rc = receipt_for(core, t, m->received_log_index, res, &sr->receipt)))
+	    (rc = receipt_later(res, m->received_log_index, &sr->receipt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
 	sr->duplicate = duplicate;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SUBMIT;
@@ -276,26 +326,14 @@ static int submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
 	return PB_OK;
 }
 
-static int check_submit(const Mailroom__SubmitReq *s, struct rt_result *res)
+int rt_check_texts(const Mailroom__SubmitReq *s, struct rt_result *res)
 {
-	if (s->channel < MAILROOM__CHANNEL__CHANNEL_MAILBOX ||
-	    s->channel > MAILROOM__CHANNEL__CHANNEL_HOTLINE)
-		return rt_fail(res, PB_EINVAL, "invalid_channel", "channel not accepted");
 	if (!rt_text_ok(s->subject, 1, 200))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "subject: 1-200 characters");
 	if (!rt_text_ok(s->body, 1, 10000))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "body: 1-10000 characters");
 	if (s->category && strlen(s->category) > 64)
 		return rt_fail(res, PB_EINVAL, "invalid_field", "category too long");
-	if (s->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE) {
-		if (!s->order || !valid_order_no(s->order->order_no) || s->order->dispatch_seq < 1)
-			return rt_fail(res, PB_EINVAL, "invalid_order", "order_no and dispatch_seq required");
-		if (!s->order->kind || strcmp(s->order->kind, "dispatch") != 0)
-			return rt_fail(res, PB_ESTATE, "unsupported_kind",
-			               "only dispatch orders are taken on this path");
-	} else if (s->access_key_hash.len != PB_AKEY_HASH_LEN || s->order) {
-		return rt_fail(res, PB_EINVAL, "invalid_request", "access key hash required");
-	}
 	if (s->contact) {
 		Mailroom__Contact *c = s->contact;
 		if (!rt_text_ok(c->name, 0, 50) || !rt_text_ok(c->phone, 0, 32) ||
@@ -305,33 +343,80 @@ static int check_submit(const Mailroom__SubmitReq *s, struct rt_result *res)
 	return PB_OK;
 }
 
-static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+static int check_submit(const Mailroom__SubmitReq *s, struct rt_result *res)
 {
-	const Mailroom__SubmitReq *s = req->submit;
+	if (s->channel < MAILROOM__CHANNEL__CHANNEL_MAILBOX ||
+	    s->channel > MAILROOM__CHANNEL__CHANNEL_HOTLINE)
+		return rt_fail(res, PB_EINVAL, "invalid_channel", "channel not accepted");
+	if (s->access_key_hash.len != PB_AKEY_HASH_LEN || s->order)
+		return rt_fail(res, PB_EINVAL, "invalid_request", "access key hash required");
+	return rt_check_texts(s, res);
+}
+
+void rt_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
+                    uint8_t out[ST_HASH_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, salt, ST_SALT_LEN, ST_HASH_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)subject, strlen(subject));
+	crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
+	crypto_generichash_update(&st, (const uint8_t *)body, strlen(body));
+	crypto_generichash_final(&st, out, ST_HASH_LEN);
+}
+
+int rt_seal_contact(struct rt_core *core, struct rt_result *res, const Mailroom__Contact *c,
+                    Mailroom__StoredMessage *m)
+{
+	size_t plen;
+	uint8_t *plain;
+	int rc;
+
+	m->contact_sealed.data = NULL;
+	m->contact_sealed.len = 0;
+	if (!c)
+		return PB_OK;
+	plen = mailroom__contact__get_packed_size(c);
+	plain = malloc(plen ? plen : 1);
+	if (!plain)
+		return PB_ENOMEM;
+	mailroom__contact__pack(c, plain);
+	rc = st_seal(core->store, plain, plen, &m->contact_sealed.data, &m->contact_sealed.len);
+	sodium_memzero(plain, plen);
+	free(plain);
+	if (rc)
+		return rc;
+	if (!rt_own(res, m->contact_sealed.data, RT_OWN_FREE))
+		return PB_ENOMEM;
+	return PB_OK;
+}
+
+void rt_platform_note(const Mailroom__StoredMessage *m, char *note, size_t len)
+{
+	/* deadlines.md section 4: the platform's due times are kept beside
+	 * ours and the earlier applies; say so where they differ. */
+	note[0] = '\0';
+	for (size_t i = 0; i < m->n_clocks; i++) {
+		const Mailroom__Clock *c = m->clocks[i];
+		size_t n = strlen(note);
+		if (c->platform_due_ms && c->platform_due_ms != c->computed_due_ms)
+			snprintf(note + n, len - n, "%splatform %s due %s ours", n ? "; " : "",
+			         c->kind == ST_CLOCK_ACK ? "sign" : "finish",
+			         c->platform_due_ms < c->computed_due_ms ? "earlier than" : "later than");
+	}
+}
+
+int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
+                  const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
+                  struct rt_result *res, Mailroom__StoredMessage **stored)
+{
 	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
 	Mailroom__AuditRecord rec;
 	struct st_receipt rcpt;
 	uint8_t id[PB_ID_LEN], salt[ST_SALT_LEN], chash[ST_HASH_LEN];
-	char code[PB_TRACK_TEXT_LEN + 1], ref[80] = "", actor[PB_NAME_MAX + 16], note[160];
+	char code[PB_TRACK_TEXT_LEN + 1], note[160];
 	const char *rule, *queue;
 	int rc;
-
-	if ((rc = check_submit(s, res)))
-		return rc;
-	if (s->order) {
-		uint8_t old[PB_ID_LEN];
-		Mailroom__StoredMessage *prev;
-		snprintf(ref, sizeof(ref), "12345:%s#%u", s->order->order_no, s->order->dispatch_seq);
-		rc = st_extref_get(t, ref, old);
-		if (rc == PB_OK) {
-			if ((rc = rt_msg_load(t, old, sizeof(old), res, &prev)))
-				return rc;
-			return submit_answer(core, t, res, prev, 1);
-		}
-		if (rc != PB_ENOTFOUND)
-			return rt_fail(res, rc, pb_err_name(rc), "cannot read the order index");
-	}
 
 	pb_id_new(now_ms, id);
 	for (int tries = 0;; tries++) {
@@ -342,7 +427,7 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 	}
 	if (rc)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot allocate a tracking code");
-	if (ref[0] && (rc = st_extref_put(t, ref, id)))
+	if (ref && ref[0] && (rc = st_extref_put(t, ref, id)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot index the order");
 
 	queue = rt_route(core->conf, s->channel, s->category, s->subject, s->body, &rule);
@@ -361,52 +446,26 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 	m.text_salt.len = sizeof(salt);
 	m.received_ms = now_ms;
 	m.order = s->order;
+	if (s->order)
+		m.hotline_state = MAILROOM__HOTLINE_STATE__HOTLINE_DISPATCHED;
 	m.queue_prio = 1;
 	m.cal_version.data = core->cal_version;
 	m.cal_version.len = sizeof(core->cal_version);
 	if ((rc = rt_clocks_start(core, t, res, &m, now_ms)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot start the deadline clocks");
-	/* deadlines.md section 4: the platform's due times are kept beside
-	 * ours and the earlier applies; say so where they differ. */
-	note[0] = '\0';
-	for (size_t i = 0; i < m.n_clocks; i++) {
-		Mailroom__Clock *c = m.clocks[i];
-		size_t n = strlen(note);
-		if (c->platform_due_ms && c->platform_due_ms != c->computed_due_ms)
-			snprintf(note + n, sizeof(note) - n, "%splatform %s due %s ours", n ? "; " : "",
-			         c->kind == ST_CLOCK_ACK ? "sign" : "finish",
-			         c->platform_due_ms < c->computed_due_ms ? "earlier than" : "later than");
-	}
-	if (s->contact) {
-		size_t plen = mailroom__contact__get_packed_size(s->contact);
-		uint8_t *plain = malloc(plen ? plen : 1);
-		if (!plain)
-			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
-		mailroom__contact__pack(s->contact, plain);
-		rc = st_seal(core->store, plain, plen, &m.contact_sealed.data, &m.contact_sealed.len);
-		sodium_memzero(plain, plen);
-		free(plain);
-		if (rc)
-			return rt_fail(res, rc, pb_err_name(rc), "cannot seal contact");
-		rt_own(res, m.contact_sealed.data, RT_OWN_FREE);
-	}
+	rt_platform_note(&m, note, sizeof(note));
+	if ((rc = rt_seal_contact(core, res, s->contact, &m)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot seal contact");
 
 	/* The texts are proved by a salted hash: the log never holds them. */
-	{
-		crypto_generichash_state st;
-		crypto_generichash_init(&st, salt, sizeof(salt), sizeof(chash));
-		crypto_generichash_update(&st, (const uint8_t *)s->subject, strlen(s->subject));
-		crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
-		crypto_generichash_update(&st, (const uint8_t *)s->body, strlen(s->body));
-		crypto_generichash_final(&st, chash, sizeof(chash));
-	}
+	rt_submit_hash(salt, s->subject, s->body, chash);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
 	rec.content_hash.data = chash;
 	rec.content_hash.len = sizeof(chash);
-	rec.external_ref = ref;
+	rec.external_ref = (char *)(ref ? ref : "");
 	rec.detail = note;
-	if ((rc = rt_audit(core, t, res, &rec, &m, rt_actor(who, actor, sizeof(actor)), now_ms, &rcpt)))
+	if ((rc = rt_audit(core, t, res, &rec, &m, actor, now_ms, &rcpt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
 	m.received_log_index = rcpt.index;
 
@@ -423,10 +482,26 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 	snprintf(res->touched_queue, sizeof(res->touched_queue), "%s", queue);
 
 	/* Answer from the stored form, so the reply shows what was kept. */
+	return rt_msg_load(t, id, sizeof(id), res, stored);
+}
+
+static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__SubmitReq *s = req->submit;
 	Mailroom__StoredMessage *stored;
-	if ((rc = rt_msg_load(t, id, sizeof(id), res, &stored)))
+	char actor[PB_NAME_MAX + 16];
+	int rc;
+
+	/* 12345 orders (dispatch, revoke, urge) share one path with pulled pages. */
+	if (s->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE)
+		return rt_hotline_submit(core, t, who, req, now_ms, res);
+	if ((rc = check_submit(s, res)))
 		return rc;
-	return submit_answer(core, t, res, stored, 0);
+	if ((rc = rt_msg_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms, res,
+	                        &stored)))
+		return rc;
+	return rt_submit_answer(core, t, res, stored, 0);
 }
 
 /* ------------------------------------------------------------- reads -- */
@@ -551,6 +626,9 @@ int rt_is_write(const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_RELEASE:
 	case MAILROOM__REQUEST__OP_TRANSFER:
 	case MAILROOM__REQUEST__OP_CLOCK:
+	case MAILROOM__REQUEST__OP_HOTLINE:
+	case MAILROOM__REQUEST__OP_INGEST:
+	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
 		return 1;
 	default:
 		return 0;
@@ -575,7 +653,14 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_TRANSFER:
 	case MAILROOM__REQUEST__OP_QUEUES:
 	case MAILROOM__REQUEST__OP_CLOCK:
+	case MAILROOM__REQUEST__OP_HOTLINE:
 		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler;
+	/* mailroom-hotline seals with the gateway secret (router/README.md). */
+	case MAILROOM__REQUEST__OP_INGEST:
+	case MAILROOM__REQUEST__OP_OUTBOX:
+	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
+	case MAILROOM__REQUEST__OP_HOTLINE_STATUS:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY;
 	default:
 		return 0;
 	}
@@ -598,6 +683,12 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return rt_op_lease(core, txn, who, req, now_ms, res);
 	case MAILROOM__REQUEST__OP_CLOCK:
 		return rt_op_clock(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_HOTLINE:
+		return rt_op_hotline(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_INGEST:
+		return rt_op_ingest(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
+		return rt_op_outbox_ack(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a write operation");
 	}
@@ -618,6 +709,10 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return op_stats(core, txn, res);
 	case MAILROOM__REQUEST__OP_LOG:
 		return rt_op_log(txn, req, res);
+	case MAILROOM__REQUEST__OP_OUTBOX:
+		return rt_op_outbox(txn, req, res);
+	case MAILROOM__REQUEST__OP_HOTLINE_STATUS:
+		return rt_op_hotline_status(txn, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a read operation");
 	}

@@ -5,7 +5,14 @@
 
 #include "rt.h"
 
-enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT };
+enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX };
+
+/* RT_OWN_OUTBOX: a list of unpacked outbox entries, freed entry by entry. */
+struct rt_outbox_list {
+	size_t n, cap, bytes;
+	int failed;
+	Mailroom__OutboxEntry **v;
+};
 
 /* Keeps p until rt_result_clear; returns p (NULL if p was NULL or the
  * table is full, in which case p is freed). */
@@ -25,6 +32,51 @@ int rt_audit(struct rt_core *core, st_txn *t, struct rt_result *res, Mailroom__A
 const char *rt_actor(const struct rt_principal *who, char *buf, size_t len);
 int rt_counter_queue(st_txn *t, const char *queue, const char *what, int64_t delta);
 int rt_text_ok(const char *s, long min_chars, long max_chars);
+
+/* Intake pieces shared by ordinary submissions and 12345 orders. */
+int rt_check_texts(const Mailroom__SubmitReq *s, struct rt_result *res);
+int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
+                     Mailroom__StoredMessage *m, int duplicate);
+void rt_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
+                    uint8_t out[ST_HASH_LEN]);
+int rt_seal_contact(struct rt_core *core, struct rt_result *res, const Mailroom__Contact *c,
+                    Mailroom__StoredMessage *m);
+/* What differs between the platform's due times and ours, for the record. */
+void rt_platform_note(const Mailroom__StoredMessage *m, char *note, size_t len);
+/* Creates, routes and queues a new message with its RECEIVED and ROUTED
+ * records; ref (may be NULL) is indexed to it. *stored is the stored form,
+ * owned by res. Fails through rt_fail. */
+int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
+                  const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
+                  struct rt_result *res, Mailroom__StoredMessage **stored);
+
+/* Leases (rt_lease.c). */
+void rt_token_hash(const uint8_t *token, uint8_t out[ST_HASH_LEN]);
+/* Ends the current lease in the indexes (the caller rewrites m). */
+int rt_drop_lease(st_txn *t, Mailroom__StoredMessage *m);
+/* Does this handler hold a live lease on m with this token? Fails through
+ * rt_fail (revoked, returned, answered, lease_invalid, lease_expired). */
+int rt_lease_holds(const struct rt_principal *who, const Mailroom__StoredMessage *m,
+                   const ProtobufCBinaryData *token, int64_t now_ms, struct rt_result *res);
+/* Refuses with a clear code when a 12345 order is withdrawn or returned. */
+int rt_hotline_closed(const Mailroom__StoredMessage *m, struct rt_result *res);
+
+/* 12345 orders (rt_hotline.c). */
+int rt_hotline_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_hotline(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* reply on a 12345 order: the direct answer to the citizen, passed on as a
+ * "reply" event; the order stays leased until finish or return. */
+int rt_hotline_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
+                     struct rt_result *res);
+int rt_op_ingest(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_outbox_ack(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_outbox(st_txn *t, const Mailroom__Request *req, struct rt_result *res);
+int rt_op_hotline_status(st_txn *t, struct rt_result *res);
 
 /* The transparency log's read side (rt_log.c). */
 int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res);

@@ -204,8 +204,18 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	timed_work(w, txn, now, rt_expire_one, "lease expiry", touched, &ntouched);
 	timed_work(w, txn, now, rt_escalate_one, "escalation", touched, &ntouched);
 
-	if (txn && w->npub > 0 && (rc = checkpoint(core, txn)))
-		pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
+	/* Sign and write the batch's records side by side, then what needs
+	 * them: receipts and the checkpoint over the extended tree. */
+	if (txn && (rc = st_log_seal(txn)) == PB_OK) {
+		for (struct rt_op *op = done; op && !rc; op = op->next)
+			rc = rt_result_receipts(core, txn, &op->res);
+		if (!rc && w->npub > 0 && (rc = checkpoint(core, txn)))
+			pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
+	}
+	if (txn && rc) {
+		st_txn_abort(txn);
+		txn = NULL;
+	}
 	if (txn) {
 		int worked = batch != NULL || w->npub > 0;
 		rc = st_txn_commit(txn);

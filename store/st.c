@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_DBS 16
 #define MAX_READERS 512
@@ -62,6 +63,10 @@ int sti_need_write(const st_txn *t)
 {
 	if (!t || !t->txn || t->readonly)
 		return PB_EINVAL;
+	/* LMDB has failed the transaction; records kept in memory until the
+	 * seal must not pile up behind it. */
+	if (t->full)
+		return PB_EFULL;
 	return PB_OK;
 }
 
@@ -190,17 +195,30 @@ int st_txn_commit(st_txn *t)
 
 	if (!t)
 		return PB_EINVAL;
+	/* A failed operation has failed the whole top-level transaction. */
+	if (!t->parent && !t->readonly && t->full) {
+		st_txn_abort(t);
+		return PB_EFULL;
+	}
+	/* The top level writes its records before LMDB commits them. */
+	if (!t->parent && !t->readonly && t->npend && (rc = st_log_seal(t))) {
+		st_txn_abort(t);
+		return rc;
+	}
 	/* mdb_txn_commit frees the LMDB transaction whatever it returns. */
 	rc = sti_err(t, mdb_txn_commit(t->txn));
 	if (t->parent) {
 		if (rc == PB_OK) {
 			t->parent->next = t->next;
 			memcpy(t->parent->last_hash, t->last_hash, ST_HASH_LEN);
+			if ((rc = sti_pending_merge(t)))
+				t->parent->full = 1;   /* out of memory: the parent must not commit */
 		} else if (t->full) {
 			/* LMDB has failed the parent too; let it say why. */
 			t->parent->full = 1;
 		}
 	}
+	sti_pending_free(t);
 	free(t);
 	return rc;
 }
@@ -210,6 +228,7 @@ void st_txn_abort(st_txn *t)
 	if (!t)
 		return;
 	mdb_txn_abort(t->txn);
+	sti_pending_free(t);
 	free(t);
 }
 
@@ -231,7 +250,7 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		if ((rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)))
 			return sti_err(NULL, rc);
-	return PB_OK;
+	return sti_outbox_open(e, txn, flags);
 }
 
 static int meta_get(st_txn *t, const char *name, MDB_val *v)
@@ -406,8 +425,14 @@ int st_open(const char *dir, size_t map_size_mb, int readonly, const struct st_k
 		return PB_ENOMEM;
 	e->readonly = readonly;
 	if (!readonly) {
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		e->keys = *keys;
 		e->has_keys = 1;
+		/* The writer signs too: helpers for the other cores, at most 3. */
+		if ((rc = sti_pool_start(&e->pool, cores > 4 ? 3 : cores > 1 ? (int)cores - 1 : 0))) {
+			free(e);
+			return rc;
+		}
 	}
 	if ((rc = open_env(e, dir, map_size_mb)) ||
 	    (rc = readonly ? open_readonly(e) : open_writable(e))) {
@@ -424,6 +449,7 @@ void st_close(st_env *e)
 		return;
 	if (e->env)
 		mdb_env_close(e->env);
+	sti_pool_stop(e->pool);
 	sodium_memzero(&e->keys, sizeof(e->keys));
 	free(e);
 }

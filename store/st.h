@@ -81,6 +81,10 @@ int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_has
 int st_extref_put(st_txn *t, const char *ref, const uint8_t id[16]);
 int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);
 
+/* Like st_extref_put, but replaces an existing id: for references that
+ * name the latest of several, e.g. "12345:<order_no>" (st_outbox.c). */
+int st_extref_set(st_txn *t, const char *ref, const uint8_t id[16]);
+
 /* ---- queues: served in (prio, due_ms, id) order ---- */
 struct st_qpos {
 	uint32_t prio;     /* 0 = first */
@@ -118,6 +122,24 @@ int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id
 int st_meta_get(st_txn *t, const char *name, uint8_t *buf, size_t cap, size_t *len);
 int st_meta_put(st_txn *t, const char *name, const uint8_t *data, size_t len);
 
+/* ---- the 12345 outbox (st_outbox.c) ----
+ * Result events waiting for the platform, keyed by a sequence number the
+ * store hands out (st_outbox_next_seq), so seq order is write order and
+ * therefore FIFO per order. Final refusals move to a dead-letter list
+ * under the same seq. dead = 0 names the outbox, 1 the dead letters. */
+int st_outbox_next_seq(st_txn *t, uint64_t *seq);
+/* Writes e under e->seq (replacing what is there). */
+int st_outbox_put(st_txn *t, int dead, const Mailroom__OutboxEntry *e);
+/* *out is freed with st_outbox_free_entry. PB_ENOTFOUND when absent. */
+int st_outbox_get(st_txn *t, int dead, uint64_t seq, Mailroom__OutboxEntry **out);
+void st_outbox_free_entry(Mailroom__OutboxEntry *e);
+int st_outbox_del(st_txn *t, int dead, uint64_t seq);
+/* Entries with seq > after in seq order, at most max; fn returns
+ * non-zero to stop. Entries are only valid during the call. */
+int st_outbox_each(st_txn *t, int dead, uint64_t after, size_t max,
+                   int (*fn)(const Mailroom__OutboxEntry *e, void *arg), void *arg);
+int st_outbox_count(st_txn *t, int dead, uint64_t *n);
+
 /* ---- the audit log ---- */
 struct st_receipt {
 	uint64_t index;
@@ -125,12 +147,19 @@ struct st_receipt {
 	uint8_t sig[ST_SIG_LEN];
 	uint8_t key_id[ST_KEYID_LEN];
 };
-/* Sets rec->index, serialises the record with prev_hash taken from the
- * chain, signs and appends (MDB_APPEND). rec->prev_hash itself is left as
- * the caller had it, so nothing in rec points into the transaction
- * afterwards; the stored bytes (st_log_get) carry the real one. rec's
- * other fields are the caller's. out may be NULL. */
+/* Sets rec->index and serialises the record with prev_hash taken from the
+ * chain. rec->prev_hash itself is left as the caller had it, so nothing in
+ * rec points into the transaction afterwards; the stored bytes carry the
+ * real one. The record is signed and written (MDB_APPEND), and the Merkle
+ * tree extended, when the top-level transaction is sealed: st_log_seal,
+ * which st_txn_commit runs itself, so a batch's records are signed side by
+ * side. out (may be NULL) gets index, hash and key id at once; its sig
+ * stays zero: read the signature with st_log_get after sealing. */
 int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out);
+/* Signs and writes every record appended in this top-level write
+ * transaction so far. Needed before reading those records or the tree in
+ * the same transaction (st_log_get answers PB_ESTATE for one not sealed). */
+int st_log_seal(st_txn *t);
 int st_log_size(st_txn *t, uint64_t *n);
 /* The stored bytes of record i; valid until the transaction ends. */
 int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);

@@ -13,13 +13,32 @@
  * lower it. */
 #define STI_KEY_MAX 511
 
+/* A record appended in a transaction but not yet sealed: its body is
+ * final (the chain runs through it), its signature is computed with the
+ * rest of the batch's at seal time. */
+struct sti_pending {
+	uint64_t index;
+	uint8_t *value;      /* body || signature, ST_SIG_LEN at the end */
+	size_t len;          /* whole value */
+};
+
+/* Threads that help sign a batch's records (st_log.c). */
+struct sti_pool;
+int sti_pool_start(struct sti_pool **out, int nthreads);
+void sti_pool_stop(struct sti_pool *p);
+/* Signs every pending value with sk, using the pool and the caller. */
+void sti_pool_sign(struct sti_pool *p, struct sti_pending *v, size_t n, const uint8_t *sk);
+
 struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
+	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
+	int has_outbox;                /* a read-only open of an older store may lack them */
 	int readonly;
 	int has_keys;
 	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */
 	struct st_keys keys;      /* zero for read-only opens */
+	struct sti_pool *pool;    /* writable opens only */
 };
 
 struct st_txn {
@@ -32,7 +51,15 @@ struct st_txn {
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
 	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
+	/* Appended but not sealed; a child hands its list to its parent on
+	 * commit, and the top level seals before it commits. */
+	struct sti_pending *pend;
+	size_t npend, cappend;
 };
+
+void sti_pending_free(st_txn *t);
+/* Moves child's pending records to the end of its parent's list. */
+int sti_pending_merge(st_txn *child);
 
 /* LMDB return code -> pb_err; remembers MDB_MAP_FULL in t (may be NULL). */
 int sti_err(st_txn *t, int rc);
@@ -50,6 +77,10 @@ int64_t sti_get_time(const uint8_t *p);
 
 /* Adds record index (its stored value) to the Merkle tree. */
 int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len);
+
+/* Opens the outbox DBIs (st_outbox.c); read-only opens tolerate their
+ * absence. */
+int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
 
 /* SHA-256 of one record body. */
 void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);

@@ -3,13 +3,167 @@
 #include "pb_err.h"
 
 #include <sodium.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- the signing pool: the batch's records are signed side by side ---- */
+
+struct sti_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	int nthreads, stop;
+	pthread_t threads[4];
+	uint64_t gen;                 /* bumped for each batch */
+	struct sti_pending *jobs;
+	size_t njobs, finished;
+	atomic_size_t next;           /* next job to take */
+	const uint8_t *sk;
+};
+
+static size_t sign_some(struct sti_pool *p)
+{
+	size_t done = 0, i;
+
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->njobs) {
+		struct sti_pending *v = &p->jobs[i];
+		size_t body = v->len - ST_SIG_LEN;
+		crypto_sign_detached(v->value + body, NULL, v->value, body, p->sk);
+		done++;
+	}
+	return done;
+}
+
+static void *pool_main(void *arg)
+{
+	struct sti_pool *p = arg;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && p->gen == seen)
+			pthread_cond_wait(&p->work, &p->mu);
+		if (p->stop)
+			break;
+		seen = p->gen;
+		pthread_mutex_unlock(&p->mu);
+		size_t n = sign_some(p);
+		pthread_mutex_lock(&p->mu);
+		p->finished += n;
+		if (p->finished == p->njobs)
+			pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+int sti_pool_start(struct sti_pool **out, int nthreads)
+{
+	struct sti_pool *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return PB_ENOMEM;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	for (int i = 0; i < nthreads && i < 4; i++) {
+		if (pthread_create(&p->threads[i], NULL, pool_main, p) != 0)
+			break;
+		p->nthreads++;
+	}
+	*out = p;
+	return PB_OK;
+}
+
+void sti_pool_stop(struct sti_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	free(p);
+}
+
+void sti_pool_sign(struct sti_pool *p, struct sti_pending *v, size_t n, const uint8_t *sk)
+{
+	pthread_mutex_lock(&p->mu);
+	p->jobs = v;
+	p->njobs = n;
+	p->finished = 0;
+	p->sk = sk;
+	atomic_store(&p->next, 0);
+	/* Helpers only pay off for more than a couple of records. */
+	if (n > 2 && p->nthreads) {
+		p->gen++;
+		pthread_cond_broadcast(&p->work);
+	}
+	pthread_mutex_unlock(&p->mu);
+	size_t mine = sign_some(p);
+	pthread_mutex_lock(&p->mu);
+	p->finished += mine;
+	while (p->finished < p->njobs)
+		pthread_cond_wait(&p->done, &p->mu);
+	p->jobs = NULL;
+	p->njobs = 0;
+	pthread_mutex_unlock(&p->mu);
+}
+
+/* ---- pending records ---- */
+
+void sti_pending_free(st_txn *t)
+{
+	for (size_t i = 0; i < t->npend; i++)
+		free(t->pend[i].value);
+	free(t->pend);
+	t->pend = NULL;
+	t->npend = t->cappend = 0;
+}
+
+static int pending_reserve(st_txn *t, size_t more)
+{
+	if (t->npend + more <= t->cappend)
+		return PB_OK;
+	size_t cap = t->cappend ? t->cappend : 16;
+	while (cap < t->npend + more)
+		cap *= 2;
+	struct sti_pending *p = realloc(t->pend, cap * sizeof(*p));
+	if (!p)
+		return PB_ENOMEM;
+	t->pend = p;
+	t->cappend = cap;
+	return PB_OK;
+}
+
+int sti_pending_merge(st_txn *child)
+{
+	st_txn *parent = child->parent;
+	int rc;
+
+	if (!child->npend)
+		return PB_OK;
+	if ((rc = pending_reserve(parent, child->npend)))
+		return rc;
+	memcpy(parent->pend + parent->npend, child->pend, child->npend * sizeof(*child->pend));
+	parent->npend += child->npend;
+	free(child->pend);
+	child->pend = NULL;
+	child->npend = child->cappend = 0;
+	return PB_OK;
+}
 
 int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 {
 	Mailroom__AuditRecord r;
-	uint8_t prev[ST_HASH_LEN], kbuf[8], hash[ST_HASH_LEN];
-	MDB_val k = {sizeof(kbuf), kbuf}, v;
+	uint8_t prev[ST_HASH_LEN], hash[ST_HASH_LEN];
+	struct sti_pending *p;
 	size_t len;
 	int rc;
 
@@ -26,35 +180,64 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 	len = mailroom__audit_record__get_packed_size(&r);
 	if (len > SIZE_MAX - ST_SIG_LEN)
 		return PB_ETOOBIG;
-	sti_put_be64(kbuf, r.index);
-	v.mv_size = len + ST_SIG_LEN;
-	v.mv_data = NULL;
-	/* Reserve the value and build it in place: body then signature.
-	 * MDB_APPEND refuses any key not above the last, so a head that
-	 * disagreed with the log would fail here rather than overwrite. */
-	rc = mdb_put(t->txn, t->env->log, &k, &v, MDB_APPEND | MDB_RESERVE);
-	if (rc == MDB_KEYEXIST)
-		return PB_ECORRUPT;
-	if (rc)
-		return sti_err(t, rc);
-	if (mailroom__audit_record__pack(&r, v.mv_data) != len)
-		return PB_ECORRUPT;   /* cannot happen; never store a short body */
-	crypto_sign_detached((uint8_t *)v.mv_data + len, NULL, v.mv_data, len, t->env->keys.sign_sk);
-	sti_record_hash(v.mv_data, len, hash);
-
-	if (out) {
-		out->index = r.index;
-		memcpy(out->hash, hash, sizeof(hash));
-		memcpy(out->sig, (uint8_t *)v.mv_data + len, ST_SIG_LEN);
-		memcpy(out->key_id, t->env->keys.key_id, ST_KEYID_LEN);
-	}
-	/* Last: later puts may move the reserved value. */
-	if ((rc = sti_tree_append(t, r.index, v.mv_data, v.mv_size)))
+	if ((rc = pending_reserve(t, 1)))
 		return rc;
+	p = &t->pend[t->npend];
+	if (!(p->value = malloc(len + ST_SIG_LEN)))
+		return PB_ENOMEM;
+	if (mailroom__audit_record__pack(&r, p->value) != len) {
+		free(p->value);
+		return PB_ECORRUPT;   /* cannot happen; never store a short body */
+	}
+	memset(p->value + len, 0, ST_SIG_LEN);
+	p->index = r.index;
+	p->len = len + ST_SIG_LEN;
+	t->npend++;
+	/* The chain runs through the body alone, so it advances now; the
+	 * signature follows at seal time. */
+	sti_record_hash(p->value, len, hash);
 	t->next = r.index + 1;
 	memcpy(t->last_hash, hash, sizeof(hash));
 	rec->index = r.index;
+	if (out) {
+		out->index = r.index;
+		memcpy(out->hash, hash, sizeof(hash));
+		memset(out->sig, 0, ST_SIG_LEN);
+		memcpy(out->key_id, t->env->keys.key_id, ST_KEYID_LEN);
+	}
 	return PB_OK;
+}
+
+int st_log_seal(st_txn *t)
+{
+	uint8_t kbuf[8];
+	MDB_val k = {sizeof(kbuf), kbuf}, v;
+	int rc = PB_OK;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	if (t->parent)
+		return PB_EINVAL;   /* only the top level knows the batch is complete */
+	if (!t->npend)
+		return PB_OK;
+	sti_pool_sign(t->env->pool, t->pend, t->npend, t->env->keys.sign_sk);
+	for (size_t i = 0; i < t->npend && !rc; i++) {
+		struct sti_pending *p = &t->pend[i];
+		sti_put_be64(kbuf, p->index);
+		v.mv_size = p->len;
+		v.mv_data = p->value;
+		/* MDB_APPEND refuses any key not above the last, so a head that
+		 * disagreed with the log would fail here rather than overwrite. */
+		rc = mdb_put(t->txn, t->env->log, &k, &v, MDB_APPEND);
+		if (rc == MDB_KEYEXIST)
+			rc = PB_ECORRUPT;
+		else
+			rc = sti_err(t, rc);
+		if (!rc)
+			rc = sti_tree_append(t, p->index, p->value, p->len);
+	}
+	sti_pending_free(t);
+	return rc;
 }
 
 int st_log_size(st_txn *t, uint64_t *n)
@@ -94,8 +277,12 @@ int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len)
 	if (!t || !data || !len)
 		return PB_EINVAL;
 	sti_put_be64(kbuf, index);
-	if ((rc = mdb_get(t->txn, t->env->log, &k, &v)))
+	if ((rc = mdb_get(t->txn, t->env->log, &k, &v))) {
+		/* Appended in this transaction but not sealed yet. */
+		if (rc == MDB_NOTFOUND && !t->readonly && index < t->next)
+			return PB_ESTATE;
 		return sti_err(t, rc);
+	}
 	if (v.mv_size < ST_SIG_LEN)
 		return PB_ECORRUPT;
 	*data = v.mv_data;

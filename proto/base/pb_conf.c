@@ -68,6 +68,16 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->http_body_max = 64 * 1024;
 	c->router_timeout_ms = 10000;
 	c->hotline_skew_seconds = 300;
+	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),
+	     "./var/keys/hotline-platform.secret");
+	copy(c->hotline_unit, sizeof(c->hotline_unit), "");
+	c->hotline_pull = 1;
+	c->hotline_poll_interval_ms = 5000;
+	c->hotline_page_limit = 50;
+	c->hotline_connect_timeout_ms = 3000;
+	c->hotline_timeout_ms = 10000;
+	c->hotline_backoff_max_ms = 60000;
+	c->hotline_deliver_batch = 64;
 	for (int i = 1; i < PB_CH_COUNT; i++)
 		copy(c->default_queue[i], PB_NAME_MAX, "general");
 	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");
@@ -328,6 +338,10 @@ static const struct kv_str str_keys[] = {
 	S("router", "calendars", calendars_dir),
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),
+	S("hotline", "platform_url", hotline_platform_url),
+	S("hotline", "app_id", hotline_app_id),
+	S("hotline", "app_secret_file", hotline_app_secret_file),
+	S("hotline", "unit", hotline_unit),
 };
 #undef S
 
@@ -356,6 +370,13 @@ static const struct kv_int int_keys[] = {
 	Z("gateway", "body_max", 1024, 16 << 20, http_body_max),
 	I("gateway", "router_timeout_ms", 100, 600000, router_timeout_ms),
 	I("hotline", "skew_seconds", 5, 3600, hotline_skew_seconds),
+	I("hotline", "pull", 0, 1, hotline_pull),
+	I("hotline", "poll_interval_ms", 10, 3600000, hotline_poll_interval_ms),
+	I("hotline", "page_limit", 1, 100, hotline_page_limit),
+	I("hotline", "connect_timeout_ms", 100, 600000, hotline_connect_timeout_ms),
+	I("hotline", "timeout_ms", 100, 600000, hotline_timeout_ms),
+	I("hotline", "backoff_max_ms", 100, 3600000, hotline_backoff_max_ms),
+	I("hotline", "deliver_batch", 1, 1000, hotline_deliver_batch),
 };
 #undef I
 #undef Z

@@ -97,6 +97,18 @@ struct pb_conf {
 	int nhotline_apps;
 	struct pb_hotline_app hotline_apps[PB_MAX_HOTLINE_APPS];
 	int hotline_skew_seconds;
+	/* [hotline] mailroom-hotline: pulling orders, delivering results */
+	char hotline_platform_url[PB_PATH_MAX];   /* "" = the connector is off */
+	char hotline_app_id[PB_NAME_MAX];         /* ours, issued by the platform */
+	char hotline_app_secret_file[PB_PATH_MAX];
+	char hotline_unit[PB_NAME_MAX * 2];       /* handler.unit in result events */
+	int hotline_pull;                         /* 0: push only, no puller */
+	int hotline_poll_interval_ms;
+	int hotline_page_limit;
+	int hotline_connect_timeout_ms;
+	int hotline_timeout_ms;
+	int hotline_backoff_max_ms;
+	int hotline_deliver_batch;
 
 	/* [queues] default queue per channel */
 	char default_queue[PB_CH_COUNT][PB_NAME_MAX];

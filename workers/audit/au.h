@@ -1,7 +1,9 @@
 /* au: mailroom-audit, the auditor's offline tool. Reads a store read-only
  * (safe while the router runs), checks the signed hash chain, reads
  * message trails and missed deadlines out of it, and computes due dates.
- * Commands live in a table in au_main.c. */
+ * The transparency-log side (bundles, full verification, receipts,
+ * proofs, the witness) is declared in au_tlog.h. Commands live in a table
+ * in au_main.c. */
 #ifndef AU_H
 #define AU_H
 
@@ -13,13 +15,16 @@
 
 #define AU_PROG "mailroom-audit"
 
-/* Exit codes (workers/README.md). */
+/* Exit codes (workers/README.md). From 10 on, each is a failure class
+ * with a short stable name (au_class_name). */
 enum au_exit {
 	AU_EXIT_OK = 0,
 	AU_EXIT_USAGE = 1,
-	AU_EXIT_OPEN = 2,          /* store or key file cannot be opened or read */
+	AU_EXIT_OPEN = 2,          /* store, bundle, key or input file cannot be opened or read */
+	AU_EXIT_UNAVAILABLE = 3,   /* witness: the log server cannot be reached or refused */
 	AU_EXIT_NOTFOUND = 4,
-	AU_EXIT_INVALID = 8,       /* bad tracking code, id, key file, value or calendar */
+	AU_EXIT_EXISTS = 7,        /* witness --keygen: the key file exists */
+	AU_EXIT_INVALID = 8,       /* bad tracking code, id, key file, value, calendar or input file */
 	AU_EXIT_OTHER = 9,
 	AU_EXIT_MALFORMED = 10,    /* ST_VERIFY_MALFORMED ... */
 	AU_EXIT_INDEX = 11,
@@ -27,24 +32,46 @@ enum au_exit {
 	AU_EXIT_SIGNATURE = 13,
 	AU_EXIT_KEY = 14,
 	AU_EXIT_EMPTY = 15,        /* ... ST_VERIFY_EMPTY */
+	AU_EXIT_MISSING = 16,      /* a record absent: the log has a gap */
+	AU_EXIT_TRUNCATED = 17,    /* the log is shorter than a checkpoint */
+	AU_EXIT_ROOT = 18,         /* Merkle root at a checkpoint's size differs */
 	AU_EXIT_VERIFY_OTHER = 19, /* a failure class newer than this tool */
+	AU_EXIT_CHECKPOINT = 20,   /* a checkpoint does not verify or is out of order */
+	AU_EXIT_STATE = 21,        /* a message's events break the state machine */
+	AU_EXIT_DEADLINE = 22,     /* a recorded deadline differs from the calendars */
+	AU_EXIT_RECEIPT = 23,      /* a receipt does not match its record */
+	AU_EXIT_INCLUSION = 24,    /* an inclusion proof does not hold */
+	AU_EXIT_INCONSISTENT = 25, /* a consistency proof does not hold */
+	AU_EXIT_ROLLBACK = 26,     /* a checkpoint smaller than one already seen */
+	AU_EXIT_FORK = 27,         /* two signed checkpoints of one size, different roots */
 };
 
 /* Options a command may take. */
 enum {
-	AU_O_STORE = 1 << 0,       /* required when allowed */
+	AU_O_STORE = 1 << 0,
 	AU_O_PUBKEY = 1 << 1,
 	AU_O_JSON = 1 << 2,
 	AU_O_FROM = 1 << 3,
 	AU_O_DAYS = 1 << 4,
 	AU_O_CALENDARS = 1 << 5,
 	AU_O_NOW = 1 << 6,
+	AU_O_OUT = 1 << 7,
+	AU_O_RECEIPT = 1 << 8,
+	AU_O_PROOF = 1 << 9,
+	AU_O_CHECKPOINT = 1 << 10,
+	AU_O_ENTRY = 1 << 11,
+	AU_O_STATE = 1 << 12,
+	AU_O_URL = 1 << 13,
+	AU_O_WKEY = 1 << 14,
+	AU_O_WNAME = 1 << 15,
+	AU_O_KEYGEN = 1 << 16,
 };
 
 struct au_cmd {
 	const char *name;
 	int (*run)(int argc, char **argv);   /* argv[0] is the command name */
-	unsigned opts;                       /* AU_O_* */
+	unsigned opts;                       /* AU_O_* it takes */
+	unsigned need;                       /* AU_O_* it requires */
 	const char *usage;
 	const char *summary;
 };
@@ -62,9 +89,11 @@ struct au_log {
  * l->env is open and closed by au_log_close. */
 int au_log_open(const char *dir, const char *pubkey_file, int json, struct au_log *l);
 void au_log_close(struct au_log *l);
-/* verify failure class -> exit code, and its short stable name. */
+/* st_verify failure class -> exit code, and its short stable name. */
 int au_verify_exit(int fail);
 const char *au_verify_name(int fail);
+/* Exit code from 10 on -> its class name ("signature", "fork", ...). */
+const char *au_class_name(int exit);
 /* {"records", "head", "key", "key_id", "public_key", "trusted"} */
 json_t *au_log_json(const struct au_log *l);
 /* "ok: N records, head <hex>, key <name>" and the trust line. */
@@ -87,6 +116,12 @@ struct au_opts {
 	const char *days;          /* --working-days N, checked by the command */
 	const char *calendars;     /* NULL: AU_DEFAULT_CALENDARS */
 	const char *now;           /* --now RFC 3339 */
+	const char *out;           /* --out FILE */
+	const char *receipt, *proof, *checkpoint, *entry;
+	const char *state;         /* --state DIR */
+	const char *url;
+	const char *wkey, *wname;  /* --witness-key FILE, --witness-name NAME */
+	int keygen;
 	int json;
 	unsigned seen;             /* AU_O_* given */
 	int nargs;
@@ -122,5 +157,9 @@ int au_cmd_verify(int argc, char **argv);
 int au_cmd_trail(int argc, char **argv);
 int au_cmd_deadline(int argc, char **argv);
 int au_cmd_overdue(int argc, char **argv);
+int au_cmd_export(int argc, char **argv);
+int au_cmd_verify_receipt(int argc, char **argv);
+int au_cmd_consistency(int argc, char **argv);
+int au_cmd_witness(int argc, char **argv);
 
 #endif

@@ -31,6 +31,34 @@ const char *au_verify_name(int fail)
 	return fail >= 0 && fail < NCLASSES ? classes[fail].name : "unknown";
 }
 
+const char *au_class_name(int exit)
+{
+	static const char *const names[] = {
+		[AU_EXIT_MALFORMED] = "malformed",
+		[AU_EXIT_INDEX] = "index",
+		[AU_EXIT_CHAIN] = "chain",
+		[AU_EXIT_SIGNATURE] = "signature",
+		[AU_EXIT_KEY] = "key",
+		[AU_EXIT_EMPTY] = "empty",
+		[AU_EXIT_MISSING] = "missing",
+		[AU_EXIT_TRUNCATED] = "truncated",
+		[AU_EXIT_ROOT] = "root",
+		[AU_EXIT_VERIFY_OTHER] = "unknown",
+		[AU_EXIT_CHECKPOINT] = "checkpoint",
+		[AU_EXIT_STATE] = "state",
+		[AU_EXIT_DEADLINE] = "deadline",
+		[AU_EXIT_RECEIPT] = "receipt",
+		[AU_EXIT_INCLUSION] = "inclusion",
+		[AU_EXIT_INCONSISTENT] = "inconsistent",
+		[AU_EXIT_ROLLBACK] = "rollback",
+		[AU_EXIT_FORK] = "fork",
+	};
+
+	if (exit < 0 || exit >= (int)(sizeof(names) / sizeof(names[0])) || !names[exit])
+		return "unknown";
+	return names[exit];
+}
+
 static int print_fail(const struct au_log *l, int json)
 {
 	const struct st_verify_report *r = &l->rep;
@@ -43,8 +71,8 @@ static int print_fail(const struct au_log *l, int json)
 		                           (json_int_t)r->records));
 		return rc ? rc : au_verify_exit(r->fail);
 	}
-	printf("FAIL: record %llu: %s\n", (unsigned long long)r->bad_index,
-	       st_verify_fail_str(r->fail));
+	printf("FAIL %s: record %llu: %s\n", au_verify_name(r->fail),
+	       (unsigned long long)r->bad_index, st_verify_fail_str(r->fail));
 	fflush(stdout);
 	return au_verify_exit(r->fail);
 }

@@ -9,17 +9,36 @@
 #include <string.h>
 
 #define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
+#define WITNESS_OPTS \
+	(AU_O_STATE | AU_O_URL | AU_O_PUBKEY | AU_O_WKEY | AU_O_WNAME | AU_O_KEYGEN | AU_O_JSON)
 
 static const struct au_cmd cmds[] = {
-	{"verify", au_cmd_verify, LOG_OPTS, "verify --store DIR [--pubkey FILE] [--json]",
-	 "check every record's shape, position, chain and signature"},
-	{"trail", au_cmd_trail, LOG_OPTS,
+	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS, 0,
+	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR] [--json]",
+	 "check records, chain, signatures, checkpoints, Merkle roots, event order, deadlines"},
+	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_JSON, AU_O_STORE | AU_O_OUT,
+	 "export --store DIR --out FILE [--json]",
+	 "write keys, records and checkpoints of one snapshot to a bundle file"},
+	{"verify-receipt", au_cmd_verify_receipt,
+	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_JSON,
+	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY,
+	 "verify-receipt --receipt FILE --proof FILE --checkpoint FILE --pubkey FILE "
+	 "[--entry FILE] [--json]",
+	 "check a citizen's receipt against a signed checkpoint and an inclusion proof"},
+	{"consistency", au_cmd_consistency, AU_O_PROOF | AU_O_PUBKEY | AU_O_JSON,
+	 AU_O_PROOF | AU_O_PUBKEY, "consistency OLD NEW --proof FILE --pubkey FILE [--json]",
+	 "check that checkpoint OLD is a prefix of checkpoint NEW"},
+	{"witness", au_cmd_witness, WITNESS_OPTS, AU_O_STATE,
+	 "witness --state DIR (--url BASE --pubkey FILE | --keygen) [--witness-key FILE] "
+	 "[--witness-name NAME] [--json]",
+	 "fetch, check and cosign the log's checkpoint; refuse rollbacks and forks"},
+	{"trail", au_cmd_trail, LOG_OPTS, AU_O_STORE,
 	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--json]",
 	 "verify the log, then list the records of one message"},
-	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON,
+	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON, 0,
 	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR] [--json]",
 	 "the due date N working days after a receipt date"},
-	{"overdue", au_cmd_overdue, LOG_OPTS | AU_O_CALENDARS | AU_O_NOW,
+	{"overdue", au_cmd_overdue, LOG_OPTS | AU_O_CALENDARS | AU_O_NOW, AU_O_STORE,
 	 "overdue --store DIR [--pubkey FILE] [--calendars DIR] [--now RFC3339] [--json]",
 	 "verify the log, then list every missed deadline from its records"},
 };
@@ -37,8 +56,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: " AU_PROG " COMMAND [options]\n");
 	for (size_t i = 0; i < NCMDS; i++)
-		fprintf(f, "  %-9s %s\n            " AU_PROG " %s\n", cmds[i].name, cmds[i].summary,
-		        cmds[i].usage);
+		fprintf(f, "  %-14s %s\n                 " AU_PROG " %s\n", cmds[i].name,
+		        cmds[i].summary, cmds[i].usage);
 	fprintf(f, "--calendars defaults to " AU_DEFAULT_CALENDARS ".\n");
 	fprintf(f, "Exit codes are listed in workers/README.md.\n");
 }
@@ -67,12 +86,24 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"working-days", required_argument, NULL, 'd'},
 		{"calendars", required_argument, NULL, 'C'},
 		{"now", required_argument, NULL, 'n'},
+		{"out", required_argument, NULL, 'o'},
+		{"receipt", required_argument, NULL, 'r'},
+		{"proof", required_argument, NULL, 'P'},
+		{"checkpoint", required_argument, NULL, 'c'},
+		{"entry", required_argument, NULL, 'e'},
+		{"state", required_argument, NULL, 'S'},
+		{"url", required_argument, NULL, 'u'},
+		{"witness-key", required_argument, NULL, 'k'},
+		{"witness-name", required_argument, NULL, 'N'},
+		{"keygen", no_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	/* In AU_O_* bit order. */
 	static const char *names[] = {"--store", "--pubkey", "--json", "--from", "--working-days",
-	                              "--calendars", "--now"};
+	                              "--calendars", "--now", "--out", "--receipt", "--proof",
+	                              "--checkpoint", "--entry", "--state", "--url",
+	                              "--witness-key", "--witness-name", "--keygen"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
@@ -89,6 +120,16 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'd': o->days = optarg; o->seen |= AU_O_DAYS; break;
 		case 'C': o->calendars = optarg; o->seen |= AU_O_CALENDARS; break;
 		case 'n': o->now = optarg; o->seen |= AU_O_NOW; break;
+		case 'o': o->out = optarg; o->seen |= AU_O_OUT; break;
+		case 'r': o->receipt = optarg; o->seen |= AU_O_RECEIPT; break;
+		case 'P': o->proof = optarg; o->seen |= AU_O_PROOF; break;
+		case 'c': o->checkpoint = optarg; o->seen |= AU_O_CHECKPOINT; break;
+		case 'e': o->entry = optarg; o->seen |= AU_O_ENTRY; break;
+		case 'S': o->state = optarg; o->seen |= AU_O_STATE; break;
+		case 'u': o->url = optarg; o->seen |= AU_O_URL; break;
+		case 'k': o->wkey = optarg; o->seen |= AU_O_WKEY; break;
+		case 'N': o->wname = optarg; o->seen |= AU_O_WNAME; break;
+		case 'K': o->keygen = 1; o->seen |= AU_O_KEYGEN; break;
 		case 'h':
 			if (cmd)
 				printf("usage: " AU_PROG " %s\n", cmd->usage);
@@ -108,8 +149,11 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 			snprintf(why, sizeof(why), "option %s does not apply to %s", names[i], cmd->name);
 			return au_usage(argv[0], why);
 		}
-	if (cmd && (cmd->opts & AU_O_STORE) && !o->store)
-		return au_usage(argv[0], "--store DIR is required");
+	for (unsigned i = 0; cmd && i < sizeof(names) / sizeof(names[0]); i++)
+		if ((cmd->need & (1u << i)) && !(o->seen & (1u << i))) {
+			snprintf(why, sizeof(why), "%s is required", names[i]);
+			return au_usage(argv[0], why);
+		}
 	return -1;
 }
 

@@ -1,32 +1,167 @@
-/* verify: the whole log, record by record (st_verify), and a one-line
- * verdict. */
-#include "au.h"
+/* verify: everything a log can be checked for, from a store snapshot or a
+ * bundle (au_walk.c), and a one-line verdict with its warnings. */
+#include "au_tlog.h"
+#include "pb_err.h"
+#include "pb_id.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct run {
+	const struct au_opts *o;
+	const char *source;        /* "store" or "bundle" */
+	cal_set *cal;
+	char cal_note[PB_PATH_MAX + 256];   /* why deadlines were not checked */
+	struct au_verdict v;
+};
+
+/* Calendars: a --calendars directory that does not load is an error; the
+ * default one missing only means deadlines go unchecked (said so). */
+static int load_calendars(struct run *x)
+{
+	char err[PB_PATH_MAX + 200] = "";
+	int rc;
+
+	if (x->o->calendars)
+		return au_cal_load(x->o->calendars, x->o->json, &x->cal);
+	if ((rc = cal_load_dir(AU_DEFAULT_CALENDARS, &x->cal, err, sizeof(err)))) {
+		x->cal = NULL;
+		if (rc == PB_ENOMEM)
+			return au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+		snprintf(x->cal_note, sizeof(x->cal_note),
+		         "deadlines not checked: no calendars in " AU_DEFAULT_CALENDARS " (%s); "
+		         "pass --calendars DIR",
+		         *err ? err : pb_err_str(rc));
+	}
+	return AU_EXIT_OK;
+}
+
+static json_t *warnings_json(const struct run *x)
+{
+	const struct au_verdict *v = &x->v;
+	json_t *w = json_array();
+	char buf[300];
+
+	if (!w)
+		return NULL;
+	if (v->checkpointed < v->records) {
+		snprintf(buf, sizeof(buf), "records %llu..%llu not yet checkpointed",
+		         (unsigned long long)v->checkpointed, (unsigned long long)(v->records - 1));
+		json_array_append_new(w, json_string(buf));
+	}
+	if (v->other_cal) {
+		snprintf(buf, sizeof(buf),
+		         "%llu records computed with another calendar version, deadlines not "
+		         "checked (first: record %llu)",
+		         (unsigned long long)v->other_cal, (unsigned long long)v->other_cal_first);
+		json_array_append_new(w, json_string(buf));
+	}
+	if (*x->cal_note)
+		json_array_append_new(w, json_string(x->cal_note));
+	return w;
+}
+
+static int print_ok(const struct run *x)
+{
+	const struct au_verdict *v = &x->v;
+	char head[2 * ST_HASH_LEN + 1], pk[65], kid[2 * ST_KEYID_LEN + 1];
+	json_t *w = warnings_json(x), *e;
+	size_t i;
+
+	pb_hex(v->head, ST_HASH_LEN, head);
+	pb_hex(v->pk, 32, pk);
+	pb_hex(v->key_id, ST_KEYID_LEN, kid);
+	if (x->o->json)
+		return au_emit(json_pack(
+		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "ok", 1, "source",
+		    x->source, "records", (json_int_t)v->records, "checkpoints",
+		    (json_int_t)v->checkpoints, "checkpointed", (json_int_t)v->checkpointed, "head",
+		    head, "key", v->key_name, "key_id", kid, "public_key", pk, "trusted",
+		    x->o->pubkey ? "pubkey" : "record0", "deadlines",
+		    x->cal ? "checked" : "not_checked", "warnings", w ? w : json_array()));
+	printf("ok: %llu records, %llu checkpoints, head %s, key %s\n",
+	       (unsigned long long)v->records, (unsigned long long)v->checkpoints, head,
+	       v->key_name);
+	/* Without a known key, anyone able to rewrite the whole log could
+	 * have re-signed it: say plainly what was trusted. */
+	if (x->o->pubkey)
+		printf("key: %s+%s matches %s\n", v->key_name, kid, x->o->pubkey);
+	else
+		printf("trust: key %s+%s (public key %s) taken from record 0; "
+		       "pass --pubkey FILE to check it against a known key\n",
+		       v->key_name, kid, pk);
+	json_array_foreach(w, i, e)
+		printf("warning: %s\n", json_string_value(e));
+	json_decref(w);
+	return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
+}
+
+static int print_fail(const struct run *x)
+{
+	const struct au_verdict *v = &x->v;
+
+	if (x->o->json) {
+		int rc = au_emit(json_pack("{s:b, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "ok", 0,
+		                           "source", x->source, "fail", au_class_name(v->fail),
+		                           "message", v->text, "where", v->where, "at",
+		                           (json_int_t)v->at, "bad_index", (json_int_t)v->at,
+		                           "records", (json_int_t)v->records));
+		return rc ? rc : v->fail;
+	}
+	printf("FAIL %s: %s %llu: ", au_class_name(v->fail), v->where, (unsigned long long)v->at);
+	au_put_clean(v->text);
+	putchar('\n');
+	if (*x->cal_note)
+		fprintf(stderr, AU_PROG ": %s\n", x->cal_note);
+	fflush(stdout);
+	return v->fail;
+}
+
+static int run(struct run *x, struct au_src *s)
+{
+	char name[AU_KEYNAME_MAX] = "";
+	uint8_t pk[32];
+	int rc;
+
+	if (x->o->pubkey && (rc = au_pubkey(x->o->pubkey, x->o->json, name, pk)))
+		return rc;
+	if ((rc = au_walk(s, name, x->o->pubkey ? pk : NULL, x->cal, &x->v)))
+		return au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
+		               pb_err_name(rc), "cannot read the log in %s: %s", s->path,
+		               pb_err_str(rc));
+	return x->v.fail ? print_fail(x) : print_ok(x);
+}
 
 int au_cmd_verify(int argc, char **argv)
 {
 	struct au_opts o;
-	struct au_log l;
-	json_t *j;
+	struct run *x;
+	struct au_src s;
+	char why[256];
 	int rc;
 
 	if ((rc = au_parse(argc, argv, &o)) >= 0)
 		return rc;
-	if (o.nargs)
-		return au_usage(argv[0], "verify takes no arguments");
-	if ((rc = au_log_open(o.store, o.pubkey, o.json, &l)))
+	if ((o.store != NULL) == (o.nargs == 1) || o.nargs > 1)
+		return au_usage(argv[0], "verify takes one bundle file or --store DIR");
+	if (!(x = calloc(1, sizeof(*x))))
+		return au_fail(o.json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	x->o = &o;
+	x->source = o.store ? "store" : "bundle";
+	if ((rc = load_calendars(x))) {
+		free(x);
 		return rc;
-	if (o.json) {
-		json_t *info = au_log_json(&l);
-		j = json_pack("{s:b}", "ok", 1);
-		if (!info || !j || json_object_update(j, info)) {
-			json_decref(j);
-			j = NULL;
-		}
-		json_decref(info);
-		rc = au_emit(j);
-	} else {
-		au_log_print(&l, o.pubkey);
 	}
-	au_log_close(&l);
+	if (o.store)
+		rc = au_src_store(&s, o.store, o.json);
+	else if ((rc = au_src_bundle(&s, o.args[0], o.json, why, sizeof(why))) == AU_EXIT_MALFORMED)
+		rc = au_report_fail(o.json, rc, "bundle", 0, "%s: %s", o.args[0], why);
+	if (rc == AU_EXIT_OK) {
+		rc = run(x, &s);
+		au_src_close(&s);
+	}
+	cal_free(x->cal);
+	free(x);
 	return rc;
 }

@@ -24,6 +24,8 @@ enum {
 	WK_O_DAYS = 1 << 8,
 	WK_O_APPROVER = 1 << 9,
 	WK_O_RECEIVED = 1 << 10,
+	WK_O_REASON_CODE = 1 << 11,
+	WK_O_UNTIL = 1 << 12,
 };
 
 struct wk_opts {
@@ -40,6 +42,8 @@ struct wk_opts {
 	const char *days;          /* --working-days, checked by the command */
 	const char *approver;
 	const char *received;      /* --received-at, RFC 3339 */
+	const char *reason_code;   /* --reason-code (12345 return) */
+	const char *until;         /* --until, RFC 3339 (12345 extension request) */
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -76,6 +80,32 @@ int wk_cmd_extend(struct wk_ctx *x);
 int wk_cmd_pause(struct wk_ctx *x);
 int wk_cmd_resume(struct wk_ctx *x);
 int wk_cmd_restart(struct wk_ctx *x);
+
+/* 12345 orders (wk_hotline.c). */
+int wk_cmd_sign(struct wk_ctx *x);
+int wk_cmd_finish(struct wk_ctx *x);
+int wk_cmd_return(struct wk_ctx *x);
+int wk_cmd_extend_request(struct wk_ctx *x);
+/* pj_view(PJ_HANDLER) plus what a handler needs of a 12345 order's state. */
+json_t *wk_view(const Mailroom__MessageView *v);
+
+/* What a lease command needs before it may talk to the router (wk_cmd.c). */
+struct wk_lease_arg {
+	uint8_t id[PB_ID_LEN];
+	char idt[PB_ID_TEXT_LEN + 1];
+	uint8_t tok[WK_TOKEN_MAX];
+	size_t toklen;             /* 0: none kept and none required */
+	int from_file;             /* token came from the state directory */
+	struct wk_state st;
+};
+/* The id argument and the token (--lease, else the kept one). With
+ * required 0 a missing kept token is not an error. */
+int wk_lease_arg(struct wk_ctx *x, struct wk_lease_arg *a, int required);
+void wk_lease_ref(struct wk_lease_arg *a, Mailroom__LeaseRef *ref);
+/* Drops the kept token: the lease is over. */
+void wk_lease_done(struct wk_lease_arg *a);
+/* After a refused call: a dead kept token is dropped. Returns rc. */
+int wk_after_lease_call(struct wk_lease_arg *a, int rc);
 
 /* Output (wk_main.c). wk_emit takes the reference; NULL means out of
  * memory. wk_fail prints {"error":...} on stdout and one line on stderr,

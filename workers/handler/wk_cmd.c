@@ -7,16 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* What a lease command needs before it may talk to the router. */
-struct lease_arg {
-	uint8_t id[PB_ID_LEN];
-	char idt[PB_ID_TEXT_LEN + 1];
-	uint8_t tok[WK_TOKEN_MAX];
-	size_t toklen;
-	int from_file;             /* token came from the state directory */
-	struct wk_state st;
-};
-
 int wk_call(struct wk_ctx *x, Mailroom__Request *req, int timeout_ms, int want,
             Mailroom__Response **out)
 {
@@ -77,7 +67,12 @@ static int valid_queue(const char *q)
 	return valid_name(q, strlen(q));
 }
 
-static int lease_arg(struct wk_ctx *x, struct lease_arg *a)
+static int lease_arg(struct wk_ctx *x, struct wk_lease_arg *a)
+{
+	return wk_lease_arg(x, a, 1);
+}
+
+int wk_lease_arg(struct wk_ctx *x, struct wk_lease_arg *a, int required)
 {
 	const char *s = x->o.args[0];
 	size_t n;
@@ -100,6 +95,10 @@ static int lease_arg(struct wk_ctx *x, struct lease_arg *a)
 		return WK_EXIT_OK;
 	}
 	rc = wk_lease_load(&a->st, a->id, a->tok, sizeof(a->tok), &a->toklen);
+	if (rc == PB_ENOTFOUND && !required) {
+		a->toklen = 0;
+		return WK_EXIT_OK;
+	}
 	if (rc == PB_ENOTFOUND)
 		return wk_fail(WK_EXIT_LEASE, "no_lease",
 		               "no lease kept for %s in %s; pass --lease HEX", a->idt, a->st.dir);
@@ -110,7 +109,7 @@ static int lease_arg(struct wk_ctx *x, struct lease_arg *a)
 	return WK_EXIT_OK;
 }
 
-static void lease_ref(struct lease_arg *a, Mailroom__LeaseRef *ref)
+void wk_lease_ref(struct wk_lease_arg *a, Mailroom__LeaseRef *ref)
 {
 	ref->id.data = a->id;
 	ref->id.len = PB_ID_LEN;
@@ -120,7 +119,7 @@ static void lease_ref(struct lease_arg *a, Mailroom__LeaseRef *ref)
 
 /* The lease is over (done, handed back, or refused as dead): drop the
  * token we kept. A failure to delete is only worth a warning. */
-static void lease_done(struct lease_arg *a)
+void wk_lease_done(struct wk_lease_arg *a)
 {
 	if (wk_lease_forget(&a->st, a->id))
 		fprintf(stderr, WK_PROG ": warning: cannot remove %s/%s\n", a->st.dir, a->idt);
@@ -128,10 +127,10 @@ static void lease_done(struct lease_arg *a)
 
 /* A refused token is dead, but only the kept one is ours to drop: a wrong
  * --lease says nothing about it. */
-static int after_lease_call(struct lease_arg *a, int rc)
+int wk_after_lease_call(struct wk_lease_arg *a, int rc)
 {
 	if (rc == WK_EXIT_LEASE && a->from_file)
-		lease_done(a);
+		wk_lease_done(a);
 	return rc;
 }
 
@@ -264,19 +263,19 @@ int wk_cmd_pull(struct wk_ctx *x)
 	if (rc)
 		fprintf(stderr, WK_PROG ": warning: cannot keep lease for %s in %s: %s\n", idt,
 		        st.dir, pb_err_str(rc));
-	j = put(put(json_object(), "message", pj_view(pr->message, PJ_HANDLER)), "lease",
+	j = put(put(json_object(), "message", wk_view(pr->message)), "lease",
 	        pj_lease(pr->lease));
 	mailroom__response__free_unpacked(r, NULL);
 	return wk_emit(j);
 }
 
 /* reply, release and transfer: the answer is a view and the lease is over. */
-static int finish_view(struct lease_arg *a, Mailroom__Response *r, Mailroom__MessageView *v)
+static int finish_view(struct wk_lease_arg *a, Mailroom__Response *r, Mailroom__MessageView *v)
 {
-	json_t *j = v ? pj_view(v, PJ_HANDLER) : put(json_object(), "id", json_string(a->idt));
+	json_t *j = v ? wk_view(v) : put(json_object(), "id", json_string(a->idt));
 
 	mailroom__response__free_unpacked(r, NULL);
-	lease_done(a);
+	wk_lease_done(a);
 	return wk_emit(j);
 }
 
@@ -286,7 +285,7 @@ int wk_cmd_reply(struct wk_ctx *x)
 	Mailroom__ReplyReq rp = MAILROOM__REPLY_REQ__INIT;
 	Mailroom__LeaseRef ref = MAILROOM__LEASE_REF__INIT;
 	Mailroom__Response *r;
-	struct lease_arg a;
+	struct wk_lease_arg a;
 	int rc;
 
 	if (!x->o.text)
@@ -295,13 +294,19 @@ int wk_cmd_reply(struct wk_ctx *x)
 		return wk_fail(WK_EXIT_INVALID, "invalid_text", "reply text is empty");
 	if ((rc = lease_arg(x, &a)))
 		return rc;
-	lease_ref(&a, &ref);
+	wk_lease_ref(&a, &ref);
 	rp.lease = &ref;
 	rp.text = (char *)x->o.text;
 	req.op_case = MAILROOM__REQUEST__OP_REPLY;
 	req.reply = &rp;
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_REPLY, &r)))
-		return after_lease_call(&a, rc);
+		return wk_after_lease_call(&a, rc);
+	/* A 12345 order stays leased after a reply, until finish or return. */
+	if (r->reply && r->reply->status == MAILROOM__STATUS__STATUS_LEASED) {
+		json_t *j = wk_view(r->reply);
+		mailroom__response__free_unpacked(r, NULL);
+		return wk_emit(j);
+	}
 	return finish_view(&a, r, r->reply);
 }
 
@@ -310,16 +315,16 @@ int wk_cmd_release(struct wk_ctx *x)
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	Mailroom__LeaseRef ref = MAILROOM__LEASE_REF__INIT;
 	Mailroom__Response *r;
-	struct lease_arg a;
+	struct wk_lease_arg a;
 	int rc;
 
 	if ((rc = lease_arg(x, &a)))
 		return rc;
-	lease_ref(&a, &ref);
+	wk_lease_ref(&a, &ref);
 	req.op_case = MAILROOM__REQUEST__OP_RELEASE;
 	req.release = &ref;
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RELEASE, &r)))
-		return after_lease_call(&a, rc);
+		return wk_after_lease_call(&a, rc);
 	return finish_view(&a, r, r->release);
 }
 
@@ -329,7 +334,7 @@ int wk_cmd_transfer(struct wk_ctx *x)
 	Mailroom__TransferReq t = MAILROOM__TRANSFER_REQ__INIT;
 	Mailroom__LeaseRef ref = MAILROOM__LEASE_REF__INIT;
 	Mailroom__Response *r;
-	struct lease_arg a;
+	struct wk_lease_arg a;
 	int rc;
 
 	if (!x->o.to || !x->o.reason)
@@ -341,14 +346,14 @@ int wk_cmd_transfer(struct wk_ctx *x)
 		return wk_fail(WK_EXIT_INVALID, "invalid_reason", "transfer reason is empty");
 	if ((rc = lease_arg(x, &a)))
 		return rc;
-	lease_ref(&a, &ref);
+	wk_lease_ref(&a, &ref);
 	t.lease = &ref;
 	t.to_queue = (char *)x->o.to;
 	t.reason = (char *)x->o.reason;
 	req.op_case = MAILROOM__REQUEST__OP_TRANSFER;
 	req.transfer = &t;
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_TRANSFER, &r)))
-		return after_lease_call(&a, rc);
+		return wk_after_lease_call(&a, rc);
 	return finish_view(&a, r, r->transfer);
 }
 
@@ -357,17 +362,17 @@ int wk_cmd_renew(struct wk_ctx *x)
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	Mailroom__LeaseRef ref = MAILROOM__LEASE_REF__INIT;
 	Mailroom__Response *r;
-	struct lease_arg a;
+	struct wk_lease_arg a;
 	json_t *j;
 	int rc;
 
 	if ((rc = lease_arg(x, &a)))
 		return rc;
-	lease_ref(&a, &ref);
+	wk_lease_ref(&a, &ref);
 	req.op_case = MAILROOM__REQUEST__OP_RENEW;
 	req.renew = &ref;
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RENEW, &r)))
-		return after_lease_call(&a, rc);
+		return wk_after_lease_call(&a, rc);
 	if (!r->renew) {
 		mailroom__response__free_unpacked(r, NULL);
 		return wk_fail(WK_EXIT_OTHER, "bad_response", "router sent no lease");

@@ -32,6 +32,12 @@ static const struct wk_cmd cmds[] = {
 	{"resume", wk_cmd_resume, WK_O_REASON, 1, "--key FILE resume ID --reason TEXT"},
 	{"restart", wk_cmd_restart, WK_O_REASON | WK_O_RECEIVED, 1,
 	 "--key FILE restart ID --reason TEXT [--received-at RFC3339]"},
+	{"sign", wk_cmd_sign, LEASE_OPTS, 1, "--key FILE sign ID"},
+	{"finish", wk_cmd_finish, WK_O_TEXT | LEASE_OPTS, 1, "--key FILE finish ID --text TEXT"},
+	{"return", wk_cmd_return, WK_O_TEXT | WK_O_REASON_CODE | LEASE_OPTS, 1,
+	 "--key FILE return ID --reason-code CODE --text TEXT"},
+	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
+	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -50,6 +56,8 @@ static const struct option longopts[] = {
 	{"working-days", required_argument, NULL, 'D'},
 	{"approver", required_argument, NULL, 'A'},
 	{"received-at", required_argument, NULL, 'V'},
+	{"reason-code", required_argument, NULL, 'C'},
+	{"until", required_argument, NULL, 'U'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -185,7 +193,7 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	/* In WK_O_* bit order. */
 	static const char *names[] = {"--queue", "--wait", "--text", "--to", "--reason",
 	                              "--lease", "--state", "--name", "--working-days",
-	                              "--approver", "--received-at"};
+	                              "--approver", "--received-at", "--reason-code", "--until"};
 	int ch;
 
 	opterr = 0;
@@ -239,6 +247,14 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		case 'V':
 			o->received = optarg;
 			o->seen |= WK_O_RECEIVED;
+			break;
+		case 'C':
+			o->reason_code = optarg;
+			o->seen |= WK_O_REASON_CODE;
+			break;
+		case 'U':
+			o->until = optarg;
+			o->seen |= WK_O_UNTIL;
 			break;
 		case 'w':
 			if (parse_wait(optarg, &o->wait_s))

@@ -83,6 +83,9 @@ int apply(const struct rt_principal *who, Mailroom__Request *req, int64_t now,
 		cr_assert_eq(st_txn_commit(child), PB_OK);
 	else
 		st_txn_abort(child);
+	/* as the writer does: seal the batch, then fill receipts */
+	cr_assert_eq(st_log_seal(top), PB_OK);
+	cr_assert_eq(rt_result_receipts(&core, top, res), PB_OK);
 	cr_assert_eq(st_txn_commit(top), PB_OK);
 	return rc;
 }

@@ -178,10 +178,12 @@ void store_build(struct fixture_store *s, const char *sub)
 	r.due_ms = now + 15 * PB_DAY_MS;
 	append(t, &r);
 	s->first_msg = r.index;
+	s->msg_at[s->nmsg++] = r.index;
 
 	r.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
 	r.actor = "router";
 	append(t, &r);
+	s->msg_at[s->nmsg++] = r.index;
 
 	/* Someone else's message in between. */
 	Mailroom__AuditRecord o = r;
@@ -190,23 +192,35 @@ void store_build(struct fixture_store *s, const char *sub)
 	o.actor = "gateway";
 	o.queue = "other-queue";
 	append(t, &o);
+	o.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
+	o.actor = "router";
+	append(t, &o);
+
+	r.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASED;
+	r.actor = "handler:alice";
+	append(t, &r);
+	s->msg_at[s->nmsg++] = r.index;
 
 	r.event = MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED;
-	r.actor = "handler:alice";
 	r.from_queue = "general";
 	r.queue = "roads";
 	r.detail = "属地管理\n\x1b[31mred";
 	append(t, &r);
+	s->msg_at[s->nmsg++] = r.index;
 
-	r.event = MAILROOM__AUDIT_EVENT__AUDIT_REPLIED;
+	r.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASED;
 	r.actor = "handler:bob";
 	r.from_queue = "";
 	r.detail = "";
+	append(t, &r);
+	s->msg_at[s->nmsg++] = r.index;
+
+	r.event = MAILROOM__AUDIT_EVENT__AUDIT_REPLIED;
 	r.content_hash.data = hash;
 	r.content_hash.len = sizeof(hash);
 	append(t, &r);
+	s->msg_at[s->nmsg++] = r.index;
 	cr_assert_eq(st_txn_commit(t), PB_OK);
-	s->nmsg = 4;
 	s->records = r.index + 1;
 	st_close(env);
 }

@@ -41,13 +41,15 @@ struct fixture_store {
 	uint64_t records;      /* total records in the log */
 	uint64_t first_msg;    /* index of the message's first record */
 	int nmsg;              /* records about the message */
+	uint64_t msg_at[8];    /* their indexes */
 };
 /* Creates an empty store (record 0 only) at <base>/store with keys in
  * <base>/keys, base being tdir or tdir/sub; fills s->dir and s->pubkey.
  * The caller writes and closes it. */
 st_env *store_create(struct fixture_store *s, const char *sub);
-/* store_create, then one message's history and a record about another
- * message, which a trail must leave out. */
+/* store_create, then one message's history (received, routed, leased and
+ * transferred by alice, leased and answered by bob) and the two records
+ * of another message, which a trail must leave out. No checkpoints. */
 void store_build(struct fixture_store *s, const char *sub);
 /* Flips one bit of log record index at byte offset off (negative: from
  * the end). The store must not be open in this process. */

@@ -47,7 +47,8 @@ Test(audit, verify_ok_trusting_record0)
 	store_build(&fs, NULL);
 	RUN("verify", "--store", fs.dir);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	snprintf(want, sizeof(want), "ok: %llu records, head ", (unsigned long long)fs.records);
+	snprintf(want, sizeof(want), "ok: %llu records, 0 checkpoints, head ",
+	         (unsigned long long)fs.records);
 	cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
 	cr_assert(strstr(r.out, "key mailroom.test/log\n"), "%s", r.out);
 	cr_assert(strstr(r.out, "taken from record 0"), "says what it trusted: %s", r.out);
@@ -83,7 +84,7 @@ Test(audit, verify_against_another_key_exit_14)
 	store_build(&other, "second");   /* its own keys */
 	RUN("verify", "--store", fs.dir, "--pubkey", other.pubkey);
 	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "FAIL: record 0: "), "%s", r.out);
+	cr_assert(strstr(r.out, "FAIL key: record 0: "), "%s", r.out);
 }
 
 Test(audit, flipped_signature_exit_13_names_record)
@@ -94,7 +95,7 @@ Test(audit, flipped_signature_exit_13_names_record)
 	store_flip(fs.dir, 3, -1);
 	RUN("verify", "--store", fs.dir);
 	cr_assert_eq(r.exit, 13, "%s%s", r.out, r.err);
-	snprintf(want, sizeof(want), "FAIL: record 3: ");
+	snprintf(want, sizeof(want), "FAIL signature: record 3: ");
 	cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
 }
 
@@ -123,6 +124,7 @@ Test(audit, trail_by_tracking_code)
 	cr_assert(strstr(r.out, fs.idt), "%s", r.out);
 	cr_assert(strstr(r.out, " RECEIVED actor=gateway queue=general due="), "%s", r.out);
 	cr_assert(strstr(r.out, " ROUTED actor=router"), "%s", r.out);
+	cr_assert(strstr(r.out, " LEASED actor=handler:alice queue=general"), "%s", r.out);
 	cr_assert(strstr(r.out, " TRANSFERRED actor=handler:alice queue=roads from_queue=general"),
 	          "%s", r.out);
 	cr_assert(strstr(r.out, " REPLIED actor=handler:bob"), "%s", r.out);
@@ -133,11 +135,11 @@ Test(audit, trail_by_tracking_code)
 	cr_assert_null(strchr(r.out, '\x1b'));
 	for (int i = 0; i < fs.nmsg; i++) {
 		char idx[32];
-		/* The other message's record sits after the second of ours. */
-		uint64_t at = fs.first_msg + (uint64_t)i + (i >= 2 ? 1 : 0);
-		snprintf(idx, sizeof(idx), "%llu ", (unsigned long long)at);
+		/* The other message's records sit after the second of ours. */
+		snprintf(idx, sizeof(idx), "%llu ", (unsigned long long)fs.msg_at[i]);
 		cr_assert_eq(count_lines(r.out, idx), 1, "record %s in %s", idx, r.out);
 	}
+	cr_assert_eq(fs.msg_at[2], fs.msg_at[1] + 3);
 }
 
 Test(audit, trail_by_id_json_and_code_spellings)
@@ -155,8 +157,8 @@ Test(audit, trail_by_id_json_and_code_spellings)
 	recs = json_object_get(j, "records");
 	cr_assert_eq(json_array_size(recs), (size_t)fs.nmsg);
 	cr_assert_str_eq(jstr(json_array_get(recs, 0), "event", NULL), "RECEIVED");
-	cr_assert_str_eq(jstr(json_array_get(recs, 2), "detail", NULL), "属地管理\n\x1b[31mred");
-	cr_assert_eq(strlen(jstr(json_array_get(recs, 3), "content_hash", NULL)), 64);
+	cr_assert_str_eq(jstr(json_array_get(recs, 3), "detail", NULL), "属地管理\n\x1b[31mred");
+	cr_assert_eq(strlen(jstr(json_array_get(recs, 5), "content_hash", NULL)), 64);
 	cr_assert(json_is_null(json_object_get(json_array_get(recs, 0), "content_hash")));
 	json_decref(j);
 
@@ -180,7 +182,7 @@ Test(audit, trail_refuses_tampered_log)
 	store_flip(fs.dir, 4, -10);
 	RUN("trail", fs.track, "--store", fs.dir);
 	cr_assert_eq(r.exit, 13, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "FAIL: record 4: "), "%s", r.out);
+	cr_assert(strstr(r.out, "FAIL signature: record 4: "), "%s", r.out);
 	cr_assert_null(strstr(r.out, "RECEIVED"), "no trail from a bad log: %s", r.out);
 }
 

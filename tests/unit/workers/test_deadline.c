@@ -465,7 +465,7 @@ Test(overdue, refuses_a_tampered_log)
 	store_flip(fs.dir, 3, -1);
 	RUN("overdue", "--store", fs.dir, "--calendars", CALENDARS, "--now", NOW);
 	cr_assert_eq(r.exit, 13, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "FAIL: record 3: "), "%s", r.out);
+	cr_assert(strstr(r.out, "FAIL signature: record 3: "), "%s", r.out);
 	cr_assert_null(strstr(r.out, "overdue"), "no report from a bad log: %s", r.out);
 	RUN("overdue", "--json", "--store", fs.dir, "--calendars", CALENDARS, "--now", NOW);
 	cr_assert_eq(r.exit, 13, "%s%s", r.out, r.err);

@@ -1,0 +1,438 @@
+/* mailroom-audit export and verify as processes: a store with legal
+ * histories and checkpoints written as the router writes them, then
+ * tampered with (store and bundle alike), and crafted histories that
+ * break the message state machine or carry wrong deadlines. */
+#include "helpers.h"
+#include "tlog.h"
+#include "pb_time.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+TestSuite(tlog_verify, .init = tdir_setup, .fini = tdir_teardown, .timeout = 120);
+
+static struct run r;
+static struct tl_store s;
+
+#define RUN(...)                                                         \
+	do {                                                                 \
+		const char *const av_[] = {"mailroom-audit", __VA_ARGS__, NULL}; \
+		run_prog(&r, AUDIT_BIN, av_);                                    \
+	} while (0)
+#define CAL "--calendars", TL_CALENDARS
+
+static json_t *out_json(void)
+{
+	json_error_t e;
+	json_t *j = json_loads(r.out, 0, &e);
+
+	cr_assert_not_null(j, "stdout is not JSON (%s): %s", e.text, r.out);
+	return j;
+}
+
+static int starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* A store of six messages' histories in five checkpointed batches; its
+ * size. The environment is closed, keys kept. */
+static uint64_t build(void)
+{
+	tl_create(&s, NULL);
+	tl_history(&s, 6);
+	uint64_t n = tl_size(&s);
+	tl_close_env(&s);
+	return n;
+}
+
+static void export_to(const char *file)
+{
+	RUN("export", "--store", s.dir, "--out", file);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+}
+
+/* verify of the store and of a bundle exported before the tampering. */
+static void expect_both(const char *bundle, int code, const char *line)
+{
+	RUN("verify", "--store", s.dir, "--pubkey", s.pubkey, CAL);
+	cr_assert_eq(r.exit, code, "store: %s%s", r.out, r.err);
+	cr_assert(starts(r.out, line), "store: wanted '%s', got: %s", line, r.out);
+	if (!bundle)
+		return;
+	RUN("verify", bundle, "--pubkey", s.pubkey, CAL);
+	cr_assert_eq(r.exit, code, "bundle: %s%s", r.out, r.err);
+	cr_assert(starts(r.out, line), "bundle: wanted '%s', got: %s", line, r.out);
+}
+
+Test(tlog_verify, store_and_bundle_verify)
+{
+	char want[160], first[400];
+	struct stat sb;
+	uint64_t n = build();
+	json_t *j;
+
+	snprintf(want, sizeof(want), "ok: %llu records, 5 checkpoints, head ", (unsigned long long)n);
+	RUN("verify", "--store", s.dir, "--pubkey", s.pubkey, CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, want), "%s", r.out);
+	cr_assert(strstr(r.out, ", key " TL_ORIGIN "\n"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "warning"), "a clean log has no warnings: %s", r.out);
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+
+	RUN("export", "--store", s.dir, "--out", "log.bundle");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "exported %llu records, 5 checkpoints, 1 key to log.bundle\n",
+	         (unsigned long long)n);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_eq(stat(tpath("log.bundle.tmp"), &sb), -1, "no temporary file left");
+
+	FILE *f = fopen(tpath("log.bundle"), "rb");
+	char magic[20] = "";
+	cr_assert_not_null(f);
+	cr_assert_eq(fread(magic, 1, 19, f), 19);
+	fclose(f);
+	cr_assert_str_eq(magic, "mailroom-bundle v1\n");
+
+	RUN("verify", "log.bundle", "--pubkey", s.pubkey, CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, first), "the bundle says what the store says: %s / %s", first, r.out);
+
+	RUN("verify", "--json", "log.bundle", CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	j = out_json();
+	cr_assert(json_is_true(json_object_get(j, "ok")));
+	cr_assert_str_eq(jstr(j, "source", NULL), "bundle");
+	cr_assert_str_eq(jstr(j, "trusted", NULL), "record0");
+	cr_assert_str_eq(jstr(j, "deadlines", NULL), "checked");
+	cr_assert_eq(json_integer_value(json_object_get(j, "records")), (json_int_t)n);
+	cr_assert_eq(json_integer_value(json_object_get(j, "checkpoints")), 5);
+	cr_assert_eq(json_integer_value(json_object_get(j, "checkpointed")), (json_int_t)n);
+	cr_assert_eq(json_array_size(json_object_get(j, "warnings")), 0);
+	json_decref(j);
+}
+
+Test(tlog_verify, warnings_are_not_failures)
+{
+	struct tl_msg m;
+	uint64_t n = build();
+
+	/* A batch the router has not checkpointed (yet). */
+	tl_reopen(&s, s.dir);
+	tl_begin(&s);
+	tl_receive(&s, &m, "general", 1, 15);
+	tl_commit(&s, 0);
+	tl_close_env(&s);
+	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	char want[96];
+	snprintf(want, sizeof(want), "warning: records %llu..%llu not yet checkpointed\n",
+	         (unsigned long long)n, (unsigned long long)n + 1);
+	cr_assert(strstr(r.out, want), "%s", r.out);
+
+	/* The default calendar directory is not there: deadlines unchecked. */
+	RUN("verify", "--store", s.dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "warning: deadlines not checked"), "%s", r.out);
+	RUN("verify", "--store", s.dir, "--calendars", "no-such-dir");
+	cr_assert_eq(r.exit, 8, "a named calendar directory must load: %s", r.err);
+}
+
+Test(tlog_verify, another_calendar_version_is_a_warning)
+{
+	struct tl_msg m;
+
+	tl_create(&s, NULL);
+	s.calv[0] ^= 0xff;   /* records name a calendar the auditor does not have */
+	tl_begin(&s);
+	tl_receive(&s, &m, "general", 1, 15);
+	tl_extend(&s, &m, 3);
+	tl_commit(&s, 1);
+	tl_close_env(&s);
+	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "warning: 2 records computed with another calendar version"), "%s",
+	          r.out);
+}
+
+Test(tlog_verify, flipped_byte_is_a_bad_signature)
+{
+	uint64_t n = build();
+	long off;
+
+	(void)n;
+	export_to("log.bundle");
+	off = tl_raw_offset(s.dir, 7, "general");
+	store_flip(s.dir, 7, off);
+	tl_bundle_edit(tpath("log.bundle"), TL_B_FLIP, 7, (uint64_t)off);
+	expect_both("log.bundle", 13, "FAIL signature: record 7: ");
+}
+
+Test(tlog_verify, deleted_record_is_missing)
+{
+	build();
+	export_to("log.bundle");
+	tl_raw_delete(s.dir, 5);
+	tl_bundle_edit(tpath("log.bundle"), TL_B_DELETE, 5, 0);
+	expect_both("log.bundle", 16, "FAIL missing: record 5: ");
+}
+
+Test(tlog_verify, swapped_records_are_out_of_order)
+{
+	build();
+	export_to("log.bundle");
+	tl_raw_swap(s.dir, 5, 6);
+	tl_bundle_edit(tpath("log.bundle"), TL_B_SWAP, 5, 6);
+	expect_both("log.bundle", 11, "FAIL index: record 5: ");
+	cr_assert(strstr(r.out, "out of order"), "%s", r.out);
+}
+
+Test(tlog_verify, truncated_tail_is_shorter_than_its_checkpoint)
+{
+	char want[64];
+	uint64_t n = build();
+
+	export_to("log.bundle");
+	tl_raw_truncate(s.dir, n - 3);
+	tl_bundle_edit(tpath("log.bundle"), TL_B_TRUNCATE, n - 3, 0);
+	snprintf(want, sizeof(want), "FAIL truncated: checkpoint %llu: ", (unsigned long long)n);
+	expect_both("log.bundle", 17, want);
+}
+
+Test(tlog_verify, resigned_tail_under_old_checkpoints_has_another_root)
+{
+	struct tl_msg m;
+	uint64_t n = build(), cut;
+	char want[64];
+
+	/* The first checkpoint covers the first batch; rewrite what follows
+	 * with the log key itself, leaving the published checkpoints. */
+	cut = 1 + 2 * 6;
+	tl_raw_truncate(s.dir, cut);
+	tl_reopen(&s, s.dir);
+	tl_begin(&s);
+	while (tl_size(&s) < n)
+		tl_receive(&s, &m, "general", 1, 15);
+	tl_commit(&s, 0);
+	tl_close_env(&s);
+	/* The second checkpoint is the first one over rewritten records. */
+	RUN("verify", "--store", s.dir, "--json");
+	cr_assert_eq(r.exit, 18, "%s%s", r.out, r.err);
+	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 18, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "FAIL root: checkpoint ");
+	cr_assert(starts(r.out, want), "%s", r.out);
+}
+
+Test(tlog_verify, checkpoint_with_a_bad_signature)
+{
+	char want[64];
+	uint64_t n = build();
+
+	tl_raw_flip_checkpoint(s.dir, n, strlen(TL_ORIGIN) + 8);
+	snprintf(want, sizeof(want), "FAIL checkpoint: checkpoint %llu: ", (unsigned long long)n);
+	expect_both(NULL, 20, want);
+}
+
+Test(tlog_verify, another_key_and_usage)
+{
+	struct tl_store other;
+
+	build();
+	tl_create(&other, "second");
+	tl_close(&other);
+	RUN("verify", "--store", s.dir, "--pubkey", other.pubkey, CAL);
+	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "FAIL key: record 0: "), "%s", r.out);
+	RUN("verify", "log.bundle", "--store", s.dir);
+	cr_assert_eq(r.exit, 1);
+	RUN("verify", "no-such.bundle");
+	cr_assert_eq(r.exit, 2);
+	tl_write_text(tpath("junk"), "not a bundle at all\n");
+	RUN("verify", "junk");
+	cr_assert_eq(r.exit, 8, "%s", r.err);
+	export_to("log.bundle");
+	cr_assert_eq(truncate(tpath("log.bundle"), 200), 0);
+	RUN("verify", "log.bundle");
+	cr_assert_eq(r.exit, 10, "a cut bundle file: %s%s", r.out, r.err);
+	cr_assert(starts(r.out, "FAIL malformed: bundle 0: "), "%s", r.out);
+	RUN("export", "--store", s.dir);
+	cr_assert_eq(r.exit, 1, "--out is required");
+}
+
+Test(tlog_verify, export_while_a_writer_has_the_store_open)
+{
+	struct tl_msg m;
+
+	build();
+	tl_reopen(&s, s.dir);
+	tl_begin(&s);
+	tl_receive(&s, &m, "general", 1, 15);
+	/* Uncommitted records are not in the snapshot. */
+	RUN("export", "--store", s.dir, "--out", "live.bundle");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	tl_commit(&s, 1);
+	RUN("verify", "live.bundle", CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	tl_close_env(&s);
+}
+
+/* ---- the state machine ---- */
+
+/* A store with one received message m; the caller appends more. */
+static void one_message(struct tl_msg *m)
+{
+	tl_create(&s, NULL);
+	tl_begin(&s);
+	tl_receive(&s, m, "general", 1, 15);
+}
+
+static void expect_state(const char *what)
+{
+	tl_commit(&s, 1);
+	tl_close_env(&s);
+	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 21, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "FAIL state: record "), "%s", r.out);
+	cr_assert(strstr(r.out, what), "wanted '%s': %s", what, r.out);
+}
+
+Test(tlog_verify, replied_without_a_lease)
+{
+	struct tl_msg m;
+
+	one_message(&m);
+	snprintf(m.holder, sizeof(m.holder), "handler:alice");
+	tl_reply(&s, &m);
+	expect_state("REPLIED while the message is not leased");
+}
+
+Test(tlog_verify, second_received)
+{
+	struct tl_msg m;
+	Mailroom__AuditRecord rec;
+
+	one_message(&m);
+	tl_rec(&s, &m, &rec, MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED, "gateway");
+	tl_append(&s, &rec);
+	expect_state("a second RECEIVED (the first is record 1)");
+}
+
+Test(tlog_verify, replied_by_someone_without_the_lease)
+{
+	struct tl_msg m;
+
+	one_message(&m);
+	tl_lease(&s, &m, "alice");
+	snprintf(m.holder, sizeof(m.holder), "handler:bob");
+	tl_reply(&s, &m);
+	expect_state("REPLIED by handler:bob, who does not hold the lease taken at record 3");
+}
+
+Test(tlog_verify, escalation_after_the_reply)
+{
+	struct tl_msg m;
+
+	one_message(&m);
+	tl_lease(&s, &m, "alice");
+	tl_reply(&s, &m);
+	tl_escalate(&s, &m, ST_CLOCK_REPLY, 1);
+	expect_state("DUE_SOON after REPLIED at record 4");
+}
+
+Test(tlog_verify, escalation_step_twice)
+{
+	struct tl_msg m;
+
+	one_message(&m);
+	tl_escalate(&s, &m, ST_CLOCK_REPLY, 1);
+	tl_escalate(&s, &m, ST_CLOCK_REPLY, 1);
+	expect_state("DUE_SOON a second time for the same reply deadline");
+}
+
+Test(tlog_verify, acknowledgement_escalation_after_the_lease)
+{
+	struct tl_msg m;
+
+	one_message(&m);
+	tl_lease(&s, &m, "alice");
+	tl_escalate(&s, &m, ST_CLOCK_ACK, 1);
+	expect_state("touches the acknowledgement clock after it stopped");
+}
+
+Test(tlog_verify, received_never_routed)
+{
+	struct tl_msg m, n;
+	Mailroom__AuditRecord rec;
+
+	one_message(&m);
+	memset(&n, 0, sizeof(n));
+	n = m;
+	n.id[15] ^= 1;
+	tl_rec(&s, &n, &rec, MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED, "gateway");
+	tl_append(&s, &rec);
+	expect_state("RECEIVED but never ROUTED");
+}
+
+/* ---- deadlines ---- */
+
+static void expect_deadline(const char *line, const char *what)
+{
+	tl_commit(&s, 1);
+	tl_close_env(&s);
+	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 22, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, line), "wanted '%s': %s", line, r.out);
+	cr_assert(strstr(r.out, what), "wanted '%s': %s", what, r.out);
+	/* Without calendars the same log passes, with a warning. */
+	RUN("verify", "--store", s.dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+}
+
+Test(tlog_verify, extension_with_a_wrong_computed_due)
+{
+	struct tl_msg m;
+	int64_t old;
+
+	one_message(&m);
+	old = m.reply.due_ms;
+	m.reply.extended_days += 5;
+	m.reply.extensions++;
+	tl_compute(&s, &m.reply);
+	m.reply.computed_due_ms += PB_DAY_MS;
+	m.reply.due_ms += PB_DAY_MS;
+	tl_clock(&s, &m, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED, old);
+	expect_deadline("FAIL deadline: record 3: ", "computed due is");
+}
+
+Test(tlog_verify, received_due_against_the_clock_span)
+{
+	struct tl_msg m;
+
+	one_message(&m);
+	/* Its first clock record shows a 10-day span; RECEIVED said 15. */
+	m.reply.working_days = 10;
+	tl_extend(&s, &m, 2);
+	expect_deadline("FAIL deadline: record 1: ", "RECEIVED gives the reply due");
+}
+
+Test(tlog_verify, escalation_before_its_time)
+{
+	struct tl_msg m;
+	Mailroom__AuditRecord rec;
+
+	one_message(&m);
+	tl_escalate(&s, &m, ST_CLOCK_REPLY, 1);
+	m.reply.escalation = 2;
+	tl_rec(&s, &m, &rec, MAILROOM__AUDIT_EVENT__AUDIT_OVERDUE, "router");
+	rec.time_ms = m.reply.due_ms - 3600 * 1000;
+	rec.clock = &m.reply;
+	tl_append(&s, &rec);
+	expect_deadline("FAIL deadline: record 4: ", "before its time");
+}

@@ -1,0 +1,195 @@
+/* What the auditor is handed: key lines, checkpoint notes and the JSON
+ * documents the gateway serves (proofs, receipts), parsed strictly; and
+ * the one-line verdict every transparency command prints on failure. */
+#include "au_tlog.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "sn.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_MAX (1u << 20)
+
+void au_vkey_format(const char *name, uint8_t type, const uint8_t pk[32], char *buf, size_t len)
+{
+	uint8_t raw[33], id[SN_KEYID_LEN];
+	char b64[sodium_base64_ENCODED_LEN(33, sodium_base64_VARIANT_ORIGINAL)];
+	char hex[2 * SN_KEYID_LEN + 1];
+
+	raw[0] = type;
+	memcpy(raw + 1, pk, 32);
+	sn_key_id(name, type, pk, id);
+	pb_hex(id, sizeof(id), hex);
+	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
+	snprintf(buf, len, "%s+%s+%s", name, hex, b64);
+}
+
+int au_vkey_parse(const char *s, size_t len, uint8_t type, char name[AU_KEYNAME_MAX],
+                  uint8_t pk[32])
+{
+	char text[AU_KEYNAME_MAX + 80], *p1, *p2;
+	uint8_t raw[33], id[SN_KEYID_LEN], want[SN_KEYID_LEN];
+	size_t rawlen;
+
+	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+		len--;
+	if (len == 0 || len >= sizeof(text) || memchr(s, '\0', len))
+		return PB_EINVAL;
+	memcpy(text, s, len);
+	text[len] = '\0';
+	if (!(p1 = strchr(text, '+')) || !(p2 = strchr(p1 + 1, '+')))
+		return PB_EINVAL;
+	*p1++ = '\0';
+	*p2++ = '\0';
+	if (strlen(text) >= AU_KEYNAME_MAX || !sn_name_valid(text) || pb_unhex(p1, id, sizeof(id)))
+		return PB_EINVAL;
+	if (sodium_base642bin(raw, sizeof(raw), p2, strlen(p2), NULL, &rawlen, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    rawlen != sizeof(raw) || raw[0] != type || !crypto_core_ed25519_is_valid_point(raw + 1))
+		return PB_EINVAL;
+	sn_key_id(text, type, raw + 1, want);
+	if (memcmp(id, want, sizeof(id)) != 0)
+		return PB_EINVAL;
+	memcpy(name, text, strlen(text) + 1);
+	memcpy(pk, raw + 1, 32);
+	return PB_OK;
+}
+
+int au_pubkey(const char *path, int json, char name[AU_KEYNAME_MAX], uint8_t pk[32])
+{
+	int rc = st_pubkey_load(path, name, AU_KEYNAME_MAX, pk);
+
+	if (rc == PB_ENOTFOUND || rc == PB_EIO)
+		return au_fail(json, AU_EXIT_OPEN, "cannot_open", "cannot read %s", path);
+	if (rc)
+		return au_fail(json, AU_EXIT_INVALID, "bad_pubkey", "%s: not a public key file (%s)",
+		               path, pb_err_str(rc));
+	return AU_EXIT_OK;
+}
+
+int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
+                 size_t wlen)
+{
+	struct sn_checkpoint cp;
+	const char *body;
+	size_t blen;
+	int rc = sn_open(n->text, n->len, name, pk, &body, &blen);
+
+	if (rc == PB_EAUTH) {
+		snprintf(why, wlen, "no valid signature by %s", name);
+		return AU_EXIT_CHECKPOINT;
+	}
+	if (rc == PB_OK)
+		rc = sn_checkpoint_parse(body, blen, &cp);
+	if (rc) {
+		snprintf(why, wlen, "not a signed checkpoint (%s)", pb_err_str(rc));
+		return AU_EXIT_CHECKPOINT;
+	}
+	if (cp.origin_len != strlen(name) || memcmp(cp.origin, name, cp.origin_len) != 0) {
+		snprintf(why, wlen, "origin is not %s", name);
+		return AU_EXIT_CHECKPOINT;
+	}
+	n->blen = blen;
+	n->size = cp.size;
+	memcpy(n->root, cp.root, sizeof(n->root));
+	return AU_EXIT_OK;
+}
+
+int au_note_load(const char *path, int json, const char *name, const uint8_t pk[32],
+                 struct au_note *n)
+{
+	char why[256];
+	int rc, cls;
+
+	memset(n, 0, sizeof(*n));
+	if ((rc = au_read_all(path, AU_NOTE_MAX, &n->text, &n->len)))
+		return au_file_fail(json, rc, path);
+	if ((cls = au_note_open(n, name, pk, why, sizeof(why)))) {
+		free(n->text);
+		n->text = NULL;
+		return au_report_fail(json, cls, "checkpoint", 0, "%s: %s", path, why);
+	}
+	return AU_EXIT_OK;
+}
+
+int au_b64_decode(const char *s, size_t len, uint8_t *out, size_t cap, size_t *n)
+{
+	const char *end;
+
+	if (sodium_base642bin(out, cap, s, len, NULL, n, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    end != s + len)
+		return PB_EINVAL;
+	return PB_OK;
+}
+
+int au_json_hashes(json_t *a, uint8_t (*out)[MT_HASH_LEN], size_t cap, size_t *n)
+{
+	size_t i, got;
+	json_t *v;
+
+	if (!json_is_array(a) || json_array_size(a) > cap)
+		return PB_EINVAL;
+	json_array_foreach(a, i, v)
+	{
+		const char *s = json_string_value(v);
+		if (!s || au_b64_decode(s, strlen(s), out[i], MT_HASH_LEN, &got) || got != MT_HASH_LEN)
+			return PB_EINVAL;
+	}
+	*n = json_array_size(a);
+	return PB_OK;
+}
+
+int au_json_u64(json_t *j, const char *key, uint64_t *v)
+{
+	json_t *x = json_object_get(j, key);
+
+	if (!json_is_integer(x) || json_integer_value(x) < 0)
+		return PB_EINVAL;
+	*v = (uint64_t)json_integer_value(x);
+	return PB_OK;
+}
+
+int au_json_file(const char *path, int json, json_t **out)
+{
+	json_error_t e;
+	size_t len;
+	char *text;
+	int rc;
+
+	if ((rc = au_read_all(path, JSON_MAX, &text, &len)))
+		return au_file_fail(json, rc, path);
+	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &e);
+	free(text);
+	if (!*out || !json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return au_fail(json, AU_EXIT_INVALID, "invalid_json", "%s: not a JSON object (%s)",
+		               path, e.text);
+	}
+	return AU_EXIT_OK;
+}
+
+int au_report_fail(int json, int cls, const char *where, uint64_t at, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (json) {
+		int rc = au_emit(json_pack("{s:b, s:s, s:s, s:s, s:I}", "ok", 0, "fail",
+		                           au_class_name(cls), "message", text, "where", where,
+		                           "at", (json_int_t)at));
+		return rc ? rc : cls;
+	}
+	printf("FAIL %s: %s %llu: ", au_class_name(cls), where, (unsigned long long)at);
+	au_put_clean(text);
+	putchar('\n');
+	fflush(stdout);
+	return cls;
+}

@@ -1,0 +1,397 @@
+/* What the records of one message may say, in order (state class).
+ *
+ *   RECEIVED once, first; ROUTED right after it: the message is queued.
+ *   LEASED only while queued, by a handler; LEASE_RENEWED, REPLIED,
+ *   RELEASED and TRANSFERRED only while leased and by the lease holder;
+ *   LEASE_EXPIRED only while leased and by the router. Nothing after
+ *   REPLIED but DUPLICATE. CLOCK_* only between ROUTED and REPLIED, pauses
+ *   nesting properly. Escalation steps (DUE_SOON, OVERDUE,
+ *   SERIOUSLY_OVERDUE) by the router, in order, once per clock and due
+ *   instant, never while paused, never after the clock stopped (the
+ *   acknowledgement clock at the first LEASED, both at REPLIED).
+ *
+ * The deadlines records carry are checked in au_clock.c. Strings are
+ * compared by keyed hashes, so each message costs a fixed, small amount
+ * of memory. */
+#include "au_rules.h"
+#include "pb_err.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int au_rules_new(const cal_set *cal, struct au_rules **out)
+{
+	struct au_rules *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return PB_ENOMEM;
+	r->cal = cal;
+	if (cal)
+		cal_version(cal, r->cal_version);
+	crypto_shorthash_keygen(r->hkey);
+	*out = r;
+	return PB_OK;
+}
+
+void au_rules_free(struct au_rules *r)
+{
+	if (!r)
+		return;
+	free(r->msgs);
+	free(r->slots);
+	free(r);
+}
+
+void au_rules_skipped(const struct au_rules *r, uint64_t *n, uint64_t *first)
+{
+	*n = r->skipped;
+	*first = r->skipped_first;
+}
+
+static uint64_t hash_bytes(const struct au_rules *R, const void *p, size_t n)
+{
+	uint8_t h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, p, n, R->hkey);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+static uint64_t hash_str(const struct au_rules *R, const char *s)
+{
+	return hash_bytes(R, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* ---- messages by id ---- */
+
+static size_t slot_of(const struct au_rules *R, const uint8_t id[PB_ID_LEN])
+{
+	return (size_t)hash_bytes(R, id, PB_ID_LEN) & (R->nslots - 1);
+}
+
+static int grow(struct au_rules *R)
+{
+	size_t ns = R->nslots ? R->nslots * 2 : 1024;
+	uint32_t *slots;
+
+	if (ns > UINT32_MAX || !(slots = calloc(ns, sizeof(*slots))))
+		return PB_ENOMEM;
+	free(R->slots);
+	R->slots = slots;
+	R->nslots = ns;
+	for (size_t i = 0; i < R->n; i++) {
+		size_t s = slot_of(R, R->msgs[i].id);
+		while (R->slots[s])
+			s = (s + 1) & (ns - 1);
+		R->slots[s] = (uint32_t)i + 1;
+	}
+	return PB_OK;
+}
+
+static struct mstate *find_or_add(struct au_rules *R, const uint8_t id[PB_ID_LEN])
+{
+	size_t s;
+
+	if ((R->n + 1) * 2 > R->nslots && grow(R))
+		return NULL;
+	for (s = slot_of(R, id); R->slots[s]; s = (s + 1) & (R->nslots - 1))
+		if (memcmp(R->msgs[R->slots[s] - 1].id, id, PB_ID_LEN) == 0)
+			return &R->msgs[R->slots[s] - 1];
+	if (R->n == R->cap) {
+		size_t cap = R->cap ? R->cap * 2 : 256;
+		struct mstate *p = realloc(R->msgs, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		R->msgs = p;
+		R->cap = cap;
+	}
+	struct mstate *m = &R->msgs[R->n];
+	memset(m, 0, sizeof(*m));
+	memcpy(m->id, id, PB_ID_LEN);
+	R->slots[s] = (uint32_t)++R->n;
+	return m;
+}
+
+/* ---- findings ---- */
+
+static const char *ev_name(int ev, char *buf, size_t len)
+{
+	return au_enum_name(&mailroom__audit_event__descriptor, ev, "AUDIT_", 0, buf, len);
+}
+
+int au_finding(struct au_rules *R, int cls, uint64_t at, const char *fmt, ...)
+{
+	char idt[PB_ID_TEXT_LEN + 1], text[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (R->m) {
+		pb_id_to_text(R->m->id, idt);
+		snprintf(R->why, R->wlen, "message %s: %s", idt, text);
+	} else {
+		snprintf(R->why, R->wlen, "%s", text);
+	}
+	*R->at = at;
+	return cls;
+}
+
+static int state(struct au_rules *R, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int state(struct au_rules *R, const char *fmt, ...)
+{
+	char text[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	return au_finding(R, AU_EXIT_STATE, R->r->index, "%s", text);
+}
+
+/* ---- the state machine ---- */
+
+static int is_handler(const char *actor)
+{
+	return actor && strncmp(actor, "handler:", 8) == 0 && actor[8];
+}
+
+static int by_holder(struct au_rules *R, const char *what)
+{
+	const struct mstate *m = R->m;
+	const Mailroom__AuditRecord *r = R->r;
+
+	if (m->phase != PH_LEASED)
+		return state(R, "%s while the message is not leased", what);
+	if (hash_str(R, r->actor) != m->holder_h) {
+		char a[80];
+		snprintf(a, sizeof(a), "%s", r->actor ? r->actor : "");
+		return state(R, "%s by %s, who does not hold the lease taken at record %llu", what,
+		             a, (unsigned long long)m->leased_at);
+	}
+	return AU_EXIT_OK;
+}
+
+static int clock_kind(struct au_rules *R, int *k)
+{
+	const Mailroom__Clock *c = R->r->clock;
+
+	if (!c)
+		return state(R, "carries no clock");
+	if (c->kind != ST_CLOCK_ACK && c->kind != ST_CLOCK_REPLY)
+		return state(R, "names clock kind %u", c->kind);
+	*k = c->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY;
+	if (*k == K_ACK && R->m->received_ack_due == 0)
+		return state(R, "changes an acknowledgement clock the message never had");
+	if (*k == K_ACK && R->m->acked)
+		return state(R, "touches the acknowledgement clock after it stopped");
+	return AU_EXIT_OK;
+}
+
+static int clock_change(struct au_rules *R, int ev)
+{
+	const Mailroom__Clock *c = R->r->clock;
+	struct kclock *kc;
+	int k, cls;
+
+	if (R->m->phase != PH_QUEUED && R->m->phase != PH_LEASED)
+		return state(R, "a clock change before the message was routed");
+	if ((cls = clock_kind(R, &k)))
+		return cls;
+	kc = &R->m->clk[k];
+	switch (ev) {
+	case MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_PAUSED:
+		if (c->pause_depth != kc->depth + 1)
+			return state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
+		break;
+	case MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESUMED:
+		if (kc->depth == 0)
+			return state(R, "resumes a clock that is not paused");
+		if (c->pause_depth != kc->depth - 1)
+			return state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
+		break;
+	case MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED:
+		if (c->pause_depth != 0)
+			return state(R, "a restarted clock still paused");
+		break;
+	default:
+		if (c->pause_depth != kc->depth)
+			return state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
+		break;
+	}
+	return AU_EXIT_OK;
+}
+
+static int escalation(struct au_rules *R, uint32_t step)
+{
+	static const char *const names[] = {"", "DUE_SOON", "OVERDUE", "SERIOUSLY_OVERDUE"};
+	const Mailroom__AuditRecord *r = R->r;
+	struct kclock *kc;
+	int k, cls;
+
+	if (!r->actor || strcmp(r->actor, "router") != 0)
+		return state(R, "%s written by someone other than the router", names[step]);
+	if (R->m->phase != PH_QUEUED && R->m->phase != PH_LEASED)
+		return state(R, "%s before the message was routed", names[step]);
+	if ((cls = clock_kind(R, &k)))
+		return cls;
+	kc = &R->m->clk[k];
+	if (r->clock->due_ms != kc->due)
+		return state(R, "%s for a due instant no record set", names[step]);
+	if (kc->depth > 0 || r->clock->pause_depth > 0)
+		return state(R, "%s while the clock is paused", names[step]);
+	if (r->clock->escalation != step)
+		return state(R, "%s whose clock says step %u", names[step], r->clock->escalation);
+	if (step <= kc->steps)
+		return state(R, "%s a second time for the same %s deadline", names[step],
+		             k == K_ACK ? "acknowledgement" : "reply");
+	if (step != kc->steps + 1u)
+		return state(R, "%s before %s", names[step], names[kc->steps + 1]);
+	kc->steps = (uint8_t)step;
+	return AU_EXIT_OK;
+}
+
+static int transition(struct au_rules *R, int ev)
+{
+	const Mailroom__AuditRecord *r = R->r;
+	struct mstate *m = R->m;
+	char name[48];
+	int cls;
+
+	if (m->phase == PH_NEW && ev != MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED)
+		return state(R, "%s before the message was RECEIVED", ev_name(ev, name, sizeof(name)));
+	if (m->phase == PH_RECEIVED && ev != MAILROOM__AUDIT_EVENT__AUDIT_ROUTED)
+		return state(R, "%s before ROUTED", ev_name(ev, name, sizeof(name)));
+	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE)
+		return state(R, "%s after REPLIED at record %llu", ev_name(ev, name, sizeof(name)),
+		             (unsigned long long)m->closed_at);
+	switch (ev) {
+	case MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED:
+		if (m->phase != PH_NEW)
+			return state(R, "a second RECEIVED (the first is record %llu)",
+			             (unsigned long long)m->received_at);
+		m->phase = PH_RECEIVED;
+		m->received_at = r->index;
+		m->received_ms = r->time_ms;
+		m->received_due = r->due_ms;
+		m->received_ack_due = r->ack_due_ms;
+		m->clk[K_REPLY].due = r->due_ms;
+		m->clk[K_ACK].due = r->ack_due_ms;
+		m->queue_h = hash_str(R, r->queue);
+		m->cal_ok = R->cal && r->cal_version.len == CAL_VERSION_LEN &&
+		            memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_ROUTED:
+		if (m->phase != PH_RECEIVED)
+			return state(R, "ROUTED again");
+		if (!r->actor || strcmp(r->actor, "router") != 0)
+			return state(R, "ROUTED by someone other than the router");
+		m->phase = PH_QUEUED;
+		m->queue_h = hash_str(R, r->queue);
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_LEASED:
+		if (m->phase != PH_QUEUED)
+			return state(R, "LEASED while already leased (record %llu)",
+			             (unsigned long long)m->leased_at);
+		if (!is_handler(r->actor))
+			return state(R, "LEASED by someone other than a handler");
+		if (hash_str(R, r->queue) != m->queue_h)
+			return state(R, "LEASED from a queue the message is not in");
+		m->phase = PH_LEASED;
+		m->leased_at = r->index;
+		m->holder_h = hash_str(R, r->actor);
+		m->token_h = hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len);
+		m->acked = 1;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_RENEWED:
+		if ((cls = by_holder(R, "LEASE_RENEWED")))
+			return cls;
+		if (hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len) != m->token_h)
+			return state(R, "LEASE_RENEWED names another lease token");
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_REPLIED:
+		if ((cls = by_holder(R, "REPLIED")))
+			return cls;
+		m->phase = PH_REPLIED;
+		m->closed_at = r->index;
+		m->acked = 1;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_RELEASED:
+		if ((cls = by_holder(R, "RELEASED")))
+			return cls;
+		m->phase = PH_QUEUED;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED:
+		if ((cls = by_holder(R, "TRANSFERRED")))
+			return cls;
+		if (hash_str(R, r->from_queue) != m->queue_h)
+			return state(R, "TRANSFERRED from a queue the message is not in");
+		m->phase = PH_QUEUED;
+		m->queue_h = hash_str(R, r->queue);
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_EXPIRED:
+		if (m->phase != PH_LEASED)
+			return state(R, "LEASE_EXPIRED while the message is not leased");
+		if (!r->actor || strcmp(r->actor, "router") != 0)
+			return state(R, "LEASE_EXPIRED by someone other than the router");
+		m->phase = PH_QUEUED;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE:
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_DUE_SOON:
+	case MAILROOM__AUDIT_EVENT__AUDIT_OVERDUE:
+	case MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE:
+		return escalation(R, (uint32_t)(ev - MAILROOM__AUDIT_EVENT__AUDIT_DUE_SOON + 1));
+	default:
+		return clock_change(R, ev);
+	}
+}
+
+int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *why, size_t len,
+                    uint64_t *at)
+{
+	int ev = r->event, first = 0, cls;
+
+	R->r = r;
+	R->m = NULL;
+	R->why = why;
+	R->wlen = len;
+	R->at = at;
+	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
+		if (r->message_id.len)
+			return state(R, "AUDIT_LOG_KEY about a message");
+		if (r->key.len != 32 || !crypto_core_ed25519_is_valid_point(r->key.data))
+			return state(R, "AUDIT_LOG_KEY without a usable key");
+		return AU_EXIT_OK;
+	}
+	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
+	    ev > MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE)
+		return state(R, "unknown event %d", ev);
+	if (r->message_id.len != PB_ID_LEN)
+		return state(R, "names no message");
+	if (!(R->m = find_or_add(R, r->message_id.data)))
+		return -1;
+	if (r->clock && (r->clock->kind == ST_CLOCK_ACK || r->clock->kind == ST_CLOCK_REPLY))
+		first = !R->m->clk[r->clock->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY].seen;
+	if ((cls = transition(R, ev)))
+		return cls;
+	return au_deadlines(R, first);
+}
+
+int au_rules_finish(struct au_rules *R, char *why, size_t len, uint64_t *at)
+{
+	R->why = why;
+	R->wlen = len;
+	R->at = at;
+	for (size_t i = 0; i < R->n; i++)
+		if (R->msgs[i].phase == PH_RECEIVED) {
+			R->m = &R->msgs[i];
+			return au_finding(R, AU_EXIT_STATE, R->m->received_at, "RECEIVED but never ROUTED");
+		}
+	return AU_EXIT_OK;
+}

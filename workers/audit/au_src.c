@@ -1,0 +1,141 @@
+/* A log to verify, from a store (one read-only LMDB snapshot, kept open
+ * for the whole walk, so the router may go on writing) or from a bundle
+ * (mapped read-only). */
+#include "au_tlog.h"
+#include "pb_err.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct cpctx {
+	struct au_src *s;
+	size_t cap;
+	int failed;
+};
+
+static int collect(uint64_t size, const char *note, size_t len, void *arg)
+{
+	struct cpctx *c = arg;
+	struct au_src *s = c->s;
+	char *copy;
+
+	if (s->ncps == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		void *p = realloc(s->cps, cap * sizeof(*s->cps));
+		if (!p) {
+			c->failed = 1;
+			return 1;
+		}
+		s->cps = p;
+		c->cap = cap;
+	}
+	if (!(copy = malloc(len + 1))) {
+		c->failed = 1;
+		return 1;
+	}
+	memcpy(copy, note, len);
+	copy[len] = '\0';
+	s->cps[s->ncps].size = size;
+	s->cps[s->ncps].note = copy;
+	s->cps[s->ncps].len = len;
+	s->ncps++;
+	return 0;
+}
+
+int au_src_store(struct au_src *s, const char *dir, int json)
+{
+	struct cpctx c = {.s = s};
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->path = dir;
+	/* Map size 0: a reader maps what the writer has committed. */
+	if ((rc = st_open(dir, 0, 1, NULL, &s->env)))
+		return au_fail(json, AU_EXIT_OPEN, "cannot_open", "cannot open store %s: %s", dir,
+		               pb_err_str(rc));
+	if ((rc = st_txn_begin(s->env, NULL, 1, &s->txn)) || (rc = st_log_size(s->txn, &s->size)) ||
+	    (rc = st_checkpoint_each(s->txn, collect, &c))) {
+		au_src_close(s);
+		return au_fail(json, AU_EXIT_OPEN, "cannot_read", "cannot read the log in %s: %s",
+		               dir, pb_err_str(rc));
+	}
+	if (c.failed) {
+		au_src_close(s);
+		return au_fail(json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	}
+	return AU_EXIT_OK;
+}
+
+int au_src_bundle(struct au_src *s, const char *path, int json, char *why, size_t len)
+{
+	size_t mlen = strlen(AU_BUNDLE_MAGIC);
+	struct stat sb;
+	void *map;
+	int fd, rc;
+
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	s->bundle = 1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return au_fail(json, AU_EXIT_OPEN, "cannot_open", "cannot read %s", path);
+	}
+	if ((size_t)sb.st_size < mlen) {
+		close(fd);
+		return au_fail(json, AU_EXIT_INVALID, "not_a_bundle", "%s is not a bundle", path);
+	}
+	map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return au_fail(json, AU_EXIT_OPEN, "cannot_open", "cannot map %s", path);
+	s->map = map;
+	s->maplen = (size_t)sb.st_size;
+	if (memcmp(map, AU_BUNDLE_MAGIC, mlen) != 0) {
+		au_src_close(s);
+		return au_fail(json, AU_EXIT_INVALID, "not_a_bundle",
+		               "%s is not a bundle (no \"mailroom-bundle v1\" line)", path);
+	}
+	if ((rc = au_bundle_parse(s->map, s->maplen, s, why, len))) {
+		au_src_close(s);
+		if (rc == PB_ENOMEM)
+			return au_fail(json, AU_EXIT_OTHER, "no_memory", "out of memory");
+		return AU_EXIT_MALFORMED;
+	}
+	return AU_EXIT_OK;
+}
+
+int au_src_get(const struct au_src *s, uint64_t i, const uint8_t **p, size_t *n)
+{
+	if (i >= s->size)
+		return PB_ENOTFOUND;
+	if (!s->bundle)
+		return st_log_get(s->txn, i, p, n);
+	if (s->vals[i].n == 0)
+		return PB_ENOTFOUND;
+	*p = s->vals[i].p;
+	*n = s->vals[i].n;
+	return PB_OK;
+}
+
+void au_src_close(struct au_src *s)
+{
+	for (size_t i = 0; i < s->ncps; i++)
+		free(s->cps[i].note);
+	free(s->cps);
+	free(s->keys);
+	free(s->vals);
+	if (s->txn)
+		st_txn_abort(s->txn);
+	if (s->env)
+		st_close(s->env);
+	if (s->map)
+		munmap(s->map, s->maplen);
+	memset(s, 0, sizeof(*s));
+}

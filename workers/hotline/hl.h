@@ -1,0 +1,102 @@
+/* mailroom-hotline: the 12345 connector (hotline-12345.md). Two loops:
+ * the puller fetches pages of orders from the platform and hands each page
+ * to the router in one request (orders and next cursor commit together);
+ * the deliverer reads the router's outbox and posts the result events to
+ * the platform, in order per order, and sends back the verdicts. The
+ * store is never opened here: the router stays its only writer. */
+#ifndef HL_H
+#define HL_H
+
+#include "mailroom.pb-c.h"
+#include "pb_conf.h"
+
+#include <curl/curl.h>
+#include <nng/nng.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HL_PROG "mailroom-hotline"
+#define HL_ROUTER_TIMEOUT_MS 15000
+#define HL_BODY_MAX (8u << 20)         /* largest platform answer we read */
+#define HL_CHUNK_MAX (768u << 10)      /* a request to the router stays under PB_WIRE_MAX */
+
+/* Set by SIGINT/SIGTERM; every loop and sleep looks at it. */
+extern atomic_int hl_stop;
+
+/* ---- the platform: signed HTTP (hl_http.c) ---- */
+struct hl_http {
+	CURL *h;
+	char base[PB_PATH_MAX];        /* platform_url without a trailing slash */
+	char base_path[PB_PATH_MAX];   /* its path part, e.g. "" or "/gw" */
+	char app_id[PB_NAME_MAX];
+	uint8_t key[128];
+	size_t keylen;
+	long connect_ms, timeout_ms;
+};
+
+struct hl_resp {
+	long status;                   /* 0 when the transfer failed */
+	CURLcode cc;
+	char *body;
+	size_t len;
+	int64_t retry_after_ms;        /* -1 when absent */
+	char err[CURL_ERROR_SIZE];
+};
+
+/* Reads the app secret (hex) named by the config. err says why not. */
+int hl_http_init(struct hl_http *h, const struct pb_conf *c, char *err, size_t errlen);
+void hl_http_fini(struct hl_http *h);
+/* One signed request; path is below the API root, e.g. "/api/v1/orders?..."
+ * (the base path is put in front and signed with it). Returns PB_OK when
+ * an HTTP answer came, whatever its status; r->cc tells transport errors. */
+int hl_http_call(struct hl_http *h, const char *method, const char *path, const char *body,
+                 size_t len, struct hl_resp *r);
+void hl_resp_free(struct hl_resp *r);
+/* hex(HMAC-SHA256(key, METHOD\nPATH\nTS\nNONCE\nhex(SHA256(body)))). */
+void hl_sign(const uint8_t *key, size_t keylen, const char *method, const char *path,
+             const char *ts, const char *nonce, const void *body, size_t len, char out[65]);
+
+/* ---- the router: sealed with the gateway secret (hl_router.c) ---- */
+struct hl_router {
+	nng_socket sock;
+	int open;
+	uint8_t secret[32];
+	char err[PB_PATH_MAX + 256];
+};
+int hl_router_open(struct hl_router *r, const struct pb_conf *c);
+/* Transport result; the router's verdict is (*resp)->code. */
+int hl_router_call(struct hl_router *r, Mailroom__Request *req, int timeout_ms,
+                   Mailroom__Response **resp);
+void hl_router_close(struct hl_router *r);
+/* The stored cursor and the outbox counts. */
+int hl_router_status(struct hl_router *r, char *cursor, size_t len, uint64_t *pending,
+                     uint64_t *dead);
+
+/* ---- waiting (hl_backoff.c) ---- */
+struct hl_backoff {
+	int64_t base_ms, max_ms, cur_ms;
+	unsigned seed;
+};
+void hl_backoff_init(struct hl_backoff *b, int64_t base_ms, int64_t max_ms);
+/* The next delay: exponential, capped, with full jitter. */
+int64_t hl_backoff_next(struct hl_backoff *b);
+void hl_backoff_reset(struct hl_backoff *b);
+/* Exponential delay for the n-th attempt (1-based), with jitter. */
+int64_t hl_backoff_for(unsigned *seed, unsigned attempts, int64_t base_ms, int64_t max_ms);
+/* Sleeps ms unless stopped; 0 if it slept, -1 if stopped. */
+int hl_sleep(int64_t ms);
+/* Retry-After: delta seconds or an HTTP date; -1 when absent or bad. */
+int64_t hl_retry_after_ms(const char *value);
+
+/* ---- the loops ---- */
+struct hl_ctx {
+	const struct pb_conf *conf;
+};
+void *hl_pull_main(void *ctx);
+void *hl_deliver_main(void *ctx);
+
+/* JSON body of an outbox entry as the platform takes it (malloc'd). */
+char *hl_event_json(const Mailroom__OutboxEntry *e);
+
+#endif
