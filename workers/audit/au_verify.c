@@ -29,8 +29,9 @@ static int load_calendars(struct run *x)
 		x->cal = NULL;
 		if (rc == PB_ENOMEM)
 			return au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+		/* The loader's message is cut to fit; the note is advice only. */
 		snprintf(x->cal_note, sizeof(x->cal_note),
-		         "deadlines not checked: no calendars in " AU_DEFAULT_CALENDARS " (%s); "
+		         "deadlines not checked: no calendars in " AU_DEFAULT_CALENDARS " (%.200s); "
 		         "pass --calendars DIR",
 		         *err ? err : pb_err_str(rc));
 	}
