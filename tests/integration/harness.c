@@ -345,13 +345,15 @@ int mr_gateway_start(struct mr_env *e)
 	struct mr_http r;
 	double end;
 
-	e->gateway_start_s = (long)time(NULL);
 	if (start_proc(e, &e->gateway, GATEWAY_BIN))
 		return -1;
 	if (wait_log(&e->gateway, "listening on http://", rest, sizeof(rest), START_TIMEOUT_MS)) {
 		mr_proc_dump(&e->gateway, 20);
 		return -1;
 	}
+	/* Taken once it listens: the gateway fixed its own start second (before
+	 * which it refuses 12345 timestamps) no later than that. */
+	e->gateway_start_s = (long)time(NULL);
 	char *colon = strrchr(rest, ':');
 	e->port = colon ? atoi(colon + 1) : 0;
 	if (e->port <= 0 || e->port > 65535)
