@@ -221,6 +221,77 @@ Test(hotline_pull, revoke_reaches_the_lease_holder, .init = it_init, .fini = fin
 	cr_expect_str_eq(it_str(j, "error.code") ? it_str(j, "error.code") : "", "revoked");
 	json_decref(j);
 	cr_expect_str_eq(hp_order_state(hl.platform, no, NULL), "revoked");
+
+	/* The same revoke pushed as well: a repeat. Pushed with a bad
+	 * signature or a replayed nonce: refused, nothing changes. */
+	char *revoke = hp_feed_json(hl.platform, 1);
+	struct mr_hl_sign ok = {0}, bad = {.corrupt = 1};
+	struct mr_http r;
+	cr_assert(revoke && strstr(revoke, "\"revoke\""), "%s", revoke);
+	mr_wait_past_gateway_start(&env);
+	cr_assert_eq(mr_post_order(NULL, &env, revoke, &ok, &r), 0);
+	cr_expect_eq(r.status, 200, "revoke pushed after it was pulled: HTTP %ld %s", r.status, r.body);
+	mr_http_free(&r);
+	struct mr_hl_sign again = {.nonce = ok.used_nonce};
+	cr_assert_eq(mr_post_order(NULL, &env, revoke, &again, &r), 0);
+	cr_expect_eq(r.status, 401);
+	it_expect_error(&r, "replay");
+	mr_http_free(&r);
+	cr_assert_eq(mr_post_order(NULL, &env, revoke, &bad, &r), 0);
+	cr_expect_eq(r.status, 401);
+	it_expect_error(&r, "bad_signature");
+	mr_http_free(&r);
+	free(revoke);
+	/* An urge for an order never received. */
+	const char *urge = "{\"order_no\":\"NEVER-SEEN\",\"dispatch_seq\":1,\"kind\":\"urge\","
+	                   "\"dispatched_at\":\"2025-11-03T09:00:00+08:00\",\"reason\":\"催办\"}";
+	struct mr_hl_sign s2 = {0};
+	cr_assert_eq(mr_post_order(NULL, &env, urge, &s2, &r), 0);
+	cr_expect_eq(r.status, 404, "urge of an unknown order: HTTP %ld %s", r.status, r.body);
+	mr_http_free(&r);
+	down();
+}
+
+static int platform_refused_us(void *arg)
+{
+	struct hp_stats st;
+
+	hp_stats(((struct hl_it *)arg)->platform, &st);
+	return st.auth_bad_signature >= 2;
+}
+
+Test(hotline_pull, the_platform_refuses_a_wrong_secret, .init = it_init, .fini = fini, .timeout = 120)
+{
+	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
+	char path[MR_PATH];
+	long want = 1;
+	FILE *f;
+
+	cr_assert_eq(mr_env_init(&env, &o), 0);
+	cr_assert_eq(hl_it_init(&env, &hl, 16, NULL), 0);
+	cr_assert_eq(mr_env_up(&env), 0);
+	hp_dispatch(hl.platform, NULL, HP_FEED, NULL, NULL, 0);
+	/* Our copy of the secret is wrong: every call is refused, nothing is
+	 * ingested, and the connector keeps trying without falling over. */
+	snprintf(path, sizeof(path), "%s/keys/platform.secret", env.dir);
+	cr_assert((f = fopen(path, "we")));
+	fprintf(f, "%064d\n", 7);
+	fclose(f);
+	cr_assert_eq(hl_it_start(&env, &hl), 0);
+	cr_assert_eq(hl_it_wait(platform_refused_us, &hl, 10000), 0, "no signed call reached the platform");
+	struct hp_stats st;
+	hp_stats(hl.platform, &st);
+	cr_expect_eq(st.pages, 0);
+	char *log = mr_read_text(hl.hotline.log, NULL);
+	cr_expect(log && strstr(log, "refused our signature"), "no error logged");
+	free(log);
+	cr_assert_eq(hl_it_stop(&env, &hl, SIGTERM), 0);
+	/* Put right, the same order comes in. */
+	cr_assert((f = fopen(path, "we")));
+	fprintf(f, "%s\n", hl.secret_hex);
+	fclose(f);
+	cr_assert_eq(hl_it_start(&env, &hl), 0);
+	cr_assert_eq(hl_it_wait(queue_depth_is, &want, 20000), 0);
 	down();
 }
 
