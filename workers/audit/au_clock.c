@@ -194,6 +194,11 @@ int au_deadlines(struct au_rules *R, int first)
 	int recomputed = r->event == MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED;
 	int cls, same;
 
+	/* The connector's notes are about an event, not the message's clocks. */
+	if (r->event == MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD ||
+	    r->event == MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
+		return AU_EXIT_OK;
+
 	if (r->clock) {
 		struct kclock *kc = &m->clk[r->clock->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY];
 		if (r->clock->due_ms != kc->due)

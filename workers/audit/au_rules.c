@@ -267,9 +267,14 @@ static int transition(struct au_rules *R, int ev)
 		return state(R, "%s before the message was RECEIVED", ev_name(ev, name, sizeof(name)));
 	if (m->phase == PH_RECEIVED && ev != MAILROOM__AUDIT_EVENT__AUDIT_ROUTED)
 		return state(R, "%s before ROUTED", ev_name(ev, name, sizeof(name)));
-	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE)
-		return state(R, "%s after REPLIED at record %llu", ev_name(ev, name, sizeof(name)),
-		             (unsigned long long)m->closed_at);
+	/* A closed message takes only the platform's word: a re-dispatch, a
+	 * revoke or a chase, and the connector's notes about its events. */
+	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED && ev != MAILROOM__AUDIT_EVENT__AUDIT_REVOKED &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
+		return state(R, "%s after the message was closed at record %llu",
+		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
 	switch (ev) {
 	case MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED:
 		if (m->phase != PH_NEW)
@@ -285,6 +290,62 @@ static int transition(struct au_rules *R, int ev)
 		m->queue_h = hash_str(R, r->queue);
 		m->cal_ok = R->cal && r->cal_version.len == CAL_VERSION_LEN &&
 		            memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
+		m->hotline = r->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED:
+		/* The same message, received again with new clocks; ROUTED follows. */
+		if (m->phase != PH_REPLIED || !m->hotline)
+			return state(R, "REDISPATCHED while the order is still open");
+		m->phase = PH_RECEIVED;
+		m->received_at = r->index;
+		m->received_ms = r->time_ms;
+		m->received_due = r->due_ms;
+		m->received_ack_due = r->ack_due_ms;
+		memset(m->clk, 0, sizeof(m->clk));
+		m->clk[K_REPLY].due = r->due_ms;
+		m->clk[K_ACK].due = r->ack_due_ms;
+		m->acked = 0;
+		m->cal_ok = R->cal && r->cal_version.len == CAL_VERSION_LEN &&
+		            memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_REVOKED:
+		if (!m->hotline)
+			return state(R, "REVOKED for a message that is not a 12345 order");
+		if (m->phase != PH_REPLIED)
+			m->closed_at = r->index;
+		m->phase = PH_REPLIED;
+		m->acked = 1;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_URGED:
+	case MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD:
+	case MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED:
+		if (!m->hotline)
+			return state(R, "%s for a message that is not a 12345 order",
+			             ev_name(ev, name, sizeof(name)));
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_SIGNED:
+		if (!m->hotline || (m->phase != PH_QUEUED && m->phase != PH_LEASED))
+			return state(R, "SIGNED when the order is not open for signing");
+		if (!is_handler(r->actor))
+			return state(R, "SIGNED by someone other than a handler");
+		m->acked = 1;
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_EXTENSION_REQUESTED:
+		if (!m->hotline || (m->phase != PH_QUEUED && m->phase != PH_LEASED))
+			return state(R, "EXTENSION_REQUESTED when the order is not open");
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_CITIZEN_REPLIED:
+		if (!m->hotline)
+			return state(R, "CITIZEN_REPLIED for a message that is not a 12345 order");
+		return by_holder(R, "CITIZEN_REPLIED");
+	case MAILROOM__AUDIT_EVENT__AUDIT_RETURNED:
+		if (!m->hotline)
+			return state(R, "RETURNED for a message that is not a 12345 order");
+		if ((cls = by_holder(R, "RETURNED")))
+			return cls;
+		m->phase = PH_REPLIED;
+		m->closed_at = r->index;
+		m->acked = 1;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_ROUTED:
 		if (m->phase != PH_RECEIVED)
@@ -306,7 +367,9 @@ static int transition(struct au_rules *R, int ev)
 		m->leased_at = r->index;
 		m->holder_h = hash_str(R, r->actor);
 		m->token_h = hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len);
-		m->acked = 1;
+		/* Taking a message acknowledges it, except a 12345 order: SIGNED does. */
+		if (!m->hotline)
+			m->acked = 1;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_RENEWED:
 		if ((cls = by_holder(R, "LEASE_RENEWED")))
@@ -369,8 +432,14 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 			return state(R, "AUDIT_LOG_KEY without a usable key");
 		return AU_EXIT_OK;
 	}
+	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_ORDER_REFUSED) {
+		/* An order never taken: there is no message to follow. */
+		if (r->message_id.len)
+			return state(R, "ORDER_REFUSED about a stored message");
+		return AU_EXIT_OK;
+	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
-	    ev > MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE)
+	    ev > MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
 		return state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return state(R, "names no message");

@@ -25,6 +25,7 @@ struct mstate {
 	uint8_t acked;             /* the acknowledgement clock stopped */
 	uint8_t recal;             /* clocks moved to a newer calendar */
 	uint8_t cal_ok;            /* RECEIVED names the loaded calendar */
+	uint8_t hotline;           /* a 12345 order: SIGNED, not LEASED, acknowledges */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;
 	uint64_t queue_h, holder_h, token_h;

@@ -343,7 +343,7 @@ Test(tlog_verify, escalation_after_the_reply)
 	tl_lease(&s, &m, "alice");
 	tl_reply(&s, &m);
 	tl_escalate(&s, &m, ST_CLOCK_REPLY, 1);
-	expect_state("DUE_SOON after REPLIED at record 4");
+	expect_state("DUE_SOON after the message was closed at record 4");
 }
 
 Test(tlog_verify, escalation_step_twice)
