@@ -368,29 +368,38 @@ int st_lease_del(st_txn *t, int64_t expires_ms, const uint8_t id[16])
 	return sti_err(t, mdb_del(t->txn, t->env->lease, &k, NULL));
 }
 
-int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8_t id[16])
+/* The first key of a time-ordered index (time || id || ...) if its time
+ * has come: leases and deadlines are both served this way. */
+static int first_due(st_txn *t, MDB_dbi dbi, size_t keylen, int64_t now_ms, int64_t *when,
+                     uint8_t id[16], const uint8_t **key)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	int64_t exp;
 	int rc;
 
-	if (!t || !expires_ms)
-		return PB_EINVAL;
-	if ((rc = mdb_cursor_open(t->txn, t->env->lease, &c)))
+	if ((rc = mdb_cursor_open(t->txn, dbi, &c)))
 		return sti_err(t, rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	mdb_cursor_close(c);
 	if (rc)
 		return sti_err(t, rc);
-	if (k.mv_size != LEASE_KEY)
+	if (k.mv_size != keylen)
 		return PB_ECORRUPT;
-	exp = sti_get_time(k.mv_data);
-	if (exp > now_ms)
+	*when = sti_get_time(k.mv_data);
+	if (*when > now_ms)
 		return PB_ENOTFOUND;
-	*expires_ms = exp;
 	memcpy(id, (const uint8_t *)k.mv_data + 8, 16);
+	*key = k.mv_data;
 	return PB_OK;
+}
+
+int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8_t id[16])
+{
+	const uint8_t *key;
+
+	if (!t || !expires_ms)
+		return PB_EINVAL;
+	return first_due(t, t->env->lease, LEASE_KEY, now_ms, expires_ms, id, &key);
 }
 
 /* ---- deadlines: time due, id, clock -> empty ---- */
@@ -430,26 +439,13 @@ int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clo
 int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id[16],
                           uint8_t *clock)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
-	int64_t due;
+	const uint8_t *key;
 	int rc;
 
 	if (!t || !due_ms || !clock)
 		return PB_EINVAL;
-	if ((rc = mdb_cursor_open(t->txn, t->env->deadline, &c)))
-		return sti_err(t, rc);
-	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	mdb_cursor_close(c);
-	if (rc)
-		return sti_err(t, rc);
-	if (k.mv_size != DEADLINE_KEY)
-		return PB_ECORRUPT;
-	due = sti_get_time(k.mv_data);
-	if (due > now_ms)
-		return PB_ENOTFOUND;
-	*due_ms = due;
-	memcpy(id, (const uint8_t *)k.mv_data + 8, 16);
-	*clock = ((const uint8_t *)k.mv_data)[24];
+	if ((rc = first_due(t, t->env->deadline, DEADLINE_KEY, now_ms, due_ms, id, &key)))
+		return rc;
+	*clock = key[24];
 	return PB_OK;
 }

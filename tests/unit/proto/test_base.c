@@ -160,8 +160,9 @@ Test(base, utf8_counts_characters_and_rejects_bad_sequences)
 
 static char *write_tmp(const char *text)
 {
-	static char path[64];
-	strcpy(path, "/tmp/mr-conf-XXXXXX");
+	static char path[512];
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, sizeof(path), "%s/mr-conf-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
 	int fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));

@@ -15,7 +15,7 @@
 
 struct pb_conf conf;
 struct rt_core core;
-char dir[64];
+char dir[256];
 struct rt_principal gw = {MAILROOM__AUTH_KIND__AUTH_GATEWAY, NULL};
 struct rt_principal alice, bob;
 
@@ -25,7 +25,8 @@ void fx_setup(void)
 	int created;
 
 	cr_assert(sodium_init() >= 0);
-	strcpy(dir, "/tmp/mr-rt-XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/mr-rt-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
 	cr_assert_not_null(mkdtemp(dir));
 	pb_conf_defaults(&conf);
 	snprintf(conf.store_path, sizeof(conf.store_path), "%s/store", dir);
@@ -61,7 +62,7 @@ void fx_setup(void)
 
 void fx_teardown(void)
 {
-	char cmd[128];
+	char cmd[300];
 
 	st_close(core.store);
 	cal_free(core.cal);

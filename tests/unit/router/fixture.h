@@ -9,7 +9,7 @@
 
 extern struct pb_conf conf;
 extern struct rt_core core;
-extern char dir[64];
+extern char dir[256];
 extern struct rt_principal gw, alice, bob;
 
 void fx_setup(void);
