@@ -43,6 +43,11 @@ int sn_name_valid(const char *name);
  * prime-order subgroup, and S >= L. PB_OK or PB_EAUTH. */
 int sn_verify_strict(const uint8_t sig[SN_SIG_LEN], const uint8_t *msg, size_t len,
                      const uint8_t pk[SN_PK_LEN]);
+/* The same for a key that already passed crypto_core_ed25519_is_valid_point:
+ * checking the key is a scalar multiplication, worth doing once per key
+ * rather than once per signature when a log is walked. */
+int sn_verify_strict_checked_key(const uint8_t sig[SN_SIG_LEN], const uint8_t *msg, size_t len,
+                                 const uint8_t pk[SN_PK_LEN]);
 
 /* ---- checkpoints ---- */
 

@@ -155,6 +155,12 @@ Test(ed25519, cctv, .init = init)
 		cr_assert(pklen == SN_PK_LEN && slen == SN_SIG_LEN && msg, "vector %ld", num);
 		strict = sn_verify_strict(sig, (const uint8_t *)msg, strlen(msg), pk) == PB_OK;
 		plain = plain_verify(sig, (const uint8_t *)msg, strlen(msg), pk);
+		/* With a key that passes the check once, the per-signature variant
+		 * must decide exactly as the full one. */
+		if (crypto_core_ed25519_is_valid_point(pk))
+			cr_expect_eq(sn_verify_strict_checked_key(sig, (const uint8_t *)msg, strlen(msg), pk) ==
+			                     PB_OK,
+			             strict, "vector %ld: checked-key variant disagrees", num);
 		json_array_foreach(flags, k, x)
 			for (size_t f = 0; f < NFLAGS; f++)
 				if (strcmp(json_string_value(x), cctv_flags[f]) == 0) {
