@@ -127,7 +127,11 @@ struct rt_op {
 typedef void (*rt_publish_fn)(st_txn *rtxn, const uint64_t *indexes, int n, void *arg);
 int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, struct rt_writer **out);
 void rt_writer_submit(struct rt_writer *w, struct rt_op *op);
+/* Stops the thread after it has answered everything it holds; requests
+ * submitted later are answered "unavailable" at once. */
 void rt_writer_stop(struct rt_writer *w);
+/* Only once no caller can submit any more (the socket is closed). */
+void rt_writer_free(struct rt_writer *w);
 
 /* Packs res->resp into op->out (or a minimal error if packing fails). */
 void rt_pack(struct rt_op *op);

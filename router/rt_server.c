@@ -287,17 +287,22 @@ void rt_server_stop(struct rt_server *s)
 {
 	if (!s)
 		return;
-	/* Close first so no new request starts, then let the writer finish
-	 * what it holds (it answers into closed contexts harmlessly). */
-	nng_close(s->rep);
+	/* The writer answers what it holds while the contexts still live
+	 * (nng frees them when the socket closes); then the socket closes,
+	 * every callback is waited for, and only then the writer goes. */
 	rt_writer_stop(s->writer);
-	for (int i = 0; s->ctxs && i < s->nctx; i++) {
-		if (s->ctxs[i].aio) {
+	/* Stopping each aio waits out its running callback and refuses new
+	 * work, so nothing touches a context once the socket closes. */
+	for (int i = 0; s->ctxs && i < s->nctx; i++)
+		if (s->ctxs[i].aio)
 			nng_aio_stop(s->ctxs[i].aio);
+	nng_close(s->rep);
+	for (int i = 0; s->ctxs && i < s->nctx; i++) {
+		if (s->ctxs[i].aio)
 			nng_aio_free(s->ctxs[i].aio);
-		}
 		release_request(&s->ctxs[i]);
 	}
+	rt_writer_free(s->writer);
 	nng_close(s->pub);
 	free(s->ctxs);
 	rt_replay_free(s->replay);

@@ -26,6 +26,7 @@ struct rt_writer {
 	pthread_cond_t cv;
 	struct rt_op *head, *tail;   /* pending, under mu */
 	int stop;
+	int stopped;                 /* the thread is gone: submits answer at once */
 	struct rt_op *waiters;       /* parked pulls; writer thread only */
 	uint64_t *pub;               /* records to publish after a commit */
 	size_t npub, cappub;
@@ -375,6 +376,14 @@ void rt_writer_submit(struct rt_writer *w, struct rt_op *op)
 {
 	op->next = NULL;
 	pthread_mutex_lock(&w->mu);
+	if (w->stopped) {
+		/* Shutting down: answer at once rather than strand the caller. */
+		pthread_mutex_unlock(&w->mu);
+		rt_result_init(&op->res);
+		rt_fail(&op->res, PB_EUNAVAIL, "unavailable", "router stopping");
+		finish(op);
+		return;
+	}
 	if (w->tail)
 		w->tail->next = op;
 	else
@@ -393,6 +402,26 @@ void rt_writer_stop(struct rt_writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	/* The thread answered everything it held; later submits answer
+	 * themselves. */
+	pthread_mutex_lock(&w->mu);
+	w->stopped = 1;
+	struct rt_op *left = w->head;
+	w->head = w->tail = NULL;
+	pthread_mutex_unlock(&w->mu);
+	while (left) {
+		struct rt_op *op = left;
+		left = op->next;
+		rt_result_init(&op->res);
+		rt_fail(&op->res, PB_EUNAVAIL, "unavailable", "router stopping");
+		finish(op);
+	}
+}
+
+void rt_writer_free(struct rt_writer *w)
+{
+	if (!w)
+		return;
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w->pub);
