@@ -57,6 +57,26 @@ const char *tpath(const char *name)
 	return b;
 }
 
+json_t *run_json(const struct run *r)
+{
+	json_error_t e;
+	json_t *j = json_loads(r->out, 0, &e);
+
+	cr_assert_not_null(j, "stdout is not JSON (%s): %s", e.text, r->out);
+	return j;
+}
+
+void run_expect_error(const struct run *r, int exit, const char *code)
+{
+	json_t *j;
+
+	cr_assert_eq(r->exit, exit, "exit %d, want %d; stderr: %s", r->exit, exit, r->err);
+	j = run_json(r);
+	cr_assert_str_eq(jstr(j, "error", "code"), code, "%s", r->out);
+	cr_assert_neq(r->err[0], '\0', "a line on stderr too");
+	json_decref(j);
+}
+
 const char *jstr(json_t *j, const char *a, const char *b)
 {
 	json_t *v = json_object_get(j, a);

@@ -30,6 +30,17 @@ struct run {
 };
 /* Runs prog with argv (NULL-terminated, argv[0] included) in tdir. */
 void run_prog(struct run *r, const char *prog, const char *const argv[]);
+/* mailroom-handler with these arguments, into *rp. */
+#define RUN_HANDLER(rp, ...)                                                \
+	do {                                                                \
+		const char *const av_[] = {"mailroom-handler", __VA_ARGS__, NULL}; \
+		run_prog((rp), HANDLER_BIN, av_);                           \
+	} while (0)
+/* stdout parsed as JSON; the test fails when it is not. */
+json_t *run_json(const struct run *r);
+/* A refusal: this exit code, {"error":{"code":code}} on stdout and a line
+ * on stderr. */
+void run_expect_error(const struct run *r, int exit, const char *code);
 
 /* ---- a store: record 0 (the key), then one message's history ---- */
 struct fixture_store {

@@ -20,14 +20,7 @@ static struct fixture_store fs;
 		run_prog(&r, AUDIT_BIN, av_);                                 \
 	} while (0)
 
-static json_t *out_json(void)
-{
-	json_error_t e;
-	json_t *j = json_loads(r.out, 0, &e);
-
-	cr_assert_not_null(j, "stdout is not JSON (%s): %s", e.text, r.out);
-	return j;
-}
+#define out_json() run_json(&r)
 
 static int count_lines(const char *s, const char *prefix)
 {

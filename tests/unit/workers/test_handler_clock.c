@@ -17,31 +17,11 @@ static struct run r;
 static struct fake_cfg cfg;
 static char idt[PB_ID_TEXT_LEN + 1];
 
-#define RUN(...)                                                        \
-	do {                                                                \
-		const char *const av_[] = {"mailroom-handler", __VA_ARGS__, NULL}; \
-		run_prog(&r, HANDLER_BIN, av_);                                 \
-	} while (0)
+#define RUN(...) RUN_HANDLER(&r, __VA_ARGS__)
 
-static json_t *out_json(void)
-{
-	json_error_t e;
-	json_t *j = json_loads(r.out, 0, &e);
+#define out_json() run_json(&r)
 
-	cr_assert_not_null(j, "stdout is not JSON (%s): %s", e.text, r.out);
-	return j;
-}
-
-static void expect_error(int exit, const char *code)
-{
-	json_t *j;
-
-	cr_assert_eq(r.exit, exit, "exit %d, want %d; stderr: %s", r.exit, exit, r.err);
-	j = out_json();
-	cr_assert_str_eq(jstr(j, "error", "code"), code, "%s", r.out);
-	cr_assert_neq(r.err[0], '\0', "a line on stderr too");
-	json_decref(j);
-}
+#define expect_error(exit, code) run_expect_error(&r, (exit), (code))
 
 static void setup(void)
 {
