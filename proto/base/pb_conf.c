@@ -78,6 +78,14 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->hotline_timeout_ms = 10000;
 	c->hotline_backoff_max_ms = 60000;
 	c->hotline_deliver_batch = 64;
+	/* deadlines.md section 3; the applicant's and the fee's spans are the
+	 * office's choice (信息处理费管理办法: 20 working days to pay). */
+	c->disc_correction_notice_days = 7;
+	c->disc_correction_days = 15;
+	c->disc_consult_days = 15;
+	c->disc_fee_days = 20;
+	c->disc_repeat_window_days = 365;
+	c->disc_repeat_permille = 600;
 	for (int i = 1; i < PB_CH_COUNT; i++)
 		copy(c->default_queue[i], PB_NAME_MAX, "general");
 	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");
@@ -278,6 +286,10 @@ static int on_handler(struct parse_ctx *x, int line, const char *hname, const ch
 			if (!valid_name(h->queues[i]))
 				return fail(x, line, "bad queue name in '%s'", value);
 		h->nqueues = n;
+	} else if (strcmp(name, "import") == 0) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+			return fail(x, line, "import must be yes or no: '%s'", value);
+		h->may_import = strcmp(value, "yes") == 0;
 	} else {
 		return fail(x, line, "unknown handler key '%s'", name);
 	}
@@ -377,6 +389,12 @@ static const struct kv_int int_keys[] = {
 	I("hotline", "timeout_ms", 100, 600000, hotline_timeout_ms),
 	I("hotline", "backoff_max_ms", 100, 3600000, hotline_backoff_max_ms),
 	I("hotline", "deliver_batch", 1, 1000, hotline_deliver_batch),
+	I("disclosure", "correction_notice_days", 1, 60, disc_correction_notice_days),
+	I("disclosure", "correction_days", 1, 120, disc_correction_days),
+	I("disclosure", "consult_days", 1, 120, disc_consult_days),
+	I("disclosure", "fee_days", 1, 120, disc_fee_days),
+	I("disclosure", "repeat_window_days", 0, 3660, disc_repeat_window_days),
+	I("disclosure", "repeat_permille", 1, 1000, disc_repeat_permille),
 };
 #undef I
 #undef Z

@@ -25,6 +25,7 @@ struct pb_handler {
 	uint8_t pubkey[32];
 	int nqueues;
 	char queues[PB_MAX_QUEUES][PB_NAME_MAX];
+	int may_import;                     /* import = yes: mailroom-admin import */
 };
 
 struct pb_route {
@@ -119,6 +120,14 @@ struct pb_conf {
 
 	/* [policy] */
 	struct pb_policy policy;
+
+	/* [disclosure] applications (deadlines.md section 3) */
+	int disc_correction_notice_days;    /* Art. 30: ask for a correction within N working days */
+	int disc_correction_days;           /* the applicant's time to correct */
+	int disc_consult_days;              /* Art. 32: a third party's time */
+	int disc_fee_days;                  /* time to pay a fee notice */
+	int disc_repeat_window_days;        /* repeats: earlier applications this recent */
+	int disc_repeat_permille;           /* repeats: resemblance from this (0-1000) */
 
 	/* [handler.NAME] */
 	int nhandlers;

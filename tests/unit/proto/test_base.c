@@ -195,11 +195,16 @@ Test(base, config_reads_routes_handlers_and_policy)
 	    "[route.lights]\nchannel = mailbox\nkeywords = 路灯, 照明\nqueue = roads\n"
 	    "[policy]\nmailbox.reply = 10wd\nhotline.urgent.reply = 12h\n"
 	    "[handler.alice]\nkey = 0101010101010101010101010101010101010101010101010101010101010101\n"
-	    "queues = roads, director\n";
+	    "queues = roads, director\nimport = yes\n"
+	    "[disclosure]\ncorrection_days = 10\nrepeat_permille = 750\n";
 	char *path = write_tmp(text);
 
 	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
 	unlink(path);
+	cr_assert(c.handlers[0].may_import);
+	cr_assert_eq(c.disc_correction_days, 10);
+	cr_assert_eq(c.disc_repeat_permille, 750);
+	cr_assert_eq(c.disc_consult_days, 15);
 	cr_assert_str_eq(c.router_url, "tcp://127.0.0.1:7100");
 	cr_assert_eq(c.lease_seconds, 30);
 	cr_assert_str_eq(c.default_queue[PB_CH_MAILBOX], "director");
