@@ -10,8 +10,9 @@
  *   instant, never while paused, never after the clock stopped (the
  *   acknowledgement clock at the first LEASED, both at REPLIED).
  *   Imported records (mailroom-admin import) are by operator:<name>, at
- *   their effective_ms, and stand for the router or a handler; an
- *   imported answer needs no lease. Disclosure applications follow their
+ *   their effective_ms (the router's own records in an import keep
+ *   "router"), and stand for a handler; an imported answer needs no
+ *   lease. Disclosure applications follow their
  *   own steps, in au_disc.c.
  *
  * The deadlines records carry are checked in au_clock.c. Strings are
@@ -186,7 +187,7 @@ int au_as_handler(const struct au_rules *R)
 
 int au_as_router(const struct au_rules *R)
 {
-	return R->r->imported || (R->r->actor && strcmp(R->r->actor, "router") == 0);
+	return R->r->actor && strcmp(R->r->actor, "router") == 0;
 }
 
 int au_by_holder(struct au_rules *R, const char *what)
@@ -464,7 +465,8 @@ static int imported(struct au_rules *R)
 			return au_state(R, "written by %.80s but not marked imported", r->actor);
 		return AU_EXIT_OK;
 	}
-	if (!op || !r->actor[9])
+	/* The router's own records in an import keep their actor. */
+	if ((!op || !r->actor[9]) && !au_as_router(R))
 		return au_state(R, "an imported record whose actor is not operator:<name>");
 	if (r->effective_ms <= 0)
 		return au_state(R, "an imported record without its original time (effective_ms)");

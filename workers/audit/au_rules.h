@@ -95,8 +95,8 @@ int au_state(struct au_rules *R, const char *fmt, ...) __attribute__((format(pri
 /* The record is by the lease holder while the message is leased; what
  * names the event in the finding. */
 int au_by_holder(struct au_rules *R, const char *what);
-/* The actor may act as the router / a handler: imported records stand
- * for either (their actor was checked to be an operator). */
+/* The actor is the router / may act as a handler (an operator's
+ * imported record stands for one). */
 int au_as_router(const struct au_rules *R);
 int au_as_handler(const struct au_rules *R);
 

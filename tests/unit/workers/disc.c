@@ -29,7 +29,9 @@ void dc_rec(struct tl_store *s, struct dc_app *a, Mailroom__AuditRecord *r, int 
 		r->imported = 1;
 		r->effective_ms = r->time_ms;
 		r->time_ms = DC_IMPORT_MS;
-		r->actor = OPERATOR;
+		/* The router's own records keep their actor. */
+		if (strcmp(actor, "router") != 0)
+			r->actor = OPERATOR;
 	}
 }
 
