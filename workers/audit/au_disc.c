@@ -27,9 +27,13 @@
 #include "au_rules.h"
 #include "pb_err.h"
 
+#include "pb_time.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define CORRECTION_NOTICE_WD 7
 
 const char *const au_kinds[AU_NKINDS] = {
 	"natural_person", "commercial_enterprise", "research_institution",
@@ -372,6 +376,13 @@ static int step(struct au_rules *R, int ev, const char *name)
 			return au_state(R, "CORRECTION_REQUESTED while a consultation is open");
 		if ((cls = party_due(R, name)) || (cls = clock_depth(R, name, 1)))
 			return cls;
+		/* Art. 30: asked within 7 working days of the receipt the
+		 * clock started from. */
+		if (R->cal && r->clock &&
+		    au_when(r) > cal_end_of_day_ms(cal_add_working_days(
+		                     R->cal, pb_day_of_ms(r->clock->started_ms), CORRECTION_NOTICE_WD, NULL)))
+			return au_state(R, "CORRECTION_REQUESTED more than %d working days after receipt (Art. 30)",
+			                CORRECTION_NOTICE_WD);
 		d->corrections = 1;
 		d->phase = DP_AWAIT_CORRECTION;
 		d->party_due = r->party_due_ms;

@@ -153,6 +153,16 @@ Test(disc_rules, second_correction_request)
 	expect_state("a second CORRECTION_REQUESTED: Art. 30 allows one");
 }
 
+Test(disc_rules, correction_request_after_seven_working_days)
+{
+	struct dc_app a;
+
+	one_app(&a, NULL);
+	s.now = dc_wd_after(&s, s.now, 8);
+	dc_correction_request(&s, &a, 15);
+	expect_state("CORRECTION_REQUESTED more than 7 working days after receipt (Art. 30)");
+}
+
 Test(disc_rules, correction_received_when_none_asked)
 {
 	struct dc_app a;
