@@ -173,6 +173,7 @@ static void *answerer_main(void *arg)
 {
 	struct rt_writer *w = arg;
 
+	pthread_setname_np(pthread_self(), "rt-answer");
 	pthread_mutex_lock(&w->amu);
 	for (;;) {
 		while (!w->ahead && !w->astop)
@@ -380,6 +381,8 @@ static void *writer_main(void *arg)
 	const struct pb_conf *c = w->core->conf;
 	int64_t next_tick = 0;
 
+	/* Named, so per-thread tools (top -H, perf) tell the stages apart. */
+	pthread_setname_np(pthread_self(), "rt-writer");
 	for (;;) {
 		struct rt_op *batch = NULL, **tailp = &batch;
 		struct timespec ts;

@@ -57,6 +57,7 @@ static void *pool_main(void *arg)
 {
 	struct sti_pool *p = arg;
 
+	pthread_setname_np(pthread_self(), "st-sign");
 	pthread_mutex_lock(&p->mu);
 	while (!p->stop) {
 		if (p->taken < p->nq) {
