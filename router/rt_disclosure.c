@@ -18,6 +18,7 @@
 #define REPEAT_SCAN_MAX 200      /* earlier applications compared, newest first */
 #define LEGAL_EXTEND_MAX 20      /* Art. 33: at most 20 working days ... */
 #define LEGAL_EXTEND_TIMES 1     /* ... once */
+#define SUBJECT_BYTES (40 * 4 + 1)
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -203,15 +204,18 @@ int rt_disclosure_create(struct rt_core *core, st_txn *t, const char *actor,
 	Mailroom__SubmitReq s = *req;
 	const Mailroom__DisclosureApp *app = req->disclosure;
 	Mailroom__DisclosureState disc = MAILROOM__DISCLOSURE_STATE__INIT;
-	uint8_t hash[ST_HASH_LEN], *plain;
-	char subject[200];
+	/* The stored form answers the request: what it points to outlives
+	 * this frame. */
+	uint8_t *hash = rt_own(res, malloc(ST_HASH_LEN), RT_OWN_FREE), *plain;
+	char *subject = rt_own(res, malloc(SUBJECT_BYTES), RT_OWN_FREE);
 	size_t plen;
 	int rc;
 
+	if (!hash || !subject)
+		return fail_rc(res, PB_ENOMEM, "out of memory");
 	/* The subject is the start of the description when none was given. */
-	if ((!s.subject || !*s.subject) && s.body) {
-		s.subject = pb_utf8_prefix(s.body, 40, subject, sizeof(subject)) ? subject : NULL;
-	}
+	if ((!s.subject || !*s.subject) && s.body)
+		s.subject = pb_utf8_prefix(s.body, 40, subject, SUBJECT_BYTES) ? subject : NULL;
 	if ((rc = check_app(&s, res)))
 		return rc;
 	disc.applicant_kind = app->applicant->kind;
@@ -232,7 +236,7 @@ int rt_disclosure_create(struct rt_core *core, st_txn *t, const char *actor,
 	                            : (char *)"";
 	st_applicant_hash(core->store, app->applicant->id_type, app->applicant->id_number, hash);
 	disc.applicant_hash.data = hash;
-	disc.applicant_hash.len = sizeof(hash);
+	disc.applicant_hash.len = ST_HASH_LEN;
 
 	plen = mailroom__applicant__get_packed_size(app->applicant);
 	if (!(plain = malloc(plen ? plen : 1)))
