@@ -39,6 +39,7 @@ struct rt_core {
 };
 
 #define RT_MAX_RECORDS_PER_OP 4
+#define RT_OWNED_INLINE 32
 
 /* What applying one request produced. */
 struct rt_result {
@@ -56,12 +57,15 @@ struct rt_result {
 	/* set while an import applies a message's history (rt_import.c) */
 	const char *import_actor;    /* "operator:<name>" */
 	int64_t import_now_ms;       /* when the records are signed */
-	/* storage the response points into, freed by rt_result_clear */
-	struct {
+	/* storage the response points into, freed by rt_result_clear: the
+	 * first RT_OWNED_INLINE in place, the rest (imports, long histories)
+	 * in a growing array */
+	struct rt_owned {
 		void *p;
 		int kind;
-	} owned[32];
+	} owned[RT_OWNED_INLINE], *owned_more;
 	int nowned;
+	size_t nowned_more, capowned_more;
 };
 
 /* Applies a write request inside txn (a nested transaction the caller

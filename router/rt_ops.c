@@ -44,13 +44,25 @@ void *rt_own(struct rt_result *res, void *p, int kind)
 {
 	if (!p)
 		return NULL;
-	if (res->nowned == (int)(sizeof(res->owned) / sizeof(res->owned[0]))) {
-		free_owned(p, kind);
-		return NULL;
+	if (res->nowned < RT_OWNED_INLINE) {
+		res->owned[res->nowned].p = p;
+		res->owned[res->nowned].kind = kind;
+		res->nowned++;
+		return p;
 	}
-	res->owned[res->nowned].p = p;
-	res->owned[res->nowned].kind = kind;
-	res->nowned++;
+	if (res->nowned_more == res->capowned_more) {
+		size_t cap = res->capowned_more ? res->capowned_more * 2 : 64;
+		struct rt_owned *more = realloc(res->owned_more, cap * sizeof(*more));
+		if (!more) {
+			free_owned(p, kind);
+			return NULL;
+		}
+		res->owned_more = more;
+		res->capowned_more = cap;
+	}
+	res->owned_more[res->nowned_more].p = p;
+	res->owned_more[res->nowned_more].kind = kind;
+	res->nowned_more++;
 	return p;
 }
 
@@ -100,6 +112,9 @@ uint64_t rt_record_at(const struct rt_result *res, size_t i)
 void rt_result_clear(struct rt_result *res)
 {
 	free(res->more);
+	for (size_t i = res->nowned_more; i-- > 0;)
+		free_owned(res->owned_more[i].p, res->owned_more[i].kind);
+	free(res->owned_more);
 	for (int i = res->nowned - 1; i >= 0; i--)
 		free_owned(res->owned[i].p, res->owned[i].kind);
 	rt_result_init(res);

@@ -662,3 +662,51 @@ Test(disclosure, imports_apply_the_same_rules_and_are_idempotent)
 	cr_assert_not_null(strstr(res.resp.message, "event 1 (replied)"));
 	rt_result_clear(&res);
 }
+
+Test(disclosure, an_import_with_a_long_history)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__ImportReq im = MAILROOM__IMPORT_REQ__INIT;
+	Mailroom__SubmitReq s = MAILROOM__SUBMIT_REQ__INIT;
+	Mailroom__DisclosureApp d = MAILROOM__DISCLOSURE_APP__INIT;
+	Mailroom__Applicant ap = MAILROOM__APPLICANT__INIT;
+	Mailroom__ImportEvent ev[13], *evs[13];
+	Mailroom__DisclosureReq st[13];
+	struct rt_result res;
+	int64_t t = at("2025-03-03T10:00:00+08:00");
+
+	ap.kind = "other_org";
+	ap.name = "某某协会";
+	ap.id_type = "other";
+	ap.id_number = "社团登记 0001";
+	d.applicant = &ap;
+	d.form = "paper";
+	d.delivery = "pickup";
+	d.submission_mode = "online";
+	s.channel = MAILROOM__CHANNEL__CHANNEL_DISCLOSURE;
+	s.body = "申请公开2024年度本区社会组织年检结果。";
+	s.disclosure = &d;
+	im.ref = "OLD-LONG-1";
+	im.submit = &s;
+	im.received_ms = t;
+	/* six consultations, one after another, then the decision */
+	for (int i = 0; i < 13; i++) {
+		mailroom__import_event__init(&ev[i]);
+		evs[i] = &ev[i];
+		ev[i].at_ms = t + (int64_t)(i + 1) * 3600 * 1000;
+		ev[i].type = i == 12 ? "decided" : i % 2 ? "consultation_ended" : "consultation_started";
+		ev[i].step = ev_step(&st[i],
+		                     i == 12 ? MAILROOM__DISCLOSURE_ACTION__DISCLOSURE_DECIDE
+		                     : i % 2 ? MAILROOM__DISCLOSURE_ACTION__DISCLOSURE_CONSULT_DONE
+		                             : MAILROOM__DISCLOSURE_ACTION__DISCLOSURE_CONSULT,
+		                     i == 12 ? "disclosed" : NULL);
+	}
+	im.events = evs;
+	im.n_events = 13;
+	req.op_case = MAILROOM__REQUEST__OP_IMPORT_MSG;
+	req.import_msg = &im;
+	cr_assert_eq(apply(&alice, &req, at("2025-11-01T10:00:00+08:00"), &res), PB_OK, "%s",
+	             res.resp.message);
+	cr_assert_eq(res.resp.import_msg->events, 13);
+	rt_result_clear(&res);
+}
