@@ -319,3 +319,24 @@ Test(import, event_count_bounded, .fini = drop)
 	}
 	free(buf);
 }
+
+/* The example the README points to parses, line by line. */
+Test(import, example_file, .fini = drop)
+{
+	FILE *f = fopen(MR_SOURCE_DIR "/deploy/import-example.jsonl", "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lines = 0, disclosure = 0;
+
+	cr_assert_not_null(f, "deploy/import-example.jsonl is missing");
+	while ((n = getline(&line, &cap, f)) > 0) {
+		lines++;
+		cr_expect_str_eq(parse(line), "ok", "line %d: %s", lines, last.message);
+		disclosure += im.req.submit && im.req.submit->disclosure != NULL;
+	}
+	free(line);
+	fclose(f);
+	cr_expect_eq(lines, 8);
+	cr_expect_eq(disclosure, 3);
+}
