@@ -53,6 +53,9 @@ struct rt_result {
 	uint64_t records[RT_MAX_RECORDS_PER_OP];
 	uint64_t *more;              /* beyond those (a page of 12345 orders) */
 	size_t nmore, capmore;
+	/* set while an import applies a message's history (rt_import.c) */
+	const char *import_actor;    /* "operator:<name>" */
+	int64_t import_now_ms;       /* when the records are signed */
 	/* storage the response points into, freed by rt_result_clear */
 	struct {
 		void *p;
@@ -99,6 +102,10 @@ int rt_fail(struct rt_result *res, int code, const char *error, const char *mess
 /* The route a message takes: queue name and the rule that chose it. */
 const char *rt_route(const struct pb_conf *c, int channel, const char *category,
                      const char *subject, const char *body, const char **rule);
+
+/* Resemblance of two texts, 0-1000: Jaccard similarity of their
+ * character bigrams after normalisation (rt_similar.c). */
+int rt_similarity_permille(const char *a, const char *b, int *permille);
 
 /* Nonce cache: refuses a nonce seen within the last window. */
 struct rt_replay;

@@ -195,6 +195,93 @@ static int clock_record(struct rt_core *core, st_txn *t, struct rt_result *res,
 	return rt_audit(core, t, res, &rec, m, actor, now_ms, NULL);
 }
 
+int rt_clock_record(struct rt_core *core, st_txn *t, struct rt_result *res,
+                    Mailroom__StoredMessage *m, Mailroom__AuditRecord *rec, Mailroom__Clock *c,
+                    int64_t old_due, const char *actor, int64_t now_ms)
+{
+	rec->clock = c;
+	rec->old_due_ms = old_due;
+	return rt_audit(core, t, res, rec, m, actor, now_ms, NULL);
+}
+
+int rt_clock_move(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, Mailroom__Clock *c,
+                  int action, int64_t at_ms, int days, const char **why)
+{
+	int64_t old_due = c->due_ms;
+	int rc;
+
+	*why = NULL;
+	switch (action) {
+	case MAILROOM__CLOCK_ACTION__CLOCK_PAUSE:
+		/* Paused time does not count, but a pause cannot take back a
+		 * deadline already missed: that would silence the ladder. */
+		if (c->pause_depth == 0 && at_ms > c->due_ms) {
+			*why = "overdue";
+			return PB_ESTATE;
+		}
+		if (c->pause_depth == 0) {
+			if ((rc = unschedule(t, m->id.data, c)))
+				return rc;
+			c->paused_since_ms = at_ms;
+		}
+		c->pause_depth++;
+		break;
+	case MAILROOM__CLOCK_ACTION__CLOCK_RESUME:
+		if (c->pause_depth == 0) {
+			*why = "not_paused";
+			return PB_ESTATE;
+		}
+		if (--c->pause_depth == 0) {
+			if (c->hours > 0)
+				c->paused_ms += at_ms - c->paused_since_ms;
+			else
+				c->paused_days += cal_working_days_between(
+				    core->cal, pb_day_of_ms(c->paused_since_ms), pb_day_of_ms(at_ms), NULL);
+			c->paused_since_ms = 0;
+			rt_clock_compute(core, c);
+		}
+		break;
+	case MAILROOM__CLOCK_ACTION__CLOCK_EXTEND:
+		if ((rc = unschedule(t, m->id.data, c)))
+			return rc;
+		c->extended_days += days;
+		c->extensions++;
+		rt_clock_compute(core, c);
+		break;
+	case MAILROOM__CLOCK_ACTION__CLOCK_RESTART:
+		if ((rc = unschedule(t, m->id.data, c)))
+			return rc;
+		c->started_ms = at_ms;
+		c->paused_days = 0;
+		c->paused_ms = 0;
+		c->pause_depth = 0;
+		c->paused_since_ms = 0;
+		c->extended_days = 0;
+		c->extensions = 0;
+		rt_clock_compute(core, c);
+		break;
+	default:
+		*why = "invalid_field";
+		return PB_EINVAL;
+	}
+	if (c->due_ms != old_due)
+		c->escalation = 0;
+	return PB_OK;
+}
+
+int rt_clock_settle(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m,
+                    Mailroom__Clock *c, int64_t old_reply_due)
+{
+	int rc;
+
+	if ((rc = schedule(core, t, m->id.data, c)))
+		return rc;
+	rt_clock_mirror(m);
+	m->cal_version.data = core->cal_version;   /* the calendar this computation used */
+	m->cal_version.len = sizeof(core->cal_version);
+	return requeue_for_due(t, m, old_reply_due);
+}
+
 static int fail_rc(struct rt_result *res, int rc)
 {
 	return rt_fail(res, rc, pb_err_name(rc), "cannot change the clock");
@@ -203,18 +290,26 @@ static int fail_rc(struct rt_result *res, int rc)
 int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
+	static const int events[] = {0, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_PAUSED,
+	                             MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESUMED,
+	                             MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED,
+	                             MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED};
 	const Mailroom__ClockReq *r = req->clock;
 	const struct pb_policy *p = &core->conf->policy;
 	Mailroom__StoredMessage *m;
 	Mailroom__Clock *c;
 	char actor[PB_NAME_MAX + 16], why[160] = "";
-	int64_t old_due;
-	int event, rc;
+	const char *code;
+	int64_t old_due, at = now_ms;
+	int rc;
 
 	if ((rc = rt_msg_load(t, r->id.data, r->id.len, res, &m)))
 		return rc;
 	if (!pb_handler_may(who->handler, m->queue))
 		return rt_fail(res, PB_EFORBIDDEN, "queue_forbidden", "this handler may not use that queue");
+	if (m->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE)
+		return rt_fail(res, PB_ESTATE, "use_disclosure_steps",
+		               "a disclosure application's clock moves with its steps (disclosure ...)");
 	if ((rc = rt_hotline_closed(m, res)))
 		return rc;
 	if (m->status == MAILROOM__STATUS__STATUS_REPLIED || m->status == MAILROOM__STATUS__STATUS_CLOSED)
@@ -223,39 +318,11 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		return rt_fail(res, PB_ESTATE, "no_clock", "the message has no reply clock");
 	if (!rt_text_ok(r->reason, 1, 500))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "reason: 1-500 characters");
+	if (r->action < MAILROOM__CLOCK_ACTION__CLOCK_PAUSE || r->action > MAILROOM__CLOCK_ACTION__CLOCK_RESTART)
+		return rt_fail(res, PB_EINVAL, "invalid_field", "unknown clock action");
 	old_due = c->due_ms;
 
-	switch (r->action) {
-	case MAILROOM__CLOCK_ACTION__CLOCK_PAUSE:
-		/* Paused time does not count, but a pause cannot take back a
-		 * deadline already missed: that would silence the ladder. */
-		if (c->pause_depth == 0 && now_ms > c->due_ms)
-			return rt_fail(res, PB_ESTATE, "overdue", "the deadline has passed; it cannot be paused");
-		if (c->pause_depth == 0) {
-			if ((rc = unschedule(t, m->id.data, c)))
-				return fail_rc(res, rc);
-			c->paused_since_ms = now_ms;
-		}
-		c->pause_depth++;
-		event = MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_PAUSED;
-		break;
-	case MAILROOM__CLOCK_ACTION__CLOCK_RESUME:
-		if (c->pause_depth == 0)
-			return rt_fail(res, PB_ESTATE, "not_paused", "the clock is not paused");
-		if (--c->pause_depth == 0) {
-			if (c->hours > 0)
-				c->paused_ms += now_ms - c->paused_since_ms;
-			else
-				c->paused_days += cal_working_days_between(
-				    core->cal, pb_day_of_ms(c->paused_since_ms), pb_day_of_ms(now_ms), NULL);
-			c->paused_since_ms = 0;
-			rt_clock_compute(core, c);
-			if (c->due_ms != old_due)
-				c->escalation = 0;
-		}
-		event = MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESUMED;
-		break;
-	case MAILROOM__CLOCK_ACTION__CLOCK_EXTEND:
+	if (r->action == MAILROOM__CLOCK_ACTION__CLOCK_EXTEND) {
 		if (c->hours > 0)
 			return rt_fail(res, PB_ESTATE, "hour_clock", "calendar-hour clocks are not extended");
 		if (r->working_days < 1 || r->working_days > 366)
@@ -271,47 +338,24 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 			return rt_fail(res, PB_ELIMIT, "extension_cap",
 			               msg ? msg : "over the extension cap for this channel");
 		}
-		if ((rc = unschedule(t, m->id.data, c)))
-			return fail_rc(res, rc);
-		c->extended_days += r->working_days;
-		c->extensions++;
-		rt_clock_compute(core, c);
-		if (c->due_ms != old_due)
-			c->escalation = 0;
-		event = MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED;
-		break;
-	case MAILROOM__CLOCK_ACTION__CLOCK_RESTART: {
-		int64_t at = r->received_ms ? r->received_ms : now_ms;
+	}
+	if (r->action == MAILROOM__CLOCK_ACTION__CLOCK_RESTART) {
+		at = r->received_ms ? r->received_ms : now_ms;
 		if (at < m->received_ms || at > now_ms + (int64_t)core->conf->request_skew_seconds * 1000)
 			return rt_fail(res, PB_EINVAL, "invalid_field",
 			               "received_ms: between the original receipt and now");
-		if ((rc = unschedule(t, m->id.data, c)))
-			return fail_rc(res, rc);
-		c->started_ms = at;
-		c->paused_days = 0;
-		c->paused_ms = 0;
-		c->pause_depth = 0;
-		c->paused_since_ms = 0;
-		c->extended_days = 0;
-		c->extensions = 0;
-		rt_clock_compute(core, c);
-		if (c->due_ms != old_due)
-			c->escalation = 0;
-		event = MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED;
-		break;
 	}
-	default:
-		return rt_fail(res, PB_EINVAL, "invalid_field", "unknown clock action");
-	}
-	if ((rc = schedule(core, t, m->id.data, c)))
+	rc = rt_clock_move(core, t, m, c, r->action, at, r->working_days, &code);
+	if (rc == PB_ESTATE && strcmp(code, "overdue") == 0)
+		return rt_fail(res, rc, code, "the deadline has passed; it cannot be paused");
+	if (rc == PB_ESTATE)
+		return rt_fail(res, rc, code, "the clock is not paused");
+	if (rc)
 		return fail_rc(res, rc);
-	rt_clock_mirror(m);
-	m->cal_version.data = core->cal_version;   /* the calendar this computation used */
-	m->cal_version.len = sizeof(core->cal_version);
-	if ((rc = requeue_for_due(t, m, old_due)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_clock_settle(core, t, m, c, old_due)) || (rc = st_msg_put(t, m)))
 		return fail_rc(res, rc);
-	if ((rc = clock_record(core, t, res, m, c, event, old_due, rt_actor(who, actor, sizeof(actor)),
-	                       r->reason, r->approver, now_ms)))
+	if ((rc = clock_record(core, t, res, m, c, events[r->action], old_due,
+	                       rt_actor(who, actor, sizeof(actor)), r->reason, r->approver, now_ms)))
 		return fail_rc(res, rc);
 	if ((rc = rt_view(core, res, m, 1, &res->resp.clock)))
 		return fail_rc(res, rc);

@@ -145,11 +145,38 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	l->token = m->lease_token;
 	l->expires_ms = m->lease_expires_ms;
 	pr->lease = l;
-	if ((rc = rt_view(core, res, m, 1, &pr->message)))
+	if ((rc = rt_view(core, res, m, 1, &pr->message)) ||
+	    (pr->message->disclosure &&
+	     (rc = rt_disclosure_view_repeat(t, res, pr->message->disclosure))))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_PULL;
 	res->resp.pull = pr;
 	return PB_OK;
+}
+
+int rt_answer(st_txn *t, Mailroom__StoredMessage *m, const char *text, const char *by,
+              int64_t now_ms)
+{
+	int rc;
+
+	if (m->status == MAILROOM__STATUS__STATUS_LEASED) {
+		if ((rc = rt_drop_lease(t, m)))
+			return rc;
+	} else if (m->status == MAILROOM__STATUS__STATUS_QUEUED) {
+		/* Only imports answer straight from the queue. */
+		struct st_qpos pos = {.prio = m->queue_prio, .due_ms = m->reply_due_ms};
+		memcpy(pos.id, m->id.data, PB_ID_LEN);
+		if ((rc = st_queue_remove(t, m->queue, &pos)))
+			return rc;
+	}
+	m->status = MAILROOM__STATUS__STATUS_REPLIED;
+	m->reply_text = (char *)text;
+	m->replied_ms = now_ms;
+	m->replied_by = (char *)by;
+	/* Answered: the clocks stop, so they leave the deadline index. */
+	if ((rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms)))
+		return rc;
+	return rt_clock_stop(t, m, ST_CLOCK_REPLY, now_ms);
 }
 
 int rt_hotline_closed(const Mailroom__StoredMessage *m, struct rt_result *res)
@@ -249,16 +276,11 @@ static int op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *
 		return rc;
 	if (m->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE && m->order)
 		return rt_hotline_reply(core, t, who, m, r->text, now_ms, res);
-	if ((rc = rt_drop_lease(t, m)))
-		return rt_fail(res, rc, pb_err_name(rc), "cannot end the lease");
-	m->status = MAILROOM__STATUS__STATUS_REPLIED;
-	m->reply_text = r->text;
-	m->replied_ms = now_ms;
-	m->replied_by = (char *)who->handler->name;
-	/* Answered: the clocks stop, so they leave the deadline index. */
-	if ((rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms)) ||
-	    (rc = rt_clock_stop(t, m, ST_CLOCK_REPLY, now_ms)))
-		return rt_fail(res, rc, pb_err_name(rc), "cannot stop the clocks");
+	if (m->disclosure)
+		return rt_fail(res, PB_ESTATE, "use_disclosure_steps",
+		               "a disclosure application is answered by a decision (disclosure decide)");
+	if ((rc = rt_answer(t, m, r->text, who->handler->name, now_ms)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot record the answer");
 	if ((rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the reply");
 	st_content_hash(m->text_salt.data, r->text, strlen(r->text), chash);

@@ -27,6 +27,8 @@ static void free_owned(void *p, int kind)
 		st_msg_free(p);
 	} else if (kind == RT_OWN_CONTACT) {
 		mailroom__contact__free_unpacked(p, NULL);
+	} else if (kind == RT_OWN_APPLICANT) {
+		mailroom__applicant__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_OUTBOX) {
 		struct rt_outbox_list *l = p;
 		for (size_t i = 0; i < l->n; i++)
@@ -186,6 +188,12 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->due_provisional = m->due_provisional;
 	v->reply_text = m->reply_text;
 	v->replied_ms = m->replied_ms;
+	v->imported = m->imported;
+	if (m->disclosure) {
+		int rc = rt_disclosure_view(core, res, m, handler, &v->disclosure);
+		if (rc)
+			return rc;
+	}
 	if (handler) {
 		int hide = m->order && m->order->confidential;
 		v->body = m->body;
@@ -222,6 +230,15 @@ int rt_audit(struct rt_core *core, st_txn *t, struct rt_result *res, Mailroom__A
 
 	rec->time_ms = now_ms;
 	rec->actor = (char *)actor;
+	if (res->import_actor) {
+		/* An imported step: signed now, as the operator's, with the time
+		 * it happened in the old system beside it. */
+		rec->imported = 1;
+		rec->effective_ms = now_ms;
+		rec->time_ms = res->import_now_ms;
+		if (strcmp(actor, "router") != 0)
+			rec->actor = (char *)res->import_actor;
+	}
 	if (m) {
 		rec->message_id = m->id;
 		rec->channel = m->channel;
@@ -410,6 +427,14 @@ int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
                   const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
                   struct rt_result *res, Mailroom__StoredMessage **stored)
 {
+	return rt_msg_create_ex(core, t, actor, s, ref, now_ms, NULL, res, stored);
+}
+
+int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
+                     const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
+                     Mailroom__DisclosureState *disc, struct rt_result *res,
+                     Mailroom__StoredMessage **stored)
+{
 	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
 	Mailroom__AuditRecord rec;
 	struct st_receipt rcpt;
@@ -446,6 +471,8 @@ int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
 	m.text_salt.len = sizeof(salt);
 	m.received_ms = now_ms;
 	m.order = s->order;
+	m.disclosure = disc;
+	m.imported = res->import_actor != NULL;
 	if (s->order)
 		m.hotline_state = MAILROOM__HOTLINE_STATE__HOTLINE_DISPATCHED;
 	m.queue_prio = 1;
@@ -465,6 +492,11 @@ int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
 	rec.content_hash.len = sizeof(chash);
 	rec.external_ref = (char *)(ref ? ref : "");
 	rec.detail = note;
+	if (disc) {
+		rec.applicant_kind = disc->applicant_kind;
+		rec.submission_mode = disc->submission_mode;
+		rec.receipt_ms = disc->receipt_ms;
+	}
 	if ((rc = rt_audit(core, t, res, &rec, &m, actor, now_ms, &rcpt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
 	m.received_log_index = rcpt.index;
@@ -496,6 +528,8 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 	/* 12345 orders (dispatch, revoke, urge) share one path with pulled pages. */
 	if (s->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE)
 		return rt_hotline_submit(core, t, who, req, now_ms, res);
+	if (s->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE)
+		return rt_disclosure_submit(core, t, who, req, now_ms, res);
 	if ((rc = check_submit(s, res)))
 		return rc;
 	if ((rc = rt_msg_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms, res,
@@ -629,6 +663,8 @@ int rt_is_write(const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_HOTLINE:
 	case MAILROOM__REQUEST__OP_INGEST:
 	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
+	case MAILROOM__REQUEST__OP_DISCLOSURE:
+	case MAILROOM__REQUEST__OP_IMPORT_MSG:
 		return 1;
 	default:
 		return 0;
@@ -654,7 +690,11 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_QUEUES:
 	case MAILROOM__REQUEST__OP_CLOCK:
 	case MAILROOM__REQUEST__OP_HOTLINE:
+	case MAILROOM__REQUEST__OP_DISCLOSURE:
 		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler;
+	case MAILROOM__REQUEST__OP_IMPORT_MSG:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
+		       who->handler->may_import;
 	/* mailroom-hotline seals with the gateway secret (router/README.md). */
 	case MAILROOM__REQUEST__OP_INGEST:
 	case MAILROOM__REQUEST__OP_OUTBOX:
@@ -689,6 +729,10 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return rt_op_ingest(core, txn, who, req, now_ms, res);
 	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
 		return rt_op_outbox_ack(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_DISCLOSURE:
+		return rt_op_disclosure(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_IMPORT_MSG:
+		return rt_op_import(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a write operation");
 	}

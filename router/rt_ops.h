@@ -5,7 +5,7 @@
 
 #include "rt.h"
 
-enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX };
+enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX, RT_OWN_APPLICANT };
 
 /* RT_OWN_OUTBOX: a list of unpacked outbox entries, freed entry by entry. */
 struct rt_outbox_list {
@@ -50,6 +50,41 @@ int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
                   const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
                   struct rt_result *res, Mailroom__StoredMessage **stored);
 
+/* The same, for a disclosure application: disc (owned by the caller's
+ * res) is stored with the message and its RECEIVED record names the
+ * applicant kind, submission mode and legal receipt. */
+int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
+                     const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
+                     Mailroom__DisclosureState *disc, struct rt_result *res,
+                     Mailroom__StoredMessage **stored);
+
+/* Disclosure applications (rt_disclosure.c). */
+int rt_disclosure_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Intake shared with imports: checks s, creates the application at now_ms
+ * (ref indexed when given) and flags a probable repeat. */
+int rt_disclosure_create(struct rt_core *core, st_txn *t, const char *actor,
+                         const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
+                         struct rt_result *res, Mailroom__StoredMessage **stored);
+int rt_op_disclosure(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* One step on application r->id at now_ms; answers its view. */
+int rt_disclosure_step(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                       const Mailroom__DisclosureReq *r, int64_t now_ms, struct rt_result *res);
+int rt_disclosure_view(struct rt_core *core, struct rt_result *res,
+                       const Mailroom__StoredMessage *m, int handler,
+                       Mailroom__DisclosureView **out);
+/* Handlers' extra: the earlier application a repeat flag names. */
+int rt_disclosure_view_repeat(st_txn *t, struct rt_result *res, Mailroom__DisclosureView *v);
+/* Ends a message as answered by text at now_ms: lease or queue place
+ * dropped, clocks stopped. The caller stores m and writes the record. */
+int rt_answer(st_txn *t, Mailroom__StoredMessage *m, const char *text, const char *by,
+              int64_t now_ms);
+
+/* Imports (rt_import.c). */
+int rt_op_import(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+
 /* Leases (rt_lease.c). */
 void rt_token_hash(const uint8_t *token, uint8_t out[ST_HASH_LEN]);
 /* Ends the current lease in the indexes (the caller rewrites m). */
@@ -90,5 +125,20 @@ void rt_clock_mirror(Mailroom__StoredMessage *m);
 void rt_clock_compute(struct rt_core *core, Mailroom__Clock *c);
 int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* One move of clock c (a CLOCK_* action) at at_ms: pause, resume, extend
+ * by days, or restart from at_ms. PB_ESTATE with *why "overdue" (a pause
+ * after the deadline) or "not_paused". The caller then settles it. */
+int rt_clock_move(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, Mailroom__Clock *c,
+                  int action, int64_t at_ms, int days, const char **why);
+/* After a move: reschedules c's ladder, mirrors the clocks into m, notes
+ * the calendar and moves m in its queue if its reply due changed (from
+ * old_reply_due). The caller stores m. */
+int rt_clock_settle(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m,
+                    Mailroom__Clock *c, int64_t old_reply_due);
+/* Appends rec (event and detail set by the caller) with clock c and the
+ * due instant before the change. */
+int rt_clock_record(struct rt_core *core, st_txn *t, struct rt_result *res,
+                    Mailroom__StoredMessage *m, Mailroom__AuditRecord *rec, Mailroom__Clock *c,
+                    int64_t old_due, const char *actor, int64_t now_ms);
 
 #endif

@@ -244,6 +244,7 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 		{"extref", &e->extref},     {"queue", &e->queue},   {"counters", &e->counters},
 		{"lease", &e->lease},       {"deadline", &e->deadline}, {"log", &e->log},
 		{"tree", &e->tree},         {"checkpoint", &e->checkpoint},
+		{"applicant", &e->applicant},
 	};
 	int rc;
 

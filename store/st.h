@@ -85,6 +85,19 @@ int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);
  * name the latest of several, e.g. "12345:<order_no>" (st_outbox.c). */
 int st_extref_set(st_txn *t, const char *ref, const uint8_t id[16]);
 
+/* Disclosure applicants: applications indexed by a keyed hash of the
+ * applicant's identity (st_applicant_hash), in receipt order, so repeats
+ * are found without reading personal data. */
+void st_applicant_hash(const st_env *env, const char *id_type, const char *id_number,
+                       uint8_t out[ST_HASH_LEN]);
+int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t received_ms,
+                     const uint8_t id[16]);
+/* Calls fn for the applications of hash received at or after since_ms,
+ * newest first, until fn returns non-zero (which is then returned) or
+ * max were seen. */
+int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms, size_t max,
+                      int (*fn)(const uint8_t id[16], int64_t received_ms, void *arg), void *arg);
+
 /* ---- queues: served in (prio, due_ms, id) order ---- */
 struct st_qpos {
 	uint32_t prio;     /* 0 = first */

@@ -449,3 +449,56 @@ int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id
 	*clock = key[24];
 	return PB_OK;
 }
+
+/* ---- applicants: hash(32) || be64 received_ms || id(16) -> "" ---- */
+
+#define APPL_KEY_LEN (ST_HASH_LEN + 8 + 16)
+
+int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t received_ms,
+                     const uint8_t id[16])
+{
+	uint8_t key[APPL_KEY_LEN];
+	MDB_val k = {sizeof(key), key}, v = {0, (void *)""};
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	memcpy(key, hash, ST_HASH_LEN);
+	sti_put_be64(key + ST_HASH_LEN, (uint64_t)received_ms);
+	memcpy(key + ST_HASH_LEN + 8, id, 16);
+	return sti_err(t, mdb_put(t->txn, t->env->applicant, &k, &v, 0));
+}
+
+int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms, size_t max,
+                      int (*fn)(const uint8_t id[16], int64_t received_ms, void *arg), void *arg)
+{
+	uint8_t probe[APPL_KEY_LEN];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t seen = 0;
+	int rc, r = 0;
+
+	if ((rc = mdb_cursor_open(t->txn, t->env->applicant, &c)))
+		return sti_err(t, rc);
+	/* Newest first: start past this hash's last key and walk back. */
+	memcpy(probe, hash, ST_HASH_LEN);
+	memset(probe + ST_HASH_LEN, 0xff, sizeof(probe) - ST_HASH_LEN);
+	k.mv_size = sizeof(probe);
+	k.mv_data = probe;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &v, MDB_LAST)
+	                        : mdb_cursor_get(c, &k, &v, MDB_PREV);
+	for (; rc == 0 && seen < max; rc = mdb_cursor_get(c, &k, &v, MDB_PREV), seen++) {
+		if (k.mv_size != APPL_KEY_LEN || memcmp(k.mv_data, hash, ST_HASH_LEN) != 0)
+			break;
+		int64_t at = (int64_t)sti_get_be64((const uint8_t *)k.mv_data + ST_HASH_LEN);
+		if (at < since_ms)
+			break;
+		if ((r = fn((const uint8_t *)k.mv_data + ST_HASH_LEN + 8, at, arg)))
+			break;
+	}
+	mdb_cursor_close(c);
+	if (r)
+		return r;
+	return rc == 0 || rc == MDB_NOTFOUND ? PB_OK : sti_err(t, rc);
+}

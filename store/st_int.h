@@ -32,6 +32,7 @@ void sti_pool_sign(struct sti_pool *p, struct sti_pending *v, size_t n, const ui
 struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
+	MDB_dbi applicant;
 	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
 	int has_outbox;                /* a read-only open of an older store may lack them */
 	int readonly;

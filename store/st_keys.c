@@ -244,3 +244,31 @@ void st_content_hash(const uint8_t salt[ST_SALT_LEN], const char *text, size_t l
 {
 	crypto_generichash(out, ST_HASH_LEN, (const uint8_t *)text, len, salt, ST_SALT_LEN);
 }
+
+/* Keyed by a key derived from the data key, so the index says nothing to
+ * whoever lacks it; the number is upper-cased and stripped of spaces and
+ * dashes so one document hashes the same however it was typed. */
+void st_applicant_hash(const st_env *env, const char *id_type, const char *id_number,
+                       uint8_t out[ST_HASH_LEN])
+{
+	static const char ctx[] = "mailroom/applicant/v1";
+	uint8_t key[crypto_generichash_KEYBYTES];
+	crypto_generichash_state st;
+
+	crypto_generichash(key, sizeof(key), (const uint8_t *)ctx, sizeof(ctx) - 1,
+	                   env->keys.data_key, sizeof(env->keys.data_key));
+	crypto_generichash_init(&st, key, sizeof(key), ST_HASH_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)(id_type ? id_type : ""),
+	                          id_type ? strlen(id_type) : 0);
+	crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
+	for (const char *p = id_number ? id_number : ""; *p; p++) {
+		uint8_t ch = (uint8_t)*p;
+		if (ch == ' ' || ch == '-')
+			continue;
+		if (ch >= 'a' && ch <= 'z')
+			ch = (uint8_t)(ch - 'a' + 'A');
+		crypto_generichash_update(&st, &ch, 1);
+	}
+	crypto_generichash_final(&st, out, ST_HASH_LEN);
+	sodium_memzero(key, sizeof(key));
+}

@@ -85,7 +85,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->disc_consult_days = 15;
 	c->disc_fee_days = 20;
 	c->disc_repeat_window_days = 365;
-	c->disc_repeat_permille = 600;
+	c->disc_repeat_permille = 500;
 	for (int i = 1; i < PB_CH_COUNT; i++)
 		copy(c->default_queue[i], PB_NAME_MAX, "general");
 	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");

@@ -1,6 +1,7 @@
 #include "pb_utf8.h"
 
 #include <stdint.h>
+#include <string.h>
 
 long pb_utf8_chars(const char *str, size_t len)
 {
@@ -47,4 +48,23 @@ long pb_utf8_chars(const char *str, size_t len)
 		n++;
 	}
 	return n;
+}
+
+size_t pb_utf8_prefix(const char *s, size_t chars, char *out, size_t cap)
+{
+	size_t end = 0;
+
+	if (cap == 0)
+		return 0;
+	for (size_t n = 0; n < chars && s[end]; n++) {
+		size_t j = end + 1;
+		while (s[j] && ((uint8_t)s[j] & 0xc0) == 0x80)
+			j++;
+		if (j > cap - 1)
+			break;
+		end = j;
+	}
+	memcpy(out, s, end);
+	out[end] = '\0';
+	return end;
 }
