@@ -220,7 +220,7 @@ static int parse_event(json_t *e, size_t i, int disclosure, struct pj_import *im
 		               "(disclosure: its steps; others: replied)", path, type);
 	if (event_keys(e, path, r, err) ||
 	    pj_time(e, path, "at", !(r->fields & F_REVIEW), &at, err) ||
-	    pj_text(e, path, "by", r->action == 0, 1, 100, PJ_NOBLANK, &by, err))
+	    pj_text(e, path, "by", r->action == 0, 1, 50, PJ_NOBLANK, &by, err))
 		return -1;
 	ev->type = (char *)type;
 	if (by)

@@ -245,6 +245,8 @@ static json_t *repeat_json(const Mailroom__DisclosureView *d)
 	pb_id_to_text(d->repeat_of.data, id);
 	put(&b, "of", json_string(id));
 	put(&b, "of_tracking_code", opt_str(d->repeat_of_tracking));
+	put(&b, "of_received_at", time_json(d->repeat_of_received_ms));
+	put(&b, "of_description", opt_str(d->repeat_of_description));
 	put(&b, "permille", json_integer(d->repeat_permille));
 	put(&b, "decision", opt_str(d->repeat_decision));
 	return done(&b);
@@ -263,6 +265,7 @@ static json_t *disclosure_json(const Mailroom__DisclosureView *d, enum pj_audien
 	put(&b, "receipt_confirmed", json_boolean(d->receipt_confirmed));
 	put(&b, "correction_due_at", time_json(d->correction_due_ms));
 	put(&b, "fee_due_at", time_json(d->fee_due_ms));
+	put(&b, "notice", opt_str(d->notice));
 	put(&b, "outcome", opt_str(d->outcome));
 	put(&b, "legal_basis", opt_str(d->legal_basis));
 	put(&b, "decided_at", time_json(d->decided_ms));

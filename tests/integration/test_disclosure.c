@@ -159,6 +159,8 @@ Test(disclosure, application_life_cycle, .init = it_init, .fini = it_fini, .time
 	j = status();
 	cr_expect_str_eq(phase(j), "awaiting_correction");
 	cr_expect(it_str(j, "disclosure.correction_due_at") != NULL);
+	cr_expect_str_eq(it_str(j, "disclosure.notice") ? it_str(j, "disclosure.notice") : "",
+	                 "请写明所需文件的年度", "the citizen sees what to correct");
 	json_decref(j);
 	j = step("correction-received", NULL);
 	cr_expect_str_eq(phase(j), "open");

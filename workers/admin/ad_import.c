@@ -49,7 +49,7 @@ static int one_line(const char *text, size_t len, unsigned long n, struct wk_cli
 	struct pj_import im;
 	struct pj_error perr;
 	json_t *root;
-	int rc;
+	int rc, stop = 0;
 
 	if (pj_parse_import(text, len, &root, &im, &perr)) {
 		report(err, n, perr.code, perr.message);
@@ -80,8 +80,10 @@ static int one_line(const char *text, size_t len, unsigned long n, struct wk_cli
 			st->duplicates++;
 		else
 			st->imported++;
-		if (add_result(results, n, im.req.ref, resp->import_msg))
-			rc = PB_ENOMEM;
+		if (add_result(results, n, im.req.ref, resp->import_msg)) {
+			fprintf(err, AD_PROG ": out of memory\n");
+			stop = AD_EXIT_OTHER;
+		}
 	}
 	mailroom__response__free_unpacked(resp, NULL);
 	pj_import_clear(&im);
@@ -93,10 +95,8 @@ static int one_line(const char *text, size_t len, unsigned long n, struct wk_cli
 	case PB_EFORBIDDEN:
 		/* The key, its import right or the clocks: true of every line. */
 		return AD_EXIT_AUTH;
-	case PB_ENOMEM:
-		return AD_EXIT_OTHER;
 	default:
-		return 0;
+		return stop;
 	}
 }
 

@@ -283,6 +283,8 @@ static void fill_disclosure(Mailroom__MessageView *v, Mailroom__DisclosureView *
 	d->repeat_of.len = sizeof(earlier);
 	d->repeat_of_tracking = "1111-2222-3334";
 	d->repeat_permille = 812;
+	d->repeat_of_description = "申请公开道路维修经费";
+	d->repeat_of_received_ms = T0 - 30 * 86400000LL;
 	d->n_reviews = 1;
 	d->reviews = reviews;
 	v->disclosure = d;
@@ -316,13 +318,15 @@ Test(view, disclosure_citizen)
 	cr_expect_str_eq(s(r, "result"), "pending");
 	cr_expect(json_is_null(json_object_get(r, "decided")));
 	/* Nothing about who applied, nor the office's own notes. */
-	cr_expect_eq(json_object_size(x), 10);
+	cr_expect_eq(json_object_size(x), 11);
 	char *text = json_dumps(j, 0);
 	cr_assert_not_null(text);
 	cr_expect_null(strstr(text, "张三"));
 	cr_expect_null(strstr(text, "11010519491231002X"));
 	cr_expect_null(strstr(text, "13800000000"));
 	cr_expect_null(strstr(text, "1111-2222-3334"));
+	cr_expect_null(strstr(text, "道路维修经费"), "not the earlier application's text");
+	cr_expect(json_is_null(json_object_get(x, "notice")), "nothing asked of the applicant");
 	free(text);
 	cr_expect_eq(json_object_size(j), 12);
 	json_decref(j);
@@ -370,6 +374,8 @@ Test(view, disclosure_handler)
 	cr_expect_str_eq(s(rp, "of_tracking_code"), "1111-2222-3334");
 	cr_expect_eq(json_integer_value(json_object_get(rp, "permille")), 812);
 	cr_expect(json_is_null(json_object_get(rp, "decision")), "not decided yet");
+	cr_expect_str_eq(s(rp, "of_description"), "申请公开道路维修经费");
+	cr_expect_str_eq(s(rp, "of_received_at"), "2025-10-27T10:00:00+08:00");
 	json_decref(j);
 
 	/* Not flagged: no repeat; no applicant sent: null. */
