@@ -215,11 +215,11 @@ static json_t *reviews_json(const Mailroom__DisclosureView *d)
 
 static json_t *applicant_json(const Mailroom__Applicant *a)
 {
-	struct build b = {json_object(), 0};
+	struct build b = {NULL, 0};
 
 	if (!a)
 		return json_null();
-	if (!b.obj)
+	if (!(b.obj = json_object()))
 		return NULL;
 	put(&b, "kind", str(a->kind));
 	put(&b, "name", str(a->name));
@@ -233,14 +233,12 @@ static json_t *applicant_json(const Mailroom__Applicant *a)
 
 static json_t *repeat_json(const Mailroom__DisclosureView *d)
 {
-	struct build b = {json_object(), 0};
+	struct build b = {NULL, 0};
 	char id[PB_ID_TEXT_LEN + 1];
 
-	if (d->repeat_of.len != PB_ID_LEN) {
-		json_decref(b.obj);
+	if (d->repeat_of.len != PB_ID_LEN)
 		return json_null();
-	}
-	if (!b.obj)
+	if (!(b.obj = json_object()))
 		return NULL;
 	pb_id_to_text(d->repeat_of.data, id);
 	put(&b, "of", json_string(id));

@@ -338,7 +338,7 @@ static void note(const Mailroom__Envelope *env, const Mailroom__Request *req)
 		if (d->id.len == 16)
 			memcpy(s->id, d->id.data, 16);
 		s->token_len = 0;
-		if (d->lease_token.len <= sizeof(s->token)) {
+		if (d->lease_token.len > 0 && d->lease_token.len <= sizeof(s->token)) {
 			memcpy(s->token, d->lease_token.data, d->lease_token.len);
 			s->token_len = d->lease_token.len;
 		}
