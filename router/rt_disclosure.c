@@ -704,7 +704,8 @@ static int review(struct step *s)
 	Mailroom__ReviewCase **list = rt_own(s->res, calloc(n, sizeof(*list)), RT_OWN_FREE);
 	if (!list)
 		return fail_rc(s->res, PB_ENOMEM, "out of memory");
-	memcpy(list, s->d->reviews, s->d->n_reviews * sizeof(*list));
+	if (s->d->n_reviews)
+		memcpy(list, s->d->reviews, s->d->n_reviews * sizeof(*list));
 	list[i] = (Mailroom__ReviewCase *)v;
 	s->d->reviews = list;
 	s->d->n_reviews = n;

@@ -513,8 +513,25 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the message");
 	snprintf(res->touched_queue, sizeof(res->touched_queue), "%s", queue);
 
-	/* Answer from the stored form, so the reply shows what was kept. */
-	return rt_msg_load(t, id, sizeof(id), res, stored);
+	/* Answer from what was just packed, not a re-read: a shallow copy
+	 * whose own buffers outlive this frame (the rest is owned by res or
+	 * the request), for the caller to edit as rt_msg_load's. */
+	struct {
+		Mailroom__StoredMessage m;
+		uint8_t id[PB_ID_LEN], salt[ST_SALT_LEN];
+		char code[PB_TRACK_TEXT_LEN + 1];
+	} *kept = rt_own(res, malloc(sizeof(*kept)), RT_OWN_FREE);
+	if (!kept)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	kept->m = m;
+	memcpy(kept->id, id, sizeof(id));
+	memcpy(kept->salt, salt, sizeof(salt));
+	memcpy(kept->code, code, sizeof(code));
+	kept->m.id.data = kept->id;
+	kept->m.text_salt.data = kept->salt;
+	kept->m.tracking_code = kept->code;
+	*stored = &kept->m;
+	return PB_OK;
 }
 
 static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,

@@ -218,7 +218,7 @@ int st_txn_commit(st_txn *t)
 			t->parent->full = 1;
 		}
 	}
-	sti_pending_free(t);
+	sti_pending_free(t, rc != PB_OK);
 	free(t);
 	return rc;
 }
@@ -228,7 +228,7 @@ void st_txn_abort(st_txn *t)
 	if (!t)
 		return;
 	mdb_txn_abort(t->txn);
-	sti_pending_free(t);
+	sti_pending_free(t, 1);
 	free(t);
 }
 
@@ -430,7 +430,8 @@ int st_open(const char *dir, size_t map_size_mb, int readonly, const struct st_k
 		e->keys = *keys;
 		e->has_keys = 1;
 		/* The writer signs too: helpers for the other cores, at most 3. */
-		if ((rc = sti_pool_start(&e->pool, cores > 4 ? 3 : cores > 1 ? (int)cores - 1 : 0))) {
+		if ((rc = sti_pool_start(&e->pool, cores > 4 ? 3 : cores > 1 ? (int)cores - 1 : 0,
+		                         e->keys.sign_sk))) {
 			free(e);
 			return rc;
 		}

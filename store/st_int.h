@@ -14,20 +14,33 @@
 #define STI_KEY_MAX 511
 
 /* A record appended in a transaction but not yet sealed: its body is
- * final (the chain runs through it), its signature is computed with the
- * rest of the batch's at seal time. */
-struct sti_pending {
+ * final (the chain runs through it), so the signing pool signs it at once,
+ * side by side with the writer's further work; the seal only waits for
+ * what is left. One allocation, the value inline. */
+struct sti_rec {
 	uint64_t index;
-	uint8_t *value;      /* body || signature, ST_SIG_LEN at the end */
-	size_t len;          /* whole value */
+	size_t len;                  /* whole value: body || signature */
+	_Atomic int state;           /* STI_REC_* */
+	uint8_t leaf[ST_HASH_LEN];   /* Merkle leaf hash of the signed value */
+	uint8_t value[];             /* body || signature, ST_SIG_LEN at the end */
 };
 
-/* Threads that help sign a batch's records (st_log.c). */
+enum { STI_REC_QUEUED, STI_REC_BUSY, STI_REC_SIGNED, STI_REC_DROPPED };
+
+/* The signing pool (st_log.c): helper threads that sign the records of
+ * the open write transaction as they are appended. It owns every record
+ * appended since the last seal or top-level abort, committed by a child
+ * or not; transactions' lists only borrow them. */
 struct sti_pool;
-int sti_pool_start(struct sti_pool **out, int nthreads);
+int sti_pool_start(struct sti_pool **out, int nthreads, const uint8_t *sk);
 void sti_pool_stop(struct sti_pool *p);
-/* Signs every pending value with sk, using the pool and the caller. */
-void sti_pool_sign(struct sti_pool *p, struct sti_pending *v, size_t n, const uint8_t *sk);
+/* Takes rec and starts signing it. */
+int sti_pool_add(struct sti_pool *p, struct sti_rec *rec);
+/* Signs whatever is left with the caller's help and waits for the
+ * helpers: afterwards every record not dropped is signed. */
+void sti_pool_finish(struct sti_pool *p);
+/* Waits for the helpers, then frees every record the pool holds. */
+void sti_pool_reset(struct sti_pool *p);
 
 struct st_env {
 	MDB_env *env;
@@ -52,13 +65,17 @@ struct st_txn {
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
 	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
-	/* Appended but not sealed; a child hands its list to its parent on
-	 * commit, and the top level seals before it commits. */
-	struct sti_pending *pend;
+	/* Appended but not sealed, in index order (borrowed from the pool); a
+	 * child hands its list to its parent on commit, and the top level
+	 * seals before it commits. */
+	struct sti_rec **pend;
 	size_t npend, cappend;
 };
 
-void sti_pending_free(st_txn *t);
+/* Forgets t's pending records; an aborted transaction's are dropped
+ * (aborted = 1), and a top-level write transaction's end releases the
+ * pool's. */
+void sti_pending_free(st_txn *t, int aborted);
 /* Moves child's pending records to the end of its parent's list. */
 int sti_pending_merge(st_txn *child);
 
@@ -76,8 +93,8 @@ uint64_t sti_get_be64(const uint8_t *p);
 void sti_put_time(uint8_t *p, int64_t ms);
 int64_t sti_get_time(const uint8_t *p);
 
-/* Adds record index (its stored value) to the Merkle tree. */
-int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len);
+/* Adds record index, whose leaf hash is given, to the Merkle tree. */
+int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
 
 /* Opens the outbox DBIs (st_outbox.c); read-only opens tolerate their
  * absence. */

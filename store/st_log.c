@@ -1,5 +1,6 @@
 /* Appending to and reading the signed, hash-chained audit log. */
 #include "st_int.h"
+#include "mt.h"
 #include "pb_err.h"
 
 #include <sodium.h>
@@ -8,65 +9,79 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the signing pool: the batch's records are signed side by side ---- */
+/* ---- the signing pool: records are signed as they are appended ---- */
 
 struct sti_pool {
 	pthread_mutex_t mu;
-	pthread_cond_t work, done;
+	pthread_cond_t work, idle;
 	int nthreads, stop;
 	pthread_t threads[4];
-	uint64_t gen;                 /* bumped for each batch */
-	struct sti_pending *jobs;
-	size_t njobs, finished;
-	atomic_size_t next;           /* next job to take */
 	const uint8_t *sk;
+	/* Records since the last seal or abort, in append order; under mu. */
+	struct sti_rec **q;
+	size_t nq, capq;
+	size_t taken;                 /* q[0 .. taken) are claimed */
+	int busy;                     /* claimed and being signed */
+	int sleeping;                 /* helpers waiting for work */
+	int waiting;                  /* the writer waits for busy == 0 */
 };
 
-static size_t sign_some(struct sti_pool *p)
+/* Signs one record unless it was dropped first; its leaf hash covers the
+ * signature, so it is computed here too. */
+static void sign_rec(struct sti_rec *r, const uint8_t *sk)
 {
-	size_t done = 0, i;
+	int expect = STI_REC_QUEUED;
+	size_t body = r->len - ST_SIG_LEN;
 
-	while ((i = atomic_fetch_add(&p->next, 1)) < p->njobs) {
-		struct sti_pending *v = &p->jobs[i];
-		size_t body = v->len - ST_SIG_LEN;
-		crypto_sign_detached(v->value + body, NULL, v->value, body, p->sk);
-		done++;
-	}
-	return done;
+	if (!atomic_compare_exchange_strong(&r->state, &expect, STI_REC_BUSY))
+		return;
+	crypto_sign_detached(r->value + body, NULL, r->value, body, sk);
+	mt_leaf_hash(r->value, r->len, r->leaf);
+	atomic_store(&r->state, STI_REC_SIGNED);
+}
+
+/* Under mu: claims the next record, signs it without the lock. */
+static void sign_next(struct sti_pool *p)
+{
+	struct sti_rec *r = p->q[p->taken++];
+
+	p->busy++;
+	pthread_mutex_unlock(&p->mu);
+	sign_rec(r, p->sk);
+	pthread_mutex_lock(&p->mu);
+	if (--p->busy == 0 && p->waiting)
+		pthread_cond_signal(&p->idle);
 }
 
 static void *pool_main(void *arg)
 {
 	struct sti_pool *p = arg;
-	uint64_t seen = 0;
 
+	pthread_setname_np(pthread_self(), "st-sign");
 	pthread_mutex_lock(&p->mu);
-	for (;;) {
-		while (!p->stop && p->gen == seen)
-			pthread_cond_wait(&p->work, &p->mu);
-		if (p->stop)
-			break;
-		seen = p->gen;
-		pthread_mutex_unlock(&p->mu);
-		size_t n = sign_some(p);
-		pthread_mutex_lock(&p->mu);
-		p->finished += n;
-		if (p->finished == p->njobs)
-			pthread_cond_signal(&p->done);
+	while (!p->stop) {
+		if (p->taken < p->nq) {
+			sign_next(p);
+			continue;
+		}
+		p->sleeping++;
+		pthread_cond_wait(&p->work, &p->mu);
+		p->sleeping--;
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-int sti_pool_start(struct sti_pool **out, int nthreads)
+int sti_pool_start(struct sti_pool **out, int nthreads, const uint8_t *sk)
 {
 	struct sti_pool *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return PB_ENOMEM;
+	p->sk = sk;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
-	pthread_cond_init(&p->done, NULL);
+	pthread_cond_init(&p->idle, NULL);
 	for (int i = 0; i < nthreads && i < 4; i++) {
 		if (pthread_create(&p->threads[i], NULL, pool_main, p) != 0)
 			break;
@@ -86,45 +101,82 @@ void sti_pool_stop(struct sti_pool *p)
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
+	/* Helpers are gone: nothing else touches the records. */
+	for (size_t i = 0; i < p->nq; i++)
+		free(p->q[i]);
+	free(p->q);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->work);
-	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->idle);
 	free(p);
 }
 
-void sti_pool_sign(struct sti_pool *p, struct sti_pending *v, size_t n, const uint8_t *sk)
+int sti_pool_add(struct sti_pool *p, struct sti_rec *rec)
 {
 	pthread_mutex_lock(&p->mu);
-	p->jobs = v;
-	p->njobs = n;
-	p->finished = 0;
-	p->sk = sk;
-	atomic_store(&p->next, 0);
-	/* Helpers only pay off for more than a couple of records. */
-	if (n > 2 && p->nthreads) {
-		p->gen++;
-		pthread_cond_broadcast(&p->work);
+	if (p->nq == p->capq) {
+		size_t cap = p->capq ? p->capq * 2 : 256;
+		struct sti_rec **q = realloc(p->q, cap * sizeof(*q));
+		if (!q) {
+			pthread_mutex_unlock(&p->mu);
+			return PB_ENOMEM;
+		}
+		p->q = q;
+		p->capq = cap;
 	}
+	p->q[p->nq++] = rec;
+	/* Only a sleeping helper needs the (system call) wake-up. */
+	if (p->sleeping)
+		pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
-	size_t mine = sign_some(p);
+	return PB_OK;
+}
+
+static void wait_idle(struct sti_pool *p)
+{
+	p->waiting = 1;
+	while (p->busy)
+		pthread_cond_wait(&p->idle, &p->mu);
+	p->waiting = 0;
+}
+
+void sti_pool_finish(struct sti_pool *p)
+{
 	pthread_mutex_lock(&p->mu);
-	p->finished += mine;
-	while (p->finished < p->njobs)
-		pthread_cond_wait(&p->done, &p->mu);
-	p->jobs = NULL;
-	p->njobs = 0;
+	while (p->taken < p->nq)
+		sign_next(p);
+	wait_idle(p);
+	pthread_mutex_unlock(&p->mu);
+}
+
+void sti_pool_reset(struct sti_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	/* Unclaimed records are never looked at again: skip them. */
+	p->taken = p->nq;
+	wait_idle(p);
+	for (size_t i = 0; i < p->nq; i++)
+		free(p->q[i]);
+	p->nq = p->taken = 0;
 	pthread_mutex_unlock(&p->mu);
 }
 
 /* ---- pending records ---- */
 
-void sti_pending_free(st_txn *t)
+void sti_pending_free(st_txn *t, int aborted)
 {
-	for (size_t i = 0; i < t->npend; i++)
-		free(t->pend[i].value);
+	if (aborted) {
+		/* A helper that has not started on one skips it. */
+		for (size_t i = 0; i < t->npend; i++) {
+			int expect = STI_REC_QUEUED;
+			atomic_compare_exchange_strong(&t->pend[i]->state, &expect, STI_REC_DROPPED);
+		}
+	}
 	free(t->pend);
 	t->pend = NULL;
 	t->npend = t->cappend = 0;
+	if (!t->parent && !t->readonly && t->env->pool)
+		sti_pool_reset(t->env->pool);
 }
 
 static int pending_reserve(st_txn *t, size_t more)
@@ -134,7 +186,7 @@ static int pending_reserve(st_txn *t, size_t more)
 	size_t cap = t->cappend ? t->cappend : 16;
 	while (cap < t->npend + more)
 		cap *= 2;
-	struct sti_pending *p = realloc(t->pend, cap * sizeof(*p));
+	struct sti_rec **p = realloc(t->pend, cap * sizeof(*p));
 	if (!p)
 		return PB_ENOMEM;
 	t->pend = p;
@@ -163,7 +215,7 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 {
 	Mailroom__AuditRecord r;
 	uint8_t prev[ST_HASH_LEN], hash[ST_HASH_LEN];
-	struct sti_pending *p;
+	struct sti_rec *p;
 	size_t len;
 	int rc;
 
@@ -178,24 +230,27 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 	r.prev_hash.data = prev;
 	r.prev_hash.len = sizeof(prev);
 	len = mailroom__audit_record__get_packed_size(&r);
-	if (len > SIZE_MAX - ST_SIG_LEN)
+	if (len > SIZE_MAX - ST_SIG_LEN - sizeof(*p))
 		return PB_ETOOBIG;
 	if ((rc = pending_reserve(t, 1)))
 		return rc;
-	p = &t->pend[t->npend];
-	if (!(p->value = malloc(len + ST_SIG_LEN)))
+	if (!(p = malloc(sizeof(*p) + len + ST_SIG_LEN)))
 		return PB_ENOMEM;
 	if (mailroom__audit_record__pack(&r, p->value) != len) {
-		free(p->value);
+		free(p);
 		return PB_ECORRUPT;   /* cannot happen; never store a short body */
 	}
 	memset(p->value + len, 0, ST_SIG_LEN);
 	p->index = r.index;
 	p->len = len + ST_SIG_LEN;
-	t->npend++;
-	/* The chain runs through the body alone, so it advances now; the
-	 * signature follows at seal time. */
+	atomic_init(&p->state, STI_REC_QUEUED);
+	/* The chain runs through the body alone, so it advances now. */
 	sti_record_hash(p->value, len, hash);
+	if ((rc = sti_pool_add(t->env->pool, p))) {
+		free(p);
+		return rc;
+	}
+	t->pend[t->npend++] = p;
 	t->next = r.index + 1;
 	memcpy(t->last_hash, hash, sizeof(hash));
 	rec->index = r.index;
@@ -220,9 +275,13 @@ int st_log_seal(st_txn *t)
 		return PB_EINVAL;   /* only the top level knows the batch is complete */
 	if (!t->npend)
 		return PB_OK;
-	sti_pool_sign(t->env->pool, t->pend, t->npend, t->env->keys.sign_sk);
+	sti_pool_finish(t->env->pool);
 	for (size_t i = 0; i < t->npend && !rc; i++) {
-		struct sti_pending *p = &t->pend[i];
+		struct sti_rec *p = t->pend[i];
+		if (atomic_load(&p->state) != STI_REC_SIGNED) {
+			rc = PB_ECORRUPT;   /* cannot happen: committed records are never dropped */
+			break;
+		}
 		sti_put_be64(kbuf, p->index);
 		v.mv_size = p->len;
 		v.mv_data = p->value;
@@ -234,9 +293,9 @@ int st_log_seal(st_txn *t)
 		else
 			rc = sti_err(t, rc);
 		if (!rc)
-			rc = sti_tree_append(t, p->index, p->value, p->len);
+			rc = sti_tree_append(t, p->index, p->leaf);
 	}
-	sti_pending_free(t);
+	sti_pending_free(t, 0);
 	return rc;
 }
 

@@ -55,13 +55,13 @@ static int node_put(st_txn *t, uint64_t level, uint64_t index, const uint8_t h[M
 	return sti_err(t, mdb_put(t->txn, t->env->tree, &k, &v, 0));
 }
 
-int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len)
+int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 {
 	struct getter g = {t};
 	uint8_t h[MT_HASH_LEN], left[MT_HASH_LEN];
 	int rc;
 
-	mt_leaf_hash(value, len, h);
+	memcpy(h, leaf, MT_HASH_LEN);
 	if ((rc = node_put(t, 0, index, h)))
 		return rc;
 	/* Each 1 bit at the bottom of index closes one more subtree. */

@@ -389,7 +389,7 @@ static const struct kv_int int_keys[] = {
 	I("hotline", "timeout_ms", 100, 600000, hotline_timeout_ms),
 	I("hotline", "backoff_max_ms", 100, 3600000, hotline_backoff_max_ms),
 	I("hotline", "deliver_batch", 1, 1000, hotline_deliver_batch),
-	I("disclosure", "correction_notice_days", 1, 60, disc_correction_notice_days),
+	I("disclosure", "correction_notice_days", 1, 7, disc_correction_notice_days),
 	I("disclosure", "correction_days", 1, 120, disc_correction_days),
 	I("disclosure", "consult_days", 1, 120, disc_consult_days),
 	I("disclosure", "fee_days", 1, 120, disc_fee_days),

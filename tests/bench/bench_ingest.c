@@ -6,7 +6,10 @@
  *                [--threads N] [--keep]
  *
  * Without --url it starts its own router and gateway in a temporary
- * directory (the integration harness) and reports their peak RSS. */
+ * directory (the integration harness) and reports their peak RSS and the
+ * CPU time (user + system) each spent over the measured window, per
+ * accepted message: on a shared machine that is a steadier guide than the
+ * rate. The clients' own CPU time is reported the same way. */
 #include "harness.h"
 
 #include <getopt.h>
@@ -15,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 struct client {
 	pthread_t th;
@@ -38,6 +43,61 @@ static double mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds (user + system) a process has used so far, -1 if unknown. */
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut, st;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* The name may hold spaces and parentheses: fields follow the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	                 &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       ru.ru_stime.tv_usec / 1e6;
+}
+
+/* CPU used by router, gateway and the clients, sampled at one instant. */
+struct cpu_mark {
+	double router, gateway, clients;
+};
+
+static void cpu_mark(struct cpu_mark *m)
+{
+	m->router = B.env ? proc_cpu_s(B.env->router.pid) : -1;
+	m->gateway = B.env ? proc_cpu_s(B.env->gateway.pid) : -1;
+	m->clients = self_cpu_s();
+}
+
+static void sleep_until(double t)
+{
+	double left;
+
+	while ((left = t - mono()) > 0) {
+		struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+		nanosleep(&ts, NULL);
+	}
 }
 
 static void keep_latency(struct client *c, double s)
@@ -156,6 +216,7 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		url = env.base;
+		B.env = &env;
 	}
 	B.base = url;
 
@@ -172,6 +233,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	struct cpu_mark c0, c1;
+	sleep_until(B.measure_from);
+	cpu_mark(&c0);
+	sleep_until(B.end);
+	cpu_mark(&c1);
 	for (int i = 0; i < clients; i++)
 		pthread_join(cs[i].th, NULL);
 
@@ -209,6 +275,17 @@ int main(int argc, char **argv)
 		printf("  router_rss %ld MB  gateway_rss %ld MB", (router_kb + 512) / 1024,
 		       (gateway_kb + 512) / 1024);
 	printf("\n");
+	if (accepted > 0) {
+		/* Approximate at the edges: requests straddling the window are
+		 * not counted while their CPU time is. */
+		double per = 1e6 / (double)accepted;
+		printf("cpu us/msg");
+		if (c0.router >= 0 && c1.router >= 0 && c0.gateway >= 0 && c1.gateway >= 0)
+			printf("  router %.0f  gateway %.0f  server %.0f",
+			       (c1.router - c0.router) * per, (c1.gateway - c0.gateway) * per,
+			       (c1.router - c0.router + c1.gateway - c0.gateway) * per);
+		printf("  clients %.0f\n", (c1.clients - c0.clients) * per);
+	}
 	if (errors)
 		printf("errors by class: transport %ld  1xx %ld  2xx %ld  3xx %ld  4xx %ld  5xx %ld\n",
 		       by[0], by[1], by[2], by[3], by[4], by[5]);

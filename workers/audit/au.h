@@ -44,6 +44,8 @@ enum au_exit {
 	AU_EXIT_INCONSISTENT = 25, /* a consistency proof does not hold */
 	AU_EXIT_ROLLBACK = 26,     /* a checkpoint smaller than one already seen */
 	AU_EXIT_FORK = 27,         /* two signed checkpoints of one size, different roots */
+	AU_EXIT_UNVERIFIED = 28,   /* report: the log does not verify, so no report */
+	AU_EXIT_CHECKS = 29,       /* report: printed, but a cross-check of the tables failed */
 };
 
 /* Options a command may take. */
@@ -65,6 +67,9 @@ enum {
 	AU_O_WKEY = 1 << 14,
 	AU_O_WNAME = 1 << 15,
 	AU_O_KEYGEN = 1 << 16,
+	AU_O_YEAR = 1 << 17,
+	AU_O_TO = 1 << 18,
+	AU_O_FORMAT = 1 << 19,
 };
 
 struct au_cmd {
@@ -113,6 +118,9 @@ struct au_opts {
 	const char *store;
 	const char *pubkey;
 	const char *from;          /* --from YYYY-MM-DD */
+	const char *to;            /* --to YYYY-MM-DD */
+	const char *year;          /* --year YYYY, checked by the command */
+	const char *format;        /* --format md|html|csv|json */
 	const char *days;          /* --working-days N, checked by the command */
 	const char *calendars;     /* NULL: AU_DEFAULT_CALENDARS */
 	const char *now;           /* --now RFC 3339 */
@@ -161,5 +169,7 @@ int au_cmd_export(int argc, char **argv);
 int au_cmd_verify_receipt(int argc, char **argv);
 int au_cmd_consistency(int argc, char **argv);
 int au_cmd_witness(int argc, char **argv);
+int au_cmd_report_annual(int argc, char **argv);
+int au_cmd_report_channels(int argc, char **argv);
 
 #endif

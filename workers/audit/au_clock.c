@@ -14,7 +14,14 @@
  * the span the message's first clock record shows. Only records made
  * with the loaded calendar version are recomputed; after CLOCK_RECOMPUTED
  * a message's clocks follow a newer calendar than its records name, so
- * its later records are left out too. */
+ * its later records are left out too.
+ *
+ * A disclosure application's clock moves only with its steps, so each
+ * record's clock inputs are checked against the one before: a receipt
+ * confirmed or a correction received restarts it from the record's
+ * receipt_ms; a pause neither moves the due instant nor changes the
+ * inputs, and starts at the event; the end of the last pause adds the
+ * working days it lasted; an extension adds extended days only. */
 #include "au_rules.h"
 #include "pb_time.h"
 
@@ -92,6 +99,13 @@ static void skip(struct au_rules *R)
 		R->skipped_first = R->r->index;
 }
 
+static int restarts(int ev)
+{
+	return ev == MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED ||
+	       ev == MAILROOM__AUDIT_EVENT__AUDIT_RECEIPT_CONFIRMED ||
+	       ev == MAILROOM__AUDIT_EVENT__AUDIT_CORRECTION_RECEIVED;
+}
+
 /* RECEIVED carries due instants but no clock: the first clock record of
  * each kind shows the span the message was given. */
 static int received_due(struct au_rules *R, const Mailroom__Clock *c, int k)
@@ -102,8 +116,7 @@ static int received_due(struct au_rules *R, const Mailroom__Clock *c, int k)
 	char a[40], b[40];
 	int prov;
 
-	if (R->r->event != MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED &&
-	    c->started_ms != m->received_ms) {
+	if (!restarts(R->r->event) && c->started_ms != m->received_ms) {
 		fmt_t(c->started_ms, a, sizeof(a));
 		fmt_t(m->received_ms, b, sizeof(b));
 		return deadline(R, R->r->index, "the clock started %s, the message was received %s",
@@ -187,6 +200,79 @@ static int carried(struct au_rules *R)
 	return AU_EXIT_OK;
 }
 
+static int same_input(struct au_rules *R, const char *what, int64_t now, int64_t before)
+{
+	if (now == before)
+		return AU_EXIT_OK;
+	return deadline(R, R->r->index, "the clock's %s changed from %lld to %lld", what,
+	                (long long)before, (long long)now);
+}
+
+/* A disclosure step's change to the clock inputs (kc: as the record
+ * before left them; with_cal: working days can be counted). */
+static int disc_inputs(struct au_rules *R, const struct kclock *kc, int with_cal)
+{
+	const Mailroom__AuditRecord *r = R->r;
+	const Mailroom__Clock *c = r->clock;
+	int ev = r->event, cls;
+	int64_t when = au_when(r);
+	char a[40], b[40];
+	struct kclock was = *kc;
+
+	if (!kc->seen) {
+		/* The first clock record: RECEIVED started it plainly. */
+		memset(&was, 0, sizeof(was));
+		was.due = kc->due;
+		was.started = R->m->received_ms;
+		was.span = c->working_days;
+	}
+	if ((cls = same_input(R, "span", c->working_days, was.span)))
+		return cls;
+	if (restarts(ev)) {
+		if (c->started_ms != r->receipt_ms) {
+			fmt_t(c->started_ms, a, sizeof(a));
+			fmt_t(r->receipt_ms, b, sizeof(b));
+			return deadline(R, r->index, "the clock restarted %s; the receipt is %s", a, b);
+		}
+		return same_input(R, "paused days", c->paused_days, 0);
+	}
+	if ((cls = same_input(R, "start", c->started_ms, was.started)))
+		return cls;
+	if (ev != MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED &&
+	    (cls = same_input(R, "extended days", c->extended_days, was.extended)))
+		return cls;
+	if (c->pause_depth > was.depth) {
+		/* A pause: the due instant stays; the first one starts the pause. */
+		if (c->due_ms != was.due) {
+			fmt_t(was.due, a, sizeof(a));
+			fmt_t(c->due_ms, b, sizeof(b));
+			return deadline(R, r->index, "a pause moved the due instant from %s to %s", a, b);
+		}
+		if ((cls = same_input(R, "paused days", c->paused_days, was.paused)))
+			return cls;
+		return same_input(R, "pause start", c->paused_since_ms, was.depth ? was.since : when);
+	}
+	if (c->pause_depth < was.depth && c->pause_depth == 0) {
+		int32_t n;
+		if (c->paused_since_ms)
+			return deadline(R, r->index, "the clock runs again but keeps a pause start");
+		if (!with_cal)
+			return AU_EXIT_OK;
+		n = cal_working_days_between(R->cal, pb_day_of_ms(was.since), pb_day_of_ms(when), NULL);
+		if (c->paused_days != was.paused + n) {
+			fmt_t(was.since, a, sizeof(a));
+			fmt_t(when, b, sizeof(b));
+			return deadline(R, r->index,
+			                "the pause from %s to %s adds %d working days; the clock says %d", a,
+			                b, n, c->paused_days - was.paused);
+		}
+		return AU_EXIT_OK;
+	}
+	if ((cls = same_input(R, "paused days", c->paused_days, was.paused)))
+		return cls;
+	return same_input(R, "pause start", c->paused_since_ms, was.since);
+}
+
 int au_deadlines(struct au_rules *R, int first)
 {
 	const Mailroom__AuditRecord *r = R->r;
@@ -199,13 +285,24 @@ int au_deadlines(struct au_rules *R, int first)
 	    r->event == MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
 		return AU_EXIT_OK;
 
+	same = r->cal_version.len == CAL_VERSION_LEN &&
+	       memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
 	if (r->clock) {
-		struct kclock *kc = &m->clk[r->clock->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY];
-		if (r->clock->due_ms != kc->due)
+		const Mailroom__Clock *c = r->clock;
+		struct kclock *kc = &m->clk[c->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY];
+		if (m->d.phase && !recomputed &&
+		    (cls = disc_inputs(R, kc, R->cal && same && !m->recal)))
+			return cls;
+		if (c->due_ms != kc->due)
 			kc->steps = 0;
-		kc->due = r->clock->due_ms;
-		kc->depth = r->clock->pause_depth;
+		kc->due = c->due_ms;
+		kc->depth = c->pause_depth;
 		kc->seen = 1;
+		kc->started = c->started_ms;
+		kc->since = c->paused_since_ms;
+		kc->span = c->working_days;
+		kc->extended = c->extended_days;
+		kc->paused = c->paused_days;
 	}
 	/* CLOCK_RECOMPUTED records are written before the message's summary
 	 * follows its clocks. */
@@ -213,8 +310,6 @@ int au_deadlines(struct au_rules *R, int first)
 		return cls;
 	if (!R->cal || (!r->clock && r->event != MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED))
 		return AU_EXIT_OK;
-	same = r->cal_version.len == CAL_VERSION_LEN &&
-	       memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
 	if (recomputed)
 		m->recal = 1;
 	if (!same || m->recal) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
+#define REPORT_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_CALENDARS | AU_O_FORMAT)
 #define WITNESS_OPTS \
 	(AU_O_STATE | AU_O_URL | AU_O_PUBKEY | AU_O_WKEY | AU_O_WNAME | AU_O_KEYGEN | AU_O_JSON)
 
@@ -41,6 +42,15 @@ static const struct au_cmd cmds[] = {
 	{"overdue", au_cmd_overdue, LOG_OPTS | AU_O_CALENDARS | AU_O_NOW, AU_O_STORE,
 	 "overdue --store DIR [--pubkey FILE] [--calendars DIR] [--now RFC3339] [--json]",
 	 "verify the log, then list every missed deadline from its records"},
+	{"report annual", au_cmd_report_annual, REPORT_OPTS | AU_O_YEAR, AU_O_YEAR,
+	 "report annual --year YYYY (BUNDLE|--store DIR) [--format md|html|csv|json] "
+	 "[--pubkey FILE] [--calendars DIR]",
+	 "verify the log, then the annual report's tables 三 and 四, channels and checks"},
+	{"report channels", au_cmd_report_channels, REPORT_OPTS | AU_O_FROM | AU_O_TO,
+	 AU_O_FROM | AU_O_TO,
+	 "report channels --from YYYY-MM-DD --to YYYY-MM-DD (BUNDLE|--store DIR) "
+	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR]",
+	 "verify the log, then the channel counts of a date range"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -96,6 +106,9 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"witness-key", required_argument, NULL, 'k'},
 		{"witness-name", required_argument, NULL, 'N'},
 		{"keygen", no_argument, NULL, 'K'},
+		{"year", required_argument, NULL, 'y'},
+		{"to", required_argument, NULL, 'T'},
+		{"format", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -103,7 +116,8 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	static const char *names[] = {"--store", "--pubkey", "--json", "--from", "--working-days",
 	                              "--calendars", "--now", "--out", "--receipt", "--proof",
 	                              "--checkpoint", "--entry", "--state", "--url",
-	                              "--witness-key", "--witness-name", "--keygen"};
+	                              "--witness-key", "--witness-name", "--keygen", "--year",
+	                              "--to", "--format"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
@@ -130,6 +144,9 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'k': o->wkey = optarg; o->seen |= AU_O_WKEY; break;
 		case 'N': o->wname = optarg; o->seen |= AU_O_WNAME; break;
 		case 'K': o->keygen = 1; o->seen |= AU_O_KEYGEN; break;
+		case 'y': o->year = optarg; o->seen |= AU_O_YEAR; break;
+		case 'T': o->to = optarg; o->seen |= AU_O_TO; break;
+		case 'F': o->format = optarg; o->seen |= AU_O_FORMAT; break;
 		case 'h':
 			if (cmd)
 				printf("usage: " AU_PROG " %s\n", cmd->usage);
@@ -200,6 +217,21 @@ int main(int argc, char **argv)
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
 		return AU_EXIT_OK;
+	}
+	/* Two-word commands ("report annual") run with their full name as
+	 * argv[0]. */
+	if (strcmp(argv[1], "report") == 0) {
+		char name[64];
+		const struct au_cmd *rc;
+		if (argc < 3)
+			return au_usage(NULL, "report needs a kind: annual or channels");
+		snprintf(name, sizeof(name), "report %.40s", argv[2]);
+		if (!(rc = find_cmd(name))) {
+			fprintf(stderr, AU_PROG ": unknown report '%s'\n", argv[2]);
+			return au_usage(NULL, NULL);
+		}
+		argv[2] = (char *)rc->name;
+		return rc->run(argc - 2, argv + 2);
 	}
 	const struct au_cmd *cmd = find_cmd(argv[1]);
 	if (cmd)

@@ -9,6 +9,11 @@
  *   SERIOUSLY_OVERDUE) by the router, in order, once per clock and due
  *   instant, never while paused, never after the clock stopped (the
  *   acknowledgement clock at the first LEASED, both at REPLIED).
+ *   Imported records (mailroom-admin import) are by operator:<name>, at
+ *   their effective_ms (the router's own records in an import keep
+ *   "router"), and stand for a handler; an imported answer needs no
+ *   lease. Disclosure applications follow their
+ *   own steps, in au_disc.c.
  *
  * The deadlines records carry are checked in au_clock.c. Strings are
  * compared by keyed hashes, so each message costs a fixed, small amount
@@ -42,6 +47,7 @@ void au_rules_free(struct au_rules *r)
 		return;
 	free(r->msgs);
 	free(r->slots);
+	free(r->cases);
 	free(r);
 }
 
@@ -51,7 +57,7 @@ void au_rules_skipped(const struct au_rules *r, uint64_t *n, uint64_t *first)
 	*first = r->skipped_first;
 }
 
-static uint64_t hash_bytes(const struct au_rules *R, const void *p, size_t n)
+uint64_t au_hash_bytes(const struct au_rules *R, const void *p, size_t n)
 {
 	uint8_t h[crypto_shorthash_BYTES];
 	uint64_t v;
@@ -61,16 +67,16 @@ static uint64_t hash_bytes(const struct au_rules *R, const void *p, size_t n)
 	return v;
 }
 
-static uint64_t hash_str(const struct au_rules *R, const char *s)
+uint64_t au_hash_str(const struct au_rules *R, const char *s)
 {
-	return hash_bytes(R, s ? s : "", s ? strlen(s) : 0);
+	return au_hash_bytes(R, s ? s : "", s ? strlen(s) : 0);
 }
 
 /* ---- messages by id ---- */
 
 static size_t slot_of(const struct au_rules *R, const uint8_t id[PB_ID_LEN])
 {
-	return (size_t)hash_bytes(R, id, PB_ID_LEN) & (R->nslots - 1);
+	return (size_t)au_hash_bytes(R, id, PB_ID_LEN) & (R->nslots - 1);
 }
 
 static int grow(struct au_rules *R)
@@ -90,6 +96,16 @@ static int grow(struct au_rules *R)
 		R->slots[s] = (uint32_t)i + 1;
 	}
 	return PB_OK;
+}
+
+struct mstate *au_rules_find(struct au_rules *R, const uint8_t id[PB_ID_LEN])
+{
+	if (!R->nslots)
+		return NULL;
+	for (size_t s = slot_of(R, id); R->slots[s]; s = (s + 1) & (R->nslots - 1))
+		if (memcmp(R->msgs[R->slots[s] - 1].id, id, PB_ID_LEN) == 0)
+			return &R->msgs[R->slots[s] - 1];
+	return NULL;
 }
 
 static struct mstate *find_or_add(struct au_rules *R, const uint8_t id[PB_ID_LEN])
@@ -141,9 +157,7 @@ int au_finding(struct au_rules *R, int cls, uint64_t at, const char *fmt, ...)
 	return cls;
 }
 
-static int state(struct au_rules *R, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int state(struct au_rules *R, const char *fmt, ...)
+int au_state(struct au_rules *R, const char *fmt, ...)
 {
 	char text[300];
 	va_list ap;
@@ -156,22 +170,37 @@ static int state(struct au_rules *R, const char *fmt, ...)
 
 /* ---- the state machine ---- */
 
+int64_t au_when(const Mailroom__AuditRecord *r)
+{
+	return r->effective_ms ? r->effective_ms : r->time_ms;
+}
+
 static int is_handler(const char *actor)
 {
 	return actor && strncmp(actor, "handler:", 8) == 0 && actor[8];
 }
 
-static int by_holder(struct au_rules *R, const char *what)
+int au_as_handler(const struct au_rules *R)
+{
+	return R->r->imported || is_handler(R->r->actor);
+}
+
+int au_as_router(const struct au_rules *R)
+{
+	return R->r->actor && strcmp(R->r->actor, "router") == 0;
+}
+
+int au_by_holder(struct au_rules *R, const char *what)
 {
 	const struct mstate *m = R->m;
 	const Mailroom__AuditRecord *r = R->r;
 
 	if (m->phase != PH_LEASED)
-		return state(R, "%s while the message is not leased", what);
-	if (hash_str(R, r->actor) != m->holder_h) {
+		return au_state(R, "%s while the message is not leased", what);
+	if (au_hash_str(R, r->actor) != m->holder_h) {
 		char a[80];
 		snprintf(a, sizeof(a), "%s", r->actor ? r->actor : "");
-		return state(R, "%s by %s, who does not hold the lease taken at record %llu", what,
+		return au_state(R, "%s by %s, who does not hold the lease taken at record %llu", what,
 		             a, (unsigned long long)m->leased_at);
 	}
 	return AU_EXIT_OK;
@@ -182,14 +211,14 @@ static int clock_kind(struct au_rules *R, int *k)
 	const Mailroom__Clock *c = R->r->clock;
 
 	if (!c)
-		return state(R, "carries no clock");
+		return au_state(R, "carries no clock");
 	if (c->kind != ST_CLOCK_ACK && c->kind != ST_CLOCK_REPLY)
-		return state(R, "names clock kind %u", c->kind);
+		return au_state(R, "names clock kind %u", c->kind);
 	*k = c->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY;
 	if (*k == K_ACK && R->m->received_ack_due == 0)
-		return state(R, "changes an acknowledgement clock the message never had");
+		return au_state(R, "changes an acknowledgement clock the message never had");
 	if (*k == K_ACK && R->m->acked)
-		return state(R, "touches the acknowledgement clock after it stopped");
+		return au_state(R, "touches the acknowledgement clock after it stopped");
 	return AU_EXIT_OK;
 }
 
@@ -200,28 +229,28 @@ static int clock_change(struct au_rules *R, int ev)
 	int k, cls;
 
 	if (R->m->phase != PH_QUEUED && R->m->phase != PH_LEASED)
-		return state(R, "a clock change before the message was routed");
+		return au_state(R, "a clock change before the message was routed");
 	if ((cls = clock_kind(R, &k)))
 		return cls;
 	kc = &R->m->clk[k];
 	switch (ev) {
 	case MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_PAUSED:
 		if (c->pause_depth != kc->depth + 1)
-			return state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
+			return au_state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
 		break;
 	case MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESUMED:
 		if (kc->depth == 0)
-			return state(R, "resumes a clock that is not paused");
+			return au_state(R, "resumes a clock that is not paused");
 		if (c->pause_depth != kc->depth - 1)
-			return state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
+			return au_state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
 		break;
 	case MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED:
 		if (c->pause_depth != 0)
-			return state(R, "a restarted clock still paused");
+			return au_state(R, "a restarted clock still paused");
 		break;
 	default:
 		if (c->pause_depth != kc->depth)
-			return state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
+			return au_state(R, "pause depth %u after %u", c->pause_depth, kc->depth);
 		break;
 	}
 	return AU_EXIT_OK;
@@ -234,24 +263,24 @@ static int escalation(struct au_rules *R, uint32_t step)
 	struct kclock *kc;
 	int k, cls;
 
-	if (!r->actor || strcmp(r->actor, "router") != 0)
-		return state(R, "%s written by someone other than the router", names[step]);
+	if (!au_as_router(R))
+		return au_state(R, "%s written by someone other than the router", names[step]);
 	if (R->m->phase != PH_QUEUED && R->m->phase != PH_LEASED)
-		return state(R, "%s before the message was routed", names[step]);
+		return au_state(R, "%s before the message was routed", names[step]);
 	if ((cls = clock_kind(R, &k)))
 		return cls;
 	kc = &R->m->clk[k];
 	if (r->clock->due_ms != kc->due)
-		return state(R, "%s for a due instant no record set", names[step]);
+		return au_state(R, "%s for a due instant no record set", names[step]);
 	if (kc->depth > 0 || r->clock->pause_depth > 0)
-		return state(R, "%s while the clock is paused", names[step]);
+		return au_state(R, "%s while the clock is paused", names[step]);
 	if (r->clock->escalation != step)
-		return state(R, "%s whose clock says step %u", names[step], r->clock->escalation);
+		return au_state(R, "%s whose clock says step %u", names[step], r->clock->escalation);
 	if (step <= kc->steps)
-		return state(R, "%s a second time for the same %s deadline", names[step],
+		return au_state(R, "%s a second time for the same %s deadline", names[step],
 		             k == K_ACK ? "acknowledgement" : "reply");
 	if (step != kc->steps + 1u)
-		return state(R, "%s before %s", names[step], names[kc->steps + 1]);
+		return au_state(R, "%s before %s", names[step], names[kc->steps + 1]);
 	kc->steps = (uint8_t)step;
 	return AU_EXIT_OK;
 }
@@ -261,41 +290,45 @@ static int transition(struct au_rules *R, int ev)
 	const Mailroom__AuditRecord *r = R->r;
 	struct mstate *m = R->m;
 	char name[48];
-	int cls;
+	int cls, handled;
 
+	/* Disclosure applications have their own steps (au_disc.c). */
+	if (m->phase != PH_NEW && ((cls = au_disc_record(R, ev, &handled)) || handled))
+		return cls;
 	if (m->phase == PH_NEW && ev != MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED)
-		return state(R, "%s before the message was RECEIVED", ev_name(ev, name, sizeof(name)));
+		return au_state(R, "%s before the message was RECEIVED", ev_name(ev, name, sizeof(name)));
 	if (m->phase == PH_RECEIVED && ev != MAILROOM__AUDIT_EVENT__AUDIT_ROUTED)
-		return state(R, "%s before ROUTED", ev_name(ev, name, sizeof(name)));
+		return au_state(R, "%s before ROUTED", ev_name(ev, name, sizeof(name)));
 	/* A closed message takes only the platform's word: a re-dispatch, a
 	 * revoke or a chase, and the connector's notes about its events. */
 	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED && ev != MAILROOM__AUDIT_EVENT__AUDIT_REVOKED &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
-		return state(R, "%s after the message was closed at record %llu",
+		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
 	switch (ev) {
 	case MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED:
 		if (m->phase != PH_NEW)
-			return state(R, "a second RECEIVED (the first is record %llu)",
+			return au_state(R, "a second RECEIVED (the first is record %llu)",
 			             (unsigned long long)m->received_at);
 		m->phase = PH_RECEIVED;
 		m->received_at = r->index;
-		m->received_ms = r->time_ms;
+		m->received_ms = au_when(r);
 		m->received_due = r->due_ms;
 		m->received_ack_due = r->ack_due_ms;
 		m->clk[K_REPLY].due = r->due_ms;
 		m->clk[K_ACK].due = r->ack_due_ms;
-		m->queue_h = hash_str(R, r->queue);
+		m->queue_h = au_hash_str(R, r->queue);
 		m->cal_ok = R->cal && r->cal_version.len == CAL_VERSION_LEN &&
 		            memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
 		m->hotline = r->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE;
-		return AU_EXIT_OK;
+		m->imported = r->imported;
+		return au_disc_received(R);
 	case MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED:
 		/* The same message, received again with new clocks; ROUTED follows. */
 		if (m->phase != PH_REPLIED || !m->hotline)
-			return state(R, "REDISPATCHED while the order is still open");
+			return au_state(R, "REDISPATCHED while the order is still open");
 		m->phase = PH_RECEIVED;
 		m->received_at = r->index;
 		m->received_ms = r->time_ms;
@@ -310,7 +343,7 @@ static int transition(struct au_rules *R, int ev)
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_REVOKED:
 		if (!m->hotline)
-			return state(R, "REVOKED for a message that is not a 12345 order");
+			return au_state(R, "REVOKED for a message that is not a 12345 order");
 		if (m->phase != PH_REPLIED)
 			m->closed_at = r->index;
 		m->phase = PH_REPLIED;
@@ -320,28 +353,28 @@ static int transition(struct au_rules *R, int ev)
 	case MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD:
 	case MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED:
 		if (!m->hotline)
-			return state(R, "%s for a message that is not a 12345 order",
+			return au_state(R, "%s for a message that is not a 12345 order",
 			             ev_name(ev, name, sizeof(name)));
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_SIGNED:
 		if (!m->hotline || (m->phase != PH_QUEUED && m->phase != PH_LEASED))
-			return state(R, "SIGNED when the order is not open for signing");
-		if (!is_handler(r->actor))
-			return state(R, "SIGNED by someone other than a handler");
+			return au_state(R, "SIGNED when the order is not open for signing");
+		if (!au_as_handler(R))
+			return au_state(R, "SIGNED by someone other than a handler");
 		m->acked = 1;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_EXTENSION_REQUESTED:
 		if (!m->hotline || (m->phase != PH_QUEUED && m->phase != PH_LEASED))
-			return state(R, "EXTENSION_REQUESTED when the order is not open");
+			return au_state(R, "EXTENSION_REQUESTED when the order is not open");
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_CITIZEN_REPLIED:
 		if (!m->hotline)
-			return state(R, "CITIZEN_REPLIED for a message that is not a 12345 order");
-		return by_holder(R, "CITIZEN_REPLIED");
+			return au_state(R, "CITIZEN_REPLIED for a message that is not a 12345 order");
+		return au_by_holder(R, "CITIZEN_REPLIED");
 	case MAILROOM__AUDIT_EVENT__AUDIT_RETURNED:
 		if (!m->hotline)
-			return state(R, "RETURNED for a message that is not a 12345 order");
-		if ((cls = by_holder(R, "RETURNED")))
+			return au_state(R, "RETURNED for a message that is not a 12345 order");
+		if ((cls = au_by_holder(R, "RETURNED")))
 			return cls;
 		m->phase = PH_REPLIED;
 		m->closed_at = r->index;
@@ -349,59 +382,63 @@ static int transition(struct au_rules *R, int ev)
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_ROUTED:
 		if (m->phase != PH_RECEIVED)
-			return state(R, "ROUTED again");
-		if (!r->actor || strcmp(r->actor, "router") != 0)
-			return state(R, "ROUTED by someone other than the router");
+			return au_state(R, "ROUTED again");
+		if (!au_as_router(R))
+			return au_state(R, "ROUTED by someone other than the router");
 		m->phase = PH_QUEUED;
-		m->queue_h = hash_str(R, r->queue);
+		m->queue_h = au_hash_str(R, r->queue);
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_LEASED:
 		if (m->phase != PH_QUEUED)
-			return state(R, "LEASED while already leased (record %llu)",
+			return au_state(R, "LEASED while already leased (record %llu)",
 			             (unsigned long long)m->leased_at);
-		if (!is_handler(r->actor))
-			return state(R, "LEASED by someone other than a handler");
-		if (hash_str(R, r->queue) != m->queue_h)
-			return state(R, "LEASED from a queue the message is not in");
+		if (!au_as_handler(R))
+			return au_state(R, "LEASED by someone other than a handler");
+		if (au_hash_str(R, r->queue) != m->queue_h)
+			return au_state(R, "LEASED from a queue the message is not in");
 		m->phase = PH_LEASED;
 		m->leased_at = r->index;
-		m->holder_h = hash_str(R, r->actor);
-		m->token_h = hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len);
+		m->holder_h = au_hash_str(R, r->actor);
+		m->token_h = au_hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len);
 		/* Taking a message acknowledges it, except a 12345 order: SIGNED does. */
 		if (!m->hotline)
 			m->acked = 1;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_RENEWED:
-		if ((cls = by_holder(R, "LEASE_RENEWED")))
+		if ((cls = au_by_holder(R, "LEASE_RENEWED")))
 			return cls;
-		if (hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len) != m->token_h)
-			return state(R, "LEASE_RENEWED names another lease token");
+		if (au_hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len) != m->token_h)
+			return au_state(R, "LEASE_RENEWED names another lease token");
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_REPLIED:
-		if ((cls = by_holder(R, "REPLIED")))
+		/* An answer brought over by an import was given in the old
+		 * system: no lease here. */
+		if (r->imported && m->phase != PH_QUEUED && m->phase != PH_LEASED)
+			return au_state(R, "an imported REPLIED while the message is not open");
+		if (!r->imported && (cls = au_by_holder(R, "REPLIED")))
 			return cls;
 		m->phase = PH_REPLIED;
 		m->closed_at = r->index;
 		m->acked = 1;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_RELEASED:
-		if ((cls = by_holder(R, "RELEASED")))
+		if ((cls = au_by_holder(R, "RELEASED")))
 			return cls;
 		m->phase = PH_QUEUED;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED:
-		if ((cls = by_holder(R, "TRANSFERRED")))
+		if ((cls = au_by_holder(R, "TRANSFERRED")))
 			return cls;
-		if (hash_str(R, r->from_queue) != m->queue_h)
-			return state(R, "TRANSFERRED from a queue the message is not in");
+		if (au_hash_str(R, r->from_queue) != m->queue_h)
+			return au_state(R, "TRANSFERRED from a queue the message is not in");
 		m->phase = PH_QUEUED;
-		m->queue_h = hash_str(R, r->queue);
+		m->queue_h = au_hash_str(R, r->queue);
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_EXPIRED:
 		if (m->phase != PH_LEASED)
-			return state(R, "LEASE_EXPIRED while the message is not leased");
-		if (!r->actor || strcmp(r->actor, "router") != 0)
-			return state(R, "LEASE_EXPIRED by someone other than the router");
+			return au_state(R, "LEASE_EXPIRED while the message is not leased");
+		if (!au_as_router(R))
+			return au_state(R, "LEASE_EXPIRED by someone other than the router");
 		m->phase = PH_QUEUED;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE:
@@ -413,6 +450,29 @@ static int transition(struct au_rules *R, int ev)
 	default:
 		return clock_change(R, ev);
 	}
+}
+
+/* Records written by mailroom-admin import: by an operator, at their
+ * original time, about a message the import created. Only they may name
+ * an operator. */
+static int imported(struct au_rules *R)
+{
+	const Mailroom__AuditRecord *r = R->r;
+	int op = r->actor && strncmp(r->actor, "operator:", 9) == 0;
+
+	if (!r->imported) {
+		if (op)
+			return au_state(R, "written by %.80s but not marked imported", r->actor);
+		return AU_EXIT_OK;
+	}
+	/* The router's own records in an import keep their actor. */
+	if ((!op || !r->actor[9]) && !au_as_router(R))
+		return au_state(R, "an imported record whose actor is not operator:<name>");
+	if (r->effective_ms <= 0)
+		return au_state(R, "an imported record without its original time (effective_ms)");
+	if (r->event != MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED && !R->m->imported)
+		return au_state(R, "an imported record about a message that was not imported");
+	return AU_EXIT_OK;
 }
 
 int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *why, size_t len,
@@ -427,24 +487,26 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	R->at = at;
 	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
 		if (r->message_id.len)
-			return state(R, "AUDIT_LOG_KEY about a message");
+			return au_state(R, "AUDIT_LOG_KEY about a message");
 		if (r->key.len != 32 || !crypto_core_ed25519_is_valid_point(r->key.data))
-			return state(R, "AUDIT_LOG_KEY without a usable key");
+			return au_state(R, "AUDIT_LOG_KEY without a usable key");
 		return AU_EXIT_OK;
 	}
 	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_ORDER_REFUSED) {
 		/* An order never taken: there is no message to follow. */
 		if (r->message_id.len)
-			return state(R, "ORDER_REFUSED about a stored message");
+			return au_state(R, "ORDER_REFUSED about a stored message");
 		return AU_EXIT_OK;
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
-	    ev > MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
-		return state(R, "unknown event %d", ev);
+	    ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED)
+		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
-		return state(R, "names no message");
+		return au_state(R, "names no message");
 	if (!(R->m = find_or_add(R, r->message_id.data)))
 		return -1;
+	if ((cls = imported(R)))
+		return cls;
 	if (r->clock && (r->clock->kind == ST_CLOCK_ACK || r->clock->kind == ST_CLOCK_REPLY))
 		first = !R->m->clk[r->clock->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY].seen;
 	if ((cls = transition(R, ev)))

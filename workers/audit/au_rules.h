@@ -17,6 +17,26 @@ struct kclock {
 	uint32_t depth;            /* pause depth */
 	uint8_t steps;             /* escalation steps written for this due */
 	uint8_t seen;              /* a record carried this clock */
+	/* Its inputs as the last record carried them: the next record's
+	 * change to them is checked against the event (au_clock.c). */
+	int64_t started, since;
+	int32_t span, extended, paused;
+};
+
+/* A disclosure application's phase (DisclosurePhase). */
+enum { DP_OPEN = 1, DP_AWAIT_CORRECTION, DP_AWAIT_FEE, DP_DECIDED, DP_DELIVERED };
+
+/* What the rules keep of a disclosure application (au_disc.c). */
+struct dstate {
+	uint8_t phase;             /* DP_*, 0 for other channels */
+	uint8_t confirmed;         /* the legal receipt is fixed (Art. 31) */
+	uint8_t corrections;       /* asked; at most one */
+	uint8_t corrected;         /* the correction arrived */
+	uint8_t consults;          /* consultations open now */
+	uint8_t extensions;
+	uint8_t flagged, repeat_decided;
+	int64_t party_due;         /* the correction's or the fee's deadline, while awaited */
+	uint64_t decided_at;
 };
 
 struct mstate {
@@ -26,10 +46,21 @@ struct mstate {
 	uint8_t recal;             /* clocks moved to a newer calendar */
 	uint8_t cal_ok;            /* RECEIVED names the loaded calendar */
 	uint8_t hotline;           /* a 12345 order: SIGNED, not LEASED, acknowledges */
+	uint8_t imported;          /* RECEIVED was written by mailroom-admin import */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;
 	uint64_t queue_h, holder_h, token_h;
 	struct kclock clk[2];
+	struct dstate d;
+};
+
+/* A review or lawsuit on record (REVIEW_RECORDED), by message. */
+struct rcase {
+	uint32_t msg;              /* index into msgs */
+	uint8_t kind;              /* index into au_review_kinds */
+	uint8_t pending;
+	uint64_t case_h;           /* keyed hash of case_no */
+	int64_t filed_ms;
 };
 
 struct au_rules {
@@ -41,12 +72,39 @@ struct au_rules {
 	uint32_t *slots;
 	size_t nslots;             /* a power of two, kept at most half full */
 	uint64_t skipped, skipped_first;
+	struct rcase *cases;
+	size_t ncases, capcases;
 	const Mailroom__AuditRecord *r;   /* the record being checked */
 	struct mstate *m;
 	char *why;
 	size_t wlen;
 	uint64_t *at;
 };
+
+/* The instant an event counts from: effective_ms when set (imports,
+ * back-dated receipts), else time_ms. */
+int64_t au_when(const Mailroom__AuditRecord *r);
+
+/* Shared by au_rules.c and au_disc.c. */
+uint64_t au_hash_str(const struct au_rules *R, const char *s);
+uint64_t au_hash_bytes(const struct au_rules *R, const void *p, size_t n);
+/* The message already followed, or NULL. */
+struct mstate *au_rules_find(struct au_rules *R, const uint8_t id[PB_ID_LEN]);
+/* A state finding about the current record; returns AU_EXIT_STATE. */
+int au_state(struct au_rules *R, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The record is by the lease holder while the message is leased; what
+ * names the event in the finding. */
+int au_by_holder(struct au_rules *R, const char *what);
+/* The actor is the router / may act as a handler (an operator's
+ * imported record stands for one). */
+int au_as_router(const struct au_rules *R);
+int au_as_handler(const struct au_rules *R);
+
+/* Disclosure applications (au_disc.c): the checks of RECEIVED, and of any
+ * other record about a disclosure application or naming a disclosure
+ * event. *handled is 0 when the generic rules go on with the record. */
+int au_disc_received(struct au_rules *R);
+int au_disc_record(struct au_rules *R, int ev, int *handled);
 
 /* A finding about the current message, prefixed with its id; returns
  * cls. */

@@ -1,11 +1,13 @@
 /* The audit log: chaining, the head across nested transactions, and the
  * verifier against tampered, reordered and truncated logs. */
 #include "helpers.h"
+#include "mt.h"
 #include "pb_err.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 TestSuite(log, .init = fx_setup, .fini = fx_teardown);
@@ -166,6 +168,57 @@ Test(log, aborted_top_level_leaves_no_trace)
 	cr_assert_eq(r.index, 3);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
 	verify_ok(4);
+}
+
+/* Records are signed while the batch goes on: children that abort drop
+ * records the pool may be signing, and the index they held is reused.
+ * Only what was committed is written, signed, and in the tree. */
+Test(log, aborted_children_while_the_pool_signs)
+{
+	uint8_t (*leaves)[MT_HASH_LEN], root[MT_HASH_LEN], want[MT_HASH_LEN];
+	struct st_receipt r;
+	const uint8_t *data;
+	size_t len;
+	uint64_t n, kept = 1;   /* the genesis record */
+	st_txn *t, *c;
+
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	for (int i = 0; i < 60; i++) {
+		cr_assert_eq(st_txn_begin(fx.env, t, 0, &c), PB_OK);
+		for (int k = 0; k < 3; k++)
+			cr_assert_eq(append_one(c, i % 3 == 1 ? "dropped" : "kept", &r), PB_OK);
+		if (i % 3 == 1) {
+			st_txn_abort(c);
+		} else {
+			cr_assert_eq(st_txn_commit(c), PB_OK);
+			kept += 3;
+		}
+	}
+	cr_assert_eq(r.index + 1, kept);
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	/* A top-level abort while helpers may still be signing. */
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	for (int k = 0; k < 20; k++)
+		cr_assert_eq(append_one(t, "gone", &r), PB_OK);
+	st_txn_abort(t);
+	verify_ok(kept);
+
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_log_size(t, &n), PB_OK);
+	cr_assert_eq(n, kept);
+	leaves = calloc(n, sizeof(*leaves));
+	cr_assert_not_null(leaves);
+	for (uint64_t i = 0; i < n; i++) {
+		cr_assert_eq(st_log_get(t, i, &data, &len), PB_OK);
+		cr_assert_eq(crypto_sign_verify_detached(data + len - ST_SIG_LEN, data,
+		                                         len - ST_SIG_LEN, fx.keys.sign_pk), 0);
+		mt_leaf_hash(data, len, leaves[i]);
+	}
+	mt_root_naive(leaves, n, want);
+	cr_assert_eq(st_tree_root(t, n, root), PB_OK);
+	cr_assert_arr_eq(root, want, MT_HASH_LEN);
+	st_txn_abort(t);
+	free(leaves);
 }
 
 Test(log, many_appends_verify)

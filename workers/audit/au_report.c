@@ -1,0 +1,385 @@
+/* The annual report's numbers, from the verified audit records alone (the
+ * stored messages are mutable and unsigned, so a store and an exported
+ * bundle give the same report). One pass over the log gathers what each
+ * message's records say; the tables are counted from that.
+ *
+ * The time of an event is its effective_ms when set, else time_ms; dates
+ * are Asia/Shanghai. An application's receipt is the receipt_ms of its
+ * last RECEIPT_CONFIRMED, else of RECEIVED; its decision is DECIDED. A
+ * review or lawsuit is the last REVIEW_RECORDED naming its case number.
+ * workers/README.md ("report") gives the rows' definitions. */
+#include "au_report.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_time.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const au_channels[AU_NCHANNELS] = {
+	"mailbox", "consultation", "complaint", "hotline", "petition", "disclosure",
+};
+const char *const au_channel_counts[AU_CH_COUNTS] = {
+	"received", "answered", "on_time", "overdue", "open",
+};
+const char *const au_check_names[AU_NCHECKS] = {
+	"balance", "outcome_sum", "column_sum", "counted_once",
+};
+
+#define EV(x) MAILROOM__AUDIT_EVENT__AUDIT_##x
+
+/* One review or lawsuit, as its last record has it. */
+struct rcase {
+	uint32_t next;             /* the message's next case + 1, or 0 */
+	char *case_no;
+	int kind, result;
+	int64_t filed, decided;
+};
+
+struct msg {
+	uint8_t id[PB_ID_LEN];
+	int8_t ch;                 /* index into au_channels, -1: none */
+	int8_t kind;               /* disclosure: column, -1: none */
+	int8_t outcome;            /* -1: not decided */
+	uint8_t received;          /* RECEIVED seen */
+	uint8_t paused_end;        /* the clock was paused at the range's end */
+	int64_t receipt;           /* the time that counts as received */
+	int64_t decided;
+	int64_t answered, answer_due;   /* the first answer and the due in force then */
+	int64_t closed;            /* revoked (12345) */
+	int64_t due_end;           /* the due in force at the range's end */
+	uint32_t cases;            /* first case + 1, or 0 */
+};
+
+struct book {
+	struct msg *msgs;
+	size_t n, cap;
+	uint32_t *slots;
+	size_t nslots;             /* a power of two, at most half full */
+	struct rcase *cases;
+	size_t ncases, capcases;
+	int64_t end_ms;            /* the range's last instant */
+};
+
+static size_t slot_of(const struct book *b, const uint8_t *id)
+{
+	uint64_t h;
+
+	/* The id's last eight bytes are random. */
+	memcpy(&h, id + PB_ID_LEN - 8, sizeof(h));
+	return (size_t)(h * 0x9e3779b97f4a7c15ull) & (b->nslots - 1);
+}
+
+static int grow(struct book *b)
+{
+	size_t ns = b->nslots ? b->nslots * 2 : 1024;
+	uint32_t *slots;
+
+	if (ns > UINT32_MAX || !(slots = calloc(ns, sizeof(*slots))))
+		return PB_ENOMEM;
+	free(b->slots);
+	b->slots = slots;
+	b->nslots = ns;
+	for (size_t i = 0; i < b->n; i++) {
+		size_t s = slot_of(b, b->msgs[i].id);
+		while (b->slots[s])
+			s = (s + 1) & (ns - 1);
+		b->slots[s] = (uint32_t)i + 1;
+	}
+	return PB_OK;
+}
+
+static struct msg *find_or_add(struct book *b, const uint8_t *id)
+{
+	size_t s;
+	struct msg *m;
+
+	if ((b->n + 1) * 2 > b->nslots && grow(b))
+		return NULL;
+	for (s = slot_of(b, id); b->slots[s]; s = (s + 1) & (b->nslots - 1))
+		if (memcmp(b->msgs[b->slots[s] - 1].id, id, PB_ID_LEN) == 0)
+			return &b->msgs[b->slots[s] - 1];
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 256;
+		struct msg *p = realloc(b->msgs, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		b->msgs = p;
+		b->cap = cap;
+	}
+	m = &b->msgs[b->n];
+	memset(m, 0, sizeof(*m));
+	memcpy(m->id, id, PB_ID_LEN);
+	m->ch = m->kind = m->outcome = -1;
+	b->slots[s] = (uint32_t)++b->n;
+	return m;
+}
+
+static int channel_index(int channel)
+{
+	switch (channel) {
+	case MAILROOM__CHANNEL__CHANNEL_MAILBOX: return 0;
+	case MAILROOM__CHANNEL__CHANNEL_CONSULTATION: return 1;
+	case MAILROOM__CHANNEL__CHANNEL_COMPLAINT: return 2;
+	case MAILROOM__CHANNEL__CHANNEL_HOTLINE: return 3;
+	case MAILROOM__CHANNEL__CHANNEL_PETITION: return 4;
+	case MAILROOM__CHANNEL__CHANNEL_DISCLOSURE: return 5;
+	default: return -1;
+	}
+}
+
+static int64_t when(const Mailroom__AuditRecord *r)
+{
+	return r->effective_ms ? r->effective_ms : r->time_ms;
+}
+
+/* The last REVIEW_RECORDED naming a case replaces what the one before
+ * said. */
+static int review(struct book *b, struct msg *m, const Mailroom__ReviewCase *c)
+{
+	struct rcase *rc = NULL;
+	int kind = au_code_index(au_review_kinds, AU_NREVIEW_KINDS, c ? c->kind : NULL);
+	int result = au_code_index(au_results, AU_NRESULTS, c ? c->result : NULL);
+
+	if (!c || !c->case_no || kind < 0 || result < 0)
+		return PB_OK;   /* verification refused these already */
+	for (uint32_t k = m->cases; k; k = b->cases[k - 1].next)
+		if (strcmp(b->cases[k - 1].case_no, c->case_no) == 0) {
+			rc = &b->cases[k - 1];
+			break;
+		}
+	if (!rc) {
+		if (b->ncases == b->capcases) {
+			size_t cap = b->capcases ? b->capcases * 2 : 64;
+			struct rcase *p = realloc(b->cases, cap * sizeof(*p));
+			if (!p)
+				return PB_ENOMEM;
+			b->cases = p;
+			b->capcases = cap;
+		}
+		rc = &b->cases[b->ncases];
+		memset(rc, 0, sizeof(*rc));
+		if (!(rc->case_no = strdup(c->case_no)))
+			return PB_ENOMEM;
+		rc->next = m->cases;
+		m->cases = (uint32_t)++b->ncases;
+	}
+	rc->kind = kind;
+	rc->result = result;
+	rc->filed = c->filed_ms;
+	rc->decided = c->decided_ms;
+	return PB_OK;
+}
+
+/* The first answer counts: a 12345 order re-dispatched after it was
+ * returned was answered all the same. */
+static void answer(struct msg *m, const Mailroom__AuditRecord *r, int64_t t)
+{
+	if (!m->answered) {
+		m->answered = t;
+		m->answer_due = r->due_ms;
+	}
+}
+
+static int record(struct book *b, const Mailroom__AuditRecord *r)
+{
+	struct msg *m;
+	int64_t t = when(r);
+
+	if (r->message_id.len != PB_ID_LEN)
+		return PB_OK;
+	if (!(m = find_or_add(b, r->message_id.data)))
+		return PB_ENOMEM;
+	/* The deadline in force at the range's end, and whether it ran. */
+	if (t <= b->end_ms) {
+		m->due_end = r->due_ms;
+		if (r->clock && r->clock->kind == ST_CLOCK_REPLY)
+			m->paused_end = r->clock->pause_depth > 0;
+	}
+	switch ((int)r->event) {
+	case EV(RECEIVED):
+		if (m->received)
+			break;
+		m->received = 1;
+		m->ch = (int8_t)channel_index(r->channel);
+		m->receipt = t;
+		if (r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE) {
+			m->kind = (int8_t)au_code_index(au_kinds, AU_NKINDS, r->applicant_kind);
+			m->receipt = r->receipt_ms;
+		}
+		break;
+	case EV(RECEIPT_CONFIRMED):
+		m->receipt = r->receipt_ms;
+		break;
+	case EV(DECIDED):
+		m->outcome = (int8_t)au_code_index(au_outcomes, AU_NOUTCOMES, r->outcome);
+		m->decided = t;
+		answer(m, r, t);
+		break;
+	case EV(REPLIED):
+	case EV(RETURNED):
+		answer(m, r, t);
+		break;
+	case EV(REVOKED):
+		if (!m->closed)
+			m->closed = t;
+		break;
+	case EV(REVIEW_RECORDED):
+		return review(b, m, r->review);
+	}
+	return PB_OK;
+}
+
+static void count_s3(struct au_report *rep, const struct msg *m, int32_t ys, int32_t ye,
+                     unsigned *counted)
+{
+	int32_t rd = pb_day_of_ms(m->receipt);
+	int dec = m->outcome >= 0;
+	int32_t dd = dec ? pb_day_of_ms(m->decided) : 0;
+	int k = m->kind;
+
+	/* Each row is counted by its own definition: the checks compare. */
+	if (rd >= ys && rd <= ye) {
+		rep->s3[AU_S3_NEW][k]++;
+		rep->s3[AU_S3_NEW][AU_NKINDS]++;
+	}
+	if (rd < ys && !(dec && dd < ys)) {
+		rep->s3[AU_S3_CARRIED_IN][k]++;
+		rep->s3[AU_S3_CARRIED_IN][AU_NKINDS]++;
+	}
+	if (dec && dd >= ys && dd <= ye) {
+		rep->s3[AU_S3_OUTCOME0 + m->outcome][k]++;
+		rep->s3[AU_S3_OUTCOME0 + m->outcome][AU_NKINDS]++;
+		rep->s3[AU_S3_TOTAL][k]++;
+		rep->s3[AU_S3_TOTAL][AU_NKINDS]++;
+		(*counted)++;
+	}
+	if (rd <= ye && !(dec && dd <= ye)) {
+		rep->s3[AU_S3_CARRIED_OUT][k]++;
+		rep->s3[AU_S3_CARRIED_OUT][AU_NKINDS]++;
+	}
+}
+
+/* A case counts in the year when filed by its end and not decided before
+ * it; in its result's column when decided within it, else pending. */
+static void count_s4(struct au_report *rep, const struct rcase *c, int32_t ys, int32_t ye)
+{
+	int pending = c->result == AU_RESULT_PENDING || !c->decided;
+	int32_t dd = pending ? 0 : pb_day_of_ms(c->decided);
+	int col;
+
+	if (pb_day_of_ms(c->filed) > ye || (!pending && dd < ys))
+		return;
+	col = !pending && dd <= ye ? c->result : AU_RESULT_PENDING;
+	rep->s4[c->kind][col]++;
+	rep->s4[c->kind][AU_NRESULTS]++;
+}
+
+static void count_channel(struct au_report *rep, const struct msg *m, int64_t end_due)
+{
+	uint64_t *c = rep->ch[m->ch];
+	int32_t rd = pb_day_of_ms(m->receipt);
+	if (rd < rep->from || rd > rep->to)
+		return;
+	c[AU_CH_RECEIVED]++;
+	if (m->answered && pb_day_of_ms(m->answered) <= rep->to) {
+		c[AU_CH_ANSWERED]++;
+		if (!m->answer_due || m->answered <= m->answer_due)
+			c[AU_CH_ON_TIME]++;
+		else
+			c[AU_CH_OVERDUE]++;
+		return;
+	}
+	if (m->closed && pb_day_of_ms(m->closed) <= rep->to)
+		return;
+	c[AU_CH_OPEN]++;
+	if (!m->paused_end && m->due_end && m->due_end < end_due)
+		c[AU_CH_OVERDUE]++;
+}
+
+static void tables(struct au_report *rep, const struct book *b)
+{
+	int32_t ys = rep->from, ye = rep->to;
+	/* Past due at the range's end: the due instant lies before the end of
+	 * its last day (deadlines fall at the end of a day). */
+	int64_t end_due = cal_end_of_day_ms(ye);
+	unsigned counted, twice = 0;
+	uint64_t sum;
+
+	for (size_t i = 0; i < b->n; i++) {
+		const struct msg *m = &b->msgs[i];
+		if (!m->received || m->ch < 0)
+			continue;
+		count_channel(rep, m, end_due);
+		if (!rep->annual || m->kind < 0)
+			continue;
+		counted = 0;
+		count_s3(rep, m, ys, ye, &counted);
+		twice += counted > 1;
+		for (uint32_t k = m->cases; k; k = b->cases[k - 1].next)
+			count_s4(rep, &b->cases[k - 1], ys, ye);
+	}
+	if (!rep->annual)
+		return;
+	for (int o = 0; o < AU_NOUTCOMES; o++)
+		for (int k = 0; k < AU_S3_COLS; k++)
+			rep->groups[au_outcome_group[o]][k] += rep->s3[AU_S3_OUTCOME0 + o][k];
+	for (int i = 0; i < AU_NCHECKS; i++)
+		rep->ok[i] = 1;
+	for (int k = 0; k < AU_S3_COLS; k++) {
+		if (rep->s3[AU_S3_NEW][k] + rep->s3[AU_S3_CARRIED_IN][k] !=
+		    rep->s3[AU_S3_TOTAL][k] + rep->s3[AU_S3_CARRIED_OUT][k])
+			rep->ok[0] = 0;
+		sum = 0;
+		for (int o = 0; o < AU_NOUTCOMES; o++)
+			sum += rep->s3[AU_S3_OUTCOME0 + o][k];
+		if (sum != rep->s3[AU_S3_TOTAL][k])
+			rep->ok[1] = 0;
+	}
+	for (int row = 0; row < AU_S3_ROWS; row++) {
+		sum = 0;
+		for (int k = 0; k < AU_NKINDS; k++)
+			sum += rep->s3[row][k];
+		if (sum != rep->s3[row][AU_NKINDS])
+			rep->ok[2] = 0;
+	}
+	rep->ok[3] = twice == 0;
+}
+
+static void book_free(struct book *b)
+{
+	for (size_t i = 0; i < b->ncases; i++)
+		free(b->cases[i].case_no);
+	free(b->cases);
+	free(b->msgs);
+	free(b->slots);
+}
+
+int au_report_compute(const struct au_src *s, struct au_report *rep)
+{
+	struct book b = {0};
+	int rc = PB_OK;
+
+	memset(rep->s3, 0, sizeof(rep->s3));
+	memset(rep->groups, 0, sizeof(rep->groups));
+	memset(rep->s4, 0, sizeof(rep->s4));
+	memset(rep->ch, 0, sizeof(rep->ch));
+	b.end_ms = pb_day_start_ms(rep->to + 1) - 1;
+	for (uint64_t i = 0; i < s->size && rc == PB_OK; i++) {
+		Mailroom__AuditRecord *r;
+		const uint8_t *d;
+		size_t n;
+		if ((rc = au_src_get(s, i, &d, &n)))
+			break;
+		if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d))) {
+			rc = PB_ECORRUPT;
+			break;
+		}
+		rc = record(&b, r);
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+	if (rc == PB_OK)
+		tables(rep, &b);
+	book_free(&b);
+	return rc;
+}

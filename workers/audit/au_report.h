@@ -1,0 +1,53 @@
+/* report annual / report channels: the statutory annual report's tables
+ * 三 and 四 and the channel counts, computed from verified audit records
+ * only (au_report.c), printed in md, html, csv or json (au_report_fmt.c).
+ * The definitions are in workers/README.md, "report". */
+#ifndef AU_REPORT_H
+#define AU_REPORT_H
+
+#include "au_disc.h"
+#include "au_tlog.h"
+
+#include <stdint.h>
+
+/* Section 三's rows; the outcome rows are in au_outcomes order. */
+enum {
+	AU_S3_NEW,
+	AU_S3_CARRIED_IN,
+	AU_S3_OUTCOME0,
+	AU_S3_TOTAL = AU_S3_OUTCOME0 + AU_NOUTCOMES,
+	AU_S3_CARRIED_OUT,
+	AU_S3_ROWS
+};
+#define AU_S3_COLS (AU_NKINDS + 1)   /* the six kinds, then the total */
+
+/* Channels in report order, and their counts. */
+#define AU_NCHANNELS 6
+enum { AU_CH_RECEIVED, AU_CH_ANSWERED, AU_CH_ON_TIME, AU_CH_OVERDUE, AU_CH_OPEN, AU_CH_COUNTS };
+extern const char *const au_channels[AU_NCHANNELS];
+extern const char *const au_channel_counts[AU_CH_COUNTS];
+
+/* The four checks of annual-report.md, in order. */
+#define AU_NCHECKS 4
+extern const char *const au_check_names[AU_NCHECKS];
+
+enum { AU_FMT_MD, AU_FMT_HTML, AU_FMT_CSV, AU_FMT_JSON };
+
+struct au_report {
+	int annual;                /* tables 三 and 四 too, for year */
+	int year;
+	int32_t from, to;          /* the range, days (Asia/Shanghai), both included */
+	uint64_t s3[AU_S3_ROWS][AU_S3_COLS];
+	uint64_t groups[AU_NGROUPS][AU_S3_COLS];
+	uint64_t s4[AU_NREVIEW_KINDS][AU_NRESULTS + 1];   /* the fifth: total */
+	uint64_t ch[AU_NCHANNELS][AU_CH_COUNTS];
+	int ok[AU_NCHECKS];
+};
+
+/* Reads every record of s (verified before) and fills rep, whose annual,
+ * year, from and to are set. PB_OK, PB_ENOMEM, or an error reading s. */
+int au_report_compute(const struct au_src *s, struct au_report *rep);
+/* Prints rep on stdout. AU_EXIT_OK or AU_EXIT_OTHER (cannot write). */
+int au_report_print(const struct au_report *rep, int format);
+
+#endif
