@@ -1,12 +1,14 @@
 #!/bin/sh
 # Runs the whole service on loopback with the demo configuration:
 # router and gateway, state under ./var, a demo handler key in
-# ./var/handler.key allowed on the demo queues. Ctrl-C stops both.
+# ./var/handler.key allowed on the demo queues and to import. Ctrl-C
+# stops both.
 set -eu
 cd "$(dirname "$0")/.."
 deploy/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target mailroom-router mailroom-gateway mailroom-handler mailroom-audit
+cmake --build build -j "$(nproc)" --target mailroom-router mailroom-gateway mailroom-handler mailroom-audit \
+	mailroom-admin
 mkdir -p var
 if [ ! -f var/handler.key ]; then
 	build/workers/handler/mailroom-handler --key var/handler.key keygen >/dev/null
@@ -14,7 +16,8 @@ fi
 pub=$(build/workers/handler/mailroom-handler --key var/handler.key pubkey)
 {
 	cat deploy/mailroom.ini
-	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline\n' "$pub"
+	# The demo handler may also import (mailroom-admin uses this key by default).
+	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline, disclosure\nimport = yes\n' "$pub"
 } >var/mailroom.ini
 build/router/mailroom-router -c var/mailroom.ini &
 router=$!

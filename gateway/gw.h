@@ -158,6 +158,7 @@ enum gw_route {
 	GW_R_HEALTHZ,
 	GW_R_METRICS,
 	GW_R_LOG,         /* GET /v1/log/... (transparency log, read-only) */
+	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
 	GW_R_OTHER,
 	GW_R_COUNT
 };
@@ -241,6 +242,7 @@ enum MHD_Result gw_unavailable(struct gw_req *r, const char *message);
 /* The work of each route once the body is in (gw_routes.c), and the
  * answer once a suspended request is resumed. */
 enum MHD_Result gw_post_message(struct gw_req *r);
+enum MHD_Result gw_post_disclosure(struct gw_req *r);
 enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
 enum MHD_Result gw_healthz(struct gw_req *r);

@@ -105,6 +105,7 @@ static const struct {
 	const char *allow;
 } routes[] = {
 	{"/v1/messages", 0, GW_R_MESSAGES, "POST"},
+	{"/v1/disclosure-applications", 0, GW_R_DISCLOSURE, "POST"},
 	{GW_MESSAGES_PREFIX, 1, GW_R_MESSAGE, "GET, HEAD"},
 	{"/v1/hotline/orders", 0, GW_R_HOTLINE, "POST"},
 	{"/healthz", 0, GW_R_HEALTHZ, "GET, HEAD"},
@@ -195,7 +196,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 		                       "method not allowed here", &h, 1);
 	}
-	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE)
+	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE)
 		return MHD_YES;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -281,6 +282,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		switch (r->route) {
 		case GW_R_MESSAGES:
 			return gw_post_message(r);
+		case GW_R_DISCLOSURE:
+			return gw_post_disclosure(r);
 		case GW_R_MESSAGE:
 			return gw_get_message(r, url);
 		case GW_R_HOTLINE:

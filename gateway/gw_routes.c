@@ -86,6 +86,33 @@ enum MHD_Result gw_post_message(struct gw_req *r)
 	return ret;
 }
 
+/* An application for government information: the same path as a message,
+ * with the applicant inside (the router seals it). */
+enum MHD_Result gw_post_disclosure(struct gw_req *r)
+{
+	Mailroom__SubmitReq sub;
+	struct pj_disclosure d;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	struct pj_error err;
+	uint8_t hash[PB_AKEY_HASH_LEN];
+	json_t *root;
+	enum MHD_Result ret;
+
+	if (pj_parse_disclosure(r->body ? r->body : "", r->len, &root, &sub, &d, &err))
+		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, err.code, err.message);
+	pb_akey_new(r->akey);
+	pb_akey_hash(r->akey, strlen(r->akey), hash);
+	sub.access_key_hash.data = hash;
+	sub.access_key_hash.len = sizeof(hash);
+	req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
+	req.submit = &sub;
+	ret = call_router(r, &req);
+	/* The applicant's identity stays only in the sealed request. */
+	json_decref(root);
+	sodium_memzero(&d, sizeof(d));
+	return ret;
+}
+
 /* "Bearer <token68>"; the scheme is case-insensitive (RFC 7235). */
 static const char *bearer(const char *h, size_t *len)
 {
@@ -275,6 +302,12 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 		json_decref(doc);
 		doc = NULL;
 	}
+	/* An application's 201 says when it counts as received, no more. */
+	if (doc && r->route == GW_R_DISCLOSURE &&
+	    json_object_set_new(doc, "disclosure", pj_disclosure_intake(s->message))) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	sodium_memzero(r->akey, sizeof(r->akey));
 	snprintf(location, sizeof(location), "%s/v1/messages/%s", r->g->base, code);
 	struct gw_hdr loc = {MHD_HTTP_HEADER_LOCATION, location};
@@ -334,6 +367,7 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		return router_error(r, c->resp);
 	switch (r->route) {
 	case GW_R_MESSAGES:
+	case GW_R_DISCLOSURE:
 		return message_created(r, c->resp);
 	case GW_R_MESSAGE:
 		return message_status(r, c->resp);

@@ -39,6 +39,51 @@ int pj_parse_order(const char *body, size_t len, json_t **root, Mailroom__Submit
                    struct pj_error *err);
 void pj_order_clear(Mailroom__HotlineOrder *order);
 
+/* Identity documents. 18 characters each, check character verified:
+ * resident_id (GB 11643: 17 digits then a digit or X, ISO 7064 MOD 11-2,
+ * and a real birth date) and uscc (统一社会信用代码, GB 32100: the
+ * 31-character alphabet without I, O, S, V, Z, MOD 31). Upper case only. */
+int pj_valid_resident_id(const char *s);
+int pj_valid_uscc(const char *s);
+
+/* What a disclosure application's SubmitReq points into: keep it (and
+ * *root) alive until the request is packed. */
+#define PJ_SUBJECT_CHARS 40
+struct pj_disclosure {
+	Mailroom__DisclosureApp app;
+	Mailroom__Applicant applicant;
+	Mailroom__Contact contact;
+	char subject[PJ_SUBJECT_CHARS * 4 + 1];   /* the description's first 40 characters */
+};
+
+/* POST /v1/disclosure-applications body -> SubmitReq (channel disclosure,
+ * subject and body from the description, disclosure set). Same ownership
+ * rule as pj_parse_message; nothing to free but *root. */
+int pj_parse_disclosure(const char *body, size_t len, json_t **root, Mailroom__SubmitReq *out,
+                        struct pj_disclosure *d, struct pj_error *err);
+
+/* One line of a mailroom-admin import file -> ImportReq (README.md,
+ * "Import"). Strings point into *root; the event arrays are malloc'd:
+ * pj_import_clear frees them (also after a refusal, and twice is fine). */
+#define PJ_IMPORT_EVENTS_MAX 256
+struct pj_import {
+	Mailroom__ImportReq req;
+	Mailroom__SubmitReq submit;
+	Mailroom__Contact contact;
+	struct pj_disclosure d;
+	Mailroom__ImportEvent *ev;          /* n_events of each */
+	Mailroom__ImportEvent **evp;
+	Mailroom__DisclosureReq *steps;
+	Mailroom__ReviewCase *reviews;
+};
+int pj_parse_import(const char *line, size_t len, json_t **root, struct pj_import *im,
+                    struct pj_error *err);
+void pj_import_clear(struct pj_import *im);
+
+/* The 21 statutory outcome codes (annual report, section 三), NULL-ended. */
+extern const char *const pj_outcomes[];
+int pj_outcome_valid(const char *s);
+
 enum pj_audience {
 	PJ_CITIZEN,   /* status, department, times, reply; no contact, no handler */
 	PJ_HANDLER,   /* everything but a confidential 12345 citizen */
@@ -46,6 +91,10 @@ enum pj_audience {
 /* New reference; NULL only on allocation failure. Times are RFC 3339
  * +08:00 strings; ids are text. */
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who);
+/* What the 201 of an application shows of it:
+ * {"phase","legal_receipt_date","receipt_confirmed"}; null when v has no
+ * disclosure state. */
+json_t *pj_disclosure_intake(const Mailroom__MessageView *v);
 json_t *pj_receipt(const Mailroom__Receipt *r);
 json_t *pj_lease(const Mailroom__Lease *l);
 /* {"error":{"code":..,"message":..}} */

@@ -43,6 +43,17 @@ int pj_bool(json_t *obj, const char *path, const char *key, int required, int *o
 int pj_int(json_t *obj, const char *path, const char *key, int required, long long lo,
            long long hi, long long *out, struct pj_error *err);
 
+/* The optional top-level "contact" of obj ({name, phone, email}, checked
+ * as for messages); *present says whether it was there. */
+int pj_parse_contact(json_t *obj, Mailroom__Contact *contact, int *present,
+                     struct pj_error *err);
+
+/* The fields of a disclosure application in obj (applicant, description,
+ * form, delivery, submission_mode, purpose) into out and d; the caller
+ * checks obj's keys. Shared by the HTTP body and the import line. */
+int pj_disclosure_fields(json_t *obj, const char *path, Mailroom__SubmitReq *out,
+                         struct pj_disclosure *d, struct pj_error *err);
+
 /* 0 when s holds no control character (C0, DEL, C1) beyond those flags
  * allow, -1 otherwise. s is valid UTF-8. */
 int pj_text_clean(const char *s, size_t len, int flags);

@@ -12,8 +12,8 @@ static const char *const message_keys[] = {
 static const char *const contact_keys[] = {"name", "phone", "email", NULL};
 static const char *const web_channels[] = {"mailbox", "consultation", "complaint", NULL};
 
-static int parse_contact(json_t *root, Mailroom__Contact *contact, int *present,
-                         struct pj_error *err)
+int pj_parse_contact(json_t *root, Mailroom__Contact *contact, int *present,
+                     struct pj_error *err)
 {
 	json_t *c;
 	const char *name = NULL, *phone = NULL, *email = NULL;
@@ -58,7 +58,7 @@ static int parse_fields(json_t *root, Mailroom__SubmitReq *out, Mailroom__Contac
 	    pj_text(root, "", "subject", 1, 1, 200, PJ_LINES | PJ_NOBLANK, &subject, err) ||
 	    pj_text(root, "", "body", 1, 1, 10000, PJ_LINES | PJ_NOBLANK, &body, err) ||
 	    pj_text(root, "", "category", 0, 1, 64, 0, &category, err) ||
-	    parse_contact(root, contact, &has_contact, err))
+	    pj_parse_contact(root, contact, &has_contact, err))
 		return -1;
 	out->channel = (Mailroom__Channel)pb_channel_parse(channel);
 	out->subject = (char *)subject;

@@ -160,6 +160,144 @@ static json_t *reply_json(const Mailroom__MessageView *v)
 	return b.obj;
 }
 
+/* ------------------------------------------------------- disclosure -- */
+
+static const char *phase_name(int p)
+{
+	static const char *const names[] = {"unknown", "open", "awaiting_correction",
+	                                    "awaiting_fee", "decided", "delivered"};
+
+	return p >= 0 && p < (int)(sizeof(names) / sizeof(names[0])) ? names[p] : "unknown";
+}
+
+/* The Asia/Shanghai date of an instant; null when unset. */
+static json_t *date_json(int64_t ms)
+{
+	char buf[16];
+
+	if (ms == 0 || pb_date_fmt(pb_day_of_ms(ms), buf, sizeof(buf)) < 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static json_t *done(struct build *b)
+{
+	if (b->failed) {
+		json_decref(b->obj);
+		return NULL;
+	}
+	return b->obj;
+}
+
+static json_t *reviews_json(const Mailroom__DisclosureView *d)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < d->n_reviews; i++) {
+		const Mailroom__ReviewCase *rc = d->reviews[i];
+		struct build b = {json_object(), 0};
+		if (!b.obj) {
+			json_decref(arr);
+			return NULL;
+		}
+		put(&b, "kind", str(rc->kind));
+		put(&b, "case_no", str(rc->case_no));
+		put(&b, "filed", date_json(rc->filed_ms));
+		put(&b, "result", str(rc->result));
+		put(&b, "decided", date_json(rc->decided_ms));
+		if (json_array_append_new(arr, done(&b))) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_t *applicant_json(const Mailroom__Applicant *a)
+{
+	struct build b = {NULL, 0};
+
+	if (!a)
+		return json_null();
+	if (!(b.obj = json_object()))
+		return NULL;
+	put(&b, "kind", str(a->kind));
+	put(&b, "name", str(a->name));
+	put(&b, "id_type", str(a->id_type));
+	put(&b, "id_number", str(a->id_number));
+	put(&b, "phone", opt_str(a->contact ? a->contact->phone : NULL));
+	put(&b, "email", opt_str(a->contact ? a->contact->email : NULL));
+	put(&b, "address", opt_str(a->address));
+	return done(&b);
+}
+
+static json_t *repeat_json(const Mailroom__DisclosureView *d)
+{
+	struct build b = {NULL, 0};
+	char id[PB_ID_TEXT_LEN + 1];
+
+	if (d->repeat_of.len != PB_ID_LEN)
+		return json_null();
+	if (!(b.obj = json_object()))
+		return NULL;
+	pb_id_to_text(d->repeat_of.data, id);
+	put(&b, "of", json_string(id));
+	put(&b, "of_tracking_code", opt_str(d->repeat_of_tracking));
+	put(&b, "of_received_at", time_json(d->repeat_of_received_ms));
+	put(&b, "of_description", opt_str(d->repeat_of_description));
+	put(&b, "permille", json_integer(d->repeat_permille));
+	put(&b, "decision", opt_str(d->repeat_decision));
+	return done(&b);
+}
+
+/* Citizens see where their application stands; handlers also who applied
+ * and what the office knows about it. */
+static json_t *disclosure_json(const Mailroom__DisclosureView *d, enum pj_audience who)
+{
+	struct build b = {json_object(), 0};
+
+	if (!b.obj)
+		return NULL;
+	put(&b, "phase", str(phase_name(d->phase)));
+	put(&b, "legal_receipt_date", date_json(d->receipt_ms));
+	put(&b, "receipt_confirmed", json_boolean(d->receipt_confirmed));
+	put(&b, "correction_due_at", time_json(d->correction_due_ms));
+	put(&b, "fee_due_at", time_json(d->fee_due_ms));
+	put(&b, "notice", opt_str(d->notice));
+	put(&b, "outcome", opt_str(d->outcome));
+	put(&b, "legal_basis", opt_str(d->legal_basis));
+	put(&b, "decided_at", time_json(d->decided_ms));
+	put(&b, "delivered_at", time_json(d->delivered_ms));
+	put(&b, "reviews", reviews_json(d));
+	if (who == PJ_HANDLER) {
+		put(&b, "applicant_kind", opt_str(d->applicant_kind));
+		put(&b, "applicant", applicant_json(d->applicant));
+		put(&b, "form", opt_str(d->form));
+		put(&b, "delivery", opt_str(d->delivery));
+		put(&b, "submission_mode", opt_str(d->submission_mode));
+		put(&b, "receipt_at", time_json(d->receipt_ms));
+		put(&b, "consultations", json_integer(d->consultations));
+		put(&b, "repeat", repeat_json(d));
+	}
+	return done(&b);
+}
+
+json_t *pj_disclosure_intake(const Mailroom__MessageView *v)
+{
+	struct build b = {NULL, 0};
+
+	if (!v || !v->disclosure)
+		return json_null();
+	if (!(b.obj = json_object()))
+		return NULL;
+	put(&b, "phase", str(phase_name(v->disclosure->phase)));
+	put(&b, "legal_receipt_date", date_json(v->disclosure->receipt_ms));
+	put(&b, "receipt_confirmed", json_boolean(v->disclosure->receipt_confirmed));
+	return done(&b);
+}
+
+/* ------------------------------------------------------------ views -- */
+
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 {
 	struct build b = {json_object(), 0};
@@ -193,7 +331,13 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 		put(&b, "replied_by", opt_str(v->replied_by));
 		if (v->order)
 			put(&b, "hotline", order_json(v->order));
+		if (v->imported)
+			put(&b, "imported", json_true());
 	}
+	/* The applicant is left out of the citizen's view here too, whatever
+	 * the router sent. */
+	if (v->disclosure)
+		put(&b, "disclosure", disclosure_json(v->disclosure, who));
 	if (b.failed) {
 		json_decref(b.obj);
 		return NULL;

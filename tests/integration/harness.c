@@ -19,6 +19,7 @@
 #define GATEWAY_BIN MR_BIN_DIR "/gateway/mailroom-gateway"
 #define HANDLER_BIN MR_BIN_DIR "/workers/handler/mailroom-handler"
 #define AUDIT_BIN MR_BIN_DIR "/workers/audit/mailroom-audit"
+#define ADMIN_BIN MR_BIN_DIR "/workers/admin/mailroom-admin"
 /* Sanitizer builds start slowly; a start that takes this long is broken. */
 #define START_TIMEOUT_MS 20000
 #define STOP_TIMEOUT_MS 15000
@@ -621,6 +622,16 @@ int mr_post_message(CURL *h, const struct mr_env *e, const char *json, struct mr
 	return rc;
 }
 
+int mr_post_disclosure(CURL *h, const struct mr_env *e, const char *json, struct mr_http *r)
+{
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	int rc = mr_http(h, e->base, "POST", "/v1/disclosure-applications", hd, json, strlen(json),
+	                 30000, r);
+
+	curl_slist_free_all(hd);
+	return rc;
+}
+
 int mr_get_status(CURL *h, const struct mr_env *e, const char *code, const char *key,
                   struct mr_http *r)
 {
@@ -838,6 +849,21 @@ int mr_handler_cmd(struct mr_env *e, const char *key_path, char **out, ...)
 	rc = run_va(e, argv, 5, out, ap);
 	va_end(ap);
 	return rc;
+}
+
+int mr_admin_cmd(struct mr_env *e, const char *key_path, char **out, char **err, ...)
+{
+	char *argv[MAX_ARGS] = {ADMIN_BIN, "-c", e->ini, "--key", (char *)key_path};
+	const char *a;
+	int n = 5;
+	va_list ap;
+
+	va_start(ap, err);
+	while ((a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 1)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	return mr_run(e, argv, out, err, 120);
 }
 
 int mr_audit_cmd(struct mr_env *e, char **out, ...)

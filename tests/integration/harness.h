@@ -107,6 +107,8 @@ int mr_http(CURL *h, const char *base, const char *method, const char *path,
             struct curl_slist *headers, const void *body, size_t len, long timeout_ms,
             struct mr_http *r);
 void mr_http_free(struct mr_http *r);
+/* POST /v1/disclosure-applications with application/json. */
+int mr_post_disclosure(CURL *h, const struct mr_env *e, const char *json, struct mr_http *r);
 /* POST /v1/messages with application/json. */
 int mr_post_message(CURL *h, const struct mr_env *e, const char *json, struct mr_http *r);
 /* GET /v1/messages/{code} with Authorization: Bearer key (NULL: none). */
@@ -141,6 +143,9 @@ void mr_wait_past_gateway_start(const struct mr_env *e);
 int mr_run(struct mr_env *e, char *const argv[], char **out, char **err, int timeout_s);
 /* mailroom-handler -c INI --key KEY args...; NULL-terminated varargs. */
 int mr_handler_cmd(struct mr_env *e, const char *key_path, char **out, ...);
+/* mailroom-admin -c INI --key KEY args...; stdout into *out, stderr into
+ * *err (both malloc'd, may be NULL); NULL-terminated varargs. */
+int mr_admin_cmd(struct mr_env *e, const char *key_path, char **out, char **err, ...);
 /* mailroom-audit args... --store STORE; NULL-terminated varargs. */
 int mr_audit_cmd(struct mr_env *e, char **out, ...);
 

@@ -26,7 +26,25 @@ enum {
 	WK_O_RECEIVED = 1 << 10,
 	WK_O_REASON_CODE = 1 << 11,
 	WK_O_UNTIL = 1 << 12,
+	/* disclosure steps (wk_disclosure.c) */
+	WK_O_DATE = 1 << 13,
+	WK_O_EVIDENCE = 1 << 14,
+	WK_O_PARTY = 1 << 15,
+	WK_O_NDAYS = 1 << 16,       /* --days */
+	WK_O_OUTCOME = 1 << 17,
+	WK_O_LEGAL = 1 << 18,
+	WK_O_KIND = 1 << 19,
+	WK_O_CASE = 1 << 20,
+	WK_O_FILED = 1 << 21,
+	WK_O_RESULT = 1 << 22,
+	WK_O_DECIDED = 1 << 23,
+	WK_O_CONFIRM = 1 << 24,
+	WK_O_DISMISS = 1 << 25,
 };
+#define WK_O_DISCLOSURE                                                                 \
+	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
+	 WK_O_KIND | WK_O_CASE | WK_O_FILED | WK_O_RESULT | WK_O_DECIDED | WK_O_CONFIRM |   \
+	 WK_O_DISMISS | WK_O_TEXT | WK_O_APPROVER | WK_O_REASON | WK_O_LEASE | WK_O_STATE)
 
 struct wk_opts {
 	const char *conf;          /* NULL: WK_DEFAULT_CONF, missing file allowed */
@@ -44,6 +62,17 @@ struct wk_opts {
 	const char *received;      /* --received-at, RFC 3339 */
 	const char *reason_code;   /* --reason-code (12345 return) */
 	const char *until;         /* --until, RFC 3339 (12345 extension request) */
+	const char *date;          /* disclosure: --date YYYY-MM-DD (Asia/Shanghai) */
+	const char *evidence;
+	const char *party;
+	const char *ndays;         /* --days */
+	const char *outcome;
+	const char *legal_basis;
+	const char *kind;
+	const char *case_no;
+	const char *filed;
+	const char *result;
+	const char *decided;
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -80,6 +109,12 @@ int wk_cmd_extend(struct wk_ctx *x);
 int wk_cmd_pause(struct wk_ctx *x);
 int wk_cmd_resume(struct wk_ctx *x);
 int wk_cmd_restart(struct wk_ctx *x);
+
+/* Whole working days, 1-366, digits only (wk_clock.c). */
+int wk_parse_days(const char *s, int32_t *out);
+
+/* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
+int wk_cmd_disclosure(struct wk_ctx *x);
 
 /* 12345 orders (wk_hotline.c). */
 int wk_cmd_sign(struct wk_ctx *x);

@@ -13,7 +13,7 @@
 #define EXTEND_MAX_DAYS 366   /* the router's bound; the policy cap is usually lower */
 
 /* Whole working days, 1-366, digits only: "+5" or " 5" are typos here. */
-static int parse_days(const char *s, int32_t *out)
+int wk_parse_days(const char *s, int32_t *out)
 {
 	size_t n = strlen(s);
 	int32_t v = 0;
@@ -68,7 +68,7 @@ int wk_cmd_extend(struct wk_ctx *x)
 	if (!x->o.days || !x->o.approver || !x->o.reason)
 		return wk_fail(WK_EXIT_USAGE, "usage",
 		               "extend needs --working-days N, --approver NAME and --reason TEXT");
-	if (parse_days(x->o.days, &c.working_days))
+	if (wk_parse_days(x->o.days, &c.working_days))
 		return wk_fail(WK_EXIT_INVALID, "invalid_days",
 		               "--working-days takes whole working days, 1-%d, not '%s'",
 		               EXTEND_MAX_DAYS, x->o.days);

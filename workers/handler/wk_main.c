@@ -38,6 +38,9 @@ static const struct wk_cmd cmds[] = {
 	 "--key FILE return ID --reason-code CODE --text TEXT"},
 	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
 	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
+	/* The step decides which of these it takes (wk_disclosure.c). */
+	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
+	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
@@ -58,6 +61,19 @@ static const struct option longopts[] = {
 	{"received-at", required_argument, NULL, 'V'},
 	{"reason-code", required_argument, NULL, 'C'},
 	{"until", required_argument, NULL, 'U'},
+	{"date", required_argument, NULL, 256},
+	{"evidence", required_argument, NULL, 257},
+	{"party", required_argument, NULL, 258},
+	{"days", required_argument, NULL, 259},
+	{"outcome", required_argument, NULL, 260},
+	{"legal-basis", required_argument, NULL, 261},
+	{"kind", required_argument, NULL, 262},
+	{"case-no", required_argument, NULL, 263},
+	{"filed", required_argument, NULL, 264},
+	{"result", required_argument, NULL, 265},
+	{"decided", required_argument, NULL, 266},
+	{"confirm", no_argument, NULL, 267},
+	{"dismiss", no_argument, NULL, 268},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -193,7 +209,14 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	/* In WK_O_* bit order. */
 	static const char *names[] = {"--queue", "--wait", "--text", "--to", "--reason",
 	                              "--lease", "--state", "--name", "--working-days",
-	                              "--approver", "--received-at", "--reason-code", "--until"};
+	                              "--approver", "--received-at", "--reason-code", "--until",
+	                              "--date", "--evidence", "--party", "--days", "--outcome",
+	                              "--legal-basis", "--kind", "--case-no", "--filed", "--result",
+	                              "--decided", "--confirm", "--dismiss"};
+	/* The disclosure options, from 256 on, in the same order. */
+	const char **disc[] = {&o->date, &o->evidence, &o->party, &o->ndays, &o->outcome,
+	                       &o->legal_basis, &o->kind, &o->case_no, &o->filed, &o->result,
+	                       &o->decided, NULL, NULL};
 	int ch;
 
 	opterr = 0;
@@ -268,6 +291,13 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		case ':':
 			return usage_fail("option %s needs a value", argv[optind - 1]);
 		default:
+			if (ch >= 256 && ch < 256 + (int)(sizeof(disc) / sizeof(disc[0]))) {
+				/* --confirm and --dismiss are flags: seen is all they set. */
+				if (disc[ch - 256])
+					*disc[ch - 256] = optarg;
+				o->seen |= (unsigned)WK_O_DATE << (ch - 256);
+				break;
+			}
 			return usage_fail("unknown option %s", argv[optind - 1]);
 		}
 	}
@@ -280,6 +310,8 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((o->seen & (1u << i)) && !((*cmd)->allowed & (1u << i)))
 			return usage_fail("option %s does not apply here", names[i]);
+	if (o->nargs != (*cmd)->nargs && (*cmd)->nargs == 2)
+		return usage_fail("%s needs a step and a message id", (*cmd)->name);
 	if (o->nargs != (*cmd)->nargs)
 		return usage_fail((*cmd)->nargs ? "%s needs a message id" : "%s takes no arguments",
 		                  (*cmd)->name);

@@ -361,3 +361,54 @@ Test(http, stop_is_prompt)
 	/* stop() runs gw_stop again: start a fresh one for it. */
 	cr_assert_eq(gw_start(conf, &g), PB_OK);
 }
+
+#define APPLICATION                                                                        \
+	"{\"applicant\":{\"kind\":\"natural_person\",\"name\":\"张三\",\"id_type\":\"resident_id\"," \
+	"\"id_number\":\"11010519491231002X\",\"phone\":\"13800000000\"},"                      \
+	"\"description\":\"申请公开道路维修经费\",\"form\":\"electronic\",\"delivery\":\"email\","    \
+	"\"submission_mode\":\"online\"}"
+
+/* The application route is checked like /v1/messages before any router. */
+Test(http, disclosure_application_checks)
+{
+	static const char path[] = "/v1/disclosure-applications";
+	const char *bad_id = "{\"applicant\":{\"kind\":\"natural_person\",\"name\":\"张三\","
+	                     "\"id_type\":\"resident_id\",\"id_number\":\"110105194912310021\","
+	                     "\"phone\":\"13800000000\"},\"description\":\"申请公开\",\"form\":\"paper\","
+	                     "\"delivery\":\"post\",\"submission_mode\":\"online\"}";
+	const char *unknown = "{\"applicant\":{\"kind\":\"natural_person\",\"name\":\"张三\","
+	                      "\"id_type\":\"passport\",\"id_number\":\"E12345678\","
+	                      "\"phone\":\"13800000000\"},\"description\":\"申请公开\",\"form\":\"paper\","
+	                      "\"delivery\":\"post\",\"submission_mode\":\"online\",\"channel\":\"x\"}";
+	size_t n = 70 * 1024;
+	char *big = malloc(n), h[64];
+	struct resp r;
+
+	cr_assert_not_null(big);
+	post(path, "Content-Type: text/plain", APPLICATION, strlen(APPLICATION), &r);
+	cr_expect_eq(r.status, 415);
+	cr_expect_str_eq(error_code(&r), "unsupported_media_type");
+	memset(big, ' ', n);
+	big[0] = '{', big[n - 1] = '}';
+	post(path, JSON_CT, big, n, &r);
+	cr_expect_eq(r.status, 413);
+	cr_expect_str_eq(error_code(&r), "too_large");
+	free(big);
+	post(path, JSON_CT, bad_id, strlen(bad_id), &r);
+	cr_expect_eq(r.status, 400);
+	cr_expect_str_eq(error_code(&r), "invalid_field");
+	cr_expect(strstr(r.body, "applicant.id_number") != NULL, "%s", r.body);
+	cr_expect_null(strstr(r.body, "110105194912310021"), "the number is not echoed: %s", r.body);
+	post(path, JSON_CT, unknown, strlen(unknown), &r);
+	cr_expect_eq(r.status, 400);
+	cr_expect_str_eq(error_code(&r), "unknown_field");
+	cr_assert_eq(http_do("GET", url(path), NULL, NULL, 0, &r), 0);
+	cr_expect_eq(r.status, 405);
+	cr_expect_str_eq(resp_header(&r, "Allow", h, sizeof(h)), "POST");
+	/* Valid, with no router: 503, nothing stored. */
+	post(path, JSON_CT, APPLICATION, strlen(APPLICATION), &r);
+	cr_expect_eq(r.status, 503);
+	cr_expect_str_eq(error_code(&r), "unavailable");
+	cr_expect_not_null(resp_header(&r, "Retry-After", h, sizeof(h)));
+	cr_expect_null(resp_header(&r, "Location", h, sizeof(h)));
+}

@@ -2,6 +2,7 @@
 #include "pj.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T0 1764122400000LL   /* 2025-11-26T10:00:00+08:00 */
@@ -239,4 +240,150 @@ Test(view, status_names)
 	cr_assert_str_eq(pj_status_name(4), "closed");
 	cr_assert_str_eq(pj_status_name(0), "unknown");
 	cr_assert_str_eq(pj_status_name(99), "unknown");
+}
+
+/* A disclosure application decided after a review: what each reader sees. */
+static Mailroom__Applicant applicant = MAILROOM__APPLICANT__INIT;
+static Mailroom__Contact app_contact = MAILROOM__CONTACT__INIT;
+static Mailroom__ReviewCase review = MAILROOM__REVIEW_CASE__INIT;
+static Mailroom__ReviewCase *reviews[] = {&review};
+static uint8_t earlier[16] = {0x01, 0x9a, 0xbc, 0xde, 0xf0, 0x00, 0x34, 0x56,
+                              0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34, 0x57};
+
+static void fill_disclosure(Mailroom__MessageView *v, Mailroom__DisclosureView *d)
+{
+	fill(v);
+	v->channel = MAILROOM__CHANNEL__CHANNEL_DISCLOSURE;
+	v->contact = NULL;
+	mailroom__disclosure_view__init(d);
+	applicant.kind = "natural_person";
+	applicant.name = "张三";
+	applicant.id_type = "resident_id";
+	applicant.id_number = "11010519491231002X";
+	app_contact.phone = "13800000000";
+	applicant.contact = &app_contact;
+	applicant.address = "北京市";
+	review.kind = "review";
+	review.case_no = "复2025-1";
+	review.filed_ms = T0 + 10 * 86400000LL;
+	review.result = "pending";
+	d->phase = MAILROOM__DISCLOSURE_PHASE__DISCLOSURE_DELIVERED;
+	d->applicant_kind = "natural_person";
+	d->applicant = &applicant;
+	d->form = "electronic";
+	d->delivery = "email";
+	d->submission_mode = "registered_mail";
+	d->receipt_ms = T0 - 3 * 86400000LL;
+	d->receipt_confirmed = 1;
+	d->outcome = "withheld.third_party_rights";
+	d->legal_basis = "条例第十五条";
+	d->decided_ms = T0 + 86400000LL;
+	d->delivered_ms = T0 + 2 * 86400000LL;
+	d->repeat_of.data = earlier;
+	d->repeat_of.len = sizeof(earlier);
+	d->repeat_of_tracking = "1111-2222-3334";
+	d->repeat_permille = 812;
+	d->repeat_of_description = "申请公开道路维修经费";
+	d->repeat_of_received_ms = T0 - 30 * 86400000LL;
+	d->n_reviews = 1;
+	d->reviews = reviews;
+	v->disclosure = d;
+}
+
+Test(view, disclosure_citizen)
+{
+	Mailroom__MessageView v;
+	Mailroom__DisclosureView d;
+	json_t *j, *x;
+
+	fill_disclosure(&v, &d);
+	j = pj_view(&v, PJ_CITIZEN);
+	cr_assert_not_null(j);
+	cr_assert_str_eq(s(j, "channel"), "disclosure");
+	x = json_object_get(j, "disclosure");
+	cr_assert(json_is_object(x));
+	cr_expect_str_eq(s(x, "phase"), "delivered");
+	cr_expect_str_eq(s(x, "legal_receipt_date"), "2025-11-23");
+	cr_expect(json_is_true(json_object_get(x, "receipt_confirmed")));
+	cr_expect_str_eq(s(x, "outcome"), "withheld.third_party_rights");
+	cr_expect_str_eq(s(x, "legal_basis"), "条例第十五条");
+	cr_expect_str_eq(s(x, "decided_at"), "2025-11-27T10:00:00+08:00");
+	cr_expect_str_eq(s(x, "delivered_at"), "2025-11-28T10:00:00+08:00");
+	cr_expect(json_is_null(json_object_get(x, "correction_due_at")));
+	cr_expect(json_is_null(json_object_get(x, "fee_due_at")));
+	json_t *r = json_array_get(json_object_get(x, "reviews"), 0);
+	cr_assert(json_is_object(r));
+	cr_expect_str_eq(s(r, "kind"), "review");
+	cr_expect_str_eq(s(r, "filed"), "2025-12-06");
+	cr_expect_str_eq(s(r, "result"), "pending");
+	cr_expect(json_is_null(json_object_get(r, "decided")));
+	/* Nothing about who applied, nor the office's own notes. */
+	cr_expect_eq(json_object_size(x), 11);
+	char *text = json_dumps(j, 0);
+	cr_assert_not_null(text);
+	cr_expect_null(strstr(text, "张三"));
+	cr_expect_null(strstr(text, "11010519491231002X"));
+	cr_expect_null(strstr(text, "13800000000"));
+	cr_expect_null(strstr(text, "1111-2222-3334"));
+	cr_expect_null(strstr(text, "道路维修经费"), "not the earlier application's text");
+	cr_expect(json_is_null(json_object_get(x, "notice")), "nothing asked of the applicant");
+	free(text);
+	cr_expect_eq(json_object_size(j), 12);
+	json_decref(j);
+
+	j = pj_disclosure_intake(&v);
+	cr_assert(json_is_object(j));
+	cr_expect_eq(json_object_size(j), 3);
+	cr_expect_str_eq(s(j, "phase"), "delivered");
+	cr_expect_str_eq(s(j, "legal_receipt_date"), "2025-11-23");
+	cr_expect(json_is_true(json_object_get(j, "receipt_confirmed")));
+	json_decref(j);
+	v.disclosure = NULL;
+	j = pj_disclosure_intake(&v);
+	cr_expect(json_is_null(j));
+	json_decref(j);
+}
+
+Test(view, disclosure_handler)
+{
+	Mailroom__MessageView v;
+	Mailroom__DisclosureView d;
+	json_t *j, *x, *a, *rp;
+
+	fill_disclosure(&v, &d);
+	v.imported = 1;
+	j = pj_view(&v, PJ_HANDLER);
+	cr_assert_not_null(j);
+	cr_expect(json_is_true(json_object_get(j, "imported")));
+	x = json_object_get(j, "disclosure");
+	cr_assert(json_is_object(x));
+	cr_expect_str_eq(s(x, "applicant_kind"), "natural_person");
+	cr_expect_str_eq(s(x, "submission_mode"), "registered_mail");
+	cr_expect_str_eq(s(x, "receipt_at"), "2025-11-23T10:00:00+08:00");
+	a = json_object_get(x, "applicant");
+	cr_assert(json_is_object(a));
+	cr_expect_str_eq(s(a, "name"), "张三");
+	cr_expect_str_eq(s(a, "id_type"), "resident_id");
+	cr_expect_str_eq(s(a, "id_number"), "11010519491231002X");
+	cr_expect_str_eq(s(a, "phone"), "13800000000");
+	cr_expect(json_is_null(json_object_get(a, "email")));
+	cr_expect_str_eq(s(a, "address"), "北京市");
+	rp = json_object_get(x, "repeat");
+	cr_assert(json_is_object(rp));
+	cr_expect_eq(strlen(s(rp, "of")), 26);
+	cr_expect_str_eq(s(rp, "of_tracking_code"), "1111-2222-3334");
+	cr_expect_eq(json_integer_value(json_object_get(rp, "permille")), 812);
+	cr_expect(json_is_null(json_object_get(rp, "decision")), "not decided yet");
+	cr_expect_str_eq(s(rp, "of_description"), "申请公开道路维修经费");
+	cr_expect_str_eq(s(rp, "of_received_at"), "2025-10-27T10:00:00+08:00");
+	json_decref(j);
+
+	/* Not flagged: no repeat; no applicant sent: null. */
+	d.repeat_of.len = 0;
+	d.applicant = NULL;
+	j = pj_view(&v, PJ_HANDLER);
+	x = json_object_get(j, "disclosure");
+	cr_expect(json_is_null(json_object_get(x, "repeat")));
+	cr_expect(json_is_null(json_object_get(x, "applicant")));
+	json_decref(j);
 }

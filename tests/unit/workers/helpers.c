@@ -333,6 +333,33 @@ static void note(const Mailroom__Envelope *env, const Mailroom__Request *req)
 		snprintf(s->reason, sizeof(s->reason), "%s", req->clock->reason);
 		s->received_ms = req->clock->received_ms;
 		break;
+	case MAILROOM__REQUEST__OP_DISCLOSURE: {
+		const Mailroom__DisclosureReq *d = req->disclosure;
+		if (d->id.len == 16)
+			memcpy(s->id, d->id.data, 16);
+		s->token_len = 0;
+		if (d->lease_token.len > 0 && d->lease_token.len <= sizeof(s->token)) {
+			memcpy(s->token, d->lease_token.data, d->lease_token.len);
+			s->token_len = d->lease_token.len;
+		}
+		s->disc_action = d->action;
+		snprintf(s->text, sizeof(s->text), "%s", d->text);
+		snprintf(s->outcome, sizeof(s->outcome), "%s", d->outcome);
+		snprintf(s->legal_basis, sizeof(s->legal_basis), "%s", d->legal_basis);
+		snprintf(s->evidence, sizeof(s->evidence), "%s", d->evidence);
+		snprintf(s->approver, sizeof(s->approver), "%s", d->approver);
+		s->at_ms = d->at_ms;
+		s->days = d->days;
+		s->has_review = d->review != NULL;
+		if (d->review) {
+			snprintf(s->review_kind, sizeof(s->review_kind), "%s", d->review->kind);
+			snprintf(s->case_no, sizeof(s->case_no), "%s", d->review->case_no);
+			snprintf(s->review_result, sizeof(s->review_result), "%s", d->review->result);
+			s->filed_ms = d->review->filed_ms;
+			s->decided_ms = d->review->decided_ms;
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -424,6 +451,40 @@ static void answer(const Mailroom__Request *req, Mailroom__Response *resp, Mailr
 		resp->result_case = MAILROOM__RESPONSE__RESULT_CLOCK;
 		resp->clock = v;
 		return;
+	case MAILROOM__REQUEST__OP_DISCLOSURE: {
+		/* Decide needs the lease; the other steps only the id. */
+		static Mailroom__DisclosureView dv;
+		const Mailroom__DisclosureReq *d = req->disclosure;
+		Mailroom__LeaseRef lr = MAILROOM__LEASE_REF__INIT;
+		if (d->id.len != 16 || memcmp(d->id.data, c->id, 16) != 0) {
+			resp->code = PB_ENOTFOUND;
+			resp->error = "not_found";
+			return;
+		}
+		lr.id = d->id;
+		lr.lease_token = d->lease_token;
+		if (d->action == MAILROOM__DISCLOSURE_ACTION__DISCLOSURE_DECIDE && (rc = token_ok(&lr))) {
+			resp->code = rc;
+			resp->error = (char *)pb_err_name(rc);
+			resp->message = "lease token wrong or expired";
+			return;
+		}
+		mailroom__disclosure_view__init(&dv);
+		dv.phase = MAILROOM__DISCLOSURE_PHASE__DISCLOSURE_OPEN;
+		dv.receipt_ms = 1764000000000;
+		dv.receipt_confirmed = 1;
+		if (d->action == MAILROOM__DISCLOSURE_ACTION__DISCLOSURE_DECIDE) {
+			dv.phase = MAILROOM__DISCLOSURE_PHASE__DISCLOSURE_DECIDED;
+			dv.outcome = d->outcome;
+			dv.legal_basis = d->legal_basis;
+			v->status = MAILROOM__STATUS__STATUS_REPLIED;
+		}
+		v->channel = MAILROOM__CHANNEL__CHANNEL_DISCLOSURE;
+		v->disclosure = &dv;
+		resp->result_case = MAILROOM__RESPONSE__RESULT_DISCLOSURE;
+		resp->disclosure = v;
+		return;
+	}
 	default:
 		resp->code = PB_EINVAL;
 		return;

@@ -86,6 +86,18 @@ struct fake_seen {
 	int32_t working_days;
 	char approver[128];
 	int64_t received_ms;
+	/* DisclosureReq (action in disc_action, text in text) */
+	int disc_action;
+	char outcome[64];
+	char legal_basis[256];
+	char evidence[256];
+	int64_t at_ms;
+	int32_t days;
+	int has_review;
+	char review_kind[32];
+	char case_no[64];
+	char review_result[16];
+	int64_t filed_ms, decided_ms;
 };
 struct fake_cfg {
 	int code;               /* answer every request with this pb_err when set */

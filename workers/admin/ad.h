@@ -1,0 +1,44 @@
+/* ad: mailroom-admin, the operator's tool for work on the whole office
+ * rather than one message. Today: import (migration from an old system).
+ * Talks to the router only, through mr_handler_client, as a handler whose
+ * [handler.NAME] section says import = yes. */
+#ifndef AD_H
+#define AD_H
+
+#include "wk.h"
+
+#include <jansson.h>
+#include <stdio.h>
+
+#define AD_PROG "mailroom-admin"
+#define AD_DEFAULT_CONF "deploy/mailroom.ini"
+#define AD_DEFAULT_KEY "var/handler.key"   /* the demo key deploy/run.sh makes */
+#define AD_LINE_MAX (1u << 20)             /* longest import line, bytes */
+#define AD_IMPORT_TIMEOUT_MS 30000         /* one message and all its events */
+
+/* Exit codes of mailroom-admin (workers/admin/README.md). */
+enum ad_exit {
+	AD_EXIT_OK = 0,
+	AD_EXIT_USAGE = 1,
+	AD_EXIT_UNREACHABLE = 2,   /* router unreachable or silent: the rest not sent */
+	AD_EXIT_AUTH = 5,          /* the router refused the key: the rest not sent */
+	AD_EXIT_INVALID = 8,       /* bad config, key file or unreadable import file */
+	AD_EXIT_OTHER = 9,
+	AD_EXIT_LINES = 10,        /* some lines refused; the others were imported */
+};
+
+struct ad_import_stats {
+	unsigned long lines;        /* non-blank lines read */
+	unsigned long imported;
+	unsigned long duplicates;
+	unsigned long refused;
+};
+
+/* Sends every line of in as one ImportReq over c, signed with sk. Refused
+ * lines are reported on err as "LINE N: code: message" and skipped;
+ * results (a JSON array) gets one {line, ref, id, tracking_code,
+ * duplicate, events} per line the router took. Returns an enum ad_exit. */
+int ad_import(FILE *in, struct wk_client *c, const uint8_t sk[64], FILE *err,
+              struct ad_import_stats *st, json_t *results);
+
+#endif
