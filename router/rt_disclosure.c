@@ -307,6 +307,7 @@ int rt_disclosure_view(struct rt_core *core, struct rt_result *res,
 		v->repeat_of = d->repeat_of;
 		v->repeat_permille = d->repeat_permille;
 		v->repeat_decision = d->repeat_decision;
+		v->purpose = d->purpose;
 		if (d->applicant_sealed.len) {
 			uint8_t *plain;
 			size_t plen;

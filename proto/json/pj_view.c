@@ -275,6 +275,7 @@ static json_t *disclosure_json(const Mailroom__DisclosureView *d, enum pj_audien
 		put(&b, "form", opt_str(d->form));
 		put(&b, "delivery", opt_str(d->delivery));
 		put(&b, "submission_mode", opt_str(d->submission_mode));
+		put(&b, "purpose", opt_str(d->purpose));
 		put(&b, "receipt_at", time_json(d->receipt_ms));
 		put(&b, "consultations", json_integer(d->consultations));
 		put(&b, "repeat", repeat_json(d));

@@ -54,6 +54,7 @@ static int submit(const char *id_number, const char *mode, const char *text, int
 	d.form = "electronic";
 	d.delivery = "email";
 	d.submission_mode = (char *)mode;
+	d.purpose = "了解道路维修资金使用情况";
 	s.channel = MAILROOM__CHANNEL__CHANNEL_DISCLOSURE;
 	s.body = (char *)text;
 	s.disclosure = &d;
@@ -245,6 +246,7 @@ Test(disclosure, online_intake_seals_the_applicant_and_counts_twenty_working_day
 	Mailroom__PullResp *p = pull(&alice, "disclosure", at("2025-09-26T11:00:00+08:00"), &res, PB_OK);
 	cr_assert_not_null(p->message->disclosure->applicant);
 	cr_assert_str_eq(p->message->disclosure->applicant->id_number, "11010519491231002X");
+	cr_assert_str_eq(p->message->disclosure->purpose, "了解道路维修资金使用情况");
 	rt_result_clear(&res);
 }
 
