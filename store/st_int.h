@@ -38,6 +38,9 @@ struct st_env {
 	int has_keys;
 	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */
 	struct st_keys keys;      /* zero for read-only opens */
+	/* The log is still signed with keys.prev_*: a rotation to keys.sign_*
+	 * waits for st_log_rotate to commit. Writer's thread only. */
+	int rotating;
 	struct sti_pool *pool;    /* writable opens only */
 };
 
@@ -47,6 +50,7 @@ struct st_txn {
 	st_txn *parent;
 	int readonly;
 	int full;                         /* an operation met MDB_MAP_FULL */
+	int broken;                       /* a rotation failed half-way: never commit */
 	/* The log head, owned by write transactions: a child starts from its
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
@@ -55,6 +59,9 @@ struct st_txn {
 	 * commit, and the top level seals before it commits. */
 	struct sti_pending *pend;
 	size_t npend, cappend;
+	/* Top level only: st_log_rotate ran here; records from this index on
+	 * are signed by the incoming key. 0: no rotation in this transaction. */
+	uint64_t rot_from;
 };
 
 void sti_pending_free(st_txn *t);
@@ -81,6 +88,14 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len)
 /* Opens the outbox DBIs (st_outbox.c); read-only opens tolerate their
  * absence. */
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
+
+/* The secret key that signs record index, and its key id, as t sees the
+ * log (a rotation pending, or made in t). */
+const uint8_t *sti_sign_sk(const st_txn *t, uint64_t index);
+const uint8_t *sti_sign_key_id(const st_txn *t, uint64_t index);
+
+/* Meta records of the key in force (st.c), written by a rotation. */
+int sti_meta_put(st_txn *t, const char *name, const void *data, size_t len);
 
 /* SHA-256 of one record body. */
 void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);

@@ -121,6 +121,51 @@ static int ensure_pub(const char *key_path, const struct st_keys *k)
 	return PB_OK;
 }
 
+/* A seed file that must exist (hex, as pb_secret_load_or_create writes). */
+static int load_seed(const char *path, uint8_t seed[crypto_sign_SEEDBYTES])
+{
+	char hex[2 * crypto_sign_SEEDBYTES + 8];
+	size_t len;
+	int rc;
+
+	if ((rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len)))
+		return rc;
+	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
+		len--;
+	hex[len] = '\0';
+	rc = len == 2 * crypto_sign_SEEDBYTES && pb_unhex(hex, seed, crypto_sign_SEEDBYTES) == PB_OK
+	         ? PB_OK
+	         : PB_ECORRUPT;
+	sodium_memzero(hex, sizeof(hex));
+	return rc;
+}
+
+/* previous_signing_key: only read, never made; a rotation needs the key
+ * the log is signed with now, and a fresh one would prove nothing. */
+static int load_prev(const char *path, struct st_keys *k)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	int rc = load_seed(path, seed);
+
+	if (rc == PB_ENOTFOUND)
+		pb_error("store: previous_signing_key %s does not exist", path);
+	else if (rc)
+		pb_error("store: previous_signing_key %s is not a signing key file", path);
+	if (rc)
+		return rc;
+	rc = crypto_sign_seed_keypair(k->prev_pk, k->prev_sk, seed) == 0 ? PB_OK : PB_EIO;
+	sodium_memzero(seed, sizeof(seed));
+	if (rc)
+		return rc;
+	if (memcmp(k->prev_pk, k->sign_pk, 32) == 0) {
+		pb_error("store: previous_signing_key %s is the signing_key itself", path);
+		return PB_EINVAL;
+	}
+	st_key_id(k->key_name, k->prev_pk, k->prev_key_id);
+	k->has_prev = 1;
+	return PB_OK;
+}
+
 int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *created)
 {
 	uint8_t seed[crypto_sign_SEEDBYTES];
@@ -146,10 +191,60 @@ int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *crea
 		goto fail;
 	if ((rc = ensure_pub(c->signing_key, k)))
 		goto fail;
+	if (c->previous_signing_key[0] && (rc = load_prev(c->previous_signing_key, k)))
+		goto fail;
 	*created = c1 || c2;
 	return PB_OK;
 fail:
 	sodium_memzero(k, sizeof(*k));
+	return rc;
+}
+
+int st_signing_key_create(const char *path, const char *name, uint8_t pk[32])
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], sk[64];
+	char hex[2 * crypto_sign_SEEDBYTES + 2], pub[PB_PATH_MAX], text[PUB_MAX], dir[PB_PATH_MAX];
+	char *slash;
+	size_t n;
+	int rc;
+
+	if (sodium_init() < 0)
+		return PB_EIO;
+	if (!valid_key_name(name, sizeof(((struct st_keys *)0)->key_name)))
+		return PB_EINVAL;
+	if ((rc = pub_path(path, pub, sizeof(pub))) || strlen(path) >= sizeof(dir))
+		return rc ? rc : PB_EINVAL;
+	/* Both files are new, or nothing is written: a key file is never
+	 * replaced, and a stale .pub must not pass for the new key's. */
+	if (access(path, F_OK) == 0 || access(pub, F_OK) == 0)
+		return PB_EEXIST;
+	memcpy(dir, path, strlen(path) + 1);
+	if ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		if ((rc = pb_mkdirs(dir)))
+			return rc;
+	}
+	randombytes_buf(seed, sizeof(seed));
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(sk, sizeof(sk));
+	pb_hex(seed, sizeof(seed), hex);
+	sodium_memzero(seed, sizeof(seed));
+	hex[2 * crypto_sign_SEEDBYTES] = '\n';
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		sodium_memzero(hex, sizeof(hex));
+		return errno == EEXIST ? PB_EEXIST : PB_EIO;
+	}
+	ssize_t w = write(fd, hex, 2 * crypto_sign_SEEDBYTES + 1);
+	int ok = w == (ssize_t)(2 * crypto_sign_SEEDBYTES + 1) && fsync(fd) == 0;
+	close(fd);
+	sodium_memzero(hex, sizeof(hex));
+	if (ok && (rc = pub_format(name, pk, text, sizeof(text), &n)) == PB_OK)
+		rc = write_new(pub, text, n);
+	else if (!ok)
+		rc = PB_EIO;
+	if (rc)
+		unlink(path);
 	return rc;
 }
 

@@ -159,6 +159,29 @@ int sti_pending_merge(st_txn *child)
 	return PB_OK;
 }
 
+/* Before a rotation commits, the outgoing key signs up to the rotation
+ * record and the incoming one after it; the top level knows where. */
+static int signs_new(const st_txn *t, uint64_t index)
+{
+	const st_txn *top = t;
+
+	if (!t->env->rotating)
+		return 1;
+	while (top->parent)
+		top = top->parent;
+	return top->rot_from && index >= top->rot_from;
+}
+
+const uint8_t *sti_sign_sk(const st_txn *t, uint64_t index)
+{
+	return signs_new(t, index) ? t->env->keys.sign_sk : t->env->keys.prev_sk;
+}
+
+const uint8_t *sti_sign_key_id(const st_txn *t, uint64_t index)
+{
+	return signs_new(t, index) ? t->env->keys.key_id : t->env->keys.prev_key_id;
+}
+
 int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 {
 	Mailroom__AuditRecord r;
@@ -203,7 +226,7 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 		out->index = r.index;
 		memcpy(out->hash, hash, sizeof(hash));
 		memset(out->sig, 0, ST_SIG_LEN);
-		memcpy(out->key_id, t->env->keys.key_id, ST_KEYID_LEN);
+		memcpy(out->key_id, sti_sign_key_id(t, r.index), ST_KEYID_LEN);
 	}
 	return PB_OK;
 }
@@ -220,7 +243,13 @@ int st_log_seal(st_txn *t)
 		return PB_EINVAL;   /* only the top level knows the batch is complete */
 	if (!t->npend)
 		return PB_OK;
-	sti_pool_sign(t->env->pool, t->pend, t->npend, t->env->keys.sign_sk);
+	/* In index order; a rotation in the batch splits it in two runs. */
+	for (size_t i = 0, j; i < t->npend; i = j) {
+		const uint8_t *sk = sti_sign_sk(t, t->pend[i].index);
+		for (j = i + 1; j < t->npend && sti_sign_sk(t, t->pend[j].index) == sk; j++)
+			;
+		sti_pool_sign(t->env->pool, t->pend + i, j - i, sk);
+	}
 	for (size_t i = 0; i < t->npend && !rc; i++) {
 		struct sti_pending *p = &t->pend[i];
 		sti_put_be64(kbuf, p->index);

@@ -330,6 +330,7 @@ static const struct kv_str str_keys[] = {
 	S("store", "path", store_path),
 	S("store", "keys_dir", keys_dir),
 	S("store", "signing_key", signing_key),
+	S("store", "previous_signing_key", previous_signing_key),
 	S("store", "data_key", data_key),
 	S("store", "log_origin", log_origin),
 	S("router", "listen", router_url),

@@ -67,6 +67,7 @@ struct pb_conf {
 	size_t map_size_mb;
 	char keys_dir[PB_PATH_MAX];
 	char signing_key[PB_PATH_MAX];
+	char previous_signing_key[PB_PATH_MAX];   /* "" unless rotating the log key */
 	char data_key[PB_PATH_MAX];
 	char log_origin[128];              /* signed-note key name of the log */
 
