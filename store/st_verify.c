@@ -152,6 +152,30 @@ static int rotate(const Mailroom__AuditRecord *r, uint64_t pos, struct keys *ks,
 	return ST_VERIFY_OK;
 }
 
+/* Whether a rotation record names pk: a trusted key that is not record
+ * 0's must be, or the answer is "key" at once, before any other finding. */
+static int names_key(st_txn *t, const uint8_t pk[32])
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, found = 0;
+
+	if (mdb_cursor_open(t->txn, t->env->log, &c))
+		return 0;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !found;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		Mailroom__AuditRecord *r;
+		if (v.mv_size < ST_SIG_LEN ||
+		    !(r = mailroom__audit_record__unpack(NULL, v.mv_size - ST_SIG_LEN, v.mv_data)))
+			continue;
+		found = r->index > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY &&
+		        r->key.len == 32 && memcmp(r->key.data, pk, 32) == 0;
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+	mdb_cursor_close(c);
+	return found;
+}
+
 /* One stored value at position pos; prev is the previous record's hash
  * and becomes this one's. */
 static int check_record(uint64_t pos, const MDB_val *k, const MDB_val *v, struct keys *ks,
@@ -232,6 +256,11 @@ int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *r
 		rep->records++;
 		if ((fail = check_record(pos, &k, &v, &ks, rep, prev)))
 			break;
+		if (pos == 0 && trusted_pk && !ks.trusted_met && !names_key(t, trusted_pk)) {
+			fail = why(rep, ST_VERIFY_KEY, "the trusted key is neither record 0's nor one "
+			                               "a rotation brings in");
+			break;
+		}
 		memcpy(rep->head_hash, prev, ST_HASH_LEN);
 	}
 	mdb_cursor_close(c);

@@ -65,7 +65,10 @@ enum {
 	AU_O_WKEY = 1 << 14,
 	AU_O_WNAME = 1 << 15,
 	AU_O_KEYGEN = 1 << 16,
+	AU_O_ROTATION = 1 << 17,
 };
+
+#define AU_MAX_ROTATIONS 16
 
 struct au_cmd {
 	const char *name;
@@ -80,6 +83,7 @@ struct au_cmd {
 struct au_log {
 	st_env *env;
 	int pinned;                /* checked against --pubkey, not record 0 */
+	uint8_t pinned_pk[32];
 	struct st_verify_report rep;
 	uint8_t key_id[ST_KEYID_LEN];
 };
@@ -121,6 +125,8 @@ struct au_opts {
 	const char *state;         /* --state DIR */
 	const char *url;
 	const char *wkey, *wname;  /* --witness-key FILE, --witness-name NAME */
+	const char *rotation[AU_MAX_ROTATIONS];   /* --rotation FILE, in the order given */
+	int nrotation;
 	int keygen;
 	int json;
 	unsigned seen;             /* AU_O_* given */
