@@ -70,7 +70,10 @@ static int open_notes(const struct au_opts *o, struct ctx *x, const char *name,
 	if ((rc = au_note_open_keys(&x->a, &x->keys, why, sizeof(why))))
 		return au_report_fail(o->json, rc, "checkpoint", 0, "%s: %s", o->args[0], why);
 	if ((rc = au_note_open_keys(&x->b, &x->keys, why, sizeof(why))))
-		return au_report_fail(o->json, rc, "checkpoint", 0, "%s: %s", o->args[1], why);
+		return au_report_fail(o->json, rc, "checkpoint", 0, "%s: %s%s", o->args[1], why,
+		                      x->keys.n == 1 ? " (a checkpoint after a key rotation needs "
+		                                       "--rotation)"
+		                                     : "");
 	return AU_EXIT_OK;
 }
 

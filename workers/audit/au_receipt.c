@@ -270,7 +270,10 @@ static int run(struct ctx *x)
 		return rc;
 	x->ckey = au_keyring_at(&x->keys, x->note.size);
 	if ((rc = au_note_open_keys(&x->note, &x->keys, why, sizeof(why))))
-		return au_report_fail(x->o->json, rc, "checkpoint", 0, "%s: %s", x->o->checkpoint, why);
+		return au_report_fail(x->o->json, rc, "checkpoint", 0, "%s: %s%s", x->o->checkpoint, why,
+		                      x->keys.n == 1 ? " (a checkpoint after a key rotation needs "
+		                                       "--rotation)"
+		                                     : "");
 	if ((rc = load_receipt(x)) || (rc = load_proof(x)) || (x->o->entry && (rc = load_entry(x))) ||
 	    (rc = check_key(x)))
 		return rc;
