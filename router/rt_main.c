@@ -120,8 +120,10 @@ int main(int argc, char **argv)
 	if (created)
 		pb_info("created a new store signing key %s and data key %s; give auditors the public key beside it",
 		        conf.signing_key, conf.data_key);
-	if ((rc = load_calendars(&core)))
+	if ((rc = load_calendars(&core))) {
+		sodium_memzero(&core.keys, sizeof(core.keys));
 		return 1;
+	}
 	if ((rc = st_open(conf.store_path, conf.map_size_mb, 0, &core.keys, &core.store))) {
 		pb_error("cannot open the store at %s: %s", conf.store_path, pb_err_str(rc));
 		if (rc == PB_EAUTH && !core.keys.has_prev)
@@ -135,32 +137,28 @@ int main(int argc, char **argv)
 			pb_error("neither [store] signing_key %s nor previous_signing_key %s is the key "
 			         "the log is signed with: refusing to start",
 			         conf.signing_key, conf.previous_signing_key);
-		sodium_memzero(&core.keys, sizeof(core.keys));
-		return 1;
+		goto out;
 	}
-	if ((rc = rt_keys_start(&core))) {
-		st_close(core.store);
-		sodium_memzero(&core.keys, sizeof(core.keys));
-		return 1;
-	}
+	/* A rotation commits before anything is signed with the new key. */
+	if ((rc = rt_keys_start(&core)))
+		goto out;
 	int moved;
 	if ((rc = rt_recompute_provisional(&core, &moved))) {
 		pb_error("cannot recompute provisional deadlines: %s", pb_err_str(rc));
-		st_close(core.store);
-		return 1;
+		goto out;
 	}
 	if (moved)
 		pb_info("a new calendar moved %d provisional deadline(s); each has an audit record", moved);
 	if ((rc = rt_server_start(&core, &srv))) {
 		pb_error("cannot start: %s", pb_err_str(rc));
-		st_close(core.store);
-		return 1;
+		goto out;
 	}
 	sigwait(&set, &sig);
 	pb_info("stopping on signal %d", sig);
 	rt_server_stop(srv);
+out:
 	st_close(core.store);
 	cal_free(core.cal);
 	sodium_memzero(&core.keys, sizeof(core.keys));
-	return 0;
+	return rc ? 1 : 0;
 }

@@ -168,7 +168,7 @@ static int genesis(struct walk *w, const Mailroom__AuditRecord *r)
 	return take_key(w, &k);
 }
 
-/* A later record that brings in the key pk (a rotation past pos). */
+/* A rotation past pos whose key made the signature after body. */
 static int brought_in_later(const struct walk *w, uint64_t pos, const uint8_t *body, size_t blen,
                             uint64_t *at)
 {

@@ -381,29 +381,30 @@ static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[M
 
 /* No rotation since the kept checkpoint: the new one is signed by the key
  * followed, and so is the last record it covers, which hands the log to
- * no other key. 1 when so, 0 when the records must be read, or an exit
- * code (> 1) on a failure. */
-static int no_rotation(struct wit *w)
+ * no other key. *same says so (0: the records must be read); returns an
+ * exit code. */
+static int no_rotation(struct wit *w, int *same)
 {
 	const struct au_key *k = &w->keys.k[w->keys.n - 1];
 	Mailroom__AuditRecord *rec;
 	uint8_t *value, leaf[MT_HASH_LEN];
 	char why[256];
 	size_t n;
-	int rc, same;
+	int rc;
 
+	*same = 0;
 	if (au_note_open(&w->cur, k->name, k->pk, why, sizeof(why)) != AU_EXIT_OK)
-		return 0;
+		return AU_EXIT_OK;
 	if ((rc = last_record(w, &value, &n, leaf)))
 		return rc;
 	rec = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, value);
-	same = rec && rec->index == w->cur.size - 1 &&
-	       (rec->index == 0 || rec->event != MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) &&
-	       sn_verify_strict(value + n - ST_SIG_LEN, value, n - ST_SIG_LEN, k->pk) == PB_OK;
+	*same = rec && rec->index == w->cur.size - 1 &&
+	        (rec->index == 0 || rec->event != MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) &&
+	        sn_verify_strict(value + n - ST_SIG_LEN, value, n - ST_SIG_LEN, k->pk) == PB_OK;
 	if (rec)
 		mailroom__audit_record__free_unpacked(rec, NULL);
 	free(value);
-	return same;
+	return AU_EXIT_OK;
 }
 
 /* The state of a read through the records since the kept checkpoint. */
@@ -558,7 +559,7 @@ static int follow(struct wit *w)
 {
 	uint64_t n0 = w->have_old ? w->old.size : 0;
 	char why[400];
-	int rc;
+	int rc, same;
 
 	if (w->have_old && w->cur.size <= n0) {
 		/* Rollback or the same size: judged by size and root (judge). */
@@ -567,9 +568,7 @@ static int follow(struct wit *w)
 			                      "%s/v1/log/checkpoint: %s", w->o->url, why);
 		return AU_EXIT_OK;
 	}
-	if ((rc = no_rotation(w)) == 1)
-		return AU_EXIT_OK;
-	if (rc > 1)
+	if ((rc = no_rotation(w, &same)) || same)
 		return rc;
 	if ((rc = scan(w, n0 ? n0 - 1 : 0)))
 		return rc;
