@@ -10,7 +10,6 @@
  * between the two is finished on the next start. */
 #include "rt.h"
 #include "pb_err.h"
-#include "pb_id.h"
 #include "pb_log.h"
 #include "sn.h"
 
@@ -48,18 +47,10 @@ int rt_checkpoint(struct rt_core *core, st_txn *txn, int outgoing_too)
 	return st_checkpoint_put(txn, size, note, nlen);
 }
 
-static void label(const char *name, const uint8_t id[ST_KEYID_LEN], char *buf, size_t len)
-{
-	char hex[2 * ST_KEYID_LEN + 1];
-
-	pb_hex(id, ST_KEYID_LEN, hex);
-	snprintf(buf, len, "%.127s+%s", name, hex);
-}
-
 static int rotate(struct rt_core *core)
 {
 	struct st_receipt r;
-	char from[160], to[160];
+	char from[ST_KEYLABEL_MAX], to[ST_KEYLABEL_MAX];
 	st_txn *t;
 	int rc;
 
@@ -71,8 +62,8 @@ static int rotate(struct rt_core *core)
 	}
 	if ((rc = st_txn_commit(t)))
 		return rc;
-	label(core->keys.key_name, core->keys.prev_key_id, from, sizeof(from));
-	label(core->keys.key_name, core->keys.key_id, to, sizeof(to));
+	st_key_label(core->keys.key_name, core->keys.prev_pk, from, sizeof(from));
+	st_key_label(core->keys.key_name, core->keys.sign_pk, to, sizeof(to));
 	pb_info("log key rotated: record %llu, signed by %s, hands the log to %s from size %llu on",
 	        (unsigned long long)r.index, from, to, (unsigned long long)(r.index + 1));
 	return PB_OK;

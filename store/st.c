@@ -2,7 +2,6 @@
  * genesis record, and the log head every write transaction carries. */
 #include "st_int.h"
 #include "pb_err.h"
-#include "pb_id.h"
 #include "pb_log.h"
 #include "pb_time.h"
 
@@ -303,6 +302,18 @@ static int check_schema(st_txn *t)
 	return PB_OK;
 }
 
+/* The AUDIT_LOG_KEY record naming keys' signing key: record 0, or a
+ * rotation. */
+static void key_record(Mailroom__AuditRecord *rec, const struct st_keys *keys)
+{
+	rec->time_ms = pb_now_ms();
+	rec->actor = "router";
+	rec->event = MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
+	rec->key.data = (uint8_t *)keys->sign_pk;
+	rec->key.len = sizeof(keys->sign_pk);
+	rec->key_name = (char *)keys->key_name;
+}
+
 /* A new store: schema version, the key, and record 0 naming the key. */
 static int init_store(st_txn *t, const struct st_keys *keys)
 {
@@ -320,24 +331,8 @@ static int init_store(st_txn *t, const struct st_keys *keys)
 	    (rc = meta_put(t, meta_pk, keys->sign_pk, sizeof(keys->sign_pk))) ||
 	    (rc = meta_put(t, meta_name, keys->key_name, strlen(keys->key_name))))
 		return rc;
-	rec.time_ms = pb_now_ms();
-	rec.actor = "router";
-	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
-	rec.key.data = (uint8_t *)keys->sign_pk;
-	rec.key.len = sizeof(keys->sign_pk);
-	rec.key_name = (char *)keys->key_name;
+	key_record(&rec, keys);
 	return st_log_append(t, &rec, &r);
-}
-
-/* "<name>+<key id hex>" for messages. */
-static void key_label(const char *name, const uint8_t pk[32], char *buf, size_t len)
-{
-	uint8_t id[ST_KEYID_LEN];
-	char hex[2 * ST_KEYID_LEN + 1];
-
-	st_key_id(name, pk, id);
-	pb_hex(id, sizeof(id), hex);
-	snprintf(buf, len, "%.127s+%s", name, hex);
 }
 
 /* An existing store must be signed now with this key, or with the
@@ -346,7 +341,7 @@ static void key_label(const char *name, const uint8_t pk[32], char *buf, size_t 
 static int check_key(st_txn *t, st_env *e)
 {
 	const struct st_keys *keys = &e->keys;
-	char have[160], want[160], prev[160];
+	char have[ST_KEYLABEL_MAX], want[ST_KEYLABEL_MAX], prev[ST_KEYLABEL_MAX];
 	MDB_val pk, name;
 	int rc;
 
@@ -365,10 +360,10 @@ static int check_key(st_txn *t, st_env *e)
 		e->rotating = 1;
 		return PB_OK;
 	}
-	key_label(keys->key_name, pk.mv_data, have, sizeof(have));
-	key_label(keys->key_name, keys->sign_pk, want, sizeof(want));
+	st_key_label(keys->key_name, pk.mv_data, have, sizeof(have));
+	st_key_label(keys->key_name, keys->sign_pk, want, sizeof(want));
 	if (keys->has_prev) {
-		key_label(keys->key_name, keys->prev_pk, prev, sizeof(prev));
+		st_key_label(keys->key_name, keys->prev_pk, prev, sizeof(prev));
 		pb_error("store: the log is signed by key %s; the signing key is %s and the "
 		         "previous signing key %s: neither continues it",
 		         have, want, prev);
@@ -429,12 +424,7 @@ int st_log_rotate(st_txn *t, struct st_receipt *out)
 	if (!t->env->rotating || t->rot_from)
 		return PB_ESTATE;
 	keys = &t->env->keys;
-	rec.time_ms = pb_now_ms();
-	rec.actor = "router";
-	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
-	rec.key.data = (uint8_t *)keys->sign_pk;
-	rec.key.len = sizeof(keys->sign_pk);
-	rec.key_name = (char *)keys->key_name;
+	key_record(&rec, keys);
 	rec.key_from_size = t->next + 1;
 	/* Set first: the record itself is the outgoing key's (index < from). */
 	t->rot_from = t->next + 1;

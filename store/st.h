@@ -56,6 +56,9 @@ int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *crea
 int st_signing_key_create(const char *path, const char *name, uint8_t pk[32]);
 /* Key id as signed-note defines it. */
 void st_key_id(const char *name, const uint8_t pk[32], uint8_t id[ST_KEYID_LEN]);
+/* "<name>+<key id hex>", how messages name a key. */
+#define ST_KEYLABEL_MAX (128 + 1 + 2 * ST_KEYID_LEN + 1)
+void st_key_label(const char *name, const uint8_t pk[32], char *buf, size_t len);
 /* Parses a public key file as written by st_keys_load_or_create
  * ("<name>+<keyid hex>+<base64(0x01 || pk)>"). */
 int st_pubkey_load(const char *path, char *name, size_t namelen, uint8_t pk[32]);

@@ -31,6 +31,16 @@ void st_key_id(const char *name, const uint8_t pk[32], uint8_t id[ST_KEYID_LEN])
 	memcpy(id, h, ST_KEYID_LEN);
 }
 
+void st_key_label(const char *name, const uint8_t pk[32], char *buf, size_t len)
+{
+	uint8_t id[ST_KEYID_LEN];
+	char hex[2 * ST_KEYID_LEN + 1];
+
+	st_key_id(name, pk, id);
+	pb_hex(id, sizeof(id), hex);
+	snprintf(buf, len, "%.127s+%s", name, hex);
+}
+
 /* Signed-note key names: non-empty, no '+', no spaces or control bytes. */
 static int valid_key_name(const char *s, size_t max)
 {

@@ -4,7 +4,6 @@
  * the key a rotation record at i names (README.md, "Key rotation"). */
 #include "st_int.h"
 #include "pb_err.h"
-#include "pb_id.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -57,16 +56,6 @@ static int why(struct st_verify_report *rep, int fail, const char *fmt, ...)
 	return fail;
 }
 
-static void label(const char *name, const uint8_t pk[32], char *buf, size_t len)
-{
-	uint8_t id[ST_KEYID_LEN];
-	char hex[2 * ST_KEYID_LEN + 1];
-
-	st_key_id(name, pk, id);
-	pb_hex(id, sizeof(id), hex);
-	snprintf(buf, len, "%.127s+%s", name, hex);
-}
-
 /* Record 0 names the key the log starts with. */
 static int check_genesis(const Mailroom__AuditRecord *r, struct keys *ks,
                          struct st_verify_report *rep)
@@ -96,20 +85,20 @@ static int bad_signature(const Mailroom__AuditRecord *r, uint64_t pos, const uin
                          size_t blen, const struct keys *ks, struct st_verify_report *rep)
 {
 	const uint8_t *sig = body + blen;
-	char cur[160], other[160];
+	char cur[ST_KEYLABEL_MAX], other[ST_KEYLABEL_MAX];
 
-	label(rep->key_name, ks->pk, cur, sizeof(cur));
+	st_key_label(rep->key_name, ks->pk, cur, sizeof(cur));
 	if (pos > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
 	    crypto_core_ed25519_is_valid_point(r->key.data) &&
 	    crypto_sign_verify_detached(sig, body, blen, r->key.data) == 0) {
-		label(rep->key_name, r->key.data, other, sizeof(other));
+		st_key_label(rep->key_name, r->key.data, other, sizeof(other));
 		return why(rep, ST_VERIFY_KEY,
 		           "rotation record signed by the key it names (%s), not by %s, the key in "
 		           "force: a key cannot authorise itself",
 		           other, cur);
 	}
 	if (ks->has_prev && crypto_sign_verify_detached(sig, body, blen, ks->prev_pk) == 0) {
-		label(rep->key_name, ks->prev_pk, other, sizeof(other));
+		st_key_label(rep->key_name, ks->prev_pk, other, sizeof(other));
 		return why(rep, ST_VERIFY_SIGNATURE,
 		           "signed by the retired key %s; %s signs from record %llu on", other, cur,
 		           (unsigned long long)ks->from);

@@ -21,25 +21,6 @@ static const struct mr_handler_spec handlers[] = {
 	{"wang", "general, roads"},
 };
 
-static const char *path(const char *name)
-{
-	static char bufs[6][MR_PATH];
-	static int next;
-	char *b = bufs[next++ % 6];
-
-	snprintf(b, MR_PATH, "%s/%s", env.dir, name);
-	return b;
-}
-
-static void save(const char *name, const char *data, size_t len)
-{
-	FILE *f = fopen(path(name), "wb");
-
-	cr_assert_not_null(f, "%s", path(name));
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-}
-
 /* A program with argv; NULL-terminated. Returns the exit code; stdout in
  * *out and stderr in *err when asked (malloc'd). */
 static int prog(char **out, char **err, const char *bin, ...)
@@ -72,28 +53,6 @@ static int prog(char **out, char **err, const char *bin, ...)
 		free(err_);                                                                 \
 	} while (0)
 
-static void fetch(const char *p, const char *name, char **body)
-{
-	struct mr_http r;
-
-	cr_assert_eq(mr_http(NULL, env.base, "GET", p, NULL, NULL, 0, 10000, &r), 0, "GET %s", p);
-	cr_assert_eq(r.status, 200, "GET %s: HTTP %ld: %.300s", p, r.status, r.body ? r.body : "");
-	save(name, r.body, r.len);
-	if (body) {
-		*body = r.body;
-		r.body = NULL;
-	}
-	mr_http_free(&r);
-}
-
-static unsigned long long note_size(const char *note)
-{
-	const char *nl = strchr(note, '\n');
-
-	cr_assert_not_null(nl, "%s", note);
-	return strtoull(nl + 1, NULL, 10);
-}
-
 /* Posts a letter, saves the answer as name.json; its receipt's log index,
  * and its key id in kid. */
 static long long post(int i, const char *name, char kid[9])
@@ -115,7 +74,7 @@ static long long post(int i, const char *name, char kid[9])
 	cr_assert_not_null(it_str(j, "receipt.key_id"), "%s", r.body);
 	snprintf(kid, 9, "%s", it_str(j, "receipt.key_id"));
 	snprintf(file, sizeof(file), "%s.json", name);
-	save(file, r.body, r.len);
+	it_save(file, r.body, r.len);
 	json_decref(j);
 	mr_http_free(&r);
 	return idx;
@@ -157,17 +116,17 @@ static void receipt_ok(const char *name, long long idx, unsigned long long size,
 	snprintf(proof, sizeof(proof), "%s.proof", name);
 	snprintf(entries, sizeof(entries), "%s.entries", name);
 	snprintf(q, sizeof(q), "/v1/log/proof/inclusion?index=%lld&size=%llu", idx, size);
-	fetch(q, proof, NULL);
+	it_fetch(q, proof, NULL);
 	snprintf(q, sizeof(q), "/v1/log/entries?start=%lld&end=%lld", idx, idx + 1);
-	fetch(q, entries, NULL);
-	snprintf(rot, sizeof(rot), "%s", path("rotation.json"));
+	it_fetch(q, entries, NULL);
+	snprintf(rot, sizeof(rot), "%s", it_path("rotation.json"));
 	if (rotation)
-		AUDIT_OK(&out, "verify-receipt", "--receipt", path(post), "--proof", path(proof),
-		         "--checkpoint", path("cp.txt"), "--pubkey", pub, "--entry", path(entries),
+		AUDIT_OK(&out, "verify-receipt", "--receipt", it_path(post), "--proof", it_path(proof),
+		         "--checkpoint", it_path("cp.txt"), "--pubkey", pub, "--entry", it_path(entries),
 		         "--rotation", rot);
 	else
-		AUDIT_OK(&out, "verify-receipt", "--receipt", path(post), "--proof", path(proof),
-		         "--checkpoint", path("cp.txt"), "--pubkey", pub, "--entry", path(entries));
+		AUDIT_OK(&out, "verify-receipt", "--receipt", it_path(post), "--proof", it_path(proof),
+		         "--checkpoint", it_path("cp.txt"), "--pubkey", pub, "--entry", it_path(entries));
 	cr_assert(out && strstr(out, "receipt: record_hash "), "%s", out);
 	free(out);
 }
@@ -191,10 +150,10 @@ Test(keyrot, rotate_the_log_key_and_audit_across_it)
 
 	before = post(1, "before", kid_before);
 	post(2, "second", kid_before);
-	fetch("/v1/log/checkpoint", "old.txt", &note);
-	old_size = note_size(note);
+	it_fetch("/v1/log/checkpoint", "old.txt", &note);
+	old_size = it_note_size(note);
 	free(note);
-	AUDIT_OK(&out, "witness", "--state", path("w"), "--url", env.base, "--pubkey", oldpub);
+	AUDIT_OK(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey", oldpub);
 	free(out);
 
 	/* The operator: stop, make the new key, point the config at it. */
@@ -239,35 +198,36 @@ Test(keyrot, rotate_the_log_key_and_audit_across_it)
 	json_decref(j);
 	cr_assert(rot > before && rot < after, "rotation at %lld, between %lld and %lld", rot, before,
 	          after);
-	AUDIT_OK(&out, "export", "--store", env.store, "--out", path("log.bundle"));
+	AUDIT_OK(&out, "export", "--store", env.store, "--out", it_path("log.bundle"));
 	cr_assert(out && strstr(out, " 2 keys to "), "%s", out);
 	free(out);
-	AUDIT_OK(&out, "verify", path("log.bundle"), "--pubkey", oldpub, "--calendars", CALENDARS);
+	AUDIT_OK(&out, "verify", it_path("log.bundle"), "--pubkey", oldpub, "--calendars", CALENDARS);
 	free(out);
-	AUDIT_OK(&out, "verify", path("log.bundle"), "--pubkey", newpub, "--calendars", CALENDARS);
+	AUDIT_OK(&out, "verify", it_path("log.bundle"), "--pubkey", newpub, "--calendars", CALENDARS);
 	free(out);
 
 	/* Receipts from before and after, against the latest checkpoint: the
 	 * rotation proven by the gateway's inclusion answer for its record. */
-	fetch("/v1/log/checkpoint", "cp.txt", &note);
-	size = note_size(note);
+	it_fetch("/v1/log/checkpoint", "cp.txt", &note);
+	size = it_note_size(note);
 	free(note);
 	snprintf(q, sizeof(q), "/v1/log/proof/inclusion?index=%lld&size=%llu", rot, size);
-	fetch(q, "rotation.json", NULL);
+	it_fetch(q, "rotation.json", NULL);
 	receipt_ok("before", before, size, oldpub, 1);
 	receipt_ok("after", after, size, oldpub, 1);
 	receipt_ok("after", after, size, newpub, 0);
 
 	/* The checkpoint from before is a prefix of the one after. */
 	snprintf(q, sizeof(q), "/v1/log/proof/consistency?old=%llu&new=%llu", old_size, size);
-	fetch(q, "consistency.json", NULL);
-	AUDIT_OK(&out, "consistency", path("old.txt"), path("cp.txt"), "--proof",
-	         path("consistency.json"), "--pubkey", oldpub, "--rotation", path("rotation.json"));
+	it_fetch(q, "consistency.json", NULL);
+	AUDIT_OK(&out, "consistency", it_path("old.txt"), it_path("cp.txt"), "--proof",
+	         it_path("consistency.json"), "--pubkey", oldpub, "--rotation",
+	         it_path("rotation.json"));
 	free(out);
 
 	/* The witness kept a checkpoint from before: it follows the rotation
 	 * through the gateway, then goes on under the new key. */
-	AUDIT_OK(&out, "witness", "--state", path("w"), "--url", env.base, "--pubkey", oldpub,
+	AUDIT_OK(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey", oldpub,
 	         "--json");
 	j = it_json_text(out);
 	free(out);
@@ -275,7 +235,7 @@ Test(keyrot, rotate_the_log_key_and_audit_across_it)
 	cr_assert_eq(json_integer_value(it_get(j, "old_size")), (json_int_t)old_size);
 	json_decref(j);
 	post(5, "fifth", kid_after);
-	AUDIT_OK(&out, "witness", "--state", path("w"), "--url", env.base, "--pubkey", newpub,
+	AUDIT_OK(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey", newpub,
 	         "--json");
 	j = it_json_text(out);
 	free(out);

@@ -107,7 +107,7 @@ static int run(const struct au_opts *o, struct ctx *x)
 	sodium_bin2base64(ra, sizeof(ra), x->a.root, MT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
 	sodium_bin2base64(rb, sizeof(rb), x->b.root, MT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
 	k = au_keyring_at(&x->keys, x->b.size);
-	au_key_label(k->name, k->pk, kb, sizeof(kb));
+	st_key_label(k->name, k->pk, kb, sizeof(kb));
 	if (o->json)
 		return au_emit(json_pack("{s:b, s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "ok", 1, "old",
 		                         (json_int_t)x->a.size, "old_root", ra, "new",

@@ -138,8 +138,8 @@ int au_note_open_keys(struct au_note *n, const struct au_keyring *kr, char *why,
 	/* After a rotation the retired key alone is not enough. */
 	for (size_t i = 0; i < kr->n && &kr->k[i] != k; i++)
 		if (au_note_open(n, kr->k[i].name, kr->k[i].pk, dummy, sizeof(dummy)) == AU_EXIT_OK) {
-			au_key_label(kr->k[i].name, kr->k[i].pk, a, sizeof(a));
-			au_key_label(k->name, k->pk, b, sizeof(b));
+			st_key_label(kr->k[i].name, kr->k[i].pk, a, sizeof(a));
+			st_key_label(k->name, k->pk, b, sizeof(b));
 			snprintf(why, wlen,
 			         "signed only by the retired key %s; checkpoints of size %llu and more "
 			         "need %s",

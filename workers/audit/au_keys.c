@@ -7,23 +7,12 @@
  * of them judges a rotation the same way. */
 #include "au_tlog.h"
 #include "pb_err.h"
-#include "pb_id.h"
 #include "sn.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void au_key_label(const char *name, const uint8_t pk[32], char *buf, size_t len)
-{
-	uint8_t id[ST_KEYID_LEN];
-	char hex[2 * ST_KEYID_LEN + 1];
-
-	st_key_id(name, pk, id);
-	pb_hex(id, sizeof(id), hex);
-	snprintf(buf, len, "%.*s+%s", AU_KEYNAME_MAX - 1, name, hex);
-}
 
 int au_self_signed(const Mailroom__AuditRecord *r, const uint8_t *body, size_t blen)
 {
@@ -89,9 +78,9 @@ int au_rotation_value(const struct au_key *cur, const uint8_t *value, size_t n, 
 		snprintf(why, wlen, "record %llu is not a key rotation", (unsigned long long)pos);
 		cls = AU_EXIT_KEY;
 	} else if (sn_verify_strict(value + blen, value, blen, cur->pk) != PB_OK) {
-		au_key_label(cur->name, cur->pk, a, sizeof(a));
+		st_key_label(cur->name, cur->pk, a, sizeof(a));
 		if (au_self_signed(r, value, blen)) {
-			au_key_label(cur->name, r->key.data, b, sizeof(b));
+			st_key_label(cur->name, r->key.data, b, sizeof(b));
 			snprintf(why, wlen,
 			         "rotation record signed by the key it names (%s), not by %s, the key "
 			         "in force: a key cannot authorise itself",

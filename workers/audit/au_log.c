@@ -140,8 +140,7 @@ json_t *au_log_json(const struct au_log *l)
 
 void au_log_print(const struct au_log *l, const char *pubkey_file)
 {
-	char head[2 * ST_HASH_LEN + 1], pk[65], kid[2 * ST_KEYID_LEN + 1];
-	uint8_t id[ST_KEYID_LEN];
+	char head[2 * ST_HASH_LEN + 1], pk[65], label[ST_KEYLABEL_MAX];
 
 	pb_hex(l->rep.head_hash, ST_HASH_LEN, head);
 	printf("ok: %llu records, head %s, key %s\n", (unsigned long long)l->rep.records, head,
@@ -149,21 +148,19 @@ void au_log_print(const struct au_log *l, const char *pubkey_file)
 	/* Without a known key, anyone able to rewrite the whole store could
 	 * have re-signed it: say plainly what was trusted. */
 	if (l->pinned) {
-		st_key_id(l->rep.key_name, l->pinned_pk, id);
-		pb_hex(id, sizeof(id), kid);
-		printf("key: %s+%s matches %s\n", l->rep.key_name, kid, pubkey_file);
+		st_key_label(l->rep.key_name, l->pinned_pk, label, sizeof(label));
+		printf("key: %s matches %s\n", label, pubkey_file);
 	} else {
-		st_key_id(l->rep.key_name, l->rep.genesis_pk, id);
-		pb_hex(id, sizeof(id), kid);
+		st_key_label(l->rep.key_name, l->rep.genesis_pk, label, sizeof(label));
 		pb_hex(l->rep.genesis_pk, 32, pk);
-		printf("trust: key %s+%s (public key %s) taken from record 0; "
+		printf("trust: key %s (public key %s) taken from record 0; "
 		       "pass --pubkey FILE to check it against a known key\n",
-		       l->rep.key_name, kid, pk);
+		       label, pk);
 	}
 	if (l->rep.rotations) {
-		pb_hex(l->key_id, ST_KEYID_LEN, kid);
-		printf("rotation: %llu key rotation%s; %s+%s signs from record %llu on\n",
-		       (unsigned long long)l->rep.rotations, l->rep.rotations == 1 ? "" : "s",
-		       l->rep.key_name, kid, (unsigned long long)l->rep.key_from);
+		st_key_label(l->rep.key_name, l->rep.pubkey, label, sizeof(label));
+		printf("rotation: %llu key rotation%s; %s signs from record %llu on\n",
+		       (unsigned long long)l->rep.rotations, l->rep.rotations == 1 ? "" : "s", label,
+		       (unsigned long long)l->rep.key_from);
 	}
 }

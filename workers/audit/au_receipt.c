@@ -197,8 +197,8 @@ static int report(struct ctx *x)
 	sodium_bin2base64(root, sizeof(root), x->note.root, MT_HASH_LEN,
 	                  sodium_base64_VARIANT_ORIGINAL);
 	sodium_bin2base64(leaf, sizeof(leaf), x->leaf, MT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
-	au_key_label(x->rkey->name, x->rkey->pk, rk, sizeof(rk));
-	au_key_label(x->ckey->name, x->ckey->pk, ck, sizeof(ck));
+	st_key_label(x->rkey->name, x->rkey->pk, rk, sizeof(rk));
+	st_key_label(x->ckey->name, x->ckey->pk, ck, sizeof(ck));
 	if (x->o->json)
 		return au_emit(json_pack("{s:b, s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:I}",
 		                         "ok", 1, "index", (json_int_t)x->rc.index, "size",
@@ -231,11 +231,11 @@ static int check_key(struct ctx *x)
 	st_key_id(x->rkey->name, x->rkey->pk, kid);
 	if (memcmp(kid, x->rc.key_id, sizeof(kid)) == 0)
 		return AU_EXIT_OK;
-	au_key_label(x->rkey->name, x->rkey->pk, want, sizeof(want));
+	st_key_label(x->rkey->name, x->rkey->pk, want, sizeof(want));
 	for (size_t i = 0; i < x->keys.n; i++) {
 		st_key_id(x->keys.k[i].name, x->keys.k[i].pk, kid);
 		if (memcmp(kid, x->rc.key_id, sizeof(kid)) == 0) {
-			au_key_label(x->keys.k[i].name, x->keys.k[i].pk, other, sizeof(other));
+			st_key_label(x->keys.k[i].name, x->keys.k[i].pk, other, sizeof(other));
 			snprintf(msg, sizeof(msg),
 			         "the receipt names %s, but record %llu is signed by %s, the key in "
 			         "force there",

@@ -34,9 +34,7 @@ struct au_key {
 };
 
 /* ---- the log's keys and their rotations (au_keys.c) ---- */
-#define AU_LABEL_MAX (AU_KEYNAME_MAX + 16)
-/* "<name>+<hex key id>" for messages. */
-void au_key_label(const char *name, const uint8_t pk[32], char *buf, size_t len);
+#define AU_LABEL_MAX ST_KEYLABEL_MAX
 /* 1 when r is an AUDIT_LOG_KEY record whose signature (after body) holds
  * under the key it names itself. */
 int au_self_signed(const Mailroom__AuditRecord *r, const uint8_t *body, size_t blen);

@@ -111,18 +111,18 @@ static int print_ok(const struct run *x)
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
 	if (x->o->pubkey) {
-		au_key_label(x->name, x->pk, a, sizeof(a));
+		st_key_label(x->name, x->pk, a, sizeof(a));
 		printf("key: %s matches %s\n", a, x->o->pubkey);
 	} else if (first) {
-		au_key_label(first->name, first->pk, a, sizeof(a));
+		st_key_label(first->name, first->pk, a, sizeof(a));
 		pb_hex(first->pk, 32, pk);
 		printf("trust: key %s (public key %s) taken from record 0; "
 		       "pass --pubkey FILE to check it against a known key\n",
 		       a, pk);
 	}
 	for (i = 1; i < v->keys.n; i++) {
-		au_key_label(v->keys.k[i - 1].name, v->keys.k[i - 1].pk, a, sizeof(a));
-		au_key_label(v->keys.k[i].name, v->keys.k[i].pk, b, sizeof(b));
+		st_key_label(v->keys.k[i - 1].name, v->keys.k[i - 1].pk, a, sizeof(a));
+		st_key_label(v->keys.k[i].name, v->keys.k[i].pk, b, sizeof(b));
 		printf("rotation: record %llu hands the log from %s to %s, which signs from %llu on\n",
 		       (unsigned long long)v->keys.k[i].index, a, b,
 		       (unsigned long long)v->keys.k[i].from);

@@ -199,16 +199,16 @@ static int wrong_key(struct walk *w, uint64_t pos, const Mailroom__AuditRecord *
 	char cur[AU_LABEL_MAX], other[AU_LABEL_MAX];
 	uint64_t at;
 
-	au_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
+	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
 	if (pos > 0 && au_self_signed(r, body, blen)) {
-		au_key_label(w->cur.name, r->key.data, other, sizeof(other));
+		st_key_label(w->cur.name, r->key.data, other, sizeof(other));
 		return fail(w, AU_EXIT_KEY, "record", pos,
 		            "rotation record signed by the key it names (%s), not by %s, the key in "
 		            "force: a key cannot authorise itself",
 		            other, cur);
 	}
 	if (w->has_retired && sn_verify_strict(body + blen, body, blen, w->retired.pk) == PB_OK) {
-		au_key_label(w->retired.name, w->retired.pk, other, sizeof(other));
+		st_key_label(w->retired.name, w->retired.pk, other, sizeof(other));
 		return fail(w, AU_EXIT_SIGNATURE, "record", pos,
 		            "signed by the retired key %s; %s signs from record %llu on", other, cur,
 		            (unsigned long long)w->cur.from);
@@ -269,8 +269,8 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 		/* After a rotation the old key's signature alone is not enough. */
 		if (w->has_retired &&
 		    au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0) {
-			au_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
-			au_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
+			st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
+			st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
 			return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 			            "signed only by the retired key %s; checkpoints of size %llu and "
 			            "more need %s",

@@ -429,7 +429,7 @@ static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_
 	if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, blen, value)))
 		return au_report_fail(w->o->json, AU_EXIT_MALFORMED, "record", p,
 		                      "does not parse as an AuditRecord");
-	au_key_label(k->name, k->pk, a, sizeof(a));
+	st_key_label(k->name, k->pk, a, sizeof(a));
 	if (r->index != p) {
 		snprintf(sc->why, sizeof(sc->why), "the log server gave record %llu here",
 		         (unsigned long long)r->index);
@@ -445,7 +445,7 @@ static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_
 		cls = AU_EXIT_KEY;
 	} else if (sn_verify_strict(value + blen, value, blen, k->pk) != PB_OK) {
 		if (p > 0 && au_self_signed(r, value, blen)) {
-			au_key_label(k->name, r->key.data, b, sizeof(b));
+			st_key_label(k->name, r->key.data, b, sizeof(b));
 			snprintf(sc->why, sizeof(sc->why),
 			         "rotation record signed by the key it names (%s), not by %s, the key in "
 			         "force: a key cannot authorise itself",
@@ -453,7 +453,7 @@ static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_
 			cls = AU_EXIT_KEY;
 		} else if (sc->ki > 0 && sn_verify_strict(value + blen, value, blen,
 		                                          w->keys.k[sc->ki - 1].pk) == PB_OK) {
-			au_key_label(k->name, w->keys.k[sc->ki - 1].pk, b, sizeof(b));
+			st_key_label(k->name, w->keys.k[sc->ki - 1].pk, b, sizeof(b));
 			snprintf(sc->why, sizeof(sc->why),
 			         "signed by the retired key %s; %s signs from record %llu on", b, a,
 			         (unsigned long long)k->from);
@@ -618,7 +618,7 @@ static int trusted(struct wit *w)
 
 	if (au_keyring_find(&w->keys, w->pk))
 		return AU_EXIT_OK;
-	au_key_label(w->name, w->pk, a, sizeof(a));
+	st_key_label(w->name, w->pk, a, sizeof(a));
 	return au_fail(w->o->json, AU_EXIT_KEY, "other_log",
 	               "--pubkey %s is not a key of the log this witness follows (%s)", a,
 	               w->keys_path);
@@ -654,7 +654,7 @@ static int report(struct wit *w)
 
 	sodium_bin2base64(root, sizeof(root), w->cur.root, MT_HASH_LEN,
 	                  sodium_base64_VARIANT_ORIGINAL);
-	au_key_label(k->name, k->pk, key, sizeof(key));
+	st_key_label(k->name, k->pk, key, sizeof(key));
 	if (o->json)
 		return au_emit(json_pack("{s:b, s:o, s:I, s:s, s:b, s:s?, s:s, s:s, s:I}", "ok", 1,
 		                         "old_size",
