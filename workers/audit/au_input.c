@@ -192,6 +192,42 @@ int au_json_hashes(json_t *a, uint8_t (*out)[MT_HASH_LEN], size_t cap, size_t *n
 	return PB_OK;
 }
 
+int au_inclusion_json(json_t *doc, struct au_inclusion *p)
+{
+	json_t *leaf = json_object_get(doc, "leaf_hash"), *entry = json_object_get(doc, "entry");
+	const char *s;
+	size_t n, got;
+
+	memset(p, 0, sizeof(*p));
+	if (au_json_u64(doc, "index", &p->index) || au_json_u64(doc, "size", &p->size) ||
+	    au_json_hashes(json_object_get(doc, "proof"), p->path, MT_PROOF_MAX, &p->len))
+		return PB_EINVAL;
+	if (leaf) {
+		if (!(s = json_string_value(leaf)) ||
+		    au_b64_decode(s, strlen(s), p->leaf, MT_HASH_LEN, &got) || got != MT_HASH_LEN)
+			return PB_EINVAL;
+		p->has_leaf = 1;
+	}
+	if (entry) {
+		if (!(s = json_string_value(entry)) || !(n = strlen(s)))
+			return PB_EINVAL;
+		if (!(p->entry = malloc(n / 4 * 3 + 3)))
+			return PB_ENOMEM;
+		if (au_b64_decode(s, n, p->entry, n / 4 * 3 + 3, &p->elen) || p->elen <= ST_SIG_LEN) {
+			au_inclusion_free(p);
+			return PB_EINVAL;
+		}
+	}
+	return PB_OK;
+}
+
+void au_inclusion_free(struct au_inclusion *p)
+{
+	free(p->entry);
+	p->entry = NULL;
+	p->elen = 0;
+}
+
 int au_json_u64(json_t *j, const char *key, uint64_t *v)
 {
 	json_t *x = json_object_get(j, key);

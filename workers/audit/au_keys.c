@@ -135,53 +135,43 @@ const struct au_key *au_keyring_find(const struct au_keyring *kr, const uint8_t 
 static int rotation_file(const struct au_opts *o, const char *path, uint64_t size,
                          const uint8_t root[MT_HASH_LEN], struct au_keyring *kr)
 {
-	uint8_t proof[MT_PROOF_MAX][MT_HASH_LEN], leaf[MT_HASH_LEN], want[MT_HASH_LEN], *entry = NULL;
 	const struct au_key *cur = &kr->k[kr->n - 1];
-	const char *b64;
+	struct au_inclusion p;
 	struct au_key next;
-	uint64_t index, psize;
-	size_t plen, n = 0, got;
+	uint8_t leaf[MT_HASH_LEN];
 	char why[400];
-	json_t *doc, *lh;
-	int rc, cls, has_leaf;
+	json_t *doc;
+	int rc, cls;
 
 	if ((rc = au_json_file(path, o->json, &doc)))
 		return rc;
-	b64 = json_string_value(json_object_get(doc, "entry"));
-	lh = json_object_get(doc, "leaf_hash");
-	has_leaf = lh != NULL;
-	if (b64 && (n = strlen(b64)) > 0)
-		entry = malloc(n / 4 * 3 + 3);
-	if (au_json_u64(doc, "index", &index) || au_json_u64(doc, "size", &psize) ||
-	    au_json_hashes(json_object_get(doc, "proof"), proof, MT_PROOF_MAX, &plen) || !entry ||
-	    au_b64_decode(b64, n, entry, n / 4 * 3 + 3, &n) ||
-	    (lh && (!json_is_string(lh) ||
-	            au_b64_decode(json_string_value(lh), strlen(json_string_value(lh)), want,
-	                          sizeof(want), &got) ||
-	            got != MT_HASH_LEN))) {
-		json_decref(doc);
-		free(entry);
+	rc = au_inclusion_json(doc, &p);
+	json_decref(doc);
+	if (rc == PB_ENOMEM)
+		return au_fail(o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if (rc || !p.entry) {
+		au_inclusion_free(&p);
 		return au_fail(o->json, AU_EXIT_INVALID, "invalid_rotation",
 		               "%s: not an inclusion proof with its entry {index, size, proof, entry}",
 		               path);
 	}
-	json_decref(doc);
-	if (psize != size || index <= cur->index) {
-		free(entry);
+	if (p.size != size || p.index <= cur->index) {
+		au_inclusion_free(&p);
 		return au_fail(o->json, AU_EXIT_INVALID, "wrong_rotation",
 		               "%s proves record %llu in size %llu; rotations must come in log order "
 		               "and be proven in the checkpoint's size %llu",
-		               path, (unsigned long long)index, (unsigned long long)psize,
+		               path, (unsigned long long)p.index, (unsigned long long)p.size,
 		               (unsigned long long)size);
 	}
-	cls = au_rotation_value(cur, entry, n, index, &next, why, sizeof(why));
-	mt_leaf_hash(entry, n, leaf);
-	free(entry);
+	cls = au_rotation_value(cur, p.entry, p.elen, p.index, &next, why, sizeof(why));
+	mt_leaf_hash(p.entry, p.elen, leaf);
+	au_inclusion_free(&p);
 	if (cls)
-		return au_report_fail(o->json, cls, "record", index, "%s: %s", path, why);
-	if ((has_leaf && sodium_memcmp(leaf, want, MT_HASH_LEN) != 0) ||
-	    mt_verify_inclusion(leaf, index, size, (const uint8_t(*)[MT_HASH_LEN])proof, plen, root))
-		return au_report_fail(o->json, AU_EXIT_INCLUSION, "record", index,
+		return au_report_fail(o->json, cls, "record", p.index, "%s: %s", path, why);
+	if ((p.has_leaf && sodium_memcmp(leaf, p.leaf, MT_HASH_LEN) != 0) ||
+	    mt_verify_inclusion(leaf, p.index, size, (const uint8_t(*)[MT_HASH_LEN])p.path, p.len,
+	                        root))
+		return au_report_fail(o->json, AU_EXIT_INCLUSION, "record", p.index,
 		                      "%s: the rotation record is not in the checkpoint's tree", path);
 	if (au_keyring_add(kr, &next))
 		return au_fail(o->json, AU_EXIT_OTHER, "no_memory", "out of memory");

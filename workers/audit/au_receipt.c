@@ -32,14 +32,6 @@ struct receipt {
 	uint8_t key_id[ST_KEYID_LEN];
 };
 
-struct proof {
-	uint64_t index, size;
-	int has_leaf;
-	uint8_t leaf[MT_HASH_LEN];
-	uint8_t path[MT_PROOF_MAX][MT_HASH_LEN];
-	size_t len;
-};
-
 struct ctx {
 	const struct au_opts *o;
 	char name[AU_KEYNAME_MAX];
@@ -49,7 +41,7 @@ struct ctx {
 	const struct au_key *ckey; /* in force at the checkpoint's size */
 	struct au_note note;
 	struct receipt rc;
-	struct proof pf;
+	struct au_inclusion pf;
 	uint8_t *entry;            /* the stored value, when --entry */
 	size_t elen;
 	uint8_t leaf[MT_HASH_LEN];
@@ -99,10 +91,9 @@ static int load_proof(struct ctx *x)
 
 	if ((rc = au_json_file(x->o->proof, x->o->json, &doc)))
 		return rc;
-	x->pf.has_leaf = json_object_get(doc, "leaf_hash") != NULL;
-	if (au_json_u64(doc, "index", &x->pf.index) || au_json_u64(doc, "size", &x->pf.size) ||
-	    (x->pf.has_leaf && b64_field(doc, "leaf_hash", x->pf.leaf, MT_HASH_LEN)) ||
-	    au_json_hashes(json_object_get(doc, "proof"), x->pf.path, MT_PROOF_MAX, &x->pf.len))
+	if ((rc = au_inclusion_json(doc, &x->pf)) == PB_ENOMEM)
+		rc = au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	else if (rc)
 		rc = au_fail(x->o->json, AU_EXIT_INVALID, "invalid_proof",
 		             "%s: not an inclusion proof {index, size, leaf_hash, proof}",
 		             x->o->proof);
@@ -314,6 +305,7 @@ int au_cmd_verify_receipt(int argc, char **argv)
 	rc = run(x);
 	free(x->note.text);
 	free(x->entry);
+	au_inclusion_free(&x->pf);
 	au_keyring_free(&x->keys);
 	free(x);
 	return rc;

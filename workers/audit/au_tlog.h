@@ -230,6 +230,21 @@ int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen);
 int au_note_open_keys(struct au_note *n, const struct au_keyring *kr, char *why, size_t wlen);
 /* Reads and peeks a note file; prints and returns an exit code. */
 int au_note_read(const char *path, int json, const char *origin, struct au_note *n);
+/* GET /v1/log/proof/inclusion as the gateway serves it:
+ * {"index","size","leaf_hash","proof","entry"}, the leaf and the entry
+ * (the stored record) optional. */
+struct au_inclusion {
+	uint64_t index, size;
+	int has_leaf;
+	uint8_t leaf[MT_HASH_LEN];
+	uint8_t path[MT_PROOF_MAX][MT_HASH_LEN];
+	size_t len;
+	uint8_t *entry;                /* malloc'd; NULL without "entry" */
+	size_t elen;
+};
+/* PB_OK, PB_EINVAL when doc is not one, PB_ENOMEM. */
+int au_inclusion_json(json_t *doc, struct au_inclusion *p);
+void au_inclusion_free(struct au_inclusion *p);
 /* Decodes a JSON array of base64 hashes ("proof"). */
 int au_json_hashes(json_t *a, uint8_t (*out)[MT_HASH_LEN], size_t cap, size_t *n);
 /* JSON number as uint64 (non-negative integers only). */

@@ -329,14 +329,12 @@ static int fetch_current(struct wit *w)
  * answer is unusable (AU_EXIT_UNAVAILABLE, printed). */
 static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[MT_HASH_LEN])
 {
-	uint8_t proof[MT_PROOF_MAX][MT_HASH_LEN], want[MT_HASH_LEN];
-	uint64_t index, size, last = w->cur.size - 1;
-	const char *b64;
+	uint64_t last = w->cur.size - 1;
+	struct au_inclusion p;
 	struct au_http r;
 	char path[96];
-	json_t *doc, *lh;
-	size_t plen, len, got;
-	int rc, bad;
+	json_t *doc;
+	int rc;
 
 	*value = NULL;
 	snprintf(path, sizeof(path), "/v1/log/proof/inclusion?index=%llu&size=%llu",
@@ -345,37 +343,29 @@ static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[M
 		return rc;
 	doc = json_loadb(r.body, r.len, 0, NULL);
 	au_http_free(&r);
-	b64 = json_string_value(json_object_get(doc, "entry"));
-	lh = json_object_get(doc, "leaf_hash");
-	len = b64 ? strlen(b64) : 0;
-	*value = len ? malloc(len / 4 * 3 + 3) : NULL;
-	bad = !doc || !*value || au_json_u64(doc, "index", &index) || index != last ||
-	      au_json_u64(doc, "size", &size) || size != w->cur.size ||
-	      au_json_hashes(json_object_get(doc, "proof"), proof, MT_PROOF_MAX, &plen) ||
-	      au_b64_decode(b64, len, *value, len / 4 * 3 + 3, n) || *n <= ST_SIG_LEN ||
-	      (lh && (!json_is_string(lh) ||
-	              au_b64_decode(json_string_value(lh), strlen(json_string_value(lh)), want,
-	                            sizeof(want), &got) ||
-	              got != MT_HASH_LEN));
-	if (!bad) {
-		mt_leaf_hash(*value, *n, leaf);
-		bad = lh && sodium_memcmp(leaf, want, MT_HASH_LEN) != 0;
-	}
+	rc = doc ? au_inclusion_json(doc, &p) : PB_EINVAL;
 	json_decref(doc);
-	if (bad) {
-		free(*value);
-		*value = NULL;
+	if (rc == PB_ENOMEM)
+		return au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if (rc == PB_OK && p.entry)
+		mt_leaf_hash(p.entry, p.elen, leaf);
+	if (rc || !p.entry || p.index != last || p.size != w->cur.size ||
+	    (p.has_leaf && sodium_memcmp(leaf, p.leaf, MT_HASH_LEN) != 0)) {
+		if (rc == PB_OK)
+			au_inclusion_free(&p);
 		return au_fail(w->o->json, AU_EXIT_UNAVAILABLE, "bad_answer",
 		               "%s%s did not answer with that inclusion proof and its record",
 		               w->o->url, path);
 	}
-	if (mt_verify_inclusion(leaf, last, w->cur.size, (const uint8_t(*)[MT_HASH_LEN])proof, plen,
-	                        w->cur.root)) {
-		free(*value);
-		*value = NULL;
+	if (mt_verify_inclusion(leaf, last, w->cur.size, (const uint8_t(*)[MT_HASH_LEN])p.path,
+	                        p.len, w->cur.root)) {
+		au_inclusion_free(&p);
 		return au_report_fail(w->o->json, AU_EXIT_INCLUSION, "record", last,
 		                      "the log's last record is not in the tree its checkpoint signs");
 	}
+	/* The caller owns the record now. */
+	*value = p.entry;
+	*n = p.elen;
 	return AU_EXIT_OK;
 }
 
