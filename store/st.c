@@ -283,11 +283,6 @@ static int meta_put(st_txn *t, const char *name, const void *data, size_t len)
 	return sti_err(t, mdb_put(t->txn, t->env->meta, &k, &v, 0));
 }
 
-int sti_meta_put(st_txn *t, const char *name, const void *data, size_t len)
-{
-	return meta_put(t, name, data, len);
-}
-
 static int check_schema(st_txn *t)
 {
 	MDB_val v;

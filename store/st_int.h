@@ -89,14 +89,6 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t *value, size_t len)
  * absence. */
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
 
-/* The secret key that signs record index, and its key id, as t sees the
- * log (a rotation pending, or made in t). */
-const uint8_t *sti_sign_sk(const st_txn *t, uint64_t index);
-const uint8_t *sti_sign_key_id(const st_txn *t, uint64_t index);
-
-/* Meta records of the key in force (st.c), written by a rotation. */
-int sti_meta_put(st_txn *t, const char *name, const void *data, size_t len);
-
 /* SHA-256 of one record body. */
 void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);
 

@@ -131,31 +131,12 @@ static int ensure_pub(const char *key_path, const struct st_keys *k)
 	return PB_OK;
 }
 
-/* A seed file that must exist (hex, as pb_secret_load_or_create writes). */
-static int load_seed(const char *path, uint8_t seed[crypto_sign_SEEDBYTES])
-{
-	char hex[2 * crypto_sign_SEEDBYTES + 8];
-	size_t len;
-	int rc;
-
-	if ((rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len)))
-		return rc;
-	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
-		len--;
-	hex[len] = '\0';
-	rc = len == 2 * crypto_sign_SEEDBYTES && pb_unhex(hex, seed, crypto_sign_SEEDBYTES) == PB_OK
-	         ? PB_OK
-	         : PB_ECORRUPT;
-	sodium_memzero(hex, sizeof(hex));
-	return rc;
-}
-
 /* previous_signing_key: only read, never made; a rotation needs the key
  * the log is signed with now, and a fresh one would prove nothing. */
 static int load_prev(const char *path, struct st_keys *k)
 {
 	uint8_t seed[crypto_sign_SEEDBYTES];
-	int rc = load_seed(path, seed);
+	int rc = pb_secret_load(path, seed, sizeof(seed));
 
 	if (rc == PB_ENOTFOUND)
 		pb_error("store: previous_signing_key %s does not exist", path);
@@ -213,46 +194,32 @@ fail:
 int st_signing_key_create(const char *path, const char *name, uint8_t pk[32])
 {
 	uint8_t seed[crypto_sign_SEEDBYTES], sk[64];
-	char hex[2 * crypto_sign_SEEDBYTES + 2], pub[PB_PATH_MAX], text[PUB_MAX], dir[PB_PATH_MAX];
-	char *slash;
+	char pub[PB_PATH_MAX], text[PUB_MAX];
 	size_t n;
-	int rc;
+	int created, rc;
 
 	if (sodium_init() < 0)
 		return PB_EIO;
 	if (!valid_key_name(name, sizeof(((struct st_keys *)0)->key_name)))
 		return PB_EINVAL;
-	if ((rc = pub_path(path, pub, sizeof(pub))) || strlen(path) >= sizeof(dir))
-		return rc ? rc : PB_EINVAL;
+	if ((rc = pub_path(path, pub, sizeof(pub))))
+		return rc;
 	/* Both files are new, or nothing is written: a key file is never
 	 * replaced, and a stale .pub must not pass for the new key's. */
 	if (access(path, F_OK) == 0 || access(pub, F_OK) == 0)
 		return PB_EEXIST;
-	memcpy(dir, path, strlen(path) + 1);
-	if ((slash = strrchr(dir, '/')) && slash != dir) {
-		*slash = '\0';
-		if ((rc = pb_mkdirs(dir)))
-			return rc;
+	if ((rc = pb_secret_load_or_create(path, seed, sizeof(seed), &created)))
+		return rc;
+	if (!created) {
+		/* Made by someone else meanwhile: theirs, not ours. */
+		sodium_memzero(seed, sizeof(seed));
+		return PB_EEXIST;
 	}
-	randombytes_buf(seed, sizeof(seed));
-	crypto_sign_seed_keypair(pk, sk, seed);
-	sodium_memzero(sk, sizeof(sk));
-	pb_hex(seed, sizeof(seed), hex);
+	rc = crypto_sign_seed_keypair(pk, sk, seed) == 0 ? PB_OK : PB_EIO;
 	sodium_memzero(seed, sizeof(seed));
-	hex[2 * crypto_sign_SEEDBYTES] = '\n';
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		sodium_memzero(hex, sizeof(hex));
-		return errno == EEXIST ? PB_EEXIST : PB_EIO;
-	}
-	ssize_t w = write(fd, hex, 2 * crypto_sign_SEEDBYTES + 1);
-	int ok = w == (ssize_t)(2 * crypto_sign_SEEDBYTES + 1) && fsync(fd) == 0;
-	close(fd);
-	sodium_memzero(hex, sizeof(hex));
-	if (ok && (rc = pub_format(name, pk, text, sizeof(text), &n)) == PB_OK)
+	sodium_memzero(sk, sizeof(sk));
+	if (rc == PB_OK && (rc = pub_format(name, pk, text, sizeof(text), &n)) == PB_OK)
 		rc = write_new(pub, text, n);
-	else if (!ok)
-		rc = PB_EIO;
 	if (rc)
 		unlink(path);
 	return rc;

@@ -172,12 +172,13 @@ static int signs_new(const st_txn *t, uint64_t index)
 	return top->rot_from && index >= top->rot_from;
 }
 
-const uint8_t *sti_sign_sk(const st_txn *t, uint64_t index)
+/* The secret key that signs record index, and its key id. */
+static const uint8_t *sign_sk(const st_txn *t, uint64_t index)
 {
 	return signs_new(t, index) ? t->env->keys.sign_sk : t->env->keys.prev_sk;
 }
 
-const uint8_t *sti_sign_key_id(const st_txn *t, uint64_t index)
+static const uint8_t *sign_key_id(const st_txn *t, uint64_t index)
 {
 	return signs_new(t, index) ? t->env->keys.key_id : t->env->keys.prev_key_id;
 }
@@ -226,7 +227,7 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 		out->index = r.index;
 		memcpy(out->hash, hash, sizeof(hash));
 		memset(out->sig, 0, ST_SIG_LEN);
-		memcpy(out->key_id, sti_sign_key_id(t, r.index), ST_KEYID_LEN);
+		memcpy(out->key_id, sign_key_id(t, r.index), ST_KEYID_LEN);
 	}
 	return PB_OK;
 }
@@ -245,8 +246,8 @@ int st_log_seal(st_txn *t)
 		return PB_OK;
 	/* In index order; a rotation in the batch splits it in two runs. */
 	for (size_t i = 0, j; i < t->npend; i = j) {
-		const uint8_t *sk = sti_sign_sk(t, t->pend[i].index);
-		for (j = i + 1; j < t->npend && sti_sign_sk(t, t->pend[j].index) == sk; j++)
+		const uint8_t *sk = sign_sk(t, t->pend[i].index);
+		for (j = i + 1; j < t->npend && sign_sk(t, t->pend[j].index) == sk; j++)
 			;
 		sti_pool_sign(t->env->pool, t->pend + i, j - i, sk);
 	}
