@@ -371,8 +371,10 @@ static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[M
 
 /* No rotation since the kept checkpoint: the new one is signed by the key
  * followed, and so is the last record it covers, which hands the log to
- * no other key. *same says so (0: the records must be read); returns an
- * exit code. */
+ * no other key; or that record is the rotation to the key followed,
+ * taking effect at the new size (a first run with the new key, right
+ * after a rotation). *same says so (0: the records must be read); returns
+ * an exit code. */
 static int no_rotation(struct wit *w, int *same)
 {
 	const struct au_key *k = &w->keys.k[w->keys.n - 1];
@@ -388,9 +390,15 @@ static int no_rotation(struct wit *w, int *same)
 	if ((rc = last_record(w, &value, &n, leaf)))
 		return rc;
 	rec = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, value);
-	*same = rec && rec->index == w->cur.size - 1 &&
-	        (rec->index == 0 || rec->event != MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) &&
-	        sn_verify_strict(value + n - ST_SIG_LEN, value, n - ST_SIG_LEN, k->pk) == PB_OK;
+	if (rec && rec->index == w->cur.size - 1) {
+		int rotation = rec->index > 0 && rec->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
+		if (!rotation)
+			*same = sn_verify_strict(value + n - ST_SIG_LEN, value, n - ST_SIG_LEN, k->pk) ==
+			        PB_OK;
+		else
+			*same = rec->key.len == 32 && memcmp(rec->key.data, k->pk, 32) == 0 &&
+			        rec->key_from_size == w->cur.size;
+	}
 	if (rec)
 		mailroom__audit_record__free_unpacked(rec, NULL);
 	free(value);

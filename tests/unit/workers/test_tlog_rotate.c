@@ -425,6 +425,15 @@ Test(tlog_rotate, witness_at_the_handover_checkpoint)
 	                                &(struct sn_checkpoint){0}),
 	             PB_OK, "the handover is signed by the old key too: %s", note);
 	free(note);
+	/* A first run with the new key there: the last record hands the log to
+	 * it at the checkpoint's size, nothing to read. */
+	j = witness_json("w4", s.newpub);
+	cr_assert_eq(json_integer_value(json_object_get(j, "rotations")), 0, "%s", r.out);
+	json_decref(j);
+	/* With the old key it reads from record 0 and follows. */
+	j = witness_json("w5", s.pubkey);
+	cr_assert_eq(json_integer_value(json_object_get(j, "rotations")), 1, "%s", r.out);
+	json_decref(j);
 	tl_srv_set(s.dir);
 	j = witness_json("w", s.pubkey);
 	cr_assert_eq(json_integer_value(json_object_get(j, "rotations")), 0, "%s", r.out);
