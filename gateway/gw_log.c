@@ -106,6 +106,12 @@ enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp)
 		doc = json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)idx, "size",
 		                (json_int_t)l->size, "leaf_hash", b64(l->leaf_hash.data, l->leaf_hash.len),
 		                "proof", b64_list(l->proof, l->n_proof));
+		/* The stored record the leaf hashes, when the router sent it. */
+		if (doc && l->n_entries == 1 &&
+		    json_object_set_new(doc, "entry", b64(l->entries[0].data, l->entries[0].len))) {
+			json_decref(doc);
+			doc = NULL;
+		}
 		break;
 	}
 	case MAILROOM__LOG_REQ__KIND__CONSISTENCY: {

@@ -7,7 +7,8 @@
  *   rt_writer.c  the writer thread: batches, nested txns, group commit,
  *                long-poll waiters, lease expiry
  *   rt_server.c  nng REP contexts, authentication, replay protection, PUB
- *   rt_replay.c  the nonce cache */
+ *   rt_replay.c  the nonce cache
+ *   rt_keys.c    checkpoints and the log key's rotation on start */
 #ifndef RT_H
 #define RT_H
 
@@ -86,6 +87,14 @@ int rt_escalate_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt
 /* Once per calendar version: recomputes provisional deadlines in one
  * transaction, with a record for each that moved. */
 int rt_recompute_provisional(struct rt_core *core, int *moved);
+/* The signed checkpoint (C2SP tlog-checkpoint) for the log's size in txn,
+ * signed by the key in force and, when outgoing_too, by the previous key
+ * as well (the handover checkpoint of a rotation). */
+int rt_checkpoint(struct rt_core *core, st_txn *txn, int outgoing_too);
+/* On start, before serving: the key rotation when the store is still
+ * signed by [store] previous_signing_key, and its handover checkpoint
+ * (rt_keys.c). */
+int rt_keys_start(struct rt_core *core);
 /* Is this op one that writes (and so goes to the writer)? */
 int rt_is_write(const Mailroom__Request *req);
 /* Which principal kinds may send this op. */

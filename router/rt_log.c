@@ -73,14 +73,24 @@ int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res)
 	case MAILROOM__LOG_REQ__KIND__INCLUSION: {
 		const uint8_t *data;
 		size_t len;
-		uint8_t *leaf = rt_own(res, malloc(32), RT_OWN_FREE);
+		uint8_t *leaf = rt_own(res, malloc(32), RT_OWN_FREE), *copy;
+		ProtobufCBinaryData *entry = rt_own(res, malloc(sizeof(*entry)), RT_OWN_FREE);
 		if (q->size == 0 || q->size > published || q->index >= q->size)
 			return rt_fail(res, PB_EINVAL, "invalid_range", "need index < size <= published size");
-		if (!leaf || (rc = st_log_get(t, q->index, &data, &len)))
+		if (!leaf || !entry || (rc = st_log_get(t, q->index, &data, &len)))
 			return rt_fail(res, rc ? rc : PB_ENOMEM, "io", "cannot read the record");
 		mt_leaf_hash(data, len, leaf);
 		if ((rc = st_tree_inclusion(t, q->index, q->size, proof, MT_PROOF_MAX, &n)))
 			return rt_fail(res, rc, pb_err_name(rc), "cannot build the proof");
+		/* The record itself too: with it the proof stands alone (a key
+		 * rotation proven to a witness, a receipt checked offline). */
+		if (!(copy = rt_own(res, malloc(len), RT_OWN_FREE)))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		memcpy(copy, data, len);
+		entry->data = copy;
+		entry->len = len;
+		lr->entries = entry;
+		lr->n_entries = 1;
 		lr->leaf_hash.data = leaf;
 		lr->leaf_hash.len = 32;
 		lr->size = q->size;

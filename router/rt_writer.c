@@ -12,7 +12,6 @@
 #include "pb_log.h"
 #include "pb_time.h"
 #include "pb_wire.h"
-#include "sn.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -225,25 +224,6 @@ static void timed_work(struct rt_writer *w, st_txn *txn, int64_t now, timed_fn f
 	}
 }
 
-/* One signed checkpoint (C2SP tlog-checkpoint) per batch that added
- * records, in the batch's own transaction: it becomes visible only with
- * the records it covers, durably. */
-static int checkpoint(struct rt_core *core, st_txn *txn)
-{
-	uint8_t root[ST_HASH_LEN];
-	char body[256], note[256 + SN_LINE_MAX(sizeof(core->keys.key_name))];
-	size_t blen, nlen;
-	uint64_t size;
-	int rc;
-
-	if ((rc = st_log_size(txn, &size)) || (rc = st_tree_root(txn, size, root)))
-		return rc;
-	if ((rc = sn_checkpoint_format(core->keys.key_name, size, root, NULL, body, sizeof(body), &blen)) ||
-	    (rc = sn_sign(body, blen, core->keys.key_name, core->keys.sign_sk, note, sizeof(note), &nlen)))
-		return rc;
-	return st_checkpoint_put(txn, size, note, nlen);
-}
-
 static void process(struct rt_writer *w, struct rt_op *batch)
 {
 	struct rt_core *core = w->core;
@@ -300,7 +280,10 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	if (txn && (rc = st_log_seal(txn)) == PB_OK) {
 		for (struct rt_op *op = done; op && !rc; op = op->next)
 			rc = rt_result_receipts(core, txn, &op->res);
-		if (!rc && w->npub > 0 && (rc = checkpoint(core, txn)))
+		/* One signed checkpoint per batch that added records, in the
+		 * batch's own transaction: it becomes visible only with the
+		 * records it covers, durably. */
+		if (!rc && w->npub > 0 && (rc = rt_checkpoint(core, txn, 0)))
 			pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
 	}
 	if (txn && rc) {

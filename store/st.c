@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <sodium.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@
 static const char meta_schema[] = "schema_version";
 static const char meta_pk[] = "sign_pk";
 static const char meta_name[] = "key_name";
+/* Written by a rotation, with sign_pk, in the rotation's transaction. */
+static const char meta_from[] = "key_from";
+static const char meta_prev[] = "prev_pk";
 
 int sti_err(st_txn *t, int rc)
 {
@@ -67,6 +71,8 @@ int sti_need_write(const st_txn *t)
 	 * seal must not pile up behind it. */
 	if (t->full)
 		return PB_EFULL;
+	if (t->broken)
+		return PB_ESTATE;
 	return PB_OK;
 }
 
@@ -200,6 +206,10 @@ int st_txn_commit(st_txn *t)
 		st_txn_abort(t);
 		return PB_EFULL;
 	}
+	if (!t->readonly && t->broken) {
+		st_txn_abort(t);
+		return PB_ESTATE;
+	}
 	/* The top level writes its records before LMDB commits them. */
 	if (!t->parent && !t->readonly && t->npend && (rc = st_log_seal(t))) {
 		st_txn_abort(t);
@@ -207,6 +217,11 @@ int st_txn_commit(st_txn *t)
 	}
 	/* mdb_txn_commit frees the LMDB transaction whatever it returns. */
 	rc = sti_err(t, mdb_txn_commit(t->txn));
+	/* The rotation record is durable: from now on the new key signs. */
+	if (rc == PB_OK && !t->parent && t->rot_from) {
+		t->env->rotating = 0;
+		sodium_memzero(t->env->keys.prev_sk, sizeof(t->env->keys.prev_sk));
+	}
 	if (t->parent) {
 		if (rc == PB_OK) {
 			t->parent->next = t->next;
@@ -283,6 +298,18 @@ static int check_schema(st_txn *t)
 	return PB_OK;
 }
 
+/* The AUDIT_LOG_KEY record naming keys' signing key: record 0, or a
+ * rotation. */
+static void key_record(Mailroom__AuditRecord *rec, const struct st_keys *keys)
+{
+	rec->time_ms = pb_now_ms();
+	rec->actor = "router";
+	rec->event = MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
+	rec->key.data = (uint8_t *)keys->sign_pk;
+	rec->key.len = sizeof(keys->sign_pk);
+	rec->key_name = (char *)keys->key_name;
+}
+
 /* A new store: schema version, the key, and record 0 naming the key. */
 static int init_store(st_txn *t, const struct st_keys *keys)
 {
@@ -300,32 +327,110 @@ static int init_store(st_txn *t, const struct st_keys *keys)
 	    (rc = meta_put(t, meta_pk, keys->sign_pk, sizeof(keys->sign_pk))) ||
 	    (rc = meta_put(t, meta_name, keys->key_name, strlen(keys->key_name))))
 		return rc;
-	rec.time_ms = pb_now_ms();
-	rec.actor = "router";
-	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
-	rec.key.data = (uint8_t *)keys->sign_pk;
-	rec.key.len = sizeof(keys->sign_pk);
-	rec.key_name = (char *)keys->key_name;
+	key_record(&rec, keys);
 	return st_log_append(t, &rec, &r);
 }
 
-/* An existing store must have been made with this key and name: receipts
+/* An existing store must be signed now with this key, or with the
+ * previous one (a rotation is then pending), under this name: receipts
  * carry a key id derived from both. */
-static int check_key(st_txn *t, const struct st_keys *keys)
+static int check_key(st_txn *t, st_env *e)
 {
+	const struct st_keys *keys = &e->keys;
+	char have[ST_KEYLABEL_MAX], want[ST_KEYLABEL_MAX], prev[ST_KEYLABEL_MAX];
 	MDB_val pk, name;
 	int rc;
 
 	if ((rc = meta_get(t, meta_pk, &pk)) || (rc = meta_get(t, meta_name, &name)))
 		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
-	if (pk.mv_size != 32 || memcmp(pk.mv_data, keys->sign_pk, 32) != 0) {
-		pb_error("store: made with another signing key");
-		return PB_EAUTH;
-	}
 	if (name.mv_size != strlen(keys->key_name) ||
 	    memcmp(name.mv_data, keys->key_name, name.mv_size) != 0) {
 		pb_error("store: made under another key name (log_origin)");
 		return PB_EAUTH;
+	}
+	if (pk.mv_size != 32)
+		return PB_ECORRUPT;
+	if (memcmp(pk.mv_data, keys->sign_pk, 32) == 0)
+		return PB_OK;
+	if (keys->has_prev && memcmp(pk.mv_data, keys->prev_pk, 32) == 0) {
+		e->rotating = 1;
+		return PB_OK;
+	}
+	st_key_label(keys->key_name, pk.mv_data, have, sizeof(have));
+	st_key_label(keys->key_name, keys->sign_pk, want, sizeof(want));
+	if (keys->has_prev) {
+		st_key_label(keys->key_name, keys->prev_pk, prev, sizeof(prev));
+		pb_error("store: the log is signed by key %s; the signing key is %s and the "
+		         "previous signing key %s: neither continues it",
+		         have, want, prev);
+	} else {
+		pb_error("store: the log is signed by key %s, the signing key given is %s", have,
+		         want);
+	}
+	return PB_EAUTH;
+}
+
+int st_rotation_pending(const st_env *env)
+{
+	return env && !env->readonly && env->rotating;
+}
+
+int st_log_key(st_txn *t, struct st_logkey *k)
+{
+	MDB_val pk, name, from, prev;
+	int rc;
+
+	if (!t || !k)
+		return PB_EINVAL;
+	memset(k, 0, sizeof(*k));
+	if ((rc = meta_get(t, meta_pk, &pk)) || (rc = meta_get(t, meta_name, &name)))
+		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
+	if (pk.mv_size != 32 || name.mv_size == 0 || name.mv_size >= sizeof(k->name))
+		return PB_ECORRUPT;
+	memcpy(k->pk, pk.mv_data, 32);
+	memcpy(k->name, name.mv_data, name.mv_size);
+	st_key_id(k->name, k->pk, k->key_id);
+	/* Stores that never rotated have neither record. */
+	rc = meta_get(t, meta_from, &from);
+	if (rc == PB_OK && from.mv_size == 8)
+		k->from = sti_get_be64(from.mv_data);
+	else if (rc != PB_ENOTFOUND)
+		return rc ? rc : PB_ECORRUPT;
+	rc = meta_get(t, meta_prev, &prev);
+	if (rc == PB_OK && prev.mv_size == 32) {
+		memcpy(k->prev_pk, prev.mv_data, 32);
+		k->has_prev = 1;
+	} else if (rc != PB_ENOTFOUND) {
+		return rc ? rc : PB_ECORRUPT;
+	}
+	return PB_OK;
+}
+
+int st_log_rotate(st_txn *t, struct st_receipt *out)
+{
+	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
+	const struct st_keys *keys;
+	uint8_t from[8];
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	if (t->parent)
+		return PB_EINVAL;   /* the key in force belongs to the top level */
+	if (!t->env->rotating || t->rot_from)
+		return PB_ESTATE;
+	keys = &t->env->keys;
+	key_record(&rec, keys);
+	rec.key_from_size = t->next + 1;
+	/* Set first: the record itself is the outgoing key's (index < from). */
+	t->rot_from = t->next + 1;
+	sti_put_be64(from, t->rot_from);
+	if ((rc = st_log_append(t, &rec, out)) ||
+	    (rc = meta_put(t, meta_pk, keys->sign_pk, sizeof(keys->sign_pk))) ||
+	    (rc = meta_put(t, meta_from, from, sizeof(from))) ||
+	    (rc = meta_put(t, meta_prev, keys->prev_pk, sizeof(keys->prev_pk)))) {
+		t->broken = 1;   /* half a rotation must never commit */
+		return rc;
 	}
 	return PB_OK;
 }
@@ -396,9 +501,12 @@ static int open_writable(st_env *e)
 	if (rc == PB_ENOTFOUND)
 		rc = init_store(t, &e->keys);
 	else if (rc == PB_OK && (rc = check_schema(t)) == PB_OK)
-		rc = check_key(t, &e->keys);
+		rc = check_key(t, e);
 	if (rc == PB_OK && t->next == 0)
 		rc = PB_ECORRUPT;   /* a store without its genesis record */
+	/* Not needed unless it still signs the log. */
+	if (!e->rotating)
+		sodium_memzero(e->keys.prev_sk, sizeof(e->keys.prev_sk));
 	if (rc) {
 		st_txn_abort(t);
 		return rc;
@@ -430,8 +538,7 @@ int st_open(const char *dir, size_t map_size_mb, int readonly, const struct st_k
 		e->keys = *keys;
 		e->has_keys = 1;
 		/* The writer signs too: helpers for the other cores, at most 3. */
-		if ((rc = sti_pool_start(&e->pool, cores > 4 ? 3 : cores > 1 ? (int)cores - 1 : 0,
-		                         e->keys.sign_sk))) {
+		if ((rc = sti_pool_start(&e->pool, cores > 4 ? 3 : cores > 1 ? (int)cores - 1 : 0))) {
 			free(e);
 			return rc;
 		}

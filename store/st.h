@@ -9,7 +9,10 @@
  * Log format: the value at big-endian index i is exactly
  *   serialised Mailroom__AuditRecord || Ed25519 signature (64 bytes)
  * record hash = SHA-256(serialised record); record.prev_hash chains them;
- * record 0 is AUDIT_LOG_KEY naming the signing key. */
+ * record 0 is AUDIT_LOG_KEY naming the signing key. A later AUDIT_LOG_KEY
+ * record at index i rotates the key: it is signed by the outgoing key and
+ * names the incoming one, which signs records from key_from_size = i + 1
+ * on (README.md, "Key rotation"). */
 #ifndef ST_H
 #define ST_H
 
@@ -34,22 +37,37 @@ struct st_keys {
 	uint8_t data_key[32];         /* secretbox key for personal data */
 	char key_name[128];           /* signed-note key name (= log origin) */
 	uint8_t key_id[ST_KEYID_LEN]; /* SHA-256(name || "\n" || 0x01 || pk)[:4] */
+	/* previous_signing_key, when set: the key a log may still be signed
+	 * with, which then authorises sign_pk (st_log_rotate). Same name. */
+	int has_prev;
+	uint8_t prev_sk[64];
+	uint8_t prev_pk[32];
+	uint8_t prev_key_id[ST_KEYID_LEN];
 };
 
 /* Loads the signing and data keys named by the config, creating them (and
  * store.pub beside the signing key) on first start. *created is set when
- * new keys were made, so the caller can log it clearly. */
+ * new keys were made, so the caller can log it clearly. The previous
+ * signing key is never created: PB_ENOTFOUND when it is named but absent. */
 int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *created);
+/* A new signing key for a rotation: the seed at path (mode 0600) and its
+ * public key file beside it, under name. Never overwrites: PB_EEXIST when
+ * either file exists. */
+int st_signing_key_create(const char *path, const char *name, uint8_t pk[32]);
 /* Key id as signed-note defines it. */
 void st_key_id(const char *name, const uint8_t pk[32], uint8_t id[ST_KEYID_LEN]);
+/* "<name>+<key id hex>", how messages name a key. */
+#define ST_KEYLABEL_MAX (128 + 1 + 2 * ST_KEYID_LEN + 1)
+void st_key_label(const char *name, const uint8_t pk[32], char *buf, size_t len);
 /* Parses a public key file as written by st_keys_load_or_create
  * ("<name>+<keyid hex>+<base64(0x01 || pk)>"). */
 int st_pubkey_load(const char *path, char *name, size_t namelen, uint8_t pk[32]);
 
 /* Opens (creating when writable) the environment at dir. Writable opens
  * need keys; a new store gets its schema version and AUDIT_LOG_KEY record;
- * an existing one must have been made with the same signing key
- * (PB_EAUTH otherwise). readonly opens pass keys = NULL. */
+ * an existing one must be signed now with keys->sign_pk, or with
+ * keys->prev_pk (a rotation is then pending: see st_log_rotate), and
+ * PB_EAUTH otherwise. readonly opens pass keys = NULL. */
 int st_open(const char *dir, size_t map_size_mb, int readonly, const struct st_keys *keys,
             st_env **out);
 void st_close(st_env *env);
@@ -177,6 +195,29 @@ int st_log_size(st_txn *t, uint64_t *n);
 /* The stored bytes of record i; valid until the transaction ends. */
 int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 
+/* ---- the log key and its rotation ---- */
+struct st_logkey {
+	char name[128];
+	uint8_t pk[32];               /* the key in force: it signs the next record */
+	uint8_t key_id[ST_KEYID_LEN];
+	uint64_t from;                /* first index it signs: 0, or a rotation's index + 1 */
+	int has_prev;                 /* a rotation brought it in: */
+	uint8_t prev_pk[32];          /* the key it replaced */
+};
+/* The key in force as this transaction sees it (a committed rotation, or
+ * one made in t). */
+int st_log_key(st_txn *t, struct st_logkey *k);
+/* 1 when the store was opened with keys whose previous key is still the
+ * log's: records are signed with that one until st_log_rotate commits. */
+int st_rotation_pending(const st_env *env);
+/* Appends the AUDIT_LOG_KEY record that hands the log to keys->sign_pk:
+ * actor "router", key and key name, key_from_size = its index + 1. It is
+ * signed by the outgoing key when t is sealed; records after it, in t or
+ * later, by the new one. t must be a top-level write transaction and a
+ * rotation pending (PB_ESTATE otherwise). The key in force changes for
+ * this process only when t commits, durably. */
+int st_log_rotate(st_txn *t, struct st_receipt *out);
+
 /* ---- the Merkle tree over the log (RFC 6962, st_tree.c) ---- */
 /* Root of the first size records; PB_EINVAL past the log's end. */
 int st_tree_root(st_txn *t, uint64_t size, uint8_t root[ST_HASH_LEN]);
@@ -209,7 +250,7 @@ enum st_verify_fail {
 	ST_VERIFY_INDEX,       /* record index differs from its position */
 	ST_VERIFY_CHAIN,       /* prev_hash is not the previous record's hash */
 	ST_VERIFY_SIGNATURE,   /* signature invalid under the key in force */
-	ST_VERIFY_KEY,         /* record 0 missing, or its key is not the trusted one */
+	ST_VERIFY_KEY,         /* record 0 missing or untrusted, or a bad rotation record */
 	ST_VERIFY_EMPTY,
 };
 struct st_verify_report {
@@ -217,12 +258,19 @@ struct st_verify_report {
 	int fail;              /* enum st_verify_fail */
 	uint64_t bad_index;    /* first bad record, when fail != OK */
 	uint8_t head_hash[ST_HASH_LEN];
-	uint8_t pubkey[32];    /* key the log was checked against */
+	uint8_t pubkey[32];    /* the key in force at the end of the log */
 	char key_name[128];
+	uint64_t key_from;     /* first index pubkey signs (0: record 0's key) */
+	uint64_t rotations;    /* AUDIT_LOG_KEY records after record 0 */
+	uint8_t genesis_pk[32];   /* record 0's key */
+	char detail[256];      /* what exactly failed, when fail != OK */
 };
-/* Checks every record in a read-only snapshot. trusted_pk NULL: trust the
- * key named by record 0 (the report says which). Returns PB_OK when the
- * walk ran (look at report->fail), an error code when it could not. */
+/* Checks every record in a read-only snapshot, each under the key in force
+ * at its index (record 0's, then each rotation's). trusted_pk NULL: trust
+ * the key named by record 0 (the report says which). Otherwise trusted_pk
+ * must be record 0's key or one a rotation brought in that has signed a
+ * record since. Returns PB_OK when the walk ran (look at report->fail), an
+ * error code when it could not. */
 int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *report);
 const char *st_verify_fail_str(int fail);
 

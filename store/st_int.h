@@ -19,6 +19,7 @@
  * what is left. One allocation, the value inline. */
 struct sti_rec {
 	uint64_t index;
+	const uint8_t *sk;           /* the key that signs it (one of env->keys') */
 	size_t len;                  /* whole value: body || signature */
 	_Atomic int state;           /* STI_REC_* */
 	uint8_t leaf[ST_HASH_LEN];   /* Merkle leaf hash of the signed value */
@@ -32,7 +33,7 @@ enum { STI_REC_QUEUED, STI_REC_BUSY, STI_REC_SIGNED, STI_REC_DROPPED };
  * appended since the last seal or top-level abort, committed by a child
  * or not; transactions' lists only borrow them. */
 struct sti_pool;
-int sti_pool_start(struct sti_pool **out, int nthreads, const uint8_t *sk);
+int sti_pool_start(struct sti_pool **out, int nthreads);
 void sti_pool_stop(struct sti_pool *p);
 /* Takes rec and starts signing it. */
 int sti_pool_add(struct sti_pool *p, struct sti_rec *rec);
@@ -52,6 +53,9 @@ struct st_env {
 	int has_keys;
 	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */
 	struct st_keys keys;      /* zero for read-only opens */
+	/* The log is still signed with keys.prev_*: a rotation to keys.sign_*
+	 * waits for st_log_rotate to commit. Writer's thread only. */
+	int rotating;
 	struct sti_pool *pool;    /* writable opens only */
 };
 
@@ -61,6 +65,7 @@ struct st_txn {
 	st_txn *parent;
 	int readonly;
 	int full;                         /* an operation met MDB_MAP_FULL */
+	int broken;                       /* a rotation failed half-way: never commit */
 	/* The log head, owned by write transactions: a child starts from its
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
@@ -70,6 +75,9 @@ struct st_txn {
 	 * seals before it commits. */
 	struct sti_rec **pend;
 	size_t npend, cappend;
+	/* Top level only: st_log_rotate ran here; records from this index on
+	 * are signed by the incoming key. 0: no rotation in this transaction. */
+	uint64_t rot_from;
 };
 
 /* Forgets t's pending records; an aborted transaction's are dropped

@@ -31,6 +31,16 @@ void st_key_id(const char *name, const uint8_t pk[32], uint8_t id[ST_KEYID_LEN])
 	memcpy(id, h, ST_KEYID_LEN);
 }
 
+void st_key_label(const char *name, const uint8_t pk[32], char *buf, size_t len)
+{
+	uint8_t id[ST_KEYID_LEN];
+	char hex[2 * ST_KEYID_LEN + 1];
+
+	st_key_id(name, pk, id);
+	pb_hex(id, sizeof(id), hex);
+	snprintf(buf, len, "%.127s+%s", name, hex);
+}
+
 /* Signed-note key names: non-empty, no '+', no spaces or control bytes. */
 static int valid_key_name(const char *s, size_t max)
 {
@@ -121,6 +131,32 @@ static int ensure_pub(const char *key_path, const struct st_keys *k)
 	return PB_OK;
 }
 
+/* previous_signing_key: only read, never made; a rotation needs the key
+ * the log is signed with now, and a fresh one would prove nothing. */
+static int load_prev(const char *path, struct st_keys *k)
+{
+	uint8_t seed[crypto_sign_SEEDBYTES];
+	int rc = pb_secret_load(path, seed, sizeof(seed));
+
+	if (rc == PB_ENOTFOUND)
+		pb_error("store: previous_signing_key %s does not exist", path);
+	else if (rc)
+		pb_error("store: previous_signing_key %s is not a signing key file", path);
+	if (rc)
+		return rc;
+	rc = crypto_sign_seed_keypair(k->prev_pk, k->prev_sk, seed) == 0 ? PB_OK : PB_EIO;
+	sodium_memzero(seed, sizeof(seed));
+	if (rc)
+		return rc;
+	if (memcmp(k->prev_pk, k->sign_pk, 32) == 0) {
+		pb_error("store: previous_signing_key %s is the signing_key itself", path);
+		return PB_EINVAL;
+	}
+	st_key_id(k->key_name, k->prev_pk, k->prev_key_id);
+	k->has_prev = 1;
+	return PB_OK;
+}
+
 int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *created)
 {
 	uint8_t seed[crypto_sign_SEEDBYTES];
@@ -146,10 +182,46 @@ int st_keys_load_or_create(const struct pb_conf *c, struct st_keys *k, int *crea
 		goto fail;
 	if ((rc = ensure_pub(c->signing_key, k)))
 		goto fail;
+	if (c->previous_signing_key[0] && (rc = load_prev(c->previous_signing_key, k)))
+		goto fail;
 	*created = c1 || c2;
 	return PB_OK;
 fail:
 	sodium_memzero(k, sizeof(*k));
+	return rc;
+}
+
+int st_signing_key_create(const char *path, const char *name, uint8_t pk[32])
+{
+	uint8_t seed[crypto_sign_SEEDBYTES], sk[64];
+	char pub[PB_PATH_MAX], text[PUB_MAX];
+	size_t n;
+	int created, rc;
+
+	if (sodium_init() < 0)
+		return PB_EIO;
+	if (!valid_key_name(name, sizeof(((struct st_keys *)0)->key_name)))
+		return PB_EINVAL;
+	if ((rc = pub_path(path, pub, sizeof(pub))))
+		return rc;
+	/* Both files are new, or nothing is written: a key file is never
+	 * replaced, and a stale .pub must not pass for the new key's. */
+	if (access(path, F_OK) == 0 || access(pub, F_OK) == 0)
+		return PB_EEXIST;
+	if ((rc = pb_secret_load_or_create(path, seed, sizeof(seed), &created)))
+		return rc;
+	if (!created) {
+		/* Made by someone else meanwhile: theirs, not ours. */
+		sodium_memzero(seed, sizeof(seed));
+		return PB_EEXIST;
+	}
+	rc = crypto_sign_seed_keypair(pk, sk, seed) == 0 ? PB_OK : PB_EIO;
+	sodium_memzero(seed, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+	if (rc == PB_OK && (rc = pub_format(name, pk, text, sizeof(text), &n)) == PB_OK)
+		rc = write_new(pub, text, n);
+	if (rc)
+		unlink(path);
 	return rc;
 }
 

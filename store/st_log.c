@@ -16,7 +16,6 @@ struct sti_pool {
 	pthread_cond_t work, idle;
 	int nthreads, stop;
 	pthread_t threads[4];
-	const uint8_t *sk;
 	/* Records since the last seal or abort, in append order; under mu. */
 	struct sti_rec **q;
 	size_t nq, capq;
@@ -28,14 +27,14 @@ struct sti_pool {
 
 /* Signs one record unless it was dropped first; its leaf hash covers the
  * signature, so it is computed here too. */
-static void sign_rec(struct sti_rec *r, const uint8_t *sk)
+static void sign_rec(struct sti_rec *r)
 {
 	int expect = STI_REC_QUEUED;
 	size_t body = r->len - ST_SIG_LEN;
 
 	if (!atomic_compare_exchange_strong(&r->state, &expect, STI_REC_BUSY))
 		return;
-	crypto_sign_detached(r->value + body, NULL, r->value, body, sk);
+	crypto_sign_detached(r->value + body, NULL, r->value, body, r->sk);
 	mt_leaf_hash(r->value, r->len, r->leaf);
 	atomic_store(&r->state, STI_REC_SIGNED);
 }
@@ -47,7 +46,7 @@ static void sign_next(struct sti_pool *p)
 
 	p->busy++;
 	pthread_mutex_unlock(&p->mu);
-	sign_rec(r, p->sk);
+	sign_rec(r);
 	pthread_mutex_lock(&p->mu);
 	if (--p->busy == 0 && p->waiting)
 		pthread_cond_signal(&p->idle);
@@ -72,13 +71,12 @@ static void *pool_main(void *arg)
 	return NULL;
 }
 
-int sti_pool_start(struct sti_pool **out, int nthreads, const uint8_t *sk)
+int sti_pool_start(struct sti_pool **out, int nthreads)
 {
 	struct sti_pool *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return PB_ENOMEM;
-	p->sk = sk;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->idle, NULL);
@@ -211,6 +209,30 @@ int sti_pending_merge(st_txn *child)
 	return PB_OK;
 }
 
+/* Before a rotation commits, the outgoing key signs up to the rotation
+ * record and the incoming one after it; the top level knows where. */
+static int signs_new(const st_txn *t, uint64_t index)
+{
+	const st_txn *top = t;
+
+	if (!t->env->rotating)
+		return 1;
+	while (top->parent)
+		top = top->parent;
+	return top->rot_from && index >= top->rot_from;
+}
+
+/* The secret key that signs record index, and its key id. */
+static const uint8_t *sign_sk(const st_txn *t, uint64_t index)
+{
+	return signs_new(t, index) ? t->env->keys.sign_sk : t->env->keys.prev_sk;
+}
+
+static const uint8_t *sign_key_id(const st_txn *t, uint64_t index)
+{
+	return signs_new(t, index) ? t->env->keys.key_id : t->env->keys.prev_key_id;
+}
+
 int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 {
 	Mailroom__AuditRecord r;
@@ -243,6 +265,9 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 	memset(p->value + len, 0, ST_SIG_LEN);
 	p->index = r.index;
 	p->len = len + ST_SIG_LEN;
+	/* Decided now: a rotation appended earlier in this batch already
+	 * moved the keys on for the records after it. */
+	p->sk = sign_sk(t, r.index);
 	atomic_init(&p->state, STI_REC_QUEUED);
 	/* The chain runs through the body alone, so it advances now. */
 	sti_record_hash(p->value, len, hash);
@@ -258,7 +283,7 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 		out->index = r.index;
 		memcpy(out->hash, hash, sizeof(hash));
 		memset(out->sig, 0, ST_SIG_LEN);
-		memcpy(out->key_id, t->env->keys.key_id, ST_KEYID_LEN);
+		memcpy(out->key_id, sign_key_id(t, r.index), ST_KEYID_LEN);
 	}
 	return PB_OK;
 }

@@ -342,6 +342,7 @@ static const struct kv_str str_keys[] = {
 	S("store", "path", store_path),
 	S("store", "keys_dir", keys_dir),
 	S("store", "signing_key", signing_key),
+	S("store", "previous_signing_key", previous_signing_key),
 	S("store", "data_key", data_key),
 	S("store", "log_origin", log_origin),
 	S("router", "listen", router_url),
@@ -593,7 +594,7 @@ int pb_mkdirs(const char *path)
 	return PB_OK;
 }
 
-int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *created)
+int pb_secret_load(const char *path, uint8_t *out, size_t n)
 {
 	char hex[2 * 256 + 2];
 	size_t len = 0;
@@ -601,8 +602,25 @@ int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *crea
 
 	if (n > 256)
 		return PB_EINVAL;
+	if ((rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len)))
+		return rc;
+	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
+		len--;
+	hex[len] = '\0';
+	rc = pb_unhex(hex, out, n);
+	sodium_memzero(hex, sizeof(hex));
+	return rc ? PB_ECORRUPT : PB_OK;
+}
+
+int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *created)
+{
+	char hex[2 * 256 + 2];
+	int rc;
+
+	if (n > 256)
+		return PB_EINVAL;
 	*created = 0;
-	rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
+	rc = pb_secret_load(path, out, n);
 	if (rc == PB_ENOTFOUND) {
 		char dir[PB_PATH_MAX];
 		copy(dir, sizeof(dir), path);
@@ -630,12 +648,5 @@ int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *crea
 		*created = 1;
 		return PB_OK;
 	}
-	if (rc)
-		return rc;
-	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
-		len--;
-	hex[len] = '\0';
-	rc = pb_unhex(hex, out, n);
-	sodium_memzero(hex, sizeof(hex));
-	return rc ? PB_ECORRUPT : PB_OK;
+	return rc;
 }

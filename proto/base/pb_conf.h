@@ -68,6 +68,7 @@ struct pb_conf {
 	size_t map_size_mb;
 	char keys_dir[PB_PATH_MAX];
 	char signing_key[PB_PATH_MAX];
+	char previous_signing_key[PB_PATH_MAX];   /* "" unless rotating the log key */
 	char data_key[PB_PATH_MAX];
 	char log_origin[128];              /* signed-note key name of the log */
 
@@ -151,6 +152,9 @@ int pb_handler_may(const struct pb_handler *h, const char *queue);
 
 /* Reads a whole small file (keys, secrets) of at most max bytes. */
 int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len);
+/* Reads n bytes of hex from a secret file that must exist: PB_ENOTFOUND
+ * when it does not, PB_ECORRUPT when it does not hold them. */
+int pb_secret_load(const char *path, uint8_t *out, size_t n);
 /* Creates a file with mode 0600 holding n random bytes as hex, unless it
  * exists; then reads n bytes of hex from it. *created tells which. */
 int pb_secret_load_or_create(const char *path, uint8_t *out, size_t n, int *created);

@@ -8,6 +8,8 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct mr_env env;
@@ -92,6 +94,57 @@ static inline void it_expect_error(const struct mr_http *r, const char *code)
 static inline int it_alive(void)
 {
 	return mr_proc_alive(&env.router) && mr_proc_alive(&env.gateway);
+}
+
+/* env.dir + "/" + name, in one of 8 buffers used in turn. */
+static inline const char *it_path(const char *name)
+{
+	static char bufs[8][MR_PATH];
+	static int next;
+	char *b = bufs[next++ % 8];
+
+	snprintf(b, MR_PATH, "%s/%s", env.dir, name);
+	return b;
+}
+
+/* Writes data to env.dir/name. */
+static inline void it_save(const char *name, const char *data, size_t len)
+{
+	char p[MR_PATH];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s", it_path(name));
+	f = fopen(p, "wb");
+	cr_assert_not_null(f, "%s", p);
+	cr_assert_eq(fwrite(data, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* GET path from the gateway into env.dir/name, which must answer 200;
+ * the body stays in *body when asked (malloc'd). */
+static inline void it_fetch(const char *path, const char *name, char **body)
+{
+	struct mr_http r;
+
+	cr_assert_eq(mr_http(NULL, env.base, "GET", path, NULL, NULL, 0, 10000, &r), 0, "GET %s",
+	             path);
+	cr_assert_eq(r.status, 200, "GET %s: HTTP %ld: %.300s", path, r.status,
+	             r.body ? r.body : "");
+	it_save(name, r.body, r.len);
+	if (body) {
+		*body = r.body;
+		r.body = NULL;
+	}
+	mr_http_free(&r);
+}
+
+/* The size line of a checkpoint note. */
+static inline unsigned long long it_note_size(const char *note)
+{
+	const char *nl = strchr(note, '\n');
+
+	cr_assert_not_null(nl, "%s", note);
+	return strtoull(nl + 1, NULL, 10);
 }
 
 #endif

@@ -21,25 +21,6 @@ static const struct mr_handler_spec handlers[] = {
 
 static char pubkey[MR_PATH];
 
-static const char *path(const char *name)
-{
-	static char bufs[4][MR_PATH];
-	static int next;
-	char *b = bufs[next++ % 4];
-
-	snprintf(b, MR_PATH, "%s/%s", env.dir, name);
-	return b;
-}
-
-static void save(const char *name, const char *data, size_t len)
-{
-	FILE *f = fopen(path(name), "wb");
-
-	cr_assert_not_null(f, "%s", path(name));
-	cr_assert_eq(fwrite(data, 1, len, f), len);
-	cr_assert_eq(fclose(f), 0);
-}
-
 /* mailroom-audit with argv; NULL-terminated. Returns the exit code. */
 static int audit(char **out, ...)
 {
@@ -60,30 +41,6 @@ static int audit(char **out, ...)
 	return rc;
 }
 
-/* GET path into file name; the body stays in *body when asked. */
-static void fetch(const char *p, const char *name, char **body)
-{
-	struct mr_http r;
-
-	cr_assert_eq(mr_http(NULL, env.base, "GET", p, NULL, NULL, 0, 10000, &r), 0, "GET %s", p);
-	cr_assert_eq(r.status, 200, "GET %s: HTTP %ld: %.300s", p, r.status, r.body ? r.body : "");
-	save(name, r.body, r.len);
-	if (body) {
-		*body = r.body;
-		r.body = NULL;
-	}
-	mr_http_free(&r);
-}
-
-/* The size line of a checkpoint note. */
-static unsigned long long note_size(const char *note)
-{
-	const char *nl = strchr(note, '\n');
-
-	cr_assert_not_null(nl, "%s", note);
-	return strtoull(nl + 1, NULL, 10);
-}
-
 /* Posts a letter; saves the whole answer as name; returns its log index. */
 static long long post(int i, const char *name)
 {
@@ -102,7 +59,7 @@ static long long post(int i, const char *name)
 	idx = json_integer_value(it_get(j, "receipt.log_index"));
 	cr_assert_gt(idx, 0, "%s", r.body);
 	if (name)
-		save(name, r.body, r.len);
+		it_save(name, r.body, r.len);
 	json_decref(j);
 	mr_http_free(&r);
 	return idx;
@@ -148,7 +105,7 @@ static void with_router_stopped(void (*fn)(void))
 
 static void take_older_copy(void)
 {
-	copy_store(path("older"));
+	copy_store(it_path("older"));
 }
 
 static void put_older_copy(void)
@@ -160,7 +117,7 @@ static void put_older_copy(void)
 	snprintf(p, sizeof(p), "%s/lock.mdb", env.store);
 	unlink(p);
 	cr_assert_eq(rmdir(env.store), 0);
-	cr_assert_eq(rename(path("older"), env.store), 0);
+	cr_assert_eq(rename(it_path("older"), env.store), 0);
 }
 
 /* One message pulled and answered by the handler. */
@@ -201,17 +158,17 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	with_router_stopped(take_older_copy);
 
 	/* The witness sees the log for the first time. */
-	cr_assert_eq(audit(&out, "witness", "--state", path("w"), "--keygen", "--witness-name",
+	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--keygen", "--witness-name",
 	                   "auditor.example/witness", NULL),
 	             0);
 	free(out);
-	cr_assert_eq(audit(&out, "witness", "--state", path("w"), "--url", env.base, "--pubkey",
+	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
 	                   pubkey, NULL),
 	             0, "%s", out ? out : "");
 	cr_assert(out && strstr(out, "\n— auditor.example/witness "), "cosigned: %s", out);
 	free(out);
-	fetch("/v1/log/checkpoint", "old.txt", &note);
-	old_size = note_size(note);
+	it_fetch("/v1/log/checkpoint", "old.txt", &note);
+	old_size = it_note_size(note);
 	free(note);
 
 	/* More traffic: letters and an answer. */
@@ -220,31 +177,31 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	answer_one();
 
 	/* The citizen's receipt, checked with what the gateway serves. */
-	fetch("/v1/log/checkpoint", "new.txt", &note);
-	size = note_size(note);
+	it_fetch("/v1/log/checkpoint", "new.txt", &note);
+	size = it_note_size(note);
 	free(note);
 	cr_assert_gt(size, old_size);
 	snprintf(q, sizeof(q), "/v1/log/proof/inclusion?index=%lld&size=%llu", idx, size);
-	fetch(q, "inclusion.json", NULL);
+	it_fetch(q, "inclusion.json", NULL);
 	snprintf(q, sizeof(q), "/v1/log/entries?start=%lld&end=%lld", idx, idx + 1);
-	fetch(q, "entries.json", NULL);
-	cr_assert_eq(audit(&out, "verify-receipt", "--receipt", path("post.json"), "--proof",
-	                   path("inclusion.json"), "--checkpoint", path("new.txt"), "--pubkey",
-	                   pubkey, "--entry", path("entries.json"), NULL),
+	it_fetch(q, "entries.json", NULL);
+	cr_assert_eq(audit(&out, "verify-receipt", "--receipt", it_path("post.json"), "--proof",
+	                   it_path("inclusion.json"), "--checkpoint", it_path("new.txt"), "--pubkey",
+	                   pubkey, "--entry", it_path("entries.json"), NULL),
 	             0, "%s", out ? out : "");
 	cr_assert(out && strstr(out, "receipt: record_hash "), "%s", out);
 	free(out);
 
 	/* The old checkpoint is a prefix of the new one. */
 	snprintf(q, sizeof(q), "/v1/log/proof/consistency?old=%llu&new=%llu", old_size, size);
-	fetch(q, "consistency.json", NULL);
-	cr_assert_eq(audit(&out, "consistency", path("old.txt"), path("new.txt"), "--proof",
-	                   path("consistency.json"), "--pubkey", pubkey, NULL),
+	it_fetch(q, "consistency.json", NULL);
+	cr_assert_eq(audit(&out, "consistency", it_path("old.txt"), it_path("new.txt"), "--proof",
+	                   it_path("consistency.json"), "--pubkey", pubkey, NULL),
 	             0, "%s", out ? out : "");
 	free(out);
 
 	/* The witness follows: the second run needs the consistency proof. */
-	cr_assert_eq(audit(&out, "witness", "--state", path("w"), "--url", env.base, "--pubkey",
+	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
 	                   pubkey, "--json", NULL),
 	             0, "%s", out ? out : "");
 	json_t *j = it_json_text(out);
@@ -254,10 +211,10 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	json_decref(j);
 
 	/* A bundle of the running log verifies on its own. */
-	cr_assert_eq(audit(&out, "export", "--store", env.store, "--out", path("log.bundle"), NULL),
+	cr_assert_eq(audit(&out, "export", "--store", env.store, "--out", it_path("log.bundle"), NULL),
 	             0, "%s", out ? out : "");
 	free(out);
-	cr_assert_eq(audit(&out, "verify", path("log.bundle"), "--pubkey", pubkey, "--calendars",
+	cr_assert_eq(audit(&out, "verify", it_path("log.bundle"), "--pubkey", pubkey, "--calendars",
 	                   CALENDARS, NULL),
 	             0, "%s", out ? out : "");
 	cr_assert(out && strncmp(out, "ok: ", 4) == 0, "%s", out);
@@ -269,7 +226,7 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 
 	/* The store replaced by the older copy: the witness refuses. */
 	with_router_stopped(put_older_copy);
-	cr_assert_eq(audit(&out, "witness", "--state", path("w"), "--url", env.base, "--pubkey",
+	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
 	                   pubkey, NULL),
 	             26, "%s", out ? out : "");
 	cr_assert(out && strncmp(out, "FAIL rollback: ", 15) == 0, "%s", out);

@@ -70,7 +70,10 @@ enum {
 	AU_O_YEAR = 1 << 17,
 	AU_O_TO = 1 << 18,
 	AU_O_FORMAT = 1 << 19,
+	AU_O_ROTATION = 1 << 20,
 };
+
+#define AU_MAX_ROTATIONS 16
 
 struct au_cmd {
 	const char *name;
@@ -85,6 +88,7 @@ struct au_cmd {
 struct au_log {
 	st_env *env;
 	int pinned;                /* checked against --pubkey, not record 0 */
+	uint8_t pinned_pk[32];
 	struct st_verify_report rep;
 	uint8_t key_id[ST_KEYID_LEN];
 };
@@ -129,6 +133,8 @@ struct au_opts {
 	const char *state;         /* --state DIR */
 	const char *url;
 	const char *wkey, *wname;  /* --witness-key FILE, --witness-name NAME */
+	const char *rotation[AU_MAX_ROTATIONS];   /* --rotation FILE, in the order given */
+	int nrotation;
 	int keygen;
 	int json;
 	unsigned seen;             /* AU_O_* given */

@@ -46,21 +46,49 @@ int au_consistency_json(json_t *doc, uint64_t *old, uint64_t *new_,
 
 struct ctx {
 	struct au_note a, b;
+	struct au_keyring keys;            /* --pubkey, then each --rotation's */
 	uint8_t proof[MT_PROOF_MAX][MT_HASH_LEN];
 	size_t len;
 	uint64_t pold, pnew;
 };
 
+/* Each note under the key in force for its size; rotations are proven in
+ * NEW's tree, the later of the two. */
+static int open_notes(const struct au_opts *o, struct ctx *x, const char *name,
+                      const uint8_t pk[32])
+{
+	struct au_key anchor = {0};
+	char why[400];
+	int rc;
+
+	snprintf(anchor.name, sizeof(anchor.name), "%s", name);
+	memcpy(anchor.pk, pk, 32);
+	if (au_keyring_add(&x->keys, &anchor))
+		return au_fail(o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if ((rc = au_rotations_load(o, x->b.size, x->b.root, &x->keys)))
+		return rc;
+	if ((rc = au_note_open_keys(&x->a, &x->keys, why, sizeof(why))))
+		return au_report_fail(o->json, rc, "checkpoint", 0, "%s: %s", o->args[0], why);
+	if ((rc = au_note_open_keys(&x->b, &x->keys, why, sizeof(why))))
+		return au_report_fail(o->json, rc, "checkpoint", 0, "%s: %s%s", o->args[1], why,
+		                      x->keys.n == 1 ? " (a checkpoint after a key rotation needs "
+		                                       "--rotation)"
+		                                     : "");
+	return AU_EXIT_OK;
+}
+
 static int run(const struct au_opts *o, struct ctx *x)
 {
-	char name[AU_KEYNAME_MAX], why[256], ra[64], rb[64];
+	char name[AU_KEYNAME_MAX], why[256], ra[64], rb[64], kb[AU_LABEL_MAX];
+	const struct au_key *k;
 	uint8_t pk[32];
 	json_t *doc;
 	int rc;
 
 	if ((rc = au_pubkey(o->pubkey, o->json, name, pk)) ||
-	    (rc = au_note_load(o->args[0], o->json, name, pk, &x->a)) ||
-	    (rc = au_note_load(o->args[1], o->json, name, pk, &x->b)) ||
+	    (rc = au_note_read(o->args[0], o->json, name, &x->a)) ||
+	    (rc = au_note_read(o->args[1], o->json, name, &x->b)) ||
+	    (rc = open_notes(o, x, name, pk)) ||
 	    (rc = au_json_file(o->proof, o->json, &doc)))
 		return rc;
 	rc = au_consistency_json(doc, &x->pold, &x->pnew, x->proof, &x->len);
@@ -78,12 +106,22 @@ static int run(const struct au_opts *o, struct ctx *x)
 		return au_report_fail(o->json, rc, "checkpoint", x->b.size, "%s", why);
 	sodium_bin2base64(ra, sizeof(ra), x->a.root, MT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
 	sodium_bin2base64(rb, sizeof(rb), x->b.root, MT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
+	k = au_keyring_at(&x->keys, x->b.size);
+	st_key_label(k->name, k->pk, kb, sizeof(kb));
 	if (o->json)
-		return au_emit(json_pack("{s:b, s:I, s:s, s:I, s:s, s:s}", "ok", 1, "old",
+		return au_emit(json_pack("{s:b, s:I, s:s, s:I, s:s, s:s, s:s, s:I}", "ok", 1, "old",
 		                         (json_int_t)x->a.size, "old_root", ra, "new",
-		                         (json_int_t)x->b.size, "new_root", rb, "key", name));
-	printf("ok: size %llu (root %s) is a prefix of size %llu (root %s), both signed by %s\n",
-	       (unsigned long long)x->a.size, ra, (unsigned long long)x->b.size, rb, name);
+		                         (json_int_t)x->b.size, "new_root", rb, "key", name, "new_key",
+		                         kb, "rotations", (json_int_t)(x->keys.n - 1)));
+	if (x->keys.n > 1)
+		printf("ok: size %llu (root %s) is a prefix of size %llu (root %s), each signed by "
+		       "the key in force for it; %llu rotation%s proven, %s signs the new one\n",
+		       (unsigned long long)x->a.size, ra, (unsigned long long)x->b.size, rb,
+		       (unsigned long long)(x->keys.n - 1), x->keys.n == 2 ? "" : "s", kb);
+	else
+		printf("ok: size %llu (root %s) is a prefix of size %llu (root %s), both signed by "
+		       "%s\n",
+		       (unsigned long long)x->a.size, ra, (unsigned long long)x->b.size, rb, name);
 	return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
 }
 
@@ -102,6 +140,7 @@ int au_cmd_consistency(int argc, char **argv)
 	rc = run(&o, x);
 	free(x->a.text);
 	free(x->b.text);
+	au_keyring_free(&x->keys);
 	free(x);
 	return rc;
 }

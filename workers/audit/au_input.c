@@ -99,8 +99,57 @@ int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char
 	return AU_EXIT_OK;
 }
 
-int au_note_load(const char *path, int json, const char *name, const uint8_t pk[32],
-                 struct au_note *n)
+int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen)
+{
+	struct sn_checkpoint cp;
+	size_t i;
+
+	/* The body ends at the last blank line (signed-note); the signature
+	 * lines are judged when a key is known. */
+	for (i = n->len; i > 1; i--)
+		if (n->text[i - 1] == '\n' && n->text[i - 2] == '\n')
+			break;
+	if (i <= 1 || sn_checkpoint_parse(n->text, i - 1, &cp) != PB_OK) {
+		snprintf(why, wlen, "not a signed checkpoint");
+		return AU_EXIT_CHECKPOINT;
+	}
+	if (cp.origin_len != strlen(origin) || memcmp(cp.origin, origin, cp.origin_len) != 0) {
+		snprintf(why, wlen, "origin is not %s", origin);
+		return AU_EXIT_CHECKPOINT;
+	}
+	n->blen = i - 1;
+	n->size = cp.size;
+	memcpy(n->root, cp.root, sizeof(n->root));
+	return AU_EXIT_OK;
+}
+
+int au_note_open_keys(struct au_note *n, const struct au_keyring *kr, char *why, size_t wlen)
+{
+	const struct au_key *k = au_keyring_at(kr, n->size);
+	char a[AU_LABEL_MAX], b[AU_LABEL_MAX], dummy[64];
+	int cls;
+
+	if (!k) {
+		snprintf(why, wlen, "no key of the log signs size %llu", (unsigned long long)n->size);
+		return AU_EXIT_CHECKPOINT;
+	}
+	if ((cls = au_note_open(n, k->name, k->pk, why, wlen)) == AU_EXIT_OK)
+		return AU_EXIT_OK;
+	/* After a rotation the retired key alone is not enough. */
+	for (size_t i = 0; i < kr->n && &kr->k[i] != k; i++)
+		if (au_note_open(n, kr->k[i].name, kr->k[i].pk, dummy, sizeof(dummy)) == AU_EXIT_OK) {
+			st_key_label(kr->k[i].name, kr->k[i].pk, a, sizeof(a));
+			st_key_label(k->name, k->pk, b, sizeof(b));
+			snprintf(why, wlen,
+			         "signed only by the retired key %s; checkpoints of size %llu and more "
+			         "need %s",
+			         a, (unsigned long long)k->from, b);
+			return AU_EXIT_CHECKPOINT;
+		}
+	return cls;
+}
+
+int au_note_read(const char *path, int json, const char *origin, struct au_note *n)
 {
 	char why[256];
 	int rc, cls;
@@ -108,7 +157,7 @@ int au_note_load(const char *path, int json, const char *name, const uint8_t pk[
 	memset(n, 0, sizeof(*n));
 	if ((rc = au_read_all(path, AU_NOTE_MAX, &n->text, &n->len)))
 		return au_file_fail(json, rc, path);
-	if ((cls = au_note_open(n, name, pk, why, sizeof(why)))) {
+	if ((cls = au_note_peek(n, origin, why, sizeof(why)))) {
 		free(n->text);
 		n->text = NULL;
 		return au_report_fail(json, cls, "checkpoint", 0, "%s: %s", path, why);
@@ -141,6 +190,42 @@ int au_json_hashes(json_t *a, uint8_t (*out)[MT_HASH_LEN], size_t cap, size_t *n
 	}
 	*n = json_array_size(a);
 	return PB_OK;
+}
+
+int au_inclusion_json(json_t *doc, struct au_inclusion *p)
+{
+	json_t *leaf = json_object_get(doc, "leaf_hash"), *entry = json_object_get(doc, "entry");
+	const char *s;
+	size_t n, got;
+
+	memset(p, 0, sizeof(*p));
+	if (au_json_u64(doc, "index", &p->index) || au_json_u64(doc, "size", &p->size) ||
+	    au_json_hashes(json_object_get(doc, "proof"), p->path, MT_PROOF_MAX, &p->len))
+		return PB_EINVAL;
+	if (leaf) {
+		if (!(s = json_string_value(leaf)) ||
+		    au_b64_decode(s, strlen(s), p->leaf, MT_HASH_LEN, &got) || got != MT_HASH_LEN)
+			return PB_EINVAL;
+		p->has_leaf = 1;
+	}
+	if (entry) {
+		if (!(s = json_string_value(entry)) || !(n = strlen(s)))
+			return PB_EINVAL;
+		if (!(p->entry = malloc(n / 4 * 3 + 3)))
+			return PB_ENOMEM;
+		if (au_b64_decode(s, n, p->entry, n / 4 * 3 + 3, &p->elen) || p->elen <= ST_SIG_LEN) {
+			au_inclusion_free(p);
+			return PB_EINVAL;
+		}
+	}
+	return PB_OK;
+}
+
+void au_inclusion_free(struct au_inclusion *p)
+{
+	free(p->entry);
+	p->entry = NULL;
+	p->elen = 0;
 }
 
 int au_json_u64(json_t *j, const char *key, uint64_t *v)

@@ -62,17 +62,18 @@ const char *au_class_name(int exit)
 static int print_fail(const struct au_log *l, int json)
 {
 	const struct st_verify_report *r = &l->rep;
+	const char *what = *r->detail ? r->detail : st_verify_fail_str(r->fail);
 
 	if (json) {
 		int rc = au_emit(json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", 0, "fail",
-		                           au_verify_name(r->fail), "message",
-		                           st_verify_fail_str(r->fail), "bad_index",
+		                           au_verify_name(r->fail), "message", what, "bad_index",
 		                           (json_int_t)r->bad_index, "records",
 		                           (json_int_t)r->records));
 		return rc ? rc : au_verify_exit(r->fail);
 	}
-	printf("FAIL %s: record %llu: %s\n", au_verify_name(r->fail),
-	       (unsigned long long)r->bad_index, st_verify_fail_str(r->fail));
+	printf("FAIL %s: record %llu: ", au_verify_name(r->fail), (unsigned long long)r->bad_index);
+	au_put_clean(what);
+	putchar('\n');
 	fflush(stdout);
 	return au_verify_exit(r->fail);
 }
@@ -94,6 +95,7 @@ int au_log_open(const char *dir, const char *pubkey_file, int json, struct au_lo
 			               "%s: not a public key file (%s)", pubkey_file,
 			               pb_err_str(rc));
 		l->pinned = 1;
+		memcpy(l->pinned_pk, pk, 32);
 	}
 	/* Map size 0: a reader maps what the writer has committed. */
 	if ((rc = st_open(dir, 0, 1, NULL, &l->env)))
@@ -129,26 +131,36 @@ json_t *au_log_json(const struct au_log *l)
 	pb_hex(l->rep.head_hash, ST_HASH_LEN, head);
 	pb_hex(l->rep.pubkey, 32, pk);
 	pb_hex(l->key_id, ST_KEYID_LEN, kid);
-	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "records", (json_int_t)l->rep.records,
-	                 "head", head, "key", l->rep.key_name, "key_id", kid, "public_key", pk,
-	                 "trusted", l->pinned ? "pubkey" : "record0");
+	return json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "records",
+	                 (json_int_t)l->rep.records, "head", head, "key", l->rep.key_name, "key_id",
+	                 kid, "public_key", pk, "trusted", l->pinned ? "pubkey" : "record0",
+	                 "rotations", (json_int_t)l->rep.rotations, "key_from",
+	                 (json_int_t)l->rep.key_from);
 }
 
 void au_log_print(const struct au_log *l, const char *pubkey_file)
 {
-	char head[2 * ST_HASH_LEN + 1], pk[65], kid[2 * ST_KEYID_LEN + 1];
+	char head[2 * ST_HASH_LEN + 1], pk[65], label[ST_KEYLABEL_MAX];
 
 	pb_hex(l->rep.head_hash, ST_HASH_LEN, head);
-	pb_hex(l->rep.pubkey, 32, pk);
-	pb_hex(l->key_id, ST_KEYID_LEN, kid);
 	printf("ok: %llu records, head %s, key %s\n", (unsigned long long)l->rep.records, head,
 	       l->rep.key_name);
 	/* Without a known key, anyone able to rewrite the whole store could
 	 * have re-signed it: say plainly what was trusted. */
-	if (l->pinned)
-		printf("key: %s+%s matches %s\n", l->rep.key_name, kid, pubkey_file);
-	else
-		printf("trust: key %s+%s (public key %s) taken from record 0; "
+	if (l->pinned) {
+		st_key_label(l->rep.key_name, l->pinned_pk, label, sizeof(label));
+		printf("key: %s matches %s\n", label, pubkey_file);
+	} else {
+		st_key_label(l->rep.key_name, l->rep.genesis_pk, label, sizeof(label));
+		pb_hex(l->rep.genesis_pk, 32, pk);
+		printf("trust: key %s (public key %s) taken from record 0; "
 		       "pass --pubkey FILE to check it against a known key\n",
-		       l->rep.key_name, kid, pk);
+		       label, pk);
+	}
+	if (l->rep.rotations) {
+		st_key_label(l->rep.key_name, l->rep.pubkey, label, sizeof(label));
+		printf("rotation: %llu key rotation%s; %s signs from record %llu on\n",
+		       (unsigned long long)l->rep.rotations, l->rep.rotations == 1 ? "" : "s", label,
+		       (unsigned long long)l->rep.key_from);
+	}
 }

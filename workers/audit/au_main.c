@@ -21,13 +21,15 @@ static const struct au_cmd cmds[] = {
 	 "export --store DIR --out FILE [--json]",
 	 "write keys, records and checkpoints of one snapshot to a bundle file"},
 	{"verify-receipt", au_cmd_verify_receipt,
-	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_JSON,
+	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_ROTATION |
+	     AU_O_JSON,
 	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY,
 	 "verify-receipt --receipt FILE --proof FILE --checkpoint FILE --pubkey FILE "
-	 "[--entry FILE] [--json]",
+	 "[--entry FILE] [--rotation FILE]... [--json]",
 	 "check a citizen's receipt against a signed checkpoint and an inclusion proof"},
-	{"consistency", au_cmd_consistency, AU_O_PROOF | AU_O_PUBKEY | AU_O_JSON,
-	 AU_O_PROOF | AU_O_PUBKEY, "consistency OLD NEW --proof FILE --pubkey FILE [--json]",
+	{"consistency", au_cmd_consistency, AU_O_PROOF | AU_O_PUBKEY | AU_O_ROTATION | AU_O_JSON,
+	 AU_O_PROOF | AU_O_PUBKEY,
+	 "consistency OLD NEW --proof FILE --pubkey FILE [--rotation FILE]... [--json]",
 	 "check that checkpoint OLD is a prefix of checkpoint NEW"},
 	{"witness", au_cmd_witness, WITNESS_OPTS, AU_O_STATE,
 	 "witness --state DIR (--url BASE --pubkey FILE | --keygen) [--witness-key FILE] "
@@ -109,6 +111,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"year", required_argument, NULL, 'y'},
 		{"to", required_argument, NULL, 'T'},
 		{"format", required_argument, NULL, 'F'},
+		{"rotation", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -117,7 +120,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	                              "--calendars", "--now", "--out", "--receipt", "--proof",
 	                              "--checkpoint", "--entry", "--state", "--url",
 	                              "--witness-key", "--witness-name", "--keygen", "--year",
-	                              "--to", "--format"};
+	                              "--to", "--format", "--rotation"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
@@ -147,6 +150,12 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'y': o->year = optarg; o->seen |= AU_O_YEAR; break;
 		case 'T': o->to = optarg; o->seen |= AU_O_TO; break;
 		case 'F': o->format = optarg; o->seen |= AU_O_FORMAT; break;
+		case 'R':
+			if (o->nrotation == AU_MAX_ROTATIONS)
+				return au_usage(argv[0], "too many --rotation files");
+			o->rotation[o->nrotation++] = optarg;
+			o->seen |= AU_O_ROTATION;
+			break;
 		case 'h':
 			if (cmd)
 				printf("usage: " AU_PROG " %s\n", cmd->usage);

@@ -1,8 +1,12 @@
 /* verify-receipt: a citizen's receipt, checked with nothing but files the
  * gateway serves and the log's public key:
  *
- *   the checkpoint note is signed by the log key (checkpoint);
- *   the receipt names that key (key);
+ *   each --rotation file is the next key rotation, signed by the key
+ *   before it and included in the checkpoint's tree (key, signature,
+ *   inclusion): the keys after --pubkey are proven, never taken;
+ *   the checkpoint note is signed by the key in force for its size
+ *   (checkpoint);
+ *   the receipt names the key in force at its record (key);
  *   with --entry (the stored value): record_hash = SHA-256(record),
  *   the record is the one at log_index and carries the receipt's
  *   signature (receipt), which verifies over the record (signature);
@@ -28,21 +32,16 @@ struct receipt {
 	uint8_t key_id[ST_KEYID_LEN];
 };
 
-struct proof {
-	uint64_t index, size;
-	int has_leaf;
-	uint8_t leaf[MT_HASH_LEN];
-	uint8_t path[MT_PROOF_MAX][MT_HASH_LEN];
-	size_t len;
-};
-
 struct ctx {
 	const struct au_opts *o;
 	char name[AU_KEYNAME_MAX];
 	uint8_t pk[32];
+	struct au_keyring keys;    /* --pubkey, then each --rotation's */
+	const struct au_key *rkey; /* in force at the receipt's record */
+	const struct au_key *ckey; /* in force at the checkpoint's size */
 	struct au_note note;
 	struct receipt rc;
-	struct proof pf;
+	struct au_inclusion pf;
 	uint8_t *entry;            /* the stored value, when --entry */
 	size_t elen;
 	uint8_t leaf[MT_HASH_LEN];
@@ -92,10 +91,9 @@ static int load_proof(struct ctx *x)
 
 	if ((rc = au_json_file(x->o->proof, x->o->json, &doc)))
 		return rc;
-	x->pf.has_leaf = json_object_get(doc, "leaf_hash") != NULL;
-	if (au_json_u64(doc, "index", &x->pf.index) || au_json_u64(doc, "size", &x->pf.size) ||
-	    (x->pf.has_leaf && b64_field(doc, "leaf_hash", x->pf.leaf, MT_HASH_LEN)) ||
-	    au_json_hashes(json_object_get(doc, "proof"), x->pf.path, MT_PROOF_MAX, &x->pf.len))
+	if ((rc = au_inclusion_json(doc, &x->pf)) == PB_ENOMEM)
+		rc = au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	else if (rc)
 		rc = au_fail(x->o->json, AU_EXIT_INVALID, "invalid_proof",
 		             "%s: not an inclusion proof {index, size, leaf_hash, proof}",
 		             x->o->proof);
@@ -165,7 +163,7 @@ static int check_entry(struct ctx *x)
 	crypto_hash_sha256(h, body, blen);
 	if (sodium_memcmp(h, x->rc.hash, sizeof(h)) != 0)
 		return fail(x, AU_EXIT_RECEIPT, "record_hash is not SHA-256 of the record");
-	if (sn_verify_strict(x->rc.sig, body, blen, x->pk) != PB_OK)
+	if (sn_verify_strict(x->rc.sig, body, blen, x->rkey->pk) != PB_OK)
 		return fail(x, AU_EXIT_SIGNATURE,
 		            "the receipt's signature does not verify over the record under the log key");
 	if (sodium_memcmp(sig, x->rc.sig, ST_SIG_LEN) != 0)
@@ -184,19 +182,28 @@ static int check_entry(struct ctx *x)
 
 static int report(struct ctx *x)
 {
-	char hash[2 * ST_HASH_LEN + 1], root[64], leaf[64];
+	char hash[2 * ST_HASH_LEN + 1], root[64], leaf[64], rk[AU_LABEL_MAX], ck[AU_LABEL_MAX];
 
 	pb_hex(x->rc.hash, sizeof(x->rc.hash), hash);
 	sodium_bin2base64(root, sizeof(root), x->note.root, MT_HASH_LEN,
 	                  sodium_base64_VARIANT_ORIGINAL);
 	sodium_bin2base64(leaf, sizeof(leaf), x->leaf, MT_HASH_LEN, sodium_base64_VARIANT_ORIGINAL);
+	st_key_label(x->rkey->name, x->rkey->pk, rk, sizeof(rk));
+	st_key_label(x->ckey->name, x->ckey->pk, ck, sizeof(ck));
 	if (x->o->json)
-		return au_emit(json_pack("{s:b, s:I, s:I, s:s, s:s, s:s, s:s, s:b}", "ok", 1, "index",
-		                         (json_int_t)x->rc.index, "size", (json_int_t)x->note.size,
-		                         "root", root, "record_hash", hash, "leaf_hash", leaf, "key",
-		                         x->name, "entry_checked", x->entry != NULL));
+		return au_emit(json_pack("{s:b, s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:I}",
+		                         "ok", 1, "index", (json_int_t)x->rc.index, "size",
+		                         (json_int_t)x->note.size, "root", root, "record_hash", hash,
+		                         "leaf_hash", leaf, "key", x->name, "entry_checked",
+		                         x->entry != NULL, "receipt_key", rk, "checkpoint_key", ck,
+		                         "rotations", (json_int_t)(x->keys.n - 1)));
 	printf("ok: record %llu is in the log of size %llu (root %s) signed by %s\n",
 	       (unsigned long long)x->rc.index, (unsigned long long)x->note.size, root, x->name);
+	if (x->keys.n > 1)
+		printf("keys: the record is signed by %s, the checkpoint by %s; %llu rotation%s "
+		       "proven from %s on\n",
+		       rk, ck, (unsigned long long)(x->keys.n - 1), x->keys.n == 2 ? "" : "s",
+		       x->o->pubkey);
 	if (x->entry)
 		printf("receipt: record_hash %s and its signature match the record\n", hash);
 	else
@@ -205,19 +212,62 @@ static int report(struct ctx *x)
 	return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
 }
 
-static int run(struct ctx *x)
+/* The receipt's key_id must be the key in force at its record. */
+static int check_key(struct ctx *x)
 {
 	uint8_t kid[ST_KEYID_LEN];
+	char want[AU_LABEL_MAX], other[AU_LABEL_MAX], msg[400];
+
+	x->rkey = au_keyring_at(&x->keys, x->rc.index);
+	st_key_id(x->rkey->name, x->rkey->pk, kid);
+	if (memcmp(kid, x->rc.key_id, sizeof(kid)) == 0)
+		return AU_EXIT_OK;
+	st_key_label(x->rkey->name, x->rkey->pk, want, sizeof(want));
+	for (size_t i = 0; i < x->keys.n; i++) {
+		st_key_id(x->keys.k[i].name, x->keys.k[i].pk, kid);
+		if (memcmp(kid, x->rc.key_id, sizeof(kid)) == 0) {
+			st_key_label(x->keys.k[i].name, x->keys.k[i].pk, other, sizeof(other));
+			snprintf(msg, sizeof(msg),
+			         "the receipt names %s, but record %llu is signed by %s, the key in "
+			         "force there",
+			         other, (unsigned long long)x->rc.index, want);
+			return fail(x, AU_EXIT_KEY, msg);
+		}
+	}
+	if (x->keys.n > 1)
+		snprintf(msg, sizeof(msg), "the receipt's key_id is none of the log's keys (%s at "
+		                           "record %llu)",
+		         want, (unsigned long long)x->rc.index);
+	else
+		snprintf(msg, sizeof(msg), "the receipt's key_id is not the log key's (a receipt "
+		                           "after a key rotation needs --rotation)");
+	return fail(x, AU_EXIT_KEY, msg);
+}
+
+static int run(struct ctx *x)
+{
+	struct au_key anchor = {0};
+	char why[400];
 	int rc;
 
 	if ((rc = au_pubkey(x->o->pubkey, x->o->json, x->name, x->pk)) ||
-	    (rc = au_note_load(x->o->checkpoint, x->o->json, x->name, x->pk, &x->note)) ||
-	    (rc = load_receipt(x)) || (rc = load_proof(x)) ||
-	    (x->o->entry && (rc = load_entry(x))))
+	    (rc = au_note_read(x->o->checkpoint, x->o->json, x->name, &x->note)))
 		return rc;
-	st_key_id(x->name, x->pk, kid);
-	if (memcmp(kid, x->rc.key_id, sizeof(kid)) != 0)
-		return fail(x, AU_EXIT_KEY, "the receipt's key_id is not the log key's");
+	snprintf(anchor.name, sizeof(anchor.name), "%s", x->name);
+	memcpy(anchor.pk, x->pk, 32);
+	if (au_keyring_add(&x->keys, &anchor))
+		return au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if ((rc = au_rotations_load(x->o, x->note.size, x->note.root, &x->keys)))
+		return rc;
+	x->ckey = au_keyring_at(&x->keys, x->note.size);
+	if ((rc = au_note_open_keys(&x->note, &x->keys, why, sizeof(why))))
+		return au_report_fail(x->o->json, rc, "checkpoint", 0, "%s: %s%s", x->o->checkpoint, why,
+		                      x->keys.n == 1 ? " (a checkpoint after a key rotation needs "
+		                                       "--rotation)"
+		                                     : "");
+	if ((rc = load_receipt(x)) || (rc = load_proof(x)) || (x->o->entry && (rc = load_entry(x))) ||
+	    (rc = check_key(x)))
+		return rc;
 	if (x->pf.index != x->rc.index)
 		return fail(x, AU_EXIT_INCLUSION, "the proof is for another index");
 	if (x->pf.size != x->note.size)
@@ -255,6 +305,8 @@ int au_cmd_verify_receipt(int argc, char **argv)
 	rc = run(x);
 	free(x->note.text);
 	free(x->entry);
+	au_inclusion_free(&x->pf);
+	au_keyring_free(&x->keys);
 	free(x);
 	return rc;
 }

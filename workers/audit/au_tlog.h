@@ -28,9 +28,44 @@ struct au_cp {
 /* A log key named by an AUDIT_LOG_KEY record. */
 struct au_key {
 	uint64_t index;                /* the record naming it */
+	uint64_t from;                 /* first index and checkpoint size it signs: 0 or index + 1 */
 	char name[AU_KEYNAME_MAX];
 	uint8_t pk[32];
 };
+
+/* ---- the log's keys and their rotations (au_keys.c) ---- */
+#define AU_LABEL_MAX ST_KEYLABEL_MAX
+/* 1 when r is an AUDIT_LOG_KEY record whose signature (after body) holds
+ * under the key it names itself. */
+int au_self_signed(const Mailroom__AuditRecord *r, const uint8_t *body, size_t blen);
+/* A rotation record at pos, its signature by cur already shown: a usable
+ * key under cur's name, by the router, not cur, key_from_size = pos + 1.
+ * Fills next; AU_EXIT_OK or AU_EXIT_KEY with why. */
+int au_rotation_fields(const struct au_key *cur, const Mailroom__AuditRecord *r, uint64_t pos,
+                       struct au_key *next, char *why, size_t wlen);
+/* A stored value (record || signature) that should be the rotation record
+ * at pos following cur: parsed (malformed), at pos (index), a rotation
+ * signed by cur (signature; key when signed by the key it names), then
+ * au_rotation_fields. */
+int au_rotation_value(const struct au_key *cur, const uint8_t *value, size_t n, uint64_t pos,
+                      struct au_key *next, char *why, size_t wlen);
+/* Keys in the order the log brought them in. */
+struct au_keyring {
+	struct au_key *k;
+	size_t n, cap;
+};
+int au_keyring_add(struct au_keyring *kr, const struct au_key *k);
+/* The key in force at record index or checkpoint size x (the last with
+ * from <= x); NULL when none. */
+const struct au_key *au_keyring_at(const struct au_keyring *kr, uint64_t x);
+const struct au_key *au_keyring_find(const struct au_keyring *kr, const uint8_t pk[32]);
+void au_keyring_free(struct au_keyring *kr);
+/* The --rotation files of o, in order, against a checkpoint of size and
+ * root: each the rotation record after the last key of kr (which must
+ * hold at least the trusted one), included in that tree. Extends kr;
+ * prints and returns the exit code on failure. */
+int au_rotations_load(const struct au_opts *o, uint64_t size, const uint8_t root[MT_HASH_LEN],
+                      struct au_keyring *kr);
 
 /* ---- files (au_file.c) ---- */
 /* A file written as FILE.tmp, fsync'd and renamed over FILE on commit,
@@ -119,18 +154,22 @@ struct au_verdict {
 	uint64_t checkpointed;         /* size of the last checkpoint, 0 if none */
 	uint8_t head[ST_HASH_LEN];
 	char key_name[AU_KEYNAME_MAX];
-	uint8_t pk[32];
+	uint8_t pk[32];                /* the key in force at the end of the log */
 	uint8_t key_id[ST_KEYID_LEN];
-	uint64_t nkeys;                /* AUDIT_LOG_KEY records */
+	uint64_t nkeys;                /* AUDIT_LOG_KEY records after record 0 */
+	struct au_keyring keys;        /* record 0's, then each rotation's (au_verdict_free) */
 	/* deadline checks */
 	int deadlines;                 /* 1 when a calendar was given */
 	uint64_t other_cal, other_cal_first;
 };
-/* Checks everything in s. trusted (name and key) pins the log key (NULL:
- * record 0's); cal NULL skips the deadline checks. Returns PB_OK when the
- * walk ran (see v->fail), another code when it could not. */
+/* Checks everything in s, each record and checkpoint under the key in
+ * force for it. trusted (name and key) pins a key of the log: record 0's,
+ * or one a rotation brought in that has signed since (NULL: record 0's is
+ * taken); cal NULL skips the deadline checks. Returns PB_OK when the walk
+ * ran (see v->fail), another code when it could not. */
 int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *trusted_pk,
             const cal_set *cal, struct au_verdict *v);
+void au_verdict_free(struct au_verdict *v);
 
 /* ---- signatures on every core (au_sigs.c) ---- */
 struct au_sigjob {
@@ -141,7 +180,8 @@ struct au_sigjob {
 };
 int au_sigs_threads(void);
 /* Sets jobs[i].ok with sn_verify_strict under pk, on up to threads
- * threads (this one included). */
+ * threads (this one included). The walk re-checks, in order, the records
+ * after a rotation inside the run. */
 void au_sigs_check(struct au_sigjob *jobs, size_t n, const uint8_t pk[32], int threads);
 
 /* ---- per-message rules (au_rules.c) and deadlines (au_clock.c) ---- */
@@ -169,8 +209,8 @@ int64_t au_clock_step_at(const cal_set *cal, const Mailroom__Clock *c, uint32_t 
 /* ---- inputs: checkpoints, proofs, receipts (au_input.c) ---- */
 /* Loads --pubkey; prints and returns an exit code on failure. */
 int au_pubkey(const char *path, int json, char name[AU_KEYNAME_MAX], uint8_t pk[32]);
-/* A checkpoint note file opened under (name, pk), with its origin
- * checked. note stays owned by the caller (free). */
+/* A checkpoint note, read and peeked (au_note_read), then opened under
+ * the key in force for its size. text stays owned by the caller (free). */
 struct au_note {
 	char *text;                    /* the whole note, malloc'd */
 	size_t len;
@@ -178,12 +218,33 @@ struct au_note {
 	uint64_t size;
 	uint8_t root[MT_HASH_LEN];
 };
-int au_note_load(const char *path, int json, const char *name, const uint8_t pk[32],
-                 struct au_note *n);
 /* Opens note text under (name, pk), n->text and n->len set: AU_EXIT_OK
  * or AU_EXIT_CHECKPOINT with why filled. */
 int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
                  size_t wlen);
+/* Size and root of note text (n->text, n->len) without its signatures,
+ * its origin checked: for a note whose key depends on its size. */
+int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen);
+/* Opens a peeked note under the key in force for its size in kr; a note
+ * signed only by an earlier key says so. AU_EXIT_OK or AU_EXIT_CHECKPOINT. */
+int au_note_open_keys(struct au_note *n, const struct au_keyring *kr, char *why, size_t wlen);
+/* Reads and peeks a note file; prints and returns an exit code. */
+int au_note_read(const char *path, int json, const char *origin, struct au_note *n);
+/* GET /v1/log/proof/inclusion as the gateway serves it:
+ * {"index","size","leaf_hash","proof","entry"}, the leaf and the entry
+ * (the stored record) optional. */
+struct au_inclusion {
+	uint64_t index, size;
+	int has_leaf;
+	uint8_t leaf[MT_HASH_LEN];
+	uint8_t path[MT_PROOF_MAX][MT_HASH_LEN];
+	size_t len;
+	uint8_t *entry;                /* malloc'd; NULL without "entry" */
+	size_t elen;
+};
+/* PB_OK, PB_EINVAL when doc is not one, PB_ENOMEM. */
+int au_inclusion_json(json_t *doc, struct au_inclusion *p);
+void au_inclusion_free(struct au_inclusion *p);
 /* Decodes a JSON array of base64 hashes ("proof"). */
 int au_json_hashes(json_t *a, uint8_t (*out)[MT_HASH_LEN], size_t cap, size_t *n);
 /* JSON number as uint64 (non-negative integers only). */

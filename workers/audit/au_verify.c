@@ -10,6 +10,8 @@
 
 struct run {
 	const struct au_opts *o;
+	char name[AU_KEYNAME_MAX];        /* --pubkey */
+	uint8_t pk[32];
 	const char *source;        /* "store" or "bundle" */
 	cal_set *cal;
 	char cal_note[PB_PATH_MAX + 256];   /* why deadlines were not checked */
@@ -63,10 +65,31 @@ static json_t *warnings_json(const struct run *x)
 	return w;
 }
 
+/* Each key after record 0's, with the record that brought it in. */
+static json_t *rotations_json(const struct au_verdict *v)
+{
+	json_t *a = json_array();
+	char pk[65], kid[2 * ST_KEYID_LEN + 1];
+	uint8_t id[ST_KEYID_LEN];
+
+	for (size_t i = 1; a && i < v->keys.n; i++) {
+		const struct au_key *k = &v->keys.k[i];
+		st_key_id(k->name, k->pk, id);
+		pb_hex(id, sizeof(id), kid);
+		pb_hex(k->pk, 32, pk);
+		json_array_append_new(a, json_pack("{s:I, s:I, s:s, s:s}", "index", (json_int_t)k->index,
+		                                   "from", (json_int_t)k->from, "key_id", kid,
+		                                   "public_key", pk));
+	}
+	return a;
+}
+
 static int print_ok(const struct run *x)
 {
 	const struct au_verdict *v = &x->v;
-	char head[2 * ST_HASH_LEN + 1], pk[65], kid[2 * ST_KEYID_LEN + 1];
+	const struct au_key *first = v->keys.n ? &v->keys.k[0] : NULL;
+	char head[2 * ST_HASH_LEN + 1], pk[65], kid[2 * ST_KEYID_LEN + 1], a[AU_LABEL_MAX],
+	    b[AU_LABEL_MAX];
 	json_t *w = warnings_json(x), *e;
 	size_t i;
 
@@ -75,23 +98,35 @@ static int print_ok(const struct run *x)
 	pb_hex(v->key_id, ST_KEYID_LEN, kid);
 	if (x->o->json)
 		return au_emit(json_pack(
-		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "ok", 1, "source",
-		    x->source, "records", (json_int_t)v->records, "checkpoints",
+		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "ok", 1,
+		    "source", x->source, "records", (json_int_t)v->records, "checkpoints",
 		    (json_int_t)v->checkpoints, "checkpointed", (json_int_t)v->checkpointed, "head",
 		    head, "key", v->key_name, "key_id", kid, "public_key", pk, "trusted",
 		    x->o->pubkey ? "pubkey" : "record0", "deadlines",
-		    x->cal ? "checked" : "not_checked", "warnings", w ? w : json_array()));
+		    x->cal ? "checked" : "not_checked", "rotations", rotations_json(v), "warnings",
+		    w ? w : json_array()));
 	printf("ok: %llu records, %llu checkpoints, head %s, key %s\n",
 	       (unsigned long long)v->records, (unsigned long long)v->checkpoints, head,
 	       v->key_name);
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
-	if (x->o->pubkey)
-		printf("key: %s+%s matches %s\n", v->key_name, kid, x->o->pubkey);
-	else
-		printf("trust: key %s+%s (public key %s) taken from record 0; "
+	if (x->o->pubkey) {
+		st_key_label(x->name, x->pk, a, sizeof(a));
+		printf("key: %s matches %s\n", a, x->o->pubkey);
+	} else if (first) {
+		st_key_label(first->name, first->pk, a, sizeof(a));
+		pb_hex(first->pk, 32, pk);
+		printf("trust: key %s (public key %s) taken from record 0; "
 		       "pass --pubkey FILE to check it against a known key\n",
-		       v->key_name, kid, pk);
+		       a, pk);
+	}
+	for (i = 1; i < v->keys.n; i++) {
+		st_key_label(v->keys.k[i - 1].name, v->keys.k[i - 1].pk, a, sizeof(a));
+		st_key_label(v->keys.k[i].name, v->keys.k[i].pk, b, sizeof(b));
+		printf("rotation: record %llu hands the log from %s to %s, which signs from %llu on\n",
+		       (unsigned long long)v->keys.k[i].index, a, b,
+		       (unsigned long long)v->keys.k[i].from);
+	}
 	json_array_foreach(w, i, e)
 		printf("warning: %s\n", json_string_value(e));
 	json_decref(w);
@@ -121,17 +156,18 @@ static int print_fail(const struct run *x)
 
 static int run(struct run *x, struct au_src *s)
 {
-	char name[AU_KEYNAME_MAX] = "";
-	uint8_t pk[32];
 	int rc;
 
-	if (x->o->pubkey && (rc = au_pubkey(x->o->pubkey, x->o->json, name, pk)))
+	if (x->o->pubkey && (rc = au_pubkey(x->o->pubkey, x->o->json, x->name, x->pk)))
 		return rc;
-	if ((rc = au_walk(s, name, x->o->pubkey ? pk : NULL, x->cal, &x->v)))
-		return au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
-		               pb_err_name(rc), "cannot read the log in %s: %s", s->path,
-		               pb_err_str(rc));
-	return x->v.fail ? print_fail(x) : print_ok(x);
+	rc = au_walk(s, x->name, x->o->pubkey ? x->pk : NULL, x->cal, &x->v);
+	if (rc)
+		rc = au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
+		             pb_err_name(rc), "cannot read the log in %s: %s", s->path, pb_err_str(rc));
+	else
+		rc = x->v.fail ? print_fail(x) : print_ok(x);
+	au_verdict_free(&x->v);
+	return rc;
 }
 
 int au_cmd_verify(int argc, char **argv)

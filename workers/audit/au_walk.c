@@ -1,15 +1,20 @@
 /* The full verification walk over a store snapshot or a bundle, record by
  * record, stopping at the first failure:
  *
- *   record   parses (malformed); record 0 names the trusted key (key);
- *            strict Ed25519 signature (signature); index = position
- *            (index, or missing when records were taken out); prev_hash
- *            (chain); then the message rules (state, deadline);
- *   checkpoint, when the walk reaches its size: signed by the log key,
- *            origin and size right, sizes increasing (checkpoint); the
- *            Merkle root of the records so far equals its root (root);
+ *   record   parses (malformed); record 0 names the log's first key (key);
+ *            strict Ed25519 signature under the key in force (signature;
+ *            key for a rotation record signed by the key it names);
+ *            index = position (index, or missing when records were taken
+ *            out); prev_hash (chain); a rotation record hands the log to
+ *            the key it names (key); then the message rules (state,
+ *            deadline);
+ *   checkpoint, when the walk reaches its size: signed by the key in
+ *            force for that size, origin and size right, sizes increasing
+ *            (checkpoint); the Merkle root of the records so far equals
+ *            its root (root);
  *   at the end: a checkpoint past the last record (truncated), messages
- *            left half-made (state), an empty log (empty).
+ *            left half-made (state), an empty log (empty), a --pubkey key
+ *            the log never brought in (key).
  *
  * The Merkle root is kept as the compact range of perfect subtrees (at
  * most 64 hashes), so memory does not grow with the log. Records are read
@@ -59,7 +64,14 @@ static void frontier_root(const struct frontier *f, uint8_t out[MT_HASH_LEN])
 struct walk {
 	const struct au_src *s;
 	struct au_verdict *v;
+	const char *trusted_name;
 	const uint8_t *trusted_pk;
+	int trusted_met;               /* trusted_pk is a key of this log */
+	uint64_t trusted_from;         /* ... in force from there */
+	struct au_key cur;             /* the key in force */
+	int has_retired;
+	struct au_key retired;         /* the key the last rotation retired */
+	uint8_t chunk_pk[32];          /* the key the run's signatures were checked under */
 	struct au_rules *rules;
 	struct frontier fr;
 	uint8_t prev[ST_HASH_LEN];
@@ -85,28 +97,128 @@ static int fail(struct walk *w, int cls, const char *where, uint64_t at, const c
 	return cls;
 }
 
-static int genesis(struct walk *w, const Mailroom__AuditRecord *r)
+/* The key in force becomes k (record 0's, or a rotation's). */
+static int take_key(struct walk *w, const struct au_key *k)
 {
 	struct au_verdict *v = w->v;
 
+	if (au_keyring_add(&v->keys, k))
+		return -PB_ENOMEM;
+	if (w->v->keys.n > 1) {
+		w->retired = w->cur;
+		w->has_retired = 1;
+	}
+	w->cur = *k;
+	memcpy(v->pk, k->pk, 32);
+	snprintf(v->key_name, sizeof(v->key_name), "%s", k->name);
+	st_key_id(v->key_name, v->pk, v->key_id);
+	if (w->trusted_pk && !w->trusted_met && memcmp(k->pk, w->trusted_pk, 32) == 0) {
+		w->trusted_met = 1;
+		w->trusted_from = k->from;
+	}
+	return AU_EXIT_OK;
+}
+
+/* Whether the key trusted by --pubkey is named by any AUDIT_LOG_KEY record
+ * (the walk proves the rest): without it the answer is "key", at once. */
+static int names_key(const struct au_src *s, const uint8_t pk[32])
+{
+	for (uint64_t i = 1; i < s->size; i++) {
+		Mailroom__AuditRecord *r;
+		const uint8_t *d;
+		size_t n;
+		int found;
+		if (au_src_get(s, i, &d, &n) || n <= ST_SIG_LEN ||
+		    !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d)))
+			continue;
+		found = r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
+		        memcmp(r->key.data, pk, 32) == 0;
+		mailroom__audit_record__free_unpacked(r, NULL);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
+static int genesis(struct walk *w, const Mailroom__AuditRecord *r)
+{
+	struct au_key k = {0};
+
 	if (r->event != MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY || r->key.len != 32)
 		return fail(w, AU_EXIT_KEY, "record", 0, "record 0 is not AUDIT_LOG_KEY with a key");
-	if (!r->key_name || !*r->key_name || strlen(r->key_name) >= sizeof(v->key_name) ||
+	if (!r->key_name || !*r->key_name || strlen(r->key_name) >= sizeof(k.name) ||
 	    !sn_name_valid(r->key_name))
 		return fail(w, AU_EXIT_KEY, "record", 0, "record 0 names no usable key name");
 	/* A small-order key would let anyone forge signatures. */
 	if (!crypto_core_ed25519_is_valid_point(r->key.data))
 		return fail(w, AU_EXIT_KEY, "record", 0, "record 0 carries a weak public key");
-	if (w->trusted_pk && memcmp(r->key.data, w->trusted_pk, 32) != 0)
-		return fail(w, AU_EXIT_KEY, "record", 0, "record 0's key is not the --pubkey key");
-	if (w->trusted_pk && strcmp(r->key_name, v->key_name) != 0)
+	if (r->key_from_size != 0)
+		return fail(w, AU_EXIT_KEY, "record", 0, "record 0 carries key_from_size %llu",
+		            (unsigned long long)r->key_from_size);
+	if (w->trusted_pk && strcmp(r->key_name, w->trusted_name) != 0)
 		return fail(w, AU_EXIT_KEY, "record", 0,
 		            "record 0 names the key '%s', the --pubkey file '%s'", r->key_name,
-		            v->key_name);
-	memcpy(v->pk, r->key.data, 32);
-	snprintf(v->key_name, sizeof(v->key_name), "%s", r->key_name);
-	st_key_id(v->key_name, v->pk, v->key_id);
-	return AU_EXIT_OK;
+		            w->trusted_name);
+	if (w->trusted_pk && memcmp(r->key.data, w->trusted_pk, 32) != 0 &&
+	    !names_key(w->s, w->trusted_pk))
+		return fail(w, AU_EXIT_KEY, "record", 0,
+		            "record 0's key is not the --pubkey key, and no rotation brings it in");
+	snprintf(k.name, sizeof(k.name), "%s", r->key_name);
+	memcpy(k.pk, r->key.data, 32);
+	return take_key(w, &k);
+}
+
+/* A rotation past pos whose key made the signature after body. */
+static int brought_in_later(const struct walk *w, uint64_t pos, const uint8_t *body, size_t blen,
+                            uint64_t *at)
+{
+	for (uint64_t q = pos + 1; q < w->s->size; q++) {
+		Mailroom__AuditRecord *r;
+		const uint8_t *d;
+		size_t n;
+		int found = 0;
+		if (au_src_get(w->s, q, &d, &n) || n <= ST_SIG_LEN ||
+		    !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d)))
+			continue;
+		if (r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
+		    crypto_core_ed25519_is_valid_point(r->key.data))
+			found = sn_verify_strict(body + blen, body, blen, r->key.data) == PB_OK;
+		mailroom__audit_record__free_unpacked(r, NULL);
+		if (found) {
+			*at = q;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Record pos's signature fails under the key in force: whose is it? */
+static int wrong_key(struct walk *w, uint64_t pos, const Mailroom__AuditRecord *r,
+                     const uint8_t *body, size_t blen)
+{
+	char cur[AU_LABEL_MAX], other[AU_LABEL_MAX];
+	uint64_t at;
+
+	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
+	if (pos > 0 && au_self_signed(r, body, blen)) {
+		st_key_label(w->cur.name, r->key.data, other, sizeof(other));
+		return fail(w, AU_EXIT_KEY, "record", pos,
+		            "rotation record signed by the key it names (%s), not by %s, the key in "
+		            "force: a key cannot authorise itself",
+		            other, cur);
+	}
+	if (w->has_retired && sn_verify_strict(body + blen, body, blen, w->retired.pk) == PB_OK) {
+		st_key_label(w->retired.name, w->retired.pk, other, sizeof(other));
+		return fail(w, AU_EXIT_SIGNATURE, "record", pos,
+		            "signed by the retired key %s; %s signs from record %llu on", other, cur,
+		            (unsigned long long)w->cur.from);
+	}
+	if (brought_in_later(w, pos, body, blen, &at))
+		return fail(w, AU_EXIT_SIGNATURE, "record", pos,
+		            "signed by the key record %llu brings in, which signs only from record "
+		            "%llu on; %s is in force here",
+		            (unsigned long long)at, (unsigned long long)(at + 1), cur);
+	return fail(w, AU_EXIT_SIGNATURE, "record", pos, "bad signature");
 }
 
 /* Position p holds the record numbered x != p. Records taken out leave
@@ -152,8 +264,20 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 		return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 		            "sizes must increase (the one before covers %llu)",
 		            (unsigned long long)w->last_cp_size);
-	if ((cls = au_note_open(&n, w->v->key_name, w->v->pk, why, sizeof(why))))
+	if ((cls = au_note_open(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
+		char cur[AU_LABEL_MAX], old[AU_LABEL_MAX];
+		/* After a rotation the old key's signature alone is not enough. */
+		if (w->has_retired &&
+		    au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0) {
+			st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
+			st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
+			return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
+			            "signed only by the retired key %s; checkpoints of size %llu and "
+			            "more need %s",
+			            old, (unsigned long long)w->cur.from, cur);
+		}
 		return fail(w, cls, "checkpoint", c->size, "%s", why);
+	}
 	if (n.size != c->size)
 		return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 		            "the note says size %llu", (unsigned long long)n.size);
@@ -216,19 +340,29 @@ static int one_record(struct walk *w, uint64_t i, const struct au_sigjob *j)
 	if (i == 0)
 		cls = genesis(w, r);
 	/* Signature before position: an altered record says so, an authentic
-	 * one out of place fails on its index or chain instead. */
-	/* genesis() checked the key itself once. */
-	sig_ok = j ? j->ok : sn_verify_strict_checked_key(d + blen, d, blen, w->v->pk) == PB_OK;
+	 * one out of place fails on its index or chain instead. The run's
+	 * check stands unless a rotation inside the run changed the key. */
+	/* genesis() and rotations checked each key itself once. */
+	if (j && memcmp(w->chunk_pk, w->cur.pk, 32) == 0)
+		sig_ok = j->ok;
+	else
+		sig_ok = !cls && sn_verify_strict_checked_key(d + blen, d, blen, w->cur.pk) == PB_OK;
 	if (!cls && !sig_ok)
-		cls = fail(w, AU_EXIT_SIGNATURE, "record", i, "bad signature");
+		cls = wrong_key(w, i, r, d, blen);
 	if (!cls && r->index != i)
 		cls = misplaced(w, i, r->index);
 	if (!cls && (r->prev_hash.len != ST_HASH_LEN ||
 	             sodium_memcmp(r->prev_hash.data, w->prev, ST_HASH_LEN) != 0))
 		cls = fail(w, AU_EXIT_CHAIN, "record", i,
 		           "prev_hash is not the hash of record %llu", (unsigned long long)(i - 1));
-	if (!cls && i > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY)
+	if (!cls && i > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
+		struct au_key next;
+		if ((cls = au_rotation_fields(&w->cur, r, i, &next, why, sizeof(why))))
+			fail(w, cls, "record", i, "%s", why);
+		else
+			cls = take_key(w, &next);
 		w->v->nkeys++;
+	}
 	if (!cls && (cls = au_rules_record(w->rules, r, why, sizeof(why), &at)) > 0)
 		fail(w, cls, "record", at, "%s", why);
 	mailroom__audit_record__free_unpacked(r, NULL);
@@ -258,7 +392,8 @@ static int chunk(struct walk *w, uint64_t from, size_t n)
 			j->n = 0;
 		}
 	}
-	au_sigs_check(w->jobs, n, w->v->pk, w->threads);
+	memcpy(w->chunk_pk, w->cur.pk, 32);
+	au_sigs_check(w->jobs, n, w->chunk_pk, w->threads);
 	for (size_t k = 0; k < n && rc == AU_EXIT_OK; k++)
 		rc = one_record(w, from + k, &w->jobs[k]);
 	return rc;
@@ -310,9 +445,22 @@ static int finish(struct walk *w)
 		return fail(w, cls, "record", at, "%s", why);
 	if (cls < 0)
 		return -PB_ENOMEM;
-	if (w->s->bundle)
-		return bundle_keys(w);
+	if (w->s->bundle && (cls = bundle_keys(w)))
+		return cls;
+	/* A key named by a rotation alone could be anyone's, named with the
+	 * old key: a pinned later key must have signed something since. */
+	if (w->trusted_pk && !w->trusted_met)
+		return fail(w, AU_EXIT_KEY, "record", 0, "the --pubkey key is not a key of this log");
+	if (w->trusted_pk && w->trusted_from > 0 && w->v->records <= w->trusted_from &&
+	    w->last_cp_size < w->trusted_from)
+		return fail(w, AU_EXIT_KEY, "record", w->trusted_from - 1,
+		            "the --pubkey key, brought in here, has signed nothing yet");
 	return AU_EXIT_OK;
+}
+
+void au_verdict_free(struct au_verdict *v)
+{
+	au_keyring_free(&v->keys);
 }
 
 int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *trusted_pk,
@@ -333,8 +481,7 @@ int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *tru
 	w->s = s;
 	w->v = v;
 	w->trusted_pk = trusted_pk;
-	if (trusted_pk)
-		snprintf(v->key_name, sizeof(v->key_name), "%s", trusted_name);
+	w->trusted_name = trusted_name;
 	if (au_rules_new(cal, &w->rules)) {
 		free(w);
 		return PB_ENOMEM;

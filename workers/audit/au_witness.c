@@ -1,11 +1,22 @@
 /* witness: an auditor's memory of the log. DIR keeps the last checkpoint
  * this witness accepted (DIR/checkpoint, replaced atomically, with the
- * witness's cosignature when it has a key). Each run fetches the log's
- * current checkpoint, checks its signature, and accepts it only as an
- * extension of the one kept: a smaller size is a rollback, the same size
- * with another root a fork, a bigger size needs a consistency proof from
- * the log server that holds. On acceptance the checkpoint is cosigned
+ * witness's cosignature when it has a key) and the log keys it has
+ * followed (DIR/keys). Each run fetches the log's current checkpoint,
+ * checks its signature, and accepts it only as an extension of the one
+ * kept: a smaller size is a rollback, the same size with another root a
+ * fork, a bigger size needs a consistency proof from the log server that
+ * holds. On acceptance the checkpoint is cosigned
  * (c2sp.org/tlog-cosignature) and kept; a refusal changes nothing.
+ *
+ * Key rotation (store/README.md): the new checkpoint must be signed by the
+ * key the witness follows, and so must the last record it covers (fetched
+ * with its inclusion proof), which must not be a rotation. Otherwise the
+ * witness reads every record since its kept checkpoint from the log
+ * server (GET /v1/log/entries): each signed by the key in force, chained
+ * by prev_hash, the last one included in the new tree, so the records
+ * between are the log's own; a rotation among them must be signed by the
+ * key before it. Only then does it take the new key and check the
+ * checkpoint's signature under it.
  *
  * --keygen makes the witness key: DIR/witness.key (the Ed25519 seed in
  * hex, mode 0600, never overwritten) and witness.pub beside it, the
@@ -29,13 +40,18 @@
 #include <unistd.h>
 
 #define STATE_FILE "checkpoint"
+#define KEYS_FILE "keys"
 #define LOCK_FILE ".lock"
 #define KEY_FILE "witness.key"
 
 struct wit {
 	const struct au_opts *o;
-	char name[AU_KEYNAME_MAX];         /* the log key */
+	char name[AU_KEYNAME_MAX];         /* the log key given with --pubkey */
 	uint8_t pk[32];
+	char keys_path[PB_PATH_MAX];
+	struct au_keyring keys;            /* followed: DIR/keys (or --pubkey), then rotations */
+	size_t kept_keys;                  /* how many of them DIR/keys held */
+	size_t known_keys;                 /* ... before this run's rotations */
 	char key_path[PB_PATH_MAX];
 	char wname[AU_KEYNAME_MAX];        /* the witness key, when cosigning */
 	uint8_t wsk[64];
@@ -197,19 +213,95 @@ static int fetch(struct wit *w, const char *path, size_t max, struct au_http *r)
 	return AU_EXIT_OK;
 }
 
+/* DIR/keys: one line per log key followed, "<from size> <key line>", in
+ * order. Without it the witness follows --pubkey. */
+static int load_keys(struct wit *w)
+{
+	char *text, *line, *nl;
+	size_t len;
+	int rc = au_read_all(w->keys_path, 1u << 20, &text, &len);
+
+	if (rc == PB_ENOTFOUND) {
+		struct au_key k = {0};
+		snprintf(k.name, sizeof(k.name), "%s", w->name);
+		memcpy(k.pk, w->pk, 32);
+		return au_keyring_add(&w->keys, &k) ? au_fail(w->o->json, AU_EXIT_OTHER, "no_memory",
+		                                              "out of memory")
+		                                    : AU_EXIT_OK;
+	}
+	if (rc)
+		return au_file_fail(w->o->json, rc, w->keys_path);
+	for (line = text; *line; line = nl + 1) {
+		struct au_key k = {0};
+		char *sp, *end;
+		if (!(nl = strchr(line, '\n')) || !(sp = strchr(line, ' ')) || sp > nl)
+			goto bad;
+		k.from = strtoull(line, &end, 10);
+		if (end != sp || (w->keys.n == 0 && k.from != 0) ||
+		    (w->keys.n > 0 && k.from <= w->keys.k[w->keys.n - 1].from) ||
+		    au_vkey_parse(sp + 1, (size_t)(nl - sp - 1), SN_TYPE_ED25519, k.name, k.pk) ||
+		    strcmp(k.name, w->name) != 0)
+			goto bad;
+		k.index = k.from ? k.from - 1 : 0;
+		if (au_keyring_add(&w->keys, &k)) {
+			free(text);
+			return au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+		}
+	}
+	free(text);
+	if (w->keys.n == 0)
+		goto bad_free;
+	w->kept_keys = w->keys.n;
+	return AU_EXIT_OK;
+bad:
+	free(text);
+bad_free:
+	return au_fail(w->o->json, AU_EXIT_INVALID, "bad_state",
+	               "%s: not a list of \"<size> <key line>\" for %s", w->keys_path, w->name);
+}
+
+static int save_keys(struct wit *w)
+{
+	char *text = malloc(w->keys.n * (AU_KEYNAME_MAX + 100) + 1), line[AU_KEYNAME_MAX + 80];
+	size_t len = 0;
+	int rc;
+
+	if (!text)
+		return au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	for (size_t i = 0; i < w->keys.n; i++) {
+		au_vkey_format(w->keys.k[i].name, SN_TYPE_ED25519, w->keys.k[i].pk, line, sizeof(line));
+		len += (size_t)sprintf(text + len, "%llu %s\n", (unsigned long long)w->keys.k[i].from,
+		                       line);
+	}
+	rc = au_write_atomic(w->keys_path, text, len, 0644);
+	free(text);
+	if (rc)
+		return au_fail(w->o->json, AU_EXIT_OPEN, "cannot_write", "cannot write %s",
+		               w->keys_path);
+	return AU_EXIT_OK;
+}
+
 static int load_state(struct wit *w)
 {
 	char why[256];
 	int rc = au_read_all(w->state, AU_NOTE_MAX, &w->old.text, &w->old.len);
 
-	if (rc == PB_ENOTFOUND)
+	if (rc == PB_ENOTFOUND) {
+		w->keys.n = w->known_keys = 1;   /* nothing accepted yet: the key trusted first */
 		return AU_EXIT_OK;
+	}
 	if (rc)
 		return au_file_fail(w->o->json, rc, w->state);
-	if (au_note_open(&w->old, w->name, w->pk, why, sizeof(why)))
+	if (au_note_peek(&w->old, w->name, why, sizeof(why)) ||
+	    au_note_open_keys(&w->old, &w->keys, why, sizeof(why)))
 		return au_fail(w->o->json, AU_EXIT_KEY, "other_log",
-		               "%s was not signed by %s (%s): is this state for another log?",
-		               w->state, w->name, why);
+		               "%s was not signed by the key %s follows (%s): is this state for "
+		               "another log?",
+		               w->state, w->kept_keys ? w->keys_path : "--pubkey", why);
+	/* Keys written ahead of a checkpoint that was not: found again below. */
+	while (w->keys.n > 1 && w->keys.k[w->keys.n - 1].from > w->old.size)
+		w->keys.n--;
+	w->known_keys = w->keys.n;
 	w->have_old = 1;
 	return AU_EXIT_OK;
 }
@@ -224,9 +316,263 @@ static int fetch_current(struct wit *w)
 		return rc;
 	w->cur.text = r.body;
 	w->cur.len = r.len;
-	if ((rc = au_note_open(&w->cur, w->name, w->pk, why, sizeof(why))))
+	/* Its signature is judged once the key in force for its size is known. */
+	if ((rc = au_note_peek(&w->cur, w->name, why, sizeof(why))))
 		return au_report_fail(w->o->json, rc, "checkpoint", 0, "%s/v1/log/checkpoint: %s",
 		                      w->o->url, why);
+	return AU_EXIT_OK;
+}
+
+/* GET /v1/log/proof/inclusion for the last record of the new tree, with
+ * the record ("entry"): its value (malloc'd) and leaf, the proof checked
+ * against the new checkpoint's root. AU_EXIT_OK, AU_EXIT_INCLUSION, or the
+ * answer is unusable (AU_EXIT_UNAVAILABLE, printed). */
+static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[MT_HASH_LEN])
+{
+	uint64_t last = w->cur.size - 1;
+	struct au_inclusion p;
+	struct au_http r;
+	char path[96];
+	json_t *doc;
+	int rc;
+
+	*value = NULL;
+	snprintf(path, sizeof(path), "/v1/log/proof/inclusion?index=%llu&size=%llu",
+	         (unsigned long long)last, (unsigned long long)w->cur.size);
+	if ((rc = fetch(w, path, 1u << 22, &r)))
+		return rc;
+	doc = json_loadb(r.body, r.len, 0, NULL);
+	au_http_free(&r);
+	rc = doc ? au_inclusion_json(doc, &p) : PB_EINVAL;
+	json_decref(doc);
+	if (rc == PB_ENOMEM)
+		return au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if (rc == PB_OK && p.entry)
+		mt_leaf_hash(p.entry, p.elen, leaf);
+	if (rc || !p.entry || p.index != last || p.size != w->cur.size ||
+	    (p.has_leaf && sodium_memcmp(leaf, p.leaf, MT_HASH_LEN) != 0)) {
+		if (rc == PB_OK)
+			au_inclusion_free(&p);
+		return au_fail(w->o->json, AU_EXIT_UNAVAILABLE, "bad_answer",
+		               "%s%s did not answer with that inclusion proof and its record",
+		               w->o->url, path);
+	}
+	if (mt_verify_inclusion(leaf, last, w->cur.size, (const uint8_t(*)[MT_HASH_LEN])p.path,
+	                        p.len, w->cur.root)) {
+		au_inclusion_free(&p);
+		return au_report_fail(w->o->json, AU_EXIT_INCLUSION, "record", last,
+		                      "the log's last record is not in the tree its checkpoint signs");
+	}
+	/* The caller owns the record now. */
+	*value = p.entry;
+	*n = p.elen;
+	return AU_EXIT_OK;
+}
+
+/* No rotation since the kept checkpoint: the new one is signed by the key
+ * followed, and so is the last record it covers, which hands the log to
+ * no other key; or that record is the rotation to the key followed,
+ * taking effect at the new size (a first run with the new key, right
+ * after a rotation). *same says so (0: the records must be read); returns
+ * an exit code. */
+static int no_rotation(struct wit *w, int *same)
+{
+	const struct au_key *k = &w->keys.k[w->keys.n - 1];
+	Mailroom__AuditRecord *rec;
+	uint8_t *value, leaf[MT_HASH_LEN];
+	char why[256];
+	size_t n;
+	int rc;
+
+	*same = 0;
+	if (au_note_open(&w->cur, k->name, k->pk, why, sizeof(why)) != AU_EXIT_OK)
+		return AU_EXIT_OK;
+	if ((rc = last_record(w, &value, &n, leaf)))
+		return rc;
+	rec = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, value);
+	if (rec && rec->index == w->cur.size - 1) {
+		int rotation = rec->index > 0 && rec->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
+		if (!rotation)
+			*same = sn_verify_strict(value + n - ST_SIG_LEN, value, n - ST_SIG_LEN, k->pk) ==
+			        PB_OK;
+		else
+			*same = rec->key.len == 32 && memcmp(rec->key.data, k->pk, 32) == 0 &&
+			        rec->key_from_size == w->cur.size;
+	}
+	if (rec)
+		mailroom__audit_record__free_unpacked(rec, NULL);
+	free(value);
+	return AU_EXIT_OK;
+}
+
+/* The state of a read through the records since the kept checkpoint. */
+struct scan {
+	size_t ki;                         /* keys.k[ki] is in force */
+	uint64_t pos;                      /* the next record */
+	uint8_t prev[ST_HASH_LEN];         /* hash of record pos - 1 */
+	uint8_t leaf[MT_HASH_LEN];         /* leaf of record pos - 1 */
+	char why[400];
+};
+
+/* Record p (value, n bytes) read from the log server. */
+static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_t *value, size_t n)
+{
+	const struct au_key *k = &w->keys.k[sc->ki];
+	Mailroom__AuditRecord *r;
+	uint64_t p = sc->pos;
+	size_t blen = n - ST_SIG_LEN;
+	char a[AU_LABEL_MAX], b[AU_LABEL_MAX];
+	int cls = AU_EXIT_OK;
+
+	if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, blen, value)))
+		return au_report_fail(w->o->json, AU_EXIT_MALFORMED, "record", p,
+		                      "does not parse as an AuditRecord");
+	st_key_label(k->name, k->pk, a, sizeof(a));
+	if (r->index != p) {
+		snprintf(sc->why, sizeof(sc->why), "the log server gave record %llu here",
+		         (unsigned long long)r->index);
+		cls = AU_EXIT_INDEX;
+	} else if (p > start && (r->prev_hash.len != ST_HASH_LEN ||
+	                         sodium_memcmp(r->prev_hash.data, sc->prev, ST_HASH_LEN) != 0)) {
+		snprintf(sc->why, sizeof(sc->why), "prev_hash is not the hash of record %llu",
+		         (unsigned long long)(p - 1));
+		cls = AU_EXIT_CHAIN;
+	} else if (p == 0 && (r->event != MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY || r->key.len != 32 ||
+	                      memcmp(r->key.data, k->pk, 32) != 0)) {
+		snprintf(sc->why, sizeof(sc->why), "record 0 does not name %s, the --pubkey key", a);
+		cls = AU_EXIT_KEY;
+	} else if (sn_verify_strict(value + blen, value, blen, k->pk) != PB_OK) {
+		if (p > 0 && au_self_signed(r, value, blen)) {
+			st_key_label(k->name, r->key.data, b, sizeof(b));
+			snprintf(sc->why, sizeof(sc->why),
+			         "rotation record signed by the key it names (%s), not by %s, the key in "
+			         "force: a key cannot authorise itself",
+			         b, a);
+			cls = AU_EXIT_KEY;
+		} else if (sc->ki > 0 && sn_verify_strict(value + blen, value, blen,
+		                                          w->keys.k[sc->ki - 1].pk) == PB_OK) {
+			st_key_label(k->name, w->keys.k[sc->ki - 1].pk, b, sizeof(b));
+			snprintf(sc->why, sizeof(sc->why),
+			         "signed by the retired key %s; %s signs from record %llu on", b, a,
+			         (unsigned long long)k->from);
+			cls = AU_EXIT_SIGNATURE;
+		} else {
+			snprintf(sc->why, sizeof(sc->why), "not signed by %s, the key in force", a);
+			cls = AU_EXIT_SIGNATURE;
+		}
+	} else if (p > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
+		struct au_key next;
+		if ((cls = au_rotation_fields(k, r, p, &next, sc->why, sizeof(sc->why))) == AU_EXIT_OK) {
+			if (sc->ki + 1 < w->keys.n) {
+				/* Followed already (DIR/keys written, the checkpoint not). */
+				if (w->keys.k[sc->ki + 1].from != next.from ||
+				    memcmp(w->keys.k[sc->ki + 1].pk, next.pk, 32) != 0) {
+					snprintf(sc->why, sizeof(sc->why),
+					         "names another key than the one %.200s lists", w->keys_path);
+					cls = AU_EXIT_KEY;
+				}
+			} else if (au_keyring_add(&w->keys, &next)) {
+				cls = -1;
+			}
+			if (cls == AU_EXIT_OK)
+				sc->ki++;
+		}
+	}
+	mailroom__audit_record__free_unpacked(r, NULL);
+	if (cls < 0)
+		return au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if (cls)
+		return au_report_fail(w->o->json, cls, "record", p, "%s", sc->why);
+	crypto_hash_sha256(sc->prev, value, blen);
+	mt_leaf_hash(value, n, sc->leaf);
+	sc->pos++;
+	return AU_EXIT_OK;
+}
+
+/* Every record from start to the new checkpoint's size, in pages. */
+static int scan(struct wit *w, uint64_t start)
+{
+	struct scan sc = {.pos = start};
+	uint8_t *value = NULL, leaf[MT_HASH_LEN];
+	size_t n;
+	int rc;
+
+	sc.ki = (size_t)(au_keyring_at(&w->keys, start) - w->keys.k);
+	while (sc.pos < w->cur.size) {
+		struct au_http r;
+		char path[96];
+		uint64_t got;
+		json_t *doc, *all, *e;
+		size_t i;
+		snprintf(path, sizeof(path), "/v1/log/entries?start=%llu&end=%llu",
+		         (unsigned long long)sc.pos, (unsigned long long)w->cur.size);
+		if ((rc = fetch(w, path, 1u << 26, &r)))
+			return rc;
+		doc = json_loadb(r.body, r.len, 0, NULL);
+		au_http_free(&r);
+		all = json_object_get(doc, "entries");
+		if (!doc || au_json_u64(doc, "start", &got) || got != sc.pos || !json_is_array(all) ||
+		    json_array_size(all) == 0 || json_array_size(all) > w->cur.size - sc.pos) {
+			json_decref(doc);
+			return au_fail(w->o->json, AU_EXIT_UNAVAILABLE, "bad_answer",
+			               "%s%s did not answer with those entries", w->o->url, path);
+		}
+		rc = AU_EXIT_OK;
+		json_array_foreach(all, i, e)
+		{
+			const char *b64 = json_string_value(e);
+			size_t len = b64 ? strlen(b64) : 0, cap = len / 4 * 3 + 3;
+			uint8_t *v = malloc(cap);
+			if (!v) {
+				rc = au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+			} else if (!b64 || au_b64_decode(b64, len, v, cap, &n)) {
+				rc = au_fail(w->o->json, AU_EXIT_UNAVAILABLE, "bad_answer",
+				             "%s%s: an entry is not base64", w->o->url, path);
+			} else {
+				rc = scan_one(w, &sc, start, v, n);
+			}
+			free(v);
+			if (rc)
+				break;
+		}
+		json_decref(doc);
+		if (rc)
+			return rc;
+	}
+	/* The last record read is the one the new tree ends with: its
+	 * prev_hash chain then makes every record read the log's own. */
+	if ((rc = last_record(w, &value, &n, leaf)))
+		return rc;
+	free(value);
+	if (sodium_memcmp(leaf, sc.leaf, MT_HASH_LEN) != 0)
+		return au_report_fail(w->o->json, AU_EXIT_INCLUSION, "record", w->cur.size - 1,
+		                      "the records the log server gave do not end in the tree its "
+		                      "checkpoint signs");
+	return AU_EXIT_OK;
+}
+
+/* The key in force for the new checkpoint, following rotations, and its
+ * signature under that key. */
+static int follow(struct wit *w)
+{
+	uint64_t n0 = w->have_old ? w->old.size : 0;
+	char why[400];
+	int rc, same;
+
+	if (w->have_old && w->cur.size <= n0) {
+		/* Rollback or the same size: judged by size and root (judge). */
+		if ((rc = au_note_open_keys(&w->cur, &w->keys, why, sizeof(why))))
+			return au_report_fail(w->o->json, rc, "checkpoint", w->cur.size,
+			                      "%s/v1/log/checkpoint: %s", w->o->url, why);
+		return AU_EXIT_OK;
+	}
+	if ((rc = no_rotation(w, &same)) || same)
+		return rc;
+	if ((rc = scan(w, n0 ? n0 - 1 : 0)))
+		return rc;
+	if ((rc = au_note_open_keys(&w->cur, &w->keys, why, sizeof(why))))
+		return au_report_fail(w->o->json, rc, "checkpoint", w->cur.size,
+		                      "%s/v1/log/checkpoint: %s", w->o->url, why);
 	return AU_EXIT_OK;
 }
 
@@ -262,6 +608,20 @@ static int judge(struct wit *w)
 	return AU_EXIT_OK;
 }
 
+/* --pubkey must be one of the keys followed: the one trusted first or
+ * one proven since. */
+static int trusted(struct wit *w)
+{
+	char a[AU_LABEL_MAX];
+
+	if (au_keyring_find(&w->keys, w->pk))
+		return AU_EXIT_OK;
+	st_key_label(w->name, w->pk, a, sizeof(a));
+	return au_fail(w->o->json, AU_EXIT_KEY, "other_log",
+	               "--pubkey %s is not a key of the log this witness follows (%s)", a,
+	               w->keys_path);
+}
+
 /* The fetched note plus our cosignature line. */
 static int cosign(struct wit *w)
 {
@@ -286,17 +646,26 @@ static int cosign(struct wit *w)
 static int report(struct wit *w)
 {
 	const struct au_opts *o = w->o;
-	char root[64];
+	const struct au_key *k = au_keyring_at(&w->keys, w->cur.size);
+	size_t rotated = w->keys.n - w->known_keys;
+	char root[64], key[AU_LABEL_MAX];
 
 	sodium_bin2base64(root, sizeof(root), w->cur.root, MT_HASH_LEN,
 	                  sodium_base64_VARIANT_ORIGINAL);
+	st_key_label(k->name, k->pk, key, sizeof(key));
 	if (o->json)
-		return au_emit(json_pack("{s:b, s:o, s:I, s:s, s:b, s:s?, s:s}", "ok", 1, "old_size",
+		return au_emit(json_pack("{s:b, s:o, s:I, s:s, s:b, s:s?, s:s, s:s, s:I}", "ok", 1,
+		                         "old_size",
 		                         w->have_old ? json_integer((json_int_t)w->old.size)
 		                                     : json_null(),
 		                         "size", (json_int_t)w->cur.size, "root", root, "cosigned",
 		                         w->cosign, "witness", w->cosign ? w->wname : NULL, "note",
-		                         w->out));
+		                         w->out, "key", key, "rotations", (json_int_t)rotated));
+	if (rotated)
+		fprintf(stderr,
+		        AU_PROG ": witness: followed %zu key rotation%s, each signed by the key before "
+		        "it and in the tree; the log key is now %s\n",
+		        rotated, rotated == 1 ? "" : "s", key);
 	if (w->have_old)
 		fprintf(stderr, AU_PROG ": witness: size %llu -> %llu, consistent%s%s\n",
 		        (unsigned long long)w->old.size, (unsigned long long)w->cur.size,
@@ -320,6 +689,7 @@ static int watch(struct wit *w)
 	if (!o->url || !o->pubkey)
 		return au_usage("witness", "witness needs --url BASE and --pubkey FILE");
 	if (path_in(w->state, sizeof(w->state), o->state, STATE_FILE) ||
+	    path_in(w->keys_path, sizeof(w->keys_path), o->state, KEYS_FILE) ||
 	    path_in(lock, sizeof(lock), o->state, LOCK_FILE))
 		return au_fail(o->json, AU_EXIT_INVALID, "invalid", "--state path too long");
 	if ((rc = au_pubkey(o->pubkey, o->json, w->name, w->pk)) || (rc = load_witness_key(w)))
@@ -332,11 +702,15 @@ static int watch(struct wit *w)
 			close(fd);
 		return au_fail(o->json, AU_EXIT_OPEN, "cannot_lock", "cannot lock %s", lock);
 	}
-	if (!(rc = load_state(w)) && !(rc = fetch_current(w)) && (!w->have_old || !(rc = judge(w))) &&
+	if (!(rc = load_keys(w)) && !(rc = load_state(w)) && !(rc = fetch_current(w)) &&
+	    !(rc = follow(w)) && (!w->have_old || !(rc = judge(w))) && !(rc = trusted(w)) &&
 	    !(rc = cosign(w))) {
-		if (au_write_atomic(w->state, w->out, w->outlen, 0644))
+		/* The keys first: a crash between the two leaves keys ahead of
+		 * the checkpoint, which load_state drops and the next run finds
+		 * again. */
+		if (!(rc = save_keys(w)) && au_write_atomic(w->state, w->out, w->outlen, 0644))
 			rc = au_fail(o->json, AU_EXIT_OPEN, "cannot_write", "cannot write %s", w->state);
-		else
+		else if (!rc)
 			rc = report(w);
 	}
 	close(fd);
@@ -373,6 +747,7 @@ int au_cmd_witness(int argc, char **argv)
 	free(w->old.text);
 	free(w->cur.text);
 	free(w->out);
+	au_keyring_free(&w->keys);
 	free(w);
 	return rc;
 }

@@ -31,6 +31,7 @@ void tl_create(struct tl_store *s, const char *sub)
 	mkdir(s->base, 0700);
 	snprintf(s->dir, sizeof(s->dir), "%s/store", s->base);
 	snprintf(s->pubkey, sizeof(s->pubkey), "%s/keys/store.pub", s->base);
+	snprintf(s->keyfile, sizeof(s->keyfile), "%s/keys/store.key", s->base);
 	snprintf(c->keys_dir, sizeof(c->keys_dir), "%s/keys", s->base);
 	snprintf(c->signing_key, sizeof(c->signing_key), "%s/keys/store.key", s->base);
 	snprintf(c->data_key, sizeof(c->data_key), "%s/keys/data.key", s->base);
@@ -65,6 +66,7 @@ void tl_close(struct tl_store *s)
 	cal_free(s->cal);
 	s->cal = NULL;
 	sodium_memzero(&s->keys, sizeof(s->keys));
+	sodium_memzero(&s->old, sizeof(s->old));
 }
 
 void tl_close_env(struct tl_store *s)
@@ -81,9 +83,10 @@ void tl_begin(struct tl_store *s)
 	cr_assert_eq(st_txn_begin(s->env, NULL, 0, &s->t), PB_OK);
 }
 
-/* As router/rt_writer.c writes it: the batch's records sealed, then the
- * signed note for the log's size, in the batch's own transaction. */
-static void checkpoint(struct tl_store *s)
+/* As router/rt_keys.c writes it: the batch's records sealed, then the
+ * signed note for the log's size, in the batch's own transaction; signed
+ * by the outgoing key too when dual (a rotation's handover). */
+static void checkpoint_signed(struct tl_store *s, int dual)
 {
 	uint8_t root[ST_HASH_LEN];
 	char body[256], note[256 + SN_LINE_MAX(sizeof(s->keys.key_name))];
@@ -98,7 +101,59 @@ static void checkpoint(struct tl_store *s)
 	             PB_OK);
 	cr_assert_eq(
 	    sn_sign(body, blen, s->keys.key_name, s->keys.sign_sk, note, sizeof(note), &nlen), PB_OK);
+	if (dual) {
+		size_t llen;
+		cr_assert(s->keys.has_prev);
+		cr_assert_eq(sn_sign_line(body, blen, s->keys.key_name, s->keys.prev_sk, note + nlen,
+		                          sizeof(note) - nlen, &llen),
+		             PB_OK);
+		nlen += llen;
+	}
 	cr_assert_eq(st_checkpoint_put(s->t, size, note, nlen), PB_OK);
+}
+
+static void checkpoint(struct tl_store *s)
+{
+	checkpoint_signed(s, 0);
+}
+
+uint64_t tl_rotate(struct tl_store *s, int dual)
+{
+	struct pb_conf *c = calloc(1, sizeof(*c));
+	struct st_receipt rr;
+	char newkey[310];
+	uint8_t pk[32];
+	int created;
+	st_txn *t;
+
+	cr_assert_not_null(c);
+	cr_assert_null(s->t, "a batch is still open");
+	pb_conf_defaults(c);
+	snprintf(newkey, sizeof(newkey), "%.260s/keys/store-%llu.key", s->base,
+	         (unsigned long long)tl_size(s));
+	cr_assert_eq(st_signing_key_create(newkey, TL_ORIGIN, pk), PB_OK);
+	snprintf(c->keys_dir, sizeof(c->keys_dir), "%s/keys", s->base);
+	snprintf(c->signing_key, sizeof(c->signing_key), "%s", newkey);
+	snprintf(c->previous_signing_key, sizeof(c->previous_signing_key), "%s", s->keyfile);
+	snprintf(c->data_key, sizeof(c->data_key), "%s/keys/data.key", s->base);
+	snprintf(c->log_origin, sizeof(c->log_origin), TL_ORIGIN);
+	s->old = s->keys;
+	cr_assert_eq(st_keys_load_or_create(c, &s->keys, &created), PB_OK);
+	free(c);
+	cr_assert_arr_eq(s->keys.sign_pk, pk, 32);
+	snprintf(s->keyfile, sizeof(s->keyfile), "%s", newkey);
+	snprintf(s->newpub, sizeof(s->newpub), "%.*s.pub", (int)strlen(newkey) - 4, newkey);
+	st_close(s->env);
+	cr_assert_eq(st_open(s->dir, 64, 0, &s->keys, &s->env), PB_OK);
+	cr_assert(st_rotation_pending(s->env));
+	cr_assert_eq(st_txn_begin(s->env, NULL, 0, &t), PB_OK);
+	cr_assert_eq(st_log_rotate(t, &rr), PB_OK);
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	tl_begin(s);
+	checkpoint_signed(s, dual);
+	cr_assert_eq(st_txn_commit(s->t), PB_OK);
+	s->t = NULL;
+	return rr.index;
 }
 
 void tl_commit(struct tl_store *s, int cp)

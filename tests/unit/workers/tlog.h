@@ -18,8 +18,11 @@
 struct tl_store {
 	char base[300];
 	char dir[320];           /* the LMDB directory */
-	char pubkey[320];        /* store.pub */
-	struct st_keys keys;
+	char pubkey[320];        /* store.pub: record 0's key */
+	char keyfile[320];       /* the signing key in force */
+	char newpub[320];        /* after tl_rotate: the new key's .pub */
+	struct st_keys keys;     /* after tl_rotate: the new key, prev_* the old */
+	struct st_keys old;      /* after tl_rotate: the keys before it */
 	st_env *env;
 	st_txn *t;               /* the open batch, if any */
 	cal_set *cal;
@@ -53,6 +56,11 @@ void tl_close_env(struct tl_store *s);
 void tl_begin(struct tl_store *s);
 void tl_commit(struct tl_store *s, int checkpoint);
 uint64_t tl_size(struct tl_store *s);
+/* Rotates the log key as the router does on start (router/rt_keys.c): a
+ * new key file and .pub beside the old, the rotation record committed
+ * alone, then the handover checkpoint, signed by both keys when dual.
+ * Returns the rotation record's index. No batch may be open. */
+uint64_t tl_rotate(struct tl_store *s, int dual);
 
 /* Message steps; each appends the records the router would. */
 void tl_receive(struct tl_store *s, struct tl_msg *m, const char *queue, int ack_wd, int reply_wd);
@@ -93,6 +101,12 @@ void tl_raw_truncate(const char *dir, uint64_t from);
 void tl_raw_cut(const char *dir, uint64_t from);
 /* Flips one bit of the checkpoint note stored for size. */
 void tl_raw_flip_checkpoint(const char *dir, uint64_t size, size_t off);
+/* Re-signs record index with sk, after edit (may be NULL) changed it. */
+void tl_raw_resign(const char *dir, uint64_t index, const uint8_t *sk,
+                   void (*edit)(Mailroom__AuditRecord *r));
+/* Replaces the checkpoint stored for size by its body signed by sk alone. */
+void tl_raw_resign_checkpoint(const char *dir, uint64_t size, const char *name,
+                              const uint8_t *sk);
 /* Offset of needle inside the stored value of record index. */
 long tl_raw_offset(const char *dir, uint64_t index, const char *needle);
 /* Copies an LMDB directory (data file only). */
@@ -107,7 +121,8 @@ void tl_bundle_edit(const char *path, int op, uint64_t a, uint64_t b);
 /* The latest checkpoint (size 0) or the one at size, into file. Returns
  * its size. */
 uint64_t tl_save_checkpoint(const char *dir, uint64_t size, const char *file);
-/* {"index","size","leaf_hash","proof"} for record index in tree size. */
+/* {"index","size","leaf_hash","proof","entry"} for record index in tree
+ * size, as the gateway answers. */
 void tl_save_inclusion(const char *dir, uint64_t index, uint64_t size, const char *file);
 void tl_save_consistency(const char *dir, uint64_t old, uint64_t new_, const char *file);
 /* The POST answer's {"receipt":{...}} for record index. */
@@ -117,8 +132,9 @@ void tl_save_entry(const char *dir, uint64_t index, const char *file);
 void tl_write_text(const char *file, const char *text);
 
 /* ---- a stand-in log server ---- */
-/* Serves GET /v1/log/checkpoint and /v1/log/proof/consistency from the
- * store at dir; returns its base URL. */
+/* Serves GET /v1/log/checkpoint[?size=], /v1/log/proof/consistency,
+ * /v1/log/proof/inclusion (with the record, "entry") and /v1/log/entries
+ * from the store at dir, as the gateway does; returns its base URL. */
 const char *tl_srv_start(const char *dir);
 void tl_srv_set(const char *dir);
 void tl_srv_stop(void);

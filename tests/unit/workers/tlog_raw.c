@@ -2,9 +2,12 @@
  * taken apart and put back together. */
 #include "tlog.h"
 #include "helpers.h"
+#include "pb_err.h"
+#include "sn.h"
 
 #include <criterion/criterion.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +178,60 @@ void tl_raw_flip_checkpoint(const char *dir, uint64_t size, size_t off)
 	cr_assert_eq(mdb_put(r.txn, dbi, &k, &v, 0), 0);
 	raw_close(&r);
 	free(copy);
+}
+
+void tl_raw_resign(const char *dir, uint64_t index, const uint8_t *sk,
+                   void (*edit)(Mailroom__AuditRecord *r))
+{
+	struct raw r;
+	MDB_dbi dbi = raw_open(&r, dir, "log");
+	uint8_t kb[8], out[4096];
+	MDB_val k = {8, kb}, v;
+	Mailroom__AuditRecord *rec, copy;
+	size_t blen;
+
+	be64(kb, index);
+	cr_assert_eq(mdb_get(r.txn, dbi, &k, &v), 0);
+	rec = mailroom__audit_record__unpack(NULL, v.mv_size - ST_SIG_LEN, v.mv_data);
+	cr_assert_not_null(rec);
+	copy = *rec;   /* edits may point at static data; rec is freed as unpacked */
+	if (edit)
+		edit(&copy);
+	blen = mailroom__audit_record__get_packed_size(&copy);
+	cr_assert_leq(blen + ST_SIG_LEN, sizeof(out));
+	mailroom__audit_record__pack(&copy, out);
+	mailroom__audit_record__free_unpacked(rec, NULL);
+	crypto_sign_detached(out + blen, NULL, out, blen, sk);
+	v.mv_data = out;
+	v.mv_size = blen + ST_SIG_LEN;
+	cr_assert_eq(mdb_put(r.txn, dbi, &k, &v, 0), 0);
+	raw_close(&r);
+}
+
+void tl_raw_resign_checkpoint(const char *dir, uint64_t size, const char *name,
+                              const uint8_t *sk)
+{
+	struct raw r;
+	MDB_dbi dbi = raw_open(&r, dir, "checkpoint");
+	uint8_t kb[8];
+	char note[1024];
+	MDB_val k = {8, kb}, v;
+	const char *text;
+	size_t blen, nlen;
+
+	be64(kb, size);
+	cr_assert_eq(mdb_get(r.txn, dbi, &k, &v), 0);
+	text = v.mv_data;
+	/* The body ends at the last blank line. */
+	for (blen = v.mv_size - 1; blen > 0; blen--)
+		if (text[blen] == '\n' && text[blen - 1] == '\n')
+			break;
+	cr_assert_gt(blen, 0);
+	cr_assert_eq(sn_sign(text, blen, name, sk, note, sizeof(note), &nlen), PB_OK);
+	v.mv_data = note;
+	v.mv_size = nlen;
+	cr_assert_eq(mdb_put(r.txn, dbi, &k, &v, 0), 0);
+	raw_close(&r);
 }
 
 long tl_raw_offset(const char *dir, uint64_t index, const char *needle)

@@ -87,8 +87,9 @@ void tl_save_inclusion(const char *dir, uint64_t index, uint64_t size, const cha
 	cr_assert_eq(st_tree_inclusion(t, index, size, proof, MT_PROOF_MAX, &n), PB_OK);
 	cr_assert_eq(st_log_get(t, index, &d, &len), PB_OK);
 	mt_leaf_hash(d, len, leaf);
-	dump(json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)index, "size", (json_int_t)size,
-	               "leaf_hash", b64(leaf, 32), "proof", hashes(proof, n)),
+	dump(json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
+	               (json_int_t)size, "leaf_hash", b64(leaf, 32), "proof", hashes(proof, n),
+	               "entry", b64(d, len)),
 	     file);
 	st_txn_abort(t);
 	st_close(env);
@@ -168,9 +169,68 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned code, const 
 	return ok;
 }
 
+static uint64_t arg(struct MHD_Connection *c, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* As router/rt_log.c answers: nothing past the latest checkpoint. */
+static char *inclusion(st_txn *t, uint64_t index, uint64_t size, uint64_t published)
+{
+	uint8_t proof[MT_PROOF_MAX][32], leaf[32];
+	const uint8_t *d;
+	size_t n, len;
+	json_t *j;
+	char *out;
+
+	if (size == 0 || size > published || index >= size ||
+	    st_tree_inclusion(t, index, size, proof, MT_PROOF_MAX, &n) ||
+	    st_log_get(t, index, &d, &len))
+		return NULL;
+	mt_leaf_hash(d, len, leaf);
+	j = json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
+	              (json_int_t)size, "leaf_hash", b64(leaf, 32), "proof", hashes(proof, n),
+	              "entry", b64(d, len));
+	out = json_dumps(j, 0);
+	json_decref(j);
+	return out;
+}
+
+static char *entries(st_txn *t, uint64_t start, uint64_t end, uint64_t published)
+{
+	json_t *a, *j;
+	char *out;
+
+	if (end > published)
+		end = published;
+	if (end > start + 256)
+		end = start + 256;
+	if (start >= end)
+		return NULL;
+	a = json_array();
+	for (uint64_t i = start; i < end; i++) {
+		const uint8_t *d;
+		size_t len;
+		if (st_log_get(t, i, &d, &len)) {
+			json_decref(a);
+			return NULL;
+		}
+		json_array_append_new(a, b64(d, len));
+	}
+	j = json_pack("{s:I, s:I, s:o}", "start", (json_int_t)start, "size", (json_int_t)published,
+	              "entries", a);
+	out = json_dumps(j, 0);
+	json_decref(j);
+	return out;
+}
+
 static char *answer(struct MHD_Connection *c, const char *url, unsigned *code, const char **type)
 {
-	char dir[600], *out = NULL;
+	char dir[600], *out = NULL, *note;
+	uint64_t published = 0;
+	size_t nlen;
 	st_env *env;
 	st_txn *t;
 
@@ -185,11 +245,25 @@ static char *answer(struct MHD_Connection *c, const char *url, unsigned *code, c
 		st_close(env);
 		return NULL;
 	}
+	if (st_checkpoint_get(t, 0, &note, &nlen, &published) == PB_OK)
+		free(note);
 	if (strcmp(url, "/v1/log/checkpoint") == 0) {
 		size_t len;
 		uint64_t got;
-		if (st_checkpoint_get(t, 0, &out, &len, &got) == PB_OK)
+		if (st_checkpoint_get(t, arg(c, "size"), &out, &len, &got) == PB_OK)
 			*code = 200;
+	} else if (strcmp(url, "/v1/log/proof/inclusion") == 0) {
+		*code = 400;
+		if ((out = inclusion(t, arg(c, "index"), arg(c, "size"), published))) {
+			*code = 200;
+			*type = "application/json";
+		}
+	} else if (strcmp(url, "/v1/log/entries") == 0) {
+		*code = 400;
+		if ((out = entries(t, arg(c, "start"), arg(c, "end"), published))) {
+			*code = 200;
+			*type = "application/json";
+		}
 	} else if (strcmp(url, "/v1/log/proof/consistency") == 0) {
 		const char *o = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "old");
 		const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "new");
