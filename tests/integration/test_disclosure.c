@@ -239,6 +239,22 @@ Test(disclosure, application_life_cycle, .init = it_init, .fini = it_fini, .time
 	cr_expect_str_eq(it_str(rv, "decided"), date);
 	cr_expect_str_eq(it_str(j, "reply.text"), "部分公开，见附件。");
 	json_decref(j);
+
+	/* What the router wrote is what the auditor accepts: signatures,
+	 * chain, checkpoints, the disclosure state machine and every deadline
+	 * recomputed on the calendars (a read-only snapshot of the store). */
+	int vrc = mr_audit_cmd(&env, &out, "verify", "--json", "--calendars",
+	                       MR_SOURCE_DIR "/deploy/calendars", NULL);
+	cr_expect_eq(vrc, 0, "mailroom-audit verify --store: exit %d: %s", vrc, out ? out : "");
+	j = it_json_text(out);
+	free(out);
+	cr_expect(json_is_true(it_get(j, "ok")));
+	cr_expect_str_eq(it_str(j, "deadlines") ? it_str(j, "deadlines") : "", "checked");
+	/* The log key, then RECEIVED, ROUTED, LEASED and the twelve steps
+	 * taken: the refused ones wrote nothing. */
+	cr_expect_eq(json_integer_value(it_get(j, "records")), 16, "records: %lld",
+	             json_integer_value(it_get(j, "records")));
+	json_decref(j);
 	IT_DOWN();
 }
 

@@ -33,6 +33,14 @@ static void print_record(const Mailroom__AuditRecord *r)
 	au_enum_name(&mailroom__audit_event__descriptor, r->event, "AUDIT_", 0, ev, sizeof(ev));
 	au_fmt_time(r->time_ms, t, sizeof(t), 1);
 	printf("%llu %s %s", (unsigned long long)r->index, t, ev);
+	/* An imported step happened at its effective time; it was signed at
+	 * the first. */
+	if (r->effective_ms) {
+		au_fmt_time(r->effective_ms, t, sizeof(t), 1);
+		printf(" effective=%s", t);
+	}
+	if (r->imported)
+		printf(" imported");
 	print_kv("actor", r->actor);
 	print_kv("queue", r->queue);
 	print_kv("from_queue", r->from_queue);
@@ -68,8 +76,10 @@ static json_t *record_json(const Mailroom__AuditRecord *r)
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		h = json_string(hash);
 	}
-	return json_pack("{s:I, s:o, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:s, s:s, s:o, s:s}",
+	return json_pack("{s:I, s:o, s:o, s:b, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:s, s:s, s:o, "
+	                 "s:s}",
 	                 "index", (json_int_t)r->index, "time", au_time_json(r->time_ms, 1),
+	                 "effective", au_time_json(r->effective_ms, 1), "imported", r->imported,
 	                 "event", ev, "actor", r->actor, "queue", r->queue, "from_queue",
 	                 r->from_queue, "due", au_time_json(r->due_ms, 1), "due_provisional",
 	                 r->due_provisional, "ack_due", au_time_json(r->ack_due_ms, 1), "old_due",

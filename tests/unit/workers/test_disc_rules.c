@@ -3,6 +3,7 @@
  * message that names it, and wrong clock inputs are deadline failures. */
 #include "disc.h"
 #include "helpers.h"
+#include "pb_id.h"
 #include "pb_time.h"
 
 #include <criterion/criterion.h>
@@ -560,4 +561,56 @@ Test(disc_rules, correction_restart_and_consultation_pause_on_real_dates)
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+}
+
+/* An imported application's trail says when each step happened, not only
+ * when the import signed it. */
+Test(disc_rules, trail_of_an_imported_application)
+{
+	struct dc_app a;
+	char idt[PB_ID_TEXT_LEN + 1];
+	json_t *j, *rec;
+
+	tl_create(&s, NULL);
+	tl_begin(&s);
+	s.now = pb_day_start_ms(pb_days_from_civil(2025, 3, 3)) + 10 * 3600 * 1000LL;
+	dc_receive(&s, &a, "natural_person", "online", 1);
+	s.now = pb_day_start_ms(pb_days_from_civil(2025, 3, 10)) + 15 * 3600 * 1000LL;
+	dc_decide(&s, &a, "disclosed", NULL);
+	tl_commit(&s, 1);
+	tl_close(&s);   /* a second store follows */
+	pb_id_to_text(a.m.id, idt);
+	RUN("trail", idt, "--store", s.dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, " RECEIVED effective=2025-03-03T10:00:00.000+08:00 imported "
+	                        "actor=operator:migrate"),
+	          "%s", r.out);
+	cr_assert(strstr(r.out, " DECIDED effective=2025-03-10T15:00:00.000+08:00 imported "),
+	          "%s", r.out);
+	cr_assert(strstr(r.out, "2026-06-01T10:00:00.000+08:00 DECIDED"), "signed at the import: %s",
+	          r.out);
+	RUN("trail", idt, "--store", s.dir, "--json");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	j = run_json(&r);
+	rec = json_array_get(json_object_get(j, "records"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(rec, "effective")),
+	                 "2025-03-03T10:00:00.000+08:00");
+	cr_assert(json_is_true(json_object_get(rec, "imported")));
+	json_decref(j);
+
+	/* A live application shows neither. */
+	one_app(&a, NULL);
+	tl_commit(&s, 1);
+	tl_close_env(&s);
+	pb_id_to_text(a.m.id, idt);
+	RUN("trail", idt, "--store", s.dir, "--json");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	j = run_json(&r);
+	rec = json_array_get(json_object_get(j, "records"), 0);
+	cr_assert(json_is_null(json_object_get(rec, "effective")));
+	cr_assert(json_is_false(json_object_get(rec, "imported")));
+	json_decref(j);
+	RUN("trail", idt, "--store", s.dir);
+	cr_assert_null(strstr(r.out, "effective="), "%s", r.out);
+	cr_assert_null(strstr(r.out, "imported"), "%s", r.out);
 }

@@ -8,6 +8,7 @@
 #include "helpers.h"
 #include "pb_id.h"
 #include "pb_time.h"
+#include "report_plan.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -32,42 +33,9 @@ static struct tl_store s;
 	} while (0)
 #define CAL "--calendars", TL_CALENDARS
 
-static const char *const kinds[6] = {"natural_person", "commercial_enterprise",
-                                     "research_institution", "social_welfare_org",
-                                     "legal_service_org", "other_org"};
-static const char *const codes[21] = {
-	"disclosed", "partly_disclosed", "withheld.state_secret", "withheld.prohibited_by_law",
-	"withheld.three_safeties_one_stability", "withheld.third_party_rights",
-	"withheld.internal_affairs", "withheld.process_information", "withheld.enforcement_file",
-	"withheld.inquiry_matter", "unavailable.not_held", "unavailable.needs_creation",
-	"unavailable.unclear_after_correction", "not_processed.petition_complaint",
-	"not_processed.repeated", "not_processed.publication", "not_processed.excessive",
-	"not_processed.confirm_or_reissue", "other.no_correction", "other.fee_unpaid",
-	"other.other"};
-static const char *const channels[6] = {"mailbox", "consultation", "complaint",
-                                        "hotline", "petition", "disclosure"};
 static const int channel_enum[5] = {1, 2, 3, 4, 6};
-static const char *const rkinds[3] = {"review", "litigation_direct", "litigation_after_review"};
-static const char *const results[4] = {"upheld", "corrected", "other", "pending"};
 
-/* What the generator did, message by message. */
-struct plan {
-	int ch;                    /* index into channels */
-	int kind;                  /* disclosure: index into kinds */
-	int outcome;               /* -1: never decided */
-	int64_t receipt;           /* the instant that counts as received */
-	int64_t answered, answer_due, revoked;
-	int nst;
-	struct { int64_t t, due; int paused; } st[12];
-};
-struct pcase {
-	int kind, result;          /* the last record's */
-	int64_t filed, decided;
-};
-
-static struct plan plans[NAPPS + NOTHER];
-static struct pcase cases[NCASES];
-static int nplans, ncases;
+static struct rp_plan plan;
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
 static unsigned rnd(unsigned n)
@@ -78,13 +46,9 @@ static unsigned rnd(unsigned n)
 	return (unsigned)(rng % n);
 }
 
-static void push(struct plan *p, int64_t t, const Mailroom__Clock *c)
+static void push(struct rp_msg *p, int64_t t, const Mailroom__Clock *c)
 {
-	cr_assert_lt(p->nst, 12);
-	p->st[p->nst].t = t;
-	p->st[p->nst].due = c->due_ms;
-	p->st[p->nst].paused = c->pause_depth > 0;
-	p->nst++;
+	rp_push(p, t, c->due_ms, c->pause_depth > 0);
 }
 
 static int64_t at10(int y, int m, int d)
@@ -92,9 +56,9 @@ static int64_t at10(int y, int m, int d)
 	return pb_day_start_ms(pb_days_from_civil(y, m, d)) + 10 * 3600 * 1000LL;
 }
 
-static void gen_case(const struct plan *p, struct dc_app *a, int i)
+static void gen_case(const struct rp_msg *p, struct dc_app *a, int i)
 {
-	struct pcase *c = &cases[ncases++];
+	struct rp_case *c = rp_case_new(&plan);
 	char no[32];
 
 	snprintf(no, sizeof(no), "（%d）案%d号", 2024 + i % 3, i);
@@ -103,29 +67,27 @@ static void gen_case(const struct plan *p, struct dc_app *a, int i)
 	c->result = (int)rnd(4);
 	c->decided = c->result == 3 ? 0 : c->filed + (int64_t)(1 + rnd(300)) * DAY;
 	if (c->result != 3 && rnd(2))
-		dc_review(&s, a, rkinds[c->kind], no, c->filed, "pending", 0);
-	dc_review(&s, a, rkinds[c->kind], no, c->filed, results[c->result], c->decided);
+		dc_review(&s, a, rp_rkinds[c->kind], no, c->filed, "pending", 0);
+	dc_review(&s, a, rp_rkinds[c->kind], no, c->filed, rp_results[c->result], c->decided);
 }
 
 static void gen_app(int i)
 {
-	struct plan *p = &plans[nplans++];
+	struct rp_msg *p = rp_msg_new(&plan);
 	struct dc_app a;
 	int32_t d0 = pb_days_from_civil(2024, 1, 2), span = pb_days_from_civil(2026, 2, 27) - d0;
 	int mail = rnd(5) == 0, open = rnd(7) == 0, oc = (int)rnd(21);
 	int64_t t;
 
-	memset(p, 0, sizeof(*p));
 	/* Some at the turn of the year, for the carry-over. */
 	if (i % 10 == 0)
 		s.now = at10(2024 + (i / 10) % 2, 12, 20 + (int)rnd(10));
 	else
 		s.now = pb_day_start_ms(d0 + (int32_t)rnd((unsigned)span)) + 10 * 3600 * 1000LL;
 	s.now += i * 1000;
-	p->ch = 5;
+	p->ch = RP_CH_DISCLOSURE;
 	p->kind = (int)rnd(6);
-	p->outcome = -1;
-	dc_receive(&s, &a, kinds[p->kind], mail ? "registered_mail" : "online", (int)rnd(2));
+	dc_receive(&s, &a, rp_kinds[p->kind], mail ? "registered_mail" : "online", (int)rnd(2));
 	p->receipt = a.receipt_ms;
 	push(p, p->receipt, &a.m.reply);
 	if (mail) {
@@ -175,13 +137,13 @@ static void gen_app(int i)
 	p->outcome = oc;
 	p->answered = s.now;
 	p->answer_due = a.m.reply.due_ms;
-	dc_decide(&s, &a, codes[oc], oc ? "《中华人民共和国政府信息公开条例》" : NULL);
+	dc_decide(&s, &a, rp_codes[oc], oc ? "《中华人民共和国政府信息公开条例》" : NULL);
 	if (rnd(3) == 0)
 		dc_deliver(&s, &a);
-	if (ncases < NCASES - 1 && rnd(3) == 0) {
-		gen_case(p, &a, ncases);
+	if (plan.ncases < NCASES - 1 && rnd(3) == 0) {
+		gen_case(p, &a, plan.ncases);
 		if (rnd(4) == 0)
-			gen_case(p, &a, ncases);
+			gen_case(p, &a, plan.ncases);
 	}
 }
 
@@ -189,16 +151,14 @@ static void gen_app(int i)
  * left open. */
 static void gen_other(int i)
 {
-	struct plan *p = &plans[nplans++];
+	struct rp_msg *p = rp_msg_new(&plan);
 	Mailroom__AuditRecord rec;
 	struct tl_msg m;
 	int32_t d0 = pb_days_from_civil(2024, 6, 3), span = pb_days_from_civil(2026, 3, 31) - d0;
 	uint8_t hash[32];
 	int ch = (int)rnd(5), fate = (int)rnd(6);
 
-	memset(p, 0, sizeof(*p));
 	p->ch = ch;
-	p->kind = p->outcome = -1;
 	s.now = pb_day_start_ms(d0 + (int32_t)rnd((unsigned)span)) + 9 * 3600 * 1000LL + i * 1000;
 	if (i % 8 == 0)
 		s.now = at10(2025, 12, 1 + (int)rnd(28));
@@ -240,7 +200,7 @@ static void gen_other(int i)
 static void build(void)
 {
 	tl_create(&s, NULL);
-	nplans = ncases = 0;
+	plan.nmsgs = plan.ncases = 0;
 	for (int i = 0; i < NAPPS + NOTHER; i++) {
 		if (i % 40 == 0)
 			tl_begin(&s);
@@ -252,125 +212,6 @@ static void build(void)
 			tl_commit(&s, 1);
 	}
 	tl_close_env(&s);
-}
-
-/* ---- the expected numbers, from the plan ---- */
-
-struct expect {
-	long s3[25][7];            /* new, carried_in, 21 outcomes, total, carried_out */
-	long s4[3][5];
-	long ch[6][5];
-};
-
-static void expect_year(int year, int32_t from, int32_t to, struct expect *e)
-{
-	int32_t ys = pb_days_from_civil(year, 1, 1), ye = pb_days_from_civil(year, 12, 31);
-	int64_t end = pb_day_start_ms(to + 1) - 1;
-
-	memset(e, 0, sizeof(*e));
-	for (int i = 0; i < nplans; i++) {
-		const struct plan *p = &plans[i];
-		int32_t rd = pb_day_of_ms(p->receipt), dd = pb_day_of_ms(p->answered);
-		int dec = p->answered != 0;
-		long *c = e->ch[p->ch];
-		if (rd >= from && rd <= to) {
-			c[0]++;
-			if (dec && p->answered <= end) {
-				c[1]++;
-				c[p->answered <= p->answer_due ? 2 : 3]++;
-			} else if (!(p->revoked && p->revoked <= end)) {
-				int k = 0;
-				c[4]++;
-				while (k + 1 < p->nst && p->st[k + 1].t <= end)
-					k++;
-				if (!p->st[k].paused && p->st[k].due < cal_end_of_day_ms(to))
-					c[3]++;
-			}
-		}
-		if (p->ch != 5)
-			continue;
-		for (int col = 0; col < 7; col++) {
-			if (col != p->kind && col != 6)
-				continue;
-			if (rd >= ys && rd <= ye)
-				e->s3[0][col]++;
-			if (rd < ys && !(dec && dd < ys))
-				e->s3[1][col]++;
-			if (dec && dd >= ys && dd <= ye) {
-				e->s3[2 + p->outcome][col]++;
-				e->s3[23][col]++;
-			}
-			if (rd <= ye && !(dec && dd <= ye))
-				e->s3[24][col]++;
-		}
-	}
-	for (int i = 0; i < ncases; i++) {
-		const struct pcase *c = &cases[i];
-		int pending = c->result == 3;
-		int32_t dd = pending ? 0 : pb_day_of_ms(c->decided);
-		if (pb_day_of_ms(c->filed) > ye || (!pending && dd < ys))
-			continue;
-		e->s4[c->kind][!pending && dd <= ye ? c->result : 3]++;
-		e->s4[c->kind][4]++;
-	}
-}
-
-static long jl(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	cr_assert(json_is_integer(v), "no integer at %s", k);
-	return (long)json_integer_value(v);
-}
-
-static void check_row(json_t *row, const long *want, const char *name)
-{
-	cr_assert(json_is_object(row), "no row %s", name);
-	for (int k = 0; k < 6; k++)
-		cr_assert_eq(jl(row, kinds[k]), want[k], "%s.%s: %ld, want %ld", name, kinds[k],
-		             jl(row, kinds[k]), want[k]);
-	cr_assert_eq(jl(row, "total"), want[6], "%s.total: %ld, want %ld", name, jl(row, "total"),
-	             want[6]);
-}
-
-static void check_annual(int year, json_t *doc, int *nonzero)
-{
-	static const char *const s4k[5] = {"upheld", "corrected", "other", "pending", "total"};
-	static const char *const chk[5] = {"received", "answered", "on_time", "overdue", "open"};
-	struct expect e;
-	json_t *rows = json_object_get(json_object_get(doc, "section3"), "rows"), *oc, *v;
-	size_t i;
-
-	expect_year(year, pb_days_from_civil(year, 1, 1), pb_days_from_civil(year, 12, 31), &e);
-	cr_assert_eq(jl(doc, "year"), year);
-	check_row(json_object_get(rows, "new"), e.s3[0], "new");
-	check_row(json_object_get(rows, "carried_in"), e.s3[1], "carried_in");
-	oc = json_object_get(rows, "outcomes");
-	cr_assert_eq(json_object_size(oc), 21);
-	for (int o = 0; o < 21; o++)
-		check_row(json_object_get(oc, codes[o]), e.s3[2 + o], codes[o]);
-	check_row(json_object_get(rows, "total"), e.s3[23], "total");
-	check_row(json_object_get(rows, "carried_out"), e.s3[24], "carried_out");
-	for (int g = 0; g < 3; g++)
-		for (int c = 0; c < 5; c++) {
-			json_t *grp = json_object_get(json_object_get(doc, "section4"), rkinds[g]);
-			cr_assert_eq(jl(grp, s4k[c]), e.s4[g][c], "%d %s.%s: %ld, want %ld", year,
-			             rkinds[g], s4k[c], jl(grp, s4k[c]), e.s4[g][c]);
-			*nonzero += e.s4[g][c] > 0;
-		}
-	for (int ch = 0; ch < 6; ch++)
-		for (int c = 0; c < 5; c++) {
-			json_t *o = json_object_get(json_object_get(doc, "channels"), channels[ch]);
-			cr_assert_eq(jl(o, chk[c]), e.ch[ch][c], "%d %s.%s: %ld, want %ld", year,
-			             channels[ch], chk[c], jl(o, chk[c]), e.ch[ch][c]);
-			*nonzero += e.ch[ch][c] > 0;
-		}
-	cr_assert_eq(json_array_size(json_object_get(doc, "checks")), 4);
-	json_array_foreach(json_object_get(doc, "checks"), i, v)
-		cr_assert(json_is_true(json_object_get(v, "ok")), "check %s failed",
-		          json_string_value(json_object_get(v, "name")));
-	for (int row = 0; row < 25; row++)
-		*nonzero += e.s3[row][6] > 0;
 }
 
 static json_t *annual(int year, const char *src)
@@ -396,7 +237,7 @@ Test(report, every_cell_of_three_years)
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	for (int year = 2024; year <= 2026; year++) {
 		json_t *doc = annual(year, NULL);
-		check_annual(year, doc, &nonzero);
+		rp_check_annual(&plan, year, doc, &nonzero);
 		json_decref(doc);
 	}
 	/* The data set is not trivial: most cells are counted somewhere. */
@@ -415,15 +256,14 @@ Test(report, carried_out_is_carried_in_next_year)
 	in = json_object_get(json_object_get(json_object_get(y25, "section3"), "rows"),
 	                     "carried_in");
 	cr_assert(json_equal(out, in), "2024 carried out differs from 2025 carried in");
-	cr_assert_gt(jl(in, "total"), 0);
+	cr_assert_gt(json_integer_value(json_object_get(in, "total")), 0);
 	json_decref(y24);
 	json_decref(y25);
 }
 
 Test(report, channels_of_a_range)
 {
-	static const char *const chk[5] = {"received", "answered", "on_time", "overdue", "open"};
-	struct expect e;
+	struct rp_expect e;
 	json_t *doc;
 
 	build();
@@ -432,12 +272,8 @@ Test(report, channels_of_a_range)
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	doc = run_json(&r);
 	cr_assert_null(json_object_get(doc, "section3"));
-	expect_year(2025, pb_days_from_civil(2025, 3, 1), pb_days_from_civil(2025, 6, 30), &e);
-	for (int ch = 0; ch < 6; ch++)
-		for (int c = 0; c < 5; c++)
-			cr_assert_eq(jl(json_object_get(json_object_get(doc, "channels"), channels[ch]),
-			                chk[c]),
-			             e.ch[ch][c], "%s.%s", channels[ch], chk[c]);
+	rp_expect(&plan, 2025, pb_days_from_civil(2025, 3, 1), pb_days_from_civil(2025, 6, 30), &e);
+	rp_check_channels(json_object_get(doc, "channels"), &e, "2025-03-01..2025-06-30");
 	json_decref(doc);
 }
 
