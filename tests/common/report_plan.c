@@ -76,14 +76,15 @@ void rp_expect(const struct rp_plan *p, int year, int32_t from, int32_t to, stru
 		int dec = m->answered != 0;
 		long *c = e->ch[m->ch];
 		/* Channels: received in the range; answered by its end (on time
-		 * against the due in force then), else open unless revoked, and
+		 * against the due in force then, or while the clock stood paused
+		 * waiting for the applicant), else open unless revoked, and
 		 * overdue when the due in force at the end has passed by then and
 		 * the clock was running. */
 		if (rd >= from && rd <= to) {
 			c[0]++;
 			if (dec && m->answered <= end) {
 				c[1]++;
-				c[m->answered <= m->answer_due ? 2 : 3]++;
+				c[m->answer_paused || m->answered <= m->answer_due ? 2 : 3]++;
 			} else if (!(m->revoked && m->revoked <= end)) {
 				int k = 0;
 				c[4]++;

@@ -48,6 +48,7 @@ struct rp_msg {
 	int64_t receipt;           /* the instant that counts as received */
 	int64_t answered;          /* the first answer (reply, decision, return); 0: none */
 	int64_t answer_due;        /* the due instant in force when answered */
+	int answer_paused;         /* answered while the clock stood paused: on time */
 	int64_t revoked;           /* 12345 orders withdrawn; 0: never */
 	int nst;
 	/* After each step, from the receipt on: its time, the reply clock's

@@ -396,6 +396,7 @@ static int step_decide(struct gen *g, int oc, int64_t at)
 	g->m->outcome = oc;
 	g->m->answered = at;
 	g->m->answer_due = g->due;   /* the due in force, as it stood (paused or not) */
+	g->m->answer_paused = g->depth > 0;
 	state(g);
 	return 1;
 }

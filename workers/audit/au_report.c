@@ -46,6 +46,7 @@ struct msg {
 	int64_t receipt;           /* the time that counts as received */
 	int64_t decided;
 	int64_t answered, answer_due;   /* the first answer and the due in force then */
+	int answer_paused;              /* the reply clock stood paused then */
 	int64_t closed;            /* revoked (12345) */
 	int64_t due_end;           /* the due in force at the range's end */
 	uint32_t cases;            /* first case + 1, or 0 */
@@ -178,6 +179,10 @@ static void answer(struct msg *m, const Mailroom__AuditRecord *r, int64_t t)
 	if (!m->answered) {
 		m->answered = t;
 		m->answer_due = r->due_ms;
+		/* Closed while waiting for the applicant (no correction, fee
+		 * unpaid): the office's time was not running. */
+		m->answer_paused = r->clock && r->clock->kind == ST_CLOCK_REPLY &&
+		                   r->clock->pause_depth > 0;
 	}
 }
 
@@ -284,7 +289,7 @@ static void count_channel(struct au_report *rep, const struct msg *m, int64_t en
 	c[AU_CH_RECEIVED]++;
 	if (m->answered && pb_day_of_ms(m->answered) <= rep->to) {
 		c[AU_CH_ANSWERED]++;
-		if (!m->answer_due || m->answered <= m->answer_due)
+		if (!m->answer_due || m->answer_paused || m->answered <= m->answer_due)
 			c[AU_CH_ON_TIME]++;
 		else
 			c[AU_CH_OVERDUE]++;

@@ -214,8 +214,11 @@ void dc_decide(struct tl_store *s, struct dc_app *a, const char *outcome, const 
 	r.legal_basis = (char *)basis;
 	r.content_hash.data = hash;
 	r.content_hash.len = sizeof(hash);
-	tl_append(s, &r);
+	/* as the router writes it: the reply clock, stopped */
 	a->m.reply.stopped = 1;
+	a->m.reply.stopped_ms = s->now;
+	r.clock = &a->m.reply;
+	tl_append(s, &r);
 	a->m.holder[0] = '\0';
 }
 

@@ -137,6 +137,7 @@ static void gen_app(int i)
 	p->outcome = oc;
 	p->answered = s.now;
 	p->answer_due = a.m.reply.due_ms;
+	p->answer_paused = a.m.reply.pause_depth > 0;
 	dc_decide(&s, &a, rp_codes[oc], oc ? "《中华人民共和国政府信息公开条例》" : NULL);
 	if (rnd(3) == 0)
 		dc_deliver(&s, &a);
