@@ -3,6 +3,7 @@
  * ("Disclosure applications"), each checked against the application's
  * phase and written as one audit record. */
 #include "rt_ops.h"
+#include "pb_disc.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_time.h"
@@ -20,48 +21,9 @@
 #define LEGAL_EXTEND_TIMES 1     /* ... once */
 #define SUBJECT_BYTES (40 * 4 + 1)
 
-#define N(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *const kinds[] = {
-	"natural_person",     "commercial_enterprise", "research_institution",
-	"social_welfare_org", "legal_service_org",     "other_org",
-};
-static const char *const outcomes[] = {
-	"disclosed",
-	"partly_disclosed",
-	"withheld.state_secret",
-	"withheld.prohibited_by_law",
-	"withheld.three_safeties_one_stability",
-	"withheld.third_party_rights",
-	"withheld.internal_affairs",
-	"withheld.process_information",
-	"withheld.enforcement_file",
-	"withheld.inquiry_matter",
-	"unavailable.not_held",
-	"unavailable.needs_creation",
-	"unavailable.unclear_after_correction",
-	"not_processed.petition_complaint",
-	"not_processed.repeated",
-	"not_processed.publication",
-	"not_processed.excessive",
-	"not_processed.confirm_or_reissue",
-	"other.no_correction",
-	"other.fee_unpaid",
-	"other.other",
-};
-static const char *const forms[] = {"paper", "electronic"};
-static const char *const deliveries[] = {"post", "pickup", "email", "online"};
-static const char *const modes[] = {"online", "in_person", "registered_mail", "ordinary_mail", "fax"};
-static const char *const id_types[] = {"resident_id", "passport", "uscc", "other"};
-static const char *const review_kinds[] = {"review", "litigation_direct", "litigation_after_review"};
-static const char *const review_results[] = {"upheld", "corrected", "other", "pending"};
-
-static int one_of(const char *s, const char *const *list, size_t n)
+static int one_of(const char *s, const char *const *list)
 {
-	for (size_t i = 0; s && i < n; i++)
-		if (strcmp(s, list[i]) == 0)
-			return 1;
-	return 0;
+	return pb_disc_index(list, s) >= 0;
 }
 
 static int fail_rc(struct rt_result *res, int rc, const char *what)
@@ -92,22 +54,22 @@ static int check_app(const Mailroom__SubmitReq *s, struct rt_result *res)
 	if (!d || !a || s->order || s->contact)
 		return rt_fail(res, PB_EINVAL, "invalid_request",
 		               "a disclosure application carries an applicant and nothing else");
-	if (!one_of(a->kind, kinds, N(kinds)))
+	if (!one_of(a->kind, pb_disc_kinds))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "applicant.kind: not an applicant kind");
 	if (!rt_text_ok(a->name, 1, 100))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "applicant.name: 1-100 characters");
-	if (!one_of(a->id_type, id_types, N(id_types)) || !rt_text_ok(a->id_number, 1, 64))
+	if (!one_of(a->id_type, pb_disc_id_types) || !rt_text_ok(a->id_number, 1, 64))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "applicant: an identity document is required");
 	if (!rt_text_ok(a->address, 0, 200))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "applicant.address: at most 200 characters");
 	if (a->contact && (!rt_text_ok(a->contact->name, 0, 50) || !rt_text_ok(a->contact->phone, 0, 32) ||
 	                   !rt_text_ok(a->contact->email, 0, 254)))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "applicant contact fields too long");
-	if (!one_of(d->form, forms, N(forms)))
+	if (!one_of(d->form, pb_disc_forms))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "form: paper or electronic");
-	if (!one_of(d->delivery, deliveries, N(deliveries)))
+	if (!one_of(d->delivery, pb_disc_deliveries))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "delivery: post, pickup, email or online");
-	if (!one_of(d->submission_mode, modes, N(modes)))
+	if (!one_of(d->submission_mode, pb_disc_modes))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "submission_mode: not a submission mode");
 	if (!rt_text_ok(d->purpose, 0, 500))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "purpose: at most 500 characters");
@@ -627,7 +589,7 @@ static int decide(struct step *s, const struct rt_principal *who)
 
 	if (phase_is(s, DECIDED) || phase_is(s, DELIVERED))
 		return rt_fail(s->res, PB_ESTATE, "already_decided", "the application is already decided");
-	if (!one_of(r->outcome, outcomes, N(outcomes)))
+	if (!one_of(r->outcome, pb_disc_outcomes))
 		return rt_fail(s->res, PB_EINVAL, "invalid_outcome", "outcome: one of the 21 statutory codes");
 	if (!rt_text_ok(r->text, 1, 10000))
 		return rt_fail(s->res, PB_EINVAL, "invalid_field", "text: the reply, 1-10000 characters");
@@ -677,10 +639,10 @@ static int review(struct step *s)
 
 	if (!phase_is(s, DECIDED) && !phase_is(s, DELIVERED))
 		return rt_fail(s->res, PB_ESTATE, "not_decided", "reviews and lawsuits follow a decision");
-	if (!v || !one_of(v->kind, review_kinds, N(review_kinds)))
+	if (!v || !one_of(v->kind, pb_disc_review_kinds))
 		return rt_fail(s->res, PB_EINVAL, "invalid_field",
 		               "review.kind: review, litigation_direct or litigation_after_review");
-	if (!one_of(v->result, review_results, N(review_results)))
+	if (!one_of(v->result, pb_disc_results))
 		return rt_fail(s->res, PB_EINVAL, "invalid_field",
 		               "review.result: upheld, corrected, other or pending");
 	if (!rt_text_ok(v->case_no, 1, 64))

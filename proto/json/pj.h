@@ -80,8 +80,7 @@ int pj_parse_import(const char *line, size_t len, json_t **root, struct pj_impor
                     struct pj_error *err);
 void pj_import_clear(struct pj_import *im);
 
-/* The 21 statutory outcome codes (annual report, section 三), NULL-ended. */
-extern const char *const pj_outcomes[];
+/* One of the 21 statutory outcome codes (pb_disc_outcomes)? */
 int pj_outcome_valid(const char *s);
 
 enum pj_audience {

@@ -2,42 +2,15 @@
  * information (依申请公开), and the identity-document rules it needs. */
 #include "pj.h"
 #include "pj_int.h"
+#include "pb_disc.h"
 #include "pb_time.h"
 
 #include <stdio.h>
 #include <string.h>
 
-const char *const pj_outcomes[] = {
-	"disclosed",
-	"partly_disclosed",
-	"withheld.state_secret",
-	"withheld.prohibited_by_law",
-	"withheld.three_safeties_one_stability",
-	"withheld.third_party_rights",
-	"withheld.internal_affairs",
-	"withheld.process_information",
-	"withheld.enforcement_file",
-	"withheld.inquiry_matter",
-	"unavailable.not_held",
-	"unavailable.needs_creation",
-	"unavailable.unclear_after_correction",
-	"not_processed.petition_complaint",
-	"not_processed.repeated",
-	"not_processed.publication",
-	"not_processed.excessive",
-	"not_processed.confirm_or_reissue",
-	"other.no_correction",
-	"other.fee_unpaid",
-	"other.other",
-	NULL,
-};
-
 int pj_outcome_valid(const char *s)
 {
-	for (size_t i = 0; s && pj_outcomes[i]; i++)
-		if (strcmp(s, pj_outcomes[i]) == 0)
-			return 1;
-	return 0;
+	return pb_disc_index(pb_disc_outcomes, s) >= 0;
 }
 
 static const char *const app_keys[] = {
@@ -46,17 +19,6 @@ static const char *const app_keys[] = {
 static const char *const applicant_keys[] = {
 	"kind", "name", "id_type", "id_number", "phone", "email", "address", NULL,
 };
-static const char *const kinds[] = {
-	"natural_person", "commercial_enterprise", "research_institution",
-	"social_welfare_org", "legal_service_org", "other_org", NULL,
-};
-static const char *const id_types[] = {"resident_id", "passport", "uscc", "other", NULL};
-static const char *const forms[] = {"paper", "electronic", NULL};
-static const char *const deliveries[] = {"post", "pickup", "email", "online", NULL};
-static const char *const modes[] = {
-	"online", "in_person", "registered_mail", "ordinary_mail", "fax", NULL,
-};
-
 /* GB 11643: weights 2^(17-i) mod 11; the check maps sum mod 11 to
  * "10X98765432". The birth date (characters 7-14) must exist. */
 int pj_valid_resident_id(const char *s)
@@ -120,7 +82,7 @@ static int parse_identity(json_t *a, const char *path, Mailroom__Applicant *ap,
 {
 	const char *type = NULL, *num = NULL;
 
-	if (pj_enum(a, path, "id_type", 1, id_types, &type, err) ||
+	if (pj_enum(a, path, "id_type", 1, pb_disc_id_types, &type, err) ||
 	    pj_text(a, path, "id_number", 1, 1, 40, PJ_NOBLANK, &num, err))
 		return -1;
 	if (strcmp(type, "resident_id") == 0 && !pj_valid_resident_id(num))
@@ -154,7 +116,7 @@ static int parse_applicant(json_t *obj, const char *path, struct pj_disclosure *
 	if (!json_is_object(a))
 		return pj_fail(err, "invalid_field", "%sapplicant: must be an object", path);
 	if (pj_known_keys(a, sub, applicant_keys, err) ||
-	    pj_enum(a, sub, "kind", 1, kinds, &kind, err) ||
+	    pj_enum(a, sub, "kind", 1, pb_disc_kinds, &kind, err) ||
 	    pj_text(a, sub, "name", 1, 1, 100, PJ_NOBLANK, &name, err) ||
 	    parse_identity(a, sub, &d->applicant, err) ||
 	    pj_text(a, sub, "phone", 0, 1, 24, 0, &phone, err) ||
@@ -215,9 +177,9 @@ int pj_disclosure_fields(json_t *obj, const char *path, Mailroom__SubmitReq *out
 	d->subject[0] = '\0';
 	if (parse_applicant(obj, path, d, err) ||
 	    pj_text(obj, path, "description", 1, 1, 5000, PJ_LINES | PJ_NOBLANK, &desc, err) ||
-	    pj_enum(obj, path, "form", 1, forms, &form, err) ||
-	    pj_enum(obj, path, "delivery", 1, deliveries, &delivery, err) ||
-	    pj_enum(obj, path, "submission_mode", 1, modes, &mode, err) ||
+	    pj_enum(obj, path, "form", 1, pb_disc_forms, &form, err) ||
+	    pj_enum(obj, path, "delivery", 1, pb_disc_deliveries, &delivery, err) ||
+	    pj_enum(obj, path, "submission_mode", 1, pb_disc_modes, &mode, err) ||
 	    pj_text(obj, path, "purpose", 0, 1, 500, PJ_LINES | PJ_NOBLANK, &purpose, err))
 		return -1;
 	first_chars(desc, d->subject, sizeof(d->subject));

@@ -4,6 +4,7 @@
  * then applies the same state machine. */
 #include "pj.h"
 #include "pj_int.h"
+#include "pb_disc.h"
 #include "pb_conf.h"
 #include "pb_time.h"
 
@@ -21,10 +22,6 @@ static const char *const msg_keys[] = {
 static const char *const channels[] = {
 	"mailbox", "consultation", "complaint", "hotline", "petition", "disclosure", NULL,
 };
-static const char *const review_kinds[] = {
-	"review", "litigation_direct", "litigation_after_review", NULL,
-};
-static const char *const review_results[] = {"upheld", "corrected", "other", "pending", NULL};
 
 /* What an event may carry besides type, at and by. */
 enum {
@@ -124,10 +121,10 @@ static int review_fields(json_t *e, const char *path, Mailroom__ReviewCase *rc,
 {
 	const char *kind = NULL, *case_no = NULL, *result = NULL;
 
-	if (pj_enum(e, path, "kind", 1, review_kinds, &kind, err) ||
+	if (pj_enum(e, path, "kind", 1, pb_disc_review_kinds, &kind, err) ||
 	    pj_text(e, path, "case_no", 1, 1, 100, PJ_NOBLANK, &case_no, err) ||
 	    date_field(e, path, "filed", 1, &rc->filed_ms, err) ||
-	    pj_enum(e, path, "result", 1, review_results, &result, err) ||
+	    pj_enum(e, path, "result", 1, pb_disc_results, &result, err) ||
 	    date_field(e, path, "decided", 0, &rc->decided_ms, err))
 		return -1;
 	if (strcmp(result, "pending") == 0 && rc->decided_ms)

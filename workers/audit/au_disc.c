@@ -35,47 +35,12 @@
 
 #define CORRECTION_NOTICE_WD 7
 
-const char *const au_kinds[AU_NKINDS] = {
-	"natural_person", "commercial_enterprise", "research_institution",
-	"social_welfare_org", "legal_service_org", "other_org",
-};
-const char *const au_modes[AU_NMODES] = {
-	"online", "in_person", "registered_mail", "ordinary_mail", "fax",
-};
-const char *const au_outcomes[AU_NOUTCOMES] = {
-	"disclosed",
-	"partly_disclosed",
-	"withheld.state_secret",
-	"withheld.prohibited_by_law",
-	"withheld.three_safeties_one_stability",
-	"withheld.third_party_rights",
-	"withheld.internal_affairs",
-	"withheld.process_information",
-	"withheld.enforcement_file",
-	"withheld.inquiry_matter",
-	"unavailable.not_held",
-	"unavailable.needs_creation",
-	"unavailable.unclear_after_correction",
-	"not_processed.petition_complaint",
-	"not_processed.repeated",
-	"not_processed.publication",
-	"not_processed.excessive",
-	"not_processed.confirm_or_reissue",
-	"other.no_correction",
-	"other.fee_unpaid",
-	"other.other",
-};
 const unsigned char au_outcome_group[AU_NOUTCOMES] = {
 	0, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 4, 4, 4, 4, 4, 5, 5, 5,
 };
 const char *const au_groups[AU_NGROUPS] = {
 	"disclosed", "partly_disclosed", "withheld", "unavailable", "not_processed", "other",
 };
-const char *const au_review_kinds[AU_NREVIEW_KINDS] = {
-	"review", "litigation_direct", "litigation_after_review",
-};
-const char *const au_results[AU_NRESULTS] = {"upheld", "corrected", "other", "pending"};
-
 #define EV(x) MAILROOM__AUDIT_EVENT__AUDIT_##x
 #define OC_DISCLOSED 0
 #define OC_UNCLEAR 12
@@ -111,10 +76,10 @@ int au_disc_received(struct au_rules *R)
 
 	if (r->channel != MAILROOM__CHANNEL__CHANNEL_DISCLOSURE)
 		return AU_EXIT_OK;
-	if (au_code_index(au_kinds, AU_NKINDS, r->applicant_kind) < 0)
+	if (au_code_index(pb_disc_kinds, AU_NKINDS, r->applicant_kind) < 0)
 		return au_state(R, "RECEIVED names applicant kind '%.40s', not one of the six",
 		                str(r->applicant_kind));
-	if ((mode = au_code_index(au_modes, AU_NMODES, r->submission_mode)) < 0)
+	if ((mode = au_code_index(pb_disc_modes, AU_NMODES, r->submission_mode)) < 0)
 		return au_state(R, "RECEIVED names submission mode '%.40s'", str(r->submission_mode));
 	if (r->receipt_ms <= 0)
 		return au_state(R, "RECEIVED for a disclosure application without its receipt_ms");
@@ -166,13 +131,13 @@ static int decide(struct au_rules *R)
 	struct mstate *m = R->m;
 	struct dstate *d = &m->d;
 	char a[40], b[40];
-	int oc = au_code_index(au_outcomes, AU_NOUTCOMES, r->outcome), cls;
+	int oc = au_code_index(pb_disc_outcomes, AU_NOUTCOMES, r->outcome), cls;
 
 	if (oc < 0)
 		return au_state(R, "DECIDED with outcome '%.60s', not one of the 21 statutory codes",
 		                str(r->outcome));
 	if (oc != OC_DISCLOSED && !*str(r->legal_basis))
-		return au_state(R, "DECIDED %s without a legal basis", au_outcomes[oc]);
+		return au_state(R, "DECIDED %s without a legal basis", pb_disc_outcomes[oc]);
 	if (r->content_hash.len == 0)
 		return au_state(R, "DECIDED without the reply's content hash");
 	if (r->imported) {
@@ -185,24 +150,24 @@ static int decide(struct au_rules *R)
 		int want = oc == OC_NO_CORRECTION ? DP_AWAIT_CORRECTION : DP_AWAIT_FEE;
 		const char *what = oc == OC_NO_CORRECTION ? "correction" : "fee";
 		if (d->phase != want)
-			return au_state(R, "DECIDED %s while no %s is awaited", au_outcomes[oc], what);
+			return au_state(R, "DECIDED %s while no %s is awaited", pb_disc_outcomes[oc], what);
 		if (au_when(r) <= d->party_due) {
 			au_fmt_time(au_when(r), a, sizeof(a), 0);
 			au_fmt_time(d->party_due, b, sizeof(b), 0);
 			return au_state(R, "DECIDED %s at %s, before the %s's deadline %s passed",
-			                au_outcomes[oc], a, what, b);
+			                pb_disc_outcomes[oc], a, what, b);
 		}
 	} else {
 		if (d->phase == DP_AWAIT_CORRECTION)
-			return au_state(R, "DECIDED %s while a correction is awaited", au_outcomes[oc]);
+			return au_state(R, "DECIDED %s while a correction is awaited", pb_disc_outcomes[oc]);
 		if (d->phase == DP_AWAIT_FEE)
-			return au_state(R, "DECIDED %s while a fee is awaited", au_outcomes[oc]);
+			return au_state(R, "DECIDED %s while a fee is awaited", pb_disc_outcomes[oc]);
 		if (!d->confirmed)
 			return au_state(R, "DECIDED before the receipt was confirmed (Art. 31)");
 		if (d->consults)
 			return au_state(R, "DECIDED while %u consultation(s) are open", d->consults);
 		if (oc == OC_UNCLEAR && !d->corrected)
-			return au_state(R, "DECIDED %s, but no correction arrived", au_outcomes[oc]);
+			return au_state(R, "DECIDED %s, but no correction arrived", pb_disc_outcomes[oc]);
 	}
 	d->phase = DP_DECIDED;
 	d->decided_at = r->index;
@@ -231,11 +196,11 @@ static int review(struct au_rules *R)
 
 	if (!c)
 		return au_state(R, "REVIEW_RECORDED without a review");
-	if ((k = au_code_index(au_review_kinds, AU_NREVIEW_KINDS, c->kind)) < 0)
+	if ((k = au_code_index(pb_disc_review_kinds, AU_NREVIEW_KINDS, c->kind)) < 0)
 		return au_state(R, "REVIEW_RECORDED of kind '%.40s'", str(c->kind));
 	if (!*str(c->case_no) || strlen(c->case_no) > 200)
 		return au_state(R, "REVIEW_RECORDED without a usable case number");
-	if ((res = au_code_index(au_results, AU_NRESULTS, c->result)) < 0)
+	if ((res = au_code_index(pb_disc_results, AU_NRESULTS, c->result)) < 0)
 		return au_state(R, "REVIEW_RECORDED with result '%.40s'", str(c->result));
 	if (c->filed_ms <= 0)
 		return au_state(R, "REVIEW_RECORDED without the filing date");
@@ -249,7 +214,7 @@ static int review(struct au_rules *R)
 	if ((old = find_case(R, msg, h))) {
 		if (old->kind != k)
 			return au_state(R, "REVIEW_RECORDED names case %.60s as %s; it was filed as %s",
-			                c->case_no, au_review_kinds[k], au_review_kinds[old->kind]);
+			                c->case_no, pb_disc_review_kinds[k], pb_disc_review_kinds[old->kind]);
 		if (old->filed_ms != c->filed_ms)
 			return au_state(R, "REVIEW_RECORDED changes the filing date of case %.60s",
 			                c->case_no);

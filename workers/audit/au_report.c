@@ -139,8 +139,8 @@ static int64_t when(const Mailroom__AuditRecord *r)
 static int review(struct book *b, struct msg *m, const Mailroom__ReviewCase *c)
 {
 	struct rcase *rc = NULL;
-	int kind = au_code_index(au_review_kinds, AU_NREVIEW_KINDS, c ? c->kind : NULL);
-	int result = au_code_index(au_results, AU_NRESULTS, c ? c->result : NULL);
+	int kind = au_code_index(pb_disc_review_kinds, AU_NREVIEW_KINDS, c ? c->kind : NULL);
+	int result = au_code_index(pb_disc_results, AU_NRESULTS, c ? c->result : NULL);
 
 	if (!c || !c->case_no || kind < 0 || result < 0)
 		return PB_OK;   /* verification refused these already */
@@ -209,7 +209,7 @@ static int record(struct book *b, const Mailroom__AuditRecord *r)
 		m->ch = (int8_t)channel_index(r->channel);
 		m->receipt = t;
 		if (r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE) {
-			m->kind = (int8_t)au_code_index(au_kinds, AU_NKINDS, r->applicant_kind);
+			m->kind = (int8_t)au_code_index(pb_disc_kinds, AU_NKINDS, r->applicant_kind);
 			m->receipt = r->receipt_ms;
 		}
 		break;
@@ -217,7 +217,7 @@ static int record(struct book *b, const Mailroom__AuditRecord *r)
 		m->receipt = r->receipt_ms;
 		break;
 	case EV(DECIDED):
-		m->outcome = (int8_t)au_code_index(au_outcomes, AU_NOUTCOMES, r->outcome);
+		m->outcome = (int8_t)au_code_index(pb_disc_outcomes, AU_NOUTCOMES, r->outcome);
 		m->decided = t;
 		answer(m, r, t);
 		break;

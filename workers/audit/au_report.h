@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-/* Section 三's rows; the outcome rows are in au_outcomes order. */
+/* Section 三's rows; the outcome rows are in pb_disc_outcomes order. */
 enum {
 	AU_S3_NEW,
 	AU_S3_CARRIED_IN,

@@ -230,7 +230,7 @@ static void csv(const struct au_report *rep)
 	if (rep->annual) {
 		printf("section3,label");
 		for (int k = 0; k < AU_NKINDS; k++)
-			printf(",%s", au_kinds[k]);
+			printf(",%s", pb_disc_kinds[k]);
 		printf(",total\n");
 		for (size_t i = 0; i < NLINES; i++) {
 			const struct line *l = &s3_lines[i];
@@ -241,7 +241,7 @@ static void csv(const struct au_report *rep)
 			                  : l->index == AU_S3_CARRIED_IN ? "carried_in"
 			                  : l->index == AU_S3_TOTAL ? "total"
 			                  : l->index == AU_S3_CARRIED_OUT ? "carried_out"
-			                  : au_outcomes[l->index - AU_S3_OUTCOME0];
+			                  : pb_disc_outcomes[l->index - AU_S3_OUTCOME0];
 			printf("%s%s,\"%s\"", l->type == L_GROUP ? "group." : "", key, l->label);
 			for (int k = 0; k < AU_S3_COLS; k++)
 				c ? printf(",%llu", (unsigned long long)c[k]) : printf(",");
@@ -249,10 +249,10 @@ static void csv(const struct au_report *rep)
 		}
 		printf("\nsection4,label");
 		for (int c = 0; c < AU_NRESULTS; c++)
-			printf(",%s", au_results[c]);
+			printf(",%s", pb_disc_results[c]);
 		printf(",total\n");
 		for (int g = 0; g < AU_NREVIEW_KINDS; g++) {
-			printf("%s,\"%s\"", au_review_kinds[g], review_labels[g]);
+			printf("%s,\"%s\"", pb_disc_review_kinds[g], review_labels[g]);
 			for (int c = 0; c <= AU_NRESULTS; c++)
 				printf(",%llu", (unsigned long long)rep->s4[g][c]);
 			putchar('\n');
@@ -282,7 +282,7 @@ static json_t *by_kind(const uint64_t *c)
 	json_t *o = json_object();
 
 	for (int k = 0; o && k < AU_NKINDS; k++)
-		json_object_set_new(o, au_kinds[k], json_integer((json_int_t)c[k]));
+		json_object_set_new(o, pb_disc_kinds[k], json_integer((json_int_t)c[k]));
 	if (o)
 		json_object_set_new(o, "total", json_integer((json_int_t)c[AU_NKINDS]));
 	return o;
@@ -320,7 +320,7 @@ static json_t *json_doc(const struct au_report *rep)
 		json_object_set_new(rows, "new", by_kind(rep->s3[AU_S3_NEW]));
 		json_object_set_new(rows, "carried_in", by_kind(rep->s3[AU_S3_CARRIED_IN]));
 		for (int o = 0; o < AU_NOUTCOMES; o++)
-			json_object_set_new(oc, au_outcomes[o], by_kind(rep->s3[AU_S3_OUTCOME0 + o]));
+			json_object_set_new(oc, pb_disc_outcomes[o], by_kind(rep->s3[AU_S3_OUTCOME0 + o]));
 		json_object_set_new(rows, "outcomes", oc);
 		for (int g = 0; g < AU_NGROUPS; g++)
 			json_object_set_new(gr, au_groups[g], by_kind(rep->groups[g]));
@@ -329,7 +329,7 @@ static json_t *json_doc(const struct au_report *rep)
 		json_object_set_new(rows, "carried_out", by_kind(rep->s3[AU_S3_CARRIED_OUT]));
 		json_object_set_new(doc, "section3", json_pack("{s:o}", "rows", rows));
 		for (int g = 0; g < AU_NREVIEW_KINDS; g++)
-			json_object_set_new(s4, au_review_kinds[g],
+			json_object_set_new(s4, pb_disc_review_kinds[g],
 			                    counts(rep->s4[g], s4_keys, AU_NRESULTS + 1));
 		json_object_set_new(doc, "section4", s4);
 		for (int i = 0; i < AU_NCHECKS; i++)

@@ -57,7 +57,7 @@ struct mstate {
 /* A review or lawsuit on record (REVIEW_RECORDED), by message. */
 struct rcase {
 	uint32_t msg;              /* index into msgs */
-	uint8_t kind;              /* index into au_review_kinds */
+	uint8_t kind;              /* index into pb_disc_review_kinds */
 	uint8_t pending;
 	uint64_t case_h;           /* keyed hash of case_no */
 	int64_t filed_ms;

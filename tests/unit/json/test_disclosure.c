@@ -1,4 +1,5 @@
 /* pj: identity documents (check digits) and POST /v1/disclosure-applications. */
+#include "pb_disc.h"
 #include "pj.h"
 
 #include <criterion/criterion.h>
@@ -376,7 +377,7 @@ Test(disclosure, outcome_codes)
 {
 	size_t n = 0;
 
-	while (pj_outcomes[n])
+	while (pb_disc_outcomes[n])
 		n++;
 	cr_expect_eq(n, 21, "the 21 statutory rows");
 	cr_expect(pj_outcome_valid("partly_disclosed"));
