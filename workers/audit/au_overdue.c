@@ -9,6 +9,7 @@
  * paused is judged at the instant the pause began: paused days do not
  * count (deadlines.md section 3). */
 #include "au.h"
+#include "au_idtab.h"
 #include "cal.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -36,74 +37,24 @@ struct msg {
 /* Messages in the order the log first names them, found by id through an
  * open-addressing table of (index + 1). */
 struct book {
-	struct msg *msgs;
-	size_t n, cap;
-	uint32_t *slots;
-	size_t nslots;             /* a power of two, kept at most half full */
+	struct au_idtab msgs;      /* struct msg */
 };
 
 struct tally {
 	int overdue, open, late;
 };
 
-static size_t slot_of(const struct book *b, const uint8_t id[PB_ID_LEN])
-{
-	uint64_t h;
-
-	/* The id's last eight bytes are random. */
-	memcpy(&h, id + PB_ID_LEN - 8, sizeof(h));
-	return (size_t)(h * 0x9e3779b97f4a7c15ull) & (b->nslots - 1);
-}
-
-static int grow(struct book *b)
-{
-	size_t ns = b->nslots ? b->nslots * 2 : 1024;
-	uint32_t *slots;
-
-	if (ns > UINT32_MAX || !(slots = calloc(ns, sizeof(*slots))))
-		return PB_ENOMEM;
-	free(b->slots);
-	b->slots = slots;
-	b->nslots = ns;
-	for (size_t i = 0; i < b->n; i++) {
-		size_t s = slot_of(b, b->msgs[i].id);
-		while (b->slots[s])
-			s = (s + 1) & (ns - 1);
-		b->slots[s] = (uint32_t)i + 1;
-	}
-	return PB_OK;
-}
-
 static int find_or_add(struct book *b, const uint8_t id[PB_ID_LEN], struct msg **out)
 {
-	size_t s;
+	int added;
 
-	if ((b->n + 1) * 2 > b->nslots && grow(b))
-		return PB_ENOMEM;
-	for (s = slot_of(b, id); b->slots[s]; s = (s + 1) & (b->nslots - 1))
-		if (memcmp(b->msgs[b->slots[s] - 1].id, id, PB_ID_LEN) == 0) {
-			*out = &b->msgs[b->slots[s] - 1];
-			return PB_OK;
-		}
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct msg *p = realloc(b->msgs, cap * sizeof(*p));
-		if (!p)
-			return PB_ENOMEM;
-		b->msgs = p;
-		b->cap = cap;
-	}
-	*out = &b->msgs[b->n];
-	memset(*out, 0, sizeof(**out));
-	memcpy((*out)->id, id, PB_ID_LEN);
-	b->slots[s] = (uint32_t)++b->n;
-	return PB_OK;
+	*out = au_idtab_get(&b->msgs, id, &added);
+	return *out ? PB_OK : PB_ENOMEM;
 }
 
 static void book_free(struct book *b)
 {
-	free(b->msgs);
-	free(b->slots);
+	au_idtab_free(&b->msgs);
 }
 
 /* Applies one record; what a record says after a clock was met does not
@@ -261,7 +212,7 @@ static int report(const struct au_opts *o, struct au_log *l, const cal_set *cal,
 {
 	uint8_t v[CAL_VERSION_LEN];
 	char ver[2 * CAL_VERSION_LEN + 1];
-	struct book b = {0};
+	struct book b = {.msgs = AU_IDTAB_INIT(struct msg)};
 	struct tally rt = {0}, at = {0};
 	json_t *arr = NULL;
 	st_txn *t;
@@ -275,9 +226,9 @@ static int report(const struct au_opts *o, struct au_log *l, const cal_set *cal,
 		               pb_err_str(rc));
 	}
 	rc = scan(t, l->rep.records, &b);
-	for (size_t i = 0; !rc && i < b.n; i++)
-		if (!(rc = judge(t, cal, &b.msgs[i], 1, now_ms, &at, arr)))
-			rc = judge(t, cal, &b.msgs[i], 0, now_ms, &rt, arr);
+	for (size_t i = 0; !rc && i < b.msgs.n; i++)
+		if (!(rc = judge(t, cal, au_idtab_at(&b.msgs, i), 1, now_ms, &at, arr)))
+			rc = judge(t, cal, au_idtab_at(&b.msgs, i), 0, now_ms, &rt, arr);
 	st_txn_abort(t);
 	book_free(&b);
 	if (rc) {

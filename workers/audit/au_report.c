@@ -8,6 +8,7 @@
  * last RECEIPT_CONFIRMED, else of RECEIVED; its decision is DECIDED. A
  * review or lawsuit is the last REVIEW_RECORDED naming its case number.
  * workers/README.md ("report") gives the rows' definitions. */
+#include "au_idtab.h"
 #include "au_report.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -53,66 +54,19 @@ struct msg {
 };
 
 struct book {
-	struct msg *msgs;
-	size_t n, cap;
-	uint32_t *slots;
-	size_t nslots;             /* a power of two, at most half full */
+	struct au_idtab msgs;      /* struct msg */
 	struct rcase *cases;
 	size_t ncases, capcases;
 	int64_t end_ms;            /* the range's last instant */
 };
 
-static size_t slot_of(const struct book *b, const uint8_t *id)
-{
-	uint64_t h;
-
-	/* The id's last eight bytes are random. */
-	memcpy(&h, id + PB_ID_LEN - 8, sizeof(h));
-	return (size_t)(h * 0x9e3779b97f4a7c15ull) & (b->nslots - 1);
-}
-
-static int grow(struct book *b)
-{
-	size_t ns = b->nslots ? b->nslots * 2 : 1024;
-	uint32_t *slots;
-
-	if (ns > UINT32_MAX || !(slots = calloc(ns, sizeof(*slots))))
-		return PB_ENOMEM;
-	free(b->slots);
-	b->slots = slots;
-	b->nslots = ns;
-	for (size_t i = 0; i < b->n; i++) {
-		size_t s = slot_of(b, b->msgs[i].id);
-		while (b->slots[s])
-			s = (s + 1) & (ns - 1);
-		b->slots[s] = (uint32_t)i + 1;
-	}
-	return PB_OK;
-}
-
 static struct msg *find_or_add(struct book *b, const uint8_t *id)
 {
-	size_t s;
-	struct msg *m;
+	int added;
+	struct msg *m = au_idtab_get(&b->msgs, id, &added);
 
-	if ((b->n + 1) * 2 > b->nslots && grow(b))
-		return NULL;
-	for (s = slot_of(b, id); b->slots[s]; s = (s + 1) & (b->nslots - 1))
-		if (memcmp(b->msgs[b->slots[s] - 1].id, id, PB_ID_LEN) == 0)
-			return &b->msgs[b->slots[s] - 1];
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		struct msg *p = realloc(b->msgs, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		b->msgs = p;
-		b->cap = cap;
-	}
-	m = &b->msgs[b->n];
-	memset(m, 0, sizeof(*m));
-	memcpy(m->id, id, PB_ID_LEN);
-	m->ch = m->kind = m->outcome = -1;
-	b->slots[s] = (uint32_t)++b->n;
+	if (m && added)
+		m->ch = m->kind = m->outcome = -1;
 	return m;
 }
 
@@ -311,8 +265,8 @@ static void tables(struct au_report *rep, const struct book *b)
 	unsigned counted, twice = 0;
 	uint64_t sum;
 
-	for (size_t i = 0; i < b->n; i++) {
-		const struct msg *m = &b->msgs[i];
+	for (size_t i = 0; i < b->msgs.n; i++) {
+		const struct msg *m = au_idtab_at(&b->msgs, i);
 		if (!m->received || m->ch < 0)
 			continue;
 		count_channel(rep, m, end_due);
@@ -356,13 +310,12 @@ static void book_free(struct book *b)
 	for (size_t i = 0; i < b->ncases; i++)
 		free(b->cases[i].case_no);
 	free(b->cases);
-	free(b->msgs);
-	free(b->slots);
+	au_idtab_free(&b->msgs);
 }
 
 int au_report_compute(const struct au_src *s, struct au_report *rep)
 {
-	struct book b = {0};
+	struct book b = {.msgs = AU_IDTAB_INIT(struct msg)};
 	int rc = PB_OK;
 
 	memset(rep->s3, 0, sizeof(rep->s3));
