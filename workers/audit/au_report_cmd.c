@@ -105,6 +105,8 @@ static int run(const struct au_opts *o, int format, struct au_report *rep)
 			rc = AU_EXIT_CHECKS;
 		}
 	}
+	if (v)
+		au_verdict_free(v);
 	free(v);
 	au_src_close(&s);
 	cal_free(cal);
