@@ -1,8 +1,11 @@
 /* Strict Ed25519 verification. libsodium's verify already refuses S >= L,
- * small-order R and A and non-canonical A; on top of that both A and R
- * must be canonical points of the prime-order subgroup, so every verifier
- * of ours agrees on one answer and no mixed-order key or R gets through.
- * An honest signer never produces either. */
+ * small-order R and A and non-canonical A, and compares R byte for byte
+ * with [S]B - [k]A, so a non-canonical R never matches. On top of that A
+ * must be a canonical point of the prime-order subgroup: then [S]B - [k]A
+ * lies in that subgroup too, and so does any R that verifies, without a
+ * subgroup check per signature (the costly part of is_valid_point). Every
+ * verifier of ours agrees on one answer; an honest signer never produces
+ * a key or an R outside the subgroup. */
 #include "sn_int.h"
 #include "pb_err.h"
 
@@ -22,9 +25,7 @@ static int scalar_canonical(const uint8_t s[32])
 int sn_verify_strict_checked_key(const uint8_t sig[SN_SIG_LEN], const uint8_t *msg, size_t len,
                                  const uint8_t pk[SN_PK_LEN])
 {
-	/* is_valid_point: canonical encoding, not of small order, on the
-	 * curve and in the prime-order subgroup. */
-	if (!crypto_core_ed25519_is_valid_point(sig) || !scalar_canonical(sig + 32))
+	if (!scalar_canonical(sig + 32))
 		return PB_EAUTH;
 	if (crypto_sign_verify_detached(sig, msg, len, pk) != 0)
 		return PB_EAUTH;
