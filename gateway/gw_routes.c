@@ -313,7 +313,9 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 	struct gw_hdr loc = {MHD_HTTP_HEADER_LOCATION, location};
 	if (s->message->id.len == PB_ID_LEN)
 		pb_id_to_text(s->message->id.data, id);
-	pb_info("message %s stored (%s, queue %s)", id, pb_channel_name(s->message->channel),
+	/* One line per message is an access log: debug, so a busy office's
+	 * info log stays readable (the audit log has every message). */
+	pb_debug("message %s stored (%s, queue %s)", id, pb_channel_name(s->message->channel),
 	        s->message->queue);
 	return gw_send_json(r, MHD_HTTP_CREATED, doc, &loc, 1);
 }
