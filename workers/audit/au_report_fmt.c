@@ -157,6 +157,8 @@ static const char css[] =
 	"th, td { border: 0.6pt solid #000; padding: 2pt 3pt; }\n"
 	"th { font-weight: normal; text-align: center; }\n"
 	"td.n { text-align: right; width: 8%; font-variant-numeric: tabular-nums; }\n"
+	/* 15 equal columns: table 四 fills the page width without squeezing. */
+	"table.s4 { table-layout: fixed; } table.s4 td.n { width: auto; }\n"
 	"td.i1 { padding-left: 1.2em; } td.i2 { padding-left: 2.4em; }\n"
 	"ul { margin: 4pt 0; padding-left: 1.5em; }\n"
 	"section { page-break-inside: avoid; }\n";
@@ -196,7 +198,7 @@ static void html(const struct au_report *rep)
 			printf("</tr>\n");
 		}
 		printf("</table>\n</section>\n<section>\n<h2>四、政府信息公开行政复议、行政诉讼情况</h2>\n"
-		       "<table>\n<tr>");
+		       "<table class=\"s4\">\n<tr>");
 		for (int g = 0; g < AU_NREVIEW_KINDS; g++)
 			printf("<th colspan=\"5\">%s</th>", review_labels[g]);
 		printf("</tr>\n<tr>");
