@@ -3,7 +3,7 @@
  *
  *   gw_http.c     MHD daemon, request phases, early checks, gw_start/gw_stop
  *   gw_routes.c   each route's work, the router call and its answer
- *   gw_router.c   nng REQ client: one context and aio per request
+ *   gw_router.c   nng REQ client: calls batched into a few lanes
  *   gw_hotline.c  12345 push authentication and the nonce cache
  *   gw_metrics.c  request counters and the Prometheus page
  *   gw_main.c     the mailroom-gateway program */
@@ -28,50 +28,80 @@
 
 #define GW_MAX_PIPES 8
 
+struct gw_call;
+struct gw_router;
+
+/* One envelope in flight: a REQ context carrying a batch of calls. */
+struct gw_lane {
+	struct gw_router *router;
+	nng_ctx ctx;
+	nng_aio *aio;
+	int has_ctx;
+	int stage;
+	int n;                        /* calls in the envelope out */
+	int64_t deadline_us;          /* the earliest of theirs */
+	struct gw_call **calls;       /* batch_max each; NULL once abandoned */
+	uint8_t **items;              /* their packed requests, owned here */
+	size_t *lens;
+	Mailroom__Response **resps;
+};
+
 struct gw_router {
 	nng_socket sock;
 	int timeout_ms;
+	int batch_max;                /* calls per envelope */
 	uint8_t secret[PB_GATEWAY_SECRET_LEN];
-	pthread_mutex_t mu;        /* guards closed, so no call starts after close */
+	/* mu guards closed, the pending list, the idle lanes, and every
+	 * call's state; cv tells waiters a call or lane was let go */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
 	int closed;
-	atomic_int closing;        /* pipes going away on purpose: no warning */
-	pthread_mutex_t pipe_mu;   /* guards the connected pipe ids */
+	atomic_int closing;           /* pipes going away on purpose: no warning */
+	struct gw_call *phead, *ptail;
+	int nlanes, nidle, lanes_cap;   /* open, idle, allocated */
+	struct gw_lane *lanes;
+	int *idle;
+	pthread_mutex_t pipe_mu;      /* guards the connected pipe ids */
 	int npipes;
 	uint32_t pipes[GW_MAX_PIPES];
 };
 
 typedef void (*gw_call_done)(void *arg);
 
-/* One request in flight. Prepared on the HTTP thread (every failure that
- * can happen synchronously happens there), then sent; done(arg) runs on
- * an nng thread with rc set, and must not block. */
+/* One request. Prepared on the HTTP thread (every failure that can happen
+ * synchronously happens there), then sent; done(arg) runs on an nng
+ * thread with rc set, and must not block. */
 struct gw_call {
 	struct gw_router *router;
-	nng_ctx ctx;
-	nng_aio *aio;
-	nng_msg *msg;                 /* the sealed request until sent */
-	int has_ctx;
-	int stage;
+	uint8_t *item;                /* the packed request until a lane takes it */
+	size_t itemlen;
+	int state;                    /* GW_CALL_*, under router->mu */
+	struct gw_lane *lane;         /* while in flight */
+	int slot;
 	int64_t deadline_us;
+	struct gw_call *next;         /* pending list */
 	int rc;                       /* pb_err once done */
 	int nng_err;                  /* why, when rc is PB_EUNAVAIL */
 	Mailroom__Response *resp;     /* when rc == PB_OK */
 	gw_call_done done;
 	void *arg;
-	atomic_int abandoned;         /* set by gw_call_fini: done must not run */
 };
 
-int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms);
+/* lanes: envelopes in flight at once; batch_max: calls one may carry. */
+int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms,
+                   int lanes, int batch_max);
 /* Nonzero while a pipe to the router is up. */
 int gw_router_connected(struct gw_router *r);
-/* Aborts every call in flight (their done runs with PB_EUNAVAIL). */
+/* Aborts every call in flight (their done runs with PB_EUNAVAIL) and
+ * frees the lanes. */
 void gw_router_close(struct gw_router *r);
 
-/* Seals req and readies a context. PB_EUNAVAIL when no router is
- * connected or the client is closed. On error nothing needs freeing. */
+/* Packs req and readies the call. PB_EUNAVAIL when no router is connected
+ * or the client is closed. On error nothing needs freeing. */
 int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *req);
 void gw_call_send(struct gw_call *c, gw_call_done done, void *arg);
-/* Waits for a running callback, then frees everything. Idempotent. */
+/* Withdraws the call (waiting out a running done), then frees what it
+ * holds. Idempotent. */
 void gw_call_fini(struct gw_call *c);
 
 /* -------------------------------------------------------- 12345 push -- */

@@ -452,7 +452,8 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
 		pb_error("%s", err);
 	if (rc == PB_OK)
-		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms);
+		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms,
+		                    conf->router_lanes, conf->router_batch);
 	sodium_memzero(secret, sizeof(secret));
 	if (rc != PB_OK) {
 		release(g);

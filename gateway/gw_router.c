@@ -1,7 +1,14 @@
-/* The router client: an nng REQ socket dialled in the background, one
- * context and one aio per request in flight. A slow request is never
- * resent (a resent submit could be stored twice): one that gets no answer
- * in time is reported as unavailable, and the client retries. */
+/* The router client: an nng REQ socket dialled in the background and a
+ * few lanes, each a context and aio with one envelope in flight. Calls
+ * wait in a pending list; a free lane takes all that are waiting (up to
+ * batch_max) into one BatchReq. At low load a call finds a free lane and
+ * goes alone at once; under load calls gather while the lanes are out, so
+ * the link, the MAC and both processes' nng work are paid per envelope
+ * rather than per request.
+ *
+ * A slow request is never resent (a resent submit could be stored twice):
+ * a lane that gets no answer in time fails its calls as unavailable, and
+ * the clients retry. */
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
@@ -12,6 +19,11 @@
 #include <string.h>
 
 enum { STAGE_IDLE, STAGE_SEND, STAGE_RECV };
+enum { GW_CALL_IDLE, GW_CALL_PENDING, GW_CALL_INFLIGHT, GW_CALL_DELIVERING };
+
+/* Room an envelope keeps for everything but the items' bytes. */
+#define ENVELOPE_SLACK 4096
+#define ITEM_OVERHEAD 8   /* a repeated bytes field's tag and length */
 
 /* Pipe events arrive on nng threads; keep the set of live pipe ids so a
  * removal never counts a pipe that was not added. */
@@ -38,15 +50,48 @@ static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 	pthread_mutex_unlock(&r->pipe_mu);
 }
 
-int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms)
+static void lane_cb(void *arg);
+
+static int lanes_alloc(struct gw_router *r, int nlanes)
 {
-	int rv;
+	size_t b = (size_t)r->batch_max;
+
+	if (!(r->lanes = calloc((size_t)nlanes, sizeof(*r->lanes))) ||
+	    !(r->idle = calloc((size_t)nlanes, sizeof(*r->idle))))
+		return PB_ENOMEM;
+	r->lanes_cap = nlanes;
+	for (int i = 0; i < nlanes; i++) {
+		struct gw_lane *l = &r->lanes[i];
+		l->router = r;
+		if (!(l->calls = calloc(b, sizeof(*l->calls))) ||
+		    !(l->items = calloc(b, sizeof(*l->items))) ||
+		    !(l->lens = calloc(b, sizeof(*l->lens))) ||
+		    !(l->resps = calloc(b, sizeof(*l->resps))))
+			return PB_ENOMEM;
+		if (nng_aio_alloc(&l->aio, lane_cb, l) != 0)
+			return PB_ENOMEM;
+		if (nng_ctx_open(&l->ctx, r->sock) != 0 ||
+		    nng_ctx_set_ms(l->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE) != 0)
+			return PB_EIO;
+		l->has_ctx = 1;
+		r->nlanes++;
+		r->idle[r->nidle++] = i;
+	}
+	return PB_OK;
+}
+
+int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms,
+                   int lanes, int batch_max)
+{
+	int rv, rc;
 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
 	pthread_mutex_init(&r->pipe_mu, NULL);
 	memcpy(r->secret, secret, PB_GATEWAY_SECRET_LEN);
 	r->timeout_ms = timeout_ms;
+	r->batch_max = batch_max > 0 ? batch_max : 1;
 	if ((rv = nng_req0_open(&r->sock)) != 0) {
 		pb_error("router: nng_req0_open: %s", nng_strerror(rv));
 		r->closed = 1;
@@ -60,6 +105,11 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 		pb_error("router: socket options: %s", nng_strerror(rv));
 		gw_router_close(r);
 		return PB_EIO;
+	}
+	if ((rc = lanes_alloc(r, lanes > 0 ? lanes : 1)) != PB_OK) {
+		pb_error("router: lanes: %s", pb_err_str(rc));
+		gw_router_close(r);
+		return rc;
 	}
 	/* NONBLOCK: start now and keep redialling while the router is down. */
 	if ((rv = nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
@@ -80,129 +130,366 @@ int gw_router_connected(struct gw_router *r)
 	return n > 0;
 }
 
+/* Hands finished calls (rc and resp set, linked by next, no longer in any
+ * list) back to their owners. done runs outside the lock; a call stays
+ * DELIVERING meanwhile, so gw_call_fini waits for it. */
+static void deliver(struct gw_router *r, struct gw_call *list)
+{
+	struct gw_call *c, *next;
+
+	for (c = list; c; c = next) {
+		next = c->next;
+		c->done(c->arg);
+	}
+	pthread_mutex_lock(&r->mu);
+	for (c = list; c; c = next) {
+		next = c->next;
+		c->next = NULL;
+		c->state = GW_CALL_IDLE;
+	}
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Under mu: c leaves every list as finished with rc, onto *out. */
+static void conclude(struct gw_call *c, int rc, int nng_err, struct gw_call **out)
+{
+	c->rc = rc;
+	c->nng_err = nng_err;
+	c->lane = NULL;
+	c->state = GW_CALL_DELIVERING;
+	c->next = *out;
+	*out = c;
+}
+
+/* Under mu: moves waiting calls into l, within the batch's count and
+ * size; calls whose time ran out while waiting are concluded onto *late. */
+static int take(struct gw_router *r, struct gw_lane *l, struct gw_call **late)
+{
+	int64_t now = pb_mono_us();
+	size_t bytes = 0;
+
+	l->n = 0;
+	l->deadline_us = INT64_MAX;
+	while (r->phead && l->n < r->batch_max) {
+		struct gw_call *c = r->phead;
+		if (l->n > 0 && bytes + c->itemlen + ITEM_OVERHEAD > PB_WIRE_MAX - ENVELOPE_SLACK)
+			break;
+		r->phead = c->next;
+		if (!r->phead)
+			r->ptail = NULL;
+		c->next = NULL;
+		if (c->deadline_us <= now) {
+			conclude(c, PB_EUNAVAIL, NNG_ETIMEDOUT, late);
+			continue;
+		}
+		bytes += c->itemlen + ITEM_OVERHEAD;
+		c->state = GW_CALL_INFLIGHT;
+		c->lane = l;
+		c->slot = l->n;
+		l->calls[l->n] = c;
+		l->items[l->n] = c->item;
+		l->lens[l->n] = c->itemlen;
+		c->item = NULL;
+		if (c->deadline_us < l->deadline_us)
+			l->deadline_us = c->deadline_us;
+		l->n++;
+	}
+	return l->n;
+}
+
+static void drop_items(struct gw_lane *l)
+{
+	for (int i = 0; i < l->n; i++) {
+		free(l->items[i]);
+		l->items[i] = NULL;
+	}
+}
+
+static nng_duration left_ms(int64_t deadline_us)
+{
+	int64_t left = (deadline_us - pb_mono_us()) / 1000;
+
+	return left > 0 ? (nng_duration)left : 1;
+}
+
+/* Seals l's items into one envelope and sends it; PB_OK or the reason
+ * nothing was sent. Touches no call: the items are the lane's own. */
+static int lane_send(struct gw_lane *l)
+{
+	struct gw_router *r = l->router;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__BatchReq br = MAILROOM__BATCH_REQ__INIT;
+	ProtobufCBinaryData *bins = calloc((size_t)l->n, sizeof(*bins));
+	nng_msg *msg = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!bins)
+		return PB_ENOMEM;
+	for (int i = 0; i < l->n; i++) {
+		bins[i].data = l->items[i];
+		bins[i].len = l->lens[i];
+	}
+	br.n_items = (size_t)l->n;
+	br.items = bins;
+	req.op_case = MAILROOM__REQUEST__OP_BATCH;
+	req.batch = &br;
+	rc = pb_wire_seal_gateway(&req, r->secret, &buf, &len);
+	free(bins);
+	drop_items(l);
+	if (rc != PB_OK)
+		return rc;
+	if (nng_msg_alloc(&msg, len) != 0) {
+		free(buf);
+		return PB_ENOMEM;
+	}
+	memcpy(nng_msg_body(msg), buf, len);
+	free(buf);
+	l->stage = STAGE_SEND;
+	nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
+	nng_aio_set_msg(l->aio, msg);
+	nng_ctx_send(l->ctx, l->aio);
+	return PB_OK;
+}
+
+/* Ends the lane's envelope: each call still wanted gets its response (or
+ * rc), abandoned ones are let go. */
+static void lane_finish(struct gw_lane *l, int rc, int nng_err)
+{
+	struct gw_router *r = l->router;
+	struct gw_call *out = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	for (int i = 0; i < l->n; i++) {
+		struct gw_call *c = l->calls[i];
+		l->calls[i] = NULL;
+		if (!c) {
+			if (l->resps[i])
+				mailroom__response__free_unpacked(l->resps[i], NULL);
+		} else {
+			c->resp = l->resps[i];
+			conclude(c, rc != PB_OK ? rc : c->resp ? PB_OK : PB_ECORRUPT, nng_err, &out);
+		}
+		l->resps[i] = NULL;
+	}
+	l->n = 0;
+	pthread_mutex_unlock(&r->mu);
+	if (out)
+		deliver(r, out);
+}
+
+/* The lane is free: it takes the next calls waiting, or goes idle. */
+static void lane_next(struct gw_lane *l)
+{
+	struct gw_router *r = l->router;
+
+	for (;;) {
+		struct gw_call *late = NULL;
+		int n;
+
+		pthread_mutex_lock(&r->mu);
+		n = r->closed ? 0 : take(r, l, &late);
+		if (n == 0) {
+			r->idle[r->nidle++] = (int)(l - r->lanes);
+			pthread_cond_broadcast(&r->cv);
+		}
+		pthread_mutex_unlock(&r->mu);
+		if (late)
+			deliver(r, late);
+		if (n == 0)
+			return;
+		int rc = lane_send(l);
+		if (rc == PB_OK)
+			return;
+		pb_error("router request: %s", pb_err_str(rc));
+		lane_finish(l, rc, 0);
+	}
+}
+
+/* Splits the router's answer among the lane's calls. A refusal of the
+ * whole envelope (say, a clock the router thinks stale) is every call's
+ * answer. */
+static int lane_answers(struct gw_lane *l, const uint8_t *buf, size_t len)
+{
+	Mailroom__Response *resp = mailroom__response__unpack(NULL, len, buf);
+	int rc = PB_OK;
+
+	if (!resp)
+		return PB_ECORRUPT;
+	if (resp->result_case == MAILROOM__RESPONSE__RESULT_BATCH &&
+	    resp->batch->n_items == (size_t)l->n) {
+		for (int i = 0; i < l->n; i++)
+			l->resps[i] = mailroom__response__unpack(NULL, resp->batch->items[i].len,
+			                                         resp->batch->items[i].data);
+	} else if (resp->code != 0) {
+		for (int i = 0; i < l->n; i++)
+			l->resps[i] = mailroom__response__unpack(NULL, len, buf);
+	} else {
+		rc = PB_ECORRUPT;
+	}
+	mailroom__response__free_unpacked(resp, NULL);
+	return rc;
+}
+
+/* Runs on an nng thread after the send, then after the receive. */
+static void lane_cb(void *arg)
+{
+	struct gw_lane *l = arg;
+	int rv = nng_aio_result(l->aio);
+
+	if (l->stage == STAGE_SEND && rv == 0) {
+		l->stage = STAGE_RECV;
+		nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
+		nng_ctx_recv(l->ctx, l->aio);
+		return;
+	}
+	if (l->stage == STAGE_SEND) {
+		/* A failed send leaves the message with us. */
+		nng_msg_free(nng_aio_get_msg(l->aio));
+		nng_aio_set_msg(l->aio, NULL);
+	}
+	l->stage = STAGE_IDLE;
+	if (rv != 0) {
+		lane_finish(l, PB_EUNAVAIL, rv);
+	} else {
+		nng_msg *m = nng_aio_get_msg(l->aio);
+		nng_aio_set_msg(l->aio, NULL);
+		int rc = lane_answers(l, nng_msg_body(m), nng_msg_len(m));
+		nng_msg_free(m);
+		if (rc != PB_OK)
+			pb_error("router: unreadable response");
+		lane_finish(l, rc, 0);
+	}
+	lane_next(l);
+}
+
 void gw_router_close(struct gw_router *r)
 {
+	struct gw_call *left = NULL, *out = NULL;
+	int closing;
+
 	atomic_store(&r->closing, 1);
 	pthread_mutex_lock(&r->mu);
-	if (!r->closed) {
-		r->closed = 1;
-		nng_close(r->sock);
+	closing = !r->closed;
+	r->closed = 1;
+	left = r->phead;
+	r->phead = r->ptail = NULL;
+	while (left) {
+		struct gw_call *c = left;
+		left = c->next;
+		conclude(c, PB_EUNAVAIL, NNG_ECLOSED, &out);
 	}
 	pthread_mutex_unlock(&r->mu);
+	if (closing)
+		nng_close(r->sock);
+	if (out)
+		deliver(r, out);
+	/* Every lane's envelope ends with NNG_ECLOSED; once all are idle no
+	 * callback can touch them. */
+	pthread_mutex_lock(&r->mu);
+	while (r->nidle < r->nlanes)
+		pthread_cond_wait(&r->cv, &r->mu);
+	pthread_mutex_unlock(&r->mu);
+	/* Lanes that failed half way through opening are freed too. */
+	for (int i = 0; r->lanes && i < r->lanes_cap; i++) {
+		struct gw_lane *l = &r->lanes[i];
+		if (l->aio) {
+			nng_aio_stop(l->aio);
+			nng_aio_free(l->aio);
+		}
+		free(l->calls);
+		free(l->items);
+		free(l->lens);
+		free(l->resps);
+	}
+	free(r->lanes);
+	free(r->idle);
+	r->lanes = NULL;
+	r->idle = NULL;
+	r->nlanes = r->nidle = r->lanes_cap = 0;
 	pthread_mutex_lock(&r->pipe_mu);
 	r->npipes = 0;
 	pthread_mutex_unlock(&r->pipe_mu);
 }
 
-static void finish(struct gw_call *c, int rc, int nng_err)
-{
-	c->rc = rc;
-	c->nng_err = nng_err;
-	c->stage = STAGE_IDLE;
-	if (!atomic_load(&c->abandoned))
-		c->done(c->arg);
-}
-
-/* Runs on an nng thread after the send, then after the receive. */
-static void call_cb(void *arg)
-{
-	struct gw_call *c = arg;
-	int rv = nng_aio_result(c->aio);
-
-	if (c->stage == STAGE_SEND) {
-		if (rv != 0) {
-			/* A failed send leaves the message with us. */
-			nng_msg_free(nng_aio_get_msg(c->aio));
-			nng_aio_set_msg(c->aio, NULL);
-			finish(c, PB_EUNAVAIL, rv);
-			return;
-		}
-		int64_t left = (c->deadline_us - pb_mono_us()) / 1000;
-		c->stage = STAGE_RECV;
-		nng_aio_set_timeout(c->aio, left > 0 ? (nng_duration)left : 1);
-		nng_ctx_recv(c->ctx, c->aio);
-		return;
-	}
-	if (rv != 0) {
-		finish(c, PB_EUNAVAIL, rv);
-		return;
-	}
-	nng_msg *m = nng_aio_get_msg(c->aio);
-	nng_aio_set_msg(c->aio, NULL);
-	c->resp = mailroom__response__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
-	nng_msg_free(m);
-	if (!c->resp)
-		pb_error("router: unreadable response");
-	finish(c, c->resp ? PB_OK : PB_ECORRUPT, 0);
-}
-
 int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *req)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rv, rc;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
-	c->router = r;
 	if (!gw_router_connected(r))
 		return PB_EUNAVAIL;
-	if ((rc = pb_wire_seal_gateway(req, r->secret, &buf, &len)) != PB_OK)
+	if ((rc = pb_wire_pack_item(req, &c->item, &c->itemlen)) != PB_OK)
 		return rc;
-	rv = nng_msg_alloc(&c->msg, len);
-	if (rv == 0)
-		memcpy(nng_msg_body(c->msg), buf, len);
-	free(buf);
-	if (rv != 0)
-		return PB_ENOMEM;
-	if ((rv = nng_aio_alloc(&c->aio, call_cb, c)) != 0) {
-		gw_call_fini(c);
-		return PB_ENOMEM;
+	/* An item must fit an envelope on its own. */
+	if (c->itemlen + ITEM_OVERHEAD > PB_WIRE_MAX - ENVELOPE_SLACK) {
+		free(c->item);
+		c->item = NULL;
+		return PB_ETOOBIG;
 	}
-	/* Under mu: once gw_router_close has run, no context opens. */
-	pthread_mutex_lock(&r->mu);
-	rv = r->closed ? NNG_ECLOSED : nng_ctx_open(&c->ctx, r->sock);
-	c->has_ctx = rv == 0;
-	pthread_mutex_unlock(&r->mu);
-	if (rv == 0)
-		rv = nng_ctx_set_ms(c->ctx, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	if (rv != 0) {
-		gw_call_fini(c);
-		return PB_EUNAVAIL;
-	}
+	c->router = r;
 	return PB_OK;
 }
 
 void gw_call_send(struct gw_call *c, gw_call_done done, void *arg)
 {
+	struct gw_router *r = c->router;
+	struct gw_lane *l = NULL;
+
 	c->done = done;
 	c->arg = arg;
-	c->deadline_us = pb_mono_us() + (int64_t)c->router->timeout_ms * 1000;
-	c->stage = STAGE_SEND;
-	nng_aio_set_timeout(c->aio, c->router->timeout_ms);
-	nng_aio_set_msg(c->aio, c->msg);
-	c->msg = NULL;
-	nng_ctx_send(c->ctx, c->aio);
+	c->deadline_us = pb_mono_us() + (int64_t)r->timeout_ms * 1000;
+	pthread_mutex_lock(&r->mu);
+	if (r->closed) {
+		struct gw_call *out = NULL;
+		conclude(c, PB_EUNAVAIL, NNG_ECLOSED, &out);
+		pthread_mutex_unlock(&r->mu);
+		deliver(r, out);
+		return;
+	}
+	c->state = GW_CALL_PENDING;
+	if (r->ptail)
+		r->ptail->next = c;
+	else
+		r->phead = c;
+	r->ptail = c;
+	if (r->nidle > 0)
+		l = &r->lanes[r->idle[--r->nidle]];
+	pthread_mutex_unlock(&r->mu);
+	if (l)
+		lane_next(l);
 }
 
 void gw_call_fini(struct gw_call *c)
 {
-	atomic_store(&c->abandoned, 1);
-	if (c->aio) {
-		nng_aio_stop(c->aio);   /* cancels and waits for call_cb */
-		nng_msg *m = nng_aio_get_msg(c->aio);
-		if (m)
-			nng_msg_free(m);
-		nng_aio_free(c->aio);
-		c->aio = NULL;
+	struct gw_router *r = c->router;
+
+	if (r) {
+		pthread_mutex_lock(&r->mu);
+		if (c->state == GW_CALL_PENDING) {
+			struct gw_call **pp = &r->phead, *prev = NULL;
+			while (*pp && *pp != c) {
+				prev = *pp;
+				pp = &(*pp)->next;
+			}
+			if (*pp) {
+				*pp = c->next;
+				if (r->ptail == c)
+					r->ptail = prev;
+			}
+		} else if (c->state == GW_CALL_INFLIGHT) {
+			c->lane->calls[c->slot] = NULL;   /* its answer is dropped */
+		}
+		while (c->state == GW_CALL_DELIVERING)
+			pthread_cond_wait(&r->cv, &r->mu);
+		c->state = GW_CALL_IDLE;
+		c->router = NULL;
+		pthread_mutex_unlock(&r->mu);
 	}
-	if (c->has_ctx) {
-		nng_ctx_close(c->ctx);
-		c->has_ctx = 0;
-	}
-	if (c->msg) {
-		nng_msg_free(c->msg);
-		c->msg = NULL;
-	}
+	free(c->item);
+	c->item = NULL;
 	if (c->resp) {
 		mailroom__response__free_unpacked(c->resp, NULL);
 		c->resp = NULL;

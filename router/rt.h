@@ -147,6 +147,8 @@ struct rt_op {
 typedef void (*rt_publish_fn)(st_txn *rtxn, const uint64_t *indexes, int n, void *arg);
 int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, struct rt_writer **out);
 void rt_writer_submit(struct rt_writer *w, struct rt_op *op);
+/* The same for a list linked by next, queued in order under one lock. */
+void rt_writer_submit_list(struct rt_writer *w, struct rt_op *ops);
 /* Stops the thread after it has answered everything it holds; requests
  * submitted later are answered "unavailable" at once. */
 void rt_writer_stop(struct rt_writer *w);

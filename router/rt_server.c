@@ -13,6 +13,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +40,21 @@ struct rt_server {
 	struct rt_ctx *ctxs;
 };
 
-static void send_bytes(struct rt_ctx *c, const uint8_t *buf, size_t len)
-{
-	nng_msg *msg;
+#define BATCH_MAX 1024   /* items one gateway envelope may carry */
 
-	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, buf, len) != 0) {
-		if (msg)
-			nng_msg_free(msg);
+/* A gateway batch: one op per item, answered together, in order, once the
+ * last of them is done. left counts the items not yet done, plus one held
+ * while the batch is being taken apart. */
+struct rt_batch {
+	struct rt_ctx *c;
+	atomic_size_t left;
+	size_t n;
+	struct rt_op ops[];
+};
+
+static void send_msg(struct rt_ctx *c, nng_msg *msg)
+{
+	if (!msg) {
 		/* Cannot answer: drop the request; the client times out. */
 		c->state = CTX_RECV;
 		nng_ctx_recv(c->ctx, c->aio);
@@ -54,6 +63,18 @@ static void send_bytes(struct rt_ctx *c, const uint8_t *buf, size_t len)
 	nng_aio_set_msg(c->aio, msg);
 	c->state = CTX_SEND;
 	nng_ctx_send(c->ctx, c->aio);
+}
+
+static void send_bytes(struct rt_ctx *c, const uint8_t *buf, size_t len)
+{
+	nng_msg *msg = NULL;
+
+	if (nng_msg_alloc(&msg, 0) != 0 || nng_msg_append(msg, buf, len) != 0) {
+		if (msg)
+			nng_msg_free(msg);
+		msg = NULL;
+	}
+	send_msg(c, msg);
 }
 
 static void release_request(struct rt_ctx *c)
@@ -66,11 +87,18 @@ static void release_request(struct rt_ctx *c)
 	c->env = NULL;
 }
 
+/* op->out = a packed refusal. */
+static void refuse(struct rt_op *op, int code, const char *error, const char *message)
+{
+	rt_result_init(&op->res);
+	rt_fail(&op->res, code, error, message);
+	rt_pack(op);
+	rt_result_clear(&op->res);
+}
+
 static void answer_error(struct rt_ctx *c, int code, const char *error, const char *message)
 {
-	rt_result_init(&c->op.res);
-	rt_fail(&c->op.res, code, error, message);
-	rt_pack(&c->op);
+	refuse(&c->op, code, error, message);
 	release_request(c);
 	send_bytes(c, c->op.out, c->op.outlen);
 	free(c->op.out);
@@ -88,12 +116,164 @@ static void write_done(struct rt_op *op, void *arg)
 	op->out = NULL;
 }
 
+static int fresh(const struct pb_conf *conf, const Mailroom__Request *req, int64_t now,
+                 int64_t start_ms)
+{
+	int64_t skew = (int64_t)conf->request_skew_seconds * 1000;
+
+	/* Requests signed before this router started may have been served by
+	 * the previous process: refusing them closes the replay window a
+	 * restart would otherwise open (the nonce cache lives in memory). */
+	return (int64_t)req->ts_ms <= now + skew && (int64_t)req->ts_ms >= now - skew &&
+	       (int64_t)req->ts_ms >= start_ms;
+}
+
+/* Checks op->req as op->who may send it. Refusals and reads are answered
+ * here (op->out is set, returns 0); a write is made ready for the writer
+ * and returns 1. */
+static int admit(struct rt_server *s, struct rt_op *op, int64_t now)
+{
+	const struct pb_conf *conf = s->core->conf;
+	const Mailroom__Request *req = op->req;
+	st_txn *t;
+	int rc;
+
+	if (!fresh(conf, req, now, s->start_ms)) {
+		refuse(op, PB_ESTALE, "stale", "timestamp outside the allowed window");
+		return 0;
+	}
+	if (!rt_allowed(&op->who, req)) {
+		refuse(op, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
+		return 0;
+	}
+	if (rt_is_write(req)) {
+		if ((rc = rt_replay_check(s->replay, req->nonce.data, now))) {
+			refuse(op, rc, pb_err_name(rc), "request replayed");
+			return 0;
+		}
+		op->enqueued_us = pb_mono_us();
+		op->wait_until_ms = 0;
+		if (req->op_case == MAILROOM__REQUEST__OP_PULL) {
+			uint32_t wait = req->pull->wait_ms;
+			if ((int64_t)wait > conf->max_wait_ms)
+				wait = (uint32_t)conf->max_wait_ms;
+			op->wait_until_ms = now + wait;
+		}
+		return 1;
+	}
+	rt_result_init(&op->res);
+	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t))) {
+		rt_fail(&op->res, PB_EUNAVAIL, "unavailable", "store unavailable");
+	} else {
+		rt_read(s->core, t, &op->who, req, now, &op->res);
+		st_txn_abort(t);
+	}
+	rt_pack(op);
+	rt_result_clear(&op->res);
+	return 0;
+}
+
+/* The batch's answer, the items' packed responses one after another. */
+static nng_msg *batch_answer(struct rt_batch *b)
+{
+	Mailroom__Response resp = MAILROOM__RESPONSE__INIT;
+	Mailroom__BatchResp br = MAILROOM__BATCH_RESP__INIT;
+	ProtobufCBinaryData *items = calloc(b->n, sizeof(*items));
+	nng_msg *msg = NULL;
+
+	if (!items)
+		return NULL;
+	for (size_t i = 0; i < b->n; i++) {
+		items[i].data = b->ops[i].out;
+		items[i].len = b->ops[i].outlen;
+	}
+	br.n_items = b->n;
+	br.items = items;
+	resp.result_case = MAILROOM__RESPONSE__RESULT_BATCH;
+	resp.batch = &br;
+	if (nng_msg_alloc(&msg, mailroom__response__get_packed_size(&resp)) == 0)
+		mailroom__response__pack(&resp, nng_msg_body(msg));
+	else
+		msg = NULL;
+	free(items);
+	return msg;
+}
+
+static void batch_item_done(struct rt_op *op, void *arg)
+{
+	struct rt_batch *b = arg;
+
+	if (op && op->req) {
+		mailroom__request__free_unpacked(op->req, NULL);
+		op->req = NULL;
+	}
+	if (atomic_fetch_sub(&b->left, 1) != 1)
+		return;
+	nng_msg *msg = batch_answer(b);
+	struct rt_ctx *c = b->c;
+	for (size_t i = 0; i < b->n; i++)
+		free(b->ops[i].out);
+	free(b);
+	send_msg(c, msg);
+}
+
+/* Takes the batch apart: every item is admitted on its own, the reads
+ * and refusals are answered now and the writes go to the writer in one
+ * hand-over, in the batch's order. */
+static void handle_batch(struct rt_ctx *c, Mailroom__Request *outer, int64_t now)
+{
+	struct rt_server *s = c->srv;
+	const Mailroom__BatchReq *br = outer->batch;
+	struct rt_op *writes = NULL, **tail = &writes;
+	struct rt_batch *b;
+
+	if (c->env->kind != MAILROOM__AUTH_KIND__AUTH_GATEWAY) {
+		answer_error(c, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
+		return;
+	}
+	if (!fresh(s->core->conf, outer, now, s->start_ms)) {
+		answer_error(c, PB_ESTALE, "stale", "timestamp outside the allowed window");
+		return;
+	}
+	if (br->n_items == 0 || br->n_items > BATCH_MAX) {
+		answer_error(c, PB_EINVAL, "malformed", "request refused");
+		return;
+	}
+	if (!(b = calloc(1, sizeof(*b) + br->n_items * sizeof(b->ops[0])))) {
+		answer_error(c, PB_EUNAVAIL, "unavailable", "router out of memory");
+		return;
+	}
+	b->c = c;
+	b->n = br->n_items;
+	atomic_init(&b->left, b->n + 1);
+	for (size_t i = 0; i < b->n; i++) {
+		struct rt_op *op = &b->ops[i];
+		op->who.kind = MAILROOM__AUTH_KIND__AUTH_GATEWAY;
+		op->done = batch_item_done;
+		op->arg = b;
+		op->req = mailroom__request__unpack(NULL, br->items[i].len, br->items[i].data);
+		if (!op->req || op->req->nonce.len != 16) {
+			refuse(op, PB_EINVAL, "malformed", "request refused");
+			batch_item_done(op, b);
+		} else if (admit(s, op, now)) {
+			*tail = op;
+			tail = &op->next;
+		} else {
+			batch_item_done(op, b);
+		}
+	}
+	release_request(c);
+	c->state = CTX_WAIT;
+	rt_writer_submit_list(s->writer, writes);
+	batch_item_done(NULL, b);
+}
+
 static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
 {
 	struct rt_server *s = c->srv;
 	const struct pb_conf *conf = s->core->conf;
 	Mailroom__Request *req;
-	int64_t now = pb_now_ms(), skew = (int64_t)conf->request_skew_seconds * 1000;
+	int64_t now = pb_now_ms();
 	int rc;
 
 	rc = pb_wire_open(buf, len, s->gateway_secret, &c->env, &req);
@@ -113,47 +293,17 @@ static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
 			return;
 		}
 	}
-	/* Requests signed before this router started may have been served by
-	 * the previous process: refusing them closes the replay window a
-	 * restart would otherwise open (the nonce cache lives in memory). */
-	if ((int64_t)req->ts_ms > now + skew || (int64_t)req->ts_ms < now - skew ||
-	    (int64_t)req->ts_ms < s->start_ms) {
-		answer_error(c, PB_ESTALE, "stale", "timestamp outside the allowed window");
+	if (req->op_case == MAILROOM__REQUEST__OP_BATCH) {
+		handle_batch(c, req, now);
 		return;
 	}
-	if (!rt_allowed(&c->op.who, req)) {
-		answer_error(c, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
-		return;
-	}
-	if (rt_is_write(req)) {
-		if ((rc = rt_replay_check(s->replay, req->nonce.data, now))) {
-			answer_error(c, rc, pb_err_name(rc), "request replayed");
-			return;
-		}
-		c->op.enqueued_us = pb_mono_us();
-		c->op.wait_until_ms = 0;
-		if (req->op_case == MAILROOM__REQUEST__OP_PULL) {
-			uint32_t wait = req->pull->wait_ms;
-			if ((int64_t)wait > conf->max_wait_ms)
-				wait = (uint32_t)conf->max_wait_ms;
-			c->op.wait_until_ms = now + wait;
-		}
+	if (admit(s, &c->op, now)) {
 		c->op.done = write_done;
 		c->op.arg = c;
 		c->state = CTX_WAIT;
 		rt_writer_submit(s->writer, &c->op);
 		return;
 	}
-	st_txn *t;
-	rt_result_init(&c->op.res);
-	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t))) {
-		rt_fail(&c->op.res, PB_EUNAVAIL, "unavailable", "store unavailable");
-	} else {
-		rt_read(s->core, t, &c->op.who, req, now, &c->op.res);
-		st_txn_abort(t);
-	}
-	rt_pack(&c->op);
-	rt_result_clear(&c->op.res);
 	write_done(&c->op, c);
 }
 

@@ -457,20 +457,35 @@ int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, stru
 void rt_writer_submit(struct rt_writer *w, struct rt_op *op)
 {
 	op->next = NULL;
+	rt_writer_submit_list(w, op);
+}
+
+void rt_writer_submit_list(struct rt_writer *w, struct rt_op *ops)
+{
+	struct rt_op *last = ops;
+
+	if (!ops)
+		return;
+	while (last->next)
+		last = last->next;
 	pthread_mutex_lock(&w->mu);
 	if (w->stopped) {
 		/* Shutting down: answer at once rather than strand the caller. */
 		pthread_mutex_unlock(&w->mu);
-		rt_result_init(&op->res);
-		rt_fail(&op->res, PB_EUNAVAIL, "unavailable", "router stopping");
-		finish(op);
+		while (ops) {
+			struct rt_op *op = ops;
+			ops = op->next;
+			rt_result_init(&op->res);
+			rt_fail(&op->res, PB_EUNAVAIL, "unavailable", "router stopping");
+			finish(op);
+		}
 		return;
 	}
 	if (w->tail)
-		w->tail->next = op;
+		w->tail->next = ops;
 	else
-		w->head = op;
-	w->tail = op;
+		w->head = ops;
+	w->tail = last;
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }

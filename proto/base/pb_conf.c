@@ -67,6 +67,8 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->http_timeout_s = 10;
 	c->http_body_max = 64 * 1024;
 	c->router_timeout_ms = 10000;
+	c->router_lanes = 4;
+	c->router_batch = 64;
 	c->hotline_skew_seconds = 300;
 	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),
 	     "./var/keys/hotline-platform.secret");
@@ -382,6 +384,8 @@ static const struct kv_int int_keys[] = {
 	I("gateway", "connection_timeout_s", 1, 3600, http_timeout_s),
 	Z("gateway", "body_max", 1024, 16 << 20, http_body_max),
 	I("gateway", "router_timeout_ms", 100, 600000, router_timeout_ms),
+	I("gateway", "router_lanes", 1, 64, router_lanes),
+	I("gateway", "router_batch", 1, 1024, router_batch),
 	I("hotline", "skew_seconds", 5, 3600, hotline_skew_seconds),
 	I("hotline", "pull", 0, 1, hotline_pull),
 	I("hotline", "poll_interval_ms", 10, 3600000, hotline_poll_interval_ms),

@@ -93,6 +93,8 @@ struct pb_conf {
 	int http_timeout_s;
 	size_t http_body_max;
 	int router_timeout_ms;
+	int router_lanes;            /* envelopes in flight to the router */
+	int router_batch;            /* requests one envelope may carry */
 	char public_base_url[PB_PATH_MAX];  /* for Location headers */
 
 	/* [hotline] apps that may push orders */

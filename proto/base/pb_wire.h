@@ -16,6 +16,9 @@
 /* Packs req (filling ts_ms and nonce) and wraps it. *out is malloc'd. */
 int pb_wire_seal_gateway(Mailroom__Request *req, const uint8_t secret[PB_GATEWAY_SECRET_LEN],
                          uint8_t **out, size_t *outlen);
+/* Packs req alone (filling ts_ms and nonce), as one item of a gateway
+ * BatchReq: no tag and no MAC of its own. *out is malloc'd. */
+int pb_wire_pack_item(Mailroom__Request *req, uint8_t **out, size_t *outlen);
 int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
                          size_t *outlen);
 

@@ -219,3 +219,172 @@ Test(wire, replay_stale_auth, .init = it_init, .fini = it_fini, .timeout = 120)
 	cr_expect(mr_proc_alive(&env.router), "router died");
 	IT_DOWN();
 }
+
+/* Sends the bytes as they are and returns the router's Response. */
+static Mailroom__Response *call_resp(nng_socket s, const uint8_t *buf, size_t len)
+{
+	void *rbuf;
+	size_t rlen;
+	int rv;
+
+	cr_assert_eq(rv = nng_send(s, (void *)buf, len, 0), 0, "send: %s", nng_strerror(rv));
+	cr_assert_eq(rv = nng_recv(s, &rbuf, &rlen, NNG_FLAG_ALLOC), 0, "recv: %s", nng_strerror(rv));
+	Mailroom__Response *r = mailroom__response__unpack(NULL, rlen, rbuf);
+	nng_free(rbuf, rlen);
+	cr_assert(r, "the router's answer is not a Response");
+	return r;
+}
+
+/* One item's bytes with the timestamp and nonce given, as pb_wire never
+ * writes them. */
+static void item_at(Mailroom__Request *req, uint64_t ts_ms, size_t nonce_len,
+                    ProtobufCBinaryData *out)
+{
+	uint8_t nonce[16];
+
+	randombytes_buf(nonce, sizeof(nonce));
+	req->ts_ms = ts_ms;
+	req->nonce.data = nonce;
+	req->nonce.len = nonce_len;
+	out->len = mailroom__request__get_packed_size(req);
+	out->data = malloc(out->len);
+	cr_assert(out->data);
+	mailroom__request__pack(req, out->data);
+	req->nonce.data = NULL;
+	req->nonce.len = 0;
+}
+
+static void seal_batch(ProtobufCBinaryData *items, size_t n, const uint8_t *secret,
+                       const uint8_t *sk, uint8_t **buf, size_t *len)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__BatchReq br = MAILROOM__BATCH_REQ__INIT;
+
+	br.n_items = n;
+	br.items = items;
+	req.op_case = MAILROOM__REQUEST__OP_BATCH;
+	req.batch = &br;
+	if (sk)
+		cr_assert_eq(pb_wire_seal_handler(&req, sk, buf, len), PB_OK);
+	else
+		cr_assert_eq(pb_wire_seal_gateway(&req, secret, buf, len), PB_OK);
+}
+
+static int item_code(const Mailroom__Response *r, size_t i, Mailroom__Response **out)
+{
+	Mailroom__Response *it = mailroom__response__unpack(NULL, r->batch->items[i].len,
+	                                                    r->batch->items[i].data);
+	cr_assert(it, "item %zu is not a Response", i);
+	int code = it->code;
+	if (out)
+		*out = it;
+	else
+		mailroom__response__free_unpacked(it, NULL);
+	return code;
+}
+
+/* The gateway's batches: every item is checked as if it had come alone,
+ * answered in its place, and one bad item harms none of the others. */
+Test(wire, batch_items_checked_alone, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
+	enum { N = 9 };
+	static const int want[N] = {PB_OK,         PB_EREPLAY,    PB_ESTALE,
+	                            PB_EINVAL,     PB_EFORBIDDEN, PB_EFORBIDDEN,
+	                            PB_EINVAL,     PB_ENOTFOUND,  PB_OK};
+	ProtobufCBinaryData items[N], inner[1];
+	Mailroom__Request req;
+	Mailroom__SubmitReq sub;
+	Mailroom__PullReq p;
+	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
+	Mailroom__Response *r, *a, *b;
+	uint8_t *buf, *bbuf, hash[32];
+	size_t len, blen;
+	int64_t now = pb_now_ms();
+
+	cr_assert_eq(mr_env_init(&env, &o), 0);
+	cr_assert_eq(mr_router_start(&env), 0);
+	nng_socket s = dial();
+
+	submit_req(&req, &sub, hash);
+	cr_assert_eq(pb_wire_pack_item(&req, &items[0].data, &items[0].len), PB_OK);
+	items[1].len = items[0].len;                    /* the same item again */
+	items[1].data = malloc(items[1].len);
+	cr_assert(items[1].data);
+	memcpy(items[1].data, items[0].data, items[0].len);
+	item_at(&req, (uint64_t)(now - 600000), 16, &items[2]);   /* ten minutes old */
+	item_at(&req, (uint64_t)now, 8, &items[3]);               /* a short nonce */
+	cr_assert_eq(pb_wire_pack_item(&req, &inner[0].data, &inner[0].len), PB_OK);
+	Mailroom__Request nested = MAILROOM__REQUEST__INIT;
+	Mailroom__BatchReq nb = MAILROOM__BATCH_REQ__INIT;
+	nb.n_items = 1;
+	nb.items = inner;
+	nested.op_case = MAILROOM__REQUEST__OP_BATCH;
+	nested.batch = &nb;
+	cr_assert_eq(pb_wire_pack_item(&nested, &items[4].data, &items[4].len), PB_OK);
+	pull_req(&req, &p);                                       /* a handler's operation */
+	cr_assert_eq(pb_wire_pack_item(&req, &items[5].data, &items[5].len), PB_OK);
+	items[6].len = 5;                                         /* not a Request */
+	items[6].data = malloc(5);
+	cr_assert(items[6].data);
+	memcpy(items[6].data, "\xff\xff\xff\x01\x02", 5);
+	mailroom__request__init(&req);
+	st.tracking_code = "1234-5678-9012";
+	st.access_key_hash.data = hash;
+	st.access_key_hash.len = 32;
+	req.op_case = MAILROOM__REQUEST__OP_STATUS;
+	req.status = &st;
+	cr_assert_eq(pb_wire_pack_item(&req, &items[7].data, &items[7].len), PB_OK);
+	submit_req(&req, &sub, hash);
+	cr_assert_eq(pb_wire_pack_item(&req, &items[8].data, &items[8].len), PB_OK);
+
+	seal_batch(items, N, env.gateway_secret, NULL, &buf, &len);
+	r = call_resp(s, buf, len);
+	cr_assert_eq(r->code, PB_OK, "batch refused: %d %s", r->code, r->error);
+	cr_assert_eq(r->result_case, MAILROOM__RESPONSE__RESULT_BATCH);
+	cr_assert_eq(r->batch->n_items, N, "one answer per item");
+	for (size_t i = 0; i < N; i++) {
+		int code = item_code(r, i, NULL);
+		cr_expect_eq(code, want[i], "item %zu: code %d, wanted %d", i, code, want[i]);
+	}
+	/* The two good submits are two messages, each answered in its place. */
+	item_code(r, 0, &a);
+	item_code(r, 8, &b);
+	cr_assert_eq(a->result_case, MAILROOM__RESPONSE__RESULT_SUBMIT);
+	cr_assert_eq(b->result_case, MAILROOM__RESPONSE__RESULT_SUBMIT);
+	cr_expect_str_neq(a->submit->message->tracking_code, b->submit->message->tracking_code);
+	cr_expect_lt(a->submit->receipt->log_index, b->submit->receipt->log_index,
+	             "items are applied in the batch's order");
+	mailroom__response__free_unpacked(a, NULL);
+	mailroom__response__free_unpacked(b, NULL);
+	mailroom__response__free_unpacked(r, NULL);
+
+	/* The whole envelope again: both submits are replays, nothing is
+	 * stored twice. */
+	r = call_resp(s, buf, len);
+	cr_assert_eq(r->result_case, MAILROOM__RESPONSE__RESULT_BATCH);
+	cr_expect_eq(item_code(r, 0, NULL), PB_EREPLAY);
+	cr_expect_eq(item_code(r, 8, NULL), PB_EREPLAY);
+	mailroom__response__free_unpacked(r, NULL);
+	free(buf);
+
+	/* Only the gateway batches. */
+	seal_batch(items + 8, 1, NULL, env.handlers[0].sk, &bbuf, &blen);
+	r = call_resp(s, bbuf, blen);
+	cr_expect_eq(r->code, PB_EFORBIDDEN, "a handler's batch: code %d", r->code);
+	mailroom__response__free_unpacked(r, NULL);
+	free(bbuf);
+	/* An empty batch is malformed. */
+	seal_batch(items, 0, env.gateway_secret, NULL, &bbuf, &blen);
+	r = call_resp(s, bbuf, blen);
+	cr_expect_eq(r->code, PB_EINVAL, "an empty batch: code %d", r->code);
+	mailroom__response__free_unpacked(r, NULL);
+	free(bbuf);
+
+	for (size_t i = 0; i < N; i++)
+		free(items[i].data);
+	free(inner[0].data);
+	nng_close(s);
+	cr_expect(mr_proc_alive(&env.router), "router died");
+	IT_DOWN();
+}
