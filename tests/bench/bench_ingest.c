@@ -3,13 +3,17 @@
  * keep-alive clients, and the latency each saw.
  *
  *   bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP] [--url BASE]
- *                [--threads N] [--keep]
+ *                [--threads N] [--keep] [--ini TEXT]
+ *
+ * --ini appends TEXT to the servers' config, to try a setting:
+ *   --ini $'[gateway]\nrouter_lanes = 2'
  *
  * Without --url it starts its own router and gateway in a temporary
  * directory (the integration harness) and reports their peak RSS and the
  * CPU time (user + system) each spent over the measured window, per
  * accepted message: on a shared machine that is a steadier guide than the
- * rate. The clients' own CPU time is reported the same way. The clients
+ * rate. The clients' own CPU time is reported the same way, and so are the
+ * router's group commits over the window (from /metrics). The clients
  * are event-driven (one thread, curl's multi interface), each a
  * keep-alive connection with one request in flight. */
 #include "harness.h"
@@ -79,16 +83,71 @@ static double self_cpu_s(void)
 	       ru.ru_stime.tv_usec / 1e6;
 }
 
-/* CPU used by router, gateway and the clients, sampled at one instant. */
+/* CPU used by router, gateway and the clients, and the router's group
+ * commits so far, sampled at one instant. */
 struct cpu_mark {
 	double router, gateway, clients;
+	double commits, commit_s;   /* -1 when /metrics did not say */
 };
+
+struct text {
+	char buf[1 << 16];
+	size_t len;
+};
+
+static size_t keep_text(char *p, size_t size, size_t n, void *arg)
+{
+	struct text *t = arg;
+	size_t k = size * n;
+
+	if (k > sizeof(t->buf) - 1 - t->len)
+		k = sizeof(t->buf) - 1 - t->len;
+	memcpy(t->buf + t->len, p, k);
+	t->len += k;
+	t->buf[t->len] = '\0';
+	return size * n;
+}
+
+static double metric(const char *page, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = page; (p = strstr(p, name)); p += n)
+		if ((p == page || p[-1] == '\n') && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+	return -1;
+}
+
+/* The commit count and time from the gateway's /metrics. */
+static void commit_mark(struct cpu_mark *m)
+{
+	static struct text t;
+	char url[512];
+	CURL *h = curl_easy_init();
+
+	m->commits = m->commit_s = -1;
+	if (!h)
+		return;
+	t.len = 0;
+	t.buf[0] = '\0';
+	snprintf(url, sizeof(url), "%s/metrics", B.base);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep_text);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	if (curl_easy_perform(h) == CURLE_OK) {
+		m->commits = metric(t.buf, "mailroom_commit_latency_seconds_count");
+		m->commit_s = metric(t.buf, "mailroom_commit_latency_seconds_sum");
+	}
+	curl_easy_cleanup(h);
+}
 
 static void cpu_mark(struct cpu_mark *m)
 {
 	m->router = B.env ? proc_cpu_s(B.env->router.pid) : -1;
 	m->gateway = B.env ? proc_cpu_s(B.env->gateway.pid) : -1;
 	m->clients = self_cpu_s();
+	commit_mark(m);
 }
 
 static void sleep_until(double t)
@@ -256,7 +315,7 @@ static int cmp_u32(const void *a, const void *b)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP_SECONDS] [--url BASE]\n"
-	           "                    [--threads GATEWAY_THREADS] [--keep]\n");
+	           "                    [--threads GATEWAY_THREADS] [--keep] [--ini TEXT]\n");
 }
 
 int main(int argc, char **argv)
@@ -268,12 +327,13 @@ int main(int argc, char **argv)
 		{"url", required_argument, NULL, 'u'},
 		{"threads", required_argument, NULL, 'T'},
 		{"keep", no_argument, NULL, 'k'},
+		{"ini", required_argument, NULL, 'i'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	int clients = 64, threads = 0, keep = 0, ch;
 	double secs = 10, warm = 1;
-	const char *url = NULL;
+	const char *url = NULL, *ini = NULL;
 	static struct mr_env env;
 
 	while ((ch = getopt_long(argc, argv, "c:t:w:h", longopts, NULL)) != -1) {
@@ -284,6 +344,7 @@ int main(int argc, char **argv)
 		case 'u': url = optarg; break;
 		case 'T': threads = atoi(optarg); break;
 		case 'k': keep = 1; break;
+		case 'i': ini = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -297,6 +358,7 @@ int main(int argc, char **argv)
 		struct mr_opts o = {
 			.http_threads = threads,
 			.max_per_ip = clients + 16,
+			.extra_ini = ini,
 		};
 		if (keep)
 			setenv("MR_KEEP_TMP", "1", 1);
@@ -376,6 +438,11 @@ int main(int argc, char **argv)
 			       (c1.router - c0.router) * per, (c1.gateway - c0.gateway) * per,
 			       (c1.router - c0.router + c1.gateway - c0.gateway) * per);
 		printf("  clients %.0f\n", (c1.clients - c0.clients) * per);
+	}
+	if (c0.commits >= 0 && c1.commits > c0.commits) {
+		double nc = c1.commits - c0.commits;
+		printf("commits/s %.0f  msgs/commit %.1f  commit ms mean %.2f\n", nc / secs,
+		       (double)accepted / nc, (c1.commit_s - c0.commit_s) * 1000 / nc);
 	}
 	if (errors)
 		printf("errors by class: transport %ld  1xx %ld  2xx %ld  3xx %ld  4xx %ld  5xx %ld\n",
