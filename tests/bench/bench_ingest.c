@@ -14,8 +14,8 @@
  * accepted message: on a shared machine that is a steadier guide than the
  * rate. The clients' own CPU time is reported the same way, and so are the
  * router's group commits over the window (from /metrics). The clients
- * are event-driven (one thread, curl's multi interface), each a
- * keep-alive connection with one request in flight. */
+ * are event-driven (one thread, epoll, HTTP/1.1 written and read by
+ * hand), each a keep-alive connection with one request in flight. */
 #include "harness.h"
 
 #include <errno.h>
