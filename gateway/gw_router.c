@@ -226,8 +226,10 @@ static int lane_send(struct gw_lane *l)
 	size_t len = 0;
 	int rc;
 
-	if (!bins)
+	if (!bins) {
+		drop_items(l);
 		return PB_ENOMEM;
+	}
 	for (int i = 0; i < l->n; i++) {
 		bins[i].data = l->items[i];
 		bins[i].len = l->lens[i];
