@@ -67,7 +67,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->http_timeout_s = 10;
 	c->http_body_max = 64 * 1024;
 	c->router_timeout_ms = 10000;
-	c->router_lanes = 4;
+	c->router_lanes = 8;
 	c->router_batch = 64;
 	c->hotline_skew_seconds = 300;
 	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),
