@@ -28,9 +28,8 @@ static nng_socket dial(void)
 	return s;
 }
 
-/* Sends the bytes as they are; returns the router's Response.code and
- * its error string. */
-static int call(nng_socket s, const uint8_t *buf, size_t len, char *error, size_t errlen)
+/* Sends the bytes as they are and returns the router's Response. */
+static Mailroom__Response *call_resp(nng_socket s, const uint8_t *buf, size_t len)
 {
 	void *rbuf;
 	size_t rlen;
@@ -41,7 +40,15 @@ static int call(nng_socket s, const uint8_t *buf, size_t len, char *error, size_
 	Mailroom__Response *r = mailroom__response__unpack(NULL, rlen, rbuf);
 	nng_free(rbuf, rlen);
 	cr_assert(r, "the router's answer is not a Response");
+	return r;
+}
+
+/* The same, for its code and error string. */
+static int call(nng_socket s, const uint8_t *buf, size_t len, char *error, size_t errlen)
+{
+	Mailroom__Response *r = call_resp(s, buf, len);
 	int code = r->code;
+
 	if (error)
 		snprintf(error, errlen, "%s", r->error ? r->error : "");
 	mailroom__response__free_unpacked(r, NULL);
@@ -218,21 +225,6 @@ Test(wire, replay_stale_auth, .init = it_init, .fini = it_fini, .timeout = 120)
 	nng_close(s);
 	cr_expect(mr_proc_alive(&env.router), "router died");
 	IT_DOWN();
-}
-
-/* Sends the bytes as they are and returns the router's Response. */
-static Mailroom__Response *call_resp(nng_socket s, const uint8_t *buf, size_t len)
-{
-	void *rbuf;
-	size_t rlen;
-	int rv;
-
-	cr_assert_eq(rv = nng_send(s, (void *)buf, len, 0), 0, "send: %s", nng_strerror(rv));
-	cr_assert_eq(rv = nng_recv(s, &rbuf, &rlen, NNG_FLAG_ALLOC), 0, "recv: %s", nng_strerror(rv));
-	Mailroom__Response *r = mailroom__response__unpack(NULL, rlen, rbuf);
-	nng_free(rbuf, rlen);
-	cr_assert(r, "the router's answer is not a Response");
-	return r;
 }
 
 /* One item's bytes with the timestamp and nonce given, as pb_wire never
