@@ -114,6 +114,18 @@ static void submit_req(Mailroom__Request *req, Mailroom__SubmitReq *s, uint8_t h
 	req->submit = s;
 }
 
+/* A status lookup for a code nobody was given. */
+static void status_req(Mailroom__Request *req, Mailroom__StatusReq *st, uint8_t hash[32])
+{
+	mailroom__request__init(req);
+	mailroom__status_req__init(st);
+	st->tracking_code = "1234-5678-9012";
+	st->access_key_hash.data = hash;
+	st->access_key_hash.len = 32;
+	req->op_case = MAILROOM__REQUEST__OP_STATUS;
+	req->status = st;
+}
+
 Test(wire, replay_stale_auth, .init = it_init, .fini = it_fini, .timeout = 120)
 {
 	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
@@ -166,13 +178,8 @@ Test(wire, replay_stale_auth, .init = it_init, .fini = it_fini, .timeout = 120)
 	/* A gateway envelope under the wrong secret, then the right one. */
 	uint8_t wrong[32];
 	randombytes_buf(wrong, sizeof(wrong));
-	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
-	mailroom__request__init(&req);
-	st.tracking_code = "1234-5678-9012";
-	st.access_key_hash.data = hash;
-	st.access_key_hash.len = 32;
-	req.op_case = MAILROOM__REQUEST__OP_STATUS;
-	req.status = &st;
+	Mailroom__StatusReq st;
+	status_req(&req, &st, hash);
 	cr_assert_eq(pb_wire_seal_gateway(&req, wrong, &buf, &len), PB_OK);
 	code = call(s, buf, len, err, sizeof(err));
 	cr_expect_eq(code, PB_EAUTH, "wrong HMAC: code %d (%s), wanted PB_EAUTH", code, err);
@@ -288,7 +295,7 @@ Test(wire, batch_items_checked_alone, .init = it_init, .fini = it_fini, .timeout
 	Mailroom__Request req;
 	Mailroom__SubmitReq sub;
 	Mailroom__PullReq p;
-	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
+	Mailroom__StatusReq st;
 	Mailroom__Response *r, *a, *b;
 	uint8_t *buf, *bbuf, hash[32];
 	size_t len, blen;
@@ -320,12 +327,7 @@ Test(wire, batch_items_checked_alone, .init = it_init, .fini = it_fini, .timeout
 	items[6].data = malloc(5);
 	cr_assert(items[6].data);
 	memcpy(items[6].data, "\xff\xff\xff\x01\x02", 5);
-	mailroom__request__init(&req);
-	st.tracking_code = "1234-5678-9012";
-	st.access_key_hash.data = hash;
-	st.access_key_hash.len = 32;
-	req.op_case = MAILROOM__REQUEST__OP_STATUS;
-	req.status = &st;
+	status_req(&req, &st, hash);
 	cr_assert_eq(pb_wire_pack_item(&req, &items[7].data, &items[7].len), PB_OK);
 	submit_req(&req, &sub, hash);
 	cr_assert_eq(pb_wire_pack_item(&req, &items[8].data, &items[8].len), PB_OK);
