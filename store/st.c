@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_DBS 16
+#define MAX_DBS 24
 #define MAX_READERS 512
 
 static const char meta_schema[] = "schema_version";
@@ -258,7 +258,7 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 		{"meta", &e->meta},         {"msg", &e->msg},       {"track", &e->track},
 		{"extref", &e->extref},     {"queue", &e->queue},   {"counters", &e->counters},
 		{"lease", &e->lease},       {"deadline", &e->deadline}, {"log", &e->log},
-		{"tree", &e->tree},         {"checkpoint", &e->checkpoint},
+		{"checkpoint", &e->checkpoint},
 		{"applicant", &e->applicant},
 	};
 	int rc;
@@ -266,6 +266,8 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		if ((rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)))
 			return sti_err(NULL, rc);
+	if ((rc = sti_tree_open(e, txn, flags)))
+		return rc;
 	return sti_outbox_open(e, txn, flags);
 }
 

@@ -49,6 +49,7 @@ struct st_env {
 	MDB_dbi applicant;
 	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
 	int has_outbox;                /* a read-only open of an older store may lack them */
+	int tree_v1;                   /* a read-only open of an older store: level-first keys */
 	int readonly;
 	int has_keys;
 	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */
@@ -107,6 +108,9 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
 /* Opens the outbox DBIs (st_outbox.c); read-only opens tolerate their
  * absence. */
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
+/* Opens the Merkle tree's DBI (st_tree.c), moving an older layout first
+ * when the open is writable. */
+int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);
 
 /* SHA-256 of one record body. */
 void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);

@@ -1,27 +1,100 @@
 /* The RFC 6962 Merkle tree over the log, and the signed checkpoints.
  *
- * tree DBI: be8 level || be64 index -> SHA-256 of the perfect subtree at
- * (level, index), which covers records [index << level, (index + 1) << level).
+ * nodes DBI: be64 last || be8 level -> SHA-256 of the perfect subtree at
+ * (level, index), which covers records [index << level, (index + 1) << level)
+ * and so ends at record last = ((index + 1) << level) - 1.
  * A leaf is H(0x00 || stored value), so it covers the record and its
  * signature. Appending record i writes its leaf and every subtree it
  * completes (two puts per record on average), in the append's own
  * transaction; root and proofs then cost O(log n) reads at any size.
+ * Every node record i completes ends at i, so the keys only ever grow:
+ * appends fill pages and a commit dirties the tree's last page or two.
+ *
+ * Stores made before kept the same nodes as "tree", keyed be8 level ||
+ * be64 index: every level's end was a separate page to rewrite. A
+ * writable open moves them to "nodes" in its first transaction; a
+ * read-only open reads them where they are.
  *
  * checkpoint DBI: be64 size -> the signed note the router wrote for that
  * size, in the same transaction as the records it covers. */
 #include "st_int.h"
 #include "mt.h"
 #include "pb_err.h"
+#include "pb_log.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define NODE_KEY 9
 
-static void node_key(uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
+static void node_key(const st_env *e, uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
 {
-	k[0] = (uint8_t)level;
-	sti_put_be64(k + 1, index);
+	if (e->tree_v1) {
+		k[0] = (uint8_t)level;
+		sti_put_be64(k + 1, index);
+	} else {
+		sti_put_be64(k, ((index + 1) << level) - 1);
+		k[8] = (uint8_t)level;
+	}
+}
+
+/* Moves an old store's "tree" to "nodes": one pass, one transaction. */
+static int tree_move(st_env *e, MDB_txn *txn, MDB_dbi old)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t kb[NODE_KEY];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &e->tree)) ||
+	    (rc = mdb_cursor_open(txn, old, &c)))
+		return sti_err(NULL, rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		const uint8_t *ok = k.mv_data;
+		MDB_val nk = {sizeof(kb), kb};
+		if (k.mv_size != NODE_KEY || ok[0] >= MT_LEVELS || v.mv_size != MT_HASH_LEN) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		node_key(e, kb, ok[0], sti_get_be64(ok + 1));
+		if ((rc = mdb_put(txn, e->tree, &nk, &v, MDB_NOOVERWRITE)))
+			break;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		return rc == MDB_CORRUPTED ? PB_ECORRUPT : sti_err(NULL, rc);
+	if ((rc = mdb_drop(txn, old, 1)))
+		return sti_err(NULL, rc);
+	if (n)
+		pb_info("store: moved %zu Merkle tree nodes to the append-ordered layout", n);
+	return PB_OK;
+}
+
+int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags)
+{
+	MDB_dbi old;
+	int rc;
+
+	e->tree_v1 = 0;
+	if ((rc = mdb_dbi_open(txn, "nodes", 0, &e->tree)) != MDB_NOTFOUND)
+		return sti_err(NULL, rc);
+	rc = mdb_dbi_open(txn, "tree", 0, &old);
+	if (rc == MDB_NOTFOUND) {
+		if (!(flags & MDB_CREATE))
+			return sti_err(NULL, rc);
+		return sti_err(NULL, mdb_dbi_open(txn, "nodes", MDB_CREATE, &e->tree));
+	}
+	if (rc)
+		return sti_err(NULL, rc);
+	if (!(flags & MDB_CREATE)) {
+		e->tree = old;
+		e->tree_v1 = 1;
+		return PB_OK;
+	}
+	return tree_move(e, txn, old);
 }
 
 struct getter {
@@ -37,7 +110,7 @@ static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HA
 
 	if (level >= MT_LEVELS)
 		return PB_EINVAL;
-	node_key(kb, level, index);
+	node_key(g->t->env, kb, level, index);
 	if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
 		return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
 	if (v.mv_size != MT_HASH_LEN)
@@ -50,9 +123,12 @@ static int node_put(st_txn *t, uint64_t level, uint64_t index, const uint8_t h[M
 {
 	uint8_t kb[NODE_KEY];
 	MDB_val k = {sizeof(kb), kb}, v = {MT_HASH_LEN, (void *)h};
+	int rc;
 
-	node_key(kb, level, index);
-	return sti_err(t, mdb_put(t->txn, t->env->tree, &k, &v, 0));
+	node_key(t->env, kb, level, index);
+	/* MDB_APPEND also refuses a node out of order rather than misfile it. */
+	rc = mdb_put(t->txn, t->env->tree, &k, &v, t->env->tree_v1 ? 0 : MDB_APPEND);
+	return rc == MDB_KEYEXIST ? PB_ECORRUPT : sti_err(t, rc);
 }
 
 int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])

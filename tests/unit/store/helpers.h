@@ -38,5 +38,9 @@ int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len);
 int raw_log_put(uint64_t index, const uint8_t *buf, size_t len);
 int raw_log_del(uint64_t index);
 int raw_meta_put(const char *name, const void *data, size_t len);
+/* Puts the Merkle tree back in the layout older stores have. */
+int raw_tree_to_v1(void);
+/* 1 if the named DBI exists. */
+int raw_dbi_exists(const char *name);
 
 #endif

@@ -64,6 +64,48 @@ Test(tree, roots_and_proofs_at_every_size_match_a_naive_tree)
 	free(l);
 }
 
+/* Roots of every size up to n equal the naive tree's over the log. */
+static void roots_match(uint64_t n)
+{
+	uint8_t (*l)[MT_HASH_LEN] = leaves(n);
+	uint8_t root[MT_HASH_LEN], want[MT_HASH_LEN];
+	st_txn *t;
+
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	for (uint64_t size = 1; size <= n; size++) {
+		cr_assert_eq(st_tree_root(t, size, root), PB_OK, "root at size %llu",
+		             (unsigned long long)size);
+		mt_root_naive(l, size, want);
+		cr_assert_eq(memcmp(root, want, MT_HASH_LEN), 0, "root at size %llu",
+		             (unsigned long long)size);
+	}
+	st_txn_abort(t);
+	free(l);
+}
+
+Test(tree, an_older_layout_is_read_in_place_and_moved_by_the_writer)
+{
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(fx_append(37, NULL), PB_OK);
+	fx_close();
+	cr_assert_eq(raw_tree_to_v1(), 0);
+	cr_assert_eq(raw_dbi_exists("nodes"), 0);
+
+	cr_assert_eq(fx_reopen(16, 1), PB_OK);
+	roots_match(149);
+	fx_close();
+	cr_assert_eq(raw_dbi_exists("tree"), 1, "a read-only open changes nothing");
+
+	cr_assert_eq(fx_reopen(16, 0), PB_OK);
+	cr_assert_eq(fx_append(40, NULL), PB_OK);
+	roots_match(189);
+	fx_close();
+	cr_assert_eq(raw_dbi_exists("tree"), 0, "the old DBI is gone");
+	cr_assert_eq(raw_dbi_exists("nodes"), 1);
+	cr_assert_eq(fx_reopen(16, 0), PB_OK);
+	roots_match(189);
+}
+
 Test(tree, an_aborted_child_leaves_no_nodes)
 {
 	st_txn *top, *child;
