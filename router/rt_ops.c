@@ -459,12 +459,7 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	int rc;
 
 	pb_id_new(now_ms, id);
-	for (int tries = 0;; tries++) {
-		pb_track_new(code);
-		rc = st_track_put_key(t, code, id, s->access_key_hash.len ? s->access_key_hash.data : NULL);
-		if (rc != PB_EEXIST || tries == 16)
-			break;
-	}
+	rc = st_track_issue(t, id, s->access_key_hash.len ? s->access_key_hash.data : NULL, code);
 	if (rc)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot allocate a tracking code");
 	if (ref && ref[0] && (rc = st_extref_put(t, ref, id)))

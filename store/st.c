@@ -22,6 +22,7 @@ static const char meta_name[] = "key_name";
 /* Written by a rotation, with sign_pk, in the rotation's transaction. */
 static const char meta_from[] = "key_from";
 static const char meta_prev[] = "prev_pk";
+static const char meta_track[] = "track_key";
 
 int sti_err(st_txn *t, int rc)
 {
@@ -268,6 +269,12 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 			return sti_err(NULL, rc);
 	if ((rc = sti_tree_open(e, txn, flags)))
 		return rc;
+	e->has_trackseq = 0;
+	rc = mdb_dbi_open(txn, "trackseq", flags, &e->trackseq);
+	if (rc == 0)
+		e->has_trackseq = 1;
+	else if (rc != MDB_NOTFOUND || (flags & MDB_CREATE))
+		return sti_err(NULL, rc);
 	return sti_outbox_open(e, txn, flags);
 }
 
@@ -284,6 +291,30 @@ static int meta_put(st_txn *t, const char *name, const void *data, size_t len)
 	MDB_val v = {len, (void *)data};
 
 	return sti_err(t, mdb_put(t->txn, t->env->meta, &k, &v, 0));
+}
+
+/* The tracking-code permutation's key: made once, kept for the store's
+ * life, since every issued code depends on it. */
+static int track_key(st_txn *t, int create)
+{
+	st_env *e = t->env;
+	MDB_val v;
+	int rc = meta_get(t, meta_track, &v);
+
+	if (rc == PB_ENOTFOUND && create) {
+		randombytes_buf(e->track_key, sizeof(e->track_key));
+		return meta_put(t, meta_track, e->track_key, sizeof(e->track_key));
+	}
+	if (rc == PB_ENOTFOUND) {
+		e->has_trackseq = 0;   /* nothing was issued from a sequence */
+		return PB_OK;
+	}
+	if (rc)
+		return rc;
+	if (v.mv_size != sizeof(e->track_key))
+		return PB_ECORRUPT;
+	memcpy(e->track_key, v.mv_data, sizeof(e->track_key));
+	return PB_OK;
 }
 
 static int check_schema(st_txn *t)
@@ -470,7 +501,7 @@ static int open_readonly(st_env *e)
 	t.env = e;
 	t.txn = txn;
 	t.readonly = 1;
-	if ((rc = open_dbis(e, txn, 0)) || (rc = check_schema(&t))) {
+	if ((rc = open_dbis(e, txn, 0)) || (rc = check_schema(&t)) || (rc = track_key(&t, 0))) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -506,6 +537,8 @@ static int open_writable(st_env *e)
 		rc = check_key(t, e);
 	if (rc == PB_OK && t->next == 0)
 		rc = PB_ECORRUPT;   /* a store without its genesis record */
+	if (rc == PB_OK)
+		rc = track_key(t, 1);
 	/* Not needed unless it still signs the log. */
 	if (!e->rotating)
 		sodium_memzero(e->keys.prev_sk, sizeof(e->keys.prev_sk));

@@ -95,6 +95,12 @@ int st_track_get(st_txn *t, const char *code, uint8_t id[16]);
  * outcome. key_hash NULL stores zeros (no citizen access). */
 int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const uint8_t *key_hash);
 int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_hash[32]);
+/* Issues the next code of the store's sequence (pb_track_from_seq under
+ * the store's own key) and indexes it as st_track_put_key would. Codes
+ * only ever append to the index, so a commit rewrites its last page
+ * rather than one page per message. code needs PB_TRACK_TEXT_LEN + 1
+ * bytes. Lookups and st_track_put_key see both kinds of code. */
+int st_track_issue(st_txn *t, const uint8_t id[16], const uint8_t *key_hash, char *code);
 /* External references, e.g. "12345:<order_no>#<dispatch_seq>". */
 int st_extref_put(st_txn *t, const char *ref, const uint8_t id[16]);
 int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);

@@ -2,6 +2,7 @@
  * Key layouts are in README.md. */
 #include "st_int.h"
 #include "pb_err.h"
+#include "pb_id.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -102,20 +103,93 @@ static int str_key(st_txn *t, const char *s, MDB_val *k)
  * so a status lookup is one read whether or not the key matches. */
 #define TRACK_VAL (16 + 32)
 
-int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const uint8_t *key_hash)
+/* The issued code's entry, if code is one the sequence gave: *found 0
+ * when it is not (not issued, or not a sequence code at all). */
+static int seq_get(st_txn *t, const char *code, MDB_val *v, int *found)
 {
-	uint8_t val[TRACK_VAL];
-	MDB_val k, v = {sizeof(val), val};
+	uint8_t kb[8];
+	MDB_val k = {sizeof(kb), kb};
+	uint64_t seq;
 	int rc;
 
-	if ((rc = sti_need_write(t)) || (rc = str_key(t, code, &k)))
-		return rc;
+	*found = 0;
+	if (!t->env->has_trackseq || pb_track_to_seq(t->env->track_key, code, &seq) != PB_OK)
+		return PB_OK;
+	sti_put_be64(kb, seq);
+	if ((rc = mdb_get(t->txn, t->env->trackseq, &k, v)) == MDB_NOTFOUND)
+		return PB_OK;
+	if (rc)
+		return sti_err(t, rc);
+	if (v->mv_size != TRACK_VAL)
+		return PB_ECORRUPT;
+	*found = 1;
+	return PB_OK;
+}
+
+static void track_val(uint8_t val[TRACK_VAL], const uint8_t id[16], const uint8_t *key_hash)
+{
 	memcpy(val, id, 16);
 	if (key_hash)
 		memcpy(val + 16, key_hash, 32);
 	else
 		memset(val + 16, 0, 32);
+}
+
+int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const uint8_t *key_hash)
+{
+	uint8_t val[TRACK_VAL];
+	MDB_val k, v = {sizeof(val), val}, had;
+	int rc, issued;
+
+	if ((rc = sti_need_write(t)) || (rc = str_key(t, code, &k)) ||
+	    (rc = seq_get(t, code, &had, &issued)))
+		return rc;
+	if (issued)
+		return PB_EEXIST;
+	track_val(val, id, key_hash);
 	return sti_err(t, mdb_put(t->txn, t->env->track, &k, &v, MDB_NOOVERWRITE));
+}
+
+int st_track_issue(st_txn *t, const uint8_t id[16], const uint8_t *key_hash, char *code)
+{
+	uint8_t val[TRACK_VAL], kb[8];
+	MDB_val k = {sizeof(kb), kb}, v = {sizeof(val), val}, ck, old;
+	MDB_cursor *c;
+	uint64_t seq = 0;
+	int rc;
+
+	if ((rc = sti_need_write(t)) || !id || !code)
+		return rc ? rc : PB_EINVAL;
+	if (!t->env->has_trackseq)
+		return PB_ESTATE;
+	if ((rc = mdb_cursor_open(t->txn, t->env->trackseq, &c)))
+		return sti_err(t, rc);
+	MDB_val lk, lv;
+	rc = mdb_cursor_get(c, &lk, &lv, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == 0) {
+		if (lk.mv_size != 8)
+			return PB_ECORRUPT;
+		seq = sti_get_be64(lk.mv_data) + 1;
+	} else if (rc != MDB_NOTFOUND) {
+		return sti_err(t, rc);
+	}
+	/* A code a store of the random-code era handed out is skipped. */
+	for (;; seq++) {
+		if ((rc = pb_track_from_seq(t->env->track_key, seq, code)))
+			return PB_EFULL;
+		if ((rc = str_key(t, code, &ck)))
+			return rc;
+		if ((rc = mdb_get(t->txn, t->env->track, &ck, &old)) == MDB_NOTFOUND)
+			break;
+		if (rc)
+			return sti_err(t, rc);
+	}
+	sti_put_be64(kb, seq);
+	track_val(val, id, key_hash);
+	/* Issue order is key order: the index only ever appends. */
+	rc = mdb_put(t->txn, t->env->trackseq, &k, &v, MDB_APPEND);
+	return rc == MDB_KEYEXIST ? PB_ECORRUPT : sti_err(t, rc);
 }
 
 int st_track_put(st_txn *t, const char *code, const uint8_t id[16])
@@ -126,14 +200,14 @@ int st_track_put(st_txn *t, const char *code, const uint8_t id[16])
 int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_hash[32])
 {
 	MDB_val k, v;
-	int rc;
+	int rc, issued;
 
 	/* Defined outputs on every path: callers compare key_hash regardless. */
 	memset(id, 0, 16);
 	memset(key_hash, 0, 32);
-	if ((rc = str_key(t, code, &k)))
+	if ((rc = str_key(t, code, &k)) || (rc = seq_get(t, code, &v, &issued)))
 		return rc;
-	if ((rc = mdb_get(t->txn, t->env->track, &k, &v)))
+	if (!issued && (rc = mdb_get(t->txn, t->env->track, &k, &v)))
 		return sti_err(t, rc);
 	if (v.mv_size != TRACK_VAL)
 		return PB_ECORRUPT;

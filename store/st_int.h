@@ -50,6 +50,12 @@ struct st_env {
 	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
 	int has_outbox;                /* a read-only open of an older store may lack them */
 	int tree_v1;                   /* a read-only open of an older store: level-first keys */
+	/* Tracking codes issued from a sequence (st_data.c): be64 seq -> the
+	 * track value, and the permutation's key from meta. A read-only open
+	 * of a store no writer of this version has opened has neither. */
+	MDB_dbi trackseq;
+	int has_trackseq;
+	uint8_t track_key[32];
 	int readonly;
 	int has_keys;
 	size_t maxkey;            /* min(LMDB's key limit, STI_KEY_MAX) */

@@ -4,7 +4,10 @@
  *    characters (as ULID).
  *  - Tracking codes: 12 digits shown as "1234-5678-9012", the last a Damm
  *    check digit, so a citizen can read one over the phone and a typo or a
- *    swap of neighbours is caught before any lookup.
+ *    swap of neighbours is caught before any lookup. The store issues them
+ *    from a sequence through a keyed permutation of the 11-digit numbers:
+ *    unique by construction, they look random and say nothing of how many
+ *    came before, yet the store can keep them in issue order.
  *  - Access keys: 24 random bytes (192 bits) as 32 base64url characters.
  *    Only their keyed BLAKE2b hash is stored. */
 #ifndef PB_ID_H
@@ -28,6 +31,14 @@ int pb_id_from_text(const char *s, uint8_t id[PB_ID_LEN]);
 
 /* buf needs PB_TRACK_TEXT_LEN + 1 bytes; canonical form with dashes. */
 void pb_track_new(char *buf);
+#define PB_TRACK_KEY_LEN 32
+#define PB_TRACK_SEQ_MAX 90000000000ULL   /* the 11-digit numbers with no leading zero */
+/* The code for seq under key; PB_EINVAL past PB_TRACK_SEQ_MAX. */
+int pb_track_from_seq(const uint8_t key[PB_TRACK_KEY_LEN], uint64_t seq, char *buf);
+/* Its inverse for any well-formed code (dashes or spaces optional):
+ * PB_EINVAL if malformed, PB_ENOTFOUND for a leading zero (no seq gives
+ * one). */
+int pb_track_to_seq(const uint8_t key[PB_TRACK_KEY_LEN], const char *code, uint64_t *seq);
 /* Accepts digits with optional dashes or spaces; writes the canonical form.
  * PB_EINVAL on wrong length, characters or check digit. */
 int pb_track_normalize(const char *in, char *out, size_t outlen);

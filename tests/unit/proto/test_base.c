@@ -131,6 +131,85 @@ Test(base, tracking_codes_catch_typos)
 	cr_assert_eq(pb_track_normalize("1234-5678-901a", norm, sizeof(norm)), PB_EINVAL);
 }
 
+static int cmp_code(const void *a, const void *b)
+{
+	return memcmp(a, b, PB_TRACK_TEXT_LEN + 1);
+}
+
+Test(base, sequence_codes_are_a_keyed_permutation, .init = init)
+{
+	enum { N = 20000 };
+	uint8_t key[PB_TRACK_KEY_LEN], other[PB_TRACK_KEY_LEN];
+	char(*codes)[PB_TRACK_TEXT_LEN + 1] = calloc(N, PB_TRACK_TEXT_LEN + 1);
+	char norm[PB_TRACK_TEXT_LEN + 1], again[PB_TRACK_TEXT_LEN + 1];
+	int same_under_other = 0, prefixes = 0;
+	static char seen[10000];
+	uint64_t back;
+
+	cr_assert_not_null(codes);
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(other, sizeof(other));
+	for (uint64_t s = 0; s < N; s++) {
+		/* consecutive seqs, then seqs spread over the whole range */
+		uint64_t seq = s < N / 2 ? s : (s * 4503599627ULL) % PB_TRACK_SEQ_MAX;
+		cr_assert_eq(pb_track_from_seq(key, seq, codes[s]), PB_OK);
+		cr_assert_neq(codes[s][0], '0');
+		cr_assert_eq(pb_track_normalize(codes[s], norm, sizeof(norm)), PB_OK, "%s", codes[s]);
+		cr_assert_str_eq(norm, codes[s]);
+		cr_assert_eq(pb_track_to_seq(key, codes[s], &back), PB_OK);
+		cr_assert_eq(back, seq, "%s", codes[s]);
+		cr_assert_eq(pb_track_from_seq(other, seq, again), PB_OK);
+		same_under_other += strcmp(again, codes[s]) == 0;
+		if (s < 1000) {
+			int p = atoi(codes[s]);   /* the first group */
+			prefixes += !seen[p];
+			seen[p] = 1;
+		}
+	}
+	qsort(codes, N, sizeof(codes[0]), cmp_code);
+	for (int i = 1; i < N; i++)
+		cr_assert_neq(strcmp(codes[i - 1], codes[i]), 0, "two seqs gave %s", codes[i]);
+	cr_assert_lt(same_under_other, 3, "another key gives other codes");
+	/* 1000 consecutive seqs land all over: their first groups (9000
+	 * possible) are nearly all different, as for random codes. */
+	cr_assert_gt(prefixes, 900, "%d distinct first groups", prefixes);
+	free(codes);
+}
+
+Test(base, sequence_codes_bounds_and_format, .init = init)
+{
+	uint8_t key[PB_TRACK_KEY_LEN];
+	char code[PB_TRACK_TEXT_LEN + 1];
+	uint64_t seq;
+
+	/* Issued codes must read back in every later version: the expected
+	 * codes come from an independent implementation of the comment in
+	 * pb_id.c (Python's hashlib.blake2b, digest_size 8, keyed). */
+	for (int i = 0; i < PB_TRACK_KEY_LEN; i++)
+		key[i] = (uint8_t)i;
+	struct {
+		uint64_t seq;
+		const char *code;
+	} kat[] = {
+		{0, "6440-0025-4923"},         {1, "8156-7605-8792"},
+		{2, "5421-9974-0761"},         {123456789, "6661-6992-8453"},
+		{89999999999ULL, "8593-5367-2617"},
+	};
+	for (size_t i = 0; i < sizeof(kat) / sizeof(kat[0]); i++) {
+		cr_assert_eq(pb_track_from_seq(key, kat[i].seq, code), PB_OK);
+		cr_assert_str_eq(code, kat[i].code);
+		cr_assert_eq(pb_track_to_seq(key, kat[i].code, &seq), PB_OK);
+		cr_assert_eq(seq, kat[i].seq);
+	}
+	cr_assert_eq(pb_track_from_seq(key, PB_TRACK_SEQ_MAX, code), PB_EINVAL);
+	cr_assert_eq(pb_track_to_seq(key, "6440 0025 4923", &seq), PB_OK, "spaces as typed");
+	cr_assert_eq(seq, 0);
+	cr_assert_eq(pb_track_to_seq(key, "6440-0025-4924", &seq), PB_EINVAL, "check digit");
+	cr_assert_eq(pb_track_to_seq(key, "6440-0025", &seq), PB_EINVAL);
+	/* a well-formed code with a leading zero: no seq gives it */
+	cr_assert_eq(pb_track_to_seq(key, "0000-0000-0000", &seq), PB_ENOTFOUND);
+}
+
 Test(base, access_keys)
 {
 	char k1[PB_AKEY_TEXT_LEN + 1], k2[PB_AKEY_TEXT_LEN + 1];

@@ -229,3 +229,39 @@ int raw_dbi_exists(const char *name)
 	raw_end(env, txn, rc);
 	return rc == 0;
 }
+
+int raw_meta_get(const char *name, uint8_t *buf, size_t max, size_t *len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {strlen(name), (void *)name}, v;
+	int rc;
+
+	if ((rc = raw_begin("meta", &env, &txn, &dbi)))
+		return rc;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) == 0) {
+		*len = v.mv_size;
+		if (v.mv_size > max)
+			rc = MDB_BAD_VALSIZE;
+		else
+			memcpy(buf, v.mv_data, v.mv_size);
+	}
+	return raw_end(env, txn, rc);
+}
+
+int raw_forget_sequence(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi, meta;
+	MDB_val k = {9, "track_key"};
+	int rc;
+
+	if ((rc = raw_begin("trackseq", &env, &txn, &dbi)))
+		return rc;
+	if ((rc = mdb_drop(txn, dbi, 1)) || (rc = mdb_dbi_open(txn, "meta", 0, &meta)) ||
+	    (rc = mdb_del(txn, meta, &k, NULL)))
+		return raw_end(env, txn, rc);
+	return raw_end(env, txn, 0);
+}

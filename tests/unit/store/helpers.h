@@ -40,6 +40,9 @@ int raw_log_del(uint64_t index);
 int raw_meta_put(const char *name, const void *data, size_t len);
 /* Puts the Merkle tree back in the layout older stores have. */
 int raw_tree_to_v1(void);
+int raw_meta_get(const char *name, uint8_t *buf, size_t max, size_t *len);
+/* Makes the store one of the random-code era: no sequence, no key. */
+int raw_forget_sequence(void);
 /* 1 if the named DBI exists. */
 int raw_dbi_exists(const char *name);
 

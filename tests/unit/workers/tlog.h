@@ -99,6 +99,9 @@ void tl_raw_truncate(const char *dir, uint64_t from);
 /* Removes records from..end, their tree nodes and the checkpoints past
  * from, so the store API can write another tail. */
 void tl_raw_cut(const char *dir, uint64_t from);
+/* The same, but the checkpoints stay: another tail can be written under
+ * the ones already published. */
+void tl_raw_rewind(const char *dir, uint64_t from);
 /* Flips one bit of the checkpoint note stored for size. */
 void tl_raw_flip_checkpoint(const char *dir, uint64_t size, size_t off);
 /* Re-signs record index with sk, after edit (may be NULL) changed it. */

@@ -131,13 +131,10 @@ static int cp_past(const MDB_val *k, uint64_t from)
 	return k->mv_size == 8 && get64(k->mv_data) > from;
 }
 
-/* Tree key: level byte || be64 index; the node covers
- * [index << level, (index + 1) << level). */
+/* Tree key: be64 last record covered || level byte. */
 static int node_past(const MDB_val *k, uint64_t from)
 {
-	const uint8_t *p = k->mv_data;
-
-	return k->mv_size == 9 && ((get64(p + 1) + 1) << p[0]) > from;
+	return k->mv_size == 9 && get64(k->mv_data) >= from;
 }
 
 void tl_raw_truncate(const char *dir, uint64_t from)
@@ -149,15 +146,26 @@ void tl_raw_truncate(const char *dir, uint64_t from)
 	raw_close(&r);
 }
 
-void tl_raw_cut(const char *dir, uint64_t from)
+static void cut(const char *dir, uint64_t from, int checkpoints_too)
 {
 	struct raw r;
 	MDB_dbi dbi = raw_open(&r, dir, "log");
 
 	raw_del_where(&r, dbi, log_from, from);
-	raw_del_where(&r, raw_dbi(&r, "tree"), node_past, from);
-	raw_del_where(&r, raw_dbi(&r, "checkpoint"), cp_past, from);
+	raw_del_where(&r, raw_dbi(&r, "nodes"), node_past, from);
+	if (checkpoints_too)
+		raw_del_where(&r, raw_dbi(&r, "checkpoint"), cp_past, from);
 	raw_close(&r);
+}
+
+void tl_raw_cut(const char *dir, uint64_t from)
+{
+	cut(dir, from, 1);
+}
+
+void tl_raw_rewind(const char *dir, uint64_t from)
+{
+	cut(dir, from, 0);
 }
 
 void tl_raw_flip_checkpoint(const char *dir, uint64_t size, size_t off)
