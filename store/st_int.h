@@ -28,7 +28,7 @@ struct sti_rec {
 
 enum { STI_REC_QUEUED, STI_REC_BUSY, STI_REC_SIGNED, STI_REC_DROPPED };
 
-/* The signing pool (st_log.c): helper threads that sign the records of
+/* The signing pool (st_sign.c): helper threads that sign the records of
  * the open write transaction as they are appended. It owns every record
  * appended since the last seal or top-level abort, committed by a child
  * or not; transactions' lists only borrow them. */
