@@ -15,7 +15,10 @@
  * rate. The clients' own CPU time is reported the same way, and so are the
  * router's group commits over the window (from /metrics). The clients
  * are event-driven (one thread, epoll, HTTP/1.1 written and read by
- * hand), each a keep-alive connection with one request in flight. */
+ * hand), each a keep-alive connection with one request in flight. With
+ * the commits it prints the write requests and kilobytes the store's
+ * block device completed per commit (the whole device's: run it on a
+ * quiet machine). */
 #include "harness.h"
 
 #include <errno.h>
@@ -32,6 +35,8 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +100,7 @@ static double self_cpu_s(void)
 struct cpu_mark {
 	double router, gateway, clients;
 	double commits, commit_s;   /* -1 when /metrics did not say */
+	double disk_ios, disk_kb;   /* writes completed on the store's device; -1: unknown */
 };
 
 struct text {
@@ -149,8 +155,33 @@ static void commit_mark(struct cpu_mark *m)
 	curl_easy_cleanup(h);
 }
 
+/* Writes completed on the block device holding the store, from
+ * /sys/dev/block/MAJ:MIN/stat (fields 5 and 7): the whole device's, so a
+ * quiet machine is assumed. Unknown (tmpfs, no sysfs) gives -1. */
+static void disk_mark(struct cpu_mark *m)
+{
+	struct stat st;
+	char path[128];
+	unsigned long long f[7];
+	FILE *fp;
+
+	m->disk_ios = m->disk_kb = -1;
+	if (!B.env || stat(B.env->dir, &st) != 0)
+		return;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/stat", major(st.st_dev), minor(st.st_dev));
+	if (!(fp = fopen(path, "r")))
+		return;
+	if (fscanf(fp, "%llu %llu %llu %llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
+	           &f[6]) == 7) {
+		m->disk_ios = (double)f[4];
+		m->disk_kb = (double)f[6] / 2;
+	}
+	fclose(fp);
+}
+
 static void cpu_mark(struct cpu_mark *m)
 {
+	disk_mark(m);
 	m->router = B.env ? proc_cpu_s(B.env->router.pid) : -1;
 	m->gateway = B.env ? proc_cpu_s(B.env->gateway.pid) : -1;
 	m->clients = self_cpu_s();
@@ -573,8 +604,12 @@ int main(int argc, char **argv)
 	}
 	if (c0.commits >= 0 && c1.commits > c0.commits) {
 		double nc = c1.commits - c0.commits;
-		printf("commits/s %.0f  msgs/commit %.1f  commit ms mean %.2f\n", nc / secs,
+		printf("commits/s %.0f  msgs/commit %.1f  commit ms mean %.2f", nc / secs,
 		       (double)accepted / nc, (c1.commit_s - c0.commit_s) * 1000 / nc);
+		if (c0.disk_ios >= 0 && c1.disk_ios >= c0.disk_ios)
+			printf("  disk writes/commit %.1f  KB/commit %.0f", (c1.disk_ios - c0.disk_ios) / nc,
+			       (c1.disk_kb - c0.disk_kb) / nc);
+		printf("\n");
 	}
 	if (errors)
 		printf("errors by class: transport %ld  1xx %ld  2xx %ld  3xx %ld  4xx %ld  5xx %ld\n",
