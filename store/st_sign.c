@@ -11,7 +11,8 @@
  * locked stock; a record then costs one SHA-512 and a scalar
  * multiply-add. Each pair is taken once and wiped. With the stock empty a
  * record is signed the RFC 8032 way, so the stock only ever saves time;
- * verifiers cannot tell the two apart. */
+ * verifiers cannot tell the two apart. A process must not fork with the
+ * store open (LMDB forbids it too): the child would share the stock. */
 #include "st_int.h"
 #include "mt.h"
 #include "pb_err.h"
@@ -51,11 +52,14 @@ struct sti_pool {
 	pthread_t maker;
 };
 
+/* Never waits: the maker runs at idle priority, and a signer blocked on a
+ * lock it holds would wait for a core to fall idle. */
 static int take_nonce(struct sti_pool *p, struct nonce *out)
 {
 	int got = 0;
 
-	pthread_mutex_lock(&p->nmu);
+	if (pthread_mutex_trylock(&p->nmu) != 0)
+		return 0;
 	if (p->nstock) {
 		struct nonce *n = &p->stock[--p->nstock];
 		memcpy(out, n, sizeof(*out));
