@@ -519,3 +519,37 @@ Test(store, nested_txn_changes)
 	st_txn_abort(NULL);
 	cr_assert_eq(st_txn_commit(NULL), PB_EINVAL);
 }
+
+/* The commitment to a record's free text: BLAKE2b-256 keyed by the salt
+ * over "mailroom/text/v1\n" field "\n" text; the value below is computed
+ * independently of this code. */
+Test(store, text_commitment_known_answer_keyed_and_domain_separated)
+{
+	uint8_t s1[ST_SALT_LEN], s2[ST_SALT_LEN] = {2}, a[ST_HASH_LEN], b[ST_HASH_LEN];
+	char hex[2 * ST_HASH_LEN + 1];
+	const char *t = "李主任";
+
+	for (int i = 0; i < ST_SALT_LEN; i++)
+		s1[i] = (uint8_t)i;
+	st_text_commit(s1, "approver", t, strlen(t), a);
+	pb_hex(a, sizeof(a), hex);
+	cr_assert_str_eq(hex, "b7ceeb7142d3378870b3361e1f983c622a19a54e7bc3b10cf7d26d60760f9f73");
+	st_text_commit(s1, "detail", t, strlen(t), b);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "another field, another commitment");
+	st_text_commit(s2, "approver", t, strlen(t), b);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "another salt, another commitment");
+	st_content_hash(s1, t, strlen(t), b);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "not the reply's content hash");
+}
+
+/* How the log names a handler: SHA-256("mailroom/actor/v1\n" || pk)[:8]. */
+Test(store, actor_id_known_answer)
+{
+	uint8_t pk[32];
+	char id[ST_ACTOR_ID_TEXT];
+
+	for (int i = 0; i < 32; i++)
+		pk[i] = (uint8_t)i;
+	st_actor_id(pk, id);
+	cr_assert_str_eq(id, "0771f0f89b8eb4b4");
+}
