@@ -142,12 +142,12 @@ int rt_text_ok(const char *s, long min_chars, long max_chars)
 
 const char *rt_actor(const struct rt_principal *who, char *buf, size_t len)
 {
-	char id[ST_ACTOR_ID_TEXT];
+	char id[PB_ACTOR_ID_TEXT];
 
 	/* The log names a handler by its key's id, never by name: the office
 	 * maps ids to people through its own configuration. */
 	if (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler) {
-		st_actor_id(who->handler->pubkey, id);
+		pb_actor_id(who->handler->pubkey, id);
 		snprintf(buf, len, "handler:%s", id);
 	}
 	else if (who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY)

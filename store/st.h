@@ -258,11 +258,6 @@ void st_data_key_set(st_env *env, const uint8_t key[32]);
  * domains: one text in two fields gives two commitments. */
 void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const char *text,
                     size_t len, uint8_t out[ST_HASH_LEN]);
-/* How the log names a handler's key: hex of the first 8 bytes of
- * SHA-256("mailroom/actor/v1\n" || Ed25519 public key). */
-#define ST_ACTOR_ID_LEN 8
-#define ST_ACTOR_ID_TEXT (2 * ST_ACTOR_ID_LEN + 1)
-void st_actor_id(const uint8_t pk[32], char out[ST_ACTOR_ID_TEXT]);
 /* The sealed RecordTexts of log record index, put in the transaction that
  * appends the record. get: PB_ENOTFOUND when the record has none; *data
  * points into the map until the transaction ends. */

@@ -339,19 +339,6 @@ void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const ch
 	crypto_generichash_final(&st, out, ST_HASH_LEN);
 }
 
-void st_actor_id(const uint8_t pk[32], char out[ST_ACTOR_ID_TEXT])
-{
-	static const char tag[] = "mailroom/actor/v1\n";
-	uint8_t h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
-
-	crypto_hash_sha256_init(&st);
-	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
-	crypto_hash_sha256_update(&st, pk, 32);
-	crypto_hash_sha256_final(&st, h);
-	pb_hex(h, ST_ACTOR_ID_LEN, out);
-}
-
 /* Keyed by a key derived from the data key, so the index says nothing to
  * whoever lacks it; the number is upper-cased and stripped of spaces and
  * dashes so one document hashes the same however it was typed. */

@@ -198,8 +198,8 @@ Test(e2e, mailbox_letter_to_reply, .init = it_init, .fini = it_fini, .timeout = 
 			at = hit;
 	}
 	/* The log names the handler by its key's id, never by name. */
-	char kid[ST_ACTOR_ID_TEXT], actor[32];
-	st_actor_id(env.handlers[0].pk, kid);
+	char kid[PB_ACTOR_ID_TEXT], actor[32];
+	pb_actor_id(env.handlers[0].pk, kid);
 	snprintf(actor, sizeof(actor), "handler:%s", kid);
 	cr_expect(strstr(out, actor) != NULL, "trail does not name the handler's key:\n%s", out);
 	cr_expect(strstr(out, "wang") == NULL, "trail names the handler:\n%s", out);

@@ -215,9 +215,9 @@ Mailroom__RecordTexts *fx_texts(uint64_t index)
 
 const char *fx_actor(const char *prefix, const struct rt_principal *who, char *buf, size_t len)
 {
-	char id[ST_ACTOR_ID_TEXT];
+	char id[PB_ACTOR_ID_TEXT];
 
-	st_actor_id(who->handler->pubkey, id);
+	pb_actor_id(who->handler->pubkey, id);
 	snprintf(buf, len, "%s:%s", prefix, id);
 	return buf;
 }

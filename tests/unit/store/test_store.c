@@ -541,15 +541,3 @@ Test(store, text_commitment_known_answer_keyed_and_domain_separated)
 	st_content_hash(s1, t, strlen(t), b);
 	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "not the reply's content hash");
 }
-
-/* How the log names a handler: SHA-256("mailroom/actor/v1\n" || pk)[:8]. */
-Test(store, actor_id_known_answer)
-{
-	uint8_t pk[32];
-	char id[ST_ACTOR_ID_TEXT];
-
-	for (int i = 0; i < 32; i++)
-		pk[i] = (uint8_t)i;
-	st_actor_id(pk, id);
-	cr_assert_str_eq(id, "0771f0f89b8eb4b4");
-}
