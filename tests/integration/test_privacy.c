@@ -137,11 +137,12 @@ static void post_message(const char *channel, const char *subject, const char *b
                          const char *name, const char *phone, const char *email)
 {
 	struct mr_http r;
-	char *doc = json_dumps(json_pack("{s:s, s:s, s:s, s:{s:s, s:s?, s:s?}}", "channel", channel,
-	                                 "subject", subject, "body", body, "contact", "name", name,
-	                                 "phone", phone, "email", email),
-	                       JSON_COMPACT);
+	json_t *j = json_pack("{s:s, s:s, s:s, s:{s:s, s:s?, s:s?}}", "channel", channel, "subject",
+	                      subject, "body", body, "contact", "name", name, "phone", phone, "email",
+	                      email);
+	char *doc = json_dumps(j, JSON_COMPACT);
 
+	json_decref(j);
 	cr_assert_not_null(doc);
 	cr_assert_eq(mr_post_message(NULL, &env, doc, &r), 0);
 	cr_assert_eq(r.status, 201, "POST %s: HTTP %ld: %s", channel, r.status, r.body);
