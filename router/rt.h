@@ -56,7 +56,7 @@ struct rt_result {
 	uint64_t *more;              /* beyond those (a page of 12345 orders) */
 	size_t nmore, capmore;
 	/* set while an import applies a message's history (rt_import.c) */
-	const char *import_actor;    /* "operator:<name>" */
+	const char *import_actor;    /* "operator:<key id>" */
 	int64_t import_now_ms;       /* when the records are signed */
 	/* storage the response points into, freed by rt_result_clear: the
 	 * first RT_OWNED_INLINE in place, the rest (imports, long histories)

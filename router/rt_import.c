@@ -90,7 +90,7 @@ int rt_op_import(struct rt_core *core, st_txn *t, const struct rt_principal *who
 	const Mailroom__ImportReq *r = req->import_msg;
 	const Mailroom__SubmitReq *s = r->submit;
 	Mailroom__StoredMessage *m;
-	char ref[sizeof(REF_PREFIX) + 128], actor[PB_NAME_MAX + 16];
+	char ref[sizeof(REF_PREFIX) + 128], actor[PB_NAME_MAX + 16], kid[PB_ACTOR_ID_TEXT];
 	uint8_t id[PB_ID_LEN];
 	int64_t last;
 	int rc;
@@ -110,7 +110,8 @@ int rt_op_import(struct rt_core *core, st_txn *t, const struct rt_principal *who
 	if (r->received_ms <= 0 || r->received_ms > now_ms)
 		return rt_fail(res, PB_EINVAL, "invalid_field", "received_at: in the past");
 
-	snprintf(actor, sizeof(actor), "operator:%s", who->handler->name);
+	pb_actor_id(who->handler->pubkey, kid);
+	snprintf(actor, sizeof(actor), "operator:%s", kid);
 	res->import_actor = rt_own(res, strdup(actor), RT_OWN_FREE);
 	if (!res->import_actor)
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");

@@ -248,6 +248,21 @@ int st_unseal(const st_env *env, const uint8_t *sealed, size_t len, uint8_t **ou
 /* BLAKE2b-256 keyed by the message's salt. */
 void st_content_hash(const uint8_t salt[ST_SALT_LEN], const char *text, size_t len,
                      uint8_t out[ST_HASH_LEN]);
+/* A read-only open gets the data key, so an auditor holding it can
+ * st_unseal (never st_seal: such an open writes nothing). */
+void st_data_key_set(st_env *env, const uint8_t key[32]);
+
+/* ---- the texts behind a record's commitments (README, "Record texts") ---- */
+/* Commitment to a free text of a record: BLAKE2b-256 keyed by salt over
+ * "mailroom/text/v1\n" || field || "\n" || text. The field name separates
+ * domains: one text in two fields gives two commitments. */
+void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const char *text,
+                    size_t len, uint8_t out[ST_HASH_LEN]);
+/* The sealed RecordTexts of log record index, put in the transaction that
+ * appends the record. get: PB_ENOTFOUND when the record has none; *data
+ * points into the map until the transaction ends. */
+int st_texts_put(st_txn *t, uint64_t index, const uint8_t *sealed, size_t len);
+int st_texts_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 
 /* ---- verification (the auditor's side) ---- */
 enum st_verify_fail {

@@ -48,6 +48,9 @@ struct st_env {
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	MDB_dbi applicant;
 	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
+	MDB_dbi texts;                 /* st_texts.c: sealed RecordTexts by log index */
+	int has_texts;                 /* a read-only open of an older store may lack it */
+	int has_data_key;              /* read-only, given the data key: st_unseal works */
 	int has_outbox;                /* a read-only open of an older store may lack them */
 	int tree_v1;                   /* a read-only open of an older store: level-first keys */
 	/* Tracking codes issued from a sequence (st_data.c): be64 seq -> the
@@ -114,6 +117,7 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
 /* Opens the outbox DBIs (st_outbox.c); read-only opens tolerate their
  * absence. */
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
+int sti_texts_open(st_env *e, MDB_txn *txn, unsigned flags);
 /* Opens the Merkle tree's DBI (st_tree.c), moving an older layout first
  * when the open is writable. */
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);

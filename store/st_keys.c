@@ -291,7 +291,7 @@ int st_unseal(const st_env *env, const uint8_t *sealed, size_t len, uint8_t **ou
 
 	*out = NULL;
 	*outlen = 0;
-	if (!env || !env->has_keys || (!sealed && len))
+	if (!env || !(env->has_keys || env->has_data_key) || (!sealed && len))
 		return PB_EINVAL;
 	if (len < SEAL_OVERHEAD)
 		return PB_ECORRUPT;
@@ -315,6 +315,28 @@ void st_content_hash(const uint8_t salt[ST_SALT_LEN], const char *text, size_t l
                      uint8_t out[ST_HASH_LEN])
 {
 	crypto_generichash(out, ST_HASH_LEN, (const uint8_t *)text, len, salt, ST_SALT_LEN);
+}
+
+void st_data_key_set(st_env *env, const uint8_t key[32])
+{
+	if (!env || !env->readonly)
+		return;
+	memcpy(env->keys.data_key, key, sizeof(env->keys.data_key));
+	env->has_data_key = 1;
+}
+
+void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const char *text,
+                    size_t len, uint8_t out[ST_HASH_LEN])
+{
+	static const char tag[] = "mailroom/text/v1\n";
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, salt, ST_SALT_LEN, ST_HASH_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
+	crypto_generichash_update(&st, (const uint8_t *)field, strlen(field));
+	crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
+	crypto_generichash_update(&st, (const uint8_t *)(text ? text : ""), text ? len : 0);
+	crypto_generichash_final(&st, out, ST_HASH_LEN);
 }
 
 /* Keyed by a key derived from the data key, so the index says nothing to

@@ -256,3 +256,16 @@ int pb_unhex(const char *s, uint8_t *out, size_t n)
 		return PB_EINVAL;
 	return PB_OK;
 }
+
+void pb_actor_id(const uint8_t pk[32], char out[PB_ACTOR_ID_TEXT])
+{
+	static const char tag[] = "mailroom/actor/v1\n";
+	uint8_t h[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const uint8_t *)tag, sizeof(tag) - 1);
+	crypto_hash_sha256_update(&st, pk, 32);
+	crypto_hash_sha256_final(&st, h);
+	pb_hex(h, PB_ACTOR_ID_LEN, out);
+}

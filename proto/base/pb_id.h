@@ -48,6 +48,13 @@ void pb_akey_new(char *buf);
 /* Hash of an access key as presented (any length up to 256 bytes). */
 int pb_akey_hash(const char *key, size_t len, uint8_t out[PB_AKEY_HASH_LEN]);
 
+/* How the audit log names a handler: hex of the first 8 bytes of
+ * SHA-256("mailroom/actor/v1\n" || Ed25519 public key). A stable
+ * pseudonym; the office maps it to a person through its configuration. */
+#define PB_ACTOR_ID_LEN 8
+#define PB_ACTOR_ID_TEXT (2 * PB_ACTOR_ID_LEN + 1)
+void pb_actor_id(const uint8_t pk[32], char out[PB_ACTOR_ID_TEXT]);
+
 /* Lower-case hex of n bytes into buf (2n+1 bytes). */
 void pb_hex(const uint8_t *in, size_t n, char *buf);
 /* Exactly 2n hex digits into n bytes. */

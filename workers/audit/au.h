@@ -46,6 +46,7 @@ enum au_exit {
 	AU_EXIT_FORK = 27,         /* two signed checkpoints of one size, different roots */
 	AU_EXIT_UNVERIFIED = 28,   /* report: the log does not verify, so no report */
 	AU_EXIT_CHECKS = 29,       /* report: printed, but a cross-check of the tables failed */
+	AU_EXIT_TEXTS = 32,        /* trail --data-key: a stored text does not match its commitment */
 };
 
 /* Options a command may take. */
@@ -71,6 +72,7 @@ enum {
 	AU_O_TO = 1 << 18,
 	AU_O_FORMAT = 1 << 19,
 	AU_O_ROTATION = 1 << 20,
+	AU_O_DATAKEY = 1 << 21,
 };
 
 #define AU_MAX_ROTATIONS 16
@@ -113,6 +115,20 @@ void au_log_print(const struct au_log *l, const char *pubkey_file);
 int au_emit(json_t *j);
 int au_fail(int json, int exit, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/* ---- trail: a record's texts beside its commitments (au_trail.c) ---- */
+#define AU_TEXT_FIELDS 4
+struct au_text {
+	const char *field;                   /* detail | approver | legal_basis | case_no */
+	const ProtobufCBinaryData *commit;   /* in the record; len 0: none */
+	const char *text;                    /* stored clear text; NULL: none */
+	int match;
+};
+/* Pairs each commitment of r with its clear text in x (NULL: none were
+ * stored) into out[*n]; returns how many do not match. A commitment
+ * without a text, or a text without a commitment, does not match. */
+int au_texts_match(const Mailroom__AuditRecord *r, const Mailroom__RecordTexts *x,
+                   struct au_text out[AU_TEXT_FIELDS], int *n);
+
 /* Prints usage for cmd on stderr and returns AU_EXIT_USAGE. */
 int au_usage(const char *cmd, const char *why);
 
@@ -135,6 +151,7 @@ struct au_opts {
 	const char *wkey, *wname;  /* --witness-key FILE, --witness-name NAME */
 	const char *rotation[AU_MAX_ROTATIONS];   /* --rotation FILE, in the order given */
 	int nrotation;
+	const char *data_key;      /* --data-key FILE: trail shows the sealed texts */
 	int keygen;
 	int json;
 	unsigned seen;             /* AU_O_* given */

@@ -26,7 +26,7 @@
 #include "au_disc.h"
 #include "au_rules.h"
 #include "pb_err.h"
-
+#include "pb_id.h"
 #include "pb_time.h"
 
 #include <stdio.h>
@@ -136,7 +136,7 @@ static int decide(struct au_rules *R)
 	if (oc < 0)
 		return au_state(R, "DECIDED with outcome '%.60s', not one of the 21 statutory codes",
 		                str(r->outcome));
-	if (oc != OC_DISCLOSED && !*str(r->legal_basis))
+	if (oc != OC_DISCLOSED && !*str(r->legal_basis) && r->legal_basis_commit.len != ST_HASH_LEN)
 		return au_state(R, "DECIDED %s without a legal basis", pb_disc_outcomes[oc]);
 	if (r->content_hash.len == 0)
 		return au_state(R, "DECIDED without the reply's content hash");
@@ -185,6 +185,17 @@ static struct rcase *find_case(struct au_rules *R, uint32_t msg, uint64_t h)
 	return NULL;
 }
 
+const char *au_case_key(const Mailroom__ReviewCase *c, char buf[2 * ST_HASH_LEN + 1])
+{
+	if (c->case_no_commit.len == ST_HASH_LEN) {
+		pb_hex(c->case_no_commit.data, ST_HASH_LEN, buf);
+		return buf;
+	}
+	if (!*str(c->case_no) || strlen(c->case_no) > 200)
+		return NULL;
+	return c->case_no;
+}
+
 /* A review or lawsuit: new, or a pending one given its result. */
 static int review(struct au_rules *R)
 {
@@ -193,12 +204,14 @@ static int review(struct au_rules *R)
 	int k, res;
 	struct rcase *old;
 	uint64_t h;
+	char kbuf[2 * ST_HASH_LEN + 1];
+	const char *case_no;
 
 	if (!c)
 		return au_state(R, "REVIEW_RECORDED without a review");
 	if ((k = au_code_index(pb_disc_review_kinds, AU_NREVIEW_KINDS, c->kind)) < 0)
 		return au_state(R, "REVIEW_RECORDED of kind '%.40s'", str(c->kind));
-	if (!*str(c->case_no) || strlen(c->case_no) > 200)
+	if (!(case_no = au_case_key(c, kbuf)))
 		return au_state(R, "REVIEW_RECORDED without a usable case number");
 	if ((res = au_code_index(pb_disc_results, AU_NRESULTS, c->result)) < 0)
 		return au_state(R, "REVIEW_RECORDED with result '%.40s'", str(c->result));
@@ -206,24 +219,24 @@ static int review(struct au_rules *R)
 		return au_state(R, "REVIEW_RECORDED without the filing date");
 	if (res == AU_RESULT_PENDING && c->decided_ms)
 		return au_state(R, "REVIEW_RECORDED: case %.60s is pending but has a decision date",
-		                c->case_no);
+		                case_no);
 	if (res != AU_RESULT_PENDING && c->decided_ms < c->filed_ms)
 		return au_state(R, "REVIEW_RECORDED: case %.60s decided %s before it was filed",
-		                c->case_no, c->decided_ms ? "" : "(no date)");
-	h = au_hash_str(R, c->case_no);
+		                case_no, c->decided_ms ? "" : "(no date)");
+	h = au_hash_str(R, case_no);
 	if ((old = find_case(R, msg, h))) {
 		if (old->kind != k)
 			return au_state(R, "REVIEW_RECORDED names case %.60s as %s; it was filed as %s",
-			                c->case_no, pb_disc_review_kinds[k], pb_disc_review_kinds[old->kind]);
+			                case_no, pb_disc_review_kinds[k], pb_disc_review_kinds[old->kind]);
 		if (old->filed_ms != c->filed_ms)
 			return au_state(R, "REVIEW_RECORDED changes the filing date of case %.60s",
-			                c->case_no);
+			                case_no);
 		if (!old->pending)
 			return au_state(R, "REVIEW_RECORDED updates case %.60s, already decided",
-			                c->case_no);
+			                case_no);
 		if (res == AU_RESULT_PENDING)
 			return au_state(R, "REVIEW_RECORDED records case %.60s again, still pending",
-			                c->case_no);
+			                case_no);
 		old->pending = 0;
 		return AU_EXIT_OK;
 	}
@@ -305,7 +318,7 @@ static int extend(struct au_rules *R)
 	if (days < 1 || days > MAX_EXTENSION_WD)
 		return au_state(R, "CLOCK_EXTENDED by %d working days: Art. 33 allows 1 to %d", days,
 		                MAX_EXTENSION_WD);
-	if (!*str(r->approver))
+	if (!*str(r->approver) && r->approver_commit.len != ST_HASH_LEN)
 		return au_state(R, "CLOCK_EXTENDED without its approver");
 	d->extensions++;
 	return AU_EXIT_OK;

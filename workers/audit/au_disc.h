@@ -5,7 +5,9 @@
 #ifndef AU_DISC_H
 #define AU_DISC_H
 
+#include "mailroom.pb-c.h"
 #include "pb_disc.h"
+#include "st.h"
 
 #define AU_NKINDS PB_DISC_NKINDS
 #define AU_NMODES PB_DISC_NMODES
@@ -23,5 +25,9 @@ extern const char *const au_groups[AU_NGROUPS];
 
 /* Index of s in a table of n names, or -1 (NULL never matches). */
 int au_code_index(const char *const *table, int n, const char *s);
+/* How a review names its case: the number (records before commitments) or
+ * its commitment in hex, equal for equal numbers of one message; NULL when
+ * it names none. buf holds the hex. */
+const char *au_case_key(const Mailroom__ReviewCase *c, char buf[2 * ST_HASH_LEN + 1]);
 
 #endif

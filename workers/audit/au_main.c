@@ -35,9 +35,9 @@ static const struct au_cmd cmds[] = {
 	 "witness --state DIR (--url BASE --pubkey FILE | --keygen) [--witness-key FILE] "
 	 "[--witness-name NAME] [--json]",
 	 "fetch, check and cosign the log's checkpoint; refuse rollbacks and forks"},
-	{"trail", au_cmd_trail, LOG_OPTS, AU_O_STORE,
-	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--json]",
-	 "verify the log, then list the records of one message"},
+	{"trail", au_cmd_trail, LOG_OPTS | AU_O_DATAKEY, AU_O_STORE,
+	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--data-key FILE] [--json]",
+	 "verify the log, then list the records of one message (with the key: their texts)"},
 	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON, 0,
 	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR] [--json]",
 	 "the due date N working days after a receipt date"},
@@ -112,6 +112,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"to", required_argument, NULL, 'T'},
 		{"format", required_argument, NULL, 'F'},
 		{"rotation", required_argument, NULL, 'R'},
+		{"data-key", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -120,7 +121,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	                              "--calendars", "--now", "--out", "--receipt", "--proof",
 	                              "--checkpoint", "--entry", "--state", "--url",
 	                              "--witness-key", "--witness-name", "--keygen", "--year",
-	                              "--to", "--format", "--rotation"};
+	                              "--to", "--format", "--rotation", "--data-key"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
@@ -150,6 +151,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'y': o->year = optarg; o->seen |= AU_O_YEAR; break;
 		case 'T': o->to = optarg; o->seen |= AU_O_TO; break;
 		case 'F': o->format = optarg; o->seen |= AU_O_FORMAT; break;
+		case 'D': o->data_key = optarg; o->seen |= AU_O_DATAKEY; break;
 		case 'R':
 			if (o->nrotation == AU_MAX_ROTATIONS)
 				return au_usage(argv[0], "too many --rotation files");

@@ -95,11 +95,13 @@ static int review(struct book *b, struct msg *m, const Mailroom__ReviewCase *c)
 	struct rcase *rc = NULL;
 	int kind = au_code_index(pb_disc_review_kinds, AU_NREVIEW_KINDS, c ? c->kind : NULL);
 	int result = au_code_index(pb_disc_results, AU_NRESULTS, c ? c->result : NULL);
+	char kbuf[2 * ST_HASH_LEN + 1];
+	const char *case_no = c ? au_case_key(c, kbuf) : NULL;
 
-	if (!c || !c->case_no || kind < 0 || result < 0)
+	if (!case_no || kind < 0 || result < 0)
 		return PB_OK;   /* verification refused these already */
 	for (uint32_t k = m->cases; k; k = b->cases[k - 1].next)
-		if (strcmp(b->cases[k - 1].case_no, c->case_no) == 0) {
+		if (strcmp(b->cases[k - 1].case_no, case_no) == 0) {
 			rc = &b->cases[k - 1];
 			break;
 		}
@@ -114,7 +116,7 @@ static int review(struct book *b, struct msg *m, const Mailroom__ReviewCase *c)
 		}
 		rc = &b->cases[b->ncases];
 		memset(rc, 0, sizeof(*rc));
-		if (!(rc->case_no = strdup(c->case_no)))
+		if (!(rc->case_no = strdup(case_no)))
 			return PB_ENOMEM;
 		rc->next = m->cases;
 		m->cases = (uint32_t)++b->ncases;

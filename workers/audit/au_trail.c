@@ -1,9 +1,13 @@
-/* trail: every audit record about one message, from a verified log. */
+/* trail: every audit record about one message, from a verified log. With
+ * the data key, each free text sealed in the store beside its commitment,
+ * and whether the two match. */
 #include "au.h"
+#include "pb_conf.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_time.h"
 
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,8 @@ struct trail {
 	Mailroom__StoredMessage *msg;   /* NULL when the store has no such message */
 	json_t *records;                /* --json */
 	uint64_t found;
+	int keyed;                      /* --data-key given: show and check the texts */
+	uint64_t mismatches;
 };
 
 static void print_kv(const char *k, const char *v)
@@ -26,7 +32,118 @@ static void print_kv(const char *k, const char *v)
 	au_put_clean(v);
 }
 
-static void print_record(const Mailroom__AuditRecord *r)
+int au_texts_match(const Mailroom__AuditRecord *r, const Mailroom__RecordTexts *x,
+                   struct au_text out[AU_TEXT_FIELDS], int *n)
+{
+	static const ProtobufCBinaryData none = {0, NULL};
+	const struct {
+		const char *field;
+		const ProtobufCBinaryData *c;
+		const char *t;
+	} f[AU_TEXT_FIELDS] = {
+		{"detail", &r->detail_commit, x ? x->detail : NULL},
+		{"approver", &r->approver_commit, x ? x->approver : NULL},
+		{"legal_basis", &r->legal_basis_commit, x ? x->legal_basis : NULL},
+		{"case_no", r->review ? &r->review->case_no_commit : &none, x ? x->case_no : NULL},
+	};
+	uint8_t h[ST_HASH_LEN];
+	int bad = 0;
+
+	*n = 0;
+	for (int i = 0; i < AU_TEXT_FIELDS; i++) {
+		int has_t = f[i].t && *f[i].t;
+		struct au_text *o;
+		if (f[i].c->len == 0 && !has_t)
+			continue;
+		o = &out[(*n)++];
+		o->field = f[i].field;
+		o->commit = f[i].c;
+		o->text = has_t ? f[i].t : NULL;
+		o->match = 0;
+		/* A commitment without its text, or a text without its
+		 * commitment, is as wrong as a text that differs. */
+		if (has_t && f[i].c->len == ST_HASH_LEN && x->salt.len == ST_SALT_LEN) {
+			st_text_commit(x->salt.data, f[i].field, f[i].t, strlen(f[i].t), h);
+			o->match = memcmp(h, f[i].c->data, ST_HASH_LEN) == 0;
+		}
+		bad += !o->match;
+	}
+	return bad;
+}
+
+/* The sealed texts of record index; NULL when it has none or they do not
+ * open (then every commitment of it is a mismatch). */
+static Mailroom__RecordTexts *texts_load(st_env *env, st_txn *t, uint64_t index)
+{
+	Mailroom__RecordTexts *x = NULL;
+	const uint8_t *data;
+	uint8_t *plain;
+	size_t len, plen;
+
+	if (st_texts_get(t, index, &data, &len) || st_unseal(env, data, len, &plain, &plen))
+		return NULL;
+	x = mailroom__record_texts__unpack(NULL, plen, plain);
+	sodium_memzero(plain, plen);
+	free(plain);
+	return x;
+}
+
+static int has_commit(const Mailroom__AuditRecord *r)
+{
+	return r->detail_commit.len || r->approver_commit.len || r->legal_basis_commit.len ||
+	       (r->review && r->review->case_no_commit.len);
+}
+
+static void hex_of(const ProtobufCBinaryData *b, char out[2 * ST_HASH_LEN + 1])
+{
+	if (b->len == ST_HASH_LEN)
+		pb_hex(b->data, ST_HASH_LEN, out);
+	else
+		snprintf(out, 2 * ST_HASH_LEN + 1, "(%zu bytes)", b->len);
+}
+
+static void print_texts(const struct au_text *a, int n, int keyed)
+{
+	char h[2 * ST_HASH_LEN + 1];
+
+	for (int i = 0; i < n; i++) {
+		if (a[i].commit->len) {
+			hex_of(a[i].commit, h);
+			printf(" %s_commit=%s", a[i].field, h);
+		}
+		if (!keyed)
+			continue;
+		if (a[i].text)
+			print_kv(a[i].field, a[i].text);
+		else
+			printf(" %s=(none stored)", a[i].field);
+		printf(a[i].match ? " (matches)" : " MISMATCH");
+	}
+}
+
+static json_t *texts_json(const struct au_text *a, int n, int keyed)
+{
+	char h[2 * ST_HASH_LEN + 1];
+	json_t *o = json_object();
+
+	for (int i = 0; o && i < n; i++) {
+		json_t *f;
+		hex_of(a[i].commit, h);
+		f = json_pack("{s:s?}", "commit", a[i].commit->len ? h : NULL);
+		if (f && keyed &&
+		    (json_object_set_new(f, "text", a[i].text ? json_string(a[i].text) : json_null()) ||
+		     json_object_set_new(f, "match", json_boolean(a[i].match))))
+			json_decref(f), f = NULL;
+		if (!f || json_object_set_new(o, a[i].field, f)) {
+			json_decref(o);
+			return NULL;
+		}
+	}
+	return o;
+}
+
+static void print_record(const Mailroom__AuditRecord *r, const struct au_text *tx, int ntx,
+                         int keyed)
 {
 	char ev[48], t[40], due[40], hash[2 * 64 + 1];
 
@@ -63,20 +180,24 @@ static void print_record(const Mailroom__AuditRecord *r)
 	print_kv("approver", r->approver);
 	print_kv("ref", r->external_ref);
 	print_kv("detail", r->detail);
+	if (r->review)
+		print_kv("case_no", r->review->case_no);
+	print_texts(tx, ntx, keyed);
 	putchar('\n');
 }
 
-static json_t *record_json(const Mailroom__AuditRecord *r)
+static json_t *record_json(const Mailroom__AuditRecord *r, const struct au_text *tx, int ntx,
+                           int keyed)
 {
 	char ev[48], hash[2 * 64 + 1];
-	json_t *h = json_null();
+	json_t *h = json_null(), *j;
 
 	au_enum_name(&mailroom__audit_event__descriptor, r->event, "AUDIT_", 0, ev, sizeof(ev));
 	if (r->content_hash.len > 0 && r->content_hash.len <= 64) {
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		h = json_string(hash);
 	}
-	return json_pack("{s:I, s:o, s:o, s:b, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:s, s:s, s:o, "
+	j = json_pack("{s:I, s:o, s:o, s:b, s:s, s:s, s:s, s:s, s:o, s:b, s:o, s:o, s:s, s:s, s:o, "
 	                 "s:s}",
 	                 "index", (json_int_t)r->index, "time", au_time_json(r->time_ms, 1),
 	                 "effective", au_time_json(r->effective_ms, 1), "imported", r->imported,
@@ -85,11 +206,16 @@ static json_t *record_json(const Mailroom__AuditRecord *r)
 	                 r->due_provisional, "ack_due", au_time_json(r->ack_due_ms, 1), "old_due",
 	                 au_time_json(r->old_due_ms, 1), "approver", r->approver, "detail",
 	                 r->detail, "content_hash", h, "external_ref", r->external_ref);
+	if (j && ntx && json_object_set_new(j, "texts", texts_json(tx, ntx, keyed))) {
+		json_decref(j);
+		j = NULL;
+	}
+	return j;
 }
 
 /* One pass over the verified prefix of the log. Records past it (the
  * router may have appended since) are not shown: they were not checked. */
-static int scan(st_txn *t, uint64_t n, struct trail *tr)
+static int scan(st_env *env, st_txn *t, uint64_t n, struct trail *tr)
 {
 	for (uint64_t i = 0; i < n; i++) {
 		Mailroom__AuditRecord *r;
@@ -105,11 +231,19 @@ static int scan(st_txn *t, uint64_t n, struct trail *tr)
 			return PB_ECORRUPT;
 		if (r->message_id.len == PB_ID_LEN &&
 		    memcmp(r->message_id.data, tr->id, PB_ID_LEN) == 0) {
+			Mailroom__RecordTexts *x = NULL;
+			struct au_text tx[AU_TEXT_FIELDS];
+			int ntx = 0;
 			tr->found++;
+			if (tr->keyed && has_commit(r))
+				x = texts_load(env, t, i);
+			tr->mismatches += (uint64_t)au_texts_match(r, x, tx, &ntx) * (uint64_t)tr->keyed;
 			if (!tr->records)
-				print_record(r);
-			else if (json_array_append_new(tr->records, record_json(r)))
+				print_record(r, tx, ntx, tr->keyed);
+			else if (json_array_append_new(tr->records, record_json(r, tx, ntx, tr->keyed)))
 				rc = PB_ENOMEM;
+			if (x)
+				mailroom__record_texts__free_unpacked(x, NULL);
 		}
 		mailroom__audit_record__free_unpacked(r, NULL);
 		if (rc)
@@ -198,7 +332,7 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 		au_log_print(l, o->pubkey);
 		print_message(tr);
 	}
-	rc = scan(t, l->rep.records, tr);
+	rc = scan(l->env, t, l->rep.records, tr);
 	st_txn_abort(t);
 	if (rc)
 		return au_fail(o->json, AU_EXIT_OTHER, pb_err_name(rc), "cannot read the log: %s",
@@ -206,11 +340,26 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 	if (!tr->msg && tr->found == 0)
 		return au_fail(o->json, AU_EXIT_NOTFOUND, "not_found", "no message %s in %s",
 		               tr->idt, o->store);
-	if (!o->json)
-		return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
-	json_t *j = json_pack("{s:o, s:o, s:O}", "message", message_json(tr), "log",
-	                      au_log_json(l), "records", tr->records);
-	return au_emit(j);
+	if (!o->json) {
+		if (fflush(stdout) != 0)
+			return AU_EXIT_OTHER;
+	} else {
+		json_t *j = json_pack("{s:o, s:o, s:O}", "message", message_json(tr), "log",
+		                      au_log_json(l), "records", tr->records);
+		if (j && tr->keyed && json_object_set_new(j, "text_mismatches",
+		                                          json_integer((json_int_t)tr->mismatches))) {
+			json_decref(j);
+			j = NULL;
+		}
+		if ((rc = au_emit(j)))
+			return rc;
+	}
+	if (tr->mismatches) {
+		fprintf(stderr, AU_PROG ": %llu stored text(s) do not match their commitments in the log\n",
+		        (unsigned long long)tr->mismatches);
+		return AU_EXIT_TEXTS;
+	}
+	return AU_EXIT_OK;
 }
 
 int au_cmd_trail(int argc, char **argv)
@@ -232,6 +381,17 @@ int au_cmd_trail(int argc, char **argv)
 	 * nothing: refuse with the verify verdict instead. */
 	if ((rc = au_log_open(o.store, o.pubkey, o.json, &l)))
 		return rc;
+	if (o.data_key) {
+		uint8_t key[32];
+		if (pb_secret_load(o.data_key, key, sizeof(key))) {
+			au_log_close(&l);
+			return au_fail(o.json, AU_EXIT_OPEN, "cannot_read", "cannot read the data key %s",
+			               o.data_key);
+		}
+		st_data_key_set(l.env, key);
+		sodium_memzero(key, sizeof(key));
+		tr.keyed = 1;
+	}
 	rc = run(&o, &l, &tr);
 	st_msg_free(tr.msg);
 	json_decref(tr.records);

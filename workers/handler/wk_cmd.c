@@ -153,7 +153,8 @@ static void name_from_key(const char *path, char *out, size_t len)
 
 int wk_cmd_keygen(struct wk_ctx *x)
 {
-	char name[PB_NAME_MAX], hex[65], conf[PB_NAME_MAX + 160];
+	char name[PB_NAME_MAX], hex[65], conf[PB_NAME_MAX + 160], id[PB_ACTOR_ID_TEXT];
+	char actor[PB_ACTOR_ID_TEXT + 8];
 	uint8_t pk[32];
 	int rc;
 
@@ -174,7 +175,11 @@ int wk_cmd_keygen(struct wk_ctx *x)
 		                   rc == PB_ENOTFOUND ? "no such directory" : pb_err_str(rc));
 	pb_hex(pk, sizeof(pk), hex);
 	snprintf(conf, sizeof(conf), "[handler.%s]\nkey = %s\nqueues = general", name, hex);
-	return wk_emit(json_pack("{s:s, s:s}", "public_key", hex, "config", conf));
+	/* How the public log will name this handler: the office keeps the
+	 * mapping, the log never has the name. */
+	pb_actor_id(pk, id);
+	snprintf(actor, sizeof(actor), "handler:%s", id);
+	return wk_emit(json_pack("{s:s, s:s, s:s}", "public_key", hex, "config", conf, "actor", actor));
 }
 
 /* The one plain-text output: the bare hex, for scripts that write a

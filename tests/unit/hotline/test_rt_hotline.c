@@ -219,7 +219,15 @@ Test(hotline, urge_moves_an_overdue_order_ahead_once)
 	Mailroom__AuditRecord *r = hl_last_record();
 	cr_expect_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_URGED);
 	cr_expect_str_eq(r->external_ref, "12345:GD-U-2#1");
-	cr_expect_str_eq(r->detail, "市民再次来电催促");
+	/* The urge's text is the platform's prose: committed, kept sealed. */
+	cr_expect_str_eq(r->detail, "");
+	m = hl_msg(b);
+	cr_expect(fx_commits(&r->detail_commit, &m->text_salt, "detail", "市民再次来电催促"));
+	st_msg_free(m);
+	Mailroom__RecordTexts *x = fx_texts(r->index);
+	cr_assert_not_null(x);
+	cr_expect_str_eq(x->detail, "市民再次来电催促");
+	mailroom__record_texts__free_unpacked(x, NULL);
 	mailroom__audit_record__free_unpacked(r, NULL);
 
 	/* The same urge again is a repeat; a later one is another record. */

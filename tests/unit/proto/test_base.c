@@ -367,3 +367,15 @@ Test(base, wire_envelopes_authenticate)
 	cr_assert_eq(pb_wire_open(buf, len, secret, &env, &got), PB_EAUTH);
 	free(buf);
 }
+
+/* How the log names a handler: SHA-256("mailroom/actor/v1\n" || pk)[:8]. */
+Test(base, actor_id_known_answer)
+{
+	uint8_t pk[32];
+	char id[PB_ACTOR_ID_TEXT];
+
+	for (int i = 0; i < 32; i++)
+		pk[i] = (uint8_t)i;
+	pb_actor_id(pk, id);
+	cr_assert_str_eq(id, "0771f0f89b8eb4b4");
+}

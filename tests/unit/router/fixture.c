@@ -194,3 +194,41 @@ int lease_op(const struct rt_principal *who, int op, const uint8_t *id, const ui
 	}
 	return apply(who, &req, now, res);
 }
+
+Mailroom__RecordTexts *fx_texts(uint64_t index)
+{
+	Mailroom__RecordTexts *x = NULL;
+	const uint8_t *data;
+	uint8_t *plain;
+	size_t len, plen;
+	st_txn *t;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	if (st_texts_get(t, index, &data, &len) == PB_OK &&
+	    st_unseal(core.store, data, len, &plain, &plen) == PB_OK) {
+		x = mailroom__record_texts__unpack(NULL, plen, plain);
+		free(plain);
+	}
+	st_txn_abort(t);
+	return x;
+}
+
+const char *fx_actor(const char *prefix, const struct rt_principal *who, char *buf, size_t len)
+{
+	char id[PB_ACTOR_ID_TEXT];
+
+	pb_actor_id(who->handler->pubkey, id);
+	snprintf(buf, len, "%s:%s", prefix, id);
+	return buf;
+}
+
+int fx_commits(const ProtobufCBinaryData *commit, const ProtobufCBinaryData *salt,
+               const char *field, const char *text)
+{
+	uint8_t want[ST_HASH_LEN];
+
+	if (commit->len != ST_HASH_LEN || salt->len != ST_SALT_LEN)
+		return 0;
+	st_text_commit(salt->data, field, text, strlen(text), want);
+	return memcmp(want, commit->data, ST_HASH_LEN) == 0;
+}

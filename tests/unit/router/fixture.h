@@ -33,5 +33,13 @@ Mailroom__PullResp *pull(const struct rt_principal *who, const char *queue, int6
                          struct rt_result *res, int expect);
 int lease_op(const struct rt_principal *who, int op, const uint8_t *id, const uint8_t *token,
              const char *arg, int64_t now, struct rt_result *res);
+/* The clear texts sealed for log record index; NULL when it has none.
+ * Free with mailroom__record_texts__free_unpacked. */
+Mailroom__RecordTexts *fx_texts(uint64_t index);
+/* "<prefix>:<key id>", how the log names who. */
+const char *fx_actor(const char *prefix, const struct rt_principal *who, char *buf, size_t len);
+/* Is commit the commitment to text in field under salt? */
+int fx_commits(const ProtobufCBinaryData *commit, const ProtobufCBinaryData *salt,
+               const char *field, const char *text);
 
 #endif

@@ -108,7 +108,14 @@ Test(clock, overlapping_pauses_leave_out_the_days_between)
 	expect_due("2025-09-22T23:59:59+08:00", r->old_due_ms);
 	expect_due("2025-09-28T23:59:59+08:00", r->clock->due_ms);
 	cr_assert_eq(r->clock->paused_days, 5);
-	cr_assert_str_eq(r->actor, "handler:alice");
+	char who[64];
+	cr_assert_str_eq(r->actor, fx_actor("handler", &alice, who, sizeof(who)));
+	cr_assert_str_eq(r->detail, "");
+	Mailroom__RecordTexts *x = fx_texts(r->index);
+	cr_assert_not_null(x);
+	cr_expect_str_eq(x->detail, "另一部门已答复");
+	cr_expect(fx_commits(&r->detail_commit, &x->salt, "detail", "另一部门已答复"));
+	mailroom__record_texts__free_unpacked(x, NULL);
 	mailroom__audit_record__free_unpacked(r, NULL);
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "again",
 	                      0, at("2025-09-11T10:00:00+08:00"), &res), PB_ESTATE);
@@ -141,7 +148,19 @@ Test(clock, one_extension_up_to_the_cap)
 	rt_result_clear(&res);
 	Mailroom__AuditRecord *r = last_record();
 	cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED);
-	cr_assert_str_eq(r->approver, "李主任");
+	/* The approver and the reason: commitments under the message's salt,
+	 * in different domains, never the names. */
+	cr_assert_str_eq(r->approver, "");
+	cr_assert_str_eq(r->detail, "");
+	st_txn *t;
+	Mailroom__StoredMessage *m;
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_msg_get(t, a.id, &m), PB_OK);
+	st_txn_abort(t);
+	cr_expect(fx_commits(&r->approver_commit, &m->text_salt, "approver", "李主任"));
+	cr_expect(fx_commits(&r->detail_commit, &m->text_salt, "detail", "需要调取档案"));
+	cr_expect_not(fx_commits(&r->detail_commit, &m->text_salt, "approver", "需要调取档案"));
+	st_msg_free(m);
 	mailroom__audit_record__free_unpacked(r, NULL);
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_EXTEND, a.id, 1, "李主任", "再延一天",
 	                      0, at("2025-03-01T09:00:00+08:00"), &res), PB_ELIMIT, "only once");

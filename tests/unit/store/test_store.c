@@ -519,3 +519,65 @@ Test(store, nested_txn_changes)
 	st_txn_abort(NULL);
 	cr_assert_eq(st_txn_commit(NULL), PB_EINVAL);
 }
+
+/* The commitment to a record's free text: BLAKE2b-256 keyed by the salt
+ * over "mailroom/text/v1\n" field "\n" text; the value below is computed
+ * independently of this code. */
+Test(store, text_commitment_known_answer_keyed_and_domain_separated)
+{
+	uint8_t s1[ST_SALT_LEN], s2[ST_SALT_LEN] = {2}, a[ST_HASH_LEN], b[ST_HASH_LEN];
+	char hex[2 * ST_HASH_LEN + 1];
+	const char *t = "李主任";
+
+	for (int i = 0; i < ST_SALT_LEN; i++)
+		s1[i] = (uint8_t)i;
+	st_text_commit(s1, "approver", t, strlen(t), a);
+	pb_hex(a, sizeof(a), hex);
+	cr_assert_str_eq(hex, "b7ceeb7142d3378870b3361e1f983c622a19a54e7bc3b10cf7d26d60760f9f73");
+	st_text_commit(s1, "detail", t, strlen(t), b);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "another field, another commitment");
+	st_text_commit(s2, "approver", t, strlen(t), b);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "another salt, another commitment");
+	st_content_hash(s1, t, strlen(t), b);
+	cr_assert_neq(memcmp(a, b, sizeof(a)), 0, "not the reply's content hash");
+}
+
+/* The sealed texts of a record: written once, in the record's
+ * transaction (gone with it on abort), and opened by a read-only open
+ * only once it is given the data key. */
+Test(store, record_texts_once_with_their_transaction_and_the_data_key)
+{
+	static const char text[] = "属地管理";
+	const uint8_t *got;
+	uint8_t *sealed, *plain, key[32];
+	size_t slen, len, plen;
+	st_txn *t, *child;
+
+	cr_assert_eq(st_seal(fx.env, (const uint8_t *)text, strlen(text), &sealed, &slen), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, t, 0, &child), PB_OK);
+	cr_assert_eq(st_texts_put(child, 7, sealed, slen), PB_OK);
+	st_txn_abort(child);
+	cr_assert_eq(st_texts_get(t, 7, &got, &len), PB_ENOTFOUND, "gone with its transaction");
+	cr_assert_eq(st_texts_put(t, 7, sealed, slen), PB_OK);
+	cr_assert_eq(st_texts_put(t, 7, sealed, slen), PB_EEXIST, "never replaced");
+	cr_assert_eq(st_texts_put(t, 8, sealed, 0), PB_EINVAL);
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	free(sealed);
+
+	memcpy(key, fx.keys.data_key, sizeof(key));
+	fx_close();
+	cr_assert_eq(fx_reopen(0, 1), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_texts_get(t, 7, &got, &len), PB_OK);
+	cr_assert_eq(st_unseal(fx.env, got, len, &plain, &plen), PB_EINVAL, "no key, no texts");
+	st_data_key_set(fx.env, key);
+	cr_assert_eq(st_unseal(fx.env, got, len, &plain, &plen), PB_OK);
+	cr_assert_eq(plen, strlen(text));
+	cr_assert_eq(memcmp(plain, text, plen), 0);
+	free(plain);
+	cr_assert_eq(st_seal(fx.env, (const uint8_t *)text, 1, &sealed, &slen), PB_EINVAL,
+	             "a reader never seals");
+	cr_assert_eq(st_texts_get(t, 8, &got, &len), PB_ENOTFOUND);
+	st_txn_abort(t);
+}

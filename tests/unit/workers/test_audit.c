@@ -1,12 +1,18 @@
 /* mailroom-audit as a process, against a store built here and then
  * tampered with through raw LMDB. */
 #include "helpers.h"
+#include "pb_conf.h"
+#include "pb_err.h"
 #include "pb_id.h"
+#include "pb_time.h"
 
 #include <criterion/criterion.h>
 #include <ctype.h>
 #include <jansson.h>
+#include <lmdb.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 TestSuite(audit, .init = tdir_setup, .fini = tdir_teardown, .timeout = 60);
@@ -249,4 +255,164 @@ Test(audit, works_while_a_writer_has_it_open)
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	st_close(env);
 	free(c);
+}
+
+/* ---- trail --data-key: the sealed texts beside their commitments ---- */
+
+/* A message with a transfer (reason) and an extension (approver, reason),
+ * each text committed in the record and sealed under the record's index.
+ * Returns the extension's index. */
+static uint64_t texts_store_build(void)
+{
+	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
+	Mailroom__RecordTexts x = MAILROOM__RECORD_TEXTS__INIT;
+	uint8_t salt[ST_SALT_LEN], c1[ST_HASH_LEN], c2[ST_HASH_LEN], *plain, *sealed;
+	size_t len, slen;
+	int64_t now = pb_now_ms();
+	st_env *env = store_create(&fs, NULL);
+	st_txn *t;
+
+	pb_id_new(now, fs.id);
+	pb_id_to_text(fs.id, fs.idt);
+	randombytes_buf(salt, sizeof(salt));
+	cr_assert_eq(st_txn_begin(env, NULL, 0, &t), PB_OK);
+	m.id.data = fs.id;
+	m.id.len = 16;
+	m.channel = MAILROOM__CHANNEL__CHANNEL_MAILBOX;
+	m.queue = "roads";
+	m.text_salt.data = salt;
+	m.text_salt.len = sizeof(salt);
+	cr_assert_eq(st_msg_put(t, &m), PB_OK);
+
+	Mailroom__AuditRecord r = MAILROOM__AUDIT_RECORD__INIT;
+	r.time_ms = now;
+	r.actor = "gateway";
+	r.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
+	r.message_id = m.id;
+	r.channel = m.channel;
+	r.queue = "general";
+	cr_assert_eq(st_log_append(t, &r, NULL), PB_OK);
+
+	for (int i = 0; i < 2; i++) {
+		r.actor = "handler:0123456789abcdef";
+		r.event = i ? MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED
+		            : MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED;
+		mailroom__record_texts__init(&x);
+		x.salt.data = salt;
+		x.salt.len = sizeof(salt);
+		x.detail = i ? "需调取档案-乙" : "属地管理-甲";
+		st_text_commit(salt, "detail", x.detail, strlen(x.detail), c1);
+		r.detail_commit.data = c1;
+		r.detail_commit.len = sizeof(c1);
+		if (i) {
+			x.approver = "钱主任";
+			st_text_commit(salt, "approver", x.approver, strlen(x.approver), c2);
+			r.approver_commit.data = c2;
+			r.approver_commit.len = sizeof(c2);
+		}
+		cr_assert_eq(st_log_append(t, &r, NULL), PB_OK);
+		len = mailroom__record_texts__get_packed_size(&x);
+		plain = malloc(len);
+		cr_assert_not_null(plain);
+		mailroom__record_texts__pack(&x, plain);
+		cr_assert_eq(st_seal(env, plain, len, &sealed, &slen), PB_OK);
+		cr_assert_eq(st_texts_put(t, r.index, sealed, slen), PB_OK);
+		free(plain);
+		free(sealed);
+	}
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	st_close(env);
+	return r.index;
+}
+
+/* Replaces the sealed texts of record index, as someone with the data key
+ * and write access to the files could. */
+static void texts_tamper(uint64_t index, const char *field, const char *text)
+{
+	Mailroom__RecordTexts *x;
+	uint8_t key[32], kbuf[8], *plain, *sealed;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = {sizeof(kbuf), kbuf}, v;
+	size_t len;
+
+	cr_assert_eq(pb_secret_load(tpath("keys/data.key"), key, sizeof(key)), PB_OK);
+	for (int i = 0; i < 8; i++)
+		kbuf[i] = (uint8_t)(index >> (56 - 8 * i));
+	cr_assert_eq(mdb_env_create(&env), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(env, 32), 0);
+	cr_assert_eq(mdb_env_open(env, fs.dir, 0, 0600), 0);
+	cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	cr_assert_eq(mdb_dbi_open(txn, "texts", 0, &dbi), 0);
+	cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+	len = v.mv_size - crypto_secretbox_MACBYTES - crypto_secretbox_NONCEBYTES;
+	plain = malloc(len);
+	cr_assert_not_null(plain);
+	cr_assert_eq(crypto_secretbox_open_easy(plain, (uint8_t *)v.mv_data + crypto_secretbox_NONCEBYTES,
+	                                        v.mv_size - crypto_secretbox_NONCEBYTES, v.mv_data, key),
+	             0);
+	x = mailroom__record_texts__unpack(NULL, len, plain);
+	cr_assert_not_null(x);
+	free(plain);
+	free(strcmp(field, "detail") == 0 ? x->detail : x->approver);
+	*(strcmp(field, "detail") == 0 ? &x->detail : &x->approver) = strdup(text);
+	len = mailroom__record_texts__get_packed_size(x);
+	plain = malloc(len);
+	sealed = malloc(len + crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES);
+	cr_assert(plain && sealed);
+	mailroom__record_texts__pack(x, plain);
+	mailroom__record_texts__free_unpacked(x, NULL);
+	randombytes_buf(sealed, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(sealed + crypto_secretbox_NONCEBYTES, plain, len, sealed, key);
+	v.mv_data = sealed;
+	v.mv_size = len + crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES;
+	cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	cr_assert_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	free(plain);
+	free(sealed);
+}
+
+Test(audit, trail_shows_sealed_texts_and_reports_a_tampered_one)
+{
+	uint64_t ext = texts_store_build();
+
+	/* Without the key: commitments only, never the texts. */
+	RUN("trail", fs.idt, "--store", fs.dir);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, " detail_commit="), "%s", r.out);
+	cr_assert(strstr(r.out, " approver_commit="), "%s", r.out);
+	cr_assert_null(strstr(r.out, "钱主任"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "属地管理"), "%s", r.out);
+
+	/* With it: each text beside its commitment, all matching. */
+	RUN("trail", fs.idt, "--store", fs.dir, "--data-key", tpath("keys/data.key"));
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, " detail=属地管理-甲 (matches)"), "%s", r.out);
+	cr_assert(strstr(r.out, " approver=钱主任 (matches)"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "MISMATCH"), "%s", r.out);
+
+	/* A stored approver changed afterwards is named, with its own exit. */
+	texts_tamper(ext, "approver", "孙主任");
+	RUN("trail", fs.idt, "--store", fs.dir, "--data-key", tpath("keys/data.key"));
+	cr_assert_eq(r.exit, 32, "%d %s%s", r.exit, r.out, r.err);
+	cr_assert(strstr(r.out, " approver=孙主任 MISMATCH"), "%s", r.out);
+	cr_assert(strstr(r.out, " detail=需调取档案-乙 (matches)"), "%s", r.out);
+	cr_assert(strstr(r.err, "do not match"), "%s", r.err);
+
+	RUN("trail", fs.idt, "--store", fs.dir, "--data-key", tpath("keys/data.key"), "--json");
+	cr_assert_eq(r.exit, 32, "%s%s", r.out, r.err);
+	json_t *j = out_json();
+	cr_assert_eq(json_integer_value(json_object_get(j, "text_mismatches")), 1, "%s", r.out);
+	json_decref(j);
+
+	/* A wrong key opens nothing: every commitment is unmatched. */
+	FILE *f = fopen(tpath("other.key"), "w");
+	cr_assert_not_null(f);
+	fprintf(f, "%064d\n", 7);
+	fclose(f);
+	RUN("trail", fs.idt, "--store", fs.dir, "--data-key", tpath("other.key"));
+	cr_assert_eq(r.exit, 32, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, " detail=(none stored) MISMATCH"), "%s", r.out);
 }

@@ -95,6 +95,10 @@ Test(handler_cli, keygen_writes_key_and_prints_config)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "public_key")), hex);
 	snprintf(want, sizeof(want), "[handler.alice]\nkey = %s\nqueues = general", hex);
 	cr_assert_str_eq(json_string_value(json_object_get(j, "config")), want);
+	char id[PB_ACTOR_ID_TEXT];
+	pb_actor_id(pk, id);
+	snprintf(want, sizeof(want), "handler:%s", id);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "actor")), want, "the log's name for it");
 	json_decref(j);
 
 	RUN("--key", "alice.key", "pubkey");
