@@ -46,6 +46,7 @@ enum au_exit {
 	AU_EXIT_FORK = 27,         /* two signed checkpoints of one size, different roots */
 	AU_EXIT_UNVERIFIED = 28,   /* report: the log does not verify, so no report */
 	AU_EXIT_CHECKS = 29,       /* report: printed, but a cross-check of the tables failed */
+	AU_EXIT_NO_DEADLINES = 31, /* verify: the log holds, but no calendars to check deadlines on */
 };
 
 /* Options a command may take. */
@@ -71,6 +72,7 @@ enum {
 	AU_O_TO = 1 << 18,
 	AU_O_FORMAT = 1 << 19,
 	AU_O_ROTATION = 1 << 20,
+	AU_O_NODEADLINES = 1 << 21,
 };
 
 #define AU_MAX_ROTATIONS 16
@@ -136,6 +138,7 @@ struct au_opts {
 	const char *rotation[AU_MAX_ROTATIONS];   /* --rotation FILE, in the order given */
 	int nrotation;
 	int keygen;
+	int no_deadlines;          /* verify: leave deadlines unchecked, knowingly */
 	int json;
 	unsigned seen;             /* AU_O_* given */
 	int nargs;
