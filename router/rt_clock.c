@@ -1,4 +1,4 @@
-/* Deadline clocks (deadlines.md). A clock's due instant is always derived
+/* Deadline clocks (docs/deadlines.md). A clock's due instant is always derived
  * from its inputs (start, span, extensions, pauses) and the calendar;
  * every change to it is an audit record with the old and new due instant.
  *

@@ -1,4 +1,4 @@
-/* Working-day calendars (deadlines.md section 2).
+/* Working-day calendars (docs/deadlines.md section 2).
  *
  * A working day is Monday to Friday that is not a listed holiday, plus the
  * weekend days a State Council notice names as make-up working days. One

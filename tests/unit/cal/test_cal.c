@@ -1,5 +1,5 @@
 /* Working-day calendar tests. The expected data below is copied from
- * deadlines.md section 2 by hand, not read from deploy/calendars, so a
+ * docs/deadlines.md section 2 by hand, not read from deploy/calendars, so a
  * mistake in either shows up here. */
 #include "cal.h"
 #include "pb_err.h"
@@ -15,7 +15,7 @@
 
 #define CAL_DIR MR_SOURCE_DIR "/deploy/calendars"
 
-/* ---- reference data (deadlines.md section 2) ---- */
+/* ---- reference data (docs/deadlines.md section 2) ---- */
 
 static const struct {
 	const char *from, *to;
