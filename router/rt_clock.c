@@ -444,7 +444,8 @@ void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day)
 }
 
 /* After a new calendar is loaded, provisional deadlines are computed again;
- * each one that moves gets a record. Runs once per calendar version. */
+ * each one that moves or is no longer provisional gets a record. Runs once
+ * per calendar version. */
 int rt_recompute_provisional(struct rt_core *core, int *moved)
 {
 	int64_t now_ms = pb_now_ms();

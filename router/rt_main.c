@@ -142,7 +142,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (moved)
-		pb_info("a new calendar moved %d provisional deadline(s); each has an audit record", moved);
+		pb_info("a new calendar moved or confirmed %d provisional deadline(s); each has an "
+		        "audit record", moved);
 	if ((rc = rt_server_start(&core, &srv))) {
 		pb_error("cannot start: %s", pb_err_str(rc));
 		goto out;

@@ -113,7 +113,7 @@ static int print_ok(const struct run *x)
 	size_t i;
 
 	/* A log whose deadlines went unchecked is not a clean pass. */
-	int exit = !x->cal && !x->o->no_deadlines ? AU_EXIT_NO_DEADLINES : AU_EXIT_OK;
+	int code = !x->cal && !x->o->no_deadlines ? AU_EXIT_NO_DEADLINES : AU_EXIT_OK;
 
 	pb_hex(v->head, ST_HASH_LEN, head);
 	pb_hex(v->pk, 32, pk);
@@ -127,10 +127,10 @@ static int print_ok(const struct run *x)
 		    x->o->pubkey ? "pubkey" : "record0", "deadlines",
 		    x->cal ? "checked" : "not_checked", "rotations", rotations_json(v), "warnings",
 		    w ? w : json_array()));
-		return rc ? rc : exit;
+		return rc ? rc : code;
 	}
 	printf("%s: %llu records, %llu checkpoints, head %s, key %s\n",
-	       exit ? "ok, deadlines not checked" : "ok", (unsigned long long)v->records,
+	       code ? "ok, deadlines not checked" : "ok", (unsigned long long)v->records,
 	       (unsigned long long)v->checkpoints, head, v->key_name);
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
@@ -154,7 +154,7 @@ static int print_ok(const struct run *x)
 	json_array_foreach(w, i, e)
 		printf("warning: %s\n", json_string_value(e));
 	json_decref(w);
-	return fflush(stdout) == 0 ? exit : AU_EXIT_OTHER;
+	return fflush(stdout) == 0 ? code : AU_EXIT_OTHER;
 }
 
 static int print_fail(const struct run *x)
