@@ -104,6 +104,16 @@ static void router_stats(FILE *f, const Mailroom__StatsResp *s)
 	        "# HELP mailroom_log_records Records in the signed audit log.\n"
 	        "# TYPE mailroom_log_records gauge\nmailroom_log_records %llu\n",
 	        (unsigned long long)s->log_size);
+	/* The router's own answer: it is the one whose deadlines would be
+	 * provisional. */
+	fprintf(f,
+	        "# HELP mailroom_calendar_next_year_missing 1 from 1 November while next year's "
+	        "holiday notice is not loaded.\n"
+	        "# TYPE mailroom_calendar_next_year_missing gauge\n"
+	        "mailroom_calendar_next_year_missing %d\n"
+	        "# HELP mailroom_calendar_last_year Last year with a loaded holiday notice.\n"
+	        "# TYPE mailroom_calendar_last_year gauge\nmailroom_calendar_last_year %d\n",
+	        s->calendar_next_year_missing ? 1 : 0, (int)s->calendar_last_year);
 }
 
 char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, size_t *len)

@@ -84,6 +84,9 @@ int rt_expire_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt_r
 /* Writes the next escalation step that is due, if any; PB_ENOTFOUND when
  * none. */
 int rt_escalate_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt_result *res);
+/* From 1 November, while next year's notice is not loaded, warns once per
+ * day (*last_day, the day warned; NULL: warn now). */
+void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day);
 /* Once per calendar version: recomputes provisional deadlines in one
  * transaction, with a record for each that moved. */
 int rt_recompute_provisional(struct rt_core *core, int *moved);

@@ -1,4 +1,4 @@
-/* Deadline clocks (deadlines.md). A clock's due instant is always derived
+/* Deadline clocks (docs/deadlines.md). A clock's due instant is always derived
  * from its inputs (start, span, extensions, pauses) and the calendar;
  * every change to it is an audit record with the old and new due instant.
  *
@@ -426,10 +426,29 @@ static int collect_provisional(const Mailroom__StoredMessage *m, void *arg)
 	return 0;
 }
 
+void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day)
+{
+	int32_t today = pb_day_of_ms(now_ms);
+	int y, m, d;
+
+	if (last_day && *last_day == today)
+		return;
+	if (last_day)
+		*last_day = today;
+	if (!cal_next_year_missing(core->cal, now_ms))
+		return;
+	pb_civil_from_days(today, &y, &m, &d);
+	pb_warn("no calendar for %d yet: deadlines reaching into %d are provisional (statutory "
+	        "holidays only) until its notice is added as cn-%d.cal to %s and the router restarted",
+	        y + 1, y + 1, y + 1, core->conf->calendars_dir);
+}
+
 /* After a new calendar is loaded, provisional deadlines are computed again;
- * each one that moves gets a record. Runs once per calendar version. */
+ * each one that moves or is no longer provisional gets a record. Runs once
+ * per calendar version. */
 int rt_recompute_provisional(struct rt_core *core, int *moved)
 {
+	int64_t now_ms = pb_now_ms();
 	struct prov_scan scan = {0};
 	uint8_t stored[32];
 	size_t len = 0;
@@ -451,30 +470,41 @@ int rt_recompute_provisional(struct rt_core *core, int *moved)
 		Mailroom__StoredMessage *m;
 		rt_result_init(&res);
 		if ((rc = rt_msg_load(t, scan.ids[i], 16, &res, &m)) == PB_OK) {
-			int64_t old_reply = m->reply_due_ms;
-			for (size_t k = 0; k < m->n_clocks && !rc; k++) {
+			int64_t old_reply = m->reply_due_ms, old[8];
+			int was[8];
+			size_t nc = m->n_clocks;
+			/* rt_clocks_start makes two at most. */
+			if (nc > 8)
+				rc = PB_ECORRUPT;
+			/* Every clock first, so that each record carries the
+			 * message's deadlines as they now stand. */
+			for (size_t k = 0; k < nc && !rc; k++) {
 				Mailroom__Clock *c = m->clocks[k];
-				int64_t old = c->due_ms;
-				if (!c->provisional || c->stopped)
+				old[k] = c->due_ms;
+				was[k] = c->provisional && !c->stopped;
+				if (!was[k])
 					continue;
 				if ((rc = unschedule(t, m->id.data, c)))
 					break;
 				rt_clock_compute(core, c);
-				if (c->due_ms != old)
+				if (c->due_ms != old[k])
 					c->escalation = 0;
-				if ((rc = schedule(core, t, m->id.data, c)))
-					break;
-				if (c->due_ms == old && c->provisional)
-					continue;
-				/* The record carries the message's new deadlines and calendar. */
-				rt_clock_mirror(m);
-				m->cal_version.data = core->cal_version;
-				m->cal_version.len = sizeof(core->cal_version);
-				rc = clock_record(core, t, &res, m, c, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED,
-				                  old, "router", "calendar updated", NULL, pb_now_ms());
-				(*moved)++;
+				rc = schedule(core, t, m->id.data, c);
 			}
 			rt_clock_mirror(m);
+			for (size_t k = 0; k < nc && !rc; k++) {
+				Mailroom__Clock *c = m->clocks[k];
+				if (!was[k] || (c->due_ms == old[k] && c->provisional))
+					continue;
+				/* The record carries the new deadlines and calendar; the
+				 * citizen's view says when they were recomputed. */
+				m->cal_version.data = core->cal_version;
+				m->cal_version.len = sizeof(core->cal_version);
+				m->due_recomputed_ms = now_ms;
+				rc = clock_record(core, t, &res, m, c, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED,
+				                  old[k], "router", "calendar updated", NULL, now_ms);
+				(*moved)++;
+			}
 			if (!rc && !(rc = requeue_for_due(t, m, old_reply)))
 				rc = st_msg_put(t, m);
 		}

@@ -22,7 +22,7 @@ static int load_calendars(struct rt_core *core)
 	int rc;
 
 	if (stat(core->conf->calendars_dir, &sb) != 0) {
-		pb_warn("no calendar directory %s: every deadline is provisional (weekends only)",
+		pb_warn("no calendar directory %s: every deadline is provisional (statutory holidays only)",
 		        core->conf->calendars_dir);
 		core->cal = NULL;
 	} else if ((rc = cal_load_dir(core->conf->calendars_dir, &core->cal, err, sizeof(err)))) {
@@ -34,13 +34,7 @@ static int load_calendars(struct rt_core *core)
 	if (core->cal)
 		pb_info("calendars %d-%d loaded from %s", cal_first_year(core->cal),
 		        cal_last_year(core->cal), core->conf->calendars_dir);
-	/* The State Council publishes next year's notice in Oct/Nov; from
-	 * November on, deadlines reaching into next year turn provisional. */
-	int y, m, d;
-	pb_civil_from_days(pb_day_of_ms(pb_now_ms()), &y, &m, &d);
-	if (m >= 11 && !cal_has_year(core->cal, y + 1))
-		pb_warn("no calendar for %d yet: deadlines reaching into %d are provisional until "
-		        "deploy/calendars gets cn-%d.cal", y + 1, y + 1, y + 1);
+	rt_calendar_check(core, pb_now_ms(), NULL);
 	return PB_OK;
 }
 
@@ -148,7 +142,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (moved)
-		pb_info("a new calendar moved %d provisional deadline(s); each has an audit record", moved);
+		pb_info("a new calendar moved or confirmed %d provisional deadline(s); each has an "
+		        "audit record", moved);
 	if ((rc = rt_server_start(&core, &srv))) {
 		pb_error("cannot start: %s", pb_err_str(rc));
 		goto out;

@@ -207,6 +207,7 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->ack_due_ms = m->ack_due_ms;
 	v->reply_due_ms = m->reply_due_ms;
 	v->due_provisional = m->due_provisional;
+	v->due_recomputed_ms = m->due_recomputed_ms;
 	v->reply_text = m->reply_text;
 	v->replied_ms = m->replied_ms;
 	v->imported = m->imported;
@@ -774,7 +775,7 @@ static int op_queues(st_txn *t, const struct rt_principal *who, struct rt_result
 	return PB_OK;
 }
 
-static int op_stats(struct rt_core *core, st_txn *t, struct rt_result *res)
+static int op_stats(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_result *res)
 {
 	const struct pb_conf *c = core->conf;
 	size_t max = PB_CH_COUNT + (size_t)c->nroutes + (size_t)c->nhandlers * PB_MAX_QUEUES, n = 0;
@@ -804,6 +805,8 @@ static int op_stats(struct rt_core *core, st_txn *t, struct rt_result *res)
 		buckets[i] = atomic_load(&core->commit_us_bucket[i]);
 	sr->commit_us_bucket = buckets;
 	sr->n_commit_us_bucket = 9;
+	sr->calendar_next_year_missing = cal_next_year_missing(core->cal, now_ms);
+	sr->calendar_last_year = cal_last_year(core->cal);
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_STATS;
 	res->resp.stats = sr;
 	return PB_OK;
@@ -902,7 +905,6 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
-	(void)now_ms;
 	if (!rt_allowed(who, req))
 		return rt_fail(res, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
 	switch (req->op_case) {
@@ -911,7 +913,7 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 	case MAILROOM__REQUEST__OP_QUEUES:
 		return op_queues(txn, who, res);
 	case MAILROOM__REQUEST__OP_STATS:
-		return op_stats(core, txn, res);
+		return op_stats(core, txn, now_ms, res);
 	case MAILROOM__REQUEST__OP_LOG:
 		return rt_op_log(txn, req, res);
 	case MAILROOM__REQUEST__OP_OUTBOX:

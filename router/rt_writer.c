@@ -363,6 +363,7 @@ static void *writer_main(void *arg)
 	struct rt_writer *w = arg;
 	const struct pb_conf *c = w->core->conf;
 	int64_t next_tick = 0;
+	int32_t cal_day = pb_day_of_ms(pb_now_ms());   /* rt_main warned at start */
 
 	/* Named, so per-thread tools (top -H, perf) tell the stages apart. */
 	pthread_setname_np(pthread_self(), "rt-writer");
@@ -399,6 +400,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		now = pb_now_ms();
+		rt_calendar_check(w->core, now, &cal_day);
 		next_tick = expire_waiters(w, &batch, now);
 		if (batch || now >= next_tick - TICK_MS)
 			process(w, batch);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,12 +16,97 @@
 #define CAL_TEXT_MAX 256
 #define CAL_RANGES_MAX 128
 /* First line hashed into every version, so a change of the canonical form
- * can never collide with an older version. */
-#define CAL_CANON_HEADER "mailroom-calendar 1\n"
+ * or of the rule for years without a notice can never collide with an
+ * older version. 2: such years take the statutory holidays. */
+#define CAL_CANON_HEADER "mailroom-calendar 2\n"
 
 /*
- * Loaded form. Offsets are days since day0 (1 January of the first loaded
- * year); the table covers whole years up to 31 December of the last one.
+ * The statutory holidays (全国年节及纪念日放假办法) every year has by law,
+ * whether or not its notice is loaded. A year without a notice gets these
+ * and no make-up working days: a holiday on a weekend is just a day off.
+ * The lunar dates (正月初一, 端午, 中秋) and 清明 are tabled as MMDD for
+ * CAL_STAT_FIRST..CAL_STAT_LAST; they were computed astronomically and
+ * checked against a second, table-based converter.
+ */
+#define CAL_STAT_FIRST 2000
+#define CAL_STAT_LAST 2050
+/* The table spans at least these years; past CAL_STAT_LAST only the
+ * solar holidays are known, before CAL_SPAN_FIRST only weekends. */
+#define CAL_SPAN_FIRST CAL_STAT_FIRST
+#define CAL_SPAN_LAST 2099
+
+static const struct cal_stat_year {
+	int16_t spring, qingming, dragon, autumn;   /* 正月初一, 清明, 端午, 中秋 */
+} stat_years[CAL_STAT_LAST - CAL_STAT_FIRST + 1] = {
+	{205, 404, 606, 912}, /* 2000 */
+	{124, 405, 625, 1001}, /* 2001 */
+	{212, 405, 615, 921}, /* 2002 */
+	{201, 405, 604, 911}, /* 2003 */
+	{122, 404, 622, 928}, /* 2004 */
+	{209, 405, 611, 918}, /* 2005 */
+	{129, 405, 531, 1006}, /* 2006 */
+	{218, 405, 619, 925}, /* 2007 */
+	{207, 404, 608, 914}, /* 2008 */
+	{126, 404, 528, 1003}, /* 2009 */
+	{214, 405, 616, 922}, /* 2010 */
+	{203, 405, 606, 912}, /* 2011 */
+	{123, 404, 623, 930}, /* 2012 */
+	{210, 404, 612, 919}, /* 2013 */
+	{131, 405, 602, 908}, /* 2014 */
+	{219, 405, 620, 927}, /* 2015 */
+	{208, 404, 609, 915}, /* 2016 */
+	{128, 404, 530, 1004}, /* 2017 */
+	{216, 405, 618, 924}, /* 2018 */
+	{205, 405, 607, 913}, /* 2019 */
+	{125, 404, 625, 1001}, /* 2020 */
+	{212, 404, 614, 921}, /* 2021 */
+	{201, 405, 603, 910}, /* 2022 */
+	{122, 405, 622, 929}, /* 2023 */
+	{210, 404, 610, 917}, /* 2024 */
+	{129, 404, 531, 1006}, /* 2025 */
+	{217, 405, 619, 925}, /* 2026 */
+	{206, 405, 609, 915}, /* 2027 */
+	{126, 404, 528, 1003}, /* 2028 */
+	{213, 404, 616, 922}, /* 2029 */
+	{203, 405, 605, 912}, /* 2030 */
+	{123, 405, 624, 1001}, /* 2031 */
+	{211, 404, 612, 919}, /* 2032 */
+	{131, 404, 601, 908}, /* 2033 */
+	{219, 405, 620, 927}, /* 2034 */
+	{208, 405, 610, 916}, /* 2035 */
+	{128, 404, 530, 1004}, /* 2036 */
+	{215, 404, 618, 924}, /* 2037 */
+	{204, 405, 607, 913}, /* 2038 */
+	{124, 405, 527, 1002}, /* 2039 */
+	{212, 404, 614, 920}, /* 2040 */
+	{201, 404, 603, 910}, /* 2041 */
+	{122, 404, 622, 928}, /* 2042 */
+	{210, 405, 611, 917}, /* 2043 */
+	{130, 404, 531, 1005}, /* 2044 */
+	{217, 404, 619, 925}, /* 2045 */
+	{206, 404, 608, 915}, /* 2046 */
+	{126, 405, 529, 1004}, /* 2047 */
+	{214, 404, 615, 922}, /* 2048 */
+	{202, 404, 604, 911}, /* 2049 */
+	{123, 404, 623, 930}, /* 2050 */
+};
+
+/* The revision in force from from_year on. The Spring Festival starts
+ * spring_from days after 正月初一 (-1: 除夕). */
+static const struct cal_law {
+	int from_year;
+	int spring_from, spring_days, labour_days, lunar_days;
+} laws[] = {
+	{2000, 0, 3, 3, 0},    /* 1999 revision */
+	{2008, -1, 3, 1, 1},   /* 2007: 清明, 端午, 中秋 added, 劳动节 one day */
+	{2014, 0, 3, 1, 1},    /* 2013: 春节 from 初一 */
+	{2025, -1, 4, 2, 1},   /* 2024: 春节 from 除夕, four days; 劳动节 two */
+};
+
+/*
+ * Loaded form. Offsets are days since day0 (1 January of the first year
+ * covered); the table covers whole years up to 31 December of the last
+ * one: the loaded years and at least CAL_SPAN_FIRST..CAL_SPAN_LAST.
  *   cum[i]  working days in [day0, day0 + i)
  *   pcum[i] provisional (gap-year) days in [day0, day0 + i)
  *   wd[k]   offset of the working day with cum[wd[k]] == k
@@ -28,7 +114,7 @@
  * is a few lookups whatever the span.
  */
 struct cal_set {
-	int first_year, last_year;
+	int first_year, last_year;   /* loaded notices; 0 if none */
 	int32_t day0, ndays;
 	int32_t *cum, *pcum, *wd;
 	uint8_t version[CAL_VERSION_LEN];
@@ -42,6 +128,8 @@ struct cal_range {
 
 struct cal_file {
 	const char *path;
+	const char *data;          /* NULL: read path; else the file's bytes */
+	size_t len;
 	int year, year_line;
 	char notice[CAL_TEXT_MAX], number[CAL_TEXT_MAX];
 	int32_t issued;
@@ -318,7 +406,10 @@ static int parse_file(struct cal_file *cf, char *err, size_t errlen)
 	ssize_t len;
 	int line = 0, rc = PB_OK;
 
-	if ((f = fopen(cf->path, "r")) == NULL)
+	if (cf->data != NULL && cf->len == 0)
+		return fail(err, errlen, cf->path, 0, PB_EINVAL, "no 'year' line");
+	f = cf->data != NULL ? fmemopen((void *)cf->data, cf->len, "r") : fopen(cf->path, "r");
+	if (f == NULL)
 		return fail(err, errlen, cf->path, 0, errno == ENOENT ? PB_ENOTFOUND : PB_EIO,
 		    "%s", strerror(errno));
 	while (rc == PB_OK && (len = getline(&buf, &cap, f)) != -1)
@@ -404,37 +495,80 @@ static void hash_files(struct cal_file *cf, int n, uint8_t out[CAL_VERSION_LEN])
 #define K_WORK 1
 #define K_PROV 2
 
-/* cf sorted by year, years distinct. */
+static void day_off(uint8_t *kind, int32_t day0, int32_t ndays, int32_t day)
+{
+	if (day - day0 >= 0 && day - day0 < ndays)
+		kind[day - day0] &= (uint8_t)~K_WORK;
+}
+
+static void days_off(uint8_t *kind, int32_t day0, int32_t ndays, int32_t from, int n)
+{
+	for (int i = 0; i < n; i++)
+		day_off(kind, day0, ndays, from + i);
+}
+
+static int32_t mmdd(int y, int v)
+{
+	return pb_days_from_civil(y, v / 100, v % 100);
+}
+
+/* A year without its notice: the statutory holidays of the revision in
+ * force, flagged provisional. Solar dates need no table; before
+ * CAL_STAT_FIRST or after CAL_STAT_LAST only they are known. */
+static void statutory_year(uint8_t *kind, int32_t day0, int32_t ndays, int y)
+{
+	const struct cal_law *law = &laws[0];
+	int32_t ys = pb_days_from_civil(y, 1, 1), ye = pb_days_from_civil(y + 1, 1, 1);
+
+	for (size_t i = 0; i < sizeof(laws) / sizeof(laws[0]); i++)
+		if (y >= laws[i].from_year)
+			law = &laws[i];
+	for (int32_t d = ys; d < ye; d++)
+		if (d - day0 >= 0 && d - day0 < ndays)
+			kind[d - day0] |= K_PROV;
+	day_off(kind, day0, ndays, ys);                                       /* 元旦 */
+	days_off(kind, day0, ndays, pb_days_from_civil(y, 5, 1), law->labour_days);   /* 劳动节 */
+	days_off(kind, day0, ndays, pb_days_from_civil(y, 10, 1), 3);                 /* 国庆 */
+	if (y < CAL_STAT_FIRST || y > CAL_STAT_LAST)
+		return;
+	const struct cal_stat_year *sy = &stat_years[y - CAL_STAT_FIRST];
+	days_off(kind, day0, ndays, mmdd(y, sy->spring) + law->spring_from, law->spring_days);
+	days_off(kind, day0, ndays, mmdd(y, sy->qingming), law->lunar_days);
+	days_off(kind, day0, ndays, mmdd(y, sy->dragon), law->lunar_days);
+	days_off(kind, day0, ndays, mmdd(y, sy->autumn), law->lunar_days);
+}
+
+/* cf sorted by year, years distinct. The table spans the loaded years and
+ * the statutory table, so every year in it is either a notice or the law. */
 static int build(struct cal_file *cf, int n, cal_set **out)
 {
-	int32_t day0 = 0, ndays = 0, nwork = 0;
-	uint8_t *kind = NULL;
+	int first = CAL_SPAN_FIRST, last = CAL_SPAN_LAST;
+	int32_t day0, ndays, nwork = 0;
+	uint8_t *kind;
 	cal_set *c;
 
-	if (n > 0) {
-		day0 = pb_days_from_civil(cf[0].year, 1, 1);
-		ndays = pb_days_from_civil(cf[n - 1].year + 1, 1, 1) - day0;
-		if ((kind = malloc((size_t)ndays)) == NULL)
-			return PB_ENOMEM;
-	}
+	if (n > 0 && cf[0].year < first)
+		first = cf[0].year;
+	if (n > 0 && cf[n - 1].year > last)
+		last = cf[n - 1].year;
+	day0 = pb_days_from_civil(first, 1, 1);
+	ndays = pb_days_from_civil(last + 1, 1, 1) - day0;
+	if ((kind = malloc((size_t)ndays)) == NULL)
+		return PB_ENOMEM;
 	for (int i = 0; i < ndays; i++)
 		kind[i] = pb_weekday(day0 + i) < 5 ? K_WORK : 0;
-	for (int i = 0, y = n > 0 ? cf[0].year : 0; i < n; y++) {
-		int32_t ys = pb_days_from_civil(y, 1, 1) - day0;
-		int32_t ye = pb_days_from_civil(y + 1, 1, 1) - day0;
-
-		if (cf[i].year != y) {
-			/* A gap year keeps the weekends-only rule, flagged. */
-			for (int32_t d = ys; d < ye; d++)
-				kind[d] |= K_PROV;
-			continue;
-		}
+	for (int y = first, i = 0; y <= last; y++) {
+		while (i < n && cf[i].year < y)
+			i++;
+		if (i == n || cf[i].year != y)
+			statutory_year(kind, day0, ndays, y);
+	}
+	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < cf[i].nhol; j++)
 			for (int32_t d = cf[i].hol[j].from; d <= cf[i].hol[j].to; d++)
 				kind[d - day0] &= (uint8_t)~K_WORK;
 		for (int j = 0; j < cf[i].nwork; j++)
 			kind[cf[i].work[j].from - day0] |= K_WORK;
-		i++;
 	}
 	for (int i = 0; i < ndays; i++)
 		nwork += kind[i] & K_WORK;
@@ -464,12 +598,13 @@ static int build(struct cal_file *cf, int n, cal_set **out)
 	return PB_OK;
 }
 
-int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen)
+static int load(const char *const *paths, const char *const *data, const size_t *lens, int n,
+    cal_set **out, char *err, size_t errlen)
 {
 	struct cal_file *cf;
 	int rc = PB_OK;
 
-	if (out == NULL || n < 0 || (n > 0 && paths == NULL))
+	if (out == NULL || n < 0 || (n > 0 && paths == NULL) || (data != NULL && lens == NULL))
 		return PB_EINVAL;
 	*out = NULL;
 	if (err != NULL && errlen > 0)
@@ -478,6 +613,14 @@ int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, si
 		return PB_ENOMEM;
 	for (int i = 0; i < n && rc == PB_OK; i++) {
 		cf[i].path = paths[i];
+		if (data != NULL) {
+			if (data[i] == NULL) {
+				rc = PB_EINVAL;
+				break;
+			}
+			cf[i].data = data[i];
+			cf[i].len = lens[i];
+		}
 		rc = parse_file(&cf[i], err, errlen);
 		for (int j = 0; j < i && rc == PB_OK; j++)
 			if (cf[j].year == cf[i].year)
@@ -492,6 +635,19 @@ int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, si
 	}
 	free(cf);
 	return rc;
+}
+
+int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen)
+{
+	return load(paths, NULL, NULL, n, out, err, errlen);
+}
+
+int cal_load_bufs(const char *const *names, const char *const *data, const size_t *lens, int n,
+    cal_set **out, char *err, size_t errlen)
+{
+	if (n > 0 && data == NULL)
+		return PB_EINVAL;
+	return load(names, data, lens, n, out, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -554,11 +710,28 @@ void cal_free(cal_set *c)
 
 /* ---- queries ---- */
 
-/* Nothing loaded: the same formulas with an empty table. */
+/* Nothing loaded: the law alone, built once. Should that allocation fail,
+ * the same formulas run on an empty table (weekends only). */
 static int32_t empty_counts[1];
 static const cal_set empty_set = {
 	.cum = empty_counts, .pcum = empty_counts, .wd = empty_counts,
 };
+static cal_set *law_set;
+static pthread_once_t law_once = PTHREAD_ONCE_INIT;
+
+static void law_build(void)
+{
+	if (build(NULL, 0, &law_set) != PB_OK)
+		law_set = NULL;
+}
+
+static const cal_set *or_law(const cal_set *c)
+{
+	if (c != NULL)
+		return c;
+	pthread_once(&law_once, law_build);
+	return law_set != NULL ? law_set : &empty_set;
+}
 
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -651,12 +824,19 @@ int cal_has_year(const cal_set *c, int year)
 	return pcount(c, b) == pcount(c, a);
 }
 
+int cal_next_year_missing(const cal_set *c, int64_t now_ms)
+{
+	int y, m, d;
+
+	pb_civil_from_days(pb_day_of_ms(now_ms), &y, &m, &d);
+	return m >= 11 && !cal_has_year(c, y + 1);
+}
+
 int cal_is_working_day(const cal_set *c, int32_t day, int *provisional)
 {
 	int64_t off;
 
-	if (c == NULL)
-		c = &empty_set;
+	c = or_law(c);
 	off = (int64_t)day - c->day0;
 	if (off < 0 || off >= c->ndays) {
 		set_prov(provisional, 1);
@@ -670,8 +850,7 @@ int32_t cal_add_working_days(const cal_set *c, int32_t day, int n, int *provisio
 {
 	int64_t r;
 
-	if (c == NULL)
-		c = &empty_set;
+	c = or_law(c);
 	if (n <= 0) {
 		set_prov(provisional, 0);
 		return day;
@@ -685,8 +864,7 @@ int cal_working_days_between(const cal_set *c, int32_t a, int32_t b, int *provis
 {
 	int64_t k;
 
-	if (c == NULL)
-		c = &empty_set;
+	c = or_law(c);
 	if (b <= a) {
 		set_prov(provisional, 0);
 		return 0;

@@ -1,13 +1,16 @@
-/* Working-day calendars (deadlines.md section 2).
+/* Working-day calendars (docs/deadlines.md section 2).
  *
  * A working day is Monday to Friday that is not a listed holiday, plus the
  * weekend days a State Council notice names as make-up working days. One
  * calendar file per year; see deploy/calendars/README.md for the format.
  *
- * Days outside the loaded years (before the first, after the last, or in a
- * gap between them) follow the weekends-only rule, and every answer that
- * depended on such a day is flagged provisional. A NULL cal_set is accepted
- * everywhere and means "nothing loaded": intake never waits for a calendar.
+ * A year without its notice (before the first, after the last, or in a gap
+ * between them) is never counted naively: it takes the statutory holidays
+ * the law fixes every year (元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆; the
+ * lunar dates tabled for 2000-2050) without make-up days, and every answer
+ * that depended on such a day is flagged provisional. A NULL cal_set is
+ * accepted everywhere and means "nothing loaded": the law alone applies,
+ * and intake never waits for a calendar.
  *
  * Queries are allocation-free and safe to call from many threads on one
  * loaded set. */
@@ -27,6 +30,10 @@ typedef struct cal_set cal_set;
 int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen);
 /* The same for an explicit list; n == 0 gives an empty set. */
 int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen);
+/* The same from memory: file i is data[i], lens[i] bytes, named names[i]
+ * in errors (a bundle's embedded calendars). */
+int cal_load_bufs(const char *const *names, const char *const *data, const size_t *lens, int n,
+    cal_set **out, char *err, size_t errlen);
 void cal_free(cal_set *c);
 
 /* SHA-256 over the loaded files' canonical content (sorted by year) — the
@@ -40,8 +47,12 @@ int cal_last_year(const cal_set *c);
 /* 1 if a calendar for year is loaded. */
 int cal_has_year(const cal_set *c, int year);
 
+/* 1 from 1 November (Asia/Shanghai) of the year of now_ms while next
+ * year's notice is not loaded: deadlines reaching into it are provisional. */
+int cal_next_year_missing(const cal_set *c, int64_t now_ms);
+
 /* 1 if working day, 0 if not. *provisional (may be NULL) set to 1 when day is
- * outside loaded years (then weekends-only rule). */
+ * outside loaded years (then the statutory holidays only). */
 int cal_is_working_day(const cal_set *c, int32_t day, int *provisional);
 /* Day 0 = receipt date; returns the n-th working day strictly after `day`;
  * n == 0 returns `day` itself (and consults no day, so is never provisional).

@@ -321,6 +321,9 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 	put(&b, "ack_due_at", time_json(v->ack_due_ms));
 	put(&b, "reply_due_at", time_json(v->reply_due_ms));
 	put(&b, "due_provisional", json_boolean(v->due_provisional));
+	/* Only once a new calendar has moved or confirmed a deadline. */
+	if (v->due_recomputed_ms)
+		put(&b, "due_recomputed_at", time_json(v->due_recomputed_ms));
 	put(&b, "reply", reply_json(v));
 	if (who == PJ_HANDLER) {
 		put(&b, "body", str(v->body));

@@ -202,9 +202,13 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 	           "signing_key = %s/keys/store.key\ndata_key = %s/keys/data.key\n"
 	           "log_origin = mailroom.test/log\n\n",
 	        e->store, e->dir, e->dir, e->dir);
+	if (o->calendars)
+		snprintf(e->calendars, sizeof(e->calendars), "%s", o->calendars);
+	else
+		snprintf(e->calendars, sizeof(e->calendars), "%s/deploy/calendars", MR_SOURCE_DIR);
 	fprintf(f, "[router]\nlisten = %s\nevents = ipc://%s/events.ipc\n"
-	           "gateway_secret = %s/keys/gateway.secret\ncalendars = %s/deploy/calendars\n",
-	        e->router_url, e->dir, e->dir, MR_SOURCE_DIR);
+	           "gateway_secret = %s/keys/gateway.secret\ncalendars = %s\n",
+	        e->router_url, e->dir, e->dir, e->calendars);
 	if (o->lease_seconds)
 		fprintf(f, "lease_seconds = %d\n", o->lease_seconds);
 	if (o->set_commit_window)
@@ -874,11 +878,19 @@ int mr_audit_cmd(struct mr_env *e, char **out, ...)
 	const char *a;
 
 	va_start(ap, out);
-	while ((a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 3)
+	int cals = 0;
+	while ((a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 5) {
+		cals |= strcmp(a, "--calendars") == 0 || strcmp(a, "--no-deadlines") == 0;
 		argv[n++] = (char *)a;
+	}
 	va_end(ap);
 	argv[n++] = "--store";
 	argv[n++] = e->store;
+	/* verify checks deadlines on the calendars the router ran on. */
+	if (n > 1 && strcmp(argv[1], "verify") == 0 && !cals) {
+		argv[n++] = "--calendars";
+		argv[n++] = e->calendars;
+	}
 	argv[n] = NULL;
 	char *err = NULL;
 	rc = mr_run(e, argv, out, &err, 120);

@@ -35,6 +35,7 @@ struct mr_opts {
 	int nhandlers;
 	const char *extra_ini;       /* appended verbatim */
 	const char *log_level;       /* NULL: "info" */
+	const char *calendars;       /* the router's calendar directory; NULL: deploy/calendars */
 };
 
 struct mr_handler {
@@ -66,6 +67,7 @@ struct mr_env {
 	char base[64];               /* http://127.0.0.1:PORT */
 	long gateway_start_s;        /* wall clock second the gateway was started */
 	int problems;                /* unclean exits or sanitizer reports seen */
+	char calendars[MR_PATH];     /* the router's calendar directory */
 };
 
 /* ---- environment and processes ---- */

@@ -46,6 +46,7 @@ enum au_exit {
 	AU_EXIT_FORK = 27,         /* two signed checkpoints of one size, different roots */
 	AU_EXIT_UNVERIFIED = 28,   /* report: the log does not verify, so no report */
 	AU_EXIT_CHECKS = 29,       /* report: printed, but a cross-check of the tables failed */
+	AU_EXIT_NO_DEADLINES = 31, /* verify: the log holds, but no calendars to check deadlines on */
 	AU_EXIT_TEXTS = 32,        /* trail --data-key: a stored text does not match its commitment */
 };
 
@@ -73,6 +74,7 @@ enum {
 	AU_O_FORMAT = 1 << 19,
 	AU_O_ROTATION = 1 << 20,
 	AU_O_DATAKEY = 1 << 21,
+	AU_O_NODEADLINES = 1 << 22,
 };
 
 #define AU_MAX_ROTATIONS 16
@@ -153,6 +155,7 @@ struct au_opts {
 	int nrotation;
 	const char *data_key;      /* --data-key FILE: trail shows the sealed texts */
 	int keygen;
+	int no_deadlines;          /* verify: leave deadlines unchecked, knowingly */
 	int json;
 	unsigned seen;             /* AU_O_* given */
 	int nargs;

@@ -5,9 +5,13 @@
  *     "KEYS"   per AUDIT_LOG_KEY record: be64 index || be32 n || key line
  *     "LOGV"   per record, in index order: be32 n || stored value (n = 0: gap)
  *     "CKPT"   per checkpoint, by size: be64 size || be32 n || signed note
+ *     "CALS"   optional: the calendar version (32 bytes), then per file
+ *              be32 n || name || be32 n || the file's bytes
  *     "END."   empty; marks a complete file
  *
- * Sections come in this order, once each. Key lines are signed-note
+ * Sections come in this order, once each; bundles written before CALS
+ * existed lack it, and their deadlines can only be checked with
+ * --calendars. Key lines are signed-note
  * verifier keys, "<name>+<hex key id>+<base64(0x01 || public key)>". */
 #include "au_tlog.h"
 #include "pb_err.h"
@@ -16,8 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const tags[] = {"KEYS", "LOGV", "CKPT", "END."};
-#define NTAGS 4
+static const char *const tags[] = {"KEYS", "LOGV", "CKPT", "END.", "CALS"};
+#define TAG_END 3
+#define TAG_CALS 4
 
 static void put_be(uint8_t *p, uint64_t v, int n)
 {
@@ -140,7 +145,30 @@ static int section(struct au_out *o, int tag, uint64_t len)
 	return au_out_write(o, h, sizeof(h));
 }
 
-static int write_all(struct wctx *w, struct au_out *o, char (*lines)[AU_KEYNAME_MAX + 80])
+static int write_cals(struct au_out *o, const struct au_cals *c)
+{
+	uint64_t len = 32;
+	uint8_t h[4];
+	int rc;
+
+	for (int i = 0; i < c->n; i++)
+		len += 8 + strlen(c->names[i]) + c->lens[i];
+	if ((rc = section(o, TAG_CALS, len)) || (rc = au_out_write(o, c->version, 32)))
+		return rc;
+	for (int i = 0; i < c->n && !rc; i++) {
+		put_be(h, strlen(c->names[i]), 4);
+		if ((rc = au_out_write(o, h, 4)) ||
+		    (rc = au_out_write(o, c->names[i], strlen(c->names[i]))))
+			break;
+		put_be(h, c->lens[i], 4);
+		if ((rc = au_out_write(o, h, 4)) || (c->lens[i] && (rc = au_out_write(o, c->data[i], c->lens[i]))))
+			break;
+	}
+	return rc;
+}
+
+static int write_all(struct wctx *w, const struct au_cals *cals, struct au_out *o,
+                     char (*lines)[AU_KEYNAME_MAX + 80])
 {
 	uint64_t klen = 0, clen = 0;
 	uint8_t h[12];
@@ -181,10 +209,13 @@ static int write_all(struct wctx *w, struct au_out *o, char (*lines)[AU_KEYNAME_
 		if ((rc = au_out_write(o, h, 12)) || (rc = au_out_write(o, w->cps[i].note, w->cps[i].len)))
 			return rc;
 	}
-	return section(o, 3, 0);
+	if (cals && cals->n && (rc = write_cals(o, cals)))
+		return rc;
+	return section(o, TAG_END, 0);
 }
 
-int au_bundle_write(st_txn *t, const char *path, struct au_bundle_stats *st)
+int au_bundle_write(st_txn *t, const struct au_cals *cals, const char *path,
+                    struct au_bundle_stats *st)
 {
 	struct wctx w = {.t = t};
 	struct au_out *o = NULL;
@@ -206,7 +237,7 @@ int au_bundle_write(st_txn *t, const char *path, struct au_bundle_stats *st)
 	}
 	if ((rc = au_out_open(o, path, 0644)))
 		goto out;
-	if ((rc = write_all(&w, o, lines))) {
+	if ((rc = write_all(&w, cals, o, lines))) {
 		au_out_abort(o);
 		goto out;
 	}
@@ -346,6 +377,50 @@ static int read_checkpoints(struct rctx *r, const uint8_t *p, const uint8_t *end
 	return PB_OK;
 }
 
+/* name and bytes of one file: be32 n || n bytes */
+static int take(struct rctx *r, const uint8_t **p, const uint8_t *end, const uint8_t **item,
+                size_t *n)
+{
+	if ((size_t)(end - *p) < 4)
+		return bad(r, "a calendar file header runs past CALS");
+	*n = (size_t)get_be(*p, 4);
+	*p += 4;
+	if (*n > (size_t)(end - *p))
+		return bad(r, "a calendar file runs past CALS");
+	*item = *p;
+	*p += *n;
+	return PB_OK;
+}
+
+static int read_cals(struct rctx *r, const uint8_t *p, const uint8_t *end, struct au_src *s)
+{
+	char name[AU_CAL_NAME_MAX + 1];
+	int rc;
+
+	if ((size_t)(end - p) < 32)
+		return bad(r, "the CALS section has no calendar version");
+	memcpy(s->cals.version, p, 32);
+	s->cals.has_version = 1;
+	p += 32;
+	while (p < end) {
+		const uint8_t *nm, *data;
+		size_t nlen, len;
+		if ((rc = take(r, &p, end, &nm, &nlen)) || (rc = take(r, &p, end, &data, &len)))
+			return rc;
+		if (nlen == 0 || nlen > AU_CAL_NAME_MAX || memchr(nm, '\0', nlen) || memchr(nm, '/', nlen))
+			return bad(r, "a calendar file in CALS has a bad name");
+		memcpy(name, nm, nlen);
+		name[nlen] = '\0';
+		if ((rc = au_cals_add(&s->cals, name, data, len)) == PB_ENOMEM)
+			return rc;
+		if (rc)
+			return bad(r, "too many or too large calendar files in CALS");
+	}
+	if (s->cals.n == 0)
+		return bad(r, "the CALS section holds no calendar file");
+	return PB_OK;
+}
+
 int au_bundle_parse(const uint8_t *map, size_t len, struct au_src *s, char *why, size_t wlen)
 {
 	struct rctx r = {map + strlen(AU_BUNDLE_MAGIC), map + len, why, wlen};
@@ -354,8 +429,12 @@ int au_bundle_parse(const uint8_t *map, size_t len, struct au_src *s, char *why,
 
 	if ((rc = next_section(&r, 0, &p, &end)) || (rc = read_keys(&r, p, end, s)) ||
 	    (rc = next_section(&r, 1, &p, &end)) || (rc = read_values(&r, p, end, s)) ||
-	    (rc = next_section(&r, 2, &p, &end)) || (rc = read_checkpoints(&r, p, end, s)) ||
-	    (rc = next_section(&r, 3, &p, &end)))
+	    (rc = next_section(&r, 2, &p, &end)) || (rc = read_checkpoints(&r, p, end, s)))
+		return rc;
+	if ((size_t)(r.end - r.p) >= 4 && memcmp(r.p, tags[TAG_CALS], 4) == 0 &&
+	    ((rc = next_section(&r, TAG_CALS, &p, &end)) || (rc = read_cals(&r, p, end, s))))
+		return rc;
+	if ((rc = next_section(&r, TAG_END, &p, &end)))
 		return rc;
 	if (p != end || r.p != r.end)
 		return bad(&r, "bytes after the END. section");

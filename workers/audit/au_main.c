@@ -14,12 +14,12 @@
 	(AU_O_STATE | AU_O_URL | AU_O_PUBKEY | AU_O_WKEY | AU_O_WNAME | AU_O_KEYGEN | AU_O_JSON)
 
 static const struct au_cmd cmds[] = {
-	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS, 0,
-	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR] [--json]",
+	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS | AU_O_NODEADLINES, 0,
+	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR | --no-deadlines] [--json]",
 	 "check records, chain, signatures, checkpoints, Merkle roots, event order, deadlines"},
-	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_JSON, AU_O_STORE | AU_O_OUT,
-	 "export --store DIR --out FILE [--json]",
-	 "write keys, records and checkpoints of one snapshot to a bundle file"},
+	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_CALENDARS | AU_O_JSON,
+	 AU_O_STORE | AU_O_OUT, "export --store DIR --out FILE [--calendars DIR] [--json]",
+	 "write keys, records, checkpoints and calendars of one snapshot to a bundle file"},
 	{"verify-receipt", au_cmd_verify_receipt,
 	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_ROTATION |
 	     AU_O_JSON,
@@ -113,6 +113,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"format", required_argument, NULL, 'F'},
 		{"rotation", required_argument, NULL, 'R'},
 		{"data-key", required_argument, NULL, 'D'},
+		{"no-deadlines", no_argument, NULL, 'X'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -121,7 +122,8 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	                              "--calendars", "--now", "--out", "--receipt", "--proof",
 	                              "--checkpoint", "--entry", "--state", "--url",
 	                              "--witness-key", "--witness-name", "--keygen", "--year",
-	                              "--to", "--format", "--rotation", "--data-key"};
+	                              "--to", "--format", "--rotation", "--data-key",
+	                              "--no-deadlines"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
@@ -152,6 +154,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'T': o->to = optarg; o->seen |= AU_O_TO; break;
 		case 'F': o->format = optarg; o->seen |= AU_O_FORMAT; break;
 		case 'D': o->data_key = optarg; o->seen |= AU_O_DATAKEY; break;
+		case 'X': o->no_deadlines = 1; o->seen |= AU_O_NODEADLINES; break;
 		case 'R':
 			if (o->nrotation == AU_MAX_ROTATIONS)
 				return au_usage(argv[0], "too many --rotation files");

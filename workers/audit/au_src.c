@@ -131,6 +131,7 @@ void au_src_close(struct au_src *s)
 	free(s->cps);
 	free(s->keys);
 	free(s->vals);
+	au_cals_free(&s->cals);
 	if (s->txn)
 		st_txn_abort(s->txn);
 	if (s->env)

@@ -101,14 +101,36 @@ void au_vkey_format(const char *name, uint8_t type, const uint8_t pk[32], char *
 int au_vkey_parse(const char *s, size_t len, uint8_t type, char name[AU_KEYNAME_MAX],
                   uint8_t pk[32]);
 
+/* ---- calendar files a bundle carries (au_cals.c) ---- */
+#define AU_CAL_NAME_MAX 255
+struct cal_set;
+struct au_cals {
+	int n, cap;
+	char **names;                  /* file names, "cn-2026.cal" */
+	char **data;                   /* their bytes, lens[i] each */
+	size_t *lens;
+	uint8_t version[32];           /* the calendar version they hash to */
+	int has_version;
+};
+/* Reads every *.cal file of dir (sorted by name) and checks they load;
+ * on error err says "file:line: reason" or why the directory failed. */
+int au_cals_read_dir(const char *dir, struct au_cals *c, char *err, size_t errlen);
+/* Appends one file (copied). PB_ELIMIT past the format's limits. */
+int au_cals_add(struct au_cals *c, const char *name, const void *data, size_t len);
+/* Loads them; PB_ECORRUPT when they do not hash to the stated version. */
+int au_cals_load(const struct au_cals *c, struct cal_set **out, char *err, size_t errlen);
+void au_cals_free(struct au_cals *c);
+
 /* ---- bundles (au_bundle.c) ---- */
 #define AU_BUNDLE_MAGIC "mailroom-bundle v1\n"
 struct au_bundle_stats {
 	uint64_t records, checkpoints, keys, gaps;
 };
 /* Writes the log, its keys and checkpoints as read in t (one snapshot)
- * to path, atomically. Returns PB_ codes. */
-int au_bundle_write(st_txn *t, const char *path, struct au_bundle_stats *st);
+ * and the calendar files (none when cals is NULL) to path, atomically.
+ * Returns PB_ codes. */
+int au_bundle_write(st_txn *t, const struct au_cals *cals, const char *path,
+                    struct au_bundle_stats *st);
 struct au_src;
 /* Parses the sections after the magic line of a mapped bundle into s
  * (values point into map). PB_ECORRUPT with why filled when the file
@@ -133,6 +155,7 @@ struct au_src {
 	size_t ncps;
 	struct au_key *keys;           /* bundle: its key section; store: none */
 	size_t nkeys;
+	struct au_cals cals;           /* bundle: its calendar files; n == 0: none */
 };
 /* Open a source; on failure print it and return the exit code. A bundle
  * that breaks its own format gives AU_EXIT_MALFORMED with *why filled. */

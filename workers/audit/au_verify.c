@@ -18,15 +18,34 @@ struct run {
 	struct au_verdict v;
 };
 
-/* Calendars: a --calendars directory that does not load is an error; the
- * default one missing only means deadlines go unchecked (said so). */
-static int load_calendars(struct run *x)
+/* Calendars: a --calendars directory must load; else a bundle's own
+ * files, which must load and hash to the version stated with them; else,
+ * for a store, the default directory. Without any, deadlines go unchecked
+ * and the verdict says so (AU_EXIT_NO_DEADLINES unless --no-deadlines). */
+static int load_calendars(struct run *x, const struct au_src *s)
 {
 	char err[PB_PATH_MAX + 200] = "";
 	int rc;
 
 	if (x->o->calendars)
 		return au_cal_load(x->o->calendars, x->o->json, &x->cal);
+	if (x->o->no_deadlines) {
+		snprintf(x->cal_note, sizeof(x->cal_note), "deadlines not checked (--no-deadlines)");
+		return AU_EXIT_OK;
+	}
+	if (s->bundle && s->cals.n) {
+		if ((rc = au_cals_load(&s->cals, &x->cal, err, sizeof(err))) == PB_ENOMEM)
+			return au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+		if (rc)
+			return au_report_fail(x->o->json, AU_EXIT_MALFORMED, "bundle", 0,
+			                      "%s: its calendars: %s", s->path, err);
+		return AU_EXIT_OK;
+	}
+	if (s->bundle) {
+		snprintf(x->cal_note, sizeof(x->cal_note),
+		         "deadlines not checked: the bundle carries no calendars; pass --calendars DIR");
+		return AU_EXIT_OK;
+	}
 	if ((rc = cal_load_dir(AU_DEFAULT_CALENDARS, &x->cal, err, sizeof(err)))) {
 		x->cal = NULL;
 		if (rc == PB_ENOMEM)
@@ -93,11 +112,14 @@ static int print_ok(const struct run *x)
 	json_t *w = warnings_json(x), *e;
 	size_t i;
 
+	/* A log whose deadlines went unchecked is not a clean pass. */
+	int code = !x->cal && !x->o->no_deadlines ? AU_EXIT_NO_DEADLINES : AU_EXIT_OK;
+
 	pb_hex(v->head, ST_HASH_LEN, head);
 	pb_hex(v->pk, 32, pk);
 	pb_hex(v->key_id, ST_KEYID_LEN, kid);
-	if (x->o->json)
-		return au_emit(json_pack(
+	if (x->o->json) {
+		int rc = au_emit(json_pack(
 		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "ok", 1,
 		    "source", x->source, "records", (json_int_t)v->records, "checkpoints",
 		    (json_int_t)v->checkpoints, "checkpointed", (json_int_t)v->checkpointed, "head",
@@ -105,9 +127,11 @@ static int print_ok(const struct run *x)
 		    x->o->pubkey ? "pubkey" : "record0", "deadlines",
 		    x->cal ? "checked" : "not_checked", "rotations", rotations_json(v), "warnings",
 		    w ? w : json_array()));
-	printf("ok: %llu records, %llu checkpoints, head %s, key %s\n",
-	       (unsigned long long)v->records, (unsigned long long)v->checkpoints, head,
-	       v->key_name);
+		return rc ? rc : code;
+	}
+	printf("%s: %llu records, %llu checkpoints, head %s, key %s\n",
+	       code ? "ok, deadlines not checked" : "ok", (unsigned long long)v->records,
+	       (unsigned long long)v->checkpoints, head, v->key_name);
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
 	if (x->o->pubkey) {
@@ -130,7 +154,7 @@ static int print_ok(const struct run *x)
 	json_array_foreach(w, i, e)
 		printf("warning: %s\n", json_string_value(e));
 	json_decref(w);
-	return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
+	return fflush(stdout) == 0 ? code : AU_EXIT_OTHER;
 }
 
 static int print_fail(const struct run *x)
@@ -186,16 +210,17 @@ int au_cmd_verify(int argc, char **argv)
 		return au_fail(o.json, AU_EXIT_OTHER, "no_memory", "out of memory");
 	x->o = &o;
 	x->source = o.store ? "store" : "bundle";
-	if ((rc = load_calendars(x))) {
+	if (o.calendars && o.no_deadlines) {
 		free(x);
-		return rc;
+		return au_usage(argv[0], "--calendars and --no-deadlines exclude each other");
 	}
 	if (o.store)
 		rc = au_src_store(&s, o.store, o.json);
 	else if ((rc = au_src_bundle(&s, o.args[0], o.json, why, sizeof(why))) == AU_EXIT_MALFORMED)
 		rc = au_report_fail(o.json, rc, "bundle", 0, "%s: %s", o.args[0], why);
 	if (rc == AU_EXIT_OK) {
-		rc = run(x, &s);
+		if ((rc = load_calendars(x, &s)) == AU_EXIT_OK)
+			rc = run(x, &s);
 		au_src_close(&s);
 	}
 	cal_free(x->cal);

@@ -1,5 +1,5 @@
 /* Working-day calendar tests. The expected data below is copied from
- * deadlines.md section 2 by hand, not read from deploy/calendars, so a
+ * docs/deadlines.md section 2 by hand, not read from deploy/calendars, so a
  * mistake in either shows up here. */
 #include "cal.h"
 #include "pb_err.h"
@@ -15,7 +15,7 @@
 
 #define CAL_DIR MR_SOURCE_DIR "/deploy/calendars"
 
-/* ---- reference data (deadlines.md section 2) ---- */
+/* ---- reference data (docs/deadlines.md section 2) ---- */
 
 static const struct {
 	const char *from, *to;
@@ -38,6 +38,26 @@ static const char *ref_makeup[] = {
 	"2024-05-11", "2024-09-14", "2024-09-29", "2024-10-12",
 	"2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11",
 	"2026-01-04", "2026-02-14", "2026-02-28", "2026-05-09", "2026-09-20", "2026-10-10",
+};
+
+/* The statutory days off of years without a notice (全国年节及纪念日放假办法:
+ * the 2013 revision to 2024, the 2024 one from 2025), with lunar dates
+ * and 清明 taken from two independent converters, not from cal.c. */
+static const struct {
+	const char *from, *to;
+} ref_statutory[] = {
+	{"2020-01-01", "2020-01-01"}, {"2020-01-25", "2020-01-27"}, {"2020-04-04", "2020-04-04"}, {"2020-05-01", "2020-05-01"}, {"2020-06-25", "2020-06-25"}, {"2020-10-01", "2020-10-01"}, {"2020-10-01", "2020-10-03"},
+	{"2021-01-01", "2021-01-01"}, {"2021-02-12", "2021-02-14"}, {"2021-04-04", "2021-04-04"}, {"2021-05-01", "2021-05-01"}, {"2021-06-14", "2021-06-14"}, {"2021-09-21", "2021-09-21"}, {"2021-10-01", "2021-10-03"},
+	{"2022-01-01", "2022-01-01"}, {"2022-02-01", "2022-02-03"}, {"2022-04-05", "2022-04-05"}, {"2022-05-01", "2022-05-01"}, {"2022-06-03", "2022-06-03"}, {"2022-09-10", "2022-09-10"}, {"2022-10-01", "2022-10-03"},
+	{"2023-01-01", "2023-01-01"}, {"2023-01-22", "2023-01-24"}, {"2023-04-05", "2023-04-05"}, {"2023-05-01", "2023-05-01"}, {"2023-06-22", "2023-06-22"}, {"2023-09-29", "2023-09-29"}, {"2023-10-01", "2023-10-03"},
+	{"2024-01-01", "2024-01-01"}, {"2024-02-10", "2024-02-12"}, {"2024-04-04", "2024-04-04"}, {"2024-05-01", "2024-05-01"}, {"2024-06-10", "2024-06-10"}, {"2024-09-17", "2024-09-17"}, {"2024-10-01", "2024-10-03"},
+	{"2025-01-01", "2025-01-01"}, {"2025-01-28", "2025-01-31"}, {"2025-04-04", "2025-04-04"}, {"2025-05-01", "2025-05-02"}, {"2025-05-31", "2025-05-31"}, {"2025-10-06", "2025-10-06"}, {"2025-10-01", "2025-10-03"},
+	{"2026-01-01", "2026-01-01"}, {"2026-02-16", "2026-02-19"}, {"2026-04-05", "2026-04-05"}, {"2026-05-01", "2026-05-02"}, {"2026-06-19", "2026-06-19"}, {"2026-09-25", "2026-09-25"}, {"2026-10-01", "2026-10-03"},
+	{"2027-01-01", "2027-01-01"}, {"2027-02-05", "2027-02-08"}, {"2027-04-05", "2027-04-05"}, {"2027-05-01", "2027-05-02"}, {"2027-06-09", "2027-06-09"}, {"2027-09-15", "2027-09-15"}, {"2027-10-01", "2027-10-03"},
+	{"2028-01-01", "2028-01-01"}, {"2028-01-25", "2028-01-28"}, {"2028-04-04", "2028-04-04"}, {"2028-05-01", "2028-05-02"}, {"2028-05-28", "2028-05-28"}, {"2028-10-03", "2028-10-03"}, {"2028-10-01", "2028-10-03"},
+	{"2029-01-01", "2029-01-01"}, {"2029-02-12", "2029-02-15"}, {"2029-04-04", "2029-04-04"}, {"2029-05-01", "2029-05-02"}, {"2029-06-16", "2029-06-16"}, {"2029-09-22", "2029-09-22"}, {"2029-10-01", "2029-10-03"},
+	{"2030-01-01", "2030-01-01"}, {"2030-02-02", "2030-02-05"}, {"2030-04-05", "2030-04-05"}, {"2030-05-01", "2030-05-02"}, {"2030-06-05", "2030-06-05"}, {"2030-09-12", "2030-09-12"}, {"2030-10-01", "2030-10-03"},
+	{"2031-01-01", "2031-01-01"}, {"2031-01-22", "2031-01-25"}, {"2031-04-05", "2031-04-05"}, {"2031-05-01", "2031-05-02"}, {"2031-06-24", "2031-06-24"}, {"2031-10-01", "2031-10-01"}, {"2031-10-01", "2031-10-03"},
 };
 
 #define NELEM(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -81,8 +101,12 @@ static int ref_loaded(int32_t d)
 
 static int ref_working(int32_t d)
 {
-	if (!ref_loaded(d))
+	if (!ref_loaded(d)) {
+		for (int i = 0; i < NELEM(ref_statutory); i++)
+			if (D(ref_statutory[i].from) <= d && d <= D(ref_statutory[i].to))
+				return 0;
 		return pb_weekday(d) < 5;
+	}
 	for (int i = 0; i < NELEM(ref_makeup); i++)
 		if (D(ref_makeup[i]) == d)
 			return 1;
@@ -309,12 +333,15 @@ Test(cal, provisional_after_2026)
 {
 	int prov = -1;
 
-	/* Weekends only, flagged: 2027-01-01 is a Friday, 10-01 too. */
-	cr_assert_eq(cal_is_working_day(cs, D("2027-01-01"), &prov), 1);
+	/* No notice for 2027: the law's holidays, flagged. 2027-01-01 is a
+	 * Friday and 元旦; 10-01 a Friday and 国庆. */
+	cr_assert_eq(cal_is_working_day(cs, D("2027-01-01"), &prov), 0);
 	cr_assert_eq(prov, 1);
 	cr_assert_eq(cal_is_working_day(cs, D("2027-01-02"), &prov), 0);
 	cr_assert_eq(prov, 1);
-	cr_assert_eq(cal_is_working_day(cs, D("2027-10-01"), &prov), 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2027-10-01"), &prov), 0);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2027-10-04"), &prov), 1);
 	cr_assert_eq(prov, 1);
 	cr_assert_eq(cal_is_working_day(cs, D("2026-12-31"), &prov), 1);
 	cr_assert_eq(prov, 0);
@@ -322,18 +349,65 @@ Test(cal, provisional_after_2026)
 	/* Spans crossing from 2026 into 2027. */
 	expect_add(cs, "2026-12-28", 3, "2026-12-31", 0);
 	expect_add(cs, "2026-12-30", 1, "2026-12-31", 0);
-	expect_add(cs, "2026-12-30", 2, "2027-01-01", 1);
-	expect_add(cs, "2026-12-30", 5, "2027-01-06", 1);
-	expect_add(cs, "2026-12-31", 1, "2027-01-01", 1);
-	expect_add(cs, "2026-12-18", 20, "2027-01-15", 1);
+	expect_add(cs, "2026-12-30", 2, "2027-01-04", 1);
+	expect_add(cs, "2026-12-30", 5, "2027-01-07", 1);
+	expect_add(cs, "2026-12-31", 1, "2027-01-04", 1);
+	expect_add(cs, "2026-12-18", 20, "2027-01-18", 1);
 	expect_add(cs, "2027-03-01", 20, "2027-03-29", 1);
-	cr_assert_eq(cal_working_days_between(cs, D("2026-12-30"), D("2027-01-06"), &prov), 5);
+	cr_assert_eq(cal_working_days_between(cs, D("2026-12-30"), D("2027-01-07"), &prov), 5);
 	cr_assert_eq(prov, 1);
 	cr_assert_eq(cal_working_days_between(cs, D("2026-12-01"), D("2026-12-31"), &prov), 22);
 	cr_assert_eq(prov, 0);
-	/* A whole weekends-only year, 2027: 261 weekdays. */
-	cr_assert_eq(cal_working_days_between(cs, D("2026-12-31"), D("2027-12-31"), &prov), 261);
+	/* 2027: 261 weekdays less the seven statutory days off that fall on
+	 * one (01-01, 02-05, 02-08, 04-05, 06-09, 09-15, 10-01). */
+	cr_assert_eq(cal_working_days_between(cs, D("2026-12-31"), D("2027-12-31"), &prov), 254);
 	cr_assert_eq(prov, 1);
+}
+
+/* The 2024 revision: 春节 is 除夕 to 初三. For 2027 that is Friday 02-05
+ * to Monday 02-08; the weekend inside is no extra day and nothing is
+ * made up. */
+Test(cal, spring_festival_2027_without_a_notice)
+{
+	static const char *off[] = {"2027-02-05", "2027-02-06", "2027-02-07", "2027-02-08",
+	                            "2027-04-05", "2027-05-01", "2027-05-02", "2027-06-09",
+	                            "2027-09-15", "2027-10-02", "2027-10-03"};
+	int prov = -1;
+
+	for (int i = 0; i < NELEM(off); i++) {
+		cr_assert_eq(cal_is_working_day(cs, D(off[i]), &prov), 0, "%s is a day off", off[i]);
+		cr_assert_eq(prov, 1);
+	}
+	cr_assert_eq(cal_is_working_day(cs, D("2027-02-04"), NULL), 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2027-02-09"), NULL), 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2027-02-13"), NULL), 0, "no make-up day invented");
+	cr_assert_eq(cal_is_working_day(cs, D("2027-05-03"), NULL), 1, "劳动节 is two days");
+	expect_add(cs, "2027-02-04", 1, "2027-02-09", 1);
+}
+
+/* A year no file mentions, far from the loaded ones, has the law too. */
+Test(cal, a_year_with_no_file_has_the_statutory_holidays)
+{
+	static const char *off[] = {"2030-01-01", "2030-02-02", "2030-02-03", "2030-02-04",
+	                            "2030-02-05", "2030-04-05", "2030-05-01", "2030-05-02",
+	                            "2030-06-05", "2030-09-12", "2030-10-01", "2030-10-02",
+	                            "2030-10-03"};
+	int prov = -1;
+
+	for (int i = 0; i < NELEM(off); i++) {
+		cr_assert_eq(cal_is_working_day(cs, D(off[i]), &prov), 0, "%s is a day off", off[i]);
+		cr_assert_eq(prov, 1);
+		cr_assert_eq(cal_is_working_day(NULL, D(off[i]), NULL), 0, "%s, nothing loaded", off[i]);
+	}
+	cr_assert_eq(cal_is_working_day(cs, D("2030-02-06"), NULL), 1, "after 初三");
+	/* The 2013 revision before 2025: 春节 初一 to 初三, 劳动节 one day. */
+	cr_assert_eq(cal_is_working_day(cs, D("2023-01-20"), NULL), 1, "除夕 2023 worked");
+	cr_assert_eq(cal_is_working_day(cs, D("2023-01-23"), NULL), 0, "初二 2023");
+	cr_assert_eq(cal_is_working_day(cs, D("2023-05-02"), NULL), 1);
+	/* Past the lunar table only the solar holidays are known. */
+	cr_assert_eq(cal_is_working_day(cs, D("2060-01-01"), &prov), 0);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(cs, D("2060-10-01"), NULL), 0);
 }
 
 Test(cal, provisional_before_2024)
@@ -349,16 +423,18 @@ Test(cal, provisional_before_2024)
 	cr_assert_eq(prov, 0);
 }
 
-Test(cal, null_set_is_weekends_only)
+Test(cal, null_set_is_the_law)
 {
 	int prov = -1;
 	uint8_t v0[CAL_VERSION_LEN], v1[CAL_VERSION_LEN];
 	cal_set *empty = NULL;
 
-	expect_add(NULL, "2025-09-26", 7, "2025-10-07", 1);
+	/* 2025 by law alone: 10-01..03 and 中秋 10-06 off, no make-up days. */
+	expect_add(NULL, "2025-09-26", 7, "2025-10-13", 1);
 	expect_add(NULL, "2025-09-26", 0, "2025-09-26", 0);
-	cr_assert_eq(cal_is_working_day(NULL, D("2025-10-01"), &prov), 1);
+	cr_assert_eq(cal_is_working_day(NULL, D("2025-10-01"), &prov), 0);
 	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(NULL, D("2025-09-28"), &prov), 0, "no make-up day");
 	cr_assert_eq(cal_working_days_between(NULL, D("2025-01-03"), D("2025-01-10"), &prov), 5);
 	cr_assert_eq(prov, 1);
 	cr_assert_eq(cal_first_year(NULL), 0);
@@ -368,7 +444,7 @@ Test(cal, null_set_is_weekends_only)
 	/* An empty list behaves the same and has the same version. */
 	cr_assert_eq(cal_load_files(NULL, 0, &empty, NULL, 0), PB_OK);
 	cr_assert_not_null(empty);
-	expect_add(empty, "2025-09-26", 7, "2025-10-07", 1);
+	expect_add(empty, "2025-09-26", 7, "2025-10-13", 1);
 	cal_version(NULL, v0);
 	cal_version(empty, v1);
 	cr_assert_arr_eq(v0, v1, CAL_VERSION_LEN);
@@ -426,7 +502,7 @@ Test(cal, due_ms)
 	cr_assert_eq(prov, 0);
 	/* Provisional past the last year. */
 	expect_time(cal_due_ms(cs, T("2026-12-30T09:00:00+08:00"), 5, 0, &prov),
-	    "2027-01-06T23:59:59.000+08:00");
+	    "2027-01-07T23:59:59.000+08:00");
 	cr_assert_eq(prov, 1);
 
 	/* Hours are calendar time, holidays included. */
@@ -500,10 +576,10 @@ Test(cal, property_with_gap_year)
 	cr_assert_eq(cal_first_year(gap), 2024);
 	cr_assert_eq(cal_last_year(gap), 2026);
 	cr_assert(cal_has_year(gap, 2024) && !cal_has_year(gap, 2025) && cal_has_year(gap, 2026));
-	/* 2025-01-01 is a Wednesday and, without its calendar, a working day. */
-	cr_assert_eq(cal_is_working_day(gap, D("2025-01-01"), &prov), 1);
+	/* 2025-01-01 is a Wednesday and, without its calendar, still 元旦. */
+	cr_assert_eq(cal_is_working_day(gap, D("2025-01-01"), &prov), 0);
 	cr_assert_eq(prov, 1);
-	expect_add(gap, "2024-12-31", 1, "2025-01-01", 1);
+	expect_add(gap, "2024-12-31", 1, "2025-01-02", 1);
 	expect_add(gap, "2026-02-13", 20, "2026-03-19", 0);
 	expect_add(gap, "2024-09-27", 20, "2024-10-30", 0);
 	property(gap, 1 | 4, 12345);
@@ -788,4 +864,71 @@ Test(cal_load, version)
 
 	for (int i = 0; i < 3; i++)
 		free(text[i]);
+}
+
+/* An office loading the 2027 notice: a bad line is refused with the
+ * file's name, the line and the reason, also from memory (a bundle). */
+Test(cal_load, a_bad_notice_line_names_file_line_and_reason)
+{
+	static const char good[] = "year 2027\nnotice 国务院办公厅关于2027年部分节假日安排的通知\n"
+	                           "issued 2026-11-10\nholiday 2027-01-01 2027-01-03\n";
+	static const char bad[] = "year 2027\nnotice 国务院办公厅关于2027年部分节假日安排的通知\n"
+	                          "issued 2026-11-10\nholiday 2027-01-01 2027-01-03\n"
+	                          "workday 2027-02-10   # a Wednesday\n";
+	const char *names[] = {"cn-2027.cal"}, *data[] = {bad};
+	size_t lens[] = {sizeof(bad) - 1};
+	char err[256] = "";
+	cal_set *c = NULL;
+
+	cr_assert_eq(cal_load_bufs(names, data, lens, 1, &c, err, sizeof(err)), PB_EINVAL);
+	cr_assert_null(c);
+	cr_assert_str_eq(err, "cn-2027.cal:5: make-up working day 2027-02-10 is a Wednesday, not a "
+	                      "Saturday or Sunday");
+	expect_refusal(bad, NULL, "a.cal", 5, "is a Wednesday");
+
+	data[0] = good;
+	lens[0] = sizeof(good) - 1;
+	cr_assert_eq(cal_load_bufs(names, data, lens, 1, &c, err, sizeof(err)), PB_OK, "%s", err);
+	cr_assert(cal_has_year(c, 2027));
+	cr_assert_eq(cal_is_working_day(c, D("2027-02-05"), NULL), 1, "the notice, not the law");
+	cal_free(c);
+	lens[0] = 0;
+	cr_assert_eq(cal_load_bufs(names, data, lens, 1, &c, err, sizeof(err)), PB_EINVAL);
+	cr_assert_str_eq(err, "cn-2027.cal: no 'year' line");
+}
+
+/* The same bytes give the same version, from a file or from memory. */
+Test(cal_load, a_set_loaded_from_memory_has_the_files_version)
+{
+	char err[256] = "", *buf = NULL;
+	const char *path = CAL_DIR "/cn-2026.cal", *names[] = {"x.cal"}, *data[1];
+	uint8_t v0[CAL_VERSION_LEN], v1[CAL_VERSION_LEN];
+	cal_set *a = NULL, *b = NULL;
+	size_t len = 0, cap = 0;
+	FILE *f = fopen(path, "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(getdelim(&buf, &cap, '\0', f) > 0, 1);
+	len = strlen(buf);
+	fclose(f);
+	data[0] = buf;
+	cr_assert_eq(cal_load_files(&path, 1, &a, err, sizeof(err)), PB_OK, "%s", err);
+	cr_assert_eq(cal_load_bufs(names, data, &len, 1, &b, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(a, v0);
+	cal_version(b, v1);
+	cr_assert_arr_eq(v0, v1, CAL_VERSION_LEN);
+	cal_free(a);
+	cal_free(b);
+	free(buf);
+}
+
+/* From 1 November (Beijing time) on, next year's missing notice shows. */
+Test(cal, next_year_missing_from_1_november)
+{
+	cr_assert_eq(cal_next_year_missing(cs, T("2026-10-31T23:59:59+08:00")), 0);
+	cr_assert_eq(cal_next_year_missing(cs, T("2026-10-31T16:00:00Z")), 1, "11-01 00:00 +08");
+	cr_assert_eq(cal_next_year_missing(cs, T("2026-12-07T10:00:00+08:00")), 1);
+	cr_assert_eq(cal_next_year_missing(cs, T("2025-11-05T10:00:00+08:00")), 0, "2026 loaded");
+	cr_assert_eq(cal_next_year_missing(cs, T("2027-01-05T10:00:00+08:00")), 0, "not yet due");
+	cr_assert_eq(cal_next_year_missing(NULL, T("2025-11-05T10:00:00+08:00")), 1);
 }

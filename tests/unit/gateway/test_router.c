@@ -150,6 +150,8 @@ static void respond(const Mailroom__Request *req, uint8_t **out, size_t *outlen)
 		st.n_queues = 2;
 		st.queues = qs;
 		st.log_size = 99;
+		st.calendar_next_year_missing = 1;
+		st.calendar_last_year = 2026;
 		st.commits = 10;
 		st.commit_us_sum = 12345;
 		st.n_commit_us_bucket = 9;
@@ -509,6 +511,8 @@ Test(router, metrics_and_healthz)
 		"mailroom_queue_depth{queue=\"general\"} 3",
 		"mailroom_queue_depth{queue=\"hotline\"} 1",
 		"mailroom_log_records 99",
+		"# TYPE mailroom_calendar_next_year_missing gauge\nmailroom_calendar_next_year_missing 1\n",
+		"mailroom_calendar_last_year 2026\n",
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
 		cr_assert(strstr(r.body, want[i]), "missing %s in\n%s", want[i], r.body);

@@ -4,6 +4,7 @@
  * Expected dates are counted by hand on the 2025/2026 State Council
  * calendars. */
 #include "fixture.h"
+#include "pj.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -278,21 +279,147 @@ Test(clock, a_new_calendar_recomputes_provisional_deadlines)
 	cr_assert_eq(cal_load_files(files, 2, &core.cal, err, sizeof(err)), PB_OK, "%s", err);
 	cal_version(core.cal, core.cal_version);
 	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
-	/* 2025-12-20 (Sat) + 15 working days, 2026 unknown: weekends only */
+	/* 2025-12-20 (Sat) + 15 working days, 2026 unknown: its statutory
+	 * holidays only (01-01 off, nothing made up) */
 	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "年底", at("2025-12-20T10:00:00+08:00"), &a);
-	expect_due("2026-01-09T23:59:59+08:00", a.reply_due);
+	expect_due("2026-01-12T23:59:59+08:00", a.reply_due);
 
 	cal_free(core.cal);
 	cr_assert_eq(cal_load_dir(MR_SOURCE_DIR "/deploy/calendars", &core.cal, err, sizeof(err)), PB_OK);
 	cal_version(core.cal, core.cal_version);
 	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
 	cr_assert_geq(moved, 1);
-	/* 01-01..03 off, Sunday 01-04 worked */
+	/* 01-01..03 off, Sunday 01-04 worked: the same day, now official,
+	 * and recorded all the same */
 	expect_due("2026-01-12T23:59:59+08:00", reply_due(a.id));
 	Mailroom__AuditRecord *r = last_record();
 	cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED);
 	cr_assert_not(r->clock->provisional);
+	expect_due("2026-01-12T23:59:59+08:00", r->old_due_ms);
 	mailroom__audit_record__free_unpacked(r, NULL);
 	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
 	cr_assert_eq(moved, 0, "once per calendar version");
+}
+
+/* The record of index n (free with the protobuf free). */
+static Mailroom__AuditRecord *record_at(uint64_t n)
+{
+	st_txn *t;
+	const uint8_t *data;
+	size_t len;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_log_get(t, n, &data, &len), PB_OK);
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+	st_txn_abort(t);
+	cr_assert_not_null(r);
+	return r;
+}
+
+static uint64_t log_size(void)
+{
+	st_txn *t;
+	uint64_t n;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_log_size(t, &n), PB_OK);
+	st_txn_abort(t);
+	return n;
+}
+
+/* What the citizen's status lookup answers, as JSON. */
+static json_t *citizen_view(const struct posted *a)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__StatusReq s = MAILROOM__STATUS_REQ__INIT;
+	struct rt_result res;
+	json_t *j;
+
+	req.op_case = MAILROOM__REQUEST__OP_STATUS;
+	req.status = &s;
+	s.tracking_code = (char *)a->code;
+	s.access_key_hash.data = (uint8_t *)a->key_hash;
+	s.access_key_hash.len = PB_AKEY_HASH_LEN;
+	cr_assert_eq(read_op(&gw, &req, &res), PB_OK);
+	j = pj_view(res.resp.status, PJ_CITIZEN);
+	rt_result_clear(&res);
+	cr_assert_not_null(j);
+	return j;
+}
+
+static const char *jstr(json_t *j, const char *key)
+{
+	const char *v = json_string_value(json_object_get(j, key));
+
+	cr_assert_not_null(v, "no string %s", key);
+	return v;
+}
+
+/* 2026 without its notice, a message of Monday 2026-01-26. By law alone
+ * 除夕 02-16 to 初三 02-19 are off and nothing is made up, so 15 working
+ * days end on Friday 02-20. The notice gives 02-15..23 off and Saturday
+ * 02-14 worked: they end on 02-14. The acknowledge clock (one working
+ * day, 01-27) keeps its day and loses its flag; both get a record, and
+ * the citizen's view shows the change. */
+Test(clock, the_official_year_recomputes_both_clocks_and_the_view_shows_it)
+{
+	const char *files[] = {MR_SOURCE_DIR "/deploy/calendars/cn-2024.cal",
+	                       MR_SOURCE_DIR "/deploy/calendars/cn-2025.cal"};
+	struct posted a;
+	char err[256];
+	int moved;
+	json_t *j;
+
+	cal_free(core.cal);
+	cr_assert_eq(cal_load_files(files, 2, &core.cal, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(core.cal, core.cal_version);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "春节前", at("2026-01-26T10:00:00+08:00"), &a);
+	expect_due("2026-01-27T23:59:59+08:00", a.ack_due);
+	expect_due("2026-02-20T23:59:59+08:00", a.reply_due);
+	j = citizen_view(&a);
+	cr_assert(json_is_true(json_object_get(j, "due_provisional")));
+	cr_assert_null(json_object_get(j, "due_recomputed_at"), "nothing recomputed yet");
+	json_decref(j);
+
+	/* The office adds the 2026 notice; the router starts on it. */
+	uint64_t before = log_size();
+	cal_free(core.cal);
+	cr_assert_eq(cal_load_dir(MR_SOURCE_DIR "/deploy/calendars", &core.cal, err, sizeof(err)), PB_OK);
+	cal_version(core.cal, core.cal_version);
+	int64_t t0 = pb_now_ms();
+	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(moved, 2, "the acknowledge and the reply clock");
+	cr_assert_eq(log_size(), before + 2);
+
+	int seen_ack = 0, seen_reply = 0;
+	for (uint64_t i = before; i < before + 2; i++) {
+		Mailroom__AuditRecord *r = record_at(i);
+		cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED);
+		cr_assert_not(r->clock->provisional);
+		cr_assert_not(r->due_provisional);
+		cr_assert_eq(r->cal_version.len, sizeof(core.cal_version));
+		cr_assert_arr_eq(r->cal_version.data, core.cal_version, sizeof(core.cal_version));
+		if (r->clock->kind == ST_CLOCK_ACK) {
+			seen_ack++;
+			expect_due("2026-01-27T23:59:59+08:00", r->old_due_ms);
+			expect_due("2026-01-27T23:59:59+08:00", r->clock->due_ms);
+		} else {
+			seen_reply++;
+			expect_due("2026-02-20T23:59:59+08:00", r->old_due_ms);
+			expect_due("2026-02-14T23:59:59+08:00", r->clock->due_ms);
+		}
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+	cr_assert_eq(seen_ack, 1);
+	cr_assert_eq(seen_reply, 1);
+
+	j = citizen_view(&a);
+	cr_assert_str_eq(jstr(j, "reply_due_at"), "2026-02-14T23:59:59+08:00");
+	cr_assert_str_eq(jstr(j, "ack_due_at"), "2026-01-27T23:59:59+08:00");
+	cr_assert(json_is_false(json_object_get(j, "due_provisional")));
+	int64_t when = 0;
+	cr_assert_eq(pb_time_parse(jstr(j, "due_recomputed_at"), &when), PB_OK);
+	cr_assert(when >= t0 - 1000 && when <= pb_now_ms() + 1000, "recomputed now");
+	json_decref(j);
 }

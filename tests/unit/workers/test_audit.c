@@ -27,6 +27,7 @@ static struct fixture_store fs;
 	} while (0)
 
 #define out_json() run_json(&r)
+#define CAL "--calendars", MR_SOURCE_DIR "/deploy/calendars"
 
 static int count_lines(const char *s, const char *prefix)
 {
@@ -44,7 +45,7 @@ Test(audit, verify_ok_trusting_record0)
 	char want[128];
 
 	store_build(&fs, NULL);
-	RUN("verify", "--store", fs.dir);
+	RUN("verify", "--store", fs.dir, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	snprintf(want, sizeof(want), "ok: %llu records, 0 checkpoints, head ",
 	         (unsigned long long)fs.records);
@@ -59,12 +60,12 @@ Test(audit, verify_ok_with_pubkey_and_json)
 	json_t *j;
 
 	store_build(&fs, NULL);
-	RUN("verify", "--store", fs.dir, "--pubkey", fs.pubkey);
+	RUN("verify", "--store", fs.dir, "--pubkey", fs.pubkey, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "matches"), "%s", r.out);
 	cr_assert_null(strstr(r.out, "record 0"), "%s", r.out);
 
-	RUN("verify", "--json", "--store", fs.dir, "--pubkey", fs.pubkey);
+	RUN("verify", "--json", "--store", fs.dir, "--pubkey", fs.pubkey, CAL);
 	cr_assert_eq(r.exit, 0, "%s", r.err);
 	j = out_json();
 	cr_assert(json_is_true(json_object_get(j, "ok")));
@@ -73,6 +74,43 @@ Test(audit, verify_ok_with_pubkey_and_json)
 	cr_assert_str_eq(json_string_value(json_object_get(j, "key")), "mailroom.test/log");
 	cr_assert_eq(strlen(json_string_value(json_object_get(j, "head"))), 64);
 	json_decref(j);
+}
+
+/* No calendars to check deadlines on: the log verifies, the verdict line
+ * says the deadlines were not checked, and the exit is 31, unless the
+ * auditor says --no-deadlines. */
+Test(audit, verify_without_calendars_exits_31_unless_no_deadlines)
+{
+	char want[128];
+	json_t *j;
+
+	store_build(&fs, NULL);
+	RUN("verify", "--store", fs.dir);
+	cr_assert_eq(r.exit, 31, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "ok, deadlines not checked: %llu records, 0 checkpoints, head ",
+	         (unsigned long long)fs.records);
+	cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+	cr_assert(strstr(r.out, "warning: deadlines not checked: no calendars in deploy/calendars"),
+	          "%s", r.out);
+	RUN("verify", "--store", fs.dir, "--json");
+	cr_assert_eq(r.exit, 31, "%s%s", r.out, r.err);
+	j = out_json();
+	cr_assert_str_eq(json_string_value(json_object_get(j, "deadlines")), "not_checked");
+	json_decref(j);
+
+	RUN("verify", "--store", fs.dir, "--no-deadlines");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	snprintf(want, sizeof(want), "ok: %llu records, ", (unsigned long long)fs.records);
+	cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
+	cr_assert(strstr(r.out, "warning: deadlines not checked (--no-deadlines)"), "%s", r.out);
+	RUN("verify", "--store", fs.dir, "--no-deadlines", CAL);
+	cr_assert_eq(r.exit, 1, "the two exclude each other");
+	RUN("export", "--store", fs.dir, "--out", "x.bundle", "--no-deadlines");
+	cr_assert_eq(r.exit, 1, "verify only");
+	/* A broken log still fails with its own class. */
+	store_flip(fs.dir, 3, -1);
+	RUN("verify", "--store", fs.dir);
+	cr_assert_eq(r.exit, 13, "%s%s", r.out, r.err);
 }
 
 Test(audit, verify_against_another_key_exit_14)
@@ -251,7 +289,7 @@ Test(audit, works_while_a_writer_has_it_open)
 	snprintf(c->log_origin, sizeof(c->log_origin), "mailroom.test/log");
 	cr_assert_eq(st_keys_load_or_create(c, &keys, &created), 0);
 	cr_assert_eq(st_open(fs.dir, 16, 0, &keys, &env), 0);
-	RUN("verify", "--store", fs.dir, "--pubkey", fs.pubkey);
+	RUN("verify", "--store", fs.dir, "--pubkey", fs.pubkey, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	st_close(env);
 	free(c);

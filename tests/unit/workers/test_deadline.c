@@ -62,7 +62,11 @@ Test(deadline, past_the_last_calendar_is_provisional)
 {
 	RUN("deadline", "--from", "2026-12-21", "--working-days", "20", "--calendars", CALENDARS);
 	cr_assert_eq(r.exit, 0, "%s", r.err);
-	cr_assert_str_eq(r.out, "2027-01-18 provisional\n");
+	/* No 2027 notice: 元旦 is off all the same, by law. */
+	cr_assert_str_eq(r.out, "2027-01-19 provisional\n");
+	RUN("deadline", "--from", "2026-12-30", "--working-days", "2", "--calendars", CALENDARS);
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "2027-01-04 provisional\n");
 	/* Inside the loaded years nothing is provisional. */
 	RUN("deadline", "--from", "2026-11-02", "--working-days", "20", "--calendars", CALENDARS);
 	cr_assert_eq(r.exit, 0, "%s", r.err);

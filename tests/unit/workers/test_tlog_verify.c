@@ -4,11 +4,13 @@
  * break the message state machine or carry wrong deadlines. */
 #include "helpers.h"
 #include "tlog.h"
+#include "pb_id.h"
 #include "pb_time.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -45,7 +47,7 @@ static uint64_t build(void)
 
 static void export_to(const char *file)
 {
-	RUN("export", "--store", s.dir, "--out", file);
+	RUN("export", "--store", s.dir, "--out", file, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 }
 
@@ -64,7 +66,7 @@ static void expect_both(const char *bundle, int code, const char *line)
 
 Test(tlog_verify, store_and_bundle_verify)
 {
-	char want[160], first[400];
+	char want[300], first[400];
 	struct stat sb;
 	uint64_t n = build();
 	json_t *j;
@@ -77,10 +79,14 @@ Test(tlog_verify, store_and_bundle_verify)
 	cr_assert_null(strstr(r.out, "warning"), "a clean log has no warnings: %s", r.out);
 	snprintf(first, sizeof(first), "%.*s", (int)strcspn(r.out, "\n"), r.out);
 
-	RUN("export", "--store", s.dir, "--out", "log.bundle");
+	char calv[2 * CAL_VERSION_LEN + 1];
+	pb_hex(s.calv, CAL_VERSION_LEN, calv);
+	RUN("export", "--store", s.dir, "--out", "log.bundle", CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	snprintf(want, sizeof(want), "exported %llu records, 5 checkpoints, 1 key to log.bundle\n",
-	         (unsigned long long)n);
+	snprintf(want, sizeof(want),
+	         "exported %llu records, 5 checkpoints, 1 key to log.bundle\n"
+	         "calendars: 3 files, version %s\n",
+	         (unsigned long long)n, calv);
 	cr_assert_str_eq(r.out, want);
 	cr_assert_eq(stat(tpath("log.bundle.tmp"), &sb), -1, "no temporary file left");
 
@@ -127,10 +133,14 @@ Test(tlog_verify, warnings_are_not_failures)
 	         (unsigned long long)n, (unsigned long long)n + 1);
 	cr_assert(strstr(r.out, want), "%s", r.out);
 
-	/* The default calendar directory is not there: deadlines unchecked. */
+	/* The default calendar directory is not there: deadlines unchecked,
+	 * which is no clean pass (31) unless asked for. */
 	RUN("verify", "--store", s.dir);
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert_eq(r.exit, 31, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "ok, deadlines not checked: "), "%s", r.out);
 	cr_assert(strstr(r.out, "warning: deadlines not checked"), "%s", r.out);
+	RUN("verify", "--store", s.dir, "--no-deadlines");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	RUN("verify", "--store", s.dir, "--calendars", "no-such-dir");
 	cr_assert_eq(r.exit, 8, "a named calendar directory must load: %s", r.err);
 }
@@ -383,8 +393,11 @@ static void expect_deadline(const char *line, const char *what)
 	cr_assert_eq(r.exit, 22, "%s%s", r.out, r.err);
 	cr_assert(starts(r.out, line), "wanted '%s': %s", line, r.out);
 	cr_assert(strstr(r.out, what), "wanted '%s': %s", what, r.out);
-	/* Without calendars the same log passes, with a warning. */
+	/* Without calendars the same log passes only if the auditor says
+	 * deadlines are not to be checked. */
 	RUN("verify", "--store", s.dir);
+	cr_assert_eq(r.exit, 31, "%s%s", r.out, r.err);
+	RUN("verify", "--store", s.dir, "--no-deadlines");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 }
 
@@ -428,4 +441,85 @@ Test(tlog_verify, escalation_before_its_time)
 	rec.clock = &m.reply;
 	tl_append(&s, &rec);
 	expect_deadline("FAIL deadline: record 4: ", "before its time");
+}
+
+static char *read_bytes(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fseek(f, 0, SEEK_END), 0);
+	*len = (size_t)ftell(f);
+	rewind(f);
+	cr_assert_not_null(b = malloc(*len));
+	cr_assert_eq(fread(b, 1, *len, f), *len);
+	fclose(f);
+	return b;
+}
+
+static void write_bytes(const char *path, const char *b, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+
+	cr_assert_not_null(f, "%s", path);
+	cr_assert_eq(fwrite(b, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* A bundle carries the calendars it was judged by: verified anywhere,
+ * with no --calendars, its deadlines are checked on them. */
+Test(tlog_verify, a_bundle_carries_its_calendars)
+{
+	json_t *j;
+
+	build();
+	export_to("log.bundle");
+	RUN("verify", "log.bundle", "--json");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	j = out_json();
+	cr_assert_str_eq(jstr(j, "deadlines", NULL), "checked");
+	cr_assert_eq(json_array_size(json_object_get(j, "warnings")), 0, "%s", r.out);
+	json_decref(j);
+	RUN("verify", "log.bundle");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "ok: "), "%s", r.out);
+
+	/* A calendar changed inside the bundle no longer hashes to the
+	 * version stated with it. */
+	size_t len = 0;
+	char *b = read_bytes(tpath("log.bundle"), &len);
+	char *hit = memmem(b, len, "holiday 2026-10-01 2026-10-07", 29);
+	cr_assert_not_null(hit, "the 2026 file is embedded as it is");
+	hit[17] = '6';
+	write_bytes(tpath("bad.bundle"), b, len);
+	free(b);
+	RUN("verify", "bad.bundle");
+	cr_assert_eq(r.exit, 10, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "its calendars: the calendar files do not hash to the version"),
+	          "%s", r.out);
+	/* --calendars still overrides what the bundle carries. */
+	RUN("verify", "bad.bundle", CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+}
+
+/* A bundle exported without calendars (as every bundle before them):
+ * deadlines cannot be checked, so the verdict says so and exits 31. */
+Test(tlog_verify, a_bundle_without_calendars_exits_31)
+{
+	build();
+	RUN("export", "--store", s.dir, "--out", "old.bundle");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "warning: no calendars embedded"), "%s", r.out);
+	RUN("verify", "old.bundle");
+	cr_assert_eq(r.exit, 31, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "ok, deadlines not checked: "), "%s", r.out);
+	cr_assert(strstr(r.out, "the bundle carries no calendars"), "%s", r.out);
+	RUN("verify", "old.bundle", "--no-deadlines");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	RUN("verify", "old.bundle", CAL);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	/* A named directory that does not load is refused at export. */
+	RUN("export", "--store", s.dir, "--out", "x.bundle", "--calendars", "no-such-dir");
+	cr_assert_eq(r.exit, 8, "%s%s", r.out, r.err);
 }

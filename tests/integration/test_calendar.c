@@ -1,0 +1,212 @@
+/* The office loads a year's holiday notice: the router, restarted on it,
+ * recomputes the provisional deadlines with a signed record each, the
+ * citizen's status shows the change, /metrics tells whether next year's
+ * notice is still missing, and an exported bundle carries the calendars.
+ *
+ * The router starts on a calendar directory with the 2024 notice only,
+ * so whatever today is, this year is provisional. The notices added
+ * later are test files for this year and next with no holidays at all:
+ * no working day is lost, so the due dates can only come earlier. */
+#include "it.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char letter[] =
+	"{\"channel\":\"mailbox\",\"subject\":\"路面坑洼\",\"body\":\"人民路口路面有坑。\"}";
+
+static char caldir[MR_PATH];
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t len = 0;
+	char *text = mr_read_text(from, &len);
+	FILE *f;
+
+	cr_assert_not_null(text, "%s", from);
+	f = fopen(to, "wb");
+	cr_assert_not_null(f, "%s", to);
+	cr_assert_eq(fwrite(text, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+}
+
+static void write_notice(int year)
+{
+	char path[MR_PATH + 32];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cn-%d.cal", caldir, year);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fprintf(f, "year %d\nnotice 测试用通知 %d\nissued %d-11-01\n", year, year, year - 1);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Today in Asia/Shanghai, as the router sees it. */
+static void today(int *year, int *month)
+{
+	time_t t = time(NULL) + 8 * 3600;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	*year = tm.tm_year + 1900;
+	*month = tm.tm_mon + 1;
+}
+
+static char *metrics(void)
+{
+	struct mr_http r;
+	char *body;
+
+	cr_assert_eq(mr_http(NULL, env.base, "GET", "/metrics", NULL, NULL, 0, 10000, &r), 0);
+	cr_assert_eq(r.status, 200, "/metrics: HTTP %ld", r.status);
+	cr_assert_not_null(r.body);
+	body = strdup(r.body);
+	mr_http_free(&r);
+	return body;
+}
+
+static void expect_metric(const char *body, const char *name, long want)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "\n%s %ld\n", name, want);
+	cr_expect(strstr(body, line) != NULL, "/metrics lacks '%s %ld':\n%s", name, want, body);
+}
+
+static json_t *status(const char *code, const char *key)
+{
+	struct mr_http r;
+	json_t *j;
+
+	/* The gateway reconnects to a restarted router within moments. */
+	for (int i = 0;; i++) {
+		cr_assert_eq(mr_get_status(NULL, &env, code, key, &r), 0);
+		if (r.status != 503 || i == 100)
+			break;
+		mr_http_free(&r);
+		mr_sleep_ms(100);
+	}
+	cr_assert_eq(r.status, 200, "GET status: HTTP %ld: %s", r.status, r.body);
+	j = it_json(&r);
+	mr_http_free(&r);
+	return j;
+}
+
+/* The calendar directory goes with the environment, pass or fail. */
+static void cal_fini(void)
+{
+	it_fini();
+	if (!*caldir)
+		return;
+	DIR *d = opendir(caldir);
+	struct dirent *de;
+	char p[MR_PATH + 300];
+	while (d && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", caldir, de->d_name);
+		unlink(p);
+	}
+	if (d)
+		closedir(d);
+	rmdir(caldir);
+}
+
+TestSuite(calendar, .init = it_init, .fini = cal_fini, .timeout = 180);
+
+Test(calendar, a_new_notice_recomputes_provisional_deadlines_on_restart)
+{
+	struct mr_opts o = {0};
+	struct mr_http r;
+	char code[32], key[128], *out = NULL, *m;
+	int year, month;
+
+	today(&year, &month);
+	/* Made before the environment, whose config names it. */
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp || strlen(tmp) > 200)
+		tmp = P_tmpdir;
+	cr_assert_gt(snprintf(caldir, sizeof(caldir), "%s/mr-cal-XXXXXX", tmp), 0);
+	cr_assert_not_null(mkdtemp(caldir));
+	char cn2024[MR_PATH + 16];
+	snprintf(cn2024, sizeof(cn2024), "%s/cn-2024.cal", caldir);
+	copy_file(MR_SOURCE_DIR "/deploy/calendars/cn-2024.cal", cn2024);
+	o.calendars = caldir;
+	IT_UP(&o);
+
+	/* This year has no notice: the deadlines are provisional. */
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "POST: HTTP %ld: %s", r.status, r.body);
+	json_t *j = it_json(&r);
+	snprintf(code, sizeof(code), "%s", it_str(j, "tracking_code"));
+	snprintf(key, sizeof(key), "%s", it_str(j, "access_key"));
+	cr_expect(json_is_true(it_get(j, "due_provisional")), "%s", r.body);
+	json_decref(j);
+	mr_http_free(&r);
+	j = status(code, key);
+	char reply_before[40];
+	snprintf(reply_before, sizeof(reply_before), "%s", it_str(j, "reply_due_at"));
+	cr_expect(json_is_true(it_get(j, "due_provisional")));
+	cr_expect_null(it_get(j, "due_recomputed_at"));
+	json_decref(j);
+	m = metrics();
+	expect_metric(m, "mailroom_calendar_last_year", 2024);
+	expect_metric(m, "mailroom_calendar_next_year_missing", month >= 11);
+	free(m);
+	/* From 1 November the router says so in its log too. */
+	char warn[64];
+	size_t len = 0;
+	char *log = mr_read_text(env.router.log, &len);
+	snprintf(warn, sizeof(warn), "no calendar for %d yet", year + 1);
+	cr_assert_not_null(log);
+	cr_expect_eq(strstr(log, warn) != NULL, month >= 11, "router log:\n%s", log);
+	free(log);
+
+	/* The notices arrive; the router is restarted on them. */
+	write_notice(year);
+	write_notice(year + 1);
+	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM), 0);
+	cr_assert_eq(mr_router_start(&env), 0);
+
+	j = status(code, key);
+	cr_expect(json_is_false(it_get(j, "due_provisional")), "still provisional");
+	cr_expect(json_is_string(it_get(j, "due_recomputed_at")), "the view says it was recomputed");
+	const char *reply_after = it_str(j, "reply_due_at");
+	cr_assert_not_null(reply_after);
+	/* Same offset, same format: the strings order as the instants. */
+	cr_expect(strcmp(reply_after, reply_before) <= 0, "no working day was lost: %s -> %s",
+	          reply_before, reply_after);
+	json_decref(j);
+
+	/* One signed record per clock: acknowledge and reply. */
+	cr_assert_eq(mr_audit_cmd(&env, &out, "trail", code, NULL), 0, "trail: %s", out);
+	int n = 0;
+	for (const char *p = out; (p = strstr(p, "CLOCK_RECOMPUTED")) != NULL; p++)
+		n++;
+	cr_expect_eq(n, 2, "two recompute records:\n%s", out);
+	free(out);
+	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
+	free(out);
+
+	m = metrics();
+	expect_metric(m, "mailroom_calendar_last_year", year + 1);
+	expect_metric(m, "mailroom_calendar_next_year_missing", 0);
+	free(m);
+
+	/* The bundle carries these calendars: verify needs nothing else. */
+	char *argv[] = {MR_BIN_DIR "/workers/audit/mailroom-audit", "export", "--store", env.store,
+	                "--out", (char *)it_path("log.bundle"), "--calendars", caldir, NULL};
+	cr_assert_eq(mr_run(&env, argv, &out, NULL, 60), 0, "export: %s", out);
+	free(out);
+	char *vargv[] = {MR_BIN_DIR "/workers/audit/mailroom-audit", "verify",
+	                 (char *)it_path("log.bundle"), NULL};
+	cr_expect_eq(mr_run(&env, vargv, &out, NULL, 60), 0, "verify bundle: %s", out);
+	cr_expect(out && strncmp(out, "ok: ", 4) == 0, "%s", out);
+	free(out);
+
+	IT_DOWN();
+}
