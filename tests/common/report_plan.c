@@ -67,8 +67,12 @@ void rp_push(struct rp_msg *m, int64_t t, int64_t due, int paused)
 void rp_expect(const struct rp_plan *p, int year, int32_t from, int32_t to, struct rp_expect *e)
 {
 	int32_t ys = pb_days_from_civil(year, 1, 1), ye = pb_days_from_civil(year, 12, 31);
-	int64_t end = pb_day_start_ms(to + 1) - 1;
+	/* Judged at the end of the range's last day, the instant a deadline
+	 * on it falls, or now when that is earlier. */
+	int64_t end = cal_end_of_day_ms(to), now = pb_now_ms();
 
+	if (now < end)
+		end = now;
 	memset(e, 0, sizeof(*e));
 	for (int i = 0; i < p->nmsgs; i++) {
 		const struct rp_msg *m = &p->msgs[i];
@@ -78,19 +82,21 @@ void rp_expect(const struct rp_plan *p, int year, int32_t from, int32_t to, stru
 		/* Channels: received in the range; answered by its end (on time
 		 * against the due in force then, or while the clock stood paused
 		 * waiting for the applicant), else open unless revoked, and
-		 * overdue when the due in force at the end has passed by then and
-		 * the clock was running. */
+		 * overdue when the due in force at the end has passed by then, or
+		 * by the start of a pause still running then. */
 		if (rd >= from && rd <= to) {
 			c[0]++;
 			if (dec && m->answered <= end) {
 				c[1]++;
 				c[m->answer_paused || m->answered <= m->answer_due ? 2 : 3]++;
 			} else if (!(m->revoked && m->revoked <= end)) {
-				int k = 0;
+				int k = 0, p0;
 				c[4]++;
 				while (k + 1 < m->nst && m->st[k + 1].t <= end)
 					k++;
-				if (!m->st[k].paused && m->st[k].due < cal_end_of_day_ms(to))
+				for (p0 = k; m->st[k].paused && p0 > 0 && m->st[p0 - 1].paused; p0--)
+					;
+				if ((m->st[k].paused ? m->st[p0].t : end) > m->st[k].due)
 					c[3]++;
 			}
 		}
