@@ -81,6 +81,11 @@ struct rp_case *rp_case_new(struct rp_plan *p);
 /* One more state of m's reply clock. */
 void rp_push(struct rp_msg *m, int64_t t, int64_t due, int paused);
 
+/* How the auditor judges m as of the instant at (workers/README.md,
+ * "Judging a message"), counted from the plan. */
+enum { RP_J_UNKNOWN, RP_J_OPEN, RP_J_OVERDUE, RP_J_ON_TIME, RP_J_LATE, RP_J_CLOSED };
+int rp_judge(const struct rp_msg *m, int64_t at);
+
 /* The numbers the plan implies for year's tables, and its channel
  * counts for the days from..to (both included). */
 void rp_expect(const struct rp_plan *p, int year, int32_t from, int32_t to, struct rp_expect *e);

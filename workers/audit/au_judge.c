@@ -71,6 +71,16 @@ static void follow(struct au_jmsg *m, const Mailroom__AuditRecord *r)
 	}
 }
 
+/* A letter entered after the instant may have been received, in law,
+ * before it (a receipt confirmed up to 30 days back): it counts as
+ * received then. */
+static int received_by(const struct au_judge *j, const Mailroom__AuditRecord *r)
+{
+	return (r->event == EV(RECEIVED) || r->event == EV(RECEIPT_CONFIRMED)) &&
+	       r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE && r->receipt_ms > 0 &&
+	       r->receipt_ms <= j->as_of;
+}
+
 int au_judge_record(struct au_judge *j, const Mailroom__AuditRecord *r)
 {
 	int64_t t = au_when(r);
@@ -79,15 +89,15 @@ int au_judge_record(struct au_judge *j, const Mailroom__AuditRecord *r)
 
 	/* Records about no message (the log key) have no clocks; what
 	 * happened after the instant is not known then. */
-	if (r->message_id.len != PB_ID_LEN || t > j->as_of)
+	if (r->message_id.len != PB_ID_LEN || (t > j->as_of && !received_by(j, r)))
 		return PB_OK;
 	if (!(m = au_idtab_get(&j->msgs, r->message_id.data, &added)))
 		return PB_ENOMEM;
-	if (ev == EV(RECEIVED)) {
-		if (m->received)
-			return PB_OK;
+	if (!m->received && (ev == EV(RECEIVED) || ev == EV(RECEIPT_CONFIRMED))) {
 		m->received = 1;
 		m->channel = r->channel;
+	}
+	if (ev == EV(RECEIVED)) {
 		m->receipt = r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE && r->receipt_ms
 		                 ? r->receipt_ms
 		                 : t;
