@@ -875,3 +875,192 @@ Test(report, imported_and_reported, .init = it_init, .fini = it_fini, .timeout =
 	free(err);
 	IT_DOWN();
 }
+
+/* ---- overdue and the report agree ---- */
+
+/* POSTs one live message of a channel the gateway takes (n: which). */
+static void post_live(int n)
+{
+	static const char *const chans[3] = {"mailbox", "consultation", "complaint"};
+	char body[600], id[19];
+	struct mr_http r;
+
+	if (n % 4 == 3) {
+		resident_id(7000 + n, id);
+		snprintf(body, sizeof(body),
+		         "{\"applicant\":{\"kind\":\"natural_person\",\"name\":\"申请人%d\","
+		         "\"id_type\":\"resident_id\",\"id_number\":\"%s\",\"phone\":\"13800000000\"},"
+		         "\"description\":\"申请公开%d号文件的全文及其附件。\",\"form\":\"electronic\","
+		         "\"delivery\":\"email\",\"submission_mode\":\"online\"}",
+		         n, id, n);
+		cr_assert_eq(mr_post_disclosure(NULL, &env, body, &r), 0);
+	} else {
+		snprintf(body, sizeof(body),
+		         "{\"channel\":\"%s\",\"subject\":\"来信%d\",\"body\":\"请答复第%d号来信。\"}",
+		         chans[n % 4], n, n);
+		cr_assert_eq(mr_post_message(NULL, &env, body, &r), 0);
+	}
+	cr_assert_eq(r.status, 201, "POST: HTTP %ld: %s", r.status, r.body);
+	mr_http_free(&r);
+}
+
+/* Pulls one message of queue and takes one step on it (some refused: an
+ * imported application may be waiting for its applicant); the message's
+ * tracking code goes in touched. */
+static void act(const char *queue, int n, json_t *touched)
+{
+	const char *key = env.handlers[0].key_path;
+	char *out = NULL, id[32];
+	json_t *j;
+
+	if (mr_handler_cmd(&env, key, &out, "pull", "--queue", queue, NULL) != 0) {
+		free(out);
+		return;
+	}
+	j = it_json_text(out);
+	free(out);
+	snprintf(id, sizeof(id), "%s", it_str(j, "message.id"));
+	json_object_set_new(touched, it_str(j, "message.tracking_code"), json_true());
+	json_decref(j);
+	out = NULL;
+	if (strcmp(queue, "disclosure") != 0)
+		mr_handler_cmd(&env, key, &out, "reply", id, "--text", "已办理。", NULL);
+	else if (n % 3 == 0)
+		mr_handler_cmd(&env, key, &out, "disclosure", "decide", id, "--outcome", "disclosed",
+		               "--text", "予以公开。", NULL);
+	else if (n % 3 == 1)
+		mr_handler_cmd(&env, key, &out, "disclosure", "request-correction", id, "--text",
+		               "请写明文件名称", NULL);
+	else
+		mr_handler_cmd(&env, key, &out, "disclosure", "extend", id, "--days", "15",
+		               "--approver", "王主任", "--reason", "需调取档案", NULL);
+	free(out);
+}
+
+static json_t *audit_json(const char *const *args)
+{
+	char *out = NULL, *err = NULL;
+	int rc = audit(&out, &err, args);
+
+	cr_assert_eq(rc, 0, "%s: exit %d: %s", args[0], rc, err);
+	json_t *j = it_json_text(out);
+	free(out);
+	free(err);
+	return j;
+}
+#define AUDIT_JSON(...) audit_json((const char *const[]){__VA_ARGS__, NULL})
+
+/* At T: every reply clock overdue lists is one report channels counts
+ * as overdue, channel by channel; and the imported messages listed are
+ * exactly the ones the plan says are overdue then (touched: answered or
+ * stepped live since, not judged by the plan after now). Returns the
+ * number listed. */
+static long agree_at(int64_t t, int64_t live_from, json_t *codes, json_t *touched, int year)
+{
+	char at[40], to[16], what[64];
+	long per[RP_NCHANNELS] = {0}, n = 0, in_year[RP_NCHANNELS] = {0};
+	json_t *od, *rep, *e, *listed = json_object();
+	size_t i;
+
+	cr_assert_gt(pb_time_fmt(t, at, sizeof(at), 0), 0);
+	cr_assert_gt(pb_date_fmt(pb_day_of_ms(t), to, sizeof(to)), 0);
+	od = AUDIT_JSON("overdue", "--store", env.store, "--now", at, "--json");
+	rep = AUDIT_JSON("report", "channels", "--from", "2020-01-01", "--to", to, "--store",
+	                 env.store, "--now", at, "--format", "json");
+	json_array_foreach(it_get(od, "overdue"), i, e) {
+		if (strcmp(it_str(e, "clock"), "reply") != 0)
+			continue;
+		for (int c = 0; c < RP_NCHANNELS; c++)
+			per[c] += strcmp(it_str(e, "channel"), rp_channels[c]) == 0;
+		json_object_set_new(listed, it_str(e, "tracking_code"), json_true());
+		n++;
+	}
+	for (int c = 0; c < RP_NCHANNELS; c++) {
+		snprintf(what, sizeof(what), "channels.%s.overdue", rp_channels[c]);
+		cr_expect_eq(per[c], num(rep, what), "%s %s: overdue lists %ld, report channels %ld",
+		             at, rp_channels[c], per[c], num(rep, what));
+	}
+	for (int k = 0; k < plan.nmsgs; k++) {
+		const char *code = json_string_value(json_array_get(codes, (size_t)k));
+		int st = rp_judge(&plan.msgs[k], t), want = st == RP_J_OVERDUE || st == RP_J_LATE;
+		int y, mo, d;
+		if (t >= live_from && json_object_get(touched, code))
+			continue;
+		cr_expect_eq(json_object_get(listed, code) != NULL, want,
+		             "%s: %s (plan message %d) %s", at, code, k,
+		             want ? "overdue, not listed" : "listed, not overdue");
+		pb_civil_from_days(pb_day_of_ms(plan.msgs[k].receipt), &y, &mo, &d);
+		if (want && y == year)
+			in_year[plan.msgs[k].ch]++;
+	}
+	if (year) {
+		/* The year's report, judged at its end: the same. */
+		snprintf(what, sizeof(what), "%d", year);
+		json_t *an = AUDIT_JSON("report", "annual", "--year", what, "--store", env.store,
+		                        "--now", at, "--format", "json");
+		for (int c = 0; c < RP_NCHANNELS; c++) {
+			snprintf(what, sizeof(what), "channels.%s.overdue", rp_channels[c]);
+			cr_expect_eq(in_year[c], num(an, what), "%d %s: overdue %ld, annual %ld", year,
+			             rp_channels[c], in_year[c], num(an, what));
+		}
+		json_decref(an);
+	}
+	json_decref(listed);
+	json_decref(rep);
+	json_decref(od);
+	return n;
+}
+
+/* 1,800 imported messages over 2024-2026 and 160 live ones, some
+ * answered, paused or extended now: at five instants from 2024 to a year
+ * from now, overdue --now T lists exactly what report channels --to T
+ * counts as overdue, and the plan agrees item by item. */
+Test(report, overdue_agrees, .init = it_init, .fini = it_fini, .timeout = 240)
+{
+	const struct mr_opts o = OPTS;
+	char file[600], *err = NULL, now_s[40];
+	json_t *sum, *codes = json_array(), *touched = json_object();
+	int64_t now, t;
+	long n;
+	int rc;
+
+	IT_UP(&o);
+	snprintf(file, sizeof(file), "%s/old-system.jsonl", env.dir);
+	generate(file, BIG_APPS, BIG_OTHER);
+	cr_assert_eq(plan.nmsgs, nlines);
+	sum = import(file, &rc, &err);
+	cr_assert_eq(rc, 0, "import: exit %d: %.2000s", rc, err);
+	cr_assert_eq(num(sum, "imported"), nlines, "%.2000s", err);
+	for (int i = 0; i < nlines; i++)
+		json_array_append(codes, it_get(json_array_get(it_get(sum, "results"), (size_t)i),
+		                                "tracking_code"));
+	json_decref(sum);
+	free(err);
+
+	now = pb_now_ms() / 1000 * 1000;
+	for (int i = 0; i < 160; i++)
+		post_live(i);
+	for (int i = 0; i < 8; i++) {
+		act("general", i, touched);
+		act("disclosure", i, touched);
+	}
+
+	/* Mid-2024, the end of 2025 (with its annual report), now, a day in
+	 * twelve and one in two hundred. */
+	cr_assert_eq(pb_time_parse("2024-06-30T23:59:59+08:00", &t), 0);
+	n = agree_at(t, now, codes, touched, 0);
+	cr_expect_gt(n, 20, "overdue in mid-2024: %ld", n);
+	cr_assert_eq(pb_time_parse("2025-12-31T23:59:59+08:00", &t), 0);
+	agree_at(t, now, codes, touched, 2025);
+	t = pb_now_ms() / 1000 * 1000;
+	agree_at(t, now, codes, touched, 0);
+	for (int days = 12; days <= 200; days += 188) {
+		cr_assert_gt(pb_date_fmt(pb_day_of_ms(now) + days, now_s, sizeof(now_s)), 0);
+		strcat(now_s, "T23:59:59+08:00");
+		cr_assert_eq(pb_time_parse(now_s, &t), 0);
+		agree_at(t, now, codes, touched, 0);
+	}
+	json_decref(codes);
+	json_decref(touched);
+	IT_DOWN();
+}
