@@ -126,8 +126,10 @@ static int common(int argc, char **argv, struct au_opts *o, int *format, int64_t
 		return au_usage(argv[0], "a report takes one bundle file or --store DIR");
 	*now = pb_now_ms();
 	if (o->now && pb_time_parse(o->now, now))
-		return au_usage(argv[0], "--now takes an RFC 3339 time such as "
-		                         "2025-11-05T12:00:00+08:00");
+		return au_fail(*format == AU_FMT_JSON, AU_EXIT_INVALID, "invalid_time",
+		               "--now takes an RFC 3339 time such as 2025-11-05T12:00:00+08:00, "
+		               "not '%s'",
+		               o->now);
 	return -1;
 }
 
