@@ -42,6 +42,7 @@ extern const char *const rp_results[RP_NRESULTS];     /* pending last */
 
 /* One message: what was done to it, and when. */
 struct rp_msg {
+	uint8_t id[16];            /* the message id, where the generator knows it */
 	int ch;                    /* index into rp_channels */
 	int kind;                  /* disclosure: index into rp_kinds, else -1 */
 	int outcome;               /* index into rp_codes; -1: never decided */
