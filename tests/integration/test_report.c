@@ -943,6 +943,8 @@ static json_t *audit_json(const char *const *args)
 	int rc = audit(&out, &err, args);
 
 	cr_assert_eq(rc, 0, "%s: exit %d: %s", args[0], rc, err);
+	cr_assert_not_null(out, "%s %s: exit 0, but its output file could not be read (%s)",
+	                   args[0], args[1], err ? err : "");
 	json_t *j = it_json_text(out);
 	free(out);
 	free(err);
