@@ -120,8 +120,10 @@ static int repeats(struct rt_core *core, st_txn *t, struct rt_result *res,
 	int rc;
 
 	if (c->disc_repeat_window_days > 0) {
+		/* Only earlier applications: an old one brought over by an
+		 * import is no repeat of a later one. */
 		rc = st_applicant_each(t, hash, now_ms - (int64_t)c->disc_repeat_window_days * DAY_MS,
-		                       REPEAT_SCAN_MAX, compare_one, &scan);
+		                       now_ms, REPEAT_SCAN_MAX, compare_one, &scan);
 		if (rc || scan.rc)
 			return rc ? rc : scan.rc;
 	}
@@ -292,7 +294,7 @@ int rt_disclosure_view_repeat(st_txn *t, struct rt_result *res, Mailroom__Disclo
 {
 	Mailroom__StoredMessage *e;
 
-	if (v->repeat_of.len != PB_ID_LEN)
+	if (!v || v->repeat_of.len != PB_ID_LEN)
 		return PB_OK;
 	if (rt_msg_load(t, v->repeat_of.data, v->repeat_of.len, res, &e))
 		return PB_OK;   /* the earlier one is gone: the flag stays */
@@ -770,7 +772,9 @@ int rt_disclosure_step(struct rt_core *core, st_txn *t, const struct rt_principa
 		rc = rt_audit(core, t, res, &s.rec, s.m, s.actor, now_ms, NULL);
 	if (rc)
 		return fail_rc(res, rc, "cannot append to the log");
-	if ((rc = rt_view(core, res, s.m, 1, &res->resp.disclosure)))
+	/* The handler decides on a flagged repeat by its tracking code. */
+	if ((rc = rt_view(core, res, s.m, 1, &res->resp.disclosure)) ||
+	    (rc = rt_disclosure_view_repeat(t, res, res->resp.disclosure->disclosure)))
 		return fail_rc(res, rc, "cannot build the answer");
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_DISCLOSURE;
 	return PB_OK;

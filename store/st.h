@@ -116,10 +116,11 @@ void st_applicant_hash(const st_env *env, const char *id_type, const char *id_nu
                        uint8_t out[ST_HASH_LEN]);
 int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t received_ms,
                      const uint8_t id[16]);
-/* Calls fn for the applications of hash received at or after since_ms,
- * newest first, until fn returns non-zero (which is then returned) or
- * max were seen. */
-int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms, size_t max,
+/* Calls fn for the applications of hash received from since_ms to
+ * until_ms (both included), newest first, until fn returns non-zero
+ * (which is then returned) or max were seen. */
+int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms,
+                      int64_t until_ms, size_t max,
                       int (*fn)(const uint8_t id[16], int64_t received_ms, void *arg), void *arg);
 
 /* ---- queues: served in (prio, due_ms, id) order ---- */

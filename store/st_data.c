@@ -543,7 +543,8 @@ int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t receive
 	return sti_err(t, mdb_put(t->txn, t->env->applicant, &k, &v, 0));
 }
 
-int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms, size_t max,
+int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms,
+                      int64_t until_ms, size_t max,
                       int (*fn)(const uint8_t id[16], int64_t received_ms, void *arg), void *arg)
 {
 	uint8_t probe[APPL_KEY_LEN];
@@ -554,9 +555,11 @@ int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_
 
 	if ((rc = mdb_cursor_open(t->txn, t->env->applicant, &c)))
 		return sti_err(t, rc);
-	/* Newest first: start past this hash's last key and walk back. */
+	/* Newest first: start past the last key received by until_ms and walk
+	 * back. */
 	memcpy(probe, hash, ST_HASH_LEN);
-	memset(probe + ST_HASH_LEN, 0xff, sizeof(probe) - ST_HASH_LEN);
+	sti_put_be64(probe + ST_HASH_LEN, (uint64_t)until_ms);
+	memset(probe + ST_HASH_LEN + 8, 0xff, sizeof(probe) - ST_HASH_LEN - 8);
 	k.mv_size = sizeof(probe);
 	k.mv_data = probe;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);

@@ -64,35 +64,50 @@ void rp_push(struct rp_msg *m, int64_t t, int64_t due, int paused)
 	m->nst++;
 }
 
+/* Received by at (entered then, or received in law before it); answered
+ * by at (on time against the due in force then, or while the clock stood
+ * paused waiting for the applicant); else open unless revoked, and
+ * overdue when the due in force at `at` has passed by then, or by the
+ * start of a pause still running then. */
+int rp_judge(const struct rp_msg *m, int64_t at)
+{
+	int k = 0, p0;
+
+	if (!m->nst || (m->st[0].t > at && m->receipt > at))
+		return RP_J_UNKNOWN;
+	if (m->answered && m->answered <= at)
+		return m->answer_paused || m->answered <= m->answer_due ? RP_J_ON_TIME : RP_J_LATE;
+	if (m->revoked && m->revoked <= at)
+		return RP_J_CLOSED;
+	while (k + 1 < m->nst && m->st[k + 1].t <= at)
+		k++;
+	for (p0 = k; m->st[k].paused && p0 > 0 && m->st[p0 - 1].paused; p0--)
+		;
+	return (m->st[k].paused ? m->st[p0].t : at) > m->st[k].due ? RP_J_OVERDUE : RP_J_OPEN;
+}
+
 void rp_expect(const struct rp_plan *p, int year, int32_t from, int32_t to, struct rp_expect *e)
 {
 	int32_t ys = pb_days_from_civil(year, 1, 1), ye = pb_days_from_civil(year, 12, 31);
-	int64_t end = pb_day_start_ms(to + 1) - 1;
+	/* Judged at the end of the range's last day, the instant a deadline
+	 * on it falls, or now when that is earlier. */
+	int64_t end = cal_end_of_day_ms(to), now = pb_now_ms();
 
+	if (now < end)
+		end = now;
 	memset(e, 0, sizeof(*e));
 	for (int i = 0; i < p->nmsgs; i++) {
 		const struct rp_msg *m = &p->msgs[i];
 		int32_t rd = pb_day_of_ms(m->receipt), dd = pb_day_of_ms(m->answered);
-		int dec = m->answered != 0;
+		int dec = m->answered != 0, st = rp_judge(m, end);
 		long *c = e->ch[m->ch];
-		/* Channels: received in the range; answered by its end (on time
-		 * against the due in force then, or while the clock stood paused
-		 * waiting for the applicant), else open unless revoked, and
-		 * overdue when the due in force at the end has passed by then and
-		 * the clock was running. */
-		if (rd >= from && rd <= to) {
+		/* Channels: received in the range, and judged at its end. */
+		if (rd >= from && rd <= to && st != RP_J_UNKNOWN) {
 			c[0]++;
-			if (dec && m->answered <= end) {
-				c[1]++;
-				c[m->answer_paused || m->answered <= m->answer_due ? 2 : 3]++;
-			} else if (!(m->revoked && m->revoked <= end)) {
-				int k = 0;
-				c[4]++;
-				while (k + 1 < m->nst && m->st[k + 1].t <= end)
-					k++;
-				if (!m->st[k].paused && m->st[k].due < cal_end_of_day_ms(to))
-					c[3]++;
-			}
+			c[1] += st == RP_J_ON_TIME || st == RP_J_LATE;
+			c[2] += st == RP_J_ON_TIME;
+			c[3] += st == RP_J_LATE || st == RP_J_OVERDUE;
+			c[4] += st == RP_J_OPEN || st == RP_J_OVERDUE;
 		}
 		if (m->ch != RP_CH_DISCLOSURE)
 			continue;

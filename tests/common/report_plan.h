@@ -42,6 +42,7 @@ extern const char *const rp_results[RP_NRESULTS];     /* pending last */
 
 /* One message: what was done to it, and when. */
 struct rp_msg {
+	uint8_t id[16];            /* the message id, where the generator knows it */
 	int ch;                    /* index into rp_channels */
 	int kind;                  /* disclosure: index into rp_kinds, else -1 */
 	int outcome;               /* index into rp_codes; -1: never decided */
@@ -80,6 +81,11 @@ struct rp_msg *rp_msg_new(struct rp_plan *p);
 struct rp_case *rp_case_new(struct rp_plan *p);
 /* One more state of m's reply clock. */
 void rp_push(struct rp_msg *m, int64_t t, int64_t due, int paused);
+
+/* How the auditor judges m as of the instant at (workers/README.md,
+ * "Judging a message"), counted from the plan. */
+enum { RP_J_UNKNOWN, RP_J_OPEN, RP_J_OVERDUE, RP_J_ON_TIME, RP_J_LATE, RP_J_CLOSED };
+int rp_judge(const struct rp_msg *m, int64_t at);
 
 /* The numbers the plan implies for year's tables, and its channel
  * counts for the days from..to (both included). */

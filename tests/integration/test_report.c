@@ -23,6 +23,9 @@
 #define CALDIR MR_SOURCE_DIR "/deploy/calendars"
 #define NAPPS 320
 #define NOTHER 160
+/* The agreement test's larger data set. */
+#define BIG_APPS 1100
+#define BIG_OTHER 700
 #define MIN_MS 60000LL
 #define DAY_MS PB_DAY_MS
 
@@ -42,7 +45,7 @@ static cal_set *cal;
 static struct rp_plan plan;
 static uint64_t rng = 0x2545f4914f6cdd1dull;
 static int64_t horizon;          /* no event after this: the router refuses the future */
-static int nlines, line_events[NAPPS + NOTHER];
+static int nlines, line_events[BIG_APPS + BIG_OTHER];
 
 static unsigned rnd(unsigned n)
 {
@@ -99,7 +102,7 @@ static void uscc(int i, char out[19])
 	static const int w[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
 	int sum = 0;
 
-	snprintf(out, 19, "91350100M%08d", i);
+	snprintf(out, 19, "91350100M%08u", (unsigned)i % 100000000u);
 	for (int k = 0; k < 17; k++)
 		sum += (int)(strchr(alpha, out[k]) - alpha) * w[k];
 	out[17] = alpha[(31 - sum % 31) % 31];
@@ -504,7 +507,7 @@ static void gen_app(int i, FILE *f)
 	struct gen g;
 	char ref[32], id[19], desc[200];
 	int32_t d0 = civil(2024, 1, 2), span = civil(2026, 10, 31) - d0, day;
-	static int app_kind[NAPPS], app_year[NAPPS];
+	static int app_kind[BIG_APPS], app_year[BIG_APPS];
 	int kind = (int)rnd(RP_NKINDS), oc = (int)rnd(RP_NCODES), open = rnd(8) == 0, who = i;
 	int r = (int)rnd(10), mode = r < 4 ? 0 : r < 6 ? 1 : 2 + (int)rnd(3);
 	json_t *a, *e;
@@ -633,7 +636,7 @@ static void gen_other(int i, FILE *f)
 	gen_end(&g, f);
 }
 
-static void generate(const char *path)
+static void generate(const char *path, int napps, int nother)
 {
 	char err[256];
 	FILE *f;
@@ -642,9 +645,9 @@ static void generate(const char *path)
 	horizon = day_at(civil(2026, 11, 13), 18 * 60);
 	cr_assert_lt(horizon, pb_now_ms(), "the data set ends 2026-11-13: the clock is earlier");
 	cr_assert_not_null(f = fopen(path, "w"), "%s: %s", path, strerror(errno));
-	for (int i = 0; i < NAPPS; i++)
+	for (int i = 0; i < napps; i++)
 		gen_app(i, f);
-	for (int i = 0; i < NOTHER; i++)
+	for (int i = 0; i < nother; i++)
 		gen_other(i, f);
 	cr_assert_eq(fclose(f), 0);
 	cal_free(cal);
@@ -728,7 +731,7 @@ Test(report, imported_and_reported, .init = it_init, .fini = it_fini, .timeout =
 {
 	static const char *const fmts[4] = {"md", "html", "csv", "json"};
 	const struct mr_opts o = OPTS;
-	char file[600], bundle[600], bad[600], pub[600], year[8], *out = NULL, *err = NULL;
+	char file[600], bundle[600], bad[600], pub[600], year[8], now[40], *out = NULL, *err = NULL;
 	char *a = NULL, *b = NULL;
 	int rc, nonzero = 0, decided[RP_NCODES] = {0}, kinds_new[3][RP_NKINDS] = {{0}};
 	uint64_t records;
@@ -739,7 +742,7 @@ Test(report, imported_and_reported, .init = it_init, .fini = it_fini, .timeout =
 	snprintf(bundle, sizeof(bundle), "%s/trail.bundle", env.dir);
 	snprintf(bad, sizeof(bad), "%s/tampered.bundle", env.dir);
 	snprintf(pub, sizeof(pub), "%s/keys/store.pub", env.dir);
-	generate(file);
+	generate(file, NAPPS, NOTHER);
 
 	/* The plan covers what the issue asks: every outcome decided, every
 	 * applicant kind received in every year. */
@@ -831,15 +834,17 @@ Test(report, imported_and_reported, .init = it_init, .fini = it_fini, .timeout =
 	cr_assert_eq(rc, 0, "export: exit %d: %s", rc, err);
 	free(out);
 	free(err);
+	/* One instant for both: a year not over yet is judged as of now. */
+	cr_assert_gt(pb_time_fmt(pb_now_ms(), now, sizeof(now), 0), 0);
 	for (int y = 2024; y <= 2026; y++)
 		for (int f = 0; f < 4; f++) {
 			snprintf(year, sizeof(year), "%d", y);
 			rc = AUDIT(&a, &err, "report", "annual", "--year", year, "--store", env.store,
-			           "--format", fmts[f]);
+			           "--format", fmts[f], "--now", now);
 			cr_assert_eq(rc, 0, "%d %s from the store: exit %d: %s", y, fmts[f], rc, err);
 			free(err);
 			rc = AUDIT(&b, &err, "report", "annual", "--year", year, bundle, "--pubkey", pub,
-			           "--format", fmts[f]);
+			           "--format", fmts[f], "--now", now);
 			cr_assert_eq(rc, 0, "%d %s from the bundle: exit %d: %s", y, fmts[f], rc, err);
 			free(err);
 			cr_assert(a && *a, "%d %s: empty", y, fmts[f]);
@@ -868,5 +873,196 @@ Test(report, imported_and_reported, .init = it_init, .fini = it_fini, .timeout =
 	json_decref(j);
 	free(out);
 	free(err);
+	IT_DOWN();
+}
+
+/* ---- overdue and the report agree ---- */
+
+/* POSTs one live message of a channel the gateway takes (n: which). */
+static void post_live(int n)
+{
+	static const char *const chans[3] = {"mailbox", "consultation", "complaint"};
+	char body[600], id[19];
+	struct mr_http r;
+
+	if (n % 4 == 3) {
+		resident_id(7000 + n, id);
+		snprintf(body, sizeof(body),
+		         "{\"applicant\":{\"kind\":\"natural_person\",\"name\":\"申请人%d\","
+		         "\"id_type\":\"resident_id\",\"id_number\":\"%s\",\"phone\":\"13800000000\"},"
+		         "\"description\":\"申请公开%d号文件的全文及其附件。\",\"form\":\"electronic\","
+		         "\"delivery\":\"email\",\"submission_mode\":\"online\"}",
+		         n, id, n);
+		cr_assert_eq(mr_post_disclosure(NULL, &env, body, &r), 0);
+	} else {
+		snprintf(body, sizeof(body),
+		         "{\"channel\":\"%s\",\"subject\":\"来信%d\",\"body\":\"请答复第%d号来信。\"}",
+		         chans[n % 4], n, n);
+		cr_assert_eq(mr_post_message(NULL, &env, body, &r), 0);
+	}
+	cr_assert_eq(r.status, 201, "POST: HTTP %ld: %s", r.status, r.body);
+	mr_http_free(&r);
+}
+
+/* Pulls one message of queue and takes one step on it (some refused: an
+ * imported application may be waiting for its applicant); the message's
+ * tracking code goes in touched. */
+static void act(const char *queue, int n, json_t *touched)
+{
+	const char *key = env.handlers[0].key_path;
+	char *out = NULL, id[32];
+	json_t *j;
+
+	if (mr_handler_cmd(&env, key, &out, "pull", "--queue", queue, NULL) != 0) {
+		free(out);
+		return;
+	}
+	j = it_json_text(out);
+	free(out);
+	snprintf(id, sizeof(id), "%s", it_str(j, "message.id"));
+	json_object_set_new(touched, it_str(j, "message.tracking_code"), json_true());
+	json_decref(j);
+	out = NULL;
+	if (strcmp(queue, "disclosure") != 0)
+		mr_handler_cmd(&env, key, &out, "reply", id, "--text", "已办理。", NULL);
+	else if (n % 3 == 0)
+		mr_handler_cmd(&env, key, &out, "disclosure", "decide", id, "--outcome", "disclosed",
+		               "--text", "予以公开。", NULL);
+	else if (n % 3 == 1)
+		mr_handler_cmd(&env, key, &out, "disclosure", "request-correction", id, "--text",
+		               "请写明文件名称", NULL);
+	else
+		mr_handler_cmd(&env, key, &out, "disclosure", "extend", id, "--days", "15",
+		               "--approver", "王主任", "--reason", "需调取档案", NULL);
+	free(out);
+}
+
+static json_t *audit_json(const char *const *args)
+{
+	char *out = NULL, *err = NULL;
+	int rc = audit(&out, &err, args);
+
+	cr_assert_eq(rc, 0, "%s: exit %d: %s", args[0], rc, err);
+	cr_assert_not_null(out, "%s %s: exit 0, but its output file could not be read (%s)",
+	                   args[0], args[1], err ? err : "");
+	json_t *j = it_json_text(out);
+	free(out);
+	free(err);
+	return j;
+}
+#define AUDIT_JSON(...) audit_json((const char *const[]){__VA_ARGS__, NULL})
+
+/* At T: every reply clock overdue lists is one report channels counts
+ * as overdue, channel by channel; and the imported messages listed are
+ * exactly the ones the plan says are overdue then (touched: answered or
+ * stepped live since, not judged by the plan after now). Returns the
+ * number listed. */
+static long agree_at(int64_t t, int64_t live_from, json_t *codes, json_t *touched, int year)
+{
+	char at[40], to[16], what[64];
+	long per[RP_NCHANNELS] = {0}, n = 0, in_year[RP_NCHANNELS] = {0};
+	json_t *od, *rep, *e, *listed = json_object();
+	size_t i;
+
+	cr_assert_gt(pb_time_fmt(t, at, sizeof(at), 0), 0);
+	cr_assert_gt(pb_date_fmt(pb_day_of_ms(t), to, sizeof(to)), 0);
+	od = AUDIT_JSON("overdue", "--store", env.store, "--now", at, "--json");
+	rep = AUDIT_JSON("report", "channels", "--from", "2020-01-01", "--to", to, "--store",
+	                 env.store, "--now", at, "--format", "json");
+	json_array_foreach(it_get(od, "overdue"), i, e) {
+		if (strcmp(it_str(e, "clock"), "reply") != 0)
+			continue;
+		for (int c = 0; c < RP_NCHANNELS; c++)
+			per[c] += strcmp(it_str(e, "channel"), rp_channels[c]) == 0;
+		json_object_set_new(listed, it_str(e, "tracking_code"), json_true());
+		n++;
+	}
+	for (int c = 0; c < RP_NCHANNELS; c++) {
+		snprintf(what, sizeof(what), "channels.%s.overdue", rp_channels[c]);
+		cr_expect_eq(per[c], num(rep, what), "%s %s: overdue lists %ld, report channels %ld",
+		             at, rp_channels[c], per[c], num(rep, what));
+	}
+	for (int k = 0; k < plan.nmsgs; k++) {
+		const char *code = json_string_value(json_array_get(codes, (size_t)k));
+		int st = rp_judge(&plan.msgs[k], t), want = st == RP_J_OVERDUE || st == RP_J_LATE;
+		int y, mo, d;
+		if (t >= live_from && json_object_get(touched, code))
+			continue;
+		cr_expect_eq(json_object_get(listed, code) != NULL, want,
+		             "%s: %s (plan message %d) %s", at, code, k,
+		             want ? "overdue, not listed" : "listed, not overdue");
+		pb_civil_from_days(pb_day_of_ms(plan.msgs[k].receipt), &y, &mo, &d);
+		if (want && y == year)
+			in_year[plan.msgs[k].ch]++;
+	}
+	if (year) {
+		/* The year's report, judged at its end: the same. */
+		snprintf(what, sizeof(what), "%d", year);
+		json_t *an = AUDIT_JSON("report", "annual", "--year", what, "--store", env.store,
+		                        "--now", at, "--format", "json");
+		for (int c = 0; c < RP_NCHANNELS; c++) {
+			snprintf(what, sizeof(what), "channels.%s.overdue", rp_channels[c]);
+			cr_expect_eq(in_year[c], num(an, what), "%d %s: overdue %ld, annual %ld", year,
+			             rp_channels[c], in_year[c], num(an, what));
+		}
+		json_decref(an);
+	}
+	json_decref(listed);
+	json_decref(rep);
+	json_decref(od);
+	return n;
+}
+
+/* 1,800 imported messages over 2024-2026 and 160 live ones, some
+ * answered, paused or extended now: at five instants from 2024 to a year
+ * from now, overdue --now T lists exactly what report channels --to T
+ * counts as overdue, and the plan agrees item by item. */
+Test(report, overdue_agrees, .init = it_init, .fini = it_fini, .timeout = 240)
+{
+	const struct mr_opts o = OPTS;
+	char file[600], *err = NULL, now_s[40];
+	json_t *sum, *codes = json_array(), *touched = json_object();
+	int64_t now, t;
+	long n;
+	int rc;
+
+	IT_UP(&o);
+	snprintf(file, sizeof(file), "%s/old-system.jsonl", env.dir);
+	generate(file, BIG_APPS, BIG_OTHER);
+	cr_assert_eq(plan.nmsgs, nlines);
+	sum = import(file, &rc, &err);
+	cr_assert_eq(rc, 0, "import: exit %d: %.2000s", rc, err);
+	cr_assert_eq(num(sum, "imported"), nlines, "%.2000s", err);
+	for (int i = 0; i < nlines; i++)
+		json_array_append(codes, it_get(json_array_get(it_get(sum, "results"), (size_t)i),
+		                                "tracking_code"));
+	json_decref(sum);
+	free(err);
+
+	now = pb_now_ms() / 1000 * 1000;
+	for (int i = 0; i < 160; i++)
+		post_live(i);
+	for (int i = 0; i < 8; i++) {
+		act("general", i, touched);
+		act("disclosure", i, touched);
+	}
+
+	/* Mid-2024, the end of 2025 (with its annual report), now, a day in
+	 * twelve and one in two hundred. */
+	cr_assert_eq(pb_time_parse("2024-06-30T23:59:59+08:00", &t), 0);
+	n = agree_at(t, now, codes, touched, 0);
+	cr_expect_gt(n, 20, "overdue in mid-2024: %ld", n);
+	cr_assert_eq(pb_time_parse("2025-12-31T23:59:59+08:00", &t), 0);
+	agree_at(t, now, codes, touched, 2025);
+	t = pb_now_ms() / 1000 * 1000;
+	agree_at(t, now, codes, touched, 0);
+	for (int days = 12; days <= 200; days += 188) {
+		cr_assert_gt(pb_date_fmt(pb_day_of_ms(now) + days, now_s, sizeof(now_s)), 0);
+		strcat(now_s, "T23:59:59+08:00");
+		cr_assert_eq(pb_time_parse(now_s, &t), 0);
+		agree_at(t, now, codes, touched, 0);
+	}
+	json_decref(codes);
+	json_decref(touched);
 	IT_DOWN();
 }

@@ -58,6 +58,16 @@ void *au_idtab_get(struct au_idtab *t, const uint8_t id[PB_ID_LEN], int *added)
 	return e;
 }
 
+void *au_idtab_find(const struct au_idtab *t, const uint8_t id[PB_ID_LEN])
+{
+	if (!t->nslots)
+		return NULL;
+	for (size_t s = slot_of(t, id); t->slots[s]; s = (s + 1) & (t->nslots - 1))
+		if (memcmp(au_idtab_at(t, t->slots[s] - 1), id, PB_ID_LEN) == 0)
+			return au_idtab_at(t, t->slots[s] - 1);
+	return NULL;
+}
+
 void au_idtab_free(struct au_idtab *t)
 {
 	free(t->v);

@@ -25,6 +25,8 @@ static inline void *au_idtab_at(const struct au_idtab *t, size_t i)
 {
 	return t->v + i * t->stride;
 }
+/* The element for id, NULL when there is none. */
+void *au_idtab_find(const struct au_idtab *t, const uint8_t id[PB_ID_LEN]);
 void au_idtab_free(struct au_idtab *t);
 
 #endif

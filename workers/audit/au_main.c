@@ -9,7 +9,7 @@
 #include <string.h>
 
 #define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
-#define REPORT_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_CALENDARS | AU_O_FORMAT)
+#define REPORT_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_CALENDARS | AU_O_FORMAT | AU_O_NOW)
 #define WITNESS_OPTS \
 	(AU_O_STATE | AU_O_URL | AU_O_PUBKEY | AU_O_WKEY | AU_O_WNAME | AU_O_KEYGEN | AU_O_JSON)
 
@@ -35,8 +35,8 @@ static const struct au_cmd cmds[] = {
 	 "witness --state DIR (--url BASE --pubkey FILE | --keygen) [--witness-key FILE] "
 	 "[--witness-name NAME] [--json]",
 	 "fetch, check and cosign the log's checkpoint; refuse rollbacks and forks"},
-	{"trail", au_cmd_trail, LOG_OPTS | AU_O_DATAKEY, AU_O_STORE,
-	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--data-key FILE] [--json]",
+	{"trail", au_cmd_trail, LOG_OPTS | AU_O_DATAKEY | AU_O_NOW, AU_O_STORE,
+	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--data-key FILE] [--now RFC3339] [--json]",
 	 "verify the log, then list the records of one message (with the key: their texts)"},
 	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON, 0,
 	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR] [--json]",
@@ -46,12 +46,12 @@ static const struct au_cmd cmds[] = {
 	 "verify the log, then list every missed deadline from its records"},
 	{"report annual", au_cmd_report_annual, REPORT_OPTS | AU_O_YEAR, AU_O_YEAR,
 	 "report annual --year YYYY (BUNDLE|--store DIR) [--format md|html|csv|json] "
-	 "[--pubkey FILE] [--calendars DIR]",
+	 "[--pubkey FILE] [--calendars DIR] [--now RFC3339]",
 	 "verify the log, then the annual report's tables 三 and 四, channels and checks"},
 	{"report channels", au_cmd_report_channels, REPORT_OPTS | AU_O_FROM | AU_O_TO,
 	 AU_O_FROM | AU_O_TO,
 	 "report channels --from YYYY-MM-DD --to YYYY-MM-DD (BUNDLE|--store DIR) "
-	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR]",
+	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR] [--now RFC3339]",
 	 "verify the log, then the channel counts of a date range"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))

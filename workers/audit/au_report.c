@@ -4,11 +4,13 @@
  * message's records say; the tables are counted from that.
  *
  * The time of an event is its effective_ms when set, else time_ms; dates
- * are Asia/Shanghai. An application's receipt is the receipt_ms of its
+ * are Asia/Shanghai. The channel counts judge each message by au_judge.c
+ * as of the range's end, or now when that is earlier. An application's receipt is the receipt_ms of its
  * last RECEIPT_CONFIRMED, else of RECEIVED; its decision is DECIDED. A
  * review or lawsuit is the last REVIEW_RECORDED naming its case number.
  * workers/README.md ("report") gives the rows' definitions. */
 #include "au_idtab.h"
+#include "au_judge.h"
 #include "au_report.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -37,19 +39,14 @@ struct rcase {
 	int64_t filed, decided;
 };
 
+/* A disclosure application, for tables 三 and 四. */
 struct msg {
 	uint8_t id[PB_ID_LEN];
-	int8_t ch;                 /* index into au_channels, -1: none */
-	int8_t kind;               /* disclosure: column, -1: none */
+	int8_t kind;               /* column, -1: none */
 	int8_t outcome;            /* -1: not decided */
 	uint8_t received;          /* RECEIVED seen */
-	uint8_t paused_end;        /* the clock was paused at the range's end */
 	int64_t receipt;           /* the time that counts as received */
 	int64_t decided;
-	int64_t answered, answer_due;   /* the first answer and the due in force then */
-	int answer_paused;              /* the reply clock stood paused then */
-	int64_t closed;            /* revoked (12345) */
-	int64_t due_end;           /* the due in force at the range's end */
 	uint32_t cases;            /* first case + 1, or 0 */
 };
 
@@ -57,7 +54,7 @@ struct book {
 	struct au_idtab msgs;      /* struct msg */
 	struct rcase *cases;
 	size_t ncases, capcases;
-	int64_t end_ms;            /* the range's last instant */
+	struct au_judge judge;     /* the channel counts, as of the instant judged */
 };
 
 static struct msg *find_or_add(struct book *b, const uint8_t *id)
@@ -66,7 +63,7 @@ static struct msg *find_or_add(struct book *b, const uint8_t *id)
 	struct msg *m = au_idtab_get(&b->msgs, id, &added);
 
 	if (m && added)
-		m->ch = m->kind = m->outcome = -1;
+		m->kind = m->outcome = -1;
 	return m;
 }
 
@@ -81,11 +78,6 @@ static int channel_index(int channel)
 	case MAILROOM__CHANNEL__CHANNEL_DISCLOSURE: return 5;
 	default: return -1;
 	}
-}
-
-static int64_t when(const Mailroom__AuditRecord *r)
-{
-	return r->effective_ms ? r->effective_ms : r->time_ms;
 }
 
 /* The last REVIEW_RECORDED naming a case replaces what the one before
@@ -128,46 +120,30 @@ static int review(struct book *b, struct msg *m, const Mailroom__ReviewCase *c)
 	return PB_OK;
 }
 
-/* The first answer counts: a 12345 order re-dispatched after it was
- * returned was answered all the same. */
-static void answer(struct msg *m, const Mailroom__AuditRecord *r, int64_t t)
-{
-	if (!m->answered) {
-		m->answered = t;
-		m->answer_due = r->due_ms;
-		/* Closed while waiting for the applicant (no correction, fee
-		 * unpaid): the office's time was not running. */
-		m->answer_paused = r->clock && r->clock->kind == ST_CLOCK_REPLY &&
-		                   r->clock->pause_depth > 0;
-	}
-}
-
 static int record(struct book *b, const Mailroom__AuditRecord *r)
 {
 	struct msg *m;
-	int64_t t = when(r);
+	int64_t t = au_when(r);
+	int rc;
 
+	if ((rc = au_judge_record(&b->judge, r)))
+		return rc;
 	if (r->message_id.len != PB_ID_LEN)
 		return PB_OK;
-	if (!(m = find_or_add(b, r->message_id.data)))
-		return PB_ENOMEM;
-	/* The deadline in force at the range's end, and whether it ran. */
-	if (t <= b->end_ms) {
-		m->due_end = r->due_ms;
-		if (r->clock && r->clock->kind == ST_CLOCK_REPLY)
-			m->paused_end = r->clock->pause_depth > 0;
+	/* Tables 三 and 四 are about applications only. */
+	if (r->event == EV(RECEIVED) && r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE) {
+		if (!(m = find_or_add(b, r->message_id.data)))
+			return PB_ENOMEM;
+	} else if (!(m = au_idtab_find(&b->msgs, r->message_id.data))) {
+		return PB_OK;
 	}
 	switch ((int)r->event) {
 	case EV(RECEIVED):
 		if (m->received)
 			break;
 		m->received = 1;
-		m->ch = (int8_t)channel_index(r->channel);
-		m->receipt = t;
-		if (r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE) {
-			m->kind = (int8_t)au_code_index(pb_disc_kinds, AU_NKINDS, r->applicant_kind);
-			m->receipt = r->receipt_ms;
-		}
+		m->kind = (int8_t)au_code_index(pb_disc_kinds, AU_NKINDS, r->applicant_kind);
+		m->receipt = r->receipt_ms;
 		break;
 	case EV(RECEIPT_CONFIRMED):
 		m->receipt = r->receipt_ms;
@@ -175,15 +151,6 @@ static int record(struct book *b, const Mailroom__AuditRecord *r)
 	case EV(DECIDED):
 		m->outcome = (int8_t)au_code_index(pb_disc_outcomes, AU_NOUTCOMES, r->outcome);
 		m->decided = t;
-		answer(m, r, t);
-		break;
-	case EV(REPLIED):
-	case EV(RETURNED):
-		answer(m, r, t);
-		break;
-	case EV(REVOKED):
-		if (!m->closed)
-			m->closed = t;
 		break;
 	case EV(REVIEW_RECORDED):
 		return review(b, m, r->review);
@@ -236,43 +203,41 @@ static void count_s4(struct au_report *rep, const struct rcase *c, int32_t ys, i
 	rep->s4[c->kind][AU_NRESULTS]++;
 }
 
-static void count_channel(struct au_report *rep, const struct msg *m, int64_t end_due)
+/* Messages received in the range, by their reply clock as judged at
+ * the range's end (or now, when that is earlier). */
+static void count_channel(struct au_report *rep, const struct au_judge *j,
+                          const struct au_jmsg *m)
 {
-	uint64_t *c = rep->ch[m->ch];
+	int ch = channel_index(m->channel);
 	int32_t rd = pb_day_of_ms(m->receipt);
-	if (rd < rep->from || rd > rep->to)
+	enum au_jstate st;
+	uint64_t *c;
+
+	if (ch < 0 || rd < rep->from || rd > rep->to)
 		return;
+	c = rep->ch[ch];
+	st = au_judge_clock(j, m, &m->reply, NULL);
 	c[AU_CH_RECEIVED]++;
-	if (m->answered && pb_day_of_ms(m->answered) <= rep->to) {
-		c[AU_CH_ANSWERED]++;
-		if (!m->answer_due || m->answer_paused || m->answered <= m->answer_due)
-			c[AU_CH_ON_TIME]++;
-		else
-			c[AU_CH_OVERDUE]++;
-		return;
-	}
-	if (m->closed && pb_day_of_ms(m->closed) <= rep->to)
-		return;
-	c[AU_CH_OPEN]++;
-	if (!m->paused_end && m->due_end && m->due_end < end_due)
-		c[AU_CH_OVERDUE]++;
+	c[AU_CH_ANSWERED] += st == AU_J_ON_TIME || st == AU_J_LATE;
+	c[AU_CH_ON_TIME] += st == AU_J_ON_TIME;
+	c[AU_CH_OPEN] += st == AU_J_OPEN || st == AU_J_OPEN_OVERDUE;
+	c[AU_CH_OVERDUE] += au_judge_overdue(st);
 }
 
 static void tables(struct au_report *rep, const struct book *b)
 {
 	int32_t ys = rep->from, ye = rep->to;
-	/* Past due at the range's end: the due instant lies before the end of
-	 * its last day (deadlines fall at the end of a day). */
-	int64_t end_due = cal_end_of_day_ms(ye);
 	unsigned counted, twice = 0;
 	uint64_t sum;
 
-	for (size_t i = 0; i < b->msgs.n; i++) {
+	for (size_t i = 0; i < au_judge_count(&b->judge); i++) {
+		const struct au_jmsg *m = au_judge_at(&b->judge, i);
+		if (m->received)
+			count_channel(rep, &b->judge, m);
+	}
+	for (size_t i = 0; rep->annual && i < b->msgs.n; i++) {
 		const struct msg *m = au_idtab_at(&b->msgs, i);
-		if (!m->received || m->ch < 0)
-			continue;
-		count_channel(rep, m, end_due);
-		if (!rep->annual || m->kind < 0)
+		if (!m->received || m->kind < 0)
 			continue;
 		counted = 0;
 		count_s3(rep, m, ys, ye, &counted);
@@ -313,6 +278,7 @@ static void book_free(struct book *b)
 		free(b->cases[i].case_no);
 	free(b->cases);
 	au_idtab_free(&b->msgs);
+	au_judge_free(&b->judge);
 }
 
 int au_report_compute(const struct au_src *s, struct au_report *rep)
@@ -324,7 +290,13 @@ int au_report_compute(const struct au_src *s, struct au_report *rep)
 	memset(rep->groups, 0, sizeof(rep->groups));
 	memset(rep->s4, 0, sizeof(rep->s4));
 	memset(rep->ch, 0, sizeof(rep->ch));
-	b.end_ms = pb_day_start_ms(rep->to + 1) - 1;
+	/* Judged at the range's end, the instant a deadline on its last day
+	 * falls; a range that ends after now is judged as of now: what is not
+	 * yet due cannot be overdue. */
+	rep->as_of = cal_end_of_day_ms(rep->to);
+	if (rep->now && rep->now < rep->as_of)
+		rep->as_of = rep->now;
+	au_judge_init(&b.judge, rep->as_of);
 	for (uint64_t i = 0; i < s->size && rc == PB_OK; i++) {
 		Mailroom__AuditRecord *r;
 		const uint8_t *d;

@@ -37,6 +37,8 @@ struct au_report {
 	int annual;                /* tables 三 and 四 too, for year */
 	int year;
 	int32_t from, to;          /* the range, days (Asia/Shanghai), both included */
+	int64_t now;               /* --now, or the clock; 0: judge at the range's end */
+	int64_t as_of;             /* set: the instant judged, the range's end or now */
 	uint64_t s3[AU_S3_ROWS][AU_S3_COLS];
 	uint64_t groups[AU_NGROUPS][AU_S3_COLS];
 	uint64_t s4[AU_NREVIEW_KINDS][AU_NRESULTS + 1];   /* the fifth: total */

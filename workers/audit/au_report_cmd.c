@@ -114,7 +114,7 @@ static int run(const struct au_opts *o, int format, struct au_report *rep)
 }
 
 /* Options both reports share; -1 to go on. */
-static int common(int argc, char **argv, struct au_opts *o, int *format)
+static int common(int argc, char **argv, struct au_opts *o, int *format, int64_t *now)
 {
 	int rc;
 
@@ -124,6 +124,12 @@ static int common(int argc, char **argv, struct au_opts *o, int *format)
 		return au_usage(argv[0], "--format is md, html, csv or json");
 	if ((o->store != NULL) == (o->nargs == 1) || o->nargs > 1)
 		return au_usage(argv[0], "a report takes one bundle file or --store DIR");
+	*now = pb_now_ms();
+	if (o->now && pb_time_parse(o->now, now))
+		return au_fail(*format == AU_FMT_JSON, AU_EXIT_INVALID, "invalid_time",
+		               "--now takes an RFC 3339 time such as 2025-11-05T12:00:00+08:00, "
+		               "not '%s'",
+		               o->now);
 	return -1;
 }
 
@@ -131,12 +137,14 @@ int au_cmd_report_annual(int argc, char **argv)
 {
 	struct au_report *rep;
 	struct au_opts o;
+	int64_t now;
 	int format, rc;
 
-	if ((rc = common(argc, argv, &o, &format)) >= 0)
+	if ((rc = common(argc, argv, &o, &format, &now)) >= 0)
 		return rc;
 	if (!(rep = calloc(1, sizeof(*rep))))
 		return au_fail(format == AU_FMT_JSON, AU_EXIT_OTHER, "no_memory", "out of memory");
+	rep->now = now;
 	if (parse_year(o.year, &rep->year)) {
 		free(rep);
 		return au_usage(argv[0], "--year is a year from 1970 to 9998 (YYYY)");
@@ -153,12 +161,14 @@ int au_cmd_report_channels(int argc, char **argv)
 {
 	struct au_report *rep;
 	struct au_opts o;
+	int64_t now;
 	int format, rc;
 
-	if ((rc = common(argc, argv, &o, &format)) >= 0)
+	if ((rc = common(argc, argv, &o, &format, &now)) >= 0)
 		return rc;
 	if (!(rep = calloc(1, sizeof(*rep))))
 		return au_fail(format == AU_FMT_JSON, AU_EXIT_OTHER, "no_memory", "out of memory");
+	rep->now = now;
 	if (pb_date_parse(o.from, &rep->from) || pb_date_parse(o.to, &rep->to) ||
 	    rep->to < rep->from || rep->to >= pb_days_from_civil(9999, 12, 31)) {
 		free(rep);

@@ -89,11 +89,21 @@ static void dates(const struct au_report *rep, char from[16], char to[16])
 	pb_date_fmt(rep->to, to, 16);
 }
 
+/* A range that ends after the instant judged says so: its open items
+ * are judged as of then, not at the range's end. */
+static int cut_short(const struct au_report *rep, char at[40])
+{
+	if (rep->as_of >= cal_end_of_day_ms(rep->to))
+		return 0;
+	au_fmt_time(rep->as_of, at, 40, 0);
+	return 1;
+}
+
 /* ---- md ---- */
 
 static void md(const struct au_report *rep)
 {
-	char from[16], to[16];
+	char from[16], to[16], at[40];
 
 	dates(rep, from, to);
 	if (rep->annual) {
@@ -130,7 +140,10 @@ static void md(const struct au_report *rep)
 			       rep->ok[i] ? "通过 passed" : "未通过 FAILED");
 		putchar('\n');
 	}
-	printf("## 互动渠道办理情况（%s 至 %s）\n\n| 渠道 |", from, to);
+	printf("## 互动渠道办理情况（%s 至 %s）\n\n", from, to);
+	if (cut_short(rep, at))
+		printf("截至 %s 判定（judged as of %s）\n\n", at, at);
+	printf("| 渠道 |");
 	for (int c = 0; c < AU_CH_COUNTS; c++)
 		printf(" %s |", count_labels[c]);
 	printf("\n|---|");
@@ -172,7 +185,7 @@ static void html_cells(const uint64_t *c, int n)
 
 static void html(const struct au_report *rep)
 {
-	char from[16], to[16];
+	char from[16], to[16], at[40];
 
 	dates(rep, from, to);
 	printf("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n");
@@ -213,7 +226,10 @@ static void html(const struct au_report *rep)
 			printf("<li>%s：%s</li>\n", check_labels[i], rep->ok[i] ? "通过" : "<b>未通过</b>");
 		printf("</ul>\n</section>\n");
 	}
-	printf("<section>\n<h2>互动渠道办理情况（%s 至 %s）</h2>\n<table>\n<tr><th>渠道</th>", from, to);
+	printf("<section>\n<h2>互动渠道办理情况（%s 至 %s）</h2>\n", from, to);
+	if (cut_short(rep, at))
+		printf("<p>截至 %s 判定（judged as of %s）</p>\n", at, at);
+	printf("<table>\n<tr><th>渠道</th>");
 	for (int c = 0; c < AU_CH_COUNTS; c++)
 		printf("<th>%s</th>", count_labels[c]);
 	printf("</tr>\n");
@@ -229,6 +245,10 @@ static void html(const struct au_report *rep)
 
 static void csv(const struct au_report *rep)
 {
+	char at[40];
+
+	if (cut_short(rep, at))
+		printf("judged_as_of,%s\n\n", at);
 	if (rep->annual) {
 		printf("section3,label");
 		for (int k = 0; k < AU_NKINDS; k++)
@@ -313,6 +333,7 @@ static json_t *json_doc(const struct au_report *rep)
 		json_object_set_new(doc, "year", json_integer(rep->year));
 	json_object_set_new(doc, "from", json_string(from));
 	json_object_set_new(doc, "to", json_string(to));
+	json_object_set_new(doc, "judged_as_of", au_time_json(rep->as_of, 0));
 	if (rep->annual) {
 		rows = json_object();
 		oc = json_object();

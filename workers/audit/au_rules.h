@@ -4,6 +4,7 @@
 #ifndef AU_RULES_H
 #define AU_RULES_H
 
+#include "au_judge.h"
 #include "au_tlog.h"
 #include "pb_id.h"
 
@@ -80,10 +81,6 @@ struct au_rules {
 	size_t wlen;
 	uint64_t *at;
 };
-
-/* The instant an event counts from: effective_ms when set (imports,
- * back-dated receipts), else time_ms. */
-int64_t au_when(const Mailroom__AuditRecord *r);
 
 /* Shared by au_rules.c and au_disc.c. */
 uint64_t au_hash_str(const struct au_rules *R, const char *s);

@@ -1,7 +1,8 @@
-/* trail: every audit record about one message, from a verified log. With
- * the data key, each free text sealed in the store beside its commitment,
- * and whether the two match. */
-#include "au.h"
+/* trail: every audit record about one message, from a verified log, and
+ * how au_judge.c judges its clocks as of --now (the same verdict overdue
+ * and the reports give). With the data key, each free text sealed in the
+ * store beside its commitment, and whether the two match. */
+#include "au_judge.h"
 #include "pb_conf.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -22,6 +23,7 @@ struct trail {
 	uint64_t found;
 	int keyed;                      /* --data-key given: show and check the texts */
 	uint64_t mismatches;
+	struct au_judge judge;          /* this message only */
 };
 
 static void print_kv(const char *k, const char *v)
@@ -238,7 +240,10 @@ static int scan(st_env *env, st_txn *t, uint64_t n, struct trail *tr)
 			if (tr->keyed && has_commit(r))
 				x = texts_load(env, t, i);
 			tr->mismatches += (uint64_t)au_texts_match(r, x, tx, &ntx) * (uint64_t)tr->keyed;
-			if (!tr->records)
+			rc = au_judge_record(&tr->judge, r);
+			if (rc)
+				;
+			else if (!tr->records)
 				print_record(r, tx, ntx, tr->keyed);
 			else if (json_array_append_new(tr->records, record_json(r, tx, ntx, tr->keyed)))
 				rc = PB_ENOMEM;
@@ -300,6 +305,61 @@ static void print_message(const struct trail *tr)
 	putchar('\n');
 }
 
+/* The verdict on one clock: {"state", "due", "at"} or a line. */
+static json_t *clock_json(const struct au_judge *j, const struct au_jmsg *m,
+                          const struct au_jclock *c)
+{
+	int64_t end;
+	enum au_jstate s = au_judge_clock(j, m, c, &end);
+
+	return json_pack("{s:s, s:o, s:b, s:o}", "state", au_judge_name(s), "due",
+	                 au_time_json(c->due, 0), "due_provisional", c->provisional, "at",
+	                 au_time_json(s == AU_J_OPEN || s == AU_J_OPEN_OVERDUE ? 0 : end, 1));
+}
+
+static json_t *judgment_json(const struct trail *tr)
+{
+	const struct au_jmsg *m = au_judge_find(&tr->judge, tr->id);
+
+	if (!m || !m->received)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o, s:o}", "as_of", au_time_json(tr->judge.as_of, 0),
+	                 "received", au_time_json(m->receipt, 1), "reply",
+	                 clock_json(&tr->judge, m, &m->reply), "ack",
+	                 clock_json(&tr->judge, m, &m->ack));
+}
+
+static void print_clock(const char *name, const struct au_judge *j, const struct au_jmsg *m,
+                        const struct au_jclock *c)
+{
+	char due[40], at[40];
+	int64_t end;
+	enum au_jstate s = au_judge_clock(j, m, c, &end);
+
+	au_fmt_time(c->due, due, sizeof(due), 0);
+	printf(" %s=%s due=%s", name, au_judge_name(s), due);
+	if (s != AU_J_OPEN && s != AU_J_OPEN_OVERDUE) {
+		au_fmt_time(end, at, sizeof(at), 1);
+		printf(" at=%s", at);
+	}
+}
+
+static void print_judgment(const struct trail *tr)
+{
+	const struct au_jmsg *m = au_judge_find(&tr->judge, tr->id);
+	char at[40];
+
+	au_fmt_time(tr->judge.as_of, at, sizeof(at), 0);
+	printf("judged as of %s:", at);
+	if (!m || !m->received) {
+		printf(" not received yet\n");
+		return;
+	}
+	print_clock("reply", &tr->judge, m, &m->reply);
+	print_clock("ack", &tr->judge, m, &m->ack);
+	putchar('\n');
+}
+
 static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 {
 	st_txn *t;
@@ -341,11 +401,13 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 		return au_fail(o->json, AU_EXIT_NOTFOUND, "not_found", "no message %s in %s",
 		               tr->idt, o->store);
 	if (!o->json) {
+		print_judgment(tr);
 		if (fflush(stdout) != 0)
 			return AU_EXIT_OTHER;
 	} else {
-		json_t *j = json_pack("{s:o, s:o, s:O}", "message", message_json(tr), "log",
-		                      au_log_json(l), "records", tr->records);
+		json_t *j = json_pack("{s:o, s:o, s:O, s:o}", "message", message_json(tr), "log",
+		                      au_log_json(l), "records", tr->records, "judgment",
+		                      judgment_json(tr));
 		if (j && tr->keyed && json_object_set_new(j, "text_mismatches",
 		                                          json_integer((json_int_t)tr->mismatches))) {
 			json_decref(j);
@@ -367,13 +429,20 @@ int au_cmd_trail(int argc, char **argv)
 	struct trail tr;
 	struct au_opts o;
 	struct au_log l;
+	int64_t now = pb_now_ms();
 	int rc;
 
 	if ((rc = au_parse(argc, argv, &o)) >= 0)
 		return rc;
 	if (o.nargs != 1)
 		return au_usage(argv[0], "trail needs one tracking code or message id");
+	if (o.now && pb_time_parse(o.now, &now))
+		return au_fail(o.json, AU_EXIT_INVALID, "invalid_time",
+		               "--now takes an RFC 3339 time such as 2025-11-05T12:00:00+08:00, "
+		               "not '%s'",
+		               o.now);
 	memset(&tr, 0, sizeof(tr));
+	au_judge_init(&tr.judge, now);
 	if (parse_target(o.args[0], &tr))
 		return au_fail(o.json, AU_EXIT_INVALID, "invalid",
 		               "'%s' is neither a tracking code nor a message id", o.args[0]);
@@ -395,6 +464,7 @@ int au_cmd_trail(int argc, char **argv)
 	rc = run(&o, &l, &tr);
 	st_msg_free(tr.msg);
 	json_decref(tr.records);
+	au_judge_free(&tr.judge);
 	au_log_close(&l);
 	return rc;
 }

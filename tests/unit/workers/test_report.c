@@ -88,6 +88,7 @@ static void gen_app(int i)
 	p->ch = RP_CH_DISCLOSURE;
 	p->kind = (int)rnd(6);
 	dc_receive(&s, &a, rp_kinds[p->kind], mail ? "registered_mail" : "online", (int)rnd(2));
+	memcpy(p->id, a.m.id, sizeof(p->id));
 	p->receipt = a.receipt_ms;
 	push(p, p->receipt, &a.m.reply);
 	if (mail) {
@@ -165,6 +166,7 @@ static void gen_other(int i)
 		s.now = at10(2025, 12, 1 + (int)rnd(28));
 	memset(&m, 0, sizeof(m));
 	pb_id_new(s.now, m.id);
+	memcpy(p->id, m.id, sizeof(p->id));
 	snprintf(m.queue, sizeof(m.queue), "general");
 	m.received_ms = p->receipt = s.now;
 	mailroom__clock__init(&m.ack);
@@ -357,4 +359,62 @@ Test(report, bad_arguments)
 	cr_assert_eq(r.exit, 1);
 	RUN("report", "annual", "--year", "2025");
 	cr_assert_eq(r.exit, 1);
+}
+
+/* At instants across the data set (before it, inside, at a year's end,
+ * after it): overdue --now T lists exactly the reply clocks report
+ * channels --to T counts as overdue, channel by channel, and exactly the
+ * messages the plan says are overdue then: late answers, replies,
+ * decisions, 12345 returns and revokes, pauses and extensions. */
+Test(report, overdue_agrees_with_channels)
+{
+	static const char *const at[] = {"2024-03-31T23:59:59+08:00", "2024-09-30T23:59:59+08:00",
+	                                 "2025-06-30T23:59:59+08:00", "2025-12-31T23:59:59+08:00",
+	                                 "2026-04-30T23:59:59+08:00", "2027-06-30T23:59:59+08:00"};
+	long total = 0;
+
+	build();
+	for (size_t k = 0; k < sizeof(at) / sizeof(at[0]); k++) {
+		char to[16], idt[PB_ID_TEXT_LEN + 1];
+		long per[RP_NCHANNELS] = {0};
+		json_t *od, *rep, *e, *listed = json_object();
+		int64_t t;
+		size_t i;
+
+		cr_assert_eq(pb_time_parse(at[k], &t), 0);
+		snprintf(to, sizeof(to), "%.10s", at[k]);
+		RUN("overdue", "--store", s.dir, "--now", at[k], "--json", CAL);
+		cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+		od = run_json(&r);
+		RUN("report", "channels", "--from", "2020-01-01", "--to", to, "--now", at[k],
+		    "--store", s.dir, "--format", "json", CAL);
+		cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+		rep = run_json(&r);
+		json_array_foreach(json_object_get(od, "overdue"), i, e) {
+			if (strcmp(json_string_value(json_object_get(e, "clock")), "reply") != 0)
+				continue;
+			for (int c = 0; c < RP_NCHANNELS; c++)
+				per[c] += strcmp(json_string_value(json_object_get(e, "channel")),
+				                 rp_channels[c]) == 0;
+			json_object_set_new(listed, json_string_value(json_object_get(e, "id")),
+			                    json_true());
+		}
+		for (int c = 0; c < RP_NCHANNELS; c++) {
+			long n = (long)json_integer_value(json_object_get(
+			    json_object_get(json_object_get(rep, "channels"), rp_channels[c]), "overdue"));
+			cr_expect_eq(per[c], n, "%s %s: overdue lists %ld, report channels %ld", at[k],
+			             rp_channels[c], per[c], n);
+		}
+		for (int m = 0; m < plan.nmsgs; m++) {
+			int st = rp_judge(&plan.msgs[m], t), want = st == RP_J_OVERDUE || st == RP_J_LATE;
+			pb_id_to_text(plan.msgs[m].id, idt);
+			cr_expect_eq(json_object_get(listed, idt) != NULL, want, "%s: %s %s", at[k], idt,
+			             want ? "overdue, not listed" : "listed, not overdue");
+			total += want;
+		}
+		json_decref(listed);
+		json_decref(rep);
+		json_decref(od);
+	}
+	cr_expect_gt(total, 50, "overdue somewhere: %ld", total);
 }
