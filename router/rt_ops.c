@@ -342,6 +342,12 @@ int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
                      Mailroom__StoredMessage *m, int duplicate)
 {
+	return rt_submit_answer_at(core, t, res, m, duplicate, m->received_log_index);
+}
+
+int rt_submit_answer_at(struct rt_core *core, st_txn *t, struct rt_result *res,
+                        Mailroom__StoredMessage *m, int duplicate, uint64_t log_index)
+{
 	Mailroom__SubmitResp *sr = rt_own(res, malloc(sizeof(*sr)), RT_OWN_FREE);
 	int rc;
 
@@ -350,7 +356,7 @@ int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	mailroom__submit_resp__init(sr);
 	if ((rc = rt_view(core, res, m, 0, &sr->message)) ||
-	    (rc = receipt_later(res, m->received_log_index, &sr->receipt)))
+	    (rc = receipt_later(res, log_index, &sr->receipt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
 	sr->duplicate = duplicate;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SUBMIT;
