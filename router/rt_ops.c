@@ -164,6 +164,7 @@ int rt_msg_load(st_txn *t, const uint8_t *id, size_t idlen, struct rt_result *re
 {
 	int rc;
 
+	*m = NULL;   /* set on every path: callers test only the code */
 	if (idlen != PB_ID_LEN)
 		return rt_fail(res, PB_EINVAL, "invalid_id", "message id must be 16 bytes");
 	rc = st_msg_get(t, id, m);
