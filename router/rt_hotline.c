@@ -340,11 +340,10 @@ static int ingest(struct rt_core *core, st_txn *t, const char *actor, const Mail
                   uint64_t *log_index)
 {
 	const Mailroom__HotlineOrder *o = s ? s->order : NULL;
-	int rc;
 
 	*dup = 0;
 	*m = NULL;
-	*log_index = UINT64_MAX;
+	*log_index = UINT64_MAX;   /* the message's receipt, unless an urge says otherwise */
 	if (!o || !valid_order_no(o->order_no) || o->dispatch_seq < 1)
 		return rt_fail(res, PB_EINVAL, "invalid_order", "order_no and dispatch_seq required");
 	if (s->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE)
@@ -358,10 +357,8 @@ static int ingest(struct rt_core *core, st_txn *t, const char *actor, const Mail
 	if (!rt_text_ok(o->reason, 1, 1000))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "reason: 1-1000 characters");
 	if (o->kind[0] == 'r')
-		rc = revoke(core, t, actor, s, now_ms, res, m, dup);
-	else
-		rc = urge(core, t, actor, s, now_ms, res, m, dup, log_index);
-	return rc;
+		return revoke(core, t, actor, s, now_ms, res, m, dup);
+	return urge(core, t, actor, s, now_ms, res, m, dup, log_index);
 }
 
 int rt_hotline_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
