@@ -7,21 +7,22 @@ set -eu
 cd "$(dirname "$0")/.."
 deploy/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j "$(nproc)" --target mailroom-router mailroom-gateway mailroom-handler mailroom-audit \
-	mailroom-admin
+# mailroom-bin builds every program and links it into build/bin.
+cmake --build build -j "$(nproc)" --target mailroom-bin
 mkdir -p var
 if [ ! -f var/handler.key ]; then
-	build/workers/handler/mailroom-handler --key var/handler.key keygen >/dev/null
+	build/bin/mailroom-handler --key var/handler.key keygen >/dev/null
 fi
-pub=$(build/workers/handler/mailroom-handler --key var/handler.key pubkey)
+pub=$(build/bin/mailroom-handler --key var/handler.key pubkey)
 {
 	cat deploy/mailroom.ini
 	# The demo handler may also import (mailroom-admin uses this key by default).
 	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline, disclosure\nimport = yes\n' "$pub"
 } >var/mailroom.ini
-build/router/mailroom-router -c var/mailroom.ini &
+build/bin/mailroom-router -c var/mailroom.ini &
 router=$!
 trap 'kill $router 2>/dev/null; wait $router 2>/dev/null' EXIT INT TERM
 sleep 0.5
 echo "Mailroom: http://127.0.0.1:8080  handler key: var/handler.key  config: var/mailroom.ini"
-build/gateway/mailroom-gateway -c var/mailroom.ini
+echo "Programs: build/bin (export PATH=\"$PWD/build/bin:\$PATH\")"
+build/bin/mailroom-gateway -c var/mailroom.ini

@@ -187,7 +187,7 @@ int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *er
 
 	for (int i = 0; i < c->nhotline_apps; i++) {
 		const struct pb_hotline_app *a = &c->hotline_apps[i];
-		rc = pb_read_file(a->secret_file, buf, sizeof(buf), &len);
+		rc = pb_read_secret_file(a->secret_file, buf, sizeof(buf), &len);
 		if (rc == PB_OK)
 			rc = gw_hotline_secret_parse(buf, len, key, &keylen);
 		if (rc == PB_OK)
@@ -197,8 +197,9 @@ int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *er
 		if (rc != PB_OK) {
 			snprintf(err, errlen, "hotline app '%s': secret file %s: %s", a->app_id,
 			         a->secret_file,
-			         rc == PB_EINVAL ? "must hold 32-128 hex digits" :
-			                           pb_err_str(rc));
+			         rc == PB_EINVAL     ? "must hold 32-128 hex digits" :
+			         rc == PB_EFORBIDDEN ? "open to group or others; chmod 600 it" :
+			                               pb_err_str(rc));
 			return rc;
 		}
 	}

@@ -322,6 +322,12 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		return rt_fail(res, PB_EINVAL, "invalid_field", "unknown clock action");
 	old_due = c->due_ms;
 
+	/* One pause at a time: a second one would need a second resume, and
+	 * a handler who meant to resume would silently leave it paused. */
+	if (r->action == MAILROOM__CLOCK_ACTION__CLOCK_PAUSE && c->pause_depth > 0)
+		return rt_fail(res, PB_ESTATE, "already_paused", "the clock is already paused");
+	if (r->action == MAILROOM__CLOCK_ACTION__CLOCK_RESUME && c->pause_depth == 0)
+		return rt_fail(res, PB_ESTATE, "not_paused", "the clock is not paused");
 	if (r->action == MAILROOM__CLOCK_ACTION__CLOCK_EXTEND) {
 		if (c->hours > 0)
 			return rt_fail(res, PB_ESTATE, "hour_clock", "calendar-hour clocks are not extended");

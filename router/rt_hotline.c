@@ -10,7 +10,9 @@
  *  - revoke: closes the message whatever its state; the lease holder
  *    learns it at its next lease operation ("revoked").
  *  - urge: a record, and the message moves ahead in its queue; once per
- *    (order_no, dispatch_seq, dispatched_at).
+ *    (order_no, dispatch_seq, dispatched_at). It is answered with its own
+ *    record's receipt, whose index is kept (meta "receipt:<urge key>") so
+ *    a repeat gets the same one.
  * A refusal aborts only that order; a page records it and goes on. */
 #include "rt_ops.h"
 #include "pb_err.h"
@@ -26,6 +28,21 @@
 #define CURSOR_META "hotline.cursor"
 #define PAGE_MAX 1000
 #define URGED_PRIO 0
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
 
 static int valid_order_no(const char *s)
 {
@@ -254,13 +271,16 @@ static int revoke(struct rt_core *core, st_txn *t, const char *actor, const Mail
 }
 
 static int urge(struct rt_core *core, st_txn *t, const char *actor, const Mailroom__SubmitReq *s,
-                int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **out, int *dup)
+                int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **out, int *dup,
+                uint64_t *log_index)
 {
 	const Mailroom__HotlineOrder *o = s->order;
 	Mailroom__StoredMessage *m;
 	Mailroom__AuditRecord rec;
-	char ref[REF_MAX], key[REF_MAX + 32];
-	uint8_t id[PB_ID_LEN];
+	struct st_receipt rcpt;
+	char ref[REF_MAX], key[REF_MAX + 32], meta[REF_MAX + 48];
+	uint8_t id[PB_ID_LEN], be[8];
+	size_t len = 0;
 	int rc;
 
 	if ((rc = find_dispatch(t, o, res, &m)))
@@ -268,9 +288,15 @@ static int urge(struct rt_core *core, st_txn *t, const char *actor, const Mailro
 	*out = m;
 	order_ref(ref, sizeof(ref), o->order_no, o->dispatch_seq);
 	snprintf(key, sizeof(key), "%s@urge:%lld", ref, (long long)o->dispatched_ms);
+	snprintf(meta, sizeof(meta), "receipt:%s", key);
 	rc = st_extref_get(t, key, id);
 	if (rc == PB_OK) {
+		/* A repeat answers with the first delivery's record. */
 		*dup = 1;
+		if ((rc = st_meta_get(t, meta, be, sizeof(be), &len)) == PB_OK && len == sizeof(be))
+			*log_index = get_be64(be);
+		else if (rc != PB_ENOTFOUND)
+			return fail_rc(res, rc == PB_OK ? PB_ECORRUPT : rc, "cannot read the urge's receipt");
 		return PB_OK;
 	}
 	if (rc != PB_ENOTFOUND || (rc = st_extref_put(t, key, m->id.data)))
@@ -296,20 +322,28 @@ static int urge(struct rt_core *core, st_txn *t, const char *actor, const Mailro
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_URGED;
 	rec.detail = o->reason;
 	rec.external_ref = ref;
-	if ((rc = rt_audit(core, t, res, &rec, m, actor, now_ms, NULL)))
+	if ((rc = rt_audit(core, t, res, &rec, m, actor, now_ms, &rcpt)))
 		return fail_rc(res, rc, "cannot append to the log");
+	/* The urge is answered with its own record, now and on a repeat. */
+	*log_index = rcpt.index;
+	put_be64(be, rcpt.index);
+	if ((rc = st_meta_put(t, meta, be, sizeof(be))))
+		return fail_rc(res, rc, "cannot keep the urge's receipt");
 	return PB_OK;
 }
 
-/* One order, push or pull. On success *m is the message (owned by res)
- * and *dup says whether it was a repeat. */
+/* One order, push or pull. On success *m is the message (owned by res),
+ * *dup says whether it was a repeat and *log_index names the record that
+ * answers it: the message's receipt, or an urge's own record. */
 static int ingest(struct rt_core *core, st_txn *t, const char *actor, const Mailroom__SubmitReq *s,
-                  int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **m, int *dup)
+                  int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **m, int *dup,
+                  uint64_t *log_index)
 {
 	const Mailroom__HotlineOrder *o = s ? s->order : NULL;
 
 	*dup = 0;
 	*m = NULL;
+	*log_index = UINT64_MAX;   /* the message's receipt, unless an urge says otherwise */
 	if (!o || !valid_order_no(o->order_no) || o->dispatch_seq < 1)
 		return rt_fail(res, PB_EINVAL, "invalid_order", "order_no and dispatch_seq required");
 	if (s->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE)
@@ -324,7 +358,7 @@ static int ingest(struct rt_core *core, st_txn *t, const char *actor, const Mail
 		return rt_fail(res, PB_EINVAL, "invalid_field", "reason: 1-1000 characters");
 	if (o->kind[0] == 'r')
 		return revoke(core, t, actor, s, now_ms, res, m, dup);
-	return urge(core, t, actor, s, now_ms, res, m, dup);
+	return urge(core, t, actor, s, now_ms, res, m, dup, log_index);
 }
 
 int rt_hotline_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
@@ -332,12 +366,14 @@ int rt_hotline_submit(struct rt_core *core, st_txn *t, const struct rt_principal
 {
 	Mailroom__StoredMessage *m;
 	char actor[PB_NAME_MAX + 16];
+	uint64_t index;
 	int dup, rc;
 
 	if ((rc = ingest(core, t, rt_actor(who, actor, sizeof(actor)), req->submit, now_ms, res, &m,
-	                 &dup)))
+	                 &dup, &index)))
 		return rc;
-	return rt_submit_answer(core, t, res, m, dup);
+	return rt_submit_answer_at(core, t, res, m, dup,
+	                           index == UINT64_MAX ? m->received_log_index : index);
 }
 
 /* ------------------------------------------------------------ pages -- */
@@ -387,6 +423,7 @@ static int page_item(struct rt_core *core, st_txn *t, const Mailroom__IngestItem
 	struct rt_result sub;
 	char why[300];
 	st_txn *child;
+	uint64_t index;
 	int dup, rc;
 
 	if (it->refused_code && *it->refused_code) {
@@ -398,7 +435,7 @@ static int page_item(struct rt_core *core, st_txn *t, const Mailroom__IngestItem
 	if ((rc = st_txn_begin(core->store, t, 0, &child)))
 		return rc;
 	rt_result_init(&sub);
-	rc = ingest(core, child, "hotline", it->submit, now_ms, &sub, &m, &dup);
+	rc = ingest(core, child, "hotline", it->submit, now_ms, &sub, &m, &dup, &index);
 	if (rc == PB_OK) {
 		if ((rc = st_txn_commit(child)) == PB_OK) {
 			for (size_t i = 0; i < rt_nrecords(&sub) && !rc; i++)

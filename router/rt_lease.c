@@ -214,6 +214,7 @@ static int check_lease(st_txn *t, const struct rt_principal *who, const Mailroom
 	Mailroom__StoredMessage *m;
 	int rc;
 
+	*mp = NULL;   /* set on every path, as rt_msg_load does */
 	if (!ref)
 		return rt_fail(res, PB_EINVAL, "invalid_request", "lease reference required");
 	if ((rc = rt_msg_load(t, ref->id.data, ref->id.len, res, &m)))

@@ -170,6 +170,7 @@ int rt_msg_load(st_txn *t, const uint8_t *id, size_t idlen, struct rt_result *re
 {
 	int rc;
 
+	*m = NULL;   /* set on every path: callers test only the code */
 	if (idlen != PB_ID_LEN)
 		return rt_fail(res, PB_EINVAL, "invalid_id", "message id must be 16 bytes");
 	rc = st_msg_get(t, id, m);
@@ -477,6 +478,12 @@ int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
                      Mailroom__StoredMessage *m, int duplicate)
 {
+	return rt_submit_answer_at(core, t, res, m, duplicate, m->received_log_index);
+}
+
+int rt_submit_answer_at(struct rt_core *core, st_txn *t, struct rt_result *res,
+                        Mailroom__StoredMessage *m, int duplicate, uint64_t log_index)
+{
 	Mailroom__SubmitResp *sr = rt_own(res, malloc(sizeof(*sr)), RT_OWN_FREE);
 	int rc;
 
@@ -485,7 +492,7 @@ int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	mailroom__submit_resp__init(sr);
 	if ((rc = rt_view(core, res, m, 0, &sr->message)) ||
-	    (rc = receipt_later(res, m->received_log_index, &sr->receipt)))
+	    (rc = receipt_later(res, log_index, &sr->receipt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
 	sr->duplicate = duplicate;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SUBMIT;

@@ -37,6 +37,9 @@ int rt_text_ok(const char *s, long min_chars, long max_chars);
 int rt_check_texts(const Mailroom__SubmitReq *s, struct rt_result *res);
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
                      Mailroom__StoredMessage *m, int duplicate);
+/* The same, with the receipt of the record at log_index (an urge's own). */
+int rt_submit_answer_at(struct rt_core *core, st_txn *t, struct rt_result *res,
+                        Mailroom__StoredMessage *m, int duplicate, uint64_t log_index);
 void rt_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
                     uint8_t out[ST_HASH_LEN]);
 int rt_seal_contact(struct rt_core *core, struct rt_result *res, const Mailroom__Contact *c,

@@ -256,13 +256,14 @@ int st_counter_get(st_txn *t, const char *name, int64_t *val)
 	MDB_val k, v;
 	int rc;
 
+	/* Defined on every path: a caller that checks only rc (sti_err maps
+	 * LMDB codes in another file) never reads an unset value. */
+	*val = 0;
 	if ((rc = str_key(t, name, &k)))
 		return rc;
 	rc = mdb_get(t->txn, t->env->counters, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		*val = 0;   /* a counter never touched reads zero */
-		return PB_OK;
-	}
+	if (rc == MDB_NOTFOUND)
+		return PB_OK;   /* a counter never touched reads zero */
 	if (rc)
 		return sti_err(t, rc);
 	if (v.mv_size != 8)
@@ -451,6 +452,7 @@ static int first_due(st_txn *t, MDB_dbi dbi, size_t keylen, int64_t now_ms, int6
 	MDB_val k, v;
 	int rc;
 
+	*key = NULL;   /* set on every path, as st_counter_get's value */
 	if ((rc = mdb_cursor_open(t->txn, dbi, &c)))
 		return sti_err(t, rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);

@@ -548,13 +548,11 @@ int pb_handler_may(const struct pb_handler *h, const char *queue)
 	return 0;
 }
 
-int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len)
+/* Reads all of fd (at most max bytes) and closes it. */
+static int read_all(int fd, uint8_t *buf, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	size_t got = 0;
 
-	if (fd < 0)
-		return errno == ENOENT ? PB_ENOTFOUND : PB_EIO;
 	for (;;) {
 		if (got == max) {
 			char extra;
@@ -576,6 +574,38 @@ int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len)
 	close(fd);
 	*len = got;
 	return PB_OK;
+}
+
+int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? PB_ENOTFOUND : PB_EIO;
+	return read_all(fd, buf, max, len);
+}
+
+/* A secret that group or others may read is as good as published: refuse
+ * it loudly rather than run with it. The mode is checked on the open file
+ * so it is the file read, not one swapped in after a stat. */
+int pb_read_secret_file(const char *path, uint8_t *buf, size_t max, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ENOENT ? PB_ENOTFOUND : PB_EIO;
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return PB_EIO;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		close(fd);
+		pb_error("secret file %s is open to group or others (mode %04o); run: chmod 600 %s",
+		         path, (unsigned)(st.st_mode & 07777), path);
+		return PB_EFORBIDDEN;
+	}
+	return read_all(fd, buf, max, len);
 }
 
 int pb_mkdirs(const char *path)
@@ -606,7 +636,7 @@ int pb_secret_load(const char *path, uint8_t *out, size_t n)
 
 	if (n > 256)
 		return PB_EINVAL;
-	if ((rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len)))
+	if ((rc = pb_read_secret_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len)))
 		return rc;
 	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
 		len--;

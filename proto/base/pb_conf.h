@@ -154,8 +154,13 @@ int pb_handler_may(const struct pb_handler *h, const char *queue);
 
 /* Reads a whole small file (keys, secrets) of at most max bytes. */
 int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len);
-/* Reads n bytes of hex from a secret file that must exist: PB_ENOTFOUND
- * when it does not, PB_ECORRUPT when it does not hold them. */
+/* pb_read_file for a secret (a key, an HMAC secret): a file that group
+ * or others may access is refused with PB_EFORBIDDEN, after an error log
+ * line naming it and the "chmod 600 FILE" that fixes it. */
+int pb_read_secret_file(const char *path, uint8_t *buf, size_t max, size_t *len);
+/* Reads n bytes of hex from a secret file that must exist (through
+ * pb_read_secret_file): PB_ENOTFOUND when it does not, PB_EFORBIDDEN when
+ * others may read it, PB_ECORRUPT when it does not hold them. */
 int pb_secret_load(const char *path, uint8_t *out, size_t n);
 /* Creates a file with mode 0600 holding n random bytes as hex, unless it
  * exists; then reads n bytes of hex from it. *created tells which. */

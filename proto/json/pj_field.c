@@ -33,9 +33,19 @@ int pj_load(const char *body, size_t len, json_t **root, struct pj_error *err)
 		return pj_fail(err, "invalid_utf8", "body is not valid UTF-8");
 	/* No JSON_ALLOW_NUL: a \u0000 escape is refused as a parse error. */
 	*root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!*root)
-		return pj_fail(err, "invalid_json", "line %d column %d: %s", jerr.line, jerr.column,
-		               jerr.text);
+	if (!*root) {
+		/* jansson quotes the offending token ("... near '13800138000x'"),
+		 * which may be someone's data: the answer and any log line that
+		 * repeats it give the position and the rule only. */
+		size_t n = strcspn(jerr.text, "'");
+		char *near = strstr(jerr.text, " near ");
+		if (near && (size_t)(near - jerr.text) < n)
+			n = (size_t)(near - jerr.text);
+		while (n > 0 && jerr.text[n - 1] == ' ')
+			n--;
+		return pj_fail(err, "invalid_json", "line %d column %d: %.*s", jerr.line, jerr.column,
+		               (int)n, jerr.text);
+	}
 	if (!json_is_object(*root)) {
 		json_decref(*root);
 		*root = NULL;

@@ -209,12 +209,13 @@ static int parse_event(json_t *e, size_t i, int disclosure, struct pj_import *im
 	if (pj_text(e, path, "type", 1, 1, 32, 0, &type, err))
 		return -1;
 	if (!(r = rule_of(type)))
-		return pj_fail(err, "invalid_field", "%stype: no event type '%.32s'", path, type);
+		return pj_fail(err, "invalid_field", "%stype: not an event type (see the import format)",
+		               path);
 	/* A disclosure application is answered by its decision; the other
 	 * channels only by a reply. */
 	if (disclosure != (r->action != 0))
-		return pj_fail(err, "invalid_field", "%stype: '%s' is not an event of this channel "
-		               "(disclosure: its steps; others: replied)", path, type);
+		return pj_fail(err, "invalid_field", "%stype: not an event of this channel "
+		               "(disclosure: its steps; others: replied)", path);
 	if (event_keys(e, path, r, err) ||
 	    pj_time(e, path, "at", !(r->fields & F_REVIEW), &at, err) ||
 	    pj_text(e, path, "by", r->action == 0, 1, 50, PJ_NOBLANK, &by, err))

@@ -178,3 +178,53 @@ Test(hotline, push_auth_and_idempotence, .init = it_init, .fini = it_fini, .time
 	cr_expect(it_alive(), "a process died");
 	IT_DOWN();
 }
+
+/* An urge is answered with the receipt of its own URGED record, and its
+ * repeat with the same one; neither is the dispatch's receipt. */
+Test(hotline, urge_answers_with_its_own_receipt, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
+	char body[2048], order_no[40], urge[512], disp_at[40];
+	struct mr_hl_sign s1 = {0}, s2 = {0}, s3 = {0};
+	time_t now = time(NULL);
+	long st;
+
+	IT_UP(&o);
+	mr_wait_past_gateway_start(&env);
+	snprintf(order_no, sizeof(order_no), "GD%ld-URGE", (long)now);
+	char *json = mr_order_json(order_no, 1, NULL);
+	cr_assert(json);
+	st = post(json, &s1, NULL, 0, body, sizeof(body));
+	free(json);
+	cr_assert_eq(st, 201, "dispatch: HTTP %ld: %s", st, body);
+	json_t *d = it_json_text(body);
+
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(disp_at, sizeof(disp_at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(urge, sizeof(urge),
+	         "{\"order_no\":\"%s\",\"dispatch_seq\":1,\"kind\":\"urge\",\"dispatched_at\":\"%s\","
+	         "\"reason\":\"市民再次来电催办\"}",
+	         order_no, disp_at);
+	st = post(urge, &s2, NULL, 0, body, sizeof(body));
+	cr_assert_eq(st, 201, "urge: HTTP %ld: %s", st, body);
+	json_t *u = it_json_text(body);
+	st = post(urge, &s3, NULL, 0, body, sizeof(body));
+	cr_assert_eq(st, 200, "repeated urge: HTTP %ld: %s", st, body);
+	json_t *u2 = it_json_text(body);
+
+	json_int_t di = json_integer_value(it_get(d, "receipt.log_index"));
+	json_int_t ui = json_integer_value(it_get(u, "receipt.log_index"));
+	cr_expect_gt(ui, di, "the urge's receipt names record %lld, the dispatch's is %lld",
+	             (long long)ui, (long long)di);
+	cr_expect_str_neq(it_str(u, "receipt.record_hash"), it_str(d, "receipt.record_hash"));
+	cr_expect_str_neq(it_str(u, "receipt.signature"), it_str(d, "receipt.signature"));
+	cr_expect_eq(json_integer_value(it_get(u2, "receipt.log_index")), ui);
+	cr_expect_str_eq(it_str(u2, "receipt.record_hash"), it_str(u, "receipt.record_hash"));
+	cr_expect_str_eq(it_str(u2, "receipt.signature"), it_str(u, "receipt.signature"));
+	cr_expect_str_eq(it_str(u, "receipt.key_id"), it_str(d, "receipt.key_id"));
+	json_decref(d);
+	json_decref(u);
+	json_decref(u2);
+	IT_DOWN();
+}

@@ -126,7 +126,8 @@ int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen)
 int au_note_open_keys(struct au_note *n, const struct au_keyring *kr, char *why, size_t wlen)
 {
 	const struct au_key *k = au_keyring_at(kr, n->size);
-	char a[AU_LABEL_MAX], b[AU_LABEL_MAX], dummy[64];
+	/* room for any reason au_note_open gives, though this one is unread */
+	char a[AU_LABEL_MAX], b[AU_LABEL_MAX], dummy[AU_KEYNAME_MAX + 64];
 	int cls;
 
 	if (!k) {

@@ -36,7 +36,7 @@ static int load_key(const char *path, uint8_t *key, size_t cap, size_t *keylen)
 {
 	char hex[2 * 128 + 8];
 	size_t len = 0;
-	int rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
+	int rc = pb_read_secret_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
 
 	if (rc)
 		return rc;

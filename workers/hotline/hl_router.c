@@ -20,7 +20,7 @@ static int load_secret(const char *path, uint8_t out[32])
 {
 	char hex[2 * 32 + 8];
 	size_t len = 0;
-	int rc = pb_read_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
+	int rc = pb_read_secret_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
 
 	if (rc)
 		return rc == PB_ETOOBIG ? PB_ECORRUPT : rc;

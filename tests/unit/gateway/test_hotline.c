@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define PATH "/v1/hotline/orders?src=push"
 #define BODY "{\"order_no\":\"A1\"}"
@@ -346,6 +347,13 @@ Test(secret, load_apps)
 	cr_assert_eq(h.napps, 1);
 	cr_assert_str_eq(h.apps[0].id, APP_ID);
 	cr_assert_eq(h.apps[0].keylen, 32);
+	gw_hotline_fini(&h);
+
+	/* Open to others: refused, and the message says how to fix it. */
+	cr_assert_eq(chmod(c->hotline_apps[0].secret_file, 0644), 0);
+	cr_assert_eq(gw_hotline_init(&h, 300, 0, 16), PB_OK);
+	cr_assert_eq(gw_hotline_load_apps(&h, c, err, sizeof(err)), PB_EFORBIDDEN);
+	cr_assert(strstr(err, c->hotline_apps[0].secret_file) && strstr(err, "chmod 600"), "%s", err);
 	gw_hotline_fini(&h);
 
 	snprintf(c->hotline_apps[0].secret_file, PB_PATH_MAX, "%s/missing", scratch_dir());

@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,6 +58,7 @@ void test_conf(struct pb_conf *c, const char *d)
 		fprintf(f, "%02x", (unsigned char)*p);
 	fputc('\n', f);
 	fclose(f);
+	cr_assert_eq(chmod(path, 0600), 0);   /* the gateway reads no secret others may read */
 	c->nhotline_apps = 1;
 	snprintf(c->hotline_apps[0].app_id, PB_NAME_MAX, "%s", APP_ID);
 	snprintf(c->hotline_apps[0].secret_file, PB_PATH_MAX, "%s", path);

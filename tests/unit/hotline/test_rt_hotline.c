@@ -6,6 +6,7 @@
 #include "hl_fixture.h"
 
 #include <criterion/criterion.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -197,6 +198,23 @@ Test(hotline, revoke_and_urge_need_a_known_dispatch_and_a_reason)
 	expect_refused(apply(&gw, &req, t0, &res), &res, PB_EINVAL, "invalid_field");
 }
 
+/* hash and sig are those of the stored record at index. */
+static void expect_receipt_of(uint64_t index, const uint8_t *hash, const uint8_t *sig)
+{
+	st_txn *t;
+	const uint8_t *data;
+	size_t len;
+	uint8_t h[ST_HASH_LEN];
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_log_get(t, index, &data, &len), PB_OK);
+	cr_assert_gt(len, ST_SIG_LEN);
+	crypto_hash_sha256(h, data, len - ST_SIG_LEN);
+	cr_expect_arr_eq(h, hash, ST_HASH_LEN, "the receipt's hash is its record's");
+	cr_expect_arr_eq(data + len - ST_SIG_LEN, sig, ST_SIG_LEN, "the receipt's signature too");
+	st_txn_abort(t);
+}
+
 Test(hotline, urge_moves_an_overdue_order_ahead_once)
 {
 	int64_t t0 = at("2025-11-03T09:00:00+08:00"), late = at("2025-12-01T09:00:00+08:00");
@@ -215,6 +233,15 @@ Test(hotline, urge_moves_an_overdue_order_ahead_once)
 	int64_t urged_at = req.submit->order->dispatched_ms;
 	cr_assert_eq(apply(&gw, &req, late, &res), PB_OK, "%s", res.resp.message);
 	cr_expect_not(res.resp.submit->duplicate);
+	/* The urge's receipt is the URGED record's, not the dispatch's. */
+	Mailroom__Receipt *rc = res.resp.submit->receipt;
+	cr_assert_not_null(rc);
+	uint64_t urge_index = rc->log_index;
+	uint8_t urge_hash[ST_HASH_LEN], urge_sig[ST_SIG_LEN];
+	cr_assert_eq(rc->record_hash.len, ST_HASH_LEN);
+	cr_assert_eq(rc->signature.len, ST_SIG_LEN);
+	memcpy(urge_hash, rc->record_hash.data, ST_HASH_LEN);
+	memcpy(urge_sig, rc->signature.data, ST_SIG_LEN);
 	rt_result_clear(&res);
 	Mailroom__AuditRecord *r = hl_last_record();
 	cr_expect_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_URGED);
@@ -228,13 +255,19 @@ Test(hotline, urge_moves_an_overdue_order_ahead_once)
 	cr_assert_not_null(x);
 	cr_expect_str_eq(x->detail, "市民再次来电催促");
 	mailroom__record_texts__free_unpacked(x, NULL);
+	cr_expect_eq(urge_index, r->index, "urge answered with record %llu, the URGED one is %llu",
+	             (unsigned long long)urge_index, (unsigned long long)r->index);
 	mailroom__audit_record__free_unpacked(r, NULL);
+	expect_receipt_of(urge_index, urge_hash, urge_sig);
 
-	/* The same urge again is a repeat; a later one is another record. */
+	/* The same urge again is a repeat, answered with the same receipt; a
+	 * later one is another record. */
 	req.submit = hl_order("GD-U-2", 1, "urge", late);
 	req.submit->order->dispatched_ms = urged_at;
 	cr_assert_eq(apply(&gw, &req, late + 1000, &res), PB_OK);
 	cr_expect(res.resp.submit->duplicate);
+	cr_expect_eq(res.resp.submit->receipt->log_index, urge_index);
+	cr_expect_arr_eq(res.resp.submit->receipt->signature.data, urge_sig, ST_SIG_LEN);
 	rt_result_clear(&res);
 	cr_expect_eq(hl_count_records(MAILROOM__AUDIT_EVENT__AUDIT_URGED), 1);
 	req.submit = hl_order("GD-U-2", 1, "urge", late + 3600000);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void init(void)
@@ -247,6 +248,40 @@ static char *write_tmp(const char *text)
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	return path;
+}
+
+/* Secrets are read only while no one but the owner may access them. */
+Test(base, secret_files_open_to_others_are_refused)
+{
+	static const struct {
+		mode_t mode;
+		int rc;
+	} cases[] = {{0600, PB_OK}, {0400, PB_OK}, {0700, PB_OK}, {0644, PB_EFORBIDDEN},
+	             {0640, PB_EFORBIDDEN}, {0604, PB_EFORBIDDEN}, {0620, PB_EFORBIDDEN},
+	             {0601, PB_EFORBIDDEN}, {0666, PB_EFORBIDDEN}};
+	char *path = write_tmp("00112233445566778899aabbccddeeff\n");
+	uint8_t buf[64], key[16];
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_assert_eq(chmod(path, cases[i].mode), 0);
+		cr_expect_eq(pb_read_secret_file(path, buf, sizeof(buf), &len), cases[i].rc,
+		             "pb_read_secret_file at %04o", (unsigned)cases[i].mode);
+		cr_expect_eq(pb_secret_load(path, key, sizeof(key)), cases[i].rc,
+		             "pb_secret_load at %04o", (unsigned)cases[i].mode);
+		int created = 1;
+		cr_expect_eq(pb_secret_load_or_create(path, key, sizeof(key), &created), cases[i].rc,
+		             "pb_secret_load_or_create at %04o", (unsigned)cases[i].mode);
+		cr_expect_eq(created, 0, "an existing file is never replaced");
+	}
+	cr_assert_eq(chmod(path, 0600), 0);
+	cr_assert_eq(pb_secret_load(path, key, sizeof(key)), PB_OK);
+	cr_expect_eq(key[0], 0x00);
+	cr_expect_eq(key[15], 0xff);
+	/* Ordinary files (configs, public keys) are read whatever their mode. */
+	cr_assert_eq(chmod(path, 0644), 0);
+	cr_expect_eq(pb_read_file(path, buf, sizeof(buf), &len), PB_OK);
+	unlink(path);
 }
 
 Test(base, config_defaults_follow_the_policy_table)

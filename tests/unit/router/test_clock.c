@@ -1,4 +1,4 @@
-/* Deadline clocks in the router: pauses (overlapping too), extensions and
+/* Deadline clocks in the router: pauses (one at a time), extensions and
  * their cap, restarts, the escalation ladder across a restart, and the
  * recomputation of provisional deadlines when a new calendar arrives.
  * Expected dates are counted by hand on the 2025/2026 State Council
@@ -81,24 +81,72 @@ static void pull_to_stop_ack(const uint8_t *id, int64_t now)
 	rt_result_clear(&res);
 }
 
-Test(clock, overlapping_pauses_leave_out_the_days_between)
+static uint64_t log_size(void)
+{
+	st_txn *t;
+	uint64_t n;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_log_size(t, &n), PB_OK);
+	st_txn_abort(t);
+	return n;
+}
+
+/* The stored reply clock, packed, to see that a refusal changed nothing. */
+static size_t packed_clock(const uint8_t *id, uint8_t *buf, size_t cap)
+{
+	st_txn *t;
+	Mailroom__StoredMessage *m;
+	size_t n;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_msg_get(t, id, &m), PB_OK);
+	Mailroom__Clock *c = NULL;
+	for (size_t i = 0; i < m->n_clocks; i++)
+		if (m->clocks[i]->kind == ST_CLOCK_REPLY)
+			c = m->clocks[i];
+	cr_assert_not_null(c);
+	n = mailroom__clock__get_packed_size(c);
+	cr_assert_leq(n, cap);
+	mailroom__clock__pack(c, buf);
+	st_msg_free(m);
+	st_txn_abort(t);
+	return n;
+}
+
+/* A refused clock step writes no record and leaves the clock as it was. */
+static void expect_refused_unchanged(int action, const uint8_t *id, const char *code, int64_t now)
+{
+	struct rt_result res;
+	uint8_t before[512], after[512];
+	size_t nb = packed_clock(id, before, sizeof(before));
+	uint64_t size = log_size();
+
+	cr_assert_eq(clock_op(action, id, 0, NULL, "再次操作", 0, now, &res), PB_ESTATE);
+	cr_assert_str_eq(res.resp.error, code);
+	rt_result_clear(&res);
+	cr_assert_eq(log_size(), size, "a refused step writes no record");
+	cr_assert_eq(packed_clock(id, after, sizeof(after)), nb);
+	cr_assert_arr_eq(after, before, nb, "a refused step leaves the clock as it was");
+}
+
+Test(clock, a_pause_leaves_out_the_days_until_resumed_and_pauses_do_not_nest)
 {
 	struct posted a;
 	struct rt_result res;
 
 	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "社保", at("2025-09-01T10:00:00+08:00"), &a);
 	expect_due("2025-09-22T23:59:59+08:00", a.reply_due);   /* 15 working days */
+	/* Resuming a clock that runs is refused, and so is a second pause. */
+	expect_refused_unchanged(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, "not_paused",
+	                         at("2025-09-02T10:00:00+08:00"));
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "征求第三方意见",
 	                      0, at("2025-09-03T10:00:00+08:00"), &res), PB_OK);
 	rt_result_clear(&res);
-	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "征求另一部门意见",
-	                      0, at("2025-09-04T10:00:00+08:00"), &res), PB_OK);
-	rt_result_clear(&res);
+	expect_refused_unchanged(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, "already_paused",
+	                         at("2025-09-04T10:00:00+08:00"));
+	expect_due("2025-09-22T23:59:59+08:00", reply_due(a.id));
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "第三方已答复",
-	                      0, at("2025-09-05T10:00:00+08:00"), &res), PB_OK);
-	rt_result_clear(&res);
-	expect_due("2025-09-22T23:59:59+08:00", reply_due(a.id));   /* still paused once */
-	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "另一部门已答复",
 	                      0, at("2025-09-10T16:00:00+08:00"), &res), PB_OK);
 	rt_result_clear(&res);
 	/* 09-04, 05, 08, 09, 10 did not count: 20 working days from 09-01,
@@ -109,6 +157,7 @@ Test(clock, overlapping_pauses_leave_out_the_days_between)
 	expect_due("2025-09-22T23:59:59+08:00", r->old_due_ms);
 	expect_due("2025-09-28T23:59:59+08:00", r->clock->due_ms);
 	cr_assert_eq(r->clock->paused_days, 5);
+	cr_assert_eq(r->clock->pause_depth, 0);
 	char who[64];
 	cr_assert_str_eq(r->actor, fx_actor("handler", &alice, who, sizeof(who)));
 	cr_assert_str_eq(r->detail, "");
@@ -118,9 +167,8 @@ Test(clock, overlapping_pauses_leave_out_the_days_between)
 	cr_expect(fx_commits(&r->detail_commit, &x->salt, "detail", "另一部门已答复"));
 	mailroom__record_texts__free_unpacked(x, NULL);
 	mailroom__audit_record__free_unpacked(r, NULL);
-	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "again",
-	                      0, at("2025-09-11T10:00:00+08:00"), &res), PB_ESTATE);
-	rt_result_clear(&res);
+	expect_refused_unchanged(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, "not_paused",
+	                         at("2025-09-11T10:00:00+08:00"));
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "too late",
 	                      0, at("2025-09-29T09:00:00+08:00"), &res), PB_ESTATE,
 	             "a missed deadline cannot be paused");
@@ -314,17 +362,6 @@ static Mailroom__AuditRecord *record_at(uint64_t n)
 	st_txn_abort(t);
 	cr_assert_not_null(r);
 	return r;
-}
-
-static uint64_t log_size(void)
-{
-	st_txn *t;
-	uint64_t n;
-
-	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
-	cr_assert_eq(st_log_size(t, &n), PB_OK);
-	st_txn_abort(t);
-	return n;
 }
 
 /* What the citizen's status lookup answers, as JSON. */

@@ -25,6 +25,7 @@ static void write_file(const char *path, const char *text)
 	cr_assert_not_null(f);
 	cr_assert_eq(fputs(text, f) >= 0, 1);
 	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0600), 0);   /* keys are refused when others may read them */
 }
 
 static void read_text(const char *path, char *buf, size_t max)
@@ -150,6 +151,40 @@ Test(keys, bad_key_names)
 	cr_assert_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_EINVAL);
 	fx.conf.log_origin[0] = '\0';
 	cr_assert_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_EINVAL);
+}
+
+/* Each secret the store reads is refused while group or others may access
+ * it, and read once it is 0600. */
+Test(keys, secrets_open_to_others_are_refused)
+{
+	struct st_keys k;
+	int created;
+	static const mode_t modes[] = {0644, 0640, 0604, 0620, 0602, 0660};
+
+	cr_assert_eq(mkdir(fx.conf.keys_dir, 0700), 0);
+	cr_assert_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_OK);
+	cr_assert_eq(created, 1);
+	for (int which = 0; which < 2; which++) {
+		const char *path = which ? fx.conf.data_key : fx.conf.signing_key;
+		for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+			cr_assert_eq(chmod(path, modes[i]), 0);
+			cr_expect_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_EFORBIDDEN,
+			             "%s at %04o was read", path, (unsigned)modes[i]);
+		}
+		cr_assert_eq(chmod(path, 0600), 0);
+		cr_assert_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_OK);
+		cr_expect_eq(created, 0);
+	}
+	/* The previous signing key too. */
+	uint8_t pk[32];
+	cr_assert_lt(strlen(fx.conf.keys_dir) + 8, sizeof(fx.conf.previous_signing_key));
+	memcpy(fx.conf.previous_signing_key, fx.conf.keys_dir, strlen(fx.conf.keys_dir));
+	strcpy(fx.conf.previous_signing_key + strlen(fx.conf.keys_dir), "/old.key");
+	cr_assert_eq(st_signing_key_create(fx.conf.previous_signing_key, fx.conf.log_origin, pk),
+	             PB_OK);
+	cr_assert_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_OK);
+	cr_assert_eq(chmod(fx.conf.previous_signing_key, 0644), 0);
+	cr_expect_eq(st_keys_load_or_create(&fx.conf, &k, &created), PB_EFORBIDDEN);
 }
 
 Test(keys, corrupt_key_file)

@@ -113,6 +113,7 @@ Test(handler_clock, refusals_map_to_exits)
 		{PB_ELIMIT, "extension_cap", 8},
 		{PB_EINVAL, "invalid_field", 8},
 		{PB_ESTATE, "not_paused", 7},
+		{PB_ESTATE, "already_paused", 7},
 		{PB_ESTATE, "already_answered", 7},
 		{PB_EFORBIDDEN, "queue_forbidden", 5},
 		{PB_EIO, "io", 9},
