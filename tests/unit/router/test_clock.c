@@ -163,8 +163,8 @@ Test(clock, a_pause_leaves_out_the_days_until_resumed_and_pauses_do_not_nest)
 	cr_assert_str_eq(r->detail, "");
 	Mailroom__RecordTexts *x = fx_texts(r->index);
 	cr_assert_not_null(x);
-	cr_expect_str_eq(x->detail, "另一部门已答复");
-	cr_expect(fx_commits(&r->detail_commit, &x->salt, "detail", "另一部门已答复"));
+	cr_expect_str_eq(x->detail, "第三方已答复");
+	cr_expect(fx_commits(&r->detail_commit, &x->salt, "detail", "第三方已答复"));
 	mailroom__record_texts__free_unpacked(x, NULL);
 	mailroom__audit_record__free_unpacked(r, NULL);
 	expect_refused_unchanged(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, "not_paused",

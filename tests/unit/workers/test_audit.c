@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 TestSuite(audit, .init = tdir_setup, .fini = tdir_teardown, .timeout = 60);
 
@@ -450,6 +451,7 @@ Test(audit, trail_shows_sealed_texts_and_reports_a_tampered_one)
 	cr_assert_not_null(f);
 	fprintf(f, "%064d\n", 7);
 	fclose(f);
+	cr_assert_eq(chmod(tpath("other.key"), 0600), 0);
 	RUN("trail", fs.idt, "--store", fs.dir, "--data-key", tpath("other.key"));
 	cr_assert_eq(r.exit, 32, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, " detail=(none stored) MISMATCH"), "%s", r.out);
