@@ -6,6 +6,7 @@
  *   gw_router.c   nng REQ client: calls batched into a few lanes
  *   gw_hotline.c  12345 push authentication and the nonce cache
  *   gw_metrics.c  request counters and the Prometheus page
+ *   gw_pages.c    the citizen's web pages (gw_web.h: gw_form.c, gw_html.c)
  *   gw_main.c     the mailroom-gateway program */
 #ifndef GW_H
 #define GW_H
@@ -189,11 +190,12 @@ enum gw_route {
 	GW_R_METRICS,
 	GW_R_LOG,         /* GET /v1/log/... (transparency log, read-only) */
 	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
+	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
 	GW_R_OTHER,
 	GW_R_COUNT
 };
 
-#define GW_NSTATUS 13
+#define GW_NSTATUS 14
 
 struct gw_metrics {
 	atomic_ulong n[GW_R_COUNT][GW_NSTATUS];
@@ -231,6 +233,8 @@ struct gw {
 	atomic_int inflight;    /* router calls whose callback has not yet run */
 	uint16_t port;
 	char base[PB_PATH_MAX]; /* public_base_url without a trailing slash */
+	uint8_t page_key[32];   /* from the gateway secret: form tokens, derived access keys */
+	char css_path[64];      /* /static/site-<hash>.css */
 };
 
 /* The phases of a request, see gw_http.c. */
@@ -250,6 +254,7 @@ struct gw_req {
 	char order_no[48];
 	uint32_t seq;
 	int log_kind;           /* GW_R_LOG: which question */
+	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
 };
 
 struct gw_hdr {
@@ -281,6 +286,18 @@ enum MHD_Result gw_answer(struct gw_req *r);
 /* Suspends the connection and sends req (gw_routes.c); on an error
  * nothing was sent and the connection is not suspended. */
 int gw_start_call(struct gw_req *r, Mailroom__Request *req);
+/* The web pages (gw_pages.c): the work once the body is in, and the
+ * answer once the router has spoken. */
+struct gw_page;
+enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method);
+enum MHD_Result gw_page_answer(struct gw_req *r);
+void gw_page_free(struct gw_page *p);
+/* Derives the page key and the stylesheet's path from the gateway secret. */
+void gw_pages_init(struct gw *g, const uint8_t *secret, size_t len);
+/* An access key (pb_akey_new's form) derived from the page key, so a
+ * repeated idempotent request shows the same key. */
+void gw_akey_derive(const struct gw *g, const char *domain, const char *a, const char *b,
+                    char *akey);
 /* The transparency log (gw_log.c). */
 enum MHD_Result gw_get_log(struct gw_req *r, const char *url);
 enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp);

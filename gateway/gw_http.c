@@ -41,9 +41,13 @@ enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	for (size_t i = 0; i < nextra; i++)
+	int cached = 0;
+	for (size_t i = 0; i < nextra; i++) {
 		MHD_add_response_header(resp, extra[i].name, extra[i].value);
+		cached |= strcasecmp(extra[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0;
+	}
+	if (!cached)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	gw_metrics_count(&r->g->metrics, r->route, status);
@@ -114,6 +118,14 @@ static const struct {
 	{"/v1/log/proof/inclusion", 0, GW_R_LOG, "GET, HEAD"},
 	{"/v1/log/proof/consistency", 0, GW_R_LOG, "GET, HEAD"},
 	{"/v1/log/entries", 0, GW_R_LOG, "GET, HEAD"},
+	{"/", 0, GW_R_PAGE, "GET, HEAD"},
+	{"/mailbox", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/consultation", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/complaint", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/disclosure", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/track", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/display", 0, GW_R_PAGE, "GET, HEAD"},
+	{"/static/", 1, GW_R_PAGE, "GET, HEAD"},
 };
 
 static int route_of(const char *url, const char **allow)
@@ -134,11 +146,15 @@ static int route_of(const char *url, const char **allow)
 	return GW_R_OTHER;
 }
 
+/* method is one of the comma-separated allow list. */
 static int method_allowed(const char *allow, const char *method)
 {
-	if (strcmp(allow, "POST") == 0)
-		return strcmp(method, "POST") == 0;
-	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	size_t n = strlen(method);
+
+	for (const char *p = allow; (p = strstr(p, method)) != NULL; p += n)
+		if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
 }
 
 static void skip_ws(const char **p)
@@ -196,11 +212,14 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 		                       "method not allowed here", &h, 1);
 	}
-	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE)
+	int page_post = r->route == GW_R_PAGE && strcmp(method, "POST") == 0;
+	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE &&
+	    !page_post)
 		return MHD_YES;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!is_json_type(ct))
+	/* A form's content type is checked by the page, which answers in HTML. */
+	if (!page_post && !is_json_type(ct))
 		return gw_send_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 		                     "send Content-Type: application/json");
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -292,6 +311,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_healthz(r);
 		case GW_R_LOG:
 			return gw_get_log(r, url);
+		case GW_R_PAGE:
+			return gw_page(r, url, method);
 		default:
 			return gw_metrics_page(r);
 		}
@@ -332,6 +353,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
 	if (!r)
 		return;
 	gw_call_fini(&r->call);
+	gw_page_free(r->page);
 	sodium_memzero(r->akey, sizeof(r->akey));
 	free(r->body);
 	free(r->uri);
@@ -451,6 +473,7 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	                     GW_NONCE_CAP);
 	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
 		pb_error("%s", err);
+	gw_pages_init(g, secret, sizeof(secret));
 	if (rc == PB_OK)
 		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms,
 		                    conf->router_lanes, conf->router_batch);

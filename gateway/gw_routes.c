@@ -353,6 +353,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 	const struct gw_call *c = &r->call;
 
 	r->phase = GW_PH_DONE;
+	if (r->route == GW_R_PAGE)
+		return gw_page_answer(r);
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");

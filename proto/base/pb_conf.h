@@ -96,6 +96,12 @@ struct pb_conf {
 	int router_lanes;            /* envelopes in flight to the router */
 	int router_batch;            /* requests one envelope may carry */
 	char public_base_url[PB_PATH_MAX];  /* for Location headers */
+	char cors_origins[PB_PATH_MAX];     /* origins allowed to call /v1/ from a browser; "" = none */
+	int submit_per_minute;              /* per client address; 0 = no limit */
+	int lookup_per_minute;
+
+	/* [office] the citizen's web pages */
+	char office_name[128];
 
 	/* [hotline] apps that may push orders */
 	int nhotline_apps;
