@@ -255,6 +255,7 @@ struct gw_req {
 	uint32_t seq;
 	int log_kind;           /* GW_R_LOG: which question */
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
+	char method[16];
 };
 
 struct gw_hdr {
@@ -271,6 +272,8 @@ enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *c
                                 const char *message, const struct gw_hdr *extra, size_t nextra);
 enum MHD_Result gw_send_error(struct gw_req *r, unsigned status, const char *code,
                               const char *message);
+/* Is origin in the comma- or space-separated list? */
+int gw_cors_allowed(const char *list, const char *origin);
 /* 503 unavailable with Retry-After. */
 enum MHD_Result gw_unavailable(struct gw_req *r, const char *message);
 

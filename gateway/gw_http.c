@@ -29,6 +29,45 @@
 
 /* ---------------------------------------------------------- answers -- */
 
+/* Is origin one of [gateway] cors_origins (comma- or space-separated,
+ * compared exactly)? None are by default. */
+int gw_cors_allowed(const char *list, const char *origin)
+{
+	size_t n = origin ? strlen(origin) : 0;
+
+	if (n == 0)
+		return 0;
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ", ");
+		if (len == n && strncmp(p, origin, n) == 0)
+			return 1;
+		p += len;
+		p += strspn(p, ", ");
+	}
+	return 0;
+}
+
+/* The API (/v1/) answers a configured origin; the pages never do. */
+static void cors_headers(struct gw_req *r, struct MHD_Response *resp)
+{
+	const char *origin;
+
+	if (strncmp(r->uri, "/v1/", 4) != 0)
+		return;
+	origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+	MHD_add_response_header(resp, "Vary", "Origin");
+	if (!gw_cors_allowed(r->g->conf.cors_origins, origin))
+		return;
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Location, Retry-After");
+	if (strcmp(r->method, "OPTIONS") == 0) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+		                        "Content-Type, Authorization, Idempotency-Key");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+}
+
 enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size_t len,
                              const char *type, const struct gw_hdr *extra, size_t nextra)
 {
@@ -48,6 +87,7 @@ enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size
 	}
 	if (!cached)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	cors_headers(r, resp);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	gw_metrics_count(&r->g->metrics, r->route, status);
@@ -205,8 +245,17 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	struct gw *g = r->g;
 
 	r->route = route_of(url, &allow);
+	snprintf(r->method, sizeof(r->method), "%s", method);
 	if (r->route == GW_R_OTHER)
 		return gw_send_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
+	/* A CORS preflight: the headers say whether the origin may call. */
+	if (strcmp(method, "OPTIONS") == 0 && strncmp(url, "/v1/", 4) == 0) {
+		char *empty = strdup("");
+		struct gw_hdr h = {MHD_HTTP_HEADER_ALLOW, allow};
+		if (!empty)
+			return MHD_NO;
+		return gw_send_body(r, MHD_HTTP_NO_CONTENT, empty, 0, "text/plain", &h, 1);
+	}
 	if (!method_allowed(allow, method)) {
 		struct gw_hdr h = {MHD_HTTP_HEADER_ALLOW, allow};
 		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
