@@ -151,8 +151,9 @@ static const char *trimmed(const struct gw_form *f, const char *name, char *buf,
 	const char *v = gw_form_get(f, name);
 	size_t n;
 
+	buf[0] = '\0';
 	if (!v)
-		return "";
+		return buf;
 	while (*v == ' ' || *v == '\t' || *v == '\n')
 		v++;
 	n = strlen(v);
