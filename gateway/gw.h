@@ -206,6 +206,17 @@ void gw_metrics_count(struct gw_metrics *m, int route, unsigned status);
  * malloc'd, NULL on allocation failure. */
 char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, size_t *len);
 
+/* ------------------------------------------------------------- limits -- */
+
+/* Requests per client address and minute (gw_limit.c). */
+struct gw_limit;
+/* per_minute <= 0: no limit, *out NULL (every take then passes). */
+int gw_limit_init(struct gw_limit **out, int per_minute);
+void gw_limit_free(struct gw_limit *l);
+/* 0 when the request may go on, else the seconds until the window ends;
+ * *first is set on the first refusal of an address in a window. */
+int gw_limit_take(struct gw_limit *l, const struct sockaddr *sa, int64_t now_ms, int *first);
+
 /* --------------------------------------------------------------- http -- */
 
 struct gw;
@@ -235,6 +246,7 @@ struct gw {
 	char base[PB_PATH_MAX]; /* public_base_url without a trailing slash */
 	uint8_t page_key[32];   /* from the gateway secret: form tokens, derived access keys */
 	char css_path[64];      /* /static/site-<hash>.css */
+	struct gw_limit *submit_limit, *lookup_limit;
 };
 
 /* The phases of a request, see gw_http.c. */
@@ -289,6 +301,9 @@ enum MHD_Result gw_answer(struct gw_req *r);
 /* Suspends the connection and sends req (gw_routes.c); on an error
  * nothing was sent and the connection is not suspended. */
 int gw_start_call(struct gw_req *r, Mailroom__Request *req);
+/* Counts the request against the limit of its kind (submit or lookup):
+ * 0 to go on, else the seconds to put in Retry-After (gw_http.c). */
+int gw_limited(struct gw_req *r, int lookup);
 /* The web pages (gw_pages.c): the work once the body is in, and the
  * answer once the router has spoken. */
 struct gw_page;

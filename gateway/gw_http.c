@@ -238,6 +238,21 @@ static int is_json_type(const char *ct)
 	return *p == '\0';
 }
 
+int gw_limited(struct gw_req *r, int lookup)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct gw_limit *l = lookup ? r->g->lookup_limit : r->g->submit_limit;
+	int first, wait = gw_limit_take(l, ci ? ci->client_addr : NULL, pb_now_ms(), &first);
+
+	/* No address in the log: the count is what operators need. */
+	if (first)
+		pb_warn("rate limit: a client went over %d %s a minute", lookup ?
+		        r->g->conf.lookup_per_minute : r->g->conf.submit_per_minute,
+		        lookup ? "status lookups" : "submissions");
+	return wait;
+}
+
 /* First call: everything that can be refused before reading a body. */
 static enum MHD_Result begin(struct gw_req *r, const char *url, const char *method)
 {
@@ -260,6 +275,16 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		struct gw_hdr h = {MHD_HTTP_HEADER_ALLOW, allow};
 		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 		                       "method not allowed here", &h, 1);
+	}
+	if (r->route == GW_R_MESSAGES || r->route == GW_R_DISCLOSURE || r->route == GW_R_MESSAGE) {
+		int wait = gw_limited(r, r->route == GW_R_MESSAGE);
+		if (wait) {
+			char secs[16];
+			snprintf(secs, sizeof(secs), "%d", wait);
+			struct gw_hdr h = {MHD_HTTP_HEADER_RETRY_AFTER, secs};
+			return gw_send_error_h(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+			                       "too many requests from this address; try again later", &h, 1);
+		}
 	}
 	int page_post = r->route == GW_R_PAGE && strcmp(method, "POST") == 0;
 	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE &&
@@ -438,6 +463,8 @@ static int wait_zero(atomic_int *n, int ms)
 
 static void release(struct gw *g)
 {
+	gw_limit_free(g->submit_limit);
+	gw_limit_free(g->lookup_limit);
 	gw_hotline_fini(&g->hotline);
 	sodium_memzero(&g->router.secret, sizeof(g->router.secret));
 	free(g);
@@ -523,6 +550,9 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
 		pb_error("%s", err);
 	gw_pages_init(g, secret, sizeof(secret));
+	if (rc == PB_OK && (gw_limit_init(&g->submit_limit, conf->submit_per_minute) ||
+	                    gw_limit_init(&g->lookup_limit, conf->lookup_per_minute)))
+		rc = PB_ENOMEM;
 	if (rc == PB_OK)
 		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms,
 		                    conf->router_lanes, conf->router_batch);

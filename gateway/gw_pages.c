@@ -124,6 +124,7 @@ struct gw_page {
 	char nonce[NONCE_HEX + 1];
 	char akey[PB_AKEY_TEXT_LEN + 1];
 	char code[PB_TRACK_TEXT_LEN + 1];
+	int retry_after;            /* seconds, for a 429 */
 };
 
 void gw_page_free(struct gw_page *p)
@@ -295,7 +296,7 @@ static void foot(struct gw_buf *b)
 static enum MHD_Result send_page(struct gw_req *r, struct gw_page *p, unsigned status,
                                  struct gw_buf *b, int retry)
 {
-	char cookie[128];
+	char cookie[128], secs[16];
 	struct gw_hdr h[8] = {
 		{"Content-Security-Policy",
 		 "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -315,8 +316,10 @@ static enum MHD_Result send_page(struct gw_req *r, struct gw_page *p, unsigned s
 		         p->cookie);
 		h[n++] = (struct gw_hdr){MHD_HTTP_HEADER_SET_COOKIE, cookie};
 	}
-	if (retry)
-		h[n++] = (struct gw_hdr){MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+	if (retry || (p && p->retry_after)) {
+		snprintf(secs, sizeof(secs), "%d", p && p->retry_after ? p->retry_after : 1);
+		h[n++] = (struct gw_hdr){MHD_HTTP_HEADER_RETRY_AFTER, secs};
+	}
 	return gw_send_body(r, status, b->p, b->len, "text/html; charset=utf-8", h, n);
 }
 
@@ -864,6 +867,15 @@ enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method)
 		pb_info("pages: unreadable form: %s", why);
 		return simple_page(r, p, MHD_HTTP_BAD_REQUEST, "无法读取表单",
 		                   "表单内容无法识别。请回到上一页，重新打开表单填写。");
+	}
+	/* Counted once the form is read, so a refusal can keep the input. */
+	int wait = gw_limited(r, p->kind == PG_TRACK);
+	if (wait) {
+		p->retry_after = wait;
+		return form_page(r, p, MHD_HTTP_TOO_MANY_REQUESTS,
+		                 p->kind == PG_TRACK ? "查询太频繁，请稍等一分钟再查询。"
+		                                     : "提交太频繁，请稍等一分钟再提交。您填写的内容都还在。",
+		                 NULL, &p->form);
 	}
 	return p->kind == PG_TRACK ? lookup(r, p) : submit_form(r, p);
 }

@@ -69,8 +69,8 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->router_timeout_ms = 10000;
 	c->router_lanes = 8;
 	c->router_batch = 64;
-	c->submit_per_minute = 10;
-	c->lookup_per_minute = 30;
+	c->submit_per_minute = 0;
+	c->lookup_per_minute = 0;
 	copy(c->office_name, sizeof(c->office_name), "本机关政务信箱");
 	c->hotline_skew_seconds = 300;
 	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),

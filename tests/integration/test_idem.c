@@ -255,3 +255,46 @@ Test(idem, cors_only_for_configured_origins, .init = it_init, .fini = it_fini, .
 	curl_easy_cleanup(h);
 	IT_DOWN();
 }
+
+/* ----------------------------------------------------------- limits -- */
+
+Test(idem, per_address_limits, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	const struct mr_opts o = {.extra_ini = "[gateway]\nsubmit_per_minute = 3\nlookup_per_minute = 2\n"};
+	static char html[8192], hdrs[8192];
+	char token[128], form[512];
+	struct mr_http r;
+	CURL *h = curl_easy_init();
+
+	IT_UP(&o);
+	/* Two of the three submissions go through the API... */
+	json_decref(post("/v1/messages", NULL, MSG, 201));
+	json_decref(post("/v1/messages", NULL, MSG, 201));
+	/* ...the third through a form (a GET does not count)... */
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	cr_assert_eq(page(h, "GET", "/complaint", NULL, html, sizeof(html), NULL), 200);
+	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	snprintf(form, sizeof(form), "token=%s&subject=%%E6%%8A%%95%%E8%%AF%%89&body=x&name=&phone=&email=",
+	         token);
+	cr_assert_eq(page(h, "POST", "/complaint", form, html, sizeof(html), NULL), 201, "%s", html);
+	/* ...and the fourth is refused, with the time to wait. */
+	cr_assert_eq(mr_post_message(NULL, &env, MSG, &r), 0);
+	cr_expect_eq(r.status, 429, "HTTP %ld: %s", r.status, r.body);
+	cr_expect(atoi(r.retry_after) >= 1 && atoi(r.retry_after) <= 60, "Retry-After '%s'", r.retry_after);
+	it_expect_error(&r, "rate_limited");
+	mr_http_free(&r);
+	/* A refused form comes back with its input. */
+	cr_assert_eq(page(h, "POST", "/complaint", form, html, sizeof(html), hdrs), 429);
+	cr_expect_not_null(strstr(html, "提交太频繁"));
+	cr_expect_not_null(strstr(html, "投诉"), "the input was not kept");
+	cr_expect_not_null(strcasestr(hdrs, "Retry-After: "), "%s", hdrs);
+
+	/* Lookups have their own count. */
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(mr_get_status(NULL, &env, "0000-0000-0000", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r), 0);
+		cr_expect_eq(r.status, i < 2 ? 404 : 429, "lookup %d: HTTP %ld", i, r.status);
+		mr_http_free(&r);
+	}
+	curl_easy_cleanup(h);
+	IT_DOWN();
+}
