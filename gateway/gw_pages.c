@@ -714,6 +714,19 @@ static const char *status_text(int s)
 	}
 }
 
+/* Why the clock stands, in general words: a handler's own reason is
+ * never shown. */
+static const char *pause_reason(const Mailroom__MessageView *m)
+{
+	if (m->disclosure && m->disclosure->phase == MAILROOM__DISCLOSURE_PHASE__DISCLOSURE_AWAITING_CORRECTION)
+		return "暂停计时：等待您补正申请内容";
+	if (m->disclosure && m->disclosure->phase == MAILROOM__DISCLOSURE_PHASE__DISCLOSURE_AWAITING_FEE)
+		return "暂停计时：等待缴纳信息处理费";
+	if (m->disclosure && m->disclosure->consultations)
+		return "暂停计时：正在征求第三方意见";
+	return "暂停计时：等待其他单位或有关方面的意见";
+}
+
 static void fact(struct gw_buf *b, const char *name, const char *value)
 {
 	gw_buf_str(b, "<dt>");
@@ -739,22 +752,24 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
                                    const Mailroom__MessageView *m)
 {
 	struct gw_buf b = {0};
-	char when[64];
+	char when[192];
 
 	head(&b, r, p, "办理进度", NULL);
 	gw_buf_str(&b, "<dl class=\"facts\">\n");
 	fact(&b, "查询码", p->code);
 	fact(&b, "状态", status_text(m->status));
 	if (m->queue && *m->queue)
-		fact(&b, "承办部门", m->queue);
+		fact(&b, "承办部门", pb_conf_department(&r->g->conf, m->queue));
 	fmt_time(m->received_ms, when, sizeof(when));
 	fact(&b, "收到时间", when);
-	if (m->ack_due_ms && !m->signed_ms) {
+	if (m->ack_due_ms && m->status == MAILROOM__STATUS__STATUS_QUEUED) {
 		fmt_date(m->ack_due_ms, when, sizeof(when));
 		fact(&b, "签收期限", when);
 	}
 	if (m->reply_due_ms && !m->replied_ms) {
 		fmt_date(m->reply_due_ms, when, sizeof(when));
+		if (m->paused_since_ms)   /* the days paused are added on resuming */
+			strcat(when, "（现暂停计时，恢复后顺延）");
 		fact(&b, "答复期限", when);
 	}
 	gw_buf_str(&b, "</dl>\n<h2>答复</h2>\n");
@@ -771,6 +786,20 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	step(&b, m->received_ms, "转交承办部门");
 	if (m->signed_ms)
 		step(&b, m->signed_ms, "承办部门已签收");
+	if (m->paused_days > 0) {
+		snprintf(when, sizeof(when), "办理期间曾暂停计时，共 %d 个工作日（不计入办理时限）", m->paused_days);
+		gw_buf_str(&b, "<li>");
+		gw_html(&b, when);
+		gw_buf_str(&b, "</li>\n");
+	}
+	if (m->paused_since_ms)
+		step(&b, m->paused_since_ms, pause_reason(m));
+	if (m->extended_days > 0) {
+		snprintf(when, sizeof(when), "经批准，答复期限延长 %d 个工作日", m->extended_days);
+		gw_buf_str(&b, "<li>");
+		gw_html(&b, when);
+		gw_buf_str(&b, "</li>\n");
+	}
 	if (m->disclosure && m->disclosure->decided_ms)
 		step(&b, m->disclosure->decided_ms, "已作出答复决定");
 	if (m->replied_ms)

@@ -204,6 +204,12 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->reply_text = m->reply_text;
 	v->replied_ms = m->replied_ms;
 	v->imported = m->imported;
+	for (size_t i = 0; i < m->n_clocks; i++)
+		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
+			v->paused_since_ms = m->clocks[i]->paused_since_ms;
+			v->paused_days = m->clocks[i]->paused_days;
+			v->extended_days = m->clocks[i]->extended_days;
+		}
 	if (m->disclosure) {
 		int rc = rt_disclosure_view(core, res, m, handler, &v->disclosure);
 		if (rc)

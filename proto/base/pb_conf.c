@@ -462,6 +462,17 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 	}
 	if (strcmp(section, "policy") == 0)
 		return on_policy(x, line, name, value);
+	if (strcmp(section, "office") == 0 && strncmp(name, "department.", 11) == 0) {
+		struct pb_department *d;
+		if (!valid_name(name + 11) || c->ndepartments == PB_MAX_QUEUES)
+			return fail(x, line, "bad queue name or too many departments at '%s'", name);
+		if (strlen(value) >= sizeof(d->name) || !*value)
+			return fail(x, line, "department name empty or too long at '%s'", name);
+		d = &c->departments[c->ndepartments++];
+		copy(d->queue, sizeof(d->queue), name + 11);
+		copy(d->name, sizeof(d->name), value);
+		return 1;
+	}
 	if (strncmp(section, "handler.", 8) == 0)
 		return on_handler(x, line, section + 8, name, value);
 	if (strncmp(section, "route.", 6) == 0)
@@ -523,6 +534,14 @@ int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen)
 		}
 	}
 	return PB_OK;
+}
+
+const char *pb_conf_department(const struct pb_conf *c, const char *q)
+{
+	for (int i = c->ndepartments - 1; i >= 0; i--)   /* the last setting wins */
+		if (strcmp(c->departments[i].queue, q) == 0)
+			return c->departments[i].name;
+	return q;
 }
 
 int pb_conf_queue_known(const struct pb_conf *c, const char *q)

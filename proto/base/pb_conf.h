@@ -102,6 +102,11 @@ struct pb_conf {
 
 	/* [office] the citizen's web pages */
 	char office_name[128];
+	int ndepartments;                   /* department.QUEUE = the name citizens see */
+	struct pb_department {
+		char queue[PB_NAME_MAX];
+		char name[128];
+	} departments[PB_MAX_QUEUES];
 
 	/* [hotline] apps that may push orders */
 	int nhotline_apps;
@@ -152,6 +157,8 @@ void pb_conf_defaults(struct pb_conf *c);
 int pb_channel_parse(const char *s);
 const char *pb_channel_name(int channel);
 
+/* The name citizens see for queue q ([office] department.Q), else q. */
+const char *pb_conf_department(const struct pb_conf *c, const char *q);
 /* Is q a queue the configuration knows (a default, a route target or a
  * handler's queue)? */
 int pb_conf_queue_known(const struct pb_conf *c, const char *q);

@@ -308,3 +308,48 @@ Test(mapping, disclosure_errors)
 	cr_assert_not_null(err_of(&e, "description"));
 	cr_assert_not_null(err_of(&e, "delivery"));
 }
+
+/* ---------------------------------------------------- CORS, limits -- */
+
+#include "gw.h"
+#include <arpa/inet.h>
+
+Test(cors, exact_origins_only)
+{
+	const char *list = "https://a.example, https://b.example,https://c.example";
+
+	cr_assert(gw_cors_allowed(list, "https://a.example"));
+	cr_assert(gw_cors_allowed(list, "https://b.example"));
+	cr_assert(gw_cors_allowed(list, "https://c.example"));
+	cr_assert_not(gw_cors_allowed(list, "https://a.example.evil"));
+	cr_assert_not(gw_cors_allowed(list, "https://a.exampl"));
+	cr_assert_not(gw_cors_allowed(list, ""));
+	cr_assert_not(gw_cors_allowed(list, NULL));
+	cr_assert_not(gw_cors_allowed("", "https://a.example"));
+}
+
+Test(limit, per_address_per_minute)
+{
+	struct gw_limit *l;
+	struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET};
+	int first;
+	const int64_t t0 = 1764122400000LL;   /* a minute's start */
+
+	cr_assert_eq(sodium_init() < 0, 0);
+	inet_pton(AF_INET, "192.0.2.1", &a.sin_addr);
+	inet_pton(AF_INET, "192.0.2.2", &b.sin_addr);
+	cr_assert_eq(gw_limit_init(&l, 2), 0);
+	cr_assert_eq(gw_limit_take(l, (struct sockaddr *)&a, t0, &first), 0);
+	cr_assert_eq(gw_limit_take(l, (struct sockaddr *)&a, t0 + 1000, &first), 0);
+	cr_assert_eq(gw_limit_take(l, (struct sockaddr *)&a, t0 + 20000, &first), 40);
+	cr_assert(first);
+	cr_assert_eq(gw_limit_take(l, (struct sockaddr *)&a, t0 + 30000, &first), 30);
+	cr_assert_not(first);   /* logged once per window */
+	cr_assert_eq(gw_limit_take(l, (struct sockaddr *)&b, t0 + 30000, &first), 0);
+	cr_assert_eq(gw_limit_take(l, (struct sockaddr *)&a, t0 + 60000, &first), 0);   /* next minute */
+	gw_limit_free(l);
+	/* 0: no limit at all. */
+	cr_assert_eq(gw_limit_init(&l, 0), 0);
+	cr_assert_null(l);
+	cr_assert_eq(gw_limit_take(NULL, (struct sockaddr *)&a, t0, &first), 0);
+}
