@@ -76,10 +76,14 @@ async function startGateway() {
 	base = m[1];
 }
 
-function stop(child) {
+// An orderly stop must exit 0 (a sanitizer report would not).
+function stop(child, what) {
 	return new Promise(res => {
 		if (!child || child.exitCode !== null) return res();
-		child.once('exit', () => res());
+		child.once('exit', (code, sig) => {
+			check(code === 0, `${what} stopped cleanly (exit ${code}, signal ${sig})`);
+			res();
+		});
 		child.kill('SIGTERM');
 	});
 }
@@ -289,7 +293,7 @@ async function run(ctx) {
 
 	// The router stopped: the page says so, the input is kept, nothing lost.
 	const before = await logSize();
-	await stop(router);
+	await stop(router, 'the router');
 	check(await healthy(false), 'the gateway sees the router gone');
 	await page.goto(`${base}/mailbox`);
 	await typeInto(page, '#f-subject', '路口红绿灯坏了');
@@ -335,8 +339,8 @@ try {
 	failed++;
 } finally {
 	if (browser) await browser.close();
-	await stop(gateway);
-	await stop(router);
+	await stop(gateway, 'the gateway');
+	await stop(router, 'the router');
 	rmSync(profile, { recursive: true, force: true });
 	rmSync(dir, { recursive: true, force: true });
 }

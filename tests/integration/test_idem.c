@@ -85,7 +85,7 @@ Test(idem, api_key_repeats_the_first_answer, .init = it_init, .fini = it_fini, .
 	/* Without the header every post is a message of its own. */
 	json_t *e = post("/v1/messages", NULL, MSG, 201), *f = post("/v1/messages", NULL, MSG, 201);
 	cr_expect_str_neq(it_str(e, "tracking_code"), it_str(f, "tracking_code"));
-	post("/v1/messages", "Idempotency-Key: short", MSG, 400);
+	json_decref(post("/v1/messages", "Idempotency-Key: short", MSG, 400));
 	json_decref(a), json_decref(b), json_decref(c), json_decref(d), json_decref(e), json_decref(f);
 	IT_DOWN();
 }
