@@ -538,7 +538,9 @@ static enum MHD_Result form_page(struct gw_req *r, struct gw_page *p, unsigned s
 		gw_html(&b, p->ch->purpose);
 		gw_buf_str(&b, "</p>\n<p><strong>办理时限：</strong>");
 		gw_html(&b, times);
-		gw_buf_str(&b, "</p>\n<p>标有“必填”的必须填写。您的姓名、证件和联系方式加密保存，只有承办人员能看到。</p>\n");
+		gw_buf_str(&b, p->ch->channel == PB_CH_DISCLOSURE
+		                   ? "</p>\n<p>标有“必填”的必须填写。您的姓名、证件和联系方式加密保存，只有承办人员能看到。</p>\n"
+		                   : "</p>\n<p>标有“必填”的必须填写。您的姓名和联系方式加密保存，只有承办人员能看到。</p>\n");
 	}
 	gw_buf_str(&b, "<form method=\"post\" action=\"");
 	gw_html(&b, path);
