@@ -106,7 +106,7 @@ static const struct field disclosure_fields[] = {
 
 static const struct field track_fields[] = {
 	{"code", "查询码", "12 位数字，例如 3141-5926-5358。", F_TEXT, "text", "off", 1, 20, NULL},
-	{"key", "查询密钥", "提交时页面上显示的 32 位字母和数字。", F_TEXT, "password", "off", 1, 64, NULL},
+	{"key", "查询密钥", "提交时页面上显示的 32 位字母和数字（中间的空格可以不输入）。", F_TEXT, "password", "off", 1, 64, NULL},
 };
 
 #define NFIELDS(a) (sizeof(a) / sizeof(a[0]))
@@ -650,7 +650,12 @@ static enum MHD_Result confirmation(struct gw_req *r, struct gw_page *p,
 	               "<dl>\n<dt>查询码</dt>\n<dd class=\"code\" id=\"tracking-code\">");
 	gw_html(&b, code);
 	gw_buf_str(&b, "</dd>\n<dt>查询密钥</dt>\n<dd class=\"code\" id=\"access-key\">");
-	gw_html(&b, p->akey);
+	/* In groups of four, easier to copy by hand; /track drops the spaces. */
+	for (size_t i = 0; p->akey[i]; i += 4) {
+		char group[6];
+		snprintf(group, sizeof(group), "%s%.4s", i ? " " : "", p->akey + i);
+		gw_html(&b, group);
+	}
 	gw_buf_str(&b, "</dd>\n");
 	if (m->reply_due_ms) {
 		fmt_date(m->reply_due_ms, when, sizeof(when));
@@ -673,9 +678,17 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	uint8_t hash[PB_AKEY_HASH_LEN];
-	const char *key = gw_form_get(&p->form, "key");
+	const char *typed = gw_form_get(&p->form, "key");
 	const char *code = gw_form_get(&p->form, "code");
 	struct gw_ferrs errs = {0};
+	char key[257];
+	size_t klen = 0;
+
+	/* The confirmation shows the key in groups: spaces are not part of it. */
+	for (const char *s = typed ? typed : ""; *s && klen < sizeof(key) - 1; s++)
+		if (*s != ' ' && *s != '\t')
+			key[klen++] = *s;
+	key[klen] = '\0';
 
 	if (!token_ok(r->g, p, gw_form_get(&p->form, "token"))) {
 		p->nonce[0] = '\0';
@@ -685,12 +698,13 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 	}
 	if (!code || !*code)
 		errs.e[errs.n++] = (struct gw_ferr){"code", "请填写查询码。"};
-	if (!key || !*key)
+	if (!klen)
 		errs.e[errs.n++] = (struct gw_ferr){"key", "请填写查询密钥。"};
 	if (errs.n)
 		return form_page(r, p, MHD_HTTP_BAD_REQUEST, NULL, &errs, &p->form);
 	/* Hashed even when the code is malformed: the same work either way. */
-	pb_akey_hash(key, strlen(key) > 256 ? 256 : strlen(key), hash);
+	pb_akey_hash(key, klen, hash);
+	sodium_memzero(key, sizeof(key));
 	if (pb_track_normalize(code, p->code, sizeof(p->code)) != PB_OK)
 		return form_page(r, p, MHD_HTTP_NOT_FOUND,
 		                 "查询码或查询密钥不正确。请核对后重新输入；查询码是 12 位数字。", NULL, &p->form);

@@ -202,17 +202,19 @@ async function run(ctx) {
 		await tabTo(page, 'button[type=submit]');
 		await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
 		const code = (await page.textContent('#tracking-code')).trim();
-		const akey = (await page.textContent('#access-key')).trim();
+		const shown = (await page.textContent('#access-key')).trim();
+		const akey = shown.replace(/ /g, '');
+		check(/^(\S{4} ){7}\S{4}$/.test(shown), `${ch.path}: the key is shown in groups of four`);
 		check(/^\d{4}-\d{4}-\d{4}$/.test(code), `${ch.path}: a tracking code is shown (${code})`);
 		check(akey.length === 32, `${ch.path}: the access key is shown`);
-		receipts.push({ ch, code, akey });
+		receipts.push({ ch, code, akey, shown });
 		if (ch.path === '/mailbox') {
 			await look(page, 'confirmation');
 			// A reload posts the same form again: the same code, nothing new in the log.
 			const before = await logSize();
 			await page.reload();
 			check((await page.textContent('#tracking-code')).trim() === code, 'a reload shows the same tracking code');
-			check((await page.textContent('#access-key')).trim() === akey, 'a reload shows the same access key');
+			check((await page.textContent('#access-key')).trim() === shown, 'a reload shows the same access key');
 			check((await page.textContent('main')).includes('没有重复登记'), 'a reload says nothing was registered twice');
 			check(await logSize() === before, 'a reload adds nothing to the log');
 		}
@@ -243,8 +245,8 @@ async function run(ctx) {
 	}
 	await page.goto(`${base}/track`);
 	await look(page, 'track');
-	await track(mb.code, mb.akey);
-	check((await page.textContent('h1')) === '办理进度', 'code and key open the status page');
+	await track(mb.code, mb.shown);
+	check((await page.textContent('h1')) === '办理进度', 'code and key, typed as shown with spaces, open the status page');
 	check((await page.textContent('main')).includes('还没有答复'), 'no reply yet');
 	const queue = await page.evaluate(() => {
 		const dt = [...document.querySelectorAll('dt')].find(e => e.textContent === '承办部门');
