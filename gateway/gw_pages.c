@@ -652,9 +652,11 @@ static enum MHD_Result confirmation(struct gw_req *r, struct gw_page *p,
 	gw_buf_str(&b, "</dd>\n<dt>查询密钥</dt>\n<dd class=\"code\" id=\"access-key\">");
 	/* In groups of four, easier to copy by hand; /track drops the spaces. */
 	for (size_t i = 0; p->akey[i]; i += 4) {
-		char group[6];
-		snprintf(group, sizeof(group), "%s%.4s", i ? " " : "", p->akey + i);
+		char group[5];
+		snprintf(group, sizeof(group), "%.4s", p->akey + i);
+		gw_buf_str(&b, i ? " <span>" : "<span>");
 		gw_html(&b, group);
+		gw_buf_str(&b, "</span>");
 	}
 	gw_buf_str(&b, "</dd>\n");
 	if (m->reply_due_ms) {

@@ -141,11 +141,15 @@ async function axe(page, name) {
 // Every page is shot at both widths and checked by axe.
 async function look(page, name) {
 	await axe(page, name);
-	for (const width of [1280, 360]) {
+	// 640 is a 1280-pixel window at 200% zoom; it is checked, not shot.
+	for (const width of [1280, 640, 360]) {
 		await page.setViewportSize({ width, height: 900 });
-		await page.screenshot({ path: join(shots, `${name}-${width}.png`), fullPage: true });
+		if (width !== 640)
+			await page.screenshot({ path: join(shots, `${name}-${width}.png`), fullPage: true });
 		const wide = await page.evaluate(() => document.documentElement.scrollWidth);
 		check(wide <= width, `${name} fits ${width} px without scrolling sideways (${wide})`);
+		const small = await page.evaluate(() => parseFloat(getComputedStyle(document.body).fontSize));
+		check(small >= 18, `${name} at ${width} px: base font ${small} px`);
 	}
 	await page.setViewportSize({ width: 1280, height: 900 });
 }
@@ -182,6 +186,11 @@ function pullId(code) {
 
 async function run(ctx) {
 	const page = await ctx.newPage();
+	// Nothing is fetched from anywhere but the gateway.
+	const outside = [];
+	page.on('request', req => {
+		if (!req.url().startsWith(`${base}/`)) outside.push(req.url());
+	});
 	const receipts = [];
 
 	await page.goto(`${base}/`);
@@ -210,6 +219,12 @@ async function run(ctx) {
 		receipts.push({ ch, code, akey, shown });
 		if (ch.path === '/mailbox') {
 			await look(page, 'confirmation');
+			// Printed: the code and key, without the links around them.
+			await page.emulateMedia({ media: 'print' });
+			check(!await page.isVisible('.mode, footer, .button'), 'print hides the links and buttons');
+			check(await page.isVisible('#access-key'), 'print keeps the key');
+			await page.screenshot({ path: join(shots, 'confirmation-print.png'), fullPage: true });
+			await page.emulateMedia({ media: 'screen' });
 			// A reload posts the same form again: the same code, nothing new in the log.
 			const before = await logSize();
 			await page.reload();
@@ -312,6 +327,7 @@ async function run(ctx) {
 	await tabTo(page, 'button[type=submit]');
 	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
 	check(/^\d{4}-\d{4}-\d{4}$/.test((await page.textContent('#tracking-code')).trim()), 'the kept form is stored once the router is back');
+	check(outside.length === 0, `no request left the gateway (${outside.join(' ')})`);
 }
 
 // --------------------------------------------------------------- main --
