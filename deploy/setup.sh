@@ -3,11 +3,16 @@
 set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
 libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libcriterion-dev libmicrohttpd-dev
-libjansson-dev libinih-dev curl"
+libjansson-dev libinih-dev curl
+chromium fonts-noto-cjk"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
+# The browser test (tests/browser) runs on node and npm; a node that came
+# with its own npm is kept.
+command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 echo "installing:$missing"
 sudo=""

@@ -6,6 +6,7 @@
  *   gw_router.c   nng REQ client: calls batched into a few lanes
  *   gw_hotline.c  12345 push authentication and the nonce cache
  *   gw_metrics.c  request counters and the Prometheus page
+ *   gw_pages.c    the citizen's web pages (gw_web.h: gw_form.c, gw_html.c)
  *   gw_main.c     the mailroom-gateway program */
 #ifndef GW_H
 #define GW_H
@@ -189,11 +190,12 @@ enum gw_route {
 	GW_R_METRICS,
 	GW_R_LOG,         /* GET /v1/log/... (transparency log, read-only) */
 	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
+	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
 	GW_R_OTHER,
 	GW_R_COUNT
 };
 
-#define GW_NSTATUS 13
+#define GW_NSTATUS 14
 
 struct gw_metrics {
 	atomic_ulong n[GW_R_COUNT][GW_NSTATUS];
@@ -203,6 +205,17 @@ void gw_metrics_count(struct gw_metrics *m, int route, unsigned status);
 /* The Prometheus text page; stats NULL when the router did not answer.
  * malloc'd, NULL on allocation failure. */
 char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, size_t *len);
+
+/* ------------------------------------------------------------- limits -- */
+
+/* Requests per client address and minute (gw_limit.c). */
+struct gw_limit;
+/* per_minute <= 0: no limit, *out NULL (every take then passes). */
+int gw_limit_init(struct gw_limit **out, int per_minute);
+void gw_limit_free(struct gw_limit *l);
+/* 0 when the request may go on, else the seconds until the window ends;
+ * *first is set on the first refusal of an address in a window. */
+int gw_limit_take(struct gw_limit *l, const struct sockaddr *sa, int64_t now_ms, int *first);
 
 /* --------------------------------------------------------------- http -- */
 
@@ -231,6 +244,9 @@ struct gw {
 	atomic_int inflight;    /* router calls whose callback has not yet run */
 	uint16_t port;
 	char base[PB_PATH_MAX]; /* public_base_url without a trailing slash */
+	uint8_t page_key[32];   /* from the gateway secret: form tokens, derived access keys */
+	char css_path[64];      /* /static/site-<hash>.css */
+	struct gw_limit *submit_limit, *lookup_limit;
 };
 
 /* The phases of a request, see gw_http.c. */
@@ -250,6 +266,8 @@ struct gw_req {
 	char order_no[48];
 	uint32_t seq;
 	int log_kind;           /* GW_R_LOG: which question */
+	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
+	char method[16];
 };
 
 struct gw_hdr {
@@ -266,6 +284,8 @@ enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *c
                                 const char *message, const struct gw_hdr *extra, size_t nextra);
 enum MHD_Result gw_send_error(struct gw_req *r, unsigned status, const char *code,
                               const char *message);
+/* Is origin in the comma- or space-separated list? */
+int gw_cors_allowed(const char *list, const char *origin);
 /* 503 unavailable with Retry-After. */
 enum MHD_Result gw_unavailable(struct gw_req *r, const char *message);
 
@@ -281,6 +301,21 @@ enum MHD_Result gw_answer(struct gw_req *r);
 /* Suspends the connection and sends req (gw_routes.c); on an error
  * nothing was sent and the connection is not suspended. */
 int gw_start_call(struct gw_req *r, Mailroom__Request *req);
+/* Counts the request against the limit of its kind (submit or lookup):
+ * 0 to go on, else the seconds to put in Retry-After (gw_http.c). */
+int gw_limited(struct gw_req *r, int lookup);
+/* The web pages (gw_pages.c): the work once the body is in, and the
+ * answer once the router has spoken. */
+struct gw_page;
+enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method);
+enum MHD_Result gw_page_answer(struct gw_req *r);
+void gw_page_free(struct gw_page *p);
+/* Derives the page key and the stylesheet's path from the gateway secret. */
+void gw_pages_init(struct gw *g, const uint8_t *secret, size_t len);
+/* An access key (pb_akey_new's form) derived from the page key, so a
+ * repeated idempotent request shows the same key. */
+void gw_akey_derive(const struct gw *g, const char *domain, const char *a, const char *b,
+                    char *akey);
 /* The transparency log (gw_log.c). */
 enum MHD_Result gw_get_log(struct gw_req *r, const char *url);
 enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp);

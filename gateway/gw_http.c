@@ -29,6 +29,45 @@
 
 /* ---------------------------------------------------------- answers -- */
 
+/* Is origin one of [gateway] cors_origins (comma- or space-separated,
+ * compared exactly)? None are by default. */
+int gw_cors_allowed(const char *list, const char *origin)
+{
+	size_t n = origin ? strlen(origin) : 0;
+
+	if (n == 0)
+		return 0;
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, ", ");
+		if (len == n && strncmp(p, origin, n) == 0)
+			return 1;
+		p += len;
+		p += strspn(p, ", ");
+	}
+	return 0;
+}
+
+/* The API (/v1/) answers a configured origin; the pages never do. */
+static void cors_headers(struct gw_req *r, struct MHD_Response *resp)
+{
+	const char *origin;
+
+	if (strncmp(r->uri, "/v1/", 4) != 0)
+		return;
+	origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+	MHD_add_response_header(resp, "Vary", "Origin");
+	if (!gw_cors_allowed(r->g->conf.cors_origins, origin))
+		return;
+	MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+	MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Location, Retry-After");
+	if (strcmp(r->method, "OPTIONS") == 0) {
+		MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, HEAD, POST");
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+		                        "Content-Type, Authorization, Idempotency-Key");
+		MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+	}
+}
+
 enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size_t len,
                              const char *type, const struct gw_hdr *extra, size_t nextra)
 {
@@ -41,9 +80,14 @@ enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size
 		return MHD_NO;
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	for (size_t i = 0; i < nextra; i++)
+	int cached = 0;
+	for (size_t i = 0; i < nextra; i++) {
 		MHD_add_response_header(resp, extra[i].name, extra[i].value);
+		cached |= strcasecmp(extra[i].name, MHD_HTTP_HEADER_CACHE_CONTROL) == 0;
+	}
+	if (!cached)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	cors_headers(r, resp);
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	gw_metrics_count(&r->g->metrics, r->route, status);
@@ -114,6 +158,14 @@ static const struct {
 	{"/v1/log/proof/inclusion", 0, GW_R_LOG, "GET, HEAD"},
 	{"/v1/log/proof/consistency", 0, GW_R_LOG, "GET, HEAD"},
 	{"/v1/log/entries", 0, GW_R_LOG, "GET, HEAD"},
+	{"/", 0, GW_R_PAGE, "GET, HEAD"},
+	{"/mailbox", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/consultation", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/complaint", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/disclosure", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/track", 0, GW_R_PAGE, "GET, HEAD, POST"},
+	{"/display", 0, GW_R_PAGE, "GET, HEAD"},
+	{"/static/", 1, GW_R_PAGE, "GET, HEAD"},
 };
 
 static int route_of(const char *url, const char **allow)
@@ -134,11 +186,15 @@ static int route_of(const char *url, const char **allow)
 	return GW_R_OTHER;
 }
 
+/* method is one of the comma-separated allow list. */
 static int method_allowed(const char *allow, const char *method)
 {
-	if (strcmp(allow, "POST") == 0)
-		return strcmp(method, "POST") == 0;
-	return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	size_t n = strlen(method);
+
+	for (const char *p = allow; (p = strstr(p, method)) != NULL; p += n)
+		if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+	return 0;
 }
 
 static void skip_ws(const char **p)
@@ -182,6 +238,21 @@ static int is_json_type(const char *ct)
 	return *p == '\0';
 }
 
+int gw_limited(struct gw_req *r, int lookup)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct gw_limit *l = lookup ? r->g->lookup_limit : r->g->submit_limit;
+	int first, wait = gw_limit_take(l, ci ? ci->client_addr : NULL, pb_now_ms(), &first);
+
+	/* No address in the log: the count is what operators need. */
+	if (first)
+		pb_warn("rate limit: a client went over %d %s a minute", lookup ?
+		        r->g->conf.lookup_per_minute : r->g->conf.submit_per_minute,
+		        lookup ? "status lookups" : "submissions");
+	return wait;
+}
+
 /* First call: everything that can be refused before reading a body. */
 static enum MHD_Result begin(struct gw_req *r, const char *url, const char *method)
 {
@@ -189,18 +260,40 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	struct gw *g = r->g;
 
 	r->route = route_of(url, &allow);
+	snprintf(r->method, sizeof(r->method), "%s", method);
 	if (r->route == GW_R_OTHER)
 		return gw_send_error(r, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
+	/* A CORS preflight: the headers say whether the origin may call. */
+	if (strcmp(method, "OPTIONS") == 0 && strncmp(url, "/v1/", 4) == 0) {
+		char *empty = strdup("");
+		struct gw_hdr h = {MHD_HTTP_HEADER_ALLOW, allow};
+		if (!empty)
+			return MHD_NO;
+		return gw_send_body(r, MHD_HTTP_NO_CONTENT, empty, 0, "text/plain", &h, 1);
+	}
 	if (!method_allowed(allow, method)) {
 		struct gw_hdr h = {MHD_HTTP_HEADER_ALLOW, allow};
 		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 		                       "method not allowed here", &h, 1);
 	}
-	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE)
+	if (r->route == GW_R_MESSAGES || r->route == GW_R_DISCLOSURE || r->route == GW_R_MESSAGE) {
+		int wait = gw_limited(r, r->route == GW_R_MESSAGE);
+		if (wait) {
+			char secs[16];
+			snprintf(secs, sizeof(secs), "%d", wait);
+			struct gw_hdr h = {MHD_HTTP_HEADER_RETRY_AFTER, secs};
+			return gw_send_error_h(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+			                       "too many requests from this address; try again later", &h, 1);
+		}
+	}
+	int page_post = r->route == GW_R_PAGE && strcmp(method, "POST") == 0;
+	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE &&
+	    !page_post)
 		return MHD_YES;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!is_json_type(ct))
+	/* A form's content type is checked by the page, which answers in HTML. */
+	if (!page_post && !is_json_type(ct))
 		return gw_send_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 		                     "send Content-Type: application/json");
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -292,6 +385,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_healthz(r);
 		case GW_R_LOG:
 			return gw_get_log(r, url);
+		case GW_R_PAGE:
+			return gw_page(r, url, method);
 		default:
 			return gw_metrics_page(r);
 		}
@@ -332,6 +427,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
 	if (!r)
 		return;
 	gw_call_fini(&r->call);
+	gw_page_free(r->page);
 	sodium_memzero(r->akey, sizeof(r->akey));
 	free(r->body);
 	free(r->uri);
@@ -367,6 +463,8 @@ static int wait_zero(atomic_int *n, int ms)
 
 static void release(struct gw *g)
 {
+	gw_limit_free(g->submit_limit);
+	gw_limit_free(g->lookup_limit);
 	gw_hotline_fini(&g->hotline);
 	sodium_memzero(&g->router.secret, sizeof(g->router.secret));
 	free(g);
@@ -451,6 +549,10 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	                     GW_NONCE_CAP);
 	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
 		pb_error("%s", err);
+	gw_pages_init(g, secret, sizeof(secret));
+	if (rc == PB_OK && (gw_limit_init(&g->submit_limit, conf->submit_per_minute) ||
+	                    gw_limit_init(&g->lookup_limit, conf->lookup_per_minute)))
+		rc = PB_ENOMEM;
 	if (rc == PB_OK)
 		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms,
 		                    conf->router_lanes, conf->router_batch);

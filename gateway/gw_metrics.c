@@ -7,12 +7,12 @@
 
 static const char *const route_names[GW_R_COUNT] = {
 	"/v1/messages", "/v1/messages/{tracking_code}", "/v1/hotline/orders", "/healthz",
-	"/metrics", "/v1/log", "/v1/disclosure-applications", "other",
+	"/metrics", "/v1/log", "/v1/disclosure-applications", "pages", "other",
 };
 
 /* Statuses the gateway answers with; the last slot takes any other. */
 static const unsigned statuses[GW_NSTATUS] = {
-	200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 429, 503, 0,
+	200, 201, 400, 401, 403, 404, 405, 409, 413, 415, 422, 429, 503, 0,
 };
 
 /* Upper bounds of StatsResp.commit_us_bucket, in seconds. */

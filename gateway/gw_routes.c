@@ -62,8 +62,45 @@ static enum MHD_Result call_router(struct gw_req *r, Mailroom__Request *req)
 	return MHD_YES;
 }
 
+/* Idempotency-Key: 16-128 visible ASCII characters. With it, the key's
+ * and the body's hashes go to the router, which answers a repeat with
+ * the first message, and the access key is derived from both, so the
+ * repeat shows the same key. Without it, a fresh key. -1 when malformed. */
+static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[32],
+                       uint8_t body[32])
+{
+	static const uint8_t domain[] = "mailroom/idem/api";
+	const char *k = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Idempotency-Key");
+	char kh[65], bh[65];
+	size_t n;
+
+	if (!k) {
+		pb_akey_new(r->akey);
+		return 0;
+	}
+	n = strlen(k);
+	if (n < 16 || n > 128)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return -1;
+	crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
+	crypto_generichash(body, 32, (const uint8_t *)(r->body ? r->body : ""), r->len, NULL, 0);
+	pb_hex(idem, 32, kh);
+	pb_hex(body, 32, bh);
+	gw_akey_derive(r->g, "akey/api", kh, bh, r->akey);
+	sub->idem_key.data = idem;
+	sub->idem_key.len = 32;
+	sub->idem_body.data = body;
+	sub->idem_body.len = 32;
+	return 0;
+}
+
+#define BAD_IDEM "Idempotency-Key: 16-128 visible ASCII characters"
+
 enum MHD_Result gw_post_message(struct gw_req *r)
 {
+	uint8_t idem[32], body[32];
 	Mailroom__SubmitReq sub;
 	Mailroom__Contact contact;
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
@@ -75,7 +112,10 @@ enum MHD_Result gw_post_message(struct gw_req *r)
 	if (pj_parse_message(r->body ? r->body : "", r->len, &root, &sub, &contact, &err))
 		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, err.code, err.message);
 	/* The citizen keeps the key; the router only ever sees its hash. */
-	pb_akey_new(r->akey);
+	if (idempotency(r, &sub, idem, body)) {
+		json_decref(root);
+		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, "invalid_field", BAD_IDEM);
+	}
 	pb_akey_hash(r->akey, strlen(r->akey), hash);
 	sub.access_key_hash.data = hash;
 	sub.access_key_hash.len = sizeof(hash);
@@ -94,13 +134,17 @@ enum MHD_Result gw_post_disclosure(struct gw_req *r)
 	struct pj_disclosure d;
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	struct pj_error err;
-	uint8_t hash[PB_AKEY_HASH_LEN];
+	uint8_t hash[PB_AKEY_HASH_LEN], idem[32], body[32];
 	json_t *root;
 	enum MHD_Result ret;
 
 	if (pj_parse_disclosure(r->body ? r->body : "", r->len, &root, &sub, &d, &err))
 		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, err.code, err.message);
-	pb_akey_new(r->akey);
+	if (idempotency(r, &sub, idem, body)) {
+		json_decref(root);
+		sodium_memzero(&d, sizeof(d));
+		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, "invalid_field", BAD_IDEM);
+	}
 	pb_akey_hash(r->akey, strlen(r->akey), hash);
 	sub.access_key_hash.data = hash;
 	sub.access_key_hash.len = sizeof(hash);
@@ -251,6 +295,9 @@ static enum MHD_Result router_error(struct gw_req *r, const Mailroom__Response *
 
 	if (r->route == GW_R_MESSAGE && (code == PB_ENOTFOUND || code == PB_EINVAL))
 		return status_not_found(r);
+	if (strcmp(ecode, "idempotency_mismatch") == 0)
+		return gw_send_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, ecode,
+		                     "this Idempotency-Key was used with another body");
 	switch (code) {
 	case PB_EINVAL:
 		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, ecode, msg);
@@ -317,7 +364,8 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 	 * info log stays readable (the audit log has every message). */
 	pb_debug("message %s stored (%s, queue %s)", id, pb_channel_name(s->message->channel),
 	        s->message->queue);
-	return gw_send_json(r, MHD_HTTP_CREATED, doc, &loc, 1);
+	/* A repeat (Idempotency-Key) is the first answer again, as 200. */
+	return gw_send_json(r, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, doc, &loc, 1);
 }
 
 static enum MHD_Result message_status(struct gw_req *r, const Mailroom__Response *resp)
@@ -353,6 +401,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 	const struct gw_call *c = &r->call;
 
 	r->phase = GW_PH_DONE;
+	if (r->route == GW_R_PAGE)
+		return gw_page_answer(r);
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");

@@ -231,8 +231,11 @@ int rt_disclosure_submit(struct rt_core *core, st_txn *t, const struct rt_princi
 
 	if (s->access_key_hash.len != PB_AKEY_HASH_LEN)
 		return rt_fail(res, PB_EINVAL, "invalid_request", "access key hash required");
+	if ((rc = rt_idem_find(t, s, res, &stored)) != PB_ENOTFOUND)
+		return rc ? rc : rt_submit_answer(core, t, res, stored, 1);
 	if ((rc = rt_disclosure_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms,
-	                               res, &stored)))
+	                               res, &stored)) ||
+	    (rc = rt_idem_put(t, s, stored->id.data, res)))
 		return rc;
 	return rt_submit_answer(core, t, res, stored, 0);
 }

@@ -212,6 +212,12 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->reply_text = m->reply_text;
 	v->replied_ms = m->replied_ms;
 	v->imported = m->imported;
+	for (size_t i = 0; i < m->n_clocks; i++)
+		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
+			v->paused_since_ms = m->clocks[i]->paused_since_ms;
+			v->paused_days = m->clocks[i]->paused_days;
+			v->extended_days = m->clocks[i]->extended_days;
+		}
 	if (m->disclosure) {
 		int rc = rt_disclosure_view(core, res, m, handler, &v->disclosure);
 		if (rc)
@@ -686,6 +692,65 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	return PB_OK;
 }
 
+/* "idem:<key>" names the message, "idem:<key>:<body>" the pair, both in
+ * the external-reference index: a repeat with the same request is found
+ * by the second, one with another request by the first alone. */
+static int idem_refs(const Mailroom__SubmitReq *s, char *key, char *pair, size_t len,
+                     struct rt_result *res)
+{
+	char kh[2 * ST_HASH_LEN + 1], bh[2 * ST_HASH_LEN + 1];
+
+	if (s->idem_key.len != ST_HASH_LEN || s->idem_body.len != ST_HASH_LEN)
+		return rt_fail(res, PB_EINVAL, "invalid_request", "idempotency hashes malformed");
+	pb_hex(s->idem_key.data, ST_HASH_LEN, kh);
+	pb_hex(s->idem_body.data, ST_HASH_LEN, bh);
+	snprintf(key, len, "idem:%s", kh);
+	snprintf(pair, len, "idem:%s:%s", kh, bh);
+	return PB_OK;
+}
+
+#define IDEM_REF_MAX (8 + 4 * ST_HASH_LEN)
+
+int rt_idem_find(st_txn *t, const Mailroom__SubmitReq *s, struct rt_result *res,
+                 Mailroom__StoredMessage **m)
+{
+	char key[IDEM_REF_MAX], pair[IDEM_REF_MAX];
+	uint8_t id[PB_ID_LEN], pid[PB_ID_LEN];
+	int rc;
+
+	if (!s->idem_key.len && !s->idem_body.len)
+		return PB_ENOTFOUND;
+	if ((rc = idem_refs(s, key, pair, sizeof(key), res)))
+		return rc;
+	rc = st_extref_get(t, key, id);
+	if (rc == PB_ENOTFOUND)
+		return PB_ENOTFOUND;
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read the idempotency index");
+	rc = st_extref_get(t, pair, pid);
+	if (rc == PB_ENOTFOUND || (rc == PB_OK && memcmp(id, pid, PB_ID_LEN) != 0))
+		return rt_fail(res, PB_ESTATE, "idempotency_mismatch",
+		               "this idempotency key was used with another request");
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read the idempotency index");
+	return rt_msg_load(t, id, sizeof(id), res, m);
+}
+
+int rt_idem_put(st_txn *t, const Mailroom__SubmitReq *s, const uint8_t *id,
+                struct rt_result *res)
+{
+	char key[IDEM_REF_MAX], pair[IDEM_REF_MAX];
+	int rc;
+
+	if (!s->idem_key.len && !s->idem_body.len)
+		return PB_OK;
+	if ((rc = idem_refs(s, key, pair, sizeof(key), res)))
+		return rc;
+	if ((rc = st_extref_put(t, key, id)) || (rc = st_extref_put(t, pair, id)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot index the idempotency key");
+	return PB_OK;
+}
+
 static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
@@ -701,8 +766,11 @@ static int op_submit(struct rt_core *core, st_txn *t, const struct rt_principal 
 		return rt_disclosure_submit(core, t, who, req, now_ms, res);
 	if ((rc = check_submit(s, res)))
 		return rc;
+	if ((rc = rt_idem_find(t, s, res, &stored)) != PB_ENOTFOUND)
+		return rc ? rc : rt_submit_answer(core, t, res, stored, 1);
 	if ((rc = rt_msg_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms, res,
-	                        &stored)))
+	                        &stored)) ||
+	    (rc = rt_idem_put(t, s, stored->id.data, res)))
 		return rc;
 	return rt_submit_answer(core, t, res, stored, 0);
 }

@@ -53,6 +53,16 @@ int rt_msg_create(struct rt_core *core, st_txn *t, const char *actor,
                   const Mailroom__SubmitReq *s, const char *ref, int64_t now_ms,
                   struct rt_result *res, Mailroom__StoredMessage **stored);
 
+/* Idempotent submissions (SubmitReq.idem_key): PB_ENOTFOUND when the key
+ * is absent or new (nothing set in res), PB_OK with *m the first message
+ * for a repeat, else a failure through rt_fail (idempotency_mismatch when
+ * the key came with another request). */
+int rt_idem_find(st_txn *t, const Mailroom__SubmitReq *s, struct rt_result *res,
+                 Mailroom__StoredMessage **m);
+/* Indexes a new message under its key, in the transaction that stores it. */
+int rt_idem_put(st_txn *t, const Mailroom__SubmitReq *s, const uint8_t *id,
+                struct rt_result *res);
+
 /* The same, for a disclosure application: disc (owned by the caller's
  * res) is stored with the message and its RECEIVED record names the
  * applicant kind, submission mode and legal receipt. */

@@ -69,6 +69,9 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->router_timeout_ms = 10000;
 	c->router_lanes = 8;
 	c->router_batch = 64;
+	c->submit_per_minute = 0;
+	c->lookup_per_minute = 0;
+	copy(c->office_name, sizeof(c->office_name), "本机关政务信箱");
 	c->hotline_skew_seconds = 300;
 	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),
 	     "./var/keys/hotline-platform.secret");
@@ -353,6 +356,8 @@ static const struct kv_str str_keys[] = {
 	S("router", "calendars", calendars_dir),
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),
+	S("gateway", "cors_origins", cors_origins),
+	S("office", "name", office_name),
 	S("hotline", "platform_url", hotline_platform_url),
 	S("hotline", "app_id", hotline_app_id),
 	S("hotline", "app_secret_file", hotline_app_secret_file),
@@ -386,6 +391,8 @@ static const struct kv_int int_keys[] = {
 	I("gateway", "router_timeout_ms", 100, 600000, router_timeout_ms),
 	I("gateway", "router_lanes", 1, 64, router_lanes),
 	I("gateway", "router_batch", 1, 1024, router_batch),
+	I("gateway", "submit_per_minute", 0, 1000000, submit_per_minute),
+	I("gateway", "lookup_per_minute", 0, 1000000, lookup_per_minute),
 	I("hotline", "skew_seconds", 5, 3600, hotline_skew_seconds),
 	I("hotline", "pull", 0, 1, hotline_pull),
 	I("hotline", "poll_interval_ms", 10, 3600000, hotline_poll_interval_ms),
@@ -455,6 +462,17 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 	}
 	if (strcmp(section, "policy") == 0)
 		return on_policy(x, line, name, value);
+	if (strcmp(section, "office") == 0 && strncmp(name, "department.", 11) == 0) {
+		struct pb_department *d;
+		if (!valid_name(name + 11) || c->ndepartments == PB_MAX_QUEUES)
+			return fail(x, line, "bad queue name or too many departments at '%s'", name);
+		if (strlen(value) >= sizeof(d->name) || !*value)
+			return fail(x, line, "department name empty or too long at '%s'", name);
+		d = &c->departments[c->ndepartments++];
+		copy(d->queue, sizeof(d->queue), name + 11);
+		copy(d->name, sizeof(d->name), value);
+		return 1;
+	}
 	if (strncmp(section, "handler.", 8) == 0)
 		return on_handler(x, line, section + 8, name, value);
 	if (strncmp(section, "route.", 6) == 0)
@@ -516,6 +534,14 @@ int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen)
 		}
 	}
 	return PB_OK;
+}
+
+const char *pb_conf_department(const struct pb_conf *c, const char *q)
+{
+	for (int i = c->ndepartments - 1; i >= 0; i--)   /* the last setting wins */
+		if (strcmp(c->departments[i].queue, q) == 0)
+			return c->departments[i].name;
+	return q;
 }
 
 int pb_conf_queue_known(const struct pb_conf *c, const char *q)

@@ -96,6 +96,17 @@ struct pb_conf {
 	int router_lanes;            /* envelopes in flight to the router */
 	int router_batch;            /* requests one envelope may carry */
 	char public_base_url[PB_PATH_MAX];  /* for Location headers */
+	char cors_origins[PB_PATH_MAX];     /* origins allowed to call /v1/ from a browser; "" = none */
+	int submit_per_minute;              /* per client address; 0 = no limit */
+	int lookup_per_minute;
+
+	/* [office] the citizen's web pages */
+	char office_name[128];
+	int ndepartments;                   /* department.QUEUE = the name citizens see */
+	struct pb_department {
+		char queue[PB_NAME_MAX];
+		char name[128];
+	} departments[PB_MAX_QUEUES];
 
 	/* [hotline] apps that may push orders */
 	int nhotline_apps;
@@ -146,6 +157,8 @@ void pb_conf_defaults(struct pb_conf *c);
 int pb_channel_parse(const char *s);
 const char *pb_channel_name(int channel);
 
+/* The name citizens see for queue q ([office] department.Q), else q. */
+const char *pb_conf_department(const struct pb_conf *c, const char *q);
 /* Is q a queue the configuration knows (a default, a route target or a
  * handler's queue)? */
 int pb_conf_queue_known(const struct pb_conf *c, const char *q);

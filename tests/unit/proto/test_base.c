@@ -414,3 +414,32 @@ Test(base, actor_id_known_answer)
 	pb_actor_id(pk, id);
 	cr_assert_str_eq(id, "0771f0f89b8eb4b4");
 }
+
+Test(base, config_reads_the_web_settings)
+{
+	struct pb_conf c;
+	char err[256];
+	const char *text = "[office]\nname = 示范市交通运输局\ndepartment.roads = 道路管理科\n"
+	                   "[gateway]\ncors_origins = https://a.example, https://b.example\n"
+	                   "submit_per_minute = 5\nlookup_per_minute = 0\n";
+	char *path = write_tmp(text);
+
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
+	unlink(path);
+	cr_assert_str_eq(c.office_name, "示范市交通运输局");
+	cr_assert_str_eq(pb_conf_department(&c, "roads"), "道路管理科");
+	cr_assert_str_eq(pb_conf_department(&c, "general"), "general");
+	cr_assert_str_eq(c.cors_origins, "https://a.example, https://b.example");
+	cr_assert_eq(c.submit_per_minute, 5);
+	cr_assert_eq(c.lookup_per_minute, 0);
+
+	/* Defaults: an office name, no origins, no limits. */
+	cr_assert_eq(pb_conf_load(NULL, &c, err, sizeof(err)), PB_OK);
+	cr_assert_neq(c.office_name[0], '\0');
+	cr_assert_str_eq(c.cors_origins, "");
+	cr_assert_eq(c.submit_per_minute, 0);
+
+	path = write_tmp("[office]\ndepartment.Bad Name = x\n");
+	cr_assert_neq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK);
+	unlink(path);
+}
