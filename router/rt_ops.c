@@ -29,6 +29,8 @@ static void free_owned(void *p, int kind)
 		mailroom__contact__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_APPLICANT) {
 		mailroom__applicant__free_unpacked(p, NULL);
+	} else if (kind == RT_OWN_HANDLERS) {
+		mailroom__handler_list__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_OUTBOX) {
 		struct rt_outbox_list *l = p;
 		for (size_t i = 0; i < l->n; i++)
@@ -142,7 +144,11 @@ int rt_text_ok(const char *s, long min_chars, long max_chars)
 
 const char *rt_actor(const struct rt_principal *who, char *buf, size_t len)
 {
-	if (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler)
+	if (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler && who->console) {
+		char hex[65];
+		sodium_bin2hex(hex, sizeof(hex), who->handler->pubkey, 32);
+		snprintf(buf, len, "handler:%s", hex);   /* the RFC 9421 keyid */
+	} else if (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler)
 		snprintf(buf, len, "handler:%s", who->handler->name);
 	else if (who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY)
 		snprintf(buf, len, "gateway");
@@ -692,6 +698,7 @@ int rt_is_write(const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
 	case MAILROOM__REQUEST__OP_DISCLOSURE:
 	case MAILROOM__REQUEST__OP_IMPORT_MSG:
+	case MAILROOM__REQUEST__OP_HANDLER_ADMIN:
 		return 1;
 	default:
 		return 0;
@@ -722,6 +729,15 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_IMPORT_MSG:
 		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
 		       who->handler->may_import;
+	case MAILROOM__REQUEST__OP_DETAIL:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler;
+	case MAILROOM__REQUEST__OP_SUPERVISE:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
+		       who->handler->may_supervise;
+	/* Only from mailroom-admin's own key file, never through the console. */
+	case MAILROOM__REQUEST__OP_HANDLER_ADMIN:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
+		       who->handler->may_admin && !who->console;
 	/* mailroom-hotline seals with the gateway secret (router/README.md). */
 	case MAILROOM__REQUEST__OP_INGEST:
 	case MAILROOM__REQUEST__OP_OUTBOX:
@@ -760,6 +776,8 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return rt_op_disclosure(core, txn, who, req, now_ms, res);
 	case MAILROOM__REQUEST__OP_IMPORT_MSG:
 		return rt_op_import(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_HANDLER_ADMIN:
+		return rt_op_handler_admin(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a write operation");
 	}
@@ -784,6 +802,9 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return rt_op_outbox(txn, req, res);
 	case MAILROOM__REQUEST__OP_HOTLINE_STATUS:
 		return rt_op_hotline_status(txn, res);
+	case MAILROOM__REQUEST__OP_DETAIL:
+	case MAILROOM__REQUEST__OP_SUPERVISE:
+		return rt_console_read(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a read operation");
 	}

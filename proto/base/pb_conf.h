@@ -26,6 +26,8 @@ struct pb_handler {
 	int nqueues;
 	char queues[PB_MAX_QUEUES][PB_NAME_MAX];
 	int may_import;                     /* import = yes: mailroom-admin import */
+	int may_admin;                      /* admin = yes: mailroom-admin handler add/remove */
+	int may_supervise;                  /* supervise = yes: the supervision (督办) view */
 };
 
 struct pb_route {
@@ -96,6 +98,10 @@ struct pb_conf {
 	int router_lanes;            /* envelopes in flight to the router */
 	int router_batch;            /* requests one envelope may carry */
 	char public_base_url[PB_PATH_MAX];  /* for Location headers */
+
+	/* [console] the handlers' listener; "" listen_addr = none */
+	char console_addr[64];
+	int console_port;
 
 	/* [hotline] apps that may push orders */
 	int nhotline_apps;
