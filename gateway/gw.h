@@ -6,6 +6,7 @@
  *   gw_router.c   nng REQ client: calls batched into a few lanes
  *   gw_hotline.c  12345 push authentication and the nonce cache
  *   gw_metrics.c  request counters and the Prometheus page
+ *   gw_console.c  the handlers' console listener: signed requests forwarded
  *   gw_main.c     the mailroom-gateway program */
 #ifndef GW_H
 #define GW_H
@@ -204,6 +205,15 @@ void gw_metrics_count(struct gw_metrics *m, int route, unsigned status);
  * malloc'd, NULL on allocation failure. */
 char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, size_t *len);
 
+/* ------------------------------------------------------------ console -- */
+
+/* The handlers' console listener ([console]); *out stays NULL when
+ * listen_addr is empty. conf must outlive it. */
+struct gw_console;
+int gw_console_start(const struct pb_conf *conf, struct gw_console **out);
+uint16_t gw_console_port(const struct gw_console *gc);
+void gw_console_stop(struct gw_console *gc);
+
 /* --------------------------------------------------------------- http -- */
 
 struct gw;
@@ -227,6 +237,7 @@ struct gw {
 	struct gw_router router;
 	struct gw_hotline hotline;
 	struct gw_metrics metrics;
+	struct gw_console *console;   /* NULL without [console] */
 	atomic_int active;      /* requests between URI and completion callbacks */
 	atomic_int inflight;    /* router calls whose callback has not yet run */
 	uint16_t port;
