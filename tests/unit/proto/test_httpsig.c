@@ -155,3 +155,47 @@ Test(httpsig, content_digest_rfc9530)
 	cr_assert_not(pb_hs_digest_ok("sha-512=:AAAA:", (const uint8_t *)body, strlen(body)));
 	cr_assert_not(pb_hs_digest_ok(NULL, (const uint8_t *)body, strlen(body)));
 }
+
+/* The worked example of docs/handler-api.md, byte for byte. */
+Test(httpsig, handler_api_worked_example)
+{
+	static const char body[] =
+	    "{\"lease\":\"5f0c2a9e41d87b3c\",\"text\":\"已安排维修，三日内修复。\"}";
+	static const char input[] =
+	    "sig1=(\"@method\" \"@path\" \"content-digest\");created=1796090400;"
+	    "keyid=\"26b40b8f93fff3d897112f7ebc582b232dbd72517d082fe83cfb30ddce43d1bb\";"
+	    "nonce=\"b1946ac92492d2347c6235b4d2611184\";alg=\"ed25519\"";
+	static const char base_text[] =
+	    "\"@method\": POST\n"
+	    "\"@path\": /api/v1/messages/01KBZ8P4M3Q7T2V6X9Y1C5D8F0/reply\n"
+	    "\"content-digest\": sha-256=:eiPSYTQ2egsfOGsRXU8kWFyEjunhY8JyQO8e4eihTnk=:\n"
+	    "\"@signature-params\": (\"@method\" \"@path\" \"content-digest\");created=1796090400;"
+	    "keyid=\"26b40b8f93fff3d897112f7ebc582b232dbd72517d082fe83cfb30ddce43d1bb\";"
+	    "nonce=\"b1946ac92492d2347c6235b4d2611184\";alg=\"ed25519\"";
+	static const char sig_field[] = "sig1=:fWCxRW4zoMIRdgCk7+nVFzBlH7m594HBtwCnIXUwpwq77C3ys3xZsfL/"
+	                                "+nKJ9SKMO+TLxCqLAMl6VB5hya/6CA==:";
+	char digest[PB_HS_DIGEST_MAX], *base, field[160], keyid[65];
+	struct kv v[] = {
+	    {"@method", "POST"},
+	    {"@path", "/api/v1/messages/01KBZ8P4M3Q7T2V6X9Y1C5D8F0/reply"},
+	    {"content-digest", digest},
+	    {NULL, NULL},
+	};
+	struct pb_hs_input in;
+	uint8_t pk[32], sk[64], sig[64];
+	size_t len;
+
+	b14_keys(pk, sk);
+	sodium_bin2hex(keyid, sizeof(keyid), pk, 32);
+	cr_assert_str_eq(keyid, "26b40b8f93fff3d897112f7ebc582b232dbd72517d082fe83cfb30ddce43d1bb");
+	pb_hs_content_digest((const uint8_t *)body, strlen(body), digest);
+	cr_assert_str_eq(digest, "sha-256=:eiPSYTQ2egsfOGsRXU8kWFyEjunhY8JyQO8e4eihTnk=:");
+	cr_assert_eq(pb_hs_parse_input(input, &in), PB_OK);
+	cr_assert_eq(pb_hs_base(&in, lookup, v, &base, &len), PB_OK);
+	cr_assert_str_eq(base, base_text);
+	free(base);
+	cr_assert_eq(pb_hs_sign(&in, lookup, v, sk, field, sizeof(field)), PB_OK);
+	cr_assert_str_eq(field, sig_field);
+	cr_assert_eq(pb_hs_parse_signature(sig_field, "sig1", sig), PB_OK);
+	cr_assert_eq(pb_hs_verify(&in, lookup, v, sig, pk), PB_OK);
+}
