@@ -21,11 +21,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #define API_PREFIX "/api/v1/"
 #define MAX_HEADERS 32
+
+/* The pages (gateway/console, embedded at build time). Nothing is loaded
+ * from elsewhere: the policy allows this origin only, and no inline code. */
+extern const unsigned char gw_console_index[], gw_console_js[], gw_console_css[];
+extern const size_t gw_console_index_len, gw_console_js_len, gw_console_css_len;
+
+#define CSP                                                                             \
+	"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; " \
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static const struct page {
+	const char *path, *type;
+	const unsigned char *data;
+	const size_t *len;
+} pages[] = {
+	{"/", "text/html; charset=utf-8", gw_console_index, &gw_console_index_len},
+	{"/console.js", "text/javascript; charset=utf-8", gw_console_js, &gw_console_js_len},
+	{"/console.css", "text/css; charset=utf-8", gw_console_css, &gw_console_css_len},
+};
 
 struct gw_console {
 	struct MHD_Daemon *mhd;
@@ -352,10 +372,30 @@ out:
 
 /* ------------------------------------------------------------ http -- */
 
+static enum MHD_Result send_page(struct MHD_Connection *conn, const struct page *p)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(*p->len, (void *)p->data, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, p->type);
+	MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* application/json, with parameters (charset) or none. */
 static int is_json(const char *ct)
 {
-	return ct && (strcasecmp(ct, "application/json") == 0 ||
-	              strcasecmp(ct, "application/json; charset=utf-8") == 0);
+	return ct && strncasecmp(ct, "application/json", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -371,6 +411,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!r->started) {
 		r->started = 1;
+		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
+			if (strcmp(url, pages[i].path) == 0 &&
+			    (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
+				return send_page(conn, &pages[i]);
 		if (strncmp(url, API_PREFIX, strlen(API_PREFIX)) != 0)
 			return send_error(conn, MHD_HTTP_NOT_FOUND, "not_found", "no such resource");
 		if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)

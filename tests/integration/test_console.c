@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <time.h>
 
 static const struct mr_handler_spec handlers[] = {
@@ -166,6 +167,48 @@ static void up(void)
 	find_console();
 }
 
+static size_t keep_csp(char *buf, size_t size, size_t n, void *arg)
+{
+	char *csp = arg;
+
+	if (size * n > 24 && strncasecmp(buf, "Content-Security-Policy:", 24) == 0)
+		snprintf(csp, 512, "%.*s", (int)(size * n - 24), buf + 24);
+	return size * n;
+}
+
+/* A console page: 200, its type, the strict policy, nothing from elsewhere. */
+static void page(const char *path, const char *type, const char *needle)
+{
+	char url[128], csp[512] = "", *ct = NULL;
+	CURL *h = curl_easy_init();
+	long status = 0;
+	FILE *body;
+	char *text = NULL;
+	size_t len = 0;
+
+	cr_assert(h && (body = open_memstream(&text, &len)));
+	snprintf(url, sizeof(url), "%s%s", console_base, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, keep_csp);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, csp);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	fclose(body);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct);
+	cr_expect_eq(status, 200, "%s: %ld", path, status);
+	cr_expect(ct && strncmp(ct, type, strlen(type)) == 0, "%s: %s", path, ct ? ct : "-");
+	cr_expect(strstr(csp, "default-src 'none'") && strstr(csp, "script-src 'self'") &&
+	              !strstr(csp, "unsafe"),
+	          "%s: policy %s", path, csp);
+	cr_expect(text && strstr(text, needle), "%s lacks %s", path, needle);
+	cr_expect(text && !strstr(text, "http://") && !strstr(text, "https://"),
+	          "%s loads something from elsewhere", path);
+	free(text);
+	curl_easy_cleanup(h);
+}
+
 Test(console, listeners_keep_their_routes, .init = it_init, .fini = it_fini, .timeout = 120)
 {
 	struct mr_http r;
@@ -196,6 +239,13 @@ Test(console, listeners_keep_their_routes, .init = it_init, .fini = it_fini, .ti
 	cr_expect_eq(json_array_size(it_get(j, "queues")), 2, "%s", json_dumps(j, 0));
 	json_decref(j);
 	refused(&alice, "GET", "/api/v1/nowhere", NULL, NULL, 404, "not_found");
+	/* The console's pages: on the console port only. */
+	page("/", "text/html", "<script src=\"/console.js\"");
+	page("/console.js", "text/javascript", "crypto.subtle.sign");
+	page("/console.css", "text/css", "body");
+	cr_assert_eq(mr_http(NULL, env.base, "GET", "/console.js", NULL, NULL, 0, 5000, &r), 0);
+	cr_expect_eq(r.status, 404);
+	mr_http_free(&r);
 	IT_DOWN();
 }
 
