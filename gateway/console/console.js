@@ -97,7 +97,6 @@ async function refresh() {
     b.addEventListener("click", () => pull(q.name).catch((e) => say(e.message, true)));
     body.appendChild(row([q.name, q.depth, q.leased, b]));
   }
-  say("");
 }
 
 function show(m) {
