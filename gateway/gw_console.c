@@ -12,6 +12,7 @@
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
+#include "pb_time.h"
 #include "pj.h"
 
 #include <arpa/inet.h>
@@ -182,6 +183,52 @@ static json_t *handler_list(const Mailroom__HandlerList *l)
 	return json_pack("{s:o*,s:I}", "handlers", a, "log_index", (json_int_t)l->log_index);
 }
 
+/* "leased" for AUDIT_LEASED. */
+static json_t *event_name(int ev)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&mailroom__audit_event__descriptor, ev);
+	char name[64];
+	size_t i = 0;
+
+	if (!v)
+		return json_integer(ev);
+	for (const char *p = strncmp(v->name, "AUDIT_", 6) == 0 ? v->name + 6 : v->name;
+	     *p && i + 1 < sizeof(name); p++)
+		name[i++] = (char)tolower((unsigned char)*p);
+	name[i] = '\0';
+	return json_string(name);
+}
+
+static json_t *time_or_null(int64_t ms)
+{
+	char buf[40];
+
+	return ms > 0 && pb_time_fmt(ms, buf, sizeof(buf), 0) > 0 ? json_string(buf) : json_null();
+}
+
+/* The handler's view with the message's steps and their deadlines. */
+static json_t *detail(const Mailroom__MessageView *v)
+{
+	json_t *doc = view(v), *steps = json_array();
+
+	for (size_t i = 0; steps && i < v->n_timeline; i++) {
+		const Mailroom__TimelineEntry *e = v->timeline[i];
+		json_array_append_new(
+			steps, json_pack("{s:I,s:o*,s:o*,s:s,s:s,s:o*,s:o*,s:o*}", "log_index",
+			                 (json_int_t)e->log_index, "at", time_or_null(e->time_ms), "event",
+			                 event_name(e->event), "actor", e->actor, "queue", e->queue,
+			                 "reply_due_at", time_or_null(e->due_ms), "ack_due_at",
+			                 time_or_null(e->ack_due_ms), "old_due_at", time_or_null(e->old_due_ms)));
+	}
+	if (!doc || !steps || json_object_set_new(doc, "timeline", steps) ||
+	    json_object_set_new(doc, "timeline_partial", json_boolean(v->timeline_partial))) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 /* The body of a successful answer. */
 static json_t *result_json(const Mailroom__Response *r)
 {
@@ -208,7 +255,7 @@ static json_t *result_json(const Mailroom__Response *r)
 	case MAILROOM__RESPONSE__RESULT_DISCLOSURE:
 		return json_pack("{s:o*}", "message", view(r->disclosure));
 	case MAILROOM__RESPONSE__RESULT_DETAIL:
-		return json_pack("{s:o*}", "message", view(r->detail));
+		return json_pack("{s:o*}", "message", detail(r->detail));
 	case MAILROOM__RESPONSE__RESULT_SUPERVISE:
 		return supervision(r->supervise);
 	case MAILROOM__RESPONSE__RESULT_HANDLER_ADMIN:

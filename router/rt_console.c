@@ -661,6 +661,62 @@ out:
 
 /* ----------------------------------------------------------- reads -- */
 
+#define TIMELINE_SCAN_MAX 65536   /* records read per detail at most */
+#define TIMELINE_MAX 256          /* steps shown */
+
+/* The message's records, from its receipt on: a bounded scan of the
+ * snapshot (the log has no index by message). */
+static int timeline(st_txn *t, const Mailroom__StoredMessage *m, struct rt_result *res,
+                    Mailroom__MessageView *v)
+{
+	Mailroom__TimelineEntry **list, *items;
+	uint64_t size, end;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = st_log_size(t, &size)))
+		return rc;
+	end = m->received_log_index + TIMELINE_SCAN_MAX < size ? m->received_log_index + TIMELINE_SCAN_MAX
+	                                                        : size;
+	list = rt_own(res, calloc(TIMELINE_MAX, sizeof(*list)), RT_OWN_FREE);
+	items = rt_own(res, calloc(TIMELINE_MAX, sizeof(*items)), RT_OWN_FREE);
+	if (!list || !items)
+		return PB_ENOMEM;
+	for (uint64_t i = m->received_log_index; i < end && n < TIMELINE_MAX; i++) {
+		const uint8_t *data;
+		size_t len;
+		if ((rc = st_log_get(t, i, &data, &len)) || len < 64)
+			return rc ? rc : PB_ECORRUPT;
+		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - 64, data);
+		if (!r)
+			return PB_ECORRUPT;
+		if (r->message_id.len == PB_ID_LEN && memcmp(r->message_id.data, m->id.data, PB_ID_LEN) == 0) {
+			Mailroom__TimelineEntry *e = &items[n];
+			char *actor = rt_own(res, strdup(r->actor ? r->actor : ""), RT_OWN_FREE);
+			char *queue = rt_own(res, strdup(r->queue ? r->queue : ""), RT_OWN_FREE);
+			if (!actor || !queue) {
+				mailroom__audit_record__free_unpacked(r, NULL);
+				return PB_ENOMEM;
+			}
+			mailroom__timeline_entry__init(e);
+			e->log_index = r->index;
+			e->time_ms = r->time_ms;
+			e->event = r->event;
+			e->actor = actor;
+			e->queue = queue;
+			e->due_ms = r->due_ms;
+			e->ack_due_ms = r->ack_due_ms;
+			e->old_due_ms = r->old_due_ms;
+			list[n++] = e;
+		}
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+	v->timeline = list;
+	v->n_timeline = n;
+	v->timeline_partial = end < size || n == TIMELINE_MAX;
+	return PB_OK;
+}
+
 static int read_detail(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                        const Mailroom__Request *req, struct rt_result *res)
 {
@@ -673,6 +729,9 @@ static int read_detail(struct rt_core *core, st_txn *t, const struct rt_principa
 		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such message");
 	if (rt_view(core, res, m, 1, &res->resp.detail))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	int rc = timeline(t, m, res, res->resp.detail);
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read the message's records");
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_DETAIL;
 	return PB_OK;
 }

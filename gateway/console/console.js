@@ -119,6 +119,10 @@ function show(m) {
   add("标题 Subject", m.subject);
   add("内容 Body", m.body);
   if (m.contact) add("联系人 Contact", [m.contact.name, m.contact.phone, m.contact.email].filter(Boolean).join("  "));
+  if (m.timeline) {
+    add("经过 Steps", m.timeline.map((s) => `${s.at}  ${s.event}  ${s.actor}` +
+      (s.reply_due_at ? `  → ${s.reply_due_at}` : "")).join("\n") + (m.timeline_partial ? "\n…" : ""));
+  }
   $("message-box").hidden = false;
 }
 
@@ -129,7 +133,7 @@ async function pull(queue) {
     return;
   }
   current = { id: doc.message.id, lease: doc.lease.token };
-  show(doc.message);
+  show((await call("GET", `/api/v1/messages/${current.id}`)).message);
   say("已领取，请在租约到期前答复。Leased: reply before the lease expires.");
 }
 

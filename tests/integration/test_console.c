@@ -342,6 +342,19 @@ Test(console, pull_reply_and_decide_in_the_trail, .init = it_init, .fini = it_fi
 	j = ok(&alice, "POST", path, body);
 	cr_expect_str_eq(it_str(j, "message.status"), "replied", "%s", json_dumps(j, 0));
 	json_decref(j);
+	/* the detail now tells the steps, each with its deadline, by key id */
+	snprintf(path, sizeof(path), "/api/v1/messages/%s", id);
+	j = ok(&alice, "GET", path, NULL);
+	json_t *steps = it_get(j, "message.timeline");
+	size_t nsteps = json_array_size(steps);
+	cr_assert_geq(nsteps, 4, "%s", json_dumps(j, 0));
+	cr_expect_str_eq(it_str(json_array_get(steps, 0), "event"), "received");
+	cr_expect_str_eq(it_str(json_array_get(steps, nsteps - 1), "event"), "replied");
+	cr_expect_str_eq(it_str(json_array_get(steps, nsteps - 1), "actor"), who);
+	cr_expect(it_str(json_array_get(steps, 0), "reply_due_at"), "%s", json_dumps(j, 0));
+	cr_expect(json_is_false(it_get(j, "message.timeline_partial")));
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/reply", id);
 	/* the same reply again: the lease is gone */
 	refused(&alice, "POST", path, body, NULL, 409, NULL);
 

@@ -350,6 +350,11 @@ Test(console, message_detail_only_in_the_handlers_queues)
 	req.detail = &m;
 	cr_assert_eq(read_op(&alice, &req, &res), PB_OK, "%s", res.resp.message);
 	cr_expect_str_eq(res.resp.detail->contact->name, "张三");
+	cr_assert_eq(res.resp.detail->n_timeline, 2, "received and routed");
+	cr_expect_eq(res.resp.detail->timeline[0]->event, MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED);
+	cr_expect_eq(res.resp.detail->timeline[1]->event, MAILROOM__AUDIT_EVENT__AUDIT_ROUTED);
+	cr_expect_eq(res.resp.detail->timeline[1]->due_ms, p.reply_due);
+	cr_expect_not(res.resp.detail->timeline_partial);
 	rt_result_clear(&res);
 	/* bob has roads only: the message is as absent as an unknown one */
 	cr_expect_eq(read_op(&bob, &req, &res), PB_ENOTFOUND);
