@@ -278,6 +278,8 @@ Test(console, refusals, .init = it_init, .fini = it_fini, .timeout = 120)
 	refused(&alice, "POST", "/api/v1/pull", "{\"queue\":\"general\",\"x\":1}", NULL, 400,
 	        "unknown_field");
 	refused(&alice, "POST", "/api/v1/pull", "{\"queue\":", NULL, 400, "invalid_json");
+	/* The supervision view needs supervise = yes. */
+	refused(&alice, "GET", "/api/v1/supervise", NULL, NULL, 403, "forbidden");
 	/* Another department's queue. */
 	refused(&alice, "POST", "/api/v1/pull", "{\"queue\":\"roads\"}", NULL, 403, NULL);
 	/* Handler changes are mailroom-admin's, never the console's. */
@@ -391,6 +393,7 @@ Test(console, handler_added_and_removed_without_restart, .init = it_init, .fini 
      .timeout = 180)
 {
 	struct key carol;
+	struct mr_http r;
 	char hex[65], *out = NULL, *err = NULL;
 	int rc;
 
@@ -406,7 +409,7 @@ Test(console, handler_added_and_removed_without_restart, .init = it_init, .fini 
 	free(out);
 	free(err);
 	rc = mr_admin_cmd(&env, env.handlers[1].key_path, &out, &err, "handler", "add", "carol",
-	                  "--key", hex, "--queues", "general", NULL);
+	                  "--key", hex, "--queues", "general", "--supervise", NULL);
 	cr_assert_eq(rc, 0, "handler add: exit %d: %s", rc, err);
 	json_t *j = it_json_text(out);
 	cr_expect_str_eq(it_str(j, "action"), "added");
@@ -422,6 +425,16 @@ Test(console, handler_added_and_removed_without_restart, .init = it_init, .fini 
 	                 "general");
 	json_decref(j);
 	cr_expect_eq(env.router.starts, 1);
+	/* and has the supervision view: one row per department and channel */
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	mr_http_free(&r);
+	j = ok(&carol, "GET", "/api/v1/supervise", NULL);
+	json_t *row = json_array_get(it_get(j, "departments"), 0);
+	cr_expect_str_eq(it_str(row, "department"), "general", "%s", json_dumps(j, 0));
+	cr_expect_str_eq(it_str(row, "channel"), "mailbox");
+	cr_expect_eq(json_integer_value(it_get(row, "open")), 1);
+	json_decref(j);
 
 	rc = mr_admin_cmd(&env, env.handlers[1].key_path, &out, &err, "handler", "remove", "carol",
 	                  NULL);

@@ -360,3 +360,44 @@ Test(console, message_detail_only_in_the_handlers_queues)
 	cr_expect_eq(read_op(&bob, &req, &res), PB_ENOTFOUND);
 	rt_result_clear(&res);
 }
+
+Test(console, supervision_counts)
+{
+	struct posted a, b;
+	struct rt_result res;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__SuperviseReq sv = MAILROOM__SUPERVISE_REQ__INIT;
+	int64_t now = pb_now_ms();
+
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "垃圾清运", now, &a);
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "噪音扰民", now, &b);
+	Mailroom__PullResp *pr = pull(&alice, "general", now, &res, PB_OK);
+	uint8_t id[PB_ID_LEN], tok[64];
+	size_t toklen = pr->lease->token.len;
+	memcpy(id, pr->message->id.data, PB_ID_LEN);
+	memcpy(tok, pr->lease->token.data, toklen);
+	rt_result_clear(&res);
+	cr_assert_eq(lease_op(&alice, MAILROOM__REQUEST__OP_REPLY, id, tok, "已处理。", now, &res), PB_OK,
+	             "%s", res.resp.message);
+	rt_result_clear(&res);
+
+	req.op_case = MAILROOM__REQUEST__OP_SUPERVISE;
+	req.supervise = &sv;
+	cr_expect_eq(read_op(&alice, &req, &res), PB_EFORBIDDEN, "supervise = yes is needed");
+	rt_result_clear(&res);
+	conf.handlers[0].may_supervise = 1;
+	cr_assert_eq(rt_handlers_reload(&core), PB_OK);
+	alice.handler = rt_handler_by_key(&core, conf.handlers[0].pubkey);
+	cr_assert_eq(read_op(&alice, &req, &res), PB_OK, "%s", res.resp.message);
+	cr_assert_eq(res.resp.supervise->n_queues, 1);
+	Mailroom__QueueSupervision *q = res.resp.supervise->queues[0];
+	cr_expect_str_eq(q->queue, "general");
+	cr_expect_eq(q->channel, MAILROOM__CHANNEL__CHANNEL_MAILBOX);
+	cr_expect_eq(q->open, 1);
+	cr_expect_eq(q->overdue, 0);
+	cr_expect_eq(q->month_answered, 1);
+	cr_expect_eq(q->month_on_time, 1);
+	cr_expect_eq(q->year_answered, 1);
+	cr_expect_eq(q->year_on_time, 1);
+	rt_result_clear(&res);
+}
