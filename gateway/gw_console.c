@@ -553,8 +553,10 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 		free(gc);
 		return PB_EIO;
 	}
-	nng_socket_set_ms(gc->sock, NNG_OPT_REQ_RESENDTIME, 0);   /* never resend a write */
-	if ((rv = nng_dial(gc->sock, conf->router_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
+	/* Never resend: a write is answered once, after its commit. Contexts
+	 * take the socket's setting when opened. */
+	if ((rv = nng_socket_set_ms(gc->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
+	    (rv = nng_dial(gc->sock, conf->router_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
 		pb_error("console: cannot dial %s: %s", conf->router_url, nng_strerror(rv));
 		nng_close(gc->sock);
 		free(gc);

@@ -466,3 +466,26 @@ Test(console, handler_added_and_removed_without_restart, .init = it_init, .fini 
 	free(out);
 	IT_DOWN();
 }
+
+Test(console, router_away_is_503, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	const struct mr_opts o = {.handlers = handlers, .nhandlers = 2, .extra_ini = console_ini,
+	                          .router_timeout_ms = 1500};
+	struct key alice;
+	struct mr_http r;
+
+	IT_UP(&o);
+	find_console();
+	alice = key_of(&env.handlers[0]);
+	json_decref(ok(&alice, "GET", "/api/v1/queues", NULL));
+	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM) >= 0, 1);
+	signed_call(&alice, "POST", "/api/v1/pull", "{\"queue\":\"general\"}", NULL, &r);
+	cr_expect_eq(r.status, 503, "HTTP %ld: %s", r.status, r.body);
+	cr_expect_str_eq(r.retry_after, "1");
+	it_expect_error(&r, "unavailable");
+	mr_http_free(&r);
+	/* back: served again, no restart of the gateway */
+	cr_assert_eq(mr_router_start(&env), 0);
+	json_decref(ok(&alice, "GET", "/api/v1/queues", NULL));
+	IT_DOWN();
+}
