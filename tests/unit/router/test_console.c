@@ -401,3 +401,30 @@ Test(console, supervision_counts)
 	cr_expect_eq(q->year_on_time, 1);
 	rt_result_clear(&res);
 }
+
+Test(console, profile_enforced)
+{
+	struct creq c;
+	Mailroom__Request *req;
+	struct rt_principal who;
+	const char *error;
+
+	/* a query the signature does not cover */
+	make(&c, alice_sk, "GET", "/api/v1/queues", NULL, now_s(), "nonce-0000000000007");
+	c.h.query = "queue=roads";
+	cr_expect_eq(open_req(&c, &req, &who, &error), PB_EAUTH);
+	cr_expect_str_eq(error, "invalid_signature");
+	/* another method than the one signed */
+	make(&c, alice_sk, "GET", "/api/v1/queues", NULL, now_s(), "nonce-0000000000008");
+	c.h.method = "POST";
+	cr_expect_eq(open_req(&c, &req, &who, &error), PB_EAUTH);
+	cr_expect_str_eq(error, "unauthenticated");
+	/* a nonce too short to be one */
+	make(&c, alice_sk, "GET", "/api/v1/queues", NULL, now_s(), "short");
+	cr_expect_eq(open_req(&c, &req, &who, &error), PB_EAUTH);
+	cr_expect_str_eq(error, "invalid_signature");
+	/* a route the router does not know, signed: 404, after the checks */
+	make(&c, alice_sk, "GET", "/api/v1/nowhere", NULL, now_s(), "nonce-0000000000009");
+	cr_expect_eq(open_req(&c, &req, &who, &error), PB_ENOTFOUND);
+	cr_expect_str_eq(error, "not_found");
+}
