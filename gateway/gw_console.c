@@ -132,9 +132,12 @@ static json_t *queue_list(Mailroom__QueueInfo **q, size_t n)
 	json_t *a = json_array();
 
 	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_pack("{s:s,s:I,s:I}", "name", q[i]->name, "depth",
-		                                       (json_int_t)q[i]->depth, "leased",
-		                                       (json_int_t)q[i]->leased))) {
+		if (json_array_append_new(
+			    a, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "name", q[i]->name, "depth",
+			                 (json_int_t)q[i]->depth, "leased", (json_int_t)q[i]->leased,
+			                 "due_soon", (json_int_t)q[i]->due_soon, "overdue",
+			                 (json_int_t)q[i]->overdue, "seriously_overdue",
+			                 (json_int_t)q[i]->seriously_overdue))) {
 			json_decref(a);
 			return NULL;
 		}

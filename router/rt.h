@@ -185,6 +185,9 @@ int rt_console_open(struct rt_core *core, struct rt_replay *replay, int64_t star
 /* Handler reads only the console offers: a message's detail, supervision. */
 int rt_console_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Adds the due-soon, overdue and seriously-overdue counts to a queue
+ * listing (console reads: one pass over the messages). */
+int rt_console_queue_counts(st_txn *txn, Mailroom__QueuesResp *qr);
 
 /* The nng face. */
 struct rt_server;

@@ -85,6 +85,41 @@ static int read_detail(struct rt_core *core, st_txn *t, const struct rt_principa
 	return PB_OK;
 }
 
+/* The highest escalation step of an open message's running clocks:
+ * 0 none, 1 due soon, 2 overdue, 3 seriously overdue. -1 when closed. */
+static int open_step(const Mailroom__StoredMessage *m)
+{
+	uint32_t step = 0;
+
+	if (m->status != MAILROOM__STATUS__STATUS_QUEUED && m->status != MAILROOM__STATUS__STATUS_LEASED)
+		return -1;
+	for (size_t i = 0; i < m->n_clocks; i++)
+		if (!m->clocks[i]->stopped && m->clocks[i]->escalation > step)
+			step = m->clocks[i]->escalation;
+	return step > 3 ? 3 : (int)step;
+}
+
+static int count_queue(const Mailroom__StoredMessage *m, void *arg)
+{
+	Mailroom__QueuesResp *qr = arg;
+	int step = open_step(m);
+
+	if (step <= 0 || !m->queue)
+		return 0;
+	for (size_t i = 0; i < qr->n_queues; i++)
+		if (strcmp(qr->queues[i]->name, m->queue) == 0) {
+			qr->queues[i]->due_soon += step == 1;
+			qr->queues[i]->overdue += step == 2;
+			qr->queues[i]->seriously_overdue += step == 3;
+		}
+	return 0;
+}
+
+int rt_console_queue_counts(st_txn *txn, Mailroom__QueuesResp *qr)
+{
+	return st_msg_each(txn, count_queue, qr);
+}
+
 struct sv {
 	struct rt_result *res;
 	int64_t month_ms, year_ms;
@@ -126,15 +161,12 @@ static int tally(const Mailroom__StoredMessage *m, void *arg)
 		v->failed = 1;
 		return 1;
 	}
-	if (m->status == MAILROOM__STATUS__STATUS_QUEUED || m->status == MAILROOM__STATUS__STATUS_LEASED) {
-		uint32_t step = 0;
-		for (size_t i = 0; i < m->n_clocks; i++)
-			if (!m->clocks[i]->stopped && m->clocks[i]->escalation > step)
-				step = m->clocks[i]->escalation;
+	int step = open_step(m);
+	if (step >= 0) {
 		q->open++;
 		q->due_soon += step == 1;
 		q->overdue += step == 2;
-		q->seriously_overdue += step >= 3;
+		q->seriously_overdue += step == 3;
 	} else if (m->status == MAILROOM__STATUS__STATUS_REPLIED && m->replied_ms >= v->year_ms) {
 		int on_time = m->reply_due_ms == 0 || m->replied_ms <= m->reply_due_ms;
 		q->year_answered++;

@@ -792,8 +792,12 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 	switch (req->op_case) {
 	case MAILROOM__REQUEST__OP_STATUS:
 		return op_status(core, txn, req, res);
-	case MAILROOM__REQUEST__OP_QUEUES:
-		return op_queues(txn, who, res);
+	case MAILROOM__REQUEST__OP_QUEUES: {
+		int rc = op_queues(txn, who, res);
+		if (rc == PB_OK && who->console && (rc = rt_console_queue_counts(txn, res->resp.queues)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read the messages");
+		return rc;
+	}
 	case MAILROOM__REQUEST__OP_STATS:
 		return op_stats(core, txn, res);
 	case MAILROOM__REQUEST__OP_LOG:

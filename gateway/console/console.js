@@ -95,7 +95,7 @@ async function refresh() {
     b.type = "button";
     b.textContent = "领取 Pull";
     b.addEventListener("click", () => pull(q.name).catch((e) => say(e.message, true)));
-    body.appendChild(row([q.name, q.depth, q.leased, b]));
+    body.appendChild(row([q.name, q.depth, q.leased, q.due_soon, q.overdue, q.seriously_overdue, b]));
   }
 }
 

@@ -428,3 +428,57 @@ Test(console, profile_enforced)
 	cr_expect_eq(open_req(&c, &req, &who, &error), PB_ENOTFOUND);
 	cr_expect_str_eq(error, "not_found");
 }
+
+static int escalate(int64_t now)
+{
+	struct rt_result res;
+	st_txn *top, *child;
+	int rc;
+
+	rt_result_init(&res);
+	cr_assert_eq(st_txn_begin(core.store, NULL, 0, &top), PB_OK);
+	cr_assert_eq(st_txn_begin(core.store, top, 0, &child), PB_OK);
+	rc = rt_escalate_one(&core, child, now, &res);
+	if (rc == PB_OK)
+		cr_assert_eq(st_txn_commit(child), PB_OK);
+	else
+		st_txn_abort(child);
+	cr_assert_eq(st_txn_commit(top), PB_OK);
+	rt_result_clear(&res);
+	return rc;
+}
+
+Test(console, queue_counts_by_escalation)
+{
+	struct posted old, fresh;
+	struct rt_result res;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__QueuesReq q = MAILROOM__QUEUES_REQ__INIT;
+	int steps = 0;
+
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "垃圾清运", at("2025-03-03T10:00:00+08:00"), &old);
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "噪音扰民", pb_now_ms(), &fresh);
+	while (escalate(pb_now_ms()) == PB_OK && steps < 20)
+		steps++;
+	cr_assert_geq(steps, 3, "the old letter climbs the ladder");
+	req.op_case = MAILROOM__REQUEST__OP_QUEUES;
+	req.queues = &q;
+	struct rt_principal via_console = alice;
+	via_console.console = 1;
+	cr_assert_eq(read_op(&via_console, &req, &res), PB_OK, "%s", res.resp.message);
+	Mailroom__QueueInfo *g = NULL;
+	for (size_t i = 0; i < res.resp.queues->n_queues; i++)
+		if (strcmp(res.resp.queues->queues[i]->name, "general") == 0)
+			g = res.resp.queues->queues[i];
+	cr_assert_not_null(g);
+	cr_expect_eq(g->depth, 2);
+	cr_expect_eq(g->seriously_overdue, 1);
+	cr_expect_eq(g->overdue, 0);
+	cr_expect_eq(g->due_soon, 0);
+	rt_result_clear(&res);
+	/* mailroom-handler's listing stays O(queues): no counts there */
+	cr_assert_eq(read_op(&alice, &req, &res), PB_OK);
+	for (size_t i = 0; i < res.resp.queues->n_queues; i++)
+		cr_expect_eq(res.resp.queues->queues[i]->seriously_overdue, 0);
+	rt_result_clear(&res);
+}
