@@ -237,6 +237,10 @@ Test(console, listeners_keep_their_routes, .init = it_init, .fini = it_fini, .ti
 	/* Signed: the router answers. */
 	json_t *j = ok(&alice, "GET", "/api/v1/queues", NULL);
 	cr_expect_eq(json_array_size(it_get(j, "queues")), 2, "%s", json_dumps(j, 0));
+	json_t *q0 = json_array_get(it_get(j, "queues"), 0);
+	cr_expect(json_is_integer(it_get(q0, "due_soon")) && json_is_integer(it_get(q0, "overdue")) &&
+	              json_is_integer(it_get(q0, "seriously_overdue")),
+	          "%s", json_dumps(j, 0));
 	json_decref(j);
 	refused(&alice, "GET", "/api/v1/nowhere", NULL, NULL, 404, "not_found");
 	/* The console's pages: on the console port only. */
