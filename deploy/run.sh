@@ -16,13 +16,14 @@ fi
 pub=$(build/bin/mailroom-handler --key var/handler.key pubkey)
 {
 	cat deploy/mailroom.ini
-	# The demo handler may also import (mailroom-admin uses this key by default).
-	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline, disclosure\nimport = yes\n' "$pub"
+	# The demo handler may also import and change the handler list
+	# (mailroom-admin uses this key by default), and sees the supervision view.
+	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline, disclosure\nimport = yes\nadmin = yes\nsupervise = yes\n' "$pub"
 } >var/mailroom.ini
 build/bin/mailroom-router -c var/mailroom.ini &
 router=$!
 trap 'kill $router 2>/dev/null; wait $router 2>/dev/null' EXIT INT TERM
 sleep 0.5
-echo "Mailroom: http://127.0.0.1:8080  handler key: var/handler.key  config: var/mailroom.ini"
+echo "Mailroom: http://127.0.0.1:8080  console: http://127.0.0.1:8081  handler key: var/handler.key  config: var/mailroom.ini"
 echo "Programs: build/bin (export PATH=\"$PWD/build/bin:\$PATH\")"
 build/bin/mailroom-gateway -c var/mailroom.ini

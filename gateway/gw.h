@@ -7,6 +7,7 @@
  *   gw_hotline.c  12345 push authentication and the nonce cache
  *   gw_metrics.c  request counters and the Prometheus page
  *   gw_pages.c    the citizen's web pages (gw_web.h: gw_form.c, gw_html.c)
+ *   gw_console.c  the handlers' console listener: signed requests forwarded
  *   gw_main.c     the mailroom-gateway program */
 #ifndef GW_H
 #define GW_H
@@ -216,6 +217,14 @@ void gw_limit_free(struct gw_limit *l);
 /* 0 when the request may go on, else the seconds until the window ends;
  * *first is set on the first refusal of an address in a window. */
 int gw_limit_take(struct gw_limit *l, const struct sockaddr *sa, int64_t now_ms, int *first);
+/* ------------------------------------------------------------ console -- */
+
+/* The handlers' console listener ([console]); *out stays NULL when
+ * listen_addr is empty. conf must outlive it. */
+struct gw_console;
+int gw_console_start(const struct pb_conf *conf, struct gw_console **out);
+uint16_t gw_console_port(const struct gw_console *gc);
+void gw_console_stop(struct gw_console *gc);
 
 /* --------------------------------------------------------------- http -- */
 
@@ -240,6 +249,7 @@ struct gw {
 	struct gw_router router;
 	struct gw_hotline hotline;
 	struct gw_metrics metrics;
+	struct gw_console *console;   /* NULL without [console] */
 	atomic_int active;      /* requests between URI and completion callbacks */
 	atomic_int inflight;    /* router calls whose callback has not yet run */
 	uint16_t port;

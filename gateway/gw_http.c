@@ -561,7 +561,10 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 		release(g);
 		return rc;
 	}
-	if ((rc = start_daemon(g)) != PB_OK) {
+	if ((rc = start_daemon(g)) != PB_OK ||
+	    (rc = gw_console_start(&g->conf, &g->console)) != PB_OK) {
+		if (g->mhd)
+			MHD_stop_daemon(g->mhd);
 		gw_router_close(&g->router);
 		release(g);
 		return rc;
@@ -578,6 +581,8 @@ uint16_t gw_port(const struct gw *g)
 void gw_stop(struct gw *g)
 {
 	MHD_socket lsock = MHD_quiesce_daemon(g->mhd);
+
+	gw_console_stop(g->console);
 
 	/* Requests already begun get their answer while the router still
 	 * can give one. */

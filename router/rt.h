@@ -24,7 +24,10 @@
 struct rt_principal {
 	int kind;                          /* MAILROOM__AUTH_KIND__AUTH_* */
 	const struct pb_handler *handler;  /* for handlers */
+	int console;                       /* signed over HTTP (RFC 9421): actor by key id */
 };
+
+struct rt_hset;
 
 /* State every layer shares; read-only after start except the counters. */
 struct rt_core {
@@ -37,6 +40,8 @@ struct rt_core {
 	_Atomic uint64_t commits;
 	_Atomic uint64_t commit_us_sum;
 	_Atomic uint64_t commit_us_bucket[9];
+	/* the handlers in force: the ini's merged with the store's (rt_handlers.c) */
+	struct rt_hset *_Atomic handlers;
 };
 
 #define RT_MAX_RECORDS_PER_OP 4
@@ -160,6 +165,32 @@ void rt_writer_free(struct rt_writer *w);
 
 /* Packs res->resp into op->out (or a minimal error if packing fails). */
 void rt_pack(struct rt_op *op);
+
+/* Handlers: mailroom.ini's [handler.NAME] merged with the list the store
+ * keeps (mailroom-admin handler add/remove). A set once published is never
+ * changed nor freed before rt_handlers_free, so a principal may keep its
+ * handler pointer for as long as its request lives. */
+int rt_handlers_reload(struct rt_core *core);
+const struct pb_handler *rt_handler_by_key(struct rt_core *core, const uint8_t pubkey[32]);
+void rt_handlers_free(struct rt_core *core);
+/* HandlerAdminReq, a write (rt_handlers.c). */
+int rt_op_handler_admin(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                        const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+
+/* Console requests (rt_console.c): opens an AUTH_HTTPSIG envelope. On
+ * success *req is the request the signed route and body mean and who its
+ * handler; reads have had their nonce checked here (writes in admit). On
+ * refusal, *error and *message say why. */
+struct rt_replay;
+int rt_console_open(struct rt_core *core, struct rt_replay *replay, int64_t start_ms,
+                    const Mailroom__Envelope *env, int64_t now_ms, Mailroom__Request **req,
+                    struct rt_principal *who, const char **error, const char **message);
+/* Handler reads only the console offers: a message's detail, supervision. */
+int rt_console_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
+                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Adds the due-soon, overdue and seriously-overdue counts to a queue
+ * listing (console reads: one pass over the messages). */
+int rt_console_queue_counts(st_txn *txn, Mailroom__QueuesResp *qr);
 
 /* The nng face. */
 struct rt_server;

@@ -29,6 +29,8 @@ static void free_owned(void *p, int kind)
 		mailroom__contact__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_APPLICANT) {
 		mailroom__applicant__free_unpacked(p, NULL);
+	} else if (kind == RT_OWN_HANDLERS) {
+		mailroom__handler_list__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_OUTBOX) {
 		struct rt_outbox_list *l = p;
 		for (size_t i = 0; i < l->n; i++)
@@ -149,8 +151,7 @@ const char *rt_actor(const struct rt_principal *who, char *buf, size_t len)
 	if (who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler) {
 		pb_actor_id(who->handler->pubkey, id);
 		snprintf(buf, len, "handler:%s", id);
-	}
-	else if (who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY)
+	} else if (who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY)
 		snprintf(buf, len, "gateway");
 	else
 		snprintf(buf, len, "router");
@@ -269,6 +270,8 @@ static const uint8_t detail_is_code[] = {
 	[MAILROOM__AUDIT_EVENT__AUDIT_DUE_SOON] = 1,            /* the clock: acknowledge | reply */
 	[MAILROOM__AUDIT_EVENT__AUDIT_OVERDUE] = 1,
 	[MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE] = 1,
+	[MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_ADDED] = 1,       /* queue names (config), "supervise" */
+	[MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_REMOVED] = 1,
 };
 
 /* A record's free texts, moved out of it for the time of the append. */
@@ -904,6 +907,7 @@ int rt_is_write(const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_OUTBOX_ACK:
 	case MAILROOM__REQUEST__OP_DISCLOSURE:
 	case MAILROOM__REQUEST__OP_IMPORT_MSG:
+	case MAILROOM__REQUEST__OP_HANDLER_ADMIN:
 		return 1;
 	default:
 		return 0;
@@ -934,6 +938,15 @@ int rt_allowed(const struct rt_principal *who, const Mailroom__Request *req)
 	case MAILROOM__REQUEST__OP_IMPORT_MSG:
 		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
 		       who->handler->may_import;
+	case MAILROOM__REQUEST__OP_DETAIL:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler;
+	case MAILROOM__REQUEST__OP_SUPERVISE:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
+		       who->handler->may_supervise;
+	/* Only from mailroom-admin's own key file, never through the console. */
+	case MAILROOM__REQUEST__OP_HANDLER_ADMIN:
+		return who->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER && who->handler &&
+		       who->handler->may_admin && !who->console;
 	/* mailroom-hotline seals with the gateway secret (router/README.md). */
 	case MAILROOM__REQUEST__OP_INGEST:
 	case MAILROOM__REQUEST__OP_OUTBOX:
@@ -972,6 +985,8 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return rt_op_disclosure(core, txn, who, req, now_ms, res);
 	case MAILROOM__REQUEST__OP_IMPORT_MSG:
 		return rt_op_import(core, txn, who, req, now_ms, res);
+	case MAILROOM__REQUEST__OP_HANDLER_ADMIN:
+		return rt_op_handler_admin(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a write operation");
 	}
@@ -985,8 +1000,12 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 	switch (req->op_case) {
 	case MAILROOM__REQUEST__OP_STATUS:
 		return op_status(core, txn, req, res);
-	case MAILROOM__REQUEST__OP_QUEUES:
-		return op_queues(txn, who, res);
+	case MAILROOM__REQUEST__OP_QUEUES: {
+		int rc = op_queues(txn, who, res);
+		if (rc == PB_OK && who->console && (rc = rt_console_queue_counts(txn, res->resp.queues)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read the messages");
+		return rc;
+	}
 	case MAILROOM__REQUEST__OP_STATS:
 		return op_stats(core, txn, now_ms, res);
 	case MAILROOM__REQUEST__OP_LOG:
@@ -995,6 +1014,9 @@ int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 		return rt_op_outbox(txn, req, res);
 	case MAILROOM__REQUEST__OP_HOTLINE_STATUS:
 		return rt_op_hotline_status(txn, res);
+	case MAILROOM__REQUEST__OP_DETAIL:
+	case MAILROOM__REQUEST__OP_SUPERVISE:
+		return rt_console_read(core, txn, who, req, now_ms, res);
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "not a read operation");
 	}

@@ -5,7 +5,7 @@
 
 #include "rt.h"
 
-enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX, RT_OWN_APPLICANT };
+enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX, RT_OWN_APPLICANT, RT_OWN_HANDLERS };
 
 /* RT_OWN_OUTBOX: a list of unpacked outbox entries, freed entry by entry. */
 struct rt_outbox_list {

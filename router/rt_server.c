@@ -110,6 +110,12 @@ static void write_done(struct rt_op *op, void *arg)
 {
 	struct rt_ctx *c = arg;
 
+	/* The change is durable: the set in force follows the store, and the
+	 * answer goes out only once it does (mailroom-admin can rely on it). */
+	if (op->req && op->req->op_case == MAILROOM__REQUEST__OP_HANDLER_ADMIN &&
+	    op->req->handler_admin->action != MAILROOM__HANDLER_ACTION__HANDLER_LIST &&
+	    rt_handlers_reload(c->srv->core))
+		pb_error("cannot reload the handler list; the change applies after a restart");
 	release_request(c);
 	send_bytes(c, op->out, op->outlen);
 	free(op->out);
@@ -268,15 +274,56 @@ static void handle_batch(struct rt_ctx *c, Mailroom__Request *outer, int64_t now
 	batch_item_done(NULL, b);
 }
 
+static void dispatch(struct rt_ctx *c, int64_t now)
+{
+	struct rt_server *s = c->srv;
+
+	if (admit(s, &c->op, now)) {
+		c->op.done = write_done;
+		c->op.arg = c;
+		c->state = CTX_WAIT;
+		rt_writer_submit(s->writer, &c->op);
+		return;
+	}
+	write_done(&c->op, c);
+}
+
+/* A console request (AUTH_HTTPSIG, rt_console.c): 1 when it was one, and
+ * has been answered or handed on. */
+static int console(struct rt_ctx *c, const uint8_t *buf, size_t len, int64_t now)
+{
+	struct rt_server *s = c->srv;
+	const char *error, *message;
+	Mailroom__Request *req;
+	int rc;
+
+	if (len > PB_WIRE_MAX || !(c->env = mailroom__envelope__unpack(NULL, len, buf)))
+		return 0;
+	if (c->env->kind != MAILROOM__AUTH_KIND__AUTH_HTTPSIG) {
+		release_request(c);
+		return 0;
+	}
+	rc = rt_console_open(s->core, s->replay, s->start_ms, c->env, now, &req, &c->op.who, &error,
+	                     &message);
+	if (rc) {
+		answer_error(c, rc, error, message);
+		return 1;
+	}
+	c->op.req = req;
+	dispatch(c, now);
+	return 1;
+}
+
 static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
 {
 	struct rt_server *s = c->srv;
-	const struct pb_conf *conf = s->core->conf;
 	Mailroom__Request *req;
 	int64_t now = pb_now_ms();
 	int rc;
 
 	rc = pb_wire_open(buf, len, s->gateway_secret, &c->env, &req);
+	if (rc == PB_EAUTH && console(c, buf, len, now))
+		return;
 	if (rc) {
 		/* One answer for every authentication failure: no oracle. */
 		answer_error(c, rc == PB_EAUTH ? PB_EAUTH : PB_EINVAL,
@@ -287,7 +334,7 @@ static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
 	memset(&c->op.who, 0, sizeof(c->op.who));
 	c->op.who.kind = c->env->kind;
 	if (c->env->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER) {
-		c->op.who.handler = pb_conf_handler_by_key(conf, c->env->key.data);
+		c->op.who.handler = rt_handler_by_key(s->core, c->env->key.data);
 		if (!c->op.who.handler) {
 			answer_error(c, PB_EAUTH, "unauthenticated", "request refused");
 			return;
@@ -297,14 +344,7 @@ static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
 		handle_batch(c, req, now);
 		return;
 	}
-	if (admit(s, &c->op, now)) {
-		c->op.done = write_done;
-		c->op.arg = c;
-		c->state = CTX_WAIT;
-		rt_writer_submit(s->writer, &c->op);
-		return;
-	}
-	write_done(&c->op, c);
+	dispatch(c, now);
 }
 
 static void ctx_cb(void *arg)
@@ -398,6 +438,8 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 		pb_info("created the gateway secret %s", core->conf->gateway_secret);
 	if ((rc = rt_replay_new(core->conf->request_skew_seconds, &s->replay)))
 		goto fail;
+	if ((rc = rt_handlers_reload(core)))
+		goto fail;
 	rc = PB_EIO;
 	if (nng_rep0_open(&s->rep) != 0 || nng_pub0_open(&s->pub) != 0)
 		goto fail;
@@ -456,6 +498,7 @@ void rt_server_stop(struct rt_server *s)
 	nng_close(s->pub);
 	free(s->ctxs);
 	rt_replay_free(s->replay);
+	rt_handlers_free(s->core);
 	sodium_memzero(s->gateway_secret, sizeof(s->gateway_secret));
 	free(s);
 }

@@ -61,6 +61,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	copy(c->calendars_dir, sizeof(c->calendars_dir), "./deploy/calendars");
 	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
 	c->http_port = 8080;
+	c->console_port = 8081;
 	c->http_threads = 2;
 	c->http_max_conns = 1024;
 	c->http_max_per_ip = 128;
@@ -295,6 +296,10 @@ static int on_handler(struct parse_ctx *x, int line, const char *hname, const ch
 		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
 			return fail(x, line, "import must be yes or no: '%s'", value);
 		h->may_import = strcmp(value, "yes") == 0;
+	} else if (strcmp(name, "admin") == 0 || strcmp(name, "supervise") == 0) {
+		if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+			return fail(x, line, "admin and supervise must be yes or no: '%s'", value);
+		*(name[0] == 'a' ? &h->may_admin : &h->may_supervise) = strcmp(value, "yes") == 0;
 	} else {
 		return fail(x, line, "unknown handler key '%s'", name);
 	}
@@ -358,6 +363,7 @@ static const struct kv_str str_keys[] = {
 	S("gateway", "public_base_url", public_base_url),
 	S("gateway", "cors_origins", cors_origins),
 	S("office", "name", office_name),
+	S("console", "listen_addr", console_addr),
 	S("hotline", "platform_url", hotline_platform_url),
 	S("hotline", "app_id", hotline_app_id),
 	S("hotline", "app_secret_file", hotline_app_secret_file),
@@ -384,6 +390,7 @@ static const struct kv_int int_keys[] = {
 	I("router", "max_wait_ms", 0, 3600000, max_wait_ms),
 	I("gateway", "port", 0, 65535, http_port),
 	I("gateway", "threads", 1, 256, http_threads),
+	I("console", "port", 0, 65535, console_port),
 	I("gateway", "max_connections", 1, 1000000, http_max_conns),
 	I("gateway", "max_per_ip", 1, 1000000, http_max_per_ip),
 	I("gateway", "connection_timeout_s", 1, 3600, http_timeout_s),

@@ -26,6 +26,8 @@ struct pb_handler {
 	int nqueues;
 	char queues[PB_MAX_QUEUES][PB_NAME_MAX];
 	int may_import;                     /* import = yes: mailroom-admin import */
+	int may_admin;                      /* admin = yes: mailroom-admin handler add/remove */
+	int may_supervise;                  /* supervise = yes: the supervision (督办) view */
 };
 
 struct pb_route {
@@ -107,6 +109,10 @@ struct pb_conf {
 		char queue[PB_NAME_MAX];
 		char name[128];
 	} departments[PB_MAX_QUEUES];
+
+	/* [console] the handlers' listener; "" listen_addr = none */
+	char console_addr[64];
+	int console_port;
 
 	/* [hotline] apps that may push orders */
 	int nhotline_apps;

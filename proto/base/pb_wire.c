@@ -103,6 +103,24 @@ int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t *
 	return rc;
 }
 
+int pb_wire_seal_httpsig(const Mailroom__HttpSigReq *h, uint8_t **out, size_t *outlen)
+{
+	Mailroom__Envelope env = MAILROOM__ENVELOPE__INIT;
+	size_t len = mailroom__http_sig_req__get_packed_size(h);
+	int rc;
+
+	if (len > PB_WIRE_MAX - 64)
+		return PB_ETOOBIG;
+	if (!(env.request.data = malloc(len ? len : 1)))
+		return PB_ENOMEM;
+	mailroom__http_sig_req__pack(h, env.request.data);
+	env.request.len = len;
+	env.kind = MAILROOM__AUTH_KIND__AUTH_HTTPSIG;
+	rc = pack_envelope(&env, out, outlen);
+	free(env.request.data);
+	return rc;
+}
+
 int pb_wire_open(const uint8_t *buf, size_t len, const uint8_t gateway_secret[PB_GATEWAY_SECRET_LEN],
                  Mailroom__Envelope **envp, Mailroom__Request **reqp)
 {

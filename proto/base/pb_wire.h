@@ -22,12 +22,18 @@ int pb_wire_pack_item(Mailroom__Request *req, uint8_t **out, size_t *outlen);
 int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
                          size_t *outlen);
 
+/* Wraps a console request as the gateway forwards it (AUTH_HTTPSIG): no
+ * tag and no MAC, the handler's RFC 9421 signature inside is what the
+ * router checks. */
+int pb_wire_seal_httpsig(const Mailroom__HttpSigReq *h, uint8_t **out, size_t *outlen);
+
 /* Parses an Envelope and checks its MAC or signature. For AUTH_HANDLER the
  * caller must then check that env->key is a configured handler; the
  * signature is checked against that key here. On success *req is the
  * unpacked request (free with mailroom__request__free_unpacked) and *env
  * the envelope (free with mailroom__envelope__free_unpacked). Freshness and
- * nonce checks are the router's (they need its clock and memory). */
+ * nonce checks are the router's (they need its clock and memory).
+ * AUTH_HTTPSIG envelopes are not opened here: PB_EAUTH (rt_console.c). */
 int pb_wire_open(const uint8_t *buf, size_t len, const uint8_t gateway_secret[PB_GATEWAY_SECRET_LEN],
                  Mailroom__Envelope **env, Mailroom__Request **req);
 

@@ -1,5 +1,6 @@
 /* ad: mailroom-admin, the operator's tool for work on the whole office
- * rather than one message. Today: import (migration from an old system).
+ * rather than one message: import (migration from an old system) and
+ * handler (the store-kept handler list).
  * Talks to the router only, through mr_handler_client, as a handler whose
  * [handler.NAME] section says import = yes. */
 #ifndef AD_H
@@ -25,6 +26,7 @@ enum ad_exit {
 	AD_EXIT_INVALID = 8,       /* bad config, key file or unreadable import file */
 	AD_EXIT_OTHER = 9,
 	AD_EXIT_LINES = 10,        /* some lines refused; the others were imported */
+	AD_EXIT_REFUSED = 11,      /* handler: the router refused the change (code on stderr) */
 };
 
 struct ad_import_stats {
@@ -40,5 +42,18 @@ struct ad_import_stats {
  * duplicate, events} per line the router took. Returns an enum ad_exit. */
 int ad_import(FILE *in, struct wk_client *c, const uint8_t sk[64], FILE *err,
               struct ad_import_stats *st, json_t *results);
+
+/* mailroom-admin handler ACTION ...: argv[0] is the action. */
+struct ad_handler_args {
+	const char *action;         /* add | remove | list */
+	const char *name;
+	const char *pub;            /* add: --key, hex */
+	const char *queues;         /* add: --queues a,b */
+	int supervise;
+	uint8_t key[32];
+};
+/* 0, or an exit code after a message on stderr. */
+int ad_handler_parse(int argc, char **argv, struct ad_handler_args *a);
+int ad_handler_run(const struct ad_handler_args *a, struct wk_client *c, const uint8_t sk[64]);
 
 #endif

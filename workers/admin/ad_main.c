@@ -15,11 +15,17 @@ struct ad_opts {
 	const char *router;
 	const char *key;
 	const char *file;
+	int handler;          /* the handler command; its arguments in h */
+	struct ad_handler_args h;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] import --file F.jsonl\n"
+	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler add NAME "
+	           "--key PUB --queues a,b [--supervise]\n"
+	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler remove NAME\n"
+	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler list\n"
 	           "CONFIG defaults to " AD_DEFAULT_CONF ", FILE to " AD_DEFAULT_KEY
 	           "; --file - reads standard input.\n"
 	           "The line format and exit codes are in workers/admin/README.md.\n");
@@ -51,7 +57,8 @@ static int parse(int argc, char **argv, struct ad_opts *o)
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+	/* "+": options end at the command, so handler add can take its own --key. */
+	while ((ch = getopt_long(argc, argv, "+:c:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o->conf = optarg;
@@ -75,10 +82,28 @@ static int parse(int argc, char **argv, struct ad_opts *o)
 		}
 	}
 	if (optind >= argc)
-		return fail(AD_EXIT_USAGE, "no command given (import)");
+		return fail(AD_EXIT_USAGE, "no command given (import or handler)");
+	if (strcmp(argv[optind], "handler") == 0) {
+		o->handler = 1;
+		return ad_handler_parse(argc - optind - 1, argv + optind + 1, &o->h);
+	}
 	if (strcmp(argv[optind], "import") != 0)
 		return fail(AD_EXIT_USAGE, "unknown command '%s'", argv[optind]);
-	if (optind + 1 != argc)
+	/* import's own options may follow it, as before. */
+	int cmd = optind++;
+	while ((ch = getopt_long(argc, argv, ":c:h", longopts, NULL)) != -1) {
+		if (ch == 'f')
+			o->file = optarg;
+		else if (ch == 'c')
+			o->conf = optarg;
+		else if (ch == 'r')
+			o->router = optarg;
+		else if (ch == 'k')
+			o->key = optarg;
+		else
+			return fail(AD_EXIT_USAGE, "unknown option or missing value after import");
+	}
+	if (optind != argc || cmd + 1 > argc)
 		return fail(AD_EXIT_USAGE, "import takes no arguments, only --file F.jsonl");
 	if (!o->file)
 		return fail(AD_EXIT_USAGE, "import needs --file F.jsonl");
@@ -132,6 +157,14 @@ int main(int argc, char **argv)
 		return rc < 0 ? AD_EXIT_OK : rc;
 	if (sodium_init() < 0)
 		return fail(AD_EXIT_OTHER, "libsodium failed to initialise");
+	if (o.handler) {
+		if ((rc = connect_router(&o, &c, sk)))
+			return rc;
+		rc = ad_handler_run(&o.h, &c, sk);
+		wk_client_close(&c);
+		sodium_memzero(sk, sizeof(sk));
+		return rc;
+	}
 	in = strcmp(o.file, "-") == 0 ? stdin : fopen(o.file, "re");
 	if (!in)
 		return fail(AD_EXIT_INVALID, "cannot open %s: %s", o.file, strerror(errno));

@@ -492,6 +492,15 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 			return au_state(R, "AUDIT_LOG_KEY without a usable key");
 		return AU_EXIT_OK;
 	}
+	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_ADDED ||
+	    ev == MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_REMOVED) {
+		/* The handler list changed: a key, never a message or a name. */
+		if (r->message_id.len)
+			return au_state(R, "a handler change about a message");
+		if (r->key.len != 32 || !crypto_core_ed25519_is_valid_point(r->key.data))
+			return au_state(R, "a handler change without a usable key");
+		return AU_EXIT_OK;
+	}
 	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_ORDER_REFUSED) {
 		/* An order never taken: there is no message to follow. */
 		if (r->message_id.len)

@@ -16,7 +16,7 @@
 struct pb_conf conf;
 struct rt_core core;
 char dir[256];
-struct rt_principal gw = {MAILROOM__AUTH_KIND__AUTH_GATEWAY, NULL};
+struct rt_principal gw = {MAILROOM__AUTH_KIND__AUTH_GATEWAY, NULL, 0};
 struct rt_principal alice, bob;
 
 void fx_setup(void)
@@ -48,8 +48,8 @@ void fx_setup(void)
 	strcpy(conf.handlers[1].name, "bob");
 	conf.handlers[1].nqueues = 1;
 	strcpy(conf.handlers[1].queues[0], "roads");
-	alice = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[0]};
-	bob = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[1]};
+	alice = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[0], 0};
+	bob = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[1], 0};
 
 	memset(&core, 0, sizeof(core));
 	core.conf = &conf;
