@@ -248,6 +248,10 @@ int st_unseal(const st_env *env, const uint8_t *sealed, size_t len, uint8_t **ou
 /* BLAKE2b-256 keyed by the message's salt. */
 void st_content_hash(const uint8_t salt[ST_SALT_LEN], const char *text, size_t len,
                      uint8_t out[ST_HASH_LEN]);
+/* The same over subject "\n" body: what RECEIVED and REDISPATCHED commit,
+ * so that an auditor holding the store can check both texts. */
+void st_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
+                    uint8_t out[ST_HASH_LEN]);
 
 /* ---- verification (the auditor's side) ---- */
 enum st_verify_fail {

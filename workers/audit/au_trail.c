@@ -1,5 +1,6 @@
 /* trail: every audit record about one message, from a verified log. */
 #include "au.h"
+#include "au_store.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_time.h"
@@ -168,6 +169,7 @@ static void print_message(const struct trail *tr)
 
 static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 {
+	struct au_store_verdict sv;
 	st_txn *t;
 	int rc;
 
@@ -199,6 +201,10 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 		print_message(tr);
 	}
 	rc = scan(t, l->rep.records, tr);
+	/* The stored message against what its records commit to, in the
+	 * same snapshot. */
+	if (!rc)
+		rc = au_store_check(t, l->rep.records, tr->id, &sv);
 	st_txn_abort(t);
 	if (rc)
 		return au_fail(o->json, AU_EXIT_OTHER, pb_err_name(rc), "cannot read the log: %s",
@@ -206,11 +212,16 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 	if (!tr->msg && tr->found == 0)
 		return au_fail(o->json, AU_EXIT_NOTFOUND, "not_found", "no message %s in %s",
 		               tr->idt, o->store);
-	if (!o->json)
+	if (!o->json) {
+		if (sv.fail)
+			return au_store_print_fail(&sv, 0);
 		return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
-	json_t *j = json_pack("{s:o, s:o, s:O}", "message", message_json(tr), "log",
-	                      au_log_json(l), "records", tr->records);
-	return au_emit(j);
+	}
+	json_t *j = json_pack("{s:o, s:o, s:O, s:o}", "message", message_json(tr), "log",
+	                      au_log_json(l), "records", tr->records, "store",
+	                      sv.fail ? au_store_fail_json(&sv) : json_pack("{s:b}", "ok", 1));
+	rc = au_emit(j);
+	return rc ? rc : sv.fail;
 }
 
 int au_cmd_trail(int argc, char **argv)

@@ -1,5 +1,6 @@
 /* verify: everything a log can be checked for, from a store snapshot or a
  * bundle (au_walk.c), and a one-line verdict with its warnings. */
+#include "au_store.h"
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -16,6 +17,7 @@ struct run {
 	cal_set *cal;
 	char cal_note[PB_PATH_MAX + 256];   /* why deadlines were not checked */
 	struct au_verdict v;
+	struct au_store_verdict sv;   /* a store: its messages against the log */
 };
 
 /* Calendars: a --calendars directory that does not load is an error; the
@@ -104,10 +106,13 @@ static int print_ok(const struct run *x)
 		    head, "key", v->key_name, "key_id", kid, "public_key", pk, "trusted",
 		    x->o->pubkey ? "pubkey" : "record0", "deadlines",
 		    x->cal ? "checked" : "not_checked", "rotations", rotations_json(v), "warnings",
-		    w ? w : json_array()));
+		    w ? w : json_array(), "messages",
+		    x->o->store ? json_integer((json_int_t)x->sv.messages) : json_null()));
 	printf("ok: %llu records, %llu checkpoints, head %s, key %s\n",
 	       (unsigned long long)v->records, (unsigned long long)v->checkpoints, head,
 	       v->key_name);
+	if (x->o->store)
+		printf("store: %llu messages match the log\n", (unsigned long long)x->sv.messages);
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
 	if (x->o->pubkey) {
@@ -164,8 +169,15 @@ static int run(struct run *x, struct au_src *s)
 	if (rc)
 		rc = au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
 		             pb_err_name(rc), "cannot read the log in %s: %s", s->path, pb_err_str(rc));
+	else if (x->v.fail)
+		rc = print_fail(x);
+	/* The log holds up; a store's messages must hold up against it. */
+	else if (!s->bundle && (rc = au_store_check(s->txn, x->v.records, NULL, &x->sv)))
+		rc = au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
+		             pb_err_name(rc), "cannot read the messages in %s: %s", s->path,
+		             pb_err_str(rc));
 	else
-		rc = x->v.fail ? print_fail(x) : print_ok(x);
+		rc = x->sv.fail ? au_store_print_fail(&x->sv, x->o->json) : print_ok(x);
 	au_verdict_free(&x->v);
 	return rc;
 }
