@@ -33,6 +33,7 @@ static const struct evrule {
 	uint8_t status;            /* Status after it; 0: unchanged */
 	uint8_t commits;           /* the text its content_hash commits to */
 	uint8_t clears;            /* B(T_*) of texts it empties */
+	uint8_t no_state;          /* about an event, not the message: written without it */
 } rules[] = {
 	[EV(RECEIVED)] = {ST(QUEUED), T_TEXTS, 0},
 	/* A returned order back: new texts, the old answers gone. */
@@ -51,6 +52,9 @@ static const struct evrule {
 	[EV(FEE_NOTICE)] = {0, T_NOTICE, 0},
 	[EV(CORRECTION_RECEIVED)] = {0, 0, B(T_NOTICE)},
 	[EV(FEE_PAID)] = {0, 0, B(T_NOTICE)},
+	/* The connector's notes (router/rt_outbox.c) carry no queue or due. */
+	[EV(OUTBOX_DEAD)] = {0, 0, 0, 1},
+	[EV(OUTBOX_REQUEUED)] = {0, 0, 0, 1},
 };
 #define NRULES ((int)(sizeof(rules) / sizeof(rules[0])))
 
@@ -181,7 +185,7 @@ static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 	}
 	/* Written with the message in hand (rt_audit fills the channel): its
 	 * queue and deadlines as they stood after the change. */
-	if (r->channel != MAILROOM__CHANNEL__CHANNEL_UNSPECIFIED) {
+	if (r->channel != MAILROOM__CHANNEL__CHANNEL_UNSPECIFIED && !(rule && rule->no_state)) {
 		char *q = strdup(r->queue ? r->queue : "");
 		if (!q)
 			return PB_ENOMEM;
@@ -284,7 +288,7 @@ static int check_texts(struct tab *T, const Mailroom__StoredMessage *m, const st
 			               (unsigned long long)c->at);
 		if (c->seen)
 			return finding(T, e->id, tc, text_field[k], 1, c->at,
-			               "%s is set, but the log emptied it at record %llu", text_field[k],
+			               "%s is set, but record %llu leaves it empty", text_field[k],
 			               (unsigned long long)c->at);
 		return finding(T, e->id, tc, text_field[k], 0, 0,
 		               "%s is set, but no record commits to one", text_field[k]);

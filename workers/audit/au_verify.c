@@ -112,7 +112,8 @@ static int print_ok(const struct run *x)
 	       (unsigned long long)v->records, (unsigned long long)v->checkpoints, head,
 	       v->key_name);
 	if (x->o->store)
-		printf("store: %llu messages match the log\n", (unsigned long long)x->sv.messages);
+		printf("store: %llu message%s match%s the log\n", (unsigned long long)x->sv.messages,
+		       x->sv.messages == 1 ? "" : "s", x->sv.messages == 1 ? "es" : "");
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
 	if (x->o->pubkey) {
