@@ -95,11 +95,12 @@ Test(tamper, flipped_byte_named, .init = it_init, .fini = it_fini, .timeout = 12
  * Three letters, one answered; then one stored message is edited,
  * added or deleted with plain LMDB, leaving the signed log as it was. */
 
-enum edit { EDIT, DELETE, COPY };
+enum edit { EDIT, DELETE, COPY, GARBLE };
 
 /* Applies fn to the stored message with tracking code code, and writes it
- * back (EDIT), drops it (DELETE) or stores the edited copy beside it
- * under the id fn gave it (COPY). */
+ * back (EDIT), drops it (DELETE), stores the edited copy beside it under
+ * the id fn gave it (COPY), or replaces it by bytes that are no message
+ * (GARBLE). */
 static void edit_msg(const char *dir, const char *code, enum edit how,
                      void (*fn)(Mailroom__StoredMessage *m))
 {
@@ -125,6 +126,11 @@ static void edit_msg(const char *dir, const char *code, enum edit how,
 			done = 1;
 			if (how == DELETE) {
 				cr_assert_eq(mdb_cursor_del(c, 0), 0);
+			} else if (how == GARBLE) {
+				/* Field 1 as a varint: protobuf-c refuses it. */
+				static uint8_t junk[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+				MDB_val nv = {sizeof(junk), junk};
+				cr_assert_eq(mdb_put(t, dbi, &k, &nv, 0), 0);
 			} else {
 				/* A shallow copy takes the edits, so that m is
 				 * freed as it was unpacked. */
@@ -348,6 +354,21 @@ Test(storecheck, message_not_in_log, .init = it_init, .fini = it_fini, .timeout 
 	int rc = mr_audit_cmd(&env, &out, "verify", NULL);
 	cr_expect_eq(rc, 30, "a message the log never received verified: exit %d: %s", rc, out);
 	cr_expect(out && strstr(out, "0000-0000-0000") && strstr(out, "no RECEIVED record"), "%s", out);
+	free(out);
+	IT_DOWN();
+}
+
+Test(storecheck, garbled_message, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	struct letters L;
+	char *out = NULL;
+
+	three_letters(&L);
+	untampered_ok();
+	edit_msg(env.store, L.code[1], GARBLE, NULL);
+	int rc = mr_audit_cmd(&env, &out, "verify", NULL);
+	cr_expect_eq(rc, 30, "a stored value that is no message: exit %d: %s", rc, out);
+	cr_expect(out && strstr(out, "FAIL store") && strstr(out, "does not parse"), "%s", out);
 	free(out);
 	IT_DOWN();
 }

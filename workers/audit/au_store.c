@@ -234,7 +234,7 @@ static int finding(struct tab *T, const uint8_t *id, const char *track, const ch
 	if (v->fail)
 		return 1;
 	v->fail = AU_EXIT_STORE;
-	if (id)
+	if ((v->has_id = id != NULL))
 		memcpy(v->id, id, PB_ID_LEN);
 	snprintf(v->track, sizeof(v->track), "%s", track ? track : "");
 	v->field = field;
@@ -375,7 +375,12 @@ int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_v
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	if (!(rc = read_log(&T, n)) && !(rc = st_msg_each(t, check_one, &T)) && !v->fail) {
+	if (!(rc = read_log(&T, n)) && (rc = st_msg_each(t, check_one, &T)) == PB_ECORRUPT) {
+		/* A value in msg that is no message: edited by hand. */
+		finding(&T, NULL, NULL, "message", 0, 0, "a stored message does not parse");
+		rc = PB_OK;
+	}
+	if (!rc && !v->fail) {
 		/* Deleted: named by the log, absent from the store. */
 		for (size_t i = 0; i < T.cap && !v->fail; i++)
 			if (T.e[i].used && !T.e[i].stored)
@@ -394,8 +399,8 @@ json_t *au_store_fail_json(const struct au_store_verdict *v)
 	char id[PB_ID_TEXT_LEN + 1];
 
 	pb_id_to_text(v->id, id);
-	return json_pack("{s:b, s:s, s:s, s:s?, s:s, s:o, s:s}", "ok", 0, "fail",
-	                 au_class_name(AU_EXIT_STORE), "id", id, "tracking_code",
+	return json_pack("{s:b, s:s, s:s?, s:s?, s:s, s:o, s:s}", "ok", 0, "fail",
+	                 au_class_name(AU_EXIT_STORE), "id", v->has_id ? id : NULL, "tracking_code",
 	                 *v->track ? v->track : NULL, "field", v->field ? v->field : "", "at",
 	                 v->has_at ? json_integer((json_int_t)v->at) : json_null(), "message",
 	                 v->text);
@@ -410,7 +415,7 @@ int au_store_print_fail(const struct au_store_verdict *v, int json)
 		return rc ? rc : AU_EXIT_STORE;
 	}
 	pb_id_to_text(v->id, id);
-	printf("FAIL %s: message %s", au_class_name(AU_EXIT_STORE), id);
+	printf("FAIL %s: message %s", au_class_name(AU_EXIT_STORE), v->has_id ? id : "?");
 	if (*v->track) {
 		printf(" (tracking ");
 		au_put_clean(v->track);

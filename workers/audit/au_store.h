@@ -8,6 +8,7 @@
 
 struct au_store_verdict {
 	int fail;                      /* AU_EXIT_OK or AU_EXIT_STORE */
+	int has_id;                    /* 0: a value in msg that does not parse */
 	uint8_t id[PB_ID_LEN];         /* the message found wrong */
 	char track[PB_TRACK_TEXT_LEN + 1];   /* its tracking code, "" when not stored */
 	const char *field;             /* "subject or body", "reply_text", "status", ... */
