@@ -116,6 +116,9 @@ void tl_raw_resign_checkpoint(const char *dir, uint64_t size, const char *name,
                               const uint8_t *sk);
 /* Offset of needle inside the stored value of record index. */
 long tl_raw_offset(const char *dir, uint64_t index, const char *needle);
+/* Applies edit to a shallow copy of the stored message id and writes
+ * that back: the log stays as it was. */
+void tl_raw_edit_msg(const char *dir, const uint8_t id[16], void (*edit)(Mailroom__StoredMessage *m));
 /* Copies an LMDB directory (data file only). */
 void tl_copy_store(const char *from, const char *to);
 

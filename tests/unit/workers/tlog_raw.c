@@ -200,6 +200,32 @@ void tl_raw_rewind(const char *dir, uint64_t from)
 	cut(dir, from, 0);
 }
 
+void tl_raw_edit_msg(const char *dir, const uint8_t id[16], void (*edit)(Mailroom__StoredMessage *m))
+{
+	struct raw r;
+	MDB_dbi dbi = raw_open(&r, dir, "msg");
+	MDB_val k = {16, (void *)id}, v;
+	Mailroom__StoredMessage *m, copy;
+	uint8_t *buf;
+	size_t len;
+
+	cr_assert_eq(mdb_get(r.txn, dbi, &k, &v), 0, "no such stored message");
+	m = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data);
+	cr_assert_not_null(m);
+	copy = *m;
+	edit(&copy);
+	len = mailroom__stored_message__get_packed_size(&copy);
+	buf = malloc(len ? len : 1);
+	cr_assert_not_null(buf);
+	mailroom__stored_message__pack(&copy, buf);
+	v.mv_size = len;
+	v.mv_data = buf;
+	cr_assert_eq(mdb_put(r.txn, dbi, &k, &v, 0), 0);
+	raw_close(&r);
+	free(buf);
+	mailroom__stored_message__free_unpacked(m, NULL);
+}
+
 void tl_raw_flip_checkpoint(const char *dir, uint64_t size, size_t off)
 {
 	struct raw r;
