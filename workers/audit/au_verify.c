@@ -100,7 +100,7 @@ static int print_ok(const struct run *x)
 	pb_hex(v->key_id, ST_KEYID_LEN, kid);
 	if (x->o->json)
 		return au_emit(json_pack(
-		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "ok", 1,
+		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "ok", 1,
 		    "source", x->source, "records", (json_int_t)v->records, "checkpoints",
 		    (json_int_t)v->checkpoints, "checkpointed", (json_int_t)v->checkpointed, "head",
 		    head, "key", v->key_name, "key_id", kid, "public_key", pk, "trusted",

@@ -75,6 +75,11 @@ Test(store_check, matching_store_passes)
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "store: 4 messages match the log"), "%s", r.out);
+	RUN("verify", "--store", s.dir, CAL, "--json");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	json_t *v = run_json(&r);
+	cr_assert_eq(json_integer_value(json_object_get(v, "messages")), 4, "%s", r.out);
+	json_decref(v);
 	pb_id_to_text(asked.m.id, idt);
 	RUN("trail", idt, "--store", s.dir, "--json");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
