@@ -3,6 +3,7 @@
  * record the router wrote with the message in hand, its queue and
  * deadlines as they stood after the change. A message edited, added or
  * deleted behind the router's back no longer matches them. */
+#include "au_idtab.h"
 #include "au_store.h"
 #include "pb_err.h"
 
@@ -65,10 +66,10 @@ struct commit {
 	uint8_t seen;
 };
 
-/* What the log says of one message. */
+/* What the log says of one message (first its id, as au_idtab wants). */
 struct exp {
 	uint8_t id[PB_ID_LEN];
-	uint8_t used, named, received, stored;
+	uint8_t named, received, stored;
 	uint8_t status, has_state, provisional;
 	int channel;
 	uint64_t first, received_at, status_at, state_at;
@@ -78,83 +79,23 @@ struct exp {
 };
 
 struct tab {
-	struct exp *e;
-	size_t cap, n;             /* cap a power of two, kept at most half full */
+	struct au_idtab ids;       /* struct exp by message id, in log order */
 	const uint8_t *only;
 	struct au_store_verdict *v;
 	st_txn *t;
-	int err;
+	int err;                   /* out of memory during the msg walk */
 };
-
-static size_t slot_of(const struct tab *T, const uint8_t id[PB_ID_LEN])
-{
-	uint64_t h;
-
-	/* The id's last 8 bytes are random. */
-	memcpy(&h, id + PB_ID_LEN - 8, 8);
-	return (size_t)(h * 0x9E3779B97F4A7C15ull >> 17) & (T->cap - 1);
-}
-
-static struct exp *find(const struct tab *T, const uint8_t id[PB_ID_LEN])
-{
-	if (!T->cap)
-		return NULL;
-	for (size_t i = slot_of(T, id);; i = (i + 1) & (T->cap - 1)) {
-		if (!T->e[i].used)
-			return NULL;
-		if (memcmp(T->e[i].id, id, PB_ID_LEN) == 0)
-			return &T->e[i];
-	}
-}
-
-static int grow(struct tab *T)
-{
-	struct tab old = *T;
-
-	T->cap = old.cap ? old.cap * 2 : 1024;
-	if (!(T->e = calloc(T->cap, sizeof(*T->e)))) {
-		*T = old;
-		return PB_ENOMEM;
-	}
-	for (size_t i = 0; i < old.cap; i++) {
-		if (!old.e[i].used)
-			continue;
-		size_t j = slot_of(T, old.e[i].id);
-		while (T->e[j].used)
-			j = (j + 1) & (T->cap - 1);
-		T->e[j] = old.e[i];
-	}
-	free(old.e);
-	return PB_OK;
-}
-
-static struct exp *add(struct tab *T, const uint8_t id[PB_ID_LEN])
-{
-	struct exp *e = find(T, id);
-	size_t i;
-
-	if (e)
-		return e;
-	if ((T->n + 1) * 2 > T->cap && grow(T))
-		return NULL;
-	for (i = slot_of(T, id); T->e[i].used; i = (i + 1) & (T->cap - 1))
-		;
-	e = &T->e[i];
-	e->used = 1;
-	memcpy(e->id, id, PB_ID_LEN);
-	T->n++;
-	return e;
-}
 
 static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 {
 	const struct evrule *rule;
 	struct exp *e;
+	int added;
 
 	if (r->message_id.len != PB_ID_LEN ||
 	    (T->only && memcmp(r->message_id.data, T->only, PB_ID_LEN) != 0))
 		return PB_OK;
-	if (!(e = add(T, r->message_id.data)))
+	if (!(e = au_idtab_get(&T->ids, r->message_id.data, &added)))
 		return PB_ENOMEM;
 	if (!e->named) {
 		e->named = 1;
@@ -352,6 +293,7 @@ static int check_one(const Mailroom__StoredMessage *m, void *arg)
 {
 	struct tab *T = arg;
 	struct exp *e;
+	int added;
 
 	if (m->id.len != PB_ID_LEN)
 		return finding(T, NULL, m->tracking_code, "id", 0, 0,
@@ -359,8 +301,12 @@ static int check_one(const Mailroom__StoredMessage *m, void *arg)
 	if (T->only && memcmp(m->id.data, T->only, PB_ID_LEN) != 0)
 		return 0;
 	T->v->messages++;
-	if (!(e = find(T, m->id.data)) || !e->received)
-		return finding(T, m->id.data, m->tracking_code, "message", e != NULL, e ? e->first : 0,
+	if (!(e = au_idtab_get(&T->ids, m->id.data, &added))) {
+		T->err = PB_ENOMEM;
+		return 1;
+	}
+	if (!e->received)
+		return finding(T, m->id.data, m->tracking_code, "message", e->named, e->first,
 		               "stored, but no RECEIVED record in the log names it");
 	if (e->stored)
 		return finding(T, m->id.data, m->tracking_code, "message", 1, e->received_at,
@@ -371,7 +317,7 @@ static int check_one(const Mailroom__StoredMessage *m, void *arg)
 
 int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_verdict *v)
 {
-	struct tab T = {.only = only, .v = v, .t = t};
+	struct tab T = {.ids = AU_IDTAB_INIT(struct exp), .only = only, .v = v, .t = t};
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -380,17 +326,19 @@ int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_v
 		finding(&T, NULL, NULL, "message", 0, 0, "a stored message does not parse");
 		rc = PB_OK;
 	}
-	if (!rc && !v->fail) {
-		/* Deleted: named by the log, absent from the store. */
-		for (size_t i = 0; i < T.cap && !v->fail; i++)
-			if (T.e[i].used && !T.e[i].stored)
-				finding(&T, T.e[i].id, NULL, "message", 1, T.e[i].first,
-				        "not in the store, but the log names it from record %llu on",
-				        (unsigned long long)T.e[i].first);
+	if (!rc)
+		rc = T.err;
+	/* Deleted: named by the log, absent from the store. */
+	for (size_t i = 0; !rc && !v->fail && i < T.ids.n; i++) {
+		const struct exp *e = au_idtab_at(&T.ids, i);
+		if (!e->stored)
+			finding(&T, e->id, NULL, "message", 1, e->first,
+			        "not in the store, but the log names it from record %llu on",
+			        (unsigned long long)e->first);
 	}
-	for (size_t i = 0; i < T.cap; i++)
-		free(T.e[i].queue);
-	free(T.e);
+	for (size_t i = 0; i < T.ids.n; i++)
+		free(((struct exp *)au_idtab_at(&T.ids, i))->queue);
+	au_idtab_free(&T.ids);
 	return rc;
 }
 
