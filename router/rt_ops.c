@@ -539,13 +539,7 @@ static int check_submit(const Mailroom__SubmitReq *s, struct rt_result *res)
 void rt_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
                     uint8_t out[ST_HASH_LEN])
 {
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, salt, ST_SALT_LEN, ST_HASH_LEN);
-	crypto_generichash_update(&st, (const uint8_t *)subject, strlen(subject));
-	crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
-	crypto_generichash_update(&st, (const uint8_t *)body, strlen(body));
-	crypto_generichash_final(&st, out, ST_HASH_LEN);
+	st_submit_hash(salt, subject, body, out);
 }
 
 int rt_seal_contact(struct rt_core *core, struct rt_result *res, const Mailroom__Contact *c,

@@ -265,6 +265,11 @@ void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const ch
 int st_texts_put(st_txn *t, uint64_t index, const uint8_t *sealed, size_t len);
 int st_texts_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 
+/* The same over subject "\n" body: what RECEIVED and REDISPATCHED commit,
+ * so that an auditor holding the store can check both texts. */
+void st_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
+                    uint8_t out[ST_HASH_LEN]);
+
 /* ---- verification (the auditor's side) ---- */
 enum st_verify_fail {
 	ST_VERIFY_OK = 0,

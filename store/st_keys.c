@@ -339,6 +339,18 @@ void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const ch
 	crypto_generichash_final(&st, out, ST_HASH_LEN);
 }
 
+void st_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
+                    uint8_t out[ST_HASH_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, salt, ST_SALT_LEN, ST_HASH_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)subject, strlen(subject));
+	crypto_generichash_update(&st, (const uint8_t *)"\n", 1);
+	crypto_generichash_update(&st, (const uint8_t *)body, strlen(body));
+	crypto_generichash_final(&st, out, ST_HASH_LEN);
+}
+
 /* Keyed by a key derived from the data key, so the index says nothing to
  * whoever lacks it; the number is upper-cased and stripped of spaces and
  * dashes so one document hashes the same however it was typed. */

@@ -6,7 +6,9 @@
  * Builds a store of RECORDS records (default 200000) with the store API
  * in a temporary directory: messages received, routed, leased and
  * answered, every eighth with a deadline extension, in batches that end
- * with a signed checkpoint every 256 records as the router writes it.
+ * with a signed checkpoint every 256 records as the router writes it;
+ * each message is stored beside its records as the router leaves it, so
+ * the check of the stored messages against the log is timed too.
  * Then times `mailroom-audit verify --store` over the whole store
  * (records per second), and inclusion proofs at the full size: generation
  * (st_tree_inclusion) and verification (mt_verify_inclusion), each the
@@ -94,6 +96,18 @@ static void append(struct gen *g, Mailroom__AuditRecord *r)
 		checkpoint_and_commit(g);
 }
 
+/* The message as it stands after the record about to be appended, in
+ * the same transaction (as the router does). */
+static void put(struct gen *g, const Mailroom__StoredMessage *m)
+{
+	int rc;
+
+	if (!g->t && (rc = st_txn_begin(g->env, NULL, 0, &g->t)))
+		die("begin", rc);
+	if ((rc = st_msg_put(g->t, m)))
+		die("message", rc);
+}
+
 static void compute(const struct gen *g, Mailroom__Clock *c)
 {
 	int prov = 0;
@@ -113,8 +127,11 @@ static void message(struct gen *g, uint64_t n)
 {
 	static const char *const handlers[] = {"handler:wang", "handler:li", "handler:zhang"};
 	Mailroom__Clock ack = MAILROOM__CLOCK__INIT, reply = MAILROOM__CLOCK__INIT;
+	static const char subject[] = "路灯不亮", body[] = "幸福路的路灯坏了三天。",
+	                  answer[] = "已安排维修，三日内修复。";
+	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
 	Mailroom__AuditRecord r;
-	uint8_t id[16], hash[32], token[32];
+	uint8_t id[16], salt[ST_SALT_LEN], texts[32], answered[32], token[32];
 	const char *holder = handlers[n % 3];
 	int events[] = {
 		MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED,
@@ -125,8 +142,19 @@ static void message(struct gen *g, uint64_t n)
 	};
 
 	pb_id_new(g->now, id);
-	randombytes_buf(hash, sizeof(hash));
+	randombytes_buf(salt, sizeof(salt));
 	randombytes_buf(token, sizeof(token));
+	st_submit_hash(salt, subject, body, texts);
+	st_content_hash(salt, answer, strlen(answer), answered);
+	m.id.data = id;
+	m.id.len = sizeof(id);
+	m.channel = MAILROOM__CHANNEL__CHANNEL_MAILBOX;
+	m.queue = "general";
+	m.subject = (char *)subject;
+	m.body = (char *)body;
+	m.text_salt.data = salt;
+	m.text_salt.len = sizeof(salt);
+	m.received_ms = g->now;
 	uint64_t len = n % 8 == 0 ? 5 : 4, left = g->target - g->size;
 
 	if (left - len == 1 || left < len)
@@ -164,15 +192,26 @@ static void message(struct gen *g, uint64_t n)
 		}
 		r.due_ms = reply.due_ms;
 		r.ack_due_ms = ack.due_ms;
-		if (ev == MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED ||
-		    ev == MAILROOM__AUDIT_EVENT__AUDIT_REPLIED) {
-			r.content_hash.data = hash;
-			r.content_hash.len = sizeof(hash);
+		if (ev == MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED) {
+			r.content_hash.data = texts;
+			r.content_hash.len = sizeof(texts);
+			m.status = MAILROOM__STATUS__STATUS_QUEUED;
+		}
+		if (ev == MAILROOM__AUDIT_EVENT__AUDIT_REPLIED) {
+			r.content_hash.data = answered;
+			r.content_hash.len = sizeof(answered);
+			m.status = MAILROOM__STATUS__STATUS_REPLIED;
+			m.reply_text = (char *)answer;
+			m.replied_ms = g->now;
 		}
 		if (ev == MAILROOM__AUDIT_EVENT__AUDIT_LEASED) {
 			r.lease_token_hash.data = token;
 			r.lease_token_hash.len = sizeof(token);
+			m.status = MAILROOM__STATUS__STATUS_LEASED;
 		}
+		m.reply_due_ms = r.due_ms;
+		m.ack_due_ms = r.ack_due_ms;
+		put(g, &m);
 		append(g, &r);
 		g->now += 250;
 	}
@@ -243,7 +282,7 @@ static void verify(const char *dir, uint64_t n)
 		exit(1);
 	}
 	printf("verify --store (signatures, chain, Merkle roots at every checkpoint, event order, "
-	       "deadlines): %.2f s, %.0f records/s\n",
+	       "deadlines, stored messages): %.2f s, %.0f records/s\n",
 	       dt, (double)n / dt);
 }
 

@@ -46,6 +46,7 @@ enum au_exit {
 	AU_EXIT_FORK = 27,         /* two signed checkpoints of one size, different roots */
 	AU_EXIT_UNVERIFIED = 28,   /* report: the log does not verify, so no report */
 	AU_EXIT_CHECKS = 29,       /* report: printed, but a cross-check of the tables failed */
+	AU_EXIT_STORE = 30,        /* a stored message differs from what the log commits to */
 	AU_EXIT_NO_DEADLINES = 31, /* verify: the log holds, but no calendars to check deadlines on */
 	AU_EXIT_TEXTS = 32,        /* trail --data-key: a stored text does not match its commitment */
 };

@@ -1,6 +1,6 @@
 /* Per-message state found by message id: a growing array of elements
  * that each start with their 16-byte id, and an open-addressing index
- * over it (the overdue and report passes). */
+ * over it (the overdue, report and store-check passes). */
 #ifndef AU_IDTAB_H
 #define AU_IDTAB_H
 

@@ -52,6 +52,7 @@ const char *au_class_name(int exit)
 		[AU_EXIT_INCONSISTENT] = "inconsistent",
 		[AU_EXIT_ROLLBACK] = "rollback",
 		[AU_EXIT_FORK] = "fork",
+		[AU_EXIT_STORE] = "store",
 		[AU_EXIT_NO_DEADLINES] = "no_deadlines",
 		[AU_EXIT_TEXTS] = "texts",
 	};

@@ -16,7 +16,8 @@
 static const struct au_cmd cmds[] = {
 	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS | AU_O_NODEADLINES, 0,
 	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR | --no-deadlines] [--json]",
-	 "check records, chain, signatures, checkpoints, Merkle roots, event order, deadlines"},
+	 "check records, chain, signatures, checkpoints, Merkle roots, event order, deadlines; "
+	 "with --store, the stored messages against the log"},
 	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_CALENDARS | AU_O_JSON,
 	 AU_O_STORE | AU_O_OUT, "export --store DIR --out FILE [--calendars DIR] [--json]",
 	 "write keys, records, checkpoints and calendars of one snapshot to a bundle file"},
@@ -37,7 +38,8 @@ static const struct au_cmd cmds[] = {
 	 "fetch, check and cosign the log's checkpoint; refuse rollbacks and forks"},
 	{"trail", au_cmd_trail, LOG_OPTS | AU_O_DATAKEY | AU_O_NOW, AU_O_STORE,
 	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--data-key FILE] [--now RFC3339] [--json]",
-	 "verify the log, then list the records of one message (with the key: their texts)"},
+	 "verify the log, list the records of one message (with the key: their texts), "
+	 "check the stored message against them"},
 	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON, 0,
 	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR] [--json]",
 	 "the due date N working days after a receipt date"},

@@ -1,8 +1,10 @@
 /* trail: every audit record about one message, from a verified log, and
  * how au_judge.c judges its clocks as of --now (the same verdict overdue
  * and the reports give). With the data key, each free text sealed in the
- * store beside its commitment, and whether the two match. */
+ * store beside its commitment, and whether the two match; and the stored
+ * message against what its records commit to. */
 #include "au_judge.h"
+#include "au_store.h"
 #include "pb_conf.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -362,6 +364,7 @@ static void print_judgment(const struct trail *tr)
 
 static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 {
+	struct au_store_verdict sv;
 	st_txn *t;
 	int rc;
 
@@ -393,6 +396,14 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 		print_message(tr);
 	}
 	rc = scan(l->env, t, l->rep.records, tr);
+	/* The stored message against what its records commit to, all of them
+	 * in this snapshot: the router may have written since the log was
+	 * verified, and the message read here is as those records left it.
+	 * Records past the verified ones are the router's own, written after
+	 * au_log_open looked. */
+	uint64_t n;
+	if (!rc && !(rc = st_log_size(t, &n)))
+		rc = au_store_check(t, n, tr->id, &sv);
 	st_txn_abort(t);
 	if (rc)
 		return au_fail(o->json, AU_EXIT_OTHER, pb_err_name(rc), "cannot read the log: %s",
@@ -404,10 +415,13 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 		print_judgment(tr);
 		if (fflush(stdout) != 0)
 			return AU_EXIT_OTHER;
+		if (sv.fail)
+			return au_store_print_fail(&sv, 0);
 	} else {
-		json_t *j = json_pack("{s:o, s:o, s:O, s:o}", "message", message_json(tr), "log",
+		json_t *j = json_pack("{s:o, s:o, s:O, s:o, s:o}", "message", message_json(tr), "log",
 		                      au_log_json(l), "records", tr->records, "judgment",
-		                      judgment_json(tr));
+		                      judgment_json(tr), "store",
+		                      sv.fail ? au_store_fail_json(&sv) : json_pack("{s:b}", "ok", 1));
 		if (j && tr->keyed && json_object_set_new(j, "text_mismatches",
 		                                          json_integer((json_int_t)tr->mismatches))) {
 			json_decref(j);
@@ -415,6 +429,8 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 		}
 		if ((rc = au_emit(j)))
 			return rc;
+		if (sv.fail)
+			return sv.fail;
 	}
 	if (tr->mismatches) {
 		fprintf(stderr, AU_PROG ": %llu stored text(s) do not match their commitments in the log\n",

@@ -1,5 +1,6 @@
 /* verify: everything a log can be checked for, from a store snapshot or a
  * bundle (au_walk.c), and a one-line verdict with its warnings. */
+#include "au_store.h"
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -16,6 +17,7 @@ struct run {
 	cal_set *cal;
 	char cal_note[PB_PATH_MAX + 256];   /* why deadlines were not checked */
 	struct au_verdict v;
+	struct au_store_verdict sv;   /* a store: its messages against the log */
 };
 
 /* Calendars: a --calendars directory must load; else a bundle's own
@@ -120,18 +122,22 @@ static int print_ok(const struct run *x)
 	pb_hex(v->key_id, ST_KEYID_LEN, kid);
 	if (x->o->json) {
 		int rc = au_emit(json_pack(
-		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "ok", 1,
+		    "{s:b, s:s, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "ok", 1,
 		    "source", x->source, "records", (json_int_t)v->records, "checkpoints",
 		    (json_int_t)v->checkpoints, "checkpointed", (json_int_t)v->checkpointed, "head",
 		    head, "key", v->key_name, "key_id", kid, "public_key", pk, "trusted",
 		    x->o->pubkey ? "pubkey" : "record0", "deadlines",
 		    x->cal ? "checked" : "not_checked", "rotations", rotations_json(v), "warnings",
-		    w ? w : json_array()));
+		    w ? w : json_array(), "messages",
+		    x->o->store ? json_integer((json_int_t)x->sv.messages) : json_null()));
 		return rc ? rc : code;
 	}
 	printf("%s: %llu records, %llu checkpoints, head %s, key %s\n",
 	       code ? "ok, deadlines not checked" : "ok", (unsigned long long)v->records,
 	       (unsigned long long)v->checkpoints, head, v->key_name);
+	if (x->o->store)
+		printf("store: %llu message%s match%s the log\n", (unsigned long long)x->sv.messages,
+		       x->sv.messages == 1 ? "" : "s", x->sv.messages == 1 ? "es" : "");
 	/* Without a known key, anyone able to rewrite the whole log could
 	 * have re-signed it: say plainly what was trusted. */
 	if (x->o->pubkey) {
@@ -188,8 +194,15 @@ static int run(struct run *x, struct au_src *s)
 	if (rc)
 		rc = au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
 		             pb_err_name(rc), "cannot read the log in %s: %s", s->path, pb_err_str(rc));
+	else if (x->v.fail)
+		rc = print_fail(x);
+	/* The log holds up; a store's messages must hold up against it. */
+	else if (!s->bundle && (rc = au_store_check(s->txn, x->v.records, NULL, &x->sv)))
+		rc = au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
+		             pb_err_name(rc), "cannot read the messages in %s: %s", s->path,
+		             pb_err_str(rc));
 	else
-		rc = x->v.fail ? print_fail(x) : print_ok(x);
+		rc = x->sv.fail ? au_store_print_fail(&x->sv, x->o->json) : print_ok(x);
 	au_verdict_free(&x->v);
 	return rc;
 }

@@ -78,8 +78,16 @@ static void clock_step(struct tl_store *s, struct dc_app *a, int event, int64_t 
                        int64_t party_due, int64_t receipt)
 {
 	Mailroom__AuditRecord r;
+	uint8_t hash[32];
 
 	dc_rec(s, a, &r, event, step_actor(a));
+	/* The router commits to the text these steps carry. */
+	if (event == EV(CORRECTION_REQUESTED) || event == EV(FEE_NOTICE) ||
+	    event == EV(CONSULTATION_STARTED)) {
+		randombytes_buf(hash, sizeof(hash));
+		r.content_hash.data = hash;
+		r.content_hash.len = sizeof(hash);
+	}
 	r.clock = &a->m.reply;
 	r.old_due_ms = old_due;
 	r.party_due_ms = party_due;

@@ -160,7 +160,7 @@ st_env *store_create(struct fixture_store *s, const char *sub)
 void store_build(struct fixture_store *s, const char *sub)
 {
 	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
-	uint8_t other[16], hash[32], salt[16];
+	uint8_t other[16], hash[32], salt[16], texts[32], other_texts[32];
 	int64_t now = pb_now_ms();
 	st_env *env = store_create(s, sub);
 	st_txn *t;
@@ -171,6 +171,9 @@ void store_build(struct fixture_store *s, const char *sub)
 	pb_id_new(now + 1, other);
 	randombytes_buf(salt, sizeof(salt));
 	st_content_hash(salt, "已修复", strlen("已修复"), hash);
+	/* The stored messages match their records: verify --store checks. */
+	st_submit_hash(salt, "路灯不亮", "幸福路的路灯坏了三天。", texts);
+	st_submit_hash(other, "路灯不亮", "幸福路的路灯坏了三天。", other_texts);
 
 	cr_assert_eq(st_txn_begin(env, NULL, 0, &t), PB_OK);
 	m.id.data = s->id;
@@ -184,8 +187,21 @@ void store_build(struct fixture_store *s, const char *sub)
 	m.received_ms = now;
 	m.text_salt.data = salt;
 	m.text_salt.len = sizeof(salt);
+	m.reply_due_ms = now + 15 * PB_DAY_MS;
+	m.reply_text = "已修复";
+	m.replied_ms = now;
 	cr_assert_eq(st_msg_put(t, &m), PB_OK);
 	cr_assert_eq(st_track_put(t, s->track, s->id), PB_OK);
+	/* The other message, still queued; its id is its salt. */
+	Mailroom__StoredMessage om = m;
+	om.id.data = other;
+	om.tracking_code = "";
+	om.status = MAILROOM__STATUS__STATUS_QUEUED;
+	om.queue = "other-queue";
+	om.text_salt.data = other;
+	om.reply_text = "";
+	om.replied_ms = 0;
+	cr_assert_eq(st_msg_put(t, &om), PB_OK);
 
 	Mailroom__AuditRecord r = MAILROOM__AUDIT_RECORD__INIT;
 	r.time_ms = now;
@@ -196,8 +212,11 @@ void store_build(struct fixture_store *s, const char *sub)
 	r.channel = MAILROOM__CHANNEL__CHANNEL_MAILBOX;
 	r.queue = "general";
 	r.due_ms = now + 15 * PB_DAY_MS;
+	r.content_hash.data = texts;
+	r.content_hash.len = sizeof(texts);
 	append(t, &r);
 	s->first_msg = r.index;
+	r.content_hash.len = 0;
 	s->msg_at[s->nmsg++] = r.index;
 
 	r.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
@@ -211,7 +230,10 @@ void store_build(struct fixture_store *s, const char *sub)
 	o.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
 	o.actor = "gateway";
 	o.queue = "other-queue";
+	o.content_hash.data = other_texts;
+	o.content_hash.len = sizeof(other_texts);
 	append(t, &o);
+	o.content_hash.len = 0;
 	o.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
 	o.actor = "router";
 	append(t, &o);

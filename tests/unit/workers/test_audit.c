@@ -197,7 +197,9 @@ Test(audit, trail_by_id_json_and_code_spellings)
 	cr_assert_str_eq(jstr(json_array_get(recs, 0), "event", NULL), "RECEIVED");
 	cr_assert_str_eq(jstr(json_array_get(recs, 3), "detail", NULL), "属地管理\n\x1b[31mred");
 	cr_assert_eq(strlen(jstr(json_array_get(recs, 5), "content_hash", NULL)), 64);
-	cr_assert(json_is_null(json_object_get(json_array_get(recs, 0), "content_hash")));
+	cr_assert_eq(strlen(jstr(json_array_get(recs, 0), "content_hash", NULL)), 64);
+	cr_assert(json_is_null(json_object_get(json_array_get(recs, 1), "content_hash")));
+	cr_assert(json_is_true(json_object_get(json_object_get(j, "store"), "ok")));
 	json_decref(j);
 
 	/* Digits without dashes, and a lower-case id, find the same message. */

@@ -237,10 +237,130 @@ void tl_rec(struct tl_store *s, const struct tl_msg *m, Mailroom__AuditRecord *r
 	r->cal_version.len = sizeof(s->calv);
 }
 
+/* ---- the stored messages ----
+ * verify --store checks the msg database against the log, so each record
+ * about a message leaves it stored as the router would: fixed texts
+ * (salted by the message's id) that the record's content_hash commits
+ * to, the status its event gives, and the queue and deadlines it
+ * carries. A record without a content_hash commits to nothing and
+ * stores no text. */
+#define TL_SUBJECT "路灯不亮"
+#define TL_BODY "幸福路的路灯坏了三天。"
+#define TL_ANSWER "已修复。"
+#define TL_CITIZEN "已电话告知。"
+#define TL_NOTICE "请写明年度。"
+#define EVT(x) MAILROOM__AUDIT_EVENT__AUDIT_##x
+#define STS(x) MAILROOM__STATUS__STATUS_##x
+
+enum { TX_NONE, TX_TEXTS, TX_ANSWER, TX_CITIZEN, TX_NOTICE };
+
+static const struct {
+	int status;
+	int text;                  /* what its content_hash commits to */
+	int clear_notice, reopen;
+} effects[] = {
+	[EVT(RECEIVED)] = {STS(QUEUED), TX_TEXTS, 0, 0},
+	[EVT(REDISPATCHED)] = {STS(QUEUED), TX_TEXTS, 0, 1},
+	[EVT(ROUTED)] = {STS(QUEUED), 0, 0, 0},
+	[EVT(LEASED)] = {STS(LEASED), 0, 0, 0},
+	[EVT(LEASE_EXPIRED)] = {STS(QUEUED), 0, 0, 0},
+	[EVT(RELEASED)] = {STS(QUEUED), 0, 0, 0},
+	[EVT(TRANSFERRED)] = {STS(QUEUED), 0, 0, 0},
+	[EVT(REPLIED)] = {STS(REPLIED), TX_ANSWER, 0, 0},
+	[EVT(DECIDED)] = {STS(REPLIED), TX_ANSWER, 1, 0},
+	[EVT(CITIZEN_REPLIED)] = {0, TX_CITIZEN, 0, 0},
+	[EVT(RETURNED)] = {STS(CLOSED), 0, 0, 0},
+	[EVT(REVOKED)] = {STS(CLOSED), 0, 0, 0},
+	[EVT(CORRECTION_REQUESTED)] = {0, TX_NOTICE, 0, 0},
+	[EVT(FEE_NOTICE)] = {0, TX_NOTICE, 0, 0},
+	[EVT(CORRECTION_RECEIVED)] = {0, 0, 1, 0},
+	[EVT(FEE_PAID)] = {0, 0, 1, 0},
+};
+
+static const char *const texts[] = {
+	[TX_ANSWER] = TL_ANSWER,
+	[TX_CITIZEN] = TL_CITIZEN,
+	[TX_NOTICE] = TL_NOTICE,
+};
+
+static void store_msg(struct tl_store *s, const Mailroom__AuditRecord *r)
+{
+	Mailroom__StoredMessage *old = NULL, m = MAILROOM__STORED_MESSAGE__INIT;
+	Mailroom__DisclosureState d = MAILROOM__DISCLOSURE_STATE__INIT;
+	int64_t when = r->effective_ms ? r->effective_ms : r->time_ms;
+	int rc = st_msg_get(s->t, r->message_id.data, &old);
+
+	cr_assert(rc == PB_OK || rc == PB_ENOTFOUND, "st_msg_get: %d", rc);
+	/* Shallow copies take the edits; old is freed as it was unpacked. */
+	if (old) {
+		m = *old;
+		if (old->disclosure)
+			d = *old->disclosure;
+	} else {
+		m.id = r->message_id;
+		m.text_salt = r->message_id;
+		m.channel = r->channel;
+	}
+	if (m.channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE)
+		m.disclosure = &d;
+	if ((int)r->event < (int)(sizeof(effects) / sizeof(effects[0]))) {
+		int e = r->event, hashed = r->content_hash.len == ST_HASH_LEN;
+		if (effects[e].reopen) {
+			m.reply_text = m.citizen_reply = "";
+			m.replied_ms = m.closed_ms = 0;
+		}
+		if (effects[e].clear_notice)
+			d.notice = "";
+		if (effects[e].status)
+			m.status = effects[e].status;
+		if (effects[e].status == STS(CLOSED))
+			m.closed_ms = when;
+		switch (hashed ? effects[e].text : TX_NONE) {
+		case TX_TEXTS:
+			m.subject = TL_SUBJECT;
+			m.body = TL_BODY;
+			break;
+		case TX_ANSWER:
+			m.reply_text = TL_ANSWER;
+			m.replied_ms = when;
+			break;
+		case TX_CITIZEN:
+			m.citizen_reply = TL_CITIZEN;
+			break;
+		case TX_NOTICE:
+			d.notice = TL_NOTICE;
+			break;
+		}
+	}
+	if (r->channel) {
+		m.queue = r->queue;
+		m.reply_due_ms = r->due_ms;
+		m.ack_due_ms = r->ack_due_ms;
+		m.due_provisional = r->due_provisional;
+	}
+	cr_assert_eq(st_msg_put(s->t, &m), PB_OK);
+	st_msg_free(old);
+}
+
 void tl_append(struct tl_store *s, Mailroom__AuditRecord *r)
 {
+	uint8_t h[ST_HASH_LEN];
+	int e = r->event;
+
 	cr_assert_not_null(s->t, "tl_begin first");
+	/* A given commitment becomes the one to the fixture's text. */
+	if (r->message_id.len == 16 && r->content_hash.len == ST_HASH_LEN &&
+	    e < (int)(sizeof(effects) / sizeof(effects[0])) && effects[e].text) {
+		if (effects[e].text == TX_TEXTS)
+			st_submit_hash(r->message_id.data, TL_SUBJECT, TL_BODY, h);
+		else
+			st_content_hash(r->message_id.data, texts[effects[e].text],
+			                strlen(texts[effects[e].text]), h);
+		r->content_hash.data = h;
+	}
 	cr_assert_eq(st_log_append(s->t, r, NULL), PB_OK);
+	if (r->message_id.len == 16)
+		store_msg(s, r);
 }
 
 void tl_receive(struct tl_store *s, struct tl_msg *m, const char *queue, int ack_wd, int reply_wd)

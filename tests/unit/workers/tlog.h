@@ -85,6 +85,9 @@ void tl_compute(const struct tl_store *s, Mailroom__Clock *c);
  * the caller sets what it wants and appends it. */
 void tl_rec(struct tl_store *s, const struct tl_msg *m, Mailroom__AuditRecord *r, int event,
             const char *actor);
+/* Appends r and stores its message as the router leaves it after r; a
+ * content_hash given is replaced by the commitment to the fixture's text
+ * (tlog.c, "the stored messages"). */
 void tl_append(struct tl_store *s, Mailroom__AuditRecord *r);
 
 /* A legal history of n messages in several batches, each checkpointed,
@@ -97,7 +100,8 @@ void tl_raw_swap(const char *dir, uint64_t a, uint64_t b);
 /* Removes records from..end (the checkpoints stay: a cut tail). */
 void tl_raw_truncate(const char *dir, uint64_t from);
 /* Removes records from..end, their tree nodes and the checkpoints past
- * from, so the store API can write another tail. */
+ * from, so the store API can write another tail. The messages received
+ * in that tail are removed from msg too. */
 void tl_raw_cut(const char *dir, uint64_t from);
 /* The same, but the checkpoints stay: another tail can be written under
  * the ones already published. */
@@ -112,6 +116,9 @@ void tl_raw_resign_checkpoint(const char *dir, uint64_t size, const char *name,
                               const uint8_t *sk);
 /* Offset of needle inside the stored value of record index. */
 long tl_raw_offset(const char *dir, uint64_t index, const char *needle);
+/* Applies edit to a shallow copy of the stored message id and writes
+ * that back: the log stays as it was. */
+void tl_raw_edit_msg(const char *dir, const uint8_t id[16], void (*edit)(Mailroom__StoredMessage *m));
 /* Copies an LMDB directory (data file only). */
 void tl_copy_store(const char *from, const char *to);
 
