@@ -320,12 +320,20 @@ static uint64_t texts_store_build(void)
 	m.id.data = fs.id;
 	m.id.len = 16;
 	m.channel = MAILROOM__CHANNEL__CHANNEL_MAILBOX;
-	m.queue = "roads";
+	/* Stored as the router leaves it, so the store check holds. */
+	m.status = MAILROOM__STATUS__STATUS_QUEUED;
+	m.queue = "general";
+	m.subject = "路灯";
+	m.body = "东门路灯不亮";
 	m.text_salt.data = salt;
 	m.text_salt.len = sizeof(salt);
 	cr_assert_eq(st_msg_put(t, &m), PB_OK);
 
 	Mailroom__AuditRecord r = MAILROOM__AUDIT_RECORD__INIT;
+	uint8_t ch[ST_HASH_LEN];
+	st_submit_hash(salt, m.subject, m.body, ch);
+	r.content_hash.data = ch;
+	r.content_hash.len = sizeof(ch);
 	r.time_ms = now;
 	r.actor = "gateway";
 	r.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
@@ -333,6 +341,8 @@ static uint64_t texts_store_build(void)
 	r.channel = m.channel;
 	r.queue = "general";
 	cr_assert_eq(st_log_append(t, &r, NULL), PB_OK);
+	r.content_hash.data = NULL;
+	r.content_hash.len = 0;
 
 	for (int i = 0; i < 2; i++) {
 		r.actor = "handler:0123456789abcdef";
