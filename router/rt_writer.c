@@ -63,7 +63,8 @@ static void record_commit(struct rt_core *core, int64_t us)
 	atomic_fetch_add(&core->commit_us_bucket[b], 1);
 }
 
-/* Health for /healthz: a write refused for a full map marks the store
+/* Health for /healthz (writer_queued counts requests from submission until
+ * their batch is processed): a write refused for a full map marks the store
  * full until a batch commits with none refused; every commit (idle ticks
  * too) shows the writer is alive. */
 static void note_health(struct rt_core *core, int worked, int rc, const struct rt_op *done)
@@ -428,7 +429,7 @@ static void *writer_main(void *arg)
 			tailp = &op->next;
 			n++;
 		}
-		atomic_fetch_sub(&w->core->writer_queued, n);
+
 		if (!w->head)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->mu);
@@ -438,6 +439,8 @@ static void *writer_main(void *arg)
 		next_tick = expire_waiters(w, &batch, now);
 		if (batch || now >= next_tick - TICK_MS)
 			process(w, batch);
+		/* Counted until processed: a writer stuck in a commit has work. */
+		atomic_fetch_sub(&w->core->writer_queued, n);
 	}
 	/* Shutting down: parked pulls end empty, and the answerer finishes
 	 * what it was given before the writer counts as stopped. */

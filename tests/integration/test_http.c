@@ -14,7 +14,10 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <lmdb.h>
 
 static const char good[] = "{\"channel\":\"mailbox\",\"subject\":\"测试\",\"body\":\"正常的来信。\"}";
 
@@ -180,9 +183,12 @@ static long metric(const char *name)
 	long v = -1;
 
 	cr_assert_eq(mr_http(NULL, env.base, "GET", "/metrics", NULL, NULL, 0, 5000, &r), 0);
-	const char *p = r.body ? strstr(r.body, name) : NULL;
+	/* The sample line, not the HELP or TYPE line that names it too. */
+	char line[160];
+	snprintf(line, sizeof(line), "\n%s ", name);
+	const char *p = r.body ? strstr(r.body, line) : NULL;
 	if (p)
-		v = atol(p + strlen(name) + 1);
+		v = atol(p + strlen(line));
 	mr_http_free(&r);
 	return v;
 }
@@ -405,6 +411,54 @@ Test(http, healthz_store_full, .init = it_init, .fini = it_fini, .timeout = 240)
 	j = healthz(&status);
 	cr_expect_eq(status, 503);
 	cr_expect_str_eq(it_str(j, "reason"), "router_disconnected");
+	json_decref(j);
+	IT_DOWN();
+}
+
+/* The store's write lock held from here: the writer waits on it, as it
+ * would on a disk that stopped answering, while reads go on. */
+Test(http, healthz_writer_stalled, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	const struct mr_opts o = {.router_timeout_ms = 20000,
+	                          .extra_ini = "[gateway]\nhealth_stall_ms = 1000\n"};
+	MDB_env *e;
+	MDB_txn *t;
+	long status;
+	int wstatus;
+
+	IT_UP(&o);
+	json_t *j = healthz(&status);
+	cr_expect_eq(status, 200);
+	json_decref(j);
+
+	cr_assert_eq(mdb_env_create(&e), 0);
+	cr_assert_eq(mdb_env_set_maxdbs(e, 32), 0);
+	cr_assert_eq(mdb_env_set_mapsize(e, (size_t)1024 << 20), 0);
+	cr_assert_eq(mdb_env_open(e, env.store, 0, 0600), 0, "cannot open %s", env.store);
+	cr_assert_eq(mdb_txn_begin(e, NULL, 0, &t), 0);
+
+	/* A citizen's POST now waits for the writer. */
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct mr_http r;
+		int ok = mr_post_message(NULL, &env, good, &r) == 0 && r.status == 201;
+		_exit(ok ? 0 : 1);
+	}
+	mr_sleep_ms(2000);
+	j = healthz(&status);
+	cr_expect_eq(status, 503, "/healthz with the writer stuck: %ld", status);
+	cr_expect_str_eq(it_str(j, "reason"), "writer_stalled");
+	json_decref(j);
+	cr_expect_geq(metric("mailroom_writer_queued"), 1);
+
+	mdb_txn_abort(t);
+	mdb_env_close(e);
+	cr_assert_eq(waitpid(child, &wstatus, 0), child);
+	cr_expect(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+	          "the waiting POST was not stored once the writer went on");
+	j = healthz(&status);
+	cr_expect_eq(status, 200, "/healthz after the writer went on: %ld", status);
 	json_decref(j);
 	IT_DOWN();
 }
