@@ -16,7 +16,8 @@
  * Budget: past max_connections - reserve_connections live connections, or
  * max_per_ip from one address, a new connection pushes out the oldest
  * connection still waiting for headers (of that address, for the
- * per-address limit). A flood of idle or slow connections thus churns
+ * per-address limit; for the total, failing that, the oldest still
+ * sending a body). A flood of idle or slow connections thus churns
  * among itself, while a client that sends its request at once is never
  * the oldest waiting one. */
 #include "gw.h"
@@ -235,11 +236,12 @@ static void kill_conn(struct gw_conns *cs, struct gw_conn *e, int why)
 	atomic_fetch_add_explicit(&cs->m->closed[why], 1, memory_order_relaxed);
 }
 
-/* The longest waiting for headers (of one address when key is given). */
-static struct gw_conn *oldest_waiting(struct gw_conns *cs, const uint8_t *key, int klen)
+/* The longest in state other than skip (of one address when key is given). */
+static struct gw_conn *oldest(struct gw_conns *cs, int state, const struct gw_conn *skip,
+                              const uint8_t *key, int klen)
 {
 	for (struct gw_conn *e = cs->head; e; e = e->next)
-		if (e->state == CS_HEAD && !e->closing &&
+		if (e->state == state && !e->closing && e != skip &&
 		    (!key || (e->alen == klen && memcmp(e->addr, key, (size_t)klen) == 0)))
 			return e;
 	return NULL;
@@ -269,11 +271,17 @@ static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
 		for (struct gw_conn *o = cs->head; o; o = o->next)
 			same += !o->closing && o->alen == e->alen &&
 			        memcmp(o->addr, e->addr, (size_t)e->alen) == 0;
-		if (same > cs->conf->http_max_per_ip)
-			kill_conn(cs, oldest_waiting(cs, e->addr, e->alen), GW_CLOSE_PER_ADDRESS);
+		if (same > cs->conf->http_max_per_ip) {
+			struct gw_conn *v = oldest(cs, CS_HEAD, e, e->addr, e->alen);
+			kill_conn(cs, v ? v : e, GW_CLOSE_PER_ADDRESS);
+		}
 	}
+	/* Then a body still arriving: bodies kept just above body_min_rate
+	 * would otherwise hold the budget for body_max / body_min_rate. */
 	if (cs->live > cs->conf->http_max_conns - cs->conf->reserve_connections) {
-		struct gw_conn *v = oldest_waiting(cs, NULL, 0);
+		struct gw_conn *v = oldest(cs, CS_HEAD, e, NULL, 0);
+		if (!v)
+			v = oldest(cs, CS_BODY, e, NULL, 0);
 		kill_conn(cs, v ? v : e, GW_CLOSE_BUDGET);
 	}
 	pthread_mutex_unlock(&cs->mu);

@@ -462,3 +462,35 @@ Test(http, healthz_writer_stalled, .init = it_init, .fini = it_fini, .timeout = 
 	json_decref(j);
 	IT_DOWN();
 }
+
+/* Bodies begun and kept coming slowly hold no room a new client needs. */
+Test(http, slow_bodies_leave_room, .init = it_init, .fini = it_fini, .timeout = 60)
+{
+	const struct mr_opts o = {.extra_ini = "[gateway]\nmax_connections = 40\n"
+	                                       "reserve_connections = 10\n"};
+	char head[256];
+	int fds[35];
+
+	IT_UP(&o);
+	snprintf(head, sizeof(head), POST_HEAD "Content-Length: 60000\r\n\r\n{\"channel\":");
+	for (int i = 0; i < 35; i++) {
+		fds[i] = connect_from(2 + i % 5, 0);
+		cr_assert(fds[i] >= 0);
+		cr_assert(send(fds[i], head, strlen(head), MSG_NOSIGNAL) > 0);
+	}
+	mr_sleep_ms(300);
+	for (int round = 0; round < 3; round++) {
+		struct mr_http r;
+		double t0 = mr_now_s();
+		int rc = mr_post_message(NULL, &env, good, &r);
+		double took = mr_now_s() - t0;
+		cr_expect(rc == 0 && r.status == 201, "round %d with 35 bodies arriving: HTTP %ld", round,
+		          r.status);
+		cr_expect_lt(took, 1.0, "round %d: the POST took %.2f s", round, took);
+		mr_http_free(&r);
+	}
+	cr_expect_gt(metric("mailroom_http_closed_total{reason=\"budget\"}"), 0);
+	for (int i = 0; i < 35; i++)
+		close(fds[i]);
+	IT_DOWN();
+}
