@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* ------------------------------------------------------ router client -- */
 
@@ -198,8 +199,20 @@ enum gw_route {
 
 #define GW_NSTATUS 14
 
+/* Why the gateway closed a connection itself (gw_conn.c). */
+enum gw_close {
+	GW_CLOSE_HEADERS,       /* headers not complete within header_timeout_s */
+	GW_CLOSE_BODY,          /* body slower than body_min_rate */
+	GW_CLOSE_IDLE,          /* no next request within header_timeout_s */
+	GW_CLOSE_BUDGET,        /* pushed out for a newer client: over the budget */
+	GW_CLOSE_PER_ADDRESS,   /* pushed out: over max_per_ip from its address */
+	GW_CLOSE_COUNT
+};
+
 struct gw_metrics {
 	atomic_ulong n[GW_R_COUNT][GW_NSTATUS];
+	atomic_ulong closed[GW_CLOSE_COUNT];
+	atomic_long conns;      /* connections open */
 };
 
 void gw_metrics_count(struct gw_metrics *m, int route, unsigned status);
@@ -217,6 +230,42 @@ void gw_limit_free(struct gw_limit *l);
 /* 0 when the request may go on, else the seconds until the window ends;
  * *first is set on the first refusal of an address in a window. */
 int gw_limit_take(struct gw_limit *l, const struct sockaddr *sa, int64_t now_ms, int *first);
+/* -------------------------------------------------------- connections -- */
+
+/* Addresses and networks ("10.0.0.1", "fd00::/8"), e.g. trusted proxies. */
+#define GW_MAX_NETS 16
+struct gw_nets {
+	int n;
+	struct gw_net {
+		int family;
+		int bits;
+		uint8_t a[16];
+	} net[GW_MAX_NETS];
+};
+/* Comma- or space-separated; -1 on a bad entry or more than GW_MAX_NETS. */
+int gw_nets_parse(const char *list, struct gw_nets *out);
+int gw_nets_match(const struct gw_nets *nets, const struct sockaddr *sa);
+/* A numeric address of len bytes, blanks around allowed; 0 or -1. */
+int gw_addr_parse(const char *text, size_t len, struct sockaddr_storage *out);
+/* The client: peer, or when peer is a trusted proxy the right-most
+ * address in X-Forwarded-For that is not one (xff may be NULL). -1 when
+ * xff is malformed (out is then the last address understood, or peer). */
+int gw_client_addr(const struct gw_nets *proxies, const struct sockaddr *peer, const char *xff,
+                   struct sockaddr_storage *out);
+
+/* Deadlines and the connection budget (gw_conn.c). */
+struct gw_conns;
+enum { GW_CONN_HEADERS, GW_CONN_BODY, GW_CONN_BUSY, GW_CONN_DONE };
+int gw_conns_start(struct gw_conns **out, const struct pb_conf *c, struct gw_metrics *m);
+/* Only after MHD has stopped. */
+void gw_conns_stop(struct gw_conns *cs);
+/* MHD_OPTION_NOTIFY_CONNECTION's callback; cls is the gw_conns. */
+void gw_conns_notify(void *cls, struct MHD_Connection *conn, void **sc,
+                     enum MHD_ConnectionNotificationCode code);
+/* A request's progress on conn: GW_CONN_* (bytes of body for GW_CONN_BODY). */
+void gw_conn_mark(struct gw_conns *cs, struct MHD_Connection *conn, int event, size_t bytes);
+const struct gw_nets *gw_conns_proxies(const struct gw_conns *cs);
+
 /* ------------------------------------------------------------ console -- */
 
 /* The handlers' console listener ([console]); *out stays NULL when
@@ -257,6 +306,7 @@ struct gw {
 	uint8_t page_key[32];   /* from the gateway secret: form tokens, derived access keys */
 	char css_path[64];      /* /static/site-<hash>.css */
 	struct gw_limit *submit_limit, *lookup_limit;
+	struct gw_conns *conns;
 };
 
 /* The phases of a request, see gw_http.c. */
@@ -269,6 +319,7 @@ struct gw_req {
 	int route;
 	int phase;
 	int too_large;
+	int busy;               /* the body is in: the connection's deadline is off */
 	char *body;
 	size_t len, cap, seen;
 	struct gw_call call;
@@ -278,6 +329,7 @@ struct gw_req {
 	int log_kind;           /* GW_R_LOG: which question */
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
 	char method[16];
+	struct sockaddr_storage client;   /* behind a trusted proxy, the forwarded one */
 };
 
 struct gw_hdr {

@@ -240,10 +240,8 @@ static int is_json_type(const char *ct)
 
 int gw_limited(struct gw_req *r, int lookup)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	struct gw_limit *l = lookup ? r->g->lookup_limit : r->g->submit_limit;
-	int first, wait = gw_limit_take(l, ci ? ci->client_addr : NULL, pb_now_ms(), &first);
+	int first, wait = gw_limit_take(l, (const struct sockaddr *)&r->client, pb_now_ms(), &first);
 
 	/* No address in the log: the count is what operators need. */
 	if (first)
@@ -253,12 +251,83 @@ int gw_limited(struct gw_req *r, int lookup)
 	return wait;
 }
 
+/* ----------------------------------------------------------- framing -- */
+
+/* What the headers say about the body's length, and where it came from. */
+struct framing {
+	int ncl, nte, bad_cl, bad_te;
+	const char *xff;
+};
+
+/* 1 to 18 digits: no sign, no blanks, no value that could overflow. */
+static int length_ok(const char *v)
+{
+	size_t n = strspn(v, "0123456789");
+
+	return n > 0 && n <= 18 && v[n] == '\0';
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (!key)
+		return MHD_YES;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		f->ncl++;
+		f->bad_cl |= !value || !length_ok(value);
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->nte++;
+		f->bad_te |= !value || strcasecmp(value, "chunked") != 0;
+	} else if (strcasecmp(key, "X-Forwarded-For") == 0) {
+		f->xff = value;   /* the last one: a proxy of ours appends */
+	}
+	return MHD_YES;
+}
+
+/* Smuggling needs two readings of one message's length: refuse any
+ * message that allows two, and close the connection, since what follows
+ * on it cannot be framed with confidence. */
+static const char *framing_error(const struct framing *f, const char **message)
+{
+	if (f->ncl > 1) {
+		*message = "more than one Content-Length";
+		return "duplicate_content_length";
+	}
+	if (f->ncl && f->nte) {
+		*message = "both Content-Length and Transfer-Encoding";
+		return "ambiguous_length";
+	}
+	if (f->bad_cl) {
+		*message = "Content-Length is not a decimal length";
+		return "invalid_content_length";
+	}
+	if (f->nte > 1 || f->bad_te) {
+		*message = "only one Transfer-Encoding: chunked is understood";
+		return "unsupported_transfer_encoding";
+	}
+	return NULL;
+}
+
 /* First call: everything that can be refused before reading a body. */
 static enum MHD_Result begin(struct gw_req *r, const char *url, const char *method)
 {
-	const char *allow;
+	const char *allow, *why, *message;
 	struct gw *g = r->g;
+	struct framing f = {0};
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &f);
+	if (gw_client_addr(gw_conns_proxies(g->conns), ci ? ci->client_addr : NULL, f.xff,
+	                   &r->client) != 0)
+		pb_warn("a trusted proxy sent a malformed X-Forwarded-For");
+	if ((why = framing_error(&f, &message)) != NULL) {
+		static const struct gw_hdr close_hdr = {MHD_HTTP_HEADER_CONNECTION, "close"};
+		return gw_send_error_h(r, MHD_HTTP_BAD_REQUEST, why, message, &close_hdr, 1);
+	}
 	r->route = route_of(url, &allow);
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	if (r->route == GW_R_OTHER)
@@ -299,7 +368,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
-		/* MHD has checked the syntax; only the size matters here. */
+		/* The syntax is checked above; only the size matters here. */
 		unsigned long long n = strtoull(cl, NULL, 10);
 		if (n > g->conf.http_body_max)
 			return gw_send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
@@ -358,6 +427,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	(void)version;
 	if (!r)
 		return MHD_NO;   /* the URI callback could not allocate */
+	/* The connection's deadline follows the request (gw_conn.c). */
+	if (r->phase == GW_PH_NEW)
+		gw_conn_mark(r->g->conns, conn, GW_CONN_HEADERS, 0);
+	else if (*upload_size)
+		gw_conn_mark(r->g->conns, conn, GW_CONN_BODY, *upload_size);
+	else if (!r->busy) {
+		r->busy = 1;
+		gw_conn_mark(r->g->conns, conn, GW_CONN_BUSY, 0);
+	}
 	switch (r->phase) {
 	case GW_PH_NEW:
 		r->conn = conn;
@@ -422,8 +500,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
 	struct gw *g = cls;
 	struct gw_req *r = *ctx;
 
-	(void)conn;
 	(void)toe;
+	gw_conn_mark(g->conns, conn, GW_CONN_DONE, 0);
 	if (!r)
 		return;
 	gw_call_fini(&r->call);
@@ -466,6 +544,7 @@ static void release(struct gw *g)
 	gw_limit_free(g->submit_limit);
 	gw_limit_free(g->lookup_limit);
 	gw_hotline_fini(&g->hotline);
+	gw_conns_stop(g->conns);
 	sodium_memzero(&g->router.secret, sizeof(g->router.secret));
 	free(g);
 }
@@ -499,7 +578,9 @@ static int start_daemon(struct gw *g)
 	                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
 	                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->http_max_conns,
-	                          MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)c->http_max_per_ip,
+	                          /* per address: gw_conn.c, which knows the trusted proxies */
+	                          MHD_OPTION_NOTIFY_CONNECTION, gw_conns_notify, g->conns,
+	                          MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 	                          MHD_OPTION_URI_LOG_CALLBACK, uri_cb, g,
 	                          MHD_OPTION_NOTIFY_COMPLETED, completed_cb, g,
@@ -550,6 +631,8 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
 		pb_error("%s", err);
 	gw_pages_init(g, secret, sizeof(secret));
+	if (rc == PB_OK)
+		rc = gw_conns_start(&g->conns, &g->conf, &g->metrics);
 	if (rc == PB_OK && (gw_limit_init(&g->submit_limit, conf->submit_per_minute) ||
 	                    gw_limit_init(&g->lookup_limit, conf->lookup_per_minute)))
 		rc = PB_ENOMEM;

@@ -114,6 +114,33 @@ static void router_stats(FILE *f, const Mailroom__StatsResp *s)
 	        "# HELP mailroom_calendar_last_year Last year with a loaded holiday notice.\n"
 	        "# TYPE mailroom_calendar_last_year gauge\nmailroom_calendar_last_year %d\n",
 	        s->calendar_next_year_missing ? 1 : 0, (int)s->calendar_last_year);
+	/* What /healthz judges, so a 503 there can be explained here. */
+	fprintf(f,
+	        "# HELP mailroom_store_full 1 while the store's map is full: writes answer 503.\n"
+	        "# TYPE mailroom_store_full gauge\nmailroom_store_full %d\n"
+	        "# HELP mailroom_writer_queued Requests waiting for the router's writer.\n"
+	        "# TYPE mailroom_writer_queued gauge\nmailroom_writer_queued %llu\n"
+	        "# HELP mailroom_writer_idle_seconds Time since the writer's last commit.\n"
+	        "# TYPE mailroom_writer_idle_seconds gauge\nmailroom_writer_idle_seconds %.3f\n",
+	        s->store_full ? 1 : 0, (unsigned long long)s->writer_queued,
+	        (double)s->writer_idle_ms / 1000.0);
+}
+
+static const char *const close_names[GW_CLOSE_COUNT] = {
+	"headers", "body", "idle", "budget", "per_address",
+};
+
+static void connections(FILE *f, struct gw_metrics *m)
+{
+	fprintf(f,
+	        "# HELP mailroom_http_connections Connections open.\n"
+	        "# TYPE mailroom_http_connections gauge\nmailroom_http_connections %ld\n"
+	        "# HELP mailroom_http_closed_total Connections the gateway closed itself, by "
+	        "reason.\n# TYPE mailroom_http_closed_total counter\n",
+	        atomic_load_explicit(&m->conns, memory_order_relaxed));
+	for (int i = 0; i < GW_CLOSE_COUNT; i++)
+		fprintf(f, "mailroom_http_closed_total{reason=\"%s\"} %lu\n", close_names[i],
+		        atomic_load_explicit(&m->closed[i], memory_order_relaxed));
 }
 
 char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, size_t *len)
@@ -139,6 +166,7 @@ char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, 
 			fprintf(f, "\"} %lu\n", n);
 		}
 	}
+	connections(f, m);
 	fprintf(f,
 	        "# HELP mailroom_router_up Whether the router answered the stats request.\n"
 	        "# TYPE mailroom_router_up gauge\nmailroom_router_up %d\n",

@@ -249,16 +249,51 @@ enum MHD_Result gw_post_order(struct gw_req *r, const char *method)
 	return ret;
 }
 
+static enum MHD_Result health(struct gw_req *r, const char *reason)
+{
+	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+	int up = gw_router_connected(&r->g->router);
+	json_t *doc = json_pack("{s:s, s:s}", "status", reason ? "unavailable" : "ok", "router",
+	                        up ? "connected" : "disconnected");
+
+	if (!reason)
+		return gw_send_json(r, MHD_HTTP_OK, doc, NULL, 0);
+	if (doc && json_object_set_new(doc, "reason", json_string(reason))) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return gw_send_json(r, MHD_HTTP_SERVICE_UNAVAILABLE, doc, &retry, 1);
+}
+
+/* Ready only when the router answers its stats and they show a writer
+ * that can take work: the store not full, and no work waiting on a
+ * writer that has been silent longer than health_stall_ms. */
 enum MHD_Result gw_healthz(struct gw_req *r)
 {
-	int up = gw_router_connected(&r->g->router);
-	json_t *doc = json_pack("{s:s, s:s}", "status", "ok", "router",
-	                        up ? "connected" : "disconnected");
-	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
+	Mailroom__StatsReq st = MAILROOM__STATS_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 
-	if (up)
-		return gw_send_json(r, MHD_HTTP_OK, doc, NULL, 0);
-	return gw_send_json(r, MHD_HTTP_SERVICE_UNAVAILABLE, doc, &retry, 1);
+	req.op_case = MAILROOM__REQUEST__OP_STATS;
+	req.stats = &st;
+	if (gw_start_call(r, &req) != PB_OK)
+		return health(r, "router_disconnected");
+	return MHD_YES;
+}
+
+static enum MHD_Result health_answer(struct gw_req *r, const struct gw_call *c)
+{
+	const Mailroom__StatsResp *s;
+
+	if (c->rc != PB_OK)
+		return health(r, "router_timeout");
+	if (c->resp->code != 0 || c->resp->result_case != MAILROOM__RESPONSE__RESULT_STATS ||
+	    !(s = c->resp->stats))
+		return health(r, "router_error");
+	if (s->store_full)
+		return health(r, "store_full");
+	if (s->writer_queued > 0 && s->writer_idle_ms > (uint64_t)r->g->conf.health_stall_ms)
+		return health(r, "writer_stalled");
+	return health(r, NULL);
 }
 
 static enum MHD_Result send_metrics(struct gw_req *r, const Mailroom__StatsResp *stats)
@@ -403,6 +438,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 	r->phase = GW_PH_DONE;
 	if (r->route == GW_R_PAGE)
 		return gw_page_answer(r);
+	if (r->route == GW_R_HEALTHZ)
+		return health_answer(r, c);
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");

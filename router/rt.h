@@ -40,6 +40,10 @@ struct rt_core {
 	_Atomic uint64_t commits;
 	_Atomic uint64_t commit_us_sum;
 	_Atomic uint64_t commit_us_bucket[9];
+	/* health, for StatsResp: see rt_writer.c */
+	_Atomic int store_full;
+	_Atomic int64_t last_commit_ms;
+	_Atomic int64_t writer_queued;
 	/* the handlers in force: the ini's merged with the store's (rt_handlers.c) */
 	struct rt_hset *_Atomic handlers;
 };
@@ -160,6 +164,9 @@ void rt_writer_submit_list(struct rt_writer *w, struct rt_op *ops);
 /* Stops the thread after it has answered everything it holds; requests
  * submitted later are answered "unavailable" at once. */
 void rt_writer_stop(struct rt_writer *w);
+/* The writer's health fields of StatsResp: store full, work waiting, time
+ * since the last commit. */
+void rt_health_stats(struct rt_core *core, int64_t now_ms, Mailroom__StatsResp *sr);
 /* Only once no caller can submit any more (the socket is closed). */
 void rt_writer_free(struct rt_writer *w);
 

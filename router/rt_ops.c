@@ -879,6 +879,7 @@ static int op_stats(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_r
 	sr->n_commit_us_bucket = 9;
 	sr->calendar_next_year_missing = cal_next_year_missing(core->cal, now_ms);
 	sr->calendar_last_year = cal_last_year(core->cal);
+	rt_health_stats(core, now_ms, sr);
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_STATS;
 	res->resp.stats = sr;
 	return PB_OK;

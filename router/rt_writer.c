@@ -63,6 +63,35 @@ static void record_commit(struct rt_core *core, int64_t us)
 	atomic_fetch_add(&core->commit_us_bucket[b], 1);
 }
 
+/* Health for /healthz (writer_queued counts requests from submission until
+ * their batch is processed): a write refused for a full map marks the store
+ * full until a batch commits with none refused; every commit (idle ticks
+ * too) shows the writer is alive. */
+static void note_health(struct rt_core *core, int worked, int rc, const struct rt_op *done)
+{
+	int full = rc == PB_EFULL;
+
+	for (const struct rt_op *op = done; op && !full; op = op->next)
+		full = op->res.resp.code == PB_EFULL;
+	if (full)
+		atomic_store(&core->store_full, 1);
+	else if (rc == PB_OK && worked)
+		atomic_store(&core->store_full, 0);
+	if (rc == PB_OK)
+		atomic_store(&core->last_commit_ms, pb_mono_us() / 1000);
+}
+
+void rt_health_stats(struct rt_core *core, int64_t now_ms, Mailroom__StatsResp *sr)
+{
+	int64_t last = atomic_load(&core->last_commit_ms), queued = atomic_load(&core->writer_queued);
+	int64_t mono = pb_mono_us() / 1000;
+
+	(void)now_ms;
+	sr->store_full = atomic_load(&core->store_full) != 0;
+	sr->writer_queued = queued > 0 ? (uint64_t)queued : 0;
+	sr->writer_idle_ms = last > 0 && mono > last ? (uint64_t)(mono - last) : 0;
+}
+
 void rt_pack(struct rt_op *op)
 {
 	static const uint8_t oom[] = {0x08, PB_ENOMEM};   /* Response{code = PB_ENOMEM} */
@@ -297,6 +326,7 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 		if (worked)
 			record_commit(core, pb_mono_us() - t0);
 	}
+	note_health(core, batch != NULL, rc, done);
 	if (rc) {
 		pb_error("commit failed: %s; answering the batch with an error", pb_err_str(rc));
 		ntouched = 0;
@@ -315,8 +345,12 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 		/* Woken pulls go first in the next batch. */
 		pthread_mutex_lock(&w->mu);
 		struct rt_op *last = woken;
-		while (last->next)
+		int64_t n = 1;
+		while (last->next) {
 			last = last->next;
+			n++;
+		}
+		atomic_fetch_add(&core->writer_queued, n);
 		last->next = w->head;
 		w->head = woken;
 		if (!w->tail)
@@ -395,6 +429,7 @@ static void *writer_main(void *arg)
 			tailp = &op->next;
 			n++;
 		}
+
 		if (!w->head)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->mu);
@@ -404,6 +439,8 @@ static void *writer_main(void *arg)
 		next_tick = expire_waiters(w, &batch, now);
 		if (batch || now >= next_tick - TICK_MS)
 			process(w, batch);
+		/* Counted until processed: a writer stuck in a commit has work. */
+		atomic_fetch_sub(&w->core->writer_queued, n);
 	}
 	/* Shutting down: parked pulls end empty, and the answerer finishes
 	 * what it was given before the writer counts as stopped. */
@@ -430,6 +467,7 @@ int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, stru
 	if (!w)
 		return PB_ENOMEM;
 	w->core = core;
+	atomic_store(&core->last_commit_ms, pb_mono_us() / 1000);   /* idle counts from start */
 	w->publish = publish;
 	w->publish_arg = arg;
 	pthread_mutex_init(&w->mu, NULL);
@@ -465,11 +503,14 @@ void rt_writer_submit(struct rt_writer *w, struct rt_op *op)
 void rt_writer_submit_list(struct rt_writer *w, struct rt_op *ops)
 {
 	struct rt_op *last = ops;
+	int64_t n = 1;
 
 	if (!ops)
 		return;
-	while (last->next)
+	while (last->next) {
 		last = last->next;
+		n++;
+	}
 	pthread_mutex_lock(&w->mu);
 	if (w->stopped) {
 		/* Shutting down: answer at once rather than strand the caller. */
@@ -488,6 +529,7 @@ void rt_writer_submit_list(struct rt_writer *w, struct rt_op *ops)
 	else
 		w->head = ops;
 	w->tail = last;
+	atomic_fetch_add(&w->core->writer_queued, n);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 }

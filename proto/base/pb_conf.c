@@ -72,6 +72,11 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->router_batch = 64;
 	c->submit_per_minute = 0;
 	c->lookup_per_minute = 0;
+	c->header_timeout_s = 5;
+	c->body_min_rate = 1024;
+	c->body_grace_s = 5;
+	c->reserve_connections = 64;
+	c->health_stall_ms = 5000;
 	copy(c->office_name, sizeof(c->office_name), "本机关政务信箱");
 	c->hotline_skew_seconds = 300;
 	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),
@@ -362,6 +367,7 @@ static const struct kv_str str_keys[] = {
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),
 	S("gateway", "cors_origins", cors_origins),
+	S("gateway", "trusted_proxies", trusted_proxies),
 	S("office", "name", office_name),
 	S("console", "listen_addr", console_addr),
 	S("hotline", "platform_url", hotline_platform_url),
@@ -400,6 +406,11 @@ static const struct kv_int int_keys[] = {
 	I("gateway", "router_batch", 1, 1024, router_batch),
 	I("gateway", "submit_per_minute", 0, 1000000, submit_per_minute),
 	I("gateway", "lookup_per_minute", 0, 1000000, lookup_per_minute),
+	I("gateway", "header_timeout_s", 1, 3600, header_timeout_s),
+	I("gateway", "body_min_rate", 1, 1 << 30, body_min_rate),
+	I("gateway", "body_grace_s", 1, 3600, body_grace_s),
+	I("gateway", "reserve_connections", 0, 1000000, reserve_connections),
+	I("gateway", "health_stall_ms", 100, 3600000, health_stall_ms),
 	I("hotline", "skew_seconds", 5, 3600, hotline_skew_seconds),
 	I("hotline", "pull", 0, 1, hotline_pull),
 	I("hotline", "poll_interval_ms", 10, 3600000, hotline_poll_interval_ms),

@@ -101,6 +101,12 @@ struct pb_conf {
 	char cors_origins[PB_PATH_MAX];     /* origins allowed to call /v1/ from a browser; "" = none */
 	int submit_per_minute;              /* per client address; 0 = no limit */
 	int lookup_per_minute;
+	int header_timeout_s;               /* a request's headers complete within this */
+	int body_min_rate;                  /* bytes a second a body must keep up, after body_grace_s */
+	int body_grace_s;
+	int reserve_connections;            /* of max_connections, kept for clients that behave */
+	char trusted_proxies[PB_PATH_MAX];  /* addresses whose X-Forwarded-For is believed */
+	int health_stall_ms;                /* writer silent this long with work queued: not ready */
 
 	/* [office] the citizen's web pages */
 	char office_name[128];

@@ -198,10 +198,10 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 	if (!(f = fopen(e->ini, "we")))
 		return complain("cannot create %s", e->ini);
 	fprintf(f, "[general]\nlog_level = %s\n\n", o->log_level ? o->log_level : "info");
-	fprintf(f, "[store]\npath = %s\nmap_size_mb = 1024\nkeys_dir = %s/keys\n"
+	fprintf(f, "[store]\npath = %s\nmap_size_mb = %d\nkeys_dir = %s/keys\n"
 	           "signing_key = %s/keys/store.key\ndata_key = %s/keys/data.key\n"
 	           "log_origin = mailroom.test/log\n\n",
-	        e->store, e->dir, e->dir, e->dir);
+	        e->store, o->map_size_mb ? o->map_size_mb : 1024, e->dir, e->dir, e->dir);
 	if (o->calendars)
 		snprintf(e->calendars, sizeof(e->calendars), "%s", o->calendars);
 	else

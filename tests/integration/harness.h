@@ -36,6 +36,7 @@ struct mr_opts {
 	const char *extra_ini;       /* appended verbatim */
 	const char *log_level;       /* NULL: "info" */
 	const char *calendars;       /* the router's calendar directory; NULL: deploy/calendars */
+	int map_size_mb;             /* 0: 1024 */
 };
 
 struct mr_handler {
