@@ -26,6 +26,7 @@ struct rt_principal {
 	int kind;                          /* MAILROOM__AUTH_KIND__AUTH_* */
 	const struct pb_handler *handler;  /* for handlers */
 	int console;                       /* signed over HTTP (RFC 9421): actor by key id */
+	const struct pb_connector *connector;   /* for AUTH_CONNECTOR: mailroom-hotline */
 };
 
 struct rt_hset;

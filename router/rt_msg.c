@@ -34,6 +34,8 @@ const char *rt_actor(const struct rt_principal *who, char *buf, size_t len)
 		snprintf(buf, len, "handler:%s", id);
 	} else if (who->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY)
 		snprintf(buf, len, "gateway");
+	else if (who->kind == MAILROOM__AUTH_KIND__AUTH_CONNECTOR)
+		snprintf(buf, len, "hotline");   /* one connector per office: its role, no name */
 	else
 		snprintf(buf, len, "router");
 	return buf;

@@ -33,11 +33,12 @@ static const struct rt_optab_row optab[] = {
 	/* Only from mailroom-admin's own key file, never through the console. */
 	ROW(IMPORT_MSG, 1, RT_BY_HANDLER, RT_RIGHT_IMPORT, rt_op_import),
 	ROW(HANDLER_ADMIN, 1, RT_BY_HANDLER, RT_RIGHT_ADMIN, rt_op_handler_admin),
-	/* mailroom-hotline seals with the gateway secret (router/README.md). */
-	ROW(INGEST, 1, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_ingest),
-	ROW(OUTBOX, 0, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_outbox),
-	ROW(OUTBOX_ACK, 1, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_outbox_ack),
-	ROW(HOTLINE_STATUS, 0, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_hotline_status),
+	/* mailroom-hotline under its own key: pulled pages in, the outbox
+	 * out. The gateway keeps the 12345 push (a submit). */
+	ROW(INGEST, 1, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_ingest),
+	ROW(OUTBOX, 0, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_outbox),
+	ROW(OUTBOX_ACK, 1, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_outbox_ack),
+	ROW(HOTLINE_STATUS, 0, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_hotline_status),
 	/* rt_server.c takes a gateway's batch apart before dispatch; a batch
 	 * inside a batch matches no one. */
 	ROW(BATCH, 0, 0, RT_RIGHT_NONE, NULL),
@@ -67,6 +68,8 @@ unsigned rt_principal_by(const struct rt_principal *who)
 		if (!who->handler)
 			return 0;
 		return who->console ? RT_BY_CONSOLE : RT_BY_HANDLER;
+	case MAILROOM__AUTH_KIND__AUTH_CONNECTOR:
+		return who->connector ? RT_BY_CONNECTOR : 0;
 	default:
 		return 0;
 	}
