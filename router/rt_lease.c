@@ -42,8 +42,8 @@ static int answer_view(struct rt_core *core, struct rt_result *res, Mailroom__St
 }
 
 /* Back into a queue: prio 0 puts it ahead of everything not yet tried. */
-static int requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_t prio,
-                   struct rt_result *res)
+int rt_requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_t prio,
+               struct rt_result *res)
 {
 	struct st_qpos pos = {.prio = prio, .due_ms = m->reply_due_ms};
 	int rc;
@@ -196,8 +196,8 @@ int rt_lease_holds(const struct rt_principal *who, const Mailroom__StoredMessage
 
 /* Finds the leased message and checks that this handler holds a live
  * lease on it with this token. */
-static int check_lease(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
-                       int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **mp)
+int rt_lease_check(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
+                   int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **mp)
 {
 	Mailroom__StoredMessage *m;
 	int rc;
@@ -224,7 +224,7 @@ int rt_op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	char actor[PB_NAME_MAX + 16];
 	int rc;
 
-	if ((rc = check_lease(t, who, req->renew, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, req->renew, now_ms, res, &m)))
 		return rc;
 	if ((rc = st_lease_del(t, m->lease_expires_ms, m->id.data)) && rc != PB_ENOTFOUND)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot renew");
@@ -259,7 +259,7 @@ int rt_op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 
 	if (!rt_text_ok(r->text, 1, 10000))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "text: 1-10000 characters");
-	if ((rc = check_lease(t, who, r->lease, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, r->lease, now_ms, res, &m)))
 		return rc;
 	ch = rt_chan_of(m->channel);
 	if (ch->reply)
@@ -298,9 +298,9 @@ int rt_op_release(struct rt_core *core, st_txn *t, const struct rt_principal *wh
 	char actor[PB_NAME_MAX + 16];
 	int rc;
 
-	if ((rc = check_lease(t, who, req->release, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, req->release, now_ms, res, &m)))
 		return rc;
-	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = rt_requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot release");
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RELEASED;
@@ -322,12 +322,12 @@ int rt_op_transfer(struct rt_core *core, st_txn *t, const struct rt_principal *w
 		return rt_fail(res, PB_EINVAL, "unknown_queue", "no such queue");
 	if (!rt_text_ok(x->reason, 1, 500))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "reason: 1-500 characters");
-	if ((rc = check_lease(t, who, x->lease, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, x->lease, now_ms, res, &m)))
 		return rc;
 	if (strcmp(m->queue, x->to_queue) == 0)
 		return rt_fail(res, PB_EINVAL, "same_queue", "the message is already in that queue");
 	char *from = m->queue;
-	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, x->to_queue, 1, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = rt_requeue(t, m, x->to_queue, 1, res)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot transfer");
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED;
@@ -357,7 +357,7 @@ int rt_expire_one(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_res
 	}
 	if (rc)
 		return rc;
-	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = rt_requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
 		return rc;
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASE_EXPIRED;

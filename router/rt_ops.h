@@ -121,6 +121,16 @@ int rt_op_release(struct rt_core *core, st_txn *t, const struct rt_principal *wh
                   const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_transfer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Finds the message ref names and checks that this handler may use its
+ * queue and holds a live lease on it with this token. */
+int rt_lease_check(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
+                   int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **mp);
+/* Puts m back in queue (prio 0 ahead of everything not yet tried). */
+int rt_requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_t prio,
+               struct rt_result *res);
+/* Return to dispatch (rt_dispatch.c). */
+int rt_op_return_to_dispatch(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* The generic answer on a held lease: the message replied, its record. */
 int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                    Mailroom__StoredMessage *m, const char *text, int64_t now_ms,

@@ -24,6 +24,7 @@ static const struct rt_optab_row optab[] = {
 	ROW(REPLY, 1, H, RT_RIGHT_NONE, rt_op_reply),
 	ROW(RELEASE, 1, H, RT_RIGHT_NONE, rt_op_release),
 	ROW(TRANSFER, 1, H, RT_RIGHT_NONE, rt_op_transfer),
+	ROW(RETURN_TO_DISPATCH, 1, H, RT_RIGHT_NONE, rt_op_return_to_dispatch),
 	ROW(QUEUES, 0, H, RT_RIGHT_NONE, rt_op_queues),
 	ROW(CLOCK, 1, H, RT_RIGHT_NONE, rt_op_clock),
 	ROW(HOTLINE, 1, H, RT_RIGHT_NONE, rt_op_hotline),

@@ -392,6 +392,7 @@ static const struct kv_str str_keys[] = {
 	S("hotline", "app_id", hotline_app_id),
 	S("hotline", "app_secret_file", hotline_app_secret_file),
 	S("hotline", "key_file", hotline_key_file),
+	S("route", "dispatcher", dispatcher_queue),
 	S("hotline", "unit", hotline_unit),
 };
 #undef S

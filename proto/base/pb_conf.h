@@ -161,6 +161,9 @@ struct pb_conf {
 	/* [handler.NAME] */
 	int nhandlers;
 	struct pb_handler handlers[PB_MAX_HANDLERS];
+	/* [route] dispatcher: where a return to dispatch sends a message;
+	 * "" = the channel's default queue */
+	char dispatcher_queue[PB_NAME_MAX];
 	/* [connector.NAME]: the connectors the router serves */
 	int nconnectors;
 	struct pb_connector connectors[PB_MAX_CONNECTORS];

@@ -337,12 +337,13 @@ Test(base, config_reads_routes_handlers_and_policy)
 
 /* The 12345 connector's key on both sides: the router's list and the
  * connector's own key file. */
-Test(base, config_reads_connectors)
+Test(base, config_reads_connectors_and_dispatcher)
 {
 	struct pb_conf c;
 	char err[256];
 	uint8_t key[32];
 	const char *text =
+	    "[route]\ndispatcher = general\n"
 	    "[hotline]\nkey_file = /srv/keys/hotline.key\n"
 	    "[connector.hotline]\nkey = 0202020202020202020202020202020202020202020202020202020202020202\n";
 	char *path = write_tmp(text);
@@ -350,6 +351,7 @@ Test(base, config_reads_connectors)
 	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
 	unlink(path);
 	cr_assert_str_eq(c.hotline_key_file, "/srv/keys/hotline.key");
+	cr_assert_str_eq(c.dispatcher_queue, "general");
 	cr_assert_eq(c.nconnectors, 1);
 	cr_assert_str_eq(c.connectors[0].name, "hotline");
 	memset(key, 2, sizeof(key));
