@@ -14,11 +14,18 @@ if [ ! -f var/handler.key ]; then
 	build/bin/mailroom-handler --key var/handler.key keygen >/dev/null
 fi
 pub=$(build/bin/mailroom-handler --key var/handler.key pubkey)
+# mailroom-hotline's own key: the router serves it as [connector.hotline].
+mkdir -p -m 0700 var/keys
+if [ ! -f var/keys/hotline.key ]; then
+	build/bin/mailroom-handler --key var/keys/hotline.key keygen >/dev/null
+fi
+hlpub=$(build/bin/mailroom-handler --key var/keys/hotline.key pubkey)
 {
 	cat deploy/mailroom.ini
 	# The demo handler may also import and change the handler list
 	# (mailroom-admin uses this key by default), and sees the supervision view.
 	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline, disclosure\nimport = yes\nadmin = yes\nsupervise = yes\n' "$pub"
+	printf '\n[connector.hotline]\nkey = %s\n' "$hlpub"
 } >var/mailroom.ini
 build/bin/mailroom-router -c var/mailroom.ini &
 router=$!

@@ -3,7 +3,8 @@
  * only after the commit is durable, and publishes committed audit records.
  *
  * Layers, each usable without the ones above it:
- *   rt_ops.c     one request against one store transaction (business rules)
+ *   rt_optab.c   the operation table: one request against one store
+ *                transaction (business rules in the rt_op_* functions)
  *   rt_writer.c  the writer thread: batches, nested txns, group commit,
  *                long-poll waiters, lease expiry
  *   rt_server.c  nng REP contexts, authentication, replay protection, PUB
@@ -25,6 +26,7 @@ struct rt_principal {
 	int kind;                          /* MAILROOM__AUTH_KIND__AUTH_* */
 	const struct pb_handler *handler;  /* for handlers */
 	int console;                       /* signed over HTTP (RFC 9421): actor by key id */
+	const struct pb_connector *connector;   /* for AUTH_CONNECTOR: mailroom-hotline */
 };
 
 struct rt_hset;

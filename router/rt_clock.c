@@ -7,6 +7,7 @@
  * takes due entries in the same transaction that writes the step's record
  * and schedules the next, so each step is written exactly once, across
  * restarts too. */
+#include "rt_chan.h"
 #include "rt_ops.h"
 #include "pb_err.h"
 #include "pb_log.h"
@@ -109,6 +110,7 @@ int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
 {
 	const struct pb_policy *p = &core->conf->policy;
 	int ch = m->channel;
+	const struct rt_chan *chan = rt_chan_of(ch);
 	struct pb_clock span[2] = {p->ack[ch], p->reply[ch]};
 	int64_t platform[2] = {0, 0};
 	Mailroom__Clock **list = rt_own(res, calloc(2, sizeof(*list)), RT_OWN_FREE);
@@ -117,17 +119,8 @@ int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
 
 	if (!list || !clocks)
 		return PB_ENOMEM;
-	if (ch == PB_CH_HOTLINE && m->order) {
-		if (m->order->category && strcmp(m->order->category, "consultation") == 0)
-			span[1] = p->hotline_consult_reply;
-		if (m->order->urgency && (strcmp(m->order->urgency, "urgent") == 0 ||
-		                          strcmp(m->order->urgency, "critical") == 0)) {
-			span[0] = p->hotline_urgent_ack;
-			span[1] = p->hotline_urgent_reply;
-		}
-		platform[0] = m->order->sign_due_ms;
-		platform[1] = m->order->finish_due_ms;
-	}
+	if (chan->spans)
+		chan->spans(p, m, span, platform);
 	m->n_clocks = 0;
 	m->clocks = list;
 	for (int i = 0; i < 2; i++) {
@@ -295,6 +288,7 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	                             MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED,
 	                             MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED};
 	const Mailroom__ClockReq *r = req->clock;
+	const struct rt_chan *chan;
 	const struct pb_policy *p = &core->conf->policy;
 	Mailroom__StoredMessage *m;
 	Mailroom__Clock *c;
@@ -307,10 +301,8 @@ int rt_op_clock(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		return rc;
 	if (!pb_handler_may(who->handler, m->queue))
 		return rt_fail(res, PB_EFORBIDDEN, "queue_forbidden", "this handler may not use that queue");
-	if (m->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE)
-		return rt_fail(res, PB_ESTATE, "use_disclosure_steps",
-		               "a disclosure application's clock moves with its steps (disclosure ...)");
-	if ((rc = rt_hotline_closed(m, res)))
+	chan = rt_chan_of(m->channel);
+	if ((chan->clock && (rc = chan->clock(m, res))) || (chan->closed && (rc = chan->closed(m, res))))
 		return rc;
 	if (m->status == MAILROOM__STATUS__STATUS_REPLIED || m->status == MAILROOM__STATUS__STATUS_CLOSED)
 		return rt_fail(res, PB_ESTATE, "already_answered", "the message is already answered");

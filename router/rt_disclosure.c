@@ -2,6 +2,7 @@
  * repeat detection, and the life-cycle steps of router/README.md
  * ("Disclosure applications"), each checked against the application's
  * phase and written as one audit record. */
+#include "rt_chan.h"
 #include "rt_ops.h"
 #include "pb_disc.h"
 #include "pb_err.h"
@@ -788,3 +789,48 @@ int rt_op_disclosure(struct rt_core *core, st_txn *t, const struct rt_principal 
 {
 	return rt_disclosure_step(core, t, who, req->disclosure, now_ms, res);
 }
+
+/* ------------------------------------------------------ channel row -- */
+
+static int app_view(struct rt_core *core, struct rt_result *res, const Mailroom__StoredMessage *m,
+                    int handler, Mailroom__MessageView *v)
+{
+	return m->disclosure ? rt_disclosure_view(core, res, m, handler, &v->disclosure) : PB_OK;
+}
+
+static int app_pulled(st_txn *t, struct rt_result *res, Mailroom__MessageView *v)
+{
+	return v->disclosure ? rt_disclosure_view_repeat(t, res, v->disclosure) : PB_OK;
+}
+
+static int app_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
+                     struct rt_result *res)
+{
+	(void)core;
+	(void)t;
+	(void)who;
+	(void)m;
+	(void)text;
+	(void)now_ms;
+	return rt_fail(res, PB_ESTATE, "use_disclosure_steps",
+	               "a disclosure application is answered by a decision (disclosure decide)");
+}
+
+static int app_clock(const Mailroom__StoredMessage *m, struct rt_result *res)
+{
+	(void)m;
+	return rt_fail(res, PB_ESTATE, "use_disclosure_steps",
+	               "a disclosure application's clock moves with its steps (disclosure ...)");
+}
+
+/* Applications: their steps (DisclosureReq) are their only answer and
+ * their only clock moves. */
+const struct rt_chan rt_chan_disclosure_row = {
+	.name = "disclosure",
+	.submit = rt_disclosure_submit,
+	.view = app_view,
+	.pulled = app_pulled,
+	.reply = app_reply,
+	.clock = app_clock,
+};

@@ -14,6 +14,7 @@
  *    record's receipt, whose index is kept (meta "receipt:<urge key>") so
  *    a repeat gets the same one.
  * A refusal aborts only that order; a page records it and goes on. */
+#include "rt_chan.h"
 #include "rt_ops.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -517,12 +518,18 @@ int rt_op_ingest(struct rt_core *core, st_txn *t, const struct rt_principal *who
 	return PB_OK;
 }
 
-int rt_op_hotline_status(st_txn *t, struct rt_result *res)
+int rt_op_hotline_status(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	Mailroom__HotlineStatusResp *hs = rt_own(res, malloc(sizeof(*hs)), RT_OWN_FREE);
 	char *cur = rt_own(res, malloc(CURSOR_MAX + 1), RT_OWN_FREE);
 	size_t len = 0;
 	int rc;
+
+	(void)core;
+	(void)who;
+	(void)req;
+	(void)now_ms;
 
 	if (!hs || !cur)
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
@@ -541,3 +548,66 @@ int rt_op_hotline_status(st_txn *t, struct rt_result *res)
 	res->resp.hotline_status = hs;
 	return PB_OK;
 }
+
+/* ------------------------------------------------------ channel row -- */
+
+static int order_view(struct rt_core *core, struct rt_result *res, const Mailroom__StoredMessage *m,
+                      int handler, Mailroom__MessageView *v)
+{
+	(void)core;
+	(void)res;
+	if (handler) {
+		v->order = m->order;
+		v->hotline_state = m->hotline_state;
+		v->signed_ms = m->signed_ms;
+		v->citizen_reply = m->citizen_reply;
+	}
+	return PB_OK;
+}
+
+/* A confidential order (保密件) keeps the citizen's contact from handlers. */
+static int order_confidential(const Mailroom__StoredMessage *m)
+{
+	return m->order && m->order->confidential;
+}
+
+static int order_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                       Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
+                       struct rt_result *res)
+{
+	if (!m->order)
+		return rt_reply_plain(core, t, who, m, text, now_ms, res);
+	return rt_hotline_reply(core, t, who, m, text, now_ms, res);
+}
+
+/* The platform's kinds of order have their own spans, and its due times
+ * stand beside ours (the earlier applies, docs/deadlines.md section 4). */
+static void order_spans(const struct pb_policy *p, const Mailroom__StoredMessage *m,
+                        struct pb_clock span[2], int64_t platform[2])
+{
+	if (!m->order)
+		return;
+	if (m->order->category && strcmp(m->order->category, "consultation") == 0)
+		span[1] = p->hotline_consult_reply;
+	if (m->order->urgency && (strcmp(m->order->urgency, "urgent") == 0 ||
+	                          strcmp(m->order->urgency, "critical") == 0)) {
+		span[0] = p->hotline_urgent_ack;
+		span[1] = p->hotline_urgent_reply;
+	}
+	platform[0] = m->order->sign_due_ms;
+	platform[1] = m->order->finish_due_ms;
+}
+
+/* 12345 orders: dispatch, revoke and urge share one intake with pulled
+ * pages; the platform is told of a sign explicitly, so a pull is no
+ * acknowledgement. */
+const struct rt_chan rt_chan_hotline_row = {
+	.name = "hotline",
+	.submit = rt_hotline_submit,
+	.view = order_view,
+	.contact_hidden = order_confidential,
+	.pull_keeps_ack = 1,
+	.closed = rt_hotline_closed,
+	.reply = order_reply,
+	.spans = order_spans,
+};

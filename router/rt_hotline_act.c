@@ -121,6 +121,15 @@ static int need_signed(const Mailroom__StoredMessage *m, struct rt_result *res)
 	return PB_OK;
 }
 
+int rt_hotline_closed(const Mailroom__StoredMessage *m, struct rt_result *res)
+{
+	if (m->hotline_state == MAILROOM__HOTLINE_STATE__HOTLINE_REVOKED)
+		return rt_fail(res, PB_ESTATE, "revoked", "the 12345 platform withdrew this order (撤单)");
+	if (m->hotline_state == MAILROOM__HOTLINE_STATE__HOTLINE_RETURNED)
+		return rt_fail(res, PB_ESTATE, "returned", "this 12345 order was returned to the platform");
+	return PB_OK;
+}
+
 int rt_hotline_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                      Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
                      struct rt_result *res)

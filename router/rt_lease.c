@@ -1,6 +1,7 @@
 /* The handler's side: pull a message under a lease, then renew, reply,
  * release or transfer it. Every step carries the lease token, so a late
  * answer after the lease expired is refused rather than applied twice. */
+#include "rt_chan.h"
 #include "rt_ops.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -11,11 +12,6 @@
 #include <string.h>
 
 #define TOKEN_LEN 16
-
-int rt_op_pull(struct rt_core *, st_txn *, const struct rt_principal *, const Mailroom__Request *,
-               int64_t, struct rt_result *);
-int rt_op_lease(struct rt_core *, st_txn *, const struct rt_principal *, const Mailroom__Request *,
-                int64_t, struct rt_result *);
 
 void rt_token_hash(const uint8_t *token, uint8_t out[ST_HASH_LEN])
 {
@@ -46,8 +42,8 @@ static int answer_view(struct rt_core *core, struct rt_result *res, Mailroom__St
 }
 
 /* Back into a queue: prio 0 puts it ahead of everything not yet tried. */
-static int requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_t prio,
-                   struct rt_result *res)
+int rt_requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_t prio,
+               struct rt_result *res)
 {
 	struct st_qpos pos = {.prio = prio, .due_ms = m->reply_due_ms};
 	int rc;
@@ -81,6 +77,7 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	const Mailroom__PullReq *p = req->pull;
+	const struct rt_chan *ch;
 	Mailroom__StoredMessage *m;
 	Mailroom__AuditRecord rec;
 	struct st_qpos pos;
@@ -110,6 +107,7 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		goto PullResp_empty;   /* an orphan entry: gone now, nothing to lease */
 	if (rc)
 		return rc;
+	ch = rt_chan_of(m->channel);
 
 	token = rt_own(res, malloc(TOKEN_LEN), RT_OWN_FREE);
 	if (!token)
@@ -120,10 +118,9 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	m->lease_token.len = TOKEN_LEN;
 	m->leased_by = (char *)who->handler->name;
 	m->lease_expires_ms = now_ms + (int64_t)core->conf->lease_seconds * 1000;
-	/* A handler taking the message is its acknowledgement (签收), except
-	 * for 12345 orders: the platform is told by an explicit sign. */
-	if ((m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE &&
-	     (rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms))) ||
+	/* A handler taking the message is its acknowledgement (签收), unless
+	 * its channel signs explicitly. */
+	if ((!ch->pull_keeps_ack && (rc = rt_clock_stop(t, m, ST_CLOCK_ACK, now_ms))) ||
 	    (rc = st_msg_put(t, m)) || (rc = st_lease_put(t, m->lease_expires_ms, pos.id)) ||
 	    (rc = rt_counter_queue(t, p->queue, "leased", 1)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot record the lease");
@@ -146,8 +143,7 @@ int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	l->expires_ms = m->lease_expires_ms;
 	pr->lease = l;
 	if ((rc = rt_view(core, res, m, 1, &pr->message)) ||
-	    (pr->message->disclosure &&
-	     (rc = rt_disclosure_view_repeat(t, res, pr->message->disclosure))))
+	    (ch->pulled && (rc = ch->pulled(t, res, pr->message))))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_PULL;
 	res->resp.pull = pr;
@@ -179,21 +175,13 @@ int rt_answer(st_txn *t, Mailroom__StoredMessage *m, const char *text, const cha
 	return rt_clock_stop(t, m, ST_CLOCK_REPLY, now_ms);
 }
 
-int rt_hotline_closed(const Mailroom__StoredMessage *m, struct rt_result *res)
-{
-	if (m->hotline_state == MAILROOM__HOTLINE_STATE__HOTLINE_REVOKED)
-		return rt_fail(res, PB_ESTATE, "revoked", "the 12345 platform withdrew this order (撤单)");
-	if (m->hotline_state == MAILROOM__HOTLINE_STATE__HOTLINE_RETURNED)
-		return rt_fail(res, PB_ESTATE, "returned", "this 12345 order was returned to the platform");
-	return PB_OK;
-}
-
 int rt_lease_holds(const struct rt_principal *who, const Mailroom__StoredMessage *m,
                    const ProtobufCBinaryData *token, int64_t now_ms, struct rt_result *res)
 {
+	const struct rt_chan *ch = rt_chan_of(m->channel);
 	int rc;
 
-	if ((rc = rt_hotline_closed(m, res)))
+	if (ch->closed && (rc = ch->closed(m, res)))
 		return rc;
 	if (m->status == MAILROOM__STATUS__STATUS_REPLIED || m->status == MAILROOM__STATUS__STATUS_CLOSED)
 		return rt_fail(res, PB_ESTATE, "already_answered", "the message is already answered");
@@ -208,8 +196,8 @@ int rt_lease_holds(const struct rt_principal *who, const Mailroom__StoredMessage
 
 /* Finds the leased message and checks that this handler holds a live
  * lease on it with this token. */
-static int check_lease(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
-                       int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **mp)
+int rt_lease_check(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
+                   int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **mp)
 {
 	Mailroom__StoredMessage *m;
 	int rc;
@@ -227,8 +215,8 @@ static int check_lease(st_txn *t, const struct rt_principal *who, const Mailroom
 	return PB_OK;
 }
 
-static int op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+int rt_op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	Mailroom__StoredMessage *m;
 	Mailroom__AuditRecord rec;
@@ -236,7 +224,7 @@ static int op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *
 	char actor[PB_NAME_MAX + 16];
 	int rc;
 
-	if ((rc = check_lease(t, who, req->renew, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, req->renew, now_ms, res, &m)))
 		return rc;
 	if ((rc = st_lease_del(t, m->lease_expires_ms, m->id.data)) && rc != PB_ENOTFOUND)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot renew");
@@ -261,30 +249,38 @@ static int op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *
 	return PB_OK;
 }
 
-static int op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+int rt_op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	const Mailroom__ReplyReq *r = req->reply;
+	const struct rt_chan *ch;
 	Mailroom__StoredMessage *m;
+	int rc;
+
+	if (!rt_text_ok(r->text, 1, 10000))
+		return rt_fail(res, PB_EINVAL, "invalid_field", "text: 1-10000 characters");
+	if ((rc = rt_lease_check(t, who, r->lease, now_ms, res, &m)))
+		return rc;
+	ch = rt_chan_of(m->channel);
+	if (ch->reply)
+		return ch->reply(core, t, who, m, r->text, now_ms, res);
+	return rt_reply_plain(core, t, who, m, r->text, now_ms, res);
+}
+
+int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
+                   struct rt_result *res)
+{
 	Mailroom__AuditRecord rec;
 	uint8_t chash[ST_HASH_LEN];
 	char actor[PB_NAME_MAX + 16];
 	int rc;
 
-	if (!rt_text_ok(r->text, 1, 10000))
-		return rt_fail(res, PB_EINVAL, "invalid_field", "text: 1-10000 characters");
-	if ((rc = check_lease(t, who, r->lease, now_ms, res, &m)))
-		return rc;
-	if (m->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE && m->order)
-		return rt_hotline_reply(core, t, who, m, r->text, now_ms, res);
-	if (m->disclosure)
-		return rt_fail(res, PB_ESTATE, "use_disclosure_steps",
-		               "a disclosure application is answered by a decision (disclosure decide)");
-	if ((rc = rt_answer(t, m, r->text, who->handler->name, now_ms)))
+	if ((rc = rt_answer(t, m, text, who->handler->name, now_ms)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot record the answer");
 	if ((rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the reply");
-	st_content_hash(m->text_salt.data, r->text, strlen(r->text), chash);
+	st_content_hash(m->text_salt.data, text, strlen(text), chash);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_REPLIED;
 	rec.content_hash.data = chash;
@@ -294,17 +290,17 @@ static int op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *
 	return answer_view(core, res, m, MAILROOM__RESPONSE__RESULT_REPLY);
 }
 
-static int op_release(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+int rt_op_release(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	Mailroom__StoredMessage *m;
 	Mailroom__AuditRecord rec;
 	char actor[PB_NAME_MAX + 16];
 	int rc;
 
-	if ((rc = check_lease(t, who, req->release, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, req->release, now_ms, res, &m)))
 		return rc;
-	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = rt_requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot release");
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RELEASED;
@@ -313,8 +309,8 @@ static int op_release(struct rt_core *core, st_txn *t, const struct rt_principal
 	return answer_view(core, res, m, MAILROOM__RESPONSE__RESULT_RELEASE);
 }
 
-static int op_transfer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                       const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+int rt_op_transfer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	const Mailroom__TransferReq *x = req->transfer;
 	Mailroom__StoredMessage *m;
@@ -326,12 +322,12 @@ static int op_transfer(struct rt_core *core, st_txn *t, const struct rt_principa
 		return rt_fail(res, PB_EINVAL, "unknown_queue", "no such queue");
 	if (!rt_text_ok(x->reason, 1, 500))
 		return rt_fail(res, PB_EINVAL, "invalid_field", "reason: 1-500 characters");
-	if ((rc = check_lease(t, who, x->lease, now_ms, res, &m)))
+	if ((rc = rt_lease_check(t, who, x->lease, now_ms, res, &m)))
 		return rc;
 	if (strcmp(m->queue, x->to_queue) == 0)
 		return rt_fail(res, PB_EINVAL, "same_queue", "the message is already in that queue");
 	char *from = m->queue;
-	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, x->to_queue, 1, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = rt_requeue(t, m, x->to_queue, 1, res)) || (rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot transfer");
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_TRANSFERRED;
@@ -341,23 +337,6 @@ static int op_transfer(struct rt_core *core, st_txn *t, const struct rt_principa
 	if ((rc = rt_audit(core, t, res, &rec, m, rt_actor(who, actor, sizeof(actor)), now_ms, NULL)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
 	return answer_view(core, res, m, MAILROOM__RESPONSE__RESULT_TRANSFER);
-}
-
-int rt_op_lease(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
-{
-	switch (req->op_case) {
-	case MAILROOM__REQUEST__OP_RENEW:
-		return op_renew(core, t, who, req, now_ms, res);
-	case MAILROOM__REQUEST__OP_REPLY:
-		return op_reply(core, t, who, req, now_ms, res);
-	case MAILROOM__REQUEST__OP_RELEASE:
-		return op_release(core, t, who, req, now_ms, res);
-	case MAILROOM__REQUEST__OP_TRANSFER:
-		return op_transfer(core, t, who, req, now_ms, res);
-	default:
-		return rt_fail(res, PB_EINVAL, "invalid_request", "not a lease operation");
-	}
 }
 
 int rt_expire_one(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_result *res)
@@ -378,7 +357,7 @@ int rt_expire_one(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_res
 	}
 	if (rc)
 		return rc;
-	if ((rc = rt_drop_lease(t, m)) || (rc = requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
+	if ((rc = rt_drop_lease(t, m)) || (rc = rt_requeue(t, m, m->queue, 0, res)) || (rc = st_msg_put(t, m)))
 		return rc;
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_LEASE_EXPIRED;

@@ -40,7 +40,8 @@ static int log_size(st_txn *t, uint64_t *n)
 	return PB_OK;
 }
 
-int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res)
+int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+              const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	const Mailroom__LogReq *q = req->log;
 	Mailroom__LogResp *lr = rt_own(res, malloc(sizeof(*lr)), RT_OWN_FREE);
@@ -48,6 +49,10 @@ int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res)
 	uint64_t published = 0;
 	size_t n = 0;
 	int rc;
+
+	(void)core;
+	(void)who;
+	(void)now_ms;
 
 	if (!lr || !proof)
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");

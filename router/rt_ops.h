@@ -1,9 +1,11 @@
-/* Helpers shared by rt_ops.c (intake and reads) and rt_lease.c (the
- * handler's lease operations). Not for use outside the router. */
+/* The router's internal library: the helpers under the operations
+ * (rt_result.c, rt_audit.c, rt_msg.c) and the operations the table in
+ * rt_optab.c dispatches to. Not for use outside the router. */
 #ifndef RT_OPS_H
 #define RT_OPS_H
 
 #include "rt.h"
+#include "rt_optab.h"
 
 enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX, RT_OWN_APPLICANT, RT_OWN_HANDLERS };
 
@@ -94,11 +96,45 @@ int rt_disclosure_view_repeat(st_txn *t, struct rt_result *res, Mailroom__Disclo
 int rt_answer(st_txn *t, Mailroom__StoredMessage *m, const char *text, const char *by,
               int64_t now_ms);
 
+/* Intake by channel (rt_chan.c) and the reads (rt_read.c). */
+int rt_op_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_status(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_queues(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_stats(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+
 /* Imports (rt_import.c). */
 int rt_op_import(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 
 /* Leases (rt_lease.c). */
+int rt_op_pull(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_release(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_transfer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Finds the message ref names and checks that this handler may use its
+ * queue and holds a live lease on it with this token. */
+int rt_lease_check(st_txn *t, const struct rt_principal *who, const Mailroom__LeaseRef *ref,
+                   int64_t now_ms, struct rt_result *res, Mailroom__StoredMessage **mp);
+/* Puts m back in queue (prio 0 ahead of everything not yet tried). */
+int rt_requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_t prio,
+               struct rt_result *res);
+/* Return to dispatch (rt_dispatch.c). */
+int rt_op_return_to_dispatch(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* The generic answer on a held lease: the message replied, its record. */
+int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
+                   struct rt_result *res);
 void rt_token_hash(const uint8_t *token, uint8_t out[ST_HASH_LEN]);
 /* Ends the current lease in the indexes (the caller rewrites m). */
 int rt_drop_lease(st_txn *t, Mailroom__StoredMessage *m);
@@ -106,10 +142,9 @@ int rt_drop_lease(st_txn *t, Mailroom__StoredMessage *m);
  * rt_fail (revoked, returned, answered, lease_invalid, lease_expired). */
 int rt_lease_holds(const struct rt_principal *who, const Mailroom__StoredMessage *m,
                    const ProtobufCBinaryData *token, int64_t now_ms, struct rt_result *res);
+/* 12345 orders (rt_hotline.c, rt_hotline_act.c). */
 /* Refuses with a clear code when a 12345 order is withdrawn or returned. */
 int rt_hotline_closed(const Mailroom__StoredMessage *m, struct rt_result *res);
-
-/* 12345 orders (rt_hotline.c). */
 int rt_hotline_submit(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                       const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_hotline(struct rt_core *core, st_txn *t, const struct rt_principal *who,
@@ -123,11 +158,14 @@ int rt_op_ingest(struct rt_core *core, st_txn *t, const struct rt_principal *who
                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_outbox_ack(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
-int rt_op_outbox(st_txn *t, const Mailroom__Request *req, struct rt_result *res);
-int rt_op_hotline_status(st_txn *t, struct rt_result *res);
+int rt_op_outbox(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_hotline_status(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 
 /* The transparency log's read side (rt_log.c). */
-int rt_op_log(st_txn *t, const Mailroom__Request *req, struct rt_result *res);
+int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+              const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 
 /* Clocks (rt_clock.c). */
 int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,

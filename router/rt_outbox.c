@@ -49,13 +49,18 @@ static int collect(const Mailroom__OutboxEntry *e, void *arg)
 	return 0;
 }
 
-int rt_op_outbox(st_txn *t, const Mailroom__Request *req, struct rt_result *res)
+int rt_op_outbox(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
 	const Mailroom__OutboxReq *q = req->outbox;
 	size_t limit = q->limit == 0 || q->limit > LIST_MAX ? LIST_MAX : q->limit;
 	Mailroom__OutboxResp *or = rt_own(res, malloc(sizeof(*or)), RT_OWN_FREE);
 	struct rt_outbox_list *l = calloc(1, sizeof(*l));
 	int rc;
+
+	(void)core;
+	(void)who;
+	(void)now_ms;
 
 	if (!or || !l || !(l->v = calloc(limit, sizeof(*l->v)))) {
 		free(l);

@@ -339,6 +339,12 @@ static void handle(struct rt_ctx *c, const uint8_t *buf, size_t len)
 			answer_error(c, PB_EAUTH, "unauthenticated", "request refused");
 			return;
 		}
+	} else if (c->env->kind == MAILROOM__AUTH_KIND__AUTH_CONNECTOR) {
+		c->op.who.connector = pb_conf_connector_by_key(s->core->conf, c->env->key.data);
+		if (!c->op.who.connector) {
+			answer_error(c, PB_EAUTH, "unauthenticated", "request refused");
+			return;
+		}
 	}
 	if (req->op_case == MAILROOM__REQUEST__OP_BATCH) {
 		handle_batch(c, req, now);

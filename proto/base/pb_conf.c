@@ -311,6 +311,30 @@ static int on_handler(struct parse_ctx *x, int line, const char *hname, const ch
 	return 1;
 }
 
+static int on_connector(struct parse_ctx *x, int line, const char *cname, const char *name,
+                        const char *value)
+{
+	struct pb_conf *c = x->c;
+	struct pb_connector *k = NULL;
+
+	if (!valid_name(cname))
+		return fail(x, line, "bad connector name '%s'", cname);
+	if (strcmp(name, "key") != 0)
+		return fail(x, line, "unknown connector key '%s'", name);
+	for (int i = 0; i < c->nconnectors; i++)
+		if (strcmp(c->connectors[i].name, cname) == 0)
+			k = &c->connectors[i];
+	if (!k) {
+		if (c->nconnectors == PB_MAX_CONNECTORS)
+			return fail(x, line, "too many connectors at '%s'", cname);
+		k = &c->connectors[c->nconnectors++];
+		copy(k->name, sizeof(k->name), cname);
+	}
+	if (pb_unhex(value, k->pubkey, 32))
+		return fail(x, line, "connector key must be 64 hex digits: '%s'", value);
+	return 1;
+}
+
 static int on_route(struct parse_ctx *x, int line, const char *rname, const char *name,
                     const char *value)
 {
@@ -373,6 +397,8 @@ static const struct kv_str str_keys[] = {
 	S("hotline", "platform_url", hotline_platform_url),
 	S("hotline", "app_id", hotline_app_id),
 	S("hotline", "app_secret_file", hotline_app_secret_file),
+	S("hotline", "key_file", hotline_key_file),
+	S("route", "dispatcher", dispatcher_queue),
 	S("hotline", "unit", hotline_unit),
 };
 #undef S
@@ -495,6 +521,8 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		return on_handler(x, line, section + 8, name, value);
 	if (strncmp(section, "route.", 6) == 0)
 		return on_route(x, line, section + 6, name, value);
+	if (strncmp(section, "connector.", 10) == 0)
+		return on_connector(x, line, section + 10, name, value);
 	if (strncmp(section, "hotline.app.", 12) == 0 && strcmp(name, "secret_file") == 0) {
 		const char *id = section + 12;
 		struct pb_hotline_app *a = NULL;
@@ -581,6 +609,15 @@ const struct pb_handler *pb_conf_handler_by_key(const struct pb_conf *c, const u
 	for (int i = 0; i < c->nhandlers; i++)
 		if (memcmp(c->handlers[i].pubkey, pubkey, 32) == 0)
 			return &c->handlers[i];
+	return NULL;
+}
+
+const struct pb_connector *pb_conf_connector_by_key(const struct pb_conf *c,
+                                                    const uint8_t pubkey[32])
+{
+	for (int i = 0; i < c->nconnectors; i++)
+		if (memcmp(c->connectors[i].pubkey, pubkey, 32) == 0)
+			return &c->connectors[i];
 	return NULL;
 }
 

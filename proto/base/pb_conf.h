@@ -15,6 +15,7 @@
 #define PB_MAX_QUEUES 64
 #define PB_MAX_KEYWORDS 16
 #define PB_MAX_HOTLINE_APPS 8
+#define PB_MAX_CONNECTORS 4
 
 /* Channel indices match mailroom.proto's Channel enum. */
 enum { PB_CH_MAILBOX = 1, PB_CH_CONSULTATION, PB_CH_COMPLAINT, PB_CH_HOTLINE,
@@ -60,6 +61,13 @@ struct pb_policy {
 struct pb_hotline_app {
 	char app_id[PB_NAME_MAX];
 	char secret_file[PB_PATH_MAX];
+};
+
+/* [connector.NAME] key = HEX: a 12345 connector (mailroom-hotline) the
+ * router knows by its Ed25519 public key. */
+struct pb_connector {
+	char name[PB_NAME_MAX];
+	uint8_t pubkey[32];
 };
 
 struct pb_conf {
@@ -128,6 +136,7 @@ struct pb_conf {
 	char hotline_platform_url[PB_PATH_MAX];   /* "" = the connector is off */
 	char hotline_app_id[PB_NAME_MAX];         /* ours, issued by the platform */
 	char hotline_app_secret_file[PB_PATH_MAX];
+	char hotline_key_file[PB_PATH_MAX];       /* the connector's own Ed25519 seed */
 	char hotline_unit[PB_NAME_MAX * 2];       /* handler.unit in result events */
 	int hotline_pull;                         /* 0: push only, no puller */
 	int hotline_poll_interval_ms;
@@ -158,6 +167,12 @@ struct pb_conf {
 	/* [handler.NAME] */
 	int nhandlers;
 	struct pb_handler handlers[PB_MAX_HANDLERS];
+	/* [route] dispatcher: where a return to dispatch sends a message;
+	 * "" = the channel's default queue */
+	char dispatcher_queue[PB_NAME_MAX];
+	/* [connector.NAME]: the connectors the router serves */
+	int nconnectors;
+	struct pb_connector connectors[PB_MAX_CONNECTORS];
 };
 
 /* Fills defaults, then reads path (NULL = defaults only). On error writes
@@ -176,6 +191,8 @@ const char *pb_conf_department(const struct pb_conf *c, const char *q);
 int pb_conf_queue_known(const struct pb_conf *c, const char *q);
 const struct pb_handler *pb_conf_handler_by_key(const struct pb_conf *c, const uint8_t pubkey[32]);
 int pb_handler_may(const struct pb_handler *h, const char *queue);
+const struct pb_connector *pb_conf_connector_by_key(const struct pb_conf *c,
+                                                    const uint8_t pubkey[32]);
 
 /* Reads a whole small file (keys, secrets) of at most max bytes. */
 int pb_read_file(const char *path, uint8_t *buf, size_t max, size_t *len);

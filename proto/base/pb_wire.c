@@ -77,8 +77,10 @@ int pb_wire_pack_item(Mailroom__Request *req, uint8_t **out, size_t *outlen)
 	return rc;
 }
 
-int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
-                         size_t *outlen)
+/* Handlers and the connector sign alike; kind says which key list the
+ * router looks env.key up in. */
+static int seal_signed(Mailroom__Request *req, int kind, const uint8_t sk[64], uint8_t **out,
+                       size_t *outlen)
 {
 	Mailroom__Envelope env = MAILROOM__ENVELOPE__INIT;
 	uint8_t nonce[16], sig[crypto_sign_BYTES];
@@ -89,7 +91,7 @@ int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t *
 	if ((rc = pack_request(req, nonce, &buf, &len)))
 		return rc;
 	crypto_sign_detached(sig, NULL, buf, TAG_LEN + len, sk);
-	env.kind = MAILROOM__AUTH_KIND__AUTH_HANDLER;
+	env.kind = kind;
 	env.key.data = (uint8_t *)sk + 32;   /* libsodium keeps the public key in the second half */
 	env.key.len = 32;
 	env.request.data = buf + TAG_LEN;
@@ -101,6 +103,18 @@ int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t *
 	req->nonce.data = NULL;
 	req->nonce.len = 0;
 	return rc;
+}
+
+int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
+                         size_t *outlen)
+{
+	return seal_signed(req, MAILROOM__AUTH_KIND__AUTH_HANDLER, sk, out, outlen);
+}
+
+int pb_wire_seal_connector(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
+                           size_t *outlen)
+{
+	return seal_signed(req, MAILROOM__AUTH_KIND__AUTH_CONNECTOR, sk, out, outlen);
 }
 
 int pb_wire_seal_httpsig(const Mailroom__HttpSigReq *h, uint8_t **out, size_t *outlen)
@@ -148,7 +162,8 @@ int pb_wire_open(const uint8_t *buf, size_t len, const uint8_t gateway_secret[PB
 		ok = env->auth.len == crypto_auth_hmacsha256_BYTES &&
 		     crypto_auth_hmacsha256_verify(env->auth.data, msg, TAG_LEN + env->request.len,
 		                                   gateway_secret) == 0;
-	} else if (env->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER) {
+	} else if (env->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER ||
+	           env->kind == MAILROOM__AUTH_KIND__AUTH_CONNECTOR) {
 		ok = env->key.len == 32 && env->auth.len == crypto_sign_BYTES &&
 		     crypto_sign_verify_detached(env->auth.data, msg, TAG_LEN + env->request.len,
 		                                 env->key.data) == 0;

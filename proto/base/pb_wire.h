@@ -21,14 +21,18 @@ int pb_wire_seal_gateway(Mailroom__Request *req, const uint8_t secret[PB_GATEWAY
 int pb_wire_pack_item(Mailroom__Request *req, uint8_t **out, size_t *outlen);
 int pb_wire_seal_handler(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
                          size_t *outlen);
+/* The same under the 12345 connector's own key (AUTH_CONNECTOR). */
+int pb_wire_seal_connector(Mailroom__Request *req, const uint8_t sk[64], uint8_t **out,
+                           size_t *outlen);
 
 /* Wraps a console request as the gateway forwards it (AUTH_HTTPSIG): no
  * tag and no MAC, the handler's RFC 9421 signature inside is what the
  * router checks. */
 int pb_wire_seal_httpsig(const Mailroom__HttpSigReq *h, uint8_t **out, size_t *outlen);
 
-/* Parses an Envelope and checks its MAC or signature. For AUTH_HANDLER the
- * caller must then check that env->key is a configured handler; the
+/* Parses an Envelope and checks its MAC or signature. For AUTH_HANDLER
+ * (AUTH_CONNECTOR) the caller must then check that env->key is a
+ * configured handler (connector); the
  * signature is checked against that key here. On success *req is the
  * unpacked request (free with mailroom__request__free_unpacked) and *env
  * the envelope (free with mailroom__envelope__free_unpacked). Freshness and

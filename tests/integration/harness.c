@@ -194,6 +194,10 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 			return -1;
 	}
 	e->nhandlers = o->nhandlers;
+	snprintf(e->connector.name, sizeof(e->connector.name), "hotline");
+	snprintf(e->connector.key_path, sizeof(e->connector.key_path), "%s/keys/hotline.key", e->dir);
+	if (mr_key_write(e->connector.key_path, e->connector.sk, e->connector.pk))
+		return -1;
 
 	if (!(f = fopen(e->ini, "we")))
 		return complain("cannot create %s", e->ini);
@@ -222,9 +226,10 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 		fprintf(f, "router_timeout_ms = %d\n", o->router_timeout_ms);
 	if (o->max_per_ip)
 		fprintf(f, "max_per_ip = %d\n", o->max_per_ip);
-	fprintf(f, "\n[hotline]\nskew_seconds = 300\n\n[hotline.app.%s]\n"
-	           "secret_file = %s/keys/hotline-%s.secret\n\n",
-	        MR_HOTLINE_APP, e->dir, MR_HOTLINE_APP);
+	sodium_bin2hex(hex, sizeof(hex), e->connector.pk, 32);
+	fprintf(f, "\n[hotline]\nskew_seconds = 300\nkey_file = %s\n\n[hotline.app.%s]\n"
+	           "secret_file = %s/keys/hotline-%s.secret\n\n[connector.hotline]\nkey = %s\n\n",
+	        e->connector.key_path, MR_HOTLINE_APP, e->dir, MR_HOTLINE_APP, hex);
 	fprintf(f, "[queues]\nmailbox = general\nconsultation = general\ncomplaint = general\n"
 	           "hotline = hotline\n\n");
 	fprintf(f, "[route.streetlights]\nkeywords = 路灯, 照明\nqueue = roads\n\n"

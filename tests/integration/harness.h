@@ -63,6 +63,7 @@ struct mr_env {
 	char hotline_secret[65];     /* the 12345 app's HMAC key, hex as in its file */
 	int nhandlers;
 	struct mr_handler handlers[MR_MAX_HANDLERS];
+	struct mr_handler connector; /* mailroom-hotline's own key, [connector.hotline] */
 	struct mr_proc router, gateway;
 	int port;
 	char base[64];               /* http://127.0.0.1:PORT */

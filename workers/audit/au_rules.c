@@ -2,7 +2,8 @@
  *
  *   RECEIVED once, first; ROUTED right after it: the message is queued.
  *   LEASED only while queued, by a handler; LEASE_RENEWED, REPLIED,
- *   RELEASED and TRANSFERRED only while leased and by the lease holder;
+ *   RELEASED, TRANSFERRED and RETURNED_TO_DISPATCH only while leased and
+ *   by the lease holder;
  *   LEASE_EXPIRED only while leased and by the router. Nothing after
  *   REPLIED but DUPLICATE. CLOCK_* only between ROUTED and REPLIED, pauses
  *   nesting properly. Escalation steps (DUE_SOON, OVERDUE,
@@ -434,6 +435,15 @@ static int transition(struct au_rules *R, int ev)
 		m->phase = PH_QUEUED;
 		m->queue_h = au_hash_str(R, r->queue);
 		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH:
+		/* a transfer to the dispatcher's queue; the clocks run on */
+		if ((cls = au_by_holder(R, "RETURNED_TO_DISPATCH")))
+			return cls;
+		if (au_hash_str(R, r->from_queue) != m->queue_h)
+			return au_state(R, "RETURNED_TO_DISPATCH from a queue the message is not in");
+		m->phase = PH_QUEUED;
+		m->queue_h = au_hash_str(R, r->queue);
+		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_EXPIRED:
 		if (m->phase != PH_LEASED)
 			return au_state(R, "LEASE_EXPIRED while the message is not leased");
@@ -508,7 +518,8 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 		return AU_EXIT_OK;
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
-	    ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED)
+	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");

@@ -104,6 +104,7 @@ int wk_cmd_reply(struct wk_ctx *x);
 int wk_cmd_release(struct wk_ctx *x);
 int wk_cmd_renew(struct wk_ctx *x);
 int wk_cmd_transfer(struct wk_ctx *x);
+int wk_cmd_return_to_dispatch(struct wk_ctx *x);
 /* Deadline clocks (wk_clock.c): no lease needed. */
 int wk_cmd_extend(struct wk_ctx *x);
 int wk_cmd_pause(struct wk_ctx *x);

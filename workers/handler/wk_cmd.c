@@ -274,7 +274,8 @@ int wk_cmd_pull(struct wk_ctx *x)
 	return wk_emit(j);
 }
 
-/* reply, release and transfer: the answer is a view and the lease is over. */
+/* reply, release, transfer and return-to-dispatch: the answer is a view
+ * and the lease is over. */
 static int finish_view(struct wk_lease_arg *a, Mailroom__Response *r, Mailroom__MessageView *v)
 {
 	json_t *j = v ? wk_view(v) : put(json_object(), "id", json_string(a->idt));
@@ -360,6 +361,32 @@ int wk_cmd_transfer(struct wk_ctx *x)
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_TRANSFER, &r)))
 		return wk_after_lease_call(&a, rc);
 	return finish_view(&a, r, r->transfer);
+}
+
+/* 退回: back to the dispatcher's queue with a reason; routing starts again. */
+int wk_cmd_return_to_dispatch(struct wk_ctx *x)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__DispatchReturnReq d = MAILROOM__DISPATCH_RETURN_REQ__INIT;
+	Mailroom__LeaseRef ref = MAILROOM__LEASE_REF__INIT;
+	Mailroom__Response *r;
+	struct wk_lease_arg a;
+	int rc;
+
+	if (!x->o.reason)
+		return wk_fail(WK_EXIT_USAGE, "usage", "return-to-dispatch needs --reason TEXT");
+	if (!*x->o.reason)
+		return wk_fail(WK_EXIT_INVALID, "invalid_reason", "return reason is empty");
+	if ((rc = lease_arg(x, &a)))
+		return rc;
+	wk_lease_ref(&a, &ref);
+	d.lease = &ref;
+	d.reason = (char *)x->o.reason;
+	req.op_case = MAILROOM__REQUEST__OP_RETURN_TO_DISPATCH;
+	req.return_to_dispatch = &d;
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_RETURN_TO_DISPATCH, &r)))
+		return wk_after_lease_call(&a, rc);
+	return finish_view(&a, r, r->return_to_dispatch);
 }
 
 int wk_cmd_renew(struct wk_ctx *x)

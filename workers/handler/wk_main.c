@@ -26,6 +26,8 @@ static const struct wk_cmd cmds[] = {
 	{"renew", wk_cmd_renew, LEASE_OPTS, 1, "--key FILE renew ID"},
 	{"transfer", wk_cmd_transfer, WK_O_TO | WK_O_REASON | LEASE_OPTS, 1,
 	 "--key FILE transfer ID --to QUEUE --reason TEXT"},
+	{"return-to-dispatch", wk_cmd_return_to_dispatch, WK_O_REASON | LEASE_OPTS, 1,
+	 "--key FILE return-to-dispatch ID --reason TEXT"},
 	{"extend", wk_cmd_extend, WK_O_DAYS | WK_O_APPROVER | WK_O_REASON, 1,
 	 "--key FILE extend ID --working-days N --approver NAME --reason TEXT"},
 	{"pause", wk_cmd_pause, WK_O_REASON, 1, "--key FILE pause ID --reason TEXT"},

@@ -57,11 +57,11 @@ void hl_resp_free(struct hl_resp *r);
 void hl_sign(const uint8_t *key, size_t keylen, const char *method, const char *path,
              const char *ts, const char *nonce, const void *body, size_t len, char out[65]);
 
-/* ---- the router: sealed with the gateway secret (hl_router.c) ---- */
+/* ---- the router: signed with the connector key (hl_router.c) ---- */
 struct hl_router {
 	nng_socket sock;
 	int open;
-	uint8_t secret[32];
+	uint8_t sk[64];   /* the connector's own key, libsodium layout */
 	char err[PB_PATH_MAX + 256];
 };
 int hl_router_open(struct hl_router *r, const struct pb_conf *c);

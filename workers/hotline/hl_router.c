@@ -1,8 +1,9 @@
 /* The router connection of mailroom-hotline: a REQ socket that redials
- * by itself when the router restarts, requests sealed with the gateway
- * secret (the connector is an edge process of the same trust), and no
- * resends: a resent request would carry the same nonce and be refused as
- * a replay, so the loops retry with a fresh request instead. */
+ * by itself when the router restarts, requests signed with the
+ * connector's own Ed25519 key ([hotline] key_file, listed on the router
+ * as [connector.NAME] key), and no resends: a resent request would carry
+ * the same nonce and be refused as a replay, so the loops retry with a
+ * fresh request instead. */
 #include "hl.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -14,22 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The router creates the secret on its first start; the connector only
- * reads it, so a wrong path is an error here, not a new key. */
-static int load_secret(const char *path, uint8_t out[32])
+/* The key file holds the hex of the Ed25519 seed, as a handler's does
+ * (mailroom-handler --key FILE keygen makes one; its pubkey command prints
+ * what the router's [connector.NAME] key takes). */
+static int load_key(const char *path, uint8_t sk[64])
 {
-	char hex[2 * 32 + 8];
-	size_t len = 0;
-	int rc = pb_read_secret_file(path, (uint8_t *)hex, sizeof(hex) - 1, &len);
+	uint8_t seed[32], pk[32];
+	int rc;
 
-	if (rc)
-		return rc == PB_ETOOBIG ? PB_ECORRUPT : rc;
-	while (len > 0 && (hex[len - 1] == '\n' || hex[len - 1] == '\r' || hex[len - 1] == ' '))
-		len--;
-	hex[len] = '\0';
-	rc = len == 64 && pb_unhex(hex, out, 32) == 0 ? PB_OK : PB_ECORRUPT;
-	sodium_memzero(hex, sizeof(hex));
-	return rc;
+	if (!*path)
+		return PB_ENOTFOUND;
+	if ((rc = pb_secret_load(path, seed, sizeof(seed))))
+		return rc;
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(seed, sizeof(seed));
+	return PB_OK;
 }
 
 int hl_router_open(struct hl_router *r, const struct pb_conf *c)
@@ -37,10 +37,11 @@ int hl_router_open(struct hl_router *r, const struct pb_conf *c)
 	int rc, rv;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = load_secret(c->gateway_secret, r->secret))) {
-		snprintf(r->err, sizeof(r->err), "gateway secret %s: %s", c->gateway_secret,
-		         rc == PB_ENOTFOUND ? "not there (the router makes it on its first start)" :
-		                              rc == PB_ECORRUPT ? "not 64 hex digits" : pb_err_str(rc));
+	if ((rc = load_key(c->hotline_key_file, r->sk))) {
+		snprintf(r->err, sizeof(r->err), "[hotline] key_file %s: %s",
+		         *c->hotline_key_file ? c->hotline_key_file : "(not set)",
+		         rc == PB_ENOTFOUND ? "not there (mailroom-handler --key FILE keygen makes one)" :
+		         rc == PB_ECORRUPT  ? "not 64 hex digits" : pb_err_str(rc));
 		return rc;
 	}
 	if ((rv = nng_req0_open(&r->sock))) {
@@ -65,7 +66,7 @@ void hl_router_close(struct hl_router *r)
 	if (r->open)
 		nng_close(r->sock);
 	r->open = 0;
-	sodium_memzero(r->secret, sizeof(r->secret));
+	sodium_memzero(r->sk, sizeof(r->sk));
 }
 
 int hl_router_call(struct hl_router *r, Mailroom__Request *req, int timeout_ms,
@@ -77,7 +78,7 @@ int hl_router_call(struct hl_router *r, Mailroom__Request *req, int timeout_ms,
 
 	*resp = NULL;
 	r->err[0] = '\0';
-	if ((rc = pb_wire_seal_gateway(req, r->secret, &buf, &len))) {
+	if ((rc = pb_wire_seal_connector(req, r->sk, &buf, &len))) {
 		snprintf(r->err, sizeof(r->err), "cannot seal the request: %s", pb_err_str(rc));
 		return rc;
 	}

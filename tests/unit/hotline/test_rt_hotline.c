@@ -336,7 +336,7 @@ Test(hotline, sign_finish_and_their_refusals)
 	Mailroom__OutboxReq q = MAILROOM__OUTBOX_REQ__INIT;
 	req.op_case = MAILROOM__REQUEST__OP_OUTBOX;
 	req.outbox = &q;
-	cr_assert_eq(read_op(&gw, &req, &list), PB_OK);
+	cr_assert_eq(read_op(&connector, &req, &list), PB_OK);
 	cr_assert_eq(list.resp.outbox->n_entries, 2);
 	Mailroom__OutboxEntry *s = list.resp.outbox->entries[0], *f = list.resp.outbox->entries[1];
 	cr_expect_str_eq(s->type, "sign");
@@ -440,7 +440,7 @@ Test(hotline, extension_request_and_citizen_reply)
 	Mailroom__OutboxReq q = MAILROOM__OUTBOX_REQ__INIT;
 	req.op_case = MAILROOM__REQUEST__OP_OUTBOX;
 	req.outbox = &q;
-	cr_assert_eq(read_op(&gw, &req, &list), PB_OK);
+	cr_assert_eq(read_op(&connector, &req, &list), PB_OK);
 	cr_assert_eq(list.resp.outbox->n_entries, 3);
 	cr_expect_str_eq(list.resp.outbox->entries[1]->type, "extension_request");
 	cr_expect_eq(list.resp.outbox->entries[1]->requested_due_ms, until);

@@ -64,7 +64,7 @@ static int ingest(struct page *pg, int64_t now, struct rt_result *res)
 
 	req.op_case = MAILROOM__REQUEST__OP_INGEST;
 	req.ingest = &pg->p;
-	return apply(&gw, &req, now, res);
+	return apply(&connector, &req, now, res);
 }
 
 static void status(char *cursor, size_t len, uint64_t *pending, uint64_t *dead)
@@ -75,7 +75,7 @@ static void status(char *cursor, size_t len, uint64_t *pending, uint64_t *dead)
 
 	req.op_case = MAILROOM__REQUEST__OP_HOTLINE_STATUS;
 	req.hotline_status = &q;
-	cr_assert_eq(read_op(&gw, &req, &res), PB_OK);
+	cr_assert_eq(read_op(&connector, &req, &res), PB_OK);
 	snprintf(cursor, len, "%s", res.resp.hotline_status->cursor);
 	if (pending)
 		*pending = res.resp.hotline_status->outbox_pending;
@@ -147,7 +147,9 @@ Test(outbox, a_page_commits_its_orders_and_cursor_and_refuses_bad_ones)
 	mailroom__audit_record__free_unpacked(rec, NULL);
 }
 
-Test(outbox, pages_are_for_the_gateway_principal_only)
+/* Pulled pages come from the connector's own key: neither a handler nor
+ * the gateway's secret may feed them in. */
+Test(outbox, pages_are_for_the_connector_only)
 {
 	struct page pg;
 	struct rt_result res;
@@ -157,6 +159,10 @@ Test(outbox, pages_are_for_the_gateway_principal_only)
 	req.op_case = MAILROOM__REQUEST__OP_INGEST;
 	req.ingest = &pg.p;
 	cr_expect_eq(apply(&alice, &req, pb_now_ms(), &res), PB_EFORBIDDEN);
+	rt_result_clear(&res);
+	cr_expect_eq(apply(&gw, &req, pb_now_ms(), &res), PB_EFORBIDDEN);
+	rt_result_clear(&res);
+	cr_expect_eq(apply(&connector, &req, pb_now_ms(), &res), PB_OK, "%s", res.resp.message);
 	rt_result_clear(&res);
 }
 
@@ -176,7 +182,7 @@ static int ack(uint64_t seq, int verdict, const char *error, int status, struct 
 	q.n_acks = 1;
 	req.op_case = MAILROOM__REQUEST__OP_OUTBOX_ACK;
 	req.outbox_ack = &q;
-	return apply(&gw, &req, pb_now_ms(), res);
+	return apply(&connector, &req, pb_now_ms(), res);
 }
 
 static uint64_t first_seq(int dead, char *error, size_t len)
@@ -190,7 +196,7 @@ static uint64_t first_seq(int dead, char *error, size_t len)
 	q.limit = 1;
 	req.op_case = MAILROOM__REQUEST__OP_OUTBOX;
 	req.outbox = &q;
-	cr_assert_eq(read_op(&gw, &req, &res), PB_OK);
+	cr_assert_eq(read_op(&connector, &req, &res), PB_OK);
 	cr_assert_eq(res.resp.outbox->n_entries, 1);
 	seq = res.resp.outbox->entries[0]->seq;
 	if (error)

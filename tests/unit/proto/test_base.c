@@ -335,6 +335,33 @@ Test(base, config_reads_routes_handlers_and_policy)
 	cr_assert_not(pb_conf_queue_known(&c, "nowhere"));
 }
 
+/* The 12345 connector's key on both sides: the router's list and the
+ * connector's own key file. */
+Test(base, config_reads_connectors_and_dispatcher)
+{
+	struct pb_conf c;
+	char err[256];
+	uint8_t key[32];
+	const char *text =
+	    "[route]\ndispatcher = general\n"
+	    "[hotline]\nkey_file = /srv/keys/hotline.key\n"
+	    "[connector.hotline]\nkey = 0202020202020202020202020202020202020202020202020202020202020202\n";
+	char *path = write_tmp(text);
+
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
+	unlink(path);
+	cr_assert_str_eq(c.hotline_key_file, "/srv/keys/hotline.key");
+	cr_assert_str_eq(c.dispatcher_queue, "general");
+	cr_assert_eq(c.nconnectors, 1);
+	cr_assert_str_eq(c.connectors[0].name, "hotline");
+	memset(key, 2, sizeof(key));
+	cr_assert_eq(pb_conf_connector_by_key(&c, key), &c.connectors[0]);
+	key[31] = 3;
+	cr_assert_null(pb_conf_connector_by_key(&c, key));
+	/* a handler's key list is not the connectors' */
+	cr_assert_null(pb_conf_handler_by_key(&c, c.connectors[0].pubkey));
+}
+
 Test(base, config_errors_name_file_and_line)
 {
 	struct pb_conf c;
@@ -348,6 +375,8 @@ Test(base, config_errors_name_file_and_line)
 		{"[handler.bob]\nkey = 12\n", ":2: handler key"},
 		{"[handler.bob]\nqueues = a\n", "has no key"},
 		{"[route.x]\nchannel = fax\n", ":2: unknown channel"},
+		{"[connector.hotline]\nkey = 12\n", ":2: connector key"},
+		{"[connector.hotline]\nsecret = 12\n", ":2: unknown connector key"},
 		{"[queues]\nmailbox = Bad Name\n", ":2: bad queue name"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

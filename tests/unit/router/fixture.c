@@ -16,8 +16,8 @@
 struct pb_conf conf;
 struct rt_core core;
 char dir[256];
-struct rt_principal gw = {MAILROOM__AUTH_KIND__AUTH_GATEWAY, NULL, 0};
-struct rt_principal alice, bob;
+struct rt_principal gw = {.kind = MAILROOM__AUTH_KIND__AUTH_GATEWAY};
+struct rt_principal alice, bob, connector;
 
 void fx_setup(void)
 {
@@ -48,8 +48,15 @@ void fx_setup(void)
 	strcpy(conf.handlers[1].name, "bob");
 	conf.handlers[1].nqueues = 1;
 	strcpy(conf.handlers[1].queues[0], "roads");
-	alice = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[0], 0};
-	bob = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[1], 0};
+	alice = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_HANDLER,
+	                              .handler = &conf.handlers[0]};
+	bob = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_HANDLER,
+	                            .handler = &conf.handlers[1]};
+	/* mailroom-hotline, under its own key */
+	conf.nconnectors = 1;
+	strcpy(conf.connectors[0].name, "hotline");
+	connector = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_CONNECTOR,
+	                                  .connector = &conf.connectors[0]};
 
 	memset(&core, 0, sizeof(core));
 	core.conf = &conf;

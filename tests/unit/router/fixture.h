@@ -10,7 +10,8 @@
 extern struct pb_conf conf;
 extern struct rt_core core;
 extern char dir[256];
-extern struct rt_principal gw, alice, bob;
+/* connector: mailroom-hotline under its own key ([connector.hotline]) */
+extern struct rt_principal gw, alice, bob, connector;
 
 void fx_setup(void);
 void fx_teardown(void);
