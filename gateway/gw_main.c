@@ -3,6 +3,7 @@
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
+#include "pb_version.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -18,6 +19,12 @@ static void usage(void)
 	exit(2);
 }
 
+static const char help[] =
+	"usage: mailroom-gateway [-c CONFIG]\n"
+	"  Serves HTTP until SIGINT or SIGTERM; SIGHUP re-reads CONFIG.\n"
+	"  -c CONFIG     default deploy/mailroom.ini (built-in defaults if missing)\n"
+	"  --version     this version and the libraries'\n";
+
 int main(int argc, char **argv)
 {
 	static struct pb_conf conf;   /* large: keep it off the stack */
@@ -28,6 +35,8 @@ int main(int argc, char **argv)
 	struct gw *g;
 	int opt, sig;
 
+	if ((opt = pb_std_args(argc, argv, "mailroom-gateway", help)) >= 0)
+		return opt;
 	while ((opt = getopt(argc, argv, "c:")) != -1) {
 		if (opt == 'c')
 			path = optarg;

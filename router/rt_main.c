@@ -8,6 +8,7 @@
 #include "pb_id.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_version.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -66,6 +67,13 @@ static int keygen(const struct pb_conf *conf, const char *file)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static const char help[] =
+	"usage: mailroom-router [-c CONFIG] [keygen FILE]\n"
+	"  Serves the store until SIGINT or SIGTERM; SIGHUP re-reads CONFIG.\n"
+	"  keygen FILE   write a new log signing key for a rotation\n"
+	"  -c CONFIG     default deploy/mailroom.ini\n"
+	"  --version     this version and the libraries'\n";
+
 int main(int argc, char **argv)
 {
 	static struct pb_conf conf;
@@ -76,6 +84,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int created, rc, sig;
 
+	if ((rc = pb_std_args(argc, argv, "mailroom-router", help)) >= 0)
+		return rc;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
