@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -61,12 +62,17 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (gw_start(&conf, &g) != PB_OK)
 		return 1;
-	if (sigwait(&sigs, &sig) != 0)
+	gw_notify_ready(g);
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		gw_reload(g, path);
+	if (sig != SIGINT)
 		sig = SIGTERM;
+	sd_notify(0, "STOPPING=1");
 	pb_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	gw_stop(g);
 	return 0;

@@ -101,6 +101,7 @@ struct pb_conf {
 	char cors_origins[PB_PATH_MAX];     /* origins allowed to call /v1/ from a browser; "" = none */
 	int submit_per_minute;              /* per client address; 0 = no limit */
 	int lookup_per_minute;
+	int access_log;                     /* yes: one info line per request */
 
 	/* [office] the citizen's web pages */
 	char office_name[128];
