@@ -2,10 +2,13 @@
  * new route from the edited file without a restart and keeps serving; a
  * broken file is refused and the running routes stay; the gateway's
  * access log names route and status, never the path, and a reload turns
- * it off. */
+ * it off. Both tell systemd when they are ready (sd_notify). */
 #include "it.h"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 TestSuite(reload, .init = it_init, .fini = it_fini, .timeout = 120);
 
@@ -115,7 +118,8 @@ Test(reload, gateway_access_log_names_routes_and_a_reload_turns_it_off)
 	cr_assert_eq(mr_http(NULL, env.base, "GET", path, NULL, NULL, 0, 5000, &r), 0);
 	cr_assert_eq(r.status, 401, "status %ld", r.status);
 	mr_http_free(&r);
-	for (int i = 0; i < 20 && log_count(&env.gateway, "access GET") == 0; i++)
+	/* Logged when the connection is done with, just after the answer. */
+	for (int i = 0; i < 100 && !log_count(&env.gateway, "access GET /v1/messages/"); i++)
 		mr_sleep_ms(50);
 	cr_assert_geq(log_count(&env.gateway, "access POST /v1/messages 201 "), 1);
 	cr_assert_geq(log_count(&env.gateway, "access GET /v1/messages/{tracking_code} 401 "), 1);
@@ -140,5 +144,40 @@ Test(reload, gateway_access_log_names_routes_and_a_reload_turns_it_off)
 		mr_sleep_ms(100);
 	cr_assert_eq(log_count(&env.gateway, "reload refused"), 1);
 	cr_assert(mr_proc_alive(&env.gateway));
+	IT_DOWN();
+}
+
+TestSuite(service, .init = it_init, .fini = it_fini, .timeout = 60);
+
+/* A stand-in for systemd's notification socket: router and gateway each
+ * send READY=1 once they serve. */
+Test(service, router_and_gateway_notify_readiness)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {5, 0};
+	char buf[512];
+	int fd, ready = 0;
+
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	cr_assert_geq(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/mr-notify-%d.sock", (int)getpid());
+	unlink(sa.sun_path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	cr_assert_eq(setenv("NOTIFY_SOCKET", sa.sun_path, 1), 0);
+	IT_UP(NULL);
+	unsetenv("NOTIFY_SOCKET");
+	while (ready < 2) {
+		ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+
+		if (n < 0)
+			break;
+		buf[n] = '\0';
+		if (strstr(buf, "READY=1"))
+			ready++;
+	}
+	close(fd);
+	unlink(sa.sun_path);
+	cr_assert_eq(ready, 2, "READY=1 from %d of router and gateway", ready);
 	IT_DOWN();
 }

@@ -27,9 +27,15 @@ router=""
 gateway=""
 
 cleanup() {
+	set +e   # tear everything down even when a step fails
 	[ -n "$gateway" ] && kill "$gateway" 2>/dev/null
 	[ -n "$router" ] && kill "$router" 2>/dev/null
-	wait 2>/dev/null || true
+	wait 2>/dev/null
+	# Anything else still running inside the new root (ours alone).
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
+	done
+	sleep 0.2
 	for m in dev/pts dev proc; do
 		mountpoint -q "$root/$m" 2>/dev/null && umount "$root/$m" 2>/dev/null || true
 	done
@@ -60,7 +66,7 @@ echo "unpacking $tarball"
 debootstrap --variant=minbase --unpack-tarball="$tarball" bookworm "$root" "$mirror" \
 	>"$root.log" 2>&1 || { tail -n 20 "$root.log"; rm -f "$root.log"; exit 1; }
 rm -f "$root.log"
-
+chmod 755 "$root"   # mktemp made it 0700; apt's _apt user must get in
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 in_root() { chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive "$@"; }
@@ -74,8 +80,9 @@ echo "installed: $(in_root dpkg-query -W -f='${Package} ${Version} ${Status}' ma
 
 fail() { echo "FAIL: $*"; exit 1; }
 in_root getent passwd mailroom >/dev/null || fail "no mailroom user"
-[ "$(stat -c '%a %U' "$root/var/lib/mailroom")" = "700 mailroom" ] ||
-	fail "/var/lib/mailroom is $(stat -c '%a %U' "$root/var/lib/mailroom")"
+# Owners as the new machine names them, not as this host would.
+mode=$(in_root stat -c '%a %U' /var/lib/mailroom)
+[ "$mode" = "700 mailroom" ] || fail "/var/lib/mailroom is $mode"
 for p in /usr/sbin/mailroom-router /usr/sbin/mailroom-gateway /usr/bin/mailroom-audit; do
 	in_root "$p" --version >/dev/null || fail "$p --version"
 done
@@ -87,9 +94,11 @@ sed -i -e "s/^port = 8080/port = $port/" -e 's/^listen_addr = 127.0.0.1$/&/' \
 sed -i '/^\[console\]/,/^\[/ s/^listen_addr = .*/listen_addr =/' "$root/etc/mailroom/mailroom.ini"
 
 # As the units run them: the mailroom user, no new privileges, umask 077,
-# in the state directory, with the packaged configuration.
+# in the state directory, with the packaged configuration. It execs, so
+# "as_unit ... &" leaves the daemon's own pid in $!; call it in a subshell
+# otherwise.
 as_unit() {
-	chroot "$root" setpriv --reuid=mailroom --regid=mailroom --init-groups --no-new-privs \
+	exec chroot "$root" setpriv --reuid=mailroom --regid=mailroom --init-groups --no-new-privs \
 		env -i PATH=/usr/sbin:/usr/bin HOME=/var/lib/mailroom \
 		sh -c 'umask 077 && cd /var/lib/mailroom && exec "$@"' sh "$@"
 }
@@ -109,10 +118,10 @@ code=$(curl -s -o "$build/pkg/fresh-post.json" -w '%{http_code}' -X POST \
 	-d '{"channel":"mailbox","subject":"小区路灯不亮","body":"东门路灯坏了三天。"}')
 [ "$code" = 201 ] || { cat "$build/pkg/fresh-post.json"; fail "POST answered $code"; }
 echo "posted: $(cat "$build/pkg/fresh-post.json" | head -c 120)"
-[ "$(stat -c '%U %a' "$root/var/lib/mailroom/keys/store.key")" = "mailroom 600" ] ||
-	fail "store.key is $(stat -c '%U %a' "$root/var/lib/mailroom/keys/store.key")"
-as_unit /usr/bin/mailroom-audit verify --store /var/lib/mailroom/store \
-	--pubkey /var/lib/mailroom/keys/store.pub --calendars /usr/share/mailroom/calendars ||
+mode=$(in_root stat -c '%U %a' /var/lib/mailroom/keys/store.key)
+[ "$mode" = "mailroom 600" ] || fail "store.key is $mode"
+(as_unit /usr/bin/mailroom-audit verify --store /var/lib/mailroom/store \
+	--pubkey /var/lib/mailroom/keys/store.pub --calendars /usr/share/mailroom/calendars) ||
 	fail "mailroom-audit verify"
 kill "$gateway" "$router"
 wait "$gateway" || fail "gateway exit $?"
