@@ -13,14 +13,15 @@ install(TARGETS ${MR_TOOLS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # The packaged mailroom.ini is deploy/mailroom.ini with absolute paths, so
 # the demo file stays right for deploy/run.sh and the two never drift.
 file(READ ${CMAKE_SOURCE_DIR}/deploy/mailroom.ini MR_INI)
-string(REPLACE "; this file documents them; change what your office needs. Paths are\n; relative to the directory the processes are started in."
-               "; this file documents them; change what your office needs. After a\n; change: systemctl reload mailroom-router mailroom-gateway (see\n; mailroom.ini(5) for what a reload takes and what needs a restart)."
+string(REPLACE "; Mailroom configuration. Every setting shown is the built-in default, so\n; this file documents them; change what your office needs. Paths are\n; relative to the directory the processes are started in."
+               "; Mailroom configuration. Every setting shown is the built-in default\n; (paths are this package's), so this file documents them; change what\n; your office needs, then: systemctl reload mailroom-router mailroom-gateway\n; (man mailroom.ini: what a reload takes, what needs a restart).\n; The README.md files named below are in the source tree; the calendars'\n; is /usr/share/mailroom/calendars/README.md, the operator's guide is\n; docs/operations.md."
                MR_INI "${MR_INI}")
+string(REPLACE "deploy/calendars/README.md" "/usr/share/mailroom/calendars/README.md" MR_INI "${MR_INI}")
 string(REPLACE "ipc://./var/" "ipc:///var/lib/mailroom/" MR_INI "${MR_INI}")
 string(REPLACE "./var/" "/var/lib/mailroom/" MR_INI "${MR_INI}")
 string(REPLACE "= ./deploy/calendars" "= /usr/share/mailroom/calendars" MR_INI "${MR_INI}")
 string(REPLACE "mailroom-router -c mailroom.ini keygen" "mailroom-router -c /etc/mailroom/mailroom.ini keygen" MR_INI "${MR_INI}")
-if(MR_INI MATCHES "\\./var|\\./deploy")
+if(MR_INI MATCHES "\\./var|\\./deploy|relative to the directory")
   message(FATAL_ERROR "deploy/package.cmake: a relative path is left in the packaged mailroom.ini")
 endif()
 file(WRITE ${CMAKE_BINARY_DIR}/pkg/mailroom.ini "${MR_INI}")
