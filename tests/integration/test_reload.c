@@ -60,6 +60,16 @@ static int log_count(const struct mr_proc *p, const char *needle)
 	return n;
 }
 
+/* log_count once the line is there, or after 5 seconds. */
+static int wait_log(const struct mr_proc *p, const char *needle)
+{
+	int n = 0;
+
+	for (int i = 0; i < 100 && !(n = log_count(p, needle)); i++)
+		mr_sleep_ms(50);
+	return n;
+}
+
 /* Posts until the letter lands in want, for up to 5 seconds (the writer
  * applies a reload between two batches). */
 static int lands_in(const char *want)
@@ -95,8 +105,7 @@ Test(reload, router_takes_a_new_route_and_refuses_a_broken_file)
 	/* A broken file: refused, said so, the running routes stay. */
 	append_ini("\n[route.broken]\nchannel = nonsense\nqueue = nowhere\n");
 	cr_assert_eq(kill(env.router.pid, SIGHUP), 0);
-	for (int i = 0; i < 50 && !log_count(&env.router, "reload refused"); i++)
-		mr_sleep_ms(100);
+	wait_log(&env.router, "reload refused");
 	cr_assert_eq(log_count(&env.router, "reload refused, the running configuration stays"), 1);
 	cr_assert(mr_proc_alive(&env.router));
 	q = post_queue(NULL, 0);
@@ -118,18 +127,15 @@ Test(reload, gateway_access_log_names_routes_and_a_reload_turns_it_off)
 	cr_assert_eq(mr_http(NULL, env.base, "GET", path, NULL, NULL, 0, 5000, &r), 0);
 	cr_assert_eq(r.status, 401, "status %ld", r.status);
 	mr_http_free(&r);
-	/* Logged when the connection is done with, just after the answer. */
-	for (int i = 0; i < 100 && !log_count(&env.gateway, "access GET /v1/messages/"); i++)
-		mr_sleep_ms(50);
-	cr_assert_geq(log_count(&env.gateway, "access POST /v1/messages 201 "), 1);
-	cr_assert_geq(log_count(&env.gateway, "access GET /v1/messages/{tracking_code} 401 "), 1);
+	/* Logged when MHD is done with the request, just after the answer. */
+	cr_assert_geq(wait_log(&env.gateway, "access POST /v1/messages 201 "), 1);
+	cr_assert_geq(wait_log(&env.gateway, "access GET /v1/messages/{tracking_code} 401 "), 1);
 	/* The path holds the tracking code: it is never logged. */
 	cr_assert_eq(log_count(&env.gateway, code), 0, "the tracking code is in the log");
 
 	append_ini("\n[gateway]\naccess_log = no\n");
 	cr_assert_eq(kill(env.gateway.pid, SIGHUP), 0);
-	for (int i = 0; i < 50 && !log_count(&env.gateway, "configuration reloaded"); i++)
-		mr_sleep_ms(100);
+	wait_log(&env.gateway, "configuration reloaded");
 	cr_assert_eq(log_count(&env.gateway, "reload: access_log off"), 1);
 	lines = log_count(&env.gateway, "access ");
 	q = post_queue(NULL, 0);
@@ -140,18 +146,15 @@ Test(reload, gateway_access_log_names_routes_and_a_reload_turns_it_off)
 	/* A file that does not load leaves the gateway as it was. */
 	append_ini("\n[gateway]\naccess_log = maybe\n");
 	cr_assert_eq(kill(env.gateway.pid, SIGHUP), 0);
-	for (int i = 0; i < 50 && !log_count(&env.gateway, "reload refused"); i++)
-		mr_sleep_ms(100);
+	wait_log(&env.gateway, "reload refused");
 	cr_assert_eq(log_count(&env.gateway, "reload refused"), 1);
 	cr_assert(mr_proc_alive(&env.gateway));
 	IT_DOWN();
 }
 
-TestSuite(service, .init = it_init, .fini = it_fini, .timeout = 60);
-
 /* A stand-in for systemd's notification socket: router and gateway each
  * send READY=1 once they serve. */
-Test(service, router_and_gateway_notify_readiness)
+Test(reload, router_and_gateway_notify_readiness)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct timeval tv = {5, 0};
