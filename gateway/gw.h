@@ -307,6 +307,7 @@ struct gw {
 	char css_path[64];      /* /static/site-<hash>.css */
 	struct gw_limit *submit_limit, *lookup_limit;
 	struct gw_conns *conns;
+	atomic_int access_log;  /* [gateway] access_log, changed by a reload */
 };
 
 /* The phases of a request, see gw_http.c. */
@@ -330,6 +331,8 @@ struct gw_req {
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
 	char method[16];
 	struct sockaddr_storage client;   /* behind a trusted proxy, the forwarded one */
+	int64_t t0_us;          /* monotonic, for the access log */
+	unsigned status;        /* the answer queued, for the access log */
 };
 
 struct gw_hdr {
@@ -381,5 +384,13 @@ void gw_akey_derive(const struct gw *g, const char *domain, const char *a, const
 /* The transparency log (gw_log.c). */
 enum MHD_Result gw_get_log(struct gw_req *r, const char *url);
 enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp);
+
+/* gw_service.c: systemd readiness, SIGHUP, the access log. */
+int64_t gw_mono_us(void);
+void gw_notify_ready(struct gw *g);
+void gw_reload(struct gw *g, const char *path);
+void gw_access_log(const struct gw_req *r);
+/* A route's name for logs and metrics (gw_metrics.c). */
+const char *gw_route_name(int route);
 
 #endif

@@ -91,6 +91,7 @@ enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size
 	ret = MHD_queue_response(r->conn, status, resp);
 	MHD_destroy_response(resp);
 	gw_metrics_count(&r->g->metrics, r->route, status);
+	r->status = status;
 	r->phase = GW_PH_DONE;
 	return ret;
 }
@@ -490,6 +491,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 		free(r);
 		return NULL;
 	}
+	r->t0_us = gw_mono_us();
 	atomic_fetch_add(&g->active, 1);
 	return r;
 }
@@ -504,6 +506,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
 	gw_conn_mark(g->conns, conn, GW_CONN_DONE, 0);
 	if (!r)
 		return;
+	gw_access_log(r);
 	gw_call_fini(&r->call);
 	gw_page_free(r->page);
 	sodium_memzero(r->akey, sizeof(r->akey));
@@ -614,6 +617,7 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 		return PB_EIO;
 	}
 	g->conf = *conf;
+	atomic_store(&g->access_log, conf->access_log);
 	snprintf(g->base, sizeof(g->base), "%s", conf->public_base_url);
 	for (size_t n = strlen(g->base); n > 0 && g->base[n - 1] == '/'; n--)
 		g->base[n - 1] = '\0';

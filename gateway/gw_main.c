@@ -3,6 +3,7 @@
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
+#include "pb_version.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 static void usage(void)
@@ -17,6 +19,12 @@ static void usage(void)
 	fprintf(stderr, "usage: mailroom-gateway [-c config.ini]\n");
 	exit(2);
 }
+
+static const char help[] =
+	"usage: mailroom-gateway [-c CONFIG]\n"
+	"  Serves HTTP until SIGINT or SIGTERM; SIGHUP re-reads CONFIG.\n"
+	"  -c CONFIG     default deploy/mailroom.ini (built-in defaults if missing)\n"
+	"  --version     this version and the libraries'\n";
 
 int main(int argc, char **argv)
 {
@@ -28,6 +36,8 @@ int main(int argc, char **argv)
 	struct gw *g;
 	int opt, sig;
 
+	if ((opt = pb_std_args(argc, argv, "mailroom-gateway", help)) >= 0)
+		return opt;
 	while ((opt = getopt(argc, argv, "c:")) != -1) {
 		if (opt == 'c')
 			path = optarg;
@@ -52,12 +62,17 @@ int main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (gw_start(&conf, &g) != PB_OK)
 		return 1;
-	if (sigwait(&sigs, &sig) != 0)
+	gw_notify_ready(g);
+	while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+		gw_reload(g, path);
+	if (sig != SIGINT)
 		sig = SIGTERM;
+	sd_notify(0, "STOPPING=1");
 	pb_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	gw_stop(g);
 	return 0;

@@ -179,3 +179,8 @@ char *gw_metrics_render(struct gw_metrics *m, const Mailroom__StatsResp *stats, 
 	}
 	return buf;
 }
+
+const char *gw_route_name(int route)
+{
+	return route >= 0 && route < GW_R_COUNT ? route_names[route] : route_names[GW_R_OTHER];
+}

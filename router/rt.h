@@ -33,7 +33,10 @@ struct rt_hset;
 
 /* State every layer shares; read-only after start except the counters. */
 struct rt_core {
-	const struct pb_conf *conf;
+	/* conf and cal are swapped by a reload (rt_reload.c) on the writer
+	 * thread, between batches; a replaced one stays valid until exit.
+	 * cal_version is the writer's alone. */
+	const struct pb_conf *_Atomic conf;
 	st_env *store;
 	struct st_keys keys;
 	cal_set *cal;
@@ -204,6 +207,14 @@ int rt_console_queue_counts(st_txn *txn, Mailroom__QueuesResp *qr);
 /* The nng face. */
 struct rt_server;
 int rt_server_start(struct rt_core *core, struct rt_server **out);
+
+/* SIGHUP (rt_reload.c): prepare checks the file and the calendars and
+ * refuses (non-zero, the running ones stay) what does not load; the
+ * writer thread applies an accepted one between batches (apply returns 1
+ * when it did). free at exit. */
+int rt_reload_prepare(struct rt_core *core, const char *path);
+int rt_reload_apply(struct rt_core *core);
+void rt_reload_free(struct rt_core *core);
 void rt_server_stop(struct rt_server *s);
 
 #endif

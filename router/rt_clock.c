@@ -437,7 +437,7 @@ void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day)
 		return;
 	pb_civil_from_days(today, &y, &m, &d);
 	pb_warn("no calendar for %d yet: deadlines reaching into %d are provisional (statutory "
-	        "holidays only) until its notice is added as cn-%d.cal to %s and the router restarted",
+	        "holidays only) until its notice is added as cn-%d.cal to %s and the router reloaded",
 	        y + 1, y + 1, y + 1, core->conf->calendars_dir);
 }
 

@@ -8,9 +8,11 @@
 #include "pb_id.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_version.h"
 
 #include <signal.h>
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,7 @@
 static int load_calendars(struct rt_core *core)
 {
 	struct stat sb;
+	cal_set *cal = NULL;   /* core->cal is atomic: a reload swaps it */
 	char err[512];
 	int rc;
 
@@ -25,11 +28,12 @@ static int load_calendars(struct rt_core *core)
 		pb_warn("no calendar directory %s: every deadline is provisional (statutory holidays only)",
 		        core->conf->calendars_dir);
 		core->cal = NULL;
-	} else if ((rc = cal_load_dir(core->conf->calendars_dir, &core->cal, err, sizeof(err)))) {
+	} else if ((rc = cal_load_dir(core->conf->calendars_dir, &cal, err, sizeof(err)))) {
 		/* A broken calendar is an operator error worth stopping for. */
 		pb_error("calendars: %s", err);
 		return rc;
 	}
+	core->cal = cal;
 	cal_version(core->cal, core->cal_version);
 	if (core->cal)
 		pb_info("calendars %d-%d loaded from %s", cal_first_year(core->cal),
@@ -66,6 +70,13 @@ static int keygen(const struct pb_conf *conf, const char *file)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
+static const char help[] =
+	"usage: mailroom-router [-c CONFIG] [keygen FILE]\n"
+	"  Serves the store until SIGINT or SIGTERM; SIGHUP re-reads CONFIG.\n"
+	"  keygen FILE   write a new log signing key for a rotation\n"
+	"  -c CONFIG     default deploy/mailroom.ini\n"
+	"  --version     this version and the libraries'\n";
+
 int main(int argc, char **argv)
 {
 	static struct pb_conf conf;
@@ -76,6 +87,8 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int created, rc, sig;
 
+	if ((rc = pb_std_args(argc, argv, "mailroom-router", help)) >= 0)
+		return rc;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
 			path = argv[++i];
@@ -102,6 +115,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -148,11 +162,18 @@ int main(int argc, char **argv)
 		pb_error("cannot start: %s", pb_err_str(rc));
 		goto out;
 	}
-	sigwait(&set, &sig);
+	/* Ready for systemd (Type=notify) once the store is open and served. */
+	sd_notify(0, "READY=1\nSTATUS=store open, serving");
+	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+		pb_info("SIGHUP: re-reading %s", path);
+		rt_reload_prepare(&core, path);
+	}
+	sd_notify(0, "STOPPING=1");
 	pb_info("stopping on signal %d", sig);
 	rt_server_stop(srv);
 out:
 	st_close(core.store);
+	rt_reload_free(&core);
 	cal_free(core.cal);
 	sodium_memzero(&core.keys, sizeof(core.keys));
 	return rc ? 1 : 0;

@@ -435,6 +435,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->mu);
 
 		now = pb_now_ms();
+		rt_reload_apply(w->core);   /* between batches: no transaction open */
 		rt_calendar_check(w->core, now, &cal_day);
 		next_tick = expire_waiters(w, &batch, now);
 		if (batch || now >= next_tick - TICK_MS)

@@ -77,6 +77,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->body_grace_s = 5;
 	c->reserve_connections = 64;
 	c->health_stall_ms = 5000;
+	c->access_log = 1;
 	copy(c->office_name, sizeof(c->office_name), "本机关政务信箱");
 	c->hotline_skew_seconds = 300;
 	copy(c->hotline_app_secret_file, sizeof(c->hotline_app_secret_file),
@@ -455,6 +456,15 @@ static const struct kv_int int_keys[] = {
 #undef I
 #undef Z
 
+/* yes | no */
+struct kv_bool {
+	const char *section, *name;
+	size_t off;
+};
+static const struct kv_bool bool_keys[] = {
+	{"gateway", "access_log", offsetof(struct pb_conf, access_log)},
+};
+
 static char *read_line(char *buf, int size, void *stream)
 {
 	struct parse_ctx *x = stream;
@@ -479,6 +489,15 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 			if (strlen(value) >= k->size)
 				return fail(x, line, "value too long for '%s'", name);
 			copy((char *)c + k->off, k->size, value);
+			return 1;
+		}
+	}
+	for (size_t i = 0; i < sizeof(bool_keys) / sizeof(bool_keys[0]); i++) {
+		const struct kv_bool *k = &bool_keys[i];
+		if (strcmp(section, k->section) == 0 && strcmp(name, k->name) == 0) {
+			if (strcmp(value, "yes") != 0 && strcmp(value, "no") != 0)
+				return fail(x, line, "'%s' must be yes or no", name);
+			*(int *)((char *)c + k->off) = strcmp(value, "yes") == 0;
 			return 1;
 		}
 	}

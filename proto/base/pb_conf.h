@@ -115,6 +115,7 @@ struct pb_conf {
 	int reserve_connections;            /* of max_connections, kept for clients that behave */
 	char trusted_proxies[PB_PATH_MAX];  /* addresses whose X-Forwarded-For is believed */
 	int health_stall_ms;                /* writer silent this long with work queued: not ready */
+	int access_log;                     /* yes: one info line per request */
 
 	/* [office] the citizen's web pages */
 	char office_name[128];

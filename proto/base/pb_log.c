@@ -4,17 +4,24 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *log_ident = "mailroom";
 static int log_level = PB_LOG_INFO;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static const char *names[] = {"debug", "info", "warn", "error"};
+/* Under systemd, stderr goes to journald: each line starts with its
+ * syslog priority ("<4>"), so journalctl -p works, and carries no time
+ * of its own (the journal stamps it). */
+static const char *journal_prio[] = {"<7>", "<6>", "<4>", "<3>"};
+static int log_journal;
 
 void pb_log_init(const char *ident, int level)
 {
 	log_ident = ident;
 	log_level = level;
+	log_journal = getenv("JOURNAL_STREAM") != NULL || getenv("INVOCATION_ID") != NULL;
 }
 
 int pb_log_level_parse(const char *s)
@@ -33,8 +40,13 @@ void pb_log(int level, const char *fmt, ...)
 
 	if (level < log_level || level < 0 || level > PB_LOG_ERROR)
 		return;
-	pb_time_fmt(pb_now_ms(), ts, sizeof(ts), 1);
-	n = snprintf(line, sizeof(line), "%s %s %s: ", ts, names[level], log_ident);
+	if (log_journal) {
+		n = snprintf(line, sizeof(line), "%s%s %s: ", journal_prio[level], names[level],
+		             log_ident);
+	} else {
+		pb_time_fmt(pb_now_ms(), ts, sizeof(ts), 1);
+		n = snprintf(line, sizeof(line), "%s %s %s: ", ts, names[level], log_ident);
+	}
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);

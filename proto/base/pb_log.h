@@ -1,5 +1,8 @@
 /* The one logging facility: level-filtered lines on stderr,
- * "2026-11-24T10:00:00.123+08:00 info router: text". Thread-safe. */
+ * "2026-11-24T10:00:00.123+08:00 info router: text". Thread-safe.
+ * Under systemd (JOURNAL_STREAM or INVOCATION_ID set when pb_log_init
+ * runs) a line is "<4>warn router: text" instead: a journald priority,
+ * no time stamp. */
 #ifndef PB_LOG_H
 #define PB_LOG_H
 

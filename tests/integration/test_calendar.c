@@ -210,3 +210,86 @@ Test(calendar, a_new_notice_recomputes_provisional_deadlines_on_restart)
 
 	IT_DOWN();
 }
+
+/* The same, with systemctl reload (SIGHUP) instead of a restart: the
+ * router takes the new notices between two batches, recomputes with a
+ * signed record per clock, and refuses a broken file, keeping the rest. */
+Test(calendar, a_new_notice_is_taken_by_a_reload)
+{
+	struct mr_opts o = {0};
+	struct mr_http r;
+	char code[32], key[128], path[MR_PATH + 32], *out = NULL, *m, *log;
+	int year, month, n = 0;
+	json_t *j;
+	FILE *f;
+
+	today(&year, &month);
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp || strlen(tmp) > 200)
+		tmp = P_tmpdir;
+	cr_assert_gt(snprintf(caldir, sizeof(caldir), "%s/mr-cal-XXXXXX", tmp), 0);
+	cr_assert_not_null(mkdtemp(caldir));
+	snprintf(path, sizeof(path), "%s/cn-2024.cal", caldir);
+	copy_file(MR_SOURCE_DIR "/deploy/calendars/cn-2024.cal", path);
+	o.calendars = caldir;
+	IT_UP(&o);
+
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "POST: HTTP %ld: %s", r.status, r.body);
+	j = it_json(&r);
+	snprintf(code, sizeof(code), "%s", it_str(j, "tracking_code"));
+	snprintf(key, sizeof(key), "%s", it_str(j, "access_key"));
+	cr_assert(json_is_true(it_get(j, "due_provisional")), "%s", r.body);
+	json_decref(j);
+	mr_http_free(&r);
+
+	write_notice(year);
+	write_notice(year + 1);
+	cr_assert_eq(kill(env.router.pid, SIGHUP), 0);
+	for (int i = 0;; i++) {
+		j = status(code, key);
+		int prov = json_is_true(it_get(j, "due_provisional"));
+		json_decref(j);
+		if (!prov)
+			break;
+		cr_assert_lt(i, 50, "still provisional 5 s after SIGHUP");
+		mr_sleep_ms(100);
+	}
+	cr_assert(mr_proc_alive(&env.router));
+	cr_assert_eq(mr_audit_cmd(&env, &out, "trail", code, NULL), 0, "trail: %s", out);
+	for (const char *p = out; (p = strstr(p, "CLOCK_RECOMPUTED")) != NULL; p++)
+		n++;
+	cr_expect_eq(n, 2, "two recompute records:\n%s", out);
+	free(out);
+	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
+	free(out);
+	m = metrics();
+	expect_metric(m, "mailroom_calendar_last_year", year + 1);
+	free(m);
+
+	/* A broken notice: refused, and the loaded years stay. */
+	snprintf(path, sizeof(path), "%s/cn-%d.cal", caldir, year + 2);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "year %d\nholiday not-a-date\n", year + 2);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(kill(env.router.pid, SIGHUP), 0);
+	for (int i = 0; i < 50; i++) {
+		size_t len = 0;
+		log = mr_read_text(env.router.log, &len);
+		cr_assert_not_null(log);
+		if (strstr(log, "reload refused"))
+			break;
+		free(log);
+		log = NULL;
+		mr_sleep_ms(100);
+	}
+	cr_assert_not_null(log, "no refusal in the router's log");
+	cr_expect(strstr(log, "reload refused, the running configuration stays: calendars:"), "%s", log);
+	free(log);
+	cr_assert(mr_proc_alive(&env.router));
+	m = metrics();
+	expect_metric(m, "mailroom_calendar_last_year", year + 1);
+	free(m);
+	IT_DOWN();
+}

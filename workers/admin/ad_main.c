@@ -1,6 +1,7 @@
 /* mailroom-admin: options, the command, the summary on stdout. */
 #include "ad.h"
 #include "pb_err.h"
+#include "pb_version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -153,6 +154,8 @@ int main(int argc, char **argv)
 	json_t *results, *sum;
 	int rc;
 
+	if ((rc = pb_std_args(argc, argv, "mailroom-admin", NULL)) >= 0)   /* --version */
+		return rc;
 	if ((rc = parse(argc, argv, &o)))
 		return rc < 0 ? AD_EXIT_OK : rc;
 	if (sodium_init() < 0)

@@ -2,6 +2,7 @@
  * report is one function and one row. */
 #include "au.h"
 #include "pb_log.h"
+#include "pb_version.h"
 
 #include <getopt.h>
 #include <stdarg.h>
@@ -225,6 +226,10 @@ int au_fail(int json, int exit, const char *code, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+	int vrc = pb_std_args(argc, argv, AU_PROG, NULL);
+
+	if (vrc >= 0)   /* --version; --help is the usage below */
+		return vrc;
 	/* The store reports its own trouble through pb_log on stderr. */
 	pb_log_init(AU_PROG, PB_LOG_WARN);
 	if (argc < 2)

@@ -3,6 +3,7 @@
 #include "wk_cli.h"
 #include "pb_err.h"
 #include "pj.h"
+#include "pb_version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -328,6 +329,8 @@ int main(int argc, char **argv)
 	const struct wk_cmd *cmd = NULL;
 	int rc;
 
+	if ((rc = pb_std_args(argc, argv, "mailroom-handler", NULL)) >= 0)   /* --version */
+		return rc;
 	if ((rc = parse(argc, argv, &x.o, &cmd)))
 		return rc < 0 ? WK_EXIT_OK : rc;
 	rc = cmd->run(&x);

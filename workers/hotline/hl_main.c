@@ -8,6 +8,7 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_version.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -221,6 +222,8 @@ int main(int argc, char **argv)
 	char err[PB_PATH_MAX + 128];
 	int i;
 
+	if ((i = pb_std_args(argc, argv, "mailroom-hotline", NULL)) >= 0)   /* --version */
+		return i;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
