@@ -152,11 +152,15 @@ static int admit(struct rt_server *s, struct rt_op *op, int64_t now)
 		refuse(op, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
 		return 0;
 	}
+	/* Reads are refused on replay too: a replayed read would show its
+	 * answer again, now, to whoever holds the copy. A console read had its
+	 * nonce checked with its signature (rt_console.c). */
+	if ((rt_is_write(req) || !op->who.console) &&
+	    (rc = rt_replay_check(s->replay, req->nonce.data, now))) {
+		refuse(op, rc, pb_err_name(rc), "request replayed");
+		return 0;
+	}
 	if (rt_is_write(req)) {
-		if ((rc = rt_replay_check(s->replay, req->nonce.data, now))) {
-			refuse(op, rc, pb_err_name(rc), "request replayed");
-			return 0;
-		}
 		op->enqueued_us = pb_mono_us();
 		op->wait_until_ms = 0;
 		if (req->op_case == MAILROOM__REQUEST__OP_PULL) {

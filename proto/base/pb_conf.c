@@ -69,6 +69,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->http_body_max = 64 * 1024;
 	c->router_timeout_ms = 10000;
 	c->router_lanes = 8;
+	c->router_resolve_ms = 30000;
 	c->router_batch = 64;
 	c->submit_per_minute = 0;
 	c->lookup_per_minute = 0;
@@ -397,6 +398,7 @@ static const struct kv_int int_keys[] = {
 	Z("gateway", "body_max", 1024, 16 << 20, http_body_max),
 	I("gateway", "router_timeout_ms", 100, 600000, router_timeout_ms),
 	I("gateway", "router_lanes", 1, 64, router_lanes),
+	I("gateway", "router_resolve_ms", 0, 3600000, router_resolve_ms),
 	I("gateway", "router_batch", 1, 1024, router_batch),
 	I("gateway", "submit_per_minute", 0, 1000000, submit_per_minute),
 	I("gateway", "lookup_per_minute", 0, 1000000, lookup_per_minute),
