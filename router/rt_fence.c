@@ -18,6 +18,7 @@
 
 struct fence_entry {
 	uint8_t key[32];
+	uint64_t ts_ms;     /* the resolve's signing time: older copies are dropped */
 	int64_t until_ms;
 };
 
@@ -46,8 +47,10 @@ void rt_fence_free(struct rt_fence *f)
 	free(f);
 }
 
-/* Drops the entries whose copies can no longer arrive; 1 when key is held. */
-static int fenced(struct rt_fence *f, const uint8_t key[32], int64_t now)
+/* Drops the entries whose copies can no longer arrive; 1 when a copy of
+ * key signed at ts is held back. A request signed after the resolve (the
+ * client's retry) is a new one, and goes on. */
+static int fenced(struct rt_fence *f, const uint8_t key[32], uint64_t ts, int64_t now)
 {
 	int hit = 0;
 
@@ -56,16 +59,16 @@ static int fenced(struct rt_fence *f, const uint8_t key[32], int64_t now)
 			f->e[i] = f->e[--f->n];
 			continue;
 		}
-		if (memcmp(f->e[i].key, key, 32) == 0)
+		if (memcmp(f->e[i].key, key, 32) == 0 && ts <= f->e[i].ts_ms)
 			hit = 1;
 		i++;
 	}
 	return hit;
 }
 
-static int fence_add(struct rt_fence *f, const uint8_t key[32], int64_t now)
+static int fence_add(struct rt_fence *f, const uint8_t key[32], uint64_t ts, int64_t now)
 {
-	if (fenced(f, key, now))
+	if (fenced(f, key, ts, now))
 		return PB_OK;
 	if (f->n == f->cap) {
 		size_t cap = f->cap ? f->cap * 2 : 64;
@@ -76,6 +79,7 @@ static int fence_add(struct rt_fence *f, const uint8_t key[32], int64_t now)
 		f->cap = cap;
 	}
 	memcpy(f->e[f->n].key, key, 32);
+	f->e[f->n].ts_ms = ts;
 	f->e[f->n].until_ms = now + f->keep_ms;
 	f->n++;
 	return PB_OK;
@@ -100,7 +104,7 @@ static int resolve(struct rt_fence *f, struct rt_core *core, st_txn *t,
 	if (rc != PB_ENOTFOUND)
 		return rc;   /* res says why (a mismatch, a read error) */
 	/* Still unknown to the gateway when the fence is full: it asks again. */
-	if (fence_add(f, req->submit->idem_key.data, now))
+	if (fence_add(f, req->submit->idem_key.data, req->ts_ms, now))
 		return rt_fail(res, PB_EUNAVAIL, "unavailable", "cannot hold the key; ask again");
 	return rt_fail(res, PB_EUNAVAIL, "not_stored", "nothing was stored");
 }
@@ -113,7 +117,7 @@ int rt_fence_gate(struct rt_fence *f, struct rt_core *core, st_txn *t,
 		return 1;
 	}
 	if ((req->deadline_ms && (uint64_t)now >= req->deadline_ms) ||
-	    (has_key(req) && f->n && fenced(f, req->submit->idem_key.data, now))) {
+	    (has_key(req) && f->n && fenced(f, req->submit->idem_key.data, req->ts_ms, now))) {
 		rt_fail(res, PB_EUNAVAIL, "expired", "the sender gave up; nothing was stored");
 		return 1;
 	}
