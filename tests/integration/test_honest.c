@@ -14,6 +14,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #define CLIENTS 20
 
@@ -234,5 +235,103 @@ Test(honest, signed_read_replay_refused)
 	}
 	free(buf);
 	nng_close(s);
+	IT_DOWN();
+}
+
+#define PULLS 300
+
+static struct {
+	nng_socket s;
+	atomic_int ok, busy, other;
+} P;
+
+static void *long_pull(void *arg)
+{
+	(void)arg;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__PullReq p = MAILROOM__PULL_REQ__INIT;
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_msg *m;
+	uint8_t *buf;
+	size_t len;
+
+	p.queue = "general";
+	p.wait_ms = 20000;
+	req.op_case = MAILROOM__REQUEST__OP_PULL;
+	req.pull = &p;
+	if (pb_wire_seal_handler(&req, env.handlers[0].sk, &buf, &len) != PB_OK ||
+	    nng_ctx_open(&ctx, P.s) != 0 || nng_aio_alloc(&aio, NULL, NULL) != 0 ||
+	    nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf, len) != 0) {
+		atomic_fetch_add(&P.other, 1);
+		return NULL;
+	}
+	free(buf);
+	nng_aio_set_timeout(aio, 30000);
+	nng_aio_set_msg(aio, m);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if (nng_aio_result(aio) == 0) {
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+	} else {
+		nng_msg_free(m);
+	}
+	if (nng_aio_result(aio) == 0) {
+		nng_msg *a = nng_aio_get_msg(aio);
+		Mailroom__Response *r = mailroom__response__unpack(NULL, nng_msg_len(a), nng_msg_body(a));
+		if (r && r->code == PB_ELIMIT && r->error && strcmp(r->error, "busy") == 0)
+			atomic_fetch_add(&P.busy, 1);
+		else if (r && r->code == PB_OK)
+			atomic_fetch_add(&P.ok, 1);
+		else
+			atomic_fetch_add(&P.other, 1);
+		if (r)
+			mailroom__response__free_unpacked(r, NULL);
+		nng_msg_free(a);
+	} else {
+		atomic_fetch_add(&P.other, 1);
+	}
+	nng_aio_free(aio);
+	nng_ctx_close(ctx);
+	return NULL;
+}
+
+/* 300 long-polling pulls at once from one handler: intake keeps its
+ * contexts, so citizens' posts are stored at their normal speed, and the
+ * pulls past the handler's quota are refused "busy" at once. */
+Test(honest, long_polls_do_not_starve_intake)
+{
+	struct mr_opts o = {.router_timeout_ms = 3000, .handlers = handlers, .nhandlers = 1};
+	pthread_t t[PULLS];
+	CURL *h;
+
+	IT_UP(&o);
+	cr_assert_eq(nng_req0_open(&P.s), 0);
+	cr_assert_eq(nng_dial(P.s, env.router_url, NULL, 0), 0);
+	for (int i = 0; i < PULLS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, long_pull, NULL), 0);
+	mr_sleep_ms(1500);
+	cr_expect_geq(atomic_load(&P.busy), PULLS - 16 - 5,
+	              "only %d of %d pulls past the quota were refused busy", atomic_load(&P.busy),
+	              PULLS);
+	h = curl_easy_init();
+	for (int i = 0; i < 10; i++) {
+		char body[160];
+		struct mr_http r;
+		snprintf(body, sizeof(body),
+		         "{\"channel\":\"mailbox\",\"subject\":\"排队测试 %d\",\"body\":\"长轮询不挡来信。\"}", i);
+		cr_assert_eq(mr_post_message(h, &env, body, &r), 0);
+		cr_expect_eq(r.status, 201, "post %d: HTTP %ld while pulls wait", i, r.status);
+		cr_expect_lt(r.total_s, 1.0, "post %d took %.2f s while pulls wait", i, r.total_s);
+		mr_http_free(&r);
+	}
+	curl_easy_cleanup(h);
+	/* The waiting pulls take the posts; the rest end when the socket goes. */
+	mr_sleep_ms(500);
+	nng_close(P.s);
+	for (int i = 0; i < PULLS; i++)
+		pthread_join(t[i], NULL);
+	cr_expect_geq(atomic_load(&P.ok), 10, "only %d pulls got a message", atomic_load(&P.ok));
 	IT_DOWN();
 }
