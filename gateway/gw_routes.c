@@ -65,9 +65,13 @@ static enum MHD_Result call_router(struct gw_req *r, Mailroom__Request *req)
 /* Idempotency-Key: 16-128 visible ASCII characters. With it, the key's
  * and the body's hashes go to the router, which answers a repeat with
  * the first message, and the access key is derived from both, so the
- * repeat shows the same key. Without it the gateway makes one (random,
- * never shown unless the answer is a 202), so that a lost answer can be
- * asked for by key (gw_router.c). -1 when malformed. */
+ * repeat shows the same key. Without it the gateway makes one, never
+ * shown unless the answer is a 202, so that a lost answer can be asked
+ * for by key (gw_router.c): "mr-" and the hex of 32 bytes, the time in
+ * microseconds then 24 random ones. Such a key is sent as those bytes,
+ * not hashed: made keys then grow with time, so the router's index takes
+ * them at its right edge instead of dirtying a page per message. -1 when
+ * malformed. */
 static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[32],
                        uint8_t body[32])
 {
@@ -77,10 +81,12 @@ static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[
 	size_t n;
 
 	if (!k) {
-		uint8_t rnd[16];
-		randombytes_buf(rnd, sizeof(rnd));
+		uint64_t us = (uint64_t)pb_now_ms() * 1000 + (uint64_t)(pb_mono_us() % 1000);
+		for (int i = 0; i < 8; i++)
+			idem[i] = (uint8_t)(us >> (56 - 8 * i));
+		randombytes_buf(idem + 8, 24);
 		memcpy(r->idem_text, "mr-", 3);
-		pb_hex(rnd, sizeof(rnd), r->idem_text + 3);
+		pb_hex(idem, 32, r->idem_text + 3);
 		k = r->idem_text;
 	}
 	n = strlen(k);
@@ -91,7 +97,9 @@ static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[
 			return -1;
 	if (k != r->idem_text)
 		memcpy(r->idem_text, k, n + 1);
-	crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
+	if (n != 3 + 64 || memcmp(k, "mr-", 3) != 0 || sodium_hex2bin(idem, 32, k + 3, 64, NULL, NULL,
+	                                                              NULL) != 0)
+		crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
 	crypto_generichash(body, 32, (const uint8_t *)(r->body ? r->body : ""), r->len, NULL, 0);
 	pb_hex(idem, 32, kh);
 	pb_hex(body, 32, bh);
