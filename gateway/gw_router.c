@@ -222,7 +222,7 @@ static int outcome_unknown(const struct gw_call *c, int sent, int rc, const Mail
 		return sent || c->resolving;
 	if (resp->code == PB_OK)
 		return 0;
-	if (resp->code == PB_EREPLAY || resp->code == PB_ESTALE || resp->code == PB_EAUTH)
+	if (resp->code == PB_EREPLAY || resp->code == PB_ESTALE)
 		return 1;
 	if (c->resolving)
 		return resp->code == PB_EUNAVAIL &&
