@@ -236,7 +236,9 @@ static void settle(struct gw_router *r, struct gw_call *c, int sent, int rc, int
                    struct gw_call **out)
 {
 	if (outcome_unknown(c, sent, rc, c->resp)) {
-		if (resolve_again(r, c, pb_mono_us()) == PB_OK)
+		/* A resolve that could not even be sealed here would only fail
+		 * again at once: no loop on a local failure. */
+		if ((sent || rc == PB_EUNAVAIL) && resolve_again(r, c, pb_mono_us()) == PB_OK)
 			return;
 		if (c->resp) {
 			mailroom__response__free_unpacked(c->resp, NULL);
@@ -313,6 +315,7 @@ static int lane_send(struct gw_lane *l)
 	size_t len = 0;
 	int rc;
 
+	l->sent = 0;
 	if (!bins) {
 		drop_items(l);
 		return PB_ENOMEM;
@@ -337,7 +340,6 @@ static int lane_send(struct gw_lane *l)
 	memcpy(nng_msg_body(msg), buf, len);
 	free(buf);
 	l->stage = STAGE_SEND;
-	l->sent = 0;
 	nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
 	nng_aio_set_msg(l->aio, msg);
 	nng_ctx_send(l->ctx, l->aio);
