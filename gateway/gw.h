@@ -92,13 +92,20 @@ struct gw_call {
 	/* A submit with an idempotency key: once sent, a lost answer is asked
 	 * for (a resolve) until the router says, or resolve_until_us passes
 	 * and the call ends unknown (gateway/README.md, "Honest answers"). */
-	int resolvable;
+	int resolvable;               /* GW_RESOLVE_* */
 	int channel;
+	uint8_t *orig;                /* GW_RESOLVE_RESEND: the request, unsigned */
+	size_t origlen;
 	uint8_t idem[64];             /* key hash, then body hash */
 	int resolving;                /* the item out is a resolve */
 	int unknown;                  /* rc != PB_OK, yet it may be stored: answer 202 */
 	int64_t resolve_until_us;
 };
+
+/* How a call's lost answer is learnt: not at all (reads), by asking for
+ * its idempotency key, or, for a 12345 delivery (idempotent on its order
+ * number and dispatch), by sending it again. */
+enum { GW_RESOLVE_NONE, GW_RESOLVE_KEY, GW_RESOLVE_RESEND };
 
 /* lanes: envelopes in flight at once; batch_max: calls one may carry. */
 int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms,

@@ -187,6 +187,19 @@ static int resolve_again(struct gw_router *r, struct gw_call *c, int64_t now)
 
 	if (r->closed || now >= c->resolve_until_us)
 		return PB_EUNAVAIL;
+	if (c->resolvable == GW_RESOLVE_RESEND) {
+		Mailroom__Request *again = mailroom__request__unpack(NULL, c->origlen, c->orig);
+		if (!again)
+			return PB_ENOMEM;
+		again->deadline_ms = (uint64_t)(pb_now_ms() + r->timeout_ms);
+		free(c->item);
+		c->item = NULL;
+		rc = pb_wire_pack_item(again, &c->item, &c->itemlen);
+		mailroom__request__free_unpacked(again, NULL);
+		if (rc != PB_OK)
+			return rc;
+		goto queue;
+	}
 	sub.channel = (Mailroom__Channel)c->channel;
 	sub.idem_key.data = c->idem;
 	sub.idem_key.len = 32;
@@ -199,6 +212,7 @@ static int resolve_again(struct gw_router *r, struct gw_call *c, int64_t now)
 	c->item = NULL;
 	if ((rc = pb_wire_pack_item(&req, &c->item, &c->itemlen)) != PB_OK)
 		return rc;
+queue:
 	if (c->resp) {
 		mailroom__response__free_unpacked(c->resp, NULL);
 		c->resp = NULL;
@@ -224,6 +238,8 @@ static int outcome_unknown(const struct gw_call *c, int sent, int rc, const Mail
 		return 0;
 	if (resp->code == PB_EREPLAY || resp->code == PB_ESTALE)
 		return 1;
+	if (c->resolving && c->resolvable == GW_RESOLVE_RESEND)
+		return resp->code == PB_EUNAVAIL;   /* the copy was dropped, or the router is away */
 	if (c->resolving)
 		return resp->code == PB_EUNAVAIL &&
 		       !(resp->error && strcmp(resp->error, "not_stored") == 0);
@@ -520,19 +536,33 @@ int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *r
 	req->deadline_ms = (uint64_t)(pb_now_ms() + r->timeout_ms);
 	if (req->op_case == MAILROOM__REQUEST__OP_SUBMIT && req->submit->idem_key.len == 32 &&
 	    req->submit->idem_body.len == 32) {
-		c->resolvable = 1;
+		c->resolvable = GW_RESOLVE_KEY;
 		c->channel = req->submit->channel;
 		memcpy(c->idem, req->submit->idem_key.data, 32);
 		memcpy(c->idem + 32, req->submit->idem_body.data, 32);
+	} else if (req->op_case == MAILROOM__REQUEST__OP_SUBMIT && req->submit->order) {
+		/* Kept unsigned: each copy sent again is signed anew. */
+		req->deadline_ms = 0;
+		c->origlen = mailroom__request__get_packed_size(req);
+		if (!(c->orig = malloc(c->origlen ? c->origlen : 1)))
+			return PB_ENOMEM;
+		mailroom__request__pack(req, c->orig);
+		c->resolvable = GW_RESOLVE_RESEND;
+		req->deadline_ms = (uint64_t)(pb_now_ms() + r->timeout_ms);
 	}
 	rc = pb_wire_pack_item(req, &c->item, &c->itemlen);
 	req->deadline_ms = 0;
-	if (rc != PB_OK)
+	if (rc != PB_OK) {
+		free(c->orig);
+		c->orig = NULL;
 		return rc;
+	}
 	/* An item must fit an envelope on its own. */
 	if (c->itemlen + ITEM_OVERHEAD > PB_WIRE_MAX - ENVELOPE_SLACK) {
 		free(c->item);
 		c->item = NULL;
+		free(c->orig);
+		c->orig = NULL;
 		return PB_ETOOBIG;
 	}
 	c->router = r;
@@ -592,6 +622,8 @@ void gw_call_fini(struct gw_call *c)
 	}
 	free(c->item);
 	c->item = NULL;
+	free(c->orig);
+	c->orig = NULL;
 	if (c->resp) {
 		mailroom__response__free_unpacked(c->resp, NULL);
 		c->resp = NULL;

@@ -438,7 +438,9 @@ enum MHD_Result gw_answer(struct gw_req *r)
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");
-		if (c->unknown)
+		/* A 12345 delivery that is still unknown is 503 all the same: the
+		 * platform retries on it, and the retry is recognised (200). */
+		if (c->unknown && r->route != GW_R_HOTLINE)
 			return pending(r);
 		if (r->route == GW_R_METRICS)
 			return send_metrics(r, NULL);

@@ -337,3 +337,40 @@ Test(honest, long_polls_do_not_starve_intake)
 	cr_expect_geq(atomic_load(&P.ok), 10, "only %d pulls got a message", atomic_load(&P.ok));
 	IT_DOWN();
 }
+
+static void *push_order(void *arg)
+{
+	long *status = arg;
+	CURL *h = curl_easy_init();
+	struct mr_hl_sign s = {0};
+	struct mr_http r;
+	char *json = mr_order_json("HONEST-0001", 1, NULL);
+
+	*status = json && mr_post_order(h, &env, json, &s, &r) == 0 ? r.status : 0;
+	if (json)
+		mr_http_free(&r);
+	free(json);
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+/* A 12345 push whose answer is lost in a stall is sent again by the
+ * gateway and settled: 201, not a 503 for a delivery that was stored. */
+Test(honest, hotline_push_settled_after_stall)
+{
+	struct mr_opts o = {.router_timeout_ms = 1000, .handlers = handlers, .nhandlers = 1};
+	pthread_t t;
+	long status = -1, again;
+
+	IT_UP(&o);
+	mr_wait_past_gateway_start(&env);
+	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	pthread_create(&t, NULL, push_order, &status);
+	mr_sleep_ms(2500);
+	kill(env.router.pid, SIGCONT);
+	pthread_join(t, NULL);
+	cr_expect_eq(status, 201, "push during a stall: HTTP %ld", status);
+	push_order(&again);
+	cr_expect_eq(again, 200, "the platform's repeat: HTTP %ld", again);
+	IT_DOWN();
+}
