@@ -41,6 +41,7 @@ struct gw_lane {
 	nng_aio *aio;
 	int has_ctx;
 	int stage;
+	int sent;                     /* the envelope left: its calls' outcome is the router's */
 	int n;                        /* calls in the envelope out */
 	int64_t deadline_us;          /* the earliest of theirs */
 	struct gw_call **calls;       /* batch_max each; NULL once abandoned */
@@ -62,6 +63,7 @@ struct gw_router {
 	atomic_int closing;           /* pipes going away on purpose: no warning */
 	struct gw_call *phead, *ptail;
 	int nlanes, nidle, lanes_cap;   /* open, idle, allocated */
+	int resolve_ms;               /* how long a lost submit's outcome is asked for */
 	struct gw_lane *lanes;
 	int *idle;
 	pthread_mutex_t pipe_mu;      /* guards the connected pipe ids */
@@ -88,7 +90,23 @@ struct gw_call {
 	Mailroom__Response *resp;     /* when rc == PB_OK */
 	gw_call_done done;
 	void *arg;
+	/* A submit with an idempotency key: once sent, a lost answer is asked
+	 * for (a resolve) until the router says, or resolve_until_us passes
+	 * and the call ends unknown (gateway/README.md, "Honest answers"). */
+	int resolvable;               /* GW_RESOLVE_* */
+	int channel;
+	uint8_t *orig;                /* GW_RESOLVE_RESEND: the request, unsigned */
+	size_t origlen;
+	uint8_t idem[64];             /* key hash, then body hash */
+	int resolving;                /* the item out is a resolve */
+	int unknown;                  /* rc != PB_OK, yet it may be stored: answer 202 */
+	int64_t resolve_until_us;
 };
+
+/* How a call's lost answer is learnt: not at all (reads), by asking for
+ * its idempotency key, or, for a 12345 delivery (idempotent on its order
+ * number and dispatch), by sending it again. */
+enum { GW_RESOLVE_NONE, GW_RESOLVE_KEY, GW_RESOLVE_RESEND };
 
 /* lanes: envelopes in flight at once; batch_max: calls one may carry. */
 int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, int timeout_ms,
@@ -326,6 +344,7 @@ struct gw_req {
 	struct gw_call call;
 	char akey[PB_AKEY_TEXT_LEN + 1];
 	char order_no[48];
+	char idem_text[129];    /* the submit's Idempotency-Key, given or made here */
 	uint32_t seq;
 	int log_kind;           /* GW_R_LOG: which question */
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */

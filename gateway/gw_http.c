@@ -643,6 +643,8 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	if (rc == PB_OK)
 		rc = gw_router_open(&g->router, conf->router_url, secret, conf->router_timeout_ms,
 		                    conf->router_lanes, conf->router_batch);
+	if (rc == PB_OK)
+		g->router.resolve_ms = conf->router_resolve_ms;
 	sodium_memzero(secret, sizeof(secret));
 	if (rc != PB_OK) {
 		release(g);

@@ -563,6 +563,7 @@ static enum MHD_Result form_page(struct gw_req *r, struct gw_page *p, unsigned s
 
 /* ------------------------------------------------------ submissions -- */
 
+#define PENDING_TEXT "系统还没有确认您的信件是否已经登记。请稍等一会儿再点“提交”：已经登记的会显示查询码，不会重复登记。"
 #define UNAVAILABLE_TEXT "系统暂时无法受理，您的信件没有提交。您填写的内容都还在下面，请稍等一会儿再点“提交”。"
 
 static const char *const form_skip[] = {"token", NULL};
@@ -939,6 +940,9 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 	if (c->rc != PB_OK || !resp) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");
+		/* Maybe stored: the same token, posted again, tells (never twice). */
+		if (c->unknown)
+			return form_page(r, p, MHD_HTTP_ACCEPTED, PENDING_TEXT, NULL, &p->form);
 		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, busy, NULL, &p->form);
 	}
 	if (resp->code != PB_OK) {

@@ -7,8 +7,11 @@
  * rather than per request.
  *
  * A slow request is never resent (a resent submit could be stored twice):
- * a lane that gets no answer in time fails its calls as unavailable, and
- * the clients retry. */
+ * a lane that gets no answer in time fails its calls as unavailable. A
+ * call that never left is known not stored. A submit that left carries
+ * an idempotency key and a deadline the router drops it after; its lost
+ * answer is asked for by key (a resolve) until the router says stored
+ * or not stored, so a 503 always means "not stored". */
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
@@ -91,6 +94,7 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 	pthread_mutex_init(&r->pipe_mu, NULL);
 	memcpy(r->secret, secret, PB_GATEWAY_SECRET_LEN);
 	r->timeout_ms = timeout_ms;
+	r->resolve_ms = 30000;
 	r->batch_max = batch_max > 0 ? batch_max : 1;
 	if ((rv = nng_req0_open(&r->sock)) != 0) {
 		pb_error("router: nng_req0_open: %s", nng_strerror(rv));
@@ -162,6 +166,106 @@ static void conclude(struct gw_call *c, int rc, int nng_err, struct gw_call **ou
 	*out = c;
 }
 
+static void enqueue(struct gw_router *r, struct gw_call *c)
+{
+	c->next = NULL;
+	c->state = GW_CALL_PENDING;
+	if (r->ptail)
+		r->ptail->next = c;
+	else
+		r->phead = c;
+	r->ptail = c;
+}
+
+/* Under mu: the call's item becomes a resolve of its key, queued again;
+ * PB_OK, or the reason it cannot be. */
+static int resolve_again(struct gw_router *r, struct gw_call *c, int64_t now)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__SubmitReq sub = MAILROOM__SUBMIT_REQ__INIT;
+	int rc;
+
+	if (r->closed || now >= c->resolve_until_us)
+		return PB_EUNAVAIL;
+	if (c->resolvable == GW_RESOLVE_RESEND) {
+		Mailroom__Request *again = mailroom__request__unpack(NULL, c->origlen, c->orig);
+		if (!again)
+			return PB_ENOMEM;
+		again->deadline_ms = (uint64_t)(pb_now_ms() + r->timeout_ms);
+		free(c->item);
+		c->item = NULL;
+		rc = pb_wire_pack_item(again, &c->item, &c->itemlen);
+		mailroom__request__free_unpacked(again, NULL);
+		if (rc != PB_OK)
+			return rc;
+		goto queue;
+	}
+	sub.channel = (Mailroom__Channel)c->channel;
+	sub.idem_key.data = c->idem;
+	sub.idem_key.len = 32;
+	sub.idem_body.data = c->idem + 32;
+	sub.idem_body.len = 32;
+	req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
+	req.submit = &sub;
+	req.resolve = 1;
+	free(c->item);
+	c->item = NULL;
+	if ((rc = pb_wire_pack_item(&req, &c->item, &c->itemlen)) != PB_OK)
+		return rc;
+queue:
+	if (c->resp) {
+		mailroom__response__free_unpacked(c->resp, NULL);
+		c->resp = NULL;
+	}
+	c->resolving = 1;
+	c->lane = NULL;
+	c->deadline_us = now + (int64_t)r->timeout_ms * 1000;
+	enqueue(r, c);
+	return PB_OK;
+}
+
+/* Does this answer (rc, resp) leave the call's outcome unknown? A submit
+ * that left and got no answer, or one the router refused unread (the
+ * copy nng resent after a pipe closed, a restarted router's "stale"); a
+ * resolve whose answer is not "stored" or "not_stored". */
+static int outcome_unknown(const struct gw_call *c, int sent, int rc, const Mailroom__Response *resp)
+{
+	if (!c->resolvable)
+		return 0;
+	if (rc != PB_OK || !resp)
+		return sent || c->resolving;
+	if (resp->code == PB_OK)
+		return 0;
+	if (resp->code == PB_EREPLAY || resp->code == PB_ESTALE)
+		return 1;
+	if (c->resolving && c->resolvable == GW_RESOLVE_RESEND)
+		return resp->code == PB_EUNAVAIL;   /* the copy was dropped, or the router is away */
+	if (c->resolving)
+		return resp->code == PB_EUNAVAIL &&
+		       !(resp->error && strcmp(resp->error, "not_stored") == 0);
+	return 0;
+}
+
+/* Under mu: c ends with rc, unless its outcome is unknown and it can be
+ * asked again; then it is queued as a resolve. */
+static void settle(struct gw_router *r, struct gw_call *c, int sent, int rc, int nng_err,
+                   struct gw_call **out)
+{
+	if (outcome_unknown(c, sent, rc, c->resp)) {
+		/* A resolve that could not even be sealed here would only fail
+		 * again at once: no loop on a local failure. */
+		if ((sent || rc == PB_EUNAVAIL) && resolve_again(r, c, pb_mono_us()) == PB_OK)
+			return;
+		if (c->resp) {
+			mailroom__response__free_unpacked(c->resp, NULL);
+			c->resp = NULL;
+		}
+		c->unknown = 1;
+		rc = PB_EUNAVAIL;
+	}
+	conclude(c, rc, nng_err, out);
+}
+
 /* Under mu: moves waiting calls into l, within the batch's count and
  * size; calls whose time ran out while waiting are concluded onto *late. */
 static int take(struct gw_router *r, struct gw_lane *l, struct gw_call **late)
@@ -180,7 +284,8 @@ static int take(struct gw_router *r, struct gw_lane *l, struct gw_call **late)
 			r->ptail = NULL;
 		c->next = NULL;
 		if (c->deadline_us <= now) {
-			conclude(c, PB_EUNAVAIL, NNG_ETIMEDOUT, late);
+			/* Never sent; a resolve that waited is still unknown. */
+			settle(r, c, 0, PB_EUNAVAIL, NNG_ETIMEDOUT, late);
 			continue;
 		}
 		bytes += c->itemlen + ITEM_OVERHEAD;
@@ -226,6 +331,7 @@ static int lane_send(struct gw_lane *l)
 	size_t len = 0;
 	int rc;
 
+	l->sent = 0;
 	if (!bins) {
 		drop_items(l);
 		return PB_ENOMEM;
@@ -272,7 +378,8 @@ static void lane_finish(struct gw_lane *l, int rc, int nng_err)
 				mailroom__response__free_unpacked(l->resps[i], NULL);
 		} else {
 			c->resp = l->resps[i];
-			conclude(c, rc != PB_OK ? rc : c->resp ? PB_OK : PB_ECORRUPT, nng_err, &out);
+			settle(r, c, l->sent, rc != PB_OK ? rc : c->resp ? PB_OK : PB_ECORRUPT, nng_err,
+			       &out);
 		}
 		l->resps[i] = NULL;
 	}
@@ -343,6 +450,7 @@ static void lane_cb(void *arg)
 
 	if (l->stage == STAGE_SEND && rv == 0) {
 		l->stage = STAGE_RECV;
+		l->sent = 1;
 		nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
 		nng_ctx_recv(l->ctx, l->aio);
 		return;
@@ -381,6 +489,7 @@ void gw_router_close(struct gw_router *r)
 	while (left) {
 		struct gw_call *c = left;
 		left = c->next;
+		c->unknown = c->resolving;
 		conclude(c, PB_EUNAVAIL, NNG_ECLOSED, &out);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -423,12 +532,37 @@ int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *r
 	memset(c, 0, sizeof(*c));
 	if (!gw_router_connected(r))
 		return PB_EUNAVAIL;
-	if ((rc = pb_wire_pack_item(req, &c->item, &c->itemlen)) != PB_OK)
+	/* The router drops a write it reaches after this (router/README.md). */
+	req->deadline_ms = (uint64_t)(pb_now_ms() + r->timeout_ms);
+	if (req->op_case == MAILROOM__REQUEST__OP_SUBMIT && req->submit->idem_key.len == 32 &&
+	    req->submit->idem_body.len == 32) {
+		c->resolvable = GW_RESOLVE_KEY;
+		c->channel = req->submit->channel;
+		memcpy(c->idem, req->submit->idem_key.data, 32);
+		memcpy(c->idem + 32, req->submit->idem_body.data, 32);
+	} else if (req->op_case == MAILROOM__REQUEST__OP_SUBMIT && req->submit->order) {
+		/* Kept unsigned: each copy sent again is signed anew. */
+		req->deadline_ms = 0;
+		c->origlen = mailroom__request__get_packed_size(req);
+		if (!(c->orig = malloc(c->origlen ? c->origlen : 1)))
+			return PB_ENOMEM;
+		mailroom__request__pack(req, c->orig);
+		c->resolvable = GW_RESOLVE_RESEND;
+		req->deadline_ms = (uint64_t)(pb_now_ms() + r->timeout_ms);
+	}
+	rc = pb_wire_pack_item(req, &c->item, &c->itemlen);
+	req->deadline_ms = 0;
+	if (rc != PB_OK) {
+		free(c->orig);
+		c->orig = NULL;
 		return rc;
+	}
 	/* An item must fit an envelope on its own. */
 	if (c->itemlen + ITEM_OVERHEAD > PB_WIRE_MAX - ENVELOPE_SLACK) {
 		free(c->item);
 		c->item = NULL;
+		free(c->orig);
+		c->orig = NULL;
 		return PB_ETOOBIG;
 	}
 	c->router = r;
@@ -443,6 +577,7 @@ void gw_call_send(struct gw_call *c, gw_call_done done, void *arg)
 	c->done = done;
 	c->arg = arg;
 	c->deadline_us = pb_mono_us() + (int64_t)r->timeout_ms * 1000;
+	c->resolve_until_us = c->deadline_us + (int64_t)r->resolve_ms * 1000;
 	pthread_mutex_lock(&r->mu);
 	if (r->closed) {
 		struct gw_call *out = NULL;
@@ -451,12 +586,7 @@ void gw_call_send(struct gw_call *c, gw_call_done done, void *arg)
 		deliver(r, out);
 		return;
 	}
-	c->state = GW_CALL_PENDING;
-	if (r->ptail)
-		r->ptail->next = c;
-	else
-		r->phead = c;
-	r->ptail = c;
+	enqueue(r, c);
 	if (r->nidle > 0)
 		l = &r->lanes[r->idle[--r->nidle]];
 	pthread_mutex_unlock(&r->mu);
@@ -492,6 +622,8 @@ void gw_call_fini(struct gw_call *c)
 	}
 	free(c->item);
 	c->item = NULL;
+	free(c->orig);
+	c->orig = NULL;
 	if (c->resp) {
 		mailroom__response__free_unpacked(c->resp, NULL);
 		c->resp = NULL;

@@ -65,7 +65,13 @@ static enum MHD_Result call_router(struct gw_req *r, Mailroom__Request *req)
 /* Idempotency-Key: 16-128 visible ASCII characters. With it, the key's
  * and the body's hashes go to the router, which answers a repeat with
  * the first message, and the access key is derived from both, so the
- * repeat shows the same key. Without it, a fresh key. -1 when malformed. */
+ * repeat shows the same key. Without it the gateway makes one, never
+ * shown unless the answer is a 202, so that a lost answer can be asked
+ * for by key (gw_router.c): "mr-" and the hex of 32 bytes, the time in
+ * microseconds then 24 random ones. Such a key is sent as those bytes,
+ * not hashed: made keys then grow with time, so the router's index takes
+ * them at its right edge instead of dirtying a page per message. -1 when
+ * malformed. */
 static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[32],
                        uint8_t body[32])
 {
@@ -75,8 +81,13 @@ static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[
 	size_t n;
 
 	if (!k) {
-		pb_akey_new(r->akey);
-		return 0;
+		uint64_t us = (uint64_t)pb_now_ms() * 1000 + (uint64_t)(pb_mono_us() % 1000);
+		for (int i = 0; i < 8; i++)
+			idem[i] = (uint8_t)(us >> (56 - 8 * i));
+		randombytes_buf(idem + 8, 24);
+		memcpy(r->idem_text, "mr-", 3);
+		pb_hex(idem, 32, r->idem_text + 3);
+		k = r->idem_text;
 	}
 	n = strlen(k);
 	if (n < 16 || n > 128)
@@ -84,7 +95,11 @@ static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[
 	for (size_t i = 0; i < n; i++)
 		if (k[i] < 0x21 || k[i] > 0x7e)
 			return -1;
-	crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
+	if (k != r->idem_text)
+		memcpy(r->idem_text, k, n + 1);
+	if (n != 3 + 64 || memcmp(k, "mr-", 3) != 0 || sodium_hex2bin(idem, 32, k + 3, 64, NULL, NULL,
+	                                                              NULL) != 0)
+		crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
 	crypto_generichash(body, 32, (const uint8_t *)(r->body ? r->body : ""), r->len, NULL, 0);
 	pb_hex(idem, 32, kh);
 	pb_hex(body, 32, bh);
@@ -399,8 +414,10 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 	 * info log stays readable (the audit log has every message). */
 	pb_debug("message %s stored (%s, queue %s)", id, pb_channel_name(s->message->channel),
 	        s->message->queue);
-	/* A repeat (Idempotency-Key) is the first answer again, as 200. */
-	return gw_send_json(r, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, doc, &loc, 1);
+	/* A repeat (Idempotency-Key) is the first answer again, as 200; a
+	 * resolve found this very request stored, so it is its 201. */
+	return gw_send_json(r, s->duplicate && !r->call.resolving ? MHD_HTTP_OK : MHD_HTTP_CREATED,
+	                    doc, &loc, 1);
 }
 
 static enum MHD_Result message_status(struct gw_req *r, const Mailroom__Response *resp)
@@ -431,6 +448,21 @@ static enum MHD_Result order_accepted(struct gw_req *r, const Mailroom__Response
 	return gw_send_json(r, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, doc, NULL, 0);
 }
 
+/* Sent, and the router could not say in time whether it stored it: not a
+ * 503 (it may be stored), but the key that learns the outcome, since a
+ * repeat with it answers the first message or stores this one. */
+static enum MHD_Result pending(struct gw_req *r)
+{
+	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "5"};
+	json_t *doc = json_pack("{s:s, s:s, s:s}", "status", "pending", "idempotency_key",
+	                        r->idem_text, "message",
+	                        "not confirmed yet; repeat the same request with this "
+	                        "Idempotency-Key to get its result");
+
+	sodium_memzero(r->akey, sizeof(r->akey));
+	return gw_send_json(r, MHD_HTTP_ACCEPTED, doc, &retry, 1);
+}
+
 enum MHD_Result gw_answer(struct gw_req *r)
 {
 	const struct gw_call *c = &r->call;
@@ -443,6 +475,10 @@ enum MHD_Result gw_answer(struct gw_req *r)
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");
+		/* A 12345 delivery that is still unknown is 503 all the same: the
+		 * platform retries on it, and the retry is recognised (200). */
+		if (c->unknown && r->route != GW_R_HOTLINE)
+			return pending(r);
 		if (r->route == GW_R_METRICS)
 			return send_metrics(r, NULL);
 		return gw_unavailable(r, "the router did not answer in time; try again");

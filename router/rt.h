@@ -144,6 +144,15 @@ void rt_replay_free(struct rt_replay *r);
 /* PB_OK if fresh (and remembers it), PB_EREPLAY if seen. */
 int rt_replay_check(struct rt_replay *r, const uint8_t nonce[16], int64_t now_ms);
 
+/* Honest answers (rt_fence.c, writer thread only): 1 when req must not
+ * be applied, with res saying why (its deadline passed, its key fenced)
+ * or, for a resolve, whether its key was stored; 0 to apply it. */
+struct rt_fence;
+int rt_fence_new(int64_t keep_ms, struct rt_fence **out);
+void rt_fence_free(struct rt_fence *f);
+int rt_fence_gate(struct rt_fence *f, struct rt_core *core, st_txn *t,
+                  const Mailroom__Request *req, int64_t now, struct rt_result *res);
+
 /* The writer thread. */
 struct rt_writer;
 struct rt_op;

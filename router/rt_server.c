@@ -2,7 +2,14 @@
  * an aio state machine (receive, then answer, then receive again). Reads
  * are answered in the callback from an LMDB snapshot, which never waits
  * on a lock; writes go to the writer thread and are answered from its
- * completion, so no callback ever blocks. */
+ * completion, so no callback ever blocks.
+ *
+ * `contexts` of them are always receiving: a context that takes a request
+ * is replaced at once (from the spares, or a new one), and goes back to
+ * the spares after answering when enough are receiving. So pulls waiting
+ * in the writer never take the contexts intake needs; what bounds them is
+ * each handler's quota of requests in the writer (handler_max_requests),
+ * past which it is answered "busy". */
 #include "rt.h"
 #include "pb_err.h"
 #include "pb_log.h"
@@ -13,6 +20,7 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +35,17 @@ struct rt_ctx {
 	int state;
 	Mailroom__Envelope *env;
 	struct rt_op op;
+	uint8_t quota_key[32];        /* the handler whose quota it holds */
+	int quota_held;
+	struct rt_ctx *all_next;      /* every context, freed at stop */
+	struct rt_ctx *spare_next;
+};
+
+#define QUOTA_SLOTS 1024          /* handlers with requests in the writer at once */
+
+struct quota_slot {
+	uint8_t key[32];
+	int n;
 };
 
 struct rt_server {
@@ -36,8 +55,12 @@ struct rt_server {
 	struct rt_replay *replay;
 	uint8_t gateway_secret[PB_GATEWAY_SECRET_LEN];
 	int64_t start_ms;
-	int nctx;
-	struct rt_ctx *ctxs;
+	int nctx;                     /* contexts kept receiving */
+	/* cmu guards the lists, the counts and the quotas */
+	pthread_mutex_t cmu;
+	struct rt_ctx *all, *spare;
+	int receiving, nall, maxall, stopping;
+	struct quota_slot quota[QUOTA_SLOTS];
 };
 
 #define BATCH_MAX 1024   /* items one gateway envelope may carry */
@@ -52,12 +75,136 @@ struct rt_batch {
 	struct rt_op ops[];
 };
 
+static void ctx_cb(void *arg);
+
+/* Under cmu: a context ready to receive, or NULL at the cap. */
+static struct rt_ctx *ctx_get(struct rt_server *s)
+{
+	struct rt_ctx *c = s->spare;
+
+	if (c) {
+		s->spare = c->spare_next;
+		return c;
+	}
+	if (s->nall >= s->maxall || !(c = calloc(1, sizeof(*c))))
+		return NULL;
+	c->srv = s;
+	if (nng_aio_alloc(&c->aio, ctx_cb, c) != 0) {
+		free(c);
+		return NULL;
+	}
+	if (nng_ctx_open(&c->ctx, s->rep) != 0) {
+		nng_aio_free(c->aio);
+		free(c);
+		return NULL;
+	}
+	c->all_next = s->all;
+	s->all = c;
+	s->nall++;
+	return c;
+}
+
+/* Brings the receiving contexts back to nctx. */
+static void refill(struct rt_server *s)
+{
+	for (;;) {
+		struct rt_ctx *c = NULL;
+		pthread_mutex_lock(&s->cmu);
+		if (!s->stopping && s->receiving < s->nctx && (c = ctx_get(s)) != NULL) {
+			s->receiving++;
+			c->state = CTX_RECV;
+		}
+		pthread_mutex_unlock(&s->cmu);
+		if (!c)
+			return;
+		nng_ctx_recv(c->ctx, c->aio);
+	}
+}
+
+/* A context that has answered receives again, or rests as a spare when
+ * enough are receiving. */
+static void recycle(struct rt_ctx *c)
+{
+	struct rt_server *s = c->srv;
+	int again;
+
+	pthread_mutex_lock(&s->cmu);
+	again = !s->stopping && s->receiving < s->nctx;
+	if (again) {
+		s->receiving++;
+		c->state = CTX_RECV;
+	} else {
+		c->state = CTX_WAIT;
+		c->spare_next = s->spare;
+		s->spare = c;
+	}
+	pthread_mutex_unlock(&s->cmu);
+	if (again)
+		nng_ctx_recv(c->ctx, c->aio);
+}
+
+/* Under cmu: the handler's slot (n == 0 and key set when new), or NULL. */
+static struct quota_slot *quota_slot(struct rt_server *s, const uint8_t key[32])
+{
+	static const uint8_t none[32];
+	uint64_t h;
+	struct quota_slot *free_slot = NULL;
+
+	memcpy(&h, key, sizeof(h));   /* public keys: their bytes are spread enough */
+	for (size_t i = 0, k = (size_t)(h % QUOTA_SLOTS); i < QUOTA_SLOTS;
+	     i++, k = (k + 1) % QUOTA_SLOTS) {
+		struct quota_slot *q = &s->quota[k];
+		if (memcmp(q->key, key, 32) == 0)
+			return q;
+		if (q->n == 0 && !free_slot)
+			free_slot = q;
+		if (memcmp(q->key, none, 32) == 0)
+			break;
+	}
+	if (free_slot)
+		memcpy(free_slot->key, key, 32);
+	return free_slot;
+}
+
+/* One more of this handler's requests into the writer: 0, or -1 over its
+ * quota. */
+static int quota_take(struct rt_ctx *c, const uint8_t key[32])
+{
+	struct rt_server *s = c->srv;
+	struct quota_slot *q;
+	int ok;
+
+	pthread_mutex_lock(&s->cmu);
+	q = quota_slot(s, key);
+	ok = q && q->n < s->core->conf->handler_max_requests;
+	if (ok) {
+		q->n++;
+		memcpy(c->quota_key, key, 32);
+		c->quota_held = 1;
+	}
+	pthread_mutex_unlock(&s->cmu);
+	return ok ? 0 : -1;
+}
+
+static void quota_give(struct rt_ctx *c)
+{
+	struct rt_server *s = c->srv;
+	struct quota_slot *q;
+
+	if (!c->quota_held)
+		return;
+	pthread_mutex_lock(&s->cmu);
+	if ((q = quota_slot(s, c->quota_key)) != NULL && q->n > 0)
+		q->n--;
+	c->quota_held = 0;
+	pthread_mutex_unlock(&s->cmu);
+}
+
 static void send_msg(struct rt_ctx *c, nng_msg *msg)
 {
 	if (!msg) {
 		/* Cannot answer: drop the request; the client times out. */
-		c->state = CTX_RECV;
-		nng_ctx_recv(c->ctx, c->aio);
+		recycle(c);
 		return;
 	}
 	nng_aio_set_msg(c->aio, msg);
@@ -116,6 +263,7 @@ static void write_done(struct rt_op *op, void *arg)
 	    op->req->handler_admin->action != MAILROOM__HANDLER_ACTION__HANDLER_LIST &&
 	    rt_handlers_reload(c->srv->core))
 		pb_error("cannot reload the handler list; the change applies after a restart");
+	quota_give(c);
 	release_request(c);
 	send_bytes(c, op->out, op->outlen);
 	free(op->out);
@@ -152,11 +300,15 @@ static int admit(struct rt_server *s, struct rt_op *op, int64_t now)
 		refuse(op, PB_EFORBIDDEN, "forbidden", "operation not allowed for this caller");
 		return 0;
 	}
+	/* Reads are refused on replay too: a replayed read would show its
+	 * answer again, now, to whoever holds the copy. A console read had its
+	 * nonce checked with its signature (rt_console.c). */
+	if ((rt_is_write(req) || !op->who.console) &&
+	    (rc = rt_replay_check(s->replay, req->nonce.data, now))) {
+		refuse(op, rc, pb_err_name(rc), "request replayed");
+		return 0;
+	}
 	if (rt_is_write(req)) {
-		if ((rc = rt_replay_check(s->replay, req->nonce.data, now))) {
-			refuse(op, rc, pb_err_name(rc), "request replayed");
-			return 0;
-		}
 		op->enqueued_us = pb_mono_us();
 		op->wait_until_ms = 0;
 		if (req->op_case == MAILROOM__REQUEST__OP_PULL) {
@@ -279,6 +431,14 @@ static void dispatch(struct rt_ctx *c, int64_t now)
 	struct rt_server *s = c->srv;
 
 	if (admit(s, &c->op, now)) {
+		/* A handler's requests in the writer are bounded, so waiting
+		 * pulls cannot pile up without end. */
+		if (c->op.who.handler && quota_take(c, c->op.who.handler->pubkey)) {
+			refuse(&c->op, PB_ELIMIT, "busy",
+			       "too many requests of this handler in progress; try again later");
+			write_done(&c->op, c);
+			return;
+		}
 		c->op.done = write_done;
 		c->op.arg = c;
 		c->state = CTX_WAIT;
@@ -364,6 +524,12 @@ static void ctx_cb(void *arg)
 			return;
 		if (rv == 0) {
 			nng_msg *msg = nng_aio_get_msg(c->aio);
+			/* This one is busy now: another takes its place. */
+			pthread_mutex_lock(&c->srv->cmu);
+			c->srv->receiving--;
+			c->state = CTX_WAIT;
+			pthread_mutex_unlock(&c->srv->cmu);
+			refill(c->srv);
 			handle(c, nng_msg_body(msg), nng_msg_len(msg));
 			nng_msg_free(msg);
 			return;
@@ -375,8 +541,7 @@ static void ctx_cb(void *arg)
 			nng_msg_free(nng_aio_get_msg(c->aio));
 		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			return;
-		c->state = CTX_RECV;
-		nng_ctx_recv(c->ctx, c->aio);
+		recycle(c);
 		break;
 	default:
 		break;
@@ -437,6 +602,7 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 		return PB_ENOMEM;
 	s->core = core;
 	s->start_ms = pb_now_ms();
+	pthread_mutex_init(&s->cmu, NULL);
 	if ((rc = pb_secret_load_or_create(core->conf->gateway_secret, s->gateway_secret,
 	                                   sizeof(s->gateway_secret), &created)))
 		goto fail;
@@ -455,23 +621,15 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 	if ((rc = rt_writer_start(core, publish, s, &s->writer)))
 		goto fail;
 	s->nctx = core->conf->router_contexts;
-	s->ctxs = calloc((size_t)s->nctx, sizeof(*s->ctxs));
-	rc = PB_ENOMEM;
-	if (!s->ctxs)
-		goto fail;
-	for (int i = 0; i < s->nctx; i++) {
-		struct rt_ctx *c = &s->ctxs[i];
-		c->srv = s;
-		rc = PB_EIO;
-		if (nng_aio_alloc(&c->aio, ctx_cb, c) != 0 || nng_ctx_open(&c->ctx, s->rep) != 0)
-			goto fail;
-	}
+	/* Room for every receiver, and as many again several times over for
+	 * requests in progress (handlers' bounded by their quotas). */
+	s->maxall = 4 * s->nctx + 1024;
 	if ((rc = listen_on(s->rep, core->conf->router_url)))
 		goto fail;
-	for (int i = 0; i < s->nctx; i++) {
-		s->ctxs[i].state = CTX_RECV;
-		nng_ctx_recv(s->ctxs[i].ctx, s->ctxs[i].aio);
-	}
+	refill(s);
+	rc = PB_ENOMEM;
+	if (s->receiving < s->nctx)
+		goto fail;
 	pb_info("listening on %s, events on %s, %d contexts", core->conf->router_url,
 	        core->conf->events_url, s->nctx);
 	*out = s;
@@ -489,22 +647,27 @@ void rt_server_stop(struct rt_server *s)
 	 * (nng frees them when the socket closes); then the socket closes,
 	 * every callback is waited for, and only then the writer goes. */
 	rt_writer_stop(s->writer);
+	/* No context is made or armed from here on; the list is then fixed. */
+	pthread_mutex_lock(&s->cmu);
+	s->stopping = 1;
+	pthread_mutex_unlock(&s->cmu);
 	/* Stopping each aio waits out its running callback and refuses new
 	 * work, so nothing touches a context once the socket closes. */
-	for (int i = 0; s->ctxs && i < s->nctx; i++)
-		if (s->ctxs[i].aio)
-			nng_aio_stop(s->ctxs[i].aio);
+	for (struct rt_ctx *c = s->all; c; c = c->all_next)
+		nng_aio_stop(c->aio);
 	nng_close(s->rep);
-	for (int i = 0; s->ctxs && i < s->nctx; i++) {
-		if (s->ctxs[i].aio)
-			nng_aio_free(s->ctxs[i].aio);
-		release_request(&s->ctxs[i]);
+	while (s->all) {
+		struct rt_ctx *c = s->all;
+		s->all = c->all_next;
+		nng_aio_free(c->aio);
+		release_request(c);
+		free(c);
 	}
 	rt_writer_free(s->writer);
 	nng_close(s->pub);
-	free(s->ctxs);
 	rt_replay_free(s->replay);
 	rt_handlers_free(s->core);
 	sodium_memzero(s->gateway_secret, sizeof(s->gateway_secret));
+	pthread_mutex_destroy(&s->cmu);
 	free(s);
 }

@@ -32,6 +32,7 @@ struct rt_writer {
 	int stop;
 	int stopped;                 /* the thread is gone: submits answer at once */
 	struct rt_op *waiters;       /* parked pulls; writer thread only */
+	struct rt_fence *fence;      /* given-up requests' keys; writer thread only */
 	uint64_t *pub;               /* records to publish after a commit */
 	size_t npub, cappub;
 	/* committed batches for the answerer, oldest first, under amu */
@@ -271,7 +272,9 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 		if (rc) {
 			rt_fail(&op->res, rc, pb_err_name(rc), "store unavailable");
 		} else if ((rc = st_txn_begin(core->store, txn, 0, &child)) == PB_OK) {
-			if (rt_apply(core, child, &op->who, op->req, now, &op->res) == PB_OK &&
+			if (rt_fence_gate(w->fence, core, child, op->req, now, &op->res)) {
+				st_txn_abort(child);   /* a resolve reads; a dropped one writes nothing */
+			} else if (rt_apply(core, child, &op->who, op->req, now, &op->res) == PB_OK &&
 			    !op->res.park) {
 				int crc = st_txn_commit(child);
 				if (crc) {
@@ -478,6 +481,12 @@ int rt_writer_start(struct rt_core *core, rt_publish_fn publish, void *arg, stru
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&w->amu, NULL);
 	pthread_cond_init(&w->acv, NULL);
+	/* A fenced key is held while a copy signed before the fence could
+	 * still be admitted (request_skew_seconds), twice over. */
+	if (rt_fence_new(2000 * (int64_t)core->conf->request_skew_seconds, &w->fence)) {
+		rt_writer_free(w);
+		return PB_ENOMEM;
+	}
 	if (pthread_create(&w->answerer, NULL, answerer_main, w) != 0) {
 		rt_writer_free(w);
 		return PB_EIO;
@@ -569,5 +578,6 @@ void rt_writer_free(struct rt_writer *w)
 	pthread_mutex_destroy(&w->amu);
 	pthread_cond_destroy(&w->acv);
 	free(w->pub);
+	rt_fence_free(w->fence);
 	free(w);
 }

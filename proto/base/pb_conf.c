@@ -57,6 +57,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->lease_seconds = 300;
 	c->request_skew_seconds = 60;
 	c->max_wait_ms = 60000;
+	c->handler_max_requests = 16;
 	copy(c->gateway_secret, sizeof(c->gateway_secret), "./var/keys/gateway.secret");
 	copy(c->calendars_dir, sizeof(c->calendars_dir), "./deploy/calendars");
 	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
@@ -69,6 +70,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->http_body_max = 64 * 1024;
 	c->router_timeout_ms = 10000;
 	c->router_lanes = 8;
+	c->router_resolve_ms = 30000;
 	c->router_batch = 64;
 	c->submit_per_minute = 0;
 	c->lookup_per_minute = 0;
@@ -421,6 +423,7 @@ static const struct kv_int int_keys[] = {
 	I("router", "lease_seconds", 5, 86400, lease_seconds),
 	I("router", "request_skew_seconds", 5, 3600, request_skew_seconds),
 	I("router", "max_wait_ms", 0, 3600000, max_wait_ms),
+	I("router", "handler_max_requests", 1, 4096, handler_max_requests),
 	I("gateway", "port", 0, 65535, http_port),
 	I("gateway", "threads", 1, 256, http_threads),
 	I("console", "port", 0, 65535, console_port),
@@ -430,6 +433,7 @@ static const struct kv_int int_keys[] = {
 	Z("gateway", "body_max", 1024, 16 << 20, http_body_max),
 	I("gateway", "router_timeout_ms", 100, 600000, router_timeout_ms),
 	I("gateway", "router_lanes", 1, 64, router_lanes),
+	I("gateway", "router_resolve_ms", 0, 3600000, router_resolve_ms),
 	I("gateway", "router_batch", 1, 1024, router_batch),
 	I("gateway", "submit_per_minute", 0, 1000000, submit_per_minute),
 	I("gateway", "lookup_per_minute", 0, 1000000, lookup_per_minute),

@@ -91,6 +91,7 @@ struct pb_conf {
 	int lease_seconds;
 	int request_skew_seconds;
 	int max_wait_ms;                   /* cap on a pull's long-poll */
+	int handler_max_requests;          /* one handler's writes in the router at once */
 	char gateway_secret[PB_PATH_MAX];  /* HMAC key shared by gateway and router */
 	char calendars_dir[PB_PATH_MAX];
 
@@ -104,6 +105,7 @@ struct pb_conf {
 	size_t http_body_max;
 	int router_timeout_ms;
 	int router_lanes;            /* envelopes in flight to the router */
+	int router_resolve_ms;       /* asking a timed-out submit's outcome, before a 202 */
 	int router_batch;            /* requests one envelope may carry */
 	char public_base_url[PB_PATH_MAX];  /* for Location headers */
 	char cors_origins[PB_PATH_MAX];     /* origins allowed to call /v1/ from a browser; "" = none */

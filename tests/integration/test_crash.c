@@ -1,7 +1,10 @@
 /* Crash safety: messages and 12345 orders stream in while the router is
  * killed with SIGKILL at random moments and restarted, round after round.
  * Whatever was acknowledged must survive; no 12345 delivery may become
- * two messages; the log must still verify.
+ * two messages; the log must still verify. Every message carries an
+ * Idempotency-Key: posted again at the end, a request answered 503 must
+ * not have been stored, and every message in the store must be one some
+ * client was told of (201), or will learn of by its key (202, no answer).
  *
  * MR_CRASH_ROUNDS and MR_CRASH_SEED override the defaults (the seed is
  * printed so a failing run can be repeated). */
@@ -26,6 +29,13 @@ struct ack {
 	char key[40];
 };
 
+/* A message not answered 201: posted again at the end with its key. */
+struct unsure {
+	char key[64];
+	char body[320];
+	long status;     /* 503, 202 or 0 (no answer) */
+};
+
 struct order {
 	char no[40];
 	unsigned seq;
@@ -38,6 +48,9 @@ static struct {
 	atomic_int round;
 	struct ack acks[MAX_ACKS];
 	int nacks;
+	struct unsure unsure[MAX_ACKS];
+	int nunsure;
+	long n202;
 	struct order orders[MAX_ORDERS];
 	int norders;
 	long n201, n503, n200;
@@ -81,20 +94,47 @@ static void violation(const char *fmt, const char *a, const char *b, const char 
 	pthread_mutex_unlock(&S.mu);
 }
 
+static long post_keyed(CURL *h, const char *key, const char *body, struct mr_http *r)
+{
+	char hdr[96];
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	int rc;
+
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
+	hd = curl_slist_append(hd, hdr);
+	rc = mr_http(h, env.base, "POST", "/v1/messages", hd, body, strlen(body), 60000, r);
+	curl_slist_free_all(hd);
+	return rc;
+}
+
+static void note_unsure(const char *key, const char *body, long status)
+{
+	pthread_mutex_lock(&S.mu);
+	if (S.nunsure < MAX_ACKS) {
+		struct unsure *u = &S.unsure[S.nunsure++];
+		snprintf(u->key, sizeof(u->key), "%s", key);
+		snprintf(u->body, sizeof(u->body), "%s", body);
+		u->status = status;
+	}
+	pthread_mutex_unlock(&S.mu);
+}
+
 static void *message_thread(void *arg)
 {
 	int me = (int)(intptr_t)arg, n = 0;
 	CURL *h = curl_easy_init();
-	char body[512];
+	char body[512], key[64];
 
 	while (!atomic_load(&S.stop)) {
 		struct mr_http r;
+		snprintf(key, sizeof(key), "crash-%ld-t%d-n%06d", (long)getpid(), me, n);
 		snprintf(body, sizeof(body),
 		         "{\"channel\":\"mailbox\",\"subject\":\"崩溃测试 r%d t%d n%d\","
 		         "\"body\":\"路由器随时可能被强行终止，这封信若已确认就不能丢失。\"}",
 		         S.round, me, n++);
-		if (mr_post_message(h, &env, body, &r) != 0) {
+		if (post_keyed(h, key, body, &r) != 0 || r.status == 0) {
 			note_odd("message transport", 0, "");
+			note_unsure(key, body, 0);
 			mr_http_free(&r);
 			mr_sleep_ms(20);
 			continue;
@@ -113,10 +153,14 @@ static void *message_thread(void *arg)
 			if (!code || !key)
 				note_odd("201 without code or key", r.status, r.body);
 			json_decref(j);
-		} else if (r.status == 503) {
+		} else if (r.status == 503 || r.status == 202) {
 			pthread_mutex_lock(&S.mu);
-			S.n503++;
+			if (r.status == 503)
+				S.n503++;
+			else
+				S.n202++;
 			pthread_mutex_unlock(&S.mu);
+			note_unsure(key, body, r.status);
 			/* A real client backs off; spinning would only count 503s. */
 			mr_sleep_ms(20);
 		} else {
@@ -275,9 +319,9 @@ Test(crash, kill9_rounds, .init = it_init, .fini = it_fini, .timeout = 600)
 	atomic_store(&S.stop, 1);
 	for (int i = 0; i <= MSG_THREADS; i++)
 		pthread_join(th[i], NULL);
-	fprintf(stderr, "crash: %.1f s of rounds; 201 %ld, 200 %ld, 503 %ld, other %d; "
+	fprintf(stderr, "crash: %.1f s of rounds; 201 %ld, 200 %ld, 503 %ld, 202 %ld, other %d; "
 	                "%d messages and %d orders acknowledged or posted\n",
-	        mr_now_s() - t_start, S.n201, S.n200, S.n503, S.nodd, S.nacks, S.norders);
+	        mr_now_s() - t_start, S.n201, S.n200, S.n503, S.n202, S.nodd, S.nacks, S.norders);
 	for (int i = 0; i < S.nodd && i < MAX_ODD; i++)
 		fprintf(stderr, "crash: unexpected: %s\n", S.odd[i]);
 	for (int i = 0; i < S.nviolations && i < MAX_ODD; i++)
@@ -307,6 +351,36 @@ Test(crash, kill9_rounds, .init = it_init, .fini = it_fini, .timeout = 600)
 		}
 	}
 	cr_expect_eq(lost, 0, "%d of %d acknowledged messages are gone", lost, S.nacks);
+
+	/* Every message not answered 201, posted again with its key: 200 means
+	 * it was stored. For a 503 that is a "not stored" that lied. */
+	int lied = 0, stored_later = 0, unsettled = 0;
+	for (int i = 0; i < S.nunsure; i++) {
+		struct unsure *u = &S.unsure[i];
+		struct mr_http r;
+		long st = 0;
+		for (int k = 0; k < 50; k++) {
+			cr_assert_eq(post_keyed(h, u->key, u->body, &r), 0);
+			st = r.status;
+			mr_http_free(&r);
+			if (st != 503)
+				break;
+			mr_sleep_ms(100);
+		}
+		if (st == 200 && u->status == 503) {
+			if (lied < 10)
+				fprintf(stderr, "crash: STORED AFTER 503: %s\n", u->key);
+			lied++;
+		}
+		if (st == 200 || st == 201)
+			stored_later++;
+		else
+			unsettled++;
+	}
+	fprintf(stderr, "crash: %d answered 503, 202 or nothing; %d of them stored after the 503\n",
+	        S.nunsure, lied);
+	cr_expect_eq(lied, 0, "%d requests answered 503 were stored", lied);
+	cr_expect_eq(unsettled, 0, "%d requests could not be settled by their key", unsettled);
 
 	/* Every order once more: the acknowledged ones must be recognised. */
 	int acked_orders = 0;
@@ -356,9 +430,15 @@ Test(crash, kill9_rounds, .init = it_init, .fini = it_fini, .timeout = 600)
 			missing++;
 	cr_expect_eq(missing, 0, "%d acknowledged tracking codes are not in the store", missing);
 	/* Orders acknowledged during the rounds plus every message
-	 * acknowledged; more is fine (stored, then the answer was lost). */
+	 * acknowledged; more orders are fine (stored, then the answer was
+	 * lost: the platform's retry is recognised). Messages are exactly the
+	 * ones acknowledged and the ones settled by key above: none stored
+	 * that no client can learn of. */
 	cr_expect_geq(sc.total, S.nacks + acked_orders, "store holds %d messages, %d were acknowledged",
 	             sc.total, S.nacks + acked_orders);
+	cr_expect_eq(sc.total - sc.nrefs, S.nacks + stored_later,
+	             "store holds %d messages, %d acknowledged and %d settled by key",
+	             sc.total - sc.nrefs, S.nacks, stored_later);
 	cr_expect_leq(sc.nrefs, S.norders, "more deliveries stored (%d) than were ever posted (%d)",
 	             sc.nrefs, S.norders);
 	fprintf(stderr, "crash: store holds %d messages (%d orders); acknowledged %d + %d\n", sc.total,

@@ -30,6 +30,7 @@ enum wk_exit {
 	WK_EXIT_CONFLICT = 7,      /* state conflict */
 	WK_EXIT_INVALID = 8,       /* invalid input */
 	WK_EXIT_OTHER = 9,
+	WK_EXIT_BUSY = 10,         /* over this handler's requests in progress */
 };
 
 /* pb_err (a Response.code or a local failure) -> enum wk_exit. */

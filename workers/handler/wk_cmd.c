@@ -21,7 +21,9 @@ int wk_call(struct wk_ctx *x, Mailroom__Request *req, int timeout_ms, int want,
 	if (r->code != 0) {
 		const char *code = r->error && *r->error ? r->error : pb_err_name(r->code);
 		const char *msg = r->message && *r->message ? r->message : pb_err_str(r->code);
-		rc = wk_fail(wk_exit_code(r->code), code, "%s", msg);
+		/* busy: this handler has handler_max_requests in progress. */
+		rc = wk_fail(strcmp(code, "busy") == 0 ? WK_EXIT_BUSY : wk_exit_code(r->code), code,
+		             "%s", msg);
 		mailroom__response__free_unpacked(r, NULL);
 		return rc;
 	}
