@@ -218,6 +218,7 @@ async function call(method, path, body) {
 // ------------------------------------------------------------- views --
 
 function view(name) {
+  say("");
   for (const v of ["work", "supervise", "key"]) $(v).hidden = v !== name;
   for (const b of document.querySelectorAll("#nav button"))
     if (b.dataset.view === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
@@ -422,7 +423,9 @@ async function detail() {
   showLease();
 }
 
+// A new message: forms empty, every group folded.
 function clearForms() {
+  for (const d of document.querySelectorAll("#actions details")) d.open = false;
   for (const f of document.querySelectorAll("form.act")) {
     f.reset();
     f.querySelector(".err").textContent = "";
