@@ -353,6 +353,7 @@ function showLease() {
 // The lease is gone (expired, or another handler holds the message now).
 function leaseLost(text) {
   clearInterval(leaseTimer);
+  say("");
   if (current) current.lease = null;
   $("lease-note").hidden = false;
   $("lease-text").textContent = text;
@@ -477,6 +478,7 @@ async function act(form) {
   const err = form.querySelector(".err");
   const submit = form.querySelector("button[type=submit]");
   err.textContent = "";
+  say("");
   if (!current) return;
   if (spec.lease && !current.lease && ["reply", "transfer", "finish", "return"].includes(form.dataset.action)) {
     err.textContent = ERRORS.lease_invalid;
