@@ -227,7 +227,7 @@ async function run(ctx) {
 
 	await page.click('#nav button[data-view="work"]');
 	await page.waitForSelector(pullButton(queue));
-	check(await page.isVisible('#nav-supervise'), 'a supervisor sees the 督办 tab');
+	check(await until(() => page.isVisible('#nav-supervise')), 'a supervisor sees the 督办 tab');
 	await look(page, 'queues');
 
 	// Pull: the detail with the contact and the timeline.
