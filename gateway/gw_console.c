@@ -144,6 +144,10 @@ static json_t *queue_list(Mailroom__QueueInfo **q, size_t n)
 	return a;
 }
 
+static json_t *time_or_null(int64_t ms);
+
+/* The counts per department and channel, and the open messages to open
+ * a trail from. */
 static json_t *supervision(const Mailroom__SuperviseResp *s)
 {
 	json_t *a = json_array();
@@ -164,7 +168,30 @@ static json_t *supervision(const Mailroom__SuperviseResp *s)
 			return NULL;
 		}
 	}
-	return json_pack("{s:o*}", "departments", a);
+	json_t *items = json_array();
+	for (size_t i = 0; items && i < s->n_items; i++) {
+		const Mailroom__SupervisedItem *it = s->items[i];
+		char id[PB_ID_TEXT_LEN + 1] = "";
+		static const char *const steps[] = {"none", "due_soon", "overdue", "seriously_overdue"};
+		if (it->id.len == PB_ID_LEN)
+			pb_id_to_text(it->id.data, id);
+		if (json_array_append_new(
+			    items, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o*,s:s}", "id", id, "tracking_code",
+			                     it->tracking_code, "department", it->queue, "channel",
+			                     pb_channel_name(it->channel), "status",
+			                     it->status == MAILROOM__STATUS__STATUS_LEASED ? "leased" : "queued",
+			                     "reply_due_at", time_or_null(it->reply_due_ms), "step",
+			                     steps[it->step > 3 ? 3 : it->step]))) {
+			json_decref(items);
+			items = NULL;
+		}
+	}
+	if (!items) {
+		json_decref(a);
+		return NULL;
+	}
+	return json_pack("{s:o*,s:o*,s:b}", "departments", a, "items", items, "items_partial",
+	                 s->items_partial);
 }
 
 static json_t *handler_list(const Mailroom__HandlerList *l)

@@ -12,6 +12,7 @@
 
 #define TIMELINE_SCAN_MAX 65536   /* records read per detail at most */
 #define TIMELINE_MAX 256          /* steps shown */
+#define SUPERVISE_ITEMS_MAX 2000  /* open messages listed to supervisors */
 
 /* The message's records, from its receipt on: a bounded scan of the
  * snapshot (the log has no index by message). */
@@ -73,10 +74,13 @@ static int read_detail(struct rt_core *core, st_txn *t, const struct rt_principa
 
 	if (rt_msg_load(t, req->detail->id.data, req->detail->id.len, res, &m))
 		return res->resp.code;
-	/* Another department's message is as absent as an unknown one. */
-	if (!pb_handler_may(who->handler, m->queue))
+	/* Another department's message is as absent as an unknown one, except
+	 * to a supervisor, who sees its trail as the citizen's view: no body,
+	 * no contact. */
+	int mine = pb_handler_may(who->handler, m->queue);
+	if (!mine && !who->handler->may_supervise)
 		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such message");
-	if (rt_view(core, res, m, 1, &res->resp.detail))
+	if (rt_view(core, res, m, mine, &res->resp.detail))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	int rc = timeline(t, m, res, res->resp.detail);
 	if (rc)
@@ -125,8 +129,51 @@ struct sv {
 	int64_t month_ms, year_ms;
 	size_t n, cap;
 	Mailroom__QueueSupervision **rows;
-	int failed;
+	Mailroom__SupervisedItem **items;
+	size_t n_items;
+	int failed, items_partial;
 };
+
+/* Lists one open message; past the cap, only says the list is partial. */
+static int list_item(struct sv *v, const Mailroom__StoredMessage *m, int step)
+{
+	if (v->n_items == SUPERVISE_ITEMS_MAX) {
+		v->items_partial = 1;
+		return 0;
+	}
+	if (!v->items && !(v->items = rt_own(v->res, calloc(SUPERVISE_ITEMS_MAX, sizeof(*v->items)),
+	                                     RT_OWN_FREE)))
+		return -1;
+	Mailroom__SupervisedItem *it = rt_own(v->res, malloc(sizeof(*it)), RT_OWN_FREE);
+	char *code = rt_own(v->res, strdup(m->tracking_code ? m->tracking_code : ""), RT_OWN_FREE);
+	char *queue = rt_own(v->res, strdup(m->queue ? m->queue : ""), RT_OWN_FREE);
+	uint8_t *id = rt_own(v->res, malloc(PB_ID_LEN), RT_OWN_FREE);
+	if (!it || !code || !queue || !id || m->id.len != PB_ID_LEN)
+		return -1;
+	memcpy(id, m->id.data, PB_ID_LEN);
+	mailroom__supervised_item__init(it);
+	it->id.data = id;
+	it->id.len = PB_ID_LEN;
+	it->tracking_code = code;
+	it->queue = queue;
+	it->channel = m->channel;
+	it->status = m->status;
+	it->reply_due_ms = m->reply_due_ms;
+	it->step = (uint32_t)step;
+	v->items[v->n_items++] = it;
+	return 0;
+}
+
+/* Most urgent first, then the earliest deadline. */
+static int item_order(const void *a, const void *b)
+{
+	const Mailroom__SupervisedItem *x = *(Mailroom__SupervisedItem *const *)a;
+	const Mailroom__SupervisedItem *y = *(Mailroom__SupervisedItem *const *)b;
+
+	if (x->step != y->step)
+		return x->step > y->step ? -1 : 1;
+	return (x->reply_due_ms > y->reply_due_ms) - (x->reply_due_ms < y->reply_due_ms);
+}
 
 static Mailroom__QueueSupervision *row(struct sv *v, const char *queue, int channel)
 {
@@ -167,6 +214,10 @@ static int tally(const Mailroom__StoredMessage *m, void *arg)
 		q->due_soon += step == 1;
 		q->overdue += step == 2;
 		q->seriously_overdue += step == 3;
+		if (list_item(v, m, step)) {
+			v->failed = 1;
+			return 1;
+		}
 	} else if (m->status == MAILROOM__STATUS__STATUS_REPLIED && m->replied_ms >= v->year_ms) {
 		int on_time = m->reply_due_ms == 0 || m->replied_ms <= m->reply_due_ms;
 		q->year_answered++;
@@ -201,6 +252,11 @@ static int read_supervise(st_txn *t, int64_t now_ms, struct rt_result *res)
 		               "cannot read the messages");
 	sr->queues = v.rows;
 	sr->n_queues = v.n;
+	if (v.n_items)
+		qsort(v.items, v.n_items, sizeof(*v.items), item_order);
+	sr->items = v.items;
+	sr->n_items = v.n_items;
+	sr->items_partial = v.items_partial;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SUPERVISE;
 	res->resp.supervise = sr;
 	return PB_OK;

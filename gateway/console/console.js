@@ -2,6 +2,8 @@
 // Ed25519, non-extractable, in IndexedDB), and every request signed with
 // it as an HTTP Message Signature (RFC 9421; docs/handler-api.md). The
 // router verifies each signature; this page holds no other credential.
+// Every action is a form with data-action naming a row of ACTIONS; its
+// fields' names are the API's body fields.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -9,12 +11,155 @@ const enc = new TextEncoder();
 const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
 const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
 
-let current = null;   // {id, lease}
+// The router's error codes in plain Chinese (docs/handler-api.md, "Errors").
+const ERRORS = {
+  unavailable: "系统暂时不可用，请稍后重试。",
+  network: "系统暂时不可用，请稍后重试。",
+  no_key: "本浏览器还没有密钥，请先生成密钥。",
+  unauthenticated: "本浏览器的密钥尚未登记或已停用，请联系管理员。",
+  invalid_signature: "请求签名有误，请刷新页面后重试。",
+  digest_mismatch: "请求在传输中被改动，请重试。",
+  stale: "本机时间与服务器相差太多，请校准电脑时间后重试。",
+  replay: "请求重复，请重试。",
+  forbidden: "您没有这项权限。",
+  queue_forbidden: "您没有办理该队列的权限。",
+  method_not_allowed: "不支持此操作。",
+  not_found: "找不到此件，可能已转到其他部门。",
+  too_large: "内容太长。",
+  invalid_json: "请求格式有误，请刷新页面后重试。",
+  unknown_field: "请求格式有误，请刷新页面后重试。",
+  missing_field: "请把必填项填写完整。",
+  invalid_field: "填写的内容不符合要求，请检查。",
+  invalid_range: "数字超出允许的范围。",
+  invalid_time: "日期不正确，请按“年-月-日”填写。",
+  invalid_lease: "租约有误，请重新领取。",
+  invalid_id: "编号有误。",
+  invalid_request: "请求不完整，请检查填写的内容。",
+  lease_invalid: "您已不再持有此件（租约已到期或已被他人领取）。可重新领取。",
+  lease_expired: "租约已到期，此件已回到队列。可重新领取。",
+  already_answered: "此件已经答复。",
+  unknown_queue: "没有这个队列。",
+  same_queue: "此件已在该队列。",
+  revoked: "此件已被 12345 撤回。",
+  no_clock: "此件没有在计时。",
+  hour_clock: "按小时计的时限不能这样调整。",
+  already_paused: "计时已经暂停。",
+  not_paused: "计时没有暂停，无需恢复。",
+  extension_cap: "延期已达到规定的上限。",
+  use_disclosure_steps: "依申请公开件请使用“依申请公开办理步骤”。",
+  not_disclosure: "此件不是依申请公开件。",
+  invalid_outcome: "请选择办理结果。",
+  legal_basis_required: "这种办理结果须写明法律依据。",
+  receipt_unconfirmed: "请先确认收到申请的日期。",
+  receipt_confirmed: "收到日期已经确认过。",
+  correction_asked: "已经要求补正，正在等待申请人。",
+  no_correction_asked: "没有要求过补正。",
+  correction_not_overdue: "补正期限未到。",
+  awaiting_correction: "正在等待申请人补正。",
+  awaiting_fee: "正在等待申请人缴费。",
+  no_fee_notice: "没有发出过收费通知。",
+  fee_not_overdue: "缴费期限未到。",
+  consultation_open: "征求第三方意见尚未结束。",
+  no_consultation: "没有正在进行的征求意见。",
+  already_decided: "此申请已经作出决定。",
+  not_decided: "此申请还没有作出决定。",
+  review_mismatch: "复议或诉讼信息与已登记的不一致。",
+  review_closed: "该复议或诉讼已经审结。",
+  repeat_decided: "重复申请已经判定过。",
+  not_flagged: "此申请没有被标为可能重复。",
+  not_hotline: "此件不是 12345 转办件。",
+  already_signed: "已经签收。",
+  not_signed: "请先签收。",
+  already_finished: "已经办结。",
+  returned: "此件已退单。",
+  unsupported_kind: "这类 12345 工单不支持此操作。",
+};
 
-function say(text, error) {
-  $("status").textContent = text;
-  $("status").className = error ? "error" : "";
+const STATUS = { queued: "待领取", leased: "办理中", replied: "已答复", closed: "已办结" };
+const CHANNEL = { mailbox: "局长信箱", consultation: "在线咨询", complaint: "监督投诉", hotline: "12345 转办", disclosure: "依申请公开" };
+const STEP = { none: "", due_soon: "将到期", overdue: "已超期", seriously_overdue: "严重超期" };
+const EVENT = {
+  received: "收到", routed: "分派", leased: "领取", lease_renewed: "延长租约", lease_expired: "租约到期",
+  released: "退回队列", replied: "答复", transferred: "转办", duplicate: "重复提交",
+  clock_paused: "暂停计时", clock_resumed: "恢复计时", clock_restarted: "重新计时",
+  clock_extended: "延期", clock_recomputed: "按新日历重算", due_soon: "将到期", overdue: "超期",
+  seriously_overdue: "严重超期", redispatched: "12345 重新派单", revoked: "12345 撤回", urged: "催办",
+  order_refused: "拒收", signed: "签收", returned: "退单", extension_requested: "申请延期",
+  citizen_replied: "市民回复", receipt_confirmed: "确认收到", correction_requested: "要求补正",
+  correction_received: "收到补正", consultation_started: "征求意见", consultation_ended: "征求意见结束",
+  fee_notice: "收费通知", fee_paid: "已缴费", decided: "作出决定", delivered: "送达",
+  review_recorded: "登记复议或诉讼", repeat_flagged: "可能重复申请", repeat_decided: "重复申请判定",
+};
+// The 21 outcome codes (proto/base/pb_disc.c) with the annual report's labels.
+const OUTCOMES = [
+  ["disclosed", "予以公开"], ["partly_disclosed", "部分公开"],
+  ["withheld.state_secret", "不予公开·属于国家秘密"],
+  ["withheld.prohibited_by_law", "不予公开·其他法律行政法规禁止公开"],
+  ["withheld.three_safeties_one_stability", "不予公开·危及“三安全一稳定”"],
+  ["withheld.third_party_rights", "不予公开·保护第三方合法权益"],
+  ["withheld.internal_affairs", "不予公开·属于三类内部事务信息"],
+  ["withheld.process_information", "不予公开·属于四类过程性信息"],
+  ["withheld.enforcement_file", "不予公开·属于行政执法案卷"],
+  ["withheld.inquiry_matter", "不予公开·属于行政查询事项"],
+  ["unavailable.not_held", "无法提供·本机关不掌握相关政府信息"],
+  ["unavailable.needs_creation", "无法提供·没有现成信息需要另行制作"],
+  ["unavailable.unclear_after_correction", "无法提供·补正后申请内容仍不明确"],
+  ["not_processed.petition_complaint", "不予处理·信访举报投诉类申请"],
+  ["not_processed.repeated", "不予处理·重复申请"],
+  ["not_processed.publication", "不予处理·要求提供公开出版物"],
+  ["not_processed.excessive", "不予处理·无正当理由大量反复申请"],
+  ["not_processed.confirm_or_reissue", "不予处理·要求确认或重新出具已获取信息"],
+  ["other.no_correction", "其他处理·逾期不补正"],
+  ["other.fee_unpaid", "其他处理·逾期未缴纳费用"],
+  ["other.other", "其他处理·其他"],
+];
+
+// path: under messages/{id}/; lease: send the held lease; done: what the
+// page says; numbers: fields sent as integers.
+const ACTIONS = {
+  reply: { path: "reply", lease: true, done: "已答复。" },
+  transfer: { path: "transfer", lease: true, done: "已转办。" },
+  pause: { path: "pause", done: "已暂停计时。" },
+  resume: { path: "resume", done: "已恢复计时。" },
+  extend: { path: "extend", done: "已延期，答复时限已更新。", numbers: ["working_days"] },
+  restart: { path: "restart", done: "已重新计时。" },
+  "confirm-receipt": { path: "disclosure/confirm-receipt", done: "已确认收到日期。" },
+  "request-correction": { path: "disclosure/request-correction", done: "已要求补正。" },
+  "correction-received": { path: "disclosure/correction-received", done: "已登记补正。" },
+  consult: { path: "disclosure/consult", done: "已开始征求意见。" },
+  "consult-done": { path: "disclosure/consult-done", done: "征求意见已结束。" },
+  "d-extend": { path: "disclosure/extend", done: "已延长答复期限。", numbers: ["days"] },
+  "fee-notice": { path: "disclosure/fee-notice", done: "已发出收费通知。" },
+  "fee-paid": { path: "disclosure/fee-paid", done: "已登记缴费。" },
+  decide: { path: "disclosure/decide", lease: true, done: "已作出决定。" },
+  deliver: { path: "disclosure/deliver", done: "已登记送达。" },
+  review: { path: "disclosure/review", done: "已登记复议或诉讼。" },
+  repeat: { path: "disclosure/repeat", done: "已登记判定。" },
+  sign: { path: "sign", lease: true, done: "已签收。" },
+  finish: { path: "finish", lease: true, done: "已办结。" },
+  return: { path: "return", lease: true, done: "已退单。" },
+  "extension-request": { path: "extension-request", done: "已提出延期申请。" },
+};
+
+let current = null;     // the message shown: {id, queue, lease, expires, from}
+let myQueues = [];
+let leaseTimer = null;
+let lastLoad = null;    // what the retry button redoes
+
+class ApiError extends Error {
+  constructor(code, status) { super(ERRORS[code] || `操作未能完成，请联系管理员（错误代码 ${code}）。`); this.code = code; this.status = status; }
 }
+
+function say(text) {
+  $("status").textContent = text;
+}
+
+// The router away: one calm notice with a retry; nothing typed is touched.
+function away(on) {
+  $("away").hidden = !on;
+}
+
+const time = (t) => (t ? t.slice(0, 16).replace("T", " ") : "");
 
 function store(mode, fn) {
   return new Promise((resolve, reject) => {
@@ -34,7 +179,7 @@ const saveKey = (k) => store("readwrite", (s) => s.put(k, "handler"));
 
 async function call(method, path, body) {
   const key = await loadKey();
-  if (!key) throw new Error("no key: create one first");
+  if (!key) throw new ApiError("no_key", 0);
   const bytes = body === undefined ? null : enc.encode(JSON.stringify(body));
   const created = Math.floor(Date.now() / 1000);
   const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
@@ -53,10 +198,43 @@ async function call(method, path, body) {
   const sig = await crypto.subtle.sign({ name: "Ed25519" }, key.privateKey, enc.encode(lines.join("\n")));
   headers["Signature-Input"] = `sig1=${params}`;
   headers["Signature"] = `sig1=:${b64(sig)}:`;
-  const resp = await fetch(path, { method, headers, body: bytes, credentials: "omit", cache: "no-store" });
-  const doc = await resp.json();
-  if (!resp.ok) throw new Error(doc.error ? `${doc.error.code}: ${doc.error.message}` : `HTTP ${resp.status}`);
+  let resp, doc = null;
+  try {
+    resp = await fetch(path, { method, headers, body: bytes, credentials: "omit", cache: "no-store" });
+    doc = await resp.json().catch(() => null);
+  } catch (e) {
+    away(true);
+    throw new ApiError("network", 0);
+  }
+  if (resp.status === 503) {
+    away(true);
+    throw new ApiError("unavailable", 503);
+  }
+  away(false);
+  if (!resp.ok) throw new ApiError(doc && doc.error ? doc.error.code : `http_${resp.status}`, resp.status);
   return doc;
+}
+
+// ------------------------------------------------------------- views --
+
+function view(name) {
+  say("");
+  for (const v of ["work", "supervise", "key"]) $(v).hidden = v !== name;
+  for (const b of document.querySelectorAll("#nav button"))
+    if (b.dataset.view === name) b.setAttribute("aria-current", "page"); else b.removeAttribute("aria-current");
+  if (name === "work") return load(refresh);
+  if (name === "supervise") return load(supervise);
+  return Promise.resolve();
+}
+
+// Runs a read, remembering it for the retry button; errors go to the status line.
+async function load(fn) {
+  lastLoad = fn;
+  try {
+    await fn();
+  } catch (e) {
+    say(e.message);
+  }
 }
 
 function showKey(keyid) {
@@ -64,8 +242,7 @@ function showKey(keyid) {
   $("make-key").hidden = true;
   $("have-key").hidden = false;
   $("keyid").textContent = keyid;
-  $("admin-cmd").textContent = `mailroom-admin handler add NAME --key ${keyid} --queues QUEUE`;
-  $("queues-box").hidden = false;
+  $("admin-cmd").textContent = `mailroom-admin handler add 姓名 --key ${keyid} --queues 队列`;
 }
 
 async function makeKey() {
@@ -73,30 +250,115 @@ async function makeKey() {
   const keyid = hex(await crypto.subtle.exportKey("raw", pair.publicKey));
   await saveKey({ privateKey: pair.privateKey, keyid });
   showKey(keyid);
-  say("密钥已生成。Key created.");
+  say("密钥已生成。请把公钥交给管理员登记，登记后点“我的队列”。");
+  $("nav").hidden = false;
 }
 
-function row(cells) {
+function cell(c) {
+  const td = document.createElement("td");
+  if (c instanceof Node) td.appendChild(c); else td.textContent = c === undefined || c === null ? "" : String(c);
+  return td;
+}
+
+function row(cells, cls) {
   const tr = document.createElement("tr");
-  for (const c of cells) {
-    const td = document.createElement("td");
-    if (c instanceof Node) td.appendChild(c); else td.textContent = String(c);
-    tr.appendChild(td);
-  }
+  if (cls) tr.className = cls;
+  for (const c of cells) tr.appendChild(cell(c));
   return tr;
 }
+
+function button(text, label, fn) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  if (label) b.setAttribute("aria-label", label);
+  b.addEventListener("click", fn);
+  return b;
+}
+
+const warn = (n) => {
+  const s = document.createElement("span");
+  s.textContent = String(n);
+  if (n > 0) s.className = "warn";
+  return s;
+};
 
 async function refresh() {
   const doc = await call("GET", "/api/v1/queues");
   const body = $("queues");
   body.replaceChildren();
-  for (const q of doc.queues) {
-    const b = document.createElement("button");
-    b.type = "button";
-    b.textContent = "领取 Pull";
-    b.addEventListener("click", () => pull(q.name).catch((e) => say(e.message, true)));
-    body.appendChild(row([q.name, q.depth, q.leased, q.due_soon, q.overdue, q.seriously_overdue, b]));
+  myQueues = doc.queues.map((q) => q.name);
+  const names = $("queue-names");
+  names.replaceChildren(...myQueues.map((n) => Object.assign(document.createElement("option"), { value: n })));
+  for (const q of doc.queues)
+    body.appendChild(row([q.name, q.depth, q.leased, warn(q.due_soon), warn(q.overdue), warn(q.seriously_overdue),
+      button("领取下一件", `领取 ${q.name} 的下一件`, () => pull(q.name).catch((e) => say(e.message)))]));
+  if (!doc.queues.length) say("您还没有可办理的队列。");
+  if ($("nav-supervise").hidden) await probeSupervise();
+}
+
+// The 督办 tab only for handlers the router lets see it.
+async function probeSupervise() {
+  try {
+    await call("GET", "/api/v1/supervise");
+    $("nav-supervise").hidden = false;
+  } catch (e) {
+    if (e.code !== "forbidden") throw e;
   }
+}
+
+const rate = (on, all) => (all ? `${Math.round((100 * on) / all)}%（${on}/${all}）` : "—");
+
+async function supervise() {
+  const doc = await call("GET", "/api/v1/supervise");
+  const deps = $("departments");
+  deps.replaceChildren();
+  for (const d of doc.departments)
+    deps.appendChild(row([d.department, CHANNEL[d.channel] || d.channel, d.open, warn(d.due_soon), warn(d.overdue),
+      warn(d.seriously_overdue), rate(d.month_on_time, d.month_answered), rate(d.year_on_time, d.year_answered)]));
+  const items = $("items");
+  items.replaceChildren();
+  for (const it of doc.items || [])
+    items.appendChild(row([it.tracking_code, it.department, CHANNEL[it.channel] || it.channel, STATUS[it.status] || it.status,
+      time(it.reply_due_at), STEP[it.step] || "",
+      button("查看经过", `查看 ${it.tracking_code} 的办理经过`, () => trail(it.id).catch((e) => say(e.message)))],
+      it.step === "none" ? "" : it.step));
+  $("items-partial").hidden = !doc.items_partial;
+}
+
+// ----------------------------------------------------------- message --
+
+function showLease() {
+  clearInterval(leaseTimer);
+  const note = $("lease-note");
+  if (!current || !current.lease) {
+    note.hidden = true;
+    return;
+  }
+  note.hidden = false;
+  const tick = () => {
+    const left = Math.floor((current.expires - Date.now()) / 1000);
+    if (left > 0) {
+      $("lease-text").textContent = `此件由您办理中，租约还剩 ${Math.floor(left / 60)} 分 ${left % 60} 秒。请在到期前答复，或延长租约。`;
+      $("renew").hidden = false;
+      $("pull-again").hidden = true;
+    } else {
+      leaseLost("租约已到期，此件已回到队列，其他办理人可以领取。已填写的内容仍保留。");
+    }
+  };
+  tick();
+  leaseTimer = setInterval(tick, 1000);
+}
+
+// The lease is gone (expired, or another handler holds the message now).
+function leaseLost(text) {
+  clearInterval(leaseTimer);
+  say("");
+  if (current) current.lease = null;
+  $("lease-note").hidden = false;
+  $("lease-text").textContent = text;
+  $("renew").hidden = true;
+  $("pull-again").hidden = false;
 }
 
 function show(m) {
@@ -107,74 +369,197 @@ function show(m) {
     const dt = document.createElement("dt");
     const dd = document.createElement("dd");
     dt.textContent = label;
-    dd.textContent = typeof value === "object" ? JSON.stringify(value) : String(value);
+    dd.textContent = String(value);
     dl.append(dt, dd);
   };
-  add("编号 Code", m.tracking_code);
-  add("状态 Status", m.status);
-  add("队列 Queue", m.queue);
-  add("收到 Received", m.received_at);
-  add("签收时限 Ack due", m.ack_due_at);
-  add("答复时限 Reply due", m.reply_due_at);
-  add("标题 Subject", m.subject);
-  add("内容 Body", m.body);
-  if (m.contact) add("联系人 Contact", [m.contact.name, m.contact.phone, m.contact.email].filter(Boolean).join("  "));
-  if (m.timeline) {
-    add("经过 Steps", m.timeline.map((s) => `${s.at}  ${s.event}  ${s.actor}` +
-      (s.reply_due_at ? `  → ${s.reply_due_at}` : "")).join("\n") + (m.timeline_partial ? "\n…" : ""));
+  $("message-h").textContent = `来信 ${m.tracking_code}`;
+  add("状态", STATUS[m.status] || m.status);
+  add("渠道", CHANNEL[m.channel] || m.channel);
+  add("队列", m.queue);
+  add("收到", time(m.received_at));
+  add("签收时限", time(m.ack_due_at));
+  add("答复时限", time(m.reply_due_at) + (m.due_provisional ? "（暂定：次年节假日安排尚未公布）" : ""));
+  add("标题", m.subject);
+  add("内容", m.body);
+  if (m.contact) add("联系人", [m.contact.name, m.contact.phone, m.contact.email].filter(Boolean).join("　"));
+  if (m.reply) add("答复", m.reply.text);
+  const h = m.hotline;
+  if (h) {
+    add("12345 工单", `${h.order_no}（第 ${h.dispatch_seq} 次派单）`);
+    add("签收时限（12345）", time(h.sign_due_at));
+    add("办结时限（12345）", time(h.finish_due_at));
+    if (h.address) add("地址", h.address);
   }
+  const d = m.disclosure;
+  if (d) {
+    const a = d.applicant;
+    if (a) add("申请人", [a.name, a.phone, a.email, a.address].filter(Boolean).join("　"));
+    add("申请阶段", { open: "办理中", awaiting_correction: "等待补正", awaiting_fee: "等待缴费", decided: "已决定", delivered: "已送达" }[d.phase] || d.phase);
+    add("收到申请日期", d.legal_receipt_date + (d.receipt_confirmed ? "" : "（待确认）"));
+    add("补正期限", time(d.correction_due_at));
+    add("缴费期限", time(d.fee_due_at));
+    const o = OUTCOMES.find((x) => x[0] === d.outcome);
+    add("办理结果", o ? o[1] : d.outcome);
+    add("法律依据", d.legal_basis);
+  }
+  const tl = $("timeline");
+  tl.replaceChildren();
+  for (const s of m.timeline || [])
+    tl.appendChild(row([time(s.at), EVENT[s.event] || s.event, s.actor, time(s.reply_due_at)]));
+  $("timeline-partial").hidden = !m.timeline_partial;
+  // Actions only on a message of one's own queues that is still open.
+  const open = m.status === "queued" || m.status === "leased";
+  $("actions").hidden = !myQueues.includes(m.queue) || !open;
+  $("more-disclosure").hidden = !d;
+  $("more-hotline").hidden = !h;
+  $("reply-form").hidden = !!d;
   $("message-box").hidden = false;
+}
+
+async function detail() {
+  const m = (await call("GET", `/api/v1/messages/${current.id}`)).message;
+  current.queue = m.queue;
+  if (m.status !== "leased") current.lease = null;
+  show(m);
+  showLease();
+}
+
+// A new message: forms empty, every group folded.
+function clearForms() {
+  for (const d of document.querySelectorAll("#actions details")) d.open = false;
+  for (const f of document.querySelectorAll("form.act")) {
+    f.reset();
+    f.querySelector(".err").textContent = "";
+  }
 }
 
 async function pull(queue) {
   const doc = await call("POST", "/api/v1/pull", { queue, wait: 0 });
   if (!doc.message) {
-    say("队列为空。The queue is empty.");
+    say(`“${queue}”队列暂时没有待领取的来信。`);
     return;
   }
-  current = { id: doc.message.id, lease: doc.lease.token };
-  show((await call("GET", `/api/v1/messages/${current.id}`)).message);
-  say("已领取，请在租约到期前答复。Leased: reply before the lease expires.");
+  // A new message: what was typed for another one does not carry over.
+  if (!current || current.id !== doc.message.id) clearForms();
+  current = { id: doc.message.id, lease: doc.lease.token, expires: Date.parse(doc.lease.expires_at), from: queue };
+  await detail();
+  say("已领取，请在租约到期前办理。");
+  $("message-h").focus();
+  await refresh();
 }
 
-async function reply(event) {
-  event.preventDefault();
+// A supervisor's click: the message's trail, whatever its department.
+async function trail(id) {
+  current = { id, lease: null, from: null };
+  clearForms();
+  clearInterval(leaseTimer);
+  $("message-box").hidden = true;
+  await view("work");
+  await detail();
+  $("message-h").focus();
+}
+
+function body(form, spec) {
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name || el.value.trim() === "") continue;
+    const v = spec.numbers && spec.numbers.includes(el.name) ? Number(el.value) : el.value.trim();
+    const [a, b] = el.name.split(".");
+    if (b) (out[a] = out[a] || {})[b] = v; else out[a] = v;
+  }
+  if (spec.lease && current.lease) out.lease = current.lease;
+  return out;
+}
+
+// One handler for every action form: the error stays next to the form and
+// nothing typed is cleared until the router has taken the change.
+async function act(form) {
+  const spec = ACTIONS[form.dataset.action];
+  const err = form.querySelector(".err");
+  const submit = form.querySelector("button[type=submit]");
+  err.textContent = "";
+  say("");
   if (!current) return;
-  const text = $("reply-text").value.trim();
-  const doc = await call("POST", `/api/v1/messages/${current.id}/reply`, { lease: current.lease, text });
-  show(doc.message);
-  current = null;
-  $("reply-text").value = "";
-  say("已答复。Replied.");
-  await refresh();
+  if (spec.lease && !current.lease && ["reply", "transfer", "finish", "return"].includes(form.dataset.action)) {
+    err.textContent = ERRORS.lease_invalid;
+    return;
+  }
+  submit.disabled = true;
+  try {
+    const doc = await call("POST", `/api/v1/messages/${current.id}/${spec.path}`, body(form, spec));
+    form.reset();
+    say(spec.done);
+    if (doc.message.status !== "leased") current.lease = null;
+    if (myQueues.includes(doc.message.queue)) await detail();
+    else {
+      current = null;
+      clearInterval(leaseTimer);
+      $("message-box").hidden = true;
+    }
+    await refresh();
+  } catch (e) {
+    err.textContent = e.message;
+    if (e.code === "lease_expired" || e.code === "lease_invalid") leaseLost(e.message);
+  } finally {
+    submit.disabled = false;
+  }
 }
 
 async function release() {
-  if (!current) return;
+  if (!current || !current.lease) return;
   await call("POST", `/api/v1/messages/${current.id}/release`, { lease: current.lease });
   current = null;
+  clearInterval(leaseTimer);
+  clearForms();
   $("message-box").hidden = true;
-  say("已退回队列。Released.");
+  say("已退回队列。");
   await refresh();
 }
 
-document.addEventListener("DOMContentLoaded", async () => {
-  const fail = (e) => say(e.message, true);
-  $("make-key").addEventListener("click", () => makeKey().catch(fail));
-  $("refresh").addEventListener("click", () => refresh().catch(fail));
-  $("reply-form").addEventListener("submit", (e) => reply(e).catch(fail));
-  $("release").addEventListener("click", () => release().catch(fail));
-  if (!window.isSecureContext || !crypto.subtle) {
-    say("需要安全连接（HTTPS 或本机）。A secure context (HTTPS or localhost) is needed.", true);
+async function renew() {
+  const doc = await call("POST", `/api/v1/messages/${current.id}/renew`, { lease: current.lease });
+  current.lease = doc.lease.token;
+  current.expires = Date.parse(doc.lease.expires_at);
+  showLease();
+  say("租约已延长。");
+}
+
+function leaseFail(e) {
+  if (e.code === "lease_expired" || e.code === "lease_invalid") leaseLost(e.message);
+  else say(e.message);
+}
+
+async function start() {
+  const key = await loadKey();
+  if (!key) {
+    view("key");
     return;
   }
-  try {
-    const key = await loadKey();
-    if (key) {
-      showKey(key.keyid);
-      await refresh();
-    }
-  } catch (e) {
-    fail(e);
+  showKey(key.keyid);
+  $("nav").hidden = false;
+  await view("work");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const sel = $("d-outcome");
+  sel.append(Object.assign(document.createElement("option"), { value: "", textContent: "请选择" }));
+  for (const [code, label] of OUTCOMES) sel.append(Object.assign(document.createElement("option"), { value: code, textContent: label }));
+  $("make-key").addEventListener("click", () => makeKey().catch((e) => say(e.message)));
+  $("refresh").addEventListener("click", () => load(refresh));
+  $("sv-refresh").addEventListener("click", () => load(supervise));
+  $("retry").addEventListener("click", () => (lastLoad ? load(lastLoad) : undefined));
+  $("release").addEventListener("click", () => release().catch(leaseFail));
+  $("renew").addEventListener("click", () => renew().catch(leaseFail));
+  $("pull-again").addEventListener("click", () => pull(current && current.from ? current.from : current.queue).catch((e) => say(e.message)));
+  for (const b of document.querySelectorAll("#nav button")) b.addEventListener("click", () => view(b.dataset.view));
+  for (const f of document.querySelectorAll("form.act"))
+    f.addEventListener("submit", (e) => {
+      e.preventDefault();
+      act(f);
+    });
+  if (!window.isSecureContext || !crypto.subtle) {
+    say("需要安全连接（HTTPS 或本机地址）才能使用办理台。");
+    return;
   }
+  start().catch((e) => say(e.message));
 });

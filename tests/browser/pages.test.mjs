@@ -49,6 +49,8 @@ function setup() {
 		.replace(/^calendars = .*$/m, `calendars = ${join(source, 'deploy', 'calendars')}`);
 	// Later lines win: no limits for the many posts here, and an office name.
 	conf += '\n[gateway]\nsubmit_per_minute = 0\nlookup_per_minute = 0\n[office]\nname = 示范市交通运输局\n';
+	// No console listener: its fixed port may be taken on a shared machine.
+	conf += '\n[console]\nlisten_addr =\n';
 	conf += `\n[handler.test]\nkey = ${pub}\nqueues = general, roads, supervision, hotline, disclosure\n`;
 	writeFileSync(ini, conf);
 }

@@ -496,3 +496,53 @@ Test(console, router_away_is_503, .init = it_init, .fini = it_fini, .timeout = 1
 	json_decref(ok(&alice, "GET", "/api/v1/queues", NULL));
 	IT_DOWN();
 }
+
+/* A supervisor sees every department's open messages, most urgent first,
+ * and opens any one's trail; outside the supervisor's own queues the
+ * message shows as the citizen sees it, without its body or contact. */
+Test(console, supervisor_lists_items_and_opens_any_trail, .init = it_init, .fini = it_fini,
+     .timeout = 180)
+{
+	struct key sup;
+	struct mr_http r;
+	char hex[65], path[128], *out = NULL, *err = NULL;
+	int rc;
+
+	up();
+	crypto_sign_keypair(sup.pk, sup.sk);
+	sodium_bin2hex(hex, sizeof(hex), sup.pk, 32);
+	rc = mr_admin_cmd(&env, env.handlers[1].key_path, &out, &err, "handler", "add", "dong",
+	                  "--key", hex, "--queues", "disclosure", "--supervise", NULL);
+	cr_assert_eq(rc, 0, "handler add: exit %d: %s", rc, err);
+	free(out);
+	free(err);
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	json_t *sub = it_json_text(r.body);
+	mr_http_free(&r);
+
+	json_t *j = ok(&sup, "GET", "/api/v1/supervise", NULL);
+	json_t *items = it_get(j, "items");
+	cr_assert_eq(json_array_size(items), 1, "%s", json_dumps(j, 0));
+	json_t *it = json_array_get(items, 0);
+	cr_expect_str_eq(it_str(it, "id"), it_str(sub, "id"));
+	cr_expect_str_eq(it_str(it, "tracking_code"), it_str(sub, "tracking_code"));
+	cr_expect_str_eq(it_str(it, "department"), "general");
+	cr_expect_str_eq(it_str(it, "status"), "queued");
+	cr_expect_str_eq(it_str(it, "step"), "none");
+	cr_expect(json_is_string(it_get(it, "reply_due_at")));
+	cr_expect(json_is_false(it_get(j, "items_partial")));
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%s", it_str(sub, "id"));
+	json_t *d = ok(&sup, "GET", path, NULL);
+	json_t *m = it_get(d, "message");
+	cr_expect_str_eq(it_str(m, "tracking_code"), it_str(sub, "tracking_code"));
+	cr_expect(json_array_size(it_get(m, "timeline")) >= 2, "%s", json_dumps(d, 0));
+	const char *body = json_string_value(json_object_get(m, "body"));
+	cr_expect(!body || !*body, "a supervisor outside the queue sees no body: %s", body);
+	cr_expect_null(json_object_get(m, "contact"), "nor the contact");
+	json_decref(d);
+	json_decref(j);
+	json_decref(sub);
+	IT_DOWN();
+}

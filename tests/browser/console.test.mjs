@@ -1,0 +1,443 @@
+// The handler console in a real browser (Debian's chromium, driven by
+// playwright-core): a key enrolled in the browser and added by
+// `mailroom-admin handler add` with no restart; pull, reply, transfer,
+// extend, a disclosure decision; the supervision view seeing an overdue
+// message arrive and opening its trail; an expired lease, a second handler
+// on the same queue, and the router stopped and started again. axe-core on
+// every screen, screenshots at 1280 px, and afterwards `mailroom-audit
+// verify` and a trail naming the browser's key id for each action.
+//
+//   node console.test.mjs BUILD_DIR SOURCE_DIR
+//
+// Screenshots go to BUILD_DIR/tests/browser/screenshots (console-*.png).
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const build = resolve(process.argv[2] || '../../build');
+const source = resolve(process.argv[3] || '../..');
+const shots = join(build, 'tests', 'browser', 'screenshots');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const bin = {
+	router: join(build, 'router', 'mailroom-router'),
+	gateway: join(build, 'gateway', 'mailroom-gateway'),
+	handler: join(build, 'workers', 'handler', 'mailroom-handler'),
+	admin: join(build, 'workers', 'admin', 'mailroom-admin'),
+	audit: join(build, 'workers', 'audit', 'mailroom-audit'),
+};
+const LEASE_SECONDS = 12;
+
+let passed = 0, failed = 0;
+function check(cond, what) {
+	if (cond) { passed++; return; }
+	failed++;
+	console.error(`FAIL: ${what}`);
+}
+const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+
+// ------------------------------------------------------------ service --
+
+const dir = mkdtempSync(join(tmpdir(), 'mailroom-console-'));
+const ini = join(dir, 'mailroom.ini');
+const opsKey = join(dir, 'ops.key');
+const cliKey = join(dir, 'cli.key');
+let router = null, gateway = null, base = '', cbase = '';
+
+function setup() {
+	const pubs = {};
+	for (const [name, k] of [['ops', opsKey], ['cli', cliKey]]) {
+		execFileSync(bin.handler, ['--key', k, 'keygen'], { cwd: dir, stdio: 'ignore' });
+		pubs[name] = execFileSync(bin.handler, ['--key', k, 'pubkey'], { cwd: dir }).toString().trim();
+	}
+	let conf = readFileSync(join(source, 'deploy', 'mailroom.ini'), 'utf8');
+	conf = conf.replace(/^port = 8080$/m, 'port = 0')
+		.replace(/^calendars = .*$/m, `calendars = ${join(source, 'deploy', 'calendars')}`);
+	// Later lines win: short leases, the console on a free port, no limits.
+	conf += `\n[router]\nlease_seconds = ${LEASE_SECONDS}\n`;
+	conf += '\n[gateway]\nsubmit_per_minute = 0\nlookup_per_minute = 0\n';
+	conf += '\n[console]\nlisten_addr = 127.0.0.1\nport = 0\n';
+	conf += `\n[handler.ops]\nkey = ${pubs.ops}\nqueues = general\nadmin = yes\nimport = yes\n`;
+	conf += `\n[handler.cli]\nkey = ${pubs.cli}\nqueues = general, roads, disclosure\n`;
+	writeFileSync(ini, conf);
+}
+
+function waitLine(child, re, ms) {
+	return new Promise((res, rej) => {
+		let seen = '';
+		const t = setTimeout(() => rej(new Error(`timeout waiting for ${re}: ${seen}`)), ms);
+		child.stderr.on('data', d => {
+			seen += d.toString();
+			const m = seen.match(re);
+			if (m) { clearTimeout(t); res(m); }
+		});
+	});
+}
+
+function startRouter() {
+	router = spawn(bin.router, ['-c', ini], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+	return waitLine(router, /listening on/, 10000);
+}
+
+async function startGateway() {
+	gateway = spawn(bin.gateway, ['-c', ini], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+	const both = waitLine(gateway, /console listening on (http:\/\/[0-9.:]+)/, 10000);
+	const pub = waitLine(gateway, /(?<!console )listening on (http:\/\/[0-9.:]+)/, 10000);
+	cbase = (await both)[1];
+	base = (await pub)[1];
+}
+
+function stop(child, what) {
+	return new Promise(res => {
+		if (!child || child.exitCode !== null) return res();
+		child.once('exit', (code, sig) => {
+			check(code === 0, `${what} stopped cleanly (exit ${code}, signal ${sig})`);
+			res();
+		});
+		child.kill('SIGTERM');
+	});
+}
+
+async function healthy(want) {
+	for (let i = 0; i < 100; i++) {
+		const r = await fetch(`${base}/healthz`);
+		if ((r.status === 200) === want) return true;
+		await sleep(100);
+	}
+	return false;
+}
+
+async function post(path, doc) {
+	const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(doc) });
+	const j = await r.json();
+	if (r.status !== 201) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
+	return j;
+}
+
+const letter = (subject, body) => ({ channel: 'mailbox', subject, body, contact: { name: '王五', phone: '13900139000' } });
+
+function cli(...args) {
+	return execFileSync(bin.handler, ['--key', cliKey, '-c', ini, ...args], { cwd: dir }).toString();
+}
+
+// The actor id of a public key: docs/handler-api.md.
+function actorId(pubHex) {
+	return createHash('sha256').update(Buffer.concat([Buffer.from('mailroom/actor/v1\n'), Buffer.from(pubHex, 'hex')]))
+		.digest().subarray(0, 8).toString('hex');
+}
+
+// ------------------------------------------------------------ helpers --
+
+async function axe(page, name) {
+	await page.evaluate(axeSource);
+	const res = await page.evaluate(() => window.axe.run(document, {
+		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
+	}));
+	const bad = res.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
+	for (const v of bad)
+		console.error(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(' ')})`);
+	check(bad.length === 0, `axe finds no serious or critical violation on ${name}`);
+}
+
+// Every screen: axe, a shot at 1280 px, and no sideways scrolling on a tablet.
+async function look(page, name) {
+	await axe(page, name);
+	await page.screenshot({ path: join(shots, `console-${name}.png`), fullPage: true });
+	await page.setViewportSize({ width: 768, height: 1024 });
+	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+	check(wide <= 768, `console ${name} fits a 768 px tablet (${wide})`);
+	await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+// Keyboard: Tab until sel has the focus, which must be visible.
+async function tabTo(page, sel) {
+	for (let i = 0; i < 120; i++) {
+		await page.keyboard.press('Tab');
+		const st = await page.evaluate(s => {
+			const e = document.activeElement;
+			if (!e || !e.matches(s)) return null;
+			const cs = getComputedStyle(e);
+			return { outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
+		}, sel);
+		if (st) {
+			check(st.outline !== 'none' && st.width >= 2, `visible focus on ${sel}`);
+			return;
+		}
+	}
+	throw new Error(`the keyboard cannot reach ${sel}`);
+}
+
+const status = (page) => page.textContent('#status');
+// Polls from here: the page's CSP forbids the evaluated predicates of
+// page.waitForFunction.
+async function until(fn, ms = 10000) {
+	for (const end = Date.now() + ms; Date.now() < end; await sleep(100))
+		if (await fn()) return true;
+	return false;
+}
+async function waitStatus(page, text) {
+	if (await until(async () => (await status(page)).includes(text))) return true;
+	console.error(`status is: ${await status(page)}`);
+	return false;
+}
+// Clicks sel with the status line cleared first, so a stale line never counts.
+async function press(page, sel, text) {
+	await page.evaluate(() => { document.getElementById('status').textContent = ''; });
+	await page.click(sel);
+	return waitStatus(page, text);
+}
+const heading = async (page) => (await page.textContent('#message-h')).replace('来信 ', '').trim();
+const pullButton = (q) => `#queues button[aria-label="领取 ${q} 的下一件"]`;
+const pull = (page, queue) => press(page, pullButton(queue), '已领取');
+
+// ------------------------------------------------------------- flows --
+
+async function run(ctx) {
+	const page = await ctx.newPage();
+	const outside = [];
+	page.on('request', req => { if (!req.url().startsWith(`${cbase}/`)) outside.push(req.url()); });
+
+	// Enrol: a key made in the browser, added by the office, no restart.
+	await page.goto(`${cbase}/`);
+	check(await page.getAttribute('html', 'lang') === 'zh-CN', 'lang is zh-CN');
+	await look(page, 'key-none');
+	await tabTo(page, '#make-key');
+	await page.keyboard.press('Enter');
+	await page.waitForSelector('#keyid:not(:empty)');
+	const pub = (await page.textContent('#keyid')).trim();
+	check(/^[0-9a-f]{64}$/.test(pub), 'the page shows the public key');
+	await look(page, 'key');
+	const actor = `handler:${actorId(pub)}`;
+
+	const sub = await post('/v1/messages', letter('小区垃圾清运', '小区的垃圾每天只清运一次。'));
+	const queue = sub.queue;
+	const codes = [sub.tracking_code];
+	for (let i = 0; i < 4; i++)
+		codes.push((await post('/v1/messages', letter(`来信 ${i}`, `第 ${i} 封来信的内容。`))).tracking_code);
+	const app = await post('/v1/disclosure-applications', {
+		applicant: { kind: 'natural_person', name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13800000000' },
+		description: '申请公开本机关2024年道路维修经费预算及执行情况。', form: 'electronic', delivery: 'email', submission_mode: 'online',
+	});
+	execFileSync(bin.admin, ['-c', ini, '--key', opsKey, 'handler', 'add', 'clerk', '--key', pub,
+		'--queues', `${queue},roads,disclosure`, '--supervise'], { cwd: dir, stdio: 'ignore' });
+
+	await page.click('#nav button[data-view="work"]');
+	await page.waitForSelector(pullButton(queue));
+	check(await until(() => page.isVisible('#nav-supervise')), 'a supervisor sees the 督办 tab');
+	await look(page, 'queues');
+
+	// Pull: the detail with the contact and the timeline.
+	check(await pull(page, queue), 'the browser pulls a message');
+	const first = await heading(page);
+	check(codes.includes(first), `the message shown is one of ours (${first})`);
+	check((await page.textContent('#message')).includes('王五'), 'the contact is shown to a handler of the queue');
+	check((await page.textContent('#timeline')).includes('领取'), 'the timeline shows the lease');
+	check(await page.isVisible('#lease-note'), 'the lease is shown');
+	await look(page, 'message');
+
+	// A second handler on the same queue gets another message.
+	const other = JSON.parse(cli('pull', '--queue', queue, '--wait', '0'));
+	check(other.message && other.message.tracking_code !== first, 'a second handler pulls a different message');
+	cli('release', other.message.id);
+
+	// Reply.
+	await page.fill('#reply-text', '已联系环卫所，自下周起每天清运两次。');
+	check(await press(page, '#reply-form button[type=submit]', '已答复'), 'the reply is taken');
+	check((await page.textContent('#message')).includes('已答复'), 'the message shows as replied');
+
+	// Pull, transfer, then extend the transferred message.
+	check(await pull(page, queue), 'the browser pulls another message');
+	const moved = await heading(page);
+	await page.click('#more-transfer summary');
+	await page.fill('#t-to', 'roads');
+	await page.fill('#t-reason', '属道路维护事项');
+	check(await press(page, 'form[data-action=transfer] button[type=submit]', '已转办'), 'the transfer is taken');
+	check(await heading(page) === moved, 'the transferred message stays shown');
+	const dueBefore = await page.evaluate(() => [...document.querySelectorAll('#message dt')].find(e => e.textContent === '答复时限').nextElementSibling.textContent);
+	await page.click('#more-clock summary');
+	await page.fill('#e-days', '5');
+	await page.fill('#e-approver', '王主任');
+	await page.fill('#e-reason', '需现场勘查');
+	check(await press(page, 'form[data-action=extend] button[type=submit]', '已延期'), 'the extension is taken');
+	const dueAfter = await page.evaluate(() => [...document.querySelectorAll('#message dt')].find(e => e.textContent === '答复时限').nextElementSibling.textContent);
+	check(dueAfter > dueBefore, `the reply deadline moved (${dueBefore} → ${dueAfter})`);
+	check((await page.textContent('#timeline')).includes('延期'), 'the timeline shows the extension');
+	await page.fill('#p-reason', '等待现场勘查结果');
+	check(await press(page, 'form[data-action=pause] button[type=submit]', '已暂停计时'), 'the pause is taken');
+	await page.fill('#p-reason', '再次暂停');
+	await page.click('form[data-action=pause] button[type=submit]');
+	await page.waitForSelector('form[data-action=pause] .err:not(:empty)');
+	check((await page.textContent('form[data-action=pause] .err')).includes('计时已经暂停'), 'a second pause is refused in Chinese next to it');
+	await page.fill('#r-reason', '勘查结果已到');
+	check(await press(page, 'form[data-action=resume] button[type=submit]', '已恢复计时'), 'the resume is taken');
+
+	// A disclosure decision: a refusal keeps what was typed, then it is taken.
+	check(await pull(page, 'disclosure'), 'the browser pulls the application');
+	check(await heading(page) === app.tracking_code, 'the application is shown');
+	check(await page.isHidden('#reply-form'), 'an application has no plain reply');
+	await page.click('#more-disclosure summary');
+	await page.selectOption('#d-outcome', 'withheld.state_secret');
+	await page.fill('#d-text', '经审查，所申请信息属于国家秘密。');
+	await page.click('form[data-action=decide] button[type=submit]');
+	await page.waitForSelector('form[data-action=decide] .err:not(:empty)');
+	const err = await page.textContent('form[data-action=decide] .err');
+	check(/[\u4e00-\u9fff]/.test(err) && !/[a-z_]{6,}/.test(err), `the refusal is in plain Chinese (${err})`);
+	check(await page.inputValue('#d-text') === '经审查，所申请信息属于国家秘密。', 'the text is kept after a refusal');
+	await look(page, 'disclosure-refused');
+	await page.selectOption('#d-outcome', 'disclosed');
+	await page.fill('#d-basis', '《政府信息公开条例》第二十条');
+	await page.fill('#d-text', '予以公开，见附件。');
+	check(await press(page, 'form[data-action=decide] button[type=submit]', '已作出决定'), 'the decision is taken');
+	check((await page.textContent('#message')).includes('予以公开'), 'the outcome shows with its Chinese label');
+	await look(page, 'disclosure');
+
+	// Supervision: an old open message arrives overdue; the counts move.
+	await page.click('#nav button[data-view="supervise"]');
+	await page.waitForSelector('#departments tr');
+	const late = () => page.evaluate(() => [...document.querySelectorAll('#departments tr')]
+		.reduce((n, tr) => n + Number(tr.children[4].textContent) + Number(tr.children[5].textContent), 0));
+	const lateBefore = await late();
+	const old = join(dir, 'old.jsonl');
+	writeFileSync(old, JSON.stringify({ ref: 'OLD-2026-0001', channel: 'mailbox', received_at: '2026-09-01T10:00:00+08:00',
+		subject: '旧系统来信', body: '九月份的来信，尚未答复。', events: [] }) + '\n');
+	execFileSync(bin.admin, ['-c', ini, '--key', opsKey, 'import', '--file', old], { cwd: dir, stdio: 'ignore' });
+	let lateAfter = lateBefore;
+	for (let i = 0; i < 30 && lateAfter === lateBefore; i++) {
+		await sleep(300);
+		await page.click('#sv-refresh');
+		await sleep(200);
+		lateAfter = await late();
+	}
+	check(lateAfter === lateBefore + 1, `the overdue count moves (${lateBefore} → ${lateAfter})`);
+	check(/%/.test(await page.textContent('#departments')), 'the on-time rates are shown');
+	await look(page, 'supervise');
+	const lateRow = '#items tr.overdue, #items tr.seriously_overdue';
+	const lateCode = (await page.textContent(`${lateRow} >> nth=0 >> td >> nth=0`)).trim();
+	await page.click(`${lateRow} >> nth=0 >> button`);
+	check(await until(async () => await page.isVisible('#message-box') && await heading(page) === lateCode), `the trail of ${lateCode} opens`);
+	check((await page.textContent('#timeline')).includes('超期'), `the overdue message's trail shows it overdue (${await page.textContent('#timeline')})`);
+	await look(page, 'trail');
+
+	// An expired lease: said in Chinese; another handler takes the message;
+	// the text typed stays, and once it is back the reply goes through.
+	await page.click('#nav button[data-view="work"]');
+	await page.waitForSelector(pullButton(queue));
+	check(await pull(page, queue), 'the browser pulls a message to let its lease expire');
+	const held = await heading(page);
+	await page.fill('#reply-text', '租约到期前写下的答复。');
+	await until(async () => (await page.textContent('#lease-text')).includes('租约已到期'), (LEASE_SECONDS + 5) * 1000);
+	check(await page.isVisible('#pull-again'), 'the page offers to pull again');
+	// The router's clock returns it within a tick or two; an empty queue
+	// exits non-zero, so wait a little and ask again.
+	let taken = null;
+	for (let i = 0; i < 30 && !taken; i++) {
+		let out = null;
+		try {
+			out = JSON.parse(cli('pull', '--queue', queue, '--wait', '1'));
+		} catch {
+			await sleep(300);
+			continue;
+		}
+		if (out.message && out.message.tracking_code === held) taken = out.message;
+		else if (out.message) {
+			cli('release', out.message.id);   // not that one: leave it for later
+			await sleep(300);
+		}
+	}
+	check(taken !== null, 'the second handler takes the expired message');
+	await page.click('#reply-form button[type=submit]');
+	await page.waitForSelector('#reply-form .err:not(:empty)');
+	check((await page.textContent('#reply-form .err')).includes('重新领取'), 'the lost lease is said in Chinese next to the reply');
+	check(await page.inputValue('#reply-text') === '租约到期前写下的答复。', 'the typed reply is kept');
+	await look(page, 'lease-expired');
+	cli('release', taken.id);
+	check(await press(page, '#pull-again', '已领取'), 'pull again');
+	if (await heading(page) === held) {
+		check(await page.inputValue('#reply-text') === '租约到期前写下的答复。', 'the typed reply is still there');
+		check(await press(page, '#reply-form button[type=submit]', '已答复'), 'the kept reply is taken');
+	} else {
+		check(false, `the same message comes back (${await heading(page)} for ${held})`);
+	}
+
+	// The router stopped: a calm notice, the text kept, a retry works.
+	check(await pull(page, queue), 'the browser pulls before the router stops');
+	await page.fill('#reply-text', '路由器停止时写下的答复。');
+	await stop(router, 'the router');
+	check(await healthy(false), 'the gateway sees the router gone');
+	await page.click('#reply-form button[type=submit]');
+	await page.waitForSelector('#reply-form .err:not(:empty)');
+	check((await page.textContent('#reply-form .err')).includes('系统暂时不可用，请稍后重试'), 'the router away is said calmly');
+	check(await page.isVisible('#away'), 'the page offers a retry');
+	check(await page.inputValue('#reply-text') === '路由器停止时写下的答复。', 'the typed reply is kept while the router is away');
+	await look(page, 'router-down');
+	await startRouter();
+	check(await healthy(true), 'the gateway reconnects');
+	// The retry reloads the queues; the typed reply is still there.
+	await page.click('#retry');
+	check(await until(() => page.isHidden('#away')), 'the notice goes away once the router answers');
+	check(await page.inputValue('#reply-text') === '路由器停止时写下的答复。', 'the typed reply survives the retry');
+	let back = await press(page, '#reply-form button[type=submit]', '已答复');
+	if (!back && await page.isVisible('#pull-again')) {
+		// The lease ran out while the router was away: pull it again.
+		check(await press(page, '#pull-again', '已领取'), 'pull again after the restart');
+		back = await press(page, '#reply-form button[type=submit]', '已答复');
+	}
+	check(back, `the reply is taken once the router is back (${await page.textContent('#reply-form .err')})`);
+	check(outside.length === 0, `no request left the console (${outside.join(' ')})`);
+
+	// The audit log verifies, and the trails name the browser's key id.
+	const store = join(dir, 'var', 'store');
+	let ok = true;
+	try {
+		execFileSync(bin.audit, ['verify', '--store', store, '--calendars', join(source, 'deploy', 'calendars')], { cwd: dir, stdio: 'pipe' });
+	} catch (e) {
+		ok = false;
+		console.error(e.stdout?.toString(), e.stderr?.toString());
+	}
+	check(ok, 'mailroom-audit verify passes');
+	const trail = (code) => JSON.parse(execFileSync(bin.audit, ['trail', code, '--store', store, '--json'], { cwd: dir }).toString());
+	const by = (code, event) => JSON.stringify(trail(code)).includes(actor) && JSON.stringify(trail(code)).toLowerCase().includes(event);
+	check(by(first, 'replied'), `the reply is recorded as ${actor}`);
+	check(by(moved, 'transferred'), 'the transfer is recorded by key id');
+	check(by(moved, 'extended'), 'the extension is recorded by key id');
+	check(by(moved, 'paused') && by(moved, 'resumed'), 'the pause and resume are recorded by key id');
+	check(by(app.tracking_code, 'decided'), 'the decision is recorded by key id');
+	check(!JSON.stringify(trail(first)).includes('clerk'), 'the trail never names the handler');
+}
+
+// --------------------------------------------------------------- main --
+
+let browser = null;
+const profile = mkdtempSync(join(tmpdir(), 'mailroom-chromium-'));
+try {
+	mkdirSync(shots, { recursive: true });
+	setup();
+	await startRouter();
+	await startGateway();
+	if (!await healthy(true)) throw new Error('the gateway never reached the router');
+	browser = await chromium.launchPersistentContext(profile, {
+		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+		headless: true,
+		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
+		viewport: { width: 1280, height: 900 },
+		locale: 'zh-CN',
+	});
+	await run(browser);
+} catch (e) {
+	console.error(e);
+	failed++;
+} finally {
+	if (browser) await browser.close();
+	await stop(gateway, 'the gateway');
+	await stop(router, 'the router');
+	rmSync(profile, { recursive: true, force: true });
+	rmSync(dir, { recursive: true, force: true });
+}
+console.log(`screenshots: ${shots}`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
