@@ -7,6 +7,7 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_tls.h"
 #include "pb_wire.h"
 
 #include <nng/nng.h>
@@ -409,17 +410,12 @@ static int ensure_ipc_dir(const char *url)
 	return pb_mkdirs(dir);
 }
 
-static int listen_on(nng_socket sock, const char *url)
+static int listen_on(nng_socket sock, const char *url, const struct pb_conf *conf)
 {
-	int rv;
-
 	if (ensure_ipc_dir(url))
 		return PB_EIO;
-	if ((rv = nng_listen(sock, url, NULL, 0)) != 0) {
-		pb_error("cannot listen on %s: %s", url, nng_strerror(rv));
-		return PB_EIO;
-	}
-	return PB_OK;
+	(void)conf;
+	return pb_tls_listen(sock, url);
 }
 
 int rt_server_start(struct rt_core *core, struct rt_server **out)
@@ -444,7 +440,7 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 	if (nng_rep0_open(&s->rep) != 0 || nng_pub0_open(&s->pub) != 0)
 		goto fail;
 	nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, PB_WIRE_MAX + 1024);
-	if ((rc = listen_on(s->pub, core->conf->events_url)))
+	if ((rc = listen_on(s->pub, core->conf->events_url, core->conf)))
 		goto fail;
 	if ((rc = rt_writer_start(core, publish, s, &s->writer)))
 		goto fail;
@@ -460,7 +456,7 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 		if (nng_aio_alloc(&c->aio, ctx_cb, c) != 0 || nng_ctx_open(&c->ctx, s->rep) != 0)
 			goto fail;
 	}
-	if ((rc = listen_on(s->rep, core->conf->router_url)))
+	if ((rc = listen_on(s->rep, core->conf->router_url, core->conf)))
 		goto fail;
 	for (int i = 0; i < s->nctx; i++) {
 		s->ctxs[i].state = CTX_RECV;

@@ -2,6 +2,7 @@
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_log.h"
+#include "pb_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -362,6 +363,12 @@ static const struct kv_str str_keys[] = {
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),
 	S("gateway", "cors_origins", cors_origins),
+	S("gateway", "tls_cert_file", https_cert_file),
+	S("gateway", "tls_key_file", https_key_file),
+	S("tls", "cert_file", tls_cert_file),
+	S("tls", "key_file", tls_key_file),
+	S("tls", "ca_file", tls_ca_file),
+	S("tls", "server_name", tls_server_name),
 	S("office", "name", office_name),
 	S("console", "listen_addr", console_addr),
 	S("hotline", "platform_url", hotline_platform_url),
@@ -540,6 +547,11 @@ int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen)
 			return PB_EINVAL;
 		}
 	}
+	if (!c->https_cert_file[0] != !c->https_key_file[0]) {
+		snprintf(err, errlen, "%s: [gateway] tls_cert_file and tls_key_file go together", path);
+		return PB_EINVAL;
+	}
+	pb_tls_configure(c);
 	return PB_OK;
 }
 

@@ -102,6 +102,16 @@ struct pb_conf {
 	int submit_per_minute;              /* per client address; 0 = no limit */
 	int lookup_per_minute;
 
+	/* [gateway] HTTPS on both listeners when both are set */
+	char https_cert_file[PB_PATH_MAX];
+	char https_key_file[PB_PATH_MAX];
+
+	/* [tls] this process's end of a tls+tcp:// router link (docs/tls.md) */
+	char tls_cert_file[PB_PATH_MAX];
+	char tls_key_file[PB_PATH_MAX];     /* a secret: mode 0600 */
+	char tls_ca_file[PB_PATH_MAX];      /* the CA the peer's certificate must chain to */
+	char tls_server_name[256];          /* the router's name in its certificate */
+
 	/* [office] the citizen's web pages */
 	char office_name[128];
 	int ndepartments;                   /* department.QUEUE = the name citizens see */
