@@ -78,7 +78,7 @@ check "a 0644 key is refused with chmod 600" grep -q "chmod 600 $dir/gateway.key
 chmod 600 "$dir/gateway.key"
 
 kill "${pids[0]}"; wait "${pids[0]}"
-check "verify passes" "$BIN/mailroom-audit" verify --store "$dir/store" >/dev/null
+check "verify passes" "$BIN/mailroom-audit" verify --store "$dir/store" --calendars "$SRC/deploy/calendars" >/dev/null
 [ $fails = 0 ] || { tail -n 20 "$dir/router.log" "$dir/gateway.log"; }
 echo "$passes passed, $fails failed"
 [ $fails = 0 ]

@@ -112,7 +112,7 @@ check "router logs the refused peer" wait_for "$dir/router.log" "tls: refused"
 
 kill "${pids[0]}" && wait "${pids[0]}"
 check "router stopped cleanly" [ $? = 0 ]
-out=$("$BIN/mailroom-audit" verify --store "$dir/store" 2>&1)
+out=$("$BIN/mailroom-audit" verify --store "$dir/store" --calendars "$SRC/deploy/calendars" 2>&1)
 check "verify passes" [ $? = 0 ]
 for n in 1 2; do
 	code=$(sed -n 's/.*"tracking_code":"\([0-9-]*\)".*/\1/p' "$dir/post$n.json")
