@@ -197,4 +197,10 @@ struct rt_server;
 int rt_server_start(struct rt_core *core, struct rt_server **out);
 void rt_server_stop(struct rt_server *s);
 
+/* The router's /metrics and /healthz on [router] metrics_addr (rt_metrics.c);
+ * *out stays NULL when it is off. */
+struct rt_metrics;
+int rt_metrics_start(struct rt_core *core, struct rt_metrics **out);
+void rt_metrics_stop(struct rt_metrics *x);
+
 #endif

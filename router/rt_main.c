@@ -148,8 +148,14 @@ int main(int argc, char **argv)
 		pb_error("cannot start: %s", pb_err_str(rc));
 		goto out;
 	}
+	struct rt_metrics *metrics = NULL;
+	if ((rc = rt_metrics_start(&core, &metrics))) {
+		rt_server_stop(srv);
+		goto out;
+	}
 	sigwait(&set, &sig);
 	pb_info("stopping on signal %d", sig);
+	rt_metrics_stop(metrics);
 	rt_server_stop(srv);
 out:
 	st_close(core.store);

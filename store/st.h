@@ -265,6 +265,10 @@ void st_text_commit(const uint8_t salt[ST_SALT_LEN], const char *field, const ch
 int st_texts_put(st_txn *t, uint64_t index, const uint8_t *sealed, size_t len);
 int st_texts_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 
+/* ---- for metrics (st_stats.c) ---- */
+/* Bytes of the map in use (up to the last page written) and its size. */
+int st_map_use(st_env *env, uint64_t *used, uint64_t *size);
+
 /* ---- backups (st_backup.c) ---- */
 /* A hot, compacted copy of env (open read-only is enough) into out_dir,
  * which must exist and hold no data.mdb: one consistent snapshot while

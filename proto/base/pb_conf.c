@@ -58,6 +58,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->lease_seconds = 300;
 	c->request_skew_seconds = 60;
 	c->max_wait_ms = 60000;
+	c->router_metrics_port = 9101;
 	copy(c->gateway_secret, sizeof(c->gateway_secret), "./var/keys/gateway.secret");
 	copy(c->calendars_dir, sizeof(c->calendars_dir), "./deploy/calendars");
 	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
@@ -360,6 +361,7 @@ static const struct kv_str str_keys[] = {
 	S("router", "events", events_url),
 	S("router", "gateway_secret", gateway_secret),
 	S("router", "calendars", calendars_dir),
+	S("router", "metrics_addr", router_metrics_addr),
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),
 	S("gateway", "cors_origins", cors_origins),
@@ -395,6 +397,7 @@ static const struct kv_int int_keys[] = {
 	I("router", "lease_seconds", 5, 86400, lease_seconds),
 	I("router", "request_skew_seconds", 5, 3600, request_skew_seconds),
 	I("router", "max_wait_ms", 0, 3600000, max_wait_ms),
+	I("router", "metrics_port", 0, 65535, router_metrics_port),
 	I("gateway", "port", 0, 65535, http_port),
 	I("gateway", "threads", 1, 256, http_threads),
 	I("console", "port", 0, 65535, console_port),

@@ -85,6 +85,8 @@ struct pb_conf {
 	int max_wait_ms;                   /* cap on a pull's long-poll */
 	char gateway_secret[PB_PATH_MAX];  /* HMAC key shared by gateway and router */
 	char calendars_dir[PB_PATH_MAX];
+	char router_metrics_addr[64];      /* "" = no metrics listener */
+	int router_metrics_port;
 
 	/* [gateway] */
 	char http_addr[64];
