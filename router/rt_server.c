@@ -410,11 +410,10 @@ static int ensure_ipc_dir(const char *url)
 	return pb_mkdirs(dir);
 }
 
-static int listen_on(nng_socket sock, const char *url, const struct pb_conf *conf)
+static int listen_on(nng_socket sock, const char *url)
 {
 	if (ensure_ipc_dir(url))
 		return PB_EIO;
-	(void)conf;
 	return pb_tls_listen(sock, url);
 }
 
@@ -440,7 +439,7 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 	if (nng_rep0_open(&s->rep) != 0 || nng_pub0_open(&s->pub) != 0)
 		goto fail;
 	nng_socket_set_size(s->rep, NNG_OPT_RECVMAXSZ, PB_WIRE_MAX + 1024);
-	if ((rc = listen_on(s->pub, core->conf->events_url, core->conf)))
+	if ((rc = listen_on(s->pub, core->conf->events_url)))
 		goto fail;
 	if ((rc = rt_writer_start(core, publish, s, &s->writer)))
 		goto fail;
@@ -456,7 +455,7 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 		if (nng_aio_alloc(&c->aio, ctx_cb, c) != 0 || nng_ctx_open(&c->ctx, s->rep) != 0)
 			goto fail;
 	}
-	if ((rc = listen_on(s->rep, core->conf->router_url, core->conf)))
+	if ((rc = listen_on(s->rep, core->conf->router_url)))
 		goto fail;
 	for (int i = 0; i < s->nctx; i++) {
 		s->ctxs[i].state = CTX_RECV;
