@@ -288,6 +288,12 @@ const struct gw_nets *gw_conns_proxies(const struct gw_conns *cs);
 
 /* The handlers' console listener ([console]); *out stays NULL when
  * listen_addr is empty. conf must outlive it. */
+/* HTTPS when [gateway] tls_cert_file is set: adds MHD_USE_TLS to *flags
+ * (and polls instead of epoll, see gw_https.c) and points *opts at an MHD_OPTION_ARRAY with the certificate and key
+ * (else at an empty one). PB_EINVAL, logged, when they cannot be read. */
+int gw_https_options(const struct pb_conf *c, unsigned *flags, const struct MHD_OptionItem **opts);
+const char *gw_https_scheme(const struct pb_conf *c);
+
 struct gw_console;
 int gw_console_start(const struct pb_conf *conf, struct gw_console **out);
 uint16_t gw_console_port(const struct gw_console *gc);

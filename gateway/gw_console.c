@@ -13,6 +13,7 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_tls.h"
 #include "pj.h"
 
 #include <arpa/inet.h>
@@ -564,6 +565,7 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 {
 	struct sockaddr_in addr;
 	struct gw_console *gc;
+	char err[PB_PATH_MAX + 128] = "";
 	int rv;
 
 	*out = NULL;
@@ -586,15 +588,24 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	/* Never resend: a write is answered once, after its commit. Contexts
 	 * take the socket's setting when opened. */
 	if ((rv = nng_socket_set_ms(gc->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-	    (rv = nng_dial(gc->sock, conf->router_url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		pb_error("console: cannot dial %s: %s", conf->router_url, nng_strerror(rv));
+	    (rv = pb_tls_dial(gc->sock, conf->router_url, NNG_FLAG_NONBLOCK, err, sizeof(err))) != 0) {
+		pb_error("console: %s", err[0] ? err : nng_strerror(rv));
 		nng_close(gc->sock);
 		free(gc);
 		return PB_EIO;
 	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+	                 MHD_USE_ERROR_LOG;
+	const struct MHD_OptionItem *https;
+	if (gw_https_options(conf, &flags, &https)) {
+		nng_close(gc->sock);
+		free(gc);
+		return PB_EINVAL;
+	}
 	gc->mhd = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+		flags, 0,
 		NULL, NULL, on_request, gc, MHD_OPTION_SOCK_ADDR, &addr,
+		MHD_OPTION_ARRAY, https,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http_timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
@@ -608,7 +619,8 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(gc->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	gc->port = info ? info->port : (uint16_t)conf->console_port;
-	pb_info("console listening on http://%s:%u", conf->console_addr, (unsigned)gc->port);
+	pb_info("console listening on %s://%s:%u", gw_https_scheme(conf), conf->console_addr,
+	        (unsigned)gc->port);
 	*out = gc;
 	return PB_OK;
 }

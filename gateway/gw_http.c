@@ -574,9 +574,13 @@ static int start_daemon(struct gw *g)
 		pb_error("listen_addr '%s' is not a numeric IPv4 or IPv6 address", c->http_addr);
 		return PB_EINVAL;
 	}
+	const struct MHD_OptionItem *https;
+	if (gw_https_options(c, &flags, &https))
+		return PB_EINVAL;
 	/* The logger comes first so MHD reports option errors through it. */
 	g->mhd = MHD_start_daemon(flags, (uint16_t)c->http_port, NULL, NULL, on_request, g,
 	                          MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	                          MHD_OPTION_ARRAY, https,
 	                          MHD_OPTION_SOCK_ADDR, &addr.sa,
 	                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)c->http_threads,
 	                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->http_timeout_s,
@@ -595,9 +599,9 @@ static int start_daemon(struct gw *g)
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	g->port = info ? info->port : (uint16_t)c->http_port;
 	if (addr.sa.sa_family == AF_INET6)
-		pb_info("listening on http://[%s]:%u", c->http_addr, (unsigned)g->port);
+		pb_info("listening on %s://[%s]:%u", gw_https_scheme(c), c->http_addr, (unsigned)g->port);
 	else
-		pb_info("listening on http://%s:%u", c->http_addr, (unsigned)g->port);
+		pb_info("listening on %s://%s:%u", gw_https_scheme(c), c->http_addr, (unsigned)g->port);
 	return PB_OK;
 }
 

@@ -16,6 +16,7 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_tls.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <stdlib.h>
@@ -116,8 +117,9 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 		return rc;
 	}
 	/* NONBLOCK: start now and keep redialling while the router is down. */
-	if ((rv = nng_dial(r->sock, url, NULL, NNG_FLAG_NONBLOCK)) != 0) {
-		pb_error("router: dial %s: %s", url, nng_strerror(rv));
+	char err[PB_PATH_MAX + 128];
+	if ((rv = pb_tls_dial(r->sock, url, NNG_FLAG_NONBLOCK, err, sizeof(err))) != 0) {
+		pb_error("router: %s", err);
 		gw_router_close(r);
 		return PB_EINVAL;
 	}

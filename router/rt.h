@@ -226,4 +226,10 @@ int rt_reload_apply(struct rt_core *core);
 void rt_reload_free(struct rt_core *core);
 void rt_server_stop(struct rt_server *s);
 
+/* The router's /metrics and /healthz on [router] metrics_addr (rt_metrics.c);
+ * *out stays NULL when it is off. */
+struct rt_metrics;
+int rt_metrics_start(struct rt_core *core, struct rt_metrics **out);
+void rt_metrics_stop(struct rt_metrics *x);
+
 #endif

@@ -162,6 +162,11 @@ int main(int argc, char **argv)
 		pb_error("cannot start: %s", pb_err_str(rc));
 		goto out;
 	}
+	struct rt_metrics *metrics = NULL;
+	if ((rc = rt_metrics_start(&core, &metrics))) {
+		rt_server_stop(srv);
+		goto out;
+	}
 	/* Ready for systemd (Type=notify) once the store is open and served. */
 	sd_notify(0, "READY=1\nSTATUS=store open, serving");
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
@@ -170,6 +175,7 @@ int main(int argc, char **argv)
 	}
 	sd_notify(0, "STOPPING=1");
 	pb_info("stopping on signal %d", sig);
+	rt_metrics_stop(metrics);
 	rt_server_stop(srv);
 out:
 	st_close(core.store);

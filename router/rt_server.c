@@ -14,6 +14,7 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_tls.h"
 #include "pb_wire.h"
 
 #include <nng/nng.h>
@@ -582,15 +583,9 @@ static int ensure_ipc_dir(const char *url)
 
 static int listen_on(nng_socket sock, const char *url)
 {
-	int rv;
-
 	if (ensure_ipc_dir(url))
 		return PB_EIO;
-	if ((rv = nng_listen(sock, url, NULL, 0)) != 0) {
-		pb_error("cannot listen on %s: %s", url, nng_strerror(rv));
-		return PB_EIO;
-	}
-	return PB_OK;
+	return pb_tls_listen(sock, url);
 }
 
 int rt_server_start(struct rt_core *core, struct rt_server **out)

@@ -270,6 +270,21 @@ int st_texts_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 void st_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const char *body,
                     uint8_t out[ST_HASH_LEN]);
 
+/* ---- for metrics (st_stats.c) ---- */
+/* Bytes of the map in use (up to the last page written) and its size. */
+int st_map_use(st_env *env, uint64_t *used, uint64_t *size);
+
+/* ---- backups (st_backup.c) ---- */
+/* A hot, compacted copy of env (open read-only is enough) into out_dir,
+ * which must exist and hold no data.mdb: one consistent snapshot while
+ * the router goes on writing. */
+int st_backup(st_env *env, const char *out_dir);
+/* *busy = 1 when a process has the store at dir open (LMDB's lock); 0
+ * when none has, or there is no store. */
+int st_in_use(const char *dir, int *busy);
+/* *same = 1 when a's and b's logs hold the same first n records. */
+int st_log_prefix(st_txn *a, st_txn *b, uint64_t n, int *same);
+
 /* ---- verification (the auditor's side) ---- */
 enum st_verify_fail {
 	ST_VERIFY_OK = 0,

@@ -2,6 +2,7 @@
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_log.h"
+#include "pb_tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,6 +59,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->request_skew_seconds = 60;
 	c->max_wait_ms = 60000;
 	c->handler_max_requests = 16;
+	c->router_metrics_port = 9101;
 	copy(c->gateway_secret, sizeof(c->gateway_secret), "./var/keys/gateway.secret");
 	copy(c->calendars_dir, sizeof(c->calendars_dir), "./deploy/calendars");
 	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
@@ -391,10 +393,17 @@ static const struct kv_str str_keys[] = {
 	S("router", "events", events_url),
 	S("router", "gateway_secret", gateway_secret),
 	S("router", "calendars", calendars_dir),
+	S("router", "metrics_addr", router_metrics_addr),
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),
 	S("gateway", "cors_origins", cors_origins),
 	S("gateway", "trusted_proxies", trusted_proxies),
+	S("gateway", "tls_cert_file", https_cert_file),
+	S("gateway", "tls_key_file", https_key_file),
+	S("tls", "cert_file", tls_cert_file),
+	S("tls", "key_file", tls_key_file),
+	S("tls", "ca_file", tls_ca_file),
+	S("tls", "server_name", tls_server_name),
 	S("office", "name", office_name),
 	S("console", "listen_addr", console_addr),
 	S("hotline", "platform_url", hotline_platform_url),
@@ -424,6 +433,7 @@ static const struct kv_int int_keys[] = {
 	I("router", "request_skew_seconds", 5, 3600, request_skew_seconds),
 	I("router", "max_wait_ms", 0, 3600000, max_wait_ms),
 	I("router", "handler_max_requests", 1, 4096, handler_max_requests),
+	I("router", "metrics_port", 0, 65535, router_metrics_port),
 	I("gateway", "port", 0, 65535, http_port),
 	I("gateway", "threads", 1, 256, http_threads),
 	I("console", "port", 0, 65535, console_port),
@@ -602,6 +612,11 @@ int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen)
 			return PB_EINVAL;
 		}
 	}
+	if (!c->https_cert_file[0] != !c->https_key_file[0]) {
+		snprintf(err, errlen, "%s: [gateway] tls_cert_file and tls_key_file go together", path);
+		return PB_EINVAL;
+	}
+	pb_tls_configure(c);
 	return PB_OK;
 }
 

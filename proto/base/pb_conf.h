@@ -94,6 +94,8 @@ struct pb_conf {
 	int handler_max_requests;          /* one handler's writes in the router at once */
 	char gateway_secret[PB_PATH_MAX];  /* HMAC key shared by gateway and router */
 	char calendars_dir[PB_PATH_MAX];
+	char router_metrics_addr[64];      /* "" = no metrics listener */
+	int router_metrics_port;
 
 	/* [gateway] */
 	char http_addr[64];
@@ -118,6 +120,16 @@ struct pb_conf {
 	char trusted_proxies[PB_PATH_MAX];  /* addresses whose X-Forwarded-For is believed */
 	int health_stall_ms;                /* writer silent this long with work queued: not ready */
 	int access_log;                     /* yes: one info line per request */
+
+	/* [gateway] HTTPS on both listeners when both are set */
+	char https_cert_file[PB_PATH_MAX];
+	char https_key_file[PB_PATH_MAX];
+
+	/* [tls] this process's end of a tls+tcp:// router link (docs/tls.md) */
+	char tls_cert_file[PB_PATH_MAX];
+	char tls_key_file[PB_PATH_MAX];     /* a secret: mode 0600 */
+	char tls_ca_file[PB_PATH_MAX];      /* the CA the peer's certificate must chain to */
+	char tls_server_name[256];          /* the router's name in its certificate */
 
 	/* [office] the citizen's web pages */
 	char office_name[128];

@@ -17,6 +17,9 @@ struct ad_opts {
 	const char *key;
 	const char *file;
 	int handler;          /* the handler command; its arguments in h */
+	const char *files;    /* "backup" or "restore": the store's files, no router */
+	const char *out, *from, *store;
+	int force;
 	struct ad_handler_args h;
 };
 
@@ -27,6 +30,8 @@ static void usage(FILE *f)
 	           "--key PUB --queues a,b [--supervise]\n"
 	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler remove NAME\n"
 	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler list\n"
+	           "       " AD_PROG " [-c CONFIG] backup --out DIR [--store DIR]\n"
+	           "       " AD_PROG " [-c CONFIG] restore --from DIR [--store DIR] [--force]\n"
 	           "CONFIG defaults to " AD_DEFAULT_CONF ", FILE to " AD_DEFAULT_KEY
 	           "; --file - reads standard input.\n"
 	           "The line format and exit codes are in workers/admin/README.md.\n");
@@ -53,6 +58,10 @@ static int parse(int argc, char **argv, struct ad_opts *o)
 		{"key", required_argument, NULL, 'k'},
 		{"file", required_argument, NULL, 'f'},
 		{"help", no_argument, NULL, 'h'},
+		{"out", required_argument, NULL, 'o'},
+		{"from", required_argument, NULL, 'F'},
+		{"store", required_argument, NULL, 's'},
+		{"force", no_argument, NULL, 'x'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -87,6 +96,30 @@ static int parse(int argc, char **argv, struct ad_opts *o)
 	if (strcmp(argv[optind], "handler") == 0) {
 		o->handler = 1;
 		return ad_handler_parse(argc - optind - 1, argv + optind + 1, &o->h);
+	}
+	if (strcmp(argv[optind], "backup") == 0 || strcmp(argv[optind], "restore") == 0) {
+		o->files = argv[optind++];
+		while ((ch = getopt_long(argc, argv, ":c:", longopts, NULL)) != -1) {
+			if (ch == 'o')
+				o->out = optarg;
+			else if (ch == 'F')
+				o->from = optarg;
+			else if (ch == 's')
+				o->store = optarg;
+			else if (ch == 'x')
+				o->force = 1;
+			else if (ch == 'c')
+				o->conf = optarg;
+			else
+				return fail(AD_EXIT_USAGE, "unknown option or missing value after %s",
+				            o->files);
+		}
+		if (optind != argc)
+			return fail(AD_EXIT_USAGE, "%s takes no arguments, only options", o->files);
+		if (strcmp(o->files, "backup") == 0 ? !o->out || o->from || o->force : !o->from || o->out)
+			return fail(AD_EXIT_USAGE, "usage: backup --out DIR [--store DIR]; "
+			            "restore --from DIR [--store DIR] [--force]");
+		return 0;
 	}
 	if (strcmp(argv[optind], "import") != 0)
 		return fail(AD_EXIT_USAGE, "unknown command '%s'", argv[optind]);
@@ -160,6 +193,23 @@ int main(int argc, char **argv)
 		return rc < 0 ? AD_EXIT_OK : rc;
 	if (sodium_init() < 0)
 		return fail(AD_EXIT_OTHER, "libsodium failed to initialise");
+	if (o.files) {
+		const char *path = o.conf ? o.conf : AD_DEFAULT_CONF;
+		char err[PB_PATH_MAX + 128];
+		struct pb_conf *conf = calloc(1, sizeof(*conf));
+		if (!conf)
+			return fail(AD_EXIT_OTHER, "out of memory");
+		if (!o.conf && access(path, F_OK) != 0 && errno == ENOENT)
+			path = NULL;
+		if (pb_conf_load(path, conf, err, sizeof(err))) {
+			free(conf);
+			return fail(AD_EXIT_INVALID, "%s", err);
+		}
+		rc = strcmp(o.files, "backup") == 0 ? ad_backup(conf, o.store, o.out)
+		                                    : ad_restore(conf, o.from, o.store, o.force);
+		free(conf);
+		return rc;
+	}
 	if (o.handler) {
 		if ((rc = connect_router(&o, &c, sk)))
 			return rc;

@@ -1,6 +1,7 @@
 #include "wk.h"
 #include "pb_err.h"
 #include "pb_wire.h"
+#include "pb_tls.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
@@ -75,9 +76,10 @@ int wk_client_open(struct wk_client *c, const char *url)
 		return nng_to_pb(rv);
 	}
 	/* Blocking dial: a CLI wants "nobody there" now, not a silent retry. */
-	if ((rv = nng_dial(c->sock, url, NULL, 0))) {
-		snprintf(c->err, sizeof(c->err), "cannot reach router at %s: %s", url,
-		         nng_strerror(rv));
+	if ((rv = pb_tls_dial(c->sock, url, 0, c->err, sizeof(c->err)))) {
+		if (!pb_tls_url(url))
+			snprintf(c->err, sizeof(c->err), "cannot reach router at %s: %s", url,
+			         nng_strerror(rv));
 		wk_client_close(c);
 		return nng_to_pb(rv);
 	}

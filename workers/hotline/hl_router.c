@@ -7,6 +7,7 @@
 #include "hl.h"
 #include "pb_err.h"
 #include "pb_id.h"
+#include "pb_tls.h"
 #include "pb_wire.h"
 
 #include <nng/protocol/reqrep0/req.h>
@@ -53,8 +54,10 @@ int hl_router_open(struct hl_router *r, const struct pb_conf *c)
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMINT, 50)) ||
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMAXT, 1000)) ||
 	    (rv = nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, 16u << 20)) ||
-	    (rv = nng_dial(r->sock, c->router_url, NULL, NNG_FLAG_NONBLOCK))) {
-		snprintf(r->err, sizeof(r->err), "cannot dial %s: %s", c->router_url, nng_strerror(rv));
+	    (rv = pb_tls_dial(r->sock, c->router_url, NNG_FLAG_NONBLOCK, r->err, sizeof(r->err)))) {
+		if (!r->err[0])
+			snprintf(r->err, sizeof(r->err), "cannot dial %s: %s", c->router_url,
+			         nng_strerror(rv));
 		hl_router_close(r);
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? PB_EINVAL : PB_EUNAVAIL;
 	}

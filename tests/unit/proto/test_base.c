@@ -5,9 +5,11 @@
 #include "pb_id.h"
 #include "pb_time.h"
 #include "pb_utf8.h"
+#include "pb_tls.h"
 #include "pb_wire.h"
 
 #include <criterion/criterion.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -386,6 +388,49 @@ Test(base, config_errors_name_file_and_line)
 		cr_expect(strstr(err, cases[i].want) != NULL, "case %zu: %s", i, err);
 		unlink(path);
 	}
+}
+
+Test(base, config_reads_tls_settings)
+{
+	struct pb_conf c;
+	char err[256];
+	char *path = write_tmp("[router]\nlisten = tls+tcp://10.0.0.1:4433\n"
+	                       "[tls]\ncert_file = g.crt\nkey_file = g.key\nca_file = ca.crt\n"
+	                       "server_name = router.example\n"
+	                       "[gateway]\ntls_cert_file = h.crt\ntls_key_file = h.key\n");
+
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
+	unlink(path);
+	cr_assert_str_eq(c.tls_cert_file, "g.crt");
+	cr_assert_str_eq(c.tls_key_file, "g.key");
+	cr_assert_str_eq(c.tls_ca_file, "ca.crt");
+	cr_assert_str_eq(c.tls_server_name, "router.example");
+	cr_assert_str_eq(c.https_cert_file, "h.crt");
+	cr_assert(pb_tls_url(c.router_url));
+	cr_assert_not(pb_tls_url("tcp://10.0.0.1:4433"));
+
+	/* HTTPS needs both files. */
+	path = write_tmp("[gateway]\ntls_cert_file = h.crt\n");
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_EINVAL);
+	cr_assert(strstr(err, "go together") != NULL, "%s", err);
+	unlink(path);
+}
+
+/* A tls+tcp:// URL without certificates is refused at once, naming the
+ * settings, rather than failing every handshake later. */
+Test(base, tls_dial_needs_settings)
+{
+	struct pb_conf c;
+	char msg[512];
+	nng_socket s;
+
+	pb_conf_defaults(&c);
+	pb_tls_configure(&c);
+	cr_assert_eq(nng_req0_open(&s), 0);
+	cr_assert_neq(pb_tls_dial(s, "tls+tcp://127.0.0.1:1", NNG_FLAG_NONBLOCK, msg, sizeof(msg)), 0);
+	cr_assert(strstr(msg, "[tls] cert_file") != NULL, "%s", msg);
+	cr_assert_eq(pb_tls_listen(s, "tls+tcp://127.0.0.1:0"), PB_EINVAL);
+	nng_close(s);
 }
 
 Test(base, wire_envelopes_authenticate)

@@ -1,0 +1,259 @@
+/* The router's own health and metrics: a small HTTP listener on
+ * [router] metrics_addr:metrics_port (off when the address is empty),
+ * answering GET /healthz and GET /metrics (Prometheus text). Everything
+ * is read in one read-only snapshot, so it never waits for the writer. */
+#include "rt.h"
+#include "pb_err.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "pb_version.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAXQ (PB_MAX_QUEUES * 2)
+
+enum { S_OPEN, S_DUE_SOON, S_OVERDUE, S_SERIOUSLY, S_COUNT };
+static const char *const state_names[S_COUNT] = {"open", "due_soon", "overdue",
+                                                 "seriously_overdue"};
+static const char *const clock_names[3] = {"", "ack", "reply"};
+
+struct rt_metrics {
+	struct rt_core *core;
+	struct MHD_Daemon *mhd;
+	int64_t start_ms;
+};
+
+struct qcount {
+	int n;
+	char name[MAXQ][PB_NAME_MAX];
+	uint64_t c[MAXQ][3][S_COUNT];
+	int64_t now;
+};
+
+/* A clock's state is the router's own escalation (rt_clock.c: due soon one
+ * working day ahead, overdue at the deadline, seriously overdue five
+ * working days after), or the step whose time has come but the writer has
+ * not written yet. Seriously overdue clocks leave the deadline index, so
+ * the count walks the messages: one read of each open message. */
+static int count_message(const Mailroom__StoredMessage *m, void *arg)
+{
+	struct qcount *q = arg;
+	int i;
+
+	if (m->status != MAILROOM__STATUS__STATUS_QUEUED && m->status != MAILROOM__STATUS__STATUS_LEASED)
+		return 0;
+	for (i = 0; i < q->n && strcmp(q->name[i], m->queue) != 0; i++)
+		;
+	if (i == q->n) {
+		if (q->n == MAXQ)
+			return 0;
+		snprintf(q->name[q->n++], PB_NAME_MAX, "%s", m->queue);
+	}
+	for (size_t k = 0; k < m->n_clocks; k++) {
+		const Mailroom__Clock *c = m->clocks[k];
+		uint32_t level = c->escalation;
+		if (c->stopped || c->kind < 1 || c->kind > 2)
+			continue;
+		if (c->next_fire_ms && c->next_fire_ms <= q->now && level < 3)
+			level++;
+		uint64_t *n = q->c[i][c->kind];
+		n[S_OPEN]++;
+		if (level == 1)
+			n[S_DUE_SOON]++;
+		else if (level == 2)
+			n[S_OVERDUE]++;
+		else if (level >= 3)
+			n[S_SERIOUSLY]++;
+	}
+	return 0;
+}
+
+/* The time of the last checkpointed record: how old the newest signed
+ * checkpoint is. -1 when there is none. */
+static int64_t checkpoint_time(st_txn *t, uint64_t *cp_size)
+{
+	char *note = NULL;
+	size_t len;
+	const uint8_t *data;
+	int64_t when = -1;
+
+	*cp_size = 0;
+	if (st_checkpoint_get(t, 0, &note, &len, cp_size) != PB_OK || *cp_size == 0) {
+		free(note);
+		return -1;
+	}
+	free(note);
+	if (st_log_get(t, *cp_size - 1, &data, &len) == PB_OK && len > ST_SIG_LEN) {
+		Mailroom__AuditRecord *r =
+			mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+		if (r) {
+			when = r->time_ms;
+			mailroom__audit_record__free_unpacked(r, NULL);
+		}
+	}
+	return when;
+}
+
+static int render(struct rt_metrics *x, char **out, size_t *outlen)
+{
+	struct qcount *q = calloc(1, sizeof(*q));
+	uint64_t used = 0, size = 0, log = 0, cp = 0, outbox = 0, dead = 0;
+	int64_t now = pb_now_ms(), cp_ms;
+	FILE *f;
+	st_txn *t;
+	int rc;
+
+	if (!q)
+		return PB_ENOMEM;
+	if ((rc = st_txn_begin(x->core->store, NULL, 1, &t))) {
+		free(q);
+		return rc;
+	}
+	q->now = now;
+	rc = st_msg_each(t, count_message, q);
+	if (rc == PB_OK)
+		rc = st_log_size(t, &log);
+	cp_ms = checkpoint_time(t, &cp);
+	/* An older store may lack the outbox: it is then empty. */
+	if (st_outbox_count(t, 0, &outbox) != PB_OK)
+		outbox = 0;
+	if (st_outbox_count(t, 1, &dead) != PB_OK)
+		dead = 0;
+	st_txn_abort(t);
+	if (rc == PB_OK)
+		rc = st_map_use(x->core->store, &used, &size);
+	if (rc != PB_OK || !(f = open_memstream(out, outlen))) {
+		free(q);
+		return rc ? rc : PB_ENOMEM;
+	}
+	fprintf(f, "# HELP mailroom_router_build_info The router's version.\n"
+	           "# TYPE mailroom_router_build_info gauge\n"
+	           "mailroom_router_build_info{version=\"%s\"} 1\n", PB_VERSION);
+	fprintf(f, "# HELP mailroom_router_uptime_seconds Seconds since the router started.\n"
+	           "# TYPE mailroom_router_uptime_seconds gauge\n"
+	           "mailroom_router_uptime_seconds %.3f\n", (double)(now - x->start_ms) / 1000.0);
+	fprintf(f, "# HELP mailroom_store_map_used_ratio Share of the LMDB map in use "
+	           "([store] map_size_mb); writes fail with 503 at 1.\n"
+	           "# TYPE mailroom_store_map_used_ratio gauge\n"
+	           "mailroom_store_map_used_ratio %.6f\n"
+	           "# TYPE mailroom_store_map_used_bytes gauge\nmailroom_store_map_used_bytes %llu\n"
+	           "# TYPE mailroom_store_map_size_bytes gauge\nmailroom_store_map_size_bytes %llu\n",
+	        size ? (double)used / (double)size : 0.0, (unsigned long long)used,
+	        (unsigned long long)size);
+	fprintf(f, "# HELP mailroom_log_records Records in the audit log.\n"
+	           "# TYPE mailroom_log_records gauge\nmailroom_log_records %llu\n"
+	           "# HELP mailroom_checkpoint_size Records under the newest signed checkpoint.\n"
+	           "# TYPE mailroom_checkpoint_size gauge\nmailroom_checkpoint_size %llu\n",
+	        (unsigned long long)log, (unsigned long long)cp);
+	fprintf(f, "# HELP mailroom_checkpoint_age_seconds Age of the newest checkpoint's last "
+	           "record (-1: none yet).\n# TYPE mailroom_checkpoint_age_seconds gauge\n"
+	           "mailroom_checkpoint_age_seconds %.3f\n",
+	        cp_ms < 0 ? -1.0 : (double)(now - cp_ms) / 1000.0);
+	fprintf(f, "# HELP mailroom_outbox_depth 12345 result events waiting for delivery.\n"
+	           "# TYPE mailroom_outbox_depth gauge\nmailroom_outbox_depth %llu\n"
+	           "# HELP mailroom_outbox_dead_letters 12345 result events the platform refused "
+	           "for good.\n# TYPE mailroom_outbox_dead_letters gauge\n"
+	           "mailroom_outbox_dead_letters %llu\n",
+	        (unsigned long long)outbox, (unsigned long long)dead);
+	fprintf(f, "# HELP mailroom_deadlines Clocks of open messages per queue: all open, and "
+	           "those due soon, overdue, seriously overdue (escalation steps).\n# TYPE mailroom_deadlines gauge\n");
+	for (int i = 0; i < q->n; i++)
+		for (int c = 1; c <= 2; c++)
+			for (int s = 0; s < S_COUNT; s++)
+				fprintf(f, "mailroom_deadlines{queue=\"%s\",clock=\"%s\",state=\"%s\"} %llu\n",
+				        q->name[i], clock_names[c], state_names[s],
+				        (unsigned long long)q->c[i][c][s]);
+	free(q);
+	return fclose(f) == 0 ? PB_OK : PB_ENOMEM;
+}
+
+static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *type,
+                              void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", type);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+	struct rt_metrics *x = cls;
+	char *body = NULL;
+	size_t len = 0;
+
+	(void)version;
+	(void)upload_data;
+	(void)req_cls;
+	if (*upload_data_size)
+		return MHD_NO;   /* no bodies here */
+	if (strcmp(method, "GET") != 0)
+		return answer(conn, 405, "text/plain", "GET only\n", 9, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/healthz") == 0)
+		return answer(conn, 200, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/metrics") != 0)
+		return answer(conn, 404, "text/plain", "not found\n", 10, MHD_RESPMEM_PERSISTENT);
+	if (render(x, &body, &len) != PB_OK) {
+		free(body);
+		return answer(conn, 503, "text/plain", "store unreadable\n", 17,
+		              MHD_RESPMEM_PERSISTENT);
+	}
+	return answer(conn, 200, "text/plain; version=0.0.4", body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+int rt_metrics_start(struct rt_core *core, struct rt_metrics **out)
+{
+	const struct pb_conf *c = core->conf;
+	struct sockaddr_in addr = {.sin_family = AF_INET};
+	struct rt_metrics *x;
+
+	*out = NULL;
+	if (!c->router_metrics_addr[0])
+		return PB_OK;
+	if (inet_pton(AF_INET, c->router_metrics_addr, &addr.sin_addr) != 1) {
+		pb_error("[router] metrics_addr '%s' is not a numeric IPv4 address",
+		         c->router_metrics_addr);
+		return PB_EINVAL;
+	}
+	addr.sin_port = htons((uint16_t)c->router_metrics_port);
+	if (!(x = calloc(1, sizeof(*x))))
+		return PB_ENOMEM;
+	x->core = core;
+	x->start_ms = pb_now_ms();
+	x->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+	                          NULL, on_request, x, MHD_OPTION_SOCK_ADDR, &addr,
+	                          MHD_OPTION_CONNECTION_LIMIT, 16u,
+	                          MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!x->mhd) {
+		pb_error("cannot listen for metrics on %s port %d", c->router_metrics_addr,
+		         c->router_metrics_port);
+		free(x);
+		return PB_EIO;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(x->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	pb_info("metrics on http://%s:%u/metrics", c->router_metrics_addr,
+	        info ? (unsigned)info->port : (unsigned)c->router_metrics_port);
+	*out = x;
+	return PB_OK;
+}
+
+void rt_metrics_stop(struct rt_metrics *x)
+{
+	if (!x)
+		return;
+	MHD_stop_daemon(x->mhd);
+	free(x);
+}
