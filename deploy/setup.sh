@@ -4,7 +4,8 @@ set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
 libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libcriterion-dev libmicrohttpd-dev
 libjansson-dev libinih-dev curl
-chromium fonts-noto-cjk"
+chromium fonts-noto-cjk
+clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
