@@ -31,7 +31,6 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -330,7 +329,6 @@ static void *handler(void *arg)
 static void fill(unsigned *s)
 {
 	char path[700];
-	struct statvfs v;
 	static char block[1 << 16];
 
 	snprintf(path, sizeof(path), "%s/filler", S.mnt);
@@ -340,8 +338,8 @@ static void fill(unsigned *s)
 	while (write(fd, block, sizeof(block)) > 0)
 		;
 	/* a little room back, so the store is full mid-transaction */
-	if (statvfs(S.mnt, &v) == 0)
-		(void)ftruncate(fd, lseek(fd, 0, SEEK_CUR) - (off_t)(rnd(s) % 8) * 4096);
+	if (ftruncate(fd, lseek(fd, 0, SEEK_CUR) - (off_t)(rnd(s) % 8) * 4096))
+		fprintf(stderr, "soak: ftruncate: %s\n", strerror(errno));
 	atomic_fetch_add(&S.fills, 1);
 	long before = atomic_load(&S.n503);
 	mr_sleep_ms(1500 + (long)(rnd(s) % 2000));
@@ -575,9 +573,7 @@ int main(int argc, char **argv)
 		struct mr_http r;
 		if (p->acked) {
 			long st = 0;
-			char base[64];
 			acked++;
-			base_of(base, sizeof(base));
 			struct mr_env e;
 			memcpy(&e, &env, sizeof(e));
 			for (int k = 0; k < 20 && st != 200 && st != 404; k++) {
