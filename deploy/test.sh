@@ -4,6 +4,8 @@
 # MAILROOM_SANITIZE=0 skips the second pass. A Release build (build-rel/,
 # full optimisation, where GCC finds more possibly-unset values) must also
 # compile warning-free and pass the unit tests; MAILROOM_RELEASE=0 skips it.
+# Then every libFuzzer harness (tests/fuzz) runs MAILROOM_FUZZ_SECONDS (30)
+# in a clang build (build-fuzz/); any crash fails. MAILROOM_FUZZ=0 skips it.
 set -eu
 cd "$(dirname "$0")/.."
 deploy/setup.sh
@@ -21,4 +23,7 @@ if [ "${MAILROOM_SANITIZE:-1}" != 0 ]; then
 	cmake --build build-asan -j "$jobs"
 	(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+fi
+if [ "${MAILROOM_FUZZ:-1}" != 0 ]; then
+	MAILROOM_FUZZ_SECONDS=${MAILROOM_FUZZ_SECONDS:-30} tests/fuzz/run.sh
 fi
