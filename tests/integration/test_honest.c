@@ -10,6 +10,7 @@
 #include "pb_err.h"
 #include "pb_wire.h"
 
+#include <dirent.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
@@ -78,6 +79,45 @@ static void prepare(const char *what)
 	}
 }
 
+/* SIGSTOP stops a process only once one of its threads, woken to take
+ * the signal, is scheduled; until then the others run on and may serve
+ * what the clients post. Waits until every thread is stopped. */
+static int router_stop(void)
+{
+	char path[64], stat[512];
+
+	if (kill(env.router.pid, SIGSTOP) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)env.router.pid);
+	for (int tries = 0; tries < 2000; tries++) {
+		DIR *d = opendir(path);
+		struct dirent *de;
+		int running = 0;
+		if (!d)
+			return -1;
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			char file[384];
+			snprintf(file, sizeof(file), "%s/%s/stat", path, de->d_name);
+			FILE *f = fopen(file, "r");
+			size_t n = f ? fread(stat, 1, sizeof(stat) - 1, f) : 0;
+			if (f)
+				fclose(f);
+			stat[n] = '\0';
+			char *r = strrchr(stat, ')');
+			/* A thread that exited meanwhile has no stat left. */
+			if (r && r[1] == ' ' && r[2] != 'T' && r[2] != 't' && r[2] != 'Z' && r[2] != 'X')
+				running = 1;
+		}
+		closedir(d);
+		if (!running)
+			return 0;
+		mr_sleep_ms(1);
+	}
+	return -1;
+}
+
 /* Each key posted again: a 503 must not have been stored (the repeat
  * stores it now: 201), a 2xx must have been (the repeat is 200 with the
  * same code), and a second repeat is always the first message again. */
@@ -120,7 +160,7 @@ Test(honest, router_stall_503_is_not_stored)
 
 	IT_UP(&o);
 	prepare("stall");
-	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	cr_assert_eq(router_stop(), 0, "the router did not stop");
 	for (int i = 0; i < CLIENTS; i++)
 		pthread_create(&t[i], NULL, client, &posts[i]);
 	mr_sleep_ms(2500);
@@ -145,7 +185,7 @@ Test(honest, long_stall_is_pending_not_503)
 
 	IT_UP(&o);
 	prepare("pending");
-	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	cr_assert_eq(router_stop(), 0, "the router did not stop");
 	for (int i = 0; i < CLIENTS; i++)
 		pthread_create(&t[i], NULL, client, &posts[i]);
 	for (int i = 0; i < CLIENTS; i++)
@@ -175,7 +215,7 @@ Test(honest, gateway_killed_mid_request)
 
 	IT_UP(&o);
 	prepare("gwkill");
-	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	cr_assert_eq(router_stop(), 0, "the router did not stop");
 	for (int i = 0; i < CLIENTS; i++)
 		pthread_create(&t[i], NULL, client, &posts[i]);
 	mr_sleep_ms(400);
@@ -364,7 +404,7 @@ Test(honest, hotline_push_settled_after_stall)
 
 	IT_UP(&o);
 	mr_wait_past_gateway_start(&env);
-	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	cr_assert_eq(router_stop(), 0, "the router did not stop");
 	pthread_create(&t, NULL, push_order, &status);
 	mr_sleep_ms(2500);
 	kill(env.router.pid, SIGCONT);
