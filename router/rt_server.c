@@ -21,11 +21,14 @@
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <sodium.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { CTX_RECV, CTX_WAIT, CTX_SEND };
 
@@ -634,6 +637,41 @@ fail:
 	return rc;
 }
 
+/* nng 1.5.2 can hang in nng_close while it tears down a pipe whose peer
+ * died with data unread (a close deadlock fixed upstream after 1.5.2).
+ * The sockets close only after the writer has committed and answered
+ * everything it held, so a close still stuck after CLOSE_GRACE_MS leaves
+ * nothing to lose: say so and end the process rather than hang a stop. */
+#define CLOSE_GRACE_MS 5000
+
+struct close_watch {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void *close_watchdog(void *arg)
+{
+	struct close_watch *w = arg;
+	struct timespec ts;
+	int rc = 0, done;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += CLOSE_GRACE_MS / 1000;
+	pthread_mutex_lock(&w->mu);
+	while (!w->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cv, &w->mu, &ts);
+	done = w->done;
+	pthread_mutex_unlock(&w->mu);
+	if (!done) {
+		pb_warn("the sockets did not close within %d s (a known hang of nng 1.5.2); every "
+		        "request was committed and answered, so the router exits now",
+		        CLOSE_GRACE_MS / 1000);
+		_exit(0);
+	}
+	return NULL;
+}
+
 void rt_server_stop(struct rt_server *s)
 {
 	if (!s)
@@ -650,6 +688,9 @@ void rt_server_stop(struct rt_server *s)
 	 * work, so nothing touches a context once the socket closes. */
 	for (struct rt_ctx *c = s->all; c; c = c->all_next)
 		nng_aio_stop(c->aio);
+	struct close_watch w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+	pthread_t watch;
+	int watching = pthread_create(&watch, NULL, close_watchdog, &w) == 0;
 	nng_close(s->rep);
 	while (s->all) {
 		struct rt_ctx *c = s->all;
@@ -660,6 +701,13 @@ void rt_server_stop(struct rt_server *s)
 	}
 	rt_writer_free(s->writer);
 	nng_close(s->pub);
+	if (watching) {
+		pthread_mutex_lock(&w.mu);
+		w.done = 1;
+		pthread_cond_signal(&w.cv);
+		pthread_mutex_unlock(&w.mu);
+		pthread_join(watch, NULL);
+	}
 	rt_replay_free(s->replay);
 	rt_handlers_free(s->core);
 	sodium_memzero(s->gateway_secret, sizeof(s->gateway_secret));
