@@ -98,10 +98,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	conf.handlers[1].nqueues = 1;
 	strcpy(conf.handlers[1].queues[0], "roads");
 	memset(conf.handlers[1].pubkey, 2, 32);
-	who[0] = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_GATEWAY, NULL, 0};
-	who[1] = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[0], 0};
-	who[2] = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[1], 0};
-	who[3] = (struct rt_principal){MAILROOM__AUTH_KIND__AUTH_HANDLER, &conf.handlers[0], 1};
+	who[0] = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_GATEWAY};
+	who[1] = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_HANDLER,
+	                               .handler = &conf.handlers[0]};
+	who[2] = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_HANDLER,
+	                               .handler = &conf.handlers[1]};
+	who[3] = (struct rt_principal){.kind = MAILROOM__AUTH_KIND__AUTH_HANDLER,
+	                               .handler = &conf.handlers[0], .console = 1};
 	if (pb_time_parse("2026-11-24T10:00:00+08:00", &now_ms))
 		die("time");
 	store_open();
