@@ -10,35 +10,15 @@
 //   node console.test.mjs BUILD_DIR SOURCE_DIR
 //
 // Screenshots go to BUILD_DIR/tests/browser/screenshots (console-*.png).
-import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { source, shots, bin, check, sleep, waitLine, stop, healthy, axe, tabTo, main } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const build = resolve(process.argv[2] || '../../build');
-const source = resolve(process.argv[3] || '../..');
-const shots = join(build, 'tests', 'browser', 'screenshots');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const bin = {
-	router: join(build, 'router', 'mailroom-router'),
-	gateway: join(build, 'gateway', 'mailroom-gateway'),
-	handler: join(build, 'workers', 'handler', 'mailroom-handler'),
-	admin: join(build, 'workers', 'admin', 'mailroom-admin'),
-	audit: join(build, 'workers', 'audit', 'mailroom-audit'),
-};
 const LEASE_SECONDS = 12;
 
-let passed = 0, failed = 0;
-function check(cond, what) {
-	if (cond) { passed++; return; }
-	failed++;
-	console.error(`FAIL: ${what}`);
-}
-const sleep = (ms) => new Promise(r => setTimeout(r, ms));
 
 // ------------------------------------------------------------ service --
 
@@ -66,18 +46,6 @@ function setup() {
 	writeFileSync(ini, conf);
 }
 
-function waitLine(child, re, ms) {
-	return new Promise((res, rej) => {
-		let seen = '';
-		const t = setTimeout(() => rej(new Error(`timeout waiting for ${re}: ${seen}`)), ms);
-		child.stderr.on('data', d => {
-			seen += d.toString();
-			const m = seen.match(re);
-			if (m) { clearTimeout(t); res(m); }
-		});
-	});
-}
-
 function startRouter() {
 	router = spawn(bin.router, ['-c', ini], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 	return waitLine(router, /listening on/, 10000);
@@ -89,26 +57,6 @@ async function startGateway() {
 	const pub = waitLine(gateway, /(?<!console )listening on (http:\/\/[0-9.:]+)/, 10000);
 	cbase = (await both)[1];
 	base = (await pub)[1];
-}
-
-function stop(child, what) {
-	return new Promise(res => {
-		if (!child || child.exitCode !== null) return res();
-		child.once('exit', (code, sig) => {
-			check(code === 0, `${what} stopped cleanly (exit ${code}, signal ${sig})`);
-			res();
-		});
-		child.kill('SIGTERM');
-	});
-}
-
-async function healthy(want) {
-	for (let i = 0; i < 100; i++) {
-		const r = await fetch(`${base}/healthz`);
-		if ((r.status === 200) === want) return true;
-		await sleep(100);
-	}
-	return false;
 }
 
 async function post(path, doc) {
@@ -132,17 +80,6 @@ function actorId(pubHex) {
 
 // ------------------------------------------------------------ helpers --
 
-async function axe(page, name) {
-	await page.evaluate(axeSource);
-	const res = await page.evaluate(() => window.axe.run(document, {
-		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-	}));
-	const bad = res.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
-	for (const v of bad)
-		console.error(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(' ')})`);
-	check(bad.length === 0, `axe finds no serious or critical violation on ${name}`);
-}
-
 // Every screen: axe, a shot at 1280 px, and no sideways scrolling on a tablet.
 async function look(page, name) {
 	await axe(page, name);
@@ -151,24 +88,6 @@ async function look(page, name) {
 	const wide = await page.evaluate(() => document.documentElement.scrollWidth);
 	check(wide <= 768, `console ${name} fits a 768 px tablet (${wide})`);
 	await page.setViewportSize({ width: 1280, height: 900 });
-}
-
-// Keyboard: Tab until sel has the focus, which must be visible.
-async function tabTo(page, sel) {
-	for (let i = 0; i < 120; i++) {
-		await page.keyboard.press('Tab');
-		const st = await page.evaluate(s => {
-			const e = document.activeElement;
-			if (!e || !e.matches(s)) return null;
-			const cs = getComputedStyle(e);
-			return { outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
-		}, sel);
-		if (st) {
-			check(st.outline !== 'none' && st.width >= 2, `visible focus on ${sel}`);
-			return;
-		}
-	}
-	throw new Error(`the keyboard cannot reach ${sel}`);
 }
 
 const status = (page) => page.textContent('#status');
@@ -205,7 +124,7 @@ async function run(ctx) {
 	await page.goto(`${cbase}/`);
 	check(await page.getAttribute('html', 'lang') === 'zh-CN', 'lang is zh-CN');
 	await look(page, 'key-none');
-	await tabTo(page, '#make-key');
+	await tabTo(page, '#make-key', 120);   // the console's screens are long
 	await page.keyboard.press('Enter');
 	await page.waitForSelector('#keyid:not(:empty)');
 	const pub = (await page.textContent('#keyid')).trim();
@@ -367,7 +286,7 @@ async function run(ctx) {
 	check(await pull(page, queue), 'the browser pulls before the router stops');
 	await page.fill('#reply-text', '路由器停止时写下的答复。');
 	await stop(router, 'the router');
-	check(await healthy(false), 'the gateway sees the router gone');
+	check(await healthy(base, false), 'the gateway sees the router gone');
 	await page.click('#reply-form button[type=submit]');
 	await page.waitForSelector('#reply-form .err:not(:empty)');
 	check((await page.textContent('#reply-form .err')).includes('系统暂时不可用，请稍后重试'), 'the router away is said calmly');
@@ -375,7 +294,7 @@ async function run(ctx) {
 	check(await page.inputValue('#reply-text') === '路由器停止时写下的答复。', 'the typed reply is kept while the router is away');
 	await look(page, 'router-down');
 	await startRouter();
-	check(await healthy(true), 'the gateway reconnects');
+	check(await healthy(base, true), 'the gateway reconnects');
 	// The retry reloads the queues; the typed reply is still there.
 	await page.click('#retry');
 	check(await until(() => page.isHidden('#away')), 'the notice goes away once the router answers');
@@ -411,33 +330,19 @@ async function run(ctx) {
 
 // --------------------------------------------------------------- main --
 
-let browser = null;
-const profile = mkdtempSync(join(tmpdir(), 'mailroom-chromium-'));
-try {
-	mkdirSync(shots, { recursive: true });
-	setup();
-	await startRouter();
-	await startGateway();
-	if (!await healthy(true)) throw new Error('the gateway never reached the router');
-	browser = await chromium.launchPersistentContext(profile, {
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-		viewport: { width: 1280, height: 900 },
-		locale: 'zh-CN',
-	});
-	await run(browser);
-} catch (e) {
-	console.error(e);
-	failed++;
-} finally {
-	if (browser) await browser.close();
-	await stop(gateway, 'the gateway');
-	await stop(router, 'the router');
-	rmSync(profile, { recursive: true, force: true });
-	rmSync(dir, { recursive: true, force: true });
-}
-console.log(`screenshots: ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+await main({
+	profile: mkdtempSync(join(tmpdir(), 'mailroom-chromium-')),
+	dir,
+	async start() {
+		mkdirSync(shots, { recursive: true });
+		setup();
+		await startRouter();
+		await startGateway();
+		if (!await healthy(base, true)) throw new Error('the gateway never reached the router');
+	},
+	body: run,
+	async stopAll() {
+		await stop(gateway, 'the gateway');
+		await stop(router, 'the router');
+	},
+});

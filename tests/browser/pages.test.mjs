@@ -9,30 +9,11 @@
 // Starts the real router and gateway in a fresh temporary directory, on
 // loopback, and stops them at the end. Screenshots go to
 // BUILD_DIR/tests/browser/screenshots.
-import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
-
-const require = createRequire(import.meta.url);
-const build = resolve(process.argv[2] || '../../build');
-const source = resolve(process.argv[3] || '../..');
-const shots = join(build, 'tests', 'browser', 'screenshots');
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const bin = {
-	router: join(build, 'router', 'mailroom-router'),
-	gateway: join(build, 'gateway', 'mailroom-gateway'),
-	handler: join(build, 'workers', 'handler', 'mailroom-handler'),
-};
-
-let passed = 0, failed = 0;
-function check(cond, what) {
-	if (cond) { passed++; return; }
-	failed++;
-	console.error(`FAIL: ${what}`);
-}
+import { join } from 'node:path';
+import { source, shots, bin, check, waitLine, stop, healthy, axe, tabTo, main } from './common.mjs';
 
 // ------------------------------------------------------------ service --
 
@@ -60,43 +41,10 @@ function startRouter() {
 	return waitLine(router, /listening on/, 10000);
 }
 
-function waitLine(child, re, ms) {
-	return new Promise((res, rej) => {
-		let seen = '';
-		const t = setTimeout(() => rej(new Error(`timeout waiting for ${re}: ${seen}`)), ms);
-		child.stderr.on('data', d => {
-			seen += d.toString();
-			const m = seen.match(re);
-			if (m) { clearTimeout(t); res(m); }
-		});
-	});
-}
-
 async function startGateway() {
 	gateway = spawn(bin.gateway, ['-c', ini], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
 	const m = await waitLine(gateway, /listening on (http:\/\/[0-9.:]+)/, 10000);
 	base = m[1];
-}
-
-// An orderly stop must exit 0 (a sanitizer report would not).
-function stop(child, what) {
-	return new Promise(res => {
-		if (!child || child.exitCode !== null) return res();
-		child.once('exit', (code, sig) => {
-			check(code === 0, `${what} stopped cleanly (exit ${code}, signal ${sig})`);
-			res();
-		});
-		child.kill('SIGTERM');
-	});
-}
-
-async function healthy(want) {
-	for (let i = 0; i < 100; i++) {
-		const r = await fetch(`${base}/healthz`);
-		if ((r.status === 200) === want) return true;
-		await new Promise(r => setTimeout(r, 100));
-	}
-	return false;
 }
 
 async function logSize() {
@@ -106,38 +54,9 @@ async function logSize() {
 
 // ------------------------------------------------------------ helpers --
 
-// Moves focus with Tab alone until sel has it; the focus must be visible.
-async function tabTo(page, sel) {
-	for (let i = 0; i < 80; i++) {
-		await page.keyboard.press('Tab');
-		const st = await page.evaluate(s => {
-			const e = document.activeElement;
-			if (!e || !e.matches(s)) return null;
-			const cs = getComputedStyle(e);
-			return { outline: cs.outlineStyle, width: parseFloat(cs.outlineWidth) };
-		}, sel);
-		if (st) {
-			check(st.outline !== 'none' && st.width >= 2, `visible focus on ${sel}`);
-			return;
-		}
-	}
-	throw new Error(`the keyboard cannot reach ${sel} on ${page.url()}`);
-}
-
 async function typeInto(page, sel, text) {
 	await tabTo(page, sel);
 	await page.keyboard.type(text);
-}
-
-async function axe(page, name) {
-	await page.evaluate(axeSource);
-	const res = await page.evaluate(() => window.axe.run(document, {
-		runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] },
-	}));
-	const bad = res.violations.filter(v => v.impact === 'serious' || v.impact === 'critical');
-	for (const v of bad)
-		console.error(`axe ${name}: ${v.impact} ${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(' ')})`);
-	check(bad.length === 0, `axe finds no serious or critical violation on ${name}`);
 }
 
 // Every page is shot at both widths and checked by axe.
@@ -313,7 +232,7 @@ async function run(ctx) {
 	// The router stopped: the page says so, the input is kept, nothing lost.
 	const before = await logSize();
 	await stop(router, 'the router');
-	check(await healthy(false), 'the gateway sees the router gone');
+	check(await healthy(base, false), 'the gateway sees the router gone');
 	await page.goto(`${base}/mailbox`);
 	await typeInto(page, '#f-subject', '路口红绿灯坏了');
 	await typeInto(page, '#f-body', '人民路口的红绿灯不亮。');
@@ -324,7 +243,7 @@ async function run(ctx) {
 	check(await page.inputValue('#f-body') === '人民路口的红绿灯不亮。', 'the body is kept while the router is away');
 	await look(page, 'router-down');
 	await startRouter();
-	check(await healthy(true), 'the gateway reconnects');
+	check(await healthy(base, true), 'the gateway reconnects');
 	check(await logSize() === before, 'nothing was stored while the router was away');
 	await tabTo(page, 'button[type=submit]');
 	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
@@ -334,36 +253,19 @@ async function run(ctx) {
 
 // --------------------------------------------------------------- main --
 
-let code = 1;
-let browser = null;
-const profile = mkdtempSync(join(tmpdir(), 'mailroom-chromium-'));
-try {
-	mkdirSync(shots, { recursive: true });
-	setup();
-	await startRouter();
-	await startGateway();
-	if (!await healthy(true)) throw new Error('the gateway never reached the router');
-	// A fresh profile (--user-data-dir) each run.
-	browser = await chromium.launchPersistentContext(profile, {
-		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
-		viewport: { width: 1280, height: 900 },
-		locale: 'zh-CN',
-	});
-	await run(browser);
-	code = failed ? 1 : 0;
-} catch (e) {
-	console.error(e);
-	failed++;
-} finally {
-	if (browser) await browser.close();
-	await stop(gateway, 'the gateway');
-	await stop(router, 'the router');
-	rmSync(profile, { recursive: true, force: true });
-	rmSync(dir, { recursive: true, force: true });
-}
-console.log(`screenshots: ${shots}`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : code);
+await main({
+	profile: mkdtempSync(join(tmpdir(), 'mailroom-chromium-')),
+	dir,
+	async start() {
+		mkdirSync(shots, { recursive: true });
+		setup();
+		await startRouter();
+		await startGateway();
+		if (!await healthy(base, true)) throw new Error('the gateway never reached the router');
+	},
+	body: run,
+	async stopAll() {
+		await stop(gateway, 'the gateway');
+		await stop(router, 'the router');
+	},
+});
