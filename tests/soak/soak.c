@@ -66,6 +66,7 @@ static struct {
 	atomic_long lied_live, n201, n200, n503, nlost, nodd, replied, hot_done, pushed, push_retries;
 	atomic_long k_router, k_gateway, k_hotline, stops, fills, fill_503;
 	char orders[MAX_ORDERS][48];
+	char pushed_no[MAX_ORDERS];  /* 1: pushed; 2: pushed and given up */
 	atomic_int norders;
 	pthread_mutex_t base_mu;   /* the gateway's port changes on restart */
 	unsigned seed;
@@ -206,8 +207,11 @@ static void *platform(void *arg)
 			break;
 		atomic_store(&S.norders, n + 1);
 		/* A push is retried until it is taken, as the platform does
-		 * (a while longer once the run ends). */
-		for (int late = 0; json && late < 100;) {
+		 * (up to 90 s longer once the run ends: a loaded machine may
+		 * still be restarting what the last fault stopped). */
+		double given_up_at = 0;
+		S.pushed_no[n] = json ? 1 : 0;
+		for (int taken = 0; json && !taken;) {
 			struct mr_hl_sign sg = {0};
 			struct mr_http r;
 			struct mr_env e;
@@ -218,10 +222,18 @@ static void *platform(void *arg)
 			mr_http_free(&r);
 			if (rc == 0 && (st == 200 || st == 201)) {
 				atomic_fetch_add(&S.pushed, 1);
+				taken = 1;
 				break;
 			}
 			atomic_fetch_add(&S.push_retries, 1);
-			late += atomic_load(&S.stop);
+			if (atomic_load(&S.stop) && given_up_at == 0)
+				given_up_at = mr_now_s() + 90;
+			if (given_up_at && mr_now_s() > given_up_at) {
+				fprintf(stderr, "soak: push of %s given up, last answer %ld\n",
+				        S.orders[n], rc ? -1 : st);
+				S.pushed_no[n] = 2;
+				break;
+			}
 			mr_sleep_ms(200);
 		}
 		free(json);
@@ -452,10 +464,18 @@ static int check_dispatch(const char *no, unsigned seq, void *arg)
 
 	d->total++;
 	snprintf(ref, sizeof(ref), "12345:%s#%u", no, seq);
-	if (st_extref_get(d->t, ref, id) != PB_OK && !d->missing++)
-		fprintf(stderr, "soak: %s not stored\n", ref);
+	if (st_extref_get(d->t, ref, id) != PB_OK && !d->missing++) {
+		const char *how = "in the feed";
+		for (int i = 0; i < atomic_load(&S.norders); i++)
+			if (strcmp(S.orders[i], no) == 0)
+				how = S.pushed_no[i] == 2 ? "pushed, given up" :
+				      S.pushed_no[i] ? "pushed, taken" : "in the feed";
+		fprintf(stderr, "soak: %s not stored (%s)\n", ref, how);
+	}
 	return 0;
 }
+
+static char last_cursor[128];
 
 static int settled(void)
 {
@@ -467,9 +487,44 @@ static int settled(void)
 
 	snprintf(want, sizeof(want), ".%zx", hp_feed_len(hl.platform));
 	ok = rc == 0 && j && cur && strrchr(cur, '.') && strcmp(strrchr(cur, '.'), want) == 0;
+	snprintf(last_cursor, sizeof(last_cursor), "%s (feed %s, status exit %d)",
+	         cur ? cur : "none", want, rc);
 	json_decref(j);
 	free(out);
 	return ok;
+}
+
+/* On a failure, the end of the newest log of a process, for CI's output. */
+static void tail_log(const char *name)
+{
+	char path[MR_PATH + 64], last[MR_PATH + 64] = "";
+	char *lines[25] = {0};
+	size_t cap = 0;
+	int n = 0;
+
+	for (int i = 1; i < 1000; i++) {
+		snprintf(path, sizeof(path), "%s/%s-%d.log", env.dir, name, i);
+		if (access(path, R_OK))
+			break;
+		memcpy(last, path, sizeof(last));
+	}
+	FILE *f = last[0] ? fopen(last, "r") : NULL;
+	if (!f)
+		return;
+	char *line = NULL;
+	while (getline(&line, &cap, f) > 0) {
+		free(lines[n % 25]);
+		lines[n % 25] = strdup(line);
+		n++;
+	}
+	free(line);
+	fclose(f);
+	fprintf(stderr, "soak: the end of %s:\n", last);
+	for (int i = n > 25 ? n - 25 : 0; i < n; i++) {
+		fprintf(stderr, "  %s", lines[i % 25] ? lines[i % 25] : "\n");
+		free(lines[i % 25]);
+		lines[i % 25] = NULL;
+	}
 }
 
 static void usage(void)
@@ -560,8 +615,13 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 2; i++)
 		pthread_join(ht[i], NULL);
 	double t_end = mr_now_s();
-	while (mr_now_s() - t_end < 60 && !settled())
+	/* On a loaded machine the connector may still be restarting, or
+	 * backing off from a router that was down: give it time, and say so. */
+	int settle_ok = 0;
+	while (mr_now_s() - t_end < 150 && !(settle_ok = settled()))
 		mr_sleep_ms(200);
+	fprintf(stderr, "soak: connector %s after %.0f s: cursor %s\n",
+	        settle_ok ? "caught up" : "NOT caught up", mr_now_s() - t_end, last_cursor);
 
 	/* Every acknowledged message answers with its key; every other post
 	 * sent once more tells whether it had been stored. */
@@ -660,6 +720,11 @@ int main(int argc, char **argv)
 	       c.citizen, n - unresolved, dups, d.total, d.missing, vrc);
 	fail |= missing || lied || unresolved || dups || d.missing || vrc || atomic_load(&S.nodd) ||
 	        acked == 0;
+	if (fail) {
+		tail_log("hotline");
+		tail_log("router");
+		tail_log("gateway");
+	}
 	unmount_store();
 	hl_it_fini(&env, &hl);
 	if (mr_env_down(&env))
