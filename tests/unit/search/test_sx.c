@@ -201,3 +201,62 @@ Test(sx, same_millisecond)
 	cr_expect_eq(n, 300);
 	sx_close(x);
 }
+
+/* The router follows the log with puts over puts (a message queued,
+ * leased, transferred, answered) and rebuilds with one put of each final
+ * state: both must answer every query alike. */
+Test(sx, rebuild_answers_as_incremental_updates)
+{
+	static const char *subjects[] = {"小区路灯不亮", "夜间施工噪音", "咨询停车收费", "垃圾清运不及时"};
+	static const char *bodies[] = {"东门路灯坏了三天。", "工地每晚打桩。", "停车位收费标准？", "小区垃圾堆了一周。"};
+	static const char *queues[] = {"roads", "noise", "general"};
+	sx *inc, *full;
+	struct sx_doc final[40];
+	uint8_t idb[40][SX_ID_LEN];
+	char replies[40][64];
+
+	cr_assert_eq(sx_open(&inc), PB_OK);
+	cr_assert_eq(sx_open(&full), PB_OK);
+	for (int i = 0; i < 40; i++) {
+		id_of(i + 1, idb[i]);
+		struct sx_doc d = {.id = idb[i], .channel = 1 + i % 3, .status = 1,
+		                   .queue = queues[i % 3], .received_ms = 1000 + 10 * i, .open = 1,
+		                   .due_ms = 1300 + 10 * i, .subject = subjects[i % 4],
+		                   .body = bodies[(i / 4) % 4]};
+		cr_assert_eq(sx_put(inc, &d), PB_OK);
+		d.status = 2;   /* leased */
+		cr_assert_eq(sx_put(inc, &d), PB_OK);
+		if (i % 5 == 0)   /* transferred */
+			d.queue = queues[(i + 1) % 3];
+		if (i % 2 == 0) {   /* answered */
+			snprintf(replies[i], sizeof(replies[i]), "已处理第%d件，谢谢。", i);
+			d.replies = replies[i];
+			d.status = 3;
+			d.open = 0;
+		}
+		cr_assert_eq(sx_put(inc, &d), PB_OK);
+		final[i] = d;
+	}
+	/* one is gone from the store: the follower removes it */
+	cr_assert_eq(sx_remove(inc, idb[7]), PB_OK);
+	cr_assert_eq(sx_begin(full), PB_OK);
+	for (int i = 39; i >= 0; i--)   /* another order than the updates came in */
+		if (i != 7)
+			cr_assert_eq(sx_put(full, &final[i]), PB_OK);
+	cr_assert_eq(sx_commit(full), PB_OK);
+
+	const struct sx_query qs[] = {
+		{.words = "小区"}, {.words = "路灯"}, {.words = "谢谢"}, {.words = "第10件"},
+		{.words = "噪"}, {.status = 3}, {.status = 2}, {.queue = "roads"},
+		{.overdue = 1, .now_ms = 1500}, {.channel = 2, .words = "收费"},
+		{.from_ms = 1100, .to_ms = 1250}, {.words = "停车 标准"},
+	};
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+		char a[256];
+		snprintf(a, sizeof(a), "%s", found(inc, qs[k]));
+		cr_expect_str_eq(found(full, qs[k]), a, "query %zu", k);
+		cr_expect_neq(a[0], 0, "query %zu finds something", k);
+	}
+	sx_close(inc);
+	sx_close(full);
+}
