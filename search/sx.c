@@ -3,10 +3,10 @@
  *
  * Why bigrams: most Chinese words are two characters (路灯, 噪音), which
  * FTS5's trigram tokenizer cannot find through its index. A text is
- * indexed as the bigrams of its normalised characters, plus its last
- * character alone; a word of n >= 2 characters is the phrase of its n-1
- * bigrams, which matches exactly where the word occurs, and a single
- * character is a prefix query over the tokens that start with it.
+ * indexed as the bigrams of its normalised characters; a word of n >= 2
+ * characters is the phrase of its n-1 bigrams, which matches exactly
+ * where the word occurs. Each character is also indexed alone, at the
+ * same position as its bigram, so a one-character word is one token.
  *
  * Rows are keyed received_ms * 4096 + slot, so rowid order is newest
  * first and a LIMIT stops FTS5 early instead of sorting every match. */
@@ -146,8 +146,9 @@ static int tok_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text
                         token_fn emit)
 {
 	const unsigned char *s = (const unsigned char *)text;
+	int query = (flags & FTS5_TOKENIZE_QUERY) != 0;
 	uint32_t prev = 0, c;
-	int prev_start = 0, prev_end = 0, pos = 0, len, seen = 0, rc;
+	int prev_start = 0, prev_end = 0, pos = 0, len, seen = 0, rc, k;
 	char buf[8];
 
 	(void)t;
@@ -155,9 +156,15 @@ static int tok_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text
 		uint32_t f = fold(c);
 		if (f) {
 			if (seen++) {
-				int k = utf8_put(prev, buf);
+				k = utf8_put(prev, buf);
 				k += utf8_put(f, buf + k);
 				if ((rc = emit(ctx, 0, buf, k, prev_start, pos + len)) != SQLITE_OK)
+					return rc;
+				/* A document also has each character alone, at the
+				 * same position, for one-character words. */
+				if (!query &&
+				    (rc = emit(ctx, FTS5_TOKEN_COLOCATED, buf, utf8_put(prev, buf), prev_start,
+				               prev_end)) != SQLITE_OK)
 					return rc;
 			}
 			prev = f;
@@ -166,10 +173,9 @@ static int tok_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text
 		}
 		pos += len;
 	}
-	/* The last character alone: in a document always, so a one-character
-	 * prefix query finds it at the end too; in a query only when it is
-	 * the whole word. */
-	if (seen && (seen == 1 || !(flags & FTS5_TOKENIZE_QUERY)))
+	/* The last character: its own position in a document; in a query
+	 * only when it is the whole word. */
+	if (seen && (seen == 1 || !query))
 		return emit(ctx, 0, buf, utf8_put(prev, buf), prev_start, prev_end);
 	return SQLITE_OK;
 }
@@ -463,8 +469,7 @@ static int is_space(const char *s, size_t pos, size_t *len)
 	return 0;
 }
 
-/* The FTS5 expression for words: each a quoted phrase (one character: a
- * prefix query), all required. *nwords 0 when no word has a character
+/* The FTS5 expression for words: each a quoted phrase, all required. *nwords 0 when no word has a character
  * the index sees. */
 static int match_expr(const char *words, struct buf *b, int *nwords)
 {
@@ -496,7 +501,7 @@ static int match_expr(const char *words, struct buf *b, int *nwords)
 				if (*c == '"')
 					put(b, "\"", 1);   /* a quote inside a phrase is doubled */
 			}
-			puts_(b, chars == 1 ? "\" *" : "\"");
+			puts_(b, "\"");
 		}
 		free(w);
 	}
