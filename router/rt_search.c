@@ -28,17 +28,31 @@
 #define LIMIT_DEFAULT 50
 #define WORDS_MAX_BYTES 1000
 
+/* Two locks, taken in this order only: mu (the index, held through a
+ * search) and wake_mu (the follower's wake-up). The answering thread
+ * takes wake_mu alone, so a long search never holds up an answer. */
 struct rt_search {
 	struct rt_core *core;
-	pthread_mutex_t mu;     /* guards everything below */
-	pthread_cond_t wake;    /* the follower: a commit, or stop */
+	pthread_mutex_t mu;     /* guards idx, next and gen */
 	pthread_cond_t moved;   /* searches: next grew */
 	sx *idx;
 	uint64_t next;          /* log records the index has taken: [0, next) */
 	uint64_t gen;           /* bumped by a rebuild: a round read before it is dropped */
-	int kicked, stop;
+	pthread_mutex_t wake_mu;   /* guards kicked */
+	pthread_cond_t wake;    /* the follower: a commit, or stop */
+	int kicked;
+	_Atomic int stop;
 	pthread_t thread;
+	uint8_t ids[2 * FOLLOW_MAX][PB_ID_LEN];   /* the follower's: messages of a round */
 };
+
+static void kick(struct rt_search *s)
+{
+	pthread_mutex_lock(&s->wake_mu);
+	s->kicked = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->wake_mu);
+}
 
 /* The document of one stored message. replies points into buf. */
 static void doc_of(const Mailroom__StoredMessage *m, struct sx_doc *d, char **replies)
@@ -120,15 +134,19 @@ static void install(struct rt_search *s, sx *x, uint64_t size)
 	s->idx = x;
 	s->next = size;
 	s->gen++;
-	s->kicked = 1;   /* whatever committed since the snapshot */
-	pthread_cond_signal(&s->wake);
 	pthread_cond_broadcast(&s->moved);
 	pthread_mutex_unlock(&s->mu);
+	kick(s);   /* whatever committed since the snapshot */
 	sx_close(old);
 }
 
-/* Ids of the messages the records [from, *to) name, at most FOLLOW_MAX
- * records; *to is lowered to where it stopped. */
+static int id_order(const void *a, const void *b)
+{
+	return memcmp(a, b, PB_ID_LEN);
+}
+
+/* Ids of the messages the records [from, *to) name, each once, at most
+ * FOLLOW_MAX records; *to is lowered to where it stopped. */
 static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB_ID_LEN], size_t *n)
 {
 	*n = 0;
@@ -136,7 +154,7 @@ static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB
 		*to = from + FOLLOW_MAX;
 	for (uint64_t i = from; i < *to; i++) {
 		const uint8_t *data;
-		size_t len, k;
+		size_t len;
 		int rc;
 		if ((rc = st_log_get(t, i, &data, &len)) || len < 64)
 			return rc ? rc : PB_ECORRUPT;
@@ -144,16 +162,17 @@ static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB
 		if (!r)
 			return PB_ECORRUPT;
 		const ProtobufCBinaryData *ref[2] = {&r->message_id, &r->related_id};
-		for (int j = 0; j < 2; j++) {
-			if (ref[j]->len != PB_ID_LEN)
-				continue;
-			for (k = 0; k < *n && memcmp(ids[k], ref[j]->data, PB_ID_LEN); k++)
-				;
-			if (k == *n)
+		for (int j = 0; j < 2; j++)
+			if (ref[j]->len == PB_ID_LEN)
 				memcpy(ids[(*n)++], ref[j]->data, PB_ID_LEN);
-		}
 		mailroom__audit_record__free_unpacked(r, NULL);
 	}
+	qsort(ids, *n, PB_ID_LEN, id_order);
+	size_t u = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (u == 0 || memcmp(ids[u - 1], ids[i], PB_ID_LEN))
+			memmove(ids[u++], ids[i], PB_ID_LEN);
+	*n = u;
 	return PB_OK;
 }
 
@@ -161,7 +180,7 @@ static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB
  * messages they name as they now stand in the same snapshot. */
 static int follow(struct rt_search *s, int *behind)
 {
-	static uint8_t ids[2 * FOLLOW_MAX][PB_ID_LEN];   /* the follower's alone */
+	uint8_t (*ids)[PB_ID_LEN] = s->ids;
 	uint64_t from, to, size, gen;
 	st_txn *t;
 	size_t n;
@@ -213,29 +232,27 @@ static void *follower_main(void *arg)
 	int failing = 0;
 
 	pthread_setname_np(pthread_self(), "rt-search");
-	pthread_mutex_lock(&s->mu);
 	while (!s->stop) {
-		if (!s->kicked) {
+		pthread_mutex_lock(&s->wake_mu);
+		if (!s->kicked && !s->stop) {   /* a round every POLL_MS anyway */
 			struct timespec ts;
 			clock_gettime(CLOCK_REALTIME, &ts);
 			ts.tv_sec += POLL_MS / 1000;
-			pthread_cond_timedwait(&s->wake, &s->mu, &ts);
+			pthread_cond_timedwait(&s->wake, &s->wake_mu, &ts);
 		}
+		s->kicked = 0;
+		pthread_mutex_unlock(&s->wake_mu);
 		if (s->stop)
 			break;
-		s->kicked = 0;
-		pthread_mutex_unlock(&s->mu);
 		int behind, rc = follow(s, &behind);
 		if (rc && !failing)
 			pb_error("search index: cannot follow the log: %s; searches may miss the newest "
 			         "changes until it can (mailroom-admin search-rebuild)",
 			         pb_err_str(rc));
 		failing = rc != PB_OK;
-		pthread_mutex_lock(&s->mu);
 		if (behind)   /* a full round: go on at once */
-			s->kicked = 1;
+			kick(s);
 	}
-	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
@@ -251,6 +268,7 @@ int rt_search_start(struct rt_core *core)
 		return PB_ENOMEM;
 	s->core = core;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->wake_mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->moved, NULL);
 	if ((rc = st_txn_begin(core->store, NULL, 1, &t)) == PB_OK) {
@@ -262,6 +280,7 @@ int rt_search_start(struct rt_core *core)
 	if (rc) {
 		sx_close(s->idx);
 		pthread_mutex_destroy(&s->mu);
+		pthread_mutex_destroy(&s->wake_mu);
 		pthread_cond_destroy(&s->wake);
 		pthread_cond_destroy(&s->moved);
 		free(s);
@@ -278,12 +297,8 @@ void rt_search_kick(struct rt_core *core)
 {
 	struct rt_search *s = core->search;
 
-	if (!s)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->kicked = 1;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->mu);
+	if (s)
+		kick(s);
 }
 
 void rt_search_stop(struct rt_core *core)
@@ -292,14 +307,13 @@ void rt_search_stop(struct rt_core *core)
 
 	if (!s)
 		return;
-	pthread_mutex_lock(&s->mu);
 	s->stop = 1;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->mu);
+	kick(s);
 	pthread_join(s->thread, NULL);
 	core->search = NULL;
 	sx_close(s->idx);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->wake_mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->moved);
 	free(s);
@@ -315,8 +329,8 @@ static void catch_up(struct rt_search *s, uint64_t size)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += CATCH_UP_WAIT_MS / 1000;
-	s->kicked = 1;
-	pthread_cond_signal(&s->wake);
+	if (s->next < size)
+		kick(s);
 	while (s->next < size && !s->stop)
 		if (pthread_cond_timedwait(&s->moved, &s->mu, &ts) == ETIMEDOUT)
 			break;
