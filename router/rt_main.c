@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 		pb_info("a new calendar moved or confirmed %d provisional deadline(s); each has an "
 		        "audit record", moved);
 	if ((rc = rt_search_start(&core))) {
-		pb_error("cannot build the search index: %s", pb_err_str(rc));
+		pb_error("cannot start the search index: %s", pb_err_str(rc));
 		goto out;
 	}
 	if ((rc = rt_server_start(&core, &srv))) {

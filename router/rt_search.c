@@ -190,7 +190,10 @@ static int follow(struct rt_search *s, int *behind)
 	pthread_mutex_lock(&s->mu);
 	from = s->next;
 	gen = s->gen;
+	int none = s->idx == NULL;
 	pthread_mutex_unlock(&s->mu);
+	if (none)   /* nothing to keep up until a build succeeds */
+		return PB_OK;
 	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)))
 		return rc;
 	if ((rc = st_log_size(t, &size)) || (to = size) <= from ||
@@ -226,12 +229,39 @@ static int follow(struct rt_search *s, int *behind)
 	return rc;
 }
 
+/* The first index, built on the follower's thread so that the router
+ * serves meanwhile: a search waits for it (catch_up), then is told to
+ * come back. */
+static void first_build(struct rt_search *s)
+{
+	int64_t t0 = pb_now_ms();
+	uint64_t size, count;
+	st_txn *t;
+	sx *x = NULL;
+	int rc;
+
+	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
+		rc = build(t, &x, &size, &count);
+		st_txn_abort(t);
+	}
+	if (rc) {
+		pb_error("search index: cannot build it from the store: %s; searches are refused "
+		         "until mailroom-admin search-rebuild succeeds",
+		         pb_err_str(rc));
+		return;
+	}
+	install(s, x, size);
+	pb_info("search index: %llu messages from the store in %lld ms, held in memory",
+	        (unsigned long long)count, (long long)(pb_now_ms() - t0));
+}
+
 static void *follower_main(void *arg)
 {
 	struct rt_search *s = arg;
 	int failing = 0;
 
 	pthread_setname_np(pthread_self(), "rt-search");
+	first_build(s);
 	while (!s->stop) {
 		pthread_mutex_lock(&s->wake_mu);
 		if (!s->kicked && !s->stop) {   /* a round every POLL_MS anyway */
@@ -259,10 +289,6 @@ static void *follower_main(void *arg)
 int rt_search_start(struct rt_core *core)
 {
 	struct rt_search *s = calloc(1, sizeof(*s));
-	uint64_t size, count;
-	int64_t t0 = pb_now_ms();
-	st_txn *t;
-	int rc;
 
 	if (!s)
 		return PB_ENOMEM;
@@ -271,25 +297,15 @@ int rt_search_start(struct rt_core *core)
 	pthread_mutex_init(&s->wake_mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
 	pthread_cond_init(&s->moved, NULL);
-	if ((rc = st_txn_begin(core->store, NULL, 1, &t)) == PB_OK) {
-		rc = build(t, &s->idx, &size, &count);
-		st_txn_abort(t);
-	}
-	if (rc == PB_OK && pthread_create(&s->thread, NULL, follower_main, s) != 0)
-		rc = PB_EIO;
-	if (rc) {
-		sx_close(s->idx);
+	if (pthread_create(&s->thread, NULL, follower_main, s) != 0) {
 		pthread_mutex_destroy(&s->mu);
 		pthread_mutex_destroy(&s->wake_mu);
 		pthread_cond_destroy(&s->wake);
 		pthread_cond_destroy(&s->moved);
 		free(s);
-		return rc;
+		return PB_EIO;
 	}
-	s->next = size;
 	core->search = s;
-	pb_info("search index: %llu messages from the store in %lld ms, held in memory",
-	        (unsigned long long)count, (long long)(pb_now_ms() - t0));
 	return PB_OK;
 }
 
@@ -397,8 +413,11 @@ int rt_op_search(struct rt_core *core, st_txn *t, const struct rt_principal *who
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	pthread_mutex_lock(&s->mu);
 	catch_up(s, size);
-	rc = sx_search(s->idx, &q, ids, max, &n, &more);
+	rc = s->idx ? sx_search(s->idx, &q, ids, max, &n, &more) : PB_EUNAVAIL;
 	pthread_mutex_unlock(&s->mu);
+	if (rc == PB_EUNAVAIL)
+		return rt_fail(res, rc, "search_building",
+		               "the search index is being built from the store; try again shortly");
 	if (rc == PB_EINVAL)
 		return rt_fail(res, rc, "invalid_words", "words: at most 16");
 	if (rc)

@@ -5,7 +5,8 @@
 
 #include "rt.h"
 
-/* Builds the index from the store and starts its follower thread. */
+/* Starts the follower thread, which first builds the index from the
+ * store (the router serves meanwhile) and then follows the log. */
 int rt_search_start(struct rt_core *core);
 /* Something committed: the follower reads the log. Never blocks long. */
 void rt_search_kick(struct rt_core *core);
