@@ -27,6 +27,7 @@
 #define CATCH_UP_WAIT_MS 2000  /* a search waits this long for its snapshot */
 #define LIMIT_DEFAULT 50
 #define WORDS_MAX_BYTES 1000
+#define TIME_MAX_MS 253402300800000LL   /* 10000-01-01: past any date a handler means */
 
 /* Two locks, taken in this order only: mu (the index, held through a
  * search) and wake_mu (the follower's wake-up). The answering thread
@@ -395,7 +396,8 @@ int rt_op_search(struct rt_core *core, st_txn *t, const struct rt_principal *who
 		return rt_fail(res, PB_EINVAL, "invalid_limit", "limit: 1-200");
 	if (r->words && strlen(r->words) > WORDS_MAX_BYTES)
 		return rt_fail(res, PB_EINVAL, "invalid_words", "words: at most 1000 bytes");
-	if (r->from_ms < 0 || r->to_ms < 0 || (r->to_ms && r->from_ms >= r->to_ms))
+	if (r->from_ms < 0 || r->to_ms < 0 || r->from_ms > TIME_MAX_MS || r->to_ms > TIME_MAX_MS ||
+	    (r->to_ms && r->from_ms >= r->to_ms))
 		return rt_fail(res, PB_EINVAL, "invalid_range", "from must come before to");
 	if (r->queue && *r->queue && !pb_handler_may(h, r->queue))
 		return rt_fail(res, PB_EFORBIDDEN, "queue_forbidden", "this handler may not use that queue");

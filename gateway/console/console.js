@@ -35,6 +35,7 @@ const ERRORS = {
   invalid_words: "关键词太多或太长：最多 16 个词。",
   invalid_range: "开始日期须早于结束日期。",
   search_unavailable: "查找暂时不可用，请稍后重试。",
+  search_building: "查找索引正在建立，请稍后重试。",
   invalid_lease: "租约有误，请重新领取。",
   invalid_id: "编号有误。",
   invalid_request: "请求不完整，请检查填写的内容。",
