@@ -73,7 +73,9 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# libsqlite3-0 (its FTS5) holds the router's search index in memory;
+# shlibdeps finds it too, the floor is the FTS5 API the index uses.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libsqlite3-0 (>= 3.40)")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://mailroom.example.gov.cn/")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/deploy/debian/conffiles

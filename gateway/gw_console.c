@@ -260,6 +260,30 @@ static json_t *detail(const Mailroom__MessageView *v)
 	return doc;
 }
 
+/* The search box's answer: {"messages":[…],"more"}. */
+static json_t *search_list(const Mailroom__SearchResp *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < s->n_items; i++) {
+		const Mailroom__SearchItem *it = s->items[i];
+		char id[PB_ID_TEXT_LEN + 1] = "";
+		if (it->id.len == PB_ID_LEN)
+			pb_id_to_text(it->id.data, id);
+		if (json_array_append_new(
+			    a, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o*,s:o*,s:b}", "id", id,
+			                 "tracking_code", it->tracking_code, "channel",
+			                 pb_channel_name(it->channel), "status", pj_status_name(it->status),
+			                 "queue", it->queue, "subject", it->subject, "received_at",
+			                 time_or_null(it->received_ms), "reply_due_at",
+			                 time_or_null(it->reply_due_ms), "overdue", it->overdue))) {
+			json_decref(a);
+			a = NULL;
+		}
+	}
+	return a ? json_pack("{s:o,s:b}", "messages", a, "more", s->more) : NULL;
+}
+
 /* The body of a successful answer. */
 static json_t *result_json(const Mailroom__Response *r)
 {
@@ -289,6 +313,8 @@ static json_t *result_json(const Mailroom__Response *r)
 		return json_pack("{s:o*}", "message", detail(r->detail));
 	case MAILROOM__RESPONSE__RESULT_SUPERVISE:
 		return supervision(r->supervise);
+	case MAILROOM__RESPONSE__RESULT_SEARCH:
+		return search_list(r->search);
 	case MAILROOM__RESPONSE__RESULT_HANDLER_ADMIN:
 		return handler_list(r->handler_admin);
 	default:

@@ -51,6 +51,8 @@ struct rt_core {
 	_Atomic int64_t writer_queued;
 	/* the handlers in force: the ini's merged with the store's (rt_handlers.c) */
 	struct rt_hset *_Atomic handlers;
+	/* the handlers' search index (rt_search.c); NULL when not started */
+	struct rt_search *search;
 };
 
 #define RT_MAX_RECORDS_PER_OP 4

@@ -73,6 +73,7 @@ struct bctx {
 		Mailroom__QueuesReq queues;
 		Mailroom__MessageReq detail;
 		Mailroom__SuperviseReq supervise;
+		Mailroom__SearchReq search;
 	} u;
 	Mailroom__LeaseRef ref;
 	Mailroom__ReviewCase review;
@@ -164,6 +165,44 @@ static int b_supervise(struct bctx *b)
 {
 	mailroom__supervise_req__init(&b->u.supervise);
 	OP(supervise, SUPERVISE);
+	return PB_OK;
+}
+
+/* The message list's search box: the same SearchReq as mailroom-handler
+ * search. "to" is a date included whole, or an instant. */
+static int b_search(struct bctx *b)
+{
+	static const char *const states[] = {"queued", "leased", "replied", "closed", NULL};
+	const char *words, *channel, *queue, *state, *to;
+	json_t *overdue = json_object_get(b->body, "overdue");
+	int32_t day;
+	long limit;
+	int rc;
+
+	mailroom__search_req__init(&b->u.search);
+	if ((rc = str(b, b->body, "words", 0, &words)) || (rc = str(b, b->body, "channel", 0, &channel)) ||
+	    (rc = str(b, b->body, "queue", 0, &queue)) || (rc = str(b, b->body, "state", 0, &state)) ||
+	    (rc = str(b, b->body, "to", 0, &to)) || (rc = when(b, b->body, "from", &b->u.search.from_ms)) ||
+	    (rc = integer(b, "limit", 1, 200, 0, &limit)))
+		return rc;
+	if (overdue && !json_is_boolean(overdue))
+		return bad(b, "invalid_field", "%s must be true or false", "overdue");
+	if (channel && (b->u.search.channel = pb_channel_parse(channel)) <= 0)
+		return bad(b, "invalid_field", "%s: an unknown channel", "channel");
+	for (int i = 0; state && states[i]; i++)
+		if (strcmp(state, states[i]) == 0)
+			b->u.search.status = i + 1;
+	if (state && !b->u.search.status)
+		return bad(b, "invalid_field", "%s: queued, leased, replied or closed", "state");
+	if (to && pb_date_parse(to, &day) == PB_OK)
+		b->u.search.to_ms = pb_day_start_ms(day + 1);
+	else if (to && (rc = when(b, b->body, "to", &b->u.search.to_ms)))
+		return rc;
+	b->u.search.words = (char *)words;
+	b->u.search.queue = (char *)queue;
+	b->u.search.overdue = json_is_true(overdue);
+	b->u.search.limit = (uint32_t)limit;
+	OP(search, SEARCH);
 	return PB_OK;
 }
 
@@ -392,6 +431,8 @@ static int b_disclosure(struct bctx *b)
 
 static const char *const f_none[] = {NULL};
 static const char *const f_pull[] = {"queue", "wait", NULL};
+static const char *const f_search[] = {"words", "channel", "queue", "state", "from", "to",
+                                       "overdue", "limit", NULL};
 static const char *const f_lease[] = {"lease", NULL};
 static const char *const f_reply[] = {"lease", "text", NULL};
 static const char *const f_transfer[] = {"lease", "to", "reason", NULL};
@@ -411,6 +452,7 @@ static const struct route {
 	{"GET", "queues", b_queues, f_none},
 	{"GET", "supervise", b_supervise, f_none},
 	{"POST", "pull", b_pull, f_pull},
+	{"POST", "search", b_search, f_search},
 	{"GET", "messages/*", b_detail, f_none},
 	{"POST", "messages/*/reply", b_reply, f_reply},
 	{"POST", "messages/*/release", b_lease_op, f_lease},

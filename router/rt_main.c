@@ -4,6 +4,7 @@
  * mailroom-router [-c CONFIG] keygen FILE: a new log signing key for a
  * rotation (store/README.md, "Key rotation"). */
 #include "rt.h"
+#include "rt_search.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_log.h"
@@ -158,13 +159,19 @@ int main(int argc, char **argv)
 	if (moved)
 		pb_info("a new calendar moved or confirmed %d provisional deadline(s); each has an "
 		        "audit record", moved);
+	if ((rc = rt_search_start(&core))) {
+		pb_error("cannot start the search index: %s", pb_err_str(rc));
+		goto out;
+	}
 	if ((rc = rt_server_start(&core, &srv))) {
 		pb_error("cannot start: %s", pb_err_str(rc));
+		rt_search_stop(&core);
 		goto out;
 	}
 	struct rt_metrics *metrics = NULL;
 	if ((rc = rt_metrics_start(&core, &metrics))) {
 		rt_server_stop(srv);
+		rt_search_stop(&core);
 		goto out;
 	}
 	/* Ready for systemd (Type=notify) once the store is open and served. */
@@ -177,6 +184,7 @@ int main(int argc, char **argv)
 	pb_info("stopping on signal %d", sig);
 	rt_metrics_stop(metrics);
 	rt_server_stop(srv);
+	rt_search_stop(&core);
 out:
 	st_close(core.store);
 	rt_reload_free(&core);

@@ -131,6 +131,11 @@ int rt_requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_
 /* Return to dispatch (rt_dispatch.c). */
 int rt_op_return_to_dispatch(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                              const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* The handlers' search and its rebuild (rt_search.c). */
+int rt_op_search(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_search_rebuild(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* The generic answer on a held lease: the message replied, its record. */
 int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                    Mailroom__StoredMessage *m, const char *text, int64_t now_ms,

@@ -31,9 +31,12 @@ static const struct rt_optab_row optab[] = {
 	ROW(DISCLOSURE, 1, H, RT_RIGHT_NONE, rt_op_disclosure),
 	ROW(DETAIL, 0, H, RT_RIGHT_NONE, rt_console_read),
 	ROW(SUPERVISE, 0, H, RT_RIGHT_SUPERVISE, rt_console_read),
+	ROW(SEARCH, 0, H, RT_RIGHT_NONE, rt_op_search),
 	/* Only from mailroom-admin's own key file, never through the console. */
 	ROW(IMPORT_MSG, 1, RT_BY_HANDLER, RT_RIGHT_IMPORT, rt_op_import),
 	ROW(HANDLER_ADMIN, 1, RT_BY_HANDLER, RT_RIGHT_ADMIN, rt_op_handler_admin),
+	/* The search index is derived: rebuilding it changes no record. */
+	ROW(SEARCH_REBUILD, 0, RT_BY_HANDLER, RT_RIGHT_ADMIN, rt_op_search_rebuild),
 	/* mailroom-hotline under its own key: pulled pages in, the outbox
 	 * out. The gateway keeps the 12345 push (a submit). */
 	ROW(INGEST, 1, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_ingest),

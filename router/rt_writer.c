@@ -8,6 +8,7 @@
  * writer can start the next batch as soon as the commit returns. Batches
  * reach the answerer in commit order. */
 #include "rt.h"
+#include "rt_search.h"
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
@@ -168,6 +169,9 @@ static void answer(struct rt_writer *w, struct rt_op *done, const uint64_t *pub,
 		next = op->next;
 		finish(op);
 	}
+	/* After the answers: the search index follows on its own thread. */
+	if (npub)
+		rt_search_kick(w->core);
 }
 
 /* Passes a committed batch to the answerer; answers it here if the

@@ -32,6 +32,10 @@ const ERRORS = {
   invalid_field: "填写的内容不符合要求，请检查。",
   invalid_range: "数字超出允许的范围。",
   invalid_time: "日期不正确，请按“年-月-日”填写。",
+  invalid_words: "关键词太多或太长：最多 16 个词。",
+  invalid_range: "开始日期须早于结束日期。",
+  search_unavailable: "查找暂时不可用，请稍后重试。",
+  search_building: "查找索引正在建立，请稍后重试。",
   invalid_lease: "租约有误，请重新领取。",
   invalid_id: "编号有误。",
   invalid_request: "请求不完整，请检查填写的内容。",
@@ -326,6 +330,36 @@ async function supervise() {
   $("items-partial").hidden = !doc.items_partial;
 }
 
+// The search box: the same search as mailroom-handler search, over the
+// handler's own queues; newest first.
+async function search(form) {
+  const err = form.querySelector(".err");
+  err.textContent = "";
+  const q = {};
+  for (const el of form.elements) {
+    if (!el.name) continue;
+    if (el.type === "checkbox") { if (el.checked) q[el.name] = true; } else if (el.value.trim()) q[el.name] = el.value.trim();
+  }
+  let doc;
+  try {
+    doc = await call("POST", "/api/v1/search", q);
+  } catch (e) {
+    err.textContent = e.message;
+    return;
+  }
+  const body = $("results");
+  body.replaceChildren();
+  for (const m of doc.messages)
+    body.appendChild(row([m.tracking_code, m.subject, m.queue, CHANNEL[m.channel] || m.channel, STATUS[m.status] || m.status,
+      time(m.received_at), m.overdue ? Object.assign(document.createElement("span"), { className: "warn", textContent: `${time(m.reply_due_at)} 已超期` }) : time(m.reply_due_at),
+      button("查看", `查看 ${m.tracking_code}`, () => trail(m.id).catch((e) => say(e.message)))],
+      m.overdue ? "overdue" : ""));
+  $("results-table").hidden = !doc.messages.length;
+  $("results-note").textContent = doc.messages.length
+    ? `找到 ${doc.messages.length} 件${doc.more ? "（只列出最新的，请加词缩小范围）" : ""}。`
+    : "没有找到符合条件的来信。";
+}
+
 // ----------------------------------------------------------- message --
 
 function showLease() {
@@ -547,6 +581,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("make-key").addEventListener("click", () => makeKey().catch((e) => say(e.message)));
   $("refresh").addEventListener("click", () => load(refresh));
   $("sv-refresh").addEventListener("click", () => load(supervise));
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    search($("search-form")).catch((x) => say(x.message));
+  });
   $("retry").addEventListener("click", () => (lastLoad ? load(lastLoad) : undefined));
   $("release").addEventListener("click", () => release().catch(leaseFail));
   $("renew").addEventListener("click", () => renew().catch(leaseFail));

@@ -168,6 +168,16 @@ async function run(ctx) {
 	check(await press(page, '#reply-form button[type=submit]', '已答复'), 'the reply is taken');
 	check((await page.textContent('#message')).includes('已答复'), 'the message shows as replied');
 
+	// Search: the reply's words find the message, and nothing else.
+	await page.fill('#s-words', '环卫所');
+	await page.click('#search-form button[type=submit]');
+	check(await until(async () => (await page.textContent('#results-note')).includes('找到 1 件')), 'the search box finds the message by its reply');
+	check((await page.textContent('#results')).includes(first), 'the one found is the replied message');
+	await look(page, 'search');
+	await page.fill('#s-words', '核电站');
+	await page.click('#search-form button[type=submit]');
+	check(await until(async () => (await page.textContent('#results-note')).includes('没有找到')), 'a search finding nothing says so');
+
 	// Pull, transfer, then extend the transferred message.
 	check(await pull(page, queue), 'the browser pulls another message');
 	const moved = await heading(page);

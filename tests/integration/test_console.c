@@ -546,3 +546,43 @@ Test(console, supervisor_lists_items_and_opens_any_trail, .init = it_init, .fini
 	json_decref(sub);
 	IT_DOWN();
 }
+
+/* The message list's search box: the signed POST search, in the
+ * handler's queues only, with precise refusals. */
+Test(console, search_box, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	struct key alice, other;
+	struct mr_http r;
+	char hex[65], *out = NULL, *err = NULL;
+	int rc;
+
+	up();
+	alice = key_of(&env.handlers[0]);
+	crypto_sign_keypair(other.pk, other.sk);
+	sodium_bin2hex(hex, sizeof(hex), other.pk, 32);
+	rc = mr_admin_cmd(&env, env.handlers[1].key_path, &out, &err, "handler", "add", "zhao",
+	                  "--key", hex, "--queues", "roads", NULL);
+	cr_assert_eq(rc, 0, "handler add: exit %d: %s", rc, err);
+	free(out);
+	free(err);
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	json_t *sub = it_json_text(r.body);
+	mr_http_free(&r);
+
+	json_t *j = ok(&alice, "POST", "/api/v1/search", "{\"words\":\"垃圾 清运\",\"state\":\"queued\"}");
+	json_t *list = it_get(j, "messages");
+	cr_assert_eq(json_array_size(list), 1, "%s", json_dumps(j, 0));
+	cr_expect_str_eq(it_str(json_array_get(list, 0), "id"), it_str(sub, "id"));
+	cr_expect_str_eq(it_str(json_array_get(list, 0), "subject"), "垃圾清运");
+	json_decref(j);
+	/* the roads handler does not see general's letter */
+	j = ok(&other, "POST", "/api/v1/search", "{\"words\":\"垃圾\"}");
+	cr_expect_eq(json_array_size(it_get(j, "messages")), 0, "%s", json_dumps(j, 0));
+	json_decref(j);
+	refused(&alice, "POST", "/api/v1/search", "{\"words\":\"垃圾\",\"state\":\"lost\"}", NULL, 400,
+	        "invalid_field");
+	refused(&alice, "POST", "/api/v1/search", "{\"queue\":\"roads\"}", NULL, 403, "queue_forbidden");
+	json_decref(sub);
+	IT_DOWN();
+}

@@ -56,6 +56,9 @@ struct ad_handler_args {
 int ad_handler_parse(int argc, char **argv, struct ad_handler_args *a);
 int ad_handler_run(const struct ad_handler_args *a, struct wk_client *c, const uint8_t sk[64]);
 
+/* mailroom-admin search-rebuild (ad_search.c). Returns an enum ad_exit. */
+int ad_search_rebuild(struct wk_client *c, const uint8_t sk[64]);
+
 /* mailroom-admin backup --out DIR / restore --from DIR (ad_backup.c);
  * store NULL: the config's [store] path. Return an enum ad_exit. */
 int ad_backup(const struct pb_conf *c, const char *store, const char *out);

@@ -17,6 +17,7 @@ struct ad_opts {
 	const char *key;
 	const char *file;
 	int handler;          /* the handler command; its arguments in h */
+	int rebuild;          /* search-rebuild */
 	const char *files;    /* "backup" or "restore": the store's files, no router */
 	const char *out, *from, *store;
 	int force;
@@ -30,6 +31,7 @@ static void usage(FILE *f)
 	           "--key PUB --queues a,b [--supervise]\n"
 	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler remove NAME\n"
 	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] handler list\n"
+	           "       " AD_PROG " [-c CONFIG] [--router URL] [--key FILE] search-rebuild\n"
 	           "       " AD_PROG " [-c CONFIG] backup --out DIR [--store DIR]\n"
 	           "       " AD_PROG " [-c CONFIG] restore --from DIR [--store DIR] [--force]\n"
 	           "CONFIG defaults to " AD_DEFAULT_CONF ", FILE to " AD_DEFAULT_KEY
@@ -96,6 +98,12 @@ static int parse(int argc, char **argv, struct ad_opts *o)
 	if (strcmp(argv[optind], "handler") == 0) {
 		o->handler = 1;
 		return ad_handler_parse(argc - optind - 1, argv + optind + 1, &o->h);
+	}
+	if (strcmp(argv[optind], "search-rebuild") == 0) {
+		o->rebuild = 1;
+		if (optind + 1 != argc)
+			return fail(AD_EXIT_USAGE, "search-rebuild takes no arguments");
+		return 0;
 	}
 	if (strcmp(argv[optind], "backup") == 0 || strcmp(argv[optind], "restore") == 0) {
 		o->files = argv[optind++];
@@ -210,10 +218,10 @@ int main(int argc, char **argv)
 		free(conf);
 		return rc;
 	}
-	if (o.handler) {
+	if (o.handler || o.rebuild) {
 		if ((rc = connect_router(&o, &c, sk)))
 			return rc;
-		rc = ad_handler_run(&o.h, &c, sk);
+		rc = o.handler ? ad_handler_run(&o.h, &c, sk) : ad_search_rebuild(&c, sk);
 		wk_client_close(&c);
 		sodium_memzero(sk, sizeof(sk));
 		return rc;

@@ -40,6 +40,12 @@ enum {
 	WK_O_DECIDED = 1 << 23,
 	WK_O_CONFIRM = 1 << 24,
 	WK_O_DISMISS = 1 << 25,
+	/* search (wk_search.c); it also takes --queue, --state (the
+	 * message's) and --to (a date) */
+	WK_O_CHANNEL = 1 << 26,
+	WK_O_FROM = 1 << 27,
+	WK_O_OVERDUE = 1 << 28,
+	WK_O_LIMIT = 1 << 29,
 };
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
@@ -73,6 +79,9 @@ struct wk_opts {
 	const char *filed;
 	const char *result;
 	const char *decided;
+	const char *channel;       /* search: --channel, --from, --limit */
+	const char *from;
+	const char *limit;
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -91,7 +100,7 @@ struct wk_cmd {
 	const char *name;
 	int (*run)(struct wk_ctx *);
 	unsigned allowed;          /* WK_O_* */
-	int nargs;                 /* positional arguments it needs */
+	int nargs;                 /* positional arguments it needs; -1: any number */
 	const char *usage;
 };
 
@@ -113,6 +122,9 @@ int wk_cmd_restart(struct wk_ctx *x);
 
 /* Whole working days, 1-366, digits only (wk_clock.c). */
 int wk_parse_days(const char *s, int32_t *out);
+
+/* search WORDS... (wk_search.c). */
+int wk_cmd_search(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

@@ -20,6 +20,10 @@ static const struct wk_cmd cmds[] = {
 	{"keygen", wk_cmd_keygen, WK_O_NAME, 0, "--key FILE keygen [--name NAME]"},
 	{"pubkey", wk_cmd_pubkey, 0, 0, "--key FILE pubkey"},
 	{"queues", wk_cmd_queues, 0, 0, "--key FILE queues"},
+	{"search", wk_cmd_search,
+	 WK_O_CHANNEL | WK_O_QUEUE | WK_O_STATE | WK_O_FROM | WK_O_TO | WK_O_OVERDUE | WK_O_LIMIT, -1,
+	 "--key FILE search [WORDS...] [--channel C] [--queue Q] [--state S] [--from DATE] "
+	 "[--to DATE] [--overdue] [--limit N]"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
 	{"reply", wk_cmd_reply, WK_O_TEXT | LEASE_OPTS, 1, "--key FILE reply ID --text TEXT"},
@@ -77,6 +81,10 @@ static const struct option longopts[] = {
 	{"decided", required_argument, NULL, 266},
 	{"confirm", no_argument, NULL, 267},
 	{"dismiss", no_argument, NULL, 268},
+	{"channel", required_argument, NULL, 269},
+	{"from", required_argument, NULL, 270},
+	{"overdue", no_argument, NULL, 271},
+	{"limit", required_argument, NULL, 272},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -215,11 +223,12 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	                              "--approver", "--received-at", "--reason-code", "--until",
 	                              "--date", "--evidence", "--party", "--days", "--outcome",
 	                              "--legal-basis", "--kind", "--case-no", "--filed", "--result",
-	                              "--decided", "--confirm", "--dismiss"};
+	                              "--decided", "--confirm", "--dismiss", "--channel", "--from",
+	                              "--overdue", "--limit"};
 	/* The disclosure options, from 256 on, in the same order. */
 	const char **disc[] = {&o->date, &o->evidence, &o->party, &o->ndays, &o->outcome,
 	                       &o->legal_basis, &o->kind, &o->case_no, &o->filed, &o->result,
-	                       &o->decided, NULL, NULL};
+	                       &o->decided, NULL, NULL, &o->channel, &o->from, NULL, &o->limit};
 	int ch;
 
 	opterr = 0;
@@ -313,9 +322,10 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((o->seen & (1u << i)) && !((*cmd)->allowed & (1u << i)))
 			return usage_fail("option %s does not apply here", names[i]);
-	if (o->nargs != (*cmd)->nargs && (*cmd)->nargs == 2)
+	/* nargs -1: any number (search's words) */
+	if ((*cmd)->nargs == 2 && o->nargs != 2)
 		return usage_fail("%s needs a step and a message id", (*cmd)->name);
-	if (o->nargs != (*cmd)->nargs)
+	if ((*cmd)->nargs >= 0 && o->nargs != (*cmd)->nargs)
 		return usage_fail((*cmd)->nargs ? "%s needs a message id" : "%s takes no arguments",
 		                  (*cmd)->name);
 	if (!o->key)

@@ -1,0 +1,485 @@
+/* The handlers' search (router/README.md, "Search"): the in-memory index
+ * of search/sx.h, filled from the store at start, kept up by a follower
+ * thread that reads the log after each commit, and the two operations
+ * that use it: SearchReq (handlers, console) and SearchRebuildReq
+ * (mailroom-admin search-rebuild).
+ *
+ * The index lives only in this process's memory: the texts it holds are
+ * never written to disk by it. It is derived: nothing reads it as a
+ * record, and the store can rebuild it at any time. */
+#include "rt_ops.h"
+#include "rt_search.h"
+#include "pb_err.h"
+#include "pb_id.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "sx.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FOLLOW_MAX 4096        /* log records read per round */
+#define POLL_MS 1000           /* a round without a kick, in case one was missed */
+#define CATCH_UP_WAIT_MS 2000  /* a search waits this long for its snapshot */
+#define LIMIT_DEFAULT 50
+#define WORDS_MAX_BYTES 1000
+#define TIME_MAX_MS 253402300800000LL   /* 10000-01-01: past any date a handler means */
+
+/* Two locks, taken in this order only: mu (the index, held through a
+ * search) and wake_mu (the follower's wake-up). The answering thread
+ * takes wake_mu alone, so a long search never holds up an answer. */
+struct rt_search {
+	struct rt_core *core;
+	pthread_mutex_t mu;     /* guards idx, next and gen */
+	pthread_cond_t moved;   /* searches: next grew */
+	sx *idx;
+	uint64_t next;          /* log records the index has taken: [0, next) */
+	uint64_t gen;           /* bumped by a rebuild: a round read before it is dropped */
+	pthread_mutex_t wake_mu;   /* guards kicked */
+	pthread_cond_t wake;    /* the follower: a commit, or stop */
+	int kicked;
+	_Atomic int stop;
+	pthread_t thread;
+	uint8_t ids[2 * FOLLOW_MAX][PB_ID_LEN];   /* the follower's: messages of a round */
+};
+
+static void kick(struct rt_search *s)
+{
+	pthread_mutex_lock(&s->wake_mu);
+	s->kicked = 1;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->wake_mu);
+}
+
+/* The document of one stored message. replies points into buf. */
+static void doc_of(const Mailroom__StoredMessage *m, struct sx_doc *d, char **replies)
+{
+	const char *a = m->reply_text ? m->reply_text : "", *b = m->citizen_reply ? m->citizen_reply : "";
+
+	memset(d, 0, sizeof(*d));
+	d->id = m->id.data;
+	d->channel = m->channel;
+	d->status = m->status;
+	d->queue = m->queue;
+	d->received_ms = m->received_ms;
+	d->open = (m->status == MAILROOM__STATUS__STATUS_QUEUED ||
+	           m->status == MAILROOM__STATUS__STATUS_LEASED) && m->closed_ms == 0;
+	for (size_t i = 0; i < m->n_clocks; i++) {
+		const Mailroom__Clock *c = m->clocks[i];
+		if (!c->stopped && c->due_ms > 0 && (d->due_ms == 0 || c->due_ms < d->due_ms))
+			d->due_ms = c->due_ms;
+	}
+	d->subject = m->subject;
+	d->body = m->body;
+	*replies = NULL;
+	if (*b && asprintf(replies, "%s\n%s", a, b) >= 0)
+		d->replies = *replies;
+	else
+		d->replies = a;
+}
+
+static int put_msg(sx *x, const Mailroom__StoredMessage *m)
+{
+	struct sx_doc d;
+	char *replies;
+	int rc;
+
+	if (m->id.len != SX_ID_LEN)
+		return PB_OK;
+	doc_of(m, &d, &replies);
+	rc = sx_put(x, &d);
+	free(replies);
+	return rc;
+}
+
+static int put_each(const Mailroom__StoredMessage *m, void *arg)
+{
+	return put_msg(arg, m) ? -1 : 0;
+}
+
+/* A new index of every message in t's snapshot. */
+static int build(st_txn *t, sx **out, uint64_t *size, uint64_t *count)
+{
+	sx *x;
+	int rc;
+
+	*out = NULL;
+	if ((rc = st_log_size(t, size)) || (rc = sx_open(&x)))
+		return rc;
+	if ((rc = sx_begin(x)) == PB_OK) {
+		rc = st_msg_each(t, put_each, x) ? PB_EIO : PB_OK;
+		int crc = sx_commit(x);
+		rc = rc ? rc : crc;
+	}
+	if (rc == PB_OK)
+		rc = sx_count(x, count);
+	if (rc) {
+		sx_close(x);
+		return rc;
+	}
+	*out = x;
+	return PB_OK;
+}
+
+/* Installs x, read at log size `size`, in place of the index in force. */
+static void install(struct rt_search *s, sx *x, uint64_t size)
+{
+	sx *old;
+
+	pthread_mutex_lock(&s->mu);
+	old = s->idx;
+	s->idx = x;
+	s->next = size;
+	s->gen++;
+	pthread_cond_broadcast(&s->moved);
+	pthread_mutex_unlock(&s->mu);
+	kick(s);   /* whatever committed since the snapshot */
+	sx_close(old);
+}
+
+static int id_order(const void *a, const void *b)
+{
+	return memcmp(a, b, PB_ID_LEN);
+}
+
+/* Ids of the messages the records [from, *to) name, each once, at most
+ * FOLLOW_MAX records; *to is lowered to where it stopped. */
+static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB_ID_LEN], size_t *n)
+{
+	*n = 0;
+	if (*to - from > FOLLOW_MAX)
+		*to = from + FOLLOW_MAX;
+	for (uint64_t i = from; i < *to; i++) {
+		const uint8_t *data;
+		size_t len;
+		int rc;
+		if ((rc = st_log_get(t, i, &data, &len)) || len < 64)
+			return rc ? rc : PB_ECORRUPT;
+		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - 64, data);
+		if (!r)
+			return PB_ECORRUPT;
+		const ProtobufCBinaryData *ref[2] = {&r->message_id, &r->related_id};
+		for (int j = 0; j < 2; j++)
+			if (ref[j]->len == PB_ID_LEN)
+				memcpy(ids[(*n)++], ref[j]->data, PB_ID_LEN);
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+	qsort(ids, *n, PB_ID_LEN, id_order);
+	size_t u = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (u == 0 || memcmp(ids[u - 1], ids[i], PB_ID_LEN))
+			memmove(ids[u++], ids[i], PB_ID_LEN);
+	*n = u;
+	return PB_OK;
+}
+
+/* One round: the records committed since the index's position, and the
+ * messages they name as they now stand in the same snapshot. */
+static int follow(struct rt_search *s, int *behind)
+{
+	uint8_t (*ids)[PB_ID_LEN] = s->ids;
+	uint64_t from, to, size, gen;
+	st_txn *t;
+	size_t n;
+	int rc;
+
+	*behind = 0;
+	pthread_mutex_lock(&s->mu);
+	from = s->next;
+	gen = s->gen;
+	int none = s->idx == NULL;
+	pthread_mutex_unlock(&s->mu);
+	if (none)   /* nothing to keep up until a build succeeds */
+		return PB_OK;
+	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)))
+		return rc;
+	if ((rc = st_log_size(t, &size)) || (to = size) <= from ||
+	    (rc = changed_ids(t, from, &to, ids, &n))) {
+		st_txn_abort(t);
+		return rc;
+	}
+	*behind = to < size;
+	pthread_mutex_lock(&s->mu);
+	if (gen == s->gen && (rc = sx_begin(s->idx)) == PB_OK) {
+		for (size_t i = 0; i < n && !rc; i++) {
+			Mailroom__StoredMessage *m;
+			int grc = st_msg_get(t, ids[i], &m);
+			if (grc == PB_OK) {
+				rc = put_msg(s->idx, m);
+				st_msg_free(m);
+			} else if (grc == PB_ENOTFOUND) {
+				int drc = sx_remove(s->idx, ids[i]);
+				rc = drc == PB_ENOTFOUND ? PB_OK : drc;
+			} else {
+				rc = grc;
+			}
+		}
+		int crc = sx_commit(s->idx);
+		rc = rc ? rc : crc;
+		if (rc == PB_OK) {
+			s->next = to;
+			pthread_cond_broadcast(&s->moved);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	st_txn_abort(t);
+	return rc;
+}
+
+/* The first index, built on the follower's thread so that the router
+ * serves meanwhile: a search waits for it (catch_up), then is told to
+ * come back. */
+static void first_build(struct rt_search *s)
+{
+	int64_t t0 = pb_now_ms();
+	uint64_t size, count;
+	st_txn *t;
+	sx *x = NULL;
+	int rc;
+
+	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
+		rc = build(t, &x, &size, &count);
+		st_txn_abort(t);
+	}
+	if (rc) {
+		pb_error("search index: cannot build it from the store: %s; searches are refused "
+		         "until mailroom-admin search-rebuild succeeds",
+		         pb_err_str(rc));
+		return;
+	}
+	install(s, x, size);
+	pb_info("search index: %llu messages from the store in %lld ms, held in memory",
+	        (unsigned long long)count, (long long)(pb_now_ms() - t0));
+}
+
+static void *follower_main(void *arg)
+{
+	struct rt_search *s = arg;
+	int failing = 0;
+
+	pthread_setname_np(pthread_self(), "rt-search");
+	first_build(s);
+	while (!s->stop) {
+		pthread_mutex_lock(&s->wake_mu);
+		if (!s->kicked && !s->stop) {   /* a round every POLL_MS anyway */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += POLL_MS / 1000;
+			pthread_cond_timedwait(&s->wake, &s->wake_mu, &ts);
+		}
+		s->kicked = 0;
+		pthread_mutex_unlock(&s->wake_mu);
+		if (s->stop)
+			break;
+		int behind, rc = follow(s, &behind);
+		if (rc && !failing)
+			pb_error("search index: cannot follow the log: %s; searches may miss the newest "
+			         "changes until it can (mailroom-admin search-rebuild)",
+			         pb_err_str(rc));
+		failing = rc != PB_OK;
+		if (behind)   /* a full round: go on at once */
+			kick(s);
+	}
+	return NULL;
+}
+
+int rt_search_start(struct rt_core *core)
+{
+	struct rt_search *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return PB_ENOMEM;
+	s->core = core;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->wake_mu, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->moved, NULL);
+	if (pthread_create(&s->thread, NULL, follower_main, s) != 0) {
+		pthread_mutex_destroy(&s->mu);
+		pthread_mutex_destroy(&s->wake_mu);
+		pthread_cond_destroy(&s->wake);
+		pthread_cond_destroy(&s->moved);
+		free(s);
+		return PB_EIO;
+	}
+	core->search = s;
+	return PB_OK;
+}
+
+void rt_search_kick(struct rt_core *core)
+{
+	struct rt_search *s = core->search;
+
+	if (s)
+		kick(s);
+}
+
+void rt_search_stop(struct rt_core *core)
+{
+	struct rt_search *s = core->search;
+
+	if (!s)
+		return;
+	s->stop = 1;
+	kick(s);
+	pthread_join(s->thread, NULL);
+	core->search = NULL;
+	sx_close(s->idx);
+	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->wake_mu);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->moved);
+	free(s);
+}
+
+/* ------------------------------------------------------------- operations -- */
+
+/* Waits (s->mu held) until the index has taken every record of a
+ * snapshot of `size`, so a handler finds what it just changed. */
+static void catch_up(struct rt_search *s, uint64_t size)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += CATCH_UP_WAIT_MS / 1000;
+	if (s->next < size)
+		kick(s);
+	while (s->next < size && !s->stop)
+		if (pthread_cond_timedwait(&s->moved, &s->mu, &ts) == ETIMEDOUT)
+			break;
+}
+
+static int item_of(struct rt_result *res, const Mailroom__StoredMessage *m, int64_t now_ms,
+                   Mailroom__SearchItem **out)
+{
+	Mailroom__SearchItem *it = rt_own(res, malloc(sizeof(*it)), RT_OWN_FREE);
+	struct sx_doc d;
+	char *replies;
+
+	if (!it)
+		return PB_ENOMEM;
+	mailroom__search_item__init(it);
+	it->id = m->id;
+	it->tracking_code = m->tracking_code;
+	it->channel = m->channel;
+	it->status = m->status;
+	it->queue = m->queue;
+	it->subject = m->subject;
+	it->received_ms = m->received_ms;
+	it->reply_due_ms = m->reply_due_ms;
+	doc_of(m, &d, &replies);
+	free(replies);
+	it->overdue = d.open && d.due_ms > 0 && d.due_ms < now_ms;
+	*out = it;
+	return PB_OK;
+}
+
+int rt_op_search(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__SearchReq *r = req->search;
+	struct rt_search *s = core->search;
+	const struct pb_handler *h = who->handler;
+	const char *queues[PB_MAX_QUEUES];
+	uint8_t (*ids)[SX_ID_LEN];
+	uint64_t size;
+	size_t n = 0, max = r->limit ? r->limit : LIMIT_DEFAULT, nq = 0;
+	int more, rc;
+
+	if (!s)
+		return rt_fail(res, PB_EUNAVAIL, "search_unavailable", "the search index is not running");
+	if (max > SX_LIMIT_MAX)
+		return rt_fail(res, PB_EINVAL, "invalid_limit", "limit: 1-200");
+	if (r->words && strlen(r->words) > WORDS_MAX_BYTES)
+		return rt_fail(res, PB_EINVAL, "invalid_words", "words: at most 1000 bytes");
+	if (r->from_ms < 0 || r->to_ms < 0 || r->from_ms > TIME_MAX_MS || r->to_ms > TIME_MAX_MS ||
+	    (r->to_ms && r->from_ms >= r->to_ms))
+		return rt_fail(res, PB_EINVAL, "invalid_range", "from must come before to");
+	if (r->queue && *r->queue && !pb_handler_may(h, r->queue))
+		return rt_fail(res, PB_EFORBIDDEN, "queue_forbidden", "this handler may not use that queue");
+	/* The handler's queues and nothing else, supervisors too: a match
+	 * would tell what another department's messages say. */
+	for (int i = 0; i < h->nqueues && nq < PB_MAX_QUEUES; i++)
+		queues[nq++] = h->queues[i];
+	struct sx_query q = {.words = r->words, .channel = r->channel, .status = r->status,
+	                     .queue = r->queue && *r->queue ? r->queue : NULL,
+	                     .from_ms = r->from_ms, .to_ms = r->to_ms, .overdue = r->overdue,
+	                     .now_ms = now_ms, .queues = queues, .nqueues = nq};
+	if ((rc = st_log_size(t, &size)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read the store");
+	if (!(ids = rt_own(res, calloc(max ? max : 1, SX_ID_LEN), RT_OWN_FREE)))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	pthread_mutex_lock(&s->mu);
+	catch_up(s, size);
+	rc = s->idx ? sx_search(s->idx, &q, ids, max, &n, &more) : PB_EUNAVAIL;
+	pthread_mutex_unlock(&s->mu);
+	if (rc == PB_EUNAVAIL)
+		return rt_fail(res, rc, "search_building",
+		               "the search index is being built from the store; try again shortly");
+	if (rc == PB_EINVAL)
+		return rt_fail(res, rc, "invalid_words", "words: at most 16");
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "search failed");
+
+	Mailroom__SearchResp *out = rt_own(res, malloc(sizeof(*out)), RT_OWN_FREE);
+	Mailroom__SearchItem **items = rt_own(res, calloc(n ? n : 1, sizeof(*items)), RT_OWN_FREE);
+	if (!out || !items)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__search_resp__init(out);
+	out->items = items;
+	out->more = more;
+	/* Each hit as the request's snapshot has it, checked again: the
+	 * index may be a step ahead of the snapshot. */
+	for (size_t i = 0; i < n; i++) {
+		Mailroom__StoredMessage *m;
+		if ((rc = st_msg_get(t, ids[i], &m)) == PB_ENOTFOUND)
+			continue;   /* not in this snapshot yet */
+		if (rc)
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read message");
+		if (!rt_own(res, m, RT_OWN_MSG))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		if (!pb_handler_may(h, m->queue))
+			continue;
+		if (item_of(res, m, now_ms, &items[out->n_items]))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		out->n_items++;
+	}
+	res->resp.search = out;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SEARCH;
+	return PB_OK;
+}
+
+int rt_op_search_rebuild(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	struct rt_search *s = core->search;
+	Mailroom__SearchRebuildResp *out;
+	uint64_t size, count;
+	int64_t t0 = pb_now_ms();
+	sx *x;
+	int rc;
+
+	(void)req;
+	(void)now_ms;
+	if (!s)
+		return rt_fail(res, PB_EUNAVAIL, "search_unavailable", "the search index is not running");
+	if ((rc = build(t, &x, &size, &count)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot rebuild the search index");
+	install(s, x, size);
+	if (!(out = rt_own(res, malloc(sizeof(*out)), RT_OWN_FREE)))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__search_rebuild_resp__init(out);
+	out->messages = count;
+	out->log_size = size;
+	out->took_ms = (uint64_t)(pb_now_ms() - t0);
+	pb_info("search index rebuilt by handler %s: %llu messages at log size %llu in %llu ms",
+	        who->handler->name, (unsigned long long)count, (unsigned long long)size,
+	        (unsigned long long)out->took_ms);
+	res->resp.search_rebuild = out;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SEARCH_REBUILD;
+	return PB_OK;
+}

@@ -1,0 +1,588 @@
+/* The handlers' search index (sx.h): SQLite FTS5 in memory with a
+ * character-bigram tokenizer.
+ *
+ * Why bigrams: most Chinese words are two characters (路灯, 噪音), which
+ * FTS5's trigram tokenizer cannot find through its index. A text is
+ * indexed as the bigrams of its normalised characters; a word of n >= 2
+ * characters is the phrase of its n-1 bigrams, which matches exactly
+ * where the word occurs. Each character is also indexed alone, at the
+ * same position as its bigram, so a one-character word is one token.
+ *
+ * Rows are keyed received_ms * 4096 + slot, so rowid order is newest
+ * first and a LIMIT stops FTS5 early instead of sorting every match. */
+#include "sx.h"
+#include "pb_err.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOTS 4096   /* messages received in the same millisecond */
+
+struct sx {
+	sqlite3 *db;
+	sqlite3_stmt *find, *ins_doc, *upd_doc, *ins_ft, *upd_ft, *get_ft, *del_doc, *del_ft,
+		*rid_used;
+};
+
+/* ------------------------------------------------------------ characters -- */
+
+/* Decodes one UTF-8 character at s[*pos] (n bytes in all); returns its
+ * length, 0 at the end. An invalid byte decodes as U+FFFD, length 1. */
+static int utf8_next(const unsigned char *s, int n, int pos, uint32_t *cp)
+{
+	int len;
+	uint32_t c;
+
+	if (pos >= n)
+		return 0;
+	c = s[pos];
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if ((c & 0xE0) == 0xC0) {
+		len = 2;
+		c &= 0x1F;
+	} else if ((c & 0xF0) == 0xE0) {
+		len = 3;
+		c &= 0x0F;
+	} else if ((c & 0xF8) == 0xF0) {
+		len = 4;
+		c &= 0x07;
+	} else {
+		*cp = 0xFFFD;
+		return 1;
+	}
+	if (pos + len > n) {
+		*cp = 0xFFFD;
+		return 1;
+	}
+	for (int i = 1; i < len; i++) {
+		if ((s[pos + i] & 0xC0) != 0x80) {
+			*cp = 0xFFFD;
+			return 1;
+		}
+		c = (c << 6) | (s[pos + i] & 0x3F);
+	}
+	*cp = c;
+	return len;
+}
+
+/* The character as indexed, or 0 when it is not indexed (spaces,
+ * punctuation, symbols, broken bytes). */
+static uint32_t fold(uint32_t c)
+{
+	if (c >= 0xFF01 && c <= 0xFF5E)   /* full-width ASCII */
+		c -= 0xFEE0;
+	if (c < 0x80) {
+		if (c >= 'A' && c <= 'Z')
+			return c + 32;
+		return ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) ? c : 0;
+	}
+	if (c < 0xC0 || (c >= 0x2000 && c <= 0x2BFF) || (c >= 0x3000 && c <= 0x303F) ||
+	    (c >= 0xFE10 && c <= 0xFE1F) || (c >= 0xFE30 && c <= 0xFE6F) ||
+	    (c >= 0xFF00 && c <= 0xFF65) || c == 0xFFFD || c > 0x10FFFF)
+		return 0;
+	return c;
+}
+
+static int utf8_put(uint32_t c, char *out)
+{
+	if (c < 0x80) {
+		out[0] = (char)c;
+		return 1;
+	}
+	if (c < 0x800) {
+		out[0] = (char)(0xC0 | (c >> 6));
+		out[1] = (char)(0x80 | (c & 0x3F));
+		return 2;
+	}
+	if (c < 0x10000) {
+		out[0] = (char)(0xE0 | (c >> 12));
+		out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (c & 0x3F));
+		return 3;
+	}
+	out[0] = (char)(0xF0 | (c >> 18));
+	out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+	out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+	out[3] = (char)(0x80 | (c & 0x3F));
+	return 4;
+}
+
+size_t sx_chars(const char *text)
+{
+	size_t count = 0;
+	int n = text ? (int)strlen(text) : 0, pos = 0, len;
+	uint32_t c;
+
+	while ((len = utf8_next((const unsigned char *)text, n, pos, &c)) > 0) {
+		count += fold(c) != 0;
+		pos += len;
+	}
+	return count;
+}
+
+/* ------------------------------------------------------------- tokenizer -- */
+
+typedef int (*token_fn)(void *ctx, int tflags, const char *tok, int ntok, int start, int end);
+
+static int tok_create(void *ctx, const char **argv, int argc, Fts5Tokenizer **out)
+{
+	(void)argv;
+	(void)argc;
+	*out = (Fts5Tokenizer *)ctx;   /* stateless: any non-NULL handle */
+	return SQLITE_OK;
+}
+
+static void tok_delete(Fts5Tokenizer *t)
+{
+	(void)t;
+}
+
+static int tok_tokenize(Fts5Tokenizer *t, void *ctx, int flags, const char *text, int ntext,
+                        token_fn emit)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	int query = (flags & FTS5_TOKENIZE_QUERY) != 0;
+	uint32_t prev = 0, c;
+	int prev_start = 0, prev_end = 0, pos = 0, len, seen = 0, rc, k;
+	char buf[8];
+
+	(void)t;
+	while ((len = utf8_next(s, ntext, pos, &c)) > 0) {
+		uint32_t f = fold(c);
+		if (f) {
+			if (seen++) {
+				k = utf8_put(prev, buf);
+				k += utf8_put(f, buf + k);
+				if ((rc = emit(ctx, 0, buf, k, prev_start, pos + len)) != SQLITE_OK)
+					return rc;
+				/* A document also has each character alone, at the
+				 * same position, for one-character words. */
+				if (!query &&
+				    (rc = emit(ctx, FTS5_TOKEN_COLOCATED, buf, utf8_put(prev, buf), prev_start,
+				               prev_end)) != SQLITE_OK)
+					return rc;
+			}
+			prev = f;
+			prev_start = pos;
+			prev_end = pos + len;
+		}
+		pos += len;
+	}
+	/* The last character: its own position in a document; in a query
+	 * only when it is the whole word. */
+	if (seen && (seen == 1 || !query))
+		return emit(ctx, 0, buf, utf8_put(prev, buf), prev_start, prev_end);
+	return SQLITE_OK;
+}
+
+static fts5_tokenizer bigram = {tok_create, tok_delete, tok_tokenize};
+
+static fts5_api *fts5_of(sqlite3 *db)
+{
+	fts5_api *api = NULL;
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+		sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return api;
+}
+
+/* ------------------------------------------------------------------ index -- */
+
+static const char schema[] =
+	/* Sorts and temporary tables stay in memory: nothing touches disk. */
+	"PRAGMA temp_store = MEMORY;"
+	"CREATE TABLE doc(rid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, channel INT, status INT,"
+	" queue TEXT, received_ms INT, due_ms INT, open INT);"
+	"CREATE VIRTUAL TABLE ft USING fts5(subject, body, replies, tokenize = 'mr_bigram');";
+
+static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
+{
+	return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) == SQLITE_OK
+	               ? PB_OK
+	               : PB_EIO;
+}
+
+int sx_open(sx **out)
+{
+	sx *x = calloc(1, sizeof(*x));
+	fts5_api *api;
+
+	*out = NULL;
+	if (!x)
+		return PB_ENOMEM;
+	/* ":memory:" is private to this connection and never written out. */
+	if (sqlite3_open_v2(":memory:", &x->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	            SQLITE_OK ||
+	    !(api = fts5_of(x->db)) ||
+	    api->xCreateTokenizer(api, "mr_bigram", x, &bigram, NULL) != SQLITE_OK ||
+	    sqlite3_exec(x->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	    prep(x->db, "SELECT rid FROM doc WHERE id = ?1", &x->find) ||
+	    prep(x->db, "SELECT 1 FROM doc WHERE rid = ?1", &x->rid_used) ||
+	    prep(x->db,
+	         "INSERT INTO doc(rid, id, channel, status, queue, received_ms, due_ms, open)"
+	         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	         &x->ins_doc) ||
+	    prep(x->db,
+	         "UPDATE doc SET channel = ?3, status = ?4, queue = ?5, received_ms = ?6,"
+	         " due_ms = ?7, open = ?8 WHERE rid = ?1 AND id = ?2",
+	         &x->upd_doc) ||
+	    prep(x->db, "INSERT INTO ft(rowid, subject, body, replies) VALUES (?1, ?2, ?3, ?4)",
+	         &x->ins_ft) ||
+	    prep(x->db, "UPDATE ft SET subject = ?2, body = ?3, replies = ?4 WHERE rowid = ?1",
+	         &x->upd_ft) ||
+	    prep(x->db, "SELECT subject, body, replies FROM ft WHERE rowid = ?1", &x->get_ft) ||
+	    prep(x->db, "DELETE FROM doc WHERE rid = ?1", &x->del_doc) ||
+	    prep(x->db, "DELETE FROM ft WHERE rowid = ?1", &x->del_ft)) {
+		sx_close(x);
+		return PB_EIO;
+	}
+	*out = x;
+	return PB_OK;
+}
+
+void sx_close(sx *x)
+{
+	if (!x)
+		return;
+	sqlite3_stmt *all[] = {x->find, x->ins_doc, x->upd_doc, x->ins_ft, x->upd_ft,
+	                       x->get_ft, x->del_doc, x->del_ft, x->rid_used};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		sqlite3_finalize(all[i]);
+	sqlite3_close(x->db);
+	free(x);
+}
+
+int sx_begin(sx *x)
+{
+	return sqlite3_exec(x->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? PB_OK : PB_EIO;
+}
+
+int sx_commit(sx *x)
+{
+	return sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? PB_OK : PB_EIO;
+}
+
+/* Runs a statement to its end (or its first row, *row set) and resets it. */
+static int run(sqlite3_stmt *st, int *row)
+{
+	int rc = sqlite3_step(st);
+
+	if (row)
+		*row = rc == SQLITE_ROW;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? PB_OK : PB_EIO;
+}
+
+static const char *nz(const char *s)
+{
+	return s ? s : "";
+}
+
+/* The existing row of id: *rid, or 0 when none. */
+static int find(sx *x, const uint8_t *id, sqlite3_int64 *rid)
+{
+	int rc;
+
+	*rid = 0;
+	sqlite3_bind_blob(x->find, 1, id, SX_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(x->find);
+	if (rc == SQLITE_ROW)
+		*rid = sqlite3_column_int64(x->find, 0);
+	sqlite3_reset(x->find);
+	sqlite3_clear_bindings(x->find);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
+}
+
+/* A free row id in the message's millisecond, from a slot its id picks. */
+static int new_rid(sx *x, const struct sx_doc *d, sqlite3_int64 *rid)
+{
+	int64_t ms = d->received_ms < 0 ? 0 : d->received_ms;
+	uint32_t slot = ((uint32_t)d->id[14] << 8 | d->id[15]) % SLOTS;
+	int used, rc;
+
+	if (ms > (INT64_MAX / SLOTS) - 1)
+		return PB_EINVAL;
+	for (int i = 0; i < SLOTS; i++) {
+		*rid = (sqlite3_int64)ms * SLOTS + (slot + i) % SLOTS + 1;
+		sqlite3_bind_int64(x->rid_used, 1, *rid);
+		if ((rc = run(x->rid_used, &used)))
+			return rc;
+		if (!used)
+			return PB_OK;
+	}
+	return PB_EFULL;
+}
+
+static void bind_doc(sqlite3_stmt *st, sqlite3_int64 rid, const struct sx_doc *d)
+{
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_blob(st, 2, d->id, SX_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, d->channel);
+	sqlite3_bind_int(st, 4, d->status);
+	sqlite3_bind_text(st, 5, nz(d->queue), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, d->received_ms);
+	sqlite3_bind_int64(st, 7, d->due_ms);
+	sqlite3_bind_int(st, 8, d->open != 0);
+}
+
+static void bind_texts(sqlite3_stmt *st, sqlite3_int64 rid, const struct sx_doc *d)
+{
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_text(st, 2, nz(d->subject), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, nz(d->body), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, nz(d->replies), -1, SQLITE_STATIC);
+}
+
+static int same_col(sqlite3_stmt *st, int col, const char *s)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+
+	return v && n == strlen(s) && memcmp(v, s, n) == 0;
+}
+
+/* Most changes (a lease, a clock) leave the texts alone: then the
+ * full-text row is kept as it is. */
+static int texts_same(sx *x, sqlite3_int64 rid, const struct sx_doc *d, int *same)
+{
+	int rc;
+
+	*same = 0;
+	sqlite3_bind_int64(x->get_ft, 1, rid);
+	rc = sqlite3_step(x->get_ft);
+	if (rc == SQLITE_ROW)
+		*same = same_col(x->get_ft, 0, nz(d->subject)) && same_col(x->get_ft, 1, nz(d->body)) &&
+		        same_col(x->get_ft, 2, nz(d->replies));
+	sqlite3_reset(x->get_ft);
+	sqlite3_clear_bindings(x->get_ft);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
+}
+
+int sx_put(sx *x, const struct sx_doc *d)
+{
+	sqlite3_int64 rid;
+	int rc, same;
+
+	if (!d->id)
+		return PB_EINVAL;
+	if ((rc = find(x, d->id, &rid)))
+		return rc;
+	if (rid) {
+		bind_doc(x->upd_doc, rid, d);
+		if ((rc = run(x->upd_doc, NULL)) || (rc = texts_same(x, rid, d, &same)) || same)
+			return rc;
+		bind_texts(x->upd_ft, rid, d);
+		return run(x->upd_ft, NULL);
+	}
+	if ((rc = new_rid(x, d, &rid)))
+		return rc;
+	bind_doc(x->ins_doc, rid, d);
+	if ((rc = run(x->ins_doc, NULL)))
+		return rc;
+	bind_texts(x->ins_ft, rid, d);
+	return run(x->ins_ft, NULL);
+}
+
+int sx_remove(sx *x, const uint8_t id[SX_ID_LEN])
+{
+	sqlite3_int64 rid;
+	int rc;
+
+	if ((rc = find(x, id, &rid)) || !rid)
+		return rc ? rc : PB_ENOTFOUND;
+	sqlite3_bind_int64(x->del_doc, 1, rid);
+	if ((rc = run(x->del_doc, NULL)))
+		return rc;
+	sqlite3_bind_int64(x->del_ft, 1, rid);
+	return run(x->del_ft, NULL);
+}
+
+int sx_count(sx *x, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(x->db, "SELECT count(*) FROM doc", -1, &st, NULL) != SQLITE_OK)
+		return PB_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? PB_OK : PB_EIO;
+}
+
+/* ----------------------------------------------------------------- search -- */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+static void put(struct buf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->failed = 1;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = 0;
+}
+
+static void puts_(struct buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+/* Is s[pos] a word separator: ASCII white space or U+3000? *len its length. */
+static int is_space(const char *s, size_t pos, size_t *len)
+{
+	unsigned char c = (unsigned char)s[pos];
+
+	*len = 1;
+	if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v')
+		return 1;
+	if (c == 0xE3 && (unsigned char)s[pos + 1] == 0x80 && (unsigned char)s[pos + 2] == 0x80) {
+		*len = 3;
+		return 1;
+	}
+	return 0;
+}
+
+/* The FTS5 expression for words: each a quoted phrase, all required. *nwords 0 when no word has a character
+ * the index sees. */
+static int match_expr(const char *words, struct buf *b, int *nwords)
+{
+	size_t i = 0, n = words ? strlen(words) : 0, sl;
+
+	*nwords = 0;
+	while (i < n) {
+		while (i < n && is_space(words, i, &sl))
+			i += sl;
+		size_t start = i;
+		while (i < n && !is_space(words, i, &sl))
+			i++;
+		if (i == start)
+			break;
+		char *w = strndup(words + start, i - start);
+		if (!w)
+			return PB_ENOMEM;
+		size_t chars = sx_chars(w);
+		if (chars) {
+			if (++*nwords > SX_WORDS_MAX) {
+				free(w);
+				return PB_EINVAL;
+			}
+			if (*nwords > 1)
+				puts_(b, " AND ");
+			puts_(b, "\"");
+			for (const char *c = w; *c; c++) {
+				put(b, c, 1);
+				if (*c == '"')
+					put(b, "\"", 1);   /* a quote inside a phrase is doubled */
+			}
+			puts_(b, "\"");
+		}
+		free(w);
+	}
+	return b->failed ? PB_ENOMEM : PB_OK;
+}
+
+int sx_search(sx *x, const struct sx_query *q, uint8_t (*ids)[SX_ID_LEN], size_t max, size_t *n,
+              int *more)
+{
+	struct buf sql = {0}, expr = {0};
+	sqlite3_stmt *st = NULL;
+	int nwords, rc, arg = 1;
+
+	*n = 0;
+	*more = 0;
+	if (max > SX_LIMIT_MAX || q->from_ms < 0 || q->to_ms < 0 ||
+	    q->from_ms > INT64_MAX / SLOTS - 1 || q->to_ms > INT64_MAX / SLOTS - 1)
+		return PB_EINVAL;
+	if ((rc = match_expr(q->words, &expr, &nwords)))
+		goto out;
+	if (q->nqueues == 0 || max == 0)
+		goto out;
+	/* FTS5 walks its matches in rowid order, newest first, and the row's
+	 * other conditions are checked on the way: no sort of all matches. */
+	if (nwords)
+		puts_(&sql, "SELECT d.id FROM ft JOIN doc d ON d.rid = ft.rowid WHERE ft MATCH ?");
+	else
+		puts_(&sql, "SELECT d.id FROM doc d WHERE 1");
+	if (q->from_ms > 0)
+		puts_(&sql, nwords ? " AND ft.rowid >= ?" : " AND d.rid >= ?");
+	if (q->to_ms > 0)
+		puts_(&sql, nwords ? " AND ft.rowid < ?" : " AND d.rid < ?");
+	if (q->channel)
+		puts_(&sql, " AND d.channel = ?");
+	if (q->status)
+		puts_(&sql, " AND d.status = ?");
+	if (q->queue)
+		puts_(&sql, " AND d.queue = ?");
+	if (q->overdue)
+		puts_(&sql, " AND d.open = 1 AND d.due_ms > 0 AND d.due_ms < ?");
+	puts_(&sql, " AND d.queue IN (?");
+	for (size_t i = 1; i < q->nqueues; i++)
+		puts_(&sql, ", ?");
+	puts_(&sql, nwords ? ") ORDER BY ft.rowid DESC LIMIT ?" : ") ORDER BY d.rid DESC LIMIT ?");
+	if (sql.failed) {
+		rc = PB_ENOMEM;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(x->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		rc = PB_EIO;
+		goto out;
+	}
+	if (nwords)
+		sqlite3_bind_text(st, arg++, expr.p, -1, SQLITE_STATIC);
+	if (q->from_ms > 0)
+		sqlite3_bind_int64(st, arg++, (sqlite3_int64)q->from_ms * SLOTS + 1);
+	if (q->to_ms > 0)
+		sqlite3_bind_int64(st, arg++, (sqlite3_int64)q->to_ms * SLOTS + 1);
+	if (q->channel)
+		sqlite3_bind_int(st, arg++, q->channel);
+	if (q->status)
+		sqlite3_bind_int(st, arg++, q->status);
+	if (q->queue)
+		sqlite3_bind_text(st, arg++, q->queue, -1, SQLITE_STATIC);
+	if (q->overdue)
+		sqlite3_bind_int64(st, arg++, q->now_ms);
+	for (size_t i = 0; i < q->nqueues; i++)
+		sqlite3_bind_text(st, arg++, q->queues[i], -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, arg++, (sqlite3_int64)max + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == max) {
+			*more = 1;
+			break;
+		}
+		if (sqlite3_column_bytes(st, 0) == SX_ID_LEN)
+			memcpy(ids[(*n)++], sqlite3_column_blob(st, 0), SX_ID_LEN);
+	}
+	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
+out:
+	sqlite3_finalize(st);
+	free(sql.p);
+	free(expr.p);
+	return rc;
+}

@@ -1,0 +1,66 @@
+/* search: the handlers' full-text index over messages (search/README.md).
+ *
+ * An SQLite FTS5 table in memory, never on disk: subject, body and
+ * replies are personal data, sealed or kept only in the store. Words
+ * match as substrings, Chinese included, through a character-bigram
+ * tokenizer. The index is derived: whoever owns it fills it from the
+ * store and may throw it away at any time.
+ *
+ * Not thread-safe: one caller at a time per index. */
+#ifndef SX_H
+#define SX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SX_ID_LEN 16
+#define SX_LIMIT_MAX 200
+#define SX_WORDS_MAX 16   /* words in one query */
+
+typedef struct sx sx;
+
+/* One message as indexed. Strings may be NULL (empty). */
+struct sx_doc {
+	const uint8_t *id;         /* SX_ID_LEN bytes */
+	int channel, status;
+	const char *queue;
+	int64_t received_ms;
+	int64_t due_ms;            /* earliest running deadline, 0 none */
+	int open;                  /* still to be answered: queued or leased, not closed */
+	const char *subject, *body;
+	const char *replies;       /* every answer, one after another */
+};
+
+struct sx_query {
+	const char *words;         /* separated by spaces; each must occur; may be empty */
+	int channel, status;       /* 0: any */
+	const char *queue;         /* NULL: any */
+	int64_t from_ms, to_ms;    /* received in [from_ms, to_ms); 0: unbounded */
+	int overdue;               /* only open messages whose due_ms has passed now_ms */
+	int64_t now_ms;
+	/* Visibility: only messages in these queues. nqueues 0 finds nothing. */
+	const char *const *queues;
+	size_t nqueues;
+};
+
+int sx_open(sx **out);
+void sx_close(sx *x);
+/* Groups many puts in one SQLite transaction (rebuilds): much faster. */
+int sx_begin(sx *x);
+int sx_commit(sx *x);
+/* Adds or replaces the message d->id. */
+int sx_put(sx *x, const struct sx_doc *d);
+int sx_remove(sx *x, const uint8_t id[SX_ID_LEN]);
+/* Messages indexed. */
+int sx_count(sx *x, uint64_t *n);
+/* Newest first (by received_ms): up to max ids (max <= SX_LIMIT_MAX) into
+ * ids; *more is set when there were more. PB_EINVAL for a query with too
+ * many words. */
+int sx_search(sx *x, const struct sx_query *q, uint8_t (*ids)[SX_ID_LEN], size_t max, size_t *n,
+              int *more);
+
+/* The normalised characters of text (letters and digits, full-width
+ * folded, ASCII lower-cased), as the index sees them: their count. */
+size_t sx_chars(const char *text);
+
+#endif

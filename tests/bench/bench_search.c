@@ -1,0 +1,220 @@
+/* bench-search [--messages N] [--rounds R] [--max-p99-ms MS]: fills the
+ * handlers' search index (search/sx.h) with N generated messages (default
+ * 1,000,000: subjects, bodies and some replies made of common Chinese
+ * words) in 12 queues over a year, then runs each query of a fixed set R
+ * times as a handler of 3 queues would, and prints the fill time, the
+ * peak memory, and the latency median and p99 per query and overall.
+ * With --max-p99-ms it exits 1 when the overall p99 is above that, and
+ * always when a query that must find something finds nothing. */
+#include "sx.h"
+#include "pb_err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const words[] = {
+	"小区", "路灯", "不亮", "噪音", "扰民", "施工", "夜间", "停车", "收费", "标准", "物业",
+	"垃圾", "清运", "道路", "积水", "井盖", "破损", "绿化", "树木", "倒伏", "供水", "停水",
+	"供暖", "温度", "不达标", "电梯", "故障", "维修", "学校", "入学", "户籍", "办理", "社保",
+	"医保", "报销", "公交", "线路", "调整", "站点", "设置", "占道", "经营", "油烟", "污染",
+	"违章", "搭建", "拆除", "房屋", "漏水", "租赁", "纠纷", "工资", "拖欠", "投诉", "举报",
+	"建议", "咨询", "政策", "补贴", "申请", "审批", "进度", "窗口", "服务", "态度", "排队",
+	"时间", "太长", "网上", "系统", "无法", "登录", "证明", "开具", "材料", "提交", "东门",
+	"西门", "南路", "北街", "三号楼", "五单元", "每天", "晚上", "十一点", "以后", "已经",
+	"一周", "多次", "反映", "没有", "解决", "希望", "尽快", "处理", "谢谢", "请问", "如何",
+	"是否", "可以", "需要", "哪些", "部门", "负责", "居民", "老人", "孩子", "安全", "隐患",
+};
+#define NWORDS (sizeof(words) / sizeof(words[0]))
+
+static const char *const replies[] = {
+	"已转交相关部门处理，三个工作日内答复。", "经核实，已安排维修人员现场处理。",
+	"根据相关政策规定，您可以携带材料到窗口办理。", "感谢您的建议，我们将认真研究。",
+};
+
+static const char *const queues[] = {"general", "roads", "noise", "housing", "water", "traffic",
+                                     "education", "health", "social", "market", "env", "city"};
+
+static uint64_t rng = 0x9E3779B97F4A7C15ULL;
+
+static uint32_t next(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng >> 11);
+}
+
+static void text(char *buf, size_t len, int nwords, int punct)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < nwords; i++) {
+		const char *w = words[next() % NWORDS];
+		const char *p = punct && i % 6 == 5 ? "，" : "";
+		int k = snprintf(buf + n, len - n, "%s%s", w, p);
+		if (k < 0 || (size_t)k >= len - n)
+			break;
+		n += (size_t)k;
+	}
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static long hwm_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+struct q {
+	const char *label;
+	struct sx_query q;
+	int must_find;
+};
+
+int main(int argc, char **argv)
+{
+	long nmsg = 1000000, rounds = 50;
+	double max_p99 = 0;
+	const int64_t t0 = 1735660800000LL;   /* 2025-01-01 */
+	const int64_t year = 365LL * 86400 * 1000;
+	sx *x;
+	int rc, bad = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--messages") == 0 && i + 1 < argc)
+			nmsg = atol(argv[++i]);
+		else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+			rounds = atol(argv[++i]);
+		else if (strcmp(argv[i], "--max-p99-ms") == 0 && i + 1 < argc)
+			max_p99 = atof(argv[++i]);
+		else {
+			fprintf(stderr, "usage: bench-search [--messages N] [--rounds R] [--max-p99-ms MS]\n");
+			return 2;
+		}
+	}
+	if (nmsg < 1 || rounds < 1) {
+		fprintf(stderr, "bench-search: --messages and --rounds must be positive\n");
+		return 2;
+	}
+	if ((rc = sx_open(&x))) {
+		fprintf(stderr, "bench-search: cannot open the index: %s\n", pb_err_str(rc));
+		return 1;
+	}
+
+	double start = now_ms();
+	char subject[256], body[2048];
+	uint8_t id[SX_ID_LEN];
+	rc = sx_begin(x);
+	for (long i = 0; i < nmsg && !rc; i++) {
+		for (int k = 0; k < SX_ID_LEN; k++)
+			id[k] = (uint8_t)next();
+		text(subject, sizeof(subject), 2 + next() % 4, 0);
+		text(body, sizeof(body), 15 + next() % 40, 1);
+		int answered = next() % 3 == 0;
+		int64_t recv = t0 + (int64_t)((double)i / nmsg * year);
+		struct sx_doc d = {.id = id, .channel = 1 + next() % 6, .status = answered ? 3 : 1 + next() % 2,
+		                   .queue = queues[next() % 12], .received_ms = recv,
+		                   .due_ms = answered ? 0 : recv + 20LL * 86400 * 1000, .open = !answered,
+		                   .subject = subject, .body = body,
+		                   .replies = answered ? replies[next() % 4] : NULL};
+		rc = sx_put(x, &d);
+		/* commit in slices, as a rebuild of a real store would not need */
+		if (!rc && i % 100000 == 99999 && !(rc = sx_commit(x)))
+			rc = sx_begin(x);
+	}
+	if (!rc)
+		rc = sx_commit(x);
+	if (rc) {
+		fprintf(stderr, "bench-search: fill failed: %s\n", pb_err_str(rc));
+		return 1;
+	}
+	double fill = now_ms() - start;
+	printf("filled %ld messages in %.1f s (%.0f per second); peak resident %ld MiB\n", nmsg,
+	       fill / 1e3, nmsg / (fill / 1e3), hwm_kb() / 1024);
+
+	const char *mine[] = {"general", "roads", "noise"};
+	const int64_t mid = t0 + year / 2, now = t0 + year;
+#define Q(l, must, ...) {l, {.queues = mine, .nqueues = 3, .now_ms = now, __VA_ARGS__}, must}
+	const struct q qs[] = {
+		Q("two characters: 路灯", 1, .words = "路灯"),
+		Q("three characters across words: 积水井", 1, .words = "积水井"),
+		Q("four characters: 噪音扰民", 1, .words = "噪音扰民"),
+		Q("a phrase across words: 停车收费", 1, .words = "停车收费"),
+		Q("two words: 小区 电梯", 1, .words = "小区 电梯"),
+		Q("three words: 供水 停水 尽快", 1, .words = "供水 停水 尽快"),
+		Q("one character: 漏", 1, .words = "漏"),
+		Q("in a reply: 维修人员", 1, .words = "维修人员"),
+		Q("absent: 核电站", 0, .words = "核电站"),
+		Q("words and a channel: 投诉 物业", 1, .words = "投诉 物业", .channel = 3),
+		Q("words and a month: 油烟", 1, .words = "油烟", .from_ms = mid, .to_ms = mid + year / 12),
+		Q("words and a state: 户籍 办理 (replied)", 1, .words = "户籍 办理", .status = 3),
+		Q("one queue: 绿化", 1, .words = "绿化", .queue = "roads"),
+		Q("overdue, no words", 1, .overdue = 1),
+		Q("overdue and words: 违章搭建", 1, .words = "违章搭建", .overdue = 1),
+		Q("no words, one day", 1, .from_ms = mid, .to_ms = mid + 86400 * 1000),
+	};
+	const size_t nq = sizeof(qs) / sizeof(qs[0]);
+	double *all = malloc(sizeof(double) * nq * (size_t)rounds);
+	double *lat = malloc(sizeof(double) * (size_t)rounds);
+	static uint8_t ids[SX_LIMIT_MAX][SX_ID_LEN];
+	size_t nall = 0;
+
+	if (!all || !lat)
+		return 1;
+	printf("%-44s %8s %8s %6s\n", "query (50 newest, 3 of 12 queues)", "median", "p99", "found");
+	for (size_t k = 0; k < nq; k++) {
+		size_t n = 0;
+		int more = 0;
+		for (long r = 0; r < rounds; r++) {
+			double a = now_ms();
+			if ((rc = sx_search(x, &qs[k].q, ids, 50, &n, &more))) {
+				fprintf(stderr, "bench-search: %s: %s\n", qs[k].label, pb_err_str(rc));
+				return 1;
+			}
+			lat[r] = all[nall++] = now_ms() - a;
+		}
+		qsort(lat, (size_t)rounds, sizeof(double), cmp_double);
+		printf("%-44s %6.2fms %6.2fms %5zu%s\n", qs[k].label, lat[rounds / 2],
+		       lat[(size_t)((rounds - 1) * 0.99)], n, more ? "+" : "");
+		if (qs[k].must_find && n == 0) {
+			fprintf(stderr, "bench-search: %s found nothing\n", qs[k].label);
+			bad = 1;
+		}
+	}
+	qsort(all, nall, sizeof(double), cmp_double);
+	double p99 = all[(size_t)((nall - 1) * 0.99)];
+	printf("all %zu searches: median %.2f ms, p99 %.2f ms\n", nall, all[nall / 2], p99);
+	if (max_p99 > 0 && p99 > max_p99) {
+		fprintf(stderr, "bench-search: p99 %.2f ms is above %.2f ms\n", p99, max_p99);
+		bad = 1;
+	}
+	free(all);
+	free(lat);
+	sx_close(x);
+	return bad;
+}

@@ -1,0 +1,7 @@
+# bench-search: the handlers' search index filled with generated messages
+# (1,000,000 by default), search latency median and p99. A program that
+# prints figures; ctest runs only a small fill of it, to keep it working.
+add_executable(bench-search ${CMAKE_CURRENT_LIST_DIR}/bench_search.c)
+target_link_libraries(bench-search PRIVATE mr_search)
+add_test(NAME bench_search_small COMMAND bench-search --messages 20000 --rounds 5)
+set_tests_properties(bench_search_small PROPERTIES TIMEOUT 60)
