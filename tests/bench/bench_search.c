@@ -1,5 +1,5 @@
 /* bench-search [--messages N] [--rounds R] [--max-p99-ms MS]: fills the
- * handlers' search index (search/sx.h) with N generated messages (default
+ * handlers' search index (router/search/sx.h) with N generated messages (default
  * 1,000,000: subjects, bodies and some replies made of common Chinese
  * words) in 12 queues over a year, then runs each query of a fixed set R
  * times as a handler of 3 queues would, and prints the fill time, the

@@ -1,4 +1,4 @@
-/* The search index alone (search/sx.h): substring matching in Chinese,
+/* The search index alone (router/search/sx.h): substring matching in Chinese,
  * filters, visibility, and that a rebuild answers as the updates did. */
 #include "sx.h"
 #include "pb_err.h"

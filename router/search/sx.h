@@ -1,4 +1,4 @@
-/* search: the handlers' full-text index over messages (search/README.md).
+/* search: the handlers' full-text index over messages (README.md here).
  *
  * An SQLite FTS5 table in memory, never on disk: subject, body and
  * replies are personal data, sealed or kept only in the store. Words
