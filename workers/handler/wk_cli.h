@@ -40,6 +40,10 @@ enum {
 	WK_O_DECIDED = 1 << 23,
 	WK_O_CONFIRM = 1 << 24,
 	WK_O_DISMISS = 1 << 25,
+	/* 并单 and 主办/协办 (wk_case.c) */
+	WK_O_KEEP = 1 << 26,        /* --keep-deadline */
+	WK_O_DESPITE = 1 << 27,     /* --despite-pending */
+	WK_O_DUE_DAYS = 1 << 28,    /* --due-days */
 };
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
@@ -73,6 +77,7 @@ struct wk_opts {
 	const char *filed;
 	const char *result;
 	const char *decided;
+	const char *due_days;      /* --due-days, checked by the command */
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -113,6 +118,12 @@ int wk_cmd_restart(struct wk_ctx *x);
 
 /* Whole working days, 1-366, digits only (wk_clock.c). */
 int wk_parse_days(const char *s, int32_t *out);
+
+/* 并单 and 主办/协办 (wk_case.c). */
+int wk_cmd_merge(struct wk_ctx *x);
+int wk_cmd_unmerge(struct wk_ctx *x);
+int wk_cmd_assist(struct wk_ctx *x);
+int wk_cmd_opinion(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

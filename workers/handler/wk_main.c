@@ -22,7 +22,8 @@ static const struct wk_cmd cmds[] = {
 	{"queues", wk_cmd_queues, 0, 0, "--key FILE queues"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
-	{"reply", wk_cmd_reply, WK_O_TEXT | LEASE_OPTS, 1, "--key FILE reply ID --text TEXT"},
+	{"reply", wk_cmd_reply, WK_O_TEXT | WK_O_DESPITE | WK_O_REASON | LEASE_OPTS, 1,
+	 "--key FILE reply ID --text TEXT [--despite-pending --reason TEXT]"},
 	{"release", wk_cmd_release, LEASE_OPTS, 1, "--key FILE release ID"},
 	{"renew", wk_cmd_renew, LEASE_OPTS, 1, "--key FILE renew ID"},
 	{"transfer", wk_cmd_transfer, WK_O_TO | WK_O_REASON | LEASE_OPTS, 1,
@@ -41,6 +42,14 @@ static const struct wk_cmd cmds[] = {
 	 "--key FILE return ID --reason-code CODE --text TEXT"},
 	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
 	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
+	/* 并单 and 主办/协办 (wk_case.c): a message by id or tracking code. */
+	{"merge", wk_cmd_merge, WK_O_REASON | WK_O_KEEP, -2,
+	 "--key FILE merge PRIMARY CODE... --reason TEXT [--keep-deadline]"},
+	{"unmerge", wk_cmd_unmerge, WK_O_REASON, 1, "--key FILE unmerge CODE [--reason TEXT]"},
+	{"assist", wk_cmd_assist, WK_O_QUEUE | WK_O_DUE_DAYS | WK_O_REASON, 1,
+	 "--key FILE assist CODE --queue Q [--due-days N] --reason TEXT"},
+	{"opinion", wk_cmd_opinion, WK_O_TEXT | WK_O_QUEUE, 1,
+	 "--key FILE opinion CODE --text TEXT [--queue Q]"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
@@ -77,6 +86,9 @@ static const struct option longopts[] = {
 	{"decided", required_argument, NULL, 266},
 	{"confirm", no_argument, NULL, 267},
 	{"dismiss", no_argument, NULL, 268},
+	{"keep-deadline", no_argument, NULL, 269},
+	{"despite-pending", no_argument, NULL, 270},
+	{"due-days", required_argument, NULL, 271},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -215,11 +227,12 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	                              "--approver", "--received-at", "--reason-code", "--until",
 	                              "--date", "--evidence", "--party", "--days", "--outcome",
 	                              "--legal-basis", "--kind", "--case-no", "--filed", "--result",
-	                              "--decided", "--confirm", "--dismiss"};
+	                              "--decided", "--confirm", "--dismiss", "--keep-deadline",
+	                              "--despite-pending", "--due-days"};
 	/* The disclosure options, from 256 on, in the same order. */
 	const char **disc[] = {&o->date, &o->evidence, &o->party, &o->ndays, &o->outcome,
 	                       &o->legal_basis, &o->kind, &o->case_no, &o->filed, &o->result,
-	                       &o->decided, NULL, NULL};
+	                       &o->decided, NULL, NULL, NULL, NULL, &o->due_days};
 	int ch;
 
 	opterr = 0;
@@ -295,7 +308,8 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 			return usage_fail("option %s needs a value", argv[optind - 1]);
 		default:
 			if (ch >= 256 && ch < 256 + (int)(sizeof(disc) / sizeof(disc[0]))) {
-				/* --confirm and --dismiss are flags: seen is all they set. */
+				/* --confirm, --dismiss, --keep-deadline and
+				 * --despite-pending are flags: seen is all they set. */
 				if (disc[ch - 256])
 					*disc[ch - 256] = optarg;
 				o->seen |= (unsigned)WK_O_DATE << (ch - 256);
@@ -313,9 +327,13 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if ((o->seen & (1u << i)) && !((*cmd)->allowed & (1u << i)))
 			return usage_fail("option %s does not apply here", names[i]);
-	if (o->nargs != (*cmd)->nargs && (*cmd)->nargs == 2)
+	if ((*cmd)->nargs < 0) {
+		if (o->nargs < -(*cmd)->nargs)
+			return usage_fail("%s needs a primary and at least one more message",
+			                  (*cmd)->name);
+	} else if (o->nargs != (*cmd)->nargs && (*cmd)->nargs == 2)
 		return usage_fail("%s needs a step and a message id", (*cmd)->name);
-	if (o->nargs != (*cmd)->nargs)
+	else if (o->nargs != (*cmd)->nargs)
 		return usage_fail((*cmd)->nargs ? "%s needs a message id" : "%s takes no arguments",
 		                  (*cmd)->name);
 	if (!o->key)
