@@ -146,6 +146,7 @@ int rt_op_merge(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		s->merged_into = p->id;
 		s->merged_into_code = p->tracking_code;
 		s->merged_ms = now_ms;
+		s->closed_ms = now_ms;
 		/* Merging handles it: both clocks stop where they stand; the
 		 * reply's due stays its own (workers/README.md, the report rule). */
 		if ((rc = rt_clock_stop(t, s, ST_CLOCK_ACK, now_ms)) ||
@@ -217,6 +218,7 @@ int rt_op_unmerge(struct rt_core *core, st_txn *t, const struct rt_principal *wh
 	m->merged_into.len = 0;
 	m->merged_into_code = (char *)"";
 	m->merged_ms = 0;
+	m->closed_ms = 0;
 	if ((rc = rt_clock_unstop(core, t, m, ST_CLOCK_REPLY)) ||
 	    (rc = rt_requeue(t, m, m->queue, 1, res)) || (rc = st_msg_put(t, m)) ||
 	    (rc = st_msg_put(t, p)))
