@@ -152,13 +152,18 @@ int rt_op_opinion(struct rt_core *core, st_txn *t, const struct rt_principal *wh
 		               "several of this handler's queues were asked: name one with queue");
 	if (!is_open(m))
 		return rt_fail(res, PB_ESTATE, "already_answered", "the case is already answered");
-	if (!(copy = rt_own(res, malloc(sizeof(*copy)), RT_OWN_FREE)))
+	/* The unpacked array and entries stay as unpack made them: the
+	 * copy of m gets its own. */
+	Mailroom__AssistState **list = rt_own(res, calloc(m->n_assists, sizeof(*list)), RT_OWN_FREE);
+	if (!list || !(copy = rt_own(res, malloc(sizeof(*copy)), RT_OWN_FREE)))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
-	*copy = *m->assists[at];   /* the unpacked one stays as unpack made it */
+	memcpy(list, m->assists, m->n_assists * sizeof(*list));
+	*copy = *m->assists[at];
 	a = copy;
 	a->delivered_ms = now_ms;
 	a->opinion = x->text;
-	m->assists[at] = a;
+	list[at] = a;
+	m->assists = list;
 	if ((rc = st_msg_put(t, m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the opinion");
 	mailroom__audit_record__init(&rec);

@@ -209,10 +209,16 @@ int rt_op_unmerge(struct rt_core *core, st_txn *t, const struct rt_principal *wh
 	if (!is_open(p))
 		return rt_fail(res, PB_ESTATE, "primary_closed",
 		               "the primary is answered or closed: the merge stands");
-	/* The primary forgets it; its settled deadline stays as promised. */
+	/* The primary forgets it, in an array of its own (the unpacked one
+	 * is freed as unpack made it); its settled deadline stays as
+	 * promised. */
+	char **codes = rt_own(res, calloc(p->n_merged_codes + 1, sizeof(*codes)), RT_OWN_FREE);
+	if (!codes)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	for (size_t i = 0; i < p->n_merged_codes; i++)
 		if (strcmp(p->merged_codes[i], m->tracking_code) != 0)
-			p->merged_codes[k++] = p->merged_codes[i];
+			codes[k++] = p->merged_codes[i];
+	p->merged_codes = codes;
 	p->n_merged_codes = k;
 	m->merged_into.data = NULL;
 	m->merged_into.len = 0;
