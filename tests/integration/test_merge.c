@@ -18,7 +18,7 @@ static const struct mr_handler_spec handlers[] = {
 enum { LI, ZHAO, WANG };
 
 struct msg {
-	char id[40], code[20], key[80], due[64];
+	char id[40], code[20], key[80], due[64], at[64];
 };
 
 static void post(const char *channel, const char *subject, struct msg *m)
@@ -37,6 +37,7 @@ static void post(const char *channel, const char *subject, struct msg *m)
 	snprintf(m->code, sizeof(m->code), "%s", it_str(j, "tracking_code"));
 	snprintf(m->key, sizeof(m->key), "%s", it_str(j, "access_key"));
 	snprintf(m->due, sizeof(m->due), "%s", it_str(j, "reply_due_at"));
+	snprintf(m->at, sizeof(m->at), "%s", it_str(j, "received_at"));
 	json_decref(j);
 	mr_http_free(&r);
 }
@@ -69,6 +70,27 @@ static json_t *status(const struct msg *m)
 	j = it_json(&r);
 	mr_http_free(&r);
 	return j;
+}
+
+/* report channels for the day of the ISO time at, as JSON. */
+static json_t *report(const char *at)
+{
+	char day[11], *out = NULL;
+	json_t *j;
+
+	snprintf(day, sizeof(day), "%s", at);
+	int rc = mr_audit_cmd(&env, &out, "report", "channels", "--from", day, "--to", day,
+	                      "--format", "json", "--calendars", MR_SOURCE_DIR "/deploy/calendars",
+	                      NULL);
+	cr_assert_eq(rc, 0, "report: exit %d: %s", rc, out ? out : "");
+	j = it_json_text(out);
+	free(out);
+	return j;
+}
+
+static json_int_t num(json_t *j, const char *path)
+{
+	return json_integer_value(it_get(j, path));
 }
 
 static void verify(void)
@@ -161,8 +183,21 @@ Test(merge, merge_settle_unmerge_and_the_citizens_view, .init = it_init, .fini =
 	expect_error(HANDLER(LI, 7, "unmerge", a.code), "primary_closed");
 
 	verify();
+	/* a counts as answered with its primary, on time against its own due;
+	 * ka, merged into an open primary, is open. */
+	j = report(p.at);
+	cr_expect_eq(num(j, "channels.consultation.received"), 3, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "channels.consultation.answered"), 1, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "channels.consultation.on_time"), 1, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "channels.consultation.open"), 2, "%s", json_dumps(j, 0));
+	json_decref(j);
 	cr_expect_eq(mr_audit_cmd(&env, &out, "trail", a.id, NULL), 0, "%s", out ? out : "");
 	cr_expect(out && strstr(out, "MERGED"), "%s", out ? out : "");
+	{
+		char rel[64];
+		snprintf(rel, sizeof(rel), "related=%s", p.id);
+		cr_expect(out && strstr(out, rel), "%s", out ? out : "");
+	}
 	free(out);
 	IT_DOWN();
 }
@@ -230,6 +265,14 @@ Test(merge, assisting_opinions_block_the_leads_reply, .init = it_init, .fini = i
 	json_decref(j);
 
 	verify();
+	/* Each case once, for the lead; the opinions apart. */
+	j = report(c.at);
+	cr_expect_eq(num(j, "channels.mailbox.received"), 2, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "channels.mailbox.answered"), 2, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "assisting.asked"), 2, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "assisting.on_time"), 1, "%s", json_dumps(j, 0));
+	cr_expect_eq(num(j, "assisting.open"), 1, "%s", json_dumps(j, 0));
+	json_decref(j);
 	snprintf(path, sizeof(path), "%s/keys/data.key", env.dir);
 	cr_expect_eq(mr_audit_cmd(&env, &out, "trail", c.id, "--data-key", path, NULL), 0, "%s",
 	             out ? out : "");
