@@ -72,6 +72,51 @@ static json_t *status(const struct msg *m)
 	return j;
 }
 
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	char *buf = arg;
+	size_t have = strlen(buf), add = size * n;
+
+	if (have + add < 65536) {
+		memcpy(buf + have, p, add);
+		buf[have + add] = '\0';
+	}
+	return add;
+}
+
+/* The /track page for m, as a browser gets it: the form's one-time token
+ * first (bound to the cookie), then the code and the key posted. */
+static const char *track_page(const struct msg *m)
+{
+	static char html[65536];
+	char form[512], token[128] = "", *k, *t;
+	CURL *h = curl_easy_init();
+	char url[256];
+	long status = 0;
+
+	cr_assert(h);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, html);
+	snprintf(url, sizeof(url), "%s/track", env.base);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	html[0] = '\0';
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	if ((t = strstr(html, "name=\"token\" value=\"")))
+		sscanf(t + strlen("name=\"token\" value=\""), "%127[^\"]", token);
+	cr_assert(*token, "no token in %s", html);
+	k = curl_easy_escape(h, m->key, 0);
+	snprintf(form, sizeof(form), "token=%s&code=%s&key=%s", token, m->code, k);
+	curl_free(k);
+	html[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(h);
+	cr_assert_eq(status, 200, "/track: HTTP %ld: %s", status, html);
+	return html;
+}
+
 /* report channels for the day of the ISO time at, as JSON. */
 static json_t *report(const char *at)
 {
@@ -159,6 +204,11 @@ Test(merge, merge_settle_unmerge_and_the_citizens_view, .init = it_init, .fini =
 	cr_expect(json_is_null(it_get(j, "reply")), "no reply yet");
 	cr_expect_str_eq(it_str(j, "reply_due_at"), a.due, "its own due stays");
 	json_decref(j);
+	{
+		const char *html = track_page(&a);
+		cr_expect(strstr(html, "并入") && strstr(html, p.code), "%s", html);
+		cr_expect(strstr(html, "已合并办理"), "%s", html);
+	}
 
 	/* Unmerge: b back in roads with its own clocks. */
 	j = HANDLER(LI, 0, "unmerge", b.code, "--reason", "并非同一路段");
@@ -181,6 +231,11 @@ Test(merge, merge_settle_unmerge_and_the_citizens_view, .init = it_init, .fini =
 	cr_expect_str_eq(it_str(j, "merged_into") ? it_str(j, "merged_into") : "", p.code);
 	json_decref(j);
 	expect_error(HANDLER(LI, 7, "unmerge", a.code), "primary_closed");
+	{
+		const char *html = track_page(&a);
+		cr_expect(strstr(html, "东门路灯已修复。"), "%s", html);
+		cr_expect(strstr(html, "已答复（合并办理）"), "%s", html);
+	}
 
 	verify();
 	/* a counts as answered with its primary, on time against its own due;
