@@ -112,7 +112,6 @@ int rt_op_assist(struct rt_core *core, st_txn *t, const struct rt_principal *who
 	rec.detail = x->reason;
 	if ((rc = rt_audit(core, t, res, &rec, m, rt_actor(who, actor, sizeof(actor)), now_ms, NULL)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
-	rt_touch(res, x->queue);
 	return answer(core, res, m, &res->resp.assist, MAILROOM__RESPONSE__RESULT_ASSIST);
 }
 
