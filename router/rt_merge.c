@@ -68,14 +68,15 @@ static int check_member(const struct rt_principal *who, const Mailroom__StoredMe
 
 /* Takes a secondary off its queue or its lease: only its own holder (or
  * nobody) may have it. */
-static int take_off(const struct rt_principal *who, Mailroom__StoredMessage *m, int64_t now_ms,
-                    st_txn *t, struct rt_result *res)
+static int take_off(const struct rt_principal *who, Mailroom__StoredMessage *m, st_txn *t,
+                    struct rt_result *res)
 {
 	int rc;
 
 	if (m->status == MAILROOM__STATUS__STATUS_LEASED) {
-		if (m->lease_expires_ms > now_ms &&
-		    (!m->leased_by || strcmp(m->leased_by, who->handler->name) != 0))
+		/* An expired lease not yet put back is still its holder's in
+		 * the log: wait for LEASE_EXPIRED. */
+		if (!m->leased_by || strcmp(m->leased_by, who->handler->name) != 0)
 			return rt_fail(res, PB_ESTATE, "leased_by_other",
 			               "another handler holds a lease on that message");
 		rc = rt_drop_lease(t, m);
@@ -138,7 +139,7 @@ int rt_op_merge(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		if (rt_assist_pending(s))
 			return rt_fail(res, PB_ESTATE, "assist_pending",
 			               "an assisting opinion on that message is still due");
-		if ((rc = take_off(who, s, now_ms, t, res)))
+		if ((rc = take_off(who, s, t, res)))
 			return rc;
 		if (s->reply_due_ms && s->reply_due_ms < earliest)
 			earliest = s->reply_due_ms;
