@@ -8,6 +8,7 @@
 #include "rt_chan.h"
 #include "rt_ops.h"
 #include "pb_err.h"
+#include "pb_id.h"
 #include "pb_time.h"
 
 #include <stdlib.h>
@@ -194,5 +195,87 @@ int rt_assist_gate(struct rt_core *core, st_txn *t, const struct rt_principal *w
 	rec.detail = (char *)despite;
 	if ((rc = rt_audit(core, t, res, &rec, m, rt_actor(who, actor, sizeof(actor)), now_ms, NULL)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
+	return PB_OK;
+}
+
+#define LIST_MAX 200
+
+struct owed {
+	const struct pb_handler *h;
+	struct {
+		uint8_t id[PB_ID_LEN];
+		int64_t due;
+	} v[LIST_MAX];
+	size_t n;
+	int partial;
+};
+
+/* The earliest opinion this handler's queues owe on m; 0 for none. */
+static int64_t owed_due(const struct pb_handler *h, const Mailroom__StoredMessage *m)
+{
+	int64_t due = 0;
+
+	if (!is_open(m))
+		return 0;
+	for (size_t i = 0; i < m->n_assists; i++) {
+		const Mailroom__AssistState *a = m->assists[i];
+		if (!a->delivered_ms && pb_handler_may(h, a->queue) && (!due || a->due_ms < due))
+			due = a->due_ms;
+	}
+	return due;
+}
+
+static int collect_owed(const Mailroom__StoredMessage *m, void *arg)
+{
+	struct owed *o = arg;
+	int64_t due = owed_due(o->h, m);
+	size_t at;
+
+	if (!due || m->id.len != PB_ID_LEN)
+		return 0;
+	if (o->n == LIST_MAX) {
+		o->partial = 1;
+		if (due >= o->v[LIST_MAX - 1].due)
+			return 0;
+		o->n--;   /* the latest due makes room */
+	}
+	for (at = o->n; at > 0 && o->v[at - 1].due > due; at--)
+		o->v[at] = o->v[at - 1];
+	memcpy(o->v[at].id, m->id.data, PB_ID_LEN);
+	o->v[at].due = due;
+	o->n++;
+	return 0;
+}
+
+int rt_op_assist_list(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	struct owed *o = rt_own(res, calloc(1, sizeof(*o)), RT_OWN_FREE);
+	Mailroom__AssistListResp *r = rt_own(res, malloc(sizeof(*r)), RT_OWN_FREE);
+	Mailroom__MessageView **views;
+	Mailroom__StoredMessage *m;
+	int rc;
+
+	(void)req;
+	(void)now_ms;
+	if (!o || !r)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	o->h = who->handler;
+	if ((rc = st_msg_each(t, collect_owed, o)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot read the messages");
+	if (!(views = rt_own(res, calloc(o->n + 1, sizeof(*views)), RT_OWN_FREE)))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__assist_list_resp__init(r);
+	for (size_t i = 0; i < o->n; i++) {
+		if ((rc = rt_msg_load(t, o->v[i].id, PB_ID_LEN, res, &m)))
+			return rc;
+		if ((rc = rt_view(core, res, m, 1, &views[i])))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
+	}
+	r->cases = views;
+	r->n_cases = o->n;
+	r->partial = o->partial;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_ASSIST_LIST;
+	res->resp.assist_list = r;
 	return PB_OK;
 }

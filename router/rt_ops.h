@@ -178,6 +178,9 @@ int rt_op_assist(struct rt_core *core, st_txn *t, const struct rt_principal *who
                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_opinion(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                   const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* The cases whose opinion this handler's queues owe (a read). */
+int rt_op_assist_list(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* Before the lead's answer closes m: refused (assist_pending) while an
  * opinion is due, unless despite (may be NULL) says why; then the
  * ASSIST_OVERRIDDEN record. */

@@ -291,6 +291,17 @@ Test(merge, assisting_opinions_block_the_leads_reply, .init = it_init, .fini = i
 	             "already_asked");
 	expect_error(HANDLER(LI, 8, "assist", c.code, "--queue", "roads", "--reason", "自己"),
 	             "same_queue");
+	/* The assisting department sees the case owed; zhao's queue owes none. */
+	j = HANDLER(WANG, 0, "assists");
+	cr_assert_eq(json_array_size(it_get(j, "cases")), 1, "%s", json_dumps(j, 0));
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(it_get(j, "cases"), 0), "id")),
+	                 c.id);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(it_get(j, "cases"), 0), "body")),
+	                 "西门路灯不亮，请尽快处理。");
+	json_decref(j);
+	j = HANDLER(ZHAO, 0, "assists");
+	cr_expect_eq(json_array_size(it_get(j, "cases")), 0, "%s", json_dumps(j, 0));
+	json_decref(j);
 	/* zhao's queue was never asked. */
 	expect_error(HANDLER(ZHAO, 5, "opinion", c.code, "--text", "意见"), "not_asked");
 
@@ -304,6 +315,9 @@ Test(merge, assisting_opinions_block_the_leads_reply, .init = it_init, .fini = i
 	cr_expect(json_is_string(json_object_get(a0, "delivered_at")), "%s", json_dumps(j, JSON_COMPACT));
 	json_decref(j);
 	expect_error(HANDLER(WANG, 7, "opinion", c.code, "--text", "再说一次"), "not_asked");
+	j = HANDLER(WANG, 0, "assists");
+	cr_expect_eq(json_array_size(it_get(j, "cases")), 0, "delivered: none owed: %s", json_dumps(j, 0));
+	json_decref(j);
 	j = HANDLER(LI, 0, "reply", c.id, "--text", "西门路灯已修复。");
 	cr_expect_str_eq(it_str(j, "status"), "replied");
 	json_decref(j);

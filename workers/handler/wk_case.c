@@ -125,3 +125,35 @@ int wk_cmd_opinion(struct wk_ctx *x)
 	req.opinion = &o;
 	return send_view(x, &req, MAILROOM__RESPONSE__RESULT_OPINION);
 }
+
+/* The cases whose opinion this handler's queues owe, due soonest first. */
+int wk_cmd_assists(struct wk_ctx *x)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__AssistListReq l = MAILROOM__ASSIST_LIST_REQ__INIT;
+	Mailroom__Response *r;
+	json_t *cases, *j;
+	int rc;
+
+	req.op_case = MAILROOM__REQUEST__OP_ASSIST_LIST;
+	req.assist_list = &l;
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_ASSIST_LIST, &r)))
+		return rc;
+	if (!r->assist_list) {
+		mailroom__response__free_unpacked(r, NULL);
+		return wk_fail(WK_EXIT_OTHER, "bad_response", "router sent no list");
+	}
+	if (!(cases = json_array())) {
+		mailroom__response__free_unpacked(r, NULL);
+		return wk_emit(NULL);
+	}
+	for (size_t i = 0; i < r->assist_list->n_cases; i++)
+		if (json_array_append_new(cases, wk_view(r->assist_list->cases[i]))) {
+			json_decref(cases);
+			mailroom__response__free_unpacked(r, NULL);
+			return wk_emit(NULL);
+		}
+	j = json_pack("{s:o, s:b}", "cases", cases, "partial", r->assist_list->partial);
+	mailroom__response__free_unpacked(r, NULL);
+	return wk_emit(j);
+}

@@ -124,6 +124,7 @@ int wk_cmd_merge(struct wk_ctx *x);
 int wk_cmd_unmerge(struct wk_ctx *x);
 int wk_cmd_assist(struct wk_ctx *x);
 int wk_cmd_opinion(struct wk_ctx *x);
+int wk_cmd_assists(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

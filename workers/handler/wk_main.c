@@ -50,6 +50,7 @@ static const struct wk_cmd cmds[] = {
 	 "--key FILE assist CODE --queue Q [--due-days N] --reason TEXT"},
 	{"opinion", wk_cmd_opinion, WK_O_TEXT | WK_O_QUEUE, 1,
 	 "--key FILE opinion CODE --text TEXT [--queue Q]"},
+	{"assists", wk_cmd_assists, 0, 0, "--key FILE assists"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
