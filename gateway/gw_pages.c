@@ -776,7 +776,11 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	head(&b, r, p, "办理进度", NULL);
 	gw_buf_str(&b, "<dl class=\"facts\">\n");
 	fact(&b, "查询码", p->code);
-	fact(&b, "状态", status_text(m->status));
+	fact(&b, "状态", !m->merged_into || !*m->merged_into ? status_text(m->status)
+	                 : m->replied_ms ? "已答复（合并办理）" : "已合并办理");
+	/* 并单: answered together with another message, under its code. */
+	if (m->merged_into && *m->merged_into)
+		fact(&b, "并入", m->merged_into);
 	if (m->queue && *m->queue)
 		fact(&b, "承办部门", pb_conf_department(&r->g->conf, m->queue));
 	fmt_time(m->received_ms, when, sizeof(when));
@@ -821,6 +825,11 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	}
 	if (m->disclosure && m->disclosure->decided_ms)
 		step(&b, m->disclosure->decided_ms, "已作出答复决定");
+	if (m->merged_ms) {
+		snprintf(when, sizeof(when), "与同一事项的来信合并办理，并入查询码 %s，一并答复",
+		         m->merged_into);
+		step(&b, m->merged_ms, when);
+	}
 	if (m->replied_ms)
 		step(&b, m->replied_ms, "已答复");
 	gw_buf_str(&b, "</ol>\n");

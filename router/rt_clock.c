@@ -42,6 +42,9 @@ void rt_clock_compute(struct rt_core *core, Mailroom__Clock *c)
 	c->due_ms = c->computed_due_ms;
 	if (c->platform_due_ms > 0 && c->platform_due_ms < c->computed_due_ms)
 		c->due_ms = c->platform_due_ms;
+	/* A merge settled the group's earliest due on this clock (rt_merge.c). */
+	if (c->group_due_ms > 0 && c->group_due_ms < c->due_ms)
+		c->due_ms = c->group_due_ms;
 }
 
 /* When step fires: due soon when one working day is left (a quarter of the
@@ -155,6 +158,17 @@ int rt_clock_stop(st_txn *t, Mailroom__StoredMessage *m, uint32_t kind, int64_t 
 	c->stopped = 1;
 	c->stopped_ms = now_ms;
 	return PB_OK;
+}
+
+int rt_clock_unstop(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, uint32_t kind)
+{
+	Mailroom__Clock *c = rt_clock_find(m, kind);
+
+	if (!c || !c->stopped)
+		return PB_OK;
+	c->stopped = 0;
+	c->stopped_ms = 0;
+	return schedule(core, t, m->id.data, c);
 }
 
 /* Queued messages are served due-soonest first: a moved deadline moves

@@ -74,7 +74,13 @@ struct bctx {
 		Mailroom__MessageReq detail;
 		Mailroom__SuperviseReq supervise;
 		Mailroom__SearchReq search;
+		Mailroom__MergeReq merge;
+		Mailroom__UnmergeReq unmerge;
+		Mailroom__AssistReq assist;
+		Mailroom__OpinionReq opinion;
 	} u;
+	char idtext[PB_ID_TEXT_LEN + 1];   /* the path's id, for requests naming a message by ref */
+	char *refs[16];
 	Mailroom__LeaseRef ref;
 	Mailroom__ReviewCase review;
 };
@@ -249,14 +255,16 @@ static int b_lease_op(struct bctx *b)
 
 static int b_reply(struct bctx *b)
 {
-	const char *text;
+	const char *text, *despite;
 	int rc;
 
-	if ((rc = lease(b, 1)) || (rc = str(b, b->body, "text", 1, &text)))
+	if ((rc = lease(b, 1)) || (rc = str(b, b->body, "text", 1, &text)) ||
+	    (rc = str(b, b->body, "despite_pending", 0, &despite)))
 		return rc;
 	mailroom__reply_req__init(&b->u.reply);
 	b->u.reply.lease = &b->ref;
 	b->u.reply.text = (char *)text;
+	b->u.reply.despite_pending = (char *)despite;
 	OP(reply, REPLY);
 	return PB_OK;
 }
@@ -274,6 +282,92 @@ static int b_transfer(struct bctx *b)
 	b->u.transfer.to_queue = (char *)to;
 	b->u.transfer.reason = (char *)reason;
 	OP(transfer, TRANSFER);
+	return PB_OK;
+}
+
+/* 并单: the path names the primary, "refs" the messages merged into it
+ * (ids or tracking codes). */
+static int b_merge(struct bctx *b)
+{
+	Mailroom__MergeReq *m = &b->u.merge;
+	json_t *refs = json_object_get(b->body, "refs"), *keep = json_object_get(b->body, "keep_deadline");
+	const char *reason;
+	size_t i;
+	json_t *v;
+	int rc;
+
+	mailroom__merge_req__init(m);
+	if ((rc = str(b, b->body, "reason", 1, &reason)))
+		return rc;
+	if (!json_is_array(refs) || json_array_size(refs) < 1 ||
+	    json_array_size(refs) > sizeof(b->refs) / sizeof(b->refs[0]))
+		return bad(b, "invalid_field", "%s: 1-16 message ids or tracking codes", "refs");
+	json_array_foreach(refs, i, v) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return bad(b, "invalid_field", "%s: 1-16 message ids or tracking codes", "refs");
+		b->refs[i] = (char *)json_string_value(v);
+	}
+	if (keep && !json_is_boolean(keep))
+		return bad(b, "invalid_field", "%s must be true or false", "keep_deadline");
+	pb_id_to_text(b->id, b->idtext);
+	m->primary = b->idtext;
+	m->refs = b->refs;
+	m->n_refs = json_array_size(refs);
+	m->reason = (char *)reason;
+	m->keep_deadline = json_is_true(keep);
+	OP(merge, MERGE);
+	return PB_OK;
+}
+
+static int b_unmerge(struct bctx *b)
+{
+	const char *reason;
+	int rc;
+
+	mailroom__unmerge_req__init(&b->u.unmerge);
+	if ((rc = str(b, b->body, "reason", 0, &reason)))
+		return rc;
+	pb_id_to_text(b->id, b->idtext);
+	b->u.unmerge.ref = b->idtext;
+	b->u.unmerge.reason = (char *)reason;
+	OP(unmerge, UNMERGE);
+	return PB_OK;
+}
+
+/* 协办: ask a queue for its opinion, due in working days. */
+static int b_assist(struct bctx *b)
+{
+	const char *queue, *reason;
+	long days;
+	int rc;
+
+	mailroom__assist_req__init(&b->u.assist);
+	if ((rc = str(b, b->body, "queue", 1, &queue)) || (rc = str(b, b->body, "reason", 1, &reason)) ||
+	    (rc = integer(b, "working_days", 1, 60, 0, &days)))
+		return rc;
+	pb_id_to_text(b->id, b->idtext);
+	b->u.assist.ref = b->idtext;
+	b->u.assist.queue = (char *)queue;
+	b->u.assist.reason = (char *)reason;
+	b->u.assist.working_days = (int32_t)days;
+	OP(assist, ASSIST);
+	return PB_OK;
+}
+
+static int b_opinion(struct bctx *b)
+{
+	const char *queue, *text;
+	int rc;
+
+	mailroom__opinion_req__init(&b->u.opinion);
+	if ((rc = str(b, b->body, "text", 1, &text)) || (rc = str(b, b->body, "queue", 0, &queue)))
+		return rc;
+	pb_id_to_text(b->id, b->idtext);
+	b->u.opinion.ref = b->idtext;
+	b->u.opinion.queue = (char *)queue;
+	b->u.opinion.text = (char *)text;
+	OP(opinion, OPINION);
 	return PB_OK;
 }
 
@@ -434,7 +528,11 @@ static const char *const f_pull[] = {"queue", "wait", NULL};
 static const char *const f_search[] = {"words", "channel", "queue", "state", "from", "to",
                                        "overdue", "limit", NULL};
 static const char *const f_lease[] = {"lease", NULL};
-static const char *const f_reply[] = {"lease", "text", NULL};
+static const char *const f_reply[] = {"lease", "text", "despite_pending", NULL};
+static const char *const f_merge[] = {"refs", "reason", "keep_deadline", NULL};
+static const char *const f_unmerge[] = {"reason", NULL};
+static const char *const f_assist[] = {"queue", "working_days", "reason", NULL};
+static const char *const f_opinion[] = {"queue", "text", NULL};
 static const char *const f_transfer[] = {"lease", "to", "reason", NULL};
 static const char *const f_clock[] = {"reason", "working_days", "approver", "received_at", NULL};
 static const char *const f_hotline[] = {"lease", "text", "reason_code", "until", NULL};
@@ -467,6 +565,10 @@ static const struct route {
 	{"POST", "messages/*/return", b_hotline, f_hotline},
 	{"POST", "messages/*/extension-request", b_hotline, f_hotline},
 	{"POST", "messages/*/disclosure/+", b_disclosure, f_disclosure},
+	{"POST", "messages/*/merge", b_merge, f_merge},
+	{"POST", "messages/*/unmerge", b_unmerge, f_unmerge},
+	{"POST", "messages/*/assist", b_assist, f_assist},
+	{"POST", "messages/*/opinion", b_opinion, f_opinion},
 };
 
 /* Matches path against pattern; the id and the step land in b. 0 = no. */

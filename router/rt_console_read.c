@@ -74,10 +74,11 @@ static int read_detail(struct rt_core *core, st_txn *t, const struct rt_principa
 
 	if (rt_msg_load(t, req->detail->id.data, req->detail->id.len, res, &m))
 		return res->resp.code;
-	/* Another department's message is as absent as an unknown one, except
+	/* Another department's message is as absent as an unknown one (an
+	 * assisting queue's case is its own to read), except
 	 * to a supervisor, who sees its trail as the citizen's view: no body,
 	 * no contact. */
-	int mine = pb_handler_may(who->handler, m->queue);
+	int mine = pb_handler_may(who->handler, m->queue) || rt_assist_may(who->handler, m);
 	if (!mine && !who->handler->may_supervise)
 		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such message");
 	if (rt_view(core, res, m, mine, &res->resp.detail))

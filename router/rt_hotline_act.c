@@ -252,7 +252,10 @@ int rt_op_hotline(struct rt_core *core, st_txn *t, const struct rt_principal *wh
 		type = "sign";
 		break;
 	case MAILROOM__HOTLINE_ACTION__HOTLINE_FINISH:
-		rc = do_finish(t, who, h, m, now_ms, res);
+		/* Finishing closes a co-handled order as a reply does; no
+		 * despite_pending here: finish after the opinions, or reply. */
+		if (!(rc = rt_assist_gate(core, t, who, m, NULL, now_ms, res)))
+			rc = do_finish(t, who, h, m, now_ms, res);
 		/* The answer, as the auditor reads replies. */
 		event = MAILROOM__AUDIT_EVENT__AUDIT_REPLIED;
 		type = "finish";

@@ -261,6 +261,9 @@ int rt_op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		return rt_fail(res, PB_EINVAL, "invalid_field", "text: 1-10000 characters");
 	if ((rc = rt_lease_check(t, who, r->lease, now_ms, res, &m)))
 		return rc;
+	/* The lead's answer closes a co-handled case (rt_assist.c). */
+	if ((rc = rt_assist_gate(core, t, who, m, r->despite_pending, now_ms, res)))
+		return rc;
 	ch = rt_chan_of(m->channel);
 	if (ch->reply)
 		return ch->reply(core, t, who, m, r->text, now_ms, res);

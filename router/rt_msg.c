@@ -97,6 +97,8 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->reply_text = m->reply_text;
 	v->replied_ms = m->replied_ms;
 	v->imported = m->imported;
+	v->merged_into = m->merged_into_code;
+	v->merged_ms = m->merged_ms;
 	for (size_t i = 0; i < m->n_clocks; i++)
 		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
 			v->paused_since_ms = m->clocks[i]->paused_since_ms;
@@ -113,6 +115,10 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 		v->body = m->body;
 		v->category = m->category;
 		v->replied_by = m->replied_by;
+		v->merged_codes = m->merged_codes;
+		v->n_merged_codes = m->n_merged_codes;
+		v->assists = m->assists;
+		v->n_assists = m->n_assists;
 		if (!hide && m->contact_sealed.len) {
 			uint8_t *plain;
 			size_t plen;

@@ -168,6 +168,35 @@ int rt_op_outbox(struct rt_core *core, st_txn *t, const struct rt_principal *who
 int rt_op_hotline_status(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                          const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 
+/* Merge (并单, rt_merge.c) and lead/assisting queues (主办/协办, rt_assist.c). */
+/* The message a handler names by id or tracking code. */
+int rt_ref_load(st_txn *t, const char *ref, struct rt_result *res, Mailroom__StoredMessage **m);
+int rt_op_merge(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_unmerge(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* The citizen's view of a merged-away message carries its primary's
+ * answer once there is one. */
+int rt_merge_status(st_txn *t, struct rt_result *res, const Mailroom__StoredMessage *m,
+                    Mailroom__MessageView *v);
+int rt_op_assist(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_opinion(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* The cases whose opinion this handler's queues owe (a read). */
+int rt_op_assist_list(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Before the lead's answer closes m: refused (assist_pending) while an
+ * opinion is due, unless despite (may be NULL) says why; then the
+ * ASSIST_OVERRIDDEN record. */
+int rt_assist_gate(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   Mailroom__StoredMessage *m, const char *despite, int64_t now_ms,
+                   struct rt_result *res);
+/* Pending opinions on m. */
+size_t rt_assist_pending(const Mailroom__StoredMessage *m);
+/* An assisting queue asked about m that this handler may use. */
+int rt_assist_may(const struct pb_handler *h, const Mailroom__StoredMessage *m);
+
 /* The transparency log's read side (rt_log.c). */
 int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
@@ -176,6 +205,9 @@ int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, int64_t now_ms);
 int rt_clock_stop(st_txn *t, Mailroom__StoredMessage *m, uint32_t kind, int64_t now_ms);
+/* Runs a stopped clock again, as it stood, its ladder rescheduled (an
+ * unmerge). */
+int rt_clock_unstop(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, uint32_t kind);
 Mailroom__Clock *rt_clock_find(Mailroom__StoredMessage *m, uint32_t kind);
 void rt_clock_mirror(Mailroom__StoredMessage *m);
 void rt_clock_compute(struct rt_core *core, Mailroom__Clock *c);

@@ -36,6 +36,8 @@ int rt_op_status(struct rt_core *core, st_txn *t, const struct rt_principal *who
 		return rt_fail(res, PB_ENOTFOUND, "not_found", "no message with that code and key");
 	if (rt_view(core, res, m, 0, &res->resp.status))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	if (rt_merge_status(t, res, m, res->resp.status))
+		return res->resp.code;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_STATUS;
 	return PB_OK;
 }

@@ -42,6 +42,14 @@ const ERRORS = {
   lease_invalid: "您已不再持有此件（租约已到期或已被他人领取）。可重新领取。",
   lease_expired: "租约已到期，此件已回到队列。可重新领取。",
   already_answered: "此件已经答复。",
+  hotline_order: "12345 转办件不能并入其他来信。",
+  already_merged: "此件已并入其他来信。",
+  is_primary: "已有来信并入此件，请先取消合并。",
+  leased_by_other: "此件正由其他人员办理。",
+  assist_pending: "还有协办意见未反馈；请等待，或写明不等待的理由。",
+  already_asked: "该部门的协办意见尚未反馈。",
+  too_many_assists: "协办部门已达上限。",
+  not_asked: "没有请该部门协办此件。",
   unknown_queue: "没有这个队列。",
   same_queue: "此件已在该队列。",
   revoked: "此件已被 12345 撤回。",
@@ -143,6 +151,8 @@ const ACTIONS = {
   finish: { path: "finish", lease: true, done: "已办结。" },
   return: { path: "return", lease: true, done: "已退单。" },
   "extension-request": { path: "extension-request", done: "已提出延期申请。" },
+  merge: { path: "merge", done: "已并单，答复时限已更新。", lists: ["refs"], flags: ["keep_deadline"] },
+  assist: { path: "assist", done: "已请求协办。", numbers: ["working_days"] },
 };
 
 let current = null;     // the message shown: {id, queue, lease, expires, from}
@@ -417,6 +427,10 @@ function show(m) {
   add("内容", m.body);
   if (m.contact) add("联系人", [m.contact.name, m.contact.phone, m.contact.email].filter(Boolean).join("　"));
   if (m.reply) add("答复", m.reply.text);
+  if (m.merged_into) add("已并入", m.merged_into);
+  if (m.merged) add("并入此件的来信", m.merged.join("、"));
+  for (const a of m.assists || [])
+    add(`协办：${a.queue}`, a.delivered_at ? `已反馈（${time(a.delivered_at)}）：${a.opinion || ""}` : `反馈期限 ${time(a.due_at)}`);
   const h = m.hotline;
   if (h) {
     add("12345 工单", `${h.order_no}（第 ${h.dispatch_seq} 次派单）`);
@@ -497,6 +511,14 @@ function body(form, spec) {
   const out = {};
   for (const el of form.elements) {
     if (!el.name || el.value.trim() === "") continue;
+    if (spec.flags && spec.flags.includes(el.name)) {
+      out[el.name] = el.checked;
+      continue;
+    }
+    if (spec.lists && spec.lists.includes(el.name)) {
+      out[el.name] = el.value.split(/[,，\s]+/).filter(Boolean);
+      continue;
+    }
     const v = spec.numbers && spec.numbers.includes(el.name) ? Number(el.value) : el.value.trim();
     const [a, b] = el.name.split(".");
     if (b) (out[a] = out[a] || {})[b] = v; else out[a] = v;

@@ -178,6 +178,9 @@ struct pb_conf {
 	int disc_fee_days;                  /* time to pay a fee notice */
 	int disc_repeat_window_days;        /* repeats: earlier applications this recent */
 	int disc_repeat_permille;           /* repeats: resemblance from this (0-1000) */
+	/* [assist] 协办: an assisting queue's opinion is due this many
+	 * working days after it was asked, unless the lead says otherwise */
+	int assist_days;
 
 	/* [handler.NAME] */
 	int nhandlers;

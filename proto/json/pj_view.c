@@ -297,6 +297,50 @@ json_t *pj_disclosure_intake(const Mailroom__MessageView *v)
 	return done(&b);
 }
 
+/* 协办: the assisting queues asked, for handlers. */
+static json_t *assists_json(const Mailroom__MessageView *v)
+{
+	json_t *arr = json_array();
+
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < v->n_assists; i++) {
+		const Mailroom__AssistState *a = v->assists[i];
+		struct build b = {json_object(), 0};
+		if (!b.obj) {
+			json_decref(arr);
+			return NULL;
+		}
+		put(&b, "queue", str(a->queue));
+		put(&b, "requested_at", time_json(a->requested_ms));
+		put(&b, "working_days", json_integer(a->working_days));
+		put(&b, "due_at", time_json(a->due_ms));
+		put(&b, "due_provisional", json_boolean(a->provisional));
+		put(&b, "delivered_at", a->delivered_ms ? time_json(a->delivered_ms) : json_null());
+		put(&b, "opinion", opt_str(a->opinion));
+		if (b.failed)
+			json_decref(b.obj);
+		/* append_new drops the value when it fails */
+		if (b.failed || json_array_append_new(arr, b.obj)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
+static json_t *codes_json(char **codes, size_t n)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, str(codes[i]))) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
 /* ------------------------------------------------------------ views -- */
 
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
@@ -325,7 +369,16 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 	if (v->due_recomputed_ms)
 		put(&b, "due_recomputed_at", time_json(v->due_recomputed_ms));
 	put(&b, "reply", reply_json(v));
+	/* 并单: closed into another message, whose answer is this one's. */
+	if (v->merged_into && *v->merged_into) {
+		put(&b, "merged_into", str(v->merged_into));
+		put(&b, "merged_at", time_json(v->merged_ms));
+	}
 	if (who == PJ_HANDLER) {
+		if (v->n_merged_codes)
+			put(&b, "merged", codes_json(v->merged_codes, v->n_merged_codes));
+		if (v->n_assists)
+			put(&b, "assists", assists_json(v));
 		put(&b, "body", str(v->body));
 		put(&b, "category", opt_str(v->category));
 		/* The router already withholds a confidential citizen; not

@@ -50,6 +50,8 @@ void au_clock_compute(const cal_set *cal, const Mailroom__Clock *c, int64_t *com
 	*due = *computed;
 	if (c->platform_due_ms > 0 && c->platform_due_ms < *computed)
 		*due = c->platform_due_ms;
+	if (c->group_due_ms > 0 && c->group_due_ms < *due)
+		*due = c->group_due_ms;
 }
 
 /* Due soon when one working day is left (a quarter of the span for hour
@@ -293,6 +295,10 @@ int au_deadlines(struct au_rules *R, int first)
 		if (m->d.phase && !recomputed &&
 		    (cls = disc_inputs(R, kc, R->cal && same && !m->recal)))
 			return cls;
+		/* Only a merge settles a group due (au_case.c). */
+		if (c->group_due_ms != kc->group && r->event != MAILROOM__AUDIT_EVENT__AUDIT_MERGE_SETTLED)
+			return deadline(R, r->index, "the clock's group due changed outside a merge");
+		kc->group = c->group_due_ms;
 		if (c->due_ms != kc->due)
 			kc->steps = 0;
 		kc->due = c->due_ms;

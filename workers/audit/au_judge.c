@@ -7,6 +7,9 @@
  *   acknowledged  LEASED (a 12345 order: SIGNED), or any answer
  *   withdrawn     a 12345 REVOKED before any answer; a re-dispatch
  *                 reopens it
+ *   merged away   (并单) answered when its primary is answered, at that
+ *                 instant, against its own due; MERGED acknowledges it,
+ *                 UNMERGED makes it a message of its own again
  *
  * The due instant judged is the one in force when the clock ended, or at
  * the instant for an open one. An answer given while the reply clock
@@ -81,6 +84,53 @@ static int received_by(const struct au_judge *j, const Mailroom__AuditRecord *r)
 	       r->receipt_ms <= j->as_of;
 }
 
+static uint32_t index_of(const struct au_judge *j, const struct au_jmsg *m)
+{
+	return (uint32_t)(((const uint8_t *)m - j->msgs.v) / j->msgs.stride) + 1;
+}
+
+/* MERGED and UNMERGED: m joins or leaves its primary's members. */
+static int membership(struct au_judge *j, struct au_jmsg *m, const Mailroom__AuditRecord *r,
+                      int64_t t)
+{
+	struct au_jmsg *p;
+	uint32_t *link;
+
+	if (r->event == EV(MERGED)) {
+		if (r->related_id.len != PB_ID_LEN || !(p = au_idtab_find(&j->msgs, r->related_id.data)))
+			return PB_OK;
+		m->primary = index_of(j, p);
+		m->next_member = p->members;
+		p->members = index_of(j, m);
+		if (!m->ack.met)
+			m->ack.met = t;
+		return PB_OK;
+	}
+	if (!m->primary)
+		return PB_OK;
+	p = au_idtab_at(&j->msgs, m->primary - 1);
+	for (link = &p->members; *link; link = &((struct au_jmsg *)au_idtab_at(&j->msgs, *link - 1))->next_member)
+		if (*link == index_of(j, m)) {
+			*link = m->next_member;
+			break;
+		}
+	m->primary = m->next_member = 0;
+	return PB_OK;
+}
+
+/* The primary's first answer answers its members then. */
+static void answer_members(struct au_judge *j, const struct au_jmsg *p, int64_t t)
+{
+	for (uint32_t i = p->members; i;) {
+		struct au_jmsg *s = au_idtab_at(&j->msgs, i - 1);
+		if (!s->reply.met)
+			s->reply.met = t;
+		if (!s->ack.met)
+			s->ack.met = t;
+		i = s->next_member;
+	}
+}
+
 int au_judge_record(struct au_judge *j, const Mailroom__AuditRecord *r)
 {
 	int64_t t = au_when(r);
@@ -109,10 +159,13 @@ int au_judge_record(struct au_judge *j, const Mailroom__AuditRecord *r)
 		m->ack.met = 0;
 	}
 	follow(m, r);
+	if ((ev == EV(MERGED) || ev == EV(UNMERGED)) && membership(j, m, r, t))
+		return PB_ENOMEM;
 	if (answers(ev) && !m->reply.met) {
 		m->reply.met = t;
 		if (!m->ack.met)
 			m->ack.met = t;
+		answer_members(j, m, t);
 	}
 	if (!m->ack.met &&
 	    ((ev == EV(LEASED) && m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE) ||

@@ -30,6 +30,9 @@ struct au_jmsg {
 	int64_t receipt;           /* legal receipt: the application's receipt_ms, else RECEIVED */
 	int64_t closed;            /* withdrawn unanswered (12345 REVOKED); 0 = not */
 	struct au_jclock reply, ack;
+	/* 并单: the primary this message is merged into, and a primary's
+	 * members, as a list (element index + 1; 0 ends it). */
+	uint32_t primary, members, next_member;
 };
 
 enum au_jstate {

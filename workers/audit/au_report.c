@@ -25,6 +25,9 @@ const char *const au_channels[AU_NCHANNELS] = {
 const char *const au_channel_counts[AU_CH_COUNTS] = {
 	"received", "answered", "on_time", "overdue", "open",
 };
+const char *const au_assist_counts[AU_AS_COUNTS] = {
+	"asked", "on_time", "late", "overdue", "open",
+};
 const char *const au_check_names[AU_NCHECKS] = {
 	"balance", "outcome_sum", "column_sum", "counted_once",
 };
@@ -50,8 +53,18 @@ struct msg {
 	uint32_t cases;            /* first case + 1, or 0 */
 };
 
+/* One assisting opinion asked (ASSIST_REQUESTED), and when delivered. */
+struct ask {
+	uint8_t id[PB_ID_LEN];
+	uint64_t queue_h;
+	int64_t asked, due, delivered;
+};
+
 struct book {
 	struct au_idtab msgs;      /* struct msg */
+	struct ask *asks;
+	size_t nasks, capasks;
+	int64_t as_of;
 	struct rcase *cases;
 	size_t ncases, capcases;
 	struct au_judge judge;     /* the channel counts, as of the instant judged */
@@ -120,6 +133,50 @@ static int review(struct book *b, struct msg *m, const Mailroom__ReviewCase *c)
 	return PB_OK;
 }
 
+/* FNV-1a: queue names are compared, never kept. */
+static uint64_t queue_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; s && *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* 协办: ASSIST_REQUESTED adds an ask, OPINION_DELIVERED ends the
+ * message's pending ask of its queue. */
+static int assist_record(struct book *b, const Mailroom__AuditRecord *r, int64_t t)
+{
+	uint64_t q = queue_hash(r->assist_queue);
+
+	if (t > b->as_of)
+		return PB_OK;
+	if (r->event == EV(OPINION_DELIVERED)) {
+		for (size_t i = b->nasks; i-- > 0;)
+			if (!b->asks[i].delivered && b->asks[i].queue_h == q &&
+			    memcmp(b->asks[i].id, r->message_id.data, PB_ID_LEN) == 0) {
+				b->asks[i].delivered = t;
+				break;
+			}
+		return PB_OK;
+	}
+	if (b->nasks == b->capasks) {
+		size_t cap = b->capasks ? b->capasks * 2 : 64;
+		struct ask *p = realloc(b->asks, cap * sizeof(*p));
+		if (!p)
+			return PB_ENOMEM;
+		b->asks = p;
+		b->capasks = cap;
+	}
+	struct ask *a = &b->asks[b->nasks++];
+	memcpy(a->id, r->message_id.data, PB_ID_LEN);
+	a->queue_h = q;
+	a->asked = t;
+	a->due = r->party_due_ms;
+	a->delivered = 0;
+	return PB_OK;
+}
+
 static int record(struct book *b, const Mailroom__AuditRecord *r)
 {
 	struct msg *m;
@@ -130,6 +187,9 @@ static int record(struct book *b, const Mailroom__AuditRecord *r)
 		return rc;
 	if (r->message_id.len != PB_ID_LEN)
 		return PB_OK;
+	if ((r->event == EV(ASSIST_REQUESTED) || r->event == EV(OPINION_DELIVERED)) &&
+	    (rc = assist_record(b, r, t)))
+		return rc;
 	/* Tables 三 and 四 are about applications only. */
 	if (r->event == EV(RECEIVED) && r->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE) {
 		if (!(m = find_or_add(b, r->message_id.data)))
@@ -235,6 +295,19 @@ static void tables(struct au_report *rep, const struct book *b)
 		if (m->received)
 			count_channel(rep, &b->judge, m);
 	}
+	/* 协办, asked in the range: delivered by its due or after it; not
+	 * delivered and past it at the instant judged; or still due. */
+	for (size_t i = 0; i < b->nasks; i++) {
+		const struct ask *a = &b->asks[i];
+		int32_t d = pb_day_of_ms(a->asked);
+		if (d < ys || d > ye)
+			continue;
+		rep->assist[AU_AS_ASKED]++;
+		if (a->delivered)
+			rep->assist[a->delivered <= a->due ? AU_AS_ON_TIME : AU_AS_LATE]++;
+		else
+			rep->assist[rep->as_of > a->due ? AU_AS_OVERDUE : AU_AS_OPEN]++;
+	}
 	for (size_t i = 0; rep->annual && i < b->msgs.n; i++) {
 		const struct msg *m = au_idtab_at(&b->msgs, i);
 		if (!m->received || m->kind < 0)
@@ -277,6 +350,7 @@ static void book_free(struct book *b)
 	for (size_t i = 0; i < b->ncases; i++)
 		free(b->cases[i].case_no);
 	free(b->cases);
+	free(b->asks);
 	au_idtab_free(&b->msgs);
 	au_judge_free(&b->judge);
 }
@@ -290,6 +364,7 @@ int au_report_compute(const struct au_src *s, struct au_report *rep)
 	memset(rep->groups, 0, sizeof(rep->groups));
 	memset(rep->s4, 0, sizeof(rep->s4));
 	memset(rep->ch, 0, sizeof(rep->ch));
+	memset(rep->assist, 0, sizeof(rep->assist));
 	/* Judged at the range's end, the instant a deadline on its last day
 	 * falls; a range that ends after now is judged as of now: what is not
 	 * yet due cannot be overdue. */
@@ -297,6 +372,7 @@ int au_report_compute(const struct au_src *s, struct au_report *rep)
 	if (rep->now && rep->now < rep->as_of)
 		rep->as_of = rep->now;
 	au_judge_init(&b.judge, rep->as_of);
+	b.as_of = rep->as_of;
 	for (uint64_t i = 0; i < s->size && rc == PB_OK; i++) {
 		Mailroom__AuditRecord *r;
 		const uint8_t *d;

@@ -24,6 +24,10 @@ enum {
 /* Channels in report order, and their counts. */
 #define AU_NCHANNELS 6
 enum { AU_CH_RECEIVED, AU_CH_ANSWERED, AU_CH_ON_TIME, AU_CH_OVERDUE, AU_CH_OPEN, AU_CH_COUNTS };
+/* 协办: assisting opinions asked in the range, apart from the channel
+ * counts (a co-handled case counts once, for its lead queue). */
+enum { AU_AS_ASKED, AU_AS_ON_TIME, AU_AS_LATE, AU_AS_OVERDUE, AU_AS_OPEN, AU_AS_COUNTS };
+extern const char *const au_assist_counts[AU_AS_COUNTS];
 extern const char *const au_channels[AU_NCHANNELS];
 extern const char *const au_channel_counts[AU_CH_COUNTS];
 
@@ -43,6 +47,7 @@ struct au_report {
 	uint64_t groups[AU_NGROUPS][AU_S3_COLS];
 	uint64_t s4[AU_NREVIEW_KINDS][AU_NRESULTS + 1];   /* the fifth: total */
 	uint64_t ch[AU_NCHANNELS][AU_CH_COUNTS];
+	uint64_t assist[AU_AS_COUNTS];
 	int ok[AU_NCHECKS];
 };
 

@@ -67,6 +67,9 @@ static const char *const channel_labels[AU_NCHANNELS] = {
 static const char *const count_labels[AU_CH_COUNTS] = {
 	"收到", "已办结", "按时办结", "逾期", "未办结",
 };
+static const char *const assist_labels[AU_AS_COUNTS] = {
+	"征求协办意见", "按期反馈", "逾期反馈", "逾期未反馈", "未到期",
+};
 static const char *const check_labels[AU_NCHECKS] = {
 	"勾稽关系：一 + 二 = （七）总计 + 四（每一列）",
 	"（七）总计 = 21项办理结果之和",
@@ -156,6 +159,18 @@ static void md(const struct au_report *rep)
 			printf(" %llu |", (unsigned long long)rep->ch[ch][c]);
 		putchar('\n');
 	}
+	if (rep->assist[AU_AS_ASKED]) {
+		printf("\n## 协办意见（主办件只在主办部门计一次；协办按期情况另计）\n\n|");
+		for (int c = 0; c < AU_AS_COUNTS; c++)
+			printf(" %s |", assist_labels[c]);
+		printf("\n|");
+		for (int c = 0; c < AU_AS_COUNTS; c++)
+			printf("---:|");
+		printf("\n|");
+		for (int c = 0; c < AU_AS_COUNTS; c++)
+			printf(" %llu |", (unsigned long long)rep->assist[c]);
+		putchar('\n');
+	}
 }
 
 /* ---- html ---- */
@@ -238,7 +253,16 @@ static void html(const struct au_report *rep)
 		html_cells(rep->ch[ch], AU_CH_COUNTS);
 		printf("</tr>\n");
 	}
-	printf("</table>\n</section>\n</body>\n</html>\n");
+	printf("</table>\n</section>\n");
+	if (rep->assist[AU_AS_ASKED]) {
+		printf("<section>\n<h2>协办意见</h2>\n<table>\n<tr>");
+		for (int c = 0; c < AU_AS_COUNTS; c++)
+			printf("<th>%s</th>", assist_labels[c]);
+		printf("</tr>\n<tr>");
+		html_cells(rep->assist, AU_AS_COUNTS);
+		printf("</tr>\n</table>\n</section>\n");
+	}
+	printf("</body>\n</html>\n");
 }
 
 /* ---- csv ---- */
@@ -293,6 +317,15 @@ static void csv(const struct au_report *rep)
 		printf("%s,\"%s\"", au_channels[ch], channel_labels[ch]);
 		for (int c = 0; c < AU_CH_COUNTS; c++)
 			printf(",%llu", (unsigned long long)rep->ch[ch][c]);
+		putchar('\n');
+	}
+	if (rep->assist[AU_AS_ASKED]) {
+		printf("\nassisting");
+		for (int c = 0; c < AU_AS_COUNTS; c++)
+			printf(",%s", au_assist_counts[c]);
+		printf("\nassisting");
+		for (int c = 0; c < AU_AS_COUNTS; c++)
+			printf(",%llu", (unsigned long long)rep->assist[c]);
 		putchar('\n');
 	}
 }
@@ -365,6 +398,7 @@ static json_t *json_doc(const struct au_report *rep)
 		json_object_set_new(ch, au_channels[c],
 		                    counts(rep->ch[c], au_channel_counts, AU_CH_COUNTS));
 	json_object_set_new(doc, "channels", ch);
+	json_object_set_new(doc, "assisting", counts(rep->assist, au_assist_counts, AU_AS_COUNTS));
 	return doc;
 }
 

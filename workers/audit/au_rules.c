@@ -14,7 +14,8 @@
  *   their effective_ms (the router's own records in an import keep
  *   "router"), and stand for a handler; an imported answer needs no
  *   lease. Disclosure applications follow their
- *   own steps, in au_disc.c.
+ *   own steps, in au_disc.c; merges and assisting queues theirs, in
+ *   au_case.c.
  *
  * The deadlines records carry are checked in au_clock.c. Strings are
  * compared by keyed hashes, so each message costs a fixed, small amount
@@ -308,6 +309,9 @@ static int transition(struct au_rules *R, int ev)
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
 		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
+	/* Merges and assisting queues (au_case.c). */
+	if ((cls = au_case_record(R, ev, &handled)) || handled)
+		return cls;
 	switch (ev) {
 	case MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED:
 		if (m->phase != PH_NEW)
@@ -418,6 +422,8 @@ static int transition(struct au_rules *R, int ev)
 			return au_state(R, "an imported REPLIED while the message is not open");
 		if (!r->imported && (cls = au_by_holder(R, "REPLIED")))
 			return cls;
+		if ((cls = au_case_answer(R)))
+			return cls;
 		m->phase = PH_REPLIED;
 		m->closed_at = r->index;
 		m->acked = 1;
@@ -519,7 +525,9 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
 	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
-	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH))
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH &&
+	     (ev < MAILROOM__AUDIT_EVENT__AUDIT_MERGED ||
+	      ev > MAILROOM__AUDIT_EVENT__AUDIT_ASSIST_OVERRIDDEN)))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");

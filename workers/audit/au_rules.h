@@ -10,7 +10,8 @@
 
 #include <sodium.h>
 
-enum { PH_NEW, PH_RECEIVED, PH_QUEUED, PH_LEASED, PH_REPLIED };
+/* PH_MERGED: closed into a primary (并单) until an UNMERGED. */
+enum { PH_NEW, PH_RECEIVED, PH_QUEUED, PH_LEASED, PH_REPLIED, PH_MERGED };
 enum { K_ACK, K_REPLY };
 
 struct kclock {
@@ -22,6 +23,15 @@ struct kclock {
 	 * change to them is checked against the event (au_clock.c). */
 	int64_t started, since;
 	int32_t span, extended, paused;
+	int64_t group;             /* group_due_ms: only a MERGE_SETTLED moves it */
+};
+
+/* 协办: one assisting queue asked (au_case.c). */
+#define AU_ASSIST_MAX 8
+struct assist {
+	uint64_t queue_h;
+	int64_t due;
+	uint8_t done;
 };
 
 /* A disclosure application's phase (DisclosurePhase). */
@@ -53,6 +63,14 @@ struct mstate {
 	uint64_t queue_h, holder_h, token_h;
 	struct kclock clk[2];
 	struct dstate d;
+	/* 并单 (au_case.c): a merged-away message's primary (index + 1 into
+	 * msgs); a primary's members now merged, and the MERGED records not
+	 * yet settled with the earliest reply due among them. */
+	uint32_t primary;
+	uint16_t nmerged;
+	uint8_t merging, overridden, nassist;
+	int64_t group_min;
+	struct assist as[AU_ASSIST_MAX];
 };
 
 /* A review or lawsuit on record (REVIEW_RECORDED), by message. */
@@ -102,6 +120,12 @@ int au_as_handler(const struct au_rules *R);
  * event. *handled is 0 when the generic rules go on with the record. */
 int au_disc_received(struct au_rules *R);
 int au_disc_record(struct au_rules *R, int ev, int *handled);
+
+/* 并单 and 主办/协办 (au_case.c): the rules of their events, and the
+ * check that the lead's answer waits for the opinions. *handled is 0
+ * when the record is none of theirs. */
+int au_case_record(struct au_rules *R, int ev, int *handled);
+int au_case_answer(struct au_rules *R);
 
 /* A finding about the current message, prefixed with its id; returns
  * cls. */

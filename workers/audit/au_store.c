@@ -44,6 +44,9 @@ static const struct evrule {
 	[EV(LEASE_EXPIRED)] = {ST(QUEUED), 0, 0},
 	[EV(RELEASED)] = {ST(QUEUED), 0, 0},
 	[EV(TRANSFERRED)] = {ST(QUEUED), 0, 0},
+	/* 并单: closed into its primary; an unmerge queues it again. */
+	[EV(MERGED)] = {ST(CLOSED), 0, 0},
+	[EV(UNMERGED)] = {ST(QUEUED), 0, 0},
 	[EV(REPLIED)] = {ST(REPLIED), T_REPLY, 0},
 	[EV(DECIDED)] = {ST(REPLIED), T_REPLY, B(T_NOTICE)},
 	[EV(CITIZEN_REPLIED)] = {0, T_CITIZEN, 0},

@@ -181,6 +181,21 @@ static void print_record(const Mailroom__AuditRecord *r, const struct au_text *t
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		printf(" content_hash=%s", hash);
 	}
+	/* 并单 and 协办: the other message, the assisting queue, its due. */
+	if (r->related_id.len == PB_ID_LEN) {
+		char rel[PB_ID_TEXT_LEN + 1];
+		pb_id_to_text(r->related_id.data, rel);
+		printf(" related=%s", rel);
+	}
+	print_kv("assist_queue", r->assist_queue);
+	if (r->assist_days)
+		printf(" assist_days=%d", r->assist_days);
+	if (r->party_due_ms) {
+		au_fmt_time(r->party_due_ms, due, sizeof(due), 0);
+		printf(" party_due=%s", due);
+	}
+	if (r->deadline_kept)
+		printf(" deadline_kept");
 	print_kv("approver", r->approver);
 	print_kv("ref", r->external_ref);
 	print_kv("detail", r->detail);
@@ -210,6 +225,16 @@ static json_t *record_json(const Mailroom__AuditRecord *r, const struct au_text 
 	                 r->due_provisional, "ack_due", au_time_json(r->ack_due_ms, 1), "old_due",
 	                 au_time_json(r->old_due_ms, 1), "approver", r->approver, "detail",
 	                 r->detail, "content_hash", h, "external_ref", r->external_ref);
+	if (j && r->related_id.len == PB_ID_LEN) {
+		char rel[PB_ID_TEXT_LEN + 1];
+		pb_id_to_text(r->related_id.data, rel);
+		if (json_object_set_new(j, "related_id", json_string(rel)))
+			json_decref(j), j = NULL;
+	}
+	if (j && r->assist_queue && *r->assist_queue &&
+	    (json_object_set_new(j, "assist_queue", json_string(r->assist_queue)) ||
+	     json_object_set_new(j, "party_due", au_time_json(r->party_due_ms, 1))))
+		json_decref(j), j = NULL;
 	if (j && ntx && json_object_set_new(j, "texts", texts_json(tx, ntx, keyed))) {
 		json_decref(j);
 		j = NULL;

@@ -11,46 +11,54 @@
 #define WK_DEFAULT_CONF "deploy/mailroom.ini"
 #define WK_WAIT_MAX_S 3600
 
-/* Options a command may take besides -c, --router and --key. */
-enum {
-	WK_O_QUEUE = 1 << 0,
-	WK_O_WAIT = 1 << 1,
-	WK_O_TEXT = 1 << 2,
-	WK_O_TO = 1 << 3,
-	WK_O_REASON = 1 << 4,
-	WK_O_LEASE = 1 << 5,
-	WK_O_STATE = 1 << 6,
-	WK_O_NAME = 1 << 7,
-	WK_O_DAYS = 1 << 8,
-	WK_O_APPROVER = 1 << 9,
-	WK_O_RECEIVED = 1 << 10,
-	WK_O_REASON_CODE = 1 << 11,
-	WK_O_UNTIL = 1 << 12,
-	/* disclosure steps (wk_disclosure.c) */
-	WK_O_DATE = 1 << 13,
-	WK_O_EVIDENCE = 1 << 14,
-	WK_O_PARTY = 1 << 15,
-	WK_O_NDAYS = 1 << 16,       /* --days */
-	WK_O_OUTCOME = 1 << 17,
-	WK_O_LEGAL = 1 << 18,
-	WK_O_KIND = 1 << 19,
-	WK_O_CASE = 1 << 20,
-	WK_O_FILED = 1 << 21,
-	WK_O_RESULT = 1 << 22,
-	WK_O_DECIDED = 1 << 23,
-	WK_O_CONFIRM = 1 << 24,
-	WK_O_DISMISS = 1 << 25,
-	/* search (wk_search.c); it also takes --queue, --state (the
-	 * message's) and --to (a date) */
-	WK_O_CHANNEL = 1 << 26,
-	WK_O_FROM = 1 << 27,
-	WK_O_OVERDUE = 1 << 28,
-	WK_O_LIMIT = 1 << 29,
-};
+/* Options a command may take besides -c, --router and --key: one bit
+ * each, 64 at most (the option table in wk_main.c names them). */
+typedef uint64_t wk_optset;
+#define WK_O(n) ((wk_optset)1 << (n))
+#define WK_O_QUEUE WK_O(0)
+#define WK_O_WAIT WK_O(1)
+#define WK_O_TEXT WK_O(2)
+#define WK_O_TO WK_O(3)
+#define WK_O_REASON WK_O(4)
+#define WK_O_LEASE WK_O(5)
+#define WK_O_STATE WK_O(6)
+#define WK_O_NAME WK_O(7)
+#define WK_O_DAYS WK_O(8)
+#define WK_O_APPROVER WK_O(9)
+#define WK_O_RECEIVED WK_O(10)
+#define WK_O_REASON_CODE WK_O(11)
+#define WK_O_UNTIL WK_O(12)
+/* disclosure steps (wk_disclosure.c) */
+#define WK_O_DATE WK_O(13)
+#define WK_O_EVIDENCE WK_O(14)
+#define WK_O_PARTY WK_O(15)
+#define WK_O_NDAYS WK_O(16)   /* --days */
+#define WK_O_OUTCOME WK_O(17)
+#define WK_O_LEGAL WK_O(18)
+#define WK_O_KIND WK_O(19)
+#define WK_O_CASE WK_O(20)
+#define WK_O_FILED WK_O(21)
+#define WK_O_RESULT WK_O(22)
+#define WK_O_DECIDED WK_O(23)
+#define WK_O_CONFIRM WK_O(24)
+#define WK_O_DISMISS WK_O(25)
+/* search (wk_search.c); it also takes --queue, --state (the message's)
+ * and --to (a date) */
+#define WK_O_CHANNEL WK_O(26)
+#define WK_O_FROM WK_O(27)
+#define WK_O_OVERDUE WK_O(28)
+#define WK_O_LIMIT WK_O(29)
+/* 并单 and 主办/协办 (wk_case.c) */
+#define WK_O_KEEP WK_O(30)   /* --keep-deadline */
+#define WK_O_DESPITE WK_O(31)   /* --despite-pending */
+#define WK_O_DUE_DAYS WK_O(32)   /* --due-days */
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
 	 WK_O_KIND | WK_O_CASE | WK_O_FILED | WK_O_RESULT | WK_O_DECIDED | WK_O_CONFIRM |   \
 	 WK_O_DISMISS | WK_O_TEXT | WK_O_APPROVER | WK_O_REASON | WK_O_LEASE | WK_O_STATE)
+
+/* The long name of one option bit, without its dashes (wk_main.c). */
+const char *wk_opt_name(wk_optset bit);
 
 struct wk_opts {
 	const char *conf;          /* NULL: WK_DEFAULT_CONF, missing file allowed */
@@ -82,8 +90,10 @@ struct wk_opts {
 	const char *channel;       /* search: --channel, --from, --limit */
 	const char *from;
 	const char *limit;
+	const char *due_days;      /* --due-days, checked by the command */
+	const char *wait;          /* --wait, parsed into wait_s */
 	long wait_s;
-	unsigned seen;             /* WK_O_* given on the command line */
+	wk_optset seen;            /* WK_O_* given on the command line */
 	int nargs;
 	char **args;               /* positional arguments after the command */
 };
@@ -99,7 +109,7 @@ struct wk_ctx {
 struct wk_cmd {
 	const char *name;
 	int (*run)(struct wk_ctx *);
-	unsigned allowed;          /* WK_O_* */
+	wk_optset allowed;         /* WK_O_* */
 	int nargs;                 /* positional arguments it needs; -1: any number */
 	const char *usage;
 };
@@ -125,6 +135,12 @@ int wk_parse_days(const char *s, int32_t *out);
 
 /* search WORDS... (wk_search.c). */
 int wk_cmd_search(struct wk_ctx *x);
+/* 并单 and 主办/协办 (wk_case.c). */
+int wk_cmd_merge(struct wk_ctx *x);
+int wk_cmd_unmerge(struct wk_ctx *x);
+int wk_cmd_assist(struct wk_ctx *x);
+int wk_cmd_opinion(struct wk_ctx *x);
+int wk_cmd_assists(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

@@ -305,6 +305,14 @@ int wk_cmd_reply(struct wk_ctx *x)
 	wk_lease_ref(&a, &ref);
 	rp.lease = &ref;
 	rp.text = (char *)x->o.text;
+	/* 主办: answer while an assisting opinion is due, saying why. */
+	if (x->o.seen & WK_O_DESPITE) {
+		if (!x->o.reason || !*x->o.reason)
+			return wk_fail(WK_EXIT_USAGE, "usage", "--despite-pending needs --reason TEXT");
+		rp.despite_pending = (char *)x->o.reason;
+	} else if (x->o.reason) {
+		return wk_fail(WK_EXIT_USAGE, "usage", "reply takes --reason only with --despite-pending");
+	}
 	req.op_case = MAILROOM__REQUEST__OP_REPLY;
 	req.reply = &rp;
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_REPLY, &r)))

@@ -19,8 +19,8 @@ enum { NEEDS_LEASE = 1, ONE_OF = 2 };
 struct step {
 	const char *name;
 	Mailroom__DisclosureAction action;
-	unsigned need;      /* WK_O_* required */
-	unsigned allow;     /* WK_O_* taken besides those */
+	wk_optset need;     /* WK_O_* required */
+	wk_optset allow;    /* WK_O_* taken besides those */
 	int flags;
 	const char *usage;
 };
@@ -54,21 +54,6 @@ static const struct step steps[] = {
 static const char *const review_kinds[] = {"review", "litigation_direct",
                                            "litigation_after_review", NULL};
 static const char *const review_results[] = {"upheld", "corrected", "other", "pending", NULL};
-
-/* Option names in WK_O_* bit order, for messages. */
-static const char *opt_name(unsigned bit)
-{
-	static const char *const names[] = {
-		"--queue", "--wait", "--text", "--to", "--reason", "--lease", "--state", "--name",
-		"--working-days", "--approver", "--received-at", "--reason-code", "--until", "--date",
-		"--evidence", "--party", "--days", "--outcome", "--legal-basis", "--kind", "--case-no",
-		"--filed", "--result", "--decided", "--confirm", "--dismiss",
-	};
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (bit == 1u << i)
-			return names[i];
-	return "an option";
-}
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -198,13 +183,13 @@ static const struct step *find_step(const char *name)
 /* Options: the step's own, nothing else; a usage error otherwise. */
 static int check_opts(struct wk_ctx *x, const struct step *s)
 {
-	unsigned given = x->o.seen & WK_O_DISCLOSURE;
-	unsigned extra = given & ~(s->need | s->allow);
-	unsigned missing = s->need & ~given;
+	wk_optset given = x->o.seen & WK_O_DISCLOSURE;
+	wk_optset extra = given & ~(s->need | s->allow);
+	wk_optset missing = s->need & ~given;
 
 	if (extra)
-		return wk_fail(WK_EXIT_USAGE, "usage", "option %s does not apply to disclosure %s",
-		               opt_name(extra & -extra), s->name);
+		return wk_fail(WK_EXIT_USAGE, "usage", "option --%s does not apply to disclosure %s",
+		               wk_opt_name(extra & -extra), s->name);
 	if (missing)
 		return wk_fail(WK_EXIT_USAGE, "usage", "usage: disclosure %s", s->usage);
 	if ((s->flags & ONE_OF) && !(given & WK_O_CONFIRM) == !(given & WK_O_DISMISS))

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <sodium.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@ static const struct wk_cmd cmds[] = {
 	 "[--to DATE] [--overdue] [--limit N]"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
-	{"reply", wk_cmd_reply, WK_O_TEXT | LEASE_OPTS, 1, "--key FILE reply ID --text TEXT"},
+	{"reply", wk_cmd_reply, WK_O_TEXT | WK_O_DESPITE | WK_O_REASON | LEASE_OPTS, 1,
+	 "--key FILE reply ID --text TEXT [--despite-pending --reason TEXT]"},
 	{"release", wk_cmd_release, LEASE_OPTS, 1, "--key FILE release ID"},
 	{"renew", wk_cmd_renew, LEASE_OPTS, 1, "--key FILE renew ID"},
 	{"transfer", wk_cmd_transfer, WK_O_TO | WK_O_REASON | LEASE_OPTS, 1,
@@ -45,49 +47,78 @@ static const struct wk_cmd cmds[] = {
 	 "--key FILE return ID --reason-code CODE --text TEXT"},
 	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
 	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
+	/* 并单 and 主办/协办 (wk_case.c): a message by id or tracking code. */
+	{"merge", wk_cmd_merge, WK_O_REASON | WK_O_KEEP, -2,
+	 "--key FILE merge PRIMARY CODE... --reason TEXT [--keep-deadline]"},
+	{"unmerge", wk_cmd_unmerge, WK_O_REASON, 1, "--key FILE unmerge CODE [--reason TEXT]"},
+	{"assist", wk_cmd_assist, WK_O_QUEUE | WK_O_DUE_DAYS | WK_O_REASON, 1,
+	 "--key FILE assist CODE --queue Q [--due-days N] --reason TEXT"},
+	{"opinion", wk_cmd_opinion, WK_O_TEXT | WK_O_QUEUE, 1,
+	 "--key FILE opinion CODE --text TEXT [--queue Q]"},
+	{"assists", wk_cmd_assists, 0, 0, "--key FILE assists"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 
-static const struct option longopts[] = {
-	{"config", required_argument, NULL, 'c'},
-	{"router", required_argument, NULL, 'r'},
-	{"key", required_argument, NULL, 'k'},
-	{"state", required_argument, NULL, 'S'},
-	{"lease", required_argument, NULL, 'L'},
-	{"queue", required_argument, NULL, 'q'},
-	{"wait", required_argument, NULL, 'w'},
-	{"text", required_argument, NULL, 't'},
-	{"to", required_argument, NULL, 'T'},
-	{"reason", required_argument, NULL, 'R'},
-	{"name", required_argument, NULL, 'N'},
-	{"working-days", required_argument, NULL, 'D'},
-	{"approver", required_argument, NULL, 'A'},
-	{"received-at", required_argument, NULL, 'V'},
-	{"reason-code", required_argument, NULL, 'C'},
-	{"until", required_argument, NULL, 'U'},
-	{"date", required_argument, NULL, 256},
-	{"evidence", required_argument, NULL, 257},
-	{"party", required_argument, NULL, 258},
-	{"days", required_argument, NULL, 259},
-	{"outcome", required_argument, NULL, 260},
-	{"legal-basis", required_argument, NULL, 261},
-	{"kind", required_argument, NULL, 262},
-	{"case-no", required_argument, NULL, 263},
-	{"filed", required_argument, NULL, 264},
-	{"result", required_argument, NULL, 265},
-	{"decided", required_argument, NULL, 266},
-	{"confirm", no_argument, NULL, 267},
-	{"dismiss", no_argument, NULL, 268},
-	{"channel", required_argument, NULL, 269},
-	{"from", required_argument, NULL, 270},
-	{"overdue", no_argument, NULL, 271},
-	{"limit", required_argument, NULL, 272},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
+/* Every option a command may take, one row each: its name, whether it
+ * takes a value, the bit that says it was given, and where the value goes
+ * (NO_VALUE for flags: the bit is all they set). getopt's table is built
+ * from this one. */
+#define NO_VALUE SIZE_MAX
+#define OPT(n, b, f) {n, required_argument, b, offsetof(struct wk_opts, f)}
+#define FLAG(n, b) {n, no_argument, b, NO_VALUE}
+static const struct wk_optdef {
+	const char *name;
+	int has_arg;
+	wk_optset bit;
+	size_t off;
+} optdefs[] = {
+	OPT("queue", WK_O_QUEUE, queue),
+	OPT("wait", WK_O_WAIT, wait),
+	OPT("text", WK_O_TEXT, text),
+	OPT("to", WK_O_TO, to),
+	OPT("reason", WK_O_REASON, reason),
+	OPT("lease", WK_O_LEASE, lease),
+	OPT("state", WK_O_STATE, state),
+	OPT("name", WK_O_NAME, name),
+	OPT("working-days", WK_O_DAYS, days),
+	OPT("approver", WK_O_APPROVER, approver),
+	OPT("received-at", WK_O_RECEIVED, received),
+	OPT("reason-code", WK_O_REASON_CODE, reason_code),
+	OPT("until", WK_O_UNTIL, until),
+	OPT("date", WK_O_DATE, date),
+	OPT("evidence", WK_O_EVIDENCE, evidence),
+	OPT("party", WK_O_PARTY, party),
+	OPT("days", WK_O_NDAYS, ndays),
+	OPT("outcome", WK_O_OUTCOME, outcome),
+	OPT("legal-basis", WK_O_LEGAL, legal_basis),
+	OPT("kind", WK_O_KIND, kind),
+	OPT("case-no", WK_O_CASE, case_no),
+	OPT("filed", WK_O_FILED, filed),
+	OPT("result", WK_O_RESULT, result),
+	OPT("decided", WK_O_DECIDED, decided),
+	FLAG("confirm", WK_O_CONFIRM),
+	FLAG("dismiss", WK_O_DISMISS),
+	OPT("channel", WK_O_CHANNEL, channel),
+	OPT("from", WK_O_FROM, from),
+	FLAG("overdue", WK_O_OVERDUE),
+	OPT("limit", WK_O_LIMIT, limit),
+	FLAG("keep-deadline", WK_O_KEEP),
+	FLAG("despite-pending", WK_O_DESPITE),
+	OPT("due-days", WK_O_DUE_DAYS, due_days),
 };
+#define NOPTDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
+#define OPT_BASE 256   /* getopt's value for optdefs[i] is OPT_BASE + i */
+
+const char *wk_opt_name(wk_optset bit)
+{
+	for (size_t i = 0; i < NOPTDEFS; i++)
+		if (optdefs[i].bit == bit)
+			return optdefs[i].name;
+	return "(an option)";
+}
 
 static void usage(FILE *f)
 {
@@ -214,25 +245,53 @@ static const struct wk_cmd *find_cmd(const char *name)
 	return NULL;
 }
 
+/* getopt_long's table from optdefs, plus the options every command takes. */
+static void build_longopts(struct option *lo)
+{
+	static const struct option common[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"router", required_argument, NULL, 'r'},
+		{"key", required_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		lo[n++] = common[i];
+	for (size_t i = 0; i < NOPTDEFS; i++)
+		lo[n++] = (struct option){optdefs[i].name, optdefs[i].has_arg, NULL,
+		                          OPT_BASE + (int)i};
+	lo[n] = (struct option){NULL, 0, NULL, 0};
+}
+
+/* The row for a short option: -q, -w, -t. */
+static int short_row(int ch)
+{
+	const char *name = ch == 'q' ? "queue" : ch == 'w' ? "wait" : ch == 't' ? "text" : NULL;
+
+	for (size_t i = 0; name && i < NOPTDEFS; i++)
+		if (strcmp(optdefs[i].name, name) == 0)
+			return OPT_BASE + (int)i;
+	return ch;
+}
+
 /* Options and positional arguments may come in any order. */
 static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd **cmd)
 {
-	/* In WK_O_* bit order. */
-	static const char *names[] = {"--queue", "--wait", "--text", "--to", "--reason",
-	                              "--lease", "--state", "--name", "--working-days",
-	                              "--approver", "--received-at", "--reason-code", "--until",
-	                              "--date", "--evidence", "--party", "--days", "--outcome",
-	                              "--legal-basis", "--kind", "--case-no", "--filed", "--result",
-	                              "--decided", "--confirm", "--dismiss", "--channel", "--from",
-	                              "--overdue", "--limit"};
-	/* The disclosure options, from 256 on, in the same order. */
-	const char **disc[] = {&o->date, &o->evidence, &o->party, &o->ndays, &o->outcome,
-	                       &o->legal_basis, &o->kind, &o->case_no, &o->filed, &o->result,
-	                       &o->decided, NULL, NULL, &o->channel, &o->from, NULL, &o->limit};
+	struct option longopts[4 + NOPTDEFS + 1];
 	int ch;
 
+	build_longopts(longopts);
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":c:r:k:q:w:t:h", longopts, NULL)) != -1) {
+		ch = short_row(ch);
+		if (ch >= OPT_BASE && ch < OPT_BASE + (int)NOPTDEFS) {
+			const struct wk_optdef *d = &optdefs[ch - OPT_BASE];
+			if (d->off != NO_VALUE)
+				*(const char **)((char *)o + d->off) = optarg;
+			o->seen |= d->bit;
+			continue;
+		}
 		switch (ch) {
 		case 'c':
 			o->conf = optarg;
@@ -243,89 +302,35 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		case 'k':
 			o->key = optarg;
 			break;
-		case 'S':
-			o->state = optarg;
-			o->seen |= WK_O_STATE;
-			break;
-		case 'L':
-			o->lease = optarg;
-			o->seen |= WK_O_LEASE;
-			break;
-		case 'q':
-			o->queue = optarg;
-			o->seen |= WK_O_QUEUE;
-			break;
-		case 't':
-			o->text = optarg;
-			o->seen |= WK_O_TEXT;
-			break;
-		case 'T':
-			o->to = optarg;
-			o->seen |= WK_O_TO;
-			break;
-		case 'R':
-			o->reason = optarg;
-			o->seen |= WK_O_REASON;
-			break;
-		case 'N':
-			o->name = optarg;
-			o->seen |= WK_O_NAME;
-			break;
-		case 'D':
-			o->days = optarg;
-			o->seen |= WK_O_DAYS;
-			break;
-		case 'A':
-			o->approver = optarg;
-			o->seen |= WK_O_APPROVER;
-			break;
-		case 'V':
-			o->received = optarg;
-			o->seen |= WK_O_RECEIVED;
-			break;
-		case 'C':
-			o->reason_code = optarg;
-			o->seen |= WK_O_REASON_CODE;
-			break;
-		case 'U':
-			o->until = optarg;
-			o->seen |= WK_O_UNTIL;
-			break;
-		case 'w':
-			if (parse_wait(optarg, &o->wait_s))
-				return usage_fail("--wait takes whole seconds, 0-%d, not '%s'",
-				                  WK_WAIT_MAX_S, optarg);
-			o->seen |= WK_O_WAIT;
-			break;
 		case 'h':
 			usage(stdout);
 			return -1;
 		case ':':
 			return usage_fail("option %s needs a value", argv[optind - 1]);
 		default:
-			if (ch >= 256 && ch < 256 + (int)(sizeof(disc) / sizeof(disc[0]))) {
-				/* --confirm and --dismiss are flags: seen is all they set. */
-				if (disc[ch - 256])
-					*disc[ch - 256] = optarg;
-				o->seen |= (unsigned)WK_O_DATE << (ch - 256);
-				break;
-			}
 			return usage_fail("unknown option %s", argv[optind - 1]);
 		}
 	}
+	if ((o->seen & WK_O_WAIT) && parse_wait(o->wait, &o->wait_s))
+		return usage_fail("--wait takes whole seconds, 0-%d, not '%s'", WK_WAIT_MAX_S,
+		                  o->wait);
 	if (optind >= argc)
 		return usage_fail("no command given");
 	if (!(*cmd = find_cmd(argv[optind])))
 		return usage_fail("unknown command '%s'", argv[optind]);
 	o->args = argv + optind + 1;
 	o->nargs = argc - optind - 1;
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if ((o->seen & (1u << i)) && !((*cmd)->allowed & (1u << i)))
-			return usage_fail("option %s does not apply here", names[i]);
-	/* nargs -1: any number (search's words) */
-	if ((*cmd)->nargs == 2 && o->nargs != 2)
+	for (size_t i = 0; i < NOPTDEFS; i++)
+		if ((o->seen & optdefs[i].bit) && !((*cmd)->allowed & optdefs[i].bit))
+			return usage_fail("option --%s does not apply here", optdefs[i].name);
+	/* nargs -1: any number (search's words); below -1: at least that many */
+	if ((*cmd)->nargs < -1) {
+		if (o->nargs < -(*cmd)->nargs)
+			return usage_fail("%s needs a primary and at least one more message",
+			                  (*cmd)->name);
+	} else if ((*cmd)->nargs == 2 && o->nargs != 2)
 		return usage_fail("%s needs a step and a message id", (*cmd)->name);
-	if ((*cmd)->nargs >= 0 && o->nargs != (*cmd)->nargs)
+	else if ((*cmd)->nargs >= 0 && o->nargs != (*cmd)->nargs)
 		return usage_fail((*cmd)->nargs ? "%s needs a message id" : "%s takes no arguments",
 		                  (*cmd)->name);
 	if (!o->key)

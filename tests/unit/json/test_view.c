@@ -387,3 +387,53 @@ Test(view, disclosure_handler)
 	cr_expect(json_is_null(json_object_get(x, "applicant")));
 	json_decref(j);
 }
+
+/* 并单 and 协办: the citizen sees the primary's code, never the assisting
+ * queues or their opinions; the handler sees both. */
+Test(view, merged_and_assists)
+{
+	Mailroom__MessageView v;
+	Mailroom__AssistState a = MAILROOM__ASSIST_STATE__INIT, *as[] = {&a};
+	char *codes[] = {"1111-2222-3333"};
+	json_t *j, *x;
+
+	fill(&v);
+	v.status = MAILROOM__STATUS__STATUS_CLOSED;
+	v.merged_into = "9999-8888-7777";
+	v.merged_ms = T0 + 1000;
+	v.merged_codes = codes;
+	v.n_merged_codes = 1;
+	a.queue = "supervision";
+	a.requested_ms = T0;
+	a.working_days = 5;
+	a.due_ms = T0 + 7 * 86400000LL;
+	a.opinion = "意见全文";
+	a.delivered_ms = T0 + 86400000LL;
+	v.assists = as;
+	v.n_assists = 1;
+
+	j = pj_view(&v, PJ_CITIZEN);
+	cr_assert(j);
+	cr_expect_str_eq(s(j, "merged_into"), "9999-8888-7777");
+	cr_expect_str_eq(s(j, "merged_at"), "2025-11-26T10:00:01+08:00");
+	cr_expect_null(json_object_get(j, "assists"), "the citizen sees no assisting queue");
+	cr_expect_null(json_object_get(j, "merged"));
+	json_decref(j);
+
+	j = pj_view(&v, PJ_HANDLER);
+	cr_assert(j);
+	cr_expect_str_eq(json_string_value(json_array_get(json_object_get(j, "merged"), 0)),
+	                 "1111-2222-3333");
+	x = json_array_get(json_object_get(j, "assists"), 0);
+	cr_expect_str_eq(s(x, "queue"), "supervision");
+	cr_expect_str_eq(s(x, "opinion"), "意见全文");
+	cr_expect_eq(json_integer_value(json_object_get(x, "working_days")), 5);
+	cr_expect_str_eq(s(x, "delivered_at"), "2025-11-27T10:00:00+08:00");
+	json_decref(j);
+
+	/* Not merged: no such keys at all. */
+	fill(&v);
+	j = pj_view(&v, PJ_CITIZEN);
+	cr_expect_null(json_object_get(j, "merged_into"));
+	json_decref(j);
+}

@@ -483,3 +483,45 @@ Test(console, queue_counts_by_escalation)
 		cr_expect_eq(res.resp.queues->queues[i]->seriously_overdue, 0);
 	rt_result_clear(&res);
 }
+
+/* 并单 and 协办 from the console open to the same requests as
+ * mailroom-handler's: the path's id names the message, the body the rest. */
+Test(console, merge_and_assist_open_to_the_handlers_requests)
+{
+	struct creq c;
+	Mailroom__Request *req;
+	struct rt_principal who;
+	const char *error;
+	char path[96], id[PB_ID_TEXT_LEN + 1];
+	uint8_t raw[PB_ID_LEN];
+
+	pb_id_new(pb_now_ms(), raw);
+	pb_id_to_text(raw, id);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/merge", id);
+	make(&c, alice_sk, "POST", path,
+	     "{\"refs\":[\"3141-5926-5358\",\"01JD00000000000000000000AA\"],\"reason\":\"同一事项\","
+	     "\"keep_deadline\":true}",
+	     now_s(), "nonce-merge-000000001");
+	cr_assert_eq(open_req(&c, &req, &who, &error), PB_OK, "%s", error);
+	cr_expect_eq(req->op_case, MAILROOM__REQUEST__OP_MERGE);
+	cr_expect_str_eq(req->merge->primary, id);
+	cr_assert_eq(req->merge->n_refs, 2);
+	cr_expect_str_eq(req->merge->refs[0], "3141-5926-5358");
+	cr_expect(req->merge->keep_deadline);
+	mailroom__request__free_unpacked(req, NULL);
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/assist", id);
+	make(&c, alice_sk, "POST", path, "{\"queue\":\"roads\",\"working_days\":3,\"reason\":\"核实\"}",
+	     now_s(), "nonce-assist-00000001");
+	cr_assert_eq(open_req(&c, &req, &who, &error), PB_OK, "%s", error);
+	cr_expect_eq(req->op_case, MAILROOM__REQUEST__OP_ASSIST);
+	cr_expect_str_eq(req->assist->ref, id);
+	cr_expect_eq(req->assist->working_days, 3);
+	mailroom__request__free_unpacked(req, NULL);
+
+	/* A date typed in is no field of an assist. */
+	make(&c, alice_sk, "POST", path, "{\"queue\":\"roads\",\"due\":\"2026-12-31\",\"reason\":\"核实\"}",
+	     now_s(), "nonce-assist-00000002");
+	cr_expect_neq(open_req(&c, &req, &who, &error), PB_OK);
+	cr_expect_str_eq(error, "unknown_field");
+}

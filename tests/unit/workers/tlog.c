@@ -197,6 +197,8 @@ void tl_compute(const struct tl_store *s, Mailroom__Clock *c)
 	c->due_ms = c->computed_due_ms;
 	if (c->platform_due_ms > 0 && c->platform_due_ms < c->computed_due_ms)
 		c->due_ms = c->platform_due_ms;
+	if (c->group_due_ms > 0 && c->group_due_ms < c->due_ms)
+		c->due_ms = c->group_due_ms;
 }
 
 static int64_t step_at(const struct tl_store *s, const Mailroom__Clock *c, int step)
@@ -275,6 +277,8 @@ static const struct {
 	[EVT(FEE_NOTICE)] = {0, TX_NOTICE, 0, 0},
 	[EVT(CORRECTION_RECEIVED)] = {0, 0, 1, 0},
 	[EVT(FEE_PAID)] = {0, 0, 1, 0},
+	[EVT(MERGED)] = {STS(CLOSED), 0, 0, 0},
+	[EVT(UNMERGED)] = {STS(QUEUED), 0, 0, 1},
 };
 
 static const char *const texts[] = {
