@@ -25,6 +25,8 @@ static const struct rt_optab_row optab[] = {
 	ROW(RELEASE, 1, H, RT_RIGHT_NONE, rt_op_release),
 	ROW(TRANSFER, 1, H, RT_RIGHT_NONE, rt_op_transfer),
 	ROW(RETURN_TO_DISPATCH, 1, H, RT_RIGHT_NONE, rt_op_return_to_dispatch),
+	ROW(REFER, 1, H, RT_RIGHT_NONE, rt_op_refer),
+	ROW(REPEAT_DECIDE, 1, H, RT_RIGHT_NONE, rt_op_repeat_decide),
 	ROW(QUEUES, 0, H, RT_RIGHT_NONE, rt_op_queues),
 	ROW(CLOCK, 1, H, RT_RIGHT_NONE, rt_op_clock),
 	ROW(HOTLINE, 1, H, RT_RIGHT_NONE, rt_op_hotline),

@@ -178,6 +178,10 @@ struct pb_conf {
 	int disc_fee_days;                  /* time to pay a fee notice */
 	int disc_repeat_window_days;        /* repeats: earlier applications this recent */
 	int disc_repeat_permille;           /* repeats: resemblance from this (0-1000) */
+	/* [repeats] the plain channels: a window per channel (0: off), one
+	 * resemblance threshold */
+	int repeat_window_days[PB_CH_COUNT];
+	int repeat_permille;
 
 	/* [handler.NAME] */
 	int nhandlers;
