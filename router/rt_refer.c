@@ -88,10 +88,11 @@ static int old_contact(struct rt_core *core, struct rt_result *res,
 	return PB_OK;
 }
 
-/* A message referred into disclosure becomes an application whose
- * applicant is the citizen as known; the identity document is missing,
- * so the receipt waits for a handler's confirmation (Art. 31: the day
- * both sides confirm), as a mailed one does. */
+/* A message referred into disclosure becomes an online application
+ * whose applicant is the citizen as known. Its legal receipt is the
+ * referral (Art. 31, online: the office has the request and says so to
+ * the applicant through the status view); an identity document the
+ * office needs is asked for by a correction (Art. 30). */
 static int referred_application(struct rt_core *core, struct rt_result *res,
                                 const Mailroom__Contact *c, Mailroom__DisclosureState *d)
 {
@@ -109,8 +110,8 @@ static int referred_application(struct rt_core *core, struct rt_result *res,
 	d->delivery = (char *)"online";
 	d->submission_mode = (char *)"online";
 	d->phase = MAILROOM__DISCLOSURE_PHASE__DISCLOSURE_OPEN;
-	d->receipt_confirmed = 0;
-	d->receipt_evidence = (char *)"";
+	d->receipt_confirmed = 1;
+	d->receipt_evidence = (char *)"referred from another channel";
 	plen = mailroom__applicant__get_packed_size(&a);
 	if (!(plain = malloc(plen ? plen : 1)))
 		return PB_ENOMEM;
