@@ -131,12 +131,9 @@ int rt_requeue(st_txn *t, Mailroom__StoredMessage *m, const char *queue, uint32_
 /* Return to dispatch (rt_dispatch.c). */
 int rt_op_return_to_dispatch(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                              const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
-/* Referral across channels (rt_refer.c): the operation, and its rules
- * as the tests see them. */
+/* Referral across channels (rt_refer.c). */
 int rt_op_refer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
-int rt_refer_target_ok(int from, int to);
-int rt_refer_outcome_ok(const char *outcome);
 /* Repeats on the plain channels (rt_repeat.c): the check at intake
  * (indexes m under its contact's hashes; flags the closest earlier
  * message), the earlier case in a handler's view, the decision. */

@@ -294,7 +294,8 @@ int au_repeat_decided(struct au_rules *R)
 	if ((cls = by_handler(R, "REPEAT_DECIDED")))
 		return cls;
 	if (!d->flagged)
-		return au_state(R, "REPEAT_DECIDED on a message never flagged as a repeat");
+		return au_state(R, "REPEAT_DECIDED on %s never flagged as a repeat",
+		                d->phase ? "an application" : "a message");
 	if (d->repeat_decided)
 		return au_state(R, "REPEAT_DECIDED a second time");
 	if (strcmp(v, "confirmed") != 0 && strcmp(v, "dismissed") != 0)
