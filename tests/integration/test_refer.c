@@ -108,6 +108,70 @@ static void refer_ok(json_t *j, const char *channel, char *out, size_t len)
 	snprintf(out, len, "%s", it_str(j, "referred_to.tracking_code"));
 }
 
+/* The /track page through its form, as a browser: one curl handle with
+ * its cookie engine on (the form's token is bound to the cookie). */
+struct page {
+	char *p;
+	size_t n;
+};
+
+static size_t on_page(char *d, size_t sz, size_t nm, void *arg)
+{
+	struct page *pg = arg;
+	char *q = realloc(pg->p, pg->n + sz * nm + 1);
+
+	if (!q)
+		return 0;
+	memcpy(q + pg->n, d, sz * nm);
+	pg->n += sz * nm;
+	q[pg->n] = '\0';
+	pg->p = q;
+	return sz * nm;
+}
+
+static long fetch(CURL *h, const char *path, const char *form, struct page *pg)
+{
+	char url[256];
+	long status = 0;
+
+	snprintf(url, sizeof(url), "%s%s", env.base, path);
+	free(pg->p);
+	*pg = (struct page){0};
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_PROXY, "");
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_page);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, pg);
+	if (form)
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	else
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+/* The HTML of code's /track page; the caller frees it. */
+static char *track_page(const char *code)
+{
+	CURL *h = curl_easy_init();
+	struct page pg = {0};
+	char token[128], body[512];
+	const char *p;
+
+	cr_assert_not_null(h);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	cr_assert_eq(fetch(h, "/track", NULL, &pg), 200);
+	p = pg.p ? strstr(pg.p, "name=\"token\" value=\"") : NULL;
+	cr_assert_not_null(p, "no form token: %s", pg.p);
+	p += strlen("name=\"token\" value=\"");
+	snprintf(token, sizeof(token), "%.*s", (int)strcspn(p, "\""), p);
+	snprintf(body, sizeof(body), "token=%s&code=%s&key=%s", token, code, key);
+	long st = fetch(h, "/track", body, &pg);
+	cr_assert_eq(st, 200, "POST /track: HTTP %ld: %.300s", st, pg.p);
+	curl_easy_cleanup(h);
+	return pg.p;
+}
+
 static long channel_count(json_t *rep, const char *channel, const char *what)
 {
 	char path[64];
@@ -211,6 +275,13 @@ Test(refer, across_channels_with_one_key, .init = it_init, .fini = it_fini, .tim
 	j = status(code4);
 	cr_expect_str_eq(it_str(j, "referred_from.channel"), "disclosure");
 	json_decref(j);
+	/* the web page says the same, in words */
+	char *html = track_page(code1);
+	cr_expect(strstr(html, "已转为") && strstr(html, code2) && strstr(html, "监督投诉"), "%s", html);
+	free(html);
+	html = track_page(code2);
+	cr_expect(strstr(html, "转自") && strstr(html, code1) && strstr(html, "局长信箱"), "%s", html);
+	free(html);
 	/* the applicant's contact went with the application */
 	cr_assert_eq(handler(&j, "pull", "--queue", "supervision", "--wait", "5", NULL), 0);
 	cr_expect_str_eq(it_str(j, "message.tracking_code"), code4);
