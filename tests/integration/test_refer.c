@@ -293,6 +293,9 @@ Test(refer, across_channels_with_one_key, .init = it_init, .fini = it_fini, .tim
 	free(out);
 	cr_expect_eq(mr_audit_cmd(&env, &out, "trail", code1, NULL), 0);
 	cr_expect(out && strstr(out, "REFERRED"), "%s", out ? out : "");
+	char rel[48];
+	snprintf(rel, sizeof(rel), "related=%s", id2);
+	cr_expect(out && strstr(out, rel), "the referral names the new case: %s", out ? out : "");
 	cr_expect(out && !strstr(out, NOTICE), "the notice in the public trail: %s", out ? out : "");
 	cr_expect(out && strstr(out, "reply=on_time"), "answered by referral: %s", out ? out : "");
 	free(out);

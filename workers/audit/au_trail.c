@@ -181,6 +181,11 @@ static void print_record(const Mailroom__AuditRecord *r, const struct au_text *t
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		printf(" content_hash=%s", hash);
 	}
+	if (r->related_id.len == PB_ID_LEN) {   /* a repeat's earlier message, a referral's new case */
+		char idt[PB_ID_TEXT_LEN + 1];
+		pb_id_to_text(r->related_id.data, idt);
+		printf(" related=%s", idt);
+	}
 	print_kv("approver", r->approver);
 	print_kv("ref", r->external_ref);
 	print_kv("detail", r->detail);
@@ -210,6 +215,14 @@ static json_t *record_json(const Mailroom__AuditRecord *r, const struct au_text 
 	                 r->due_provisional, "ack_due", au_time_json(r->ack_due_ms, 1), "old_due",
 	                 au_time_json(r->old_due_ms, 1), "approver", r->approver, "detail",
 	                 r->detail, "content_hash", h, "external_ref", r->external_ref);
+	if (j && r->related_id.len == PB_ID_LEN) {
+		char idt[PB_ID_TEXT_LEN + 1];
+		pb_id_to_text(r->related_id.data, idt);
+		if (json_object_set_new(j, "related", json_string(idt))) {
+			json_decref(j);
+			return NULL;
+		}
+	}
 	if (j && ntx && json_object_set_new(j, "texts", texts_json(tx, ntx, keyed))) {
 		json_decref(j);
 		j = NULL;
