@@ -18,7 +18,8 @@
 #include <string.h>
 
 #define DAY_MS (86400LL * 1000)
-#define SCAN_MAX 200          /* earlier messages compared per contact, newest first */
+#define SCAN_MAX 50           /* earlier messages compared per contact, newest first: the
+                               * writer thread pays for each */
 #define TEXT_MAX (10000 * 4 + 200 * 4 + 2)
 
 int rt_contact_norm(const char *kind, const char *in, char *out, size_t len)
