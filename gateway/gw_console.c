@@ -309,6 +309,10 @@ static json_t *result_json(const Mailroom__Response *r)
 		return json_pack("{s:o*}", "message", view(r->hotline));
 	case MAILROOM__RESPONSE__RESULT_DISCLOSURE:
 		return json_pack("{s:o*}", "message", view(r->disclosure));
+	case MAILROOM__RESPONSE__RESULT_REFER:
+		return json_pack("{s:o*}", "message", view(r->refer));
+	case MAILROOM__RESPONSE__RESULT_REPEAT_DECIDE:
+		return json_pack("{s:o*}", "message", view(r->repeat_decide));
 	case MAILROOM__RESPONSE__RESULT_DETAIL:
 		return json_pack("{s:o*}", "message", detail(r->detail));
 	case MAILROOM__RESPONSE__RESULT_SUPERVISE:

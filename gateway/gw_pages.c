@@ -767,6 +767,25 @@ static void step(struct gw_buf *b, int64_t ms, const char *what)
 	gw_buf_str(b, "</li>\n");
 }
 
+static const char *channel_title(int channel)
+{
+	for (size_t i = 0; i < NCHANNELS; i++)
+		if (channels[i].channel == channel)
+			return channels[i].title;
+	return "其他渠道";
+}
+
+/* A referral names the other case; the same access key opens it. */
+static void referral_fact(struct gw_buf *b, const char *name, const char *code, int channel)
+{
+	char v[96];
+
+	if (!code || !*code)
+		return;
+	snprintf(v, sizeof(v), "%s（%s，用同一查询密码查询）", code, channel_title(channel));
+	fact(b, name, v);
+}
+
 static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
                                    const Mailroom__MessageView *m)
 {
@@ -783,6 +802,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 		fact(&b, "并入", m->merged_into);
 	if (m->queue && *m->queue)
 		fact(&b, "承办部门", pb_conf_department(&r->g->conf, m->queue));
+	referral_fact(&b, "已转为", m->referred_to_tracking, m->referred_to_channel);
+	referral_fact(&b, "转自", m->referred_from_tracking, m->referred_from_channel);
 	fmt_time(m->received_ms, when, sizeof(when));
 	fact(&b, "收到时间", when);
 	if (m->ack_due_ms && m->status == MAILROOM__STATUS__STATUS_QUEUED) {
@@ -830,6 +851,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 		         m->merged_into);
 		step(&b, m->merged_ms, when);
 	}
+	if (m->referred_to_tracking && *m->referred_to_tracking)
+		step(&b, m->referred_ms, "不属于本渠道办理范围，已转入其他渠道办理");
 	if (m->replied_ms)
 		step(&b, m->replied_ms, "已答复");
 	gw_buf_str(&b, "</ol>\n");

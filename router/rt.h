@@ -138,6 +138,16 @@ const char *rt_route(const struct pb_conf *c, int channel, const char *category,
 /* Resemblance of two texts, 0-1000: Jaccard similarity of their
  * character bigrams after normalisation (rt_similar.c). */
 int rt_similarity_permille(const char *a, const char *b, int *permille);
+/* A contact normalised for the repeat index (rt_repeat.c): kind "phone"
+ * keeps the digits (a +86 mobile without its country code, at least 5
+ * digits), "email" is trimmed and lower-cased and needs an '@'. 0 or -1
+ * when it is no usable contact. */
+int rt_contact_norm(const char *kind, const char *in, char *out, size_t len);
+/* Referral (rt_refer.c): 1 when a message of channel from may be referred
+ * to channel to; 1 when an application referred away may close with
+ * this outcome. */
+int rt_refer_target_ok(int from, int to);
+int rt_refer_outcome_ok(const char *outcome);
 
 /* Nonce cache: refuses a nonce seen within the last window. */
 struct rt_replay;

@@ -23,12 +23,14 @@ static int plain_submit(struct rt_core *core, st_txn *t, const struct rt_princip
 		return rc ? rc : rt_submit_answer(core, t, res, stored, 1);
 	if ((rc = rt_msg_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms, res,
 	                        &stored)) ||
+	    (rc = rt_repeat_check(core, t, res, stored, s->contact, now_ms)) ||
 	    (rc = rt_idem_put(t, s, stored->id.data, res)))
 		return rc;
 	return rt_submit_answer(core, t, res, stored, 0);
 }
 
-const struct rt_chan rt_chan_plain_row = {.name = "plain", .submit = plain_submit};
+const struct rt_chan rt_chan_plain_row = {
+	.name = "plain", .submit = plain_submit, .pulled = rt_repeat_view};
 
 /* Petitions (信访) arrive by import only: no submissions of their own. */
 const struct rt_chan rt_chan_petition_row = {.name = "petition"};

@@ -78,6 +78,8 @@ struct bctx {
 		Mailroom__UnmergeReq unmerge;
 		Mailroom__AssistReq assist;
 		Mailroom__OpinionReq opinion;
+		Mailroom__ReferReq refer;
+		Mailroom__RepeatDecideReq repeat_decide;
 	} u;
 	char idtext[PB_ID_TEXT_LEN + 1];   /* the path's id, for requests naming a message by ref */
 	char *refs[16];
@@ -371,6 +373,45 @@ static int b_opinion(struct bctx *b)
 	return PB_OK;
 }
 
+/* 转办 to another channel (rt_refer.c). */
+static int b_refer(struct bctx *b)
+{
+	const char *to, *reason, *outcome = NULL, *basis = NULL;
+	int rc, ch;
+
+	if ((rc = lease(b, 1)) || (rc = str(b, b->body, "to", 1, &to)) ||
+	    (rc = str(b, b->body, "reason", 1, &reason)) ||
+	    (rc = str(b, b->body, "outcome", 0, &outcome)) ||
+	    (rc = str(b, b->body, "legal_basis", 0, &basis)))
+		return rc;
+	if ((ch = pb_channel_parse(to)) <= 0)
+		return bad(b, "invalid_channel", "%s is not a channel", "to");
+	mailroom__refer_req__init(&b->u.refer);
+	b->u.refer.lease = &b->ref;
+	b->u.refer.to = (Mailroom__Channel)ch;
+	b->u.refer.reason = (char *)reason;
+	b->u.refer.outcome = (char *)(outcome ? outcome : "");
+	b->u.refer.legal_basis = (char *)(basis ? basis : "");
+	OP(refer, REFER);
+	return PB_OK;
+}
+
+/* A plain channel's repeat flag: confirmed or dismissed. */
+static int b_repeat(struct bctx *b)
+{
+	const char *decision;
+	int rc;
+
+	if ((rc = str(b, b->body, "decision", 1, &decision)))
+		return rc;
+	mailroom__repeat_decide_req__init(&b->u.repeat_decide);
+	b->u.repeat_decide.id.data = b->id;
+	b->u.repeat_decide.id.len = PB_ID_LEN;
+	b->u.repeat_decide.decision = (char *)decision;
+	OP(repeat_decide, REPEAT_DECIDE);
+	return PB_OK;
+}
+
 static const struct {
 	const char *name;
 	Mailroom__ClockAction action;
@@ -535,6 +576,8 @@ static const char *const f_assist[] = {"queue", "working_days", "reason", NULL};
 static const char *const f_opinion[] = {"queue", "text", NULL};
 static const char *const f_transfer[] = {"lease", "to", "reason", NULL};
 static const char *const f_clock[] = {"reason", "working_days", "approver", "received_at", NULL};
+static const char *const f_refer[] = {"lease", "to", "reason", "outcome", "legal_basis", NULL};
+static const char *const f_repeat[] = {"decision", NULL};
 static const char *const f_hotline[] = {"lease", "text", "reason_code", "until", NULL};
 static const char *const f_disclosure[] = {"lease", "text", "party", "outcome", "legal_basis",
                                            "approver", "evidence", "reason", "decision",
@@ -556,6 +599,8 @@ static const struct route {
 	{"POST", "messages/*/release", b_lease_op, f_lease},
 	{"POST", "messages/*/renew", b_lease_op, f_lease},
 	{"POST", "messages/*/transfer", b_transfer, f_transfer},
+	{"POST", "messages/*/refer", b_refer, f_refer},
+	{"POST", "messages/*/repeat", b_repeat, f_repeat},
 	{"POST", "messages/*/pause", b_clock, f_clock},
 	{"POST", "messages/*/resume", b_clock, f_clock},
 	{"POST", "messages/*/extend", b_clock, f_clock},

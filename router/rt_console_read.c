@@ -2,6 +2,7 @@
  * with its timeline, for a handler of its queue, and the supervision
  * (督办) counts, for handlers with supervise = yes. Both read a snapshot
  * and never wait on the writer. */
+#include "rt_chan.h"
 #include "rt_ops.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -82,6 +83,10 @@ static int read_detail(struct rt_core *core, st_txn *t, const struct rt_principa
 	if (!mine && !who->handler->may_supervise)
 		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such message");
 	if (rt_view(core, res, m, mine, &res->resp.detail))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	/* what only the department's own handlers see (an earlier repeat) */
+	const struct rt_chan *ch = rt_chan_of(m->channel);
+	if (mine && ch->pulled && ch->pulled(t, res, res->resp.detail))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	int rc = timeline(t, m, res, res->resp.detail);
 	if (rc)

@@ -119,8 +119,9 @@ int rt_op_import(struct rt_core *core, st_txn *t, const struct rt_principal *who
 
 	if (s->channel == MAILROOM__CHANNEL__CHANNEL_DISCLOSURE)
 		rc = rt_disclosure_create(core, t, actor, s, ref, r->received_ms, res, &m);
-	else if (!(rc = rt_check_texts(s, res)))
-		rc = rt_msg_create(core, t, actor, s, ref, r->received_ms, res, &m);
+	else if (!(rc = rt_check_texts(s, res)) &&
+	         !(rc = rt_msg_create(core, t, actor, s, ref, r->received_ms, res, &m)))
+		rc = rt_repeat_check(core, t, res, m, s->contact, r->received_ms);
 	if (rc)
 		return rc;
 	memcpy(id, m->id.data, PB_ID_LEN);

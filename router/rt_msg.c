@@ -99,6 +99,12 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->imported = m->imported;
 	v->merged_into = m->merged_into_code;
 	v->merged_ms = m->merged_ms;
+	/* Referral: both cases name each other, to the citizen too. */
+	v->referred_to_tracking = m->referred_to_tracking;
+	v->referred_to_channel = m->referred_to_channel;
+	v->referred_from_tracking = m->referred_from_tracking;
+	v->referred_from_channel = m->referred_from_channel;
+	v->referred_ms = m->referred_ms;
 	for (size_t i = 0; i < m->n_clocks; i++)
 		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
 			v->paused_since_ms = m->clocks[i]->paused_since_ms;
@@ -119,6 +125,9 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 		v->n_merged_codes = m->n_merged_codes;
 		v->assists = m->assists;
 		v->n_assists = m->n_assists;
+		v->repeat_of = m->repeat_of;
+		v->repeat_permille = m->repeat_permille;
+		v->repeat_decision = m->repeat_decision;
 		if (!hide && m->contact_sealed.len) {
 			uint8_t *plain;
 			size_t plen;

@@ -136,6 +136,17 @@ int rt_op_search(struct rt_core *core, st_txn *t, const struct rt_principal *who
                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_search_rebuild(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                          const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Referral across channels (rt_refer.c). */
+int rt_op_refer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Repeats on the plain channels (rt_repeat.c): the check at intake
+ * (indexes m under its contact's hashes; flags the closest earlier
+ * message), the earlier case in a handler's view, the decision. */
+int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
+                    Mailroom__StoredMessage *m, const Mailroom__Contact *c, int64_t received_ms);
+int rt_repeat_view(st_txn *t, struct rt_result *res, Mailroom__MessageView *v);
+int rt_op_repeat_decide(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                        const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* The generic answer on a held lease: the message replied, its record. */
 int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                    Mailroom__StoredMessage *m, const char *text, int64_t now_ms,

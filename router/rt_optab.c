@@ -30,6 +30,8 @@ static const struct rt_optab_row optab[] = {
 	ROW(ASSIST, 1, H, RT_RIGHT_NONE, rt_op_assist),
 	ROW(OPINION, 1, H, RT_RIGHT_NONE, rt_op_opinion),
 	ROW(ASSIST_LIST, 0, H, RT_RIGHT_NONE, rt_op_assist_list),
+	ROW(REFER, 1, H, RT_RIGHT_NONE, rt_op_refer),
+	ROW(REPEAT_DECIDE, 1, H, RT_RIGHT_NONE, rt_op_repeat_decide),
 	ROW(QUEUES, 0, H, RT_RIGHT_NONE, rt_op_queues),
 	ROW(CLOCK, 1, H, RT_RIGHT_NONE, rt_op_clock),
 	ROW(HOTLINE, 1, H, RT_RIGHT_NONE, rt_op_hotline),

@@ -109,9 +109,10 @@ int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);
  * name the latest of several, e.g. "12345:<order_no>" (st_outbox.c). */
 int st_extref_set(st_txn *t, const char *ref, const uint8_t id[16]);
 
-/* Disclosure applicants: applications indexed by a keyed hash of the
- * applicant's identity (st_applicant_hash), in receipt order, so repeats
- * are found without reading personal data. */
+/* Disclosure applicants, and the plain channels' contacts: messages
+ * indexed by a keyed hash of the applicant's identity or of a contact
+ * (st_applicant_hash; id_type is the domain), in receipt order, so
+ * repeats are found without reading personal data. */
 void st_applicant_hash(const st_env *env, const char *id_type, const char *id_number,
                        uint8_t out[ST_HASH_LEN]);
 int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t received_ms,

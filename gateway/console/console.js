@@ -78,7 +78,9 @@ const ERRORS = {
   review_mismatch: "复议或诉讼信息与已登记的不一致。",
   review_closed: "该复议或诉讼已经审结。",
   repeat_decided: "重复申请已经判定过。",
-  not_flagged: "此申请没有被标为可能重复。",
+  not_flagged: "此件没有被标为可能重复。",
+  invalid_channel: "不能转到这个渠道。",
+  legal_basis_required: "依申请公开转出需要填写法律依据。",
   not_hotline: "此件不是 12345 转办件。",
   already_signed: "已经签收。",
   not_signed: "请先签收。",
@@ -100,7 +102,8 @@ const EVENT = {
   citizen_replied: "市民回复", receipt_confirmed: "确认收到", correction_requested: "要求补正",
   correction_received: "收到补正", consultation_started: "征求意见", consultation_ended: "征求意见结束",
   fee_notice: "收费通知", fee_paid: "已缴费", decided: "作出决定", delivered: "送达",
-  review_recorded: "登记复议或诉讼", repeat_flagged: "可能重复申请", repeat_decided: "重复申请判定",
+  review_recorded: "登记复议或诉讼", repeat_flagged: "可能重复", repeat_decided: "重复判定",
+  returned_to_dispatch: "退回分派", referred: "转其他渠道办理",
 };
 // The 21 outcome codes (proto/base/pb_disc.c) with the annual report's labels.
 const OUTCOMES = [
@@ -131,6 +134,8 @@ const OUTCOMES = [
 const ACTIONS = {
   reply: { path: "reply", lease: true, done: "已答复。" },
   transfer: { path: "transfer", lease: true, done: "已转办。" },
+  refer: { path: "refer", lease: true, done: "已转入其他渠道，新件的查询码见“已转为”。" },
+  "plain-repeat": { path: "repeat", done: "已登记判定。" },
   pause: { path: "pause", done: "已暂停计时。" },
   resume: { path: "resume", done: "已恢复计时。" },
   extend: { path: "extend", done: "已延期，答复时限已更新。", numbers: ["working_days"] },
@@ -431,6 +436,14 @@ function show(m) {
   if (m.merged) add("并入此件的来信", m.merged.join("、"));
   for (const a of m.assists || [])
     add(`协办：${a.queue}`, a.delivered_at ? `已反馈（${time(a.delivered_at)}）：${a.opinion || ""}` : `反馈期限 ${time(a.due_at)}`);
+  const ref = (r) => r && `${r.tracking_code}（${CHANNEL[r.channel] || r.channel}）`;
+  add("已转为", ref(m.referred_to));
+  add("转自", ref(m.referred_from));
+  // A possible repeat: a suggestion with the earlier case, never a refusal.
+  const rp = m.repeat || (m.disclosure && m.disclosure.repeat);
+  if (rp)
+    add("可能重复", `与 ${rp.of_tracking_code || rp.of} 相似（${Math.round(rp.permille / 10)}%）` +
+      (rp.decision ? `，已判定：${rp.decision === "confirmed" ? "确属重复" : "不属于重复"}` : "，待判定"));
   const h = m.hotline;
   if (h) {
     add("12345 工单", `${h.order_no}（第 ${h.dispatch_seq} 次派单）`);
@@ -460,6 +473,10 @@ function show(m) {
   $("actions").hidden = !myQueues.includes(m.queue) || !open;
   $("more-disclosure").hidden = !d;
   $("more-hotline").hidden = !h;
+  $("more-refer").hidden = !!h;
+  $("more-repeat").hidden = !m.repeat || !!m.repeat.decision;
+  $("refer-disclosure").hidden = !d;
+  for (const id of ["f-outcome", "f-basis"]) $(id).disabled = !d;
   $("reply-form").hidden = !!d;
   $("message-box").hidden = false;
 }
@@ -510,7 +527,7 @@ async function trail(id) {
 function body(form, spec) {
   const out = {};
   for (const el of form.elements) {
-    if (!el.name || el.value.trim() === "") continue;
+    if (!el.name || el.disabled || el.value.trim() === "") continue;
     if (spec.flags && spec.flags.includes(el.name)) {
       out[el.name] = el.checked;
       continue;
@@ -544,7 +561,6 @@ async function act(form) {
   try {
     const doc = await call("POST", `/api/v1/messages/${current.id}/${spec.path}`, body(form, spec));
     form.reset();
-    say(spec.done);
     if (doc.message.status !== "leased") current.lease = null;
     if (myQueues.includes(doc.message.queue)) await detail();
     else {
@@ -552,6 +568,8 @@ async function act(form) {
       clearInterval(leaseTimer);
       $("message-box").hidden = true;
     }
+    // Said once the view shows the change, so what is read matches it.
+    say(spec.done);
     await refresh();
   } catch (e) {
     err.textContent = e.message;

@@ -103,6 +103,10 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->disc_repeat_window_days = 365;
 	c->disc_repeat_permille = 500;
 	c->assist_days = 5;
+	c->repeat_window_days[PB_CH_MAILBOX] = 30;
+	c->repeat_window_days[PB_CH_CONSULTATION] = 30;
+	c->repeat_window_days[PB_CH_COMPLAINT] = 30;
+	c->repeat_permille = 500;
 	for (int i = 1; i < PB_CH_COUNT; i++)
 		copy(c->default_queue[i], PB_NAME_MAX, "general");
 	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");
@@ -468,6 +472,10 @@ static const struct kv_int int_keys[] = {
 	I("disclosure", "repeat_window_days", 0, 3660, disc_repeat_window_days),
 	I("disclosure", "repeat_permille", 1, 1000, disc_repeat_permille),
 	I("assist", "days", 1, 60, assist_days),
+	I("repeats", "mailbox_window_days", 0, 3660, repeat_window_days[PB_CH_MAILBOX]),
+	I("repeats", "consultation_window_days", 0, 3660, repeat_window_days[PB_CH_CONSULTATION]),
+	I("repeats", "complaint_window_days", 0, 3660, repeat_window_days[PB_CH_COMPLAINT]),
+	I("repeats", "permille", 1, 1000, repeat_permille),
 };
 #undef I
 #undef Z

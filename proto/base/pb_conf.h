@@ -181,6 +181,10 @@ struct pb_conf {
 	/* [assist] 协办: an assisting queue's opinion is due this many
 	 * working days after it was asked, unless the lead says otherwise */
 	int assist_days;
+	/* [repeats] the plain channels: a window per channel (0: off), one
+	 * resemblance threshold */
+	int repeat_window_days[PB_CH_COUNT];
+	int repeat_permille;
 
 	/* [handler.NAME] */
 	int nhandlers;

@@ -250,6 +250,41 @@ static json_t *repeat_json(const Mailroom__DisclosureView *d)
 	return done(&b);
 }
 
+/* A referral names the other case by its code and channel: the
+ * citizen's access key opens both. */
+static json_t *referral_json(const char *tracking, int channel, int64_t at_ms)
+{
+	struct build b = {NULL, 0};
+
+	if (!tracking || !*tracking)
+		return json_null();
+	if (!(b.obj = json_object()))
+		return NULL;
+	put(&b, "tracking_code", json_string(tracking));
+	put(&b, "channel", str(pb_channel_name(channel)));
+	put(&b, "at", time_json(at_ms));
+	return done(&b);
+}
+
+/* A plain channel's flagged repeat, for handlers. */
+static json_t *plain_repeat_json(const Mailroom__MessageView *v)
+{
+	struct build b = {NULL, 0};
+	char id[PB_ID_TEXT_LEN + 1];
+
+	if (v->repeat_of.len != PB_ID_LEN)
+		return json_null();
+	if (!(b.obj = json_object()))
+		return NULL;
+	pb_id_to_text(v->repeat_of.data, id);
+	put(&b, "of", json_string(id));
+	put(&b, "of_tracking_code", opt_str(v->repeat_of_tracking));
+	put(&b, "of_received_at", time_json(v->repeat_of_received_ms));
+	put(&b, "permille", json_integer(v->repeat_permille));
+	put(&b, "decision", opt_str(v->repeat_decision));
+	return done(&b);
+}
+
 /* Citizens see where their application stands; handlers also who applied
  * and what the office knows about it. */
 static json_t *disclosure_json(const Mailroom__DisclosureView *d, enum pj_audience who)
@@ -369,12 +404,20 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 	if (v->due_recomputed_ms)
 		put(&b, "due_recomputed_at", time_json(v->due_recomputed_ms));
 	put(&b, "reply", reply_json(v));
+	if (v->referred_to_tracking && *v->referred_to_tracking)
+		put(&b, "referred_to",
+		    referral_json(v->referred_to_tracking, v->referred_to_channel, v->referred_ms));
+	if (v->referred_from_tracking && *v->referred_from_tracking)
+		put(&b, "referred_from",
+		    referral_json(v->referred_from_tracking, v->referred_from_channel, v->referred_ms));
 	/* 并单: closed into another message, whose answer is this one's. */
 	if (v->merged_into && *v->merged_into) {
 		put(&b, "merged_into", str(v->merged_into));
 		put(&b, "merged_at", time_json(v->merged_ms));
 	}
 	if (who == PJ_HANDLER) {
+		if (!v->disclosure && v->repeat_of.len == PB_ID_LEN)
+			put(&b, "repeat", plain_repeat_json(v));
 		if (v->n_merged_codes)
 			put(&b, "merged", codes_json(v->merged_codes, v->n_merged_codes));
 		if (v->n_assists)

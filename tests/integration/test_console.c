@@ -586,3 +586,64 @@ Test(console, search_box, .init = it_init, .fini = it_fini, .timeout = 120)
 	json_decref(sub);
 	IT_DOWN();
 }
+
+/* Referral and a plain channel's repeat through the console's signed
+ * routes: the detail shows the earlier case and the referral both ways. */
+Test(console, refer_and_decide_a_repeat, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	struct mr_http r;
+	struct key alice;
+	char id[32], first[32], lease[200], path[128], body[512], newcode[32];
+	json_t *j;
+
+	up();
+	alice = key_of(&env.handlers[0]);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		mr_http_free(&r);
+	}
+	/* the first letter, then the same again from the same phone */
+	j = pull(&alice, "general", first, lease);
+	cr_expect_null(it_get(j, "message.repeat"), "the first is no repeat");
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/release", first);
+	snprintf(body, sizeof(body), "{\"lease\":\"%s\"}", lease);
+	json_decref(ok(&alice, "POST", path, body));
+	j = pull(&alice, "general", id, lease);
+	if (strcmp(id, first) == 0) {   /* released ahead: take the other */
+		json_decref(j);
+		snprintf(path, sizeof(path), "/api/v1/messages/%s/release", first);
+		snprintf(body, sizeof(body), "{\"lease\":\"%s\"}", lease);
+		json_decref(ok(&alice, "POST", path, body));
+		json_decref(pull(&alice, "general", first, lease));
+		j = pull(&alice, "general", id, lease);
+	}
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s", id);
+	j = ok(&alice, "GET", path, NULL);
+	cr_expect(it_str(j, "message.repeat.of_tracking_code") != NULL, "%s", json_dumps(j, 0));
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/repeat", id);
+	refused(&alice, "POST", path, "{\"decision\":\"maybe\"}", NULL, 400, "invalid_field");
+	j = ok(&alice, "POST", path, "{\"decision\":\"dismissed\"}");
+	cr_expect_str_eq(it_str(j, "message.repeat.decision"), "dismissed");
+	json_decref(j);
+
+	/* refer it to complaints */
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/refer", id);
+	snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"to\":\"nowhere\",\"reason\":\"x\"}", lease);
+	refused(&alice, "POST", path, body, NULL, 400, "invalid_channel");
+	snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"to\":\"complaint\",\"reason\":\"转投诉件办理。\"}",
+	         lease);
+	j = ok(&alice, "POST", path, body);
+	cr_expect_str_eq(it_str(j, "message.status"), "replied");
+	cr_assert(mr_is_track(it_str(j, "message.referred_to.tracking_code")), "%s", json_dumps(j, 0));
+	snprintf(newcode, sizeof(newcode), "%s", it_str(j, "message.referred_to.tracking_code"));
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s", id);
+	j = ok(&alice, "GET", path, NULL);
+	cr_expect_str_eq(it_str(j, "message.referred_to.tracking_code"), newcode);
+	json_decref(j);
+	IT_DOWN();
+}

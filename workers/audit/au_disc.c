@@ -48,6 +48,9 @@ const char *const au_groups[AU_NGROUPS] = {
 #define OC_FEE_UNPAID 19
 #define MAX_EXTENSION_WD 20   /* Art. 33 */
 
+/* The outcomes a disclosure application referred away is DECIDED with. */
+const char *const au_referral_outcomes[2] = {"not_processed.petition_complaint", "other.other"};
+
 int au_code_index(const char *const *table, int n, const char *s)
 {
 	if (!s)
@@ -254,7 +257,7 @@ static int review(struct au_rules *R)
 	return AU_EXIT_OK;
 }
 
-static int repeat_flagged(struct au_rules *R)
+int au_repeat_flagged(struct au_rules *R)
 {
 	const Mailroom__AuditRecord *r = R->r;
 	struct mstate *o;
@@ -268,9 +271,13 @@ static int repeat_flagged(struct au_rules *R)
 		return au_state(R, "REPEAT_FLAGGED names no earlier application");
 	if (memcmp(r->related_id.data, R->m->id, PB_ID_LEN) == 0)
 		return au_state(R, "REPEAT_FLAGGED names the application itself");
-	if (!(o = au_rules_find(R, r->related_id.data)) || !o->d.phase) {
+	/* an application repeats an application; a plain message one of
+	 * its own channel */
+	if (!(o = au_rules_find(R, r->related_id.data)) || o->phase == PH_NEW ||
+	    (R->m->d.phase ? !o->d.phase : o->channel != R->m->channel)) {
 		pb_id_to_text(r->related_id.data, idt);
-		return au_state(R, "REPEAT_FLAGGED names %s, not an earlier disclosure application", idt);
+		return au_state(R, "REPEAT_FLAGGED names %s, not an earlier %s", idt,
+		                R->m->d.phase ? "disclosure application" : "message of its channel");
 	}
 	if (r->similarity_permille > 1000)
 		return au_state(R, "REPEAT_FLAGGED with similarity %u per mille", r->similarity_permille);
@@ -278,7 +285,7 @@ static int repeat_flagged(struct au_rules *R)
 	return AU_EXIT_OK;
 }
 
-static int repeat_decided(struct au_rules *R)
+int au_repeat_decided(struct au_rules *R)
 {
 	const char *v = str(R->r->detail);
 	struct dstate *d = &R->m->d;
@@ -287,12 +294,46 @@ static int repeat_decided(struct au_rules *R)
 	if ((cls = by_handler(R, "REPEAT_DECIDED")))
 		return cls;
 	if (!d->flagged)
-		return au_state(R, "REPEAT_DECIDED on an application never flagged as a repeat");
+		return au_state(R, "REPEAT_DECIDED on %s never flagged as a repeat",
+		                d->phase ? "an application" : "a message");
 	if (d->repeat_decided)
 		return au_state(R, "REPEAT_DECIDED a second time");
 	if (strcmp(v, "confirmed") != 0 && strcmp(v, "dismissed") != 0)
 		return au_state(R, "REPEAT_DECIDED '%.40s', not confirmed or dismissed", v);
 	d->repeat_decided = 1;
+	return AU_EXIT_OK;
+}
+
+/* REFERRED: a handler closed the message as belonging to another
+ * channel; related_id names the case opened for it, RECEIVED in the same
+ * transaction just before, in another channel, and named by no other
+ * referral. */
+int au_referred(struct au_rules *R)
+{
+	const Mailroom__AuditRecord *r = R->r;
+	struct mstate *o;
+	char idt[PB_ID_TEXT_LEN + 1];
+
+	if (!au_as_handler(R))
+		return au_state(R, "REFERRED by someone other than a handler");
+	if (R->m->referred)
+		return au_state(R, "REFERRED a second time");
+	if (r->related_id.len != PB_ID_LEN || memcmp(r->related_id.data, R->m->id, PB_ID_LEN) == 0)
+		return au_state(R, "REFERRED names no other case");
+	pb_id_to_text(r->related_id.data, idt);
+	if (!(o = au_rules_find(R, r->related_id.data)) || o->phase == PH_NEW || o->received_at >= r->index)
+		return au_state(R, "REFERRED to %s, which was never RECEIVED", idt);
+	if (o->channel == R->m->channel)
+		return au_state(R, "REFERRED to %s, a case of its own channel", idt);
+	if (o->referral_new || o->referred)
+		return au_state(R, "REFERRED to %s, which another referral names or which was referred away", idt);
+	if (r->content_hash.len == 0)
+		return au_state(R, "REFERRED without the notice's content hash");
+	o->referral_new = 1;
+	R->m->referred = 1;
+	R->m->phase = PH_REPLIED;
+	R->m->closed_at = r->index;
+	R->m->acked = 1;
 	return AU_EXIT_OK;
 }
 
@@ -427,6 +468,8 @@ int au_disc_record(struct au_rules *R, int ev, int *handled)
 
 	*handled = 0;
 	evn(ev, name, sizeof(name));
+	if (!d->phase && (ev == EV(REPEAT_FLAGGED) || ev == EV(REPEAT_DECIDED)))
+		return AU_EXIT_OK;   /* a plain channel's repeat: au_rules.c */
 	if (!d->phase) {
 		*handled = disc_ev;
 		return disc_ev ? au_state(R, "%s on a message that is not a disclosure application", name)
@@ -436,6 +479,17 @@ int au_disc_record(struct au_rules *R, int ev, int *handled)
 	 * repeat as soon as the application is stored. */
 	if (m->phase == PH_RECEIVED && ev != EV(REPEAT_FLAGGED))
 		return AU_EXIT_OK;
+	/* Referred away: the DECIDED that closed it, then REFERRED at once
+	 * (router/rt_refer.c). */
+	if (ev == EV(REFERRED)) {
+		*handled = 1;
+		if (d->phase != DP_DECIDED || R->r->index != d->decided_at + 1)
+			return au_state(R, "REFERRED on a disclosure application not DECIDED by the record before");
+		if (au_code_index(au_referral_outcomes, 2, R->r->outcome) < 0)
+			return au_state(R, "REFERRED with outcome '%.60s', not one a referral closes with",
+			                str(R->r->outcome));
+		return au_referred(R);
+	}
 	if (d->phase >= DP_DECIDED && ev != EV(DELIVERED) && ev != EV(REVIEW_RECORDED) &&
 	    ev != EV(REPEAT_DECIDED)) {
 		*handled = 1;
@@ -471,9 +525,9 @@ int au_disc_record(struct au_rules *R, int ev, int *handled)
 			return au_state(R, "REVIEW_RECORDED before the application was DECIDED");
 		return review(R);
 	case EV(REPEAT_FLAGGED):
-		return repeat_flagged(R);
+		return au_repeat_flagged(R);
 	case EV(REPEAT_DECIDED):
-		return repeat_decided(R);
+		return au_repeat_decided(R);
 	case EV(RECEIPT_CONFIRMED):
 	case EV(CORRECTION_REQUESTED):
 	case EV(CORRECTION_RECEIVED):

@@ -25,6 +25,9 @@ extern const char *const au_groups[AU_NGROUPS];
 
 /* Index of s in a table of n names, or -1 (NULL never matches). */
 int au_code_index(const char *const *table, int n, const char *s);
+/* The outcomes a disclosure application referred away is DECIDED with
+ * (router/rt_refer.c). */
+extern const char *const au_referral_outcomes[2];
 /* How a review names its case: the number (records before commitments) or
  * its commitment in hex, equal for equal numbers of one message; NULL when
  * it names none. buf holds the hex. */

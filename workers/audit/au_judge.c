@@ -1,7 +1,8 @@
 /* Judging a message as of an instant (au_judge.h). What ends a clock is
  * what the state machine (au_rules.c, au_disc.c) says closes a message:
  *
- *   answered      REPLIED, a disclosure DECIDED, a 12345 RETURNED; the
+ *   answered      REPLIED, a disclosure DECIDED, a 12345 RETURNED, a
+ *                 REFERRED (answered by referral to another channel); the
  *                 first answer counts (a returned order re-dispatched was
  *                 answered all the same)
  *   acknowledged  LEASED (a 12345 order: SIGNED), or any answer
@@ -43,7 +44,7 @@ const struct au_jmsg *au_judge_find(const struct au_judge *j, const uint8_t id[P
 
 static int answers(int ev)
 {
-	return ev == EV(REPLIED) || ev == EV(DECIDED) || ev == EV(RETURNED);
+	return ev == EV(REPLIED) || ev == EV(DECIDED) || ev == EV(RETURNED) || ev == EV(REFERRED);
 }
 
 /* The due instants a record carries; the connector's notes carry none. */

@@ -4,7 +4,11 @@
  *   LEASED only while queued, by a handler; LEASE_RENEWED, REPLIED,
  *   RELEASED, TRANSFERRED and RETURNED_TO_DISPATCH only while leased and
  *   by the lease holder;
- *   LEASE_EXPIRED only while leased and by the router. Nothing after
+ *   LEASE_EXPIRED only while leased and by the router. REFERRED (au_disc.c,
+ *   au_referred) only while leased, by the lease holder, naming a case of
+ *   another channel RECEIVED before it: it closes the message as REPLIED
+ *   does. REPEAT_FLAGGED by the router, naming an earlier message of the
+ *   same channel; REPEAT_DECIDED once, also after the answer. Nothing after
  *   REPLIED but DUPLICATE. CLOCK_* only between ROUTED and REPLIED, pauses
  *   nesting properly. Escalation steps (DUE_SOON, OVERDUE,
  *   SERIOUSLY_OVERDUE) by the router, in order, once per clock and due
@@ -306,7 +310,8 @@ static int transition(struct au_rules *R, int ev)
 	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED && ev != MAILROOM__AUDIT_EVENT__AUDIT_REVOKED &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
-	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED &&
+	    !(ev == MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && m->d.flagged))
 		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
 	/* Merges and assisting queues (au_case.c). */
@@ -329,6 +334,7 @@ static int transition(struct au_rules *R, int ev)
 		            memcmp(r->cal_version.data, R->cal_version, CAL_VERSION_LEN) == 0;
 		m->hotline = r->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE;
 		m->imported = r->imported;
+		m->channel = (uint8_t)r->channel;
 		return au_disc_received(R);
 	case MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED:
 		/* The same message, received again with new clocks; ROUTED follows. */
@@ -459,6 +465,19 @@ static int transition(struct au_rules *R, int ev)
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE:
 		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_FLAGGED:
+		if (m->hotline)
+			return au_state(R, "REPEAT_FLAGGED on a 12345 order");
+		return au_repeat_flagged(R);
+	case MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED:
+		return au_repeat_decided(R);
+	case MAILROOM__AUDIT_EVENT__AUDIT_REFERRED:
+		/* an answer by referral: the lease holder closes it */
+		if (m->hotline)
+			return au_state(R, "REFERRED on a 12345 order: it goes back to the platform");
+		if ((cls = au_by_holder(R, "REFERRED")))
+			return cls;
+		return au_referred(R);
 	case MAILROOM__AUDIT_EVENT__AUDIT_DUE_SOON:
 	case MAILROOM__AUDIT_EVENT__AUDIT_OVERDUE:
 	case MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE:
@@ -526,6 +545,7 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
 	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
 	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH &&
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_REFERRED &&
 	     (ev < MAILROOM__AUDIT_EVENT__AUDIT_MERGED ||
 	      ev > MAILROOM__AUDIT_EVENT__AUDIT_ASSIST_OVERRIDDEN)))
 		return au_state(R, "unknown event %d", ev);

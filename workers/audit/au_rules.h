@@ -58,6 +58,9 @@ struct mstate {
 	uint8_t cal_ok;            /* RECEIVED names the loaded calendar */
 	uint8_t hotline;           /* a 12345 order: SIGNED, not LEASED, acknowledges */
 	uint8_t imported;          /* RECEIVED was written by mailroom-admin import */
+	uint8_t channel;           /* of RECEIVED */
+	uint8_t referred;          /* REFERRED away: closed */
+	uint8_t referral_new;      /* opened by a referral another message's REFERRED names */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;
 	uint64_t queue_h, holder_h, token_h;
@@ -120,6 +123,12 @@ int au_as_handler(const struct au_rules *R);
  * event. *handled is 0 when the generic rules go on with the record. */
 int au_disc_received(struct au_rules *R);
 int au_disc_record(struct au_rules *R, int ev, int *handled);
+/* Repeats (REPEAT_FLAGGED by the router naming an earlier message of the
+ * same kind, REPEAT_DECIDED once) and referral (REFERRED), for every
+ * channel that has them (au_disc.c). */
+int au_repeat_flagged(struct au_rules *R);
+int au_repeat_decided(struct au_rules *R);
+int au_referred(struct au_rules *R);
 
 /* 并单 and 主办/协办 (au_case.c): the rules of their events, and the
  * check that the lead's answer waits for the opinions. *handled is 0

@@ -51,6 +51,8 @@ static const struct evrule {
 	[EV(DECIDED)] = {ST(REPLIED), T_REPLY, B(T_NOTICE)},
 	[EV(CITIZEN_REPLIED)] = {0, T_CITIZEN, 0},
 	[EV(RETURNED)] = {ST(CLOSED), 0, 0},
+	/* answered by referral: the notice to the citizen is the reply */
+	[EV(REFERRED)] = {ST(REPLIED), T_REPLY, 0},
 	[EV(REVOKED)] = {ST(CLOSED), 0, 0},
 	[EV(CORRECTION_REQUESTED)] = {0, T_NOTICE, 0},
 	[EV(FEE_NOTICE)] = {0, T_NOTICE, 0},

@@ -181,7 +181,8 @@ static void print_record(const Mailroom__AuditRecord *r, const struct au_text *t
 		pb_hex(r->content_hash.data, r->content_hash.len, hash);
 		printf(" content_hash=%s", hash);
 	}
-	/* 并单 and 协办: the other message, the assisting queue, its due. */
+	/* 并单 and 协办: the other message, the assisting queue, its due; a
+	 * repeat's earlier message, a referral's new case. */
 	if (r->related_id.len == PB_ID_LEN) {
 		char rel[PB_ID_TEXT_LEN + 1];
 		pb_id_to_text(r->related_id.data, rel);
@@ -228,7 +229,7 @@ static json_t *record_json(const Mailroom__AuditRecord *r, const struct au_text 
 	if (j && r->related_id.len == PB_ID_LEN) {
 		char rel[PB_ID_TEXT_LEN + 1];
 		pb_id_to_text(r->related_id.data, rel);
-		if (json_object_set_new(j, "related_id", json_string(rel)))
+		if (json_object_set_new(j, "related", json_string(rel)))
 			json_decref(j), j = NULL;
 	}
 	if (j && r->assist_queue && *r->assist_queue &&

@@ -124,6 +124,10 @@ int wk_cmd_release(struct wk_ctx *x);
 int wk_cmd_renew(struct wk_ctx *x);
 int wk_cmd_transfer(struct wk_ctx *x);
 int wk_cmd_return_to_dispatch(struct wk_ctx *x);
+/* Referral, plain-channel repeats, one message's detail (wk_refer.c). */
+int wk_cmd_refer(struct wk_ctx *x);
+int wk_cmd_repeat_decide(struct wk_ctx *x);
+int wk_cmd_show(struct wk_ctx *x);
 /* Deadline clocks (wk_clock.c): no lease needed. */
 int wk_cmd_extend(struct wk_ctx *x);
 int wk_cmd_pause(struct wk_ctx *x);

@@ -437,3 +437,45 @@ Test(view, merged_and_assists)
 	cr_expect_null(json_object_get(j, "merged_into"));
 	json_decref(j);
 }
+
+/* Referral: both audiences see the other case by code and channel; a
+ * plain channel's repeat only the handler sees. */
+Test(view, referral_and_plain_repeat)
+{
+	Mailroom__MessageView v;
+	uint8_t earlier[16] = {0x01, 0x9a};
+
+	fill(&v);
+	v.status = MAILROOM__STATUS__STATUS_REPLIED;
+	v.referred_to_tracking = "2222-3333-4444";
+	v.referred_to_channel = MAILROOM__CHANNEL__CHANNEL_COMPLAINT;
+	v.referred_ms = T0;
+	v.repeat_of.data = earlier;
+	v.repeat_of.len = sizeof(earlier);
+	v.repeat_of_tracking = "5555-6666-7777";
+	v.repeat_permille = 812;
+	for (int who = 0; who < 2; who++) {
+		json_t *j = pj_view(&v, who ? PJ_HANDLER : PJ_CITIZEN);
+		json_t *r = json_object_get(j, "referred_to");
+		cr_assert(json_is_object(r));
+		cr_expect_str_eq(s(r, "tracking_code"), "2222-3333-4444");
+		cr_expect_str_eq(s(r, "channel"), "complaint");
+		cr_expect_str_eq(s(r, "at"), "2025-11-26T10:00:00+08:00");
+		cr_expect_null(json_object_get(j, "referred_from"));
+		json_t *rep = json_object_get(j, "repeat");
+		if (who) {
+			cr_expect_str_eq(s(rep, "of_tracking_code"), "5555-6666-7777");
+			cr_expect_eq(json_integer_value(json_object_get(rep, "permille")), 812);
+		} else {
+			cr_expect_null(rep, "a citizen is not shown another case");
+		}
+		json_decref(j);
+	}
+	v.referred_to_tracking = NULL;
+	v.referred_from_tracking = "2222-3333-4444";
+	v.referred_from_channel = MAILROOM__CHANNEL__CHANNEL_DISCLOSURE;
+	json_t *j = pj_view(&v, PJ_CITIZEN);
+	cr_expect_null(json_object_get(j, "referred_to"));
+	cr_expect_str_eq(s(json_object_get(j, "referred_from"), "channel"), "disclosure");
+	json_decref(j);
+}

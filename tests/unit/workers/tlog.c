@@ -230,7 +230,7 @@ void tl_rec(struct tl_store *s, const struct tl_msg *m, Mailroom__AuditRecord *r
 	r->event = event;
 	r->message_id.data = (uint8_t *)m->id;
 	r->message_id.len = 16;
-	r->channel = MAILROOM__CHANNEL__CHANNEL_MAILBOX;
+	r->channel = m->channel ? (Mailroom__Channel)m->channel : MAILROOM__CHANNEL__CHANNEL_MAILBOX;
 	r->queue = (char *)m->queue;
 	r->due_ms = m->reply.due_ms;
 	r->ack_due_ms = m->ack.kind ? m->ack.due_ms : 0;
@@ -273,6 +273,7 @@ static const struct {
 	[EVT(CITIZEN_REPLIED)] = {0, TX_CITIZEN, 0, 0},
 	[EVT(RETURNED)] = {STS(CLOSED), 0, 0, 0},
 	[EVT(REVOKED)] = {STS(CLOSED), 0, 0, 0},
+	[EVT(REFERRED)] = {STS(REPLIED), TX_ANSWER, 0, 0},
 	[EVT(CORRECTION_REQUESTED)] = {0, TX_NOTICE, 0, 0},
 	[EVT(FEE_NOTICE)] = {0, TX_NOTICE, 0, 0},
 	[EVT(CORRECTION_RECEIVED)] = {0, 0, 1, 0},
@@ -369,10 +370,17 @@ void tl_append(struct tl_store *s, Mailroom__AuditRecord *r)
 
 void tl_receive(struct tl_store *s, struct tl_msg *m, const char *queue, int ack_wd, int reply_wd)
 {
+	tl_receive_on(s, m, MAILROOM__CHANNEL__CHANNEL_MAILBOX, queue, ack_wd, reply_wd);
+}
+
+void tl_receive_on(struct tl_store *s, struct tl_msg *m, int channel, const char *queue, int ack_wd,
+                   int reply_wd)
+{
 	Mailroom__AuditRecord r;
 	uint8_t hash[32];
 
 	memset(m, 0, sizeof(*m));
+	m->channel = channel;
 	pb_id_new(s->now, m->id);
 	snprintf(m->queue, sizeof(m->queue), "%s", queue);
 	m->received_ms = s->now;

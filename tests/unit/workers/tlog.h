@@ -40,6 +40,7 @@ struct tl_msg {
 	int64_t received_ms;
 	Mailroom__Clock ack, reply;
 	uint64_t received_at;    /* index of its RECEIVED record */
+	int channel;             /* 0: mailbox */
 };
 
 /* A fresh store with keys under tdir/<sub> (sub may be NULL), the
@@ -64,6 +65,9 @@ uint64_t tl_rotate(struct tl_store *s, int dual);
 
 /* Message steps; each appends the records the router would. */
 void tl_receive(struct tl_store *s, struct tl_msg *m, const char *queue, int ack_wd, int reply_wd);
+/* The same on another channel (a Mailroom__Channel). */
+void tl_receive_on(struct tl_store *s, struct tl_msg *m, int channel, const char *queue, int ack_wd,
+                   int reply_wd);
 void tl_lease(struct tl_store *s, struct tl_msg *m, const char *handler);
 void tl_renew(struct tl_store *s, struct tl_msg *m);
 void tl_reply(struct tl_store *s, struct tl_msg *m);
