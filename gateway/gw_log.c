@@ -112,6 +112,12 @@ enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp)
 			json_decref(doc);
 			doc = NULL;
 		}
+		/* The checkpoint signed at that size, when there is one. */
+		if (doc && l->checkpoint && *l->checkpoint &&
+		    json_object_set_new(doc, "checkpoint", json_string(l->checkpoint))) {
+			json_decref(doc);
+			doc = NULL;
+		}
 		break;
 	}
 	case MAILROOM__LOG_REQ__KIND__CONSISTENCY: {

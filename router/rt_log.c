@@ -99,6 +99,18 @@ int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		lr->leaf_hash.data = leaf;
 		lr->leaf_hash.len = 32;
 		lr->size = q->size;
+		/* The checkpoint signed at that size, when one was: a rotation's
+		 * handover checkpoint is what authorises its record. */
+		{
+			char *note;
+			size_t nlen;
+			uint64_t got;
+			rc = st_checkpoint_get(t, q->size, &note, &nlen, &got);
+			if (rc == PB_OK)
+				lr->checkpoint = rt_own(res, note, RT_OWN_FREE);
+			else if (rc != PB_ENOTFOUND)
+				return rt_fail(res, rc, pb_err_name(rc), "cannot read the checkpoint");
+		}
 		break;
 	}
 	case MAILROOM__LOG_REQ__KIND__CONSISTENCY:
