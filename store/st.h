@@ -232,6 +232,11 @@ int st_tree_inclusion(st_txn *t, uint64_t index, uint64_t size, uint8_t (*proof)
 int st_tree_consistency(st_txn *t, uint64_t old_size, uint64_t new_size,
                         uint8_t (*proof)[ST_HASH_LEN], size_t cap, size_t *len);
 
+/* The stored hash of the perfect subtree at (level, index), which covers
+ * records [index << level, (index + 1) << level): PB_ENOTFOUND until the
+ * log holds all of them (C2SP tlog-tiles serve these). */
+int st_tree_node(st_txn *t, uint64_t level, uint64_t index, uint8_t out[ST_HASH_LEN]);
+
 /* ---- checkpoints: the signed note for each size a commit published ---- */
 int st_checkpoint_put(st_txn *t, uint64_t size, const char *note, size_t len);
 /* size 0 = the latest. *note is malloc'd and NUL-terminated. */

@@ -162,6 +162,21 @@ static int size_ok(st_txn *t, uint64_t size)
 	return size <= n ? PB_OK : PB_EINVAL;
 }
 
+int st_tree_node(st_txn *t, uint64_t level, uint64_t index, uint8_t out[ST_HASH_LEN])
+{
+	struct getter g = {t};
+	uint64_t n;
+	int rc;
+
+	if (!t || !out || level >= MT_LEVELS || index > (UINT64_MAX >> level) - 1)
+		return PB_EINVAL;
+	if ((rc = st_log_size(t, &n)))
+		return rc;
+	if (((index + 1) << level) > n)
+		return PB_ENOTFOUND;
+	return node_get(&g, level, index, out);
+}
+
 int st_tree_root(st_txn *t, uint64_t size, uint8_t root[ST_HASH_LEN])
 {
 	struct getter g = {t};
