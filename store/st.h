@@ -294,7 +294,7 @@ enum st_verify_fail {
 	ST_VERIFY_MALFORMED,   /* value too short or record does not parse */
 	ST_VERIFY_INDEX,       /* record index differs from its position */
 	ST_VERIFY_CHAIN,       /* prev_hash is not the previous record's hash */
-	ST_VERIFY_SIGNATURE,   /* signature invalid under the key in force */
+	ST_VERIFY_SIGNATURE,   /* not under a valid checkpoint signed by the key in force */
 	ST_VERIFY_KEY,         /* record 0 missing or untrusted, or a bad rotation record */
 	ST_VERIFY_EMPTY,
 };
@@ -305,17 +305,19 @@ struct st_verify_report {
 	uint8_t head_hash[ST_HASH_LEN];
 	uint8_t pubkey[32];    /* the key in force at the end of the log */
 	char key_name[128];
-	uint64_t key_from;     /* first index pubkey signs (0: record 0's key) */
+	uint64_t key_from;     /* first size pubkey signs (0: record 0's key) */
 	uint64_t rotations;    /* AUDIT_LOG_KEY records after record 0 */
 	uint8_t genesis_pk[32];   /* record 0's key */
 	char detail[256];      /* what exactly failed, when fail != OK */
 };
-/* Checks every record in a read-only snapshot, each under the key in force
- * at its index (record 0's, then each rotation's). trusted_pk NULL: trust
- * the key named by record 0 (the report says which). Otherwise trusted_pk
- * must be record 0's key or one a rotation brought in that has signed a
- * record since. Returns PB_OK when the walk ran (look at report->fail), an
- * error code when it could not. */
+/* Checks every record in a read-only snapshot, and each stored checkpoint
+ * when the walk reaches its size: signed by the key in force for that size
+ * (record 0's, then each rotation's; the handover by the outgoing key
+ * too) over the root of the records below it. Records under no checkpoint
+ * fail. trusted_pk NULL: trust the key named by record 0 (the report says
+ * which). Otherwise trusted_pk must be record 0's key or one a rotation
+ * brought in that has signed a checkpoint since. Returns PB_OK when the
+ * walk ran (look at report->fail), an error code when it could not. */
 int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *report);
 const char *st_verify_fail_str(int fail);
 
