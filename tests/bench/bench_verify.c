@@ -273,7 +273,7 @@ static void verify(const char *dir, uint64_t n)
 		        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		exit(1);
 	}
-	printf("verify --store (signatures, chain, Merkle roots at every checkpoint, event order, "
+	printf("verify --store (checkpoint signatures, Merkle roots at every checkpoint, chain, event order, "
 	       "deadlines, stored messages): %.2f s, %.0f records/s\n",
 	       dt, (double)n / dt);
 }

@@ -366,6 +366,7 @@ static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[M
 	/* The caller owns the record now. */
 	*value = p.entry;
 	*n = p.elen;
+	free(p.note);
 	return AU_EXIT_OK;
 }
 
