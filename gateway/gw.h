@@ -353,6 +353,7 @@ struct gw_req {
 	char idem_text[129];    /* the submit's Idempotency-Key, given or made here */
 	uint32_t seq;
 	int log_kind;           /* GW_R_LOG: which question */
+	int log_tiled;          /* GW_R_LOG: asked by a tlog-tiles path */
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
 	char method[16];
 	struct sockaddr_storage client;   /* behind a trusted proxy, the forwarded one */

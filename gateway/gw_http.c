@@ -145,7 +145,7 @@ enum MHD_Result gw_unavailable(struct gw_req *r, const char *message)
 
 static const struct {
 	const char *path;
-	int prefix;          /* path + one more segment */
+	int prefix;          /* 1: path + one more segment; 2: path + anything */
 	int route;
 	const char *allow;
 } routes[] = {
@@ -159,6 +159,8 @@ static const struct {
 	{"/v1/log/proof/inclusion", 0, GW_R_LOG, "GET, HEAD"},
 	{"/v1/log/proof/consistency", 0, GW_R_LOG, "GET, HEAD"},
 	{"/v1/log/entries", 0, GW_R_LOG, "GET, HEAD"},
+	{"/checkpoint", 0, GW_R_LOG, "GET, HEAD"},   /* C2SP tlog-tiles */
+	{"/tile/", 2, GW_R_LOG, "GET, HEAD"},
 	{"/", 0, GW_R_PAGE, "GET, HEAD"},
 	{"/mailbox", 0, GW_R_PAGE, "GET, HEAD, POST"},
 	{"/consultation", 0, GW_R_PAGE, "GET, HEAD, POST"},
@@ -174,7 +176,9 @@ static int route_of(const char *url, const char **allow)
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		size_t n = strlen(routes[i].path);
 		int hit;
-		if (routes[i].prefix)
+		if (routes[i].prefix == 2)
+			hit = strncmp(url, routes[i].path, n) == 0 && url[n];
+		else if (routes[i].prefix)
 			hit = strncmp(url, routes[i].path, n) == 0 && url[n] && !strchr(url + n, '/');
 		else
 			hit = strcmp(url, routes[i].path) == 0;

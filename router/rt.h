@@ -90,7 +90,7 @@ struct rt_result {
 int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
              const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* After st_log_seal of the batch: fills the receipt a result carries
- * (records are signed at seal time, so receipts wait for it). */
+ * (its proof needs the batch's checkpoint). */
 int rt_result_receipts(struct rt_core *core, st_txn *txn, struct rt_result *res);
 /* Read-only requests (status, queues, stats) against a read txn. */
 int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
@@ -106,13 +106,8 @@ void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day);
 /* Once per calendar version: recomputes provisional deadlines in one
  * transaction, with a record for each that moved. */
 int rt_recompute_provisional(struct rt_core *core, int *moved);
-/* The signed checkpoint (C2SP tlog-checkpoint) for the log's size in txn,
- * signed by the key in force and, when outgoing_too, by the previous key
- * as well (the handover checkpoint of a rotation). */
-int rt_checkpoint(struct rt_core *core, st_txn *txn, int outgoing_too);
 /* On start, before serving: the key rotation when the store is still
- * signed by [store] previous_signing_key, and its handover checkpoint
- * (rt_keys.c). */
+ * signed by [store] previous_signing_key (rt_keys.c). */
 int rt_keys_start(struct rt_core *core);
 /* Is this op one that writes (and so goes to the writer)? */
 int rt_is_write(const Mailroom__Request *req);

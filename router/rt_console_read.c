@@ -36,9 +36,9 @@ static int timeline(st_txn *t, const Mailroom__StoredMessage *m, struct rt_resul
 	for (uint64_t i = m->received_log_index; i < end && n < TIMELINE_MAX; i++) {
 		const uint8_t *data;
 		size_t len;
-		if ((rc = st_log_get(t, i, &data, &len)) || len < 64)
+		if ((rc = st_log_get(t, i, &data, &len)) || len == 0)
 			return rc ? rc : PB_ECORRUPT;
-		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - 64, data);
+		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 		if (!r)
 			return PB_ECORRUPT;
 		if (r->message_id.len == PB_ID_LEN && memcmp(r->message_id.data, m->id.data, PB_ID_LEN) == 0) {

@@ -40,6 +40,81 @@ static int log_size(st_txn *t, uint64_t *n)
 	return PB_OK;
 }
 
+/* C2SP tlog-tiles: a tile at level l holds the hashes of the perfect
+ * subtrees 8·l levels up, n·256 .. n·256 + width - 1; a bundle the records
+ * n·256 .. n·256 + width - 1. Only what the latest checkpoint covers. */
+#define TILE_WIDTH 256
+#define BUNDLE_ENTRY_MAX 65535
+
+static int tile_covered(uint64_t level, uint64_t n, uint64_t width, uint64_t published)
+{
+	uint64_t end;
+
+	if (width < 1 || width > TILE_WIDTH || level > 7 || n > (UINT64_MAX >> 8) - 1)
+		return 0;
+	end = n * TILE_WIDTH + width;
+	if (level > 0 && end > (UINT64_MAX >> (8 * level)))
+		return 0;
+	return (end << (8 * level)) <= published;
+}
+
+static int tile_answer(st_txn *t, const Mailroom__LogReq *q, uint64_t published,
+                       struct rt_result *res, Mailroom__LogResp *lr)
+{
+	uint8_t *buf;
+	int rc;
+
+	if (!tile_covered(q->level, q->index, q->width, published))
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such tile in the published tree");
+	if (!(buf = rt_own(res, malloc((size_t)q->width * ST_HASH_LEN), RT_OWN_FREE)))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	for (uint64_t i = 0; i < q->width; i++)
+		if ((rc = st_tree_node(t, 8 * (uint64_t)q->level, q->index * TILE_WIDTH + i,
+		                       buf + i * ST_HASH_LEN)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read the tree");
+	lr->tile.data = buf;
+	lr->tile.len = (size_t)q->width * ST_HASH_LEN;
+	lr->size = published;
+	return PB_OK;
+}
+
+static int bundle_answer(st_txn *t, const Mailroom__LogReq *q, uint64_t published,
+                         struct rt_result *res, Mailroom__LogResp *lr)
+{
+	uint64_t first = q->index * TILE_WIDTH;
+	size_t total = 0, off = 0;
+	uint8_t *buf;
+	int rc;
+
+	if (!tile_covered(0, q->index, q->width, published))
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such entry bundle in the published tree");
+	for (uint64_t i = 0; i < q->width; i++) {
+		const uint8_t *data;
+		size_t len;
+		if ((rc = st_log_get(t, first + i, &data, &len)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot read the record");
+		if (len > BUNDLE_ENTRY_MAX)
+			return rt_fail(res, PB_ETOOBIG, "too_big", "a record longer than a bundle entry");
+		total += 2 + len;
+	}
+	if (!(buf = rt_own(res, malloc(total), RT_OWN_FREE)))
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	for (uint64_t i = 0; i < q->width; i++) {
+		const uint8_t *data;
+		size_t len;
+		if ((rc = st_log_get(t, first + i, &data, &len)) || off + 2 + len > total)
+			return rt_fail(res, rc ? rc : PB_ECORRUPT, "io", "cannot read the record");
+		buf[off] = (uint8_t)(len >> 8);
+		buf[off + 1] = (uint8_t)len;
+		memcpy(buf + off + 2, data, len);
+		off += 2 + len;
+	}
+	lr->tile.data = buf;
+	lr->tile.len = total;
+	lr->size = published;
+	return PB_OK;
+}
+
 int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
@@ -99,6 +174,18 @@ int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		lr->leaf_hash.data = leaf;
 		lr->leaf_hash.len = 32;
 		lr->size = q->size;
+		/* The checkpoint signed at that size, when one was: a rotation's
+		 * handover checkpoint is what authorises its record. */
+		{
+			char *note;
+			size_t nlen;
+			uint64_t got;
+			rc = st_checkpoint_get(t, q->size, &note, &nlen, &got);
+			if (rc == PB_OK)
+				lr->checkpoint = rt_own(res, note, RT_OWN_FREE);
+			else if (rc != PB_ENOTFOUND)
+				return rt_fail(res, rc, pb_err_name(rc), "cannot read the checkpoint");
+		}
 		break;
 	}
 	case MAILROOM__LOG_REQ__KIND__CONSISTENCY:
@@ -146,6 +233,14 @@ int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		lr->size = published;
 		break;
 	}
+	case MAILROOM__LOG_REQ__KIND__TILE:
+		if ((rc = tile_answer(t, q, published, res, lr)))
+			return rc;
+		break;
+	case MAILROOM__LOG_REQ__KIND__ENTRY_BUNDLE:
+		if ((rc = bundle_answer(t, q, published, res, lr)))
+			return rc;
+		break;
 	default:
 		return rt_fail(res, PB_EINVAL, "invalid_request", "unknown log question");
 	}

@@ -88,9 +88,9 @@ static int64_t checkpoint_time(st_txn *t, uint64_t *cp_size)
 		return -1;
 	}
 	free(note);
-	if (st_log_get(t, *cp_size - 1, &data, &len) == PB_OK && len > ST_SIG_LEN) {
+	if (st_log_get(t, *cp_size - 1, &data, &len) == PB_OK && len > 0) {
 		Mailroom__AuditRecord *r =
-			mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+			mailroom__audit_record__unpack(NULL, len, data);
 		if (r) {
 			when = r->time_ms;
 			mailroom__audit_record__free_unpacked(r, NULL);

@@ -6,6 +6,7 @@
 #include "pb_id.h"
 #include "pb_log.h"
 #include "pb_utf8.h"
+#include "sn.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -176,7 +177,7 @@ static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receip
 {
 	struct {
 		Mailroom__Receipt r;
-		uint8_t hash[ST_HASH_LEN], sig[ST_SIG_LEN], key_id[ST_KEYID_LEN];
+		uint8_t hash[ST_HASH_LEN], key_id[ST_KEYID_LEN];
 	} *b = rt_own(res, calloc(1, sizeof(*b)), RT_OWN_FREE);
 
 	if (!b)
@@ -185,8 +186,6 @@ static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receip
 	b->r.log_index = index;
 	b->r.record_hash.data = b->hash;
 	b->r.record_hash.len = ST_HASH_LEN;
-	b->r.signature.data = b->sig;
-	b->r.signature.len = ST_SIG_LEN;
 	b->r.key_id.data = b->key_id;
 	b->r.key_id.len = ST_KEYID_LEN;
 	res->receipt = &b->r;
@@ -198,19 +197,39 @@ static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receip
 int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
 {
 	Mailroom__Receipt *r = res->receipt;
+	uint8_t proof[SN_PROOF_MAX][ST_HASH_LEN];
 	const uint8_t *data;
-	size_t len;
+	char *note = NULL, *text;
+	size_t len, dlen, n, cap, tlen;
+	uint64_t size;
 	int rc;
 
 	if (!r || res->resp.code != PB_OK)
 		return PB_OK;
-	if ((rc = st_log_get(t, res->receipt_index, &data, &len)))
+	if ((rc = st_log_get(t, res->receipt_index, &data, &dlen)))
 		return rc;
-	if (len < ST_SIG_LEN)
-		return PB_ECORRUPT;
-	crypto_hash_sha256(r->record_hash.data, data, len - ST_SIG_LEN);
-	memcpy(r->signature.data, data + len - ST_SIG_LEN, ST_SIG_LEN);
+	crypto_hash_sha256(r->record_hash.data, data, dlen);
 	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
+	/* The latest checkpoint: the batch's own, sealed before receipts. */
+	if ((rc = st_checkpoint_get(t, 0, &note, &len, &size)))
+		return rc;
+	if ((rc = st_tree_inclusion(t, res->receipt_index, size, proof, SN_PROOF_MAX, &n))) {
+		free(note);
+		return rc;
+	}
+	/* The record rides along as the proof's extra data: with it the proof
+	 * stands alone (its leaf is H(0x00 || record)). */
+	cap = 64 + (dlen + 2) / 3 * 4 + n * 46 + len;
+	if (!(text = rt_own(res, malloc(cap), RT_OWN_FREE))) {
+		free(note);
+		return PB_ENOMEM;
+	}
+	rc = sn_proof_format(res->receipt_index, data, dlen, (const uint8_t(*)[SN_HASH_LEN])proof, n,
+	                     note, len, text, cap, &tlen);
+	free(note);
+	if (rc)
+		return rc;
+	r->proof = text;
 	return PB_OK;
 }
 

@@ -157,9 +157,10 @@ static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB
 		const uint8_t *data;
 		size_t len;
 		int rc;
-		if ((rc = st_log_get(t, i, &data, &len)) || len < 64)
-			return rc ? rc : PB_ECORRUPT;
-		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - 64, data);
+		if ((rc = st_log_get(t, i, &data, &len)))
+			return rc;
+		/* A log value is the serialised record alone (store/README.md). */
+		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 		if (!r)
 			return PB_ECORRUPT;
 		const ProtobufCBinaryData *ref[2] = {&r->message_id, &r->related_id};

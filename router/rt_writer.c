@@ -311,17 +311,13 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	timed_work(w, txn, now, rt_expire_one, "lease expiry", touched, &ntouched);
 	timed_work(w, txn, now, rt_escalate_one, "escalation", touched, &ntouched);
 
-	/* Sign and write the batch's records side by side, then what needs
-	 * them: receipts and the checkpoint over the extended tree. */
-	if (txn && (rc = st_log_seal(txn)) == PB_OK) {
-		for (struct rt_op *op = done; op && !rc; op = op->next)
-			rc = rt_result_receipts(core, txn, &op->res);
-		/* One signed checkpoint per batch that added records, in the
-		 * batch's own transaction: it becomes visible only with the
-		 * records it covers, durably. */
-		if (!rc && w->npub > 0 && (rc = rt_checkpoint(core, txn, 0)))
-			pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
-	}
+	/* One signed checkpoint per batch that added records, in the batch's
+	 * own transaction: it becomes visible only with the records it
+	 * covers, durably. Then the receipts that prove against it. */
+	if (txn && (rc = st_log_seal(txn)) != PB_OK)
+		pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
+	for (struct rt_op *op = done; txn && op && !rc; op = op->next)
+		rc = rt_result_receipts(core, txn, &op->res);
 	if (txn && rc) {
 		st_txn_abort(txn);
 		txn = NULL;

@@ -142,12 +142,12 @@ static int load_head(st_txn *t)
 		return PB_OK;
 	if (rc)
 		return sti_err(t, rc);
-	if (k.mv_size != 8 || v.mv_size < ST_SIG_LEN)
+	if (k.mv_size != 8 || v.mv_size == 0)
 		return PB_ECORRUPT;
 	t->next = sti_get_be64(k.mv_data) + 1;
 	if (t->next == 0)
 		return PB_ECORRUPT;
-	sti_record_hash(v.mv_data, v.mv_size - ST_SIG_LEN, t->last_hash);
+	sti_record_hash(v.mv_data, v.mv_size, t->last_hash);
 	return PB_OK;
 }
 
@@ -192,6 +192,7 @@ int st_txn_begin(st_env *env, st_txn *parent, int readonly, st_txn **out)
 		free(t);
 		return rc;
 	}
+	t->start = t->next;
 	*out = t;
 	return PB_OK;
 }
@@ -211,8 +212,8 @@ int st_txn_commit(st_txn *t)
 		st_txn_abort(t);
 		return PB_ESTATE;
 	}
-	/* The top level writes its records before LMDB commits them. */
-	if (!t->parent && !t->readonly && t->npend && (rc = st_log_seal(t))) {
+	/* The checkpoint over the records appended commits with them. */
+	if (!t->parent && !t->readonly && (rc = st_log_seal(t))) {
 		st_txn_abort(t);
 		return rc;
 	}
@@ -227,14 +228,11 @@ int st_txn_commit(st_txn *t)
 		if (rc == PB_OK) {
 			t->parent->next = t->next;
 			memcpy(t->parent->last_hash, t->last_hash, ST_HASH_LEN);
-			if ((rc = sti_pending_merge(t)))
-				t->parent->full = 1;   /* out of memory: the parent must not commit */
 		} else if (t->full) {
 			/* LMDB has failed the parent too; let it say why. */
 			t->parent->full = 1;
 		}
 	}
-	sti_pending_free(t, rc != PB_OK);
 	free(t);
 	return rc;
 }
@@ -244,7 +242,6 @@ void st_txn_abort(st_txn *t)
 	if (!t)
 		return;
 	mdb_txn_abort(t->txn);
-	sti_pending_free(t, 1);
 	free(t);
 }
 
@@ -327,7 +324,14 @@ static int check_schema(st_txn *t)
 	if ((rc = meta_get(t, meta_schema, &v)))
 		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
 	if (v.mv_size != 4 || sti_get_be32(v.mv_data) != ST_SCHEMA_VERSION) {
-		pb_error("store: schema version differs from %d", ST_SCHEMA_VERSION);
+		/* No office runs version 1 (records signed one by one): no
+		 * conversion is carried for it. */
+		if (v.mv_size == 4)
+			pb_error("store: schema version %u, this Mailroom reads version %d only (its log "
+			         "records are no longer signed one by one); start a new store",
+			         (unsigned)sti_get_be32(v.mv_data), ST_SCHEMA_VERSION);
+		else
+			pb_error("store: unreadable schema version");
 		return PB_ECORRUPT;
 	}
 	return PB_OK;
@@ -571,14 +575,8 @@ int st_open(const char *dir, size_t map_size_mb, int readonly, const struct st_k
 		return PB_ENOMEM;
 	e->readonly = readonly;
 	if (!readonly) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
 		e->keys = *keys;
 		e->has_keys = 1;
-		/* The writer signs too: helpers for the other cores, at most 3. */
-		if ((rc = sti_pool_start(&e->pool, cores > 4 ? 3 : cores > 1 ? (int)cores - 1 : 0))) {
-			free(e);
-			return rc;
-		}
 	}
 	if ((rc = open_env(e, dir, map_size_mb)) ||
 	    (rc = readonly ? open_readonly(e) : open_writable(e))) {
@@ -595,7 +593,6 @@ void st_close(st_env *e)
 		return;
 	if (e->env)
 		mdb_env_close(e->env);
-	sti_pool_stop(e->pool);
 	sodium_memzero(&e->keys, sizeof(e->keys));
 	free(e);
 }

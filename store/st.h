@@ -1,4 +1,4 @@
-/* store: Mailroom's LMDB state and its signed, hash-chained audit log.
+/* store: Mailroom's LMDB state and its audit log under signed checkpoints.
  *
  * One process writes (the router); others open read-only while it runs.
  * Every function taking an st_txn works inside the caller's transaction,
@@ -6,13 +6,15 @@
  * Write transactions may nest (st_txn_begin with a parent): a failed
  * request aborts its child alone, the batch goes on.
  *
- * Log format: the value at big-endian index i is exactly
- *   serialised Mailroom__AuditRecord || Ed25519 signature (64 bytes)
+ * Log format: the value at big-endian index i is exactly the serialised
+ * Mailroom__AuditRecord; no record carries a signature. Its Merkle leaf
+ * is H(0x00 || value), and each top-level commit that appended records
+ * writes one signed checkpoint (C2SP tlog-checkpoint) over the tree.
  * record hash = SHA-256(serialised record); record.prev_hash chains them;
  * record 0 is AUDIT_LOG_KEY naming the signing key. A later AUDIT_LOG_KEY
- * record at index i rotates the key: it is signed by the outgoing key and
- * names the incoming one, which signs records from key_from_size = i + 1
- * on (README.md, "Key rotation"). */
+ * record at index i rotates the key: the handover checkpoint of size i + 1
+ * is signed by the outgoing and the incoming key, later ones by the
+ * incoming key (README.md, "Key rotation"). */
 #ifndef ST_H
 #define ST_H
 
@@ -23,10 +25,9 @@
 #include <stdint.h>
 
 #define ST_HASH_LEN 32
-#define ST_SIG_LEN 64
 #define ST_KEYID_LEN 4
 #define ST_SALT_LEN 16
-#define ST_SCHEMA_VERSION 1
+#define ST_SCHEMA_VERSION 2
 
 typedef struct st_env st_env;
 typedef struct st_txn st_txn;
@@ -183,21 +184,18 @@ int st_outbox_count(st_txn *t, int dead, uint64_t *n);
 struct st_receipt {
 	uint64_t index;
 	uint8_t hash[ST_HASH_LEN];
-	uint8_t sig[ST_SIG_LEN];
-	uint8_t key_id[ST_KEYID_LEN];
+	uint8_t key_id[ST_KEYID_LEN];   /* the key whose checkpoints cover it */
 };
-/* Sets rec->index and serialises the record with prev_hash taken from the
- * chain. rec->prev_hash itself is left as the caller had it, so nothing in
- * rec points into the transaction afterwards; the stored bytes carry the
- * real one. The record is signed and written (MDB_APPEND), and the Merkle
- * tree extended, when the top-level transaction is sealed: st_log_seal,
- * which st_txn_commit runs itself, so a batch's records are signed side by
- * side. out (may be NULL) gets index, hash and key id at once; its sig
- * stays zero: read the signature with st_log_get after sealing. */
+/* Sets rec->index, serialises the record with prev_hash taken from the
+ * chain, writes it (MDB_APPEND) and extends the Merkle tree, in t.
+ * rec->prev_hash itself is left as the caller had it, so nothing in rec
+ * points into the transaction afterwards; the stored bytes carry the real
+ * one. out (may be NULL) gets index, hash and key id. */
 int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out);
-/* Signs and writes every record appended in this top-level write
- * transaction so far. Needed before reading those records or the tree in
- * the same transaction (st_log_get answers PB_ESTATE for one not sealed). */
+/* Signs and writes the checkpoint over every record appended in this
+ * top-level write transaction so far (nothing when none was): one
+ * crypto_sign_detached per call. st_txn_commit runs it itself; call it
+ * first to read the checkpoint, or prove records against it, in t. */
 int st_log_seal(st_txn *t);
 int st_log_size(st_txn *t, uint64_t *n);
 /* The stored bytes of record i; valid until the transaction ends. */
@@ -206,9 +204,9 @@ int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
 /* ---- the log key and its rotation ---- */
 struct st_logkey {
 	char name[128];
-	uint8_t pk[32];               /* the key in force: it signs the next record */
+	uint8_t pk[32];               /* the key in force: it signs the next checkpoint */
 	uint8_t key_id[ST_KEYID_LEN];
-	uint64_t from;                /* first index it signs: 0, or a rotation's index + 1 */
+	uint64_t from;                /* first size it signs: 0, or a rotation's index + 1 */
 	int has_prev;                 /* a rotation brought it in: */
 	uint8_t prev_pk[32];          /* the key it replaced */
 };
@@ -216,12 +214,12 @@ struct st_logkey {
  * one made in t). */
 int st_log_key(st_txn *t, struct st_logkey *k);
 /* 1 when the store was opened with keys whose previous key is still the
- * log's: records are signed with that one until st_log_rotate commits. */
+ * log's: checkpoints are signed with that one until st_log_rotate commits. */
 int st_rotation_pending(const st_env *env);
 /* Appends the AUDIT_LOG_KEY record that hands the log to keys->sign_pk:
- * actor "router", key and key name, key_from_size = its index + 1. It is
- * signed by the outgoing key when t is sealed; records after it, in t or
- * later, by the new one. t must be a top-level write transaction and a
+ * actor "router", key and key name, key_from_size = its index + 1. The
+ * seal of t writes the handover checkpoint at that size, signed by the
+ * outgoing and the new key; later checkpoints by the new one. t must be a top-level write transaction and a
  * rotation pending (PB_ESTATE otherwise). The key in force changes for
  * this process only when t commits, durably. */
 int st_log_rotate(st_txn *t, struct st_receipt *out);
@@ -235,7 +233,12 @@ int st_tree_inclusion(st_txn *t, uint64_t index, uint64_t size, uint8_t (*proof)
 int st_tree_consistency(st_txn *t, uint64_t old_size, uint64_t new_size,
                         uint8_t (*proof)[ST_HASH_LEN], size_t cap, size_t *len);
 
-/* ---- checkpoints: the signed note for each size the router published ---- */
+/* The stored hash of the perfect subtree at (level, index), which covers
+ * records [index << level, (index + 1) << level): PB_ENOTFOUND until the
+ * log holds all of them (C2SP tlog-tiles serve these). */
+int st_tree_node(st_txn *t, uint64_t level, uint64_t index, uint8_t out[ST_HASH_LEN]);
+
+/* ---- checkpoints: the signed note for each size a commit published ---- */
 int st_checkpoint_put(st_txn *t, uint64_t size, const char *note, size_t len);
 /* size 0 = the latest. *note is malloc'd and NUL-terminated. */
 int st_checkpoint_get(st_txn *t, uint64_t size, char **note, size_t *len, uint64_t *got_size);
@@ -292,7 +295,7 @@ enum st_verify_fail {
 	ST_VERIFY_MALFORMED,   /* value too short or record does not parse */
 	ST_VERIFY_INDEX,       /* record index differs from its position */
 	ST_VERIFY_CHAIN,       /* prev_hash is not the previous record's hash */
-	ST_VERIFY_SIGNATURE,   /* signature invalid under the key in force */
+	ST_VERIFY_SIGNATURE,   /* not under a valid checkpoint signed by the key in force */
 	ST_VERIFY_KEY,         /* record 0 missing or untrusted, or a bad rotation record */
 	ST_VERIFY_EMPTY,
 };
@@ -303,17 +306,19 @@ struct st_verify_report {
 	uint8_t head_hash[ST_HASH_LEN];
 	uint8_t pubkey[32];    /* the key in force at the end of the log */
 	char key_name[128];
-	uint64_t key_from;     /* first index pubkey signs (0: record 0's key) */
+	uint64_t key_from;     /* first size pubkey signs (0: record 0's key) */
 	uint64_t rotations;    /* AUDIT_LOG_KEY records after record 0 */
 	uint8_t genesis_pk[32];   /* record 0's key */
 	char detail[256];      /* what exactly failed, when fail != OK */
 };
-/* Checks every record in a read-only snapshot, each under the key in force
- * at its index (record 0's, then each rotation's). trusted_pk NULL: trust
- * the key named by record 0 (the report says which). Otherwise trusted_pk
- * must be record 0's key or one a rotation brought in that has signed a
- * record since. Returns PB_OK when the walk ran (look at report->fail), an
- * error code when it could not. */
+/* Checks every record in a read-only snapshot, and each stored checkpoint
+ * when the walk reaches its size: signed by the key in force for that size
+ * (record 0's, then each rotation's; the handover by the outgoing key
+ * too) over the root of the records below it. Records under no checkpoint
+ * fail. trusted_pk NULL: trust the key named by record 0 (the report says
+ * which). Otherwise trusted_pk must be record 0's key or one a rotation
+ * brought in that has signed a checkpoint since. Returns PB_OK when the
+ * walk ran (look at report->fail), an error code when it could not. */
 int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *report);
 const char *st_verify_fail_str(int fail);
 

@@ -13,36 +13,6 @@
  * lower it. */
 #define STI_KEY_MAX 511
 
-/* A record appended in a transaction but not yet sealed: its body is
- * final (the chain runs through it), so the signing pool signs it at once,
- * side by side with the writer's further work; the seal only waits for
- * what is left. One allocation, the value inline. */
-struct sti_rec {
-	uint64_t index;
-	const uint8_t *sk;           /* the key that signs it (one of env->keys') */
-	size_t len;                  /* whole value: body || signature */
-	_Atomic int state;           /* STI_REC_* */
-	uint8_t leaf[ST_HASH_LEN];   /* Merkle leaf hash of the signed value */
-	uint8_t value[];             /* body || signature, ST_SIG_LEN at the end */
-};
-
-enum { STI_REC_QUEUED, STI_REC_BUSY, STI_REC_SIGNED, STI_REC_DROPPED };
-
-/* The signing pool (st_sign.c): helper threads that sign the records of
- * the open write transaction as they are appended. It owns every record
- * appended since the last seal or top-level abort, committed by a child
- * or not; transactions' lists only borrow them. */
-struct sti_pool;
-int sti_pool_start(struct sti_pool **out, int nthreads);
-void sti_pool_stop(struct sti_pool *p);
-/* Takes rec and starts signing it. */
-int sti_pool_add(struct sti_pool *p, struct sti_rec *rec);
-/* Signs whatever is left with the caller's help and waits for the
- * helpers: afterwards every record not dropped is signed. */
-void sti_pool_finish(struct sti_pool *p);
-/* Waits for the helpers, then frees every record the pool holds. */
-void sti_pool_reset(struct sti_pool *p);
-
 struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
@@ -66,7 +36,6 @@ struct st_env {
 	/* The log is still signed with keys.prev_*: a rotation to keys.sign_*
 	 * waits for st_log_rotate to commit. Writer's thread only. */
 	int rotating;
-	struct sti_pool *pool;    /* writable opens only */
 };
 
 struct st_txn {
@@ -80,22 +49,14 @@ struct st_txn {
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
 	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
-	/* Appended but not sealed, in index order (borrowed from the pool); a
-	 * child hands its list to its parent on commit, and the top level
-	 * seals before it commits. */
-	struct sti_rec **pend;
-	size_t npend, cappend;
+	/* Top level only: the log size when it began, and the size of the
+	 * checkpoint it wrote last (0: none); records appended past it get
+	 * one more at commit. */
+	uint64_t start, cp_size;
 	/* Top level only: st_log_rotate ran here; records from this index on
-	 * are signed by the incoming key. 0: no rotation in this transaction. */
+	 * are the incoming key's. 0: no rotation in this transaction. */
 	uint64_t rot_from;
 };
-
-/* Forgets t's pending records; an aborted transaction's are dropped
- * (aborted = 1), and a top-level write transaction's end releases the
- * pool's. */
-void sti_pending_free(st_txn *t, int aborted);
-/* Moves child's pending records to the end of its parent's list. */
-int sti_pending_merge(st_txn *child);
 
 /* LMDB return code -> pb_err; remembers MDB_MAP_FULL in t (may be NULL). */
 int sti_err(st_txn *t, int rc);
@@ -122,7 +83,10 @@ int sti_texts_open(st_env *e, MDB_txn *txn, unsigned flags);
  * when the open is writable. */
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);
 
-/* SHA-256 of one record body. */
+/* Writes the checkpoint for the log as t sees it (st_tree.c). */
+int sti_checkpoint_write(st_txn *t);
+
+/* SHA-256 of one record. */
 void sti_record_hash(const uint8_t *body, size_t len, uint8_t out[ST_HASH_LEN]);
 
 #endif

@@ -3,8 +3,7 @@
  * nodes DBI: be64 last || be8 level -> SHA-256 of the perfect subtree at
  * (level, index), which covers records [index << level, (index + 1) << level)
  * and so ends at record last = ((index + 1) << level) - 1.
- * A leaf is H(0x00 || stored value), so it covers the record and its
- * signature. Appending record i writes its leaf and every subtree it
+ * A leaf is H(0x00 || stored value), the serialised record. Appending record i writes its leaf and every subtree it
  * completes (two puts per record on average), in the append's own
  * transaction; root and proofs then cost O(log n) reads at any size.
  * Every node record i completes ends at i, so the keys only ever grow:
@@ -15,12 +14,13 @@
  * writable open moves them to "nodes" in its first transaction; a
  * read-only open reads them where they are.
  *
- * checkpoint DBI: be64 size -> the signed note the router wrote for that
- * size, in the same transaction as the records it covers. */
+ * checkpoint DBI: be64 size -> the signed note for that size, written by
+ * the seal of the transaction that appended the records it covers. */
 #include "st_int.h"
 #include "mt.h"
 #include "pb_err.h"
 #include "pb_log.h"
+#include "sn.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +162,21 @@ static int size_ok(st_txn *t, uint64_t size)
 	return size <= n ? PB_OK : PB_EINVAL;
 }
 
+int st_tree_node(st_txn *t, uint64_t level, uint64_t index, uint8_t out[ST_HASH_LEN])
+{
+	struct getter g = {t};
+	uint64_t n;
+	int rc;
+
+	if (!t || !out || level >= MT_LEVELS || index > (UINT64_MAX >> level) - 1)
+		return PB_EINVAL;
+	if ((rc = st_log_size(t, &n)))
+		return rc;
+	if (((index + 1) << level) > n)
+		return PB_ENOTFOUND;
+	return node_get(&g, level, index, out);
+}
+
 int st_tree_root(st_txn *t, uint64_t size, uint8_t root[ST_HASH_LEN])
 {
 	struct getter g = {t};
@@ -266,4 +281,55 @@ int st_checkpoint_each(st_txn *t, int (*fn)(uint64_t size, const char *note, siz
 	}
 	mdb_cursor_close(c);
 	return rc == 0 || rc == MDB_NOTFOUND ? PB_OK : sti_err(t, rc);
+}
+
+/* The note for size, signed by sk and, for a handover, also by prev_sk. */
+static int checkpoint_at(st_txn *t, uint64_t size, const uint8_t *sk, const uint8_t *prev_sk)
+{
+	const char *name = t->env->keys.key_name;
+	uint8_t root[ST_HASH_LEN];
+	char body[256], note[256 + 2 * SN_LINE_MAX(sizeof(t->env->keys.key_name))];
+	size_t blen, nlen, llen;
+	int rc;
+
+	if ((rc = st_tree_root(t, size, root)) ||
+	    (rc = sn_checkpoint_format(name, size, root, NULL, body, sizeof(body), &blen)) ||
+	    (rc = sn_sign(body, blen, name, sk, note, sizeof(note), &nlen)))
+		return rc;
+	/* A second signature line: signed notes allow several. */
+	if (prev_sk && (rc = sn_sign_line(body, blen, name, prev_sk, note + nlen,
+	                                  sizeof(note) - nlen, &llen)))
+		return rc;
+	if (prev_sk)
+		nlen += llen;
+	if ((rc = st_checkpoint_put(t, size, note, nlen)))
+		return rc;
+	t->cp_size = size;
+	return PB_OK;
+}
+
+int st_log_seal(st_txn *t)
+{
+	const struct st_keys *k;
+	int rc;
+
+	if ((rc = sti_need_write(t)))
+		return rc;
+	if (t->parent)
+		return PB_EINVAL;   /* only the top level knows the batch is complete */
+	if (t->next == t->start || t->next == t->cp_size)
+		return PB_OK;
+	k = &t->env->keys;
+	/* A rotation pending: the outgoing key still signs. */
+	if (t->env->rotating && !t->rot_from)
+		return checkpoint_at(t, t->next, k->prev_sk, NULL);
+	/* The handover: the size the new key starts at, signed by both, so
+	 * whoever knows only the old key can follow (and it authorises the
+	 * rotation record below it). */
+	if (t->rot_from && t->cp_size < t->rot_from &&
+	    (rc = checkpoint_at(t, t->rot_from, k->sign_sk, k->prev_sk)))
+		return rc;
+	if (t->next == t->cp_size)
+		return PB_OK;
+	return checkpoint_at(t, t->next, k->sign_sk, NULL);
 }

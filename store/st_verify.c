@@ -1,13 +1,19 @@
-/* The auditor's walk over the log: shape, position, chain, key, signature,
- * record by record, stopping at the first failure. Each record is checked
- * under the key in force at its index: record 0's, then from index i + 1
- * the key a rotation record at i names (README.md, "Key rotation"). */
+/* The auditor's walk over the log: shape, position, key, record by
+ * record, and at each stored checkpoint its signature under the key in
+ * force for its size and its root recomputed from the records, stopping
+ * at the first failure. The key in force at size s is record 0's, then
+ * from s = i + 1 the key a rotation record at i names; the handover
+ * checkpoint at i + 1 must carry the outgoing key's signature too, which
+ * is what authorises the rotation (README.md, "Key rotation"). */
 #include "st_int.h"
+#include "mt.h"
 #include "pb_err.h"
+#include "sn.h"
 
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *st_verify_fail_str(int fail)
@@ -22,7 +28,7 @@ const char *st_verify_fail_str(int fail)
 	case ST_VERIFY_CHAIN:
 		return "prev_hash does not match the previous record";
 	case ST_VERIFY_SIGNATURE:
-		return "bad signature";
+		return "record not under a valid signed checkpoint";
 	case ST_VERIFY_KEY:
 		return "missing or untrusted log key, or a bad key rotation";
 	case ST_VERIFY_EMPTY:
@@ -79,35 +85,9 @@ static int check_genesis(const Mailroom__AuditRecord *r, struct keys *ks,
 	return ST_VERIFY_OK;
 }
 
-/* A signature that fails under the key in force: say whose it is when it
- * is one of the log's other keys. */
-static int bad_signature(const Mailroom__AuditRecord *r, uint64_t pos, const uint8_t *body,
-                         size_t blen, const struct keys *ks, struct st_verify_report *rep)
-{
-	const uint8_t *sig = body + blen;
-	char cur[ST_KEYLABEL_MAX], other[ST_KEYLABEL_MAX];
-
-	st_key_label(rep->key_name, ks->pk, cur, sizeof(cur));
-	if (pos > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
-	    crypto_core_ed25519_is_valid_point(r->key.data) &&
-	    crypto_sign_verify_detached(sig, body, blen, r->key.data) == 0) {
-		st_key_label(rep->key_name, r->key.data, other, sizeof(other));
-		return why(rep, ST_VERIFY_KEY,
-		           "rotation record signed by the key it names (%s), not by %s, the key in "
-		           "force: a key cannot authorise itself",
-		           other, cur);
-	}
-	if (ks->has_prev && crypto_sign_verify_detached(sig, body, blen, ks->prev_pk) == 0) {
-		st_key_label(rep->key_name, ks->prev_pk, other, sizeof(other));
-		return why(rep, ST_VERIFY_SIGNATURE,
-		           "signed by the retired key %s; %s signs from record %llu on", other, cur,
-		           (unsigned long long)ks->from);
-	}
-	return why(rep, ST_VERIFY_SIGNATURE, "bad signature under %s, the key in force", cur);
-}
-
-/* A later AUDIT_LOG_KEY record at pos, already shown signed by the key in
- * force: it hands the log to the key it names from pos + 1 on. */
+/* A later AUDIT_LOG_KEY record at pos: it hands the log to the key it
+ * names from pos + 1 on (the handover checkpoint shows the key in force
+ * agreed). */
 static int rotate(const Mailroom__AuditRecord *r, uint64_t pos, struct keys *ks,
                   struct st_verify_report *rep)
 {
@@ -154,8 +134,7 @@ static int names_key(st_txn *t, const uint8_t pk[32])
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !found;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		Mailroom__AuditRecord *r;
-		if (v.mv_size < ST_SIG_LEN ||
-		    !(r = mailroom__audit_record__unpack(NULL, v.mv_size - ST_SIG_LEN, v.mv_data)))
+		if (!(r = mailroom__audit_record__unpack(NULL, v.mv_size, v.mv_data)))
 			continue;
 		found = r->index > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY &&
 		        r->key.len == 32 && memcmp(r->key.data, pk, 32) == 0;
@@ -165,43 +144,127 @@ static int names_key(st_txn *t, const uint8_t pk[32])
 	return found;
 }
 
-/* One stored value at position pos; prev is the previous record's hash
- * and becomes this one's. */
-static int check_record(uint64_t pos, const MDB_val *k, const MDB_val *v, struct keys *ks,
-                        struct st_verify_report *rep, uint8_t prev[ST_HASH_LEN])
+/* The compact range of perfect subtrees: the root of the records so far
+ * in at most 64 hashes. */
+struct frontier {
+	uint8_t h[MT_LEVELS][MT_HASH_LEN];
+	uint8_t level[MT_LEVELS];
+	int n;
+};
+
+static void frontier_add(struct frontier *f, const uint8_t leaf[MT_HASH_LEN])
+{
+	memcpy(f->h[f->n], leaf, MT_HASH_LEN);
+	f->level[f->n++] = 0;
+	while (f->n >= 2 && f->level[f->n - 1] == f->level[f->n - 2]) {
+		mt_node_hash(f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
+		f->level[f->n - 2]++;
+		f->n--;
+	}
+}
+
+static void frontier_root(const struct frontier *f, uint8_t out[MT_HASH_LEN])
+{
+	if (f->n == 0) {
+		crypto_hash_sha256(out, NULL, 0);
+		return;
+	}
+	memcpy(out, f->h[f->n - 1], MT_HASH_LEN);
+	for (int i = f->n - 2; i >= 0; i--)
+		mt_node_hash(f->h[i], out, out);
+}
+
+struct walk {
+	st_txn *t;
+	struct keys ks;
+	struct frontier fr;
+	uint8_t prev[ST_HASH_LEN];
+	uint64_t chain_break;          /* first record whose prev_hash fails, or UINT64_MAX */
+	uint64_t covered;              /* size of the last checkpoint verified */
+};
+
+/* One stored value at position pos. A prev_hash that fails is only noted:
+ * whether its record or the one before was changed is for the checkpoint
+ * to say. */
+static int check_record(struct walk *w, uint64_t pos, const MDB_val *k, const MDB_val *v,
+                        struct st_verify_report *rep)
 {
 	Mailroom__AuditRecord *r;
-	const uint8_t *body = v->mv_data;
-	size_t blen;
+	uint8_t leaf[MT_HASH_LEN];
 	int fail = ST_VERIFY_OK;
 
-	if (v->mv_size < ST_SIG_LEN)
-		return why(rep, ST_VERIFY_MALFORMED, "too short to hold a signature");
-	blen = v->mv_size - ST_SIG_LEN;
-	if (!(r = mailroom__audit_record__unpack(NULL, blen, body)))
+	if (v->mv_size == 0)
+		return why(rep, ST_VERIFY_MALFORMED, "empty record");
+	if (!(r = mailroom__audit_record__unpack(NULL, v->mv_size, v->mv_data)))
 		return why(rep, ST_VERIFY_MALFORMED, "does not parse as an AuditRecord");
 	if (pos == 0)
-		fail = check_genesis(r, ks, rep);
-	/* Signature before position: an altered record says so, an authentic
-	 * one out of place fails on its index or chain instead. */
-	if (!fail && crypto_sign_verify_detached(body + blen, body, blen, ks->pk) != 0)
-		fail = bad_signature(r, pos, body, blen, ks, rep);
+		fail = check_genesis(r, &w->ks, rep);
 	if (!fail && (r->index != pos || k->mv_size != 8 || sti_get_be64(k->mv_data) != pos))
 		fail = why(rep, ST_VERIFY_INDEX, "holds record %llu", (unsigned long long)r->index);
-	if (!fail && (r->prev_hash.len != ST_HASH_LEN ||
-	              sodium_memcmp(r->prev_hash.data, prev, ST_HASH_LEN) != 0))
-		fail = why(rep, ST_VERIFY_CHAIN, "prev_hash is not the hash of the record before");
+	if (!fail && w->chain_break == UINT64_MAX &&
+	    (r->prev_hash.len != ST_HASH_LEN ||
+	     sodium_memcmp(r->prev_hash.data, w->prev, ST_HASH_LEN) != 0))
+		w->chain_break = pos;
 	if (!fail && pos > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY)
-		fail = rotate(r, pos, ks, rep);
+		fail = rotate(r, pos, &w->ks, rep);
 	mailroom__audit_record__free_unpacked(r, NULL);
-	if (!fail)
-		sti_record_hash(body, blen, prev);
-	return fail;
+	if (fail)
+		return fail;
+	sti_record_hash(v->mv_data, v->mv_size, w->prev);
+	mt_leaf_hash(v->mv_data, v->mv_size, leaf);
+	frontier_add(&w->fr, leaf);
+	return ST_VERIFY_OK;
+}
+
+/* The checkpoint at size (the walk has read size records): signed by the
+ * key in force for that size, by the outgoing key too at a handover, and
+ * over the records' root. *bad gets the record to blame. */
+static int check_checkpoint(struct walk *w, uint64_t size, const MDB_val *v,
+                            struct st_verify_report *rep, uint64_t *bad)
+{
+	struct sn_checkpoint cp;
+	uint8_t root[MT_HASH_LEN];
+	char label[ST_KEYLABEL_MAX];
+
+	*bad = size - 1;
+	st_key_label(rep->key_name, w->ks.pk, label, sizeof(label));
+	if (sn_open_checkpoint(v->mv_data, v->mv_size, rep->key_name, w->ks.pk, &cp) != PB_OK)
+		return why(rep, ST_VERIFY_SIGNATURE, "the checkpoint of size %llu is not signed by %s, "
+		           "the key in force", (unsigned long long)size, label);
+	if (w->ks.has_prev && size == w->ks.from &&
+	    sn_open_checkpoint(v->mv_data, v->mv_size, rep->key_name, w->ks.prev_pk, &cp) != PB_OK)
+		return why(rep, ST_VERIFY_KEY, "the handover checkpoint of size %llu is not signed by "
+		           "the outgoing key: a key cannot authorise itself",
+		           (unsigned long long)size);
+	if (w->ks.has_prev && w->covered < w->ks.from && size > w->ks.from) {
+		*bad = w->ks.from - 1;
+		return why(rep, ST_VERIFY_KEY, "no handover checkpoint at size %llu: nothing "
+		           "authorises the rotation", (unsigned long long)w->ks.from);
+	}
+	if (cp.size != size || cp.origin_len != strlen(rep->key_name) ||
+	    memcmp(cp.origin, rep->key_name, cp.origin_len) != 0)
+		return why(rep, ST_VERIFY_SIGNATURE, "the checkpoint stored at size %llu names "
+		           "another size or log", (unsigned long long)size);
+	frontier_root(&w->fr, root);
+	if (sodium_memcmp(root, cp.root, MT_HASH_LEN) != 0) {
+		/* A changed record breaks the chain at the next one. */
+		if (w->chain_break != UINT64_MAX && w->chain_break > w->covered)
+			*bad = w->chain_break - 1;
+		return why(rep, ST_VERIFY_SIGNATURE, "rewritten: the records up to %llu are not the "
+		           "tree the checkpoint of size %llu signs",
+		           (unsigned long long)size, (unsigned long long)size);
+	}
+	if (w->chain_break != UINT64_MAX) {
+		*bad = w->chain_break;
+		return why(rep, ST_VERIFY_CHAIN, "prev_hash is not the hash of the record before");
+	}
+	w->covered = size;
+	return ST_VERIFY_OK;
 }
 
 /* A pinned key must be one of the log's, and have signed a record: a key
  * named by a rotation alone could be anyone's, named by a retired key. */
-static void check_trusted(const struct keys *ks, struct st_verify_report *rep)
+static void check_trusted(const struct keys *ks, uint64_t covered, struct st_verify_report *rep)
 {
 	if (!ks->trusted)
 		return;
@@ -209,21 +272,21 @@ static void check_trusted(const struct keys *ks, struct st_verify_report *rep)
 		rep->fail = why(rep, ST_VERIFY_KEY, "the trusted key is neither record 0's nor "
 		                                    "one a rotation brought in");
 		rep->bad_index = 0;
-	} else if (ks->trusted_at && rep->records <= ks->trusted_at + 1) {
-		rep->fail = why(rep, ST_VERIFY_KEY, "the trusted key has signed no record yet");
+	} else if (ks->trusted_at && covered < ks->trusted_at + 1) {
+		rep->fail = why(rep, ST_VERIFY_KEY, "the trusted key has signed no checkpoint yet");
 		rep->bad_index = ks->trusted_at;
 	}
 }
 
+/* Checkpoints in size order beside the records: cps is positioned on the
+ * next one not reached yet (rc MDB_NOTFOUND when none is left). */
 int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *rep)
 {
-	uint8_t prev[ST_HASH_LEN] = {0};
-	struct keys ks = {.trusted = trusted_pk};
-	MDB_cursor *c;
-	MDB_val k, v;
-	st_txn *t;
-	uint64_t pos = 0;
-	int rc, fail = ST_VERIFY_OK;
+	struct walk *w;
+	MDB_cursor *c, *cc;
+	MDB_val k, v, ck, cv;
+	uint64_t pos = 0, bad = 0, beyond;
+	int rc, crc, fail = ST_VERIFY_OK;
 
 	if (!env || !rep)
 		return PB_EINVAL;
@@ -234,35 +297,74 @@ int st_verify(st_env *env, const uint8_t *trusted_pk, struct st_verify_report *r
 		rep->fail = why(rep, ST_VERIFY_KEY, "the trusted key is weak");
 		return PB_OK;
 	}
-	if ((rc = st_txn_begin(env, NULL, 1, &t)))
+	if (!(w = calloc(1, sizeof(*w))))
+		return PB_ENOMEM;
+	w->ks.trusted = trusted_pk;
+	w->chain_break = UINT64_MAX;
+	if ((rc = st_txn_begin(env, NULL, 1, &w->t))) {
+		free(w);
 		return rc;
-	if ((rc = mdb_cursor_open(t->txn, env->log, &c))) {
-		st_txn_abort(t);
+	}
+	if ((rc = mdb_cursor_open(w->t->txn, env->log, &c))) {
+		st_txn_abort(w->t);
+		free(w);
 		return sti_err(NULL, rc);
 	}
+	if ((rc = mdb_cursor_open(w->t->txn, env->checkpoint, &cc))) {
+		mdb_cursor_close(c);
+		st_txn_abort(w->t);
+		free(w);
+		return sti_err(NULL, rc);
+	}
+	crc = mdb_cursor_get(cc, &ck, &cv, MDB_FIRST);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), pos++) {
 		rep->records++;
-		if ((fail = check_record(pos, &k, &v, &ks, rep, prev)))
+		bad = pos;
+		if ((fail = check_record(w, pos, &k, &v, rep)))
 			break;
-		if (pos == 0 && trusted_pk && !ks.trusted_met && !names_key(t, trusted_pk)) {
+		if (pos == 0 && trusted_pk && !w->ks.trusted_met && !names_key(w->t, trusted_pk)) {
 			fail = why(rep, ST_VERIFY_KEY, "the trusted key is neither record 0's nor one "
 			                               "a rotation brings in");
 			break;
 		}
-		memcpy(rep->head_hash, prev, ST_HASH_LEN);
+		memcpy(rep->head_hash, w->prev, ST_HASH_LEN);
+		/* Checkpoints below this size were stored by no writer of ours. */
+		while (crc == 0 && ck.mv_size == 8 && sti_get_be64(ck.mv_data) <= pos)
+			crc = mdb_cursor_get(cc, &ck, &cv, MDB_NEXT);
+		if (crc == 0 && ck.mv_size == 8 && sti_get_be64(ck.mv_data) == pos + 1) {
+			if ((fail = check_checkpoint(w, pos + 1, &cv, rep, &bad)))
+				break;
+			crc = mdb_cursor_get(cc, &ck, &cv, MDB_NEXT);
+		}
 	}
+	beyond = crc == 0 && ck.mv_size == 8 ? sti_get_be64(ck.mv_data) : 0;
+	mdb_cursor_close(cc);
 	mdb_cursor_close(c);
-	st_txn_abort(t);
-	if (rc && rc != MDB_NOTFOUND)
+	st_txn_abort(w->t);
+	if (rc && rc != MDB_NOTFOUND) {
+		free(w);
 		return sti_err(NULL, rc);
+	}
 	if (fail) {
 		rep->fail = fail;
-		rep->bad_index = pos;
+		rep->bad_index = bad;
 	} else if (rep->records == 0) {
 		rep->fail = ST_VERIFY_EMPTY;
+	} else if (beyond > rep->records) {
+		rep->fail = why(rep, ST_VERIFY_SIGNATURE, "a checkpoint of size %llu, the log has %llu "
+		                "records: its tail is gone",
+		                (unsigned long long)beyond,
+		                (unsigned long long)rep->records);
+		rep->bad_index = rep->records;
+	} else if (w->covered < rep->records) {
+		rep->fail = why(rep, ST_VERIFY_SIGNATURE, "records %llu to %llu are under no signed "
+		                "checkpoint", (unsigned long long)w->covered,
+		                (unsigned long long)(rep->records - 1));
+		rep->bad_index = w->covered;
 	} else {
-		check_trusted(&ks, rep);
+		check_trusted(&w->ks, w->covered, rep);
 	}
+	free(w);
 	return PB_OK;
 }

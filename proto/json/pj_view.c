@@ -69,24 +69,6 @@ static json_t *hex_json(const ProtobufCBinaryData *b)
 	return v;
 }
 
-static json_t *b64_json(const ProtobufCBinaryData *b)
-{
-	size_t n;
-	char *buf;
-	json_t *v;
-
-	if (b->len > 1024)
-		return json_null();
-	n = sodium_base64_ENCODED_LEN(b->len, sodium_base64_VARIANT_ORIGINAL);
-	buf = malloc(n);
-	if (!buf)
-		return NULL;
-	sodium_bin2base64(buf, n, b->data, b->len, sodium_base64_VARIANT_ORIGINAL);
-	v = json_string(buf);
-	free(buf);
-	return v;
-}
-
 static json_t *order_json(const Mailroom__HotlineOrder *o)
 {
 	struct build b = {json_object(), 0};
@@ -457,8 +439,10 @@ json_t *pj_receipt(const Mailroom__Receipt *r)
 		return NULL;
 	put(&b, "log_index", json_integer((json_int_t)r->log_index));
 	put(&b, "record_hash", hex_json(&r->record_hash));
-	put(&b, "signature", b64_json(&r->signature));
 	put(&b, "key_id", hex_json(&r->key_id));
+	/* The C2SP tlog-proof: the record, its inclusion proof, the checkpoint. */
+	if (r->proof && *r->proof)
+		put(&b, "proof", json_string(r->proof));
 	if (b.failed) {
 		json_decref(b.obj);
 		return NULL;

@@ -107,4 +107,30 @@ int sn_open_cosigned(const char *note, size_t len, const char *name,
 /* Timestamp of a cosignature line's base64 payload, without verifying. */
 int sn_cosig_timestamp(const char *b64, size_t len, uint64_t *timestamp);
 
+/* ---- proofs (c2sp.org/tlog-proof@v1) ---- */
+
+/* Longest inclusion proof of a tree below 2^64 entries. */
+#define SN_PROOF_MAX 64
+/* "c2sp.org/tlog-proof@v1\n", "extra <base64>\n" when elen > 0,
+ * "index <index>\n", the hashes in base64 one a line, a blank line, then
+ * the signed checkpoint note as given. */
+int sn_proof_format(uint64_t index, const uint8_t *extra, size_t elen,
+                    const uint8_t (*proof)[SN_HASH_LEN], size_t n, const char *note, size_t nlen,
+                    char *out, size_t cap, size_t *len);
+/* A parsed proof; note and extra point into the parsed text. The note is
+ * not opened here: sn_open_checkpoint it with the log's key. */
+struct sn_proof {
+	uint64_t index;
+	const char *extra;             /* base64, NULL when absent */
+	size_t extra_len;
+	uint8_t hashes[SN_PROOF_MAX][SN_HASH_LEN];
+	size_t n;
+	const char *note;
+	size_t note_len;
+};
+/* Strict: the header line, an optional canonical base64 "extra" line, an
+ * "index" in canonical decimal, canonical base64 hashes of 32 bytes, a
+ * blank line and a non-empty note. PB_EINVAL otherwise. */
+int sn_proof_parse(const char *text, size_t len, struct sn_proof *p);
+
 #endif

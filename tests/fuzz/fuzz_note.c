@@ -1,4 +1,4 @@
-/* Signed notes, checkpoints, cosignatures and Merkle proofs, as the
+/* Signed notes, checkpoints, cosignatures, tlog-proofs and Merkle proofs, as the
  * auditor and the witness read them: the input as a signed note (under a
  * fixed key, and as cosigned), as a checkpoint body, as a cosignature
  * payload, and as "index, size, proof hashes" for inclusion and
@@ -107,9 +107,31 @@ static void proofs(const uint8_t *d, size_t size)
 	mt_mem_free(m);
 }
 
+/* The input as a C2SP tlog-proof: parsed, and when it parses, its path
+ * checked against its own note's root (the note's signature is not). */
+static void tlog_proof(const char *text, size_t len)
+{
+	static struct sn_proof p;
+	struct sn_checkpoint cp;
+	const char *end;
+	uint8_t leaf[MT_HASH_LEN] = {0};
+
+	if (sn_proof_parse(text, len, &p) != PB_OK)
+		return;
+	end = p.note + p.note_len;
+	for (const char *q = p.note; q + 1 < end; q++)
+		if (q[0] == '\n' && q[1] == '\n') {
+			if (sn_checkpoint_parse(p.note, (size_t)(q + 1 - p.note), &cp) == PB_OK)
+				(void)mt_verify_inclusion(leaf, p.index, cp.size,
+				                          (const uint8_t(*)[MT_HASH_LEN])p.hashes, p.n, cp.root);
+			break;
+		}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	notes((const char *)data, size);
 	proofs(data, size);
+	tlog_proof((const char *)data, size);
 	return 0;
 }

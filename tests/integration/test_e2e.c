@@ -3,10 +3,13 @@
 #include "it.h"
 #include "pb_err.h"
 #include "pb_id.h"
+#include "mt.h"
+#include "sn.h"
 #include "st.h"
 
 #include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const struct mr_handler_spec handlers[] = {
 	{"wang", "general, roads, supervision"},
@@ -34,36 +37,47 @@ static int is_hex(const char *s, size_t n)
 	return 1;
 }
 
-/* The receipt must be the stored record's hash and its signature under
- * the store key: an auditor checks it against the log later. */
+/* The receipt must be the stored record's hash, and carry its C2SP
+ * tlog-proof: the record itself, and a path to the root of a checkpoint
+ * signed by the store key. An auditor checks it against the log later. */
 static void check_receipt(json_t *rc, const char *pub_hex)
 {
-	uint8_t hash[32], want[32], sig[64], pk[32];
+	uint8_t hash[32], want[32], pk[32], leaf[32], rec[4096];
+	struct sn_checkpoint cp;
+	struct sn_proof *p = calloc(1, sizeof(*p));
 	const uint8_t *data;
-	size_t len, siglen;
+	const char *proof = it_str(rc, "proof");
+	size_t len, rlen;
 	st_env *st;
 	st_txn *t;
 	json_int_t idx = json_integer_value(it_get(rc, "log_index"));
 
+	cr_assert_not_null(p);
 	cr_assert_eq(pb_unhex(pub_hex, pk, 32), 0, "audit gave no public key: %s", pub_hex);
 	cr_assert_eq(pb_unhex(it_str(rc, "record_hash"), want, 32), 0);
-	cr_assert_eq(sodium_base642bin(sig, sizeof(sig), it_str(rc, "signature"),
-	                               strlen(it_str(rc, "signature")), NULL, &siglen, NULL,
-	                               sodium_base64_VARIANT_ORIGINAL),
-	             0, "receipt signature is not base64");
-	cr_assert_eq(siglen, 64);
+	cr_assert_null(it_get(rc, "signature"), "records are not signed one by one");
+	cr_assert_not_null(proof, "the receipt carries no proof");
+	cr_assert_eq(sn_proof_parse(proof, strlen(proof), p), PB_OK, "not a tlog-proof: %s", proof);
+	cr_assert_eq((json_int_t)p->index, idx);
+	cr_assert_eq(sn_open_checkpoint(p->note, p->note_len, "mailroom.test/log", pk, &cp), PB_OK,
+	             "the proof's checkpoint is not signed by the store key: %s", proof);
 	cr_assert_eq(st_open(env.store, 0, 1, NULL, &st), PB_OK, "cannot open the store read-only");
 	cr_assert_eq(st_txn_begin(st, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_get(t, (uint64_t)idx, &data, &len), PB_OK, "no record %lld", (long long)idx);
-	cr_assert_gt(len, 64);
-	crypto_hash_sha256(hash, data, len - 64);
+	crypto_hash_sha256(hash, data, len);
 	cr_expect(memcmp(hash, want, 32) == 0, "receipt record_hash is not SHA-256 of record %lld",
 	          (long long)idx);
-	cr_expect(memcmp(sig, data + len - 64, 64) == 0, "receipt signature differs from the log's");
-	cr_expect_eq(crypto_sign_verify_detached(sig, data, len - 64, pk), 0,
-	             "receipt signature does not verify under the store key");
+	cr_assert_eq(sodium_base642bin(rec, sizeof(rec), p->extra, p->extra_len, NULL, &rlen, NULL,
+	                               sodium_base64_VARIANT_ORIGINAL),
+	             0);
+	cr_expect(rlen == len && memcmp(rec, data, len) == 0, "the proof carries another record");
+	mt_leaf_hash(data, len, leaf);
+	cr_expect_eq(mt_verify_inclusion(leaf, p->index, cp.size, (const uint8_t(*)[32])p->hashes, p->n,
+	                                 cp.root),
+	             PB_OK, "the proof does not lead to the checkpoint's root");
 	st_txn_abort(t);
 	st_close(st);
+	free(p);
 }
 
 Test(e2e, mailbox_letter_to_reply, .init = it_init, .fini = it_fini, .timeout = 120)
@@ -92,8 +106,9 @@ Test(e2e, mailbox_letter_to_reply, .init = it_init, .fini = it_fini, .timeout = 
 	                  json_integer_value(it_get(j, "receipt.log_index")) > 0,
 	          "receipt.log_index: %s", r.body);
 	cr_expect(is_hex(it_str(j, "receipt.record_hash"), 64), "receipt.record_hash: %s", r.body);
-	cr_expect(it_str(j, "receipt.signature") && strlen(it_str(j, "receipt.signature")) > 0,
-	          "receipt.signature: %s", r.body);
+	cr_expect(it_str(j, "receipt.proof") &&
+	              strncmp(it_str(j, "receipt.proof"), "c2sp.org/tlog-proof@v1\n", 23) == 0,
+	          "receipt.proof: %s", r.body);
 	cr_expect(is_hex(it_str(j, "receipt.key_id"), 8), "receipt.key_id: %s", r.body);
 	cr_assert(mr_is_track(it_str(j, "tracking_code")) && it_str(j, "access_key"));
 	snprintf(code, sizeof(code), "%s", it_str(j, "tracking_code"));

@@ -474,7 +474,7 @@ Test(hotline_soak, pull_and_push_with_faults_and_kills, .init = it_init, .fini =
 		const uint8_t *data;
 		size_t len;
 		cr_assert_eq(st_log_get(t, i, &data, &len), PB_OK);
-		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+		Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 		cr_assert_not_null(r);
 		int ev = r->event;
 		if (r->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE && r->message_id.len == PB_ID_LEN &&

@@ -441,10 +441,10 @@ static uint64_t search_entries(uint64_t size)
 			cr_assert_eq(sodium_base642bin(raw, blen, b64, blen, NULL, &len, NULL,
 			                               sodium_base64_VARIANT_ORIGINAL),
 			             0);
-			cr_assert_gt(len, 64);
+			cr_assert_gt(len, 0);
 			leak = leak_in(raw, len);
 			cr_expect_null(leak, "entry %llu names '%s'", (unsigned long long)(start + i), leak);
-			Mailroom__AuditRecord *rec = mailroom__audit_record__unpack(NULL, len - 64, raw);
+			Mailroom__AuditRecord *rec = mailroom__audit_record__unpack(NULL, len, raw);
 			cr_assert_not_null(rec, "entry %llu does not decode", (unsigned long long)(start + i));
 			cr_assert_eq(rec->index, start + i);
 			check_fields(rec);

@@ -859,7 +859,7 @@ Test(report, imported_and_reported, .init = it_init, .fini = it_fini, .timeout =
 	rc = AUDIT(&out, &err, "report", "annual", "--year", "2025", bad, "--pubkey", pub);
 	cr_expect_eq(rc, 28, "a tampered bundle: exit %d", rc);
 	cr_expect_str_eq(out, "", "nothing on stdout");
-	snprintf(file, sizeof(file), "the log does not verify (FAIL signature: record %llu",
+	snprintf(file, sizeof(file), "the log does not verify (FAIL root: record %llu",
 	         (unsigned long long)(records / 2));
 	cr_expect(strstr(err, file) != NULL, "%s", err);
 	cr_expect(strstr(err, "run `mailroom-audit verify`") != NULL, "%s", err);

@@ -93,7 +93,7 @@ static int scan(struct wctx *w)
 		if (n > AU_VALUE_MAX)
 			return PB_ECORRUPT;
 		w->logv_len += 4 + n;
-		if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, p)))
+		if (n == 0 || !(r = mailroom__audit_record__unpack(NULL, n, p)))
 			continue;   /* kept as it is; verify names it */
 		if (r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY)
 			rc = add_key(w, i, r);

@@ -196,6 +196,7 @@ int au_json_hashes(json_t *a, uint8_t (*out)[MT_HASH_LEN], size_t cap, size_t *n
 int au_inclusion_json(json_t *doc, struct au_inclusion *p)
 {
 	json_t *leaf = json_object_get(doc, "leaf_hash"), *entry = json_object_get(doc, "entry");
+	json_t *cp = json_object_get(doc, "checkpoint");
 	const char *s;
 	size_t n, got;
 
@@ -214,10 +215,21 @@ int au_inclusion_json(json_t *doc, struct au_inclusion *p)
 			return PB_EINVAL;
 		if (!(p->entry = malloc(n / 4 * 3 + 3)))
 			return PB_ENOMEM;
-		if (au_b64_decode(s, n, p->entry, n / 4 * 3 + 3, &p->elen) || p->elen <= ST_SIG_LEN) {
+		if (au_b64_decode(s, n, p->entry, n / 4 * 3 + 3, &p->elen) || p->elen == 0) {
 			au_inclusion_free(p);
 			return PB_EINVAL;
 		}
+	}
+	if (cp) {
+		if (!(s = json_string_value(cp)) || !(n = strlen(s)) || n > AU_NOTE_MAX) {
+			au_inclusion_free(p);
+			return PB_EINVAL;
+		}
+		if (!(p->note = strdup(s))) {
+			au_inclusion_free(p);
+			return PB_ENOMEM;
+		}
+		p->nlen = n;
 	}
 	return PB_OK;
 }
@@ -225,8 +237,10 @@ int au_inclusion_json(json_t *doc, struct au_inclusion *p)
 void au_inclusion_free(struct au_inclusion *p)
 {
 	free(p->entry);
+	free(p->note);
 	p->entry = NULL;
-	p->elen = 0;
+	p->note = NULL;
+	p->elen = p->nlen = 0;
 }
 
 int au_json_u64(json_t *j, const char *key, uint64_t *v)

@@ -1,8 +1,9 @@
 /* The log's keys as its records name them: record 0's, then one per
  * rotation record (store/README.md, "Key rotation"). A rotation record at
- * index i is signed by the key in force before it, names a new key under
- * the log's own name, and sets key_from_size = i + 1: the first record
- * and the first checkpoint size the new key signs. Shared by the walk,
+ * index i names a new key under the log's own name and sets
+ * key_from_size = i + 1, the first checkpoint size the new key signs; the
+ * handover checkpoint of that size, signed by the key in force before and
+ * the new one, is what authorises it. Shared by the walk,
  * the witness and the receipt and consistency checks, so that every one
  * of them judges a rotation the same way. */
 #include "au_tlog.h"
@@ -13,12 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int au_self_signed(const Mailroom__AuditRecord *r, const uint8_t *body, size_t blen)
-{
-	return r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
-	       sn_verify_strict(body + blen, body, blen, r->key.data) == PB_OK;
-}
 
 int au_rotation_fields(const struct au_key *cur, const Mailroom__AuditRecord *r, uint64_t pos,
                        struct au_key *next, char *why, size_t wlen)
@@ -61,15 +56,12 @@ int au_rotation_value(const struct au_key *cur, const uint8_t *value, size_t n, 
                       struct au_key *next, char *why, size_t wlen)
 {
 	Mailroom__AuditRecord *r;
-	char a[AU_LABEL_MAX], b[AU_LABEL_MAX];
-	size_t blen;
 	int cls = AU_EXIT_OK;
 
-	if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, value))) {
+	if (n == 0 || !(r = mailroom__audit_record__unpack(NULL, n, value))) {
 		snprintf(why, wlen, "the rotation record does not parse");
 		return AU_EXIT_MALFORMED;
 	}
-	blen = n - ST_SIG_LEN;
 	if (r->index != pos) {
 		snprintf(why, wlen, "the entry is record %llu, not %llu", (unsigned long long)r->index,
 		         (unsigned long long)pos);
@@ -77,19 +69,6 @@ int au_rotation_value(const struct au_key *cur, const uint8_t *value, size_t n, 
 	} else if (pos == 0 || r->event != MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
 		snprintf(why, wlen, "record %llu is not a key rotation", (unsigned long long)pos);
 		cls = AU_EXIT_KEY;
-	} else if (sn_verify_strict(value + blen, value, blen, cur->pk) != PB_OK) {
-		st_key_label(cur->name, cur->pk, a, sizeof(a));
-		if (au_self_signed(r, value, blen)) {
-			st_key_label(cur->name, r->key.data, b, sizeof(b));
-			snprintf(why, wlen,
-			         "rotation record signed by the key it names (%s), not by %s, the key "
-			         "in force: a key cannot authorise itself",
-			         b, a);
-			cls = AU_EXIT_KEY;
-		} else {
-			snprintf(why, wlen, "rotation record not signed by %s, the key in force", a);
-			cls = AU_EXIT_SIGNATURE;
-		}
 	} else {
 		cls = au_rotation_fields(cur, r, pos, next, why, wlen);
 	}
@@ -129,6 +108,44 @@ const struct au_key *au_keyring_find(const struct au_keyring *kr, const uint8_t 
 	return NULL;
 }
 
+int au_rotation_proof(const struct au_key *cur, const struct au_inclusion *p,
+                      struct au_key *next, char *why, size_t wlen)
+{
+	struct au_note hand = {0};
+	uint8_t leaf[MT_HASH_LEN];
+	int cls;
+
+	if (!p->entry || !p->note || p->size != p->index + 1) {
+		snprintf(why, wlen, "not the rotation record's inclusion proof in its handover "
+		                    "checkpoint (size index + 1, with its \"checkpoint\" and \"entry\")");
+		return AU_EXIT_INVALID;
+	}
+	if ((cls = au_rotation_value(cur, p->entry, p->elen, p->index, next, why, wlen)))
+		return cls;
+	/* The key in force signs the tree holding the record that hands the
+	 * log on, and so does the key named: a key cannot authorise itself. */
+	hand.text = p->note;
+	hand.len = p->nlen;
+	if (au_note_open(&hand, cur->name, cur->pk, why, wlen) ||
+	    au_note_open(&hand, next->name, next->pk, why, wlen) || hand.size != p->size) {
+		char a[AU_LABEL_MAX];
+		st_key_label(cur->name, cur->pk, a, sizeof(a));
+		snprintf(why, wlen, "the handover checkpoint of size %llu is not signed by both %s, "
+		                    "the key in force, and the key the rotation names: a key cannot "
+		                    "authorise itself",
+		         (unsigned long long)p->size, a);
+		return AU_EXIT_KEY;
+	}
+	mt_leaf_hash(p->entry, p->elen, leaf);
+	if ((p->has_leaf && sodium_memcmp(leaf, p->leaf, MT_HASH_LEN) != 0) ||
+	    mt_verify_inclusion(leaf, p->index, p->size, (const uint8_t(*)[MT_HASH_LEN])p->path,
+	                        p->len, hand.root)) {
+		snprintf(why, wlen, "the rotation record is not in the handover checkpoint's tree");
+		return AU_EXIT_INCLUSION;
+	}
+	return AU_EXIT_OK;
+}
+
 /* One --rotation file: the gateway's inclusion answer for a rotation
  * record, {"index","size","leaf_hash","proof","entry"}, for the size of
  * the checkpoint it is used with. */
@@ -138,7 +155,6 @@ static int rotation_file(const struct au_opts *o, const char *path, uint64_t siz
 	const struct au_key *cur = &kr->k[kr->n - 1];
 	struct au_inclusion p;
 	struct au_key next;
-	uint8_t leaf[MT_HASH_LEN];
 	char why[400];
 	json_t *doc;
 	int rc, cls;
@@ -155,24 +171,23 @@ static int rotation_file(const struct au_opts *o, const char *path, uint64_t siz
 		               "%s: not an inclusion proof with its entry {index, size, proof, entry}",
 		               path);
 	}
-	if (p.size != size || p.index <= cur->index) {
+	(void)root;
+	/* A rotation the checkpoint does not cover yet changes no key it needs. */
+	if (p.index >= size) {
+		au_inclusion_free(&p);
+		return AU_EXIT_OK;
+	}
+	if (p.size > size || p.index <= cur->index) {
 		au_inclusion_free(&p);
 		return au_fail(o->json, AU_EXIT_INVALID, "wrong_rotation",
-		               "%s proves record %llu in size %llu; rotations must come in log order "
-		               "and be proven in the checkpoint's size %llu",
-		               path, (unsigned long long)p.index, (unsigned long long)p.size,
-		               (unsigned long long)size);
+		               "%s proves record %llu; rotations must come in log order, at or below "
+		               "the size %llu",
+		               path, (unsigned long long)p.index, (unsigned long long)size);
 	}
-	cls = au_rotation_value(cur, p.entry, p.elen, p.index, &next, why, sizeof(why));
-	mt_leaf_hash(p.entry, p.elen, leaf);
+	cls = au_rotation_proof(cur, &p, &next, why, sizeof(why));
 	au_inclusion_free(&p);
 	if (cls)
 		return au_report_fail(o->json, cls, "record", p.index, "%s: %s", path, why);
-	if ((p.has_leaf && sodium_memcmp(leaf, p.leaf, MT_HASH_LEN) != 0) ||
-	    mt_verify_inclusion(leaf, p.index, size, (const uint8_t(*)[MT_HASH_LEN])p.path, p.len,
-	                        root))
-		return au_report_fail(o->json, AU_EXIT_INCLUSION, "record", p.index,
-		                      "%s: the rotation record is not in the checkpoint's tree", path);
 	if (au_keyring_add(kr, &next))
 		return au_fail(o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
 	return AU_EXIT_OK;

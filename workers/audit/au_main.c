@@ -17,7 +17,7 @@
 static const struct au_cmd cmds[] = {
 	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS | AU_O_NODEADLINES, 0,
 	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR | --no-deadlines] [--json]",
-	 "check records, chain, signatures, checkpoints, Merkle roots, event order, deadlines; "
+	 "check records, chain, checkpoints and their signatures, Merkle roots, event order, deadlines; "
 	 "with --store, the stored messages against the log"},
 	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_CALENDARS | AU_O_JSON,
 	 AU_O_STORE | AU_O_OUT, "export --store DIR --out FILE [--calendars DIR] [--json]",
@@ -25,10 +25,11 @@ static const struct au_cmd cmds[] = {
 	{"verify-receipt", au_cmd_verify_receipt,
 	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_ROTATION |
 	     AU_O_JSON,
-	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY,
-	 "verify-receipt --receipt FILE --proof FILE --checkpoint FILE --pubkey FILE "
-	 "[--entry FILE] [--rotation FILE]... [--json]",
-	 "check a citizen's receipt against a signed checkpoint and an inclusion proof"},
+	 AU_O_RECEIPT | AU_O_PUBKEY,
+	 "verify-receipt --receipt FILE --pubkey FILE [--proof FILE [--checkpoint FILE] "
+	 "[--entry FILE]] [--rotation FILE]... [--json]",
+	 "check a citizen's receipt: its C2SP tlog-proof (or an inclusion proof and a "
+	 "checkpoint) against the log's key"},
 	{"consistency", au_cmd_consistency, AU_O_PROOF | AU_O_PUBKEY | AU_O_ROTATION | AU_O_JSON,
 	 AU_O_PROOF | AU_O_PUBKEY,
 	 "consistency OLD NEW --proof FILE --pubkey FILE [--rotation FILE]... [--json]",

@@ -27,8 +27,8 @@ static int scan(st_txn *t, uint64_t n, struct au_judge *j)
 
 		if ((rc = st_log_get(t, i, &data, &len)))
 			return rc;
-		if (len <= ST_SIG_LEN ||
-		    !(r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data)))
+		if (len == 0 ||
+		    !(r = mailroom__audit_record__unpack(NULL, len, data)))
 			return PB_ECORRUPT;
 		rc = au_judge_record(j, r);
 		mailroom__audit_record__free_unpacked(r, NULL);

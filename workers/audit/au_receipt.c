@@ -1,17 +1,21 @@
-/* verify-receipt: a citizen's receipt, checked with nothing but files the
- * gateway serves and the log's public key:
+/* verify-receipt: a citizen's receipt, checked with nothing but the log's
+ * public key. The receipt carries a C2SP tlog-proof (its "proof", or the
+ * --receipt or --proof file is one): the record's index, the record
+ * itself as the proof's extra data, its inclusion proof and the signed
+ * checkpoint. Older style: --proof (the gateway's inclusion JSON) and
+ * --checkpoint files, with --entry for the record.
  *
- *   each --rotation file is the next key rotation, signed by the key
- *   before it and included in the checkpoint's tree (key, signature,
+ *   each --rotation file is the next key rotation, proven in its handover
+ *   checkpoint signed by the key before it and the one it names (key,
  *   inclusion): the keys after --pubkey are proven, never taken;
  *   the checkpoint note is signed by the key in force for its size
  *   (checkpoint);
  *   the receipt names the key in force at its record (key);
- *   with --entry (the stored value): record_hash = SHA-256(record),
- *   the record is the one at log_index and carries the receipt's
- *   signature (receipt), which verifies over the record (signature);
- *   the inclusion proof puts that leaf at log_index in the tree the
- *   checkpoint signs (inclusion). */
+ *   with the record: record_hash = SHA-256(record), the record is the
+ *   one at log_index (receipt);
+ *   the record's index is below the checkpoint's size, and the inclusion
+ *   proof puts its leaf at log_index in the tree the checkpoint signs
+ *   (inclusion). */
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -26,11 +30,13 @@
 #define ENTRY_FILE_MAX (64u << 20)
 
 struct receipt {
+	int given;                 /* a receipt object was read (not a bare proof) */
 	uint64_t index;
 	uint8_t hash[ST_HASH_LEN];
-	uint8_t sig[ST_SIG_LEN];
 	uint8_t key_id[ST_KEYID_LEN];
 };
+
+#define TLOG_PROOF_HEADER "c2sp.org/tlog-proof@v1\n"
 
 struct ctx {
 	const struct au_opts *o;
@@ -42,9 +48,11 @@ struct ctx {
 	struct au_note note;
 	struct receipt rc;
 	struct au_inclusion pf;
-	uint8_t *entry;            /* the stored value, when --entry */
+	uint8_t *entry;            /* the stored record, when known */
 	size_t elen;
 	uint8_t leaf[MT_HASH_LEN];
+	char *tlog;                /* the tlog-proof text, malloc'd; NULL: older style */
+	size_t tlen;
 };
 
 static int hex_field(json_t *o, const char *key, uint8_t *out, size_t n)
@@ -54,32 +62,93 @@ static int hex_field(json_t *o, const char *key, uint8_t *out, size_t n)
 	return s && strlen(s) == 2 * n && pb_unhex(s, out, n) == PB_OK ? PB_OK : PB_EINVAL;
 }
 
-static int b64_field(json_t *o, const char *key, uint8_t *out, size_t n)
+static int is_tlog(const char *text, size_t len)
 {
-	const char *s = json_string_value(json_object_get(o, key));
-	size_t got;
-
-	return s && au_b64_decode(s, strlen(s), out, n, &got) == PB_OK && got == n ? PB_OK
-	                                                                            : PB_EINVAL;
+	return len >= sizeof(TLOG_PROOF_HEADER) - 1 &&
+	       memcmp(text, TLOG_PROOF_HEADER, sizeof(TLOG_PROOF_HEADER) - 1) == 0;
 }
 
-/* The POST /v1/messages answer, or just its "receipt" object. */
+/* The POST /v1/messages answer, or just its "receipt" object, or a bare
+ * tlog-proof file. */
 static int load_receipt(struct ctx *x)
 {
+	const char *path = x->o->receipt, *proof;
 	json_t *doc, *r;
+	char *text;
+	size_t len;
 	int rc;
 
-	if ((rc = au_json_file(x->o->receipt, x->o->json, &doc)))
-		return rc;
+	if ((rc = au_read_all(path, ENTRY_FILE_MAX, &text, &len)))
+		return au_file_fail(x->o->json, rc, path);
+	if (is_tlog(text, len)) {
+		x->tlog = text;
+		x->tlen = len;
+		return AU_EXIT_OK;
+	}
+	doc = json_loadb(text, len, 0, NULL);
+	free(text);
 	r = json_object_get(doc, "receipt") ? json_object_get(doc, "receipt") : doc;
-	if (au_json_u64(r, "log_index", &x->rc.index) ||
+	if (!doc || au_json_u64(r, "log_index", &x->rc.index) ||
 	    hex_field(r, "record_hash", x->rc.hash, sizeof(x->rc.hash)) ||
-	    b64_field(r, "signature", x->rc.sig, sizeof(x->rc.sig)) ||
-	    hex_field(r, "key_id", x->rc.key_id, sizeof(x->rc.key_id)))
-		rc = au_fail(x->o->json, AU_EXIT_INVALID, "invalid_receipt",
-		             "%s: not a receipt {log_index, record_hash, signature, key_id}",
-		             x->o->receipt);
+	    hex_field(r, "key_id", x->rc.key_id, sizeof(x->rc.key_id))) {
+		json_decref(doc);
+		return au_fail(x->o->json, AU_EXIT_INVALID, "invalid_receipt",
+		               "%s: not a receipt {log_index, record_hash, key_id, proof}", path);
+	}
+	x->rc.given = 1;
+	if ((proof = json_string_value(json_object_get(r, "proof")))) {
+		x->tlen = strlen(proof);
+		if (!is_tlog(proof, x->tlen) || !(x->tlog = strdup(proof))) {
+			json_decref(doc);
+			return au_fail(x->o->json, AU_EXIT_INVALID, "invalid_receipt",
+			               "%s: the receipt's proof is not a c2sp.org/tlog-proof@v1", path);
+		}
+	}
 	json_decref(doc);
+	return AU_EXIT_OK;
+}
+
+/* The tlog-proof: index, the record (extra), the hashes and the note. */
+static int load_tlog(struct ctx *x)
+{
+	struct sn_proof *p = calloc(1, sizeof(*p));
+	size_t cap;
+	int rc = AU_EXIT_OK;
+
+	if (!p)
+		return au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if (sn_proof_parse(x->tlog, x->tlen, p) != PB_OK || !p->extra ||
+	    p->note_len > AU_NOTE_MAX) {
+		rc = au_fail(x->o->json, AU_EXIT_INVALID, "invalid_proof",
+		             "not a c2sp.org/tlog-proof@v1 carrying its record as extra data");
+		goto out;
+	}
+	if (x->rc.given && p->index != x->rc.index) {
+		rc = au_report_fail(x->o->json, AU_EXIT_INCLUSION, "record", x->rc.index,
+		                    "the proof is for record %llu", (unsigned long long)p->index);
+		goto out;
+	}
+	x->rc.index = p->index;
+	x->pf.index = p->index;
+	x->pf.len = p->n;
+	memcpy(x->pf.path, p->hashes, p->n * MT_HASH_LEN);
+	cap = p->extra_len / 4 * 3 + 3;
+	if (!(x->entry = malloc(cap)) || !(x->note.text = malloc(p->note_len + 1))) {
+		rc = au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+		goto out;
+	}
+	if (au_b64_decode(p->extra, p->extra_len, x->entry, cap, &x->elen) || x->elen == 0) {
+		rc = au_fail(x->o->json, AU_EXIT_INVALID, "invalid_proof", "the proof's extra data "
+		                                                           "is not base64");
+		goto out;
+	}
+	memcpy(x->note.text, p->note, p->note_len);
+	x->note.text[p->note_len] = '\0';
+	x->note.len = p->note_len;
+	if (!x->rc.given)
+		crypto_hash_sha256(x->rc.hash, x->entry, x->elen);
+out:
+	free(p);
 	return rc;
 }
 
@@ -136,8 +205,7 @@ static int load_entry(struct ctx *x)
 		rc = au_fail(x->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
 		goto out;
 	}
-	if (!b64 || au_b64_decode(b64, n, x->entry, n / 4 * 3 + 3, &x->elen) ||
-	    x->elen <= ST_SIG_LEN)
+	if (!b64 || au_b64_decode(b64, n, x->entry, n / 4 * 3 + 3, &x->elen) || x->elen == 0)
 		rc = au_fail(x->o->json, AU_EXIT_INVALID, "invalid_entry",
 		             "%s: not a stored record in base64", path);
 out:
@@ -154,21 +222,14 @@ static int fail(struct ctx *x, int cls, const char *msg)
 /* The record against the receipt. */
 static int check_entry(struct ctx *x)
 {
-	const uint8_t *body = x->entry, *sig = x->entry + x->elen - ST_SIG_LEN;
-	size_t blen = x->elen - ST_SIG_LEN;
 	Mailroom__AuditRecord *r;
 	uint8_t h[ST_HASH_LEN];
 	uint64_t idx;
 
-	crypto_hash_sha256(h, body, blen);
+	crypto_hash_sha256(h, x->entry, x->elen);
 	if (sodium_memcmp(h, x->rc.hash, sizeof(h)) != 0)
 		return fail(x, AU_EXIT_RECEIPT, "record_hash is not SHA-256 of the record");
-	if (sn_verify_strict(x->rc.sig, body, blen, x->rkey->pk) != PB_OK)
-		return fail(x, AU_EXIT_SIGNATURE,
-		            "the receipt's signature does not verify over the record under the log key");
-	if (sodium_memcmp(sig, x->rc.sig, ST_SIG_LEN) != 0)
-		return fail(x, AU_EXIT_RECEIPT, "the stored record carries another signature");
-	if (!(r = mailroom__audit_record__unpack(NULL, blen, body)))
+	if (!(r = mailroom__audit_record__unpack(NULL, x->elen, x->entry)))
 		return fail(x, AU_EXIT_RECEIPT, "the entry does not parse as an AuditRecord");
 	idx = r->index;
 	mailroom__audit_record__free_unpacked(r, NULL);
@@ -200,15 +261,15 @@ static int report(struct ctx *x)
 	printf("ok: record %llu is in the log of size %llu (root %s) signed by %s\n",
 	       (unsigned long long)x->rc.index, (unsigned long long)x->note.size, root, x->name);
 	if (x->keys.n > 1)
-		printf("keys: the record is signed by %s, the checkpoint by %s; %llu rotation%s "
+		printf("keys: the record is under %s, the checkpoint signed by %s; %llu rotation%s "
 		       "proven from %s on\n",
 		       rk, ck, (unsigned long long)(x->keys.n - 1), x->keys.n == 2 ? "" : "s",
 		       x->o->pubkey);
-	if (x->entry)
-		printf("receipt: record_hash %s and its signature match the record\n", hash);
-	else
-		printf("note: without --entry only the proof's leaf is shown to be in the log; the "
-		       "receipt's hash and signature were not checked against a record\n");
+	if (x->entry && x->rc.given)
+		printf("receipt: record_hash %s matches the record\n", hash);
+	else if (!x->entry)
+		printf("note: without the record only the proof's leaf is shown to be in the log; "
+		       "the receipt's hash was not checked against a record\n");
 	return fflush(stdout) == 0 ? AU_EXIT_OK : AU_EXIT_OTHER;
 }
 
@@ -228,7 +289,7 @@ static int check_key(struct ctx *x)
 		if (memcmp(kid, x->rc.key_id, sizeof(kid)) == 0) {
 			st_key_label(x->keys.k[i].name, x->keys.k[i].pk, other, sizeof(other));
 			snprintf(msg, sizeof(msg),
-			         "the receipt names %s, but record %llu is signed by %s, the key in "
+			         "the receipt names %s, but record %llu is under %s, the key in "
 			         "force there",
 			         other, (unsigned long long)x->rc.index, want);
 			return fail(x, AU_EXIT_KEY, msg);
@@ -250,9 +311,40 @@ static int run(struct ctx *x)
 	char why[400];
 	int rc;
 
-	if ((rc = au_pubkey(x->o->pubkey, x->o->json, x->name, x->pk)) ||
-	    (rc = au_note_read(x->o->checkpoint, x->o->json, x->name, &x->note)))
+	if ((rc = au_pubkey(x->o->pubkey, x->o->json, x->name, x->pk)) || (rc = load_receipt(x)))
 		return rc;
+	/* --proof, when given, is the proof to check: a tlog-proof or the
+	 * gateway's inclusion JSON (with --checkpoint); else the receipt's own. */
+	if (x->o->proof) {
+		char *text;
+		size_t len;
+		free(x->tlog);
+		x->tlog = NULL;
+		if ((rc = au_read_all(x->o->proof, ENTRY_FILE_MAX, &text, &len)))
+			return au_file_fail(x->o->json, rc, x->o->proof);
+		if (is_tlog(text, len)) {
+			x->tlog = text;
+			x->tlen = len;
+		} else {
+			free(text);
+		}
+	}
+	if (x->tlog) {
+		if ((rc = load_tlog(x)))
+			return rc;
+		if (au_note_peek(&x->note, x->name, why, sizeof(why)))
+			return au_report_fail(x->o->json, AU_EXIT_CHECKPOINT, "checkpoint", 0,
+			                      "the proof's checkpoint: %s", why);
+		x->pf.size = x->note.size;
+	} else {
+		if (!x->o->proof || !x->o->checkpoint)
+			return au_fail(x->o->json, AU_EXIT_INVALID, "invalid_receipt",
+			               "the receipt carries no proof: give --proof (and --checkpoint "
+			               "for an inclusion proof in JSON)");
+		if ((rc = au_note_read(x->o->checkpoint, x->o->json, x->name, &x->note)) ||
+		    (rc = load_proof(x)) || (x->o->entry && (rc = load_entry(x))))
+			return rc;
+	}
 	snprintf(anchor.name, sizeof(anchor.name), "%s", x->name);
 	memcpy(anchor.pk, x->pk, 32);
 	if (au_keyring_add(&x->keys, &anchor))
@@ -261,22 +353,27 @@ static int run(struct ctx *x)
 		return rc;
 	x->ckey = au_keyring_at(&x->keys, x->note.size);
 	if ((rc = au_note_open_keys(&x->note, &x->keys, why, sizeof(why))))
-		return au_report_fail(x->o->json, rc, "checkpoint", 0, "%s: %s%s", x->o->checkpoint, why,
+		return au_report_fail(x->o->json, rc, "checkpoint", 0, "%s%s", why,
 		                      x->keys.n == 1 ? " (a checkpoint after a key rotation needs "
 		                                       "--rotation)"
 		                                     : "");
-	if ((rc = load_receipt(x)) || (rc = load_proof(x)) || (x->o->entry && (rc = load_entry(x))) ||
-	    (rc = check_key(x)))
+	x->rkey = au_keyring_at(&x->keys, x->rc.index);
+	if (x->rc.given && (rc = check_key(x)))
 		return rc;
 	if (x->pf.index != x->rc.index)
 		return fail(x, AU_EXIT_INCLUSION, "the proof is for another index");
 	if (x->pf.size != x->note.size)
 		return fail(x, AU_EXIT_INCLUSION, "the proof is for another size than the checkpoint");
 	if (x->rc.index >= x->note.size)
-		return fail(x, AU_EXIT_INCLUSION, "the checkpoint does not cover the record yet");
-	if (x->entry && (rc = check_entry(x)))
+		return fail(x, AU_EXIT_INCLUSION, "the record is beyond the checkpoint's size: it does "
+		                                  "not cover the record");
+	/* Held to a receipt, the record must be the receipt's first; a bare
+	 * proof's record is first of all a leaf of the tree. */
+	if (x->entry && x->rc.given && (rc = check_entry(x)))
 		return rc;
-	if (!x->entry) {
+	if (x->entry) {
+		mt_leaf_hash(x->entry, x->elen, x->leaf);
+	} else {
 		if (!x->pf.has_leaf)
 			return au_fail(x->o->json, AU_EXIT_INVALID, "invalid_proof",
 			               "%s has no leaf_hash; pass --entry FILE", x->o->proof);
@@ -286,6 +383,8 @@ static int run(struct ctx *x)
 	                        (const uint8_t(*)[MT_HASH_LEN])x->pf.path, x->pf.len,
 	                        x->note.root) != PB_OK)
 		return fail(x, AU_EXIT_INCLUSION, "the proof does not lead to the checkpoint's root");
+	if (x->entry && !x->rc.given && (rc = check_entry(x)))
+		return rc;
 	return report(x);
 }
 
@@ -305,6 +404,7 @@ int au_cmd_verify_receipt(int argc, char **argv)
 	rc = run(x);
 	free(x->note.text);
 	free(x->entry);
+	free(x->tlog);
 	au_inclusion_free(&x->pf);
 	au_keyring_free(&x->keys);
 	free(x);

@@ -379,7 +379,7 @@ int au_report_compute(const struct au_src *s, struct au_report *rep)
 		size_t n;
 		if ((rc = au_src_get(s, i, &d, &n)))
 			break;
-		if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d))) {
+		if (n == 0 || !(r = mailroom__audit_record__unpack(NULL, n, d))) {
 			rc = PB_ECORRUPT;
 			break;
 		}

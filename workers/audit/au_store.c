@@ -156,8 +156,8 @@ static int read_log(struct tab *T, uint64_t n)
 
 		if ((rc = st_log_get(T->t, i, &data, &len)))
 			return rc;
-		if (len <= ST_SIG_LEN ||
-		    !(r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data)))
+		if (len == 0 ||
+		    !(r = mailroom__audit_record__unpack(NULL, len, data)))
 			return PB_ECORRUPT;
 		rc = fold(T, r);
 		mailroom__audit_record__free_unpacked(r, NULL);

@@ -1,7 +1,6 @@
 /* The transparency-log side of mailroom-audit: bundles (au_bundle.c), a
  * log source that is either a store snapshot or a bundle (au_src.c), the
- * full verification walk (au_walk.c, signatures on every core in
- * au_sigs.c) with its event and deadline rules (au_rules.c, au_clock.c,
+ * full verification walk (au_walk.c) with its event and deadline rules (au_rules.c, au_clock.c,
  * sharing au_rules.h), proof and checkpoint files (au_input.c), files
  * written atomically (au_file.c) and HTTP fetches (au_http.c). */
 #ifndef AU_TLOG_H
@@ -35,19 +34,24 @@ struct au_key {
 
 /* ---- the log's keys and their rotations (au_keys.c) ---- */
 #define AU_LABEL_MAX ST_KEYLABEL_MAX
-/* 1 when r is an AUDIT_LOG_KEY record whose signature (after body) holds
- * under the key it names itself. */
-int au_self_signed(const Mailroom__AuditRecord *r, const uint8_t *body, size_t blen);
-/* A rotation record at pos, its signature by cur already shown: a usable
+/* A rotation record at pos, under a checkpoint cur signed: a usable
  * key under cur's name, by the router, not cur, key_from_size = pos + 1.
  * Fills next; AU_EXIT_OK or AU_EXIT_KEY with why. */
 int au_rotation_fields(const struct au_key *cur, const Mailroom__AuditRecord *r, uint64_t pos,
                        struct au_key *next, char *why, size_t wlen);
-/* A stored value (record || signature) that should be the rotation record
- * at pos following cur: parsed (malformed), at pos (index), a rotation
- * signed by cur (signature; key when signed by the key it names), then
- * au_rotation_fields. */
+/* A stored value that should be the rotation record at pos following
+ * cur: parsed (malformed), at pos (index), a rotation (key), then
+ * au_rotation_fields. Whoever calls it shows the record is under a
+ * checkpoint cur signed. */
 int au_rotation_value(const struct au_key *cur, const uint8_t *value, size_t n, uint64_t pos,
+                      struct au_key *next, char *why, size_t wlen);
+struct au_inclusion;
+/* The gateway's inclusion answer for the rotation record after cur, in
+ * the handover checkpoint (size index + 1) it carries: the record judged
+ * by au_rotation_value, the checkpoint signed by cur and by the key the
+ * record names, the record in its tree. Fills next; AU_EXIT_OK or a
+ * class (invalid, malformed, index, key, inclusion) with why. */
+int au_rotation_proof(const struct au_key *cur, const struct au_inclusion *p,
                       struct au_key *next, char *why, size_t wlen);
 /* Keys in the order the log brought them in. */
 struct au_keyring {
@@ -60,10 +64,12 @@ int au_keyring_add(struct au_keyring *kr, const struct au_key *k);
 const struct au_key *au_keyring_at(const struct au_keyring *kr, uint64_t x);
 const struct au_key *au_keyring_find(const struct au_keyring *kr, const uint8_t pk[32]);
 void au_keyring_free(struct au_keyring *kr);
-/* The --rotation files of o, in order, against a checkpoint of size and
- * root: each the rotation record after the last key of kr (which must
- * hold at least the trusted one), included in that tree. Extends kr;
- * prints and returns the exit code on failure. */
+/* The --rotation files of o, in order: each the gateway's inclusion proof
+ * of the rotation record after the last key of kr (which must hold at
+ * least the trusted one) in its handover checkpoint, which both the key
+ * in force and the one named must sign. Extends kr; prints and returns
+ * the exit code on failure. size and root are the checkpoint the keys
+ * are wanted for: a rotation it does not cover is left out. */
 int au_rotations_load(const struct au_opts *o, uint64_t size, const uint8_t root[MT_HASH_LEN],
                       struct au_keyring *kr);
 
@@ -194,24 +200,11 @@ int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *tru
             const cal_set *cal, struct au_verdict *v);
 void au_verdict_free(struct au_verdict *v);
 
-/* ---- signatures on every core (au_sigs.c) ---- */
-struct au_sigjob {
-	const uint8_t *p;              /* a stored value: record || signature */
-	size_t n;                      /* 0: nothing to check (absent) */
-	int err;                       /* reading it failed (PB_ code), or 0 */
-	int ok;                        /* out: the signature holds */
-};
-int au_sigs_threads(void);
-/* Sets jobs[i].ok with sn_verify_strict under pk, on up to threads
- * threads (this one included). The walk re-checks, in order, the records
- * after a rotation inside the run. */
-void au_sigs_check(struct au_sigjob *jobs, size_t n, const uint8_t pk[32], int threads);
-
 /* ---- per-message rules (au_rules.c) and deadlines (au_clock.c) ---- */
 struct au_rules;
 int au_rules_new(const cal_set *cal, struct au_rules **out);
 void au_rules_free(struct au_rules *r);
-/* One record whose signature, position and chain are good. AU_EXIT_OK,
+/* One record under a good checkpoint, its position and chain good. AU_EXIT_OK,
  * or AU_EXIT_STATE / AU_EXIT_DEADLINE with why and *at (the record the
  * finding is about) filled; PB_ENOMEM as -1. */
 int au_rules_record(struct au_rules *r, const Mailroom__AuditRecord *rec, char *why, size_t len,
@@ -264,6 +257,8 @@ struct au_inclusion {
 	size_t len;
 	uint8_t *entry;                /* malloc'd; NULL without "entry" */
 	size_t elen;
+	char *note;                    /* malloc'd "checkpoint" at size; NULL without */
+	size_t nlen;
 };
 /* PB_OK, PB_EINVAL when doc is not one, PB_ENOMEM. */
 int au_inclusion_json(json_t *doc, struct au_inclusion *p);

@@ -255,9 +255,9 @@ static int scan(st_env *env, st_txn *t, uint64_t n, struct trail *tr)
 
 		if ((rc = st_log_get(t, i, &data, &len)))
 			return rc;
-		if (len <= ST_SIG_LEN)
+		if (len == 0)
 			return PB_ECORRUPT;
-		if (!(r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data)))
+		if (!(r = mailroom__audit_record__unpack(NULL, len, data)))
 			return PB_ECORRUPT;
 		if (r->message_id.len == PB_ID_LEN &&
 		    memcmp(r->message_id.data, tr->id, PB_ID_LEN) == 0) {

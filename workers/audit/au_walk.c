@@ -1,25 +1,28 @@
-/* The full verification walk over a store snapshot or a bundle, record by
- * record, stopping at the first failure:
+/* The full verification walk over a store snapshot or a bundle, stopping
+ * at the first failure. No record is signed: a record is authentic when
+ * it is in the tree a checkpoint signed by the key in force signs.
  *
- *   record   parses (malformed); record 0 names the log's first key (key);
- *            strict Ed25519 signature under the key in force (signature;
- *            key for a rotation record signed by the key it names);
- *            index = position (index, or missing when records were taken
- *            out); prev_hash (chain); a rotation record hands the log to
- *            the key it names (key); then the message rules (state,
- *            deadline);
+ *   record   as read, in order: present (missing), parses (malformed);
+ *            record 0 names the log's first key (key); index = position
+ *            (index, or missing when records were taken out); a rotation
+ *            record's fields (key);
  *   checkpoint, when the walk reaches its size: signed by the key in
  *            force for that size, origin and size right, sizes increasing
- *            (checkpoint); the Merkle root of the records so far equals
- *            its root (root);
- *   at the end: a checkpoint past the last record (truncated), messages
- *            left half-made (state), an empty log (empty), a --pubkey key
- *            the log never brought in (key).
+ *            (checkpoint); the handover checkpoint of a rotation signed by
+ *            the outgoing key too, which authorises it (key); the Merkle
+ *            root of the records so far equals its root (root: the record
+ *            named is the one whose hash the next record's prev_hash no
+ *            longer holds); then, for the records it covers, in order:
+ *            prev_hash (chain) and the message rules (state, deadline);
+ *   at the end: a checkpoint past the last record (truncated), records
+ *            under no checkpoint (checkpoint), messages left half-made
+ *            (state), an empty log (empty), a --pubkey key the log never
+ *            brought in (key).
  *
- * The Merkle root is kept as the compact range of perfect subtrees (at
- * most 64 hashes), so memory does not grow with the log. Records are read
- * in runs of CHUNK whose signatures are checked on every core first
- * (au_sigs.c); everything else happens in order on this thread. */
+ * The rules run only on records a checkpoint has shown authentic, so a
+ * rewritten record is named as such rather than as a broken rule. The
+ * Merkle root is kept as the compact range of perfect subtrees (at most
+ * 64 hashes), so memory does not grow with the log. */
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "sn.h"
@@ -29,8 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHUNK 4096
 
 struct frontier {
 	uint8_t h[MT_LEVELS][MT_HASH_LEN];
@@ -71,14 +72,12 @@ struct walk {
 	struct au_key cur;             /* the key in force */
 	int has_retired;
 	struct au_key retired;         /* the key the last rotation retired */
-	uint8_t chunk_pk[32];          /* the key the run's signatures were checked under */
 	struct au_rules *rules;
 	struct frontier fr;
-	uint8_t prev[ST_HASH_LEN];
-	size_t next_cp;            /* the next checkpoint to check */
-	uint64_t last_cp_size;
-	int threads;
-	struct au_sigjob jobs[CHUNK];
+	uint8_t prev[ST_HASH_LEN];     /* hash of the last record read */
+	uint64_t chain_break;          /* first record whose prev_hash fails; UINT64_MAX: none */
+	size_t next_cp;                /* the next checkpoint to check */
+	uint64_t last_cp_size;         /* records below it are shown authentic */
 };
 
 static int fail(struct walk *w, int cls, const char *where, uint64_t at, const char *fmt, ...)
@@ -128,8 +127,8 @@ static int names_key(const struct au_src *s, const uint8_t pk[32])
 		const uint8_t *d;
 		size_t n;
 		int found;
-		if (au_src_get(s, i, &d, &n) || n <= ST_SIG_LEN ||
-		    !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d)))
+		if (au_src_get(s, i, &d, &n) || n == 0 ||
+		    !(r = mailroom__audit_record__unpack(NULL, n, d)))
 			continue;
 		found = r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
 		        memcmp(r->key.data, pk, 32) == 0;
@@ -168,59 +167,6 @@ static int genesis(struct walk *w, const Mailroom__AuditRecord *r)
 	return take_key(w, &k);
 }
 
-/* A rotation past pos whose key made the signature after body. */
-static int brought_in_later(const struct walk *w, uint64_t pos, const uint8_t *body, size_t blen,
-                            uint64_t *at)
-{
-	for (uint64_t q = pos + 1; q < w->s->size; q++) {
-		Mailroom__AuditRecord *r;
-		const uint8_t *d;
-		size_t n;
-		int found = 0;
-		if (au_src_get(w->s, q, &d, &n) || n <= ST_SIG_LEN ||
-		    !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d)))
-			continue;
-		if (r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
-		    crypto_core_ed25519_is_valid_point(r->key.data))
-			found = sn_verify_strict(body + blen, body, blen, r->key.data) == PB_OK;
-		mailroom__audit_record__free_unpacked(r, NULL);
-		if (found) {
-			*at = q;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* Record pos's signature fails under the key in force: whose is it? */
-static int wrong_key(struct walk *w, uint64_t pos, const Mailroom__AuditRecord *r,
-                     const uint8_t *body, size_t blen)
-{
-	char cur[AU_LABEL_MAX], other[AU_LABEL_MAX];
-	uint64_t at;
-
-	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
-	if (pos > 0 && au_self_signed(r, body, blen)) {
-		st_key_label(w->cur.name, r->key.data, other, sizeof(other));
-		return fail(w, AU_EXIT_KEY, "record", pos,
-		            "rotation record signed by the key it names (%s), not by %s, the key in "
-		            "force: a key cannot authorise itself",
-		            other, cur);
-	}
-	if (w->has_retired && sn_verify_strict(body + blen, body, blen, w->retired.pk) == PB_OK) {
-		st_key_label(w->retired.name, w->retired.pk, other, sizeof(other));
-		return fail(w, AU_EXIT_SIGNATURE, "record", pos,
-		            "signed by the retired key %s; %s signs from record %llu on", other, cur,
-		            (unsigned long long)w->cur.from);
-	}
-	if (brought_in_later(w, pos, body, blen, &at))
-		return fail(w, AU_EXIT_SIGNATURE, "record", pos,
-		            "signed by the key record %llu brings in, which signs only from record "
-		            "%llu on; %s is in force here",
-		            (unsigned long long)at, (unsigned long long)(at + 1), cur);
-	return fail(w, AU_EXIT_SIGNATURE, "record", pos, "bad signature");
-}
-
 /* Position p holds the record numbered x != p. Records taken out leave
  * later ones early (missing); a swap or a repeat leaves p's own record
  * elsewhere (index). */
@@ -232,8 +178,8 @@ static int misplaced(struct walk *w, uint64_t p, uint64_t x)
 			const uint8_t *d;
 			size_t n;
 			uint64_t idx;
-			if (au_src_get(w->s, q, &d, &n) || n <= ST_SIG_LEN ||
-			    !(r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d)))
+			if (au_src_get(w->s, q, &d, &n) || n == 0 ||
+			    !(r = mailroom__audit_record__unpack(NULL, n, d)))
 				continue;
 			idx = r->index;
 			mailroom__audit_record__free_unpacked(r, NULL);
@@ -253,30 +199,107 @@ static int misplaced(struct walk *w, uint64_t p, uint64_t x)
 	            (unsigned long long)x);
 }
 
+/* The prev_hash record q holds, if it parses. */
+static int prev_hash_of(const struct walk *w, uint64_t q, uint8_t out[ST_HASH_LEN])
+{
+	Mailroom__AuditRecord *r;
+	const uint8_t *d;
+	size_t n;
+	int ok = 0;
+
+	if (au_src_get(w->s, q, &d, &n) || n == 0 || !(r = mailroom__audit_record__unpack(NULL, n, d)))
+		return 0;
+	if (r->prev_hash.len == ST_HASH_LEN) {
+		memcpy(out, r->prev_hash.data, ST_HASH_LEN);
+		ok = 1;
+	}
+	mailroom__audit_record__free_unpacked(r, NULL);
+	return ok;
+}
+
+/* The root of the records up to size is not the checkpoint's: name the
+ * record rewritten. A changed record no longer hashes to the prev_hash
+ * of the one after it; without such a break, blame the last one. */
+static int rewritten(struct walk *w, uint64_t size)
+{
+	uint8_t ph[ST_HASH_LEN];
+	uint64_t at = size - 1;
+
+	if (w->chain_break != UINT64_MAX && w->chain_break > w->last_cp_size)
+		at = w->chain_break - 1;
+	else if (size < w->s->size && prev_hash_of(w, size, ph) &&
+	         sodium_memcmp(ph, w->prev, ST_HASH_LEN) != 0)
+		at = size - 1;
+	return fail(w, AU_EXIT_ROOT, "record", at,
+	            "rewritten: records %llu..%llu are not the tree the checkpoint of size %llu "
+	            "signs",
+	            (unsigned long long)w->last_cp_size, (unsigned long long)(size - 1),
+	            (unsigned long long)size);
+}
+
+/* Records from..to-1, shown authentic by a checkpoint: the chain and the
+ * message rules, in order. */
+static int covered(struct walk *w, uint64_t from, uint64_t to)
+{
+	char why[400];
+	int cls = AU_EXIT_OK;
+
+	if (w->chain_break != UINT64_MAX && w->chain_break < to)
+		return fail(w, AU_EXIT_CHAIN, "record", w->chain_break,
+		            "prev_hash is not the hash of record %llu",
+		            (unsigned long long)(w->chain_break - 1));
+	for (uint64_t i = from; i < to && !cls; i++) {
+		Mailroom__AuditRecord *r;
+		const uint8_t *d;
+		size_t n;
+		uint64_t at = i;
+		if (au_src_get(w->s, i, &d, &n) || n == 0 ||
+		    !(r = mailroom__audit_record__unpack(NULL, n, d)))
+			return fail(w, AU_EXIT_MALFORMED, "record", i, "cannot be read again");
+		if ((cls = au_rules_record(w->rules, r, why, sizeof(why), &at)) > 0)
+			fail(w, cls, "record", at, "%s", why);
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+	return cls < 0 ? -PB_ENOMEM : cls;
+}
+
 static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have)
 {
 	struct au_note n = {.text = c->note, .len = c->len};
 	uint8_t root[MT_HASH_LEN];
-	char why[256];
+	char why[256], cur[AU_LABEL_MAX], old[AU_LABEL_MAX];
 	int cls;
 
 	if (c->size == 0 || c->size <= w->last_cp_size)
 		return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 		            "sizes must increase (the one before covers %llu)",
 		            (unsigned long long)w->last_cp_size);
+	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
+	if (w->has_retired)
+		st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
 	if ((cls = au_note_open(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
-		char cur[AU_LABEL_MAX], old[AU_LABEL_MAX];
 		/* After a rotation the old key's signature alone is not enough. */
 		if (w->has_retired &&
-		    au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0) {
-			st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
-			st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
+		    au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0)
 			return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 			            "signed only by the retired key %s; checkpoints of size %llu and "
 			            "more need %s",
 			            old, (unsigned long long)w->cur.from, cur);
-		}
 		return fail(w, cls, "checkpoint", c->size, "%s", why);
+	}
+	/* Only the outgoing key's signature over a tree holding the rotation
+	 * authorises the key it names: a key cannot authorise itself. */
+	if (w->has_retired && w->last_cp_size < w->cur.from) {
+		if (c->size != w->cur.from)
+			return fail(w, AU_EXIT_KEY, "record", w->cur.from - 1,
+			            "no handover checkpoint at size %llu signed by %s: nothing "
+			            "authorises the rotation to %s",
+			            (unsigned long long)w->cur.from, old, cur);
+		if (au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)))
+			return fail(w, AU_EXIT_KEY, "record", w->cur.from - 1,
+			            "the handover checkpoint of size %llu is not signed by %s, the key "
+			            "in force before: a key cannot authorise itself",
+			            (unsigned long long)c->size, old);
 	}
 	if (n.size != c->size)
 		return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
@@ -287,9 +310,9 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 		            (unsigned long long)have);
 	frontier_root(&w->fr, root);
 	if (sodium_memcmp(root, n.root, MT_HASH_LEN) != 0)
-		return fail(w, AU_EXIT_ROOT, "checkpoint", c->size,
-		            "the Merkle root of records 0..%llu is not the checkpoint's root",
-		            (unsigned long long)(c->size - 1));
+		return rewritten(w, c->size);
+	if ((cls = covered(w, w->last_cp_size, c->size)))
+		return cls;
 	w->last_cp_size = c->size;
 	w->v->checkpoints++;
 	w->v->checkpointed = c->size;
@@ -309,52 +332,32 @@ static int checkpoints_upto(struct walk *w, uint64_t have)
 	return AU_EXIT_OK;
 }
 
-/* Record i, read and its signature checked already when j is given. */
-static int one_record(struct walk *w, uint64_t i, const struct au_sigjob *j)
+/* Record i as read: its shape, place and key fields. */
+static int one_record(struct walk *w, uint64_t i)
 {
 	Mailroom__AuditRecord *r;
 	const uint8_t *d;
 	uint8_t leaf[MT_HASH_LEN];
-	size_t n, blen;
+	size_t n;
 	char why[400];
-	uint64_t at = i;
-	int rc, cls = AU_EXIT_OK, sig_ok;
+	int rc, cls = AU_EXIT_OK;
 
-	if (j) {
-		rc = j->err ? j->err : j->n ? PB_OK : PB_ENOTFOUND;
-		d = j->p;
-		n = j->n;
-	} else {
-		rc = au_src_get(w->s, i, &d, &n);
-	}
-	if (rc == PB_ENOTFOUND)
+	rc = au_src_get(w->s, i, &d, &n);
+	if (rc == PB_ENOTFOUND || (rc == PB_OK && n == 0))
 		return fail(w, AU_EXIT_MISSING, "record", i, "record %llu is missing from the log",
 		            (unsigned long long)i);
 	if (rc)
 		return -rc;
-	if (n <= ST_SIG_LEN)
-		return fail(w, AU_EXIT_MALFORMED, "record", i, "too short to hold a signature");
-	blen = n - ST_SIG_LEN;
-	if (!(r = mailroom__audit_record__unpack(NULL, blen, d)))
+	if (!(r = mailroom__audit_record__unpack(NULL, n, d)))
 		return fail(w, AU_EXIT_MALFORMED, "record", i, "does not parse as an AuditRecord");
 	if (i == 0)
 		cls = genesis(w, r);
-	/* Signature before position: an altered record says so, an authentic
-	 * one out of place fails on its index or chain instead. The run's
-	 * check stands unless a rotation inside the run changed the key. */
-	/* genesis() and rotations checked each key itself once. */
-	if (j && memcmp(w->chunk_pk, w->cur.pk, 32) == 0)
-		sig_ok = j->ok;
-	else
-		sig_ok = !cls && sn_verify_strict_checked_key(d + blen, d, blen, w->cur.pk) == PB_OK;
-	if (!cls && !sig_ok)
-		cls = wrong_key(w, i, r, d, blen);
 	if (!cls && r->index != i)
 		cls = misplaced(w, i, r->index);
-	if (!cls && (r->prev_hash.len != ST_HASH_LEN ||
-	             sodium_memcmp(r->prev_hash.data, w->prev, ST_HASH_LEN) != 0))
-		cls = fail(w, AU_EXIT_CHAIN, "record", i,
-		           "prev_hash is not the hash of record %llu", (unsigned long long)(i - 1));
+	if (!cls && w->chain_break == UINT64_MAX &&
+	    (r->prev_hash.len != ST_HASH_LEN ||
+	     sodium_memcmp(r->prev_hash.data, w->prev, ST_HASH_LEN) != 0))
+		w->chain_break = i;
 	if (!cls && i > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
 		struct au_key next;
 		if ((cls = au_rotation_fields(&w->cur, r, i, &next, why, sizeof(why))))
@@ -363,40 +366,15 @@ static int one_record(struct walk *w, uint64_t i, const struct au_sigjob *j)
 			cls = take_key(w, &next);
 		w->v->nkeys++;
 	}
-	if (!cls && (cls = au_rules_record(w->rules, r, why, sizeof(why), &at)) > 0)
-		fail(w, cls, "record", at, "%s", why);
 	mailroom__audit_record__free_unpacked(r, NULL);
 	if (cls)
 		return cls < 0 ? -PB_ENOMEM : cls;
-	crypto_hash_sha256(w->prev, d, blen);
+	crypto_hash_sha256(w->prev, d, n);
 	memcpy(w->v->head, w->prev, ST_HASH_LEN);
 	mt_leaf_hash(d, n, leaf);
 	frontier_add(&w->fr, leaf);
 	w->v->records = i + 1;
 	return checkpoints_upto(w, i + 1);
-}
-
-/* Records from..from+n: read here, signatures on every core, then each
- * in order. */
-static int chunk(struct walk *w, uint64_t from, size_t n)
-{
-	int rc = AU_EXIT_OK;
-
-	for (size_t k = 0; k < n; k++) {
-		struct au_sigjob *j = &w->jobs[k];
-		j->err = au_src_get(w->s, from + k, &j->p, &j->n);
-		if (j->err == PB_ENOTFOUND)
-			j->err = 0;
-		if (j->err || j->n == 0) {
-			j->p = NULL;
-			j->n = 0;
-		}
-	}
-	memcpy(w->chunk_pk, w->cur.pk, 32);
-	au_sigs_check(w->jobs, n, w->chunk_pk, w->threads);
-	for (size_t k = 0; k < n && rc == AU_EXIT_OK; k++)
-		rc = one_record(w, from + k, &w->jobs[k]);
-	return rc;
 }
 
 /* The bundle's key section must list the keys its records name. */
@@ -411,8 +389,8 @@ static int bundle_keys(struct walk *w)
 		const uint8_t *d;
 		size_t n;
 		int same = 0;
-		if (au_src_get(s, key->index, &d, &n) == PB_OK && n > ST_SIG_LEN &&
-		    (r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, d)))
+		if (au_src_get(s, key->index, &d, &n) == PB_OK && n > 0 &&
+		    (r = mailroom__audit_record__unpack(NULL, n, d)))
 			same = r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY && r->key.len == 32 &&
 			       memcmp(r->key.data, key->pk, 32) == 0 && r->key_name &&
 			       strcmp(r->key_name, key->name) == 0;
@@ -441,18 +419,22 @@ static int finish(struct walk *w)
 	 * genuine, which check_checkpoint asks first). */
 	if (w->next_cp < w->s->ncps)
 		return check_checkpoint(w, &w->s->cps[w->next_cp], w->v->records);
+	if (w->last_cp_size < w->v->records)
+		return fail(w, AU_EXIT_CHECKPOINT, "record", w->last_cp_size,
+		            "records %llu..%llu are under no signed checkpoint",
+		            (unsigned long long)w->last_cp_size,
+		            (unsigned long long)(w->v->records - 1));
 	if ((cls = au_rules_finish(w->rules, why, sizeof(why), &at)) > 0)
 		return fail(w, cls, "record", at, "%s", why);
 	if (cls < 0)
 		return -PB_ENOMEM;
 	if (w->s->bundle && (cls = bundle_keys(w)))
 		return cls;
-	/* A key named by a rotation alone could be anyone's, named with the
-	 * old key: a pinned later key must have signed something since. */
+	/* A pinned later key must have signed a checkpoint since its
+	 * rotation (the handover is the first). */
 	if (w->trusted_pk && !w->trusted_met)
 		return fail(w, AU_EXIT_KEY, "record", 0, "the --pubkey key is not a key of this log");
-	if (w->trusted_pk && w->trusted_from > 0 && w->v->records <= w->trusted_from &&
-	    w->last_cp_size < w->trusted_from)
+	if (w->trusted_pk && w->trusted_from > 0 && w->last_cp_size < w->trusted_from)
 		return fail(w, AU_EXIT_KEY, "record", w->trusted_from - 1,
 		            "the --pubkey key, brought in here, has signed nothing yet");
 	return AU_EXIT_OK;
@@ -486,13 +468,11 @@ int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *tru
 		free(w);
 		return PB_ENOMEM;
 	}
-	w->threads = au_sigs_threads();
+	w->chain_break = UINT64_MAX;
 	if (s->size == 0)
 		fail(w, AU_EXIT_EMPTY, "record", 0, "the log is empty");
-	else
-		rc = one_record(w, 0, NULL);   /* it names the key for the rest */
-	for (uint64_t i = 1; i < s->size && rc == AU_EXIT_OK; i += CHUNK)
-		rc = chunk(w, i, s->size - i < CHUNK ? (size_t)(s->size - i) : CHUNK);
+	for (uint64_t i = 0; i < s->size && rc == AU_EXIT_OK; i++)
+		rc = one_record(w, i);
 	if (rc == AU_EXIT_OK && s->size > 0)
 		rc = finish(w);
 	au_rules_skipped(w->rules, &v->other_cal, &v->other_cal_first);

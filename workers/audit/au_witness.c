@@ -366,12 +366,13 @@ static int last_record(struct wit *w, uint8_t **value, size_t *n, uint8_t leaf[M
 	/* The caller owns the record now. */
 	*value = p.entry;
 	*n = p.elen;
+	free(p.note);
 	return AU_EXIT_OK;
 }
 
-/* No rotation since the kept checkpoint: the new one is signed by the key
- * followed, and so is the last record it covers, which hands the log to
- * no other key; or that record is the rotation to the key followed,
+/* A first run (no checkpoint kept): the checkpoint is signed by the key
+ * given, and the last record it covers hands the log to no other key;
+ * or that record is the rotation to the key given,
  * taking effect at the new size (a first run with the new key, right
  * after a rotation). *same says so (0: the records must be read); returns
  * an exit code. */
@@ -385,16 +386,17 @@ static int no_rotation(struct wit *w, int *same)
 	int rc;
 
 	*same = 0;
-	if (au_note_open(&w->cur, k->name, k->pk, why, sizeof(why)) != AU_EXIT_OK)
+	/* With a checkpoint kept, the records since are read: a rotation in
+	 * between shows only there, no record being signed. */
+	if (w->have_old || au_note_open(&w->cur, k->name, k->pk, why, sizeof(why)) != AU_EXIT_OK)
 		return AU_EXIT_OK;
 	if ((rc = last_record(w, &value, &n, leaf)))
 		return rc;
-	rec = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, value);
+	rec = mailroom__audit_record__unpack(NULL, n, value);
 	if (rec && rec->index == w->cur.size - 1) {
 		int rotation = rec->index > 0 && rec->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY;
 		if (!rotation)
-			*same = sn_verify_strict(value + n - ST_SIG_LEN, value, n - ST_SIG_LEN, k->pk) ==
-			        PB_OK;
+			*same = 1;
 		else
 			*same = rec->key.len == 32 && memcmp(rec->key.data, k->pk, 32) == 0 &&
 			        rec->key_from_size == w->cur.size;
@@ -414,17 +416,46 @@ struct scan {
 	char why[400];
 };
 
+/* The rotation record at p, after k: its handover checkpoint, fetched
+ * with the record's inclusion proof, must be signed by k and by the key
+ * it names. */
+static int handover(struct wit *w, const struct au_key *k, uint64_t p, struct au_key *next,
+                    char *why, size_t wlen)
+{
+	struct au_inclusion pf;
+	struct au_http r;
+	char path[96];
+	json_t *doc;
+	int rc;
+
+	snprintf(path, sizeof(path), "/v1/log/proof/inclusion?index=%llu&size=%llu",
+	         (unsigned long long)p, (unsigned long long)(p + 1));
+	if ((rc = fetch(w, path, 1u << 22, &r)))
+		return -rc;
+	doc = json_loadb(r.body, r.len, 0, NULL);
+	au_http_free(&r);
+	rc = doc ? au_inclusion_json(doc, &pf) : PB_EINVAL;
+	json_decref(doc);
+	if (rc) {
+		snprintf(why, wlen, "%s%s did not answer with the rotation's handover proof",
+		         w->o->url, path);
+		return AU_EXIT_UNAVAILABLE;
+	}
+	rc = au_rotation_proof(k, &pf, next, why, wlen);
+	au_inclusion_free(&pf);
+	return rc;
+}
+
 /* Record p (value, n bytes) read from the log server. */
 static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_t *value, size_t n)
 {
 	const struct au_key *k = &w->keys.k[sc->ki];
 	Mailroom__AuditRecord *r;
 	uint64_t p = sc->pos;
-	size_t blen = n - ST_SIG_LEN;
-	char a[AU_LABEL_MAX], b[AU_LABEL_MAX];
+	char a[AU_LABEL_MAX];
 	int cls = AU_EXIT_OK;
 
-	if (n <= ST_SIG_LEN || !(r = mailroom__audit_record__unpack(NULL, blen, value)))
+	if (n == 0 || !(r = mailroom__audit_record__unpack(NULL, n, value)))
 		return au_report_fail(w->o->json, AU_EXIT_MALFORMED, "record", p,
 		                      "does not parse as an AuditRecord");
 	st_key_label(k->name, k->pk, a, sizeof(a));
@@ -441,28 +472,10 @@ static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_
 	                      memcmp(r->key.data, k->pk, 32) != 0)) {
 		snprintf(sc->why, sizeof(sc->why), "record 0 does not name %s, the --pubkey key", a);
 		cls = AU_EXIT_KEY;
-	} else if (sn_verify_strict(value + blen, value, blen, k->pk) != PB_OK) {
-		if (p > 0 && au_self_signed(r, value, blen)) {
-			st_key_label(k->name, r->key.data, b, sizeof(b));
-			snprintf(sc->why, sizeof(sc->why),
-			         "rotation record signed by the key it names (%s), not by %s, the key in "
-			         "force: a key cannot authorise itself",
-			         b, a);
-			cls = AU_EXIT_KEY;
-		} else if (sc->ki > 0 && sn_verify_strict(value + blen, value, blen,
-		                                          w->keys.k[sc->ki - 1].pk) == PB_OK) {
-			st_key_label(k->name, w->keys.k[sc->ki - 1].pk, b, sizeof(b));
-			snprintf(sc->why, sizeof(sc->why),
-			         "signed by the retired key %s; %s signs from record %llu on", b, a,
-			         (unsigned long long)k->from);
-			cls = AU_EXIT_SIGNATURE;
-		} else {
-			snprintf(sc->why, sizeof(sc->why), "not signed by %s, the key in force", a);
-			cls = AU_EXIT_SIGNATURE;
-		}
 	} else if (p > 0 && r->event == MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY) {
 		struct au_key next;
-		if ((cls = au_rotation_fields(k, r, p, &next, sc->why, sizeof(sc->why))) == AU_EXIT_OK) {
+		if ((cls = au_rotation_fields(k, r, p, &next, sc->why, sizeof(sc->why))) == AU_EXIT_OK &&
+		    (cls = handover(w, k, p, &next, sc->why, sizeof(sc->why))) == AU_EXIT_OK) {
 			if (sc->ki + 1 < w->keys.n) {
 				/* Followed already (DIR/keys written, the checkpoint not). */
 				if (w->keys.k[sc->ki + 1].from != next.from ||
@@ -479,11 +492,15 @@ static int scan_one(struct wit *w, struct scan *sc, uint64_t start, const uint8_
 		}
 	}
 	mailroom__audit_record__free_unpacked(r, NULL);
-	if (cls < 0)
+	if (cls == -1)
 		return au_fail(w->o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
+	if (cls < 0)
+		return -cls;   /* the fetch failed and said so */
+	if (cls == AU_EXIT_UNAVAILABLE)
+		return au_fail(w->o->json, cls, "bad_answer", "%s", sc->why);
 	if (cls)
 		return au_report_fail(w->o->json, cls, "record", p, "%s", sc->why);
-	crypto_hash_sha256(sc->prev, value, blen);
+	crypto_hash_sha256(sc->prev, value, n);
 	mt_leaf_hash(value, n, sc->leaf);
 	sc->pos++;
 	return AU_EXIT_OK;

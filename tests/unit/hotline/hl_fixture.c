@@ -118,7 +118,7 @@ static Mailroom__AuditRecord *record_at(st_txn *t, uint64_t i)
 	size_t len;
 
 	cr_assert_eq(st_log_get(t, i, &data, &len), PB_OK);
-	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 	cr_assert_not_null(r);
 	return r;
 }

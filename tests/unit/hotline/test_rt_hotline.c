@@ -5,9 +5,12 @@
  * its outbox entry. */
 #include "hl_fixture.h"
 
+#include "sn.h"
+
 #include <criterion/criterion.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 TestSuite(hotline, .init = hl_setup, .fini = fx_teardown);
@@ -198,9 +201,10 @@ Test(hotline, revoke_and_urge_need_a_known_dispatch_and_a_reason)
 	expect_refused(apply(&gw, &req, t0, &res), &res, PB_EINVAL, "invalid_field");
 }
 
-/* hash and sig are those of the stored record at index. */
-static void expect_receipt_of(uint64_t index, const uint8_t *hash, const uint8_t *sig)
+/* hash is that of the stored record at index, and the proof names it. */
+static void expect_receipt_of(uint64_t index, const uint8_t *hash, const char *proof)
 {
+	struct sn_proof *p = calloc(1, sizeof(*p));
 	st_txn *t;
 	const uint8_t *data;
 	size_t len;
@@ -208,11 +212,14 @@ static void expect_receipt_of(uint64_t index, const uint8_t *hash, const uint8_t
 
 	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_get(t, index, &data, &len), PB_OK);
-	cr_assert_gt(len, ST_SIG_LEN);
-	crypto_hash_sha256(h, data, len - ST_SIG_LEN);
+	cr_assert_gt(len, 0);
+	crypto_hash_sha256(h, data, len);
 	cr_expect_arr_eq(h, hash, ST_HASH_LEN, "the receipt's hash is its record's");
-	cr_expect_arr_eq(data + len - ST_SIG_LEN, sig, ST_SIG_LEN, "the receipt's signature too");
 	st_txn_abort(t);
+	cr_assert_not_null(p);
+	cr_assert_eq(sn_proof_parse(proof, strlen(proof), p), PB_OK, "%s", proof);
+	cr_expect_eq(p->index, index, "the receipt's proof is for its record");
+	free(p);
 }
 
 Test(hotline, urge_moves_an_overdue_order_ahead_once)
@@ -237,11 +244,12 @@ Test(hotline, urge_moves_an_overdue_order_ahead_once)
 	Mailroom__Receipt *rc = res.resp.submit->receipt;
 	cr_assert_not_null(rc);
 	uint64_t urge_index = rc->log_index;
-	uint8_t urge_hash[ST_HASH_LEN], urge_sig[ST_SIG_LEN];
+	uint8_t urge_hash[ST_HASH_LEN];
+	char *urge_proof;
 	cr_assert_eq(rc->record_hash.len, ST_HASH_LEN);
-	cr_assert_eq(rc->signature.len, ST_SIG_LEN);
+	cr_assert_not_null(rc->proof);
 	memcpy(urge_hash, rc->record_hash.data, ST_HASH_LEN);
-	memcpy(urge_sig, rc->signature.data, ST_SIG_LEN);
+	urge_proof = strdup(rc->proof);
 	rt_result_clear(&res);
 	Mailroom__AuditRecord *r = hl_last_record();
 	cr_expect_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_URGED);
@@ -258,7 +266,8 @@ Test(hotline, urge_moves_an_overdue_order_ahead_once)
 	cr_expect_eq(urge_index, r->index, "urge answered with record %llu, the URGED one is %llu",
 	             (unsigned long long)urge_index, (unsigned long long)r->index);
 	mailroom__audit_record__free_unpacked(r, NULL);
-	expect_receipt_of(urge_index, urge_hash, urge_sig);
+	expect_receipt_of(urge_index, urge_hash, urge_proof);
+	free(urge_proof);
 
 	/* The same urge again is a repeat, answered with the same receipt; a
 	 * later one is another record. */
@@ -267,7 +276,7 @@ Test(hotline, urge_moves_an_overdue_order_ahead_once)
 	cr_assert_eq(apply(&gw, &req, late + 1000, &res), PB_OK);
 	cr_expect(res.resp.submit->duplicate);
 	cr_expect_eq(res.resp.submit->receipt->log_index, urge_index);
-	cr_expect_arr_eq(res.resp.submit->receipt->signature.data, urge_sig, ST_SIG_LEN);
+	cr_expect_arr_eq(res.resp.submit->receipt->record_hash.data, urge_hash, ST_HASH_LEN);
 	rt_result_clear(&res);
 	cr_expect_eq(hl_count_records(MAILROOM__AUDIT_EVENT__AUDIT_URGED), 1);
 	req.submit = hl_order("GD-U-2", 1, "urge", late + 3600000);

@@ -65,7 +65,7 @@ static Mailroom__AuditRecord *last_record(void)
 	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_size(t, &n), PB_OK);
 	cr_assert_eq(st_log_get(t, n - 1, &data, &len), PB_OK);
-	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 	st_txn_abort(t);
 	cr_assert_not_null(r);
 	return r;
@@ -358,7 +358,7 @@ static Mailroom__AuditRecord *record_at(uint64_t n)
 
 	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_get(t, n, &data, &len), PB_OK);
-	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, data);
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 	st_txn_abort(t);
 	cr_assert_not_null(r);
 	return r;

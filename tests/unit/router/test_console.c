@@ -68,7 +68,7 @@ static Mailroom__AuditRecord *record(uint64_t index)
 
 	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_get(t, index, &data, &len), PB_OK);
-	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len - 64, data);
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, data);
 	st_txn_abort(t);
 	cr_assert_not_null(r);
 	return r;

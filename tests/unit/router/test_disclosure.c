@@ -189,7 +189,7 @@ static Mailroom__AuditRecord *record(uint64_t index)
 
 	cr_assert_eq(st_txn_begin(core.store, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_get(t, index, &p, &n), PB_OK);
-	r = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, p);
+	r = mailroom__audit_record__unpack(NULL, n, p);
 	st_txn_abort(t);
 	cr_assert_not_null(r);
 	return r;

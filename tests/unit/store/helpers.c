@@ -1,7 +1,10 @@
 #include "helpers.h"
+#include "mt.h"
 #include "pb_err.h"
+#include "sn.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -264,4 +267,59 @@ int raw_forget_sequence(void)
 	    (rc = mdb_del(txn, meta, &k, NULL)))
 		return raw_end(env, txn, rc);
 	return raw_end(env, txn, 0);
+}
+
+int raw_checkpoint_put(uint64_t size, const char *note, size_t len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t kb[8];
+	MDB_val k = {8, kb}, v = {len, (void *)note};
+	int rc;
+
+	be64(kb, size);
+	if ((rc = raw_begin("checkpoint", &env, &txn, &dbi)))
+		return rc;
+	return raw_end(env, txn, mdb_put(txn, dbi, &k, &v, 0));
+}
+
+int raw_checkpoint_sign(uint64_t size, const uint8_t sk[64])
+{
+	uint8_t (*leaves)[MT_HASH_LEN] = calloc(size ? size : 1, MT_HASH_LEN), root[MT_HASH_LEN];
+	uint8_t buf[4096];
+	char body[256], note[1024];
+	size_t len, blen, nlen;
+	int rc = 0;
+
+	if (!leaves)
+		return ENOMEM;
+	for (uint64_t i = 0; i < size && !rc; i++)
+		if (!(rc = raw_log_get(i, buf, sizeof(buf), &len)))
+			mt_leaf_hash(buf, len, leaves[i]);
+	if (!rc) {
+		mt_root_naive(leaves, size, root);
+		if (sn_checkpoint_format(fx.keys.key_name, size, root, NULL, body, sizeof(body), &blen) ||
+		    sn_sign(body, blen, fx.keys.key_name, sk, note, sizeof(note), &nlen))
+			rc = EINVAL;
+		else
+			rc = raw_checkpoint_put(size, note, nlen);
+	}
+	free(leaves);
+	return rc;
+}
+
+int raw_checkpoint_del(uint64_t size)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint8_t kb[8];
+	MDB_val k = {8, kb};
+	int rc;
+
+	be64(kb, size);
+	if ((rc = raw_begin("checkpoint", &env, &txn, &dbi)))
+		return rc;
+	return raw_end(env, txn, mdb_del(txn, dbi, &k, NULL));
 }

@@ -37,6 +37,11 @@ int fx_append(int n, struct st_receipt *last);
 int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len);
 int raw_log_put(uint64_t index, const uint8_t *buf, size_t len);
 int raw_log_del(uint64_t index);
+/* The checkpoint DBI: a note put as given, or one over the first size
+ * records as they are stored, signed with sk under fx.keys.key_name. */
+int raw_checkpoint_put(uint64_t size, const char *note, size_t len);
+int raw_checkpoint_sign(uint64_t size, const uint8_t sk[64]);
+int raw_checkpoint_del(uint64_t size);
 int raw_meta_put(const char *name, const void *data, size_t len);
 /* Puts the Merkle tree back in the layout older stores have. */
 int raw_tree_to_v1(void);

@@ -1,8 +1,10 @@
-/* The audit log: chaining, the head across nested transactions, and the
- * verifier against tampered, reordered and truncated logs. */
+/* The audit log: chaining, one signed checkpoint per commit, the head
+ * across nested transactions, and the verifier against tampered,
+ * reordered and truncated logs. */
 #include "helpers.h"
 #include "mt.h"
 #include "pb_err.h"
+#include "sn.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -16,8 +18,8 @@ TestSuite(log, .init = fx_setup, .fini = fx_teardown);
 static Mailroom__AuditRecord *record_at(st_txn *t, uint64_t i, const uint8_t **data, size_t *len)
 {
 	cr_assert_eq(st_log_get(t, i, data, len), PB_OK);
-	cr_assert_geq(*len, ST_SIG_LEN);
-	return mailroom__audit_record__unpack(NULL, *len - ST_SIG_LEN, *data);
+	cr_assert_gt(*len, 0);
+	return mailroom__audit_record__unpack(NULL, *len, *data);
 }
 
 static int append_one(st_txn *t, const char *detail, struct st_receipt *r)
@@ -41,7 +43,7 @@ static void verify_ok(uint64_t records)
 	cr_assert_eq(rep.records, records);
 }
 
-Test(log, append_chains_and_signs)
+Test(log, append_chains_and_checkpoints)
 {
 	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT, *r;
 	struct st_receipt rc[3];
@@ -53,7 +55,7 @@ Test(log, append_chains_and_signs)
 	memset(mine, 0x5a, sizeof(mine));
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
 	r = record_at(t, 0, &data, &len);
-	crypto_hash_sha256(genesis_hash, data, len - ST_SIG_LEN);
+	crypto_hash_sha256(genesis_hash, data, len);
 	mailroom__audit_record__free_unpacked(r, NULL);
 
 	rec.actor = "gateway";
@@ -77,33 +79,69 @@ Test(log, append_chains_and_signs)
 		cr_assert_eq(r->index, rc[i].index);
 		cr_assert_eq(r->prev_hash.len, 32);
 		cr_assert_arr_eq(r->prev_hash.data, i == 0 ? genesis_hash : rc[i - 1].hash, 32);
-		crypto_hash_sha256(hash, data, len - ST_SIG_LEN);
+		crypto_hash_sha256(hash, data, len);
 		cr_assert_arr_eq(hash, rc[i].hash, 32);
-		/* Signed at seal time: the receipt has no signature, the store does. */
-		cr_assert(sodium_is_zero(rc[i].sig, ST_SIG_LEN));
-		cr_assert_eq(crypto_sign_verify_detached(data + len - ST_SIG_LEN, data, len - ST_SIG_LEN,
-		                                         fx.keys.sign_pk), 0);
 		mailroom__audit_record__free_unpacked(r, NULL);
 	}
 	st_txn_abort(t);
 	verify_ok(4);
 }
 
-Test(log, a_record_is_readable_once_sealed)
+/* The value is the record alone; the commit that stored it wrote one
+ * checkpoint over the tree, signed the RFC 8032 way: the same bytes as
+ * crypto_sign_detached gives, and no other size in between. */
+Test(log, one_deterministic_checkpoint_per_commit)
+{
+	struct sn_checkpoint cp;
+	uint8_t root[MT_HASH_LEN];
+	char body[256], want[1024], *note;
+	size_t nlen, blen, wlen;
+	uint64_t got;
+	int count = 0;
+	st_txn *t;
+
+	cr_assert_eq(fx_append(5, NULL), PB_OK);   /* records 1..5, one commit */
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_checkpoint_get(t, 0, &note, &nlen, &got), PB_OK);
+	cr_assert_eq(got, 6);
+	cr_assert_eq(sn_open_checkpoint(note, nlen, fx.keys.key_name, fx.keys.sign_pk, &cp), PB_OK);
+	cr_assert_eq(st_tree_root(t, 6, root), PB_OK);
+	cr_assert_arr_eq(cp.root, root, MT_HASH_LEN);
+	cr_assert_eq(sn_checkpoint_format(fx.keys.key_name, 6, root, NULL, body, sizeof(body), &blen),
+	             PB_OK);
+	cr_assert_eq(sn_sign(body, blen, fx.keys.key_name, fx.keys.sign_sk, want, sizeof(want), &wlen),
+	             PB_OK);
+	cr_assert_eq(nlen, wlen);
+	cr_assert_arr_eq(note, want, wlen, "not the deterministic signature:\n%s", note);
+	free(note);
+	for (uint64_t size = 1; size <= 6; size++) {
+		if (st_checkpoint_get(t, size, &note, &nlen, &got) == PB_OK) {
+			count++;
+			free(note);
+		}
+	}
+	cr_assert_eq(count, 2, "checkpoints at 1 (the new store) and 6 only");
+	st_txn_abort(t);
+}
+
+Test(log, a_record_is_readable_at_once_and_the_seal_checkpoints_it)
 {
 	struct st_receipt r;
 	const uint8_t *data;
+	char *note;
 	size_t len;
+	uint64_t got;
 	st_txn *t;
 
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
 	cr_assert_eq(append_one(t, "p", &r), PB_OK);
-	cr_assert_eq(st_log_get(t, r.index, &data, &len), PB_ESTATE, "not sealed yet");
-	cr_assert_eq(st_log_seal(t), PB_OK);
 	cr_assert_eq(st_log_get(t, r.index, &data, &len), PB_OK);
-	cr_assert_eq(crypto_sign_verify_detached(data + len - ST_SIG_LEN, data, len - ST_SIG_LEN,
-	                                         fx.keys.sign_pk), 0);
-	/* a batch big enough to be signed side by side */
+	cr_assert_eq(st_checkpoint_get(t, r.index + 1, &note, &len, &got), PB_ENOTFOUND);
+	cr_assert_eq(st_log_seal(t), PB_OK);
+	cr_assert_eq(st_checkpoint_get(t, 0, &note, &len, &got), PB_OK);
+	cr_assert_eq(got, r.index + 1);
+	free(note);
+	cr_assert_eq(st_log_seal(t), PB_OK, "nothing new: nothing to sign");
 	for (int i = 0; i < 50; i++)
 		cr_assert_eq(append_one(t, "q", &r), PB_OK);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
@@ -171,10 +209,9 @@ Test(log, aborted_top_level_leaves_no_trace)
 	verify_ok(4);
 }
 
-/* Records are signed while the batch goes on: children that abort drop
- * records the pool may be signing, and the index they held is reused.
- * Only what was committed is written, signed, and in the tree. */
-Test(log, aborted_children_while_the_pool_signs)
+/* Children that abort drop their records, and the index they held is
+ * reused. Only what was committed is written and in the tree. */
+Test(log, aborted_children_leave_nothing)
 {
 	uint8_t (*leaves)[MT_HASH_LEN], root[MT_HASH_LEN], want[MT_HASH_LEN];
 	struct st_receipt r;
@@ -197,7 +234,7 @@ Test(log, aborted_children_while_the_pool_signs)
 	}
 	cr_assert_eq(r.index + 1, kept);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
-	/* A top-level abort while helpers may still be signing. */
+	/* A top-level abort. */
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
 	for (int k = 0; k < 20; k++)
 		cr_assert_eq(append_one(t, "gone", &r), PB_OK);
@@ -211,8 +248,6 @@ Test(log, aborted_children_while_the_pool_signs)
 	cr_assert_not_null(leaves);
 	for (uint64_t i = 0; i < n; i++) {
 		cr_assert_eq(st_log_get(t, i, &data, &len), PB_OK);
-		cr_assert_eq(crypto_sign_verify_detached(data + len - ST_SIG_LEN, data,
-		                                         len - ST_SIG_LEN, fx.keys.sign_pk), 0);
 		mt_leaf_hash(data, len, leaves[i]);
 	}
 	mt_root_naive(leaves, n, want);
@@ -241,42 +276,6 @@ Test(log, many_appends_verify)
 	cr_assert_str_eq(rep.key_name, "mailroom.test/log");
 }
 
-/* Records signed from the nonce stock are valid Ed25519 signatures (and
- * pass the store's own strict verify), yet not RFC 8032's deterministic
- * ones: the stock was used. Once it runs dry, records are still signed. */
-Test(log, records_signed_with_stocked_nonces_verify)
-{
-	struct st_verify_report rep;
-	int stocked = 0, total = 0;
-	st_txn *t;
-
-	/* The stock is made by an idle-priority thread; on this otherwise
-	 * idle process a moment fills much of it. */
-	for (int i = 0; i < 50; i++)
-		usleep(10000);
-	for (int i = 0; i < 6; i++)
-		cr_assert_eq(fx_append(1000, NULL), PB_OK);   /* more than the stock holds */
-	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
-	for (uint64_t i = 1; i <= 6000; i++) {
-		const uint8_t *data;
-		size_t len;
-		uint8_t det[64];
-		cr_assert_eq(st_log_get(t, i, &data, &len), PB_OK);
-		size_t body = len - ST_SIG_LEN;
-		cr_assert_eq(crypto_sign_verify_detached(data + body, data, body, fx.keys.sign_pk), 0,
-		             "record %llu", (unsigned long long)i);
-		crypto_sign_detached(det, NULL, data, body, fx.keys.sign_sk);
-		stocked += memcmp(det, data + body, 64) != 0;
-		total++;
-	}
-	st_txn_abort(t);
-	cr_assert_gt(stocked, 0, "no record used a stocked nonce");
-	cr_assert_eq(st_verify(fx.env, NULL, &rep), PB_OK);
-	cr_assert_eq(rep.fail, ST_VERIFY_OK);
-	cr_assert_eq(rep.records, 6001);
-	cr_log_info("%d of %d records signed with stocked nonces", stocked, total);
-}
-
 /* Closes the store, lets fn damage it, reopens read-only and verifies. */
 static struct st_verify_report tampered(void (*fn)(void), const uint8_t *trusted)
 {
@@ -290,14 +289,25 @@ static struct st_verify_report tampered(void (*fn)(void), const uint8_t *trusted
 	return rep;
 }
 
-static void flip_sig_byte(void)
+/* The checkpoint over records 0..9, its signature changed. */
+static void flip_checkpoint_sig(void)
 {
-	uint8_t buf[1024];
+	char note[1024];
+	st_txn *t;
+	char *n;
 	size_t len;
+	uint64_t got;
 
-	cr_assert_eq(raw_log_get(4, buf, sizeof(buf), &len), 0);
-	buf[len - 10] ^= 0x01;
-	cr_assert_eq(raw_log_put(4, buf, len), 0);
+	cr_assert_eq(fx_reopen(0, 1), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_checkpoint_get(t, 10, &n, &len, &got), PB_OK);
+	cr_assert_lt(len, sizeof(note));
+	memcpy(note, n, len);
+	free(n);
+	st_txn_abort(t);
+	fx_close();
+	note[len - 10] = note[len - 10] == 'A' ? 'B' : 'A';
+	cr_assert_eq(raw_checkpoint_put(10, note, len), 0);
 }
 
 static void flip_body_byte(void)
@@ -306,9 +316,9 @@ static void flip_body_byte(void)
 	size_t len;
 
 	cr_assert_eq(raw_log_get(6, buf, sizeof(buf), &len), 0);
-	p = memmem(buf, len - ST_SIG_LEN, "general", 7);
+	p = memmem(buf, len, "general", 7);
 	cr_assert_not_null(p);
-	p[0] = 'G';   /* still parses, no longer what was signed */
+	p[0] = 'G';   /* still parses, no longer what was checkpointed */
 	cr_assert_eq(raw_log_put(6, buf, len), 0);
 }
 
@@ -345,7 +355,8 @@ static void swap_records(void)
 	cr_assert_eq(raw_log_put(7, a, alen), 0);
 }
 
-/* A correctly signed record whose prev_hash lies: only the chain shows it. */
+/* A record whose prev_hash lies, under a correctly signed checkpoint:
+ * only the chain shows it. */
 static void forge_chain(void)
 {
 	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
@@ -358,11 +369,11 @@ static void forge_chain(void)
 	rec.prev_hash.len = sizeof(prev);
 	rec.actor = "test";
 	len = mailroom__audit_record__pack(&rec, buf);
-	crypto_sign_detached(buf + len, NULL, buf, len, fx.keys.sign_sk);
-	cr_assert_eq(raw_log_put(10, buf, len + ST_SIG_LEN), 0);
+	cr_assert_eq(raw_log_put(10, buf, len), 0);
+	cr_assert_eq(raw_checkpoint_sign(11, fx.keys.sign_sk), 0);
 }
 
-/* A correctly signed record at the wrong position. */
+/* A record the log holds, again at the wrong position. */
 static void forge_index(void)
 {
 	uint8_t buf[1024];
@@ -385,19 +396,47 @@ static void check(const struct st_verify_report *rep, int fail, uint64_t at)
 	cr_assert_eq(rep->bad_index, at);
 }
 
-Test(log, tamper_signature_bytes)
+Test(log, tamper_checkpoint_signature)
 {
-	struct st_verify_report rep = tampered(flip_sig_byte, fx.keys.sign_pk);
+	struct st_verify_report rep = tampered(flip_checkpoint_sig, fx.keys.sign_pk);
 
-	check(&rep, ST_VERIFY_SIGNATURE, 4);
-	cr_assert_eq(rep.records, 5);
+	check(&rep, ST_VERIFY_SIGNATURE, 9);
+	cr_assert_eq(rep.records, 10);
 }
 
+/* The rewritten record is named: record 7's prev_hash no longer holds
+ * its hash, and the root under the checkpoint differs. */
 Test(log, tamper_body_byte)
 {
 	struct st_verify_report rep = tampered(flip_body_byte, NULL);
 
 	check(&rep, ST_VERIFY_SIGNATURE, 6);
+	cr_assert(strstr(rep.detail, "rewritten"), "%s", rep.detail);
+}
+
+/* A record appended by hand, chained right, under no checkpoint. */
+static void unsigned_tail(void)
+{
+	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
+	uint8_t prev[32], buf[1024];
+	size_t len;
+
+	cr_assert_eq(raw_log_get(9, buf, sizeof(buf), &len), 0);
+	crypto_hash_sha256(prev, buf, len);
+	rec.index = 10;
+	rec.prev_hash.data = prev;
+	rec.prev_hash.len = sizeof(prev);
+	rec.actor = "test";
+	len = mailroom__audit_record__pack(&rec, buf);
+	cr_assert_eq(raw_log_put(10, buf, len), 0);
+}
+
+Test(log, record_under_no_checkpoint)
+{
+	struct st_verify_report rep = tampered(unsigned_tail, NULL);
+
+	check(&rep, ST_VERIFY_SIGNATURE, 10);
+	cr_assert(strstr(rep.detail, "no signed checkpoint"), "%s", rep.detail);
 }
 
 Test(log, tamper_short_value)
@@ -442,14 +481,14 @@ Test(log, replayed_record)
 	check(&rep, ST_VERIFY_INDEX, 10);
 }
 
-Test(log, truncated_tail_still_verifies)
+Test(log, truncated_tail_is_found)
 {
-	/* Dropping the newest records is invisible without a trusted head
-	 * (a published checkpoint or a receipt); the rest must still pass. */
+	/* The store keeps the checkpoint of the commit that wrote them. */
 	struct st_verify_report rep = tampered(drop_last, NULL);
 
-	check(&rep, ST_VERIFY_OK, 0);
+	check(&rep, ST_VERIFY_SIGNATURE, 9);
 	cr_assert_eq(rep.records, 9);
+	cr_assert(strstr(rep.detail, "tail"), "%s", rep.detail);
 }
 
 static void nothing(void)
@@ -493,8 +532,7 @@ static void small_order_genesis(void)
 	rec.key.len = 32;
 	rec.key_name = "evil";
 	len = mailroom__audit_record__pack(&rec, buf);
-	memset(buf + len, 0, ST_SIG_LEN);
-	cr_assert_eq(raw_log_put(0, buf, len + ST_SIG_LEN), 0);
+	cr_assert_eq(raw_log_put(0, buf, len), 0);
 }
 
 Test(log, small_order_genesis_key)
@@ -582,14 +620,12 @@ Test(log, map_full)
 	}
 	cr_assert(full, "a 1 MB map never filled");
 
-	/* Straight in a top-level transaction: records are written when it is
-	 * sealed, so the seal meets the full map and the commit says so. */
+	/* Straight in a top-level transaction: an append meets the full map,
+	 * and so does everything after it, the commit included. */
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
 	for (int i = 0; i < 1000 && (rc = append_one(t, detail, &r)) == PB_OK; i++)
 		;
-	cr_assert_eq(rc, PB_OK);
-	cr_assert_eq(st_log_seal(t), PB_EFULL);
-	cr_assert_eq(append_one(t, "after", &r), PB_EFULL);
+	cr_assert_eq(rc, PB_EFULL);
 	cr_assert_eq(st_txn_commit(t), PB_EFULL);
 
 	cr_assert_eq(st_verify(fx.env, fx.keys.sign_pk, &rep), PB_OK);

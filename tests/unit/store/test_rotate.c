@@ -1,9 +1,11 @@
 /* Key rotation: a new key made beside the old, the store opened with both,
- * the AUDIT_LOG_KEY record signed by the outgoing key, everything after it
- * by the incoming one, and the verifier against records signed with the
- * wrong key around the rotation point and bad rotation records. */
+ * the AUDIT_LOG_KEY record under the handover checkpoint signed by the
+ * outgoing and the incoming key, later checkpoints by the incoming one,
+ * and the verifier against checkpoints signed with the wrong key around
+ * the rotation point and bad rotation records. */
 #include "helpers.h"
 #include "pb_err.h"
+#include "sn.h"
 
 #include <criterion/criterion.h>
 #include <sodium.h>
@@ -66,20 +68,22 @@ static uint64_t rotated_log(int n, int m)
 	return r.index;
 }
 
-static int signed_by(uint64_t index, const uint8_t pk[32])
+/* The checkpoint of size carries a valid signature by pk. */
+static int signed_by(uint64_t size, const uint8_t pk[32])
 {
-	uint8_t buf[2048];
+	struct sn_checkpoint cp;
+	char *note;
 	size_t len;
+	uint64_t got;
 	st_txn *t;
-	const uint8_t *d;
 	int ok;
 
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
-	cr_assert_eq(st_log_get(t, index, &d, &len), PB_OK);
-	cr_assert_leq(len, sizeof(buf));
-	memcpy(buf, d, len);
+	cr_assert_eq(st_checkpoint_get(t, size, &note, &len, &got), PB_OK, "no checkpoint of %llu",
+	             (unsigned long long)size);
 	st_txn_abort(t);
-	ok = crypto_sign_verify_detached(buf + len - ST_SIG_LEN, buf, len - ST_SIG_LEN, pk) == 0;
+	ok = sn_open_checkpoint(note, len, fx.keys.key_name, pk, &cp) == PB_OK && cp.size == size;
+	free(note);
 	return ok;
 }
 
@@ -93,7 +97,7 @@ static void verify(const uint8_t *trusted, int fail, uint64_t at, struct st_veri
 		cr_assert_eq(rep->bad_index, at, "%s", rep->detail);
 }
 
-Test(rotate, record_signed_by_old_key_and_later_ones_by_new)
+Test(rotate, handover_signed_by_both_and_later_checkpoints_by_new)
 {
 	struct st_verify_report rep;
 	struct st_logkey lk;
@@ -104,16 +108,16 @@ Test(rotate, record_signed_by_old_key_and_later_ones_by_new)
 	uint64_t i = rotated_log(4, 3);
 
 	cr_assert_eq(i, 5);
-	for (uint64_t k = 0; k <= i; k++)
-		cr_assert(signed_by(k, old_keys.sign_pk) && !signed_by(k, new_keys.sign_pk), "%llu",
-		          (unsigned long long)k);
-	for (uint64_t k = i + 1; k < i + 4; k++)
-		cr_assert(signed_by(k, new_keys.sign_pk) && !signed_by(k, old_keys.sign_pk), "%llu",
-		          (unsigned long long)k);
+	/* One checkpoint per commit: the new store, the 4 records, the
+	 * rotation alone (the handover), the 3 records after it. */
+	cr_assert(signed_by(1, old_keys.sign_pk) && !signed_by(1, new_keys.sign_pk));
+	cr_assert(signed_by(i, old_keys.sign_pk) && !signed_by(i, new_keys.sign_pk));
+	cr_assert(signed_by(i + 1, old_keys.sign_pk) && signed_by(i + 1, new_keys.sign_pk));
+	cr_assert(signed_by(i + 4, new_keys.sign_pk) && !signed_by(i + 4, old_keys.sign_pk));
 
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_get(t, i, &d, &len), PB_OK);
-	r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, d);
+	r = mailroom__audit_record__unpack(NULL, len, d);
 	cr_assert_not_null(r);
 	cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY);
 	cr_assert_str_eq(r->actor, "router");
@@ -228,7 +232,7 @@ Test(rotate, aborted_rotation_changes_nothing)
 	st_txn_abort(t);
 	cr_assert_eq(st_rotation_pending(fx.env), 1);
 	cr_assert_eq(fx_append(2, NULL), PB_OK);
-	cr_assert(signed_by(2, old_keys.sign_pk));
+	cr_assert(signed_by(3, old_keys.sign_pk) && !signed_by(3, new_keys.sign_pk));
 	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
 	cr_assert_eq(st_log_key(t, &lk), PB_OK);
 	cr_assert_arr_eq(lk.pk, old_keys.sign_pk, 32);
@@ -260,31 +264,32 @@ Test(rotate, same_transaction)
 	cr_assert_arr_eq(rr.key_id, old_keys.key_id, ST_KEYID_LEN);
 	cr_assert_arr_eq(b.key_id, new_keys.key_id, ST_KEYID_LEN);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
-	cr_assert(signed_by(a.index, old_keys.sign_pk));
-	cr_assert(signed_by(rr.index, old_keys.sign_pk));
-	cr_assert(signed_by(b.index, new_keys.sign_pk));
+	/* The handover at the rotation's size, then the batch's own. */
+	cr_assert(signed_by(rr.index + 1, old_keys.sign_pk) && signed_by(rr.index + 1, new_keys.sign_pk));
+	cr_assert(signed_by(b.index + 1, new_keys.sign_pk) && !signed_by(b.index + 1, old_keys.sign_pk));
 	verify(old_keys.sign_pk, ST_VERIFY_OK, 0, &rep);
 }
 
 /* ---- tampering around the rotation point (store closed, raw LMDB) ---- */
 
-/* Re-signs record index with sk; edit (may be NULL) changes it first. */
+/* Rewrites record index with edit; the checkpoints over it stay as they
+ * were. */
 static void resign(uint64_t index, const uint8_t *sk, void (*edit)(Mailroom__AuditRecord *))
 {
 	uint8_t buf[2048], out[2048];
 	Mailroom__AuditRecord *r, copy;
 	size_t len, blen;
 
+	(void)sk;
 	cr_assert_eq(raw_log_get(index, buf, sizeof(buf), &len), 0);
-	r = mailroom__audit_record__unpack(NULL, len - ST_SIG_LEN, buf);
+	r = mailroom__audit_record__unpack(NULL, len, buf);
 	cr_assert_not_null(r);
 	copy = *r;   /* edits may point at static strings; r is freed as unpacked */
 	if (edit)
 		edit(&copy);
 	blen = mailroom__audit_record__pack(&copy, out);
 	mailroom__audit_record__free_unpacked(r, NULL);
-	crypto_sign_detached(out + blen, NULL, out, blen, sk);
-	cr_assert_eq(raw_log_put(index, out, blen + ST_SIG_LEN), 0);
+	cr_assert_eq(raw_log_put(index, out, blen), 0);
 }
 
 static void tampered(void (*fn)(uint64_t i), const uint8_t *trusted, int fail, uint64_t at,
@@ -300,19 +305,21 @@ static void tampered(void (*fn)(uint64_t i), const uint8_t *trusted, int fail, u
 	cr_assert(strstr(rep.detail, detail), "detail: %s", rep.detail);
 }
 
+/* rotated_log(3, 3): checkpoints at 1, i = 4, i + 1 (the handover) and
+ * i + 4; a bad one is blamed on its last record. */
 static void after_by_old(uint64_t i)
 {
-	resign(i + 1, old_keys.sign_sk, NULL);
+	cr_assert_eq(raw_checkpoint_sign(i + 4, old_keys.sign_sk), 0);
 }
 
 static void before_by_new(uint64_t i)
 {
-	resign(i - 1, new_keys.sign_sk, NULL);
+	cr_assert_eq(raw_checkpoint_sign(i, new_keys.sign_sk), 0);
 }
 
 static void rotation_by_new(uint64_t i)
 {
-	resign(i, new_keys.sign_sk, NULL);
+	cr_assert_eq(raw_checkpoint_sign(i + 1, new_keys.sign_sk), 0);
 }
 
 static void from_plus_one(Mailroom__AuditRecord *r)
@@ -347,17 +354,17 @@ static void renamed(uint64_t i)
 	resign(i, old_keys.sign_sk, rename_key);
 }
 
-Test(rotate, record_after_rotation_signed_by_old_key)
+Test(rotate, checkpoint_after_rotation_signed_by_old_key)
 {
-	tampered(after_by_old, NULL, ST_VERIFY_SIGNATURE, 5, "signed by the retired key");
+	tampered(after_by_old, NULL, ST_VERIFY_SIGNATURE, 7, "not signed by");
 }
 
-Test(rotate, record_before_rotation_signed_by_new_key)
+Test(rotate, checkpoint_before_rotation_signed_by_new_key)
 {
-	tampered(before_by_new, NULL, ST_VERIFY_SIGNATURE, 3, "bad signature under");
+	tampered(before_by_new, NULL, ST_VERIFY_SIGNATURE, 3, "not signed by");
 }
 
-Test(rotate, rotation_record_signed_by_new_key)
+Test(rotate, handover_signed_by_new_key_only)
 {
 	tampered(rotation_by_new, old_keys.sign_pk, ST_VERIFY_KEY, UINT64_MAX,
 	         "a key cannot authorise itself");
@@ -391,16 +398,21 @@ Test(rotate, trusted_key_not_of_this_log)
 	tampered(nothing, pk, ST_VERIFY_KEY, 0, "neither record 0's");
 }
 
-/* A log that ends with the rotation record: its new key has signed
- * nothing yet, so pinning it proves nothing. */
-Test(rotate, trusted_new_key_that_signed_nothing)
+/* A log that ends with the rotation record: the handover checkpoint is
+ * the new key's first signature, so pinning it holds. Without that
+ * checkpoint the rotation is under none. */
+Test(rotate, trusted_new_key_signed_the_handover)
 {
 	struct st_verify_report rep;
 	uint64_t i = rotated_log(2, 0);
 
-	verify(new_keys.sign_pk, ST_VERIFY_KEY, i, &rep);
-	cr_assert(strstr(rep.detail, "signed no record"), "%s", rep.detail);
+	verify(new_keys.sign_pk, ST_VERIFY_OK, 0, &rep);
 	verify(old_keys.sign_pk, ST_VERIFY_OK, 0, &rep);
+	fx_close();
+	cr_assert_eq(raw_checkpoint_del(i + 1), 0);
+	cr_assert_eq(fx_reopen(0, 1), PB_OK);
+	verify(new_keys.sign_pk, ST_VERIFY_SIGNATURE, i, &rep);
+	cr_assert(strstr(rep.detail, "no signed checkpoint"), "%s", rep.detail);
 }
 
 /* ---- key files ---- */

@@ -26,7 +26,7 @@ static struct tl_store s;
 
 static void expect(int code, const char *line, const char *what)
 {
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, "--calendars", TL_CALENDARS);
 	cr_assert_eq(r.exit, code, "%s%s", r.out, r.err);
@@ -120,7 +120,7 @@ Test(case_rules, a_legal_history_verifies)
 	tl_lease(&s, &q, "li");
 	step(&q, EV(ASSIST_OVERRIDDEN), q.holder, NULL);
 	tl_reply(&s, &q);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, "--calendars", TL_CALENDARS);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);

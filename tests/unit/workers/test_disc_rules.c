@@ -35,7 +35,7 @@ static void one_app(struct dc_app *a, const char *mode)
 
 static void expect(int code, const char *line, const char *what)
 {
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, code, "%s%s", r.out, r.err);
@@ -99,7 +99,7 @@ Test(disc_rules, legal_histories_verify)
 	dc_fee(&s, &e, 10);
 	s.now += 30 * DAY;
 	dc_decide(&s, &e, "other.fee_unpaid", "《条例》第四十二条");
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
@@ -557,7 +557,7 @@ Test(disc_rules, correction_restart_and_consultation_pause_on_real_dates)
 	cr_assert_eq(b.m.reply.paused_days, 2);
 	cr_assert_eq(pb_day_of_ms(b.m.reply.due_ms),
 	             cal_add_working_days(s.cal, pb_day_of_ms(due0), 2, NULL));
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
@@ -577,7 +577,7 @@ Test(disc_rules, trail_of_an_imported_application)
 	dc_receive(&s, &a, "natural_person", "online", 1);
 	s.now = pb_day_start_ms(pb_days_from_civil(2025, 3, 10)) + 15 * 3600 * 1000LL;
 	dc_decide(&s, &a, "disclosed", NULL);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close(&s);   /* a second store follows */
 	pb_id_to_text(a.m.id, idt);
 	RUN("trail", idt, "--store", s.dir);
@@ -600,7 +600,7 @@ Test(disc_rules, trail_of_an_imported_application)
 
 	/* A live application shows neither. */
 	one_app(&a, NULL);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	pb_id_to_text(a.m.id, idt);
 	RUN("trail", idt, "--store", s.dir, "--json");

@@ -26,7 +26,7 @@ static struct tl_store s;
 
 static void verify_expect(int code, const char *what)
 {
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, "--calendars", TL_CALENDARS);
 	cr_assert_eq(r.exit, code, "%s%s", r.out, r.err);

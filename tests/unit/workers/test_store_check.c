@@ -42,7 +42,7 @@ static void build(void)
 	dc_correction_request(&s, &decided, 15);
 	dc_correction_received(&s, &decided, s.now);
 	dc_decide(&s, &decided, "disclosed", NULL);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 }
 

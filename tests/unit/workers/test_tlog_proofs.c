@@ -96,7 +96,7 @@ Test(tlog_proofs, receipt_verifies)
 	/* Without the entry only the leaf is shown in the log, and it says so. */
 	RUN(RECEIPT_ARGS);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "note: without --entry"), "%s", r.out);
+	cr_assert(strstr(r.out, "note: without the record"), "%s", r.out);
 
 	/* The bare receipt object does as well as the whole POST answer. */
 	j = json_load_file(tpath("post.json"), 0, NULL);
@@ -149,16 +149,6 @@ Test(tlog_proofs, receipt_failures_have_their_own_codes)
 	tl_save_inclusion(s.dir, 3, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")),
 	                  tpath("proof.json"));
 
-	/* A receipt with another record's signature. */
-	tl_save_receipt(s.dir, &s.keys, 4, tpath("r4.json"));
-	j = json_load_file(tpath("r4.json"), 0, NULL);
-	json_set("post.json", 1, "signature",
-	         json_incref(json_object_get(json_object_get(j, "receipt"), "signature")));
-	json_decref(j);
-	RUN(RECEIPT_ARGS, "--entry", "entry.b64");
-	cr_assert_eq(r.exit, 13, "%s%s", r.out, r.err);
-	cr_assert(starts(r.out, "FAIL signature: record 3: "), "%s", r.out);
-
 	/* A receipt naming another key. */
 	tl_save_receipt(s.dir, &s.keys, 3, tpath("post.json"));
 	json_set("post.json", 1, "key_id", json_string("00000000"));
@@ -174,6 +164,114 @@ Test(tlog_proofs, receipt_failures_have_their_own_codes)
 	cr_assert_eq(r.exit, 2, "%s%s", r.out, r.err);
 	RUN("verify-receipt", "--receipt", "post.json");
 	cr_assert_eq(r.exit, 1);
+}
+
+/* ---- receipts that carry their C2SP tlog-proof ---- */
+
+/* The receipt's proof, edited by fn, written back. */
+static void edit_proof(const char *file, void (*fn)(char *text, size_t cap))
+{
+	json_t *j = json_load_file(tpath(file), 0, NULL);
+	json_t *rc = json_object_get(j, "receipt");
+	char *text = calloc(1, 1 << 16);
+
+	cr_assert(j && rc && text);
+	snprintf(text, 1 << 16, "%s", json_string_value(json_object_get(rc, "proof")));
+	fn(text, 1 << 16);
+	cr_assert_eq(json_object_set_new(rc, "proof", json_string(text)), 0);
+	cr_assert_eq(json_dump_file(j, tpath(file), 0), 0);
+	json_decref(j);
+	free(text);
+}
+
+/* The record in the proof's extra line rewritten: one base64 character
+ * in its middle changed. */
+static void rewrite_record(char *text, size_t cap)
+{
+	char *extra = strstr(text, "\nextra "), *end;
+
+	(void)cap;
+	cr_assert_not_null(extra);
+	end = strchr(extra + 1, '\n');
+	extra += 7 + (size_t)(end - extra - 7) / 2;
+	*extra = *extra == 'A' ? 'B' : 'A';
+}
+
+/* The proof's index moved to the checkpoint's size: past what it covers. */
+static uint64_t beyond_size;
+static void index_beyond(char *text, size_t cap)
+{
+	char *idx = strstr(text, "\nindex "), *end, rest[1 << 16];
+
+	cr_assert_not_null(idx);
+	end = strchr(idx + 1, '\n');
+	snprintf(rest, sizeof(rest), "%s", end);
+	snprintf(idx, cap - (size_t)(idx - text), "\nindex %llu%s", (unsigned long long)beyond_size,
+	         rest);
+}
+
+Test(tlog_proofs, receipt_with_its_tlog_proof)
+{
+	uint64_t size = receipt_files();
+	json_t *j;
+
+	/* The receipt alone, with the log's key: nothing else. */
+	RUN("verify-receipt", "--receipt", "post.json", "--pubkey", s.pubkey, "--json");
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	j = json_loads(r.out, 0, NULL);
+	cr_assert(json_is_true(json_object_get(j, "entry_checked")), "%s", r.out);
+	cr_assert_eq(json_integer_value(json_object_get(j, "size")), (json_int_t)size);
+	json_decref(j);
+
+	/* The proof alone, as a .tlog-proof file. */
+	j = json_load_file(tpath("post.json"), 0, NULL);
+	tl_write_text(tpath("r3.tlog-proof"),
+	              json_string_value(json_object_get(json_object_get(j, "receipt"), "proof")));
+	json_decref(j);
+	RUN("verify-receipt", "--receipt", "r3.tlog-proof", "--pubkey", s.pubkey);
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "ok: record 3 is in the log of size "), "%s", r.out);
+
+	/* Another log's key. */
+	RUN("verify-receipt", "--receipt", "post.json", "--pubkey", "other.pub");
+	cr_assert_eq(r.exit, 2, "%s%s", r.out, r.err);
+}
+
+Test(tlog_proofs, tlog_proof_of_a_rewritten_record_is_refused)
+{
+	receipt_files();
+	edit_proof("post.json", rewrite_record);
+	RUN("verify-receipt", "--receipt", "post.json", "--pubkey", s.pubkey);
+	cr_assert_eq(r.exit, 23, "its hash is not the receipt's: %s%s", r.out, r.err);
+	cr_assert(starts(r.out, "FAIL receipt: record 3: "), "%s", r.out);
+
+	/* Without the receipt's hash to hold it to, the leaf is not in the tree. */
+	json_t *j = json_load_file(tpath("post.json"), 0, NULL);
+	tl_write_text(tpath("bad.tlog-proof"),
+	              json_string_value(json_object_get(json_object_get(j, "receipt"), "proof")));
+	json_decref(j);
+	RUN("verify-receipt", "--receipt", "bad.tlog-proof", "--pubkey", s.pubkey);
+	cr_assert(r.exit == 24 || r.exit == 23, "%s%s", r.out, r.err);
+	cr_assert_eq(r.exit, 24, "%s%s", r.out, r.err);
+	cr_assert(starts(r.out, "FAIL inclusion: record 3: "), "%s", r.out);
+}
+
+Test(tlog_proofs, tlog_proof_beyond_the_checkpoint_is_refused)
+{
+	json_t *j;
+
+	beyond_size = receipt_files();
+	edit_proof("post.json", index_beyond);
+	j = json_load_file(tpath("post.json"), 0, NULL);
+	tl_write_text(tpath("far.tlog-proof"),
+	              json_string_value(json_object_get(json_object_get(j, "receipt"), "proof")));
+	json_decref(j);
+	RUN("verify-receipt", "--receipt", "far.tlog-proof", "--pubkey", s.pubkey);
+	cr_assert_eq(r.exit, 24, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "beyond the checkpoint's size"), "%s", r.out);
+	/* With the receipt: its index is not the proof's. */
+	RUN("verify-receipt", "--receipt", "post.json", "--pubkey", s.pubkey);
+	cr_assert_eq(r.exit, 24, "%s%s", r.out, r.err);
 }
 
 /* ---- consistency ---- */
@@ -242,7 +340,7 @@ static void receive_n(int n)
 	tl_begin(&s);
 	for (int i = 0; i < n; i++)
 		tl_receive(&s, &m, "general", 1, 15);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 }
 
 static void scene(struct scene *x)

@@ -141,27 +141,25 @@ static void tampered(int code, const char *prefix, uint64_t at, const char *what
 	cr_assert(strstr(r.out, what), "wanted '%s': %s", what, r.out);
 }
 
-Test(tlog_rotate, record_after_rotation_signed_by_old_key)
+Test(tlog_rotate, checkpoint_before_rotation_signed_by_new_key)
 {
 	build();
-	tl_raw_resign(s.dir, rot + 1, s.old.sign_sk, NULL);
-	tampered(13, "FAIL signature: record", rot + 1, "signed by the retired key");
+	tl_raw_resign_checkpoint(s.dir, before_cp, TL_ORIGIN, s.keys.sign_sk);
+	tampered(20, "FAIL checkpoint: checkpoint", before_cp, "");
 }
 
-Test(tlog_rotate, record_before_rotation_signed_by_new_key)
+/* The handover signed by the new key alone: nothing the key in force
+ * signed holds the record that names it. */
+Test(tlog_rotate, handover_signed_by_new_key_only)
 {
 	build();
-	tl_raw_resign(s.dir, rot - 1, s.keys.sign_sk, NULL);
-	tampered(13, "FAIL signature: record", rot - 1, "which signs only from record");
-}
-
-Test(tlog_rotate, rotation_record_signed_by_new_key)
-{
-	build();
-	tl_raw_resign(s.dir, rot, s.keys.sign_sk, NULL);
+	tl_raw_resign_checkpoint(s.dir, rot + 1, TL_ORIGIN, s.keys.sign_sk);
 	tampered(14, "FAIL key: record", rot, "a key cannot authorise itself");
 	/* Trusting record 0 without --pubkey changes nothing. */
 	RUN("verify", "--store", s.dir, CAL);
+	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
+	/* Nor does trusting the new key. */
+	RUN("verify", "--store", s.dir, "--pubkey", s.newpub, CAL);
 	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
 }
 
@@ -173,7 +171,7 @@ static void from_plus_one(Mailroom__AuditRecord *rec)
 Test(tlog_rotate, rotation_record_key_from_size_wrong)
 {
 	build();
-	tl_raw_resign(s.dir, rot, s.old.sign_sk, from_plus_one);
+	tl_raw_rewrite(s.dir, rot, from_plus_one);
 	tampered(14, "FAIL key: record", rot, "key_from_size");
 }
 
@@ -185,17 +183,19 @@ Test(tlog_rotate, checkpoint_after_rotation_signed_by_old_key_only)
 	tampered(20, "FAIL checkpoint: checkpoint", n, "signed only by the retired key");
 }
 
-/* The handover checkpoint without the old key's line is still good: the
- * new key is in force at that size. */
-Test(tlog_rotate, handover_signed_by_new_key_only)
+/* A log whose handover the outgoing key did not sign (tl_rotate without
+ * dual): the rotation is not authorised, under either key. */
+Test(tlog_rotate, handover_without_the_outgoing_key)
 {
+	char want[64];
+
 	tl_create(&s, NULL);
 	tl_history(&s, 4);
 	rot = tl_rotate(&s, 0);
 	tl_close_env(&s);
-	expect_both(s.pubkey, 0, "ok: ");
-	/* A new key that has signed only that checkpoint may be the one trusted. */
-	expect_both(s.newpub, 0, "ok: ");
+	snprintf(want, sizeof(want), "FAIL key: record %llu: ", (unsigned long long)rot);
+	expect_both(s.pubkey, 14, want);
+	expect_both(s.newpub, 14, want);
 }
 
 /* ---- verify-receipt and consistency, the rotation proven ---- */
@@ -206,7 +206,7 @@ static uint64_t proof_files(void)
 
 	cr_assert_eq(tl_save_checkpoint(s.dir, 0, tpath("cp.txt")), n);
 	tl_save_checkpoint(s.dir, before_cp, tpath("old.txt"));
-	tl_save_inclusion(s.dir, rot, n, tpath("rotation.json"));
+	tl_save_inclusion(s.dir, rot, rot + 1, tpath("rotation.json"));
 	/* record 1, under the first key; the last one, under the new */
 	tl_save_receipt(s.dir, &s.old, 1, tpath("before.json"));
 	tl_save_inclusion(s.dir, 1, n, tpath("before.proof"));
@@ -228,7 +228,7 @@ Test(tlog_rotate, receipts_before_and_after)
 	/* The first key with the rotation proven: both receipts. */
 	RECEIPT("before", s.pubkey, "--rotation", "rotation.json");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "keys: the record is signed by " TL_ORIGIN "+"), "%s", r.out);
+	cr_assert(strstr(r.out, "keys: the record is under " TL_ORIGIN "+"), "%s", r.out);
 	RECEIPT("after", s.pubkey, "--rotation", "rotation.json", "--json");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	json_t *j = run_json(&r);
@@ -251,9 +251,9 @@ Test(tlog_rotate, receipts_before_and_after)
 	cr_assert(strstr(r.out, "the key in force there"), "%s", r.out);
 }
 
-/* Rewrites the rotation file's entry: the record re-signed, or edited and
- * re-signed, by sk. */
-static void forge_rotation(const uint8_t *sk, int bump_from)
+/* Rewrites the rotation file's entry: key_from_size bumped, or its time
+ * (then it is no longer the record in the tree). */
+static void forge_rotation(int bump_from)
 {
 	json_t *j = json_load_file(tpath("rotation.json"), 0, NULL);
 	const char *b64 = json_string_value(json_object_get(j, "entry"));
@@ -266,58 +266,16 @@ static void forge_rotation(const uint8_t *sk, int bump_from)
 	cr_assert_eq(sodium_base642bin(raw, sizeof(raw), b64, strlen(b64), NULL, &n, NULL,
 	                               sodium_base64_VARIANT_ORIGINAL),
 	             0);
-	rec = mailroom__audit_record__unpack(NULL, n - ST_SIG_LEN, raw);
+	rec = mailroom__audit_record__unpack(NULL, n, raw);
 	cr_assert_not_null(rec);
 	copy = *rec;
 	if (bump_from)
 		copy.key_from_size++;
+	else
+		copy.time_ms++;
 	blen = mailroom__audit_record__pack(&copy, out);
 	mailroom__audit_record__free_unpacked(rec, NULL);
-	crypto_sign_detached(out + blen, NULL, out, blen, sk);
-	sodium_bin2base64(enc, sizeof(enc), out, blen + ST_SIG_LEN, sodium_base64_VARIANT_ORIGINAL);
-	cr_assert_eq(json_object_set_new(j, "entry", json_string(enc)), 0);
-	cr_assert_eq(json_object_del(j, "leaf_hash"), 0);
-	cr_assert_eq(json_dump_file(j, tpath("rotation.json"), 0), 0);
-	json_decref(j);
-}
-
-/* Replaces the rotation file's entry by the same body with another valid
- * signature by sk (a fresh random nonce, as the store's nonce stock
- * gives): a different leaf. */
-static void forge_rotation_resigned(const uint8_t *sk)
-{
-	json_t *j = json_load_file(tpath("rotation.json"), 0, NULL);
-	const char *b64 = json_string_value(json_object_get(j, "entry"));
-	uint8_t e[4096], wide[64], a[32], r[32], k[32], before[ST_SIG_LEN];
-	char enc[8192];
-	crypto_hash_sha512_state st;
-	size_t n, body;
-
-	cr_assert_not_null(b64);
-	cr_assert_eq(sodium_base642bin(e, sizeof(e), b64, strlen(b64), NULL, &n, NULL,
-	                               sodium_base64_VARIANT_ORIGINAL),
-	             0);
-	body = n - ST_SIG_LEN;
-	memcpy(before, e + body, ST_SIG_LEN);
-	crypto_hash_sha512(wide, sk, 32);
-	wide[0] &= 248;
-	wide[31] &= 127;
-	wide[31] |= 64;
-	memset(wide + 32, 0, 32);
-	crypto_core_ed25519_scalar_reduce(a, wide);
-	crypto_core_ed25519_scalar_random(r);
-	cr_assert_eq(crypto_scalarmult_ed25519_base_noclamp(e + body, r), 0);
-	crypto_hash_sha512_init(&st);
-	crypto_hash_sha512_update(&st, e + body, 32);
-	crypto_hash_sha512_update(&st, sk + 32, 32);
-	crypto_hash_sha512_update(&st, e, body);
-	crypto_hash_sha512_final(&st, wide);
-	crypto_core_ed25519_scalar_reduce(k, wide);
-	crypto_core_ed25519_scalar_mul(k, k, a);
-	crypto_core_ed25519_scalar_add(e + body + 32, k, r);
-	cr_assert_eq(crypto_sign_verify_detached(e + body, e, body, sk + 32), 0, "a valid signature");
-	cr_assert_neq(memcmp(before, e + body, ST_SIG_LEN), 0, "and another one");
-	sodium_bin2base64(enc, sizeof(enc), e, n, sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(enc, sizeof(enc), out, blen, sodium_base64_VARIANT_ORIGINAL);
 	cr_assert_eq(json_object_set_new(j, "entry", json_string(enc)), 0);
 	cr_assert_eq(json_object_del(j, "leaf_hash"), 0);
 	cr_assert_eq(json_dump_file(j, tpath("rotation.json"), 0), 0);
@@ -327,48 +285,44 @@ static void forge_rotation_resigned(const uint8_t *sk)
 Test(tlog_rotate, receipt_rotation_proofs_refused)
 {
 	proof_files();
-	/* Signed by the key it names. */
-	forge_rotation(s.keys.sign_sk, 0);
-	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
-	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "a key cannot authorise itself"), "%s", r.out);
-	/* key_from_size wrong, signed by the right key. */
-	tl_save_inclusion(s.dir, rot, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")),
-	                  tpath("rotation.json"));
-	forge_rotation(s.old.sign_sk, 1);
+	/* key_from_size wrong. */
+	forge_rotation(1);
 	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
 	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "key_from_size"), "%s", r.out);
-	/* Signed by the right key, but not the record in the tree. */
-	tl_save_inclusion(s.dir, rot, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")),
-	                  tpath("rotation.json"));
-	forge_rotation_resigned(s.old.sign_sk);
+	/* Not the record in the handover's tree. */
+	tl_save_inclusion(s.dir, rot, rot + 1, tpath("rotation.json"));
+	forge_rotation(0);
 	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
 	cr_assert_eq(r.exit, 24, "%s%s", r.out, r.err);
-	cr_assert(strstr(r.out, "not in the checkpoint's tree"), "%s", r.out);
+	cr_assert(strstr(r.out, "not in the handover checkpoint's tree"), "%s", r.out);
 	/* The record as stored: a valid proof. */
-	tl_save_inclusion(s.dir, rot, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")),
-	                  tpath("rotation.json"));
-	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	tl_save_inclusion(s.dir, rot - 1, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")),
-	                  tpath("rotation.json"));
-	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
-	cr_assert_eq(r.exit, 14, "not a rotation record: %s%s", r.out, r.err);
-	/* A proof for another size than the checkpoint's. */
 	tl_save_inclusion(s.dir, rot, rot + 1, tpath("rotation.json"));
 	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
-	cr_assert_eq(r.exit, 8, "%s%s", r.out, r.err);
-
-	/* The checkpoint re-signed by the retired key alone. */
+	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
+	tl_save_inclusion(s.dir, rot - 1, rot, tpath("rotation.json"));
+	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
+	cr_assert_eq(r.exit, 14, "not a rotation record: %s%s", r.out, r.err);
+	/* A proof in another tree than the handover's. */
 	tl_save_inclusion(s.dir, rot, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")),
 	                  tpath("rotation.json"));
+	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
+	cr_assert_eq(r.exit, 8, "%s%s", r.out, r.err);
+	/* The latest checkpoint re-signed by the retired key alone. */
+	tl_save_inclusion(s.dir, rot, rot + 1, tpath("rotation.json"));
 	tl_raw_resign_checkpoint(s.dir, tl_save_checkpoint(s.dir, 0, tpath("cp.txt")), TL_ORIGIN,
 	                         s.old.sign_sk);
 	tl_save_checkpoint(s.dir, 0, tpath("cp.txt"));
 	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
 	cr_assert_eq(r.exit, 20, "%s%s", r.out, r.err);
 	cr_assert(strstr(r.out, "signed only by the retired key"), "%s", r.out);
+
+	/* The handover signed by the key it names alone. */
+	tl_raw_resign_checkpoint(s.dir, rot + 1, TL_ORIGIN, s.keys.sign_sk);
+	tl_save_inclusion(s.dir, rot, rot + 1, tpath("rotation.json"));
+	RECEIPT("after", s.pubkey, "--rotation", "rotation.json");
+	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "a key cannot authorise itself"), "%s", r.out);
 }
 
 Test(tlog_rotate, consistency_across_the_rotation)
@@ -381,8 +335,9 @@ Test(tlog_rotate, consistency_across_the_rotation)
 	/* Without the proof the new checkpoint is not the first key's. */
 	RUN("consistency", "old.txt", "cp.txt", "--proof", "consistency.json", "--pubkey", s.pubkey);
 	cr_assert_eq(r.exit, 20, "%s%s", r.out, r.err);
-	/* The rotation signed by the key it names. */
-	forge_rotation(s.keys.sign_sk, 0);
+	/* The handover signed by the key it names alone. */
+	tl_raw_resign_checkpoint(s.dir, rot + 1, TL_ORIGIN, s.keys.sign_sk);
+	tl_save_inclusion(s.dir, rot, rot + 1, tpath("rotation.json"));
 	RUN("consistency", "old.txt", "cp.txt", "--proof", "consistency.json", "--pubkey", s.pubkey,
 	    "--rotation", "rotation.json");
 	cr_assert_eq(r.exit, 14, "%s%s", r.out, r.err);
@@ -518,17 +473,22 @@ static void witness_refuses(void (*tamper)(const char *dir), int code, const cha
 
 static void t_by_new(const char *dir)
 {
-	tl_raw_resign(dir, rot, s.keys.sign_sk, NULL);
+	tl_raw_resign_checkpoint(dir, rot + 1, TL_ORIGIN, s.keys.sign_sk);
 }
 
-static void t_after_by_old(const char *dir)
+static void later_time(Mailroom__AuditRecord *rec)
 {
-	tl_raw_resign(dir, rot + 1, s.old.sign_sk, NULL);
+	rec->time_ms++;
+}
+
+static void t_rewritten(const char *dir)
+{
+	tl_raw_rewrite(dir, rot + 1, later_time);
 }
 
 static void t_from(const char *dir)
 {
-	tl_raw_resign(dir, rot, s.old.sign_sk, from_plus_one);
+	tl_raw_rewrite(dir, rot, from_plus_one);
 }
 
 static void t_checkpoint_old(const char *dir)
@@ -541,9 +501,9 @@ Test(tlog_rotate, witness_refuses_rotation_signed_by_new_key)
 	witness_refuses(t_by_new, 14, "FAIL key: record ", "a key cannot authorise itself");
 }
 
-Test(tlog_rotate, witness_refuses_record_signed_by_retired_key)
+Test(tlog_rotate, witness_refuses_a_rewritten_record)
 {
-	witness_refuses(t_after_by_old, 13, "FAIL signature: record ", "signed by the retired key");
+	witness_refuses(t_rewritten, 12, "FAIL chain: record ", "prev_hash");
 }
 
 Test(tlog_rotate, witness_refuses_wrong_key_from_size)

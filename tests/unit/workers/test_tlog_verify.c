@@ -71,7 +71,8 @@ Test(tlog_verify, store_and_bundle_verify)
 	uint64_t n = build();
 	json_t *j;
 
-	snprintf(want, sizeof(want), "ok: %llu records, 5 checkpoints, head ", (unsigned long long)n);
+	/* The new store's checkpoint, then one per batch. */
+	snprintf(want, sizeof(want), "ok: %llu records, 6 checkpoints, head ", (unsigned long long)n);
 	RUN("verify", "--store", s.dir, "--pubkey", s.pubkey, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	cr_assert(starts(r.out, want), "%s", r.out);
@@ -84,7 +85,7 @@ Test(tlog_verify, store_and_bundle_verify)
 	RUN("export", "--store", s.dir, "--out", "log.bundle", CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	snprintf(want, sizeof(want),
-	         "exported %llu records, 5 checkpoints, 1 key to log.bundle\n"
+	         "exported %llu records, 6 checkpoints, 1 key to log.bundle\n"
 	         "calendars: 3 files, version %s\n",
 	         (unsigned long long)n, calv);
 	cr_assert_str_eq(r.out, want);
@@ -109,29 +110,36 @@ Test(tlog_verify, store_and_bundle_verify)
 	cr_assert_str_eq(jstr(j, "trusted", NULL), "record0");
 	cr_assert_str_eq(jstr(j, "deadlines", NULL), "checked");
 	cr_assert_eq(json_integer_value(json_object_get(j, "records")), (json_int_t)n);
-	cr_assert_eq(json_integer_value(json_object_get(j, "checkpoints")), 5);
+	cr_assert_eq(json_integer_value(json_object_get(j, "checkpoints")), 6);
 	cr_assert_eq(json_integer_value(json_object_get(j, "checkpointed")), (json_int_t)n);
 	cr_assert_eq(json_array_size(json_object_get(j, "warnings")), 0);
 	json_decref(j);
 }
 
-Test(tlog_verify, warnings_are_not_failures)
+/* Every commit that appends records signs a checkpoint over them in the
+ * same transaction: records under none were not written by the store. */
+Test(tlog_verify, records_under_no_checkpoint_fail)
 {
 	struct tl_msg m;
-	uint64_t n = build();
+	char want[128];
+	uint64_t n = build(), end;
 
-	/* A batch the router has not checkpointed (yet). */
 	tl_reopen(&s, s.dir);
 	tl_begin(&s);
 	tl_receive(&s, &m, "general", 1, 15);
-	tl_commit(&s, 0);
+	tl_commit(&s);
+	end = tl_size(&s);
 	tl_close_env(&s);
-	RUN("verify", "--store", s.dir, CAL);
-	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	char want[96];
-	snprintf(want, sizeof(want), "warning: records %llu..%llu not yet checkpointed\n",
-	         (unsigned long long)n, (unsigned long long)n + 1);
-	cr_assert(strstr(r.out, want), "%s", r.out);
+	tl_raw_delete_checkpoint(s.dir, end);
+	snprintf(want, sizeof(want), "FAIL checkpoint: record %llu: records %llu..%llu are under no "
+	         "signed checkpoint", (unsigned long long)n, (unsigned long long)n,
+	         (unsigned long long)end - 1);
+	expect_both(NULL, 20, want);
+}
+
+Test(tlog_verify, warnings_are_not_failures)
+{
+	build();
 
 	/* The default calendar directory is not there: deadlines unchecked,
 	 * which is no clean pass (31) unless asked for. */
@@ -154,7 +162,7 @@ Test(tlog_verify, another_calendar_version_is_a_warning)
 	tl_begin(&s);
 	tl_receive(&s, &m, "general", 1, 15);
 	tl_extend(&s, &m, 3);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
@@ -162,7 +170,7 @@ Test(tlog_verify, another_calendar_version_is_a_warning)
 	          r.out);
 }
 
-Test(tlog_verify, flipped_byte_is_a_bad_signature)
+Test(tlog_verify, flipped_byte_is_a_rewritten_record)
 {
 	uint64_t n = build();
 	long off;
@@ -172,7 +180,7 @@ Test(tlog_verify, flipped_byte_is_a_bad_signature)
 	off = tl_raw_offset(s.dir, 7, "general");
 	store_flip(s.dir, 7, off);
 	tl_bundle_edit(tpath("log.bundle"), TL_B_FLIP, 7, (uint64_t)off);
-	expect_both("log.bundle", 13, "FAIL signature: record 7: ");
+	expect_both("log.bundle", 18, "FAIL root: record 7: ");
 }
 
 Test(tlog_verify, deleted_record_is_missing)
@@ -220,14 +228,14 @@ Test(tlog_verify, resigned_tail_under_old_checkpoints_has_another_root)
 	tl_begin(&s);
 	while (tl_size(&s) < n)
 		tl_receive(&s, &m, "general", 1, 15);
-	tl_commit(&s, 0);
+	tl_commit(&s);
 	tl_close_env(&s);
 	/* The second checkpoint is the first one over rewritten records. */
 	RUN("verify", "--store", s.dir, "--json");
 	cr_assert_eq(r.exit, 18, "%s%s", r.out, r.err);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 18, "%s%s", r.out, r.err);
-	snprintf(want, sizeof(want), "FAIL root: checkpoint ");
+	snprintf(want, sizeof(want), "FAIL root: record ");
 	cr_assert(starts(r.out, want), "%s", r.out);
 }
 
@@ -278,7 +286,7 @@ Test(tlog_verify, export_while_a_writer_has_the_store_open)
 	/* Uncommitted records are not in the snapshot. */
 	RUN("export", "--store", s.dir, "--out", "live.bundle");
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	RUN("verify", "live.bundle", CAL);
 	cr_assert_eq(r.exit, 0, "%s%s", r.out, r.err);
 	RUN("verify", "--store", s.dir, CAL);
@@ -298,7 +306,7 @@ static void one_message(struct tl_msg *m)
 
 static void expect_state(const char *what)
 {
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 21, "%s%s", r.out, r.err);
@@ -387,7 +395,7 @@ Test(tlog_verify, received_never_routed)
 
 static void expect_deadline(const char *line, const char *what)
 {
-	tl_commit(&s, 1);
+	tl_commit(&s);
 	tl_close_env(&s);
 	RUN("verify", "--store", s.dir, CAL);
 	cr_assert_eq(r.exit, 22, "%s%s", r.out, r.err);

@@ -52,15 +52,16 @@ void tl_close(struct tl_store *s);
 /* Closes the LMDB environment only; keys and calendars stay for a
  * tl_reopen. */
 void tl_close_env(struct tl_store *s);
-/* A batch: one write transaction; tl_commit writes the checkpoint first
- * when asked, as the router does for each batch that added records. */
+/* A batch: one write transaction; its commit writes the signed
+ * checkpoint when it added records (the store does, as for the router). */
 void tl_begin(struct tl_store *s);
-void tl_commit(struct tl_store *s, int checkpoint);
+void tl_commit(struct tl_store *s);
 uint64_t tl_size(struct tl_store *s);
 /* Rotates the log key as the router does on start (router/rt_keys.c): a
  * new key file and .pub beside the old, the rotation record committed
- * alone, then the handover checkpoint, signed by both keys when dual.
- * Returns the rotation record's index. No batch may be open. */
+ * alone with its handover checkpoint, signed by both keys when dual (by
+ * the new one alone otherwise). Returns the rotation record's index. No
+ * batch may be open. */
 uint64_t tl_rotate(struct tl_store *s, int dual);
 
 /* Message steps; each appends the records the router would. */
@@ -110,11 +111,13 @@ void tl_raw_cut(const char *dir, uint64_t from);
 /* The same, but the checkpoints stay: another tail can be written under
  * the ones already published. */
 void tl_raw_rewind(const char *dir, uint64_t from);
+/* Removes the checkpoint stored for size. */
+void tl_raw_delete_checkpoint(const char *dir, uint64_t size);
 /* Flips one bit of the checkpoint note stored for size. */
 void tl_raw_flip_checkpoint(const char *dir, uint64_t size, size_t off);
-/* Re-signs record index with sk, after edit (may be NULL) changed it. */
-void tl_raw_resign(const char *dir, uint64_t index, const uint8_t *sk,
-                   void (*edit)(Mailroom__AuditRecord *r));
+/* Rewrites record index after edit (may be NULL) changed it; the
+ * checkpoints over it are left as they were. */
+void tl_raw_rewrite(const char *dir, uint64_t index, void (*edit)(Mailroom__AuditRecord *r));
 /* Replaces the checkpoint stored for size by its body signed by sk alone. */
 void tl_raw_resign_checkpoint(const char *dir, uint64_t size, const char *name,
                               const uint8_t *sk);

@@ -4,6 +4,7 @@
 #include "helpers.h"
 #include "mt.h"
 #include "pb_err.h"
+#include "sn.h"
 #include "pb_id.h"
 
 #include <criterion/criterion.h>
@@ -60,6 +61,21 @@ static void dump(json_t *j, const char *file)
 	json_decref(j);
 }
 
+/* The checkpoint signed at size, when there is one, as the gateway adds
+ * it to an inclusion answer. */
+static json_t *with_checkpoint(st_txn *t, uint64_t size, json_t *j)
+{
+	char *note;
+	size_t len;
+	uint64_t got;
+
+	if (st_checkpoint_get(t, size, &note, &len, &got) == PB_OK) {
+		json_object_set_new(j, "checkpoint", json_string(note));
+		free(note);
+	}
+	return j;
+}
+
 uint64_t tl_save_checkpoint(const char *dir, uint64_t size, const char *file)
 {
 	st_txn *t;
@@ -87,9 +103,10 @@ void tl_save_inclusion(const char *dir, uint64_t index, uint64_t size, const cha
 	cr_assert_eq(st_tree_inclusion(t, index, size, proof, MT_PROOF_MAX, &n), PB_OK);
 	cr_assert_eq(st_log_get(t, index, &d, &len), PB_OK);
 	mt_leaf_hash(d, len, leaf);
-	dump(json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
-	               (json_int_t)size, "leaf_hash", b64(leaf, 32), "proof", hashes(proof, n),
-	               "entry", b64(d, len)),
+	dump(with_checkpoint(t, size,
+	                     json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
+	                               (json_int_t)size, "leaf_hash", b64(leaf, 32), "proof",
+	                               hashes(proof, n), "entry", b64(d, len))),
 	     file);
 	st_txn_abort(t);
 	st_close(env);
@@ -112,21 +129,33 @@ void tl_save_consistency(const char *dir, uint64_t old, uint64_t new_, const cha
 
 void tl_save_receipt(const char *dir, const struct st_keys *k, uint64_t index, const char *file)
 {
-	char hash[65], kid[9];
+	uint8_t proof[MT_PROOF_MAX][32];
+	char hash[65], kid[9], *note, *text;
 	uint8_t h[32];
 	const uint8_t *d;
 	st_txn *t;
 	st_env *env = ro_open(dir, &t);
-	size_t len;
+	size_t len, nlen, n, tlen, cap;
+	uint64_t size;
 
 	cr_assert_eq(st_log_get(t, index, &d, &len), PB_OK);
-	crypto_hash_sha256(h, d, len - ST_SIG_LEN);
+	crypto_hash_sha256(h, d, len);
 	pb_hex(h, 32, hash);
 	pb_hex(k->key_id, ST_KEYID_LEN, kid);
-	dump(json_pack("{s:{s:I, s:s, s:o, s:s}}", "receipt", "log_index", (json_int_t)index,
-	               "record_hash", hash, "signature", b64(d + len - ST_SIG_LEN, ST_SIG_LEN),
-	               "key_id", kid),
+	/* The proof as the router adds it: against the latest checkpoint. */
+	cr_assert_eq(st_checkpoint_get(t, 0, &note, &nlen, &size), PB_OK);
+	cr_assert_eq(st_tree_inclusion(t, index, size, proof, MT_PROOF_MAX, &n), PB_OK);
+	cap = 64 + len * 2 + n * 46 + nlen;
+	text = malloc(cap);
+	cr_assert_not_null(text);
+	cr_assert_eq(sn_proof_format(index, d, len, (const uint8_t(*)[32])proof, n, note, nlen, text,
+	                             cap, &tlen),
+	             PB_OK);
+	dump(json_pack("{s:{s:I, s:s, s:s, s:s}}", "receipt", "log_index", (json_int_t)index,
+	               "record_hash", hash, "key_id", kid, "proof", text),
 	     file);
+	free(text);
+	free(note);
 	st_txn_abort(t);
 	st_close(env);
 }
@@ -190,9 +219,10 @@ static char *inclusion(st_txn *t, uint64_t index, uint64_t size, uint64_t publis
 	    st_log_get(t, index, &d, &len))
 		return NULL;
 	mt_leaf_hash(d, len, leaf);
-	j = json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
-	              (json_int_t)size, "leaf_hash", b64(leaf, 32), "proof", hashes(proof, n),
-	              "entry", b64(d, len));
+	j = with_checkpoint(t, size,
+	                    json_pack("{s:I, s:I, s:o, s:o, s:o}", "index", (json_int_t)index, "size",
+	                              (json_int_t)size, "leaf_hash", b64(leaf, 32), "proof",
+	                              hashes(proof, n), "entry", b64(d, len)));
 	out = json_dumps(j, 0);
 	json_decref(j);
 	return out;
