@@ -81,6 +81,31 @@ static void addr_of(const char *from, char *out, size_t cap)
 		snprintf(out, cap, "%s", from);
 }
 
+/* From: the display name, in an encoded word when it is not ASCII. */
+static void put_from(struct buf *b, const char *from, const char *addr)
+{
+	const char *lt = strrchr(from, '<');
+	size_t n = lt ? (size_t)(lt - from) : 0;
+	int ascii = 1;
+
+	while (n && from[n - 1] == ' ')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		ascii &= (unsigned char)from[i] < 0x80;
+	puts_(b, "From: ");
+	if (n && ascii) {
+		put(b, from, n);
+		puts_(b, " ");
+	} else if (n && n <= 45) {
+		puts_(b, "=?UTF-8?B?");
+		put_b64(b, (const uint8_t *)from, n);
+		puts_(b, "?= ");
+	}
+	puts_(b, "<");
+	puts_(b, addr);
+	puts_(b, ">\r\n");
+}
+
 char *nt_smtp_payload(const struct pb_conf *c, const Mailroom__NoticeEntry *e,
                       const struct nt_msg *m, int64_t now_ms)
 {
@@ -95,7 +120,8 @@ char *nt_smtp_payload(const struct pb_conf *c, const Mailroom__NoticeEntry *e,
 	gmtime_r(&now, &tm);
 	strftime(line, sizeof(line), "Date: %a, %d %b %Y %H:%M:%S +0000\r\n", &tm);
 	puts_(&b, line);
-	snprintf(line, sizeof(line), "From: %s\r\nTo: <%s>\r\n", c->smtp_from, e->to);
+	put_from(&b, c->smtp_from, addr);
+	snprintf(line, sizeof(line), "To: <%s>\r\n", e->to);
 	puts_(&b, line);
 	put_subject(&b, m->subject);
 	snprintf(line, sizeof(line),
