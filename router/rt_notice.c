@@ -223,9 +223,20 @@ static int collect(uint64_t seq, const uint8_t *v, size_t len, void *arg)
 		l->failed = 1;
 		return 1;
 	}
-	if (l->masked && !(e->to = mask(l->res, e->to))) {
-		l->failed = 1;
-		return 1;
+	/* A masked answer is a shallow copy: free_unpacked must only ever
+	 * see the pointers unpack made. */
+	if (l->masked) {
+		Mailroom__NoticeEntry *copy = rt_own(l->res, malloc(sizeof(*copy)), RT_OWN_FREE);
+		if (!copy) {
+			l->failed = 1;
+			return 1;
+		}
+		*copy = *e;
+		if (!(copy->to = mask(l->res, e->to))) {
+			l->failed = 1;
+			return 1;
+		}
+		e = copy;
 	}
 	l->v[l->n++] = e;
 	return 0;

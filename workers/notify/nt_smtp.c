@@ -51,7 +51,7 @@ static void put_b64(struct buf *b, const uint8_t *data, size_t n)
 	puts_(b, out);
 }
 
-/* RFC 2047 encoded words of at most 45 bytes of UTF-8 each (60 in base64),
+/* RFC 2047 encoded words of at most 39 bytes of UTF-8 each (52 in base64),
  * split between characters, folded onto new lines. */
 static void put_subject(struct buf *b, const char *s)
 {
@@ -59,7 +59,7 @@ static void put_subject(struct buf *b, const char *s)
 
 	puts_(b, "Subject:");
 	while (i < n) {
-		size_t take = n - i > 45 ? 45 : n - i;
+		size_t take = n - i > 39 ? 39 : n - i;
 		while (take > 0 && i + take < n && ((unsigned char)s[i + take] & 0xC0) == 0x80)
 			take--;
 		puts_(b, i ? "\r\n =?UTF-8?B?" : " =?UTF-8?B?");
