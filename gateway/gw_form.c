@@ -241,6 +241,13 @@ static json_t *message_request(int channel, const struct gw_form *f, struct gw_f
 		return NULL;
 	}
 	json_decref(contact);
+	/* Notices by SMS and e-mail unless the citizen declined them. */
+	const char *notices = gw_form_get(f, "notices");
+	if (notices && strcmp(notices, "off") == 0 &&
+	    json_object_set_new(doc, "notices", json_false())) {
+		json_decref(doc);
+		return NULL;
+	}
 	return doc;
 }
 
@@ -321,7 +328,8 @@ static json_t *disclosure_request(const struct gw_form *f, struct gw_ferrs *e)
 json_t *gw_form_request(int channel, const struct gw_form *f, const char *const *skip,
                         struct gw_ferrs *errs)
 {
-	static const char *const msg_fields[] = {"subject", "body", "name", "phone", "email", NULL};
+	static const char *const msg_fields[] = {"subject", "body", "name", "phone", "email",
+	                                         "notices", NULL};
 	static const char *const disc_fields[] = {"kind", "name", "id_type", "id_number", "phone",
 		"email", "address", "description", "purpose", "form", "delivery", NULL};
 	int disc = channel == PB_CH_DISCLOSURE;

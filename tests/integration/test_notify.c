@@ -13,11 +13,28 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (s >= 0)
+		close(s);
+	return port;
+}
 
 static const struct mr_handler_spec handlers[] = {{"alice", "general, roads"}};
 
 static pid_t standin_pid, notify_pid;
+static int metrics_port;
 static char standin_dir[MR_PATH + 16];
 
 static pid_t start(const char *log, char *const argv[])
@@ -101,6 +118,8 @@ static void up(void)
 	chmod(path, 0600);
 	sodium_bin2hex(hex, sizeof(hex), k.pk, 32);
 	cr_assert(f = fopen(env.ini, "a"));
+	metrics_port = free_port();
+	fprintf(f, "[router]\nmetrics_addr = 127.0.0.1\nmetrics_port = %d\n\n", metrics_port);
 	fprintf(f, "[office]\nname = 测试市人民政府\n\n"
 	           "[connector.notify]\nkey = %s\nrole = notify\n\n"
 	           "[notify]\nmode = send\ntemplates = %s/deploy/notices\nkey_file = %s\n"
@@ -323,6 +342,23 @@ Test(notify, faults_retry_or_dead_letter, .init = it_init, .fini = fini, .timeou
 		cr_expect_eq(json_integer_value(json_object_get(d, "attempts")), 1);
 	}
 	json_decref(j);
+
+	/* Handlers see them, contacts masked; the router counts them. */
+	char *out = NULL, url[64];
+	int rc = mr_handler_cmd(&env, env.handlers[0].key_path, &out, "notices", NULL);
+	cr_assert_eq(rc, 0, "notices: %s", out);
+	j = it_json_text(out);
+	free(out);
+	cr_expect_eq(json_integer_value(json_object_get(j, "dead_letters")), 2);
+	cr_expect_eq(json_array_size(json_object_get(j, "undelivered")), 2);
+	cr_expect(!strstr(json_dumps(j, 0), "13900000404"), "a handler sees the number masked");
+	json_decref(j);
+	struct mr_http r;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", metrics_port);
+	cr_assert_eq(mr_http(NULL, url, "GET", "/metrics", NULL, NULL, 0, 5000, &r), 0);
+	cr_expect(strstr(r.body, "\nmailroom_notices_dead_letters 2\n"), "%s", r.body);
+	cr_expect(strstr(r.body, "\nmailroom_notices_sent_total 2\n"), "%s", r.body);
+	mr_http_free(&r);
 	/* Each sent notice once, whatever the retries. */
 	cr_expect_eq(count("sms.jsonl", code[0], "\"outcome\": \"sent\""), 1);
 	cr_expect_eq(count("sms.jsonl", code[1], "\"outcome\": \"sent\""), 1);

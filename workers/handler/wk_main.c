@@ -20,6 +20,7 @@ static const struct wk_cmd cmds[] = {
 	{"keygen", wk_cmd_keygen, WK_O_NAME, 0, "--key FILE keygen [--name NAME]"},
 	{"pubkey", wk_cmd_pubkey, 0, 0, "--key FILE pubkey"},
 	{"queues", wk_cmd_queues, 0, 0, "--key FILE queues"},
+	{"notices", wk_cmd_notices, 0, 0, "--key FILE notices"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
 	{"reply", wk_cmd_reply, WK_O_TEXT | LEASE_OPTS, 1, "--key FILE reply ID --text TEXT"},
