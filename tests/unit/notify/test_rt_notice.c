@@ -262,3 +262,44 @@ Test(notices, a_reply_tells_and_invites_a_rating_12345_orders_tell_nothing)
 	cr_expect_eq(n->entries[1]->log_index, n->entries[2]->log_index);
 	rt_result_clear(&res);
 }
+
+Test(notices, an_extension_tells_the_new_deadline_and_days_never_the_reason)
+{
+	struct posted p;
+	struct rt_result res;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__ClockReq c = MAILROOM__CLOCK_REQ__INIT;
+	Mailroom__NoticesResp *n;
+	int64_t now = pb_now_ms();
+
+	conf.policy.reply[PB_CH_MAILBOX].working_days = 20;
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "信息公开", now, &p);
+	c.id.data = p.id;
+	c.id.len = PB_ID_LEN;
+	c.action = MAILROOM__CLOCK_ACTION__CLOCK_EXTEND;
+	c.working_days = 10;
+	c.approver = "李主任";
+	c.reason = "需要调取档案";
+	req.op_case = MAILROOM__REQUEST__OP_CLOCK;
+	req.clock = &c;
+	cr_assert_eq(apply(&alice, &req, now, &res), PB_OK, "%s", res.resp.message);
+	int64_t due = res.resp.clock->reply_due_ms;
+	cr_assert_gt(due, p.reply_due);
+	rt_result_clear(&res);
+	n = list(&notifier, 0, &res);
+	cr_assert_eq(n->n_entries, 2);
+	cr_expect_str_eq(n->entries[1]->kind, "extended");
+	cr_expect_eq(n->entries[1]->extended_days, 10);
+	cr_expect_eq(n->entries[1]->due_ms, due, "the new deadline");
+	rt_result_clear(&res);
+	cr_expect_not(raw_contains(0, "调取档案"));
+	/* The entry holds no reason at all, sealed or not: only general words go out. */
+	n = list(&notifier, 0, &res);
+	size_t len = mailroom__notice_entry__get_packed_size(n->entries[1]);
+	uint8_t buf[1024];
+	cr_assert_lt(len, sizeof(buf));
+	mailroom__notice_entry__pack(n->entries[1], buf);
+	cr_expect_not(memmem(buf, len, "调取档案", strlen("调取档案")));
+	cr_expect_not(memmem(buf, len, "李主任", strlen("李主任")));
+	rt_result_clear(&res);
+}
