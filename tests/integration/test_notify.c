@@ -107,12 +107,12 @@ static void start_notify(void)
 }
 
 /* The environment, the stand-ins, and mailroom-notify sending through them. */
-static void up(void)
+static void up_with(int plain_relay)
 {
 	char path[MR_PATH + 32], hex[65], log[MR_PATH + 16];
 	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
 	struct mr_handler k;
-	int smtp = 0, sms = 0;
+	int smtp = 0, sms = 0, plain = 0;
 	FILE *f;
 
 	cr_assert_eq(mr_env_init(&env, &o), 0);
@@ -126,7 +126,7 @@ static void up(void)
 	for (int i = 0; i < 200 && !(f = fopen(path, "r")); i++)
 		mr_sleep_ms(50);
 	cr_assert(f, "the stand-ins did not start (is python3-aiosmtpd installed?)");
-	cr_assert_eq(fscanf(f, "%d %d", &smtp, &sms), 2);
+	cr_assert_eq(fscanf(f, "%d %d %d", &smtp, &sms, &plain), 3);
 	fclose(f);
 
 	snprintf(k.key_path, sizeof(k.key_path), "%s/keys/notify.key", env.dir);
@@ -150,10 +150,16 @@ static void up(void)
 	           "[notify.sms]\nprovider = tencent\nurl = http://127.0.0.1:%d/\n"
 	           "secret_id = AKIDmailroomtest\nsecret_key_file = %s\napp_id = 1400000001\n"
 	           "sign_name = 测试市政府\n",
-	        hex, MR_SOURCE_DIR, k.key_path, env.dir, smtp, standin_dir, sms, path);
+	        hex, MR_SOURCE_DIR, k.key_path, env.dir, plain_relay ? plain : smtp, standin_dir, sms,
+	        path);
 	fclose(f);
 	cr_assert_eq(mr_env_up(&env), 0, "router or gateway did not start");
 	start_notify();
+}
+
+static void up(void)
+{
+	up_with(0);
 }
 
 /* Lines of DIR/name holding every one of the needles. */
@@ -385,6 +391,32 @@ Test(notify, faults_retry_or_dead_letter, .init = it_init, .fini = fini, .timeou
 	/* Each sent notice once, whatever the retries. */
 	cr_expect_eq(count("sms.jsonl", code[0], "\"outcome\": \"sent\""), 1);
 	cr_expect_eq(count("sms.jsonl", code[1], "\"outcome\": \"sent\""), 1);
+	notify_down();
+	IT_DOWN();
+}
+
+Test(notify, require_tls_never_sends_in_clear, .init = it_init, .fini = fini, .timeout = 60)
+{
+	char code[32], key[128], path[MR_PATH + 16], *log = NULL;
+	json_t *j;
+
+	up_with(1);   /* a relay that offers no STARTTLS */
+	submit("{\"email\":\"zhaoliu@example.cn\"}", 1, code, key);
+	for (int i = 0; i < 100; i++) {
+		free(log);
+		snprintf(path, sizeof(path), "%s/notify.log", env.dir);
+		log = mr_read_text(path, NULL);
+		if (log && strstr(log, "attempt 2 failed"))
+			break;
+		mr_sleep_ms(100);
+	}
+	cr_expect(log && strstr(log, "attempt 2 failed"), "%s", log ? log : "(no log)");
+	free(log);
+	cr_expect_eq(count("mail.jsonl", code, NULL), 0, "a mail went out without TLS");
+	j = notify_cmd("status", 0);
+	cr_expect_eq(json_integer_value(json_object_get(j, "pending")), 1, "kept to try again");
+	cr_expect_eq(json_integer_value(json_object_get(j, "sent")), 0);
+	json_decref(j);
 	notify_down();
 	IT_DOWN();
 }

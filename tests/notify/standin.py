@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Stand-ins for mailroom-notify's peers, on loopback, for it_notify.
 
-An SMTP relay (aiosmtpd) that requires STARTTLS, and Tencent Cloud SMS's
+An SMTP relay (aiosmtpd) that requires STARTTLS, a second one that offers
+no TLS at all (for require_tls), and Tencent Cloud SMS's
 SendSms endpoint (API 2021-01-11) that checks the TC3-HMAC-SHA256
 signature as the provider does. Both write what they receive as JSON
 lines under DIR (mail.jsonl, sms.jsonl), decoded, for the C test to read.
@@ -13,7 +14,9 @@ SMS faults, by the last digits of the number:
 Mail faults, by the recipient's local part:
   bounce@  550 on RCPT TO: a final refusal
 
-usage: standin.py DIR SECRET_ID SECRET_KEY  (writes DIR/ports when ready)
+usage: standin.py DIR SECRET_ID SECRET_KEY
+(writes DIR/ports when ready: the TLS relay's, the SMS endpoint's and the
+plain relay's port)
 """
 import asyncio, datetime, email, email.policy, hashlib, hmac, http.server, json, os
 import socket, ssl, subprocess, sys, threading, time
@@ -139,11 +142,14 @@ def main():
     relay = Controller(Relay(), hostname="127.0.0.1", port=smtp_port, tls_context=ctx,
                        require_starttls=True)
     relay.start()
+    plain_port = free_port()
+    plain = Controller(Relay(), hostname="127.0.0.1", port=plain_port)
+    plain.start()
     sms = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sms)
     threading.Thread(target=sms.serve_forever, daemon=True).start()
     tmp = os.path.join(DIR, "ports.tmp")
     with open(tmp, "w") as f:
-        f.write("%d %d\n" % (smtp_port, sms.server_address[1]))
+        f.write("%d %d %d\n" % (smtp_port, sms.server_address[1], plain_port))
     os.rename(tmp, os.path.join(DIR, "ports"))
     try:
         while True:
