@@ -229,6 +229,89 @@ static void submit(const char *contact, int notices, char *code, char *key)
 	mr_http_free(&r);
 }
 
+struct page {
+	char cookie[256];
+	char *body;
+	size_t len;
+};
+
+static size_t page_header(char *line, size_t size, size_t n, void *arg)
+{
+	struct page *p = arg;
+	size_t len = size * n;
+
+	if (len > 12 && strncasecmp(line, "Set-Cookie: ", 12) == 0 && strstr(line, "mr_csrf=")) {
+		size_t v = strcspn(line + 12, ";\r\n");
+		snprintf(p->cookie, sizeof(p->cookie), "%.*s", (int)v, line + 12);
+	}
+	return len;
+}
+
+static size_t page_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct page *p = arg;
+	char *more = realloc(p->body, p->len + size * n + 1);
+
+	if (!more)
+		return 0;
+	memcpy(more + p->len, data, size * n);
+	p->len += size * n;
+	more[p->len] = '\0';
+	p->body = more;
+	return size * n;
+}
+
+/* The status page's opt-out, as a browser posts it: the form's cookie
+ * and one-time token, the code, the key and notices=off. */
+static void opt_out_on_the_status_page(const char *code, const char *key)
+{
+	struct page pg = {0};
+	char url[128], hdr[300], token[200], body[600];
+	struct curl_slist *h = NULL;
+	struct mr_http r;
+	CURL *c = curl_easy_init();
+
+	cr_assert(c);
+	snprintf(url, sizeof(url), "%s/track", env.base);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, page_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &pg);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, page_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &pg);
+	cr_assert_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	const char *t = pg.body ? strstr(pg.body, "name=\"token\" value=\"") : NULL;
+	cr_assert(t && pg.cookie[0], "no form token or cookie");
+	t += strlen("name=\"token\" value=\"");
+	snprintf(token, sizeof(token), "%.*s", (int)strcspn(t, "\""), t);
+	free(pg.body);
+	snprintf(hdr, sizeof(hdr), "Cookie: %s", pg.cookie);
+	h = curl_slist_append(h, hdr);
+	h = curl_slist_append(h, "Content-Type: application/x-www-form-urlencoded");
+	snprintf(body, sizeof(body), "token=%s&code=%s&key=%s&notices=off", token, code, key);
+	cr_assert_eq(mr_http(NULL, env.base, "POST", "/track", h, body, strlen(body), 10000, &r), 0);
+	curl_slist_free_all(h);
+	cr_assert_eq(r.status, 200, "HTTP %ld: %.400s", r.status, r.body);
+	cr_expect(strstr(r.body, "已停止，今后不再发送"), "%.2000s", r.body);
+	mr_http_free(&r);
+}
+
+/* The auditor's whole-log check passes over the notices' records. */
+static void audit_verify(void)
+{
+	char *out = NULL;
+	int rc = mr_audit_cmd(&env, &out, "verify", "--calendars", MR_SOURCE_DIR "/deploy/calendars",
+	                      NULL);
+	cr_expect_eq(rc, 0, "mailroom-audit verify: exit %d: %s", rc, out ? out : "");
+	free(out);
+	out = NULL;
+	rc = mr_audit_cmd(&env, &out, "overdue", "--calendars", MR_SOURCE_DIR "/deploy/calendars",
+	                  NULL);
+	cr_expect_eq(rc, 0, "mailroom-audit overdue: exit %d: %s", rc, out ? out : "");
+	free(out);
+}
+
 static json_t *notify_cmd(const char *cmd, int want_exit)
 {
 	char *out = NULL, *err = NULL;
@@ -320,6 +403,30 @@ Test(notify, every_step_by_email_and_sms_once, .init = it_init, .fini = fini, .t
 	cr_assert_eq(wait_count("mail.jsonl", code3, NULL, 1, 15), 1);
 	cr_expect_eq(count("mail.jsonl", code2, NULL), 0);
 	cr_expect_eq(count("sms.jsonl", code2, NULL), 0);
+
+	/* Opted out on the status page: the reply tells no one. */
+	opt_out_on_the_status_page(code3, key3);
+	id[0] = '\0';
+	for (int i = 0; i < 3 && !id[0]; i++) {   /* 路灯: in roads, after code2's */
+		rc = mr_handler_cmd(&env, env.handlers[0].key_path, &out, "pull", "--queue", "roads",
+		                    "--wait", "5", NULL);
+		cr_assert_eq(rc, 0, "pull: %s", out);
+		j = it_json_text(out);
+		free(out);
+		if (strcmp(it_str(j, "message.tracking_code") ? it_str(j, "message.tracking_code") : "",
+		           code3) == 0)
+			snprintf(id, sizeof(id), "%s", it_str(j, "message.id"));
+		json_decref(j);
+	}
+	cr_assert(id[0], "%s never pulled", code3);
+	rc = mr_handler_cmd(&env, env.handlers[0].key_path, &out, "reply", id, "--text", "已办。", NULL);
+	cr_assert_eq(rc, 0, "reply: %s", out);
+	free(out);
+	char code4[32], key4[128];
+	submit("{\"email\":\"sunqi@example.cn\"}", 1, code4, key4);   /* a barrier */
+	cr_assert_eq(wait_count("mail.jsonl", code4, NULL, 1, 15), 1);
+	cr_expect_eq(count("mail.jsonl", code3, NULL), 1, "only the receipt, before the opt-out");
+	audit_verify();
 	notify_down();
 	IT_DOWN();
 }
@@ -391,6 +498,7 @@ Test(notify, faults_retry_or_dead_letter, .init = it_init, .fini = fini, .timeou
 	/* Each sent notice once, whatever the retries. */
 	cr_expect_eq(count("sms.jsonl", code[0], "\"outcome\": \"sent\""), 1);
 	cr_expect_eq(count("sms.jsonl", code[1], "\"outcome\": \"sent\""), 1);
+	audit_verify();
 	notify_down();
 	IT_DOWN();
 }

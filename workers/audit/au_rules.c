@@ -305,7 +305,8 @@ static int transition(struct au_rules *R, int ev)
 	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED && ev != MAILROOM__AUDIT_EVENT__AUDIT_REVOKED &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
-	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF && ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD)
 		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
 	switch (ev) {
@@ -356,6 +357,11 @@ static int transition(struct au_rules *R, int ev)
 		if (!m->hotline)
 			return au_state(R, "%s for a message that is not a 12345 order",
 			             ev_name(ev, name, sizeof(name)));
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF:
+	case MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD:
+		/* Notices to the citizen (router/rt_notice.c): about telling,
+		 * not about the message's handling; any time after routing. */
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_SIGNED:
 		if (!m->hotline || (m->phase != PH_QUEUED && m->phase != PH_LEASED))
@@ -519,7 +525,9 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
 	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
-	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH))
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH &&
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF &&
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");
