@@ -169,6 +169,13 @@ void nt_smtp_send(const struct pb_conf *c, const char *password, const Mailroom_
 
 	r->outcome = NT_RETRY;
 	r->why[0] = '\0';
+	/* The gateway checked the address; a line break or bracket here would
+	 * be a header of the citizen's making. */
+	if (!*e->to || strpbrk(e->to, "\r\n<> ")) {
+		r->outcome = NT_FINAL;
+		snprintf(r->why, sizeof(r->why), "smtp: not an address");
+		return;
+	}
 	if (!(payload = nt_smtp_payload(c, e, m, (int64_t)time(NULL) * 1000)) ||
 	    !(h = curl_easy_init())) {
 		free(payload);
