@@ -108,6 +108,7 @@ static const struct field disclosure_fields[] = {
 	{"purpose", "用途", NULL, F_AREA, NULL, NULL, 0, 500, NULL},
 	{"form", "获取信息的形式", NULL, F_RADIO, NULL, NULL, 1, 0, form_opts},
 	{"delivery", "获取信息的方式", NULL, F_SELECT, NULL, NULL, 1, 0, delivery_opts},
+	{"notices", "办理进展通知", "发到上面填写的手机或邮箱；通知里只有查询码，没有查询密钥。", F_RADIO, NULL, NULL, 0, 0, notice_opts},
 };
 
 static const struct field track_fields[] = {
@@ -807,7 +808,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 			strcat(when, "（现暂停计时，恢复后顺延）");
 		fact(&b, "答复期限", when);
 	}
-	fact(&b, "短信和邮件通知", m->notices_off ? "已停止，今后不再发送" : "照常发送（查询时可以选择不再接收）");
+	fact(&b, "短信和邮件通知",
+	     m->notices_off ? "已停止，今后不再发送" : "开启：留了手机号码或电子邮箱的，办理进展会通知您");
 	gw_buf_str(&b, "</dl>\n<h2>答复</h2>\n");
 	if (m->reply_text && *m->reply_text) {
 		gw_buf_str(&b, "<div class=\"reply\" id=\"reply\">");
