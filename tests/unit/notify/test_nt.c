@@ -13,26 +13,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char dir[64];
+static char dir[256];
 
 static void setup(void)
 {
 	cr_assert(sodium_init() >= 0);
-	snprintf(dir, sizeof(dir), "/tmp/nt-test-XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/nt-test-XXXXXX", tmp && *tmp ? tmp : P_tmpdir);
 	cr_assert_not_null(mkdtemp(dir));
 }
 
 static void teardown(void)
 {
-	char cmd[128];
+	char cmd[300];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	cr_expect_eq(system(cmd), 0);
 }
 
 static void write_tpl(const char *name, const char *text)
 {
-	char path[128];
+	char path[320];
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
