@@ -5,7 +5,7 @@
 # the units in /lib/systemd/system, man pages gzipped.
 include(GNUInstallDirs)
 
-set(MR_DAEMONS mailroom-router mailroom-gateway mailroom-hotline)
+set(MR_DAEMONS mailroom-router mailroom-gateway mailroom-hotline mailroom-notify)
 set(MR_TOOLS mailroom-handler mailroom-audit mailroom-admin)
 install(TARGETS ${MR_DAEMONS} RUNTIME DESTINATION ${CMAKE_INSTALL_SBINDIR})
 install(TARGETS ${MR_TOOLS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -20,6 +20,8 @@ string(REPLACE "deploy/calendars/README.md" "/usr/share/mailroom/calendars/READM
 string(REPLACE "ipc://./var/" "ipc:///var/lib/mailroom/" MR_INI "${MR_INI}")
 string(REPLACE "./var/" "/var/lib/mailroom/" MR_INI "${MR_INI}")
 string(REPLACE "= ./deploy/calendars" "= /usr/share/mailroom/calendars" MR_INI "${MR_INI}")
+string(REPLACE "= ./deploy/notices" "= /etc/mailroom/notices" MR_INI "${MR_INI}")
+string(REPLACE "(the shipped ones: deploy/notices)" "(the shipped ones: /etc/mailroom/notices)" MR_INI "${MR_INI}")
 string(REPLACE "mailroom-router -c mailroom.ini keygen" "mailroom-router -c /etc/mailroom/mailroom.ini keygen" MR_INI "${MR_INI}")
 if(MR_INI MATCHES "\\./var|\\./deploy|relative to the directory")
   message(FATAL_ERROR "deploy/package.cmake: a relative path is left in the packaged mailroom.ini")
@@ -27,12 +29,15 @@ endif()
 file(WRITE ${CMAKE_BINARY_DIR}/pkg/mailroom.ini "${MR_INI}")
 install(FILES ${CMAKE_BINARY_DIR}/pkg/mailroom.ini DESTINATION /etc/mailroom)
 install(DIRECTORY DESTINATION /etc/mailroom/calendars)
+# The notice templates, the office's to edit: conffiles, like mailroom.ini.
+file(GLOB MR_NOTICES ${CMAKE_SOURCE_DIR}/deploy/notices/*.txt)
+install(FILES ${MR_NOTICES} DESTINATION /etc/mailroom/notices)
 
 file(GLOB MR_CALS ${CMAKE_SOURCE_DIR}/deploy/calendars/*.cal)
 install(FILES ${MR_CALS} ${CMAKE_SOURCE_DIR}/deploy/calendars/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/mailroom/calendars)
 install(FILES deploy/systemd/mailroom-router.service deploy/systemd/mailroom-gateway.service
-              deploy/systemd/mailroom-hotline.service
+              deploy/systemd/mailroom-hotline.service deploy/systemd/mailroom-notify.service
         DESTINATION /lib/systemd/system)
 install(FILES deploy/debian/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
 configure_file(deploy/debian/changelog.in ${CMAKE_BINARY_DIR}/pkg/changelog @ONLY)
@@ -68,7 +73,7 @@ set(CPACK_PACKAGE_NAME mailroom)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "Mailroom maintainers <mailroom@example.gov.cn>")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "government office mailroom with a signed audit log")
-set(CPACK_PACKAGE_DESCRIPTION "Mailroom receives citizens' messages for a government office,\nroutes them to departments, computes legal reply deadlines on the\nofficial working-day calendar and records every state change in a\nsigned Merkle audit log. This package holds the router, the HTTP\ngateway, the 12345 connector, the handler, audit and admin tools,\nhardened systemd units and man pages.")
+set(CPACK_PACKAGE_DESCRIPTION "Mailroom receives citizens' messages for a government office,\nroutes them to departments, computes legal reply deadlines on the\nofficial working-day calendar and records every state change in a\nsigned Merkle audit log. This package holds the router, the HTTP\ngateway, the 12345 connector, the notice sender, the handler, audit and admin tools,\nhardened systemd units and man pages.")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)

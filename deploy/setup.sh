@@ -5,7 +5,7 @@ pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev lib
 libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libcriterion-dev libmicrohttpd-dev
 libjansson-dev libinih-dev libsystemd-dev libsqlite3-dev curl openssl iproute2
 chromium fonts-noto-cjk nginx-light
-scdoc lintian debootstrap python3 python3-cryptography
+scdoc lintian debootstrap python3 python3-cryptography python3-aiosmtpd
 clang libclang-rt-14-dev"
 missing=""
 for p in $pkgs; do

@@ -213,6 +213,19 @@ static int unknown_fields(const struct gw_form *f, const char *const *known, con
 	return 0;
 }
 
+/* Notices by SMS and e-mail unless the citizen declined them. */
+static json_t *with_notices(const struct gw_form *f, json_t *doc)
+{
+	const char *notices = gw_form_get(f, "notices");
+
+	if (notices && strcmp(notices, "off") == 0 &&
+	    json_object_set_new(doc, "notices", json_false())) {
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
 static json_t *message_request(int channel, const struct gw_form *f, struct gw_ferrs *e)
 {
 	char name[SHORT], phone[SHORT], email[SHORT];
@@ -241,7 +254,7 @@ static json_t *message_request(int channel, const struct gw_form *f, struct gw_f
 		return NULL;
 	}
 	json_decref(contact);
-	return doc;
+	return with_notices(f, doc);
 }
 
 static const char *const kinds[] = {"natural_person", "commercial_enterprise",
@@ -315,15 +328,16 @@ static json_t *disclosure_request(const struct gw_form *f, struct gw_ferrs *e)
 		return NULL;
 	}
 	json_decref(ap);
-	return doc;
+	return with_notices(f, doc);
 }
 
 json_t *gw_form_request(int channel, const struct gw_form *f, const char *const *skip,
                         struct gw_ferrs *errs)
 {
-	static const char *const msg_fields[] = {"subject", "body", "name", "phone", "email", NULL};
+	static const char *const msg_fields[] = {"subject", "body", "name", "phone", "email",
+	                                         "notices", NULL};
 	static const char *const disc_fields[] = {"kind", "name", "id_type", "id_number", "phone",
-		"email", "address", "description", "purpose", "form", "delivery", NULL};
+		"email", "address", "description", "purpose", "form", "delivery", "notices", NULL};
 	int disc = channel == PB_CH_DISCLOSURE;
 
 	errs->n = 0;

@@ -69,12 +69,18 @@ struct field {
 	const struct opt *opts;     /* select and radio; the first is the default */
 };
 
+static const struct opt notice_opts[] = {
+	{"on", "受理、转办、延期和答复时发短信或邮件告诉我"}, {"off", "不用通知我"}, {NULL, NULL}};
+static const struct opt track_notice_opts[] = {
+	{"keep", "照常接收"}, {"off", "今后不再接收"}, {NULL, NULL}};
+
 static const struct field message_fields[] = {
 	{"subject", "标题", "用一句话说明事情，例如：小区东门路灯不亮。", F_TEXT, "text", "off", 1, 200, NULL},
 	{"body", "内容", "写清楚时间、地点、经过和您的要求。", F_AREA, NULL, NULL, 1, 10000, NULL},
 	{"name", "姓名", NULL, F_TEXT, "text", "name", 0, 50, NULL},
 	{"phone", "联系电话", "手机号码，或带区号的固定电话。只用于联系您，不会公开。", F_TEXT, "tel", "tel", 0, 32, NULL},
 	{"email", "电子邮箱", NULL, F_TEXT, "email", "email", 0, 254, NULL},
+	{"notices", "办理进展通知", "发到上面填写的手机或邮箱；通知里只有查询码，没有查询密钥。", F_RADIO, NULL, NULL, 0, 0, notice_opts},
 };
 
 static const struct opt kind_opts[] = {
@@ -102,11 +108,13 @@ static const struct field disclosure_fields[] = {
 	{"purpose", "用途", NULL, F_AREA, NULL, NULL, 0, 500, NULL},
 	{"form", "获取信息的形式", NULL, F_RADIO, NULL, NULL, 1, 0, form_opts},
 	{"delivery", "获取信息的方式", NULL, F_SELECT, NULL, NULL, 1, 0, delivery_opts},
+	{"notices", "办理进展通知", "发到上面填写的手机或邮箱；通知里只有查询码，没有查询密钥。", F_RADIO, NULL, NULL, 0, 0, notice_opts},
 };
 
 static const struct field track_fields[] = {
 	{"code", "查询码", "12 位数字，例如 3141-5926-5358。", F_TEXT, "text", "off", 1, 20, NULL},
 	{"key", "查询密钥", "提交时页面上显示的 32 位字母和数字（中间的空格可以不输入）。", F_TEXT, "password", "off", 1, 64, NULL},
+	{"notices", "短信和邮件通知", NULL, F_RADIO, NULL, NULL, 0, 0, track_notice_opts},
 };
 
 #define NFIELDS(a) (sizeof(a) / sizeof(a[0]))
@@ -716,6 +724,15 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 	st.access_key_hash.len = sizeof(hash);
 	req.op_case = MAILROOM__REQUEST__OP_STATUS;
 	req.status = &st;
+	/* The same proof stops the notices, and answers the same view. */
+	Mailroom__NoticesOffReq off = MAILROOM__NOTICES_OFF_REQ__INIT;
+	const char *notices = gw_form_get(&p->form, "notices");
+	if (notices && strcmp(notices, "off") == 0) {
+		off.tracking_code = p->code;
+		off.access_key_hash = st.access_key_hash;
+		req.op_case = MAILROOM__REQUEST__OP_NOTICES_OFF;
+		req.notices_off = &off;
+	}
 	if (gw_start_call(r, &req) != PB_OK)
 		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                 "系统暂时无法查询，请稍等一会儿再试。", NULL, &p->form);
@@ -816,6 +833,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 			strcat(when, "（现暂停计时，恢复后顺延）");
 		fact(&b, "答复期限", when);
 	}
+	fact(&b, "短信和邮件通知",
+	     m->notices_off ? "已停止，今后不再发送" : "开启：留了手机号码或电子邮箱的，办理进展会通知您");
 	gw_buf_str(&b, "</dl>\n<h2>答复</h2>\n");
 	if (m->reply_text && *m->reply_text) {
 		gw_buf_str(&b, "<div class=\"reply\" id=\"reply\">");
@@ -995,9 +1014,12 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, busy, NULL, &p->form);
 	}
 	if (p->kind == PG_TRACK) {
-		if (resp->result_case != MAILROOM__RESPONSE__RESULT_STATUS || !resp->status)
+		const Mailroom__MessageView *v =
+		    resp->result_case == MAILROOM__RESPONSE__RESULT_STATUS        ? resp->status :
+		    resp->result_case == MAILROOM__RESPONSE__RESULT_NOTICES_OFF ? resp->notices_off : NULL;
+		if (!v)
 			return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, busy, NULL, &p->form);
-		return status_page(r, p, resp->status);
+		return status_page(r, p, v);
 	}
 	if (resp->result_case != MAILROOM__RESPONSE__RESULT_SUBMIT || !resp->submit ||
 	    !resp->submit->message)

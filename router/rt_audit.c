@@ -174,6 +174,8 @@ int rt_audit(struct rt_core *core, st_txn *t, struct rt_result *res, Mailroom__A
 		return rc;
 	if (priv.any && (rc = texts_store(core, t, got->index, &priv)))
 		return rc;
+	if (m && (rc = rt_notice_record(core, t, res, rec, m, got->index, now_ms)))
+		return rc;
 	return rt_note_record(res, got->index);
 }
 

@@ -102,7 +102,8 @@ static int64_t checkpoint_time(st_txn *t, uint64_t *cp_size)
 static int render(struct rt_metrics *x, char **out, size_t *outlen)
 {
 	struct qcount *q = calloc(1, sizeof(*q));
-	uint64_t used = 0, size = 0, log = 0, cp = 0, outbox = 0, dead = 0;
+	uint64_t used = 0, size = 0, log = 0, cp = 0, outbox = 0, dead = 0, npend = 0, ndead = 0;
+	int64_t nsent = 0, ndead_total = 0;
 	int64_t now = pb_now_ms(), cp_ms;
 	FILE *f;
 	st_txn *t;
@@ -124,6 +125,10 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 		outbox = 0;
 	if (st_outbox_count(t, 1, &dead) != PB_OK)
 		dead = 0;
+	if (st_notice_count(t, 0, &npend) != PB_OK || st_notice_count(t, 1, &ndead) != PB_OK ||
+	    st_counter_get(t, "notice.sent", &nsent) != PB_OK ||
+	    st_counter_get(t, "notice.dead_total", &ndead_total) != PB_OK)
+		npend = ndead = 0, nsent = ndead_total = 0;
 	st_txn_abort(t);
 	if (rc == PB_OK)
 		rc = st_map_use(x->core->store, &used, &size);
@@ -160,6 +165,17 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 	           "for good.\n# TYPE mailroom_outbox_dead_letters gauge\n"
 	           "mailroom_outbox_dead_letters %llu\n",
 	        (unsigned long long)outbox, (unsigned long long)dead);
+	fprintf(f, "# HELP mailroom_notices_pending Notices to citizens waiting for mailroom-notify.\n"
+	           "# TYPE mailroom_notices_pending gauge\nmailroom_notices_pending %llu\n"
+	           "# HELP mailroom_notices_dead_letters Notices refused for good (bounced, a refused "
+	           "number), for a handler to follow up.\n# TYPE mailroom_notices_dead_letters gauge\n"
+	           "mailroom_notices_dead_letters %llu\n"
+	           "# HELP mailroom_notices_sent_total Notices the relay or provider accepted.\n"
+	           "# TYPE mailroom_notices_sent_total counter\nmailroom_notices_sent_total %lld\n"
+	           "# HELP mailroom_notices_dead_total Notices that became dead letters.\n"
+	           "# TYPE mailroom_notices_dead_total counter\nmailroom_notices_dead_total %lld\n",
+	        (unsigned long long)npend, (unsigned long long)ndead, (long long)nsent,
+	        (long long)ndead_total);
 	fprintf(f, "# HELP mailroom_deadlines Clocks of open messages per queue: all open, and "
 	           "those due soon, overdue, seriously overdue (escalation steps).\n# TYPE mailroom_deadlines gauge\n");
 	for (int i = 0; i < q->n; i++)

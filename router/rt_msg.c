@@ -112,6 +112,7 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 			v->paused_days = m->clocks[i]->paused_days;
 			v->extended_days = m->clocks[i]->extended_days;
 		}
+	v->notices_off = m->notices_off;
 	if (ch->view) {
 		int rc = ch->view(core, res, m, handler, v);
 		if (rc)
@@ -367,6 +368,7 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	m.order = s->order;
 	m.disclosure = disc;
 	m.imported = res->import_actor != NULL;
+	m.notices_off = s->notices_off;
 	if (s->order)
 		m.hotline_state = MAILROOM__HOTLINE_STATE__HOTLINE_DISPATCHED;
 	m.queue_prio = 1;

@@ -7,7 +7,8 @@
 #include "rt.h"
 #include "rt_optab.h"
 
-enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX, RT_OWN_APPLICANT, RT_OWN_HANDLERS };
+enum { RT_OWN_FREE, RT_OWN_MSG, RT_OWN_CONTACT, RT_OWN_OUTBOX, RT_OWN_APPLICANT, RT_OWN_HANDLERS,
+       RT_OWN_NOTICE };
 
 /* RT_OWN_OUTBOX: a list of unpacked outbox entries, freed entry by entry. */
 struct rt_outbox_list {
@@ -207,6 +208,18 @@ int rt_assist_gate(struct rt_core *core, st_txn *t, const struct rt_principal *w
 size_t rt_assist_pending(const Mailroom__StoredMessage *m);
 /* An assisting queue asked about m that this handler may use. */
 int rt_assist_may(const struct pb_handler *h, const Mailroom__StoredMessage *m);
+/* Notices to citizens (rt_notice.c). rt_audit calls rt_notice_record for
+ * every record of a message: the events a citizen hears of get one
+ * sealed notice per contact medium, in the same transaction. */
+int rt_notice_record(struct rt_core *core, st_txn *t, struct rt_result *res,
+                     const Mailroom__AuditRecord *rec, const Mailroom__StoredMessage *m,
+                     uint64_t index, int64_t now_ms);
+int rt_op_notices(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_notice_ack(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_notices_off(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 
 /* The transparency log's read side (rt_log.c). */
 int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,

@@ -50,6 +50,11 @@ static const struct rt_optab_row optab[] = {
 	ROW(OUTBOX, 0, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_outbox),
 	ROW(OUTBOX_ACK, 1, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_outbox_ack),
 	ROW(HOTLINE_STATUS, 0, RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_hotline_status),
+	/* mailroom-notify under its own key ([connector.NAME] role = notify);
+	 * handlers read the notices too, their contacts masked. */
+	ROW(NOTICES, 0, RT_BY_NOTIFY | H, RT_RIGHT_NONE, rt_op_notices),
+	ROW(NOTICE_ACK, 1, RT_BY_NOTIFY, RT_RIGHT_NONE, rt_op_notice_ack),
+	ROW(NOTICES_OFF, 1, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_notices_off),
 	/* rt_server.c takes a gateway's batch apart before dispatch; a batch
 	 * inside a batch matches no one. */
 	ROW(BATCH, 0, 0, RT_RIGHT_NONE, NULL),
@@ -80,7 +85,9 @@ unsigned rt_principal_by(const struct rt_principal *who)
 			return 0;
 		return who->console ? RT_BY_CONSOLE : RT_BY_HANDLER;
 	case MAILROOM__AUTH_KIND__AUTH_CONNECTOR:
-		return who->connector ? RT_BY_CONNECTOR : 0;
+		if (!who->connector)
+			return 0;
+		return who->connector->notify ? RT_BY_NOTIFY : RT_BY_CONNECTOR;
 	default:
 		return 0;
 	}

@@ -25,6 +25,8 @@ static void free_owned(void *p, int kind)
 		mailroom__contact__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_APPLICANT) {
 		mailroom__applicant__free_unpacked(p, NULL);
+	} else if (kind == RT_OWN_NOTICE) {
+		mailroom__notice_entry__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_HANDLERS) {
 		mailroom__handler_list__free_unpacked(p, NULL);
 	} else if (kind == RT_OWN_OUTBOX) {

@@ -180,6 +180,22 @@ int st_outbox_each(st_txn *t, int dead, uint64_t after, size_t max,
                    int (*fn)(const Mailroom__OutboxEntry *e, void *arg), void *arg);
 int st_outbox_count(st_txn *t, int dead, uint64_t *n);
 
+/* ---- notices to citizens (st_notice.c) ----
+ * E-mail and SMS notices waiting for mailroom-notify, keyed by a sequence
+ * the store hands out; refused ones move to the dead letters under the
+ * same seq. Values are sealed by the caller (st_seal): they hold contacts.
+ * dead = 0 names the pending notices, 1 the dead letters. */
+int st_notice_next_seq(st_txn *t, uint64_t *seq);
+int st_notice_put(st_txn *t, int dead, uint64_t seq, const uint8_t *sealed, size_t len);
+/* *data is valid until the transaction ends. PB_ENOTFOUND when absent. */
+int st_notice_get(st_txn *t, int dead, uint64_t seq, const uint8_t **data, size_t *len);
+int st_notice_del(st_txn *t, int dead, uint64_t seq);
+/* Values with seq > after in seq order, at most max; fn returns non-zero
+ * to stop. Values are only valid during the call. */
+int st_notice_each(st_txn *t, int dead, uint64_t after, size_t max,
+                   int (*fn)(uint64_t seq, const uint8_t *v, size_t len, void *arg), void *arg);
+int st_notice_count(st_txn *t, int dead, uint64_t *n);
+
 /* ---- the audit log ---- */
 struct st_receipt {
 	uint64_t index;

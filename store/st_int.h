@@ -18,6 +18,8 @@ struct st_env {
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	MDB_dbi applicant;
 	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
+	MDB_dbi notice, notice_dead;   /* st_notice.c: sealed notices to citizens */
+	int has_notice;                /* a read-only open of an older store may lack them */
 	MDB_dbi texts;                 /* st_texts.c: sealed RecordTexts by log index */
 	int has_texts;                 /* a read-only open of an older store may lack it */
 	int has_data_key;              /* read-only, given the data key: st_unseal works */
@@ -79,6 +81,7 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
  * absence. */
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_texts_open(st_env *e, MDB_txn *txn, unsigned flags);
+int sti_notice_open(st_env *e, MDB_txn *txn, unsigned flags);
 /* Opens the Merkle tree's DBI (st_tree.c), moving an older layout first
  * when the open is writable. */
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);

@@ -94,6 +94,18 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->hotline_timeout_ms = 10000;
 	c->hotline_backoff_max_ms = 60000;
 	c->hotline_deliver_batch = 64;
+	copy(c->notify_mode, sizeof(c->notify_mode), "folder");
+	copy(c->notify_folder, sizeof(c->notify_folder), "./var/notices");
+	copy(c->notify_templates, sizeof(c->notify_templates), "./deploy/notices");
+	copy(c->notify_key_file, sizeof(c->notify_key_file), "./var/keys/notify.key");
+	copy(c->notify_state_dir, sizeof(c->notify_state_dir), "./var/notify");
+	c->notify_poll_interval_ms = 2000;
+	c->notify_max_attempts = 8;
+	c->notify_backoff_max_ms = 300000;
+	c->notify_timeout_ms = 15000;
+	c->smtp_require_tls = 1;
+	copy(c->sms_url, sizeof(c->sms_url), "https://sms.tencentcloudapi.com/");
+	copy(c->sms_region, sizeof(c->sms_region), "ap-guangzhou");
 	/* deadlines.md section 3; the applicant's and the fee's spans are the
 	 * office's choice (信息处理费管理办法: 20 working days to pay). */
 	c->disc_correction_notice_days = 7;
@@ -329,7 +341,7 @@ static int on_connector(struct parse_ctx *x, int line, const char *cname, const 
 
 	if (!valid_name(cname))
 		return fail(x, line, "bad connector name '%s'", cname);
-	if (strcmp(name, "key") != 0)
+	if (strcmp(name, "key") != 0 && strcmp(name, "role") != 0)
 		return fail(x, line, "unknown connector key '%s'", name);
 	for (int i = 0; i < c->nconnectors; i++)
 		if (strcmp(c->connectors[i].name, cname) == 0)
@@ -339,6 +351,14 @@ static int on_connector(struct parse_ctx *x, int line, const char *cname, const 
 			return fail(x, line, "too many connectors at '%s'", cname);
 		k = &c->connectors[c->nconnectors++];
 		copy(k->name, sizeof(k->name), cname);
+	}
+	/* role = notify: mailroom-notify's key, which may read notices and
+	 * nothing of the 12345 connector's; hotline (the default) the reverse. */
+	if (strcmp(name, "role") == 0) {
+		if (strcmp(value, "notify") != 0 && strcmp(value, "hotline") != 0)
+			return fail(x, line, "connector role must be hotline or notify: '%s'", value);
+		k->notify = strcmp(value, "notify") == 0;
+		return 1;
 	}
 	if (pb_unhex(value, k->pubkey, 32))
 		return fail(x, line, "connector key must be 64 hex digits: '%s'", value);
@@ -417,6 +437,23 @@ static const struct kv_str str_keys[] = {
 	S("hotline", "key_file", hotline_key_file),
 	S("route", "dispatcher", dispatcher_queue),
 	S("hotline", "unit", hotline_unit),
+	S("notify", "mode", notify_mode),
+	S("notify", "folder", notify_folder),
+	S("notify", "templates", notify_templates),
+	S("notify", "key_file", notify_key_file),
+	S("notify", "state_dir", notify_state_dir),
+	S("notify.smtp", "url", smtp_url),
+	S("notify.smtp", "from", smtp_from),
+	S("notify.smtp", "user", smtp_user),
+	S("notify.smtp", "password_file", smtp_password_file),
+	S("notify.smtp", "ca_file", smtp_ca_file),
+	S("notify.sms", "provider", sms_provider),
+	S("notify.sms", "url", sms_url),
+	S("notify.sms", "secret_id", sms_secret_id),
+	S("notify.sms", "secret_key_file", sms_secret_key_file),
+	S("notify.sms", "app_id", sms_app_id),
+	S("notify.sms", "sign_name", sms_sign_name),
+	S("notify.sms", "region", sms_region),
 };
 #undef S
 
@@ -476,6 +513,10 @@ static const struct kv_int int_keys[] = {
 	I("repeats", "consultation_window_days", 0, 3660, repeat_window_days[PB_CH_CONSULTATION]),
 	I("repeats", "complaint_window_days", 0, 3660, repeat_window_days[PB_CH_COMPLAINT]),
 	I("repeats", "permille", 1, 1000, repeat_permille),
+	I("notify", "poll_interval_ms", 10, 3600000, notify_poll_interval_ms),
+	I("notify", "max_attempts", 1, 1000, notify_max_attempts),
+	I("notify", "backoff_max_ms", 10, 86400000, notify_backoff_max_ms),
+	I("notify", "timeout_ms", 100, 600000, notify_timeout_ms),
 };
 #undef I
 #undef Z
@@ -487,6 +528,7 @@ struct kv_bool {
 };
 static const struct kv_bool bool_keys[] = {
 	{"gateway", "access_log", offsetof(struct pb_conf, access_log)},
+	{"notify.smtp", "require_tls", offsetof(struct pb_conf, smtp_require_tls)},
 };
 
 static char *read_line(char *buf, int size, void *stream)

@@ -68,6 +68,7 @@ struct pb_hotline_app {
 struct pb_connector {
 	char name[PB_NAME_MAX];
 	uint8_t pubkey[32];
+	int notify;                         /* role = notify: mailroom-notify */
 };
 
 struct pb_conf {
@@ -195,6 +196,32 @@ struct pb_conf {
 	/* [connector.NAME]: the connectors the router serves */
 	int nconnectors;
 	struct pb_connector connectors[PB_MAX_CONNECTORS];
+
+	/* [notify] mailroom-notify: notices to citizens (workers/notify) */
+	char notify_mode[16];                     /* folder | send */
+	char notify_folder[PB_PATH_MAX];          /* folder mode: one file per notice */
+	char notify_templates[PB_PATH_MAX];       /* <kind>.<email|sms>.txt */
+	char notify_key_file[PB_PATH_MAX];        /* its own Ed25519 seed */
+	char notify_state_dir[PB_PATH_MAX];       /* the journal of what was sent */
+	int notify_poll_interval_ms;
+	int notify_max_attempts;                  /* then a dead letter */
+	int notify_backoff_max_ms;
+	int notify_timeout_ms;
+	/* [notify.smtp] the relay: smtp://host:587 (STARTTLS) or smtps:// */
+	char smtp_url[PB_PATH_MAX];
+	char smtp_from[256];
+	char smtp_user[PB_NAME_MAX * 2];
+	char smtp_password_file[PB_PATH_MAX];
+	char smtp_ca_file[PB_PATH_MAX];           /* "" = the system's */
+	int smtp_require_tls;                     /* yes: never send in clear */
+	/* [notify.sms] the provider: tencent (Tencent Cloud SMS, TC3-HMAC-SHA256) */
+	char sms_provider[32];                    /* "" = no SMS */
+	char sms_url[PB_PATH_MAX];
+	char sms_secret_id[PB_NAME_MAX * 2];
+	char sms_secret_key_file[PB_PATH_MAX];
+	char sms_app_id[PB_NAME_MAX];             /* SmsSdkAppId */
+	char sms_sign_name[PB_NAME_MAX * 2];      /* the approved signature, e.g. 某某市政府 */
+	char sms_region[PB_NAME_MAX];
 };
 
 /* Fills defaults, then reads path (NULL = defaults only). On error writes

@@ -14,7 +14,7 @@ int pj_outcome_valid(const char *s)
 }
 
 static const char *const app_keys[] = {
-	"applicant", "description", "form", "delivery", "submission_mode", "purpose", NULL,
+	"applicant", "description", "form", "delivery", "submission_mode", "purpose", "notices", NULL,
 };
 static const char *const applicant_keys[] = {
 	"kind", "name", "id_type", "id_number", "phone", "email", "address", NULL,
@@ -200,15 +200,21 @@ int pj_disclosure_fields(json_t *obj, const char *path, Mailroom__SubmitReq *out
 int pj_parse_disclosure(const char *body, size_t len, json_t **root, Mailroom__SubmitReq *out,
                         struct pj_disclosure *d, struct pj_error *err)
 {
+	int notices = 1;
+
 	mailroom__submit_req__init(out);
 	if (pj_load(body, len, root, err))
 		return -1;
+	/* Notices by SMS and e-mail unless declined (not in imports: their
+	 * history is never told). */
 	if (pj_known_keys(*root, "", app_keys, err) ||
-	    pj_disclosure_fields(*root, "", out, d, err)) {
+	    pj_disclosure_fields(*root, "", out, d, err) ||
+	    pj_bool(*root, "", "notices", 0, &notices, err)) {
 		json_decref(*root);
 		*root = NULL;
 		mailroom__submit_req__init(out);
 		return -1;
 	}
+	out->notices_off = !notices;
 	return 0;
 }

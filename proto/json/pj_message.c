@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const message_keys[] = {
-	"channel", "subject", "body", "category", "contact", NULL,
+	"channel", "subject", "body", "category", "contact", "notices", NULL,
 };
 static const char *const contact_keys[] = {"name", "phone", "email", NULL};
 static const char *const web_channels[] = {"mailbox", "consultation", "complaint", NULL};
@@ -50,7 +50,7 @@ static int parse_fields(json_t *root, Mailroom__SubmitReq *out, Mailroom__Contac
                         struct pj_error *err)
 {
 	const char *channel = NULL, *subject = NULL, *body = NULL, *category = NULL;
-	int has_contact;
+	int has_contact, notices = 1;
 
 	if (pj_known_keys(root, "", message_keys, err))
 		return -1;
@@ -58,8 +58,10 @@ static int parse_fields(json_t *root, Mailroom__SubmitReq *out, Mailroom__Contac
 	    pj_text(root, "", "subject", 1, 1, 200, PJ_LINES | PJ_NOBLANK, &subject, err) ||
 	    pj_text(root, "", "body", 1, 1, 10000, PJ_LINES | PJ_NOBLANK, &body, err) ||
 	    pj_text(root, "", "category", 0, 1, 64, 0, &category, err) ||
-	    pj_parse_contact(root, contact, &has_contact, err))
+	    pj_parse_contact(root, contact, &has_contact, err) ||
+	    pj_bool(root, "", "notices", 0, &notices, err))
 		return -1;
+	out->notices_off = !notices;   /* e-mail and SMS notices unless false */
 	out->channel = (Mailroom__Channel)pb_channel_parse(channel);
 	out->subject = (char *)subject;
 	out->body = (char *)body;

@@ -209,6 +209,14 @@ async function run(ctx) {
 	check(!text.includes('王科长'), "the handler's reason is not shown");
 	await look(page, 'status-paused');
 
+	// The status page stops the notices, with the same code and key.
+	await page.goto(`${base}/track`);
+	await typeInto(page, '#f-code', cs.code);
+	await typeInto(page, '#f-key', cs.akey);
+	await page.check('input[name=notices][value=off]');
+	await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+	check((await page.textContent('main')).includes('已停止，今后不再发送'), 'the status page stops the notices');
+
 	// A wrong key: the same refusal as an unknown code.
 	await track(mb.code, 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
 	check((await page.textContent('.alert')).includes('查询码或查询密钥不正确'), 'a wrong key is refused in Chinese');

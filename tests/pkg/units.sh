@@ -27,7 +27,7 @@ for u in $units; do
 	esac
 done
 for p in mailroom-admin.1 mailroom-audit.1 mailroom-handler.1 mailroom-router.8 \
-	mailroom-gateway.8 mailroom-hotline.8 mailroom.ini.5; do
+	mailroom-gateway.8 mailroom-hotline.8 mailroom-notify.8 mailroom.ini.5; do
 	sec=${p##*.}
 	grep -q "usr/share/man/man$sec/$p.gz\$" "$build/pkg/contents.txt" || {
 		echo "FAIL: no man page $p"

@@ -284,7 +284,9 @@ int au_deadlines(struct au_rules *R, int first)
 
 	/* The connector's notes are about an event, not the message's clocks. */
 	if (r->event == MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD ||
-	    r->event == MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
+	    r->event == MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED ||
+	    r->event == MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF ||
+	    r->event == MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD)
 		return AU_EXIT_OK;
 
 	same = r->cal_version.len == CAL_VERSION_LEN &&

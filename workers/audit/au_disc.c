@@ -467,6 +467,9 @@ int au_disc_record(struct au_rules *R, int ev, int *handled)
 	int cls;
 
 	*handled = 0;
+	/* Notices to the applicant: the generic rules take them, any time. */
+	if (ev == EV(NOTICES_OFF) || ev == EV(NOTICE_DEAD))
+		return AU_EXIT_OK;
 	evn(ev, name, sizeof(name));
 	if (!d->phase && (ev == EV(REPEAT_FLAGGED) || ev == EV(REPEAT_DECIDED)))
 		return AU_EXIT_OK;   /* a plain channel's repeat: au_rules.c */

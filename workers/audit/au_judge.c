@@ -52,7 +52,8 @@ static void follow(struct au_jmsg *m, const Mailroom__AuditRecord *r)
 {
 	const Mailroom__Clock *c = r->clock;
 
-	if (r->event == EV(OUTBOX_DEAD) || r->event == EV(OUTBOX_REQUEUED))
+	if (r->event == EV(OUTBOX_DEAD) || r->event == EV(OUTBOX_REQUEUED) ||
+	    r->event == EV(NOTICES_OFF) || r->event == EV(NOTICE_DEAD))
 		return;
 	if (!m->reply.met) {
 		if (c && c->kind == ST_CLOCK_REPLY) {

@@ -181,6 +181,28 @@ int64_t au_when(const Mailroom__AuditRecord *r)
 	return r->effective_ms ? r->effective_ms : r->time_ms;
 }
 
+/* The events after the first series (which ends at REPEAT_DECIDED) that
+ * verify knows; any other is an unknown event. A new event adds a row. */
+static int later_event(int ev)
+{
+	static const int known[] = {
+		MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH,
+		MAILROOM__AUDIT_EVENT__AUDIT_MERGED,
+		MAILROOM__AUDIT_EVENT__AUDIT_MERGE_SETTLED,
+		MAILROOM__AUDIT_EVENT__AUDIT_UNMERGED,
+		MAILROOM__AUDIT_EVENT__AUDIT_ASSIST_REQUESTED,
+		MAILROOM__AUDIT_EVENT__AUDIT_OPINION_DELIVERED,
+		MAILROOM__AUDIT_EVENT__AUDIT_ASSIST_OVERRIDDEN,
+		MAILROOM__AUDIT_EVENT__AUDIT_REFERRED,
+		MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF,
+		MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD,
+	};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i] == ev)
+			return 1;
+	return 0;
+}
+
 static int is_handler(const char *actor)
 {
 	return actor && strncmp(actor, "handler:", 8) == 0 && actor[8];
@@ -311,6 +333,7 @@ static int transition(struct au_rules *R, int ev)
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED && ev != MAILROOM__AUDIT_EVENT__AUDIT_REVOKED &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF && ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD &&
 	    !(ev == MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && m->d.flagged))
 		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
@@ -366,6 +389,11 @@ static int transition(struct au_rules *R, int ev)
 		if (!m->hotline)
 			return au_state(R, "%s for a message that is not a 12345 order",
 			             ev_name(ev, name, sizeof(name)));
+		return AU_EXIT_OK;
+	case MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF:
+	case MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD:
+		/* Notices to the citizen (router/rt_notice.c): about telling,
+		 * not about the message's handling; any time after routing. */
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_SIGNED:
 		if (!m->hotline || (m->phase != PH_QUEUED && m->phase != PH_LEASED))
@@ -543,11 +571,7 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 		return AU_EXIT_OK;
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
-	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
-	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH &&
-	     ev != MAILROOM__AUDIT_EVENT__AUDIT_REFERRED &&
-	     (ev < MAILROOM__AUDIT_EVENT__AUDIT_MERGED ||
-	      ev > MAILROOM__AUDIT_EVENT__AUDIT_ASSIST_OVERRIDDEN)))
+	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && !later_event(ev)))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");

@@ -61,6 +61,10 @@ static const struct evrule {
 	/* The connector's notes (router/rt_outbox.c) carry no queue or due. */
 	[EV(OUTBOX_DEAD)] = {0, 0, 0, 1},
 	[EV(OUTBOX_REQUEUED)] = {0, 0, 0, 1},
+	/* Notices (router/rt_notice.c): a dead letter is written without the
+	 * message; an opt-out changes nothing this check follows. */
+	[EV(NOTICES_OFF)] = {0, 0, 0, 1},
+	[EV(NOTICE_DEAD)] = {0, 0, 0, 1},
 };
 #define NRULES ((int)(sizeof(rules) / sizeof(rules[0])))
 

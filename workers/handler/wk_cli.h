@@ -118,6 +118,8 @@ struct wk_cmd {
 int wk_cmd_keygen(struct wk_ctx *x);
 int wk_cmd_pubkey(struct wk_ctx *x);
 int wk_cmd_queues(struct wk_ctx *x);
+/* wk_notices.c: notices to citizens that could not be delivered */
+int wk_cmd_notices(struct wk_ctx *x);
 int wk_cmd_pull(struct wk_ctx *x);
 int wk_cmd_reply(struct wk_ctx *x);
 int wk_cmd_release(struct wk_ctx *x);

@@ -25,6 +25,7 @@ static const struct wk_cmd cmds[] = {
 	 WK_O_CHANNEL | WK_O_QUEUE | WK_O_STATE | WK_O_FROM | WK_O_TO | WK_O_OVERDUE | WK_O_LIMIT, -1,
 	 "--key FILE search [WORDS...] [--channel C] [--queue Q] [--state S] [--from DATE] "
 	 "[--to DATE] [--overdue] [--limit N]"},
+	{"notices", wk_cmd_notices, 0, 0, "--key FILE notices"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
 	{"reply", wk_cmd_reply, WK_O_TEXT | WK_O_DESPITE | WK_O_REASON | LEASE_OPTS, 1,

@@ -353,3 +353,31 @@ Test(limit, per_address_per_minute)
 	cr_assert_null(l);
 	cr_assert_eq(gw_limit_take(NULL, (struct sockaddr *)&a, t0, &first), 0);
 }
+
+Test(mapping, notices_declined_on_either_form)
+{
+	struct gw_ferrs e;
+	json_t *doc = map(PB_CH_MAILBOX, "subject=a&body=b&phone=13800000000&notices=off", &e);
+
+	cr_assert_not_null(doc);
+	cr_expect(json_is_false(json_object_get(doc, "notices")));
+	json_decref(doc);
+	doc = map(PB_CH_MAILBOX, "subject=a&body=b&phone=13800000000&notices=on", &e);
+	cr_assert_not_null(doc);
+	cr_expect_null(json_object_get(doc, "notices"), "on is the API's default: not sent");
+	json_decref(doc);
+	doc = map(PB_CH_DISCLOSURE, DISC "&notices=off", &e);
+	cr_assert_not_null(doc, "%s", e.n ? e.e[0].msg : "");
+	cr_expect(json_is_false(json_object_get(doc, "notices")));
+	char *text = json_dumps(doc, JSON_COMPACT);
+	Mailroom__SubmitReq sub;
+	struct pj_disclosure d;
+	struct pj_error err;
+	json_t *root;
+	cr_assert_eq(pj_parse_disclosure(text, strlen(text), &root, &sub, &d, &err), 0, "%s",
+	             err.message);
+	cr_expect(sub.notices_off);
+	json_decref(root);
+	free(text);
+	json_decref(doc);
+}

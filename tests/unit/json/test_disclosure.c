@@ -386,3 +386,12 @@ Test(disclosure, outcome_codes)
 	cr_expect_not(pj_outcome_valid("Disclosed"));
 	cr_expect_not(pj_outcome_valid(NULL));
 }
+
+Test(disclosure, notices_default_on_false_declines, .fini = drop)
+{
+	cr_assert_str_eq(parse_top("purpose", NULL), "ok");
+	cr_expect_not(sub.notices_off);
+	cr_assert_str_eq(parse_top("purpose", "\"用于诉讼\",\"notices\":false"), "ok");
+	cr_expect(sub.notices_off);
+	cr_expect_str_eq(parse_top("purpose", "\"用于诉讼\",\"notices\":0"), "invalid_field");
+}

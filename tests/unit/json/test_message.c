@@ -394,3 +394,23 @@ Test(message, sample_is_valid)
 {
 	cr_assert_str_eq(parse(OK_MSG), "ok");
 }
+
+Test(message, notices_default_on_false_declines)
+{
+	Mailroom__SubmitReq s;
+	Mailroom__Contact c;
+	struct pj_error err;
+	json_t *root;
+	const char *on = "{\"channel\":\"mailbox\",\"subject\":\"a\",\"body\":\"b\"}";
+	const char *off = "{\"channel\":\"mailbox\",\"subject\":\"a\",\"body\":\"b\",\"notices\":false}";
+
+	cr_assert_eq(pj_parse_message(on, strlen(on), &root, &s, &c, &err), 0, "%s", err.message);
+	cr_expect_not(s.notices_off);
+	json_decref(root);
+	cr_assert_eq(pj_parse_message(off, strlen(off), &root, &s, &c, &err), 0, "%s", err.message);
+	cr_expect(s.notices_off);
+	json_decref(root);
+	cr_expect_str_eq(parse("{\"channel\":\"mailbox\",\"subject\":\"a\",\"body\":\"b\",\"notices\":true}"), "ok");
+	cr_expect_str_eq(parse("{\"channel\":\"mailbox\",\"subject\":\"a\",\"body\":\"b\",\"notices\":\"no\"}"),
+	                 "invalid_field");
+}
