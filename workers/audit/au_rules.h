@@ -48,6 +48,10 @@ struct mstate {
 	uint8_t cal_ok;            /* RECEIVED names the loaded calendar */
 	uint8_t hotline;           /* a 12345 order: SIGNED, not LEASED, acknowledges */
 	uint8_t imported;          /* RECEIVED was written by mailroom-admin import */
+	uint8_t pet_ch;            /* a petition: LEASED does not acknowledge it */
+	uint8_t pet;               /* a transferred petition's stage (au_pet.c), 0 otherwise */
+	uint8_t pet_ext;           /* its extension was given */
+	int64_t pet_answered;      /* its latest answer */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;
 	uint64_t queue_h, holder_h, token_h;
@@ -102,6 +106,12 @@ int au_as_handler(const struct au_rules *R);
  * event. *handled is 0 when the generic rules go on with the record. */
 int au_disc_received(struct au_rules *R);
 int au_disc_record(struct au_rules *R, int ev, int *handled);
+
+/* Transferred petitions (au_pet.c): RECEIVED, then their steps, as
+ * au_disc_record. au_pet_event: ev is one of the petition events. */
+void au_pet_received(struct au_rules *R);
+int au_pet_record(struct au_rules *R, int ev, int *handled);
+int au_pet_event(int ev);
 
 /* A finding about the current message, prefixed with its id; returns
  * cls. */
