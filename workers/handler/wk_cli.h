@@ -46,6 +46,10 @@ enum {
 	 WK_O_KIND | WK_O_CASE | WK_O_FILED | WK_O_RESULT | WK_O_DECIDED | WK_O_CONFIRM |   \
 	 WK_O_DISMISS | WK_O_TEXT | WK_O_APPROVER | WK_O_REASON | WK_O_LEASE | WK_O_STATE)
 
+#define WK_O_PETITION                                                                   \
+	(WK_O_TEXT | WK_O_NDAYS | WK_O_APPROVER | WK_O_REASON | WK_O_DATE | WK_O_LEASE |     \
+	 WK_O_STATE)
+
 struct wk_opts {
 	const char *conf;          /* NULL: WK_DEFAULT_CONF, missing file allowed */
 	const char *router;
@@ -116,6 +120,9 @@ int wk_parse_days(const char *s, int32_t *out);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);
+
+/* Transferred petitions (wk_petition.c): petition STEP ID. */
+int wk_cmd_petition(struct wk_ctx *x);
 
 /* 12345 orders (wk_hotline.c). */
 int wk_cmd_sign(struct wk_ctx *x);
