@@ -1,8 +1,9 @@
 /* The steps of a transferred petition (信访, router/README.md "Petitions"),
  * record by record (state class):
  *
- *   RECEIVED      channel petition, with an acknowledgement clock: the
- *                 acceptance notice (受理告知).
+ *   RECEIVED      channel petition, external_ref petition:<number>, with
+ *                 an acknowledgement clock: the acceptance notice
+ *                 (受理告知). Imported petitions keep the generic rules.
  *   LEASED        does not acknowledge it: the notice does.
  *   PETITION_ACCEPTED  once, before any notice, by a handler (the lease
  *                 holder while leased); the reply clock restarts at it.
@@ -204,9 +205,14 @@ int au_pet_record(struct au_rules *R, int ev, int *handled)
 	return step(R, ev);
 }
 
-/* RECEIVED: a petition starts waiting for its acceptance notice. */
+/* RECEIVED: a petition pushed by the petition system (its number in
+ * external_ref) starts waiting for its acceptance notice. Imported ones
+ * keep the generic rules. */
 void au_pet_received(struct au_rules *R)
 {
-	if (R->r->channel == MAILROOM__CHANNEL__CHANNEL_PETITION)
+	const char *ref = R->r->external_ref;
+
+	if (R->r->channel == MAILROOM__CHANNEL__CHANNEL_PETITION && ref &&
+	    strncmp(ref, "petition:", 9) == 0)
 		R->m->pet = PS_RECEIVED;
 }

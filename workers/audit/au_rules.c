@@ -329,8 +329,7 @@ static int transition(struct au_rules *R, int ev)
 		m->hotline = r->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE;
 		m->imported = r->imported;
 		m->pet_ch = r->channel == MAILROOM__CHANNEL__CHANNEL_PETITION;
-		if (!r->imported)
-			au_pet_received(R);
+		au_pet_received(R);
 		return au_disc_received(R);
 	case MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED:
 		/* The same message, received again with new clocks; ROUTED follows. */
