@@ -55,11 +55,21 @@ static const char *end_of(int n)
 	return b;
 }
 
+/* One forwarding time per test, so that a repeat is the same transfer. */
+static long forwarded_s(void)
+{
+	static long t;
+
+	if (!t)
+		t = (long)time(NULL) - 60;
+	return t;
+}
+
 static json_t *deliver(const char *no, const char *content, long want)
 {
 	struct ps p = petsys();
 	struct ps_answer a;
-	char *t = ps_transfer(no, "拖欠工资问题", content, (long)time(NULL) - 60);
+	char *t = ps_transfer(no, "拖欠工资问题", content, forwarded_s());
 
 	cr_assert_not_null(t);
 	cr_assert_eq(ps_deliver(&p, t, &a), 0, "no answer for %s after %d tries", no, a.tries);
@@ -167,7 +177,7 @@ Test(petition, push_signature_and_idempotence, .init = it_init, .fini = it_fini,
 	json_decref(changed);
 
 	/* Refusals, each alone at fault. */
-	char *t = ps_transfer("XF-A-0002", "噪音", "夜间施工。", (long)time(NULL) - 60);
+	char *t = ps_transfer("XF-A-0002", "噪音", "夜间施工。", forwarded_s());
 	static const struct {
 		int fault;
 		const char *code;
@@ -193,7 +203,7 @@ Test(petition, push_signature_and_idempotence, .init = it_init, .fini = it_fini,
 	/* A timeout: the router stands still, the push gives up, and the
 	 * retry finds the transfer stored once or stores it now. */
 	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
-	t = ps_transfer("XF-A-0004", "欠薪", "工地拖欠农民工工资。", (long)time(NULL) - 60);
+	t = ps_transfer("XF-A-0004", "欠薪", "工地拖欠农民工工资。", forwarded_s());
 	struct ps quick = p;
 	quick.timeout_ms = 1500;
 	ps_push_once(&quick, t, 0, &a);
@@ -318,6 +328,12 @@ Test(petition, answer_extension_and_reviews, .init = it_init, .fini = it_fini, .
 	expect_str(v, "petition.stage", "answered");
 	json_decref(v);
 	cr_expect(!listed(day_at(91, 0, 30), code, "reply"), "answered, yet overdue");
+	/* What the petition system learns by asking again. */
+	v = deliver("XF-C-0001", "小区违建长期未拆除。", 200);
+	expect_str(v, "petition.stage", "answered");
+	expect_str(v, "reply.text", "经核查，已责令限期拆除。");
+	cr_expect(!it_get(v, "contact"), "the petitioner was sent back");
+	json_decref(v);
 
 	/* 复查: reopened, its answer due in 30 days from the request. */
 	v = handler(0, "petition", "rereview", id, NULL);
