@@ -186,6 +186,9 @@ void gw_hotline_fini(struct gw_hotline *h);
 int gw_hotline_add_app(struct gw_hotline *h, const char *id, const uint8_t *key, size_t keylen);
 /* Reads every [hotline.app.ID] secret_file of c. */
 int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
+/* Reads the secret files of n apps into h; what names them in err. */
+int gw_apps_load(struct gw_hotline *h, const struct pb_hotline_app *apps, int n, const char *what,
+                 char *err, size_t errlen);
 /* A secret file: the hex of the HMAC key (16..64 bytes, so 32..128 hex
  * digits), trailing white space allowed. */
 int gw_hotline_secret_parse(const uint8_t *buf, size_t len, uint8_t *key, size_t *keylen);

@@ -14,29 +14,7 @@
 
 int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen)
 {
-	uint8_t buf[2 * GW_APP_KEY_MAX + 64], key[GW_APP_KEY_MAX];
-	size_t len, keylen;
-	int rc;
-
-	for (int i = 0; i < c->npetition_apps; i++) {
-		const struct pb_hotline_app *a = &c->petition_apps[i];
-		rc = pb_read_secret_file(a->secret_file, buf, sizeof(buf), &len);
-		if (rc == PB_OK)
-			rc = gw_hotline_secret_parse(buf, len, key, &keylen);
-		if (rc == PB_OK)
-			rc = gw_hotline_add_app(h, a->app_id, key, keylen);
-		sodium_memzero(buf, sizeof(buf));
-		sodium_memzero(key, sizeof(key));
-		if (rc != PB_OK) {
-			snprintf(err, errlen, "petition app '%s': secret file %s: %s", a->app_id,
-			         a->secret_file,
-			         rc == PB_EINVAL     ? "must hold 32-128 hex digits" :
-			         rc == PB_EFORBIDDEN ? "open to group or others; chmod 600 it" :
-			                               pb_err_str(rc));
-			return rc;
-		}
-	}
-	return PB_OK;
+	return gw_apps_load(h, c->petition_apps, c->npetition_apps, "petition", err, errlen);
 }
 
 enum MHD_Result gw_post_petition(struct gw_req *r, const char *method)
