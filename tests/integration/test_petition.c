@@ -138,6 +138,27 @@ static void expect_str(json_t *j, const char *path, const char *want)
 	          want);
 }
 
+/* SIGSTOP is delivered when the process next runs: wait until it stands. */
+static void stop_router(void)
+{
+	char path[64], buf[256];
+
+	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)env.router.pid);
+	for (int i = 0; i < 400; i++) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		const char *p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'T')
+			return;
+		mr_sleep_ms(5);
+	}
+	cr_assert_fail("the router did not stop");
+}
+
 static void verify_ok(void)
 {
 	char *out = NULL;
@@ -202,7 +223,7 @@ Test(petition, push_signature_and_idempotence, .init = it_init, .fini = it_fini,
 
 	/* A timeout: the router stands still, the push gives up, and the
 	 * retry finds the transfer stored once or stores it now. */
-	cr_assert_eq(kill(env.router.pid, SIGSTOP), 0);
+	stop_router();
 	t = ps_transfer("XF-A-0004", "欠薪", "工地拖欠农民工工资。", forwarded_s());
 	struct ps quick = p;
 	quick.timeout_ms = 1500;
