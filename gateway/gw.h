@@ -186,6 +186,9 @@ void gw_hotline_fini(struct gw_hotline *h);
 int gw_hotline_add_app(struct gw_hotline *h, const char *id, const uint8_t *key, size_t keylen);
 /* Reads every [hotline.app.ID] secret_file of c. */
 int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
+/* Reads the secret files of n apps into h; what names them in err. */
+int gw_apps_load(struct gw_hotline *h, const struct pb_hotline_app *apps, int n, const char *what,
+                 char *err, size_t errlen);
 /* A secret file: the hex of the HMAC key (16..64 bytes, so 32..128 hex
  * digits), trailing white space allowed. */
 int gw_hotline_secret_parse(const uint8_t *buf, size_t len, uint8_t *key, size_t *keylen);
@@ -211,6 +214,7 @@ enum gw_route {
 	GW_R_LOG,         /* GET /v1/log/... (transparency log, read-only) */
 	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
 	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
+	GW_R_PETITION,    /* POST /v1/petition/transfers */
 	GW_R_OTHER,
 	GW_R_COUNT
 };
@@ -321,6 +325,7 @@ struct gw {
 	struct MHD_Daemon *mhd;
 	struct gw_router router;
 	struct gw_hotline hotline;
+	struct gw_hotline petition;   /* the petition system's apps, same signature */
 	struct gw_metrics metrics;
 	struct gw_console *console;   /* NULL without [console] */
 	atomic_int active;      /* requests between URI and completion callbacks */
@@ -386,6 +391,10 @@ enum MHD_Result gw_post_message(struct gw_req *r);
 enum MHD_Result gw_post_disclosure(struct gw_req *r);
 enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
+/* The petition system's push (gw_petition.c). */
+int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
+enum MHD_Result gw_post_petition(struct gw_req *r, const char *method);
+enum MHD_Result gw_petition_answer(struct gw_req *r, const Mailroom__Response *resp);
 enum MHD_Result gw_healthz(struct gw_req *r);
 enum MHD_Result gw_metrics_page(struct gw_req *r);
 enum MHD_Result gw_answer(struct gw_req *r);

@@ -313,6 +313,8 @@ static json_t *result_json(const Mailroom__Response *r)
 		return json_pack("{s:o*}", "message", view(r->refer));
 	case MAILROOM__RESPONSE__RESULT_REPEAT_DECIDE:
 		return json_pack("{s:o*}", "message", view(r->repeat_decide));
+	case MAILROOM__RESPONSE__RESULT_PETITION:
+		return json_pack("{s:o*}", "message", view(r->petition));
 	case MAILROOM__RESPONSE__RESULT_DETAIL:
 		return json_pack("{s:o*}", "message", detail(r->detail));
 	case MAILROOM__RESPONSE__RESULT_SUPERVISE:

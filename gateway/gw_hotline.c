@@ -179,14 +179,15 @@ int gw_hotline_secret_parse(const uint8_t *buf, size_t len, uint8_t *key, size_t
 	return PB_OK;
 }
 
-int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen)
+int gw_apps_load(struct gw_hotline *h, const struct pb_hotline_app *apps, int n, const char *what,
+                 char *err, size_t errlen)
 {
 	uint8_t buf[2 * GW_APP_KEY_MAX + 64], key[GW_APP_KEY_MAX];
 	size_t len, keylen;
 	int rc;
 
-	for (int i = 0; i < c->nhotline_apps; i++) {
-		const struct pb_hotline_app *a = &c->hotline_apps[i];
+	for (int i = 0; i < n; i++) {
+		const struct pb_hotline_app *a = &apps[i];
 		rc = pb_read_secret_file(a->secret_file, buf, sizeof(buf), &len);
 		if (rc == PB_OK)
 			rc = gw_hotline_secret_parse(buf, len, key, &keylen);
@@ -195,7 +196,7 @@ int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *er
 		sodium_memzero(buf, sizeof(buf));
 		sodium_memzero(key, sizeof(key));
 		if (rc != PB_OK) {
-			snprintf(err, errlen, "hotline app '%s': secret file %s: %s", a->app_id,
+			snprintf(err, errlen, "%s app '%s': secret file %s: %s", what, a->app_id,
 			         a->secret_file,
 			         rc == PB_EINVAL     ? "must hold 32-128 hex digits" :
 			         rc == PB_EFORBIDDEN ? "open to group or others; chmod 600 it" :
@@ -204,6 +205,11 @@ int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *er
 		}
 	}
 	return PB_OK;
+}
+
+int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen)
+{
+	return gw_apps_load(h, c->hotline_apps, c->nhotline_apps, "hotline", err, errlen);
 }
 
 /* ------------------------------------------------------- signatures -- */

@@ -153,6 +153,7 @@ static const struct {
 	{"/v1/disclosure-applications", 0, GW_R_DISCLOSURE, "POST"},
 	{GW_MESSAGES_PREFIX, 1, GW_R_MESSAGE, "GET, HEAD"},
 	{"/v1/hotline/orders", 0, GW_R_HOTLINE, "POST"},
+	{"/v1/petition/transfers", 0, GW_R_PETITION, "POST"},
 	{"/healthz", 0, GW_R_HEALTHZ, "GET, HEAD"},
 	{"/metrics", 0, GW_R_METRICS, "GET, HEAD"},
 	{"/v1/log/checkpoint", 0, GW_R_LOG, "GET, HEAD"},
@@ -362,7 +363,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	}
 	int page_post = r->route == GW_R_PAGE && strcmp(method, "POST") == 0;
 	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE &&
-	    !page_post)
+	    r->route != GW_R_PETITION && !page_post)
 		return MHD_YES;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -382,14 +383,17 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 			return MHD_NO;
 		r->cap = n;
 	}
-	if (r->route == GW_R_HOTLINE) {
+	if (r->route == GW_R_HOTLINE || r->route == GW_R_PETITION) {
+		int pet = r->route == GW_R_PETITION;
 		const char *why = gw_hotline_precheck(
-			&g->hotline, MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-App-Id"),
+			pet ? &g->petition : &g->hotline,
+			MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-App-Id"),
 			MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Timestamp"),
 			pb_now_ms() / 1000);
 		if (why)
 			return gw_send_error(r, MHD_HTTP_UNAUTHORIZED, why,
-			                     "12345 request authentication failed");
+			                     pet ? "petition system request authentication failed"
+			                         : "12345 request authentication failed");
 	}
 	return MHD_YES;
 }
@@ -464,6 +468,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_get_message(r, url);
 		case GW_R_HOTLINE:
 			return gw_post_order(r, method);
+		case GW_R_PETITION:
+			return gw_post_petition(r, method);
 		case GW_R_HEALTHZ:
 			return gw_healthz(r);
 		case GW_R_LOG:
@@ -551,6 +557,7 @@ static void release(struct gw *g)
 	gw_limit_free(g->submit_limit);
 	gw_limit_free(g->lookup_limit);
 	gw_hotline_fini(&g->hotline);
+	gw_hotline_fini(&g->petition);
 	gw_conns_stop(g->conns);
 	sodium_memzero(&g->router.secret, sizeof(g->router.secret));
 	free(g);
@@ -641,6 +648,11 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	rc = gw_hotline_init(&g->hotline, conf->hotline_skew_seconds, pb_now_ms() / 1000,
 	                     GW_NONCE_CAP);
 	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
+		pb_error("%s", err);
+	if (rc == PB_OK)
+		rc = gw_hotline_init(&g->petition, conf->hotline_skew_seconds, pb_now_ms() / 1000,
+		                     GW_NONCE_CAP);
+	if (rc == PB_OK && (rc = gw_petition_load_apps(&g->petition, conf, err, sizeof(err))))
 		pb_error("%s", err);
 	gw_pages_init(g, secret, sizeof(secret));
 	if (rc == PB_OK)

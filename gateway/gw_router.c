@@ -542,8 +542,10 @@ int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *r
 		c->channel = req->submit->channel;
 		memcpy(c->idem, req->submit->idem_key.data, 32);
 		memcpy(c->idem + 32, req->submit->idem_body.data, 32);
-	} else if (req->op_case == MAILROOM__REQUEST__OP_SUBMIT && req->submit->order) {
-		/* Kept unsigned: each copy sent again is signed anew. */
+	} else if (req->op_case == MAILROOM__REQUEST__OP_SUBMIT &&
+	           (req->submit->order || req->submit->petition)) {
+		/* Idempotent by the sender's number, so a lost answer is learnt
+		 * by sending it again. Kept unsigned: each copy is signed anew. */
 		req->deadline_ms = 0;
 		c->origlen = mailroom__request__get_packed_size(req);
 		if (!(c->orig = malloc(c->origlen ? c->origlen : 1)))

@@ -477,7 +477,7 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		        c->nng_err ? nng_strerror(c->nng_err) : "");
 		/* A 12345 delivery that is still unknown is 503 all the same: the
 		 * platform retries on it, and the retry is recognised (200). */
-		if (c->unknown && r->route != GW_R_HOTLINE)
+		if (c->unknown && r->route != GW_R_HOTLINE && r->route != GW_R_PETITION)
 			return pending(r);
 		if (r->route == GW_R_METRICS)
 			return send_metrics(r, NULL);
@@ -498,6 +498,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		return message_status(r, c->resp);
 	case GW_R_HOTLINE:
 		return order_accepted(r, c->resp);
+	case GW_R_PETITION:
+		return gw_petition_answer(r, c->resp);
 	case GW_R_LOG:
 		return gw_log_answer(r, c->resp);
 	default:

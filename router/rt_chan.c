@@ -1,4 +1,4 @@
-/* The plain channels (局长信箱, 在线咨询, 监督投诉, 信访转办) and the
+/* The plain channels (局长信箱, 在线咨询, 监督投诉) and the
  * lookup of every channel's row of hooks (rt_chan.h). Their intake is the
  * generic one; the rest is the generic behaviour, so their hooks are
  * empty. */
@@ -31,9 +31,6 @@ static int plain_submit(struct rt_core *core, st_txn *t, const struct rt_princip
 
 const struct rt_chan rt_chan_plain_row = {
 	.name = "plain", .submit = plain_submit, .pulled = rt_repeat_view};
-
-/* Petitions (信访) arrive by import only: no submissions of their own. */
-const struct rt_chan rt_chan_petition_row = {.name = "petition"};
 
 static const struct rt_chan unknown_row = {.name = "unknown"};
 

@@ -33,6 +33,11 @@ void rt_clock_compute(struct rt_core *core, Mailroom__Clock *c)
 
 	if (c->hours > 0) {
 		c->computed_due_ms = c->started_ms + (int64_t)c->hours * 3600 * 1000 + c->paused_ms;
+	} else if (c->calendar_days > 0) {
+		/* Day 0 is the receipt date; every day counts (信访工作条例). */
+		int32_t d = pb_day_of_ms(c->started_ms) + c->calendar_days + c->extended_days +
+		            c->paused_days;
+		c->computed_due_ms = cal_end_of_day_ms(d);
 	} else {
 		int32_t d0 = pb_day_of_ms(c->started_ms);
 		int n = c->working_days + c->extended_days + c->paused_days;
@@ -57,6 +62,8 @@ static int64_t step_at(struct rt_core *core, const Mailroom__Clock *c, uint32_t 
 	if (step == STEP_DUE_SOON) {
 		if (c->hours > 0)
 			return c->due_ms - (int64_t)c->hours * 3600 * 1000 / 4;
+		if (c->calendar_days > 0)
+			return cal_end_of_day_ms(due_day - 1);
 		int32_t d = due_day - 1;
 		/* Holidays run at most a few weeks; the bound only guards bad data. */
 		while (d > due_day - 60 && !cal_is_working_day(core->cal, d, NULL))
@@ -128,7 +135,7 @@ int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
 	m->clocks = list;
 	for (int i = 0; i < 2; i++) {
 		/* An acknowledge clock of zero means the channel has none. */
-		if (i == 0 && span[0].working_days == 0 && span[0].hours == 0)
+		if (i == 0 && span[0].working_days == 0 && span[0].hours == 0 && span[0].days == 0)
 			continue;
 		Mailroom__Clock *c = &clocks[i];
 		mailroom__clock__init(c);
@@ -136,6 +143,7 @@ int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
 		c->started_ms = now_ms;
 		c->working_days = span[i].working_days;
 		c->hours = span[i].hours;
+		c->calendar_days = span[i].days;
 		c->platform_due_ms = platform[i];
 		rt_clock_compute(core, c);
 		if ((rc = schedule(core, t, m->id.data, c)))
@@ -241,6 +249,8 @@ int rt_clock_move(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, M
 		if (--c->pause_depth == 0) {
 			if (c->hours > 0)
 				c->paused_ms += at_ms - c->paused_since_ms;
+			else if (c->calendar_days > 0)
+				c->paused_days += pb_day_of_ms(at_ms) - pb_day_of_ms(c->paused_since_ms);
 			else
 				c->paused_days += cal_working_days_between(
 				    core->cal, pb_day_of_ms(c->paused_since_ms), pb_day_of_ms(at_ms), NULL);

@@ -70,6 +70,7 @@ struct bctx {
 		Mailroom__ClockReq clock;
 		Mailroom__HotlineReq hotline;
 		Mailroom__DisclosureReq disclosure;
+		Mailroom__PetitionReq petition;
 		Mailroom__QueuesReq queues;
 		Mailroom__MessageReq detail;
 		Mailroom__SuperviseReq supervise;
@@ -564,6 +565,46 @@ static int b_disclosure(struct bctx *b)
 	return PB_OK;
 }
 
+#define PA(x) MAILROOM__PETITION_ACTION__PETITION_##x
+static const struct {
+	const char *name;
+	Mailroom__PetitionAction action;
+} petition_steps[] = {
+	{"accept", PA(ACCEPT)}, {"not-accept", PA(NOT_ACCEPT)}, {"extend", PA(EXTEND)},
+	{"answer", PA(ANSWER)}, {"review", PA(REVIEW)},         {"rereview", PA(REREVIEW)},
+};
+
+/* The same fields mailroom-handler petition fills for each step. */
+static int b_petition(struct bctx *b)
+{
+	Mailroom__PetitionReq *p = &b->u.petition;
+	const char *text, *approver, *reason;
+	long days;
+	int rc;
+
+	mailroom__petition_req__init(p);
+	for (size_t i = 0; i < sizeof(petition_steps) / sizeof(petition_steps[0]); i++)
+		if (strcmp(b->arg, petition_steps[i].name) == 0)
+			p->action = petition_steps[i].action;
+	if (!p->action)
+		return bad(b, "unknown_step", "no petition step '%s'", b->arg);
+	if ((rc = lease(b, 0)) || (rc = str(b, b->body, "text", 0, &text)) ||
+	    (rc = str(b, b->body, "approver", 0, &approver)) ||
+	    (rc = str(b, b->body, "reason", 0, &reason)) ||
+	    (rc = integer(b, "days", 1, 366, 0, &days)) || (rc = when(b, b->body, "date", &p->at_ms)))
+		return rc;
+	if (p->at_ms && pb_day_of_ms(p->at_ms) == pb_day_of_ms(pb_now_ms()))
+		p->at_ms = 0;   /* today: the router takes now */
+	p->id.data = b->id;
+	p->id.len = PB_ID_LEN;
+	p->lease_token = b->ref.lease_token;
+	p->text = (char *)(reason ? reason : text);
+	p->approver = (char *)approver;
+	p->days = (int32_t)days;
+	OP(petition, PETITION);
+	return PB_OK;
+}
+
 static const char *const f_none[] = {NULL};
 static const char *const f_pull[] = {"queue", "wait", NULL};
 static const char *const f_search[] = {"words", "channel", "queue", "state", "from", "to",
@@ -582,6 +623,8 @@ static const char *const f_hotline[] = {"lease", "text", "reason_code", "until",
 static const char *const f_disclosure[] = {"lease", "text", "party", "outcome", "legal_basis",
                                            "approver", "evidence", "reason", "decision",
                                            "days", "date", "review", NULL};
+static const char *const f_petition[] = {"lease", "text", "approver", "reason", "days", "date",
+                                         NULL};
 
 /* Path patterns below API_PREFIX: "*" is a message id, "+" a step name
  * taken from the listed ones by the builder. */
@@ -614,6 +657,7 @@ static const struct route {
 	{"POST", "messages/*/unmerge", b_unmerge, f_unmerge},
 	{"POST", "messages/*/assist", b_assist, f_assist},
 	{"POST", "messages/*/opinion", b_opinion, f_opinion},
+	{"POST", "messages/*/petition/+", b_petition, f_petition},
 };
 
 /* Matches path against pattern; the id and the step land in b. 0 = no. */

@@ -225,6 +225,10 @@ int rt_op_notices_off(struct rt_core *core, st_txn *t, const struct rt_principal
 int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 
+/* Petitions (rt_petition.c): a handler's step on a transferred petition. */
+int rt_op_petition(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+
 /* Clocks (rt_clock.c). */
 int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, int64_t now_ms);

@@ -36,6 +36,7 @@ static const struct rt_optab_row optab[] = {
 	ROW(CLOCK, 1, H, RT_RIGHT_NONE, rt_op_clock),
 	ROW(HOTLINE, 1, H, RT_RIGHT_NONE, rt_op_hotline),
 	ROW(DISCLOSURE, 1, H, RT_RIGHT_NONE, rt_op_disclosure),
+	ROW(PETITION, 1, H, RT_RIGHT_NONE, rt_op_petition),
 	ROW(DETAIL, 0, H, RT_RIGHT_NONE, rt_console_read),
 	ROW(SUPERVISE, 0, H, RT_RIGHT_SUPERVISE, rt_console_read),
 	ROW(SEARCH, 0, H, RT_RIGHT_NONE, rt_op_search),

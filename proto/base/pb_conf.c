@@ -134,8 +134,11 @@ void pb_conf_defaults(struct pb_conf *c)
 	p->reply[PB_CH_HOTLINE].working_days = 5;
 	p->reply[PB_CH_DISCLOSURE].working_days = 20;
 	p->ack[PB_CH_DISCLOSURE].working_days = 0;
-	p->reply[PB_CH_PETITION].hours = 60 * 24;
-	p->ack[PB_CH_PETITION].hours = 15 * 24;
+	/* 信访工作条例 counts calendar days: 15 to notify, 60 to handle. */
+	p->ack[PB_CH_PETITION].working_days = 0;
+	p->ack[PB_CH_PETITION].days = 15;
+	p->reply[PB_CH_PETITION].days = 60;
+	p->petition_review.days = 30;
 	p->hotline_consult_reply.working_days = 3;
 	p->hotline_urgent_ack.hours = 2;
 	p->hotline_urgent_reply.hours = 24;
@@ -144,6 +147,7 @@ void pb_conf_defaults(struct pb_conf *c)
 		p->extend_max[i] = 20;
 		p->extend_times[i] = 1;
 	}
+	p->extend_max[PB_CH_PETITION] = 30;   /* calendar days */
 }
 
 struct parse_ctx {
@@ -218,7 +222,8 @@ static int valid_name(const char *s)
 	return 1;
 }
 
-/* A clock: "15" or "15wd" = working days; "24h" = calendar hours. */
+/* A clock: "15" or "15wd" = working days; "24h" = calendar hours; "60d" =
+ * calendar days. */
 static int parse_clock(const char *v, struct pb_clock *k)
 {
 	long n;
@@ -234,6 +239,14 @@ static int parse_clock(const char *v, struct pb_clock *k)
 		if (parse_int(num, 1, 24 * 366, &n))
 			return -1;
 		k->hours = (int)n;
+		return 0;
+	}
+	if (v[len - 1] == 'd' && (len < 2 || v[len - 2] != 'w')) {
+		memcpy(num, v, len - 1);
+		num[len - 1] = '\0';
+		if (parse_int(num, 1, 366, &n))
+			return -1;
+		k->days = (int)n;
 		return 0;
 	}
 	if (len > 2 && strcmp(v + len - 2, "wd") == 0)
@@ -275,6 +288,8 @@ static int on_policy(struct parse_ctx *x, int line, const char *name, const char
 		k = &p->hotline_urgent_ack;
 	else if (strcmp(name, "hotline.urgent.reply") == 0)
 		k = &p->hotline_urgent_reply;
+	else if (strcmp(name, "petition.review") == 0)
+		k = &p->petition_review;
 	else if (dot && (size_t)(dot - name) < sizeof(ch)) {
 		memcpy(ch, name, (size_t)(dot - name));
 		ch[dot - name] = '\0';
@@ -287,7 +302,7 @@ static int on_policy(struct parse_ctx *x, int line, const char *name, const char
 	if (!k)
 		return fail(x, line, "unknown policy key '%s'", name);
 	if (parse_clock(value, k))
-		return fail(x, line, "bad clock '%s' (use N, Nwd or Nh)", value);
+		return fail(x, line, "bad clock '%s' (use N, Nwd, Nd or Nh)", value);
 	return 1;
 }
 
@@ -608,16 +623,21 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		return on_route(x, line, section + 6, name, value);
 	if (strncmp(section, "connector.", 10) == 0)
 		return on_connector(x, line, section + 10, name, value);
-	if (strncmp(section, "hotline.app.", 12) == 0 && strcmp(name, "secret_file") == 0) {
-		const char *id = section + 12;
-		struct pb_hotline_app *a = NULL;
-		for (int i = 0; i < c->nhotline_apps; i++)
-			if (strcmp(c->hotline_apps[i].app_id, id) == 0)
-				a = &c->hotline_apps[i];
+	if ((strncmp(section, "hotline.app.", 12) == 0 || strncmp(section, "petition.app.", 13) == 0) &&
+	    strcmp(name, "secret_file") == 0) {
+		/* The 12345 platform's apps and the petition system's: same shape. */
+		int pet = section[0] == 'p';
+		const char *id = section + (pet ? 13 : 12);
+		struct pb_hotline_app *apps = pet ? c->petition_apps : c->hotline_apps, *a = NULL;
+		int *napps = pet ? &c->npetition_apps : &c->nhotline_apps;
+		for (int i = 0; i < *napps; i++)
+			if (strcmp(apps[i].app_id, id) == 0)
+				a = &apps[i];
 		if (!a) {
-			if (c->nhotline_apps == PB_MAX_HOTLINE_APPS || strlen(id) >= PB_NAME_MAX || !*id)
-				return fail(x, line, "bad or too many hotline apps at '%s'", id);
-			a = &c->hotline_apps[c->nhotline_apps++];
+			if (*napps == PB_MAX_HOTLINE_APPS || strlen(id) >= PB_NAME_MAX || !*id)
+				return fail(x, line, pet ? "bad or too many petition apps at '%s'"
+				                         : "bad or too many hotline apps at '%s'", id);
+			a = &apps[(*napps)++];
 			copy(a->app_id, sizeof(a->app_id), id);
 		}
 		if (strlen(value) >= sizeof(a->secret_file))

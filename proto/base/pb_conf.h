@@ -40,10 +40,12 @@ struct pb_route {
 	char queue[PB_NAME_MAX];
 };
 
-/* One deadline rule: working days, or calendar hours when hours > 0. */
+/* One deadline rule: working days, or calendar hours when hours > 0, or
+ * calendar days when days > 0 (petitions). */
 struct pb_clock {
 	int working_days;
 	int hours;
+	int days;
 };
 
 struct pb_policy {
@@ -52,6 +54,7 @@ struct pb_policy {
 	struct pb_clock hotline_consult_reply;   /* category consultation */
 	struct pb_clock hotline_urgent_ack;
 	struct pb_clock hotline_urgent_reply;
+	struct pb_clock petition_review;         /* 复查 and 复核 answers */
 	/* approved extensions: at most extend_max working days in all, in at
 	 * most extend_times approvals (0 = never) */
 	int extend_max[PB_CH_COUNT];
@@ -147,6 +150,9 @@ struct pb_conf {
 	/* [hotline] apps that may push orders */
 	int nhotline_apps;
 	struct pb_hotline_app hotline_apps[PB_MAX_HOTLINE_APPS];
+	/* [petition.app.ID] the petition system's apps that may push transfers */
+	int npetition_apps;
+	struct pb_hotline_app petition_apps[PB_MAX_HOTLINE_APPS];
 	int hotline_skew_seconds;
 	/* [hotline] mailroom-hotline: pulling orders, delivering results */
 	char hotline_platform_url[PB_PATH_MAX];   /* "" = the connector is off */

@@ -39,6 +39,12 @@ int pj_parse_order(const char *body, size_t len, json_t **root, Mailroom__Submit
                    struct pj_error *err);
 void pj_order_clear(Mailroom__HotlineOrder *order);
 
+/* POST /v1/petition/transfers body -> PetitionTransfer and the SubmitReq
+ * that carries it (channel petition). Same ownership rule as above. */
+int pj_parse_petition(const char *body, size_t len, json_t **root, Mailroom__SubmitReq *out,
+                      Mailroom__PetitionTransfer *p, Mailroom__Contact *contact,
+                      struct pj_error *err);
+
 /* Identity documents. 18 characters each, check character verified:
  * resident_id (GB 11643: 17 digits then a digit or X, ISO 7064 MOD 11-2,
  * and a real birth date) and uscc (统一社会信用代码, GB 32100: the

@@ -358,6 +358,37 @@ static json_t *codes_json(char **codes, size_t n)
 	return arr;
 }
 
+/* --------------------------------------------------------- petition -- */
+
+static const char *stage_name(int s)
+{
+	static const char *const names[] = {
+		"unknown", "received", "accepted", "not_accepted", "answered",
+		"review", "review_answered", "rereview", "rereview_answered",
+	};
+
+	return s >= 0 && (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
+}
+
+/* A petition's own state: numbers, stage and times, no petitioner. */
+static json_t *petition_json(const Mailroom__PetitionState *p)
+{
+	struct build b = {json_object(), 0};
+
+	if (!b.obj)
+		return NULL;
+	put(&b, "petition_no", str(p->petition_no));
+	put(&b, "forwarded_by", str(p->forwarded_by));
+	put(&b, "forwarded_at", time_json(p->forwarded_ms));
+	put(&b, "kind", str(p->kind));
+	put(&b, "stage", str(stage_name(p->stage)));
+	put(&b, "accepted_at", time_json(p->accepted_ms));
+	put(&b, "answered_at", time_json(p->answered_ms));
+	put(&b, "extensions", json_integer(p->extensions));
+	put(&b, "review_requested_at", time_json(p->review_ms));
+	return done(&b);
+}
+
 /* ------------------------------------------------------------ views -- */
 
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
@@ -420,6 +451,8 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 	 * the router sent. */
 	if (v->disclosure)
 		put(&b, "disclosure", disclosure_json(v->disclosure, who));
+	if (v->petition)
+		put(&b, "petition", petition_json(v->petition));
 	if (b.failed) {
 		json_decref(b.obj);
 		return NULL;

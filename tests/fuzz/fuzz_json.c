@@ -1,5 +1,6 @@
-/* The JSON intake: every input is parsed as a message, a 12345 order and
- * a disclosure application, as the gateway would on each route. */
+/* The JSON intake: every input is parsed as a message, a 12345 order, a
+ * disclosure application and a petition transfer, as the gateway would on
+ * each route. */
 #include "pj.h"
 
 #include <stddef.h>
@@ -29,6 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		Mailroom__SubmitReq req = MAILROOM__SUBMIT_REQ__INIT;
 		struct pj_disclosure d;
 		if (pj_parse_disclosure(s, size, &root, &req, &d, &err) == 0)
+			json_decref(root);
+	}
+	{
+		Mailroom__SubmitReq req = MAILROOM__SUBMIT_REQ__INIT;
+		Mailroom__PetitionTransfer p = MAILROOM__PETITION_TRANSFER__INIT;
+		Mailroom__Contact c = MAILROOM__CONTACT__INIT;
+		if (pj_parse_petition(s, size, &root, &req, &p, &c, &err) == 0)
 			json_decref(root);
 	}
 	return 0;

@@ -183,6 +183,13 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 	snprintf(line, sizeof(line), "%s\n", e->hotline_secret);
 	if (write_file(path, line, 0600))
 		return -1;
+	/* The petition system's app, its own secret. */
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2hex(e->petition_secret, sizeof(e->petition_secret), raw, sizeof(raw));
+	snprintf(path, sizeof(path), "%s/keys/petition-%s.secret", e->dir, MR_PETITION_APP);
+	snprintf(line, sizeof(line), "%s\n", e->petition_secret);
+	if (write_file(path, line, 0600))
+		return -1;
 
 	if (o->nhandlers > MR_MAX_HANDLERS)
 		return complain("too many handlers");
@@ -230,6 +237,8 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 	fprintf(f, "\n[hotline]\nskew_seconds = 300\nkey_file = %s\n\n[hotline.app.%s]\n"
 	           "secret_file = %s/keys/hotline-%s.secret\n\n[connector.hotline]\nkey = %s\n\n",
 	        e->connector.key_path, MR_HOTLINE_APP, e->dir, MR_HOTLINE_APP, hex);
+	fprintf(f, "[petition.app.%s]\nsecret_file = %s/keys/petition-%s.secret\n\n",
+	        MR_PETITION_APP, e->dir, MR_PETITION_APP);
 	fprintf(f, "[queues]\nmailbox = general\nconsultation = general\ncomplaint = general\n"
 	           "hotline = hotline\n\n");
 	fprintf(f, "[route.streetlights]\nkeywords = 路灯, 照明\nqueue = roads\n\n"

@@ -17,6 +17,7 @@
 #define MR_PATH 512
 #define MR_MAX_HANDLERS 8
 #define MR_HOTLINE_APP "mr-test-app"
+#define MR_PETITION_APP "mr-petition-app"
 
 struct mr_handler_spec {
 	const char *name;
@@ -61,6 +62,7 @@ struct mr_env {
 	char router_url[MR_PATH];
 	uint8_t gateway_secret[32];
 	char hotline_secret[65];     /* the 12345 app's HMAC key, hex as in its file */
+	char petition_secret[65];    /* the petition system's, [petition.app.MR_PETITION_APP] */
 	int nhandlers;
 	struct mr_handler handlers[MR_MAX_HANDLERS];
 	struct mr_handler connector; /* mailroom-hotline's own key, [connector.hotline] */

@@ -3,6 +3,7 @@
  * hand with libsodium rather than with the code under test, sent with
  * libcurl to the gateway's console listener and verified by the router. */
 #include "it.h"
+#include "ps.h"
 #include "pb_id.h"
 
 #include <signal.h>
@@ -644,6 +645,57 @@ Test(console, refer_and_decide_a_repeat, .init = it_init, .fini = it_fini, .time
 	snprintf(path, sizeof(path), "/api/v1/messages/%s", id);
 	j = ok(&alice, "GET", path, NULL);
 	cr_expect_str_eq(it_str(j, "message.referred_to.tracking_code"), newcode);
+	json_decref(j);
+	IT_DOWN();
+}
+
+/* A petition's steps through the console, as mailroom-handler petition
+ * takes them: accept, extend, answer on the lease, review. */
+Test(console, petition_steps, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	struct ps p = {.attempts = 5, .backoff_ms = 300};
+	struct ps_answer a;
+	struct key alice;
+	char id[32], lease[200], path[160], body[512];
+	json_t *j;
+
+	up();
+	mr_wait_past_gateway_start(&env);
+	alice = key_of(&env.handlers[0]);
+	snprintf(p.base, sizeof(p.base), "%s", env.base);
+	snprintf(p.app_id, sizeof(p.app_id), "%s", MR_PETITION_APP);
+	snprintf(p.secret, sizeof(p.secret), "%s", env.petition_secret);
+	char *t = ps_transfer("XF-CONSOLE-1", "违建", "小区违建长期未拆除。", (long)time(NULL) - 60);
+	cr_assert_eq(ps_deliver(&p, t, &a), 0);
+	free(t);
+	cr_assert_eq(a.status, 201, "%s", a.body);
+	j = it_json_text(a.body);
+	snprintf(id, sizeof(id), "%s", it_str(j, "id"));
+	json_decref(j);
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/petition/accept", id);
+	j = ok(&alice, "POST", path, "{}");
+	cr_expect_str_eq(it_str(j, "message.petition.stage"), "accepted");
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/petition/extend", id);
+	j = ok(&alice, "POST", path, "{\"days\":30,\"approver\":\"王局长\",\"reason\":\"需现场勘验\"}");
+	cr_expect_eq(json_integer_value(it_get(j, "message.petition.extensions")), 1);
+	json_decref(j);
+	refused(&alice, "POST", path, "{\"days\":1,\"approver\":\"王局长\",\"reason\":\"再延\"}", NULL,
+	        422, "extension_cap");
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/petition/nonsense", id);
+	refused(&alice, "POST", path, "{}", NULL, 400, "unknown_step");
+
+	json_decref(pull(&alice, "general", id, lease));
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/petition/answer", id);
+	snprintf(body, sizeof(body), "{\"lease\":\"%s\",\"text\":\"已责令限期拆除。\"}", lease);
+	j = ok(&alice, "POST", path, body);
+	cr_expect_str_eq(it_str(j, "message.petition.stage"), "answered");
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/petition/review", id);
+	j = ok(&alice, "POST", path, "{}");
+	cr_expect_str_eq(it_str(j, "message.petition.stage"), "review");
+	cr_expect_str_eq(it_str(j, "message.status"), "queued");
 	json_decref(j);
 	IT_DOWN();
 }

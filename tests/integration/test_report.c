@@ -35,7 +35,7 @@ static const struct mr_handler_spec handlers[] = {{"ops", "disclosure, general"}
 /* deploy/mailroom.ini's defaults (pb_conf.c): the reply clocks of the
  * channels and the disclosure deadlines of deadlines.md section 3. */
 static const int reply_wd[5] = {15, 5, 15, 5, 0};   /* petition: 60 calendar days */
-#define PETITION_HOURS (60 * 24)
+#define PETITION_DAYS 60   /* calendar days, to the end of the day */
 #define DISC_REPLY_WD 20
 #define CORRECTION_NOTICE_WD 7
 #define CORRECTION_WD 15
@@ -123,7 +123,7 @@ struct gen {
 	 * days from the receipt, started again by a confirmed receipt or a
 	 * correction received. */
 	int64_t started, due, paused_since;
-	int wd, hours, ext, paused_days, depth;
+	int wd, days, ext, paused_days, depth;
 	/* The application's state (router/README.md). */
 	int phase, corrections, consults, confirmed;
 	int64_t correction_due, fee_due;
@@ -131,8 +131,8 @@ struct gen {
 
 static void clock_compute(struct gen *g)
 {
-	if (g->hours)
-		g->due = g->started + (int64_t)g->hours * 3600 * 1000;
+	if (g->days)
+		g->due = cal_end_of_day_ms(pb_day_of_ms(g->started) + g->days);
 	else
 		g->due = cal_end_of_day_ms(cal_add_working_days(
 		    cal, pb_day_of_ms(g->started), g->wd + g->ext + g->paused_days, NULL));
@@ -620,7 +620,7 @@ static void gen_other(int i, FILE *f)
 	json_object_set_new(contact, "phone", json_string("13900139000"));
 	json_object_set_new(g.line, "contact", contact);
 	g.wd = reply_wd[ch];
-	g.hours = ch == 4 ? PETITION_HOURS : 0;
+	g.days = ch == 4 ? PETITION_DAYS : 0;
 	clock_restart(&g, g.received);
 	state(&g);
 	if (fate > 0) {

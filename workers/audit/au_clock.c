@@ -3,7 +3,8 @@
  * walk (deadline class).
  *
  * Working-day clocks are due at the end of the day that lies working_days
- * + extended_days + paused_days working days after the start date; hour
+ * + extended_days + paused_days working days after the start date;
+ * calendar-day clocks (petitions) that many calendar days after it; hour
  * clocks hours (plus the paused calendar time) after the start. The
  * platform's due instant, when set and earlier, is the one in force.
  *
@@ -41,6 +42,10 @@ void au_clock_compute(const cal_set *cal, const Mailroom__Clock *c, int64_t *com
 
 	if (c->hours > 0) {
 		*computed = c->started_ms + (int64_t)c->hours * HOUR_MS + c->paused_ms;
+	} else if (c->calendar_days > 0) {
+		int32_t d = pb_day_of_ms(c->started_ms) + c->calendar_days + c->extended_days +
+		            c->paused_days;
+		*computed = cal_end_of_day_ms(d);
 	} else {
 		int32_t d0 = pb_day_of_ms(c->started_ms);
 		int n = c->working_days + c->extended_days + c->paused_days;
@@ -64,6 +69,8 @@ int64_t au_clock_step_at(const cal_set *cal, const Mailroom__Clock *c, uint32_t 
 	if (step == STEP_DUE_SOON) {
 		if (c->hours > 0)
 			return c->due_ms - (int64_t)c->hours * HOUR_MS / 4;
+		if (c->calendar_days > 0)
+			return cal_end_of_day_ms(due_day - 1);
 		int32_t d = due_day - 1;
 		while (d > due_day - 60 && !cal_is_working_day(cal, d, NULL))
 			d--;
@@ -105,7 +112,9 @@ static int restarts(int ev)
 {
 	return ev == MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RESTARTED ||
 	       ev == MAILROOM__AUDIT_EVENT__AUDIT_RECEIPT_CONFIRMED ||
-	       ev == MAILROOM__AUDIT_EVENT__AUDIT_CORRECTION_RECEIVED;
+	       ev == MAILROOM__AUDIT_EVENT__AUDIT_CORRECTION_RECEIVED ||
+	       ev == MAILROOM__AUDIT_EVENT__AUDIT_PETITION_ACCEPTED ||
+	       ev == MAILROOM__AUDIT_EVENT__AUDIT_PETITION_REVIEW;
 }
 
 /* RECEIVED carries due instants but no clock: the first clock record of
@@ -128,6 +137,7 @@ static int received_due(struct au_rules *R, const Mailroom__Clock *c, int k)
 	c0.started_ms = m->received_ms;
 	c0.working_days = c->working_days;
 	c0.hours = c->hours;
+	c0.calendar_days = c->calendar_days;
 	c0.platform_due_ms = c->platform_due_ms;
 	au_clock_compute(R->cal, &c0, &computed, &due, &prov);
 	if (due != want) {

@@ -2,10 +2,14 @@
  * what the state machine (au_rules.c, au_disc.c) says closes a message:
  *
  *   answered      REPLIED, a disclosure DECIDED, a 12345 RETURNED, a
- *                 REFERRED (answered by referral to another channel); the
- *                 first answer counts (a returned order re-dispatched was
- *                 answered all the same)
- *   acknowledged  LEASED (a 12345 order: SIGNED), or any answer
+ *                 REFERRED (answered by referral to another channel), a
+ *                 petition's PETITION_ANSWERED or PETITION_NOT_ACCEPTED;
+ *                 the first answer counts (a returned order re-dispatched
+ *                 was answered all the same), except that a petition's
+ *                 review (PETITION_REVIEW) reopens it: it is then judged
+ *                 by the review's clock and answer
+ *   acknowledged  LEASED (a 12345 order: SIGNED; a petition:
+ *                 PETITION_ACCEPTED), or any answer
  *   withdrawn     a 12345 REVOKED before any answer; a re-dispatch
  *                 reopens it
  *   merged away   (并单) answered when its primary is answered, at that
@@ -44,7 +48,8 @@ const struct au_jmsg *au_judge_find(const struct au_judge *j, const uint8_t id[P
 
 static int answers(int ev)
 {
-	return ev == EV(REPLIED) || ev == EV(DECIDED) || ev == EV(RETURNED) || ev == EV(REFERRED);
+	return ev == EV(REPLIED) || ev == EV(DECIDED) || ev == EV(RETURNED) || ev == EV(REFERRED) ||
+	       ev == EV(PETITION_ANSWERED) || ev == EV(PETITION_NOT_ACCEPTED);
 }
 
 /* The due instants a record carries; the connector's notes carry none. */
@@ -159,6 +164,9 @@ int au_judge_record(struct au_judge *j, const Mailroom__AuditRecord *r)
 		/* Back from the platform with new clocks. */
 		m->closed = 0;
 		m->ack.met = 0;
+	} else if (ev == EV(PETITION_REVIEW)) {
+		/* A review reopens the petition: judged by the review's clock. */
+		m->reply.met = 0;
 	}
 	follow(m, r);
 	if ((ev == EV(MERGED) || ev == EV(UNMERGED)) && membership(j, m, r, t))
@@ -170,8 +178,9 @@ int au_judge_record(struct au_judge *j, const Mailroom__AuditRecord *r)
 		answer_members(j, m, t);
 	}
 	if (!m->ack.met &&
-	    ((ev == EV(LEASED) && m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE) ||
-	     ev == EV(SIGNED)))
+	    ((ev == EV(LEASED) && m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE &&
+	      m->channel != MAILROOM__CHANNEL__CHANNEL_PETITION) ||
+	     ev == EV(SIGNED) || ev == EV(PETITION_ACCEPTED)))
 		m->ack.met = t;
 	if (ev == EV(REVOKED) && !m->reply.met && !m->closed)
 		m->closed = t;

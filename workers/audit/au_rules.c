@@ -19,7 +19,7 @@
  *   "router"), and stand for a handler; an imported answer needs no
  *   lease. Disclosure applications follow their
  *   own steps, in au_disc.c; merges and assisting queues theirs, in
- *   au_case.c.
+ *   au_case.c; transferred petitions theirs, in au_pet.c.
  *
  * The deadlines records carry are checked in au_clock.c. Strings are
  * compared by keyed hashes, so each message costs a fixed, small amount
@@ -323,6 +323,9 @@ static int transition(struct au_rules *R, int ev)
 	/* Disclosure applications have their own steps (au_disc.c). */
 	if (m->phase != PH_NEW && ((cls = au_disc_record(R, ev, &handled)) || handled))
 		return cls;
+	/* So have transferred petitions (au_pet.c). */
+	if (m->phase != PH_NEW && ((cls = au_pet_record(R, ev, &handled)) || handled))
+		return cls;
 	if (m->phase == PH_NEW && ev != MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED)
 		return au_state(R, "%s before the message was RECEIVED", ev_name(ev, name, sizeof(name)));
 	if (m->phase == PH_RECEIVED && ev != MAILROOM__AUDIT_EVENT__AUDIT_ROUTED)
@@ -358,6 +361,8 @@ static int transition(struct au_rules *R, int ev)
 		m->hotline = r->channel == MAILROOM__CHANNEL__CHANNEL_HOTLINE;
 		m->imported = r->imported;
 		m->channel = (uint8_t)r->channel;
+		m->pet_ch = r->channel == MAILROOM__CHANNEL__CHANNEL_PETITION;
+		au_pet_received(R);
 		return au_disc_received(R);
 	case MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED:
 		/* The same message, received again with new clocks; ROUTED follows. */
@@ -439,8 +444,9 @@ static int transition(struct au_rules *R, int ev)
 		m->leased_at = r->index;
 		m->holder_h = au_hash_str(R, r->actor);
 		m->token_h = au_hash_bytes(R, r->lease_token_hash.data, r->lease_token_hash.len);
-		/* Taking a message acknowledges it, except a 12345 order: SIGNED does. */
-		if (!m->hotline)
+		/* Taking a message acknowledges it, except a 12345 order (SIGNED
+		 * does) and a petition (its acceptance notice or answer does). */
+		if (!m->hotline && !m->pet_ch)
 			m->acked = 1;
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_LEASE_RENEWED:
@@ -571,7 +577,8 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 		return AU_EXIT_OK;
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
-	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && !later_event(ev)))
+	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && !later_event(ev) &&
+	     !au_pet_event(ev)))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");

@@ -61,6 +61,10 @@ struct mstate {
 	uint8_t channel;           /* of RECEIVED */
 	uint8_t referred;          /* REFERRED away: closed */
 	uint8_t referral_new;      /* opened by a referral another message's REFERRED names */
+	uint8_t pet_ch;            /* a petition: LEASED does not acknowledge it */
+	uint8_t pet;               /* a transferred petition's stage (au_pet.c), 0 otherwise */
+	uint8_t pet_ext;           /* its extension was given */
+	int64_t pet_answered;      /* its latest answer */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;
 	uint64_t queue_h, holder_h, token_h;
@@ -135,6 +139,12 @@ int au_referred(struct au_rules *R);
  * when the record is none of theirs. */
 int au_case_record(struct au_rules *R, int ev, int *handled);
 int au_case_answer(struct au_rules *R);
+
+/* Transferred petitions (au_pet.c): RECEIVED, then their steps, as
+ * au_disc_record. au_pet_event: ev is one of the petition events. */
+void au_pet_received(struct au_rules *R);
+int au_pet_record(struct au_rules *R, int ev, int *handled);
+int au_pet_event(int ev);
 
 /* A finding about the current message, prefixed with its id; returns
  * cls. */

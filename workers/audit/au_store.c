@@ -58,6 +58,11 @@ static const struct evrule {
 	[EV(FEE_NOTICE)] = {0, T_NOTICE, 0},
 	[EV(CORRECTION_RECEIVED)] = {0, 0, B(T_NOTICE)},
 	[EV(FEE_PAID)] = {0, 0, B(T_NOTICE)},
+	/* A petition's notice of not accepting it and its answers are its
+	 * reply; a review reopens it with the last answer kept. */
+	[EV(PETITION_NOT_ACCEPTED)] = {ST(REPLIED), T_REPLY, 0},
+	[EV(PETITION_ANSWERED)] = {ST(REPLIED), T_REPLY, 0},
+	[EV(PETITION_REVIEW)] = {ST(QUEUED), 0, 0},
 	/* The connector's notes (router/rt_outbox.c) carry no queue or due. */
 	[EV(OUTBOX_DEAD)] = {0, 0, 0, 1},
 	[EV(OUTBOX_REQUEUED)] = {0, 0, 0, 1},

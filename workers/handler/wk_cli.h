@@ -59,6 +59,9 @@ typedef uint64_t wk_optset;
 
 /* The long name of one option bit, without its dashes (wk_main.c). */
 const char *wk_opt_name(wk_optset bit);
+#define WK_O_PETITION                                                                   \
+	(WK_O_TEXT | WK_O_NDAYS | WK_O_APPROVER | WK_O_REASON | WK_O_DATE | WK_O_LEASE |     \
+	 WK_O_STATE)
 
 struct wk_opts {
 	const char *conf;          /* NULL: WK_DEFAULT_CONF, missing file allowed */
@@ -150,6 +153,9 @@ int wk_cmd_assists(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);
+
+/* Transferred petitions (wk_petition.c): petition STEP ID. */
+int wk_cmd_petition(struct wk_ctx *x);
 
 /* 12345 orders (wk_hotline.c). */
 int wk_cmd_sign(struct wk_ctx *x);

@@ -64,6 +64,8 @@ static const struct wk_cmd cmds[] = {
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
+	{"petition", wk_cmd_petition, WK_O_PETITION, 2,
+	 "--key FILE petition STEP ID [OPTIONS]   (steps: workers/README.md)"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
 

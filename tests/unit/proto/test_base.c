@@ -337,6 +337,47 @@ Test(base, config_reads_routes_handlers_and_policy)
 	cr_assert_not(pb_conf_queue_known(&c, "nowhere"));
 }
 
+/* 信访工作条例 counts calendar days: 15 to notify, 60 to answer, one
+ * extension of 30, 30 for a review; "Nd" sets them, and the petition
+ * system's apps sit beside the 12345 platform's. */
+Test(base, config_petition_calendar_days_and_apps)
+{
+	struct pb_conf c;
+	char err[256];
+	const char *text = "[policy]\npetition.reply = 45d\npetition.review = 20d\n"
+	                   "[petition.app.xfj]\nsecret_file = /tmp/xfj.secret\n"
+	                   "[hotline.app.gd]\nsecret_file = /tmp/gd.secret\n";
+	char *path;
+
+	cr_assert_eq(pb_conf_load(NULL, &c, err, sizeof(err)), PB_OK);
+	cr_expect_eq(c.policy.ack[PB_CH_PETITION].days, 15);
+	cr_expect_eq(c.policy.ack[PB_CH_PETITION].hours, 0);
+	cr_expect_eq(c.policy.ack[PB_CH_PETITION].working_days, 0);
+	cr_expect_eq(c.policy.reply[PB_CH_PETITION].days, 60);
+	cr_expect_eq(c.policy.extend_max[PB_CH_PETITION], 30);
+	cr_expect_eq(c.policy.extend_times[PB_CH_PETITION], 1);
+	cr_expect_eq(c.policy.petition_review.days, 30);
+	path = write_tmp(text);
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
+	unlink(path);
+	cr_expect_eq(c.policy.reply[PB_CH_PETITION].days, 45);
+	cr_expect_eq(c.policy.petition_review.days, 20);
+	cr_assert_eq(c.npetition_apps, 1);
+	cr_expect_str_eq(c.petition_apps[0].app_id, "xfj");
+	cr_expect_str_eq(c.petition_apps[0].secret_file, "/tmp/xfj.secret");
+	cr_assert_eq(c.nhotline_apps, 1);
+	cr_expect_str_eq(c.hotline_apps[0].app_id, "gd");
+	/* "5wd" stays working days; "0d" is no span. */
+	path = write_tmp("[policy]\npetition.reply = 5wd\n");
+	cr_assert_eq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK, "%s", err);
+	unlink(path);
+	cr_expect_eq(c.policy.reply[PB_CH_PETITION].working_days, 5);
+	cr_expect_eq(c.policy.reply[PB_CH_PETITION].days, 0);
+	path = write_tmp("[policy]\npetition.reply = 0d\n");
+	cr_expect_neq(pb_conf_load(path, &c, err, sizeof(err)), PB_OK);
+	unlink(path);
+}
+
 /* The 12345 connector's key on both sides: the router's list and the
  * connector's own key file. */
 Test(base, config_reads_connectors_and_dispatcher)

@@ -165,6 +165,9 @@ void tl_compute(const struct tl_store *s, Mailroom__Clock *c)
 
 	if (c->hours > 0) {
 		c->computed_due_ms = c->started_ms + (int64_t)c->hours * HOUR_MS + c->paused_ms;
+	} else if (c->calendar_days > 0) {
+		c->computed_due_ms = cal_end_of_day_ms(pb_day_of_ms(c->started_ms) + c->calendar_days +
+		                                       c->extended_days + c->paused_days);
 	} else {
 		int n = c->working_days + c->extended_days + c->paused_days;
 		int32_t d0 = pb_day_of_ms(c->started_ms);
@@ -257,6 +260,9 @@ static const struct {
 	[EVT(FEE_PAID)] = {0, 0, 1, 0},
 	[EVT(MERGED)] = {STS(CLOSED), 0, 0, 0},
 	[EVT(UNMERGED)] = {STS(QUEUED), 0, 0, 1},
+	[EVT(PETITION_NOT_ACCEPTED)] = {STS(REPLIED), TX_ANSWER, 0, 0},
+	[EVT(PETITION_ANSWERED)] = {STS(REPLIED), TX_ANSWER, 0, 0},
+	[EVT(PETITION_REVIEW)] = {STS(QUEUED), 0, 0, 0},
 };
 
 static const char *const texts[] = {
