@@ -212,6 +212,7 @@ enum gw_route {
 	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
 	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
 	GW_R_OTHER,
+	GW_R_RATING,      /* POST /v1/messages/{tracking_code}/rating */
 	GW_R_COUNT
 };
 
@@ -384,6 +385,8 @@ enum MHD_Result gw_unavailable(struct gw_req *r, const char *message);
 enum MHD_Result gw_post_message(struct gw_req *r);
 enum MHD_Result gw_post_disclosure(struct gw_req *r);
 enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
+/* POST /v1/messages/{code}/rating with the access key (gw_routes.c). */
+enum MHD_Result gw_post_rating(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
 enum MHD_Result gw_healthz(struct gw_req *r);
 enum MHD_Result gw_metrics_page(struct gw_req *r);

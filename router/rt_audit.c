@@ -33,6 +33,7 @@ static const uint8_t detail_is_code[] = {
 	[MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE] = 1,
 	[MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_ADDED] = 1,       /* queue names (config), "supervise" */
 	[MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_REMOVED] = 1,
+	[MAILROOM__AUDIT_EVENT__AUDIT_VETO_ALERT] = 1,          /* the days: [rating] veto_days */
 };
 
 /* A record's free texts, moved out of it for the time of the append. */

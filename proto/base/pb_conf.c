@@ -102,6 +102,11 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->disc_fee_days = 20;
 	c->disc_repeat_window_days = 365;
 	c->disc_repeat_permille = 500;
+	copy(c->callback_queue, PB_NAME_MAX, "callback");
+	c->callback_days = 15;
+	c->rating_invite_days = 3;
+	c->veto_days = 60;
+	c->veto_days_2 = 80;
 	for (int i = 1; i < PB_CH_COUNT; i++)
 		copy(c->default_queue[i], PB_NAME_MAX, "general");
 	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");
@@ -411,6 +416,7 @@ static const struct kv_str str_keys[] = {
 	S("hotline", "app_secret_file", hotline_app_secret_file),
 	S("hotline", "key_file", hotline_key_file),
 	S("route", "dispatcher", dispatcher_queue),
+	S("rating", "callback_queue", callback_queue),
 	S("hotline", "unit", hotline_unit),
 };
 #undef S
@@ -466,6 +472,10 @@ static const struct kv_int int_keys[] = {
 	I("disclosure", "fee_days", 1, 120, disc_fee_days),
 	I("disclosure", "repeat_window_days", 0, 3660, disc_repeat_window_days),
 	I("disclosure", "repeat_permille", 1, 1000, disc_repeat_permille),
+	I("rating", "callback_days", 1, 60, callback_days),
+	I("rating", "invite_after_days", 1, 60, rating_invite_days),
+	I("rating", "veto_days", 1, 3650, veto_days),
+	I("rating", "veto_days_2", 1, 3650, veto_days_2),
 };
 #undef I
 #undef Z

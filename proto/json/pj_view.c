@@ -325,6 +325,18 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 	if (v->due_recomputed_ms)
 		put(&b, "due_recomputed_at", time_json(v->due_recomputed_ms));
 	put(&b, "reply", reply_json(v));
+	if (v->rating)
+		put(&b, "rating", json_pack("{s:s?, s:o}", "level", pj_rating_name(v->rating),
+		                            "rated_at", time_json(v->rated_ms)));
+	if (v->published)
+		put(&b, "published", json_true());
+	if (who == PJ_HANDLER && v->callback)
+		put(&b, "callback", json_pack("{s:s?, s:o, s:o, s:b, s:b, s:b}", "queue",
+		                              v->callback->queue, "due_at",
+		                              time_json(v->callback->due_ms), "done_at",
+		                              time_json(v->callback->done_ms), "reached",
+		                              v->callback->reached, "resolved", v->callback->resolved,
+		                              "reopen", v->callback->reopen));
 	if (who == PJ_HANDLER) {
 		put(&b, "body", str(v->body));
 		put(&b, "category", opt_str(v->category));

@@ -305,9 +305,11 @@ static int transition(struct au_rules *R, int ev)
 	if (m->phase == PH_REPLIED && ev != MAILROOM__AUDIT_EVENT__AUDIT_DUPLICATE &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REDISPATCHED && ev != MAILROOM__AUDIT_EVENT__AUDIT_REVOKED &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
-	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED)
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED && !au_after_answered_ok(ev))
 		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
+	if (au_after_event(ev))
+		return au_after_record(R, ev);
 	switch (ev) {
 	case MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED:
 		if (m->phase != PH_NEW)
@@ -519,7 +521,7 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
 	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
-	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH))
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH && !au_after_event(ev)))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");
@@ -527,7 +529,9 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 		return -1;
 	if ((cls = imported(R)))
 		return cls;
-	if (r->clock && (r->clock->kind == ST_CLOCK_ACK || r->clock->kind == ST_CLOCK_REPLY))
+	/* A re-opened message's new reply clock starts at the re-opening. */
+	if (r->clock && (r->clock->kind == ST_CLOCK_ACK || r->clock->kind == ST_CLOCK_REPLY) &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REOPENED)
 		first = !R->m->clk[r->clock->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY].seen;
 	if ((cls = transition(R, ev)))
 		return cls;
