@@ -402,6 +402,18 @@ int gw_limited(struct gw_req *r, int lookup);
 struct gw_page;
 enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method);
 enum MHD_Result gw_page_answer(struct gw_req *r);
+/* The page layout, for gw_public.c (r->page set by gw_page). */
+struct gw_buf;
+void gw_page_head(struct gw_buf *b, struct gw_req *r, const char *title, const char *back);
+void gw_page_foot(struct gw_buf *b);
+enum MHD_Result gw_page_send(struct gw_req *r, unsigned status, struct gw_buf *b);
+enum MHD_Result gw_page_simple(struct gw_req *r, unsigned status, const char *title,
+                               const char *text);
+void gw_page_date(int64_t ms, char *buf, size_t len);   /* "2026年12月7日" */
+/* The public pages (gw_public.c): /answers, /answers/{id} and /stats ask
+ * the router; the answer comes back to gw_public_answer. */
+enum MHD_Result gw_public_page(struct gw_req *r, const char *url);
+enum MHD_Result gw_public_answer(struct gw_req *r);
 void gw_page_free(struct gw_page *p);
 /* Derives the page key and the stylesheet's path from the gateway secret. */
 void gw_pages_init(struct gw *g, const uint8_t *secret, size_t len);

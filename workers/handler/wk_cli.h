@@ -40,6 +40,13 @@ enum {
 	WK_O_DECIDED = 1 << 23,
 	WK_O_CONFIRM = 1 << 24,
 	WK_O_DISMISS = 1 << 25,
+	/* after the answer (wk_after.c) */
+	WK_O_REACHED = 1 << 26,
+	WK_O_RESOLVED = 1 << 27,
+	WK_O_REOPEN = 1 << 28,
+	WK_O_NOTE = 1 << 29,
+	WK_O_SUBJECT = 1 << 30,
+	WK_O_BODY_FILE = 1u << 31,
 };
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
@@ -73,6 +80,10 @@ struct wk_opts {
 	const char *filed;
 	const char *result;
 	const char *decided;
+	const char *reached, *resolved, *reopen;   /* yes | no */
+	const char *note;
+	const char *subject;
+	const char *body_file;
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -113,6 +124,12 @@ int wk_cmd_restart(struct wk_ctx *x);
 
 /* Whole working days, 1-366, digits only (wk_clock.c). */
 int wk_parse_days(const char *s, int32_t *out);
+
+/* After the answer (wk_after.c): callback CODE|ID, publish CODE|ID,
+ * unpublish CODE|ID. */
+int wk_cmd_callback(struct wk_ctx *x);
+int wk_cmd_publish(struct wk_ctx *x);
+int wk_cmd_unpublish(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

@@ -42,6 +42,11 @@ static const struct wk_cmd cmds[] = {
 	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
 	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
+	{"callback", wk_cmd_callback, WK_O_REACHED | WK_O_RESOLVED | WK_O_REOPEN | WK_O_NOTE, 1,
+	 "--key FILE callback CODE|ID --reached yes|no --resolved yes|no --reopen yes|no [--note TEXT]"},
+	{"publish", wk_cmd_publish, WK_O_SUBJECT | WK_O_BODY_FILE, 1,
+	 "--key FILE publish CODE|ID --subject TEXT --body-file FILE"},
+	{"unpublish", wk_cmd_unpublish, WK_O_REASON, 1, "--key FILE unpublish CODE|ID --reason TEXT"},
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
 };
@@ -77,6 +82,12 @@ static const struct option longopts[] = {
 	{"decided", required_argument, NULL, 266},
 	{"confirm", no_argument, NULL, 267},
 	{"dismiss", no_argument, NULL, 268},
+	{"reached", required_argument, NULL, 269},
+	{"resolved", required_argument, NULL, 270},
+	{"reopen", required_argument, NULL, 271},
+	{"note", required_argument, NULL, 272},
+	{"subject", required_argument, NULL, 273},
+	{"body-file", required_argument, NULL, 274},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -215,11 +226,13 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 	                              "--approver", "--received-at", "--reason-code", "--until",
 	                              "--date", "--evidence", "--party", "--days", "--outcome",
 	                              "--legal-basis", "--kind", "--case-no", "--filed", "--result",
-	                              "--decided", "--confirm", "--dismiss"};
+	                              "--decided", "--confirm", "--dismiss", "--reached",
+	                              "--resolved", "--reopen", "--note", "--subject", "--body-file"};
 	/* The disclosure options, from 256 on, in the same order. */
 	const char **disc[] = {&o->date, &o->evidence, &o->party, &o->ndays, &o->outcome,
 	                       &o->legal_basis, &o->kind, &o->case_no, &o->filed, &o->result,
-	                       &o->decided, NULL, NULL};
+	                       &o->decided, NULL, NULL, &o->reached, &o->resolved, &o->reopen,
+	                       &o->note, &o->subject, &o->body_file};
 	int ch;
 
 	opterr = 0;
