@@ -777,16 +777,16 @@ static void rating_form(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
 	gw_html(b, p->code);
 	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
 	gw_html(b, seal);
-	gw_buf_str(b, "\">\n<fieldset>\n<legend>您对这次答复满意吗？（必填）</legend>\n");
+	gw_buf_str(b, "\">\n<div class=\"field\"><fieldset>\n<legend>您对这次答复满意吗？<span class=\"req\">（必填）</span></legend>\n");
 	for (size_t i = 0; level_opts[i].value; i++) {
-		gw_buf_fmt(b, "<div class=\"choice\"><input type=\"radio\" name=\"level\" id=\"level-%zu\" value=\"", i);
+		gw_buf_fmt(b, "<label class=\"choice\"><input type=\"radio\" name=\"level\" id=\"level-%zu\" value=\"", i);
 		gw_html(b, level_opts[i].value);
-		gw_buf_fmt(b, "\" required><label for=\"level-%zu\">", i);
+		gw_buf_str(b, "\" required> ");
 		gw_html(b, level_opts[i].label);
-		gw_buf_str(b, "</label></div>\n");
+		gw_buf_str(b, "</label>\n");
 	}
-	gw_buf_str(b, "</fieldset>\n<label for=\"comment\">意见（选填，最多 500 字）</label>\n"
-	              "<textarea id=\"comment\" name=\"comment\" rows=\"4\" maxlength=\"500\"></textarea>\n"
+	gw_buf_str(b, "</fieldset></div>\n<div class=\"field\"><label for=\"comment\">意见<span class=\"opt\">（选填，最多 500 字）</span></label>\n"
+	              "<textarea id=\"comment\" name=\"comment\" rows=\"4\" maxlength=\"500\"></textarea></div>\n"
 	              "<button type=\"submit\">提交评价</button>\n</form>\n");
 }
 

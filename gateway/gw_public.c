@@ -183,16 +183,18 @@ static enum MHD_Result stats(struct gw_req *r, const Mailroom__AnswersResp *ar)
 			else
 				snprintf(c2, sizeof(c2), "—");
 			percent(c3, sizeof(c3), m->satisfied, m->rated);
+			/* data-label: a narrow screen shows each cell under its name */
 			gw_buf_str(&b, "<tr><th scope=\"row\">");
 			gw_html(&b, m->month);
-			gw_buf_str(&b, "</th><td>");
+			gw_buf_str(&b, "</th><td data-label=\"渠道\">");
 			gw_html(&b, channel_name(m->channel));
-			gw_buf_fmt(&b, "</td><td>%llu</td><td>%llu</td><td>", (unsigned long long)m->received,
-			           (unsigned long long)m->answered);
+			gw_buf_fmt(&b, "</td><td data-label=\"收到\">%llu</td><td data-label=\"已答复\">%llu</td>"
+			               "<td data-label=\"按期答复\">",
+			           (unsigned long long)m->received, (unsigned long long)m->answered);
 			gw_html(&b, c1);
-			gw_buf_str(&b, "</td><td>");
+			gw_buf_str(&b, "</td><td data-label=\"平均答复天数\">");
 			gw_html(&b, c2);
-			gw_buf_str(&b, "</td><td>");
+			gw_buf_str(&b, "</td><td data-label=\"满意率\">");
 			gw_html(&b, c3);
 			gw_buf_str(&b, "</td></tr>\n");
 		}
