@@ -527,7 +527,6 @@ async function act(form) {
   try {
     const doc = await call("POST", `/api/v1/messages/${current.id}/${spec.path}`, body(form, spec));
     form.reset();
-    say(spec.done);
     if (doc.message.status !== "leased") current.lease = null;
     if (myQueues.includes(doc.message.queue)) await detail();
     else {
@@ -535,6 +534,8 @@ async function act(form) {
       clearInterval(leaseTimer);
       $("message-box").hidden = true;
     }
+    // said once the page shows the change
+    say(spec.done);
     await refresh();
   } catch (e) {
     err.textContent = e.message;

@@ -168,6 +168,18 @@ async function run(ctx) {
 	check(await press(page, '#reply-form button[type=submit]', '已答复'), 'the reply is taken');
 	check((await page.textContent('#message')).includes('已答复'), 'the message shows as replied');
 
+	// Publish: the original beside the copy; the contact refused, then a clean copy taken.
+	check(await page.isVisible('#publish-form'), 'an answered message offers publishing');
+	const orig = await page.textContent('#orig-body');
+	check(orig.length > 0 && await page.inputValue('#pub-body') === orig, 'the original is shown beside its editable copy');
+	await page.fill('#pub-body', `${orig}（来信人王五）`);
+	await page.click('#publish-form button[type=submit]');
+	check(await until(async () => (await page.textContent('#publish-form .err')).includes('姓名')), 'the contact in the copy is refused');
+	await page.fill('#pub-body', orig.replace(/王五|13900139000/g, ''));
+	check(await press(page, '#publish-form button[type=submit]', '已公开'), 'the redacted copy is published');
+	check(await page.isVisible('#unpublish-form'), 'a published answer can be withdrawn');
+	await look(page, 'message-published');
+
 	// Pull, transfer, then extend the transferred message.
 	check(await pull(page, queue), 'the browser pulls another message');
 	const moved = await heading(page);
@@ -233,6 +245,9 @@ async function run(ctx) {
 	}
 	check(lateAfter === lateBefore + 1, `the overdue count moves (${lateBefore} → ${lateAfter})`);
 	check(/%/.test(await page.textContent('#departments')), 'the on-time rates are shown');
+	// Unanswered since September: past the veto line, both alerts written.
+	check((await page.textContent('#veto')).includes('80 天'), 'the old letter is on the veto list');
+	check(!await page.isVisible('#veto-none'), 'the veto list is not empty');
 	await look(page, 'supervise');
 	const lateRow = '#items tr.overdue, #items tr.seriously_overdue';
 	const lateCode = (await page.textContent(`${lateRow} >> nth=0 >> td >> nth=0`)).trim();
