@@ -115,6 +115,38 @@ static int count(const char *code, const char *ev)
 	return n;
 }
 
+/* report channels' satisfaction row of queue and channel mailbox, today. */
+static json_t *sat_row(const char *queue)
+{
+	char *out = NULL, day[16];
+	time_t t = time(NULL) + 8 * 3600;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+	int rc = mr_audit_cmd(&env, &out, "report", "channels", "--from", day, "--to", day, "--format",
+	                      "json", "--calendars", MR_SOURCE_DIR "/deploy/calendars", NULL);
+	cr_assert_eq(rc, 0, "report: exit %d: %s", rc, out ? out : "");
+	json_t *j = it_json_text(out), *r, *found = NULL;
+	size_t i;
+	free(out);
+	json_array_foreach(json_object_get(j, "satisfaction"), i, r)
+	{
+		const char *q = json_string_value(json_object_get(r, "queue"));
+		const char *c = json_string_value(json_object_get(r, "channel"));
+		if (q && c && strcmp(q, queue) == 0 && strcmp(c, "mailbox") == 0)
+			found = json_incref(r);
+	}
+	json_decref(j);
+	cr_assert_not_null(found, "no satisfaction row for %s", queue);
+	return found;
+}
+
+static long num(json_t *j, const char *k)
+{
+	return (long)json_integer_value(json_object_get(j, k));
+}
+
 Test(rating, once_after_the_answer_and_the_callback_reopens, .init = it_init, .fini = it_fini,
      .timeout = 120)
 {
@@ -176,6 +208,14 @@ Test(rating, once_after_the_answer_and_the_callback_reopens, .init = it_init, .f
 	cr_expect_eq(count(code, "CALLBACK_DONE"), 1);
 	cr_expect_eq(count(code, "REOPENED"), 1);
 	cr_expect_eq(count(code, "REPLIED"), 2);
+	json_t *row = sat_row("roads");
+	cr_expect_eq(num(row, "rated"), 1);
+	cr_expect_eq(num(row, "satisfied"), 0);
+	cr_expect_eq(num(row, "callbacks_owed"), 1, "a bad rating under a name");
+	cr_expect_eq(num(row, "callbacks_done"), 1);
+	cr_expect_eq(num(row, "callbacks_on_time"), 1);
+	cr_expect_eq(num(row, "reopened"), 1);
+	json_decref(row);
 	verify();
 	IT_DOWN();
 }
@@ -195,6 +235,11 @@ Test(rating, a_good_rating_opens_no_callback, .init = it_init, .fini = it_fini, 
 	cr_expect_eq(rc, 7, "no call-back to record: exit %d: %s", rc, out ? out : "");
 	free(out);
 	cr_expect_eq(count(code, "CALLBACK_OPENED"), 0);
+	json_t *row = sat_row("roads");
+	cr_expect_eq(num(row, "rated"), 1);
+	cr_expect_eq(num(row, "satisfied"), 1);
+	cr_expect_eq(num(row, "callbacks_owed"), 0);
+	json_decref(row);
 	verify();
 	IT_DOWN();
 }
