@@ -199,6 +199,8 @@ int rt_op_rate(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_callback(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_callbacks(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* 4 不满意 and 5 非常不满意 open a call-back. */
 int rt_rating_bad(uint32_t level);
 /* A handler's message by id, else by tracking code. */

@@ -48,6 +48,7 @@ static const struct rt_optab_row optab[] = {
 	ROW(ANSWERS, 0, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_answers),
 	ROW(CALLBACK, 1, H, RT_RIGHT_NONE, rt_op_callback),
 	ROW(PUBLISH, 1, H, RT_RIGHT_NONE, rt_op_publish),
+	ROW(CALLBACKS, 0, H, RT_RIGHT_NONE, rt_op_callbacks),
 };
 
 #undef ROW

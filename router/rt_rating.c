@@ -215,6 +215,93 @@ int rt_op_callback(struct rt_core *core, st_txn *t, const struct rt_principal *w
 	return PB_OK;
 }
 
+/* ------------------------------------------------- open call-backs -- */
+
+struct open_cbs {
+	const struct pb_handler *h;
+	struct rt_result *res;
+	Mailroom__SupervisedItem **v;
+	size_t n, cap;
+	int failed;
+};
+
+static int collect_cb(const Mailroom__StoredMessage *m, void *arg)
+{
+	struct open_cbs *o = arg;
+	const Mailroom__CallbackTask *cb = m->callback;
+
+	if (!cb || cb->done_ms || m->id.len != PB_ID_LEN ||
+	    (!pb_handler_may(o->h, cb->queue) && !pb_handler_may(o->h, m->queue)))
+		return 0;
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 16;
+		Mailroom__SupervisedItem **p = realloc(o->v, cap * sizeof(*p));
+		if (!p)
+			goto fail;
+		o->v = p;
+		o->cap = cap;
+	}
+	/* m is freed after this call: the item keeps copies, owned by res */
+	Mailroom__SupervisedItem *it = rt_own(o->res, malloc(sizeof(*it)), RT_OWN_FREE);
+	char *code = rt_own(o->res, strdup(m->tracking_code ? m->tracking_code : ""), RT_OWN_FREE);
+	char *queue = rt_own(o->res, strdup(m->queue ? m->queue : ""), RT_OWN_FREE);
+	uint8_t *id = rt_own(o->res, malloc(PB_ID_LEN), RT_OWN_FREE);
+	if (!it || !code || !queue || !id)
+		goto fail;
+	memcpy(id, m->id.data, PB_ID_LEN);
+	mailroom__supervised_item__init(it);
+	it->id.data = id;
+	it->id.len = PB_ID_LEN;
+	it->tracking_code = code;
+	it->queue = queue;
+	it->channel = m->channel;
+	it->status = m->status;
+	it->received_ms = m->received_ms;
+	it->callback_due_ms = cb->due_ms;
+	it->rating = m->rating;
+	o->v[o->n++] = it;
+	return 0;
+fail:
+	o->failed = 1;
+	return 1;
+}
+
+static int earliest_due(const void *a, const void *b)
+{
+	const Mailroom__SupervisedItem *x = *(Mailroom__SupervisedItem *const *)a;
+	const Mailroom__SupervisedItem *y = *(Mailroom__SupervisedItem *const *)b;
+
+	return (x->callback_due_ms > y->callback_due_ms) - (x->callback_due_ms < y->callback_due_ms);
+}
+
+int rt_op_callbacks(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	Mailroom__CallbacksResp *cr = rt_own(res, malloc(sizeof(*cr)), RT_OWN_FREE);
+	struct open_cbs o = {.h = who->handler, .res = res};
+	int rc;
+
+	(void)core;
+	(void)req;
+	(void)now_ms;
+	if (!cr)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__callbacks_resp__init(cr);
+	rc = st_msg_each(t, collect_cb, &o);
+	if (o.v && !rt_own(res, o.v, RT_OWN_FREE))
+		o.failed = 1;
+	if (rc || o.failed)
+		return rt_fail(res, rc ? rc : PB_ENOMEM, pb_err_name(rc ? rc : PB_ENOMEM),
+		               "cannot read the messages");
+	if (o.n)
+		qsort(o.v, o.n, sizeof(*o.v), earliest_due);
+	cr->items = o.v;
+	cr->n_items = o.n;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_CALLBACKS;
+	res->resp.callbacks = cr;
+	return PB_OK;
+}
+
 /* ------------------------------------------------------------ timers -- */
 
 static int veto_fire(struct rt_core *core, st_txn *t, struct rt_result *res,

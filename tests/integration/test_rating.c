@@ -182,6 +182,18 @@ Test(rating, once_after_the_answer_and_the_callback_reopens, .init = it_init, .f
 	expect_error(resp, "already_rated");
 	free(resp);
 
+	/* The call-back queue's handler sees it open. */
+	rc = HCMD(1, &out, "callbacks");
+	cr_assert_eq(rc, 0, "callbacks: exit %d: %s", rc, out ? out : "");
+	j = it_json_text(out);
+	cr_expect_str_eq(it_str(json_array_get(json_object_get(j, "callbacks"), 0), "tracking_code")
+	                     ? it_str(json_array_get(json_object_get(j, "callbacks"), 0), "tracking_code")
+	                     : "",
+	                 code, "%s", out);
+	cr_expect_eq(json_array_size(json_object_get(j, "callbacks")), 1);
+	json_decref(j);
+	free(out);
+
 	/* The call-back, by the message's department (or the call-back queue's handler). */
 	rc = HCMD(0, &out, "callback", code, "--reached", "yes", "--resolved", "no", "--reopen", "yes");
 	cr_expect_eq(rc, 0, "the message's own department may call back: exit %d: %s", rc, out);
@@ -190,6 +202,11 @@ Test(rating, once_after_the_answer_and_the_callback_reopens, .init = it_init, .f
 	rc = HCMD(1, &out, "callback", code, "--reached", "yes", "--resolved", "no", "--reopen", "yes");
 	cr_expect_eq(rc, 7, "a second call-back: exit %d: %s", rc, out ? out : "");
 	expect_error(out, "no_callback");
+	free(out);
+	cr_assert_eq(HCMD(1, &out, "callbacks"), 0);
+	j = it_json_text(out);
+	cr_expect_eq(json_array_size(json_object_get(j, "callbacks")), 0, "recorded: not open: %s", out);
+	json_decref(j);
 	free(out);
 
 	/* Re-opened: queued in roads again, a new reply deadline, answered again. */

@@ -7,6 +7,7 @@
 #include "pb_conf.h"
 #include "pb_err.h"
 #include "pb_id.h"
+#include "pb_time.h"
 #include "pj.h"
 
 #include <stdio.h>
@@ -135,4 +136,37 @@ int wk_cmd_unpublish(struct wk_ctx *x)
 	req.op_case = MAILROOM__REQUEST__OP_PUBLISH;
 	req.publish = &p;
 	return send(x, &req, MAILROOM__RESPONSE__RESULT_PUBLISH);
+}
+
+/* The open call-backs this handler may record, the earliest due first. */
+int wk_cmd_callbacks(struct wk_ctx *x)
+{
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	Mailroom__CallbacksReq c = MAILROOM__CALLBACKS_REQ__INIT;
+	Mailroom__Response *r;
+	json_t *list;
+	char id[PB_ID_TEXT_LEN + 1], due[40];
+	int rc;
+
+	req.op_case = MAILROOM__REQUEST__OP_CALLBACKS;
+	req.callbacks = &c;
+	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_CALLBACKS, &r)))
+		return rc;
+	list = json_array();
+	for (size_t i = 0; list && r->callbacks && i < r->callbacks->n_items; i++) {
+		const Mailroom__SupervisedItem *it = r->callbacks->items[i];
+		if (it->id.len != PB_ID_LEN || pb_time_fmt(it->callback_due_ms, due, sizeof(due), 0) < 0)
+			continue;
+		pb_id_to_text(it->id.data, id);
+		if (json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s}", "id", id,
+		                                          "tracking_code", it->tracking_code, "queue",
+		                                          it->queue, "channel",
+		                                          pb_channel_name(it->channel), "rating",
+		                                          pj_rating_name(it->rating), "due_at", due))) {
+			json_decref(list);
+			list = NULL;
+		}
+	}
+	mailroom__response__free_unpacked(r, NULL);
+	return wk_emit(list ? json_pack("{s:o}", "callbacks", list) : NULL);
 }

@@ -128,6 +128,7 @@ int wk_parse_days(const char *s, int32_t *out);
 /* After the answer (wk_after.c): callback CODE|ID, publish CODE|ID,
  * unpublish CODE|ID. */
 int wk_cmd_callback(struct wk_ctx *x);
+int wk_cmd_callbacks(struct wk_ctx *x);
 int wk_cmd_publish(struct wk_ctx *x);
 int wk_cmd_unpublish(struct wk_ctx *x);
 

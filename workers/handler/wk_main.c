@@ -42,6 +42,7 @@ static const struct wk_cmd cmds[] = {
 	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
 	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
+	{"callbacks", wk_cmd_callbacks, 0, 0, "--key FILE callbacks"},
 	{"callback", wk_cmd_callback, WK_O_REACHED | WK_O_RESOLVED | WK_O_REOPEN | WK_O_NOTE, 1,
 	 "--key FILE callback CODE|ID --reached yes|no --resolved yes|no --reopen yes|no [--note TEXT]"},
 	{"publish", wk_cmd_publish, WK_O_SUBJECT | WK_O_BODY_FILE, 1,
