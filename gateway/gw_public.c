@@ -40,7 +40,12 @@ enum MHD_Result gw_public_page(struct gw_req *r, const char *url)
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	uint8_t id[PB_ID_LEN];
 	const char *q = query_of(r);
+	/* Each of these reads every message: counted as lookups. */
+	int wait = gw_limited(r, 1);
 
+	if (wait)
+		return gw_page_simple(r, MHD_HTTP_TOO_MANY_REQUESTS, "请稍后再试",
+		                      "打开得太频繁了，请稍等一分钟再试。");
 	if (strncmp(url, "/answers/", 9) == 0) {
 		if (pb_id_from_text(url + 9, id))
 			return gw_page_simple(r, MHD_HTTP_NOT_FOUND, "找不到这条公开答复",

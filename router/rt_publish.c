@@ -259,8 +259,9 @@ static int tally(const Mailroom__StoredMessage *m, void *arg)
 			if (m->clocks[i]->kind == ST_CLOCK_REPLY)
 				c = m->clocks[i];
 		ms->answered++;
-		/* A re-opened case was answered on time if its first answer was. */
-		ms->on_time += m->first_replied_ms ? 0 : (!c || !c->due_ms || answered <= c->due_ms);
+		/* A re-opened case's first clock was replaced by its new one: it
+		 * counts as answered, and on time only by that clock. */
+		ms->on_time += !c || !c->due_ms || m->replied_ms <= c->due_ms;
 		if (answered > m->received_ms)
 			ms->answer_days_sum += (uint64_t)((answered - m->received_ms) / (86400LL * 1000));
 	}
