@@ -362,7 +362,8 @@ int rt_op_answers(struct rt_core *core, st_txn *t, const struct rt_principal *wh
 		return rt_fail(res, rc ? rc : PB_ENOMEM, pb_err_name(rc ? rc : PB_ENOMEM),
 		               "cannot read the messages");
 	}
-	qsort(s.v, s.n, sizeof(*s.v), newest_first);
+	if (s.n)   /* qsort's array may not be NULL, even for none */
+		qsort(s.v, s.n, sizeof(*s.v), newest_first);
 	if (s.n > limit)
 		s.n = limit;
 	ar->answers = s.n ? rt_own(res, calloc(s.n, sizeof(*ar->answers)), RT_OWN_FREE) : NULL;
