@@ -52,28 +52,50 @@ static int shows_contact(const Mailroom__Contact *c, const char *const *texts, s
 	return 0;
 }
 
+/* An applicant's name, identity number and address count as contact too. */
+static int shows_applicant(const Mailroom__Applicant *a, const char *const *texts, size_t n)
+{
+	Mailroom__Contact c = MAILROOM__CONTACT__INIT;
+
+	c.name = a->name;
+	for (size_t i = 0; i < n; i++)
+		if (has(texts[i], a->id_number) || has(texts[i], a->address))
+			return 1;
+	return shows_contact(&c, texts, n) || (a->contact && shows_contact(a->contact, texts, n));
+}
+
 static int contact_check(struct rt_core *core, const Mailroom__StoredMessage *m,
                          const char *const *texts, size_t n, int *found)
 {
-	Mailroom__Contact *c;
+	const ProtobufCBinaryData *sealed = m->disclosure ? &m->disclosure->applicant_sealed
+	                                                  : &m->contact_sealed;
 	uint8_t *plain;
 	size_t plen;
 	int rc;
 
 	*found = 0;
-	if (!m->contact_sealed.len)
+	if (!sealed->len)
 		return PB_OK;
-	if ((rc = st_unseal(core->store, m->contact_sealed.data, m->contact_sealed.len, &plain,
-	                    &plen)))
+	if ((rc = st_unseal(core->store, sealed->data, sealed->len, &plain, &plen)))
 		return rc;
-	c = mailroom__contact__unpack(NULL, plen, plain);
+	if (m->disclosure) {
+		Mailroom__Applicant *a = mailroom__applicant__unpack(NULL, plen, plain);
+		if (a) {
+			*found = shows_applicant(a, texts, n);
+			mailroom__applicant__free_unpacked(a, NULL);
+		}
+		rc = a ? PB_OK : PB_ECORRUPT;
+	} else {
+		Mailroom__Contact *c = mailroom__contact__unpack(NULL, plen, plain);
+		if (c) {
+			*found = shows_contact(c, texts, n);
+			mailroom__contact__free_unpacked(c, NULL);
+		}
+		rc = c ? PB_OK : PB_ECORRUPT;
+	}
 	sodium_memzero(plain, plen);
 	free(plain);
-	if (!c)
-		return PB_ECORRUPT;
-	*found = shows_contact(c, texts, n);
-	mailroom__contact__free_unpacked(c, NULL);
-	return PB_OK;
+	return rc;
 }
 
 int rt_op_publish(struct rt_core *core, st_txn *t, const struct rt_principal *who,

@@ -13,7 +13,7 @@
 #include <time.h>
 
 static const struct mr_handler_spec handlers[] = {
-	{"li", "roads"},
+	{"li", "roads,disclosure"},
 	{"zhao", "callback"},
 	{"ops", "general"},
 };
@@ -428,6 +428,62 @@ Test(rating, the_veto_line_at_60_and_80_days, .init = it_init, .fini = it_fini, 
 	cr_expect(strstr(r.body, "mailroom_veto_cases{queue=\"general\",level=\"2\",days=\"80\"} 1"),
 	          "%s", r.body);
 	mr_http_free(&r);
+	verify();
+	IT_DOWN();
+}
+
+Test(rating, a_decision_is_published_without_the_applicant, .init = it_init, .fini = it_fini,
+     .timeout = 90)
+{
+	const struct mr_opts o = {.handlers = handlers, .nhandlers = 3};
+	struct mr_http r;
+	char code[40], id[40], path[600], *out = NULL;
+	FILE *f;
+	int rc;
+
+	IT_UP(&o);
+	cr_assert_eq(mr_post_disclosure(NULL, &env,
+	                                "{\"applicant\":{\"kind\":\"natural_person\",\"name\":\"" NAME "\","
+	                                "\"id_type\":\"resident_id\",\"id_number\":\"11010519491231002X\","
+	                                "\"phone\":\"" PHONE "\"},\"description\":\"申请公开本机关2024年"
+	                                "道路维修经费预算。\",\"form\":\"electronic\",\"delivery\":\"email\","
+	                                "\"submission_mode\":\"online\"}",
+	                                &r),
+	             0);
+	cr_assert_eq(r.status, 201, "HTTP %ld: %s", r.status, r.body);
+	json_t *j = it_json(&r);
+	snprintf(id, sizeof(id), "%s", it_str(j, "id"));
+	snprintf(code, sizeof(code), "%s", it_str(j, "tracking_code"));
+	json_decref(j);
+	mr_http_free(&r);
+	rc = HCMD(0, &out, "pull", "--queue", "disclosure", "--wait", "5");
+	cr_assert_eq(rc, 0, "pull: exit %d: %s", rc, out ? out : "");
+	free(out);
+	rc = HCMD(0, &out, "disclosure", "decide", id, "--outcome", "disclosed", "--text",
+	          "予以公开，见附件。");
+	cr_assert_eq(rc, 0, "decide: exit %d: %s", rc, out ? out : "");
+	free(out);
+
+	snprintf(path, sizeof(path), "%s/redacted.txt", env.dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("申请人" NAME "申请公开本机关2024年道路维修经费预算。\n", f);
+	cr_assert_eq(fclose(f), 0);
+	rc = HCMD(0, &out, "publish", code, "--subject", "道路维修经费", "--body-file", path);
+	cr_expect_eq(rc, 8, "the applicant's name: exit %d: %s", rc, out ? out : "");
+	expect_error(out, "contact_in_text");
+	free(out);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("身份证 11010519491231002X\n", f);
+	cr_assert_eq(fclose(f), 0);
+	rc = HCMD(0, &out, "publish", code, "--subject", "道路维修经费", "--body-file", path);
+	cr_expect_eq(rc, 8, "the applicant's identity number: exit %d: %s", rc, out ? out : "");
+	free(out);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("申请公开本机关2024年道路维修经费预算。\n", f);
+	cr_assert_eq(fclose(f), 0);
+	rc = HCMD(0, &out, "publish", code, "--subject", "道路维修经费", "--body-file", path);
+	cr_expect_eq(rc, 0, "publish: exit %d: %s", rc, out ? out : "");
+	free(out);
 	verify();
 	IT_DOWN();
 }
