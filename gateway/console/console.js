@@ -82,6 +82,7 @@ const ERRORS = {
 const STATUS = { queued: "待领取", leased: "办理中", replied: "已答复", closed: "已办结" };
 const CHANNEL = { mailbox: "局长信箱", consultation: "在线咨询", complaint: "监督投诉", hotline: "12345 转办", disclosure: "依申请公开" };
 const STEP = { none: "", due_soon: "将到期", overdue: "已超期", seriously_overdue: "严重超期" };
+const LEVEL = { very_satisfied: "非常满意", satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意", very_dissatisfied: "非常不满意" };
 const EVENT = {
   received: "收到", routed: "分派", leased: "领取", lease_renewed: "延长租约", lease_expired: "租约到期",
   released: "退回队列", replied: "答复", transferred: "转办", duplicate: "重复提交",
@@ -403,6 +404,12 @@ function show(m) {
   add("内容", m.body);
   if (m.contact) add("联系人", [m.contact.name, m.contact.phone, m.contact.email].filter(Boolean).join("　"));
   if (m.reply) add("答复", m.reply.text);
+  if (m.rating) add("市民评价", `${LEVEL[m.rating.level] || m.rating.level}（${time(m.rating.rated_at)}）`);
+  if (m.callback)
+    add("回访", m.callback.done_at
+      ? `${time(m.callback.done_at)} 已回访：${m.callback.reached ? "联系上" : "未联系上"}，${m.callback.resolved ? "已解决" : "未解决"}${m.callback.reopen ? "，重新办理" : ""}`
+      : `须在 ${time(m.callback.due_at)} 前回访`);
+  if (m.published) add("公开答复", "已公开");
   const h = m.hotline;
   if (h) {
     add("12345 工单", `${h.order_no}（第 ${h.dispatch_seq} 次派单）`);

@@ -193,6 +193,7 @@ async function run(ctx) {
 	await page.fill('#unpub-reason', '来信人不满意，先撤下');
 	check(await press(page, '#unpublish-form button[type=submit]', '已撤下'), 'the answer is withdrawn');
 	check(await page.isVisible('#callback-form'), 'the bad rating shows the call-back form');
+	check((await page.textContent('#message')).includes('非常不满意'), "the citizen's rating is shown");
 	await look(page, 'message-callback');
 	await page.check('#callback-form input[name=reached][value=yes]');
 	await page.check('#callback-form input[name=resolved][value=no]');
