@@ -216,6 +216,7 @@ enum gw_route {
 	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
 	GW_R_PETITION,    /* POST /v1/petition/transfers */
 	GW_R_OTHER,
+	GW_R_RATING,      /* POST /v1/messages/{tracking_code}/rating */
 	GW_R_COUNT
 };
 
@@ -390,6 +391,8 @@ enum MHD_Result gw_unavailable(struct gw_req *r, const char *message);
 enum MHD_Result gw_post_message(struct gw_req *r);
 enum MHD_Result gw_post_disclosure(struct gw_req *r);
 enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
+/* POST /v1/messages/{code}/rating with the access key (gw_routes.c). */
+enum MHD_Result gw_post_rating(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
 /* The petition system's push (gw_petition.c). */
 int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
@@ -409,6 +412,18 @@ int gw_limited(struct gw_req *r, int lookup);
 struct gw_page;
 enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method);
 enum MHD_Result gw_page_answer(struct gw_req *r);
+/* The page layout, for gw_public.c (r->page set by gw_page). */
+struct gw_buf;
+void gw_page_head(struct gw_buf *b, struct gw_req *r, const char *title, const char *back);
+void gw_page_foot(struct gw_buf *b);
+enum MHD_Result gw_page_send(struct gw_req *r, unsigned status, struct gw_buf *b);
+enum MHD_Result gw_page_simple(struct gw_req *r, unsigned status, const char *title,
+                               const char *text);
+void gw_page_date(int64_t ms, char *buf, size_t len);   /* "2026年12月7日" */
+/* The public pages (gw_public.c): /answers, /answers/{id} and /stats ask
+ * the router; the answer comes back to gw_public_answer. */
+enum MHD_Result gw_public_page(struct gw_req *r, const char *url);
+enum MHD_Result gw_public_answer(struct gw_req *r);
 void gw_page_free(struct gw_page *p);
 /* Derives the page key and the stylesheet's path from the gateway secret. */
 void gw_pages_init(struct gw *g, const uint8_t *secret, size_t len);

@@ -147,6 +147,47 @@ static json_t *queue_list(Mailroom__QueueInfo **q, size_t n)
 
 static json_t *time_or_null(int64_t ms);
 
+/* Unanswered past the veto line (单项否决): every one, the oldest first as
+ * the router lists them. */
+static json_t *veto_list(const Mailroom__SuperviseResp *s)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < s->n_veto; i++) {
+		const Mailroom__SupervisedItem *it = s->veto[i];
+		char id[PB_ID_TEXT_LEN + 1] = "";
+		if (it->id.len == PB_ID_LEN)
+			pb_id_to_text(it->id.data, id);
+		if (json_array_append_new(
+			    a, json_pack("{s:s,s:s,s:s,s:s,s:o*,s:I}", "id", id, "tracking_code",
+			                 it->tracking_code, "department", it->queue, "channel",
+			                 pb_channel_name(it->channel), "received_at",
+			                 time_or_null(it->received_ms), "alerts", (json_int_t)it->step))) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+/* The satisfaction figures of one row (workers/README.md, "Ratings"). */
+static json_t *with_rating(json_t *o, const Mailroom__QueueSupervision *q)
+{
+	json_t *r = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "rated", (json_int_t)q->rated, "satisfied",
+	                      (json_int_t)q->satisfied, "callbacks_owed",
+	                      (json_int_t)q->callbacks_owed, "callbacks_done",
+	                      (json_int_t)q->callbacks_done, "callbacks_on_time",
+	                      (json_int_t)q->callbacks_on_time, "reopened", (json_int_t)q->reopened);
+	int bad = !o || !r || json_object_update(o, r);
+
+	json_decref(r);
+	if (bad) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* The counts per department and channel, and the open messages to open
  * a trail from. */
 static json_t *supervision(const Mailroom__SuperviseResp *s)
@@ -156,7 +197,7 @@ static json_t *supervision(const Mailroom__SuperviseResp *s)
 	for (size_t i = 0; a && i < s->n_queues; i++) {
 		const Mailroom__QueueSupervision *q = s->queues[i];
 		if (json_array_append_new(
-			    a, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "department", q->queue,
+			    a, with_rating(json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "department", q->queue,
 			                 "channel", pb_channel_name(q->channel), "open", (json_int_t)q->open,
 			                 "due_soon", (json_int_t)q->due_soon, "overdue",
 			                 (json_int_t)q->overdue, "seriously_overdue",
@@ -164,7 +205,7 @@ static json_t *supervision(const Mailroom__SuperviseResp *s)
 			                 (json_int_t)q->month_answered, "month_on_time",
 			                 (json_int_t)q->month_on_time, "year_answered",
 			                 (json_int_t)q->year_answered, "year_on_time",
-			                 (json_int_t)q->year_on_time))) {
+			                 (json_int_t)q->year_on_time), q))) {
 			json_decref(a);
 			return NULL;
 		}
@@ -187,12 +228,14 @@ static json_t *supervision(const Mailroom__SuperviseResp *s)
 			items = NULL;
 		}
 	}
-	if (!items) {
+	json_t *veto = items ? veto_list(s) : NULL;
+	if (!items || !veto) {
 		json_decref(a);
+		json_decref(items);
 		return NULL;
 	}
-	return json_pack("{s:o*,s:o*,s:b}", "departments", a, "items", items, "items_partial",
-	                 s->items_partial);
+	return json_pack("{s:o*,s:o*,s:b,s:o*}", "departments", a, "items", items, "items_partial",
+	                 s->items_partial, "veto", veto);
 }
 
 static json_t *handler_list(const Mailroom__HandlerList *l)
@@ -317,6 +360,10 @@ static json_t *result_json(const Mailroom__Response *r)
 		return json_pack("{s:o*}", "message", view(r->petition));
 	case MAILROOM__RESPONSE__RESULT_DETAIL:
 		return json_pack("{s:o*}", "message", detail(r->detail));
+	case MAILROOM__RESPONSE__RESULT_CALLBACK:
+		return json_pack("{s:o*}", "message", view(r->callback));
+	case MAILROOM__RESPONSE__RESULT_PUBLISH:
+		return json_pack("{s:o*}", "message", view(r->publish));
 	case MAILROOM__RESPONSE__RESULT_SUPERVISE:
 		return supervision(r->supervise);
 	case MAILROOM__RESPONSE__RESULT_SEARCH:

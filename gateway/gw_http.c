@@ -169,11 +169,32 @@ static const struct {
 	{"/disclosure", 0, GW_R_PAGE, "GET, HEAD, POST"},
 	{"/track", 0, GW_R_PAGE, "GET, HEAD, POST"},
 	{"/display", 0, GW_R_PAGE, "GET, HEAD"},
+	{"/answers", 0, GW_R_PAGE, "GET, HEAD"},
+	{"/answers/", 1, GW_R_PAGE, "GET, HEAD"},
+	{"/stats", 0, GW_R_PAGE, "GET, HEAD"},
 	{"/static/", 1, GW_R_PAGE, "GET, HEAD"},
 };
 
+/* GW_MESSAGES_PREFIX "{code}" RATING_TAIL */
+#define RATING_TAIL "/rating"
+
+static int is_rating(const char *url)
+{
+	size_t np = strlen(GW_MESSAGES_PREFIX);
+	const char *slash;
+
+	if (strncmp(url, GW_MESSAGES_PREFIX, np) != 0)
+		return 0;
+	slash = strchr(url + np, '/');
+	return slash && slash > url + np && strcmp(slash, RATING_TAIL) == 0;
+}
+
 static int route_of(const char *url, const char **allow)
 {
+	if (is_rating(url)) {
+		*allow = "POST";
+		return GW_R_RATING;
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		size_t n = strlen(routes[i].path);
 		int hit;
@@ -351,8 +372,9 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		return gw_send_error_h(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed",
 		                       "method not allowed here", &h, 1);
 	}
-	if (r->route == GW_R_MESSAGES || r->route == GW_R_DISCLOSURE || r->route == GW_R_MESSAGE) {
-		int wait = gw_limited(r, r->route == GW_R_MESSAGE);
+	if (r->route == GW_R_MESSAGES || r->route == GW_R_DISCLOSURE || r->route == GW_R_MESSAGE ||
+	    r->route == GW_R_RATING) {
+		int wait = gw_limited(r, r->route == GW_R_MESSAGE || r->route == GW_R_RATING);
 		if (wait) {
 			char secs[16];
 			snprintf(secs, sizeof(secs), "%d", wait);
@@ -363,7 +385,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	}
 	int page_post = r->route == GW_R_PAGE && strcmp(method, "POST") == 0;
 	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE &&
-	    r->route != GW_R_PETITION && !page_post)
+	    r->route != GW_R_PETITION && r->route != GW_R_RATING && !page_post)
 		return MHD_YES;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -466,6 +488,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_post_disclosure(r);
 		case GW_R_MESSAGE:
 			return gw_get_message(r, url);
+		case GW_R_RATING:
+			return gw_post_rating(r, url);
 		case GW_R_HOTLINE:
 			return gw_post_order(r, method);
 		case GW_R_PETITION:

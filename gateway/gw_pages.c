@@ -16,6 +16,7 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
+#include "pb_utf8.h"
 #include "pj.h"
 
 #include <stdio.h>
@@ -33,7 +34,12 @@
 extern const unsigned char gw_css[];
 extern const unsigned long gw_css_len;
 
-enum { PG_HOME, PG_FORM, PG_TRACK, PG_DISPLAY, PG_STATIC };
+enum { PG_HOME, PG_FORM, PG_TRACK, PG_DISPLAY, PG_STATIC, PG_PUBLIC };
+
+/* The rating form carries the access key's hash sealed under a key bound
+ * to this browser's cookie and the code: never the key, never in clear. */
+#define SEAL_RAW (crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + PB_AKEY_HASH_LEN)
+#define SEAL_TEXT 128
 
 static const struct channel_page {
 	const char *path;
@@ -133,6 +139,8 @@ struct gw_page {
 	char akey[PB_AKEY_TEXT_LEN + 1];
 	char code[PB_TRACK_TEXT_LEN + 1];
 	int retry_after;            /* seconds, for a 429 */
+	uint8_t akey_hash[PB_AKEY_HASH_LEN];   /* /track: for the rating form's seal */
+	int rating;                 /* /track: this post is a rating */
 };
 
 void gw_page_free(struct gw_page *p)
@@ -216,6 +224,40 @@ void gw_akey_derive(const struct gw *g, const char *domain, const char *a, const
 	sodium_memzero(raw, sizeof(raw));
 }
 
+static void seal_key(const struct gw *g, const struct gw_page *p, uint8_t k[crypto_secretbox_KEYBYTES])
+{
+	keyed(g, "rate-seal", p->cookie, p->code, k, crypto_secretbox_KEYBYTES);
+}
+
+static void seal_of(const struct gw *g, const struct gw_page *p, char out[SEAL_TEXT])
+{
+	uint8_t raw[SEAL_RAW], k[crypto_secretbox_KEYBYTES];
+
+	seal_key(g, p, k);
+	randombytes_buf(raw, crypto_secretbox_NONCEBYTES);
+	crypto_secretbox_easy(raw + crypto_secretbox_NONCEBYTES, p->akey_hash, PB_AKEY_HASH_LEN, raw, k);
+	sodium_bin2base64(out, SEAL_TEXT, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(k, sizeof(k));
+}
+
+/* 0 with p->akey_hash set when the seal is ours, for this cookie and code. */
+static int seal_open(const struct gw *g, struct gw_page *p, const char *text)
+{
+	uint8_t raw[SEAL_RAW], k[crypto_secretbox_KEYBYTES];
+	size_t n = 0;
+	int rc;
+
+	if (!text || sodium_base642bin(raw, sizeof(raw), text, strlen(text), NULL, &n, NULL,
+	                               sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
+	    n != sizeof(raw))
+		return -1;
+	seal_key(g, p, k);
+	rc = crypto_secretbox_open_easy(p->akey_hash, raw + crypto_secretbox_NONCEBYTES,
+	                                sizeof(raw) - crypto_secretbox_NONCEBYTES, raw, k);
+	sodium_memzero(k, sizeof(k));
+	return rc;
+}
+
 static void cookie_of(struct gw_req *r, struct gw_page *p)
 {
 	const char *c = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, CSRF_COOKIE);
@@ -297,7 +339,8 @@ static void head(struct gw_buf *b, struct gw_req *r, struct gw_page *p, const ch
 
 static void foot(struct gw_buf *b)
 {
-	gw_buf_str(b, "</main>\n<footer>\n<p><a href=\"/\">返回首页</a>　<a href=\"/track\">查询办理进度</a></p>\n"
+	gw_buf_str(b, "</main>\n<footer>\n<p><a href=\"/\">返回首页</a>　<a href=\"/track\">查询办理进度</a>　"
+	              "<a href=\"/answers\">公开答复</a>　<a href=\"/stats\">办理情况统计</a></p>\n"
 	              "</footer>\n</body>\n</html>\n");
 }
 
@@ -684,6 +727,77 @@ static enum MHD_Result confirmation(struct gw_req *r, struct gw_page *p,
 
 /* ------------------------------------------------------------ /track -- */
 
+static const struct opt level_opts[] = {
+	{"very_satisfied", "非常满意"}, {"satisfied", "满意"}, {"basically_satisfied", "基本满意"},
+	{"dissatisfied", "不满意"}, {"very_dissatisfied", "非常不满意"}, {NULL, NULL},
+};
+
+/* The rating form on the status page posts here (see seal_of). */
+static enum MHD_Result rate(struct gw_req *r, struct gw_page *p)
+{
+	Mailroom__RateReq rr = MAILROOM__RATE_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	const char *code = gw_form_get(&p->form, "code");
+	const char *comment = gw_form_get(&p->form, "comment");
+
+	if (!code || pb_track_normalize(code, p->code, sizeof(p->code)) != PB_OK ||
+	    seal_open(r->g, p, gw_form_get(&p->form, "seal")))
+		return simple_page(r, p, MHD_HTTP_FORBIDDEN, "无法提交评价",
+		                   "这个页面已经过期，或者不是从本网站打开的。请重新查询后再评价。");
+	rr.level = pj_rating_parse(gw_form_get(&p->form, "level"));
+	if (!rr.level)
+		return simple_page(r, p, MHD_HTTP_UNPROCESSABLE_CONTENT, "请选择满意程度",
+		                   "没有选择满意程度，评价没有提交。请返回上一页，选择一项后再提交。");
+	if (comment && pb_utf8_chars(comment, strlen(comment)) > 500)
+		return simple_page(r, p, MHD_HTTP_UNPROCESSABLE_CONTENT, "意见太长",
+		                   "意见最多 500 个字，评价没有提交。请返回上一页删减后再提交。");
+	rr.tracking_code = p->code;
+	rr.access_key_hash.data = p->akey_hash;
+	rr.access_key_hash.len = sizeof(p->akey_hash);
+	rr.comment = (char *)(comment ? comment : "");
+	req.op_case = MAILROOM__REQUEST__OP_RATE;
+	req.rate = &rr;
+	p->rating = 1;
+	if (gw_start_call(r, &req) != PB_OK)
+		return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法提交评价",
+		                   "系统暂时无法提交评价，请稍等一会儿再试。");
+	return MHD_YES;
+}
+
+static const char *level_text(uint32_t level)
+{
+	return level >= 1 && level <= 5 ? level_opts[level - 1].label : "";
+}
+
+/* Once answered, and not rated yet: five choices and a comment. */
+static void rating_form(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
+{
+	char token[TOKEN_LEN + 1], seal[SEAL_TEXT];
+
+	new_nonce(p->nonce);
+	token_of(r->g, p->cookie, p->nonce, token);
+	seal_of(r->g, p, seal);
+	gw_buf_str(b, "<h2 id=\"rate\">评价这次答复</h2>\n<p>每件来信只能评价一次。如果不满意，我们会在规定时间内回访。</p>\n"
+	              "<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\">\n"
+	              "<input type=\"hidden\" name=\"token\" value=\"");
+	gw_html(b, token);
+	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"code\" value=\"");
+	gw_html(b, p->code);
+	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
+	gw_html(b, seal);
+	gw_buf_str(b, "\">\n<div class=\"field\"><fieldset>\n<legend>您对这次答复满意吗？<span class=\"req\">（必填）</span></legend>\n");
+	for (size_t i = 0; level_opts[i].value; i++) {
+		gw_buf_fmt(b, "<label class=\"choice\"><input type=\"radio\" name=\"level\" id=\"level-%zu\" value=\"", i);
+		gw_html(b, level_opts[i].value);
+		gw_buf_str(b, "\" required> ");
+		gw_html(b, level_opts[i].label);
+		gw_buf_str(b, "</label>\n");
+	}
+	gw_buf_str(b, "</fieldset></div>\n<div class=\"field\"><label for=\"comment\">意见<span class=\"opt\">（选填，最多 500 字）</span></label>\n"
+	              "<textarea id=\"comment\" name=\"comment\" rows=\"4\" maxlength=\"500\"></textarea></div>\n"
+	              "<button type=\"submit\">提交评价</button>\n</form>\n");
+}
+
 static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 {
 	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
@@ -707,6 +821,8 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 		                 "这个页面已经过期，或者不是从本网站打开的。请再输入一次查询密钥后查询。", NULL,
 		                 &p->form);
 	}
+	if (gw_form_get(&p->form, "seal"))
+		return rate(r, p);
 	if (!code || !*code)
 		errs.e[errs.n++] = (struct gw_ferr){"code", "请填写查询码。"};
 	if (!klen)
@@ -715,6 +831,7 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 		return form_page(r, p, MHD_HTTP_BAD_REQUEST, NULL, &errs, &p->form);
 	/* Hashed even when the code is malformed: the same work either way. */
 	pb_akey_hash(key, klen, hash);
+	memcpy(p->akey_hash, hash, sizeof(hash));
 	sodium_memzero(key, sizeof(key));
 	if (pb_track_normalize(code, p->code, sizeof(p->code)) != PB_OK)
 		return form_page(r, p, MHD_HTTP_NOT_FOUND,
@@ -874,7 +991,21 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 		step(&b, m->referred_ms, "不属于本渠道办理范围，已转入其他渠道办理");
 	if (m->replied_ms)
 		step(&b, m->replied_ms, "已答复");
+	if (m->rated_ms)
+		step(&b, m->rated_ms, "您评价了这次答复");
 	gw_buf_str(&b, "</ol>\n");
+	if (m->rating) {
+		gw_buf_str(&b, p->rating ? "<p class=\"lead\" id=\"rated\" role=\"status\">谢谢您的评价。</p>\n"
+		                         : "<p id=\"rated\">");
+		if (!p->rating) {
+			gw_buf_str(&b, "您的评价：");
+			gw_html(&b, level_text(m->rating));
+			gw_buf_str(&b, "</p>\n");
+		}
+	} else if (m->status == MAILROOM__STATUS__STATUS_REPLIED &&
+	           m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE) {
+		rating_form(&b, r, p);
+	}
 	foot(&b);
 	return send_page(r, p, MHD_HTTP_OK, &b, 0);
 }
@@ -950,6 +1081,10 @@ enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method)
 		return home(r, p);
 	if (strcmp(url, "/display") == 0)
 		return display(r);
+	if (strncmp(url, "/answers", 8) == 0 || strcmp(url, "/stats") == 0) {
+		p->kind = PG_PUBLIC;
+		return gw_public_page(r, url);
+	}
 	p->kind = PG_TRACK;
 	for (size_t i = 0; i < NCHANNELS; i++)
 		if (strcmp(url, channels[i].path) == 0) {
@@ -987,6 +1122,9 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 	const Mailroom__Response *resp = c->resp;
 	const char *busy = p->kind == PG_TRACK ? "系统暂时无法查询，请稍等一会儿再试。" : UNAVAILABLE_TEXT;
 
+	if (p->kind == PG_PUBLIC)
+		return gw_public_answer(r);
+
 	p->nonce[0] = p->kind == PG_TRACK ? '\0' : p->nonce[0];
 	if (c->rc != PB_OK || !resp) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
@@ -998,6 +1136,11 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 	}
 	if (resp->code != PB_OK) {
 		const char *ecode = resp->error ? resp->error : "";
+		if (p->rating && resp->code == PB_ESTATE)
+			return simple_page(r, p, MHD_HTTP_CONFLICT, "无法评价",
+			                   strcmp(ecode, "already_rated") == 0
+			                       ? "这份答复已经评价过了，每件来信只能评价一次。"
+			                       : "这件来信现在还不能评价：答复以后才能评价。");
 		if (p->kind == PG_TRACK && (resp->code == PB_ENOTFOUND || resp->code == PB_EINVAL))
 			return form_page(r, p, MHD_HTTP_NOT_FOUND,
 			                 "查询码或查询密钥不正确。请核对后重新输入。", NULL, &p->form);
@@ -1013,6 +1156,11 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 		pb_warn("router: %s: %s", pb_err_name(resp->code), ecode);
 		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, busy, NULL, &p->form);
 	}
+	if (p->rating) {
+		if (resp->result_case != MAILROOM__RESPONSE__RESULT_RATE || !resp->rate)
+			return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, busy, NULL, &p->form);
+		return status_page(r, p, resp->rate);
+	}
 	if (p->kind == PG_TRACK) {
 		const Mailroom__MessageView *v =
 		    resp->result_case == MAILROOM__RESPONSE__RESULT_STATUS        ? resp->status :
@@ -1025,4 +1173,32 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 	    !resp->submit->message)
 		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, busy, NULL, &p->form);
 	return confirmation(r, p, resp->submit);
+}
+
+/* ------------------------------------------- for the public pages -- */
+
+void gw_page_head(struct gw_buf *b, struct gw_req *r, const char *title, const char *back)
+{
+	head(b, r, r->page, title, back);
+}
+
+void gw_page_foot(struct gw_buf *b)
+{
+	foot(b);
+}
+
+enum MHD_Result gw_page_send(struct gw_req *r, unsigned status, struct gw_buf *b)
+{
+	return send_page(r, r->page, status, b, status == MHD_HTTP_SERVICE_UNAVAILABLE);
+}
+
+enum MHD_Result gw_page_simple(struct gw_req *r, unsigned status, const char *title,
+                               const char *text)
+{
+	return simple_page(r, r->page, status, title, text);
+}
+
+void gw_page_date(int64_t ms, char *buf, size_t len)
+{
+	fmt_date(ms, buf, len);
 }

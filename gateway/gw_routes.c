@@ -221,6 +221,48 @@ enum MHD_Result gw_get_message(struct gw_req *r, const char *url)
 	return call_router(r, &req);
 }
 
+enum MHD_Result gw_post_rating(struct gw_req *r, const char *url)
+{
+	static const struct gw_hdr challenge = {MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer"};
+	Mailroom__RateReq rate = MAILROOM__RATE_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	uint8_t hash[PB_AKEY_HASH_LEN];
+	char code[PB_TRACK_TEXT_LEN + 1], seg[64];
+	const char *comment, *from = url + strlen(GW_MESSAGES_PREFIX), *end = strchr(from, '/');
+	struct pj_error err;
+	json_t *root;
+	size_t klen = 0;
+	enum MHD_Result ret;
+	const char *key = bearer(
+		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		&klen);
+
+	if (!key)
+		return gw_send_error_h(r, MHD_HTTP_UNAUTHORIZED, "unauthenticated",
+		                       "send Authorization: Bearer <access key>", &challenge, 1);
+	pb_akey_hash(key, klen, hash);
+	if (!end || (size_t)(end - from) >= sizeof(seg))
+		return status_not_found(r);
+	memcpy(seg, from, (size_t)(end - from));
+	seg[end - from] = '\0';
+	if (pb_track_normalize(seg, code, sizeof(code)) != PB_OK)
+		return status_not_found(r);
+	if (pj_parse_rating(r->body ? r->body : "", r->len, &root, &rate.level, &comment, &err))
+		return gw_send_error(r, strcmp(err.code, "invalid_level") == 0
+		                            ? MHD_HTTP_UNPROCESSABLE_CONTENT
+		                            : MHD_HTTP_BAD_REQUEST,
+		                     err.code, err.message);
+	rate.tracking_code = code;
+	rate.access_key_hash.data = hash;
+	rate.access_key_hash.len = sizeof(hash);
+	rate.comment = (char *)(comment ? comment : "");
+	req.op_case = MAILROOM__REQUEST__OP_RATE;
+	req.rate = &rate;
+	ret = call_router(r, &req);
+	json_decref(root);
+	return ret;
+}
+
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method)
 {
 	Mailroom__SubmitReq sub;
@@ -345,6 +387,10 @@ static enum MHD_Result router_error(struct gw_req *r, const Mailroom__Response *
 
 	if (r->route == GW_R_MESSAGE && (code == PB_ENOTFOUND || code == PB_EINVAL))
 		return status_not_found(r);
+	if (r->route == GW_R_RATING && code == PB_ENOTFOUND)
+		return status_not_found(r);
+	if (r->route == GW_R_RATING && code == PB_EINVAL)
+		return gw_send_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, ecode, msg);
 	if (strcmp(ecode, "idempotency_mismatch") == 0)
 		return gw_send_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, ecode,
 		                     "this Idempotency-Key was used with another body");
@@ -496,6 +542,10 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		return message_created(r, c->resp);
 	case GW_R_MESSAGE:
 		return message_status(r, c->resp);
+	case GW_R_RATING:
+		if (c->resp->result_case != MAILROOM__RESPONSE__RESULT_RATE || !c->resp->rate)
+			return bad_answer(r);
+		return gw_send_json(r, MHD_HTTP_CREATED, pj_view(c->resp->rate, PJ_CITIZEN), NULL, 0);
 	case GW_R_HOTLINE:
 		return order_accepted(r, c->resp);
 	case GW_R_PETITION:

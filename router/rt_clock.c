@@ -27,6 +27,11 @@ static uint8_t index_byte(uint32_t kind, uint32_t step)
 	return (uint8_t)((kind & 0x0f) | (step << 4));
 }
 
+uint8_t rt_deadline_byte(uint32_t kind, uint32_t step)
+{
+	return index_byte(kind, step);
+}
+
 void rt_clock_compute(struct rt_core *core, Mailroom__Clock *c)
 {
 	int prov = 0;
@@ -151,6 +156,35 @@ int rt_clocks_start(struct rt_core *core, st_txn *t, struct rt_result *res,
 		list[m->n_clocks++] = c;
 	}
 	rt_clock_mirror(m);
+	return PB_OK;
+}
+
+int rt_clock_reopen(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, int64_t now_ms,
+                    Mailroom__Clock **out)
+{
+	int ch = (int)m->channel;
+	const struct pb_clock *span = &core->conf->policy.reply[ch > 0 && ch < PB_CH_COUNT ? ch : 1];
+	Mailroom__Clock *c = rt_clock_find(m, ST_CLOCK_REPLY);
+	int rc;
+
+	if (!c)
+		return PB_ESTATE;
+	if ((rc = unschedule(t, m->id.data, c)))
+		return rc;
+	/* A new clock in the old one's place: the first one's facts stay in
+	 * the log. */
+	c->started_ms = now_ms;
+	c->working_days = span->working_days;
+	c->hours = span->hours;
+	c->extended_days = c->paused_days = 0;
+	c->extensions = c->pause_depth = c->escalation = 0;
+	c->paused_ms = c->paused_since_ms = c->platform_due_ms = c->stopped_ms = 0;
+	c->stopped = 0;
+	rt_clock_compute(core, c);
+	if ((rc = schedule(core, t, m->id.data, c)))
+		return rc;
+	rt_clock_mirror(m);
+	*out = c;
 	return PB_OK;
 }
 
@@ -401,6 +435,8 @@ int rt_escalate_one(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_r
 	uint32_t kind = b & 0x0f, step = b >> 4;
 	if ((rc = st_deadline_del(t, fire, id, b)))
 		return rc;
+	if (kind >= RT_TIMER_VETO)   /* not a clock: the timers after intake (rt_rating.c) */
+		return rt_timer_fire(core, t, id, kind, step, now_ms, res);
 	rc = rt_msg_load(t, id, sizeof(id), res, &m);
 	c = rc == PB_OK ? rt_clock_find(m, kind) : NULL;
 	if (rc == PB_ENOTFOUND || !c || c->stopped || c->pause_depth || c->next_fire_ms != fire ||

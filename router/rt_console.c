@@ -81,6 +81,8 @@ struct bctx {
 		Mailroom__OpinionReq opinion;
 		Mailroom__ReferReq refer;
 		Mailroom__RepeatDecideReq repeat_decide;
+		Mailroom__CallbackReq callback;
+		Mailroom__PublishReq publish;
 	} u;
 	char idtext[PB_ID_TEXT_LEN + 1];   /* the path's id, for requests naming a message by ref */
 	char *refs[16];
@@ -605,7 +607,63 @@ static int b_petition(struct bctx *b)
 	return PB_OK;
 }
 
+static int boolean(struct bctx *b, const char *k, protobuf_c_boolean *out)
+{
+	json_t *v = json_object_get(b->body, k);
+
+	if (!v)
+		return bad(b, "missing_field", "%s is required", k);
+	if (!json_is_boolean(v))
+		return bad(b, "invalid_field", "%s must be true or false", k);
+	*out = json_is_true(v);
+	return PB_OK;
+}
+
+/* The call-back's outcome (回访), as mailroom-handler callback. */
+static int b_callback(struct bctx *b)
+{
+	Mailroom__CallbackReq *c = &b->u.callback;
+	const char *note;
+	int rc;
+
+	mailroom__callback_req__init(c);
+	if ((rc = boolean(b, "reached", &c->reached)) || (rc = boolean(b, "resolved", &c->resolved)) ||
+	    (rc = boolean(b, "reopen", &c->reopen)) || (rc = str(b, b->body, "note", 0, &note)))
+		return rc;
+	c->id.data = b->id;
+	c->id.len = PB_ID_LEN;
+	c->note = (char *)note;
+	OP(callback, CALLBACK);
+	return PB_OK;
+}
+
+/* Publishing (公开答复) and withdrawing, as mailroom-handler publish and
+ * unpublish. */
+static int b_publish(struct bctx *b)
+{
+	Mailroom__PublishReq *p = &b->u.publish;
+	const char *subject, *text, *reason;
+	int rc;
+
+	mailroom__publish_req__init(p);
+	p->unpublish = strcmp(b->arg, "unpublish") == 0;
+	if ((rc = str(b, b->body, "subject", !p->unpublish, &subject)) ||
+	    (rc = str(b, b->body, "body", !p->unpublish, &text)) ||
+	    (rc = str(b, b->body, "reason", p->unpublish, &reason)))
+		return rc;
+	p->id.data = b->id;
+	p->id.len = PB_ID_LEN;
+	p->subject = (char *)subject;
+	p->body = (char *)text;
+	p->reason = (char *)reason;
+	OP(publish, PUBLISH);
+	return PB_OK;
+}
+
 static const char *const f_none[] = {NULL};
+static const char *const f_callback[] = {"reached", "resolved", "reopen", "note", NULL};
+static const char *const f_publish[] = {"subject", "body", NULL};
+static const char *const f_unpublish[] = {"reason", NULL};
 static const char *const f_pull[] = {"queue", "wait", NULL};
 static const char *const f_search[] = {"words", "channel", "queue", "state", "from", "to",
                                        "overdue", "limit", NULL};
@@ -658,6 +716,9 @@ static const struct route {
 	{"POST", "messages/*/assist", b_assist, f_assist},
 	{"POST", "messages/*/opinion", b_opinion, f_opinion},
 	{"POST", "messages/*/petition/+", b_petition, f_petition},
+	{"POST", "messages/*/callback", b_callback, f_callback},
+	{"POST", "messages/*/publish", b_publish, f_publish},
+	{"POST", "messages/*/unpublish", b_publish, f_unpublish},
 };
 
 /* Matches path against pattern; the id and the step land in b. 0 = no. */

@@ -138,7 +138,43 @@ struct sv {
 	Mailroom__SupervisedItem **items;
 	size_t n_items;
 	int failed, items_partial;
+	int64_t veto_before_ms;      /* received before this and unanswered: the veto line */
+	Mailroom__SupervisedItem **veto;
+	size_t n_veto, cap_veto;
 };
+
+/* Lists an unanswered case past the veto line: all of them, uncapped,
+ * since each is a matter for the office's head. */
+static int veto_item(struct sv *v, const Mailroom__StoredMessage *m)
+{
+	if (v->n_veto == v->cap_veto) {
+		size_t cap = v->cap_veto ? v->cap_veto * 2 : 16;
+		Mailroom__SupervisedItem **p = realloc(v->veto, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		v->veto = p;
+		v->cap_veto = cap;
+	}
+	Mailroom__SupervisedItem *it = rt_own(v->res, malloc(sizeof(*it)), RT_OWN_FREE);
+	char *code = rt_own(v->res, strdup(m->tracking_code ? m->tracking_code : ""), RT_OWN_FREE);
+	char *queue = rt_own(v->res, strdup(m->queue ? m->queue : ""), RT_OWN_FREE);
+	uint8_t *id = rt_own(v->res, malloc(PB_ID_LEN), RT_OWN_FREE);
+	if (!it || !code || !queue || !id || m->id.len != PB_ID_LEN)
+		return -1;
+	memcpy(id, m->id.data, PB_ID_LEN);
+	mailroom__supervised_item__init(it);
+	it->id.data = id;
+	it->id.len = PB_ID_LEN;
+	it->tracking_code = code;
+	it->queue = queue;
+	it->channel = m->channel;
+	it->status = m->status;
+	it->reply_due_ms = m->reply_due_ms;
+	it->received_ms = m->received_ms;
+	it->step = m->veto_step;
+	v->veto[v->n_veto++] = it;
+	return 0;
+}
 
 /* Lists one open message; past the cap, only says the list is partial. */
 static int list_item(struct sv *v, const Mailroom__StoredMessage *m, int step)
@@ -220,7 +256,8 @@ static int tally(const Mailroom__StoredMessage *m, void *arg)
 		q->due_soon += step == 1;
 		q->overdue += step == 2;
 		q->seriously_overdue += step == 3;
-		if (list_item(v, m, step)) {
+		if (list_item(v, m, step) ||
+		    (!m->first_replied_ms && m->received_ms < v->veto_before_ms && veto_item(v, m))) {
 			v->failed = 1;
 			return 1;
 		}
@@ -233,15 +270,17 @@ static int tally(const Mailroom__StoredMessage *m, void *arg)
 			q->month_on_time += on_time;
 		}
 	}
+	rt_rating_count(m, q);
 	return 0;
 }
 
 /* Every department's counts: one pass over the messages (a snapshot
  * read; it never blocks the writer). */
-static int read_supervise(st_txn *t, int64_t now_ms, struct rt_result *res)
+static int read_supervise(struct rt_core *core, st_txn *t, int64_t now_ms, struct rt_result *res)
 {
 	Mailroom__SuperviseResp *sr = rt_own(res, malloc(sizeof(*sr)), RT_OWN_FREE);
-	struct sv v = {.res = res};
+	struct sv v = {.res = res,
+	               .veto_before_ms = now_ms - (int64_t)core->conf->veto_days * 86400 * 1000};
 	int y, mo, d, rc;
 
 	if (!sr)
@@ -253,6 +292,8 @@ static int read_supervise(st_txn *t, int64_t now_ms, struct rt_result *res)
 	rc = st_msg_each(t, tally, &v);
 	if (v.rows && !rt_own(res, v.rows, RT_OWN_FREE))
 		v.failed = 1;
+	if (v.veto && !rt_own(res, v.veto, RT_OWN_FREE))
+		v.failed = 1;
 	if (rc || v.failed)
 		return rt_fail(res, rc ? rc : PB_ENOMEM, rc ? pb_err_name(rc) : "no_memory",
 		               "cannot read the messages");
@@ -263,6 +304,8 @@ static int read_supervise(st_txn *t, int64_t now_ms, struct rt_result *res)
 	sr->items = v.items;
 	sr->n_items = v.n_items;
 	sr->items_partial = v.items_partial;
+	sr->veto = v.veto;
+	sr->n_veto = v.n_veto;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SUPERVISE;
 	res->resp.supervise = sr;
 	return PB_OK;
@@ -273,5 +316,5 @@ int rt_console_read(struct rt_core *core, st_txn *txn, const struct rt_principal
 {
 	if (req->op_case == MAILROOM__REQUEST__OP_DETAIL)
 		return read_detail(core, txn, who, req, res);
-	return read_supervise(txn, now_ms, res);
+	return read_supervise(core, txn, now_ms, res);
 }

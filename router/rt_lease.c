@@ -281,7 +281,7 @@ int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *w
 
 	if ((rc = rt_answer(t, m, text, who->handler->name, now_ms)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot record the answer");
-	if ((rc = st_msg_put(t, m)))
+	if ((rc = st_msg_put(t, m)) || (rc = rt_invite_schedule(core, t, m, now_ms)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the reply");
 	st_content_hash(m->text_salt.data, text, strlen(text), chash);
 	mailroom__audit_record__init(&rec);

@@ -32,6 +32,8 @@ struct qcount {
 	int n;
 	char name[MAXQ][PB_NAME_MAX];
 	uint64_t c[MAXQ][3][S_COUNT];
+	uint64_t veto[MAXQ][2];      /* unanswered past [rating] veto_days, veto_days_2 */
+	int64_t veto_before[2];
 	int64_t now;
 };
 
@@ -54,6 +56,9 @@ static int count_message(const Mailroom__StoredMessage *m, void *arg)
 			return 0;
 		snprintf(q->name[q->n++], PB_NAME_MAX, "%s", m->queue);
 	}
+	/* The veto line (单项否决): never answered, received that long ago. */
+	for (int v = 0; v < 2 && !m->first_replied_ms; v++)
+		q->veto[i][v] += m->received_ms < q->veto_before[v];
 	for (size_t k = 0; k < m->n_clocks; k++) {
 		const Mailroom__Clock *c = m->clocks[k];
 		uint32_t level = c->escalation;
@@ -116,6 +121,8 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 		return rc;
 	}
 	q->now = now;
+	q->veto_before[0] = now - (int64_t)x->core->conf->veto_days * 86400 * 1000;
+	q->veto_before[1] = now - (int64_t)x->core->conf->veto_days_2 * 86400 * 1000;
 	rc = st_msg_each(t, count_message, q);
 	if (rc == PB_OK)
 		rc = st_log_size(t, &log);
@@ -184,6 +191,15 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 				fprintf(f, "mailroom_deadlines{queue=\"%s\",clock=\"%s\",state=\"%s\"} %llu\n",
 				        q->name[i], clock_names[c], state_names[s],
 				        (unsigned long long)q->c[i][c][s]);
+	fprintf(f, "# HELP mailroom_veto_cases Open messages never answered, received [rating] "
+	           "veto_days (level 1) or veto_days_2 (level 2) days ago or more.\n"
+	           "# TYPE mailroom_veto_cases gauge\n");
+	for (int i = 0; i < q->n; i++)
+		for (int v = 0; v < 2; v++)
+			fprintf(f, "mailroom_veto_cases{queue=\"%s\",level=\"%d\",days=\"%d\"} %llu\n",
+			        q->name[i], v + 1,
+			        v ? x->core->conf->veto_days_2 : x->core->conf->veto_days,
+			        (unsigned long long)q->veto[i][v]);
 	free(q);
 	return fclose(f) == 0 ? PB_OK : PB_ENOMEM;
 }

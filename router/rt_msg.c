@@ -106,6 +106,9 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->referred_from_tracking = m->referred_from_tracking;
 	v->referred_from_channel = m->referred_from_channel;
 	v->referred_ms = m->referred_ms;
+	v->rating = m->rating;
+	v->rated_ms = m->rated_ms;
+	v->published = m->published != NULL;
 	for (size_t i = 0; i < m->n_clocks; i++)
 		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
 			v->paused_since_ms = m->clocks[i]->paused_since_ms;
@@ -130,6 +133,7 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 		v->repeat_of = m->repeat_of;
 		v->repeat_permille = m->repeat_permille;
 		v->repeat_decision = m->repeat_decision;
+		v->callback = m->callback;
 		if (!hide && m->contact_sealed.len) {
 			uint8_t *plain;
 			size_t plen;
@@ -374,7 +378,7 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	m.queue_prio = 1;
 	m.cal_version.data = core->cal_version;
 	m.cal_version.len = sizeof(core->cal_version);
-	if ((rc = rt_clocks_start(core, t, res, &m, now_ms)))
+	if ((rc = rt_clocks_start(core, t, res, &m, now_ms)) || (rc = rt_timers_start(core, t, &m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot start the deadline clocks");
 	rt_platform_note(&m, note, sizeof(note));
 	if ((rc = rt_seal_contact(core, res, s->contact, &m)))

@@ -257,4 +257,42 @@ int rt_clock_record(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, Mailroom__AuditRecord *rec, Mailroom__Clock *c,
                     int64_t old_due, const char *actor, int64_t now_ms);
 
+/* Ratings, call-backs and the timers after the answer (rt_rating.c). */
+#define RT_TIMER_VETO 5      /* deadline-index kinds beside the clocks' 1 and 2 */
+#define RT_TIMER_INVITE 6
+int rt_op_rate(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_callback(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                   const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_callbacks(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                    const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* 4 不满意 and 5 非常不满意 open a call-back. */
+int rt_rating_bad(uint32_t level);
+/* A handler's message by id, else by tracking code. */
+int rt_msg_by_ref(st_txn *t, const ProtobufCBinaryData *id, const char *code,
+                  struct rt_result *res, Mailroom__StoredMessage **m);
+/* The deadline-index key byte of a clock kind or timer and its step. */
+uint8_t rt_deadline_byte(uint32_t kind, uint32_t step);
+int rt_timer_put(st_txn *t, const uint8_t *id, int64_t at_ms, uint32_t kind, uint32_t step);
+/* At intake: the veto line's first alert. */
+int rt_timers_start(struct rt_core *core, st_txn *t, const Mailroom__StoredMessage *m);
+/* At an answer: the one invitation to rate, [rating] invite_after_days on. */
+int rt_invite_schedule(struct rt_core *core, st_txn *t, const Mailroom__StoredMessage *m,
+                       int64_t now_ms);
+/* A due timer entry (already taken from the index): its record, or nothing
+ * when it is stale. */
+int rt_timer_fire(struct rt_core *core, st_txn *t, const uint8_t *id, uint32_t kind,
+                  uint32_t step, int64_t now_ms, struct rt_result *res);
+/* Adds m's rating and call-back to a supervision row. */
+void rt_rating_count(const Mailroom__StoredMessage *m, Mailroom__QueueSupervision *q);
+/* A new reply clock from now_ms (re-opening after a call-back). */
+int rt_clock_reopen(struct rt_core *core, st_txn *t, Mailroom__StoredMessage *m, int64_t now_ms,
+                    Mailroom__Clock **out);
+
+/* Published answers and the public statistics (rt_publish.c). */
+int rt_op_publish(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_answers(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                  const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+
 #endif

@@ -59,6 +59,12 @@ static const struct rt_optab_row optab[] = {
 	/* rt_server.c takes a gateway's batch apart before dispatch; a batch
 	 * inside a batch matches no one. */
 	ROW(BATCH, 0, 0, RT_RIGHT_NONE, NULL),
+	/* after the answer (rt_rating.c, rt_publish.c) */
+	ROW(RATE, 1, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_rate),
+	ROW(ANSWERS, 0, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_answers),
+	ROW(CALLBACK, 1, H, RT_RIGHT_NONE, rt_op_callback),
+	ROW(PUBLISH, 1, H, RT_RIGHT_NONE, rt_op_publish),
+	ROW(CALLBACKS, 0, H, RT_RIGHT_NONE, rt_op_callbacks),
 };
 
 #undef ROW

@@ -87,11 +87,16 @@ const ERRORS = {
   already_finished: "已经办结。",
   returned: "此件已退单。",
   unsupported_kind: "这类 12345 工单不支持此操作。",
+  no_callback: "此件没有待登记的回访。",
+  not_replied: "此件还没有答复。",
+  not_published: "此件没有公开。",
+  contact_in_text: "公开的内容里有来信人的姓名、电话或邮箱，请删去后再公开。",
 };
 
 const STATUS = { queued: "待领取", leased: "办理中", replied: "已答复", closed: "已办结" };
 const CHANNEL = { mailbox: "局长信箱", consultation: "在线咨询", complaint: "监督投诉", hotline: "12345 转办", disclosure: "依申请公开" };
 const STEP = { none: "", due_soon: "将到期", overdue: "已超期", seriously_overdue: "严重超期" };
+const LEVEL = { very_satisfied: "非常满意", satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意", very_dissatisfied: "非常不满意" };
 const EVENT = {
   received: "收到", routed: "分派", leased: "领取", lease_renewed: "延长租约", lease_expired: "租约到期",
   released: "退回队列", replied: "答复", transferred: "转办", duplicate: "重复提交",
@@ -103,7 +108,9 @@ const EVENT = {
   correction_received: "收到补正", consultation_started: "征求意见", consultation_ended: "征求意见结束",
   fee_notice: "收费通知", fee_paid: "已缴费", decided: "作出决定", delivered: "送达",
   review_recorded: "登记复议或诉讼", repeat_flagged: "可能重复", repeat_decided: "重复判定",
-  returned_to_dispatch: "退回分派", referred: "转其他渠道办理",
+  returned_to_dispatch: "退回分派", referred: "转其他渠道办理", rated: "市民评价", callback_opened: "待回访", callback_done: "回访",
+  reopened: "重新办理", published: "公开答复", unpublished: "撤下公开答复", veto_alert: "超期预警（单项否决）",
+  rating_invited: "邀请评价",
 };
 // The 21 outcome codes (proto/base/pb_disc.c) with the annual report's labels.
 const OUTCOMES = [
@@ -158,6 +165,9 @@ const ACTIONS = {
   "extension-request": { path: "extension-request", done: "已提出延期申请。" },
   merge: { path: "merge", done: "已并单，答复时限已更新。", lists: ["refs"], flags: ["keep_deadline"] },
   assist: { path: "assist", done: "已请求协办。", numbers: ["working_days"] },
+  callback: { path: "callback", done: "已登记回访结果。", bools: ["reached", "resolved", "reopen"] },
+  publish: { path: "publish", done: "已公开。" },
+  unpublish: { path: "unpublish", done: "已撤下。" },
 };
 
 let current = null;     // the message shown: {id, queue, lease, expires, from}
@@ -334,7 +344,9 @@ async function supervise() {
   deps.replaceChildren();
   for (const d of doc.departments)
     deps.appendChild(row([d.department, CHANNEL[d.channel] || d.channel, d.open, warn(d.due_soon), warn(d.overdue),
-      warn(d.seriously_overdue), rate(d.month_on_time, d.month_answered), rate(d.year_on_time, d.year_answered)]));
+      warn(d.seriously_overdue), rate(d.month_on_time, d.month_answered), rate(d.year_on_time, d.year_answered),
+      rate(d.satisfied, d.rated), rate(d.callbacks_done, d.callbacks_owed) +
+        (d.callbacks_owed ? `，按时 ${d.callbacks_on_time}` : ""), warn(d.reopened)]));
   const items = $("items");
   items.replaceChildren();
   for (const it of doc.items || [])
@@ -343,6 +355,14 @@ async function supervise() {
       button("查看经过", `查看 ${it.tracking_code} 的办理经过`, () => trail(it.id).catch((e) => say(e.message)))],
       it.step === "none" ? "" : it.step));
   $("items-partial").hidden = !doc.items_partial;
+  const veto = $("veto");
+  veto.replaceChildren();
+  for (const it of doc.veto || [])
+    veto.appendChild(row([it.tracking_code, it.department, CHANNEL[it.channel] || it.channel, time(it.received_at),
+      it.alerts >= 2 ? "80 天" : it.alerts === 1 ? "60 天" : "—",
+      button("查看经过", `查看 ${it.tracking_code} 的办理经过`, () => trail(it.id).catch((e) => say(e.message)))],
+      "seriously_overdue"));
+  $("veto-none").hidden = (doc.veto || []).length > 0;
 }
 
 // The search box: the same search as mailroom-handler search, over the
@@ -444,6 +464,12 @@ function show(m) {
   if (rp)
     add("可能重复", `与 ${rp.of_tracking_code || rp.of} 相似（${Math.round(rp.permille / 10)}%）` +
       (rp.decision ? `，已判定：${rp.decision === "confirmed" ? "确属重复" : "不属于重复"}` : "，待判定"));
+  if (m.rating) add("市民评价", `${LEVEL[m.rating.level] || m.rating.level}（${time(m.rating.rated_at)}）`);
+  if (m.callback)
+    add("回访", m.callback.done_at
+      ? `${time(m.callback.done_at)} 已回访：${m.callback.reached ? "联系上" : "未联系上"}，${m.callback.resolved ? "已解决" : "未解决"}${m.callback.reopen ? "，重新办理" : ""}`
+      : `须在 ${time(m.callback.due_at)} 前回访`);
+  if (m.published) add("公开答复", "已公开");
   const h = m.hotline;
   if (h) {
     add("12345 工单", `${h.order_no}（第 ${h.dispatch_seq} 次派单）`);
@@ -478,7 +504,24 @@ function show(m) {
   $("refer-disclosure").hidden = !d;
   for (const id of ["f-outcome", "f-basis"]) $(id).disabled = !d;
   $("reply-form").hidden = !!d;
+  showAfter(m, open);
   $("message-box").hidden = false;
+}
+
+// After the answer: the call-back a bad rating opened, and publishing
+// with the original beside the redacted copy the handler edits.
+function showAfter(m, open) {
+  const cb = m.callback && !m.callback.done_at ? m.callback : null;
+  const mine = myQueues.includes(m.queue);
+  $("after").hidden = open || (!mine && !(cb && myQueues.includes(cb.queue)));
+  $("callback-form").hidden = !cb;
+  if (cb) $("callback-due").textContent = time(cb.due_at);
+  $("publish-form").hidden = !mine || m.status !== "replied";
+  $("unpublish-form").hidden = !mine || !m.published;
+  $("orig-subject").textContent = m.subject || "";
+  $("orig-body").textContent = m.body || "";
+  if (!$("pub-subject").value) $("pub-subject").value = m.subject || "";
+  if (!$("pub-body").value) $("pub-body").value = m.body || "";
 }
 
 async function detail() {
@@ -528,6 +571,7 @@ function body(form, spec) {
   const out = {};
   for (const el of form.elements) {
     if (!el.name || el.disabled || el.value.trim() === "") continue;
+    if (el.type === "radio" && !el.checked) continue;
     if (spec.flags && spec.flags.includes(el.name)) {
       out[el.name] = el.checked;
       continue;
@@ -536,7 +580,8 @@ function body(form, spec) {
       out[el.name] = el.value.split(/[,，\s]+/).filter(Boolean);
       continue;
     }
-    const v = spec.numbers && spec.numbers.includes(el.name) ? Number(el.value) : el.value.trim();
+    const v = spec.numbers && spec.numbers.includes(el.name) ? Number(el.value)
+      : spec.bools && spec.bools.includes(el.name) ? el.value === "yes" : el.value.trim();
     const [a, b] = el.name.split(".");
     if (b) (out[a] = out[a] || {})[b] = v; else out[a] = v;
   }

@@ -119,6 +119,11 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->repeat_window_days[PB_CH_CONSULTATION] = 30;
 	c->repeat_window_days[PB_CH_COMPLAINT] = 30;
 	c->repeat_permille = 500;
+	copy(c->callback_queue, PB_NAME_MAX, "callback");
+	c->callback_days = 15;
+	c->rating_invite_days = 3;
+	c->veto_days = 60;
+	c->veto_days_2 = 80;
 	for (int i = 1; i < PB_CH_COUNT; i++)
 		copy(c->default_queue[i], PB_NAME_MAX, "general");
 	copy(c->default_queue[PB_CH_HOTLINE], PB_NAME_MAX, "hotline");
@@ -451,6 +456,7 @@ static const struct kv_str str_keys[] = {
 	S("hotline", "app_secret_file", hotline_app_secret_file),
 	S("hotline", "key_file", hotline_key_file),
 	S("route", "dispatcher", dispatcher_queue),
+	S("rating", "callback_queue", callback_queue),
 	S("hotline", "unit", hotline_unit),
 	S("notify", "mode", notify_mode),
 	S("notify", "folder", notify_folder),
@@ -532,6 +538,10 @@ static const struct kv_int int_keys[] = {
 	I("notify", "max_attempts", 1, 1000, notify_max_attempts),
 	I("notify", "backoff_max_ms", 10, 86400000, notify_backoff_max_ms),
 	I("notify", "timeout_ms", 100, 600000, notify_timeout_ms),
+	I("rating", "callback_days", 1, 60, callback_days),
+	I("rating", "invite_after_days", 1, 60, rating_invite_days),
+	I("rating", "veto_days", 1, 3650, veto_days),
+	I("rating", "veto_days_2", 1, 3650, veto_days_2),
 };
 #undef I
 #undef Z

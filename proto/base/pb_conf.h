@@ -199,6 +199,12 @@ struct pb_conf {
 	/* [route] dispatcher: where a return to dispatch sends a message;
 	 * "" = the channel's default queue */
 	char dispatcher_queue[PB_NAME_MAX];
+	/* [rating]: satisfaction, call-backs, the veto line (workers/README.md, "Ratings") */
+	char callback_queue[PB_NAME_MAX];   /* where bad ratings' call-backs wait */
+	int callback_days;                  /* working days to call back */
+	int rating_invite_days;             /* an unrated answer is invited again after N days */
+	int veto_days;                      /* unanswered this many days: the first alert */
+	int veto_days_2;                    /* and the second */
 	/* [connector.NAME]: the connectors the router serves */
 	int nconnectors;
 	struct pb_connector connectors[PB_MAX_CONNECTORS];

@@ -86,6 +86,16 @@ int pj_parse_import(const char *line, size_t len, json_t **root, struct pj_impor
                     struct pj_error *err);
 void pj_import_clear(struct pj_import *im);
 
+/* Ratings (pj_rating.c): the five levels' names, 1 very_satisfied ..
+ * 5 very_dissatisfied (NULL / 0 when none), and the body of POST
+ * /v1/messages/{code}/rating: {"level": NAME, "comment": optional, 0-500
+ * characters}. A level that is no level: invalid_level. comment points
+ * into *root. */
+const char *pj_rating_name(uint32_t level);
+uint32_t pj_rating_parse(const char *s);
+int pj_parse_rating(const char *body, size_t len, json_t **root, uint32_t *level,
+                    const char **comment, struct pj_error *err);
+
 /* One of the 21 statutory outcome codes (pb_disc_outcomes)? */
 int pj_outcome_valid(const char *s);
 

@@ -428,6 +428,18 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 		put(&b, "merged_into", str(v->merged_into));
 		put(&b, "merged_at", time_json(v->merged_ms));
 	}
+	if (v->rating)
+		put(&b, "rating", json_pack("{s:s?, s:o}", "level", pj_rating_name(v->rating),
+		                            "rated_at", time_json(v->rated_ms)));
+	if (v->published)
+		put(&b, "published", json_true());
+	if (who == PJ_HANDLER && v->callback)
+		put(&b, "callback", json_pack("{s:s?, s:o, s:o, s:b, s:b, s:b}", "queue",
+		                              v->callback->queue, "due_at",
+		                              time_json(v->callback->due_ms), "done_at",
+		                              time_json(v->callback->done_ms), "reached",
+		                              v->callback->reached, "resolved", v->callback->resolved,
+		                              "reopen", v->callback->reopen));
 	if (who == PJ_HANDLER) {
 		if (!v->disclosure && v->repeat_of.len == PB_ID_LEN)
 			put(&b, "repeat", plain_repeat_json(v));

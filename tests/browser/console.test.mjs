@@ -135,8 +135,12 @@ async function run(ctx) {
 	const sub = await post('/v1/messages', letter('小区垃圾清运', '小区的垃圾每天只清运一次。'));
 	const queue = sub.queue;
 	const codes = [sub.tracking_code];
-	for (let i = 0; i < 4; i++)
-		codes.push((await post('/v1/messages', letter(`来信 ${i}`, `第 ${i} 封来信的内容。`))).tracking_code);
+	const keys = { [sub.tracking_code]: sub.access_key };
+	for (let i = 0; i < 4; i++) {
+		const m = await post('/v1/messages', letter(`来信 ${i}`, `第 ${i} 封来信的内容。`));
+		codes.push(m.tracking_code);
+		keys[m.tracking_code] = m.access_key;
+	}
 	const app = await post('/v1/disclosure-applications', {
 		applicant: { kind: 'natural_person', name: '张三', id_type: 'resident_id', id_number: '11010519491231002X', phone: '13800000000' },
 		description: '申请公开本机关2024年道路维修经费预算及执行情况。', form: 'electronic', delivery: 'email', submission_mode: 'online',
@@ -177,6 +181,37 @@ async function run(ctx) {
 	await page.fill('#s-words', '核电站');
 	await page.click('#search-form button[type=submit]');
 	check(await until(async () => (await page.textContent('#results-note')).includes('没有找到')), 'a search finding nothing says so');
+
+	// Publish: the original beside the copy; the contact refused, then a clean copy taken.
+	check(await page.isVisible('#publish-form'), 'an answered message offers publishing');
+	const orig = await page.textContent('#orig-body');
+	check(orig.length > 0 && await page.inputValue('#pub-body') === orig, 'the original is shown beside its editable copy');
+	await page.fill('#pub-body', `${orig}（来信人王五）`);
+	await page.click('#publish-form button[type=submit]');
+	check(await until(async () => (await page.textContent('#publish-form .err')).includes('姓名')), 'the contact in the copy is refused');
+	await page.fill('#pub-body', orig.replace(/王五|13900139000/g, ''));
+	check(await press(page, '#publish-form button[type=submit]', '已公开'), 'the redacted copy is published');
+	check(await page.isVisible('#unpublish-form'), 'a published answer can be withdrawn');
+	await look(page, 'message-published');
+
+	// The citizen is not satisfied: withdrawn, then the call-back re-opens it.
+	const rated = await fetch(`${base}/v1/messages/${first}/rating`, {
+		method: 'POST', body: '{"level":"very_dissatisfied","comment":"还是没人来收"}',
+		headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${keys[first]}` },
+	});
+	check(rated.status === 201, `the citizen rates the answer (${rated.status})`);
+	await page.fill('#unpub-reason', '来信人不满意，先撤下');
+	check(await press(page, '#unpublish-form button[type=submit]', '已撤下'), 'the answer is withdrawn');
+	check(await page.isVisible('#callback-form'), 'the bad rating shows the call-back form');
+	check((await page.textContent('#message')).includes('非常不满意'), "the citizen's rating is shown");
+	await look(page, 'message-callback');
+	await page.check('#callback-form input[name=reached][value=yes]');
+	await page.check('#callback-form input[name=resolved][value=no]');
+	await page.check('#callback-form input[name=reopen][value=yes]');
+	await page.fill('#cb-note', '已电话联系，垃圾仍未清运');
+	check(await press(page, '#callback-form button[type=submit]', '已登记回访结果'), 'the call-back is recorded');
+	check((await page.textContent('#message')).includes('待领取'), 're-opened: back in the queue');
+	check((await page.textContent('#timeline')).includes('重新办理'), 'the timeline shows the re-opening');
 
 	// Pull, transfer, then extend the transferred message.
 	check(await pull(page, queue), 'the browser pulls another message');
@@ -243,6 +278,9 @@ async function run(ctx) {
 	}
 	check(lateAfter === lateBefore + 1, `the overdue count moves (${lateBefore} → ${lateAfter})`);
 	check(/%/.test(await page.textContent('#departments')), 'the on-time rates are shown');
+	// Unanswered since September: past the veto line, both alerts written.
+	check((await page.textContent('#veto')).includes('80 天'), 'the old letter is on the veto list');
+	check(!await page.isVisible('#veto-none'), 'the veto list is not empty');
 	await look(page, 'supervise');
 	const lateRow = '#items tr.overdue, #items tr.seriously_overdue';
 	const lateCode = (await page.textContent(`${lateRow} >> nth=0 >> td >> nth=0`)).trim();

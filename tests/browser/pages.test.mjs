@@ -1,7 +1,8 @@
 // The citizen's pages in a real browser (Debian's chromium, driven by
 // playwright-core): keyboard-only submissions on the four channels, the
-// confirmation and its reload, /track with a handler's reply, a wrong key,
-// the router stopped, axe-core on every page in both display modes, and
+// confirmation and its reload, /track with a handler's reply, rating it
+// once, the published answer on /answers (search, one answer, never the
+// contact) and /stats, a wrong key, the router stopped, axe-core on every page in both display modes, and
 // screenshots at 1280 and 360 px.
 //
 //   node pages.test.mjs BUILD_DIR SOURCE_DIR
@@ -196,6 +197,49 @@ async function run(ctx) {
 	check((await page.textContent('#reply')).includes('已安排维修'), 'the reply appears on the status page');
 	check((await page.textContent('.timeline')).includes('已答复'), 'the timeline shows the reply');
 	await look(page, 'status');
+
+	// Rated with the keyboard alone: a level by the arrow keys, a comment, once.
+	await tabTo(page, 'input[name=level]');
+	for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+	check(await page.isChecked('#level-3'), 'the arrow keys choose 不满意');
+	await typeInto(page, '#comment', '灯修好后又坏了');
+	await tabTo(page, 'form[action="/track"] button[type=submit]');
+	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+	check((await page.textContent('#rated')).includes('谢谢'), 'the rating is thanked');
+	check(!await page.isVisible('input[name=level]'), 'the rating is not offered again');
+	check(!(await page.content()).includes(mb.akey), 'the access key is in no page');
+	await look(page, 'status-rated');
+	await track(mb.code, mb.akey);
+	check((await page.textContent('#rated')).includes('不满意'), 'looked up again, the rating shows');
+	const again = await fetch(`${base}/v1/messages/${mb.code}/rating`, {
+		method: 'POST', body: '{"level":"satisfied"}',
+		headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${mb.akey}` },
+	});
+	check(again.status === 409, `a second rating is refused (${again.status})`);
+
+	// Published without the contact, found from the footer with the keyboard.
+	const redacted = join(dir, 'redacted.txt');
+	writeFileSync(redacted, '小区东门的路灯坏了三天，晚上看不清路。\n');
+	execFileSync(bin.handler, ['--key', key, '-c', ini, 'publish', mb.code, '--subject', '东门路灯不亮',
+		'--body-file', redacted], { cwd: dir });
+	await tabTo(page, 'footer a[href="/answers"]');
+	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+	check((await page.textContent('h1')) === '公开答复', 'the footer leads to the published answers');
+	check((await page.textContent('.answers')).includes('东门路灯不亮'), 'the published answer is listed');
+	await look(page, 'answers');
+	await typeInto(page, '#q', '三日内');
+	await tabTo(page, 'form[role=search] button');
+	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+	check((await page.textContent('#found')).includes('找到 1 条'), 'the search finds it by the reply');
+	await tabTo(page, '.answers a');
+	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+	check((await page.textContent('#reply')).includes('三日内修复'), 'one answer shows the reply');
+	const html = await page.content();
+	check(!html.includes('13800000000') && !html.includes(mb.code), 'no phone and no tracking code on the public page');
+	await look(page, 'answer');
+	await page.goto(`${base}/stats`);
+	check((await page.textContent('#stats')).includes('局长信箱'), 'the statistics list the mailbox');
+	await look(page, 'stats');
 
 	// A pause shows in general words, never the handler's reason.
 	const cs = receipts[1];

@@ -715,8 +715,36 @@ static void tamper(const char *from, const char *to, uint64_t k)
 		             (uint32_t)b[off + 2] << 8 | b[off + 3];
 		cr_assert(off + 4 + n <= len);
 		if (i == k) {
-			cr_assert_gt(n, 64);
-			b[off + 4 + n - 10] ^= 0x01;
+			/* A bit of the record's actor (field 4, ASCII): the record
+			 * still parses, so only the tree can tell. */
+			size_t p = off + 4, end = off + 4 + n;
+			int done = 0;
+			while (p < end && !done) {
+				uint64_t key = 0, v = 0;
+				for (int sh = 0; p < end; sh += 7) {
+					key |= (uint64_t)(b[p] & 0x7f) << sh;
+					if (!(b[p++] & 0x80))
+						break;
+				}
+				if ((key & 7) == 0) {
+					while (p < end && (b[p++] & 0x80))
+						;
+					continue;
+				}
+				cr_assert_eq(key & 7, 2, "record %llu: an unexpected wire type",
+				             (unsigned long long)k);
+				for (int sh = 0; p < end; sh += 7) {
+					v |= (uint64_t)(b[p] & 0x7f) << sh;
+					if (!(b[p++] & 0x80))
+						break;
+				}
+				if (key >> 3 == 4 && v > 0) {
+					b[p] ^= 0x01;
+					done = 1;
+				}
+				p += v;
+			}
+			cr_assert(done, "record %llu has no actor", (unsigned long long)k);
 			break;
 		}
 		off += 4 + n;

@@ -494,7 +494,7 @@ int au_disc_record(struct au_rules *R, int ev, int *handled)
 		return au_referred(R);
 	}
 	if (d->phase >= DP_DECIDED && ev != EV(DELIVERED) && ev != EV(REVIEW_RECORDED) &&
-	    ev != EV(REPEAT_DECIDED)) {
+	    ev != EV(REPEAT_DECIDED) && !au_after_answered_ok(ev)) {
 		*handled = 1;
 		return au_state(R, "%s after the application was DECIDED at record %llu", name,
 		                (unsigned long long)d->decided_at);

@@ -68,6 +68,8 @@ struct book {
 	struct rcase *cases;
 	size_t ncases, capcases;
 	struct au_judge judge;     /* the channel counts, as of the instant judged */
+	struct au_report *rep;     /* report channels: its satisfaction rows */
+	struct au_idtab sat;       /* their per-message state */
 };
 
 static struct msg *find_or_add(struct book *b, const uint8_t *id)
@@ -184,6 +186,8 @@ static int record(struct book *b, const Mailroom__AuditRecord *r)
 	int rc;
 
 	if ((rc = au_judge_record(&b->judge, r)))
+		return rc;
+	if (!b->rep->annual && (rc = au_sat_record(b->rep, &b->sat, r)))
 		return rc;
 	if (r->message_id.len != PB_ID_LEN)
 		return PB_OK;
@@ -352,14 +356,17 @@ static void book_free(struct book *b)
 	free(b->cases);
 	free(b->asks);
 	au_idtab_free(&b->msgs);
+	au_idtab_free(&b->sat);
 	au_judge_free(&b->judge);
 }
 
 int au_report_compute(const struct au_src *s, struct au_report *rep)
 {
-	struct book b = {.msgs = AU_IDTAB_INIT(struct msg)};
+	struct book b = {.msgs = AU_IDTAB_INIT(struct msg), .rep = rep,
+	                 .sat = {NULL, au_sat_msg_size(), 0, 0, NULL, 0}};
 	int rc = PB_OK;
 
+	au_report_free(rep);
 	memset(rep->s3, 0, sizeof(rep->s3));
 	memset(rep->groups, 0, sizeof(rep->groups));
 	memset(rep->s4, 0, sizeof(rep->s4));
@@ -386,8 +393,10 @@ int au_report_compute(const struct au_src *s, struct au_report *rep)
 		rc = record(&b, r);
 		mailroom__audit_record__free_unpacked(r, NULL);
 	}
-	if (rc == PB_OK)
+	if (rc == PB_OK) {
 		tables(rep, &b);
+		au_sat_finish(rep);
+	}
 	book_free(&b);
 	return rc;
 }

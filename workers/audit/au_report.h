@@ -37,6 +37,16 @@ extern const char *const au_check_names[AU_NCHECKS];
 
 enum { AU_FMT_MD, AU_FMT_HTML, AU_FMT_CSV, AU_FMT_JSON };
 
+/* Satisfaction per department (queue) and channel (au_report_sat.c). */
+struct au_sat {
+	char queue[PB_NAME_MAX];
+	int channel;               /* Channel */
+	uint64_t rated, satisfied; /* ratings in the range; levels 1-3 */
+	uint64_t owed;             /* bad ratings (4, 5) under a name */
+	uint64_t done, on_time;    /* of those, called back; by the due instant */
+	uint64_t reopened;         /* re-openings in the range */
+};
+
 struct au_report {
 	int annual;                /* tables 三 and 四 too, for year */
 	int year;
@@ -49,11 +59,21 @@ struct au_report {
 	uint64_t ch[AU_NCHANNELS][AU_CH_COUNTS];
 	uint64_t assist[AU_AS_COUNTS];
 	int ok[AU_NCHECKS];
+	struct au_sat *sat;        /* report channels: sorted by queue, channel */
+	size_t nsat, capsat;
 };
 
 /* Reads every record of s (verified before) and fills rep, whose annual,
  * year, from and to are set. PB_OK, PB_ENOMEM, or an error reading s. */
 int au_report_compute(const struct au_src *s, struct au_report *rep);
+/* The satisfaction rows, record by record, then sorted; msgs holds
+ * struct-private per-message state (au_report_sat.c). */
+struct au_idtab;
+int au_sat_record(struct au_report *rep, struct au_idtab *msgs, const Mailroom__AuditRecord *r);
+void au_sat_finish(struct au_report *rep);
+size_t au_sat_msg_size(void);
+/* Frees what au_report_compute allocated in rep. */
+void au_report_free(struct au_report *rep);
 /* Prints rep on stdout. AU_EXIT_OK or AU_EXIT_OTHER (cannot write). */
 int au_report_print(const struct au_report *rep, int format);
 

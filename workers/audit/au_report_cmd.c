@@ -108,6 +108,7 @@ static int run(const struct au_opts *o, int format, struct au_report *rep)
 	if (v)
 		au_verdict_free(v);
 	free(v);
+	au_report_free(rep);
 	au_src_close(&s);
 	cal_free(cal);
 	return rc;

@@ -4,9 +4,11 @@
  * table; json has the stable keys of workers/README.md. Every label is a
  * constant here, so nothing needs escaping. */
 #include "au_report.h"
+#include "pb_conf.h"
 #include "pb_time.h"
 
 #include <stdio.h>
+#include <string.h>
 
 enum { L_ROW, L_GROUP, L_HEAD };
 
@@ -76,6 +78,55 @@ static const char *const check_labels[AU_NCHECKS] = {
 	"总计列 = 六类申请人之和（每一行）",
 	"每件申请只计入一项办理结果",
 };
+
+/* The satisfaction section of report channels ("Ratings"). */
+static const char *const sat_keys[] = {"rated", "satisfied", "satisfaction_rate", "callbacks_owed",
+                                       "callbacks_done", "callbacks_on_time", "callback_rate",
+                                       "reopened"};
+static const char *const sat_labels[] = {"评价", "满意", "满意率", "实名不满意", "已回访",
+                                         "按时回访", "回访率", "重新办理"};
+#define NSAT (sizeof(sat_keys) / sizeof(sat_keys[0]))
+
+static const char *sat_channel(int channel)
+{
+	const char *n = pb_channel_name(channel);
+	return n && *n ? n : "unknown";
+}
+
+/* One cell as text: a count, or a rate with one decimal ("—" for none). */
+static void sat_cell(const struct au_sat *s, size_t k, char *buf, size_t len)
+{
+	const uint64_t v[] = {s->rated, s->satisfied, 0, s->owed, s->done, s->on_time, 0, s->reopened};
+	uint64_t part = k == 2 ? s->satisfied : s->done, whole = k == 2 ? s->rated : s->owed;
+
+	if (k != 2 && k != 6)
+		snprintf(buf, len, "%llu", (unsigned long long)v[k]);
+	else if (!whole)
+		snprintf(buf, len, "—");
+	else
+		snprintf(buf, len, "%.1f%%", 100.0 * (double)part / (double)whole);
+}
+
+static void sat_md(const struct au_report *rep)
+{
+	char cell[32];
+
+	printf("\n## 满意度与回访（按部门和渠道）\n\n| 部门 | 渠道 |");
+	for (size_t k = 0; k < NSAT; k++)
+		printf(" %s |", sat_labels[k]);
+	printf("\n|---|---|");
+	for (size_t k = 0; k < NSAT; k++)
+		printf("---:|");
+	putchar('\n');
+	for (size_t i = 0; i < rep->nsat; i++) {
+		printf("| %s | %s |", rep->sat[i].queue, sat_channel(rep->sat[i].channel));
+		for (size_t k = 0; k < NSAT; k++) {
+			sat_cell(&rep->sat[i], k, cell, sizeof(cell));
+			printf(" %s |", cell);
+		}
+		putchar('\n');
+	}
+}
 
 static const uint64_t *line_cells(const struct au_report *rep, const struct line *l)
 {
@@ -171,6 +222,8 @@ static void md(const struct au_report *rep)
 			printf(" %llu |", (unsigned long long)rep->assist[c]);
 		putchar('\n');
 	}
+	if (!rep->annual)
+		sat_md(rep);
 }
 
 /* ---- html ---- */
@@ -262,6 +315,23 @@ static void html(const struct au_report *rep)
 		html_cells(rep->assist, AU_AS_COUNTS);
 		printf("</tr>\n</table>\n</section>\n");
 	}
+	if (!rep->annual) {
+		char cell[32];
+		/* queue names are [A-Za-z0-9_-] (pb_conf): nothing to escape */
+		printf("<section>\n<h2>满意度与回访（按部门和渠道）</h2>\n<table>\n<tr><th>部门</th><th>渠道</th>");
+		for (size_t k = 0; k < NSAT; k++)
+			printf("<th>%s</th>", sat_labels[k]);
+		printf("</tr>\n");
+		for (size_t i = 0; i < rep->nsat; i++) {
+			printf("<tr><td>%s</td><td>%s</td>", rep->sat[i].queue, sat_channel(rep->sat[i].channel));
+			for (size_t k = 0; k < NSAT; k++) {
+				sat_cell(&rep->sat[i], k, cell, sizeof(cell));
+				printf("<td class=\"n\">%s</td>", cell);
+			}
+			printf("</tr>\n");
+		}
+		printf("</table>\n</section>\n");
+	}
 	printf("</body>\n</html>\n");
 }
 
@@ -326,6 +396,22 @@ static void csv(const struct au_report *rep)
 		printf("\nassisting");
 		for (int c = 0; c < AU_AS_COUNTS; c++)
 			printf(",%llu", (unsigned long long)rep->assist[c]);
+
+		putchar('\n');
+	}
+	if (rep->annual)
+		return;
+	char cell[32];
+	printf("\nqueue,channel");
+	for (size_t k = 0; k < NSAT; k++)
+		printf(",%s", sat_keys[k]);
+	putchar('\n');
+	for (size_t i = 0; i < rep->nsat; i++) {
+		printf("%s,%s", rep->sat[i].queue, sat_channel(rep->sat[i].channel));
+		for (size_t k = 0; k < NSAT; k++) {
+			sat_cell(&rep->sat[i], k, cell, sizeof(cell));
+			printf(",%s", strcmp(cell, "—") == 0 ? "" : cell);
+		}
 		putchar('\n');
 	}
 }
@@ -399,6 +485,20 @@ static json_t *json_doc(const struct au_report *rep)
 		                    counts(rep->ch[c], au_channel_counts, AU_CH_COUNTS));
 	json_object_set_new(doc, "channels", ch);
 	json_object_set_new(doc, "assisting", counts(rep->assist, au_assist_counts, AU_AS_COUNTS));
+	if (!rep->annual) {
+		json_t *sat = json_array();
+		for (size_t i = 0; sat && i < rep->nsat; i++) {
+			const struct au_sat *s = &rep->sat[i];
+			json_array_append_new(
+				sat, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "queue", s->queue, "channel",
+				               sat_channel(s->channel), "rated", (json_int_t)s->rated,
+				               "satisfied", (json_int_t)s->satisfied, "callbacks_owed",
+				               (json_int_t)s->owed, "callbacks_done", (json_int_t)s->done,
+				               "callbacks_on_time", (json_int_t)s->on_time, "reopened",
+				               (json_int_t)s->reopened));
+		}
+		json_object_set_new(doc, "satisfaction", sat);
+	}
 	return doc;
 }
 

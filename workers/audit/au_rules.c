@@ -337,9 +337,12 @@ static int transition(struct au_rules *R, int ev)
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_URGED && ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_DEAD &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_OUTBOX_REQUEUED &&
 	    ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF && ev != MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD &&
+	    !au_after_answered_ok(ev) &&
 	    !(ev == MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && m->d.flagged))
 		return au_state(R, "%s after the message was closed at record %llu",
 		             ev_name(ev, name, sizeof(name)), (unsigned long long)m->closed_at);
+	if (au_after_event(ev))
+		return au_after_record(R, ev);
 	/* Merges and assisting queues (au_case.c). */
 	if ((cls = au_case_record(R, ev, &handled)) || handled)
 		return cls;
@@ -578,7 +581,7 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
 	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED && !later_event(ev) &&
-	     !au_pet_event(ev)))
+	     !au_pet_event(ev) && !au_after_event(ev)))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");
@@ -586,7 +589,9 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 		return -1;
 	if ((cls = imported(R)))
 		return cls;
-	if (r->clock && (r->clock->kind == ST_CLOCK_ACK || r->clock->kind == ST_CLOCK_REPLY))
+	/* A re-opened message's new reply clock starts at the re-opening. */
+	if (r->clock && (r->clock->kind == ST_CLOCK_ACK || r->clock->kind == ST_CLOCK_REPLY) &&
+	    ev != MAILROOM__AUDIT_EVENT__AUDIT_REOPENED)
 		first = !R->m->clk[r->clock->kind == ST_CLOCK_ACK ? K_ACK : K_REPLY].seen;
 	if ((cls = transition(R, ev)))
 		return cls;

@@ -65,6 +65,7 @@ struct mstate {
 	uint8_t pet;               /* a transferred petition's stage (au_pet.c), 0 otherwise */
 	uint8_t pet_ext;           /* its extension was given */
 	int64_t pet_answered;      /* its latest answer */
+	uint8_t rated, callback_open, published, veto, invited;   /* au_after.c */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;
 	uint64_t queue_h, holder_h, token_h;
@@ -153,5 +154,11 @@ int au_finding(struct au_rules *R, int cls, uint64_t at, const char *fmt, ...)
 /* Deadline checks of the current record, after its state is applied;
  * first: it is the first record carrying its kind of clock. */
 int au_deadlines(struct au_rules *R, int first);
+/* Ratings, call-backs, published answers and the veto line (au_after.c):
+ * 1 for their events, which an answered message (also a decided
+ * application) still takes, but for REOPENED and VETO_ALERT. */
+int au_after_event(int ev);
+int au_after_answered_ok(int ev);
+int au_after_record(struct au_rules *R, int ev);
 
 #endif

@@ -52,6 +52,13 @@ typedef uint64_t wk_optset;
 #define WK_O_KEEP WK_O(30)   /* --keep-deadline */
 #define WK_O_DESPITE WK_O(31)   /* --despite-pending */
 #define WK_O_DUE_DAYS WK_O(32)   /* --due-days */
+/* after the answer (wk_after.c) */
+#define WK_O_REACHED WK_O(33)
+#define WK_O_RESOLVED WK_O(34)
+#define WK_O_REOPEN WK_O(35)
+#define WK_O_NOTE WK_O(36)
+#define WK_O_SUBJECT WK_O(37)
+#define WK_O_BODY_FILE WK_O(38)
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
 	 WK_O_KIND | WK_O_CASE | WK_O_FILED | WK_O_RESULT | WK_O_DECIDED | WK_O_CONFIRM |   \
@@ -95,6 +102,10 @@ struct wk_opts {
 	const char *limit;
 	const char *due_days;      /* --due-days, checked by the command */
 	const char *wait;          /* --wait, parsed into wait_s */
+	const char *reached, *resolved, *reopen;   /* yes | no */
+	const char *note;
+	const char *subject;
+	const char *body_file;
 	long wait_s;
 	wk_optset seen;            /* WK_O_* given on the command line */
 	int nargs;
@@ -150,6 +161,12 @@ int wk_cmd_unmerge(struct wk_ctx *x);
 int wk_cmd_assist(struct wk_ctx *x);
 int wk_cmd_opinion(struct wk_ctx *x);
 int wk_cmd_assists(struct wk_ctx *x);
+/* After the answer (wk_after.c): callback CODE|ID, publish CODE|ID,
+ * unpublish CODE|ID. */
+int wk_cmd_callback(struct wk_ctx *x);
+int wk_cmd_callbacks(struct wk_ctx *x);
+int wk_cmd_publish(struct wk_ctx *x);
+int wk_cmd_unpublish(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

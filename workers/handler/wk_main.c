@@ -61,6 +61,12 @@ static const struct wk_cmd cmds[] = {
 	{"opinion", wk_cmd_opinion, WK_O_TEXT | WK_O_QUEUE, 1,
 	 "--key FILE opinion CODE --text TEXT [--queue Q]"},
 	{"assists", wk_cmd_assists, 0, 0, "--key FILE assists"},
+	{"callbacks", wk_cmd_callbacks, 0, 0, "--key FILE callbacks"},
+	{"callback", wk_cmd_callback, WK_O_REACHED | WK_O_RESOLVED | WK_O_REOPEN | WK_O_NOTE, 1,
+	 "--key FILE callback CODE|ID --reached yes|no --resolved yes|no --reopen yes|no [--note TEXT]"},
+	{"publish", wk_cmd_publish, WK_O_SUBJECT | WK_O_BODY_FILE, 1,
+	 "--key FILE publish CODE|ID --subject TEXT --body-file FILE"},
+	{"unpublish", wk_cmd_unpublish, WK_O_REASON, 1, "--key FILE unpublish CODE|ID --reason TEXT"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
@@ -115,6 +121,12 @@ static const struct wk_optdef {
 	FLAG("keep-deadline", WK_O_KEEP),
 	FLAG("despite-pending", WK_O_DESPITE),
 	OPT("due-days", WK_O_DUE_DAYS, due_days),
+	OPT("reached", WK_O_REACHED, reached),
+	OPT("resolved", WK_O_RESOLVED, resolved),
+	OPT("reopen", WK_O_REOPEN, reopen),
+	OPT("note", WK_O_NOTE, note),
+	OPT("subject", WK_O_SUBJECT, subject),
+	OPT("body-file", WK_O_BODY_FILE, body_file),
 };
 #define NOPTDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
 #define OPT_BASE 256   /* getopt's value for optdefs[i] is OPT_BASE + i */

@@ -253,6 +253,26 @@ static int escalate(int64_t now, struct rt_result *res)
 	return rc;
 }
 
+/* Takes every due entry at now: none of them a ladder step (the veto
+ * line and the invitation to rate may be due by then). */
+static void no_ladder_step(int64_t now, const char *why)
+{
+	struct rt_result res;
+	int rc, n = 0;
+
+	while ((rc = escalate(now, &res)) == PB_OK && n++ < 16) {
+		if (res.nrecords) {
+			Mailroom__AuditRecord *r = last_record();
+			cr_expect(r->event < MAILROOM__AUDIT_EVENT__AUDIT_DUE_SOON ||
+			              r->event > MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE,
+			          "%s: a ladder step %d", why, r->event);
+			mailroom__audit_record__free_unpacked(r, NULL);
+		}
+		rt_result_clear(&res);
+	}
+	cr_assert_eq(rc, PB_ENOTFOUND, "%s", why);
+}
+
 static void expect_step(int64_t now, int event)
 {
 	struct rt_result res;
@@ -288,7 +308,7 @@ Test(clock, the_ladder_steps_once_each_across_a_restart)
 	/* seriously overdue five working days after 10-23: 10-30 */
 	expect_step(late, MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE);
 	cr_assert_eq(escalate(late, &res), PB_ENOTFOUND);
-	cr_assert_eq(escalate(at("2026-06-01T00:00:00+08:00"), &res), PB_ENOTFOUND, "the ladder ends");
+	no_ladder_step(at("2026-06-01T00:00:00+08:00"), "the ladder ends");
 }
 
 Test(clock, pausing_holds_the_ladder_and_a_reply_stops_it)
@@ -305,14 +325,74 @@ Test(clock, pausing_holds_the_ladder_and_a_reply_stops_it)
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_PAUSE, a.id, 0, NULL, "征求意见", 0,
 	                      at("2025-09-26T12:00:00+08:00"), &res), PB_OK);
 	rt_result_clear(&res);
-	cr_assert_eq(escalate(at("2025-12-31T00:00:00+08:00"), &res), PB_ENOTFOUND, "paused: no steps");
+	no_ladder_step(at("2025-12-31T00:00:00+08:00"), "paused: no steps");
 	cr_assert_eq(clock_op(MAILROOM__CLOCK_ACTION__CLOCK_RESUME, a.id, 0, NULL, "已答复", 0,
 	                      at("2025-09-26T13:00:00+08:00"), &res), PB_OK);
 	rt_result_clear(&res);
 	cr_assert_eq(lease_op(&alice, MAILROOM__REQUEST__OP_REPLY, a.id, token, "已处理",
 	                      at("2025-09-26T14:00:00+08:00"), &res), PB_OK);
 	rt_result_clear(&res);
-	cr_assert_eq(escalate(at("2025-12-31T00:00:00+08:00"), &res), PB_ENOTFOUND, "answered: no steps");
+	no_ladder_step(at("2025-12-31T00:00:00+08:00"), "answered: no steps");
+}
+
+/* Takes every entry due at now; how many records of event it wrote. */
+static int drain(int64_t now, int event)
+{
+	struct rt_result res;
+	int rc, n = 0, guard = 0;
+
+	while ((rc = escalate(now, &res)) == PB_OK && guard++ < 32) {
+		if (res.nrecords) {
+			Mailroom__AuditRecord *r = last_record();
+			n += (int)r->event == event;
+			mailroom__audit_record__free_unpacked(r, NULL);
+		}
+		rt_result_clear(&res);
+	}
+	cr_assert_eq(rc, PB_ENOTFOUND);
+	return n;
+}
+
+#define DAY (86400LL * 1000)
+
+Test(clock, the_veto_line_alerts_at_60_and_80_days_once_each)
+{
+	struct posted a;
+	int64_t t0 = at("2025-09-26T10:00:00+08:00");
+	const int veto = MAILROOM__AUDIT_EVENT__AUDIT_VETO_ALERT;
+
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "积水", t0, &a);
+	cr_expect_eq(drain(t0 + 60 * DAY - 1, veto), 0, "not before 60 days");
+	cr_expect_eq(drain(t0 + 60 * DAY, veto), 1, "at 60 days");
+	cr_expect_eq(drain(t0 + 79 * DAY, veto), 0, "once");
+	st_close(core.store);
+	cr_assert_eq(st_open(conf.store_path, conf.map_size_mb, 0, &core.keys, &core.store), PB_OK);
+	cr_expect_eq(drain(t0 + 80 * DAY, veto), 1, "at 80 days, after a restart");
+	Mailroom__AuditRecord *r = last_record();
+	cr_expect_str_eq(r->detail, "80");
+	mailroom__audit_record__free_unpacked(r, NULL);
+	cr_expect_eq(drain(t0 + 400 * DAY, veto), 0, "two levels only");
+}
+
+Test(clock, an_answer_is_invited_to_be_rated_once_and_never_vetoed)
+{
+	struct posted a;
+	struct rt_result res;
+	uint8_t token[16];
+	int64_t t0 = at("2025-09-26T10:00:00+08:00"), t1 = t0 + 2 * 3600 * 1000;
+
+	conf.lease_seconds = 86400;
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "道路", t0, &a);
+	Mailroom__PullResp *pr = pull(&alice, "general", t0 + 3600 * 1000, &res, PB_OK);
+	memcpy(token, pr->lease->token.data, 16);
+	rt_result_clear(&res);
+	cr_assert_eq(lease_op(&alice, MAILROOM__REQUEST__OP_REPLY, a.id, token, "已处理", t1, &res),
+	             PB_OK);
+	rt_result_clear(&res);
+	cr_expect_eq(drain(t1 + 3 * DAY - 1, MAILROOM__AUDIT_EVENT__AUDIT_RATING_INVITED), 0);
+	cr_expect_eq(drain(t1 + 3 * DAY, MAILROOM__AUDIT_EVENT__AUDIT_RATING_INVITED), 1);
+	cr_expect_eq(drain(t1 + 30 * DAY, MAILROOM__AUDIT_EVENT__AUDIT_RATING_INVITED), 0, "once");
+	cr_expect_eq(drain(t0 + 100 * DAY, MAILROOM__AUDIT_EVENT__AUDIT_VETO_ALERT), 0, "answered");
 }
 
 Test(clock, a_new_calendar_recomputes_provisional_deadlines)
