@@ -33,6 +33,7 @@ static const uint8_t detail_is_code[] = {
 	[MAILROOM__AUDIT_EVENT__AUDIT_SERIOUSLY_OVERDUE] = 1,
 	[MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_ADDED] = 1,       /* queue names (config), "supervise" */
 	[MAILROOM__AUDIT_EVENT__AUDIT_HANDLER_REMOVED] = 1,
+	[MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED] = 1,  /* clean | infected */
 };
 
 /* A record's free texts, moved out of it for the time of the append. */

@@ -43,6 +43,11 @@ static const struct rt_optab_row optab[] = {
 	/* rt_server.c takes a gateway's batch apart before dispatch; a batch
 	 * inside a batch matches no one. */
 	ROW(BATCH, 0, 0, RT_RIGHT_NONE, NULL),
+	/* attachments (rt_attach.c): a citizen's file in chunks, the
+	 * scanner's verdicts, a handler's reads of clean files */
+	ROW(UPLOAD, 0, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_upload),
+	ROW(SCAN, 1, RT_BY_ROUTER, RT_RIGHT_NONE, rt_op_scan),
+	ROW(ATTACHMENT, 0, H, RT_RIGHT_NONE, rt_op_attachment),
 };
 
 #undef ROW
@@ -62,6 +67,8 @@ const struct rt_optab_row *rt_optab_row(int op_case)
 
 unsigned rt_principal_by(const struct rt_principal *who)
 {
+	if (who->internal)
+		return RT_BY_ROUTER;
 	switch (who->kind) {
 	case MAILROOM__AUTH_KIND__AUTH_GATEWAY:
 		return RT_BY_GATEWAY;

@@ -1,0 +1,538 @@
+/* Attachments in the router (store/README.md, "Attachments"): uploads
+ * arriving from the gateway in chunks under the wire limit, the files
+ * bound to a new message, the scanner that sends pending files to clamd
+ * and records each verdict, and a handler's reads of clean files. */
+#include "rt_clamd.h"
+#include "rt_ops.h"
+#include "pb_err.h"
+#include "pb_ftype.h"
+#include "pb_id.h"
+#include "pb_log.h"
+#include "pb_time.h"
+#include "st_attach.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UPLOADS_MAX 16           /* uploads assembling at once */
+#define UPLOAD_IDLE_MS 60000     /* an upload untouched this long is dropped */
+#define READ_PIECE (512u << 10)  /* a handler's read, under the wire limit */
+#define PENDING "attach.pending" /* counter: files waiting for a verdict */
+#define SCAN_BATCH 32
+
+/* ------------------------------------------------------------ uploads -- */
+
+struct upload {
+	uint8_t id[16];
+	int used;
+	uint32_t next_seq;
+	uint8_t *buf;
+	size_t len;
+	int64_t touched_ms;
+};
+
+static pthread_mutex_t up_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct upload ups[UPLOADS_MAX];
+
+static void up_drop(struct upload *u)
+{
+	free(u->buf);
+	memset(u, 0, sizeof(*u));
+}
+
+/* The slot of id, or a free one for seq 0; NULL when none. */
+static struct upload *up_find(const uint8_t id[16], uint32_t seq, int64_t now_ms)
+{
+	struct upload *free_slot = NULL;
+
+	for (int i = 0; i < UPLOADS_MAX; i++) {
+		struct upload *u = &ups[i];
+		if (u->used && now_ms - u->touched_ms > UPLOAD_IDLE_MS)
+			up_drop(u);
+		if (u->used && memcmp(u->id, id, 16) == 0)
+			return u;
+		if (!u->used && !free_slot)
+			free_slot = u;
+	}
+	if (seq != 0 || !free_slot)
+		return NULL;
+	free_slot->used = 1;
+	memcpy(free_slot->id, id, 16);
+	return free_slot;
+}
+
+static int upload_done(struct rt_core *core, uint8_t *buf, size_t len, struct rt_result *res)
+{
+	const struct pb_conf *conf = core->conf;
+	struct st_attach_info info;
+	uint8_t name[ST_ATTACH_NAME_LEN];
+	const char *type = pb_ftype_sniff(buf, len);
+	Mailroom__UploadResp *u;
+	char *handle;
+	int rc;
+
+	if (!type)
+		return rt_fail(res, PB_EINVAL, "unsupported_type",
+		               "the file is not a JPEG, PNG or PDF (judged by its content)");
+	if ((rc = st_attach_put(conf->store_path, core->keys.data_key, buf, len, type, name,
+	                        &info)) != PB_OK)
+		return rt_fail(res, PB_EIO, "unavailable", "cannot store the file");
+	u = rt_own(res, malloc(sizeof(*u)), RT_OWN_FREE);
+	handle = rt_own(res, malloc(2 * ST_ATTACH_NAME_LEN + 1), RT_OWN_FREE);
+	if (!u || !handle)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__upload_resp__init(u);
+	pb_hex(name, sizeof(name), handle);
+	u->handle = handle;
+	u->size = len;
+	u->type = (char *)type;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_UPLOAD;
+	res->resp.upload = u;
+	return PB_OK;
+}
+
+int rt_op_upload(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__UploadReq *q = req->upload;
+	size_t max = core->conf->attach_max_bytes;
+	struct upload *u;
+	uint8_t *buf = NULL, *grown;
+	size_t len = 0;
+	int rc;
+
+	(void)t;
+	(void)who;
+	if (!q || q->upload_id.len != 16)
+		return rt_fail(res, PB_EINVAL, "invalid_request", "upload id malformed");
+	pthread_mutex_lock(&up_mu);
+	if (!(u = up_find(q->upload_id.data, q->seq, now_ms))) {
+		pthread_mutex_unlock(&up_mu);
+		return rt_fail(res, q->seq ? PB_ESTATE : PB_ELIMIT, q->seq ? "upload_lost" : "busy",
+		               q->seq ? "the upload is unknown here; start it again"
+		                      : "too many uploads at once; try again");
+	}
+	if (q->seq != u->next_seq || q->data.len > max - u->len) {
+		int big = q->seq == u->next_seq;
+		up_drop(u);
+		pthread_mutex_unlock(&up_mu);
+		return big ? rt_fail(res, PB_ETOOBIG, "too_large", "the file is over the size limit")
+		           : rt_fail(res, PB_ESTATE, "upload_lost", "chunks out of order; start again");
+	}
+	if (q->data.len) {
+		if (!(grown = realloc(u->buf, u->len + q->data.len))) {
+			up_drop(u);
+			pthread_mutex_unlock(&up_mu);
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		}
+		u->buf = grown;
+		memcpy(u->buf + u->len, q->data.data, q->data.len);
+		u->len += q->data.len;
+	}
+	u->next_seq++;
+	u->touched_ms = now_ms;
+	if (q->final) {
+		buf = u->buf;
+		len = u->len;
+		u->buf = NULL;
+		up_drop(u);
+	}
+	pthread_mutex_unlock(&up_mu);
+	if (!q->final) {
+		Mailroom__UploadResp *r = rt_own(res, malloc(sizeof(*r)), RT_OWN_FREE);
+		if (!r)
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		mailroom__upload_resp__init(r);
+		res->resp.result_case = MAILROOM__RESPONSE__RESULT_UPLOAD;
+		res->resp.upload = r;
+		return PB_OK;
+	}
+	if (len == 0)
+		rc = rt_fail(res, PB_EINVAL, "unsupported_type", "the file is empty");
+	else
+		rc = upload_done(core, buf, len, res);
+	free(buf);
+	return rc;
+}
+
+/* ------------------------------------------------------------ binding -- */
+
+static void commit_of(const uint8_t salt[ST_SALT_LEN], const uint8_t sha[32],
+                      uint8_t out[ST_HASH_LEN])
+{
+	char hex[65];
+
+	pb_hex(sha, 32, hex);
+	st_text_commit(salt, "attachment", hex, 64, out);
+}
+
+int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s,
+                   Mailroom__StoredMessage *m, struct rt_result *res,
+                   ProtobufCBinaryData **commits, size_t *n)
+{
+	const struct pb_conf *conf = core->conf;
+	size_t k = s->n_attachments;
+	Mailroom__Attachment **v;
+	Mailroom__Attachment *a;
+	ProtobufCBinaryData *c;
+	uint8_t *space;
+	int rc;
+
+	*commits = NULL;
+	*n = 0;
+	if (k == 0)
+		return PB_OK;
+	if (k > (size_t)conf->attach_max_files)
+		return rt_fail(res, PB_ELIMIT, "too_many_files", "too many attachments");
+	v = rt_own(res, calloc(k, sizeof(*v)), RT_OWN_FREE);
+	a = rt_own(res, calloc(k, sizeof(*a)), RT_OWN_FREE);
+	c = rt_own(res, calloc(k, sizeof(*c)), RT_OWN_FREE);
+	space = rt_own(res, calloc(k, 2 * ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN), RT_OWN_FREE);
+	if (!v || !a || !c || !space)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	for (size_t i = 0; i < k; i++) {
+		uint8_t *name = space + i * (2 * ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN);
+		uint8_t *sha = name + ST_ATTACH_NAME_LEN, *commit = sha + 32;
+		const char *h = s->attachments[i];
+		struct st_attach_info info;
+		char *type;
+
+		if (!h || strlen(h) != 2 * ST_ATTACH_NAME_LEN ||
+		    sodium_hex2bin(name, ST_ATTACH_NAME_LEN, h, strlen(h), NULL, NULL, NULL) != 0)
+			return rt_fail(res, PB_EINVAL, "invalid_attachment", "an attachment handle is malformed");
+		for (size_t j = 0; j < i; j++)
+			if (memcmp(v[j]->name_hash.data, name, ST_ATTACH_NAME_LEN) == 0)
+				return rt_fail(res, PB_EINVAL, "invalid_attachment",
+				               "the same attachment is named twice");
+		rc = st_attach_info(conf->store_path, core->keys.data_key, name, &info);
+		if (rc == PB_ENOTFOUND)
+			return rt_fail(res, PB_EINVAL, "invalid_attachment", "no such uploaded file");
+		if (rc != PB_OK)
+			return rt_fail(res, PB_EIO, "unavailable", "cannot read an uploaded file");
+		if (!(type = rt_own(res, strdup(info.type), RT_OWN_FREE)))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		memcpy(sha, info.sha, 32);
+		commit_of(m->text_salt.data, sha, commit);
+		mailroom__attachment__init(&a[i]);
+		a[i].name_hash.data = name;
+		a[i].name_hash.len = ST_ATTACH_NAME_LEN;
+		a[i].sha256.data = sha;
+		a[i].sha256.len = 32;
+		a[i].size = info.size;
+		a[i].type = type;
+		a[i].scan = MAILROOM__SCAN_STATE__SCAN_PENDING;
+		v[i] = &a[i];
+		c[i].data = commit;
+		c[i].len = ST_HASH_LEN;
+	}
+	if ((rc = st_counter_add(t, PENDING, (int64_t)k)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot count pending files");
+	m->attachments = v;
+	m->n_attachments = k;
+	*commits = c;
+	*n = k;
+	return PB_OK;
+}
+
+/* ------------------------------------------------------------ verdict -- */
+
+int rt_op_scan(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__ScanReq *q = req->scan;
+	Mailroom__StoredMessage *m;
+	Mailroom__AuditRecord rec;
+	Mailroom__Attachment *a;
+	Mailroom__MessageView *view;
+	ProtobufCBinaryData commit;
+	uint8_t cbuf[ST_HASH_LEN];
+	int infected, rc;
+
+	(void)who;
+	if (!q || (rc = rt_msg_load(t, q->message_id.data, q->message_id.len, res, &m)))
+		return q ? rc : rt_fail(res, PB_EINVAL, "invalid_request", "no scan");
+	if (q->n >= m->n_attachments)
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such attachment");
+	a = m->attachments[q->n];
+	infected = q->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED;
+	if (a->scan == MAILROOM__SCAN_STATE__SCAN_PENDING &&
+	    (infected || q->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN)) {
+		a->scan = q->scan;
+		a->signature = infected ? q->signature : (char *)"";
+		a->scanned_ms = now_ms;
+		commit_of(m->text_salt.data, a->sha256.data, cbuf);
+		commit.data = cbuf;
+		commit.len = sizeof(cbuf);
+		mailroom__audit_record__init(&rec);
+		rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED;
+		rec.detail = (char *)(infected ? "infected" : "clean");
+		rec.attachment_commits = &commit;
+		rec.n_attachment_commits = 1;
+		if ((rc = rt_audit(core, t, res, &rec, m, "router", now_ms, NULL)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
+		if ((rc = st_counter_add(t, PENDING, -1)) || (rc = st_msg_put(t, m)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot store the verdict");
+		if (infected)
+			pb_warn("attachment %u of a message quarantined: %s", q->n, q->signature);
+	}
+	if ((rc = rt_view(core, res, m, 1, &view)))
+		return rt_fail(res, rc, pb_err_name(rc), "cannot answer");
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_SCAN;
+	res->resp.scan = view;
+	return PB_OK;
+}
+
+/* ------------------------------------------------------ handler reads -- */
+
+int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__AttachmentReq *q = req->attachment;
+	Mailroom__StoredMessage *m;
+	Mailroom__Attachment *a;
+	Mailroom__AttachmentResp *r;
+	uint8_t *plain = NULL, *piece;
+	size_t len = 0, n;
+	int rc;
+
+	(void)now_ms;
+	if (!q || (rc = rt_msg_load(t, q->message_id.data, q->message_id.len, res, &m)))
+		return q ? rc : rt_fail(res, PB_EINVAL, "invalid_request", "no attachment");
+	if (!pb_handler_may(who->handler, m->queue))
+		return rt_fail(res, PB_EFORBIDDEN, "forbidden", "not a message of your queues");
+	if (q->n >= m->n_attachments)
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such attachment");
+	a = m->attachments[q->n];
+	if (a->scan == MAILROOM__SCAN_STATE__SCAN_PENDING)
+		return rt_fail(res, PB_ESTATE, "attachment_pending",
+		               "the file has not been scanned yet; try again later");
+	if (a->scan != MAILROOM__SCAN_STATE__SCAN_CLEAN)
+		return rt_fail(res, PB_ESTATE, "attachment_infected",
+		               "the file was refused by the virus scanner and is quarantined");
+	rc = st_attach_get(core->conf->store_path, core->keys.data_key, a->name_hash.data, &plain,
+	                   &len, NULL);
+	if (rc != PB_OK)
+		return rt_fail(res, rc == PB_ENOTFOUND ? PB_ECORRUPT : rc, "attachment_damaged",
+		               "the stored file is missing or damaged");
+	if (q->offset > len) {
+		free(plain);
+		return rt_fail(res, PB_EINVAL, "invalid_request", "offset past the end");
+	}
+	n = len - q->offset > READ_PIECE ? READ_PIECE : len - q->offset;
+	r = rt_own(res, malloc(sizeof(*r)), RT_OWN_FREE);
+	piece = rt_own(res, malloc(n ? n : 1), RT_OWN_FREE);
+	if (r && piece)
+		memcpy(piece, plain + q->offset, n);
+	sodium_memzero(plain, len);
+	free(plain);
+	if (!r || !piece)
+		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	mailroom__attachment_resp__init(r);
+	r->info = a;
+	r->offset = q->offset;
+	r->data.data = piece;
+	r->data.len = n;
+	r->last = q->offset + n == len;
+	res->resp.result_case = MAILROOM__RESPONSE__RESULT_ATTACHMENT;
+	res->resp.attachment = r;
+	return PB_OK;
+}
+
+/* ------------------------------------------------------------ scanner -- */
+
+struct pending_file {
+	uint8_t id[PB_ID_LEN];
+	uint32_t n;
+	uint8_t name[ST_ATTACH_NAME_LEN];
+};
+
+struct rt_scanner {
+	struct rt_core *core;
+	struct rt_writer *writer;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop, op_done;
+};
+
+static atomic_int scanner_up = 1;
+
+int rt_scanner_up(void)
+{
+	return atomic_load(&scanner_up);
+}
+
+struct collect {
+	struct pending_file v[SCAN_BATCH];
+	size_t n;
+};
+
+static int collect_one(const Mailroom__StoredMessage *m, void *arg)
+{
+	struct collect *c = arg;
+
+	for (size_t i = 0; i < m->n_attachments && c->n < SCAN_BATCH; i++) {
+		const Mailroom__Attachment *a = m->attachments[i];
+		if (a->scan != MAILROOM__SCAN_STATE__SCAN_PENDING || m->id.len != PB_ID_LEN ||
+		    a->name_hash.len != ST_ATTACH_NAME_LEN)
+			continue;
+		memcpy(c->v[c->n].id, m->id.data, PB_ID_LEN);
+		memcpy(c->v[c->n].name, a->name_hash.data, ST_ATTACH_NAME_LEN);
+		c->v[c->n].n = (uint32_t)i;
+		c->n++;
+	}
+	return c->n < SCAN_BATCH ? 0 : 1;
+}
+
+static void op_done(struct rt_op *op, void *arg)
+{
+	struct rt_scanner *s = arg;
+
+	free(op->out);
+	op->out = NULL;
+	pthread_mutex_lock(&s->mu);
+	s->op_done = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Sends one verdict through the writer and waits for its commit. */
+static void record(struct rt_scanner *s, const struct pending_file *f, int verdict,
+                   const char *sig)
+{
+	Mailroom__ScanReq q = MAILROOM__SCAN_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	struct rt_op op;
+
+	q.message_id.data = (uint8_t *)f->id;
+	q.message_id.len = PB_ID_LEN;
+	q.n = f->n;
+	q.scan = verdict == RT_SCAN_INFECTED ? MAILROOM__SCAN_STATE__SCAN_INFECTED
+	                                     : MAILROOM__SCAN_STATE__SCAN_CLEAN;
+	q.signature = (char *)sig;
+	req.op_case = MAILROOM__REQUEST__OP_SCAN;
+	req.scan = &q;
+	memset(&op, 0, sizeof(op));
+	op.who.internal = 1;
+	op.req = &req;
+	op.enqueued_us = pb_mono_us();
+	op.done = op_done;
+	op.arg = s;
+	rt_result_init(&op.res);
+	pthread_mutex_lock(&s->mu);
+	s->op_done = 0;
+	pthread_mutex_unlock(&s->mu);
+	rt_writer_submit(s->writer, &op);
+	pthread_mutex_lock(&s->mu);
+	while (!s->op_done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* One pass: each pending file to clamd; stops at the first that finds
+ * clamd away, so the files wait (never passed) until it is back. */
+static void pass(struct rt_scanner *s)
+{
+	const struct pb_conf *conf = s->core->conf;
+	struct collect c = {.n = 0};
+	st_txn *t = NULL;
+	int64_t pending = 0;
+
+	if (st_txn_begin(s->core->store, NULL, 1, &t) != PB_OK)
+		return;
+	if (st_counter_get(t, PENDING, &pending) == PB_OK && pending > 0)
+		st_msg_each(t, collect_one, &c);
+	st_txn_abort(t);
+	for (size_t i = 0; i < c.n; i++) {
+		uint8_t *plain = NULL;
+		size_t len = 0;
+		char sig[128] = "";
+		int v, rc;
+
+		rc = st_attach_get(conf->store_path, s->core->keys.data_key, c.v[i].name, &plain, &len,
+		                   NULL);
+		if (rc != PB_OK) {
+			pb_error("attachment of a message cannot be read for scanning: %s", pb_err_str(rc));
+			continue;
+		}
+		v = conf->clamd_addr[0] ? rt_clamd_scan(conf->clamd_addr, conf->scan_timeout_ms, plain,
+		                                        len, sig, sizeof(sig))
+		                        : PB_EUNAVAIL;
+		sodium_memzero(plain, len);
+		free(plain);
+		if (v != RT_SCAN_CLEAN && v != RT_SCAN_INFECTED) {
+			if (atomic_exchange(&scanner_up, 0))
+				pb_warn("virus scanner at %s unreachable: %zu file(s) wait unscanned, never "
+				        "shown until it is back",
+				        conf->clamd_addr[0] ? conf->clamd_addr : "(none configured)",
+				        (size_t)pending);
+			return;
+		}
+		if (!atomic_exchange(&scanner_up, 1))
+			pb_info("virus scanner at %s is back", conf->clamd_addr);
+		record(s, &c.v[i], v, sig);
+	}
+}
+
+static void *scan_main(void *arg)
+{
+	struct rt_scanner *s = arg;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stop) {
+		struct timespec ts;
+		int ms = s->core->conf->scan_interval_ms;
+
+		pthread_mutex_unlock(&s->mu);
+		pass(s);
+		pthread_mutex_lock(&s->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += ms / 1000;
+		ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		if (!s->stop)
+			pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+int rt_scanner_start(struct rt_core *core, struct rt_writer *w, struct rt_scanner **out)
+{
+	struct rt_scanner *s = calloc(1, sizeof(*s));
+
+	*out = NULL;
+	if (!s)
+		return PB_ENOMEM;
+	s->core = core;
+	s->writer = w;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	if (pthread_create(&s->thread, NULL, scan_main, s) != 0) {
+		free(s);
+		return PB_ENOMEM;
+	}
+	*out = s;
+	return PB_OK;
+}
+
+void rt_scanner_stop(struct rt_scanner *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stop = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	pthread_join(s->thread, NULL);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
