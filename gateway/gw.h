@@ -211,6 +211,7 @@ enum gw_route {
 	GW_R_LOG,         /* GET /v1/log/... (transparency log, read-only) */
 	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
 	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
+	GW_R_UPLOAD,      /* POST /v1/uploads: one file, raw (gw_upload.c) */
 	GW_R_OTHER,
 	GW_R_COUNT
 };
@@ -354,6 +355,10 @@ struct gw_req {
 	uint32_t seq;
 	int log_kind;           /* GW_R_LOG: which question */
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
+	uint8_t upload_id[16];  /* GW_R_UPLOAD: the chunks sent so far */
+	size_t upload_off;
+	uint32_t upload_seq;
+	const char *upload_type;
 	char method[16];
 	struct sockaddr_storage client;   /* behind a trusted proxy, the forwarded one */
 	int64_t t0_us;          /* monotonic, for the access log */
@@ -386,6 +391,10 @@ enum MHD_Result gw_post_disclosure(struct gw_req *r);
 enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
 enum MHD_Result gw_healthz(struct gw_req *r);
+/* POST /v1/uploads (gw_upload.c): the file to the router in chunks, and
+ * each chunk's answer; the handle once the last is stored. */
+enum MHD_Result gw_post_upload(struct gw_req *r);
+enum MHD_Result gw_upload_answer(struct gw_req *r);
 enum MHD_Result gw_metrics_page(struct gw_req *r);
 enum MHD_Result gw_answer(struct gw_req *r);
 /* Suspends the connection and sends req (gw_routes.c); on an error

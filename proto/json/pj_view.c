@@ -299,6 +299,40 @@ json_t *pj_disclosure_intake(const Mailroom__MessageView *v)
 
 /* ------------------------------------------------------------ views -- */
 
+static const char *const scan_names[] = {"pending", "clean", "infected"};
+
+/* A message's files: kind, size and the scanner's verdict for everyone;
+ * the handler also sees what the scanner found and the hash. */
+static json_t *attachments_json(const Mailroom__MessageView *v, enum pj_audience who)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < v->n_attachments; i++) {
+		const Mailroom__Attachment *a = v->attachments[i];
+		struct build b = {json_object(), 0};
+		unsigned scan = (unsigned)a->scan < 3 ? (unsigned)a->scan : 0;
+
+		if (!b.obj) {
+			json_decref(arr);
+			return NULL;
+		}
+		put(&b, "n", json_integer((json_int_t)i));
+		put(&b, "type", str(a->type));
+		put(&b, "size", json_integer((json_int_t)a->size));
+		put(&b, "scan", str(scan_names[scan]));
+		if (who == PJ_HANDLER) {
+			put(&b, "sha256", hex_json(&a->sha256));
+			if (a->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED)
+				put(&b, "found", str(a->signature));
+		}
+		if (b.failed || json_array_append_new(arr, b.obj)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 {
 	struct build b = {json_object(), 0};
@@ -338,6 +372,8 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 		if (v->imported)
 			put(&b, "imported", json_true());
 	}
+	if (v->n_attachments)
+		put(&b, "attachments", attachments_json(v, who));
 	/* The applicant is left out of the citizen's view here too, whatever
 	 * the router sent. */
 	if (v->disclosure)

@@ -40,6 +40,7 @@ enum {
 	WK_O_DECIDED = 1 << 23,
 	WK_O_CONFIRM = 1 << 24,
 	WK_O_DISMISS = 1 << 25,
+	WK_O_OUT = 1 << 26,         /* --out FILE (attachment) */
 };
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
@@ -73,6 +74,7 @@ struct wk_opts {
 	const char *filed;
 	const char *result;
 	const char *decided;
+	const char *out;
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -113,6 +115,9 @@ int wk_cmd_restart(struct wk_ctx *x);
 
 /* Whole working days, 1-366, digits only (wk_clock.c). */
 int wk_parse_days(const char *s, int32_t *out);
+
+/* A message's clean file into --out (wk_attach.c). */
+int wk_cmd_attachment(struct wk_ctx *x);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

@@ -41,6 +41,7 @@ static const struct wk_cmd cmds[] = {
 	 "--key FILE return ID --reason-code CODE --text TEXT"},
 	{"extend-request", wk_cmd_extend_request, WK_O_TEXT | WK_O_UNTIL, 1,
 	 "--key FILE extend-request ID --until RFC3339 --text TEXT"},
+	{"attachment", wk_cmd_attachment, WK_O_OUT, 2, "--key FILE attachment ID N --out FILE"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
@@ -77,6 +78,7 @@ static const struct option longopts[] = {
 	{"decided", required_argument, NULL, 266},
 	{"confirm", no_argument, NULL, 267},
 	{"dismiss", no_argument, NULL, 268},
+	{"out", required_argument, NULL, 269},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -281,6 +283,10 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		case 'U':
 			o->until = optarg;
 			o->seen |= WK_O_UNTIL;
+			break;
+		case 269:
+			o->out = optarg;
+			o->seen |= WK_O_OUT;
 			break;
 		case 'w':
 			if (parse_wait(optarg, &o->wait_s))
