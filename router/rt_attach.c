@@ -261,8 +261,14 @@ int rt_op_scan(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	infected = q->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED;
 	if (a->scan == MAILROOM__SCAN_STATE__SCAN_PENDING &&
 	    (infected || q->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN)) {
+		/* m is an unpacked message: its strings are freed with it. */
+		char *sig = strdup(infected && q->signature ? q->signature : "");
+		if (!sig)
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		if (a->signature && *a->signature)
+			free(a->signature);
 		a->scan = q->scan;
-		a->signature = infected ? q->signature : (char *)"";
+		a->signature = sig;
 		a->scanned_ms = now_ms;
 		commit_of(m->text_salt.data, a->sha256.data, cbuf);
 		commit.data = cbuf;
