@@ -191,12 +191,12 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
 	v = rt_own(res, calloc(k, sizeof(*v)), RT_OWN_FREE);
 	a = rt_own(res, calloc(k, sizeof(*a)), RT_OWN_FREE);
 	c = rt_own(res, calloc(k, sizeof(*c)), RT_OWN_FREE);
-	space = rt_own(res, calloc(k, 2 * ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN), RT_OWN_FREE);
+	space = rt_own(res, calloc(k, ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN + 32), RT_OWN_FREE);
 	if (!v || !a || !c || !space)
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	for (size_t i = 0; i < k; i++) {
-		uint8_t *name = space + i * (2 * ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN);
-		uint8_t *sha = name + ST_ATTACH_NAME_LEN, *commit = sha + 32;
+		uint8_t *name = space + i * (ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN + 32);
+		uint8_t *sha = name + ST_ATTACH_NAME_LEN, *commit = sha + 32, *fsha = commit + ST_HASH_LEN;
 		const char *h = s->attachments[i];
 		struct st_attach_info info;
 		char *type;
@@ -211,6 +211,9 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
 		rc = st_attach_info(conf->store_path, core->keys.data_key, name, &info);
 		if (rc == PB_ENOTFOUND)
 			return rt_fail(res, PB_EINVAL, "invalid_attachment", "no such uploaded file");
+		/* The auditor's check without the data key: the bytes on disk. */
+		if (rc == PB_OK)
+			rc = st_attach_file_hash(conf->store_path, name, fsha);
 		if (rc != PB_OK)
 			return rt_fail(res, PB_EIO, "unavailable", "cannot read an uploaded file");
 		if (!(type = rt_own(res, strdup(info.type), RT_OWN_FREE)))
@@ -222,6 +225,8 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
 		a[i].name_hash.len = ST_ATTACH_NAME_LEN;
 		a[i].sha256.data = sha;
 		a[i].sha256.len = 32;
+		a[i].file_sha256.data = fsha;
+		a[i].file_sha256.len = 32;
 		a[i].size = info.size;
 		a[i].type = type;
 		a[i].scan = MAILROOM__SCAN_STATE__SCAN_PENDING;

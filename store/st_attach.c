@@ -319,3 +319,26 @@ int st_attach_info(const char *store_dir, const uint8_t data_key[32],
 	sodium_memzero(key, sizeof(key));
 	return rc;
 }
+
+int st_attach_file_hash(const char *store_dir, const uint8_t name[ST_ATTACH_NAME_LEN],
+                        uint8_t out[32])
+{
+	char path[PATH_MAX];
+	crypto_hash_sha256_state st;
+	uint8_t buf[CHUNK];
+	size_t n;
+	FILE *f;
+	int rc;
+
+	if ((rc = path_of(store_dir, name, path, sizeof(path))) != PB_OK)
+		return rc;
+	if (!(f = fopen(path, "rb")))
+		return errno == ENOENT ? PB_ENOTFOUND : PB_EIO;
+	crypto_hash_sha256_init(&st);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		crypto_hash_sha256_update(&st, buf, n);
+	rc = ferror(f) ? PB_EIO : PB_OK;
+	fclose(f);
+	crypto_hash_sha256_final(&st, out);
+	return rc;
+}

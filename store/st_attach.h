@@ -37,6 +37,10 @@ int st_attach_info(const char *store_dir, const uint8_t data_key[32],
 int st_attach_get(const char *store_dir, const uint8_t data_key[32],
                   const uint8_t name[ST_ATTACH_NAME_LEN], uint8_t **plain, size_t *len,
                   struct st_attach_info *info);
+/* SHA-256 of the stored (encrypted) file's bytes: what an auditor without
+ * the data key can check. PB_ENOTFOUND when it is missing. */
+int st_attach_file_hash(const char *store_dir, const uint8_t name[ST_ATTACH_NAME_LEN],
+                        uint8_t out[32]);
 /* PB_OK when the file is there (no decryption), PB_ENOTFOUND otherwise. */
 int st_attach_exists(const char *store_dir, const uint8_t name[ST_ATTACH_NAME_LEN]);
 

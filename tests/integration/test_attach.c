@@ -172,6 +172,29 @@ Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout =
 	/* Each verdict is a record; the store matches the log. */
 	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
 	free(out);
+
+	/* A stored file changed behind the router's back: exit 30. */
+	char fpath[MR_PATH + 128];
+	snprintf(fpath, sizeof(fpath), "%s/attachments/%s", env.store, h1);
+	FILE *f = fopen(fpath, "r+b");
+	cr_assert_not_null(f, "%s", fpath);
+	cr_assert_eq(fseek(f, -3, SEEK_END), 0);
+	int c = fgetc(f);
+	cr_assert_eq(fseek(f, -3, SEEK_END), 0);
+	fputc(c ^ 0x40, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 30, "verify: %s", out);
+	cr_expect(out && strstr(out, "attachment 0: its file was changed"), "%s", out);
+	free(out);
+	/* The handler is refused it too, rather than given altered bytes. */
+	cr_expect_neq(mr_handler_cmd(&env, env.handlers[0].key_path, &out, "attachment", id, "0",
+	                             "--out", it_path("changed.png"), NULL), 0, "%s", out);
+	free(out);
+	/* And gone altogether. */
+	cr_assert_eq(unlink(fpath), 0);
+	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 30, "verify: %s", out);
+	cr_expect(out && strstr(out, "attachment 0: its file is missing"), "%s", out);
+	free(out);
 	json_decref(m);
 	free(h1), free(h2), free(h3);
 	down();

@@ -293,6 +293,22 @@ static int transition(struct au_rules *R, int ev)
 	char name[48];
 	int cls, handled;
 
+	/* A file's verdict may come at any time after the message arrived,
+	 * also once it is closed: one per file the RECEIVED record named. */
+	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED) {
+		if (m->phase == PH_NEW)
+			return au_state(R, "ATTACHMENT_SCANNED before the message was RECEIVED");
+		if (!au_as_router(R))
+			return au_state(R, "ATTACHMENT_SCANNED by someone other than the router");
+		if (!r->detail || (strcmp(r->detail, "clean") != 0 && strcmp(r->detail, "infected") != 0))
+			return au_state(R, "ATTACHMENT_SCANNED without a verdict of clean or infected");
+		if (r->n_attachment_commits != 1 || r->attachment_commits[0].len != 32)
+			return au_state(R, "ATTACHMENT_SCANNED without the file's commitment");
+		if (m->verdicts >= m->files)
+			return au_state(R, "more verdicts than the %u file(s) RECEIVED named", m->files);
+		m->verdicts++;
+		return AU_EXIT_OK;
+	}
 	/* Disclosure applications have their own steps (au_disc.c). */
 	if (m->phase != PH_NEW && ((cls = au_disc_record(R, ev, &handled)) || handled))
 		return cls;
@@ -313,6 +329,7 @@ static int transition(struct au_rules *R, int ev)
 		if (m->phase != PH_NEW)
 			return au_state(R, "a second RECEIVED (the first is record %llu)",
 			             (unsigned long long)m->received_at);
+		m->files = r->n_attachment_commits > 255 ? 255 : (uint8_t)r->n_attachment_commits;
 		m->phase = PH_RECEIVED;
 		m->received_at = r->index;
 		m->received_ms = au_when(r);
@@ -519,7 +536,8 @@ int au_rules_record(struct au_rules *R, const Mailroom__AuditRecord *r, char *wh
 	}
 	if (ev <= MAILROOM__AUDIT_EVENT__AUDIT_LOG_KEY ||
 	    (ev > MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_DECIDED &&
-	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH))
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_RETURNED_TO_DISPATCH &&
+	     ev != MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED))
 		return au_state(R, "unknown event %d", ev);
 	if (r->message_id.len != PB_ID_LEN)
 		return au_state(R, "names no message");

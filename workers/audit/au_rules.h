@@ -47,6 +47,7 @@ struct mstate {
 	uint8_t recal;             /* clocks moved to a newer calendar */
 	uint8_t cal_ok;            /* RECEIVED names the loaded calendar */
 	uint8_t hotline;           /* a 12345 order: SIGNED, not LEASED, acknowledges */
+	uint8_t files, verdicts;   /* attachments RECEIVED named, ATTACHMENT_SCANNED records */
 	uint8_t imported;          /* RECEIVED was written by mailroom-admin import */
 	uint64_t received_at, leased_at, closed_at;
 	int64_t received_ms, received_due, received_ack_due;

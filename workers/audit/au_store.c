@@ -6,6 +6,7 @@
 #include "au_idtab.h"
 #include "au_store.h"
 #include "pb_err.h"
+#include "st_attach.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -76,11 +77,14 @@ struct exp {
 	struct commit c[T_N];
 	int64_t due, ack_due;
 	char *queue;
+	uint8_t (*files)[ST_HASH_LEN];   /* RECEIVED's attachment commitments */
+	size_t nfiles;
 };
 
 struct tab {
 	struct au_idtab ids;       /* struct exp by message id, in log order */
 	const uint8_t *only;
+	const char *store_dir;
 	struct au_store_verdict *v;
 	st_txn *t;
 	int err;                   /* out of memory during the msg walk */
@@ -105,6 +109,14 @@ static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 		e->received = 1;
 		e->received_at = r->index;
 		e->channel = r->channel;
+		if (r->n_attachment_commits) {
+			if (!(e->files = calloc(r->n_attachment_commits, ST_HASH_LEN)))
+				return PB_ENOMEM;
+			for (size_t i = 0; i < r->n_attachment_commits; i++)
+				if (r->attachment_commits[i].len == ST_HASH_LEN)
+					memcpy(e->files[i], r->attachment_commits[i].data, ST_HASH_LEN);
+			e->nfiles = r->n_attachment_commits;
+		}
 	}
 	rule = (int)r->event >= 0 && (int)r->event < NRULES ? &rules[r->event] : NULL;
 	if (rule) {
@@ -289,6 +301,47 @@ static int check_state(struct tab *T, const Mailroom__StoredMessage *m, const st
 	return 0;
 }
 
+/* Each attachment against RECEIVED's commitment to its SHA-256, and the
+ * file on disk against the hash of its bytes kept with the message. */
+static int check_files(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e)
+{
+	const char *tc = m->tracking_code;
+	uint8_t h[ST_HASH_LEN];
+	char hex[65];
+
+	if (m->n_attachments != e->nfiles)
+		return finding(T, e->id, tc, "attachments", 1, e->received_at,
+		               "%zu attachment(s) stored, RECEIVED (record %llu) names %zu",
+		               m->n_attachments, (unsigned long long)e->received_at, e->nfiles);
+	for (size_t i = 0; i < m->n_attachments; i++) {
+		const Mailroom__Attachment *a = m->attachments[i];
+		int rc;
+
+		if (a->sha256.len != 32 || a->name_hash.len != ST_ATTACH_NAME_LEN)
+			return finding(T, e->id, tc, "attachments", 0, 0,
+			               "attachment %zu is malformed", i);
+		pb_hex(a->sha256.data, 32, hex);
+		st_text_commit(m->text_salt.data, "attachment", hex, 64, h);
+		if (sodium_memcmp(h, e->files[i], ST_HASH_LEN) != 0)
+			return finding(T, e->id, tc, "attachments", 1, e->received_at,
+			               "attachment %zu differs from the commitment in record %llu", i,
+			               (unsigned long long)e->received_at);
+		if (!T->store_dir)
+			continue;
+		rc = st_attach_file_hash(T->store_dir, a->name_hash.data, h);
+		if (rc == PB_ENOTFOUND)
+			return finding(T, e->id, tc, "attachments", 1, e->received_at,
+			               "attachment %zu: its file is missing", i);
+		if (rc != PB_OK)
+			return finding(T, e->id, tc, "attachments", 0, 0,
+			               "attachment %zu: its file cannot be read", i);
+		if (a->file_sha256.len != 32 || sodium_memcmp(h, a->file_sha256.data, 32) != 0)
+			return finding(T, e->id, tc, "attachments", 1, e->received_at,
+			               "attachment %zu: its file was changed", i);
+	}
+	return 0;
+}
+
 static int check_one(const Mailroom__StoredMessage *m, void *arg)
 {
 	struct tab *T = arg;
@@ -312,12 +365,14 @@ static int check_one(const Mailroom__StoredMessage *m, void *arg)
 		return finding(T, m->id.data, m->tracking_code, "message", 1, e->received_at,
 		               "stored twice");
 	e->stored = 1;
-	return check_texts(T, m, e) || check_state(T, m, e);
+	return check_texts(T, m, e) || check_state(T, m, e) || check_files(T, m, e);
 }
 
-int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_verdict *v)
+int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, const char *store_dir,
+                   struct au_store_verdict *v)
 {
-	struct tab T = {.ids = AU_IDTAB_INIT(struct exp), .only = only, .v = v, .t = t};
+	struct tab T = {.ids = AU_IDTAB_INIT(struct exp), .only = only, .store_dir = store_dir,
+	                .v = v, .t = t};
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -336,8 +391,10 @@ int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_v
 			        "not in the store, but the log names it from record %llu on",
 			        (unsigned long long)e->first);
 	}
-	for (size_t i = 0; i < T.ids.n; i++)
+	for (size_t i = 0; i < T.ids.n; i++) {
 		free(((struct exp *)au_idtab_at(&T.ids, i))->queue);
+		free(((struct exp *)au_idtab_at(&T.ids, i))->files);
+	}
 	au_idtab_free(&T.ids);
 	return rc;
 }
