@@ -74,6 +74,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+# The virus scanner for citizens' attachments ([attachments] clamd).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "clamav-daemon")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://mailroom.example.gov.cn/")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/deploy/debian/conffiles
