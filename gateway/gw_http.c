@@ -10,6 +10,7 @@
  *   WAIT  suspended while the router works; its callback resumes us
  *   DONE  a response is queued */
 #include "gw.h"
+#include "gw_web.h"
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
@@ -258,10 +259,20 @@ static int is_upload_type(const char *ct)
 	return 0;
 }
 
-/* An upload may be a file; every other body is a small document. */
+/* An upload may be a file, and a web form with files one file more than
+ * it may carry (so one too many is answered on the form, next to its
+ * field); every other body is a small document. */
 static size_t body_limit(const struct gw_req *r)
 {
-	return r->route == GW_R_UPLOAD ? r->g->conf.attach_max_bytes : r->g->conf.http_body_max;
+	const struct pb_conf *c = &r->g->conf;
+
+	if (r->route == GW_R_UPLOAD)
+		return c->attach_max_bytes;
+	if (r->route == GW_R_PAGE &&
+	    gw_is_multipart(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                                MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return c->http_body_max + ((size_t)c->attach_max_files + 1) * c->attach_max_bytes;
+	return c->http_body_max;
 }
 
 int gw_limited(struct gw_req *r, int lookup)

@@ -289,3 +289,135 @@ Test(attach, scanner_away_then_back, .init = it_init, .fini = it_fini, .timeout 
 	free(h);
 	down();
 }
+
+/* ----------------------------------------------------------- web form -- */
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+	char *buf = arg;
+	size_t have = strlen(buf), add = size * n;
+
+	if (have + add < 65536) {
+		memcpy(buf + have, data, add);
+		buf[have + add] = '\0';
+	}
+	return add;
+}
+
+static void between(const char *html, const char *before, const char *after, char *out,
+                    size_t cap)
+{
+	const char *p = strstr(html, before), *q;
+
+	cr_assert_not_null(p, "no %s in %.2000s", before, html);
+	p += strlen(before);
+	q = strstr(p, after);
+	cr_assert(q && (size_t)(q - p) < cap);
+	memcpy(out, p, (size_t)(q - p));
+	out[q - p] = '\0';
+}
+
+struct part {
+	const char *file;          /* NULL: a text field */
+	const void *data;
+	size_t len;
+};
+
+/* GET the form for its token, then POST it as a browser does, with files. */
+static long post_form(CURL *h, const char *path, const char *subject, const struct part *files,
+                      int nfiles, char *html)
+{
+	char url[256], token[128];
+	long status = 0;
+	curl_mime *mime;
+
+	snprintf(url, sizeof(url), "%s%s", env.base, path);
+	html[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, html);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	cr_assert(strstr(html, "enctype=\"multipart/form-data\""), "the form takes no files");
+	cr_assert(strstr(html, "type=\"file\""), "no file field");
+	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	mime = curl_mime_init(h);
+	curl_mimepart *pt = curl_mime_addpart(mime);
+	curl_mime_name(pt, "token");
+	curl_mime_data(pt, token, CURL_ZERO_TERMINATED);
+	pt = curl_mime_addpart(mime);
+	curl_mime_name(pt, "subject");
+	curl_mime_data(pt, subject, CURL_ZERO_TERMINATED);
+	pt = curl_mime_addpart(mime);
+	curl_mime_name(pt, "body");
+	curl_mime_data(pt, "附件里是照片。\r\n第二行。", CURL_ZERO_TERMINATED);
+	for (const char *f = "name\0phone\0email\0"; *f; f += strlen(f) + 1) {
+		pt = curl_mime_addpart(mime);
+		curl_mime_name(pt, f);
+		curl_mime_data(pt, "", 0);
+	}
+	for (int i = 0; i < nfiles; i++) {
+		pt = curl_mime_addpart(mime);
+		curl_mime_name(pt, "files");
+		curl_mime_data(pt, files[i].data, files[i].len);
+		curl_mime_filename(pt, files[i].file);
+	}
+	html[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_MIMEPOST, mime);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_setopt(h, CURLOPT_MIMEPOST, NULL);
+	curl_mime_free(mime);
+	return status;
+}
+
+Test(attach, web_form, .init = it_init, .fini = it_fini, .timeout = 60)
+{
+	static char html[65536];
+	static const char text[] = "plain text, named like a photo\n";
+	uint8_t png[4096], pdf[4096];
+	size_t npng = sample_png(png, NULL), npdf = sample_pdf(pdf, "a letter");
+	char code[32], key[512];
+	CURL *h = curl_easy_init();
+
+	up(2, 65536);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	/* A text file named .jpg: the form again, the error at the field,
+	 * the text kept. */
+	struct part bad[] = {{"photo.jpg", text, sizeof(text) - 1}};
+	cr_expect_eq(post_form(h, "/mailbox", "路灯坏了", bad, 1, html), 415, "%.3000s", html);
+	cr_expect(strstr(html, "id=\"e-files\""), "no error next to the file field: %.3000s", html);
+	cr_expect(strstr(html, "value=\"路灯坏了\""), "the subject was not kept");
+	/* Three files where two are allowed. */
+	struct part three[] = {{"a.png", png, npng}, {"b.pdf", pdf, npdf}, {"c.png", png, npng}};
+	cr_expect_eq(post_form(h, "/mailbox", "路灯坏了", three, 3, html), 422, "%.3000s", html);
+	cr_expect(strstr(html, "id=\"e-files\""), "%.3000s", html);
+	/* A PNG named .pdf and a PDF: stored, the confirmation shown. */
+	struct part good[] = {{"lamp.pdf", png, npng}, {"letter.pdf", pdf, npdf}};
+	cr_assert_eq(post_form(h, "/mailbox", "路灯坏了", good, 2, html), 201, "%.3000s", html);
+	between(html, "id=\"tracking-code\">", "<", code, sizeof(code));
+	between(html, "id=\"access-key\">", "</dd>", key, sizeof(key));
+	/* The key is shown in groups within spans: keep its characters. */
+	char *o = key;
+	int tag = 0;
+	for (char *s = key; *s; s++) {
+		if (*s == '<')
+			tag = 1;
+		else if (*s == '>')
+			tag = 0;
+		else if (!tag && *s != ' ')
+			*o++ = *s;
+	}
+	*o = '\0';
+	json_t *m = json_pack("{s:s, s:s}", "tracking_code", code, "access_key", key);
+	json_t *s = status_until(m, 0, "clean");
+	json_t *a = it_get(s, "attachments");
+	cr_expect_eq(json_array_size(a), 2);
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(a, 0), "type")), "image/png");
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(a, 1), "type")),
+	                 "application/pdf");
+	json_decref(s);
+	json_decref(m);
+	curl_easy_cleanup(h);
+	down();
+}
