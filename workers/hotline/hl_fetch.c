@@ -94,11 +94,12 @@ static int store(struct hl_router *r, const uint8_t *data, size_t len, char hand
 	return 0;
 }
 
-/* One file: 1 stored (handle set), 0 left out for good, -1 not now. */
+/* One file: 1 stored (handle set), 0 left out for good, -1 not now.
+ * The logs name a file by its place in the order, never by its name,
+ * which may name the citizen. */
 static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_conf *c,
-                     json_t *a, const char *order_no, char handle[65])
+                     json_t *a, const char *order_no, size_t name, char handle[65])
 {
-	const char *name = json_string_value(json_object_get(a, "name"));
 	const char *url = json_string_value(json_object_get(a, "url"));
 	const char *hex = json_string_value(json_object_get(a, "sha256"));
 	json_int_t size = json_integer_value(json_object_get(a, "size"));
@@ -107,21 +108,19 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	struct hl_resp resp;
 	int rc;
 
-	if (!name)
-		name = "";
 	if (!url || !hex || sodium_hex2bin(want, sizeof(want), hex, strlen(hex), NULL, NULL, NULL) != 0) {
-		pb_warn("puller: order %s: file '%.64s' named without a url or sha256; left out", order_no, name);
+		pb_warn("puller: order %s: file %zu named without a url or sha256; left out", order_no, name);
 		return 0;
 	}
 	if (seen_get(want, handle))
 		return 1;
 	if (strncmp(url, h->base, blen) != 0 || url[blen] != '/') {
-		pb_warn("puller: order %s: file '%.64s' is not on the platform (%s); left out", order_no,
+		pb_warn("puller: order %s: file %zu is not on the platform (%s); left out", order_no,
 		        name, h->base);
 		return 0;
 	}
 	if (size <= 0 || (uint64_t)size > c->attach_max_bytes) {
-		pb_warn("puller: order %s: file '%.64s' of %lld bytes is over [attachments] max_bytes or "
+		pb_warn("puller: order %s: file %zu of %lld bytes is over [attachments] max_bytes or "
 		        "empty; left out", order_no, name, (long long)size);
 		return 0;
 	}
@@ -129,14 +128,14 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	rc = hl_http_call(h, "GET", url + blen, NULL, 0, &resp);
 	h->body_max = 0;
 	if (rc != PB_OK || resp.cc != CURLE_OK || resp.status >= 500 || resp.status == 429) {
-		pb_warn("puller: order %s: file '%.64s' not fetched now (%s%ld); the page is tried again",
+		pb_warn("puller: order %s: file %zu not fetched now (%s%ld); the page is tried again",
 		        order_no, name, resp.cc != CURLE_OK ? "transfer failed, " : "HTTP ",
 		        resp.status);
 		hl_resp_free(&resp);
 		return -1;
 	}
 	if (resp.status != 200) {
-		pb_warn("puller: order %s: file '%.64s' refused by the platform (HTTP %ld); left out",
+		pb_warn("puller: order %s: file %zu refused by the platform (HTTP %ld); left out",
 		        order_no, name, resp.status);
 		hl_resp_free(&resp);
 		return 0;
@@ -144,13 +143,13 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	crypto_hash_sha256(got, (const uint8_t *)resp.body, resp.len);
 	if (resp.len != (size_t)size || sodium_memcmp(got, want, 32) != 0) {
 		/* A cut transfer looks like this too: try once more later. */
-		pb_warn("puller: order %s: file '%.64s' does not match its size and sha256; the page is "
+		pb_warn("puller: order %s: file %zu does not match its size and sha256; the page is "
 		        "tried again", order_no, name);
 		hl_resp_free(&resp);
 		return -1;
 	}
 	if (!pb_ftype_sniff((const uint8_t *)resp.body, resp.len)) {
-		pb_warn("puller: order %s: file '%.64s' is not a JPEG, PNG or PDF; left out", order_no,
+		pb_warn("puller: order %s: file %zu is not a JPEG, PNG or PDF; left out", order_no,
 		        name);
 		hl_resp_free(&resp);
 		return 0;
@@ -184,7 +183,7 @@ int hl_fetch_order(struct hl_http *h, struct hl_router *r, const struct pb_conf 
 			        no ? no : "?", c->attach_max_files);
 			break;
 		}
-		rc = fetch_one(h, r, c, a, no ? no : "?", handle);
+		rc = fetch_one(h, r, c, a, no ? no : "?", i + 1, handle);
 		if (rc < 0) {
 			hl_fetch_free(*handles, *n);
 			*handles = NULL;
