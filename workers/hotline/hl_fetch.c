@@ -98,7 +98,7 @@ static int store(struct hl_router *r, const uint8_t *data, size_t len, char hand
  * The logs name a file by its place in the order, never by its name,
  * which may name the citizen. */
 static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_conf *c,
-                     json_t *a, const char *order_no, size_t name, char handle[65])
+                     json_t *a, const char *order_no, size_t place, char handle[65])
 {
 	const char *url = json_string_value(json_object_get(a, "url"));
 	const char *hex = json_string_value(json_object_get(a, "sha256"));
@@ -109,19 +109,19 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	int rc;
 
 	if (!url || !hex || sodium_hex2bin(want, sizeof(want), hex, strlen(hex), NULL, NULL, NULL) != 0) {
-		pb_warn("puller: order %s: file %zu named without a url or sha256; left out", order_no, name);
+		pb_warn("puller: order %s: file %zu named without a url or sha256; left out", order_no, place);
 		return 0;
 	}
 	if (seen_get(want, handle))
 		return 1;
 	if (strncmp(url, h->base, blen) != 0 || url[blen] != '/') {
 		pb_warn("puller: order %s: file %zu is not on the platform (%s); left out", order_no,
-		        name, h->base);
+		        place, h->base);
 		return 0;
 	}
 	if (size <= 0 || (uint64_t)size > c->attach_max_bytes) {
 		pb_warn("puller: order %s: file %zu of %lld bytes is over [attachments] max_bytes or "
-		        "empty; left out", order_no, name, (long long)size);
+		        "empty; left out", order_no, place, (long long)size);
 		return 0;
 	}
 	h->body_max = (size_t)size;
@@ -129,14 +129,14 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	h->body_max = 0;
 	if (rc != PB_OK || resp.cc != CURLE_OK || resp.status >= 500 || resp.status == 429) {
 		pb_warn("puller: order %s: file %zu not fetched now (%s%ld); the page is tried again",
-		        order_no, name, resp.cc != CURLE_OK ? "transfer failed, " : "HTTP ",
+		        order_no, place, resp.cc != CURLE_OK ? "transfer failed, " : "HTTP ",
 		        resp.status);
 		hl_resp_free(&resp);
 		return -1;
 	}
 	if (resp.status != 200) {
 		pb_warn("puller: order %s: file %zu refused by the platform (HTTP %ld); left out",
-		        order_no, name, resp.status);
+		        order_no, place, resp.status);
 		hl_resp_free(&resp);
 		return 0;
 	}
@@ -144,7 +144,7 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	if (resp.len != (size_t)size || sodium_memcmp(got, want, 32) != 0) {
 		/* A cut transfer looks like this too: try once more later. */
 		pb_warn("puller: order %s: file %zu does not match its size and sha256; the page is "
-		        "tried again", order_no, name);
+		        "tried again", order_no, place);
 		hl_resp_free(&resp);
 		return -1;
 	}
