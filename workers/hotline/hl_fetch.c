@@ -150,7 +150,7 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	}
 	if (!pb_ftype_sniff((const uint8_t *)resp.body, resp.len)) {
 		pb_warn("puller: order %s: file %zu is not a JPEG, PNG or PDF; left out", order_no,
-		        name);
+		        place);
 		hl_resp_free(&resp);
 		return 0;
 	}
