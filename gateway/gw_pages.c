@@ -962,6 +962,32 @@ static void step(struct gw_buf *b, int64_t ms, const char *what)
 	gw_buf_str(b, "</li>\n");
 }
 
+/* A message's files with the scanner's verdict in general words; never
+ * what it found. */
+static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size_t n,
+                       const char *id, const char *label)
+{
+	char line[192];
+
+	gw_buf_fmt(b, "<ul class=\"files\" id=\"%s\">\n", id);
+	for (size_t i = 0; i < n; i++) {
+		const Mailroom__Attachment *a = list[i];
+		const char *kind = a->type && strcmp(a->type, "application/pdf") == 0 ? "PDF 文件"
+		                   : a->type && strcmp(a->type, "image/png") == 0   ? "PNG 图片"
+		                                                                   : "JPEG 图片";
+		const char *state = a->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN ? "已通过病毒检查"
+		                    : a->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED
+		                        ? "检出病毒，已被拦截，承办人员看不到这个文件"
+		                        : "正在进行病毒检查";
+		snprintf(line, sizeof(line), "%s %zu：%s，%llu KB，%s", label, i + 1, kind,
+		         (unsigned long long)((a->size + 1023) / 1024), state);
+		gw_buf_str(b, "<li>");
+		gw_html(b, line);
+		gw_buf_str(b, "</li>\n");
+	}
+	gw_buf_str(b, "</ul>\n");
+}
+
 static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
                                    const Mailroom__MessageView *m)
 {
@@ -988,24 +1014,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	}
 	gw_buf_str(&b, "</dl>\n");
 	if (m->n_attachments) {
-		/* The scanner's verdict in general words; never what it found. */
-		gw_buf_str(&b, "<h2>附件</h2>\n<ul class=\"files\" id=\"files\">\n");
-		for (size_t i = 0; i < m->n_attachments; i++) {
-			const Mailroom__Attachment *a = m->attachments[i];
-			const char *kind = a->type && strcmp(a->type, "application/pdf") == 0 ? "PDF 文件"
-			                   : a->type && strcmp(a->type, "image/png") == 0   ? "PNG 图片"
-			                                                                   : "JPEG 图片";
-			const char *state = a->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN ? "已通过病毒检查"
-			                    : a->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED
-			                        ? "检出病毒，已被拦截，承办人员看不到这个文件"
-			                        : "正在进行病毒检查";
-			snprintf(when, sizeof(when), "附件 %zu：%s，%llu KB，%s", i + 1, kind,
-			         (unsigned long long)((a->size + 1023) / 1024), state);
-			gw_buf_str(&b, "<li>");
-			gw_html(&b, when);
-			gw_buf_str(&b, "</li>\n");
-		}
-		gw_buf_str(&b, "</ul>\n");
+		gw_buf_str(&b, "<h2>附件</h2>\n");
+		files_list(&b, m->attachments, m->n_attachments, "files", "附件");
 	}
 	gw_buf_str(&b, "<h2>答复</h2>\n");
 	if (m->reply_text && *m->reply_text) {
@@ -1015,6 +1025,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	} else {
 		gw_buf_str(&b, "<p id=\"reply\">还没有答复。答复后会显示在这里。</p>\n");
 	}
+	if (m->n_reply_attachments)
+		files_list(&b, m->reply_attachments, m->n_reply_attachments, "reply-files", "答复附件");
 	/* General words only: what happened, never a handler's own text. */
 	gw_buf_str(&b, "<h2>办理经过</h2>\n<ol class=\"timeline\">\n");
 	step(&b, m->received_ms, "收到您的来信");

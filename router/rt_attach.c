@@ -170,22 +170,19 @@ static void commit_of(const uint8_t salt[ST_SALT_LEN], const uint8_t sha[32],
 	st_text_commit(salt, "attachment", hex, 64, out);
 }
 
-int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s,
-                   Mailroom__StoredMessage *m, struct rt_result *res,
-                   ProtobufCBinaryData **commits, size_t *n)
+/* The files named by handles, as pending attachments (owned by res) and
+ * their commitments under salt; counts them pending. */
+static int bind_list(struct rt_core *core, st_txn *t, char **hs, size_t k, const uint8_t *salt,
+                     struct rt_result *res, Mailroom__Attachment ***out,
+                     ProtobufCBinaryData **commits)
 {
 	const struct pb_conf *conf = core->conf;
-	size_t k = s->n_attachments;
 	Mailroom__Attachment **v;
 	Mailroom__Attachment *a;
 	ProtobufCBinaryData *c;
 	uint8_t *space;
 	int rc;
 
-	*commits = NULL;
-	*n = 0;
-	if (k == 0)
-		return PB_OK;
 	if (k > (size_t)conf->attach_max_files)
 		return rt_fail(res, PB_ELIMIT, "too_many_files", "too many attachments");
 	v = rt_own(res, calloc(k, sizeof(*v)), RT_OWN_FREE);
@@ -197,7 +194,7 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
 	for (size_t i = 0; i < k; i++) {
 		uint8_t *name = space + i * (ST_ATTACH_NAME_LEN + 32 + ST_HASH_LEN + 32);
 		uint8_t *sha = name + ST_ATTACH_NAME_LEN, *commit = sha + 32, *fsha = commit + ST_HASH_LEN;
-		const char *h = s->attachments[i];
+		const char *h = hs[i];
 		struct st_attach_info info;
 		char *type;
 
@@ -219,7 +216,7 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
 		if (!(type = rt_own(res, strdup(info.type), RT_OWN_FREE)))
 			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 		memcpy(sha, info.sha, 32);
-		commit_of(m->text_salt.data, sha, commit);
+		commit_of(salt, sha, commit);
 		mailroom__attachment__init(&a[i]);
 		a[i].name_hash.data = name;
 		a[i].name_hash.len = ST_ATTACH_NAME_LEN;
@@ -236,10 +233,48 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
 	}
 	if ((rc = st_counter_add(t, PENDING, (int64_t)k)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot count pending files");
-	m->attachments = v;
-	m->n_attachments = k;
+	*out = v;
 	*commits = c;
-	*n = k;
+	return PB_OK;
+}
+
+int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s,
+                   Mailroom__StoredMessage *m, struct rt_result *res,
+                   ProtobufCBinaryData **commits, size_t *n)
+{
+	Mailroom__Attachment **v;
+	int rc;
+
+	*commits = NULL;
+	*n = 0;
+	if (s->n_attachments == 0)
+		return PB_OK;
+	if ((rc = bind_list(core, t, s->attachments, s->n_attachments, m->text_salt.data, res, &v,
+	                    commits)))
+		return rc;
+	m->attachments = v;
+	m->n_attachments = s->n_attachments;
+	*n = s->n_attachments;
+	return PB_OK;
+}
+
+int rt_attach_bind_reply(struct rt_core *core, st_txn *t, char **handles, size_t k,
+                         Mailroom__StoredMessage *m, struct rt_result *res,
+                         ProtobufCBinaryData **commits)
+{
+	Mailroom__Attachment **v;
+	int rc;
+
+	*commits = NULL;
+	if (k == 0)
+		return PB_OK;
+	if (m->text_salt.len != ST_SALT_LEN)
+		return rt_fail(res, PB_ECORRUPT, "corrupt", "the message has no salt");
+	if ((rc = bind_list(core, t, handles, k, m->text_salt.data, res, &v, commits)))
+		return rc;
+	/* m is rt_msg_load's shallow copy: what is put in it is res's. */
+	m->reply_attachments = v;
+	m->n_reply_attachments = k;
 	return PB_OK;
 }
 
@@ -260,18 +295,30 @@ int rt_op_scan(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	(void)who;
 	if (!q || (rc = rt_msg_load(t, q->message_id.data, q->message_id.len, res, &m)))
 		return q ? rc : rt_fail(res, PB_EINVAL, "invalid_request", "no scan");
-	if (q->n >= m->n_attachments)
+	Mailroom__Attachment **list = q->reply ? m->reply_attachments : m->attachments;
+	size_t n = q->reply ? m->n_reply_attachments : m->n_attachments;
+	if (q->n >= n)
 		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such attachment");
-	a = m->attachments[q->n];
+	a = list[q->n];
 	infected = q->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED;
 	if (a->scan == MAILROOM__SCAN_STATE__SCAN_PENDING &&
 	    (infected || q->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN)) {
-		/* m is an unpacked message: its strings are freed with it. */
-		char *sig = strdup(infected && q->signature ? q->signature : "");
-		if (!sig)
+		/* m is rt_msg_load's shallow copy, whose arrays and elements are
+		 * the unpacked message's: the changed file goes in a copy of the
+		 * list that res owns, never into what unpack made. */
+		Mailroom__Attachment **nl = rt_own(res, malloc(n * sizeof(*nl)), RT_OWN_FREE);
+		Mailroom__Attachment *na = rt_own(res, malloc(sizeof(*na)), RT_OWN_FREE);
+		char *sig = rt_own(res, strdup(infected && q->signature ? q->signature : ""),
+		                   RT_OWN_FREE);
+		if (!nl || !na || !sig)
 			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
-		if (a->signature && *a->signature)
-			free(a->signature);
+		memcpy(nl, list, n * sizeof(*nl));
+		*na = *a;
+		nl[q->n] = a = na;
+		if (q->reply)
+			m->reply_attachments = nl;
+		else
+			m->attachments = nl;
 		a->scan = q->scan;
 		a->signature = sig;
 		a->scanned_ms = now_ms;
@@ -358,6 +405,7 @@ int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal 
 struct pending_file {
 	uint8_t id[PB_ID_LEN];
 	uint32_t n;
+	int reply;
 	uint8_t name[ST_ATTACH_NAME_LEN];
 };
 
@@ -382,20 +430,29 @@ struct collect {
 	size_t n;
 };
 
-static int collect_one(const Mailroom__StoredMessage *m, void *arg)
+static void collect_list(struct collect *c, const Mailroom__StoredMessage *m,
+                         Mailroom__Attachment **list, size_t n, int reply)
 {
-	struct collect *c = arg;
-
-	for (size_t i = 0; i < m->n_attachments && c->n < SCAN_BATCH; i++) {
-		const Mailroom__Attachment *a = m->attachments[i];
+	for (size_t i = 0; i < n && c->n < SCAN_BATCH; i++) {
+		const Mailroom__Attachment *a = list[i];
 		if (a->scan != MAILROOM__SCAN_STATE__SCAN_PENDING || m->id.len != PB_ID_LEN ||
 		    a->name_hash.len != ST_ATTACH_NAME_LEN)
 			continue;
 		memcpy(c->v[c->n].id, m->id.data, PB_ID_LEN);
 		memcpy(c->v[c->n].name, a->name_hash.data, ST_ATTACH_NAME_LEN);
 		c->v[c->n].n = (uint32_t)i;
+		c->v[c->n].reply = reply;
 		c->n++;
 	}
+}
+
+/* The citizen's files and the handler's, both before anyone opens them. */
+static int collect_one(const Mailroom__StoredMessage *m, void *arg)
+{
+	struct collect *c = arg;
+
+	collect_list(c, m, m->attachments, m->n_attachments, 0);
+	collect_list(c, m, m->reply_attachments, m->n_reply_attachments, 1);
 	return c->n < SCAN_BATCH ? 0 : 1;
 }
 
@@ -422,6 +479,7 @@ static void record(struct rt_scanner *s, const struct pending_file *f, int verdi
 	q.message_id.data = (uint8_t *)f->id;
 	q.message_id.len = PB_ID_LEN;
 	q.n = f->n;
+	q.reply = f->reply;
 	q.scan = verdict == RT_SCAN_INFECTED ? MAILROOM__SCAN_STATE__SCAN_INFECTED
 	                                     : MAILROOM__SCAN_STATE__SCAN_CLEAN;
 	q.signature = (char *)sig;

@@ -99,6 +99,8 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->imported = m->imported;
 	v->attachments = m->attachments;
 	v->n_attachments = m->n_attachments;
+	v->reply_attachments = m->reply_attachments;
+	v->n_reply_attachments = m->n_reply_attachments;
 	for (size_t i = 0; i < m->n_clocks; i++)
 		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
 			v->paused_since_ms = m->clocks[i]->paused_since_ms;

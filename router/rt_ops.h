@@ -48,6 +48,12 @@ int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s
                    Mailroom__StoredMessage *m, struct rt_result *res,
                    ProtobufCBinaryData **commits, size_t *n);
 
+/* A handler's files with a reply: pending, as reply_attachments of m
+ * (an unpacked message), commits[] (k, owned by res) for its REPLIED. */
+int rt_attach_bind_reply(struct rt_core *core, st_txn *t, char **handles, size_t k,
+                         Mailroom__StoredMessage *m, struct rt_result *res,
+                         ProtobufCBinaryData **commits);
+
 /* Intake pieces shared by ordinary submissions and 12345 orders. */
 int rt_check_texts(const Mailroom__SubmitReq *s, struct rt_result *res);
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,

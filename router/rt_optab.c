@@ -45,7 +45,7 @@ static const struct rt_optab_row optab[] = {
 	ROW(BATCH, 0, 0, RT_RIGHT_NONE, NULL),
 	/* attachments (rt_attach.c): a citizen's file in chunks, the
 	 * scanner's verdicts, a handler's reads of clean files */
-	ROW(UPLOAD, 0, RT_BY_GATEWAY | RT_BY_CONNECTOR, RT_RIGHT_NONE, rt_op_upload),
+	ROW(UPLOAD, 0, RT_BY_GATEWAY | RT_BY_CONNECTOR | H, RT_RIGHT_NONE, rt_op_upload),
 	ROW(SCAN, 1, RT_BY_ROUTER, RT_RIGHT_NONE, rt_op_scan),
 	ROW(ATTACHMENT, 0, H, RT_RIGHT_NONE, rt_op_attachment),
 };

@@ -303,12 +303,13 @@ static const char *const scan_names[] = {"pending", "clean", "infected"};
 
 /* A message's files: kind, size and the scanner's verdict for everyone;
  * the handler also sees what the scanner found and the hash. */
-static json_t *attachments_json(const Mailroom__MessageView *v, enum pj_audience who)
+static json_t *attachments_json(Mailroom__Attachment *const *list, size_t n,
+                                enum pj_audience who)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; arr && i < v->n_attachments; i++) {
-		const Mailroom__Attachment *a = v->attachments[i];
+	for (size_t i = 0; arr && i < n; i++) {
+		const Mailroom__Attachment *a = list[i];
 		struct build b = {json_object(), 0};
 		unsigned scan = (unsigned)a->scan < 3 ? (unsigned)a->scan : 0;
 
@@ -373,7 +374,10 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 			put(&b, "imported", json_true());
 	}
 	if (v->n_attachments)
-		put(&b, "attachments", attachments_json(v, who));
+		put(&b, "attachments", attachments_json(v->attachments, v->n_attachments, who));
+	if (v->n_reply_attachments)
+		put(&b, "reply_attachments",
+		    attachments_json(v->reply_attachments, v->n_reply_attachments, who));
 	/* The applicant is left out of the citizen's view here too, whatever
 	 * the router sent. */
 	if (v->disclosure)

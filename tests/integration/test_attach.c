@@ -169,6 +169,37 @@ Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout =
 	free(out);
 	cr_expect_neq(access(it_path("bad.jpg"), F_OK), 0, "nothing kept of a refused file");
 
+	/* The handler answers with a file of its own: not a text file named
+	 * .pdf, a PDF. The citizen sees it listed, scanned like any other. */
+	uint8_t rpdf[4096];
+	size_t nrpdf = sample_pdf(rpdf, "the office's answer");
+	it_save("answer.pdf", (const char *)rpdf, nrpdf);
+	it_save("notes.pdf", "just text\n", 10);
+	cr_expect_eq(mr_handler_cmd(&env, env.handlers[0].key_path, &out, "reply", id, "--text",
+	                            "已修复，见附件。", "--attach", it_path("notes.pdf"), NULL), 8,
+	             "%s", out);
+	free(out);
+	cr_assert_eq(mr_handler_cmd(&env, env.handlers[0].key_path, &out, "reply", id, "--text",
+	                            "已修复，见附件。", "--attach", it_path("answer.pdf"), NULL), 0,
+	             "reply: %s", out);
+	free(out);
+	for (int i = 0; i < 150; i++) {
+		struct mr_http r;
+		cr_assert_eq(mr_get_status(NULL, &env, it_str(m, "tracking_code"),
+		                           it_str(m, "access_key"), &r), 0);
+		s = it_json(&r);
+		mr_http_free(&r);
+		json_t *ra = json_array_get(it_get(s, "reply_attachments"), 0);
+		int done = ra && strcmp(json_string_value(json_object_get(ra, "scan")), "clean") == 0;
+		if (done)
+			cr_expect_str_eq(json_string_value(json_object_get(ra, "type")), "application/pdf");
+		json_decref(s);
+		if (done)
+			break;
+		cr_assert_lt(i, 149, "the reply's file was never scanned");
+		mr_sleep_ms(100);
+	}
+
 	/* Each verdict is a record; the store matches the log. */
 	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
 	free(out);

@@ -429,6 +429,9 @@ static int transition(struct au_rules *R, int ev)
 			return au_state(R, "LEASE_RENEWED names another lease token");
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_REPLIED:
+		/* The handler's files with it are scanned too. */
+		m->files += r->n_attachment_commits > 255u - m->files ? (uint8_t)(255u - m->files)
+		                                                       : (uint8_t)r->n_attachment_commits;
 		/* An answer brought over by an import was given in the old
 		 * system: no lease here. */
 		if (r->imported && m->phase != PH_QUEUED && m->phase != PH_LEASED)

@@ -10,6 +10,7 @@
 #define WK_PROG "mailroom-handler"
 #define WK_DEFAULT_CONF "deploy/mailroom.ini"
 #define WK_WAIT_MAX_S 3600
+#define WK_ATTACH_MAX 16         /* --attach given; the router holds to [attachments] max_files */
 
 /* Options a command may take besides -c, --router and --key. */
 enum {
@@ -41,6 +42,7 @@ enum {
 	WK_O_CONFIRM = 1 << 24,
 	WK_O_DISMISS = 1 << 25,
 	WK_O_OUT = 1 << 26,         /* --out FILE (attachment) */
+	WK_O_ATTACH = 1 << 27,      /* --attach FILE, repeated (reply) */
 };
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
@@ -75,6 +77,8 @@ struct wk_opts {
 	const char *result;
 	const char *decided;
 	const char *out;
+	const char *attach[WK_ATTACH_MAX];
+	int nattach;
 	long wait_s;
 	unsigned seen;             /* WK_O_* given on the command line */
 	int nargs;
@@ -118,6 +122,9 @@ int wk_parse_days(const char *s, int32_t *out);
 
 /* A message's clean file into --out (wk_attach.c). */
 int wk_cmd_attachment(struct wk_ctx *x);
+/* Each --attach FILE stored through the router; handles[i] (65 bytes
+ * each) for the reply. An exit code. */
+int wk_upload_files(struct wk_ctx *x, char (*handles)[65]);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

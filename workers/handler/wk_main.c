@@ -22,7 +22,8 @@ static const struct wk_cmd cmds[] = {
 	{"queues", wk_cmd_queues, 0, 0, "--key FILE queues"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
-	{"reply", wk_cmd_reply, WK_O_TEXT | LEASE_OPTS, 1, "--key FILE reply ID --text TEXT"},
+	{"reply", wk_cmd_reply, WK_O_TEXT | WK_O_ATTACH | LEASE_OPTS, 1,
+	 "--key FILE reply ID --text TEXT [--attach FILE]..."},
 	{"release", wk_cmd_release, LEASE_OPTS, 1, "--key FILE release ID"},
 	{"renew", wk_cmd_renew, LEASE_OPTS, 1, "--key FILE renew ID"},
 	{"transfer", wk_cmd_transfer, WK_O_TO | WK_O_REASON | LEASE_OPTS, 1,
@@ -79,6 +80,7 @@ static const struct option longopts[] = {
 	{"confirm", no_argument, NULL, 267},
 	{"dismiss", no_argument, NULL, 268},
 	{"out", required_argument, NULL, 269},
+	{"attach", required_argument, NULL, 270},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -167,6 +169,9 @@ int wk_connect(struct wk_ctx *x)
 	char err[PB_PATH_MAX + 128];
 	int loose = 0, rc;
 
+	/* A command that sends several requests connects once. */
+	if (x->conf)
+		return WK_EXIT_OK;
 	x->conf = calloc(1, sizeof(*x->conf));
 	if (!x->conf)
 		return wk_fail_err(PB_ENOMEM, "out of memory");
@@ -287,6 +292,12 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		case 269:
 			o->out = optarg;
 			o->seen |= WK_O_OUT;
+			break;
+		case 270:
+			if (o->nattach == WK_ATTACH_MAX)
+				return usage_fail("at most %d --attach", WK_ATTACH_MAX);
+			o->attach[o->nattach++] = optarg;
+			o->seen |= WK_O_ATTACH;
 			break;
 		case 'w':
 			if (parse_wait(optarg, &o->wait_s))
