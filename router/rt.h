@@ -227,8 +227,10 @@ int rt_reload_apply(struct rt_core *core);
 void rt_reload_free(struct rt_core *core);
 void rt_server_stop(struct rt_server *s);
 
-/* The attachment scanner (rt_attach.c): a thread that sends pending files
- * to clamd and each verdict through the writer. */
+/* The attachment scanner (rt_scan.c): a thread that sends pending files
+ * to clamd and each verdict through the writer. The store's counter of
+ * files waiting for a verdict (rt_attach.c keeps it). */
+#define RT_ATTACH_PENDING "attach.pending"
 struct rt_scanner;
 int rt_scanner_start(struct rt_core *core, struct rt_writer *w, struct rt_scanner **out);
 void rt_scanner_stop(struct rt_scanner *s);

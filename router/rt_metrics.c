@@ -125,7 +125,7 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 	if (st_outbox_count(t, 1, &dead) != PB_OK)
 		dead = 0;
 	int64_t pending = 0;
-	if (st_counter_get(t, "attach.pending", &pending) != PB_OK || pending < 0)
+	if (st_counter_get(t, RT_ATTACH_PENDING, &pending) != PB_OK || pending < 0)
 		pending = 0;
 	st_txn_abort(t);
 	if (rc == PB_OK)
