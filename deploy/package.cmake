@@ -81,6 +81,8 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # libsqlite3-0 (its FTS5) holds the router's search index in memory;
 # shlibdeps finds it too, the floor is the FTS5 API the index uses.
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libsqlite3-0 (>= 3.40)")
+# The virus scanner for citizens' attachments ([attachments] clamd).
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "clamav-daemon")
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://mailroom.example.gov.cn/")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/deploy/debian/conffiles

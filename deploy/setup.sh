@@ -4,7 +4,7 @@ set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
 libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libcriterion-dev libmicrohttpd-dev
 libjansson-dev libinih-dev libsystemd-dev libsqlite3-dev curl openssl iproute2
-chromium fonts-noto-cjk nginx-light
+chromium fonts-noto-cjk nginx-light clamav-daemon
 scdoc lintian debootstrap python3 python3-cryptography python3-aiosmtpd
 clang libclang-rt-14-dev"
 missing=""

@@ -215,6 +215,7 @@ enum gw_route {
 	GW_R_DISCLOSURE,  /* POST /v1/disclosure-applications */
 	GW_R_PAGE,        /* the citizen's web pages (gw_pages.c) */
 	GW_R_PETITION,    /* POST /v1/petition/transfers */
+	GW_R_UPLOAD,      /* POST /v1/uploads: one file, raw (gw_upload.c) */
 	GW_R_OTHER,
 	GW_R_RATING,      /* POST /v1/messages/{tracking_code}/rating */
 	GW_R_COUNT
@@ -361,6 +362,10 @@ struct gw_req {
 	int log_kind;           /* GW_R_LOG: which question */
 	int log_tiled;          /* GW_R_LOG: asked by a tlog-tiles path */
 	struct gw_page *page;   /* GW_R_PAGE: the form and its state */
+	uint8_t upload_id[16];  /* GW_R_UPLOAD: the chunks sent so far */
+	size_t upload_off;
+	uint32_t upload_seq;
+	const char *upload_type;
 	char method[16];
 	struct sockaddr_storage client;   /* behind a trusted proxy, the forwarded one */
 	int64_t t0_us;          /* monotonic, for the access log */
@@ -399,6 +404,10 @@ int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *e
 enum MHD_Result gw_post_petition(struct gw_req *r, const char *method);
 enum MHD_Result gw_petition_answer(struct gw_req *r, const Mailroom__Response *resp);
 enum MHD_Result gw_healthz(struct gw_req *r);
+/* POST /v1/uploads (gw_upload.c): the file to the router in chunks, and
+ * each chunk's answer; the handle once the last is stored. */
+enum MHD_Result gw_post_upload(struct gw_req *r);
+enum MHD_Result gw_upload_answer(struct gw_req *r);
 enum MHD_Result gw_metrics_page(struct gw_req *r);
 enum MHD_Result gw_answer(struct gw_req *r);
 /* Suspends the connection and sends req (gw_routes.c); on an error

@@ -6,8 +6,10 @@
 #include "pb_conf.h"
 #include "pj.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int hexval(char c)
 {
@@ -134,6 +136,200 @@ void gw_form_free(struct gw_form *f)
 {
 	free(f->mem);
 	memset(f, 0, sizeof(*f));
+}
+
+/* ------------------------------------------------ multipart/form-data -- */
+
+#define BOUNDARY_MAX 70
+
+/* The boundary parameter of ct into out; 0, or -1 when there is none. */
+static int boundary_of(const char *ct, char *out)
+{
+	static const char t[] = "multipart/form-data";
+	const char *p;
+	size_t n;
+
+	if (!ct || strncasecmp(ct, t, sizeof(t) - 1) != 0)
+		return -1;
+	for (p = ct + sizeof(t) - 1; (p = strchr(p, ';')) != NULL;) {
+		p++;
+		while (*p == ' ')
+			p++;
+		if (strncasecmp(p, "boundary=", 9) != 0)
+			continue;
+		p += 9;
+		if (*p == '"') {
+			const char *q = strchr(++p, '"');
+			if (!q)
+				return -1;
+			n = (size_t)(q - p);
+		} else {
+			n = strcspn(p, "; ");
+		}
+		if (n < 1 || n > BOUNDARY_MAX)
+			return -1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+int gw_is_multipart(const char *ct)
+{
+	char b[BOUNDARY_MAX + 1];
+
+	return boundary_of(ct, b) == 0;
+}
+
+static const char *find(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+	return memmem(hay, hlen, needle, nlen);
+}
+
+/* The value of param (name or filename) in a Content-Disposition line
+ * [p, end), copied to out (cap bytes); -1 when absent, 1 when too long. */
+static int disp_param(const char *p, const char *end, const char *param, char *out, size_t cap)
+{
+	size_t pl = strlen(param);
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *stop = semi ? semi : end;
+		while (p < stop && *p == ' ')
+			p++;
+		if ((size_t)(stop - p) > pl + 2 && strncasecmp(p, param, pl) == 0 && p[pl] == '=' &&
+		    p[pl + 1] == '"') {
+			const char *v = p + pl + 2, *q = memchr(v, '"', (size_t)(stop - v));
+			if (!q)
+				return 1;
+			if ((size_t)(q - v) >= cap)
+				return 1;
+			memcpy(out, v, (size_t)(q - v));
+			out[q - v] = '\0';
+			return 0;
+		}
+		p = semi ? semi + 1 : end;
+	}
+	return -1;
+}
+
+int gw_multipart_parse(const char *ct, const char *body, size_t len, struct gw_form *f,
+                       struct gw_files *files, const char **why)
+{
+	char bnd[BOUNDARY_MAX + 1], delim[BOUNDARY_MAX + 5];
+	size_t dl, off;
+	char *out;
+
+	memset(f, 0, sizeof(*f));
+	memset(files, 0, sizeof(*files));
+	if (boundary_of(ct, bnd) != 0) {
+		*why = "no boundary";
+		return -1;
+	}
+	/* "\r\n--boundary": every part after the first is led by it. */
+	dl = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", bnd);
+	if (len < dl - 2 || memcmp(body, delim + 2, dl - 2) != 0) {
+		*why = "no opening boundary";
+		return -1;
+	}
+	if (!(f->mem = malloc(len + 2 * GW_FORM_FIELDS + 1))) {
+		*why = "out of memory";
+		return -1;
+	}
+	out = f->mem;
+	off = dl - 2;
+	for (;;) {
+		const char *hdr, *hend, *data, *next;
+		char name[GW_FORM_NAME_MAX + 1], fname[256];
+		int has_name = 0, has_file = 0;
+
+		/* After a boundary: "--" ends the body, CR LF starts a part. */
+		if (len - off >= 2 && memcmp(body + off, "--", 2) == 0)
+			return 0;
+		if (len - off < 2 || memcmp(body + off, "\r\n", 2) != 0) {
+			*why = "bad boundary line";
+			goto fail;
+		}
+		hdr = body + off + 2;
+		if (!(hend = find(hdr, len - (size_t)(hdr - body), "\r\n\r\n", 4))) {
+			*why = "part headers not ended";
+			goto fail;
+		}
+		for (const char *l = hdr; l < hend;) {
+			const char *le = find(l, (size_t)(hend - l), "\r\n", 2);
+			if (!le)
+				le = hend;
+			if ((size_t)(le - l) > 20 && strncasecmp(l, "Content-Disposition:", 20) == 0) {
+				const char *v = l + 20;
+				while (v < le && *v == ' ')
+					v++;
+				if ((size_t)(le - v) < 9 || strncasecmp(v, "form-data", 9) != 0) {
+					*why = "not form-data";
+					goto fail;
+				}
+				has_name = disp_param(v + 9, le, "name", name, sizeof(name)) == 0;
+				has_file = disp_param(v + 9, le, "filename", fname, sizeof(fname)) >= 0;
+			}
+			l = le + 2;
+		}
+		data = hend + 4;
+		if (!(next = find(data, len - (size_t)(data - body), delim, dl))) {
+			*why = "part not ended";
+			goto fail;
+		}
+		if (!has_name || !name_ok(name, strlen(name))) {
+			*why = "bad field name";
+			goto fail;
+		}
+		if (has_file) {
+			if (strcmp(name, "files") != 0) {
+				*why = "a file in another field";
+				goto fail;
+			}
+			/* No file chosen: an empty part with an empty filename. */
+			if (next > data || fname[0]) {
+				if (files->n == GW_FILES_MAX) {
+					*why = "too many files";
+					goto fail;
+				}
+				files->f[files->n].data = (const uint8_t *)data;
+				files->f[files->n].len = (size_t)(next - data);
+				files->n++;
+			}
+		} else {
+			size_t vl = 0, n = (size_t)(next - data);
+			if (f->n == GW_FORM_FIELDS) {
+				*why = "too many fields";
+				goto fail;
+			}
+			if (gw_form_get(f, name)) {
+				*why = "repeated field";
+				goto fail;
+			}
+			f->name[f->n] = out;
+			memcpy(out, name, strlen(name) + 1);
+			out += strlen(name) + 1;
+			for (size_t i = 0; i < n; i++) {
+				char c = data[i];
+				if (c == '\r' && i + 1 < n && data[i + 1] == '\n')
+					continue;
+				out[vl++] = c == '\r' ? '\n' : c;
+			}
+			out[vl] = '\0';
+			if (!value_ok(out, vl)) {
+				*why = "value not UTF-8 text";
+				goto fail;
+			}
+			f->value[f->n++] = out;
+			out += vl + 1;
+		}
+		off = (size_t)(next - body) + dl;
+	}
+fail:
+	gw_form_free(f);
+	memset(files, 0, sizeof(*files));
+	return -1;
 }
 
 /* ------------------------------------------------- form -> request -- */

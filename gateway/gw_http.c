@@ -10,6 +10,7 @@
  *   WAIT  suspended while the router works; its callback resumes us
  *   DONE  a response is queued */
 #include "gw.h"
+#include "gw_web.h"
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
@@ -154,6 +155,7 @@ static const struct {
 	{GW_MESSAGES_PREFIX, 1, GW_R_MESSAGE, "GET, HEAD"},
 	{"/v1/hotline/orders", 0, GW_R_HOTLINE, "POST"},
 	{"/v1/petition/transfers", 0, GW_R_PETITION, "POST"},
+	{"/v1/uploads", 0, GW_R_UPLOAD, "POST"},
 	{"/healthz", 0, GW_R_HEALTHZ, "GET, HEAD"},
 	{"/metrics", 0, GW_R_METRICS, "GET, HEAD"},
 	{"/v1/log/checkpoint", 0, GW_R_LOG, "GET, HEAD"},
@@ -265,6 +267,40 @@ static int is_json_type(const char *ct)
 	return *p == '\0';
 }
 
+/* The media types an upload may declare; parameters are ignored. */
+static int is_upload_type(const char *ct)
+{
+	static const char *const ok[] = {"image/jpeg", "image/png", "application/pdf",
+	                                 "application/octet-stream"};
+	const char *p = ct;
+
+	if (!p)
+		return 0;
+	skip_ws(&p);
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		size_t n = strlen(ok[i]);
+		if (strncasecmp(p, ok[i], n) == 0 && (p[n] == '\0' || p[n] == ';' || p[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+/* An upload may be a file, and a web form with files one file more than
+ * it may carry (so one too many is answered on the form, next to its
+ * field); every other body is a small document. */
+static size_t body_limit(const struct gw_req *r)
+{
+	const struct pb_conf *c = &r->g->conf;
+
+	if (r->route == GW_R_UPLOAD)
+		return c->attach_max_bytes;
+	if (r->route == GW_R_PAGE &&
+	    gw_is_multipart(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                                MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return c->http_body_max + ((size_t)c->attach_max_files + 1) * c->attach_max_bytes;
+	return c->http_body_max;
+}
+
 int gw_limited(struct gw_req *r, int lookup)
 {
 	struct gw_limit *l = lookup ? r->g->lookup_limit : r->g->submit_limit;
@@ -373,7 +409,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		                       "method not allowed here", &h, 1);
 	}
 	if (r->route == GW_R_MESSAGES || r->route == GW_R_DISCLOSURE || r->route == GW_R_MESSAGE ||
-	    r->route == GW_R_RATING) {
+	    r->route == GW_R_RATING || r->route == GW_R_UPLOAD) {
 		int wait = gw_limited(r, r->route == GW_R_MESSAGE || r->route == GW_R_RATING);
 		if (wait) {
 			char secs[16];
@@ -385,12 +421,17 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	}
 	int page_post = r->route == GW_R_PAGE && strcmp(method, "POST") == 0;
 	if (r->route != GW_R_MESSAGES && r->route != GW_R_HOTLINE && r->route != GW_R_DISCLOSURE &&
-	    r->route != GW_R_PETITION && r->route != GW_R_RATING && !page_post)
+	    r->route != GW_R_PETITION && r->route != GW_R_RATING && r->route != GW_R_UPLOAD && !page_post)
 		return MHD_YES;
 	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
-	/* A form's content type is checked by the page, which answers in HTML. */
-	if (!page_post && !is_json_type(ct))
+	/* An upload's declared type is only a hint (the content decides); a
+	 * form's is checked by the page, which answers in HTML. */
+	if (r->route == GW_R_UPLOAD && !is_upload_type(ct))
+		return gw_send_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+		                     "send the file as image/jpeg, image/png, application/pdf or "
+		                     "application/octet-stream");
+	if (!page_post && r->route != GW_R_UPLOAD && !is_json_type(ct))
 		return gw_send_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
 		                     "send Content-Type: application/json");
 	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
@@ -398,7 +439,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	if (cl) {
 		/* The syntax is checked above; only the size matters here. */
 		unsigned long long n = strtoull(cl, NULL, 10);
-		if (n > g->conf.http_body_max)
+		if (n > body_limit(r))
 			return gw_send_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 			                     "request body over the size limit");
 		if (n > 0 && !(r->body = malloc(n)))
@@ -424,7 +465,7 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
  * times the limit the connection is dropped. */
 static enum MHD_Result take(struct gw_req *r, const char *data, size_t n)
 {
-	size_t max = r->g->conf.http_body_max;
+	size_t max = body_limit(r);
 
 	r->seen += n;
 	if (r->too_large || r->len + n > max) {
@@ -494,6 +535,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_post_order(r, method);
 		case GW_R_PETITION:
 			return gw_post_petition(r, method);
+		case GW_R_UPLOAD:
+			return gw_post_upload(r);
 		case GW_R_HEALTHZ:
 			return gw_healthz(r);
 		case GW_R_LOG:

@@ -14,6 +14,7 @@
 #include "gw.h"
 #include "gw_web.h"
 #include "pb_err.h"
+#include "pb_ftype.h"
 #include "pb_log.h"
 #include "pb_time.h"
 #include "pb_utf8.h"
@@ -60,7 +61,7 @@ static const struct channel_page {
 
 /* ------------------------------------------------------------ fields -- */
 
-enum { F_TEXT, F_AREA, F_SELECT, F_RADIO };
+enum { F_TEXT, F_AREA, F_SELECT, F_RADIO, F_FILE };
 
 struct opt {
 	const char *value, *label;
@@ -87,6 +88,8 @@ static const struct field message_fields[] = {
 	{"phone", "联系电话", "手机号码，或带区号的固定电话。只用于联系您，不会公开。", F_TEXT, "tel", "tel", 0, 32, NULL},
 	{"email", "电子邮箱", NULL, F_TEXT, "email", "email", 0, 254, NULL},
 	{"notices", "办理进展通知", "发到上面填写的手机或邮箱；通知里只有查询码，没有查询密钥。", F_RADIO, NULL, NULL, 0, 0, notice_opts},
+	/* The hint is written with the configured limits (render_field). */
+	{"files", "附件", NULL, F_FILE, "file", NULL, 0, 0, NULL},
 };
 
 static const struct opt kind_opts[] = {
@@ -141,6 +144,14 @@ struct gw_page {
 	int retry_after;            /* seconds, for a 429 */
 	uint8_t akey_hash[PB_AKEY_HASH_LEN];   /* /track: for the rating form's seal */
 	int rating;                 /* /track: this post is a rating */
+	/* a form's files, sent to the router one by one before the message
+	 * that names them (gw_upload.c's chunks, here on the page's call) */
+	struct gw_files files;
+	int uploading, nfile;
+	size_t up_off;
+	uint32_t up_seq;
+	uint8_t up_id[16];
+	char handles[GW_FILES_MAX][65];
 };
 
 void gw_page_free(struct gw_page *p)
@@ -486,6 +497,12 @@ static void render_field(struct gw_buf *b, const struct field *f, const char *va
 		gw_html(b, value);
 		gw_buf_str(b, "</textarea>\n");
 		break;
+	case F_FILE:
+		/* Never prefilled: a browser keeps no file across pages. */
+		gw_buf_fmt(b, "<input id=\"f-%s\" name=\"%s\" type=\"file\" multiple "
+		              "accept=\"image/jpeg,image/png,application/pdf\"%s%s>\n",
+		           f->name, f->name, desc, inv);
+		break;
 	case F_SELECT:
 		gw_buf_fmt(b, "<select id=\"f-%s\" name=\"%s\"%s%s%s>\n", f->name, f->name, desc, inv, req);
 		for (const struct opt *o = f->opts; o->value; o++) {
@@ -593,9 +610,12 @@ static enum MHD_Result form_page(struct gw_req *r, struct gw_page *p, unsigned s
 		                   ? "</p>\n<p>标有“必填”的必须填写。您的姓名、证件和联系方式加密保存，只有承办人员能看到。</p>\n"
 		                   : "</p>\n<p>标有“必填”的必须填写。您的姓名和联系方式加密保存，只有承办人员能看到。</p>\n");
 	}
+	int files = p->kind == PG_FORM && p->ch->channel != PB_CH_DISCLOSURE;
 	gw_buf_str(&b, "<form method=\"post\" action=\"");
 	gw_html(&b, path);
-	gw_buf_str(&b, "\" accept-charset=\"utf-8\">\n<input type=\"hidden\" name=\"token\" value=\"");
+	gw_buf_str(&b, files ? "\" enctype=\"multipart/form-data\" accept-charset=\"utf-8\">\n"
+	                     : "\" accept-charset=\"utf-8\">\n");
+	gw_buf_str(&b, "<input type=\"hidden\" name=\"token\" value=\"");
 	gw_html(&b, token);
 	gw_buf_str(&b, "\">\n");
 	for (size_t i = 0; i < nfields; i++) {
@@ -604,6 +624,20 @@ static enum MHD_Result form_page(struct gw_req *r, struct gw_page *p, unsigned s
 		const char *v = form && !secret ? gw_form_get(form, fields[i].name) : NULL;
 		if (!v && (fields[i].kind == F_TEXT || fields[i].kind == F_AREA))
 			v = "";
+		if (fields[i].kind == F_FILE) {
+			struct field ff = fields[i];
+			char hint[256];
+			const struct pb_conf *c = &r->g->conf;
+			if (c->attach_max_files == 0)
+				continue;
+			snprintf(hint, sizeof(hint),
+			         "最多 %d 个文件，每个不超过 %zu KB，只能是 JPEG、PNG 图片或 PDF 文件。"
+			         "页面退回修改时，请重新选择附件。",
+			         c->attach_max_files, c->attach_max_bytes / 1024);
+			ff.hint = hint;
+			render_field(&b, &ff, NULL, field_error(errs, ff.name));
+			continue;
+		}
 		render_field(&b, &fields[i], v, field_error(errs, fields[i].name));
 	}
 	gw_buf_str(&b, p->kind == PG_TRACK ? "<button type=\"submit\">查询</button>\n</form>\n"
@@ -619,7 +653,9 @@ static enum MHD_Result form_page(struct gw_req *r, struct gw_page *p, unsigned s
 
 static const char *const form_skip[] = {"token", NULL};
 
-static enum MHD_Result submit_form(struct gw_req *r, struct gw_page *p)
+/* The message itself, once its files (if any) are stored: the form as
+ * the API's JSON, with the files' handles, through the API's parser. */
+static enum MHD_Result send_submit(struct gw_req *r, struct gw_page *p)
 {
 	Mailroom__SubmitReq sub;
 	Mailroom__Contact contact;
@@ -628,21 +664,28 @@ static enum MHD_Result submit_form(struct gw_req *r, struct gw_page *p)
 	struct pj_error perr;
 	struct gw_ferrs errs = {0};
 	uint8_t akey_hash[PB_AKEY_HASH_LEN], idem[32], body_hash[32];
-	json_t *doc, *root = NULL;
+	const char *handles[GW_FILES_MAX];
+	size_t nhandles = 0;
+	json_t *doc, *root = NULL, *arr;
 	char *text;
 	int rc;
 
-	if (!token_ok(r->g, p, gw_form_get(&p->form, "token"))) {
-		p->nonce[0] = '\0';
-		return form_page(r, p, MHD_HTTP_FORBIDDEN,
-		                 "这个页面已经过期，或者不是从本网站打开的。您填写的内容还在，请核对后再点一次“提交”。",
-		                 NULL, &p->form);
-	}
 	doc = gw_form_request(p->ch->channel, &p->form, form_skip, &errs);
 	if (!doc) {
 		if (errs.n == 0)
 			return MHD_NO;
 		return form_page(r, p, MHD_HTTP_BAD_REQUEST, NULL, &errs, &p->form);
+	}
+	if (p->files.n) {
+		if (!(arr = json_array()) || json_object_set_new(doc, "attachments", arr)) {
+			json_decref(doc);
+			return MHD_NO;
+		}
+		for (int i = 0; i < p->files.n; i++)
+			if (json_array_append_new(arr, json_string(p->handles[i]))) {
+				json_decref(doc);
+				return MHD_NO;
+			}
 	}
 	text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(doc);
@@ -652,13 +695,19 @@ static enum MHD_Result submit_form(struct gw_req *r, struct gw_page *p)
 	if (p->ch->channel == PB_CH_DISCLOSURE)
 		rc = pj_parse_disclosure(text, strlen(text), &root, &sub, &d, &perr);
 	else
-		rc = pj_parse_message(text, strlen(text), &root, &sub, &contact, &perr);
+		rc = pj_parse_message(text, strlen(text), &root, &sub, &contact, &perr) ||
+		     pj_parse_attachments(root, handles, GW_FILES_MAX, &nhandles, &perr);
 	if (rc) {
 		sodium_memzero(text, strlen(text));
 		free(text);
+		json_decref(root);
 		pb_info("pages: form refused by the JSON rules: %s", perr.code);
 		return form_page(r, p, MHD_HTTP_BAD_REQUEST, "提交的内容不符合要求，请核对后再提交。", NULL,
 		                 &p->form);
+	}
+	if (nhandles) {
+		sub.attachments = (char **)handles;
+		sub.n_attachments = nhandles;
 	}
 	crypto_generichash(body_hash, sizeof(body_hash), (const uint8_t *)text, strlen(text), NULL, 0);
 	sodium_memzero(text, strlen(text));
@@ -681,6 +730,152 @@ static enum MHD_Result submit_form(struct gw_req *r, struct gw_page *p)
 	if (rc != PB_OK)
 		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, UNAVAILABLE_TEXT, NULL, &p->form);
 	return MHD_YES;
+}
+
+#define UPLOAD_CHUNK (512u << 10)   /* as gw_upload.c: well under the wire limit */
+#define FILES_AGAIN "请重新选择附件。"
+
+/* The next piece of the file being sent. */
+static enum MHD_Result next_chunk(struct gw_req *r, struct gw_page *p)
+{
+	Mailroom__UploadReq up = MAILROOM__UPLOAD_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	size_t len = p->files.f[p->nfile].len;
+	size_t n = len - p->up_off > UPLOAD_CHUNK ? UPLOAD_CHUNK : len - p->up_off;
+
+	up.upload_id.data = p->up_id;
+	up.upload_id.len = sizeof(p->up_id);
+	up.seq = p->up_seq++;
+	up.data.data = (uint8_t *)p->files.f[p->nfile].data + p->up_off;
+	up.data.len = n;
+	up.final = p->up_off + n == len;
+	p->up_off += n;
+	req.op_case = MAILROOM__REQUEST__OP_UPLOAD;
+	req.upload = &up;
+	if (gw_start_call(r, &req) != PB_OK) {
+		p->uploading = 0;
+		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, UNAVAILABLE_TEXT " " FILES_AGAIN,
+		                 NULL, &p->form);
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result start_file(struct gw_req *r, struct gw_page *p)
+{
+	randombytes_buf(p->up_id, sizeof(p->up_id));
+	p->up_off = 0;
+	p->up_seq = 0;
+	return next_chunk(r, p);
+}
+
+/* The files against [attachments], by content: a status and the error
+ * next to the field, or 0 when they may go. */
+static unsigned check_files(const struct gw *g, const struct gw_page *p, struct gw_ferrs *e)
+{
+	const struct pb_conf *c = &g->conf;
+	static const char *const msg[] = {
+		"附件太多了。" FILES_AGAIN,
+		"有附件超过了大小限制。" FILES_AGAIN,
+		"附件只能是 JPEG、PNG 图片或 PDF 文件（按文件内容判断，不看文件名）。" FILES_AGAIN,
+	};
+	int which = -1;
+	unsigned status = 0;
+
+	if (p->files.n > c->attach_max_files) {
+		which = 0;
+		status = MHD_HTTP_UNPROCESSABLE_CONTENT;
+	}
+	for (int i = 0; which < 0 && i < p->files.n; i++) {
+		if (p->files.f[i].len > c->attach_max_bytes) {
+			which = 1;
+			status = MHD_HTTP_CONTENT_TOO_LARGE;
+		} else if (!pb_ftype_sniff(p->files.f[i].data, p->files.f[i].len)) {
+			which = 2;
+			status = MHD_HTTP_UNSUPPORTED_MEDIA_TYPE;
+		}
+	}
+	if (which >= 0 && e->n < GW_FERR_MAX) {
+		e->e[e->n].field = "files";
+		e->e[e->n].msg = msg[which];
+		e->n++;
+	}
+	return status;
+}
+
+static enum MHD_Result submit_form(struct gw_req *r, struct gw_page *p)
+{
+	struct gw_ferrs errs = {0};
+	unsigned status;
+	json_t *doc;
+
+	if (!token_ok(r->g, p, gw_form_get(&p->form, "token"))) {
+		p->nonce[0] = '\0';
+		return form_page(r, p, MHD_HTTP_FORBIDDEN,
+		                 "这个页面已经过期，或者不是从本网站打开的。您填写的内容还在，请核对后再点一次“提交”。",
+		                 NULL, &p->form);
+	}
+	/* Every field's error at once, the files' among them. */
+	doc = gw_form_request(p->ch->channel, &p->form, form_skip, &errs);
+	json_decref(doc);
+	status = check_files(r->g, p, &errs);
+	if (errs.n)
+		return form_page(r, p, status ? status : MHD_HTTP_BAD_REQUEST, NULL, &errs, &p->form);
+	if (!doc)
+		return MHD_NO;
+	if (p->files.n == 0)
+		return send_submit(r, p);
+	/* Each file stored first; the message then names them. */
+	p->uploading = 1;
+	p->nfile = 0;
+	return start_file(r, p);
+}
+
+/* A piece of a file answered: the next piece, the next file, or the
+ * message once every file is stored. */
+static enum MHD_Result upload_answer(struct gw_req *r, struct gw_page *p)
+{
+	const struct gw_call *c = &r->call;
+	const Mailroom__Response *resp = c->resp;
+	struct gw_ferrs errs = {0};
+
+	if (c->rc != PB_OK || !resp || (resp->code == PB_OK &&
+	                                (resp->result_case != MAILROOM__RESPONSE__RESULT_UPLOAD ||
+	                                 !resp->upload))) {
+		p->uploading = 0;
+		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, UNAVAILABLE_TEXT " " FILES_AGAIN,
+		                 NULL, &p->form);
+	}
+	if (resp->code != PB_OK) {
+		p->uploading = 0;
+		if (resp->code != PB_EINVAL && resp->code != PB_ETOOBIG) {
+			pb_warn("router: upload: %s", pb_err_name(resp->code));
+			return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE,
+			                 UNAVAILABLE_TEXT " " FILES_AGAIN, NULL, &p->form);
+		}
+		errs.e[0].field = "files";
+		errs.e[0].msg = resp->code == PB_ETOOBIG ? "有附件超过了大小限制。" FILES_AGAIN
+		                                         : "附件只能是 JPEG、PNG 图片或 PDF 文件。" FILES_AGAIN;
+		errs.n = 1;
+		return form_page(r, p,
+		                 resp->code == PB_ETOOBIG ? MHD_HTTP_CONTENT_TOO_LARGE
+		                                          : MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+		                 NULL, &errs, &p->form);
+	}
+	if (p->up_off < p->files.f[p->nfile].len) {
+		gw_call_fini(&r->call);
+		return next_chunk(r, p);
+	}
+	if (!resp->upload->handle || strlen(resp->upload->handle) != 64) {
+		p->uploading = 0;
+		return form_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, UNAVAILABLE_TEXT " " FILES_AGAIN,
+		                 NULL, &p->form);
+	}
+	memcpy(p->handles[p->nfile], resp->upload->handle, 65);
+	gw_call_fini(&r->call);
+	if (++p->nfile < p->files.n)
+		return start_file(r, p);
+	p->uploading = 0;
+	return send_submit(r, p);
 }
 
 static enum MHD_Result confirmation(struct gw_req *r, struct gw_page *p,
@@ -920,6 +1115,32 @@ static void referral_fact(struct gw_buf *b, const char *name, const char *code, 
 	fact(b, name, v);
 }
 
+/* A message's files with the scanner's verdict in general words; never
+ * what it found. */
+static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size_t n,
+                       const char *id, const char *label)
+{
+	char line[192];
+
+	gw_buf_fmt(b, "<ul class=\"files\" id=\"%s\">\n", id);
+	for (size_t i = 0; i < n; i++) {
+		const Mailroom__Attachment *a = list[i];
+		const char *kind = a->type && strcmp(a->type, "application/pdf") == 0 ? "PDF 文件"
+		                   : a->type && strcmp(a->type, "image/png") == 0   ? "PNG 图片"
+		                                                                   : "JPEG 图片";
+		const char *state = a->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN ? "已通过病毒检查"
+		                    : a->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED
+		                        ? "检出病毒，已被拦截，承办人员看不到这个文件"
+		                        : "正在进行病毒检查";
+		snprintf(line, sizeof(line), "%s %zu：%s，%llu KB，%s", label, i + 1, kind,
+		         (unsigned long long)((a->size + 1023) / 1024), state);
+		gw_buf_str(b, "<li>");
+		gw_html(b, line);
+		gw_buf_str(b, "</li>\n");
+	}
+	gw_buf_str(b, "</ul>\n");
+}
+
 static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
                                    const Mailroom__MessageView *m)
 {
@@ -952,7 +1173,12 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	}
 	fact(&b, "短信和邮件通知",
 	     m->notices_off ? "已停止，今后不再发送" : "开启：留了手机号码或电子邮箱的，办理进展会通知您");
-	gw_buf_str(&b, "</dl>\n<h2>答复</h2>\n");
+	gw_buf_str(&b, "</dl>\n");
+	if (m->n_attachments) {
+		gw_buf_str(&b, "<h2>附件</h2>\n");
+		files_list(&b, m->attachments, m->n_attachments, "files", "附件");
+	}
+	gw_buf_str(&b, "<h2>答复</h2>\n");
 	if (m->reply_text && *m->reply_text) {
 		gw_buf_str(&b, "<div class=\"reply\" id=\"reply\">");
 		gw_html(&b, m->reply_text);
@@ -960,6 +1186,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	} else {
 		gw_buf_str(&b, "<p id=\"reply\">还没有答复。答复后会显示在这里。</p>\n");
 	}
+	if (m->n_reply_attachments)
+		files_list(&b, m->reply_attachments, m->n_reply_attachments, "reply-files", "答复附件");
 	/* General words only: what happened, never a handler's own text. */
 	gw_buf_str(&b, "<h2>办理经过</h2>\n<ol class=\"timeline\">\n");
 	step(&b, m->received_ms, "收到您的来信");
@@ -1093,11 +1321,15 @@ enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method)
 		}
 	if (!post)
 		return form_page(r, p, MHD_HTTP_OK, NULL, NULL, NULL);
-	if (!is_form_type(MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	                                              MHD_HTTP_HEADER_CONTENT_TYPE)))
+	const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
+	int multipart = gw_is_multipart(ct);
+	if (!is_form_type(ct) && !multipart)
 		return simple_page(r, p, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "无法读取表单",
 		                   "请从本网站的页面上填写并提交。");
-	if (gw_form_parse(r->body ? r->body : "", r->len, &p->form, &why)) {
+	if (multipart ? gw_multipart_parse(ct, r->body ? r->body : "", r->len, &p->form, &p->files,
+	                                   &why)
+	              : gw_form_parse(r->body ? r->body : "", r->len, &p->form, &why)) {
 		pb_info("pages: unreadable form: %s", why);
 		return simple_page(r, p, MHD_HTTP_BAD_REQUEST, "无法读取表单",
 		                   "表单内容无法识别。请回到上一页，重新打开表单填写。");
@@ -1111,6 +1343,10 @@ enum MHD_Result gw_page(struct gw_req *r, const char *url, const char *method)
 		                                     : "提交太频繁，请稍等一分钟再提交。您填写的内容都还在。",
 		                 NULL, &p->form);
 	}
+	/* Files only where the form offers them. */
+	if (p->files.n && (p->kind != PG_FORM || p->ch->channel == PB_CH_DISCLOSURE))
+		return simple_page(r, p, MHD_HTTP_BAD_REQUEST, "无法读取表单",
+		                   "这个表单不能上传附件。请回到上一页，重新打开表单填写。");
 	return p->kind == PG_TRACK ? lookup(r, p) : submit_form(r, p);
 }
 
@@ -1124,6 +1360,8 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 
 	if (p->kind == PG_PUBLIC)
 		return gw_public_answer(r);
+	if (p->uploading)
+		return upload_answer(r, p);
 
 	p->nonce[0] = p->kind == PG_TRACK ? '\0' : p->nonce[0];
 	if (c->rc != PB_OK || !resp) {

@@ -124,8 +124,21 @@ enum MHD_Result gw_post_message(struct gw_req *r)
 	json_t *root;
 	enum MHD_Result ret;
 
+	const char *handles[64];
+	size_t nhandles = 0;
+	size_t cap = (size_t)r->g->conf.attach_max_files;
+
 	if (pj_parse_message(r->body ? r->body : "", r->len, &root, &sub, &contact, &err))
 		return gw_send_error(r, MHD_HTTP_BAD_REQUEST, err.code, err.message);
+	if (pj_parse_attachments(root, handles, cap < 64 ? cap : 64, &nhandles, &err)) {
+		json_decref(root);
+		return gw_send_error(r, strcmp(err.code, "too_many_files") == 0
+		                            ? MHD_HTTP_UNPROCESSABLE_CONTENT
+		                            : MHD_HTTP_BAD_REQUEST,
+		                     err.code, err.message);
+	}
+	sub.attachments = (char **)handles;
+	sub.n_attachments = nhandles;
 	/* The citizen keeps the key; the router only ever sees its hash. */
 	if (idempotency(r, &sub, idem, body)) {
 		json_decref(root);
@@ -518,6 +531,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		return gw_page_answer(r);
 	if (r->route == GW_R_HEALTHZ)
 		return health_answer(r, c);
+	if (r->route == GW_R_UPLOAD)
+		return gw_upload_answer(r);
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");

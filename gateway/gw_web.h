@@ -48,6 +48,30 @@ struct gw_form {
 int gw_form_parse(const char *body, size_t len, struct gw_form *f, const char **why);
 /* The value, NULL when absent. */
 const char *gw_form_get(const struct gw_form *f, const char *name);
+
+/* ------------------------------------------------ multipart/form-data -- */
+
+#define GW_FILES_MAX 16
+
+/* The files a form carried: pointers into the body. */
+struct gw_files {
+	int n;
+	struct {
+		const uint8_t *data;
+		size_t len;
+	} f[GW_FILES_MAX];
+};
+
+/* Is ct multipart/form-data with a usable boundary? */
+int gw_is_multipart(const char *ct);
+/* multipart/form-data (RFC 7578), the boundary from ct: text parts into f
+ * under the rules of gw_form_parse (CR LF becomes LF), and the parts named
+ * "files" that carry a filename into files (one with an empty name and no
+ * content, no file chosen, is skipped). More than GW_FILES_MAX files, a
+ * file under another name, a part without a name or malformed framing:
+ * refused. 0, or -1 with *why (nothing to free then). */
+int gw_multipart_parse(const char *ct, const char *body, size_t len, struct gw_form *f,
+                       struct gw_files *files, const char **why);
 void gw_form_free(struct gw_form *f);
 
 /* A field's error, in Chinese, shown next to it. */

@@ -27,6 +27,7 @@ struct rt_principal {
 	const struct pb_handler *handler;  /* for handlers */
 	int console;                       /* signed over HTTP (RFC 9421): actor by key id */
 	const struct pb_connector *connector;   /* for AUTH_CONNECTOR: mailroom-hotline */
+	int internal;                      /* the router's own thread (rt_scan.c); never from nng */
 };
 
 struct rt_hset;
@@ -232,6 +233,16 @@ int rt_reload_prepare(struct rt_core *core, const char *path);
 int rt_reload_apply(struct rt_core *core);
 void rt_reload_free(struct rt_core *core);
 void rt_server_stop(struct rt_server *s);
+
+/* The attachment scanner (rt_scan.c): a thread that sends pending files
+ * to clamd and each verdict through the writer. The store's counter of
+ * files waiting for a verdict (rt_attach.c keeps it). */
+#define RT_ATTACH_PENDING "attach.pending"
+struct rt_scanner;
+int rt_scanner_start(struct rt_core *core, struct rt_writer *w, struct rt_scanner **out);
+void rt_scanner_stop(struct rt_scanner *s);
+/* 1 while the last attempt reached clamd, for /metrics. */
+int rt_scanner_up(void);
 
 /* The router's /metrics and /healthz on [router] metrics_addr (rt_metrics.c);
  * *out stays NULL when it is off. */

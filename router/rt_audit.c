@@ -36,6 +36,7 @@ static const uint8_t detail_is_code[] = {
 	[MAILROOM__AUDIT_EVENT__AUDIT_PETITION_ANSWERED] = 1,   /* answer | review | rereview */
 	[MAILROOM__AUDIT_EVENT__AUDIT_PETITION_REVIEW] = 1,     /* review | rereview */
 	[MAILROOM__AUDIT_EVENT__AUDIT_VETO_ALERT] = 1,          /* the days: [rating] veto_days */
+	[MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED] = 1,  /* clean | infected */
 };
 
 /* A record's free texts, moved out of it for the time of the append. */

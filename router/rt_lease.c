@@ -249,6 +249,10 @@ int rt_op_renew(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	return PB_OK;
 }
 
+static int reply_files(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                       Mailroom__StoredMessage *m, const char *text, char **files, size_t nfiles,
+                       int64_t now_ms, struct rt_result *res);
+
 int rt_op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
 {
@@ -265,22 +269,38 @@ int rt_op_reply(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	if ((rc = rt_assist_gate(core, t, who, m, r->despite_pending, now_ms, res)))
 		return rc;
 	ch = rt_chan_of(m->channel);
+	/* Files go with the plain channels' reply; a 12345 finish or a
+	 * disclosure decision answers by its own steps. */
+	if (r->n_attachments && ch->reply)
+		return rt_fail(res, PB_EINVAL, "attachments_not_here",
+		               "files go with a reply on the mailbox, consultation and complaint "
+		               "channels only");
 	if (ch->reply)
 		return ch->reply(core, t, who, m, r->text, now_ms, res);
-	return rt_reply_plain(core, t, who, m, r->text, now_ms, res);
+	return reply_files(core, t, who, m, r->text, r->attachments, r->n_attachments, now_ms, res);
 }
 
 int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                    Mailroom__StoredMessage *m, const char *text, int64_t now_ms,
                    struct rt_result *res)
 {
+	return reply_files(core, t, who, m, text, NULL, 0, now_ms, res);
+}
+
+static int reply_files(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                       Mailroom__StoredMessage *m, const char *text, char **files, size_t nfiles,
+                       int64_t now_ms, struct rt_result *res)
+{
 	Mailroom__AuditRecord rec;
+	ProtobufCBinaryData *commits = NULL;
 	uint8_t chash[ST_HASH_LEN];
 	char actor[PB_NAME_MAX + 16];
 	int rc;
 
 	if ((rc = rt_answer(t, m, text, who->handler->name, now_ms)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot record the answer");
+	if ((rc = rt_attach_bind_reply(core, t, files, nfiles, m, res, &commits)))
+		return rc;
 	if ((rc = st_msg_put(t, m)) || (rc = rt_invite_schedule(core, t, m, now_ms)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the reply");
 	st_content_hash(m->text_salt.data, text, strlen(text), chash);
@@ -288,6 +308,8 @@ int rt_reply_plain(struct rt_core *core, st_txn *t, const struct rt_principal *w
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_REPLIED;
 	rec.content_hash.data = chash;
 	rec.content_hash.len = sizeof(chash);
+	rec.attachment_commits = commits;
+	rec.n_attachment_commits = nfiles;
 	if ((rc = rt_audit(core, t, res, &rec, m, rt_actor(who, actor, sizeof(actor)), now_ms, NULL)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
 	return answer_view(core, res, m, MAILROOM__RESPONSE__RESULT_REPLY);

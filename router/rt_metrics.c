@@ -136,6 +136,9 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 	    st_counter_get(t, "notice.sent", &nsent) != PB_OK ||
 	    st_counter_get(t, "notice.dead_total", &ndead_total) != PB_OK)
 		npend = ndead = 0, nsent = ndead_total = 0;
+	int64_t pending = 0;
+	if (st_counter_get(t, RT_ATTACH_PENDING, &pending) != PB_OK || pending < 0)
+		pending = 0;
 	st_txn_abort(t);
 	if (rc == PB_OK)
 		rc = st_map_use(x->core->store, &used, &size);
@@ -183,6 +186,12 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 	           "# TYPE mailroom_notices_dead_total counter\nmailroom_notices_dead_total %lld\n",
 	        (unsigned long long)npend, (unsigned long long)ndead, (long long)nsent,
 	        (long long)ndead_total);
+	fprintf(f, "# HELP mailroom_attachments_pending Citizens' files waiting for a virus "
+	           "scan (never shown to handlers until scanned).\n"
+	           "# TYPE mailroom_attachments_pending gauge\nmailroom_attachments_pending %lld\n"
+	           "# HELP mailroom_scanner_up 1 when the last scan attempt reached clamd.\n"
+	           "# TYPE mailroom_scanner_up gauge\nmailroom_scanner_up %d\n",
+	        (long long)pending, rt_scanner_up());
 	fprintf(f, "# HELP mailroom_deadlines Clocks of open messages per queue: all open, and "
 	           "those due soon, overdue, seriously overdue (escalation steps).\n# TYPE mailroom_deadlines gauge\n");
 	for (int i = 0; i < q->n; i++)

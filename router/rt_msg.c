@@ -109,6 +109,10 @@ int rt_view(struct rt_core *core, struct rt_result *res, Mailroom__StoredMessage
 	v->rating = m->rating;
 	v->rated_ms = m->rated_ms;
 	v->published = m->published != NULL;
+	v->attachments = m->attachments;
+	v->n_attachments = m->n_attachments;
+	v->reply_attachments = m->reply_attachments;
+	v->n_reply_attachments = m->n_reply_attachments;
 	for (size_t i = 0; i < m->n_clocks; i++)
 		if (m->clocks[i]->kind == ST_CLOCK_REPLY) {
 			v->paused_since_ms = m->clocks[i]->paused_since_ms;
@@ -385,9 +389,15 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 		return rt_fail(res, rc, pb_err_name(rc), "cannot seal contact");
 
 	/* The texts are proved by a salted hash: the log never holds them. */
+	ProtobufCBinaryData *acommits = NULL;
+	size_t nacommits = 0;
+	if ((rc = rt_attach_bind(core, t, s, &m, res, &acommits, &nacommits)))
+		return rc;
 	rt_submit_hash(salt, s->subject, s->body, chash);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
+	rec.attachment_commits = acommits;
+	rec.n_attachment_commits = nacommits;
 	rec.content_hash.data = chash;
 	rec.content_hash.len = sizeof(chash);
 	rec.external_ref = (char *)(ref ? ref : "");

@@ -36,6 +36,25 @@ const char *rt_actor(const struct rt_principal *who, char *buf, size_t len);
 int rt_counter_queue(st_txn *t, const char *queue, const char *what, int64_t delta);
 int rt_text_ok(const char *s, long min_chars, long max_chars);
 
+/* Attachments (rt_attach.c). */
+int rt_op_upload(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                 const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_scan(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+               const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+/* Names the submission's uploaded files in m (scan pending) and fills
+ * commits[] (*n of them, owned by res) for its RECEIVED record. */
+int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s,
+                   Mailroom__StoredMessage *m, struct rt_result *res,
+                   ProtobufCBinaryData **commits, size_t *n);
+
+/* A handler's files with a reply: pending, as reply_attachments of m
+ * (an unpacked message), commits[] (k, owned by res) for its REPLIED. */
+int rt_attach_bind_reply(struct rt_core *core, st_txn *t, char **handles, size_t k,
+                         Mailroom__StoredMessage *m, struct rt_result *res,
+                         ProtobufCBinaryData **commits);
+
 /* Intake pieces shared by ordinary submissions and 12345 orders. */
 int rt_check_texts(const Mailroom__SubmitReq *s, struct rt_result *res);
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,

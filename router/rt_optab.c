@@ -65,6 +65,11 @@ static const struct rt_optab_row optab[] = {
 	ROW(CALLBACK, 1, H, RT_RIGHT_NONE, rt_op_callback),
 	ROW(PUBLISH, 1, H, RT_RIGHT_NONE, rt_op_publish),
 	ROW(CALLBACKS, 0, H, RT_RIGHT_NONE, rt_op_callbacks),
+	/* attachments (rt_attach.c): a citizen's file in chunks, the
+	 * scanner's verdicts, a handler's reads of clean files */
+	ROW(UPLOAD, 0, RT_BY_GATEWAY | RT_BY_CONNECTOR | H, RT_RIGHT_NONE, rt_op_upload),
+	ROW(SCAN, 1, RT_BY_ROUTER, RT_RIGHT_NONE, rt_op_scan),
+	ROW(ATTACHMENT, 0, H, RT_RIGHT_NONE, rt_op_attachment),
 };
 
 #undef ROW
@@ -84,6 +89,8 @@ const struct rt_optab_row *rt_optab_row(int op_case)
 
 unsigned rt_principal_by(const struct rt_principal *who)
 {
+	if (who->internal)
+		return RT_BY_ROUTER;
 	switch (who->kind) {
 	case MAILROOM__AUTH_KIND__AUTH_GATEWAY:
 		return RT_BY_GATEWAY;

@@ -15,6 +15,7 @@ enum {
 	RT_BY_CONSOLE = 1 << 2,   /* a handler's RFC 9421 signature through the console */
 	RT_BY_CONNECTOR = 1 << 3, /* mailroom-hotline's own key ([connector.NAME]) */
 	RT_BY_NOTIFY = 1 << 4,    /* mailroom-notify's own key ([connector.NAME] role = notify) */
+	RT_BY_ROUTER = 1 << 5,    /* the router's own threads (the scanner), never the network */
 };
 
 /* A right a handler must hold as well ([handler.NAME] import/admin/supervise). */

@@ -56,6 +56,7 @@ struct rt_server {
 	struct rt_core *core;
 	nng_socket rep, pub;
 	struct rt_writer *writer;
+	struct rt_scanner *scanner;
 	struct rt_replay *replay;
 	uint8_t gateway_secret[PB_GATEWAY_SECRET_LEN];
 	int64_t start_ms;
@@ -618,6 +619,8 @@ int rt_server_start(struct rt_core *core, struct rt_server **out)
 		goto fail;
 	if ((rc = rt_writer_start(core, publish, s, &s->writer)))
 		goto fail;
+	if ((rc = rt_scanner_start(core, s->writer, &s->scanner)))
+		goto fail;
 	s->nctx = core->conf->router_contexts;
 	/* Room for every receiver, and as many again several times over for
 	 * requests in progress (handlers' bounded by their quotas). */
@@ -678,7 +681,10 @@ void rt_server_stop(struct rt_server *s)
 		return;
 	/* The writer answers what it holds while the contexts still live
 	 * (nng frees them when the socket closes); then the socket closes,
-	 * every callback is waited for, and only then the writer goes. */
+	 * every callback is waited for, and only then the writer goes. The
+	 * scanner, which waits on the writer, stops first. */
+	rt_scanner_stop(s->scanner);
+	s->scanner = NULL;
 	rt_writer_stop(s->writer);
 	/* No context is made or armed from here on; the list is then fixed. */
 	pthread_mutex_lock(&s->cmu);

@@ -65,6 +65,11 @@ void pb_conf_defaults(struct pb_conf *c)
 	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
 	c->http_port = 8080;
 	c->console_port = 8081;
+	c->attach_max_files = 5;
+	c->attach_max_bytes = 10u << 20;
+	copy(c->clamd_addr, sizeof(c->clamd_addr), "unix:/run/clamav/clamd.ctl");
+	c->scan_interval_ms = 5000;
+	c->scan_timeout_ms = 30000;
 	c->http_threads = 2;
 	c->http_max_conns = 1024;
 	c->http_max_per_ip = 128;
@@ -451,6 +456,7 @@ static const struct kv_str str_keys[] = {
 	S("tls", "server_name", tls_server_name),
 	S("office", "name", office_name),
 	S("console", "listen_addr", console_addr),
+	S("attachments", "clamd", clamd_addr),
 	S("hotline", "platform_url", hotline_platform_url),
 	S("hotline", "app_id", hotline_app_id),
 	S("hotline", "app_secret_file", hotline_app_secret_file),
@@ -500,6 +506,10 @@ static const struct kv_int int_keys[] = {
 	I("gateway", "port", 0, 65535, http_port),
 	I("gateway", "threads", 1, 256, http_threads),
 	I("console", "port", 0, 65535, console_port),
+	I("attachments", "max_files", 0, 64, attach_max_files),
+	Z("attachments", "max_bytes", 1024, 64 << 20, attach_max_bytes),
+	I("attachments", "scan_interval_ms", 10, 3600000, scan_interval_ms),
+	I("attachments", "scan_timeout_ms", 100, 600000, scan_timeout_ms),
 	I("gateway", "max_connections", 1, 1000000, http_max_conns),
 	I("gateway", "max_per_ip", 1, 1000000, http_max_per_ip),
 	I("gateway", "connection_timeout_s", 1, 3600, http_timeout_s),

@@ -143,6 +143,13 @@ struct pb_conf {
 		char name[128];
 	} departments[PB_MAX_QUEUES];
 
+	/* [attachments] citizens' files (store/README.md, "Attachments") */
+	int attach_max_files;              /* per message */
+	size_t attach_max_bytes;           /* per file */
+	char clamd_addr[PB_PATH_MAX];      /* unix:PATH or tcp:HOST:PORT; "" = no scanner */
+	int scan_interval_ms;              /* how often pending files are tried again */
+	int scan_timeout_ms;
+
 	/* [console] the handlers' listener; "" listen_addr = none */
 	char console_addr[64];
 	int console_port;

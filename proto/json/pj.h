@@ -31,6 +31,11 @@ int pj_valid_email(const char *s);
 int pj_parse_message(const char *body, size_t len, json_t **root, Mailroom__SubmitReq *out,
                      Mailroom__Contact *contact, struct pj_error *err);
 
+/* The optional "attachments" of a message: up to cap upload handles (64
+ * lowercase hex digits each), pointing into root. too_many_files past cap. */
+int pj_parse_attachments(json_t *root, const char **handles, size_t cap, size_t *n,
+                         struct pj_error *err);
+
 /* POST /v1/hotline/orders body -> HotlineOrder and the SubmitReq that
  * carries it (channel hotline). Same ownership rule as above. co_units is
  * malloc'd: free it with pj_order_clear. */

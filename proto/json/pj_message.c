@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const message_keys[] = {
-	"channel", "subject", "body", "category", "contact", "notices", NULL,
+	"channel", "subject", "body", "category", "contact", "notices", "attachments", NULL,
 };
 static const char *const contact_keys[] = {"name", "phone", "email", NULL};
 static const char *const web_channels[] = {"mailbox", "consultation", "complaint", NULL};
@@ -69,6 +69,31 @@ static int parse_fields(json_t *root, Mailroom__SubmitReq *out, Mailroom__Contac
 		out->category = (char *)category;
 	if (has_contact)
 		out->contact = contact;
+	return 0;
+}
+
+int pj_parse_attachments(json_t *root, const char **handles, size_t cap, size_t *n,
+                         struct pj_error *err)
+{
+	json_t *a, *h;
+	size_t i;
+
+	*n = 0;
+	if (pj_member(root, "", "attachments", 0, &a, err))
+		return -1;
+	if (!a)
+		return 0;
+	if (!json_is_array(a))
+		return pj_fail(err, "invalid_field", "attachments: must be an array of upload handles");
+	if (json_array_size(a) > cap)
+		return pj_fail(err, "too_many_files", "attachments: too many files for one message");
+	json_array_foreach(a, i, h) {
+		const char *s = json_string_value(h);
+		if (!s || strlen(s) != 64 || strspn(s, "0123456789abcdef") != 64)
+			return pj_fail(err, "invalid_field",
+			               "attachments: each is a handle from POST /v1/uploads");
+		handles[(*n)++] = s;
+	}
 	return 0;
 }
 

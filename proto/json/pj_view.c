@@ -391,6 +391,41 @@ static json_t *petition_json(const Mailroom__PetitionState *p)
 
 /* ------------------------------------------------------------ views -- */
 
+static const char *const scan_names[] = {"pending", "clean", "infected"};
+
+/* A message's files: kind, size and the scanner's verdict for everyone;
+ * the handler also sees what the scanner found and the hash. */
+static json_t *attachments_json(Mailroom__Attachment *const *list, size_t n,
+                                enum pj_audience who)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		const Mailroom__Attachment *a = list[i];
+		struct build b = {json_object(), 0};
+		unsigned scan = (unsigned)a->scan < 3 ? (unsigned)a->scan : 0;
+
+		if (!b.obj) {
+			json_decref(arr);
+			return NULL;
+		}
+		put(&b, "n", json_integer((json_int_t)i));
+		put(&b, "type", str(a->type));
+		put(&b, "size", json_integer((json_int_t)a->size));
+		put(&b, "scan", str(scan_names[scan]));
+		if (who == PJ_HANDLER) {
+			put(&b, "sha256", hex_json(&a->sha256));
+			if (a->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED)
+				put(&b, "found", str(a->signature));
+		}
+		if (b.failed || json_array_append_new(arr, b.obj)) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}
+
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 {
 	struct build b = {json_object(), 0};
@@ -459,6 +494,11 @@ json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 		if (v->imported)
 			put(&b, "imported", json_true());
 	}
+	if (v->n_attachments)
+		put(&b, "attachments", attachments_json(v->attachments, v->n_attachments, who));
+	if (v->n_reply_attachments)
+		put(&b, "reply_attachments",
+		    attachments_json(v->reply_attachments, v->n_reply_attachments, who));
 	/* The applicant is left out of the citizen's view here too, whatever
 	 * the router sent. */
 	if (v->disclosure)

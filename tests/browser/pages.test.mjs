@@ -1,8 +1,9 @@
 // The citizen's pages in a real browser (Debian's chromium, driven by
 // playwright-core): keyboard-only submissions on the four channels, the
-// confirmation and its reload, /track with a handler's reply, rating it
-// once, the published answer on /answers (search, one answer, never the
-// contact) and /stats, a wrong key, the router stopped, axe-core on every page in both display modes, and
+// confirmation and its reload, a file attached to a letter, /track with
+// its file listed and a handler's reply, rating it once, the published
+// answer on /answers (search, one answer, never the contact) and /stats,
+// a wrong key, the router stopped, axe-core on every page in both display modes, and
 // screenshots at 1280 and 360 px.
 //
 //   node pages.test.mjs BUILD_DIR SOURCE_DIR
@@ -168,6 +169,23 @@ async function run(ctx) {
 	check(await page.inputValue('#f-body') === '只写了内容', 'the input is kept after an error');
 	await look(page, 'form-errors');
 
+	// A file attached on the form: a PNG, picked as a browser's file
+	// chooser gives it, sent as multipart/form-data without any script.
+	// signature, IHDR (1 x 1, 8-bit grey), IDAT, IEND; CRCs are not checked
+	const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'),
+		Buffer.from('0000000d49484452' + '00000001000000010800000000' + '00000000', 'hex'),
+		Buffer.from('0000000949444154' + '780163000000010001' + '00000000', 'hex'),
+		Buffer.from('0000000049454e44' + '00000000', 'hex')]);
+	await page.goto(`${base}/mailbox`);
+	check(await page.getAttribute('form', 'enctype') === 'multipart/form-data', 'the letter form takes files');
+	await typeInto(page, '#f-subject', '附图说明');
+	await typeInto(page, '#f-body', '路灯的照片在附件里。');
+	await page.setInputFiles('#f-files', { name: 'lamp.png', mimeType: 'image/png', buffer: png });
+	await tabTo(page, 'button[type=submit]');
+	await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+	const withFile = { code: (await page.textContent('#tracking-code')).trim(), akey: (await page.textContent('#access-key')).trim() };
+	check(/^\d{4}-\d{4}-\d{4}$/.test(withFile.code), 'a letter with a file is stored');
+
 	// Track the mailbox message, then a handler replies and the reply shows.
 	const mb = receipts[0];
 	async function track(code, akey) {
@@ -180,6 +198,8 @@ async function run(ctx) {
 		await tabTo(page, 'button[type=submit]');
 		await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
 	}
+	await track(withFile.code, withFile.akey);
+	check((await page.textContent('#files')).includes('附件 1：PNG 图片'), 'the status page lists the attached file');
 	await page.goto(`${base}/track`);
 	await look(page, 'track');
 	await track(mb.code, mb.shown);

@@ -49,6 +49,17 @@ int hp_feed_random(struct hp *p, int n, double invalid_rate);
 char *hp_feed_json(struct hp *p, size_t i);
 size_t hp_feed_len(struct hp *p);
 
+/* ---- files an order may name ("attachments": name, url, sha256, size) ---- */
+#define HP_FILES_MAX 16
+/* Serves data (copied) at GET {url}/files/NAME, signed like every call
+ * and subject to the faults; *json (malloc'd) gets the attachment object
+ * an order carries. -1 when full or name is not [A-Za-z0-9._-]{1,63}. */
+int hp_file_put(struct hp *p, const char *name, const void *data, size_t len, char **json);
+/* The file's next n GETs answer 503 (a platform failing to serve it). */
+void hp_file_fail(struct hp *p, const char *name, int n);
+/* How often the file was served whole. */
+unsigned long hp_file_gets(struct hp *p, const char *name);
+
 /* ---- faults (the reference's last section) ---- */
 enum hp_fault {
 	HP_F_5XX,           /* 500, 502, 503 in turn, nothing applied */

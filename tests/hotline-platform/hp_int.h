@@ -78,6 +78,15 @@ struct hp {
 	struct hp_fault_cfg faults[HP_F_COUNT];
 	int status_turn;
 	struct hp_stats st;
+	/* files orders name ("attachments"), served at /files/NAME */
+	struct hp_file {
+		char name[64];
+		uint8_t *data;
+		size_t len;
+		unsigned long gets;
+		int fail;           /* the next GETs answered 503 */
+	} files[HP_FILES_MAX];
+	size_t nfiles;
 };
 
 /* Under p->mu. */

@@ -299,6 +299,88 @@ static enum MHD_Result post_event(struct hp *p, struct MHD_Connection *c, const 
 	return send_text(c, status, out, NULL);
 }
 
+static enum MHD_Result get_file(struct hp *p, struct MHD_Connection *c, const char *name)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	for (size_t i = 0; i < p->nfiles; i++) {
+		struct hp_file *f = &p->files[i];
+		if (strcmp(f->name, name) != 0)
+			continue;
+		if (f->fail > 0) {
+			f->fail--;
+			return send_error(c, 503, "unavailable", "try again later");
+		}
+		r = MHD_create_response_from_buffer(f->len, f->data, MHD_RESPMEM_MUST_COPY);
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, "Content-Type", "application/octet-stream");
+		f->gets++;
+		ret = MHD_queue_response(c, 200, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	return send_error(c, 404, "not_found", "no such file");
+}
+
+int hp_file_put(struct hp *p, const char *name, const void *data, size_t len, char **json)
+{
+	uint8_t sha[32];
+	char hex[65], url[160];
+	struct hp_file *f;
+	int rc = -1;
+
+	if (!name || !*name || strlen(name) >= sizeof(f->name) ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+	        strlen(name))
+		return -1;
+	crypto_hash_sha256(sha, data, len);
+	sodium_bin2hex(hex, sizeof(hex), sha, sizeof(sha));
+	snprintf(url, sizeof(url), "%s/files/%s", p->url, name);
+	pthread_mutex_lock(&p->mu);
+	if (p->nfiles < HP_FILES_MAX && (!len || (f = &p->files[p->nfiles], f->data = malloc(len)))) {
+		f = &p->files[p->nfiles++];
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		if (len)
+			memcpy(f->data, data, len);
+		f->len = len;
+		f->gets = 0;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (rc == 0 && json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I}", "name", name, "url", url, "sha256", hex,
+		                      "size", (json_int_t)len);
+		*json = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (!*json)
+			rc = -1;
+	}
+	return rc;
+}
+
+void hp_file_fail(struct hp *p, const char *name, int n)
+{
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (strcmp(p->files[i].name, name) == 0)
+			p->files[i].fail = n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+unsigned long hp_file_gets(struct hp *p, const char *name)
+{
+	unsigned long n = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (strcmp(p->files[i].name, name) == 0)
+			n = p->files[i].gets;
+	pthread_mutex_unlock(&p->mu);
+	return n;
+}
+
 static enum MHD_Result route(struct hp *p, struct MHD_Connection *c, const char *url,
                              const char *method, struct req *q)
 {
@@ -321,6 +403,8 @@ static enum MHD_Result route(struct hp *p, struct MHD_Connection *c, const char 
 	}
 	if (strcmp(method, "GET") == 0 && strcmp(url, "/api/v1/orders") == 0)
 		return get_orders(p, c);
+	if (strcmp(method, "GET") == 0 && strncmp(url, "/files/", 7) == 0)
+		return get_file(p, c, url + 7);
 	if (strcmp(method, "POST") == 0 && events_path(url, no, sizeof(no)) == 0)
 		return post_event(p, c, no, q);
 	return send_error(c, 404, "not_found", "no such route");
@@ -456,6 +540,8 @@ void hp_stop(struct hp *p)
 	hp_map_free(&p->order_ix);
 	hp_map_free(&p->event_ix);
 	hp_map_free(&p->nonces);
+	for (size_t i = 0; i < p->nfiles; i++)
+		free(p->files[i].data);
 	pthread_mutex_destroy(&p->mu);
 	sodium_memzero(p->key, sizeof(p->key));
 	free(p);

@@ -196,6 +196,7 @@ static int later_event(int ev)
 		MAILROOM__AUDIT_EVENT__AUDIT_REFERRED,
 		MAILROOM__AUDIT_EVENT__AUDIT_NOTICES_OFF,
 		MAILROOM__AUDIT_EVENT__AUDIT_NOTICE_DEAD,
+		MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED,
 	};
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (known[i] == ev)
@@ -320,6 +321,22 @@ static int transition(struct au_rules *R, int ev)
 	char name[48];
 	int cls, handled;
 
+	/* A file's verdict may come at any time after the message arrived,
+	 * also once it is closed: one per file the RECEIVED record named. */
+	if (ev == MAILROOM__AUDIT_EVENT__AUDIT_ATTACHMENT_SCANNED) {
+		if (m->phase == PH_NEW)
+			return au_state(R, "ATTACHMENT_SCANNED before the message was RECEIVED");
+		if (!au_as_router(R))
+			return au_state(R, "ATTACHMENT_SCANNED by someone other than the router");
+		if (!r->detail || (strcmp(r->detail, "clean") != 0 && strcmp(r->detail, "infected") != 0))
+			return au_state(R, "ATTACHMENT_SCANNED without a verdict of clean or infected");
+		if (r->n_attachment_commits != 1 || r->attachment_commits[0].len != 32)
+			return au_state(R, "ATTACHMENT_SCANNED without the file's commitment");
+		if (m->verdicts >= m->files)
+			return au_state(R, "more verdicts than the %u file(s) RECEIVED named", m->files);
+		m->verdicts++;
+		return AU_EXIT_OK;
+	}
 	/* Disclosure applications have their own steps (au_disc.c). */
 	if (m->phase != PH_NEW && ((cls = au_disc_record(R, ev, &handled)) || handled))
 		return cls;
@@ -351,6 +368,7 @@ static int transition(struct au_rules *R, int ev)
 		if (m->phase != PH_NEW)
 			return au_state(R, "a second RECEIVED (the first is record %llu)",
 			             (unsigned long long)m->received_at);
+		m->files = r->n_attachment_commits > 255 ? 255 : (uint8_t)r->n_attachment_commits;
 		m->phase = PH_RECEIVED;
 		m->received_at = r->index;
 		m->received_ms = au_when(r);
@@ -459,6 +477,9 @@ static int transition(struct au_rules *R, int ev)
 			return au_state(R, "LEASE_RENEWED names another lease token");
 		return AU_EXIT_OK;
 	case MAILROOM__AUDIT_EVENT__AUDIT_REPLIED:
+		/* The handler's files with it are scanned too. */
+		m->files += r->n_attachment_commits > 255u - m->files ? (uint8_t)(255u - m->files)
+		                                                       : (uint8_t)r->n_attachment_commits;
 		/* An answer brought over by an import was given in the old
 		 * system: no lease here. */
 		if (r->imported && m->phase != PH_QUEUED && m->phase != PH_LEASED)

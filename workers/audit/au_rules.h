@@ -57,6 +57,7 @@ struct mstate {
 	uint8_t recal;             /* clocks moved to a newer calendar */
 	uint8_t cal_ok;            /* RECEIVED names the loaded calendar */
 	uint8_t hotline;           /* a 12345 order: SIGNED, not LEASED, acknowledges */
+	uint8_t files, verdicts;   /* attachments RECEIVED named, ATTACHMENT_SCANNED records */
 	uint8_t imported;          /* RECEIVED was written by mailroom-admin import */
 	uint8_t channel;           /* of RECEIVED */
 	uint8_t referred;          /* REFERRED away: closed */

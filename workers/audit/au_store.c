@@ -6,6 +6,7 @@
 #include "au_idtab.h"
 #include "au_store.h"
 #include "pb_err.h"
+#include "st_attach.h"
 
 #include <sodium.h>
 #include <stdarg.h>
@@ -90,15 +91,35 @@ struct exp {
 	struct commit c[T_N];
 	int64_t due, ack_due;
 	char *queue;
+	uint8_t (*files)[ST_HASH_LEN];   /* RECEIVED's attachment commitments */
+	size_t nfiles;
+	uint8_t (*rfiles)[ST_HASH_LEN];  /* the last REPLIED's: the handler's files */
+	size_t nrfiles;
+	uint64_t replied_at;
 };
 
 struct tab {
 	struct au_idtab ids;       /* struct exp by message id, in log order */
 	const uint8_t *only;
+	const char *store_dir;
 	struct au_store_verdict *v;
 	st_txn *t;
 	int err;                   /* out of memory during the msg walk */
 };
+
+/* A record's attachment commitments, copied; -1 out of memory. */
+static int keep_commits(const Mailroom__AuditRecord *r, uint8_t (**out)[ST_HASH_LEN], size_t *n)
+{
+	if (!r->n_attachment_commits)
+		return 0;
+	if (!(*out = calloc(r->n_attachment_commits, ST_HASH_LEN)))
+		return -1;
+	for (size_t i = 0; i < r->n_attachment_commits; i++)
+		if (r->attachment_commits[i].len == ST_HASH_LEN)
+			memcpy((*out)[i], r->attachment_commits[i].data, ST_HASH_LEN);
+	*n = r->n_attachment_commits;
+	return 0;
+}
 
 static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 {
@@ -119,6 +140,16 @@ static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 		e->received = 1;
 		e->received_at = r->index;
 		e->channel = r->channel;
+		if (keep_commits(r, &e->files, &e->nfiles))
+			return PB_ENOMEM;
+	}
+	if (r->event == EV(REPLIED)) {
+		free(e->rfiles);
+		e->rfiles = NULL;
+		e->nrfiles = 0;
+		e->replied_at = r->index;
+		if (keep_commits(r, &e->rfiles, &e->nrfiles))
+			return PB_ENOMEM;
 	}
 	rule = (int)r->event >= 0 && (int)r->event < NRULES ? &rules[r->event] : NULL;
 	if (rule) {
@@ -303,6 +334,56 @@ static int check_state(struct tab *T, const Mailroom__StoredMessage *m, const st
 	return 0;
 }
 
+/* Each file against its record's commitment to its SHA-256, and the
+ * file on disk against the hash of its bytes kept with the message.
+ * field: "attachments" (RECEIVED's) or "reply_attachments" (REPLIED's). */
+static int check_list(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e,
+                      const char *field, Mailroom__Attachment *const *list, size_t n,
+                      uint8_t (*commits)[ST_HASH_LEN], size_t ncommits, uint64_t at)
+{
+	const char *tc = m->tracking_code;
+	const char *what = field[0] == 'r' ? "reply attachment" : "attachment";
+	uint8_t h[ST_HASH_LEN];
+	char hex[65];
+
+	if (n != ncommits)
+		return finding(T, e->id, tc, field, at != 0, at,
+		               "%zu %s(s) stored, the log (record %llu) names %zu", n, what,
+		               (unsigned long long)at, ncommits);
+	for (size_t i = 0; i < n; i++) {
+		const Mailroom__Attachment *a = list[i];
+		int rc;
+
+		if (a->sha256.len != 32 || a->name_hash.len != ST_ATTACH_NAME_LEN)
+			return finding(T, e->id, tc, field, 0, 0, "%s %zu is malformed", what, i);
+		pb_hex(a->sha256.data, 32, hex);
+		st_text_commit(m->text_salt.data, "attachment", hex, 64, h);
+		if (sodium_memcmp(h, commits[i], ST_HASH_LEN) != 0)
+			return finding(T, e->id, tc, field, 1, at,
+			               "%s %zu differs from the commitment in record %llu", what, i,
+			               (unsigned long long)at);
+		if (!T->store_dir)
+			continue;
+		rc = st_attach_file_hash(T->store_dir, a->name_hash.data, h);
+		if (rc == PB_ENOTFOUND)
+			return finding(T, e->id, tc, field, 1, at, "%s %zu: its file is missing", what, i);
+		if (rc != PB_OK)
+			return finding(T, e->id, tc, field, 0, 0, "%s %zu: its file cannot be read", what,
+			               i);
+		if (a->file_sha256.len != 32 || sodium_memcmp(h, a->file_sha256.data, 32) != 0)
+			return finding(T, e->id, tc, field, 1, at, "%s %zu: its file was changed", what, i);
+	}
+	return 0;
+}
+
+static int check_files(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e)
+{
+	return check_list(T, m, e, "attachments", m->attachments, m->n_attachments, e->files,
+	                  e->nfiles, e->received_at) ||
+	       check_list(T, m, e, "reply_attachments", m->reply_attachments,
+	                  m->n_reply_attachments, e->rfiles, e->nrfiles, e->replied_at);
+}
+
 static int check_one(const Mailroom__StoredMessage *m, void *arg)
 {
 	struct tab *T = arg;
@@ -326,12 +407,14 @@ static int check_one(const Mailroom__StoredMessage *m, void *arg)
 		return finding(T, m->id.data, m->tracking_code, "message", 1, e->received_at,
 		               "stored twice");
 	e->stored = 1;
-	return check_texts(T, m, e) || check_state(T, m, e);
+	return check_texts(T, m, e) || check_state(T, m, e) || check_files(T, m, e);
 }
 
-int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_verdict *v)
+int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, const char *store_dir,
+                   struct au_store_verdict *v)
 {
-	struct tab T = {.ids = AU_IDTAB_INIT(struct exp), .only = only, .v = v, .t = t};
+	struct tab T = {.ids = AU_IDTAB_INIT(struct exp), .only = only, .store_dir = store_dir,
+	                .v = v, .t = t};
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -350,8 +433,11 @@ int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_v
 			        "not in the store, but the log names it from record %llu on",
 			        (unsigned long long)e->first);
 	}
-	for (size_t i = 0; i < T.ids.n; i++)
+	for (size_t i = 0; i < T.ids.n; i++) {
 		free(((struct exp *)au_idtab_at(&T.ids, i))->queue);
+		free(((struct exp *)au_idtab_at(&T.ids, i))->files);
+		free(((struct exp *)au_idtab_at(&T.ids, i))->rfiles);
+	}
 	au_idtab_free(&T.ids);
 	return rc;
 }

@@ -20,9 +20,11 @@ struct au_store_verdict {
 
 /* Checks the stored messages against records [0, n) of the log read in t
  * (one snapshot, so both sides are of the same instant). only: one
- * message (trail), NULL for all. PB_OK when the check ran (see v->fail),
+ * message (trail), NULL for all. store_dir: where the attachment files
+ * are (NULL: not checked). PB_OK when the check ran (see v->fail),
  * another code when it could not read. */
-int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, struct au_store_verdict *v);
+int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, const char *store_dir,
+                   struct au_store_verdict *v);
 /* "FAIL store: message <id> (tracking <code>): <field>: ..." or the JSON
  * failure; returns AU_EXIT_STORE. */
 int au_store_print_fail(const struct au_store_verdict *v, int json);

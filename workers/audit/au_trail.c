@@ -429,7 +429,7 @@ static int run(const struct au_opts *o, struct au_log *l, struct trail *tr)
 	 * au_log_open looked. */
 	uint64_t n;
 	if (!rc && !(rc = st_log_size(t, &n)))
-		rc = au_store_check(t, n, tr->id, &sv);
+		rc = au_store_check(t, n, tr->id, o->store, &sv);
 	st_txn_abort(t);
 	if (rc)
 		return au_fail(o->json, AU_EXIT_OTHER, pb_err_name(rc), "cannot read the log: %s",

@@ -194,7 +194,7 @@ static int run(struct run *x, struct au_src *s)
 	else if (x->v.fail)
 		rc = print_fail(x);
 	/* The log holds up; a store's messages must hold up against it. */
-	else if (!s->bundle && (rc = au_store_check(s->txn, x->v.records, NULL, &x->sv)))
+	else if (!s->bundle && (rc = au_store_check(s->txn, x->v.records, NULL, s->path, &x->sv)))
 		rc = au_fail(x->o->json, rc == PB_ENOMEM ? AU_EXIT_OTHER : AU_EXIT_OPEN,
 		             pb_err_name(rc), "cannot read the messages in %s: %s", s->path,
 		             pb_err_str(rc));

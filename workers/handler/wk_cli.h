@@ -10,6 +10,7 @@
 #define WK_PROG "mailroom-handler"
 #define WK_DEFAULT_CONF "deploy/mailroom.ini"
 #define WK_WAIT_MAX_S 3600
+#define WK_ATTACH_MAX 16         /* --attach given; the router holds to [attachments] max_files */
 
 /* Options a command may take besides -c, --router and --key: one bit
  * each, 64 at most (the option table in wk_main.c names them). */
@@ -59,6 +60,9 @@ typedef uint64_t wk_optset;
 #define WK_O_NOTE WK_O(36)
 #define WK_O_SUBJECT WK_O(37)
 #define WK_O_BODY_FILE WK_O(38)
+/* attachments (wk_attach.c) */
+#define WK_O_OUT WK_O(39)      /* --out FILE (attachment) */
+#define WK_O_ATTACH WK_O(40)   /* --attach FILE, repeated (reply) */
 #define WK_O_DISCLOSURE                                                                 \
 	(WK_O_DATE | WK_O_EVIDENCE | WK_O_PARTY | WK_O_NDAYS | WK_O_OUTCOME | WK_O_LEGAL |  \
 	 WK_O_KIND | WK_O_CASE | WK_O_FILED | WK_O_RESULT | WK_O_DECIDED | WK_O_CONFIRM |   \
@@ -106,6 +110,9 @@ struct wk_opts {
 	const char *note;
 	const char *subject;
 	const char *body_file;
+	const char *out;
+	const char *attach[WK_ATTACH_MAX];
+	int nattach;
 	long wait_s;
 	wk_optset seen;            /* WK_O_* given on the command line */
 	int nargs;
@@ -167,6 +174,11 @@ int wk_cmd_callback(struct wk_ctx *x);
 int wk_cmd_callbacks(struct wk_ctx *x);
 int wk_cmd_publish(struct wk_ctx *x);
 int wk_cmd_unpublish(struct wk_ctx *x);
+/* A message's clean file into --out (wk_attach.c). */
+int wk_cmd_attachment(struct wk_ctx *x);
+/* Each --attach FILE stored through the router; handles[i] (65 bytes
+ * each) for the reply. An exit code. */
+int wk_upload_files(struct wk_ctx *x, char (*handles)[65]);
 
 /* Disclosure applications (wk_disclosure.c): disclosure STEP ID. */
 int wk_cmd_disclosure(struct wk_ctx *x);

@@ -294,6 +294,8 @@ int wk_cmd_reply(struct wk_ctx *x)
 	Mailroom__LeaseRef ref = MAILROOM__LEASE_REF__INIT;
 	Mailroom__Response *r;
 	struct wk_lease_arg a;
+	char handles[WK_ATTACH_MAX][65];
+	char *hp[WK_ATTACH_MAX];
 	int rc;
 
 	if (!x->o.text)
@@ -302,6 +304,11 @@ int wk_cmd_reply(struct wk_ctx *x)
 		return wk_fail(WK_EXIT_INVALID, "invalid_text", "reply text is empty");
 	if ((rc = lease_arg(x, &a)))
 		return rc;
+	/* The files first: the reply names them once they are stored. */
+	if (x->o.nattach && (rc = wk_upload_files(x, handles)))
+		return rc;
+	for (int i = 0; i < x->o.nattach; i++)
+		hp[i] = handles[i];
 	wk_lease_ref(&a, &ref);
 	rp.lease = &ref;
 	rp.text = (char *)x->o.text;
@@ -313,6 +320,8 @@ int wk_cmd_reply(struct wk_ctx *x)
 	} else if (x->o.reason) {
 		return wk_fail(WK_EXIT_USAGE, "usage", "reply takes --reason only with --despite-pending");
 	}
+	rp.attachments = hp;
+	rp.n_attachments = (size_t)x->o.nattach;
 	req.op_case = MAILROOM__REQUEST__OP_REPLY;
 	req.reply = &rp;
 	if ((rc = wk_call(x, &req, 0, MAILROOM__RESPONSE__RESULT_REPLY, &r)))

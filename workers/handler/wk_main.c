@@ -28,8 +28,8 @@ static const struct wk_cmd cmds[] = {
 	{"notices", wk_cmd_notices, 0, 0, "--key FILE notices"},
 	{"pull", wk_cmd_pull, WK_O_QUEUE | WK_O_WAIT | WK_O_STATE, 0,
 	 "--key FILE pull --queue Q [--wait SECONDS]"},
-	{"reply", wk_cmd_reply, WK_O_TEXT | WK_O_DESPITE | WK_O_REASON | LEASE_OPTS, 1,
-	 "--key FILE reply ID --text TEXT [--despite-pending --reason TEXT]"},
+	{"reply", wk_cmd_reply, WK_O_TEXT | WK_O_DESPITE | WK_O_REASON | WK_O_ATTACH | LEASE_OPTS, 1,
+	 "--key FILE reply ID --text TEXT [--despite-pending --reason TEXT] [--attach FILE]..."},
 	{"release", wk_cmd_release, LEASE_OPTS, 1, "--key FILE release ID"},
 	{"renew", wk_cmd_renew, LEASE_OPTS, 1, "--key FILE renew ID"},
 	{"transfer", wk_cmd_transfer, WK_O_TO | WK_O_REASON | LEASE_OPTS, 1,
@@ -67,6 +67,7 @@ static const struct wk_cmd cmds[] = {
 	{"publish", wk_cmd_publish, WK_O_SUBJECT | WK_O_BODY_FILE, 1,
 	 "--key FILE publish CODE|ID --subject TEXT --body-file FILE"},
 	{"unpublish", wk_cmd_unpublish, WK_O_REASON, 1, "--key FILE unpublish CODE|ID --reason TEXT"},
+	{"attachment", wk_cmd_attachment, WK_O_OUT, 2, "--key FILE attachment ID N --out FILE"},
 	/* The step decides which of these it takes (wk_disclosure.c). */
 	{"disclosure", wk_cmd_disclosure, WK_O_DISCLOSURE, 2,
 	 "--key FILE disclosure STEP ID [OPTIONS]   (steps: workers/README.md)"},
@@ -127,6 +128,8 @@ static const struct wk_optdef {
 	OPT("note", WK_O_NOTE, note),
 	OPT("subject", WK_O_SUBJECT, subject),
 	OPT("body-file", WK_O_BODY_FILE, body_file),
+	OPT("out", WK_O_OUT, out),
+	{"attach", required_argument, WK_O_ATTACH, NO_VALUE},   /* repeated: o->attach[] */
 };
 #define NOPTDEFS (sizeof(optdefs) / sizeof(optdefs[0]))
 #define OPT_BASE 256   /* getopt's value for optdefs[i] is OPT_BASE + i */
@@ -223,6 +226,9 @@ int wk_connect(struct wk_ctx *x)
 	char err[PB_PATH_MAX + 128];
 	int loose = 0, rc;
 
+	/* A command that sends several requests connects once. */
+	if (x->conf)
+		return WK_EXIT_OK;
 	x->conf = calloc(1, sizeof(*x->conf));
 	if (!x->conf)
 		return wk_fail_err(PB_ENOMEM, "out of memory");
@@ -306,8 +312,13 @@ static int parse(int argc, char **argv, struct wk_opts *o, const struct wk_cmd *
 		ch = short_row(ch);
 		if (ch >= OPT_BASE && ch < OPT_BASE + (int)NOPTDEFS) {
 			const struct wk_optdef *d = &optdefs[ch - OPT_BASE];
-			if (d->off != NO_VALUE)
+			if (d->off != NO_VALUE) {
 				*(const char **)((char *)o + d->off) = optarg;
+			} else if (d->bit == WK_O_ATTACH) {
+				if (o->nattach == WK_ATTACH_MAX)
+					return usage_fail("at most %d --attach", WK_ATTACH_MAX);
+				o->attach[o->nattach++] = optarg;
+			}
 			o->seen |= d->bit;
 			continue;
 		}

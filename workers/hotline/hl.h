@@ -11,6 +11,7 @@
 #include "pb_conf.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <nng/nng.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -33,6 +34,7 @@ struct hl_http {
 	uint8_t key[128];
 	size_t keylen;
 	long connect_ms, timeout_ms;
+	size_t body_max;               /* 0: HL_BODY_MAX; larger for a file */
 };
 
 struct hl_resp {
@@ -41,6 +43,7 @@ struct hl_resp {
 	char *body;
 	size_t len;
 	int64_t retry_after_ms;        /* -1 when absent */
+	size_t max;                    /* the body's cap for this call */
 	char err[CURL_ERROR_SIZE];
 };
 
@@ -88,6 +91,18 @@ int64_t hl_backoff_for(unsigned *seed, unsigned attempts, int64_t base_ms, int64
 int hl_sleep(int64_t ms);
 /* Retry-After: delta seconds or an HTTP date; -1 when absent or bad. */
 int64_t hl_retry_after_ms(const char *value);
+
+/* ---- a 12345 order's files (hl_fetch.c) ---- */
+/* The files the order names ("attachments": name, url, sha256, size),
+ * fetched from the platform with signed GETs, checked against their size
+ * and SHA-256 and stored through the router; *handles (malloc'd, *n of
+ * them, free with hl_fetch_free) for its SubmitReq. A file that can never
+ * be taken (not under platform_url, refused with 4xx, wrong size or hash,
+ * not JPEG, PNG or PDF, past max_files) is left out with a warning; -1
+ * when one could not be fetched or stored now (fetch the page again). */
+int hl_fetch_order(struct hl_http *h, struct hl_router *r, const struct pb_conf *c,
+                   json_t *order, char ***handles, size_t *n);
+void hl_fetch_free(char **handles, size_t n);
 
 /* ---- the loops ---- */
 struct hl_ctx {

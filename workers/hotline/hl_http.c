@@ -110,7 +110,7 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *arg)
 	size_t add = size * n;
 
 	/* Returning less than given aborts the transfer. */
-	if (r->len + add > HL_BODY_MAX)
+	if (r->len + add > (r->max ? r->max : HL_BODY_MAX))
 		return 0;
 	char *nb = realloc(r->body, r->len + add + 1);
 	if (!nb)
@@ -146,6 +146,7 @@ int hl_http_call(struct hl_http *h, const char *method, const char *path, const 
 
 	memset(r, 0, sizeof(*r));
 	r->retry_after_ms = -1;
+	r->max = h->body_max;
 	n = snprintf(full, sizeof(full), "%s%s", h->base_path, path);
 	if (n < 0 || (size_t)n >= sizeof(full))
 		return PB_EINVAL;

@@ -30,6 +30,8 @@ struct item {
 	char *text;
 	char no[48];
 	struct pj_error err;
+	char **handles;            /* its files, stored through the router (hl_fetch.c) */
+	size_t nhandles;
 };
 
 struct page {
@@ -43,6 +45,7 @@ static void page_free(struct page *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		pj_order_clear(&p->items[i].order);
+		hl_fetch_free(p->items[i].handles, p->items[i].nhandles);
 		json_decref(p->items[i].root);
 		free(p->items[i].text);
 	}
@@ -215,6 +218,18 @@ static int one_page(const struct pb_conf *c, struct hl_http *h, struct hl_router
 	if (p.n == 0 && strcmp(p.next, cursor) == 0) {
 		page_free(&p);
 		return 0;
+	}
+	/* The orders' files first: a message never names a file not stored. */
+	for (size_t i = 0; i < p.n; i++) {
+		struct item *x = &p.items[i];
+		if (!x->it.submit || json_array_size(json_object_get(x->root, "attachments")) == 0)
+			continue;
+		if (hl_fetch_order(h, r, c, x->root, &x->handles, &x->nhandles)) {
+			page_free(&p);
+			return -1;
+		}
+		x->sub.attachments = x->handles;
+		x->sub.n_attachments = x->nhandles;
 	}
 	rc = ingest(r, cursor, &p);
 	if (rc == PB_OK)
