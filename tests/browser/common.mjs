@@ -99,7 +99,7 @@ export function launch(profile) {
 	return chromium.launchPersistentContext(profile, {
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 		headless: true,
-		args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+		args: ['--headless', '--lang=zh-CN', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
 			'--disable-background-networking', '--disable-component-update', '--disable-sync'],
 		viewport: { width: 1280, height: 900 },
 		locale: 'zh-CN',
