@@ -327,6 +327,19 @@ static json_t *search_list(const Mailroom__SearchResp *s)
 	return a ? json_pack("{s:o,s:b}", "messages", a, "more", s->more) : NULL;
 }
 
+/* The cases this handler's queues owe an opinion on: {"cases":[…],"partial"}. */
+static json_t *assist_list(const Mailroom__AssistListResp *l)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && l && i < l->n_cases; i++)
+		if (json_array_append_new(a, view(l->cases[i]))) {
+			json_decref(a);
+			a = NULL;
+		}
+	return a ? json_pack("{s:o,s:b}", "cases", a, "partial", l && l->partial) : NULL;
+}
+
 /* The body of a successful answer. */
 static json_t *result_json(const Mailroom__Response *r)
 {
@@ -358,6 +371,16 @@ static json_t *result_json(const Mailroom__Response *r)
 		return json_pack("{s:o*}", "message", view(r->repeat_decide));
 	case MAILROOM__RESPONSE__RESULT_PETITION:
 		return json_pack("{s:o*}", "message", view(r->petition));
+	case MAILROOM__RESPONSE__RESULT_MERGE:
+		return json_pack("{s:o*}", "message", view(r->merge));
+	case MAILROOM__RESPONSE__RESULT_UNMERGE:
+		return json_pack("{s:o*}", "message", view(r->unmerge));
+	case MAILROOM__RESPONSE__RESULT_ASSIST:
+		return json_pack("{s:o*}", "message", view(r->assist));
+	case MAILROOM__RESPONSE__RESULT_OPINION:
+		return json_pack("{s:o*}", "message", view(r->opinion));
+	case MAILROOM__RESPONSE__RESULT_ASSIST_LIST:
+		return assist_list(r->assist_list);
 	case MAILROOM__RESPONSE__RESULT_DETAIL:
 		return json_pack("{s:o*}", "message", detail(r->detail));
 	case MAILROOM__RESPONSE__RESULT_CALLBACK:

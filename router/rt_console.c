@@ -79,6 +79,7 @@ struct bctx {
 		Mailroom__UnmergeReq unmerge;
 		Mailroom__AssistReq assist;
 		Mailroom__OpinionReq opinion;
+		Mailroom__AssistListReq assist_list;
 		Mailroom__ReferReq refer;
 		Mailroom__RepeatDecideReq repeat_decide;
 		Mailroom__CallbackReq callback;
@@ -176,6 +177,14 @@ static int b_supervise(struct bctx *b)
 {
 	mailroom__supervise_req__init(&b->u.supervise);
 	OP(supervise, SUPERVISE);
+	return PB_OK;
+}
+
+/* The cases the handler's queues owe an opinion on (mailroom-handler assists). */
+static int b_assists(struct bctx *b)
+{
+	mailroom__assist_list_req__init(&b->u.assist_list);
+	OP(assist_list, ASSIST_LIST);
 	return PB_OK;
 }
 
@@ -693,6 +702,7 @@ static const struct route {
 } routes[] = {
 	{"GET", "queues", b_queues, f_none},
 	{"GET", "supervise", b_supervise, f_none},
+	{"GET", "assists", b_assists, f_none},
 	{"POST", "pull", b_pull, f_pull},
 	{"POST", "search", b_search, f_search},
 	{"GET", "messages/*", b_detail, f_none},

@@ -699,3 +699,56 @@ Test(console, petition_steps, .init = it_init, .fini = it_fini, .timeout = 120)
 	json_decref(j);
 	IT_DOWN();
 }
+
+/* Merge, unmerge, an assisting queue's opinion and the list of opinions
+ * owed, through the console: each answered 200 with the message view
+ * (the write was committed, so anything else would tell the browser it
+ * was not). */
+Test(console, merge_assist_and_opinion, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	struct mr_http r;
+	struct key alice;
+	char ids[2][32], path[128], body[256];
+	json_t *j;
+
+	up();
+	alice = key_of(&env.handlers[0]);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+		cr_assert_eq(r.status, 201, "%s", r.body);
+		j = it_json(&r);
+		snprintf(ids[i], sizeof(ids[i]), "%s", it_str(j, "id"));
+		json_decref(j);
+		mr_http_free(&r);
+	}
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/merge", ids[0]);
+	snprintf(body, sizeof(body), "{\"refs\":[\"%s\"],\"reason\":\"同一事项\"}", ids[1]);
+	j = ok(&alice, "POST", path, body);
+	cr_expect_eq(json_array_size(it_get(j, "message.merged")), 1, "%s", json_dumps(j, 0));
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/unmerge", ids[1]);
+	j = ok(&alice, "POST", path, "{\"reason\":\"并错了\"}");
+	cr_expect_str_eq(it_str(j, "message.status"), "queued");
+	json_decref(j);
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/assist", ids[0]);
+	j = ok(&alice, "POST", path, "{\"queue\":\"disclosure\",\"reason\":\"请提供意见\"}");
+	cr_expect_eq(json_array_size(it_get(j, "message.assists")), 1, "%s", json_dumps(j, 0));
+	json_decref(j);
+	j = ok(&alice, "GET", "/api/v1/assists", NULL);
+	cr_assert_eq(json_array_size(it_get(j, "cases")), 1, "%s", json_dumps(j, 0));
+	cr_expect_str_eq(json_string_value(json_object_get(json_array_get(it_get(j, "cases"), 0), "id")),
+	                 ids[0]);
+	cr_expect(json_is_false(it_get(j, "partial")));
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/opinion", ids[0]);
+	j = ok(&alice, "POST", path, "{\"text\":\"无不同意见。\",\"queue\":\"disclosure\"}");
+	cr_expect(json_is_string(json_object_get(json_array_get(it_get(j, "message.assists"), 0),
+	                                         "delivered_at")),
+	          "%s", json_dumps(j, 0));
+	json_decref(j);
+	j = ok(&alice, "GET", "/api/v1/assists", NULL);
+	cr_expect_eq(json_array_size(it_get(j, "cases")), 0, "%s", json_dumps(j, 0));
+	json_decref(j);
+	IT_DOWN();
+}
