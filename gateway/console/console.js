@@ -91,10 +91,21 @@ const ERRORS = {
   not_replied: "此件还没有答复。",
   not_published: "此件没有公开。",
   contact_in_text: "公开的内容里有来信人的姓名、电话或邮箱，请删去后再公开。",
+  not_merged: "此件没有并入其他来信。",
+  primary_closed: "主件已经答复或办结，不能再取消并单。",
+  same_message: "不能把此件并入它自己。",
+  queue_required: "请选择以哪个队列反馈。",
+  use_petition_steps: "信访件请使用“信访件办理步骤”。",
+  not_accepted_yet: "此信访件尚未受理。",
+  not_accepted: "此信访件未予受理。",
+  not_in_handling: "此信访件当前不在办理阶段。",
+  not_answered: "此信访件还没有出具办理意见。",
+  no_review_answer: "复查意见尚未出具，不能登记复核请求。",
+  review_window_passed: "已超过 30 日的请求期限。",
 };
 
 const STATUS = { queued: "待领取", leased: "办理中", replied: "已答复", closed: "已办结" };
-const CHANNEL = { mailbox: "局长信箱", consultation: "在线咨询", complaint: "监督投诉", hotline: "12345 转办", disclosure: "依申请公开" };
+const CHANNEL = { mailbox: "局长信箱", consultation: "在线咨询", complaint: "监督投诉", hotline: "12345 转办", disclosure: "依申请公开", petition: "信访转办" };
 const STEP = { none: "", due_soon: "将到期", overdue: "已超期", seriously_overdue: "严重超期" };
 const LEVEL = { very_satisfied: "非常满意", satisfied: "满意", basically_satisfied: "基本满意", dissatisfied: "不满意", very_dissatisfied: "非常不满意" };
 const EVENT = {
@@ -111,6 +122,15 @@ const EVENT = {
   returned_to_dispatch: "退回分派", referred: "转其他渠道办理", rated: "市民评价", callback_opened: "待回访", callback_done: "回访",
   reopened: "重新办理", published: "公开答复", unpublished: "撤下公开答复", veto_alert: "超期预警（单项否决）",
   rating_invited: "邀请评价",
+  merged: "并入他件", merge_settled: "并单后确定时限", unmerged: "取消并单", assist_requested: "请求协办",
+  opinion_delivered: "反馈协办意见", assist_overridden: "未等协办意见即答复",
+  petition_accepted: "受理告知", petition_not_accepted: "不予受理告知", petition_extended: "延长办理期限",
+  petition_answered: "出具办理意见", petition_review: "请求复查或复核",
+};
+// A petition's stage (docs/petition-transfer.md).
+const STAGE = {
+  received: "待受理", accepted: "已受理，办理中", not_accepted: "不予受理", answered: "已出具办理意见",
+  review: "复查中", review_answered: "已出具复查意见", rereview: "复核中", rereview_answered: "已出具复核意见",
 };
 // The 21 outcome codes (proto/base/pb_disc.c) with the annual report's labels.
 const OUTCOMES = [
@@ -167,6 +187,15 @@ const ACTIONS = {
   assist: { path: "assist", done: "已请求协办。", numbers: ["working_days"] },
   callback: { path: "callback", done: "已登记回访结果。", bools: ["reached", "resolved", "reopen"] },
   publish: { path: "publish", done: "已公开。" },
+  unmerge: { path: "unmerge", done: "已取消并单，此件回到队列。" },
+  // stay: the asked queue's handler keeps the case in view though it is not in her queues
+  opinion: { path: "opinion", done: "已提交协办意见。", stay: true },
+  "p-accept": { path: "petition/accept", lease: true, done: "已受理，答复期限已重新计算。" },
+  "p-not-accept": { path: "petition/not-accept", lease: true, done: "已告知不予受理。" },
+  "p-extend": { path: "petition/extend", done: "已延长办理期限。", numbers: ["days"] },
+  "p-answer": { path: "petition/answer", lease: true, done: "已出具办理意见。" },
+  "p-review": { path: "petition/review", done: "已登记复查请求，此件回到队列。" },
+  "p-rereview": { path: "petition/rereview", done: "已登记复核请求，此件回到队列。" },
   unpublish: { path: "unpublish", done: "已撤下。" },
 };
 
@@ -323,7 +352,26 @@ async function refresh() {
     body.appendChild(row([q.name, q.depth, q.leased, warn(q.due_soon), warn(q.overdue), warn(q.seriously_overdue),
       button("领取下一件", `领取 ${q.name} 的下一件`, () => pull(q.name).catch((e) => say(e.message)))]));
   if (!doc.queues.length) say("您还没有可办理的队列。");
+  await owedList();
   if ($("nav-supervise").hidden) await probeSupervise();
+}
+
+// The asked queues' opinions still due of this handler's queues.
+const owedOf = (m) => (m.assists || []).filter((a) => !a.delivered_at && myQueues.includes(a.queue));
+
+async function owedList() {
+  const doc = await call("GET", "/api/v1/assists");
+  const body = $("owed");
+  body.replaceChildren();
+  for (const m of doc.cases) {
+    const due = owedOf(m);
+    body.appendChild(row([m.tracking_code, m.subject, m.queue, due.map((a) => a.queue).join("、"),
+      due.map((a) => time(a.due_at)).join("、"),
+      button("查看", `查看 ${m.tracking_code}`, () => trail(m.id).catch((e) => say(e.message)))]));
+  }
+  $("owed-table").hidden = !doc.cases.length;
+  $("owed-none").hidden = doc.cases.length > 0;
+  $("owed-partial").hidden = !doc.partial;
 }
 
 // The 督办 tab only for handlers the router lets see it.
@@ -446,7 +494,8 @@ function show(m) {
   add("渠道", CHANNEL[m.channel] || m.channel);
   add("队列", m.queue);
   add("收到", time(m.received_at));
-  add("签收时限", time(m.ack_due_at));
+  const p = m.petition;
+  add(p ? "受理告知时限" : "签收时限", time(m.ack_due_at));
   add("答复时限", time(m.reply_due_at) + (m.due_provisional ? "（暂定：次年节假日安排尚未公布）" : ""));
   add("标题", m.subject);
   add("内容", m.body);
@@ -477,6 +526,15 @@ function show(m) {
     add("办结时限（12345）", time(h.finish_due_at));
     if (h.address) add("地址", h.address);
   }
+  if (p) {
+    add("信访件编号", p.petition_no);
+    add("转送机关", p.forwarded_by);
+    add("信访阶段", STAGE[p.stage] || p.stage);
+    add("受理时间", time(p.accepted_at));
+    add("出具意见时间", time(p.answered_at));
+    if (p.extensions) add("延期", `已延长办理期限 ${p.extensions} 次`);
+    add("复查或复核请求", time(p.review_requested_at));
+  }
   const d = m.disclosure;
   if (d) {
     const a = d.applicant;
@@ -499,11 +557,19 @@ function show(m) {
   $("actions").hidden = !myQueues.includes(m.queue) || !open;
   $("more-disclosure").hidden = !d;
   $("more-hotline").hidden = !h;
-  $("more-refer").hidden = !!h;
+  $("more-refer").hidden = !!h || !!p;
+  // A petition takes its own steps, each only in the stage that allows it.
+  const stage = p ? p.stage : "";
+  $("more-petition").hidden = !p;
+  $("more-clock").hidden = !!p;
+  for (const [action, on] of [["p-accept", stage === "received"], ["p-not-accept", stage === "received"],
+    ["p-answer", ["accepted", "review", "rereview"].includes(stage)], ["p-extend", stage === "accepted" && !p.extensions]])
+    document.querySelector(`form[data-action="${action}"]`).hidden = !on;
   $("more-repeat").hidden = !m.repeat || !!m.repeat.decision;
   $("refer-disclosure").hidden = !d;
   for (const id of ["f-outcome", "f-basis"]) $(id).disabled = !d;
-  $("reply-form").hidden = !!d;
+  $("reply-form").hidden = !!d || !!p;
+  showOpinion(m, open);
   showAfter(m, open);
   $("message-box").hidden = false;
 }
@@ -518,10 +584,27 @@ function showAfter(m, open) {
   if (cb) $("callback-due").textContent = time(cb.due_at);
   $("publish-form").hidden = !mine || m.status !== "replied";
   $("unpublish-form").hidden = !mine || !m.published;
+  $("unmerge-form").hidden = !mine || !m.merged_into;
+  $("unmerge-into").textContent = m.merged_into || "";
+  const stage = m.petition ? m.petition.stage : "";
+  $("p-review-form").hidden = !mine || stage !== "answered";
+  $("p-rereview-form").hidden = !mine || stage !== "review_answered";
   $("orig-subject").textContent = m.subject || "";
   $("orig-body").textContent = m.body || "";
   if (!$("pub-subject").value) $("pub-subject").value = m.subject || "";
   if (!$("pub-body").value) $("pub-body").value = m.body || "";
+}
+
+// An asked queue's opinion, for a handler of that queue.
+function showOpinion(m, open) {
+  const due = open ? owedOf(m) : [];
+  $("opinion-box").hidden = !due.length;
+  if (!due.length) return;
+  const sel = $("o-queue");
+  const was = sel.value;
+  sel.replaceChildren(...due.map((a) => Object.assign(document.createElement("option"), { value: a.queue, textContent: a.queue })));
+  if (due.some((a) => a.queue === was)) sel.value = was;
+  $("opinion-due").textContent = due.map((a) => `${a.queue} ${time(a.due_at)}`).join("；");
 }
 
 async function detail() {
@@ -598,7 +681,7 @@ async function act(form) {
   err.textContent = "";
   say("");
   if (!current) return;
-  if (spec.lease && !current.lease && ["reply", "transfer", "finish", "return"].includes(form.dataset.action)) {
+  if (spec.lease && !current.lease && ["reply", "transfer", "finish", "return", "p-answer"].includes(form.dataset.action)) {
     err.textContent = ERRORS.lease_invalid;
     return;
   }
@@ -608,6 +691,7 @@ async function act(form) {
     form.reset();
     if (doc.message.status !== "leased") current.lease = null;
     if (myQueues.includes(doc.message.queue)) await detail();
+    else if (spec.stay) await detail().catch(() => show(doc.message));
     else {
       current = null;
       clearInterval(leaseTimer);

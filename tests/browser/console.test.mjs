@@ -2,7 +2,8 @@
 // playwright-core): a key enrolled in the browser and added by
 // `mailroom-admin handler add` with no restart; pull, reply, transfer,
 // extend, a disclosure decision; the supervision view seeing an overdue
-// message arrive and opening its trail; an expired lease, a second handler
+// message arrive and opening its trail; a petition accepted and answered,
+// an assisting queue's opinion, a merge undone; an expired lease, a second handler
 // on the same queue, and the router stopped and started again. axe-core on
 // every screen, screenshots at 1280 px, and afterwards `mailroom-audit
 // verify` and a trail naming the browser's key id for each action.
@@ -11,7 +12,7 @@
 //
 // Screenshots go to BUILD_DIR/tests/browser/screenshots (console-*.png).
 import { spawn, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,7 @@ const dir = mkdtempSync(join(tmpdir(), 'mailroom-console-'));
 const ini = join(dir, 'mailroom.ini');
 const opsKey = join(dir, 'ops.key');
 const cliKey = join(dir, 'cli.key');
+const petitionSecret = randomBytes(32).toString('hex');
 let router = null, gateway = null, base = '', cbase = '';
 
 function setup() {
@@ -42,7 +44,11 @@ function setup() {
 	conf += '\n[gateway]\nsubmit_per_minute = 0\nlookup_per_minute = 0\n';
 	conf += '\n[console]\nlisten_addr = 127.0.0.1\nport = 0\n';
 	conf += `\n[handler.ops]\nkey = ${pubs.ops}\nqueues = general\nadmin = yes\nimport = yes\n`;
-	conf += `\n[handler.cli]\nkey = ${pubs.cli}\nqueues = general, roads, disclosure\n`;
+	conf += `\n[handler.cli]\nkey = ${pubs.cli}\nqueues = general, roads, disclosure, supervision\n`;
+	// Petitions in a queue of their own, so that pulling it hands out the petition.
+	conf += '\n[queues]\npetition = petitions\n';
+	writeFileSync(join(dir, 'petition.secret'), `${petitionSecret}\n`, { mode: 0o600 });
+	conf += `\n[petition.app.xfj-test]\nsecret_file = ${join(dir, 'petition.secret')}\n`;
 	writeFileSync(ini, conf);
 }
 
@@ -63,6 +69,22 @@ async function post(path, doc) {
 	const r = await fetch(`${base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(doc) });
 	const j = await r.json();
 	if (r.status !== 201) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
+	return j;
+}
+
+// A transfer from the petition system, signed as docs/petition-transfer.md says.
+async function petition(no, title, content) {
+	const at = new Date(Date.now() - 60000 + 8 * 3600000).toISOString().replace(/\.\d+Z$/, '+08:00');
+	const body = JSON.stringify({ petition_no: no, forwarded_by: '市信访局', forwarded_at: at, kind: 'complaint',
+		title, content, contact: { name: '李四', phone: '13800138000' } });
+	const ts = String(Math.floor(Date.now() / 1000));
+	const nonce = randomBytes(16).toString('hex');
+	const sig = createHmac('sha256', Buffer.from(petitionSecret, 'hex'))
+		.update(`POST\n/v1/petition/transfers\n${ts}\n${nonce}\n${createHash('sha256').update(body).digest('hex')}`).digest('hex');
+	const r = await fetch(`${base}/v1/petition/transfers`, { method: 'POST', body, headers: {
+		'Content-Type': 'application/json', 'X-App-Id': 'xfj-test', 'X-Timestamp': ts, 'X-Nonce': nonce, 'X-Signature': sig } });
+	const j = await r.json();
+	if (r.status !== 201) throw new Error(`petition: ${r.status} ${JSON.stringify(j)}`);
 	return j;
 }
 
@@ -146,7 +168,7 @@ async function run(ctx) {
 		description: '申请公开本机关2024年道路维修经费预算及执行情况。', form: 'electronic', delivery: 'email', submission_mode: 'online',
 	});
 	execFileSync(bin.admin, ['-c', ini, '--key', opsKey, 'handler', 'add', 'clerk', '--key', pub,
-		'--queues', `${queue},roads,disclosure`, '--supervise'], { cwd: dir, stdio: 'ignore' });
+		'--queues', `${queue},roads,disclosure,petitions`, '--supervise'], { cwd: dir, stdio: 'ignore' });
 
 	await page.click('#nav button[data-view="work"]');
 	await page.waitForSelector(pullButton(queue));
@@ -258,6 +280,69 @@ async function run(ctx) {
 	check(await press(page, 'form[data-action=decide] button[type=submit]', '已作出决定'), 'the decision is taken');
 	check((await page.textContent('#message')).includes('予以公开'), 'the outcome shows with its Chinese label');
 	await look(page, 'disclosure');
+
+	// A petition: its stage and deadlines shown, accepted and answered through its own steps.
+	const pet = await petition('XF-BROWSER-1', '小区违建', '小区内有违建长期未拆除。');
+	await page.click('#refresh');
+	await page.waitForSelector(pullButton('petitions'));
+	check(await pull(page, 'petitions'), 'the browser pulls the petition');
+	check(await heading(page) === pet.tracking_code, 'the petition is shown');
+	check((await page.textContent('#message')).includes('待受理'), "the petition's stage is shown");
+	check((await page.textContent('#message')).includes('受理告知时限'), 'the acceptance notice deadline is shown');
+	check(await page.isHidden('#reply-form') && await page.isHidden('#more-clock'), 'a petition has no plain reply or clock forms');
+	await page.click('#more-petition summary');
+	check(await page.isHidden('form[data-action=p-answer]'), 'no answer before the acceptance');
+	check(await press(page, 'form[data-action=p-accept] button[type=submit]', '已受理'), 'the petition is accepted');
+	check((await page.textContent('#message')).includes('已受理，办理中'), 'the stage moves to accepted');
+	check(await page.isHidden('form[data-action=p-accept]'), 'acceptance is offered once');
+	await page.fill('#pa-text', '经核查，已责令当事人限期拆除。');
+	await look(page, 'petition');
+	check(await press(page, 'form[data-action=p-answer] button[type=submit]', '已出具办理意见'), 'the petition is answered');
+	check((await page.textContent('#message')).includes('已出具办理意见'), 'the stage moves to answered');
+	check(await page.isVisible('#p-review-form'), 'an answered petition offers to record a review request');
+	await look(page, 'petition-answered');
+
+	// An assisting opinion: the lead (another department) asks one of the browser's queues.
+	const asked = await post('/v1/messages', { ...letter('夜间施工噪音', '工地夜间施工，噪音扰民。'), channel: 'complaint' });
+	cli('assist', asked.tracking_code, '--queue', queue, '--reason', '请提供夜间施工许可情况');
+	await page.click('#refresh');
+	check(await until(async () => (await page.textContent('#owed')).includes(asked.tracking_code)), 'the case owed an opinion is listed');
+	await look(page, 'owed');
+	await page.click(`#owed button[aria-label="查看 ${asked.tracking_code}"]`);
+	check(await until(async () => await heading(page) === asked.tracking_code && await page.isVisible('#opinion-form')), 'the opinion form is shown for the asked queue');
+	check(await page.isHidden('#actions'), "the lead's own forms are not offered");
+	await page.fill('#o-text', '该工地未取得夜间施工许可。');
+	check(await press(page, '#opinion-form button[type=submit]', '已提交协办意见'), 'the opinion is delivered');
+	check((await page.textContent('#message')).includes('已反馈'), 'the delivered opinion is shown');
+	check(await page.isVisible('#owed-none'), 'nothing is owed any more');
+
+	// A merge undone: two letters merged through the form, then the merged one unmerged.
+	const pair = [];
+	for (const s of ['井盖缺失（一）', '井盖缺失（二）']) pair.push((await post('/v1/messages', letter(s, '人行道井盖缺失，行人易跌倒。'))).tracking_code);
+	const find = async () => {
+		for (let i = 0; i < 30; i++) {
+			await page.fill('#s-words', '井盖缺失');
+			await page.click('#search-form button[type=submit]');
+			if (await until(async () => (await page.textContent('#results-note')).includes('找到 2 件'), 1000)) return true;
+		}
+		return false;
+	};
+	const open = async (code) => {
+		await page.click(`#results button[aria-label="查看 ${code}"]`);
+		return until(async () => await page.isVisible('#message-box') && await heading(page) === code);
+	};
+	check(await find() && await open(pair[0]), 'the first letter opens from the search');
+	await page.click('#more-case summary');
+	await page.fill('#m-refs', pair[1]);
+	await page.fill('#m-reason', '同一处井盖');
+	check(await press(page, 'form[data-action=merge] button[type=submit]', '已并单'), 'the second letter is merged into the first');
+	check((await page.textContent('#message')).includes(pair[1]), 'the primary names the merged letter');
+	check(await find() && await open(pair[1]), 'the merged letter opens from the search');
+	check(await page.isVisible('#unmerge-form'), 'a merged-away letter offers the unmerge');
+	await look(page, 'merged');
+	await page.fill('#um-reason', '并非同一处井盖');
+	check(await press(page, '#unmerge-form button[type=submit]', '已取消并单'), 'the merge is undone');
+	check((await page.textContent('#message')).includes('待领取'), 'the letter is back in its queue');
 
 	// Supervision: an old open message arrives overdue; the counts move.
 	await page.click('#nav button[data-view="supervise"]');
@@ -373,6 +458,9 @@ async function run(ctx) {
 	check(by(moved, 'extended'), 'the extension is recorded by key id');
 	check(by(moved, 'paused') && by(moved, 'resumed'), 'the pause and resume are recorded by key id');
 	check(by(app.tracking_code, 'decided'), 'the decision is recorded by key id');
+	check(by(pet.tracking_code, 'petition_accepted') && by(pet.tracking_code, 'petition_answered'), 'the petition steps are recorded by key id');
+	check(by(asked.tracking_code, 'opinion_delivered'), 'the opinion is recorded by key id');
+	check(by(pair[1], 'unmerged'), 'the unmerge is recorded by key id');
 	check(!JSON.stringify(trail(first)).includes('clerk'), 'the trail never names the handler');
 }
 
