@@ -312,6 +312,7 @@ async function run(ctx) {
 	check(await until(async () => await heading(page) === asked.tracking_code && await page.isVisible('#opinion-form')), 'the opinion form is shown for the asked queue');
 	check(await page.isHidden('#actions'), "the lead's own forms are not offered");
 	await page.fill('#o-text', '该工地未取得夜间施工许可。');
+	await look(page, 'opinion');
 	check(await press(page, '#opinion-form button[type=submit]', '已提交协办意见'), 'the opinion is delivered');
 	check((await page.textContent('#message')).includes('已反馈'), 'the delivered opinion is shown');
 	check(await page.isVisible('#owed-none'), 'nothing is owed any more');
