@@ -9,6 +9,7 @@ static const char *const route_names[GW_R_COUNT] = {
 	"/v1/messages", "/v1/messages/{tracking_code}", "/v1/hotline/orders", "/healthz",
 	"/metrics", "/v1/log", "/v1/disclosure-applications", "pages", "/v1/petition/transfers",
 	"other", "/v1/messages/{tracking_code}/rating", "/v1/uploads",
+	"/v1/messages/{tracking_code}/reply-files/{n}",
 };
 
 /* Statuses the gateway answers with; the last slot takes any other. */
