@@ -116,6 +116,51 @@ static json_t *status_until(json_t *msg, int n, const char *want)
 	return NULL;
 }
 
+static size_t collect(char *data, size_t size, size_t n, void *arg);
+static void between(const char *html, const char *before, const char *after, char *out,
+                    size_t cap);
+
+/* /track as a browser without JavaScript: the lookup, then the download
+ * button of the reply's first file; the download's status. */
+static long track_download(json_t *m)
+{
+	static char html[65536];
+	char url[256], token[128], seal[160], post[1024], *key;
+	long status = 0;
+	char *type = NULL;
+	CURL *h = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/track", env.base);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)html);
+	html[0] = '\0';
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	key = curl_easy_escape(h, it_str(m, "access_key"), 0);
+	snprintf(post, sizeof(post), "token=%s&code=%s&key=%s", token, it_str(m, "tracking_code"),
+	         key);
+	curl_free(key);
+	html[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	const char *form = strstr(html, "class=\"download\"");
+	cr_assert_not_null(form, "no download button: %.3000s", html);
+	cr_expect_null(strstr(html, it_str(m, "access_key")), "the key is in the page");
+	between(form, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	between(form, "name=\"seal\" value=\"", "\"", seal, sizeof(seal));
+	snprintf(post, sizeof(post), "token=%s&code=%s&seal=%s&file=1", token,
+	         it_str(m, "tracking_code"), seal);
+	html[0] = '\0';
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
+	cr_expect(status != 200 || (type && strcmp(type, "application/pdf") == 0), "%s", type);
+	curl_easy_cleanup(h);
+	return status;
+}
+
 /* GET the reply's file n (from 1) with key on handle h. */
 static void reply_file(CURL *h, json_t *msg, const char *key, int n, struct mr_http *r)
 {
@@ -241,6 +286,7 @@ Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout =
 	cr_expect_eq(r.status, 404, "%ld %.300s", r.status, r.body);
 	mr_http_free(&r);
 	curl_easy_cleanup(ch);
+	cr_expect_eq(track_download(m), 200);
 
 	/* Each verdict is a record; the store matches the log. */
 	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
