@@ -348,7 +348,7 @@ struct gw_dl {
 	int active;
 	char code[PB_TRACK_TEXT_LEN + 1];
 	uint8_t hash[PB_AKEY_HASH_LEN];
-	uint32_t n;             /* from 0 */
+	uint32_t n;             /* reply_attachments' index, from 0 */
 	char *buf;
 	size_t len;
 	char type[32];

@@ -96,7 +96,7 @@ enum MHD_Result gw_dl_send(struct gw_req *r)
 	if (!ext)
 		return gw_unavailable(r, "the service could not answer; try again");
 	snprintf(disp, sizeof(disp), "attachment; filename=\"reply-%s-%u.%s\"", r->dl.code,
-	         r->dl.n + 1, ext);
+	         r->dl.n, ext);
 	const struct gw_hdr hdrs[] = {
 		{MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp},
 		{MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff"},
@@ -111,8 +111,8 @@ enum MHD_Result gw_dl_send(struct gw_req *r)
 	                    sizeof(hdrs) / sizeof(hdrs[0]));
 }
 
-/* "{code}/reply-files/{n}" after the prefix, n counted from 1 as the
- * status lists the files; 0 when it is not this route. */
+/* "{code}/reply-files/{n}" after the prefix, n the file's "n" in the
+ * status (from 0); 0 when it is not this route. */
 int gw_is_reply_file(const char *url, char *code, size_t clen, uint32_t *n)
 {
 	size_t np = strlen(GW_MESSAGES_PREFIX), nt = strlen(REPLY_FILES);
@@ -123,7 +123,7 @@ int gw_is_reply_file(const char *url, char *code, size_t clen, uint32_t *n)
 	    strncmp(tail, REPLY_FILES, nt) != 0)
 		return 0;
 	d = tail + nt;
-	if (*d < '1' || *d > '9' || strlen(d) > 3 || strspn(d, "0123456789") != strlen(d))
+	if (!*d || strlen(d) > 3 || strspn(d, "0123456789") != strlen(d) || (d[0] == '0' && d[1]))
 		return 0;
 	v = strtoul(d, NULL, 10);
 	if (code) {
@@ -156,7 +156,7 @@ enum MHD_Result gw_get_reply_file(struct gw_req *r, const char *url)
 	    pb_track_normalize(seg, code, sizeof(code)) != PB_OK)
 		return gw_send_error(r, MHD_HTTP_NOT_FOUND, "not_found",
 		                     "no such file with this tracking code and access key");
-	if (gw_dl_start(r, code, hash, n - 1) != PB_OK)
+	if (gw_dl_start(r, code, hash, n) != PB_OK)
 		return gw_unavailable(r, "the router is not reachable; try again");
 	return MHD_YES;
 }

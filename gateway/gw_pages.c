@@ -1158,7 +1158,7 @@ static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size
 			gw_html(b, seal);
 			gw_buf_fmt(b, "\">\n<input type=\"hidden\" name=\"file\" value=\"%zu\">\n"
 			              "<button type=\"submit\" class=\"secondary\">下载%s %zu</button>\n</form>\n",
-			           i + 1, label, i + 1);
+			           i, label, i + 1);
 		}
 		gw_buf_str(b, "</li>\n");
 	}
@@ -1177,10 +1177,10 @@ static enum MHD_Result download(struct gw_req *r, struct gw_page *p)
 	    seal_open(r->g, p, gw_form_get(&p->form, "seal")))
 		return simple_page(r, p, MHD_HTTP_FORBIDDEN, "无法下载",
 		                   "这个页面已经过期，或者不是从本网站打开的。请重新查询后再下载。");
-	if (!end || *end || n < 1 || n > 999)
+	if (!end || end == file || *end || n > 999)
 		return simple_page(r, p, MHD_HTTP_NOT_FOUND, "没有这个文件", "请返回上一页，重新查询后再下载。");
 	p->download = 1;
-	if (gw_dl_start(r, p->code, p->akey_hash, (uint32_t)(n - 1)) != PB_OK)
+	if (gw_dl_start(r, p->code, p->akey_hash, (uint32_t)n) != PB_OK)
 		return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法下载",
 		                   "系统暂时无法下载，请稍等一会儿再试。");
 	return MHD_YES;

@@ -150,7 +150,7 @@ static long track_download(json_t *m)
 	cr_expect_null(strstr(html, it_str(m, "access_key")), "the key is in the page");
 	between(form, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	between(form, "name=\"seal\" value=\"", "\"", seal, sizeof(seal));
-	snprintf(post, sizeof(post), "token=%s&code=%s&seal=%s&file=1", token,
+	snprintf(post, sizeof(post), "token=%s&code=%s&seal=%s&file=0", token,
 	         it_str(m, "tracking_code"), seal);
 	html[0] = '\0';
 	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
@@ -161,7 +161,7 @@ static long track_download(json_t *m)
 	return status;
 }
 
-/* GET the reply's file n (from 1) with key on handle h. */
+/* GET the reply's file n (from 0) with key on handle h. */
 static void reply_file(CURL *h, json_t *msg, const char *key, int n, struct mr_http *r)
 {
 	char path[128], auth[256];
@@ -269,7 +269,7 @@ Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout =
 	/* The citizen downloads it with the access key, byte for byte. */
 	CURL *ch = curl_easy_init();
 	struct mr_http r;
-	reply_file(ch, m, it_str(m, "access_key"), 1, &r);
+	reply_file(ch, m, it_str(m, "access_key"), 0, &r);
 	cr_expect_eq(r.status, 200, "%ld %.300s", r.status, r.body);
 	cr_expect_eq(r.len, nrpdf);
 	cr_expect(r.len == nrpdf && memcmp(r.body, rpdf, nrpdf) == 0, "not the reply's file");
@@ -279,10 +279,10 @@ Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout =
 	cr_expect_str_eq(header(ch, "Cache-Control"), "no-store");
 	mr_http_free(&r);
 	/* A wrong key, and a file the reply does not have: the same 404. */
-	reply_file(ch, m, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 1, &r);
+	reply_file(ch, m, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, &r);
 	cr_expect_eq(r.status, 404, "%ld %.300s", r.status, r.body);
 	mr_http_free(&r);
-	reply_file(ch, m, it_str(m, "access_key"), 2, &r);
+	reply_file(ch, m, it_str(m, "access_key"), 1, &r);
 	cr_expect_eq(r.status, 404, "%ld %.300s", r.status, r.body);
 	mr_http_free(&r);
 	curl_easy_cleanup(ch);
@@ -408,7 +408,7 @@ Test(attach, scanner_away_then_back, .init = it_init, .fini = it_fini, .timeout 
 	             "reply: %s", out);
 	free(out);
 	struct mr_http r;
-	reply_file(NULL, m, it_str(m, "access_key"), 1, &r);
+	reply_file(NULL, m, it_str(m, "access_key"), 0, &r);
 	cr_expect_eq(r.status, 409, "%ld %.300s", r.status, r.body);
 	json_t *e = it_json(&r);
 	cr_expect_str_eq(it_str(e, "error.code"), "attachment_pending");

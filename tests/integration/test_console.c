@@ -756,7 +756,7 @@ Test(console, message_files, .init = it_init, .fini = it_fini, .timeout = 120)
 	cr_assert_str_eq(it_str(f, "scan"), "clean");
 	json_decref(a);
 
-	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/1", id);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/0", id);
 	j = ok(&alice, "POST", path, "{\"offset\":0}");
 	cr_expect_str_eq(it_str(j, "type"), "image/png");
 	cr_expect(json_is_true(it_get(j, "last")));
@@ -764,9 +764,9 @@ Test(console, message_files, .init = it_init, .fini = it_fini, .timeout = 120)
 	                               NULL, &ngot, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
 	cr_expect(ngot == npng && memcmp(got, png, npng) == 0, "not the citizen's file");
 	json_decref(j);
-	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/2", id);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/1", id);
 	refused(&alice, "POST", path, "{}", NULL, 404, "not_found");
-	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/0", id);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/01", id);
 	refused(&alice, "POST", path, "{}", NULL, 400, "invalid_field");
 	IT_DOWN();
 	clamd_fx_stop(&clam);
