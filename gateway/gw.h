@@ -345,7 +345,6 @@ struct gw {
 
 /* A reply's file being gathered from the router's pieces (gw_download.c). */
 struct gw_dl {
-	int active;
 	char code[PB_TRACK_TEXT_LEN + 1];
 	uint8_t hash[PB_AKEY_HASH_LEN];
 	uint32_t n;             /* reply_attachments' index, from 0 */

@@ -37,7 +37,6 @@ int gw_dl_start(struct gw_req *r, const char *code, const uint8_t hash[PB_AKEY_H
 	memcpy(r->dl.hash, hash, sizeof(r->dl.hash));
 	r->dl.n = n;
 	r->dl.len = 0;
-	r->dl.active = 1;
 	return ask(r);
 }
 

@@ -1157,7 +1157,7 @@ static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size
 			gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
 			gw_html(b, seal);
 			gw_buf_fmt(b, "\">\n<input type=\"hidden\" name=\"file\" value=\"%zu\">\n"
-			              "<button type=\"submit\" class=\"secondary\">下载%s %zu</button>\n</form>\n",
+			              "<button type=\"submit\" class=\"button secondary\">下载%s %zu</button>\n</form>\n",
 			           i, label, i + 1);
 		}
 		gw_buf_str(b, "</li>\n");
