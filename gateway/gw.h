@@ -8,6 +8,7 @@
  *   gw_metrics.c  request counters and the Prometheus page
  *   gw_pages.c    the citizen's web pages (gw_web.h: gw_form.c, gw_html.c)
  *   gw_console.c  the handlers' console listener: signed requests forwarded
+ *   gw_download.c a reply's file for the citizen, gathered in pieces
  *   gw_main.c     the mailroom-gateway program */
 #ifndef GW_H
 #define GW_H
@@ -218,6 +219,7 @@ enum gw_route {
 	GW_R_UPLOAD,      /* POST /v1/uploads: one file, raw (gw_upload.c) */
 	GW_R_OTHER,
 	GW_R_RATING,      /* POST /v1/messages/{tracking_code}/rating */
+	GW_R_REPLY_FILE,  /* GET /v1/messages/{tracking_code}/reply-files/{n} */
 	GW_R_COUNT
 };
 
@@ -341,6 +343,16 @@ struct gw {
 	atomic_int access_log;  /* [gateway] access_log, changed by a reload */
 };
 
+/* A reply's file being gathered from the router's pieces (gw_download.c). */
+struct gw_dl {
+	char code[PB_TRACK_TEXT_LEN + 1];
+	uint8_t hash[PB_AKEY_HASH_LEN];
+	uint32_t n;             /* reply_attachments' index, from 0 */
+	char *buf;
+	size_t len;
+	char type[32];
+};
+
 /* The phases of a request, see gw_http.c. */
 enum { GW_PH_NEW, GW_PH_BODY, GW_PH_WAIT, GW_PH_DONE };
 
@@ -366,6 +378,7 @@ struct gw_req {
 	size_t upload_off;
 	uint32_t upload_seq;
 	const char *upload_type;
+	struct gw_dl dl;        /* GW_R_REPLY_FILE and /track's download */
 	char method[16];
 	struct sockaddr_storage client;   /* behind a trusted proxy, the forwarded one */
 	int64_t t0_us;          /* monotonic, for the access log */
@@ -408,6 +421,21 @@ enum MHD_Result gw_healthz(struct gw_req *r);
  * each chunk's answer; the handle once the last is stored. */
 enum MHD_Result gw_post_upload(struct gw_req *r);
 enum MHD_Result gw_upload_answer(struct gw_req *r);
+/* A reply's file (gw_download.c). gw_dl_start asks for the first piece
+ * (nothing sent on an error); gw_dl_step takes each answer: MORE with the
+ * next piece asked (*ret to return), DONE with the whole file gathered
+ * (gw_dl_send sends it), REFUSED (r->call.resp says why) or AWAY (no
+ * usable answer). */
+enum { GW_DL_MORE, GW_DL_DONE, GW_DL_REFUSED, GW_DL_AWAY };
+int gw_dl_start(struct gw_req *r, const char *code, const uint8_t hash[PB_AKEY_HASH_LEN],
+                uint32_t n);
+int gw_dl_step(struct gw_req *r, enum MHD_Result *ret);
+enum MHD_Result gw_dl_send(struct gw_req *r);
+int gw_is_reply_file(const char *url, char *code, size_t clen, uint32_t *n);
+enum MHD_Result gw_get_reply_file(struct gw_req *r, const char *url);
+enum MHD_Result gw_reply_file_answer(struct gw_req *r);
+/* "Bearer <token68>": the token and its length, else NULL (gw_routes.c). */
+const char *gw_bearer(const char *h, size_t *len);
 enum MHD_Result gw_metrics_page(struct gw_req *r);
 enum MHD_Result gw_answer(struct gw_req *r);
 /* Suspends the connection and sends req (gw_routes.c); on an error

@@ -340,6 +340,25 @@ static json_t *assist_list(const Mailroom__AssistListResp *l)
 	return a ? json_pack("{s:o,s:b}", "cases", a, "partial", l && l->partial) : NULL;
 }
 
+/* A piece of a file: {"type","size","offset","data" (base64),"last"}. */
+static json_t *file_piece(const Mailroom__AttachmentResp *a)
+{
+	size_t cap = sodium_base64_ENCODED_LEN(a->data.len, sodium_base64_VARIANT_ORIGINAL);
+	char *b64 = malloc(cap);
+	json_t *doc;
+
+	if (!b64 || !a->info) {
+		free(b64);
+		return NULL;
+	}
+	sodium_bin2base64(b64, cap, a->data.data, a->data.len, sodium_base64_VARIANT_ORIGINAL);
+	doc = json_pack("{s:s,s:I,s:I,s:s,s:b}", "type", a->info->type ? a->info->type : "",
+	                "size", (json_int_t)a->info->size, "offset", (json_int_t)a->offset, "data",
+	                b64, "last", a->last);
+	free(b64);
+	return doc;
+}
+
 /* The body of a successful answer. */
 static json_t *result_json(const Mailroom__Response *r)
 {
@@ -393,8 +412,12 @@ static json_t *result_json(const Mailroom__Response *r)
 		return search_list(r->search);
 	case MAILROOM__RESPONSE__RESULT_HANDLER_ADMIN:
 		return handler_list(r->handler_admin);
+	case MAILROOM__RESPONSE__RESULT_ATTACHMENT:
+		return file_piece(r->attachment);
 	default:
-		return NULL;
+		/* The router did it: a result this table cannot show yet is
+		 * still a success, never a 503 for a committed change. */
+		return json_object();
 	}
 }
 

@@ -197,6 +197,10 @@ static int route_of(const char *url, const char **allow)
 		*allow = "POST";
 		return GW_R_RATING;
 	}
+	if (gw_is_reply_file(url, NULL, 0, NULL)) {
+		*allow = "GET, HEAD";
+		return GW_R_REPLY_FILE;
+	}
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		size_t n = strlen(routes[i].path);
 		int hit;
@@ -409,8 +413,9 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		                       "method not allowed here", &h, 1);
 	}
 	if (r->route == GW_R_MESSAGES || r->route == GW_R_DISCLOSURE || r->route == GW_R_MESSAGE ||
-	    r->route == GW_R_RATING || r->route == GW_R_UPLOAD) {
-		int wait = gw_limited(r, r->route == GW_R_MESSAGE || r->route == GW_R_RATING);
+	    r->route == GW_R_RATING || r->route == GW_R_UPLOAD || r->route == GW_R_REPLY_FILE) {
+		int wait = gw_limited(r, r->route == GW_R_MESSAGE || r->route == GW_R_RATING ||
+		                             r->route == GW_R_REPLY_FILE);
 		if (wait) {
 			char secs[16];
 			snprintf(secs, sizeof(secs), "%d", wait);
@@ -531,6 +536,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return gw_get_message(r, url);
 		case GW_R_RATING:
 			return gw_post_rating(r, url);
+		case GW_R_REPLY_FILE:
+			return gw_get_reply_file(r, url);
 		case GW_R_HOTLINE:
 			return gw_post_order(r, method);
 		case GW_R_PETITION:
@@ -586,6 +593,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
 	gw_access_log(r);
 	gw_call_fini(&r->call);
 	gw_page_free(r->page);
+	free(r->dl.buf);
 	sodium_memzero(r->akey, sizeof(r->akey));
 	free(r->body);
 	free(r->uri);

@@ -5,10 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+/* By the enum's names, so a route added in the middle cannot shift them. */
 static const char *const route_names[GW_R_COUNT] = {
-	"/v1/messages", "/v1/messages/{tracking_code}", "/v1/hotline/orders", "/healthz",
-	"/metrics", "/v1/log", "/v1/disclosure-applications", "pages", "/v1/petition/transfers",
-	"other", "/v1/messages/{tracking_code}/rating", "/v1/uploads",
+	[GW_R_MESSAGES] = "/v1/messages",
+	[GW_R_MESSAGE] = "/v1/messages/{tracking_code}",
+	[GW_R_HOTLINE] = "/v1/hotline/orders",
+	[GW_R_HEALTHZ] = "/healthz",
+	[GW_R_METRICS] = "/metrics",
+	[GW_R_LOG] = "/v1/log",
+	[GW_R_DISCLOSURE] = "/v1/disclosure-applications",
+	[GW_R_PAGE] = "pages",
+	[GW_R_PETITION] = "/v1/petition/transfers",
+	[GW_R_UPLOAD] = "/v1/uploads",
+	[GW_R_OTHER] = "other",
+	[GW_R_RATING] = "/v1/messages/{tracking_code}/rating",
+	[GW_R_REPLY_FILE] = "/v1/messages/{tracking_code}/reply-files/{n}",
 };
 
 /* Statuses the gateway answers with; the last slot takes any other. */

@@ -144,6 +144,7 @@ struct gw_page {
 	int retry_after;            /* seconds, for a 429 */
 	uint8_t akey_hash[PB_AKEY_HASH_LEN];   /* /track: for the rating form's seal */
 	int rating;                 /* /track: this post is a rating */
+	int download;               /* /track: this post asks for a reply's file */
 	/* a form's files, sent to the router one by one before the message
 	 * that names them (gw_upload.c's chunks, here on the page's call) */
 	struct gw_files files;
@@ -993,6 +994,8 @@ static void rating_form(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
 	              "<button type=\"submit\">提交评价</button>\n</form>\n");
 }
 
+static enum MHD_Result download(struct gw_req *r, struct gw_page *p);
+
 static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 {
 	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
@@ -1016,6 +1019,8 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 		                 "这个页面已经过期，或者不是从本网站打开的。请再输入一次查询密钥后查询。", NULL,
 		                 &p->form);
 	}
+	if (gw_form_get(&p->form, "file"))
+		return download(r, p);
 	if (gw_form_get(&p->form, "seal"))
 		return rate(r, p);
 	if (!code || !*code)
@@ -1116,12 +1121,19 @@ static void referral_fact(struct gw_buf *b, const char *name, const char *code, 
 }
 
 /* A message's files with the scanner's verdict in general words; never
- * what it found. */
+ * what it found. With dl (the reply's files), a clean one gets a button
+ * posting to /track with the key's hash sealed, as the rating form does:
+ * the key itself never goes into the page or a URL. */
 static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size_t n,
-                       const char *id, const char *label)
+                       const char *id, const char *label, struct gw_req *r, struct gw_page *p)
 {
-	char line[192];
+	char line[192], token[TOKEN_LEN + 1], seal[SEAL_TEXT];
 
+	if (r) {
+		new_nonce(p->nonce);
+		token_of(r->g, p->cookie, p->nonce, token);
+		seal_of(r->g, p, seal);
+	}
 	gw_buf_fmt(b, "<ul class=\"files\" id=\"%s\">\n", id);
 	for (size_t i = 0; i < n; i++) {
 		const Mailroom__Attachment *a = list[i];
@@ -1136,9 +1148,65 @@ static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size
 		         (unsigned long long)((a->size + 1023) / 1024), state);
 		gw_buf_str(b, "<li>");
 		gw_html(b, line);
+		if (r && a->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN) {
+			gw_buf_str(b, "\n<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\" class=\"download\">\n"
+			              "<input type=\"hidden\" name=\"token\" value=\"");
+			gw_html(b, token);
+			gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"code\" value=\"");
+			gw_html(b, p->code);
+			gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
+			gw_html(b, seal);
+			gw_buf_fmt(b, "\">\n<input type=\"hidden\" name=\"file\" value=\"%zu\">\n"
+			              "<button type=\"submit\" class=\"button secondary\">下载%s %zu</button>\n</form>\n",
+			           i, label, i + 1);
+		}
 		gw_buf_str(b, "</li>\n");
 	}
 	gw_buf_str(b, "</ul>\n");
+}
+
+/* The download button on the status page posts here (see files_list). */
+static enum MHD_Result download(struct gw_req *r, struct gw_page *p)
+{
+	const char *code = gw_form_get(&p->form, "code");
+	const char *file = gw_form_get(&p->form, "file");
+	char *end = NULL;
+	unsigned long n = file ? strtoul(file, &end, 10) : 0;
+
+	if (!code || pb_track_normalize(code, p->code, sizeof(p->code)) != PB_OK ||
+	    seal_open(r->g, p, gw_form_get(&p->form, "seal")))
+		return simple_page(r, p, MHD_HTTP_FORBIDDEN, "无法下载",
+		                   "这个页面已经过期，或者不是从本网站打开的。请重新查询后再下载。");
+	if (!end || end == file || *end || n > 999)
+		return simple_page(r, p, MHD_HTTP_NOT_FOUND, "没有这个文件", "请返回上一页，重新查询后再下载。");
+	p->download = 1;
+	if (gw_dl_start(r, p->code, p->akey_hash, (uint32_t)n) != PB_OK)
+		return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法下载",
+		                   "系统暂时无法下载，请稍等一会儿再试。");
+	return MHD_YES;
+}
+
+static enum MHD_Result download_answer(struct gw_req *r, struct gw_page *p)
+{
+	const Mailroom__Response *resp = r->call.resp;
+	enum MHD_Result ret = MHD_NO;
+	int step = gw_dl_step(r, &ret);
+
+	if (step == GW_DL_MORE)
+		return ret;
+	if (step == GW_DL_DONE)
+		return gw_dl_send(r);
+	if (step == GW_DL_REFUSED && resp->code == PB_ESTATE && resp->error &&
+	    strcmp(resp->error, "attachment_pending") == 0)
+		return simple_page(r, p, MHD_HTTP_CONFLICT, "文件正在检查",
+		                   "这个文件还在进行病毒检查，检查通过后才能下载。请稍后再查询。");
+	if (step == GW_DL_REFUSED && resp->code == PB_ESTATE)
+		return simple_page(r, p, MHD_HTTP_CONFLICT, "文件已被拦截",
+		                   "这个文件没有通过病毒检查，已被拦截，不能下载。");
+	if (step == GW_DL_REFUSED && (resp->code == PB_ENOTFOUND || resp->code == PB_EINVAL))
+		return simple_page(r, p, MHD_HTTP_NOT_FOUND, "没有这个文件", "请返回上一页，重新查询后再下载。");
+	return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法下载",
+	                   "系统暂时无法下载，请稍等一会儿再试。");
 }
 
 static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
@@ -1176,7 +1244,7 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	gw_buf_str(&b, "</dl>\n");
 	if (m->n_attachments) {
 		gw_buf_str(&b, "<h2>附件</h2>\n");
-		files_list(&b, m->attachments, m->n_attachments, "files", "附件");
+		files_list(&b, m->attachments, m->n_attachments, "files", "附件", NULL, p);
 	}
 	gw_buf_str(&b, "<h2>答复</h2>\n");
 	if (m->reply_text && *m->reply_text) {
@@ -1187,7 +1255,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 		gw_buf_str(&b, "<p id=\"reply\">还没有答复。答复后会显示在这里。</p>\n");
 	}
 	if (m->n_reply_attachments)
-		files_list(&b, m->reply_attachments, m->n_reply_attachments, "reply-files", "答复附件");
+		files_list(&b, m->reply_attachments, m->n_reply_attachments, "reply-files", "答复附件",
+		           r, p);
 	/* General words only: what happened, never a handler's own text. */
 	gw_buf_str(&b, "<h2>办理经过</h2>\n<ol class=\"timeline\">\n");
 	step(&b, m->received_ms, "收到您的来信");
@@ -1362,6 +1431,8 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 		return gw_public_answer(r);
 	if (p->uploading)
 		return upload_answer(r, p);
+	if (p->download)
+		return download_answer(r, p);
 
 	p->nonce[0] = p->kind == PG_TRACK ? '\0' : p->nonce[0];
 	if (c->rc != PB_OK || !resp) {

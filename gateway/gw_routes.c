@@ -186,7 +186,7 @@ enum MHD_Result gw_post_disclosure(struct gw_req *r)
 }
 
 /* "Bearer <token68>"; the scheme is case-insensitive (RFC 7235). */
-static const char *bearer(const char *h, size_t *len)
+const char *gw_bearer(const char *h, size_t *len)
 {
 	static const char tok[] = "abcdefghijklmnopqrstuvwxyz"
 	                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/";
@@ -215,7 +215,7 @@ enum MHD_Result gw_get_message(struct gw_req *r, const char *url)
 	uint8_t hash[PB_AKEY_HASH_LEN];
 	char code[PB_TRACK_TEXT_LEN + 1];
 	size_t klen = 0;
-	const char *key = bearer(
+	const char *key = gw_bearer(
 		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 		&klen);
 
@@ -246,7 +246,7 @@ enum MHD_Result gw_post_rating(struct gw_req *r, const char *url)
 	json_t *root;
 	size_t klen = 0;
 	enum MHD_Result ret;
-	const char *key = bearer(
+	const char *key = gw_bearer(
 		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 		&klen);
 
@@ -533,6 +533,8 @@ enum MHD_Result gw_answer(struct gw_req *r)
 		return health_answer(r, c);
 	if (r->route == GW_R_UPLOAD)
 		return gw_upload_answer(r);
+	if (r->route == GW_R_REPLY_FILE)
+		return gw_reply_file_answer(r);
 	if (c->rc != PB_OK) {
 		pb_warn("router: %s%s%s", pb_err_str(c->rc), c->nng_err ? ": " : "",
 		        c->nng_err ? nng_strerror(c->nng_err) : "");

@@ -1,7 +1,7 @@
 /* Attachments in the router (store/README.md, "Attachments"): uploads
  * arriving in chunks under the wire limit, the files bound to a new
- * message or a reply, each verdict the scanner (rt_scan.c) sends, and a
- * handler's reads of clean files. */
+ * message or a reply, each verdict the scanner (rt_scan.c) sends, a
+ * handler's reads of clean files and a citizen's of the reply's. */
 #include "rt_ops.h"
 #include "pb_err.h"
 #include "pb_ftype.h"
@@ -19,7 +19,7 @@
 
 #define UPLOADS_MAX 16           /* uploads assembling at once */
 #define UPLOAD_IDLE_MS 60000     /* an upload untouched this long is dropped */
-#define READ_PIECE (512u << 10)  /* a handler's read, under the wire limit */
+#define READ_PIECE (512u << 10)  /* one read, under the wire limit */
 #define PENDING RT_ATTACH_PENDING
 
 /* ------------------------------------------------------------ uploads -- */
@@ -342,27 +342,17 @@ int rt_op_scan(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	return PB_OK;
 }
 
-/* ------------------------------------------------------ handler reads -- */
+/* -------------------------------------------------------------- reads -- */
 
-int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal *who,
-                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+/* One piece of a clean file a, from offset, as the answer. */
+static int read_piece(struct rt_core *core, Mailroom__Attachment *a, uint64_t offset,
+                      struct rt_result *res)
 {
-	const Mailroom__AttachmentReq *q = req->attachment;
-	Mailroom__StoredMessage *m;
-	Mailroom__Attachment *a;
 	Mailroom__AttachmentResp *r;
 	uint8_t *plain = NULL, *piece;
 	size_t len = 0, n;
 	int rc;
 
-	(void)now_ms;
-	if (!q || (rc = rt_msg_load(t, q->message_id.data, q->message_id.len, res, &m)))
-		return q ? rc : rt_fail(res, PB_EINVAL, "invalid_request", "no attachment");
-	if (!pb_handler_may(who->handler, m->queue))
-		return rt_fail(res, PB_EFORBIDDEN, "forbidden", "not a message of your queues");
-	if (q->n >= m->n_attachments)
-		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such attachment");
-	a = m->attachments[q->n];
 	if (a->scan == MAILROOM__SCAN_STATE__SCAN_PENDING)
 		return rt_fail(res, PB_ESTATE, "attachment_pending",
 		               "the file has not been scanned yet; try again later");
@@ -374,26 +364,64 @@ int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal 
 	if (rc != PB_OK)
 		return rt_fail(res, rc == PB_ENOTFOUND ? PB_ECORRUPT : rc, "attachment_damaged",
 		               "the stored file is missing or damaged");
-	if (q->offset > len) {
+	if (offset > len) {
+		sodium_memzero(plain, len);
 		free(plain);
 		return rt_fail(res, PB_EINVAL, "invalid_request", "offset past the end");
 	}
-	n = len - q->offset > READ_PIECE ? READ_PIECE : len - q->offset;
+	n = len - offset > READ_PIECE ? READ_PIECE : len - offset;
 	r = rt_own(res, malloc(sizeof(*r)), RT_OWN_FREE);
 	piece = rt_own(res, malloc(n ? n : 1), RT_OWN_FREE);
 	if (r && piece)
-		memcpy(piece, plain + q->offset, n);
+		memcpy(piece, plain + offset, n);
 	sodium_memzero(plain, len);
 	free(plain);
 	if (!r || !piece)
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	mailroom__attachment_resp__init(r);
 	r->info = a;
-	r->offset = q->offset;
+	r->offset = offset;
 	r->data.data = piece;
 	r->data.len = n;
-	r->last = q->offset + n == len;
+	r->last = offset + n == len;
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_ATTACHMENT;
 	res->resp.attachment = r;
 	return PB_OK;
+}
+
+int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__AttachmentReq *q = req->attachment;
+	Mailroom__StoredMessage *m;
+	int rc;
+
+	(void)now_ms;
+	if (!q || (rc = rt_msg_load(t, q->message_id.data, q->message_id.len, res, &m)))
+		return q ? rc : rt_fail(res, PB_EINVAL, "invalid_request", "no attachment");
+	if (!pb_handler_may(who->handler, m->queue))
+		return rt_fail(res, PB_EFORBIDDEN, "forbidden", "not a message of your queues");
+	if (q->n >= m->n_attachments)
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such attachment");
+	return read_piece(core, m->attachments[q->n], q->offset, res);
+}
+
+/* The citizen's side: the gateway proves the access key as for a status
+ * read, and a wrong key is the same not_found as a wrong file number. */
+int rt_op_reply_file(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res)
+{
+	const Mailroom__ReplyFileReq *q = req->reply_file;
+	Mailroom__StoredMessage *m;
+	int rc;
+
+	(void)who;
+	(void)now_ms;
+	if (!q)
+		return rt_fail(res, PB_EINVAL, "invalid_request", "no file");
+	if ((rc = rt_msg_by_key(t, q->tracking_code, &q->access_key_hash, res, &m)))
+		return rc;
+	if (q->n >= m->n_reply_attachments)
+		return rt_fail(res, PB_ENOTFOUND, "not_found", "no such file");
+	return read_piece(core, m->reply_attachments[q->n], q->offset, res);
 }

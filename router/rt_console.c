@@ -84,6 +84,7 @@ struct bctx {
 		Mailroom__RepeatDecideReq repeat_decide;
 		Mailroom__CallbackReq callback;
 		Mailroom__PublishReq publish;
+		Mailroom__AttachmentReq attachment;
 	} u;
 	char idtext[PB_ID_TEXT_LEN + 1];   /* the path's id, for requests naming a message by ref */
 	char *refs[16];
@@ -646,6 +647,30 @@ static int b_callback(struct bctx *b)
 	return PB_OK;
 }
 
+/* A piece of a citizen's file, as mailroom-handler attachment: the
+ * path's file number is the file's "n" in the message (from 0). */
+static int b_file(struct bctx *b)
+{
+	Mailroom__AttachmentReq *a = &b->u.attachment;
+	char *end = NULL;
+	unsigned long n = strtoul(b->arg, &end, 10);
+	long offset;
+	int rc;
+
+	mailroom__attachment_req__init(a);
+	if (b->arg[0] < '0' || b->arg[0] > '9' || *end || (b->arg[0] == '0' && b->arg[1]) ||
+	    n > 999)
+		return bad(b, "invalid_field", "%s: a file number from 0", "the path");
+	if ((rc = integer(b, "offset", 0, 1L << 40, 0, &offset)))
+		return rc;
+	a->message_id.data = b->id;
+	a->message_id.len = PB_ID_LEN;
+	a->n = (uint32_t)n;
+	a->offset = (uint64_t)offset;
+	OP(attachment, ATTACHMENT);
+	return PB_OK;
+}
+
 /* Publishing (公开答复) and withdrawing, as mailroom-handler publish and
  * unpublish. */
 static int b_publish(struct bctx *b)
@@ -673,6 +698,7 @@ static const char *const f_none[] = {NULL};
 static const char *const f_callback[] = {"reached", "resolved", "reopen", "note", NULL};
 static const char *const f_publish[] = {"subject", "body", NULL};
 static const char *const f_unpublish[] = {"reason", NULL};
+static const char *const f_file[] = {"offset", NULL};
 static const char *const f_pull[] = {"queue", "wait", NULL};
 static const char *const f_search[] = {"words", "channel", "queue", "state", "from", "to",
                                        "overdue", "limit", NULL};
@@ -729,6 +755,7 @@ static const struct route {
 	{"POST", "messages/*/callback", b_callback, f_callback},
 	{"POST", "messages/*/publish", b_publish, f_publish},
 	{"POST", "messages/*/unpublish", b_publish, f_unpublish},
+	{"POST", "messages/*/files/+", b_file, f_file},
 };
 
 /* Matches path against pattern; the id and the step land in b. 0 = no. */

@@ -43,6 +43,8 @@ int rt_op_scan(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 int rt_op_attachment(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                      const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
+int rt_op_reply_file(struct rt_core *core, st_txn *t, const struct rt_principal *who,
+                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* Names the submission's uploaded files in m (scan pending) and fills
  * commits[] (*n of them, owned by res) for its RECEIVED record. */
 int rt_attach_bind(struct rt_core *core, st_txn *t, const Mailroom__SubmitReq *s,
@@ -287,6 +289,10 @@ int rt_op_callbacks(struct rt_core *core, st_txn *t, const struct rt_principal *
                     const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* 4 不满意 and 5 非常不满意 open a call-back. */
 int rt_rating_bad(uint32_t level);
+/* A citizen's message by tracking code and access key hash (rt_rating.c);
+ * not_found for a wrong code or key alike. */
+int rt_msg_by_key(st_txn *t, const char *code, const ProtobufCBinaryData *hash,
+                  struct rt_result *res, Mailroom__StoredMessage **m);
 /* A handler's message by id, else by tracking code. */
 int rt_msg_by_ref(st_txn *t, const ProtobufCBinaryData *id, const char *code,
                   struct rt_result *res, Mailroom__StoredMessage **m);

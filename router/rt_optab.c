@@ -66,10 +66,12 @@ static const struct rt_optab_row optab[] = {
 	ROW(PUBLISH, 1, H, RT_RIGHT_NONE, rt_op_publish),
 	ROW(CALLBACKS, 0, H, RT_RIGHT_NONE, rt_op_callbacks),
 	/* attachments (rt_attach.c): a citizen's file in chunks, the
-	 * scanner's verdicts, a handler's reads of clean files */
+	 * scanner's verdicts, a handler's reads of clean files, a citizen's
+	 * of the reply's (by code and key) */
 	ROW(UPLOAD, 0, RT_BY_GATEWAY | RT_BY_CONNECTOR | H, RT_RIGHT_NONE, rt_op_upload),
 	ROW(SCAN, 1, RT_BY_ROUTER, RT_RIGHT_NONE, rt_op_scan),
 	ROW(ATTACHMENT, 0, H, RT_RIGHT_NONE, rt_op_attachment),
+	ROW(REPLY_FILE, 0, RT_BY_GATEWAY, RT_RIGHT_NONE, rt_op_reply_file),
 };
 
 #undef ROW

@@ -30,7 +30,7 @@ int rt_rating_bad(uint32_t level)
 
 /* The citizen's message by code and key hash, with the same work whether
  * or not the code exists (as rt_op_status). */
-static int by_code_and_key(st_txn *t, const char *code, const ProtobufCBinaryData *hash,
+int rt_msg_by_key(st_txn *t, const char *code, const ProtobufCBinaryData *hash,
                            struct rt_result *res, Mailroom__StoredMessage **m)
 {
 	static const uint8_t decoy[PB_AKEY_HASH_LEN];
@@ -106,7 +106,7 @@ int rt_op_rate(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	char actor[32];
 	int rc;
 
-	if ((rc = by_code_and_key(t, x->tracking_code, &x->access_key_hash, res, &m)))
+	if ((rc = rt_msg_by_key(t, x->tracking_code, &x->access_key_hash, res, &m)))
 		return rc;
 	if (x->level < 1 || x->level > 5)
 		return rt_fail(res, PB_EINVAL, "invalid_level", "level: 1 (very satisfied) to 5");

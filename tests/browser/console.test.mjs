@@ -375,6 +375,25 @@ async function run(ctx) {
 	check((await page.textContent('#timeline')).includes('超期'), `the overdue message's trail shows it overdue (${await page.textContent('#timeline')})`);
 	await look(page, 'trail');
 
+	// A citizen's file, listed with its kind, size and scan state (no
+	// scanner here: it stays pending, so there is nothing to download).
+	const png = Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'),
+		Buffer.from('0000000d49484452' + '00000001000000010800000000' + '00000000', 'hex'),
+		Buffer.from('0000000949444154' + '780163000000010001' + '00000000', 'hex'),
+		Buffer.from('0000000049454e44' + '00000000', 'hex')]);
+	const up = await fetch(`${base}/v1/uploads`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: png });
+	check(up.status === 201, `the file is uploaded (${up.status})`);
+	const withFile = await post('/v1/messages', { ...letter('路灯照片', '路灯坏了，照片见附件。'), attachments: [(await up.json()).handle] });
+	await page.click('#nav button[data-view="work"]');
+	await page.fill('#s-words', '路灯照片');
+	await page.click('#search-form button[type=submit]');
+	await page.click(`#results button[aria-label="查看 ${withFile.tracking_code}"]`);
+	check(await until(async () => await page.isVisible('#files-box') && await heading(page) === withFile.tracking_code), 'the message with a file opens');
+	const files = await page.textContent('#files');
+	check(files.includes('附件 1：PNG 图片，1 KB，正在病毒检查'), `the file is listed with kind, size and scan state (${files})`);
+	check(await page.locator('#files button').count() === 0, 'a file not yet scanned offers no download');
+	await look(page, 'message-files');
+
 	// An expired lease: said in Chinese; another handler takes the message;
 	// the text typed stays, and once it is back the reply goes through.
 	await page.click('#nav button[data-view="work"]');

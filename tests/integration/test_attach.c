@@ -3,7 +3,7 @@
  * content; size and count limits; a clean file scanned and opened by the
  * handler; an infected one quarantined and shown so; the scanner away
  * (files pending, never shown) and back; mailroom-audit verify --store
- * catching a changed file. */
+ * catching a changed file; the citizen downloading the reply's files. */
 #include "it.h"
 #include "clamd_fx.h"
 #include "samples.h"
@@ -116,6 +116,72 @@ static json_t *status_until(json_t *msg, int n, const char *want)
 	return NULL;
 }
 
+static size_t collect(char *data, size_t size, size_t n, void *arg);
+static void between(const char *html, const char *before, const char *after, char *out,
+                    size_t cap);
+
+/* /track as a browser without JavaScript: the lookup, then the download
+ * button of the reply's first file; the download's status. */
+static long track_download(json_t *m)
+{
+	static char html[65536];
+	char url[256], token[128], seal[160], post[1024], *key;
+	long status = 0;
+	char *type = NULL;
+	CURL *h = curl_easy_init();
+
+	snprintf(url, sizeof(url), "%s/track", env.base);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)html);
+	html[0] = '\0';
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	key = curl_easy_escape(h, it_str(m, "access_key"), 0);
+	snprintf(post, sizeof(post), "token=%s&code=%s&key=%s", token, it_str(m, "tracking_code"),
+	         key);
+	curl_free(key);
+	html[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	const char *form = strstr(html, "class=\"download\"");
+	cr_assert_not_null(form, "no download button: %.3000s", html);
+	cr_expect_null(strstr(html, it_str(m, "access_key")), "the key is in the page");
+	between(form, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	between(form, "name=\"seal\" value=\"", "\"", seal, sizeof(seal));
+	snprintf(post, sizeof(post), "token=%s&code=%s&seal=%s&file=0", token,
+	         it_str(m, "tracking_code"), seal);
+	html[0] = '\0';
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &type);
+	cr_expect(status != 200 || (type && strcmp(type, "application/pdf") == 0), "%s", type);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+/* GET the reply's file n (from 0) with key on handle h. */
+static void reply_file(CURL *h, json_t *msg, const char *key, int n, struct mr_http *r)
+{
+	char path[128], auth[256];
+	struct curl_slist *hd;
+
+	snprintf(path, sizeof(path), "/v1/messages/%s/reply-files/%d", it_str(msg, "tracking_code"),
+	         n);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+	hd = curl_slist_append(NULL, auth);
+	cr_assert_eq(mr_http(h, env.base, "GET", path, hd, NULL, 0, 20000, r), 0);
+	curl_slist_free_all(hd);
+}
+
+static const char *header(CURL *h, const char *name)
+{
+	struct curl_header *v = NULL;
+
+	return curl_easy_header(h, name, 0, CURLH_HEADER, -1, &v) == CURLHE_OK ? v->value : "";
+}
+
 Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout = 60)
 {
 	uint8_t png[4096], bad[4096];
@@ -199,6 +265,28 @@ Test(attach, json_upload_scan_open, .init = it_init, .fini = it_fini, .timeout =
 		cr_assert_lt(i, 149, "the reply's file was never scanned");
 		mr_sleep_ms(100);
 	}
+
+	/* The citizen downloads it with the access key, byte for byte. */
+	CURL *ch = curl_easy_init();
+	struct mr_http r;
+	reply_file(ch, m, it_str(m, "access_key"), 0, &r);
+	cr_expect_eq(r.status, 200, "%ld %.300s", r.status, r.body);
+	cr_expect_eq(r.len, nrpdf);
+	cr_expect(r.len == nrpdf && memcmp(r.body, rpdf, nrpdf) == 0, "not the reply's file");
+	cr_expect_str_eq(r.content_type, "application/pdf");
+	cr_expect(strncmp(header(ch, "Content-Disposition"), "attachment;", 11) == 0);
+	cr_expect_str_eq(header(ch, "X-Content-Type-Options"), "nosniff");
+	cr_expect_str_eq(header(ch, "Cache-Control"), "no-store");
+	mr_http_free(&r);
+	/* A wrong key, and a file the reply does not have: the same 404. */
+	reply_file(ch, m, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 0, &r);
+	cr_expect_eq(r.status, 404, "%ld %.300s", r.status, r.body);
+	mr_http_free(&r);
+	reply_file(ch, m, it_str(m, "access_key"), 1, &r);
+	cr_expect_eq(r.status, 404, "%ld %.300s", r.status, r.body);
+	mr_http_free(&r);
+	curl_easy_cleanup(ch);
+	cr_expect_eq(track_download(m), 200);
 
 	/* Each verdict is a record; the store matches the log. */
 	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
@@ -309,6 +397,23 @@ Test(attach, scanner_away_then_back, .init = it_init, .fini = it_fini, .timeout 
 	cr_expect(log && strstr(log, "virus scanner") && strstr(log, "unreachable"),
 	          "no alert in the router's log");
 	free(log);
+
+	/* A reply's file waits the same way: the citizen is told so. */
+	cr_assert_eq(mr_handler_cmd(&env, env.handlers[0].key_path, &out, "pull", "--queue",
+	                            "general", "--wait", "5", NULL), 0, "pull: %s", out);
+	free(out);
+	it_save("answer.pdf", (const char *)pdf, npdf);
+	cr_assert_eq(mr_handler_cmd(&env, env.handlers[0].key_path, &out, "reply", id, "--text",
+	                            "见附件。", "--attach", it_path("answer.pdf"), NULL), 0,
+	             "reply: %s", out);
+	free(out);
+	struct mr_http r;
+	reply_file(NULL, m, it_str(m, "access_key"), 0, &r);
+	cr_expect_eq(r.status, 409, "%ld %.300s", r.status, r.body);
+	json_t *e = it_json(&r);
+	cr_expect_str_eq(it_str(e, "error.code"), "attachment_pending");
+	json_decref(e);
+	mr_http_free(&r);
 
 	cr_assert_eq(clamd_fx_restart(&clam), 0);
 	s = status_until(m, 0, "clean");

@@ -3,7 +3,9 @@
  * hand with libsodium rather than with the code under test, sent with
  * libcurl to the gateway's console listener and verified by the router. */
 #include "it.h"
+#include "clamd_fx.h"
 #include "ps.h"
+#include "samples.h"
 #include "pb_id.h"
 
 #include <signal.h>
@@ -751,4 +753,76 @@ Test(console, merge_assist_and_opinion, .init = it_init, .fini = it_fini, .timeo
 	cr_expect_eq(json_array_size(it_get(j, "cases")), 0, "%s", json_dumps(j, 0));
 	json_decref(j);
 	IT_DOWN();
+}
+
+/* A message's files in the console: listed with type, size and scan
+ * state, and a clean one read in pieces, as the console downloads it. */
+Test(console, message_files, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	static struct clamd_fx clam;
+	char dir[64], clam_dir[96], ini[1024], body[256], path[160], id[32];
+	uint8_t png[4096], got[4096];
+	size_t npng = sample_png(png, "the lamp"), ngot = 0;
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: image/png");
+	struct mr_http r;
+	struct key alice;
+	json_t *j, *a = NULL, *f = NULL;
+
+	snprintf(dir, sizeof(dir), "/tmp/mr-itcons-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(clam_dir, sizeof(clam_dir), "%s/clamd", dir);
+	cr_assert_eq(clamd_fx_start(&clam, clam_dir), 0, "clamd must start");
+	snprintf(ini, sizeof(ini), "%s[attachments]\nclamd = %s\nscan_interval_ms = 100\n",
+	         console_ini, clam.addr);
+	const struct mr_opts o = {.handlers = handlers, .nhandlers = 2, .extra_ini = ini};
+	IT_UP(&o);
+	find_console();
+	alice = key_of(&env.handlers[0]);
+	cr_assert_eq(mr_http(NULL, env.base, "POST", "/v1/uploads", h, png, npng, 20000, &r), 0);
+	curl_slist_free_all(h);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	j = it_json(&r);
+	snprintf(body, sizeof(body),
+	         "{\"channel\":\"mailbox\",\"subject\":\"附件\",\"body\":\"请看附件。\","
+	         "\"attachments\":[\"%s\"]}",
+	         it_str(j, "handle"));
+	json_decref(j);
+	mr_http_free(&r);
+	cr_assert_eq(mr_post_message(NULL, &env, body, &r), 0);
+	cr_assert_eq(r.status, 201, "%s", r.body);
+	j = it_json(&r);
+	snprintf(id, sizeof(id), "%s", it_str(j, "id"));
+	json_decref(j);
+	mr_http_free(&r);
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%s", id);
+	for (int i = 0; i < 150; i++, mr_sleep_ms(100)) {
+		json_decref(a);
+		a = ok(&alice, "GET", path, NULL);
+		f = json_array_get(it_get(a, "message.attachments"), 0);
+		if (f && strcmp(it_str(f, "scan"), "clean") == 0)
+			break;
+	}
+	cr_assert_not_null(f, "the message lists no file");
+	cr_expect_str_eq(it_str(f, "type"), "image/png");
+	cr_expect_eq(json_integer_value(it_get(f, "size")), (json_int_t)npng);
+	cr_assert_str_eq(it_str(f, "scan"), "clean");
+	json_decref(a);
+
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/0", id);
+	j = ok(&alice, "POST", path, "{\"offset\":0}");
+	cr_expect_str_eq(it_str(j, "type"), "image/png");
+	cr_expect(json_is_true(it_get(j, "last")));
+	cr_assert_eq(sodium_base642bin(got, sizeof(got), it_str(j, "data"), strlen(it_str(j, "data")),
+	                               NULL, &ngot, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+	cr_expect(ngot == npng && memcmp(got, png, npng) == 0, "not the citizen's file");
+	json_decref(j);
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/1", id);
+	refused(&alice, "POST", path, "{}", NULL, 404, "not_found");
+	snprintf(path, sizeof(path), "/api/v1/messages/%s/files/01", id);
+	refused(&alice, "POST", path, "{}", NULL, 400, "invalid_field");
+	IT_DOWN();
+	clamd_fx_stop(&clam);
+	snprintf(body, sizeof(body), "rm -rf %s", dir);
+	cr_expect_eq(system(body), 0);
 }

@@ -412,3 +412,13 @@ Test(http, disclosure_application_checks)
 	cr_expect_not_null(resp_header(&r, "Retry-After", h, sizeof(h)));
 	cr_expect_null(resp_header(&r, "Location", h, sizeof(h)));
 }
+
+/* Each route's counters carry its own name on /metrics. */
+Test(http, route_names)
+{
+	cr_expect_str_eq(gw_route_name(GW_R_UPLOAD), "/v1/uploads");
+	cr_expect_str_eq(gw_route_name(GW_R_OTHER), "other");
+	cr_expect_str_eq(gw_route_name(GW_R_RATING), "/v1/messages/{tracking_code}/rating");
+	cr_expect_str_eq(gw_route_name(GW_R_REPLY_FILE),
+	                 "/v1/messages/{tracking_code}/reply-files/{n}");
+}
