@@ -713,3 +713,35 @@ Test(disclosure, an_import_with_a_long_history)
 	cr_assert_eq(res.resp.import_msg->events, 13);
 	rt_result_clear(&res);
 }
+
+/* The bigrams of one text, computed once and compared with many (the
+ * repeat checks), give what comparing the two texts afresh gives, and come
+ * out sorted and distinct whatever bytes of their code points differ. */
+Test(disclosure, similarity_with_prepared_bigrams)
+{
+	static const char *const texts[] = {
+		"", "a", "申请公开某某路拓宽工程的环评报告", "请提供某某路拓宽工程环境影响评价报告（全文）",
+		"ＡＢＣ项目批复文件 abc 123", "𠀀𠀁𠀂 mixed 文字 and ASCII zz zz zz",
+		"关于小区停车难的建议 12-345 您好，我们小区车位严重不足，晚上很多车只能停在消防通道上",
+	};
+	size_t nt = sizeof(texts) / sizeof(texts[0]);
+
+	for (size_t i = 0; i < nt; i++) {
+		struct rt_bigrams b;
+		cr_assert_eq(rt_bigrams_of(texts[i], &b), PB_OK);
+		for (size_t k = 1; k < b.n; k++)
+			cr_assert_lt(b.v[k - 1], b.v[k], "text %zu: not sorted and distinct at %zu", i, k);
+		for (size_t j = 0; j < nt; j++) {
+			int once, afresh;
+			cr_assert_eq(rt_similarity_with(&b, texts[j], &once), PB_OK);
+			cr_assert_eq(rt_similarity_permille(texts[i], texts[j], &afresh), PB_OK);
+			cr_assert_eq(once, afresh, "texts %zu and %zu: %d vs %d", i, j, once, afresh);
+		}
+		rt_bigrams_free(&b);
+	}
+	/* "ab cd ab" has the bigrams ab, bc, cd, da once each */
+	struct rt_bigrams b;
+	cr_assert_eq(rt_bigrams_of("ab cd ab", &b), PB_OK);
+	cr_assert_eq(b.n, 4);
+	rt_bigrams_free(&b);
+}
