@@ -84,13 +84,25 @@ static int is_stop(const uint64_t stop[NSTOP], uint64_t g)
 	return 0;
 }
 
-/* Sorts v by its low 42 bits (a bigram is two 21-bit code points): LSD
- * radix over the bytes that differ. qsort's call per comparison was most
- * of the writer thread's time on a repeat check (docs/scaling.md). */
+/* Sorts v (a bigram is two 21-bit code points, 42 bits): by insertion
+ * when short, else LSD radix over the bytes that differ. qsort's call per
+ * comparison was most of the writer thread's time on a repeat check
+ * (docs/scaling.md). */
 static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
 {
 	uint64_t diff = 0;
 
+	if (n <= 96) {
+		/* A short text: clearing the counts would cost more than this. */
+		for (size_t i = 1; i < n; i++) {
+			uint64_t x = v[i];
+			size_t j = i;
+			for (; j > 0 && v[j - 1] > x; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+		return;
+	}
 	for (size_t i = 1; i < n; i++)
 		diff |= v[i] ^ v[0];
 	for (int shift = 0; shift < 48; shift += 8) {
