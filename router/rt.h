@@ -134,6 +134,15 @@ const char *rt_route(const struct pb_conf *c, int channel, const char *category,
 /* Resemblance of two texts, 0-1000: Jaccard similarity of their
  * character bigrams after normalisation (rt_similar.c). */
 int rt_similarity_permille(const char *a, const char *b, int *permille);
+/* One text's sorted, distinct bigrams, to compare with many others
+ * without recomputing them for each (the repeat checks). */
+struct rt_bigrams {
+	uint64_t *v;
+	size_t n;
+};
+int rt_bigrams_of(const char *s, struct rt_bigrams *out);
+void rt_bigrams_free(struct rt_bigrams *b);
+int rt_similarity_with(const struct rt_bigrams *a, const char *b, int *permille);
 /* A contact normalised for the repeat index (rt_repeat.c): kind "phone"
  * keeps the digits (a +86 mobile without its country code, at least 5
  * digits), "email" is trimmed and lower-cased and needs an '@'. 0 or -1

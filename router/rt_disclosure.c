@@ -81,7 +81,7 @@ static int check_app(const Mailroom__SubmitReq *s, struct rt_result *res)
 
 struct repeat_scan {
 	st_txn *t;
-	const char *text;
+	struct rt_bigrams text;   /* the new application's, computed once */
 	uint8_t best[PB_ID_LEN];
 	int best_pm;
 	int rc;
@@ -96,7 +96,7 @@ static int compare_one(const uint8_t id[16], int64_t received_ms, void *arg)
 	(void)received_ms;
 	if ((r->rc = st_msg_get(r->t, id, &m)))
 		return r->rc == PB_ENOTFOUND ? (r->rc = PB_OK) : 1;
-	r->rc = rt_similarity_permille(r->text, m->body, &pm);
+	r->rc = rt_similarity_with(&r->text, m->body, &pm);
 	st_msg_free(m);
 	if (r->rc)
 		return 1;
@@ -113,7 +113,7 @@ static int repeats(struct rt_core *core, st_txn *t, struct rt_result *res,
                    Mailroom__StoredMessage *m, const uint8_t hash[ST_HASH_LEN], int64_t now_ms)
 {
 	const struct pb_conf *c = core->conf;
-	struct repeat_scan scan = {.t = t, .text = m->body, .best_pm = -1};
+	struct repeat_scan scan = {.t = t, .best_pm = -1};
 	Mailroom__DisclosureState *d = m->disclosure;
 	Mailroom__AuditRecord rec;
 	uint8_t *rel;
@@ -123,8 +123,11 @@ static int repeats(struct rt_core *core, st_txn *t, struct rt_result *res,
 	if (c->disc_repeat_window_days > 0) {
 		/* Only earlier applications: an old one brought over by an
 		 * import is no repeat of a later one. */
+		if ((rc = rt_bigrams_of(m->body, &scan.text)))
+			return rc;
 		rc = st_applicant_each(t, hash, now_ms - (int64_t)c->disc_repeat_window_days * DAY_MS,
 		                       now_ms, REPEAT_SCAN_MAX, compare_one, &scan);
+		rt_bigrams_free(&scan.text);
 		if (rc || scan.rc)
 			return rc ? rc : scan.rc;
 	}

@@ -90,7 +90,7 @@ static char *whole_text(const char *subject, const char *body)
 
 struct scan {
 	st_txn *t;
-	const char *text;
+	struct rt_bigrams text;   /* the new message's, computed once for every comparison */
 	const uint8_t *self;
 	uint8_t best[PB_ID_LEN];
 	int best_pm;
@@ -113,7 +113,7 @@ static int compare_one(const uint8_t id[16], int64_t received_ms, void *arg)
 	st_msg_free(m);
 	if (!text)
 		return (s->rc = PB_ENOMEM), 1;
-	s->rc = rt_similarity_permille(s->text, text, &pm);
+	s->rc = rt_similarity_with(&s->text, text, &pm);
 	free(text);
 	if (s->rc)
 		return 1;
@@ -136,10 +136,15 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 	Mailroom__AuditRecord rec;
 	char detail[64];
 	uint8_t *rel;
+	char *text;
 	int rc = PB_OK;
 
-	if (!(scan.text = whole_text(m->subject, m->body)))
+	if (!(text = whole_text(m->subject, m->body)))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+	rc = rt_bigrams_of(text, &scan.text);
+	free(text);
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
 	for (int k = 0; k < 2; k++) {
 		if (contact_hash(core, m->channel, kinds[k], values[k], h))
 			continue;
@@ -153,7 +158,7 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 		if (rc || (rc = st_applicant_add(t, h, received_ms, m->id.data)))
 			break;
 	}
-	free((char *)scan.text);
+	rt_bigrams_free(&scan.text);
 	if (rc)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
 	if (scan.best_pm < conf->repeat_permille)

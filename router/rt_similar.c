@@ -64,12 +64,6 @@ static uint32_t fold(uint32_t c)
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 #define NSTOP (sizeof(boilerplate) / sizeof(boilerplate[0]))
 
 static void stop_bigrams(uint64_t stop[NSTOP])
@@ -90,14 +84,53 @@ static int is_stop(const uint64_t stop[NSTOP], uint64_t g)
 	return 0;
 }
 
-/* The sorted, distinct bigrams of s; *n of them in a malloc'd array. */
-static int bigrams(const char *s, uint64_t **out, size_t *n)
+/* Sorts v (a bigram is two 21-bit code points, 42 bits): by insertion
+ * when short, else LSD radix over the bytes that differ. qsort's call per
+ * comparison was most of the writer thread's time on a repeat check
+ * (docs/scaling.md). */
+static void sort_u64(uint64_t *v, uint64_t *tmp, size_t n)
 {
-	size_t len = strlen(s), k = 0;
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	uint64_t *v = malloc((len + 1) * sizeof(*v)), stop[NSTOP];
+	uint64_t diff = 0;
+
+	if (n <= 96) {
+		/* A short text: clearing the counts would cost more than this. */
+		for (size_t i = 1; i < n; i++) {
+			uint64_t x = v[i];
+			size_t j = i;
+			for (; j > 0 && v[j - 1] > x; j--)
+				v[j] = v[j - 1];
+			v[j] = x;
+		}
+		return;
+	}
+	for (size_t i = 1; i < n; i++)
+		diff |= v[i] ^ v[0];
+	for (int shift = 0; shift < 48; shift += 8) {
+		size_t count[256] = {0}, pos = 0;
+		if (!((diff >> shift) & 0xff))
+			continue;   /* every key has this byte: the pass would move nothing */
+		for (size_t i = 0; i < n; i++)
+			count[(v[i] >> shift) & 0xff]++;
+		for (int b = 0; b < 256; b++) {
+			size_t c = count[b];
+			count[b] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(v[i] >> shift) & 0xff]++] = v[i];
+		memcpy(v, tmp, n * sizeof(*v));
+	}
+}
+
+int rt_bigrams_of(const char *s, struct rt_bigrams *out)
+{
+	size_t len = s ? strlen(s) : 0, k = 0;
+	const unsigned char *p = (const unsigned char *)(s ? s : ""), *end = p + len;
+	uint64_t *v = malloc(2 * (len + 1) * sizeof(*v)), stop[NSTOP];
 	uint32_t prev = 0, c;
 
+	out->v = NULL;
+	out->n = 0;
 	if (!v)
 		return PB_ENOMEM;
 	stop_bigrams(stop);
@@ -116,43 +149,58 @@ static int bigrams(const char *s, uint64_t **out, size_t *n)
 		}
 		prev = c;
 	}
-	qsort(v, k, sizeof(*v), cmp_u64);
+	sort_u64(v, v + len + 1, k);
 	size_t d = 0;
 	for (size_t i = 0; i < k; i++)
 		if (d == 0 || v[d - 1] != v[i])
 			v[d++] = v[i];
-	*out = v;
-	*n = d;
+	out->v = v;
+	out->n = d;
 	return PB_OK;
 }
 
-int rt_similarity_permille(const char *a, const char *b, int *permille)
+void rt_bigrams_free(struct rt_bigrams *b)
 {
-	uint64_t *x, *y;
-	size_t nx, ny, i = 0, j = 0, both = 0;
+	free(b->v);
+	b->v = NULL;
+	b->n = 0;
+}
+
+int rt_similarity_with(const struct rt_bigrams *x, const char *b, int *permille)
+{
+	struct rt_bigrams y;
+	size_t i = 0, j = 0, both = 0;
 	int rc;
 
 	*permille = 0;
-	if ((rc = bigrams(a ? a : "", &x, &nx)))
+	if ((rc = rt_bigrams_of(b, &y)))
 		return rc;
-	if ((rc = bigrams(b ? b : "", &y, &ny))) {
-		free(x);
-		return rc;
-	}
-	while (i < nx && j < ny) {
-		if (x[i] == y[j]) {
+	while (i < x->n && j < y.n) {
+		if (x->v[i] == y.v[j]) {
 			both++;
 			i++;
 			j++;
-		} else if (x[i] < y[j]) {
+		} else if (x->v[i] < y.v[j]) {
 			i++;
 		} else {
 			j++;
 		}
 	}
-	if (nx + ny - both > 0)
-		*permille = (int)(both * 1000 / (nx + ny - both));
-	free(x);
-	free(y);
+	if (x->n + y.n - both > 0)
+		*permille = (int)(both * 1000 / (x->n + y.n - both));
+	rt_bigrams_free(&y);
 	return PB_OK;
+}
+
+int rt_similarity_permille(const char *a, const char *b, int *permille)
+{
+	struct rt_bigrams x;
+	int rc;
+
+	*permille = 0;
+	if ((rc = rt_bigrams_of(a, &x)))
+		return rc;
+	rc = rt_similarity_with(&x, b, permille);
+	rt_bigrams_free(&x);
+	return rc;
 }

@@ -713,3 +713,77 @@ Test(disclosure, an_import_with_a_long_history)
 	cr_assert_eq(res.resp.import_msg->events, 13);
 	rt_result_clear(&res);
 }
+
+/* The bigrams of one text, computed once and compared with many (the
+ * repeat checks), give what comparing the two texts afresh gives, and come
+ * out sorted and distinct whatever bytes of their code points differ. */
+Test(disclosure, similarity_with_prepared_bigrams)
+{
+	static const char *const texts[] = {
+		"", "a", "申请公开某某路拓宽工程的环评报告", "请提供某某路拓宽工程环境影响评价报告（全文）",
+		"ＡＢＣ项目批复文件 abc 123", "𠀀𠀁𠀂 mixed 文字 and ASCII zz zz zz",
+		"关于小区停车难的建议 12-345 您好，我们小区车位严重不足，晚上很多车只能停在消防通道上",
+	};
+	size_t nt = sizeof(texts) / sizeof(texts[0]);
+	char long_a[4096], long_b[4096];
+	const char *all[sizeof(texts) / sizeof(texts[0]) + 2];
+
+	/* Long ones too (hundreds of bigrams, CJK, extension B and ASCII
+	 * mixed), sharing part of their text. */
+	for (size_t k = 0, n = 0; k < 300; k++) {
+		uint32_t c = k % 3 == 0 ? 0x4e00 + (uint32_t)(k * 37 % 20000)
+		           : k % 3 == 1 ? 0x20000 + (uint32_t)(k * 11 % 4000) : 'a' + (uint32_t)(k % 26);
+		char *o = long_a + n;
+		if (c < 0x80) {
+			o[0] = (char)c;
+			n += 1;
+		} else if (c < 0x10000) {
+			o[0] = (char)(0xe0 | (c >> 12));
+			o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+			o[2] = (char)(0x80 | (c & 0x3f));
+			n += 3;
+		} else {
+			o[0] = (char)(0xf0 | (c >> 18));
+			o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+			o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+			o[3] = (char)(0x80 | (c & 0x3f));
+			n += 4;
+		}
+		long_a[n] = '\0';
+	}
+	const char *half = long_a + strlen(long_a) / 2;
+	while ((*half & 0xc0) == 0x80)
+		half++;   /* at a character's start */
+	snprintf(long_b, sizeof(long_b), "%s%s", texts[6], half);
+	for (size_t i = 0; i < nt; i++)
+		all[i] = texts[i];
+	all[nt++] = long_a;
+	all[nt++] = long_b;
+	for (size_t i = 0; i < nt; i++) {
+		struct rt_bigrams b;
+		cr_assert_eq(rt_bigrams_of(all[i], &b), PB_OK);
+		for (size_t k = 1; k < b.n; k++)
+			cr_assert_lt(b.v[k - 1], b.v[k], "text %zu: not sorted and distinct at %zu", i, k);
+		for (size_t j = 0; j < nt; j++) {
+			int once, afresh;
+			cr_assert_eq(rt_similarity_with(&b, all[j], &once), PB_OK);
+			cr_assert_eq(rt_similarity_permille(all[i], all[j], &afresh), PB_OK);
+			cr_assert_eq(once, afresh, "texts %zu and %zu: %d vs %d", i, j, once, afresh);
+		}
+		rt_bigrams_free(&b);
+	}
+	struct rt_bigrams big;
+	int pm;
+	cr_assert_eq(rt_bigrams_of(long_a, &big), PB_OK);
+	cr_assert_gt(big.n, 200, "the long text is sorted the long way: %zu", big.n);
+	cr_assert_eq(rt_similarity_with(&big, long_a, &pm), PB_OK);
+	cr_assert_eq(pm, 1000);
+	cr_assert_eq(rt_similarity_with(&big, long_b, &pm), PB_OK);
+	cr_assert(pm > 300 && pm < 700, "half shared: %d", pm);
+	rt_bigrams_free(&big);
+	/* "ab cd ab" has the bigrams ab, bc, cd, da once each */
+	struct rt_bigrams b;
+	cr_assert_eq(rt_bigrams_of("ab cd ab", &b), PB_OK);
+	cr_assert_eq(b.n, 4);
+	rt_bigrams_free(&b);
+}
