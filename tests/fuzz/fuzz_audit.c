@@ -11,8 +11,11 @@
  *   4 a bundle after its magic line (au_bundle_parse), then walked when it
  *     parses (au_walk, no calendars);
  *   5 files for verify-receipt, split at lines "--": receipt, then proof,
- *     checkpoint, entry and public key (a fixed one when none), run as the
- *     command runs (au_main). It reads paths, so they go to $TMPDIR. */
+ *     checkpoint, entry, public key (a fixed one when none) and a
+ *     --rotation, run as the command runs (au_main);
+ *   6 the same for consistency: old and new checkpoint, proof, public key,
+ *     a --rotation.
+ * The commands read paths, so their files go to $TMPDIR. */
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "sn.h"
@@ -28,7 +31,7 @@
 
 static const char name[] = "mailroom.example/log";
 static uint8_t pk[SN_PK_LEN], sk[SN_SK_LEN];
-static char dir[256], pkfile[300], files[5][300];
+static char dir[256], pkfile[300], files[6][300];
 static int devnull, real_out, real_err;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -48,7 +51,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(pkfile, sizeof(pkfile), "%s/log.pub", dir);
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 6; i++)
 		snprintf(files[i], sizeof(files[i]), "%s/in%d", dir, i);
 	au_vkey_format(name, SN_TYPE_ED25519, pk, line, sizeof(line));
 	if (!(f = fopen(pkfile, "w")) || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0)
@@ -178,18 +181,32 @@ static int put(const char *path, const uint8_t *d, size_t n)
 	return ok ? 0 : -1;
 }
 
-static void receipt(const uint8_t *d, size_t size)
+/* A command over files: its options in the order the input's parts come
+ * ("" a positional argument), the parts it must be given. */
+struct files_cmd {
+	const char *name;
+	const char *opts[6];
+	unsigned need;
+};
+static const struct files_cmd receipt_cmd = {
+	"verify-receipt",
+	{"--receipt", "--proof", "--checkpoint", "--entry", "--pubkey", "--rotation"},
+	1u << 0};
+static const struct files_cmd consistency_cmd = {
+	"consistency", {"", "", "--proof", "--pubkey", "--rotation"}, 7u};
+
+/* Splits d at lines "--" into the command's files and runs it; an absent
+ * --pubkey is the fixed key. */
+static void run_files(const struct files_cmd *c, const uint8_t *d, size_t size)
 {
-	static const char *const opts[5] = {"--receipt", "--proof", "--checkpoint", "--entry",
-	                                    "--pubkey"};
-	char *argv[16];
-	int argc = 0, part = 0, pub = 0;
+	char *argv[24];
+	int argc = 0, pub = 0;
 	const uint8_t *p = d, *end = d + size;
 
 	argv[argc++] = "mailroom-audit";
-	argv[argc++] = "verify-receipt";
+	argv[argc++] = (char *)c->name;
 	argv[argc++] = "--json";
-	while (part < 5) {
+	for (int part = 0; part < 6 && c->opts[part]; part++) {
 		const uint8_t *cut = NULL, *stop;
 		for (const uint8_t *q = p; q + 3 <= end; q++)
 			if ((q == p || q[-1] == '\n') && memcmp(q, "--\n", 3) == 0) {
@@ -199,12 +216,12 @@ static void receipt(const uint8_t *d, size_t size)
 		stop = cut ? cut : end;
 		if (put(files[part], p, (size_t)(stop - p)))
 			return;
-		if (part == 0 || stop > p) {
-			argv[argc++] = (char *)opts[part];
+		if ((c->need & (1u << part)) || stop > p) {
+			if (*c->opts[part])
+				argv[argc++] = (char *)c->opts[part];
 			argv[argc++] = files[part];
-			pub |= part == 4;
+			pub |= strcmp(c->opts[part], "--pubkey") == 0;
 		}
-		part++;
 		if (!cut)
 			break;
 		p = cut + 3;
@@ -224,8 +241,19 @@ static void receipt(const uint8_t *d, size_t size)
 	dup2(real_err, 2);
 }
 
+static void receipt(const uint8_t *d, size_t size)
+{
+	run_files(&receipt_cmd, d, size);
+}
+
+static void consistency(const uint8_t *d, size_t size)
+{
+	run_files(&consistency_cmd, d, size);
+}
+
 /* By the first byte. */
-static void (*const readers[])(const uint8_t *, size_t) = {vkey, note, b64, proofs, bundle, receipt};
+static void (*const readers[])(const uint8_t *, size_t) = {vkey, note, b64, proofs, bundle, receipt,
+                                                      consistency};
 #define NREADERS (sizeof(readers) / sizeof(readers[0]))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
