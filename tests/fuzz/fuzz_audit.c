@@ -34,6 +34,15 @@ static uint8_t pk[SN_PK_LEN], sk[SN_SK_LEN];
 static char dir[256], pkfile[300], files[6][300];
 static int devnull, real_out, real_err;
 
+/* libFuzzer ends with exit(): leave no directory behind. */
+static void cleanup(void)
+{
+	for (int i = 0; i < 6; i++)
+		unlink(files[i]);
+	unlink(pkfile);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -54,6 +63,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (int i = 0; i < 6; i++)
 		snprintf(files[i], sizeof(files[i]), "%s/in%d", dir, i);
 	au_vkey_format(name, SN_TYPE_ED25519, pk, line, sizeof(line));
+	atexit(cleanup);
 	if (!(f = fopen(pkfile, "w")) || fprintf(f, "%s\n", line) < 0 || fclose(f) != 0)
 		abort();
 	/* The command prints on stdout and stderr; sanitizer reports keep
