@@ -187,6 +187,9 @@ struct cal_set;
  * "file:line: reason" and returns its exit code; *out is NULL then. */
 int au_cal_load(const char *dir, int json, struct cal_set **out);
 
+/* The whole tool: main's body (au_main.c), so mr_audit holds it. */
+int au_main(int argc, char **argv);
+
 /* Commands. */
 int au_cmd_verify(int argc, char **argv);
 int au_cmd_trail(int argc, char **argv);

@@ -1,5 +1,6 @@
 /* mailroom-audit: dispatch on the first word through a table, so a new
- * report is one function and one row. */
+ * report is one function and one row. main is au_prog.c, so the fuzz
+ * harness can link everything else (library mr_audit). */
 #include "au.h"
 #include "pb_log.h"
 #include "pb_version.h"
@@ -225,7 +226,7 @@ int au_fail(int json, int exit, const char *code, const char *fmt, ...)
 	return exit;
 }
 
-int main(int argc, char **argv)
+int au_main(int argc, char **argv)
 {
 	int vrc = pb_std_args(argc, argv, AU_PROG, NULL);
 
