@@ -68,6 +68,10 @@ struct gw_router {
 	struct gw_lane *lanes;
 	int *idle;
 	pthread_mutex_t pipe_mu;      /* guards the connected pipe ids */
+	/* held while a lane arms its receive, and while closing is set: no
+	 * receive is armed once the socket's close has begun (nng 1.5.2
+	 * panics on a receive racing its socket's close) */
+	pthread_mutex_t arm_mu;
 	int npipes;
 	uint32_t pipes[GW_MAX_PIPES];
 };

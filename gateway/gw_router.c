@@ -93,6 +93,7 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
 	pthread_mutex_init(&r->pipe_mu, NULL);
+	pthread_mutex_init(&r->arm_mu, NULL);
 	memcpy(r->secret, secret, PB_GATEWAY_SECRET_LEN);
 	r->timeout_ms = timeout_ms;
 	r->resolve_ms = 30000;
@@ -357,10 +358,18 @@ static int lane_send(struct gw_lane *l)
 	}
 	memcpy(nng_msg_body(msg), buf, len);
 	free(buf);
+	pthread_mutex_lock(&r->arm_mu);
+	if (atomic_load(&r->closing)) {
+		/* never sent: the calls were not stored */
+		pthread_mutex_unlock(&r->arm_mu);
+		nng_msg_free(msg);
+		return PB_EUNAVAIL;
+	}
 	l->stage = STAGE_SEND;
 	nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
 	nng_aio_set_msg(l->aio, msg);
 	nng_ctx_send(l->ctx, l->aio);
+	pthread_mutex_unlock(&r->arm_mu);
 	return PB_OK;
 }
 
@@ -414,7 +423,8 @@ static void lane_next(struct gw_lane *l)
 		int rc = lane_send(l);
 		if (rc == PB_OK)
 			return;
-		pb_error("router request: %s", pb_err_str(rc));
+		if (!atomic_load(&r->closing))
+			pb_error("router request: %s", pb_err_str(rc));
 		lane_finish(l, rc, 0);
 	}
 }
@@ -451,11 +461,18 @@ static void lane_cb(void *arg)
 	int rv = nng_aio_result(l->aio);
 
 	if (l->stage == STAGE_SEND && rv == 0) {
+		struct gw_router *r = l->router;
 		l->stage = STAGE_RECV;
 		l->sent = 1;
-		nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
-		nng_ctx_recv(l->ctx, l->aio);
-		return;
+		pthread_mutex_lock(&r->arm_mu);
+		if (!atomic_load(&r->closing)) {
+			nng_aio_set_timeout(l->aio, left_ms(l->deadline_us));
+			nng_ctx_recv(l->ctx, l->aio);
+			pthread_mutex_unlock(&r->arm_mu);
+			return;
+		}
+		pthread_mutex_unlock(&r->arm_mu);
+		rv = NNG_ECLOSED;   /* sent, and the answer will never come */
 	}
 	if (l->stage == STAGE_SEND) {
 		/* A failed send leaves the message with us. */
@@ -482,7 +499,9 @@ void gw_router_close(struct gw_router *r)
 	struct gw_call *left = NULL, *out = NULL;
 	int closing;
 
+	pthread_mutex_lock(&r->arm_mu);
 	atomic_store(&r->closing, 1);
+	pthread_mutex_unlock(&r->arm_mu);
 	pthread_mutex_lock(&r->mu);
 	closing = !r->closed;
 	r->closed = 1;
