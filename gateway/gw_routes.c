@@ -481,9 +481,18 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 
 static enum MHD_Result message_status(struct gw_req *r, const Mailroom__Response *resp)
 {
+	json_t *doc;
+
 	if (resp->result_case != MAILROOM__RESPONSE__RESULT_STATUS || !resp->status)
 		return bad_answer(r);
-	return gw_send_json(r, MHD_HTTP_OK, pj_view(resp->status, PJ_CITIZEN), NULL, 0);
+	doc = pj_view(resp->status, PJ_CITIZEN);
+	/* The receipt against a witnessed checkpoint, when the log has one. */
+	if (doc && resp->status->receipt &&
+	    json_object_set_new(doc, "receipt", pj_receipt(resp->status->receipt))) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	return gw_send_json(r, MHD_HTTP_OK, doc, NULL, 0);
 }
 
 static enum MHD_Result order_accepted(struct gw_req *r, const Mailroom__Response *resp)

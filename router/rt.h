@@ -54,6 +54,8 @@ struct rt_core {
 	struct rt_hset *_Atomic handlers;
 	/* the handlers' search index (rt_search.c); NULL when not started */
 	struct rt_search *search;
+	/* the checkpoint pusher (rt_witness.c); NULL without [witness.NAME] */
+	struct rt_witness *witness;
 };
 
 #define RT_MAX_RECORDS_PER_OP 4
@@ -93,6 +95,10 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 /* After st_log_seal of the batch: fills the receipt a result carries
  * (its proof needs the batch's checkpoint). */
 int rt_result_receipts(struct rt_core *core, st_txn *txn, struct rt_result *res);
+/* A citizen's status receipt for record index (rt_witness_receipt_note's
+ * checkpoint, with its cosignatures), owned by res. */
+int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,
+                      Mailroom__Receipt **out);
 /* Read-only requests (status, queues, stats) against a read txn. */
 int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);

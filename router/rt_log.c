@@ -3,6 +3,7 @@
  * read a snapshot, so every answer refers to committed, durable records
  * and checkpoints only. */
 #include "rt_ops.h"
+#include "rt_witness.h"
 #include "mt.h"
 #include "pb_err.h"
 
@@ -142,7 +143,8 @@ int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 	case MAILROOM__LOG_REQ__KIND__CHECKPOINT: {
 		char *note;
 		size_t len;
-		rc = st_checkpoint_get(t, q->size, &note, &len, &lr->size);
+		/* With the witnesses' cosignatures collected for it. */
+		rc = rt_witness_note(t, q->size, &note, &len, &lr->size);
 		if (rc == PB_ENOTFOUND)
 			return rt_fail(res, PB_ENOTFOUND, "no_checkpoint", "no checkpoint at that size");
 		if (rc)
@@ -180,7 +182,7 @@ int rt_op_log(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 			char *note;
 			size_t nlen;
 			uint64_t got;
-			rc = st_checkpoint_get(t, q->size, &note, &nlen, &got);
+			rc = rt_witness_note(t, q->size, &note, &nlen, &got);
 			if (rc == PB_OK)
 				lr->checkpoint = rt_own(res, note, RT_OWN_FREE);
 			else if (rc != PB_ENOTFOUND)

@@ -5,6 +5,7 @@
  * rotation (store/README.md, "Key rotation"). */
 #include "rt.h"
 #include "rt_search.h"
+#include "rt_witness.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_log.h"
@@ -163,14 +164,20 @@ int main(int argc, char **argv)
 		pb_error("cannot start the search index: %s", pb_err_str(rc));
 		goto out;
 	}
+	if ((rc = rt_witness_start(&core))) {
+		rt_search_stop(&core);
+		goto out;
+	}
 	if ((rc = rt_server_start(&core, &srv))) {
 		pb_error("cannot start: %s", pb_err_str(rc));
+		rt_witness_stop(&core);
 		rt_search_stop(&core);
 		goto out;
 	}
 	struct rt_metrics *metrics = NULL;
 	if ((rc = rt_metrics_start(&core, &metrics))) {
 		rt_server_stop(srv);
+		rt_witness_stop(&core);
 		rt_search_stop(&core);
 		goto out;
 	}
@@ -184,6 +191,7 @@ int main(int argc, char **argv)
 	pb_info("stopping on signal %d", sig);
 	rt_metrics_stop(metrics);
 	rt_server_stop(srv);
+	rt_witness_stop(&core);
 	rt_search_stop(&core);
 out:
 	st_close(core.store);

@@ -2,6 +2,7 @@
  * and routing messages, receipts, idempotency keys. */
 #include "rt_chan.h"
 #include "rt_ops.h"
+#include "rt_witness.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_log.h"
@@ -203,43 +204,80 @@ static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receip
 	return PB_OK;
 }
 
+/* r for record index against the signed note of size (len bytes). */
+static int receipt_fill(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,
+                        const char *note, size_t len, uint64_t size, Mailroom__Receipt *r)
+{
+	uint8_t proof[SN_PROOF_MAX][ST_HASH_LEN];
+	const uint8_t *data;
+	char *text;
+	size_t dlen, n, cap, tlen;
+	int rc;
+
+	if ((rc = st_log_get(t, index, &data, &dlen)))
+		return rc;
+	crypto_hash_sha256(r->record_hash.data, data, dlen);
+	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
+	if ((rc = st_tree_inclusion(t, index, size, proof, SN_PROOF_MAX, &n)))
+		return rc;
+	/* The record rides along as the proof's extra data: with it the proof
+	 * stands alone (its leaf is H(0x00 || record)). */
+	cap = 64 + (dlen + 2) / 3 * 4 + n * 46 + len;
+	if (!(text = rt_own(res, malloc(cap), RT_OWN_FREE)))
+		return PB_ENOMEM;
+	if ((rc = sn_proof_format(index, data, dlen, (const uint8_t(*)[SN_HASH_LEN])proof, n, note,
+	                          len, text, cap, &tlen)))
+		return rc;
+	r->proof = text;
+	return PB_OK;
+}
+
 int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
 {
 	Mailroom__Receipt *r = res->receipt;
-	uint8_t proof[SN_PROOF_MAX][ST_HASH_LEN];
-	const uint8_t *data;
-	char *note = NULL, *text;
-	size_t len, dlen, n, cap, tlen;
+	char *note = NULL;
+	size_t len;
 	uint64_t size;
 	int rc;
 
 	if (!r || res->resp.code != PB_OK)
 		return PB_OK;
-	if ((rc = st_log_get(t, res->receipt_index, &data, &dlen)))
-		return rc;
-	crypto_hash_sha256(r->record_hash.data, data, dlen);
-	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
-	/* The latest checkpoint: the batch's own, sealed before receipts. */
+	/* The latest checkpoint: the batch's own, sealed before receipts. No
+	 * witness has seen it yet; the status view carries their cosignatures. */
 	if ((rc = st_checkpoint_get(t, 0, &note, &len, &size)))
 		return rc;
-	if ((rc = st_tree_inclusion(t, res->receipt_index, size, proof, SN_PROOF_MAX, &n))) {
-		free(note);
-		return rc;
-	}
-	/* The record rides along as the proof's extra data: with it the proof
-	 * stands alone (its leaf is H(0x00 || record)). */
-	cap = 64 + (dlen + 2) / 3 * 4 + n * 46 + len;
-	if (!(text = rt_own(res, malloc(cap), RT_OWN_FREE))) {
-		free(note);
-		return PB_ENOMEM;
-	}
-	rc = sn_proof_format(res->receipt_index, data, dlen, (const uint8_t(*)[SN_HASH_LEN])proof, n,
-	                     note, len, text, cap, &tlen);
+	rc = receipt_fill(core, t, res, res->receipt_index, note, len, size, r);
 	free(note);
-	if (rc)
+	return rc;
+}
+
+int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,
+                      Mailroom__Receipt **out)
+{
+	struct {
+		Mailroom__Receipt r;
+		uint8_t hash[ST_HASH_LEN], key_id[ST_KEYID_LEN];
+	} *b = rt_own(res, calloc(1, sizeof(*b)), RT_OWN_FREE);
+	char *note;
+	size_t len;
+	uint64_t size;
+	int rc;
+
+	if (!b)
+		return PB_ENOMEM;
+	mailroom__receipt__init(&b->r);
+	b->r.log_index = index;
+	b->r.record_hash.data = b->hash;
+	b->r.record_hash.len = ST_HASH_LEN;
+	b->r.key_id.data = b->key_id;
+	b->r.key_id.len = ST_KEYID_LEN;
+	if ((rc = rt_witness_receipt_note(t, index, &note, &len, &size)))
 		return rc;
-	r->proof = text;
-	return PB_OK;
+	rc = receipt_fill(core, t, res, index, note, len, size, &b->r);
+	free(note);
+	if (rc == PB_OK)
+		*out = &b->r;
+	return rc;
 }
 
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,

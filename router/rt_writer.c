@@ -9,6 +9,7 @@
  * reach the answerer in commit order. */
 #include "rt.h"
 #include "rt_search.h"
+#include "rt_witness.h"
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
@@ -310,6 +311,8 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 
 	timed_work(w, txn, now, rt_expire_one, "lease expiry", touched, &ntouched);
 	timed_work(w, txn, now, rt_escalate_one, "escalation", touched, &ntouched);
+	/* Cosignatures the pusher verified ride along: no fsync of their own. */
+	rt_witness_store(core, txn);
 
 	/* One signed checkpoint per batch that added records, in the batch's
 	 * own transaction: it becomes visible only with the records it

@@ -272,7 +272,8 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 		e->has_trackseq = 1;
 	else if (rc != MDB_NOTFOUND || (flags & MDB_CREATE))
 		return sti_err(NULL, rc);
-	if ((rc = sti_texts_open(e, txn, flags)) || (rc = sti_notice_open(e, txn, flags)))
+	if ((rc = sti_texts_open(e, txn, flags)) || (rc = sti_notice_open(e, txn, flags)) ||
+	    (rc = sti_cosig_open(e, txn, flags)))
 		return rc;
 	return sti_outbox_open(e, txn, flags);
 }

@@ -262,6 +262,17 @@ int st_checkpoint_get(st_txn *t, uint64_t size, char **note, size_t *len, uint64
 int st_checkpoint_each(st_txn *t, int (*fn)(uint64_t size, const char *note, size_t len, void *arg),
                        void *arg);
 
+/* ---- witness cosignatures (st_cosig.c, README "Witness cosignatures") ---- */
+/* The cosignature line (ending in a newline) of the witness with key_id
+ * over the checkpoint of size, replacing that witness's earlier one. */
+int st_cosig_put(st_txn *t, uint64_t size, const uint8_t key_id[ST_KEYID_LEN], const char *line,
+                 size_t len);
+/* Every line stored for size, concatenated into a malloc'd NUL-terminated
+ * buffer; *lines NULL and *len 0 when there are none. */
+int st_cosig_get(st_txn *t, uint64_t size, char **lines, size_t *len);
+/* The largest checkpoint size with a cosignature; PB_ENOTFOUND if none. */
+int st_cosig_latest(st_txn *t, uint64_t *size);
+
 /* ---- personal data and content hashes ---- */
 /* secretbox(nonce || ciphertext); *out is malloc'd. */
 int st_seal(const st_env *env, const uint8_t *plain, size_t len, uint8_t **out, size_t *outlen);

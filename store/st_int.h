@@ -22,6 +22,8 @@ struct st_env {
 	int has_notice;                /* a read-only open of an older store may lack them */
 	MDB_dbi texts;                 /* st_texts.c: sealed RecordTexts by log index */
 	int has_texts;                 /* a read-only open of an older store may lack it */
+	MDB_dbi cosig;                 /* st_cosig.c: witness cosignatures by checkpoint size */
+	int has_cosig;                 /* a read-only open of an older store may lack it */
 	int has_data_key;              /* read-only, given the data key: st_unseal works */
 	int has_outbox;                /* a read-only open of an older store may lack them */
 	int tree_v1;                   /* a read-only open of an older store: level-first keys */
@@ -82,6 +84,7 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_texts_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_notice_open(st_env *e, MDB_txn *txn, unsigned flags);
+int sti_cosig_open(st_env *e, MDB_txn *txn, unsigned flags);
 /* Opens the Merkle tree's DBI (st_tree.c), moving an older layout first
  * when the open is writable. */
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);

@@ -53,6 +53,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	copy(c->router_url, sizeof(c->router_url), "ipc://./var/router.ipc");
 	copy(c->events_url, sizeof(c->events_url), "ipc://./var/events.ipc");
 	c->commit_window_us = 2000;
+	c->witness_push_interval_ms = 1000;
 	c->commit_max_batch = 512;
 	c->router_contexts = 256;
 	c->lease_seconds = 300;
@@ -390,6 +391,39 @@ static int on_connector(struct parse_ctx *x, int line, const char *cname, const 
 	return 1;
 }
 
+static int on_witness(struct parse_ctx *x, int line, const char *wname, const char *name,
+                      const char *value)
+{
+	struct pb_conf *c = x->c;
+	struct pb_witness *w = NULL;
+	char *field;
+	size_t cap;
+
+	if (!valid_name(wname))
+		return fail(x, line, "bad witness name '%s'", wname);
+	if (strcmp(name, "url") == 0) {
+		if (strncmp(value, "http://", 7) != 0 && strncmp(value, "https://", 8) != 0)
+			return fail(x, line, "witness url must be http:// or https://: '%s'", value);
+	} else if (strcmp(name, "key") != 0) {
+		return fail(x, line, "unknown witness key '%s'", name);
+	}
+	for (int i = 0; i < c->nwitnesses; i++)
+		if (strcmp(c->witnesses[i].name, wname) == 0)
+			w = &c->witnesses[i];
+	if (!w) {
+		if (c->nwitnesses == PB_MAX_WITNESSES)
+			return fail(x, line, "too many witnesses at '%s'", wname);
+		w = &c->witnesses[c->nwitnesses++];
+		copy(w->name, sizeof(w->name), wname);
+	}
+	field = name[0] == 'u' ? w->url : w->key;
+	cap = name[0] == 'u' ? sizeof(w->url) : sizeof(w->key);
+	if (strlen(value) >= cap)
+		return fail(x, line, "witness %s too long", name);
+	copy(field, cap, value);
+	return 1;
+}
+
 static int on_route(struct parse_ctx *x, int line, const char *rname, const char *name,
                     const char *value)
 {
@@ -496,6 +530,7 @@ struct kv_int {
 static const struct kv_int int_keys[] = {
 	Z("store", "map_size_mb", 1, 1L << 22, map_size_mb),
 	I("router", "commit_window_us", 0, 100000, commit_window_us),
+	I("witness", "push_interval_ms", 100, 3600000, witness_push_interval_ms),
 	I("router", "commit_max_batch", 1, 65536, commit_max_batch),
 	I("router", "contexts", 4, 16384, router_contexts),
 	I("router", "lease_seconds", 5, 86400, lease_seconds),
@@ -643,6 +678,8 @@ static int on_kv(void *user, const char *section, const char *name, const char *
 		return on_route(x, line, section + 6, name, value);
 	if (strncmp(section, "connector.", 10) == 0)
 		return on_connector(x, line, section + 10, name, value);
+	if (strncmp(section, "witness.", 8) == 0)
+		return on_witness(x, line, section + 8, name, value);
 	if ((strncmp(section, "hotline.app.", 12) == 0 || strncmp(section, "petition.app.", 13) == 0) &&
 	    strcmp(name, "secret_file") == 0) {
 		/* The 12345 platform's apps and the petition system's: same shape. */
@@ -704,6 +741,12 @@ int pb_conf_load(const char *path, struct pb_conf *c, char *err, size_t errlen)
 			return PB_EINVAL;
 		}
 	}
+	for (int i = 0; i < c->nwitnesses; i++)
+		if (!c->witnesses[i].url[0] || !c->witnesses[i].key[0]) {
+			snprintf(err, errlen, "%s: witness '%s' needs both url and key", path,
+			         c->witnesses[i].name);
+			return PB_EINVAL;
+		}
 	if (!c->https_cert_file[0] != !c->https_key_file[0]) {
 		snprintf(err, errlen, "%s: [gateway] tls_cert_file and tls_key_file go together", path);
 		return PB_EINVAL;

@@ -74,6 +74,17 @@ struct pb_connector {
 	int notify;                         /* role = notify: mailroom-notify */
 };
 
+/* [witness.NAME] url = http://HOST:PORT (its add-checkpoint prefix), key =
+ * its cosignature verifier key "<name>+<hex id>+<base64>": a witness the
+ * router pushes its checkpoints to (router/README.md, "Witnesses"). The
+ * key is checked by the router, which knows the format. */
+#define PB_MAX_WITNESSES 8
+struct pb_witness {
+	char name[PB_NAME_MAX];
+	char url[PB_PATH_MAX];
+	char key[256];
+};
+
 struct pb_conf {
 	char log_level[16];
 
@@ -215,6 +226,12 @@ struct pb_conf {
 	/* [connector.NAME]: the connectors the router serves */
 	int nconnectors;
 	struct pb_connector connectors[PB_MAX_CONNECTORS];
+
+	/* [witness.NAME]: witnesses to push checkpoints to; [witness]
+	 * push_interval_ms: at most one push per witness this often */
+	int nwitnesses;
+	struct pb_witness witnesses[PB_MAX_WITNESSES];
+	int witness_push_interval_ms;
 
 	/* [notify] mailroom-notify: notices to citizens (workers/notify) */
 	char notify_mode[16];                     /* folder | send */

@@ -133,4 +133,39 @@ struct sn_proof {
  * blank line and a non-empty note. PB_EINVAL otherwise. */
 int sn_proof_parse(const char *text, size_t len, struct sn_proof *p);
 
+/* ---- witnesses (c2sp.org/tlog-witness) ---- */
+
+/* The most consistency proof lines an add-checkpoint body may carry. */
+#define SN_ADDCP_PROOF_MAX 63
+/* The add-checkpoint request body: "old <size>\n", the consistency proof
+ * from old to the checkpoint's size in base64 one a line (none when old
+ * is 0), a blank line, the signed checkpoint note as given. */
+int sn_addcp_format(uint64_t old, const uint8_t (*proof)[SN_HASH_LEN], size_t n,
+                    const char *note, size_t nlen, char *out, size_t cap, size_t *len);
+/* A parsed body; note points into the parsed text and is not opened. */
+struct sn_addcp {
+	uint64_t old;
+	uint8_t proof[SN_ADDCP_PROOF_MAX][SN_HASH_LEN];
+	size_t n;
+	const char *note;
+	size_t note_len;
+};
+/* Strict: canonical decimal, canonical base64 hashes of 32 bytes, at most
+ * 63 of them and none after "old 0", a blank line, a non-empty note, the
+ * whole text valid UTF-8 without control characters but newline. */
+int sn_addcp_parse(const char *text, size_t len, struct sn_addcp *a);
+/* A 409 answer's body (Content-Type text/x.tlog.size): "<size>\n". */
+#define SN_TLOG_SIZE_TYPE "text/x.tlog.size"
+int sn_tlog_size_parse(const char *text, size_t len, uint64_t *size);
+
+/* ---- verifier keys: "<name>+<hex key id>+<base64(type || pk)>" ---- */
+#define SN_VKEY_MAX 208
+void sn_vkey_format(const char *name, uint8_t type, const uint8_t pk[SN_PK_LEN], char *buf,
+                    size_t len);
+/* One key line of len bytes (a trailing newline allowed) of the given
+ * type, its id checked, its key a valid point; name gets at most namecap
+ * bytes with the NUL. PB_EINVAL otherwise. */
+int sn_vkey_parse(const char *s, size_t len, uint8_t type, char *name, size_t namecap,
+                  uint8_t pk[SN_PK_LEN]);
+
 #endif

@@ -14,49 +14,16 @@
 
 #define JSON_MAX (1u << 20)
 
+/* The note module owns the format; these keep the auditor's name bound. */
 void au_vkey_format(const char *name, uint8_t type, const uint8_t pk[32], char *buf, size_t len)
 {
-	uint8_t raw[33], id[SN_KEYID_LEN];
-	char b64[sodium_base64_ENCODED_LEN(33, sodium_base64_VARIANT_ORIGINAL)];
-	char hex[2 * SN_KEYID_LEN + 1];
-
-	raw[0] = type;
-	memcpy(raw + 1, pk, 32);
-	sn_key_id(name, type, pk, id);
-	pb_hex(id, sizeof(id), hex);
-	sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_ORIGINAL);
-	snprintf(buf, len, "%s+%s+%s", name, hex, b64);
+	sn_vkey_format(name, type, pk, buf, len);
 }
 
 int au_vkey_parse(const char *s, size_t len, uint8_t type, char name[AU_KEYNAME_MAX],
                   uint8_t pk[32])
 {
-	char text[AU_KEYNAME_MAX + 80], *p1, *p2;
-	uint8_t raw[33], id[SN_KEYID_LEN], want[SN_KEYID_LEN];
-	size_t rawlen;
-
-	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-		len--;
-	if (len == 0 || len >= sizeof(text) || memchr(s, '\0', len))
-		return PB_EINVAL;
-	memcpy(text, s, len);
-	text[len] = '\0';
-	if (!(p1 = strchr(text, '+')) || !(p2 = strchr(p1 + 1, '+')))
-		return PB_EINVAL;
-	*p1++ = '\0';
-	*p2++ = '\0';
-	if (strlen(text) >= AU_KEYNAME_MAX || !sn_name_valid(text) || pb_unhex(p1, id, sizeof(id)))
-		return PB_EINVAL;
-	if (sodium_base642bin(raw, sizeof(raw), p2, strlen(p2), NULL, &rawlen, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
-	    rawlen != sizeof(raw) || raw[0] != type || !crypto_core_ed25519_is_valid_point(raw + 1))
-		return PB_EINVAL;
-	sn_key_id(text, type, raw + 1, want);
-	if (memcmp(id, want, sizeof(id)) != 0)
-		return PB_EINVAL;
-	memcpy(name, text, strlen(text) + 1);
-	memcpy(pk, raw + 1, 32);
-	return PB_OK;
+	return sn_vkey_parse(s, len, type, name, AU_KEYNAME_MAX, pk);
 }
 
 int au_pubkey(const char *path, int json, char name[AU_KEYNAME_MAX], uint8_t pk[32])
