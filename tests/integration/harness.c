@@ -255,7 +255,7 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 	return 0;
 }
 
-static pid_t spawn(const char *log, char *const argv[])
+pid_t mr_spawn(const char *log, char *const argv[])
 {
 	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -343,7 +343,7 @@ static int start_proc(struct mr_env *e, struct mr_proc *p, const char *bin)
 		return complain("%s already running", p->what);
 	p->starts++;
 	snprintf(p->log, sizeof(p->log), "%s/%s-%d.log", e->dir, p->what, p->starts);
-	p->pid = spawn(p->log, argv);
+	p->pid = mr_spawn(p->log, argv);
 	return p->pid > 0 ? 0 : -1;
 }
 

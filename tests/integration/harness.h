@@ -92,6 +92,9 @@ int mr_proc_stop(struct mr_env *e, struct mr_proc *p, int sig);
 int mr_proc_alive(struct mr_proc *p);
 /* Peak resident set (VmHWM) in KiB, -1 when unknown. */
 long mr_proc_hwm_kb(const struct mr_proc *p);
+/* Starts argv[0] with stdout and stderr appended to log, killed when the
+ * test process dies. The pid, or -1. */
+pid_t mr_spawn(const char *log, char *const argv[]);
 /* Prints the last lines of the process's log on stderr. */
 void mr_proc_dump(const struct mr_proc *p, int lines);
 

@@ -49,6 +49,7 @@ enum au_exit {
 	AU_EXIT_STORE = 30,        /* a stored message differs from what the log commits to */
 	AU_EXIT_NO_DEADLINES = 31, /* verify: the log holds, but no calendars to check deadlines on */
 	AU_EXIT_TEXTS = 32,        /* trail --data-key: a stored text does not match its commitment */
+	AU_EXIT_WITNESS = 33,      /* verify-receipt: fewer valid cosignatures than the policy asks */
 };
 
 /* Options a command may take. */
@@ -76,9 +77,12 @@ enum {
 	AU_O_ROTATION = 1 << 20,
 	AU_O_DATAKEY = 1 << 21,
 	AU_O_NODEADLINES = 1 << 22,
+	AU_O_SERVE = 1 << 23,
+	AU_O_MINWIT = 1 << 24,
 };
 
 #define AU_MAX_ROTATIONS 16
+#define AU_MAX_WKEYS 16
 
 struct au_cmd {
 	const char *name;
@@ -152,6 +156,12 @@ struct au_opts {
 	const char *state;         /* --state DIR */
 	const char *url;
 	const char *wkey, *wname;  /* --witness-key FILE, --witness-name NAME */
+	/* verify-receipt: every --witness-key given (a key line or a file
+	 * holding one) and --min-witnesses N */
+	const char *wkeys[AU_MAX_WKEYS];
+	int nwkeys;
+	const char *min_witnesses;
+	const char *serve;         /* witness --serve ADDR:PORT */
 	const char *rotation[AU_MAX_ROTATIONS];   /* --rotation FILE, in the order given */
 	int nrotation;
 	const char *data_key;      /* --data-key FILE: trail shows the sealed texts */

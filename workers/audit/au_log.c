@@ -55,6 +55,7 @@ const char *au_class_name(int exit)
 		[AU_EXIT_STORE] = "store",
 		[AU_EXIT_NO_DEADLINES] = "no_deadlines",
 		[AU_EXIT_TEXTS] = "texts",
+		[AU_EXIT_WITNESS] = "witness",
 	};
 
 	if (exit < 0 || exit >= (int)(sizeof(names) / sizeof(names[0])) || !names[exit])

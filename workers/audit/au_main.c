@@ -12,8 +12,9 @@
 
 #define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
 #define REPORT_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_CALENDARS | AU_O_FORMAT | AU_O_NOW)
-#define WITNESS_OPTS \
-	(AU_O_STATE | AU_O_URL | AU_O_PUBKEY | AU_O_WKEY | AU_O_WNAME | AU_O_KEYGEN | AU_O_JSON)
+#define WITNESS_OPTS                                                                    \
+	(AU_O_STATE | AU_O_URL | AU_O_PUBKEY | AU_O_WKEY | AU_O_WNAME | AU_O_KEYGEN | AU_O_JSON | \
+	 AU_O_SERVE)
 
 static const struct au_cmd cmds[] = {
 	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS | AU_O_NODEADLINES, 0,
@@ -25,20 +26,22 @@ static const struct au_cmd cmds[] = {
 	 "write keys, records, checkpoints and calendars of one snapshot to a bundle file"},
 	{"verify-receipt", au_cmd_verify_receipt,
 	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_ROTATION |
-	     AU_O_JSON,
+	     AU_O_WKEY | AU_O_MINWIT | AU_O_JSON,
 	 AU_O_RECEIPT | AU_O_PUBKEY,
 	 "verify-receipt --receipt FILE --pubkey FILE [--proof FILE [--checkpoint FILE] "
-	 "[--entry FILE]] [--rotation FILE]... [--json]",
+	 "[--entry FILE]] [--rotation FILE]... [--witness-key VKEY|FILE]... "
+	 "[--min-witnesses N] [--json]",
 	 "check a citizen's receipt: its C2SP tlog-proof (or an inclusion proof and a "
-	 "checkpoint) against the log's key"},
+	 "checkpoint) against the log's key, and its witness cosignatures against a policy"},
 	{"consistency", au_cmd_consistency, AU_O_PROOF | AU_O_PUBKEY | AU_O_ROTATION | AU_O_JSON,
 	 AU_O_PROOF | AU_O_PUBKEY,
 	 "consistency OLD NEW --proof FILE --pubkey FILE [--rotation FILE]... [--json]",
 	 "check that checkpoint OLD is a prefix of checkpoint NEW"},
 	{"witness", au_cmd_witness, WITNESS_OPTS, AU_O_STATE,
-	 "witness --state DIR (--url BASE --pubkey FILE | --keygen) [--witness-key FILE] "
-	 "[--witness-name NAME] [--json]",
-	 "fetch, check and cosign the log's checkpoint; refuse rollbacks and forks"},
+	 "witness --state DIR (--url BASE --pubkey FILE [--serve ADDR:PORT] | --keygen) "
+	 "[--witness-key FILE] [--witness-name NAME] [--json]",
+	 "fetch, check and cosign the log's checkpoint, or take it by C2SP tlog-witness "
+	 "add-checkpoint (--serve); refuse rollbacks and forks"},
 	{"trail", au_cmd_trail, LOG_OPTS | AU_O_DATAKEY | AU_O_NOW, AU_O_STORE,
 	 "trail TRACKING_CODE|ID --store DIR [--pubkey FILE] [--data-key FILE] [--now RFC3339] [--json]",
 	 "verify the log, list the records of one message (with the key: their texts), "
@@ -119,6 +122,8 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"rotation", required_argument, NULL, 'R'},
 		{"data-key", required_argument, NULL, 'D'},
 		{"no-deadlines", no_argument, NULL, 'X'},
+		{"serve", required_argument, NULL, 'L'},
+		{"min-witnesses", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -128,7 +133,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	                              "--checkpoint", "--entry", "--state", "--url",
 	                              "--witness-key", "--witness-name", "--keygen", "--year",
 	                              "--to", "--format", "--rotation", "--data-key",
-	                              "--no-deadlines"};
+	                              "--no-deadlines", "--serve", "--min-witnesses"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
 	char why[256];
 	int ch;
@@ -152,7 +157,16 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'e': o->entry = optarg; o->seen |= AU_O_ENTRY; break;
 		case 'S': o->state = optarg; o->seen |= AU_O_STATE; break;
 		case 'u': o->url = optarg; o->seen |= AU_O_URL; break;
-		case 'k': o->wkey = optarg; o->seen |= AU_O_WKEY; break;
+		case 'k':
+			if (o->nwkeys == AU_MAX_WKEYS)
+				return au_usage(argv[0], "too many --witness-key options");
+			if (!o->wkey)
+				o->wkey = optarg;
+			o->wkeys[o->nwkeys++] = optarg;
+			o->seen |= AU_O_WKEY;
+			break;
+		case 'L': o->serve = optarg; o->seen |= AU_O_SERVE; break;
+		case 'M': o->min_witnesses = optarg; o->seen |= AU_O_MINWIT; break;
 		case 'N': o->wname = optarg; o->seen |= AU_O_WNAME; break;
 		case 'K': o->keygen = 1; o->seen |= AU_O_KEYGEN; break;
 		case 'y': o->year = optarg; o->seen |= AU_O_YEAR; break;

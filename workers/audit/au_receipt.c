@@ -15,7 +15,12 @@
  *   one at log_index (receipt);
  *   the record's index is below the checkpoint's size, and the inclusion
  *   proof puts its leaf at log_index in the tree the checkpoint signs
- *   (inclusion). */
+ *   (inclusion);
+ *   with --witness-key (a cosignature verifier key, or a file holding
+ *   one; repeatable), at least --min-witnesses of those keys (default:
+ *   all of them) have a valid c2sp.org/tlog-cosignature line on the
+ *   checkpoint (witness). Without it cosignature lines are not judged:
+ *   the log's own signature is the receipt's proof. */
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "pb_id.h"
@@ -53,6 +58,7 @@ struct ctx {
 	uint8_t leaf[MT_HASH_LEN];
 	char *tlog;                /* the tlog-proof text, malloc'd; NULL: older style */
 	size_t tlen;
+	int cosigned;              /* valid cosignatures from --witness-key keys */
 };
 
 static int hex_field(json_t *o, const char *key, uint8_t *out, size_t n)
@@ -252,12 +258,13 @@ static int report(struct ctx *x)
 	st_key_label(x->rkey->name, x->rkey->pk, rk, sizeof(rk));
 	st_key_label(x->ckey->name, x->ckey->pk, ck, sizeof(ck));
 	if (x->o->json)
-		return au_emit(json_pack("{s:b, s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:I}",
+		return au_emit(json_pack("{s:b, s:I, s:I, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:I, s:I}",
 		                         "ok", 1, "index", (json_int_t)x->rc.index, "size",
 		                         (json_int_t)x->note.size, "root", root, "record_hash", hash,
 		                         "leaf_hash", leaf, "key", x->name, "entry_checked",
 		                         x->entry != NULL, "receipt_key", rk, "checkpoint_key", ck,
-		                         "rotations", (json_int_t)(x->keys.n - 1)));
+		                         "rotations", (json_int_t)(x->keys.n - 1), "witnesses",
+		                         (json_int_t)x->cosigned));
 	printf("ok: record %llu is in the log of size %llu (root %s) signed by %s\n",
 	       (unsigned long long)x->rc.index, (unsigned long long)x->note.size, root, x->name);
 	if (x->keys.n > 1)
@@ -265,6 +272,9 @@ static int report(struct ctx *x)
 		       "proven from %s on\n",
 		       rk, ck, (unsigned long long)(x->keys.n - 1), x->keys.n == 2 ? "" : "s",
 		       x->o->pubkey);
+	if (x->o->nwkeys)
+		printf("witnesses: %d of %d named keys cosigned the checkpoint\n", x->cosigned,
+		       x->o->nwkeys);
 	if (x->entry && x->rc.given)
 		printf("receipt: record_hash %s matches the record\n", hash);
 	else if (!x->entry)
@@ -303,6 +313,66 @@ static int check_key(struct ctx *x)
 		snprintf(msg, sizeof(msg), "the receipt's key_id is not the log key's (a receipt "
 		                           "after a key rotation needs --rotation)");
 	return fail(x, AU_EXIT_KEY, msg);
+}
+
+/* One --witness-key: a key line, else a file holding one. */
+static int witness_key(struct ctx *x, const char *arg, char name[AU_KEYNAME_MAX], uint8_t pk[32])
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if (au_vkey_parse(arg, strlen(arg), SN_TYPE_COSIG_V1, name, pk) == PB_OK)
+		return AU_EXIT_OK;
+	if ((rc = au_read_all(arg, 4096, &text, &len)))
+		return au_fail(x->o->json, AU_EXIT_INVALID, "bad_witness_key",
+		               "--witness-key %s is neither a cosignature verifier key "
+		               "(<name>+<hex id>+<base64>) nor a file holding one",
+		               arg);
+	rc = au_vkey_parse(text, len, SN_TYPE_COSIG_V1, name, pk);
+	free(text);
+	if (rc)
+		return au_fail(x->o->json, AU_EXIT_INVALID, "bad_witness_key",
+		               "%s does not hold a cosignature verifier key", arg);
+	return AU_EXIT_OK;
+}
+
+/* The witness policy: at least N of the named keys cosigned the
+ * checkpoint the proof leads to. */
+static int check_witnesses(struct ctx *x)
+{
+	long need = x->o->nwkeys;
+	char *end;
+	int rc;
+
+	if (x->o->min_witnesses) {
+		need = strtol(x->o->min_witnesses, &end, 10);
+		if (*end || end == x->o->min_witnesses || need < 1 || need > x->o->nwkeys)
+			return au_usage("verify-receipt", "--min-witnesses takes 1 .. the number of "
+			                                  "--witness-key options");
+	}
+	for (int i = 0; i < x->o->nwkeys; i++) {
+		char name[AU_KEYNAME_MAX];
+		uint8_t pk[32];
+		const char *body;
+		size_t blen;
+		uint64_t ts;
+		if ((rc = witness_key(x, x->o->wkeys[i], name, pk)))
+			return rc;
+		if (sn_open_cosigned(x->note.text, x->note.len, name, pk, &body, &blen, &ts) == PB_OK)
+			x->cosigned++;
+		else if (!x->o->json)
+			fprintf(stderr, AU_PROG ": verify-receipt: no valid cosignature by %s\n", name);
+	}
+	if (x->cosigned < need) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "%d of the %d witness keys cosigned the checkpoint; the policy asks %ld",
+		         x->cosigned, x->o->nwkeys, need);
+		return au_report_fail(x->o->json, AU_EXIT_WITNESS, "checkpoint", x->note.size, "%s",
+		                      msg);
+	}
+	return AU_EXIT_OK;
 }
 
 static int run(struct ctx *x)
@@ -384,6 +454,8 @@ static int run(struct ctx *x)
 	                        x->note.root) != PB_OK)
 		return fail(x, AU_EXIT_INCLUSION, "the proof does not lead to the checkpoint's root");
 	if (x->entry && !x->rc.given && (rc = check_entry(x)))
+		return rc;
+	if (x->o->nwkeys && (rc = check_witnesses(x)))
 		return rc;
 	return report(x);
 }

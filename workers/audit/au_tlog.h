@@ -286,6 +286,22 @@ int au_consistent(const struct au_note *old, const struct au_note *new_,
 int au_consistency_json(json_t *doc, uint64_t *old, uint64_t *new_,
                         uint8_t (*proof)[MT_HASH_LEN], size_t *len);
 
+/* ---- the witness's add-checkpoint (au_witness.c), served by au_wserve.c ---- */
+struct au_wreply {
+	int status;                    /* HTTP status as c2sp.org/tlog-witness says */
+	const char *ctype;
+	char *body;                    /* malloc'd */
+	size_t len;
+};
+/* One add-checkpoint request body for the witness of o (--state,
+ * --pubkey, --url, the witness key): checked, cosigned and kept under the
+ * state's lock exactly as a pull run would, r filled either way. PB_OK,
+ * or PB_ENOMEM when not even the reply could be made. */
+int au_witness_add(const struct au_opts *o, const char *body, size_t len, struct au_wreply *r);
+/* witness --serve ADDR:PORT: POST /add-checkpoint until SIGINT or SIGTERM.
+ * Returns an exit code. */
+int au_witness_serve(const struct au_opts *o);
+
 /* ---- HTTP (au_http.c) ---- */
 struct au_http {
 	long status;                   /* 0 when the transfer failed */

@@ -29,6 +29,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <libgen.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ struct wit {
 	int have_old;
 	char *out;                         /* the note to keep and print */
 	size_t outlen;
+	const struct sn_addcp *push;       /* --serve: the request, with its proof */
 };
 
 static int path_in(char *buf, size_t len, const char *dir, const char *file)
@@ -604,7 +606,11 @@ static int judge(struct wit *w)
 	size_t len = 0;
 	int rc;
 
-	if (w->cur.size > w->old.size) {
+	if (w->push) {
+		/* add-checkpoint brought its own proof, from the size we hold. */
+		len = w->push->n;
+		memcpy(proof, w->push->proof, len * MT_HASH_LEN);
+	} else if (w->cur.size > w->old.size) {
 		snprintf(path, sizeof(path), "/v1/log/proof/consistency?old=%llu&new=%llu",
 		         (unsigned long long)w->old.size, (unsigned long long)w->cur.size);
 		if ((rc = fetch(w, path, 1u << 20, &r)))
@@ -734,6 +740,147 @@ static int watch(struct wit *w)
 	return rc;
 }
 
+/* ---- add-checkpoint (c2sp.org/tlog-witness), one request ---- */
+
+static int key_path_of(struct wit *w)
+{
+	if (w->o->wkey) {
+		snprintf(w->key_path, sizeof(w->key_path), "%s", w->o->wkey);
+		return PB_OK;
+	}
+	return path_in(w->key_path, sizeof(w->key_path), w->o->state, KEY_FILE);
+}
+
+static int reply(struct au_wreply *r, int status, const char *ctype, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int reply(struct au_wreply *r, int status, const char *ctype, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	r->status = status;
+	r->ctype = ctype;
+	free(r->body);
+	r->body = malloc(512);
+	r->len = 0;
+	if (!r->body)
+		return PB_ENOMEM;
+	va_start(ap, fmt);
+	n = vsnprintf(r->body, 512, fmt, ap);
+	va_end(ap);
+	r->len = n < 0 ? 0 : (size_t)n < 512 ? (size_t)n : 511;
+	return PB_OK;
+}
+
+/* The size this witness holds for the log, as the spec's 409 body. */
+static int conflict(struct au_wreply *r, const struct wit *w)
+{
+	return reply(r, 409, SN_TLOG_SIZE_TYPE, "%llu\n",
+	      (unsigned long long)(w->have_old ? w->old.size : 0));
+}
+
+/* An exit code of the pull pipeline as the spec's status: a signature
+ * that is not the log's 403, a log server we cannot ask 503, our own
+ * trouble 500, any other evidence that does not hold 422. */
+static int status_of(int rc)
+{
+	switch (rc) {
+	case AU_EXIT_CHECKPOINT:
+	case AU_EXIT_SIGNATURE:
+		return 403;
+	case AU_EXIT_UNAVAILABLE:
+		return 503;
+	case AU_EXIT_OPEN:
+	case AU_EXIT_OTHER:
+	case AU_EXIT_INVALID:
+		return 500;
+	default:
+		return 422;
+	}
+}
+
+static int add_checkpoint(struct wit *w, const struct sn_addcp *a, struct au_wreply *r)
+{
+	size_t n = strlen(w->name);
+	char why[256];
+	int rc;
+
+	w->push = a;
+	/* One log per witness: another origin is unknown here. */
+	if (a->note_len <= n || memcmp(a->note, w->name, n) != 0 || a->note[n] != '\n')
+		return reply(r, 404, "text/plain; charset=utf-8", "unknown log origin\n");
+	if ((rc = load_keys(w)) || (rc = load_state(w)) || (rc = trusted(w)))
+		return reply(r, 500, "text/plain; charset=utf-8", "witness state unusable\n");
+	if (!(w->cur.text = malloc(a->note_len + 1)))
+		return reply(r, 500, "text/plain; charset=utf-8", "out of memory\n");
+	memcpy(w->cur.text, a->note, a->note_len);
+	w->cur.text[a->note_len] = '\0';
+	w->cur.len = a->note_len;
+	if (au_note_peek(&w->cur, w->name, why, sizeof(why)))
+		return reply(r, 400, "text/plain; charset=utf-8", "not a checkpoint: %s\n", why);
+	/* The spec's order: the signature, old <= size, old = the size held,
+	 * the proof, and a fork at the same size. */
+	if ((rc = follow(w)))
+		return reply(r, status_of(rc), "text/plain; charset=utf-8",
+		             "the checkpoint does not verify under the log's key\n");
+	if (a->old > w->cur.size)
+		return reply(r, 400, "text/plain; charset=utf-8", "old size above the checkpoint's\n");
+	if (a->old != (w->have_old ? w->old.size : 0))
+		return conflict(r, w);
+	if (w->have_old && (rc = judge(w)))
+		return rc == AU_EXIT_FORK ? conflict(r, w)
+		                          : reply(r, status_of(rc), "text/plain; charset=utf-8",
+		                                  "the consistency proof does not hold\n");
+	if ((rc = cosign(w)) || (rc = save_keys(w)))
+		return reply(r, 500, "text/plain; charset=utf-8", "cannot cosign\n");
+	/* Persisted before the answer: a crash after it loses nothing. */
+	if (au_write_atomic(w->state, w->out, w->outlen, 0644))
+		return reply(r, 500, "text/plain; charset=utf-8", "cannot keep the checkpoint\n");
+	fprintf(stderr, AU_PROG ": witness: add-checkpoint size %llu -> %llu, cosigned as %s\n",
+	        (unsigned long long)a->old, (unsigned long long)w->cur.size, w->wname);
+	return reply(r, 200, "text/plain; charset=utf-8", "%s", w->out + w->cur.len);
+}
+
+int au_witness_add(const struct au_opts *o, const char *body, size_t len, struct au_wreply *r)
+{
+	struct sn_addcp *a = malloc(sizeof(*a));
+	char lock[PB_PATH_MAX];
+	struct wit *w = calloc(1, sizeof(*w));
+	int fd = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (!a || !w) {
+		reply(r, 500, "text/plain; charset=utf-8", "out of memory\n");
+	} else if (sn_addcp_parse(body, len, a)) {
+		reply(r, 400, "text/plain; charset=utf-8",
+		      "not an add-checkpoint body (c2sp.org/tlog-witness)\n");
+	} else if ((w->o = o, key_path_of(w)) ||
+	           path_in(w->state, sizeof(w->state), o->state, STATE_FILE) ||
+	           path_in(w->keys_path, sizeof(w->keys_path), o->state, KEYS_FILE) ||
+	           path_in(lock, sizeof(lock), o->state, LOCK_FILE) ||
+	           au_pubkey(o->pubkey, 0, w->name, w->pk) || load_witness_key(w) || !w->cosign) {
+		reply(r, 500, "text/plain; charset=utf-8", "witness keys unusable\n");
+	} else if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	           flock(fd, LOCK_EX) != 0) {
+		/* The check and the write below are one step (the spec's race). */
+		reply(r, 500, "text/plain; charset=utf-8", "cannot lock the state\n");
+	} else {
+		add_checkpoint(w, a, r);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (w) {
+		sodium_memzero(w->wsk, sizeof(w->wsk));
+		free(w->old.text);
+		free(w->cur.text);
+		free(w->out);
+		au_keyring_free(&w->keys);
+	}
+	free(w);
+	free(a);
+	return r->body ? PB_OK : PB_ENOMEM;
+}
+
 int au_cmd_witness(int argc, char **argv)
 {
 	struct au_opts o;
@@ -755,6 +902,12 @@ int au_cmd_witness(int argc, char **argv)
 	}
 	if (o.keygen) {
 		rc = keygen(w);
+	} else if (o.serve) {
+		free(w);
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		rc = au_witness_serve(&o);
+		curl_global_cleanup();
+		return rc;
 	} else {
 		curl_global_init(CURL_GLOBAL_DEFAULT);
 		rc = watch(w);
