@@ -128,10 +128,41 @@ static void tlog_proof(const char *text, size_t len)
 		}
 }
 
+/* The input as a C2SP tlog-witness add-checkpoint body: one that parses
+ * formats back to the same bytes (the form is canonical); as a 409
+ * answer's size; and as a verifier key line, whose formatted form must
+ * parse back to the same name and key. */
+static void add_checkpoint(const char *text, size_t len)
+{
+	static struct sn_addcp a;
+	static char out[70000];
+	char name[SN_VKEY_MAX], name2[SN_VKEY_MAX], line[SN_VKEY_MAX + 8];
+	uint8_t key[SN_PK_LEN], key2[SN_PK_LEN];
+	uint64_t v;
+	size_t n;
+
+	(void)sn_tlog_size_parse(text, len, &v);
+	if (sn_vkey_parse(text, len, SN_TYPE_COSIG_V1, name, sizeof(name), key) == PB_OK) {
+		sn_vkey_format(name, SN_TYPE_COSIG_V1, key, line, sizeof(line));
+		if (sn_vkey_parse(line, strlen(line), SN_TYPE_COSIG_V1, name2, sizeof(name2), key2) !=
+		        PB_OK ||
+		    strcmp(name, name2) != 0 || memcmp(key, key2, SN_PK_LEN) != 0)
+			abort();
+		return;
+	}
+	if (sn_addcp_parse(text, len, &a) != PB_OK)
+		return;
+	if (sn_addcp_format(a.old, (const uint8_t(*)[SN_HASH_LEN])a.proof, a.n, a.note, a.note_len,
+	                    out, sizeof(out), &n) != PB_OK ||
+	    n != len || memcmp(out, text, len) != 0)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	notes((const char *)data, size);
 	proofs(data, size);
 	tlog_proof((const char *)data, size);
+	add_checkpoint((const char *)data, size);
 	return 0;
 }

@@ -891,6 +891,8 @@ int au_cmd_witness(int argc, char **argv)
 		return rc;
 	if (o.nargs)
 		return au_usage(argv[0], "witness takes no arguments");
+	if (o.nwkeys > 1)
+		return au_usage(argv[0], "witness takes one --witness-key (its own key file)");
 	if (!(w = calloc(1, sizeof(*w))))
 		return au_fail(o.json, AU_EXIT_OTHER, "no_memory", "out of memory");
 	w->o = &o;

@@ -601,3 +601,51 @@ Test(store, record_texts_once_with_their_transaction_and_the_data_key)
 	cr_assert_eq(st_texts_get(t, 8, &got, &len), PB_ENOTFOUND);
 	st_txn_abort(t);
 }
+
+/* Witness cosignatures: one line per witness and checkpoint size (a newer
+ * one of the same witness replaces it), read back together in key-id
+ * order, the newest cosigned size found, gone with an aborted
+ * transaction, and readable by a read-only open. */
+Test(store, witness_cosignatures_by_size)
+{
+	static const uint8_t w1[ST_KEYID_LEN] = {1, 1, 1, 1}, w2[ST_KEYID_LEN] = {2, 2, 2, 2};
+	static const char a[] = "\xe2\x80\x94 w1 AAAA\n", b[] = "\xe2\x80\x94 w2 BBBB\n",
+	                  a2[] = "\xe2\x80\x94 w1 CCCC\n";
+	st_txn *t, *child;
+	char *lines;
+	size_t len;
+	uint64_t size;
+
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	cr_assert_eq(st_cosig_latest(t, &size), PB_ENOTFOUND);
+	cr_assert_eq(st_cosig_get(t, 5, &lines, &len), PB_OK);
+	cr_assert_null(lines);
+	cr_assert_eq(len, 0);
+	cr_assert_eq(st_txn_begin(fx.env, t, 0, &child), PB_OK);
+	cr_assert_eq(st_cosig_put(child, 9, w1, a, strlen(a)), PB_OK);
+	st_txn_abort(child);
+	cr_assert_eq(st_cosig_latest(t, &size), PB_ENOTFOUND, "gone with its transaction");
+	cr_assert_eq(st_cosig_put(t, 5, w2, b, strlen(b)), PB_OK);
+	cr_assert_eq(st_cosig_put(t, 5, w1, a, strlen(a)), PB_OK);
+	cr_assert_eq(st_cosig_put(t, 6, w1, a, strlen(a)), PB_OK);
+	cr_assert_eq(st_cosig_put(t, 6, w1, a2, strlen(a2)), PB_OK);
+	cr_assert_eq(st_cosig_put(t, 7, w1, "no newline", 10), PB_EINVAL);
+	cr_assert_eq(st_cosig_put(t, 7, w1, "", 0), PB_EINVAL);
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+
+	fx_close();
+	cr_assert_eq(fx_reopen(0, 1), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_cosig_get(t, 5, &lines, &len), PB_OK);
+	cr_assert_eq(len, strlen(a) + strlen(b));
+	cr_assert_str_eq(lines, "\xe2\x80\x94 w1 AAAA\n\xe2\x80\x94 w2 BBBB\n");
+	free(lines);
+	cr_assert_eq(st_cosig_get(t, 6, &lines, &len), PB_OK);
+	cr_assert_str_eq(lines, a2, "the newer line of a witness replaces its older");
+	free(lines);
+	cr_assert_eq(st_cosig_get(t, 4, &lines, &len), PB_OK);
+	cr_assert_null(lines);
+	cr_assert_eq(st_cosig_latest(t, &size), PB_OK);
+	cr_assert_eq(size, 6);
+	st_txn_abort(t);
+}
