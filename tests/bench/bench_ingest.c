@@ -3,10 +3,14 @@
  * keep-alive clients, and the latency each saw.
  *
  *   bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP] [--url BASE]
- *                [--threads N] [--keep] [--ini TEXT]
+ *                [--threads N] [--keep] [--ini TEXT] [--witness MS]
  *
  * --ini appends TEXT to the servers' config, to try a setting:
  *   --ini $'[gateway]\nrouter_lanes = 2'
+ * --witness MS starts a `mailroom-audit witness --serve` beside them and
+ * has the router push to it every MS milliseconds (router/README.md,
+ * "Witnesses"), to see what witnessing costs the intake; it then prints
+ * how many checkpoints the witness cosigned over the run.
  *
  * Without --url it starts its own router and gateway in a temporary
  * directory (the integration harness) and reports their peak RSS and the
@@ -27,6 +31,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +42,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -478,7 +484,8 @@ static int cmp_u32(const void *a, const void *b)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP_SECONDS] [--url BASE]\n"
-	           "                    [--threads GATEWAY_THREADS] [--keep] [--ini TEXT]\n");
+	           "                    [--threads GATEWAY_THREADS] [--keep] [--ini TEXT]\n"
+	           "                    [--witness PUSH_INTERVAL_MS]\n");
 }
 
 int main(int argc, char **argv)
@@ -491,10 +498,13 @@ int main(int argc, char **argv)
 		{"threads", required_argument, NULL, 'T'},
 		{"keep", no_argument, NULL, 'k'},
 		{"ini", required_argument, NULL, 'i'},
+		{"witness", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	int clients = 64, threads = 0, keep = 0, ch;
+	int clients = 64, threads = 0, keep = 0, witness_ms = 0, ch;
+	pid_t witness = 0;
+	char wlog[MR_PATH + 16] = "";
 	double secs = 10, warm = 1;
 	const char *url = NULL, *ini = NULL;
 	static struct mr_env env;
@@ -508,6 +518,7 @@ int main(int argc, char **argv)
 		case 'T': threads = atoi(optarg); break;
 		case 'k': keep = 1; break;
 		case 'i': ini = optarg; break;
+		case 'W': witness_ms = atoi(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
@@ -532,6 +543,22 @@ int main(int argc, char **argv)
 		}
 		url = env.base;
 		B.env = &env;
+		if (witness_ms > 0) {
+			char dir[MR_PATH + 16], vkey[256];
+			int port;
+			snprintf(dir, sizeof(dir), "%s/witness", env.dir);
+			snprintf(wlog, sizeof(wlog), "%s/witness.log", env.dir);
+			if ((port = mr_witness_start(&env, dir, "bench.example/witness", wlog, vkey,
+			                             sizeof(vkey), &witness)) <= 0 ||
+			    mr_witness_attach(&env, "bench", port, vkey, witness_ms)) {
+				fprintf(stderr, "bench-ingest: cannot start the witness\n");
+				mr_env_down(&env);
+				return 1;
+			}
+		}
+	} else if (witness_ms > 0) {
+		fprintf(stderr, "bench-ingest: --witness starts its own service; not with --url\n");
+		return 1;
 	}
 	B.base = url;
 
@@ -614,6 +641,18 @@ int main(int argc, char **argv)
 	if (errors)
 		printf("errors by class: transport %ld  1xx %ld  2xx %ld  3xx %ld  4xx %ld  5xx %ld\n",
 		       by[0], by[1], by[2], by[3], by[4], by[5]);
+	if (witness > 0) {
+		char *text = mr_read_text(wlog, NULL), *p = text;
+		long n = 0;
+		while (p && (p = strstr(p, "add-checkpoint size"))) {
+			n++;
+			p++;
+		}
+		free(text);
+		printf("witness: push every %d ms, %ld checkpoints cosigned\n", witness_ms, n);
+		kill(witness, SIGTERM);
+		waitpid(witness, NULL, 0);
+	}
 	fflush(stdout);
 	free(all);
 	free(cs);

@@ -913,3 +913,73 @@ int mr_audit_cmd(struct mr_env *e, char **out, ...)
 	free(err);
 	return rc;
 }
+
+/* ---- a witness ---- */
+
+int mr_witness_start(struct mr_env *e, const char *dir, const char *name, const char *log,
+                     char *vkey, size_t cap, pid_t *pid)
+{
+	static const char mark[] = "serving add-checkpoint on http://127.0.0.1:";
+	char pub[MR_PATH + 16], pubkey[MR_PATH + 16], *text, *at;
+	size_t len;
+	double until;
+
+	snprintf(pub, sizeof(pub), "%s/witness.pub", dir);
+	snprintf(pubkey, sizeof(pubkey), "%s/keys/store.pub", e->dir);
+	if (access(pub, R_OK) != 0) {
+		char *argv[] = {AUDIT_BIN, "witness", "--state", (char *)dir, "--keygen",
+		                "--witness-name", (char *)name, NULL};
+		if (mr_run(e, argv, NULL, NULL, 30) != 0)
+			return complain("witness --keygen in %s failed", dir);
+	}
+	if (!(text = mr_read_text(pub, &len)))
+		return complain("cannot read %s", pub);
+	while (len > 0 && text[len - 1] == '\n')
+		len--;
+	if (len >= cap) {
+		free(text);
+		return complain("%s: key line too long", pub);
+	}
+	memcpy(vkey, text, len);
+	vkey[len] = '\0';
+	free(text);
+	char *argv[] = {AUDIT_BIN, "witness", "--state", (char *)dir, "--url", e->base, "--pubkey",
+	                pubkey, "--serve", "127.0.0.1:0", NULL};
+	if ((*pid = mr_spawn(log, argv)) <= 0)
+		return -1;
+	for (until = mr_now_s() + 20; mr_now_s() < until; mr_sleep_ms(50)) {
+		int port = 0;
+		if ((text = mr_read_text(log, NULL)) && (at = strstr(text, mark)))
+			port = atoi(at + sizeof(mark) - 1);
+		free(text);
+		if (port > 0)
+			return port;
+	}
+	return complain("the witness did not start (see %s)", log);
+}
+
+int mr_witness_attach(struct mr_env *e, const char *name, int port, const char *vkey,
+                      int interval_ms)
+{
+	FILE *f = fopen(e->ini, "a");
+	double until;
+
+	if (!f)
+		return complain("cannot append to %s", e->ini);
+	fprintf(f, "\n[witness]\npush_interval_ms = %d\n[witness.%s]\nurl = http://127.0.0.1:%d\n"
+	           "key = %s\n",
+	        interval_ms, name, port, vkey);
+	if (fclose(f) != 0)
+		return complain("cannot write %s", e->ini);
+	if (mr_proc_stop(e, &e->router, SIGTERM) != 0 || mr_router_start(e) != 0)
+		return complain("the router did not restart with the witness");
+	for (until = mr_now_s() + 20; mr_now_s() < until; mr_sleep_ms(50)) {
+		struct mr_http r;
+		int rc = mr_http(NULL, e->base, "GET", "/v1/log/checkpoint", NULL, NULL, 0, 2000, &r);
+		long status = r.status;
+		mr_http_free(&r);
+		if (rc == 0 && status == 200)
+			return 0;
+	}
+	return complain("the gateway does not reach the restarted router");
+}

@@ -158,6 +158,18 @@ int mr_admin_cmd(struct mr_env *e, const char *key_path, char **out, char **err,
 /* mailroom-audit args... --store STORE; NULL-terminated varargs. */
 int mr_audit_cmd(struct mr_env *e, char **out, ...);
 
+/* ---- a witness (mailroom-audit witness --serve) ---- */
+/* Makes a witness key named name in dir when none is there (its verifier
+ * key line into vkey), then starts `mailroom-audit witness --serve
+ * 127.0.0.1:0` on dir for e's log, logging to log. Returns its port, or
+ * -1; *pid is the process (stop it with SIGTERM). */
+int mr_witness_start(struct mr_env *e, const char *dir, const char *name, const char *log,
+                     char *vkey, size_t cap, pid_t *pid);
+/* Appends [witness.NAME] for it (a push every interval_ms) to e's config
+ * and restarts the router, waiting until the gateway reaches it again. */
+int mr_witness_attach(struct mr_env *e, const char *name, int port, const char *vkey,
+                      int interval_ms);
+
 /* ---- small things ---- */
 double mr_now_s(void);
 void mr_sleep_ms(long ms);

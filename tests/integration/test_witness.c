@@ -54,45 +54,6 @@ static void fini(void)
 	it_fini();
 }
 
-/* A witness key in DIR, its verifier key line into vkey. */
-static void keygen(const char *dir, const char *name, char *vkey, size_t cap)
-{
-	char p[MR_PATH], *text;
-	size_t len;
-
-	cr_assert_eq(audit(NULL, "witness", "--state", dir, "--keygen", "--witness-name", name, NULL),
-	             0);
-	snprintf(p, sizeof(p), "%s/witness.pub", dir);
-	cr_assert_not_null(text = mr_read_text(p, &len));
-	while (len > 0 && text[len - 1] == '\n')
-		len--;
-	cr_assert_lt(len, cap);
-	memcpy(vkey, text, len);
-	vkey[len] = '\0';
-	free(text);
-}
-
-/* `witness --serve 127.0.0.1:0` on DIR; returns its base URL's port. */
-static int serve(int slot, const char *dir, const char *log)
-{
-	char *argv[] = {AUDIT, "witness", "--state", (char *)dir, "--url", env.base, "--pubkey",
-	                pubkey, "--serve", "127.0.0.1:0", NULL};
-	const char *mark = "serving add-checkpoint on http://127.0.0.1:";
-	double until = mr_now_s() + 20;
-
-	cr_assert_gt(witness_pid[slot] = mr_spawn(log, argv), 0);
-	for (;; mr_sleep_ms(50)) {
-		char *text = mr_read_text(log, NULL), *at;
-		int port = 0;
-		if (text && (at = strstr(text, mark)))
-			port = atoi(at + strlen(mark));
-		free(text);
-		if (port > 0)
-			return port;
-		cr_assert_lt(mr_now_s(), until, "the witness did not start (see %s)", log);
-	}
-}
-
 static void post(int i, char *code, size_t ccap, char *akey, size_t acap)
 {
 	struct mr_http r;
@@ -229,27 +190,18 @@ TestSuite(witness, .init = it_init, .fini = fini, .timeout = 300);
 Test(witness, push_serve_receipt)
 {
 	static const struct mr_opts opts = {.log_level = "info"};
-	char vkey[SN_VKEY_MAX], ini[1024], code[64], akey[128], *note = NULL, *out = NULL;
+	char vkey[SN_VKEY_MAX], code[64], akey[128], *note = NULL, *out = NULL;
 	struct mr_http r;
 	double until;
-	FILE *f;
 	int port;
 
 	IT_UP(&opts);
 	snprintf(pubkey, sizeof(pubkey), "%s/keys/store.pub", env.dir);
-	keygen(it_path("w1"), WNAME, vkey, sizeof(vkey));
-	port = serve(0, it_path("w1"), it_path("w1.log"));
-
+	port = mr_witness_start(&env, it_path("w1"), WNAME, it_path("w1.log"), vkey, sizeof(vkey),
+	                        &witness_pid[0]);
+	cr_assert_gt(port, 0);
 	/* The router learns of the witness on its next start. */
-	snprintf(ini, sizeof(ini),
-	         "\n[witness]\npush_interval_ms = 200\n[witness.w1]\nurl = http://127.0.0.1:%d\n"
-	         "key = %s\n",
-	         port, vkey);
-	cr_assert_not_null(f = fopen(env.ini, "a"));
-	fputs(ini, f);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM), 0, "router stopped cleanly");
-	cr_assert_eq(mr_router_start(&env), 0, "router restarts with the witness");
+	cr_assert_eq(mr_witness_attach(&env, "w1", port, vkey, 200), 0);
 
 	for (int i = 0; i < 3; i++) {
 		for (until = mr_now_s() + 20;; mr_sleep_ms(50)) {
@@ -347,8 +299,9 @@ Test(witness, add_checkpoint_protocol)
 	b_size = strtoull(strchr(b_note, '\n') + 1, NULL, 10);
 	cr_assert_lt(a_size, b_size);
 
-	keygen(it_path("w2"), "witness.example/w2", vkey, sizeof(vkey));
-	port = serve(1, it_path("w2"), it_path("w2.log"));
+	port = mr_witness_start(&env, it_path("w2"), "witness.example/w2", it_path("w2.log"), vkey,
+	                        sizeof(vkey), &witness_pid[1]);
+	cr_assert_gt(port, 0);
 
 	/* First contact: old 0, no proof. */
 	body = body_for(0, a_size, a_note, &len, 0);
