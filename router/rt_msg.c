@@ -183,7 +183,9 @@ const char *rt_route(const struct pb_conf *c, int channel, const char *category,
 
 /* The receipt is allocated now and filled by rt_result_receipts once the
  * batch is sealed: the record may have been appended in this very batch. */
-static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receipt **out)
+/* A receipt for record index with room for its hash and key id, owned
+ * by res; NULL when out of memory. */
+static Mailroom__Receipt *receipt_new(struct rt_result *res, uint64_t index)
 {
 	struct {
 		Mailroom__Receipt r;
@@ -191,16 +193,25 @@ static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receip
 	} *b = rt_own(res, calloc(1, sizeof(*b)), RT_OWN_FREE);
 
 	if (!b)
-		return PB_ENOMEM;
+		return NULL;
 	mailroom__receipt__init(&b->r);
 	b->r.log_index = index;
 	b->r.record_hash.data = b->hash;
 	b->r.record_hash.len = ST_HASH_LEN;
 	b->r.key_id.data = b->key_id;
 	b->r.key_id.len = ST_KEYID_LEN;
-	res->receipt = &b->r;
+	return &b->r;
+}
+
+static int receipt_later(struct rt_result *res, uint64_t index, Mailroom__Receipt **out)
+{
+	Mailroom__Receipt *r = receipt_new(res, index);
+
+	if (!r)
+		return PB_ENOMEM;
+	res->receipt = r;
 	res->receipt_index = index;
-	*out = &b->r;
+	*out = r;
 	return PB_OK;
 }
 
@@ -254,29 +265,20 @@ int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
 int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,
                       Mailroom__Receipt **out)
 {
-	struct {
-		Mailroom__Receipt r;
-		uint8_t hash[ST_HASH_LEN], key_id[ST_KEYID_LEN];
-	} *b = rt_own(res, calloc(1, sizeof(*b)), RT_OWN_FREE);
+	Mailroom__Receipt *r = receipt_new(res, index);
 	char *note;
 	size_t len;
 	uint64_t size;
 	int rc;
 
-	if (!b)
+	if (!r)
 		return PB_ENOMEM;
-	mailroom__receipt__init(&b->r);
-	b->r.log_index = index;
-	b->r.record_hash.data = b->hash;
-	b->r.record_hash.len = ST_HASH_LEN;
-	b->r.key_id.data = b->key_id;
-	b->r.key_id.len = ST_KEYID_LEN;
 	if ((rc = rt_witness_receipt_note(t, index, &note, &len, &size)))
 		return rc;
-	rc = receipt_fill(core, t, res, index, note, len, size, &b->r);
+	rc = receipt_fill(core, t, res, index, note, len, size, r);
 	free(note);
 	if (rc == PB_OK)
-		*out = &b->r;
+		*out = r;
 	return rc;
 }
 

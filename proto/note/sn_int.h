@@ -26,6 +26,18 @@ int sn_b64_append(const uint8_t *in, size_t n, char *out, size_t cap, size_t *po
 /* Appends n bytes at *pos, keeping room for a NUL. */
 int sn_append(const char *s, size_t n, char *out, size_t cap, size_t *pos);
 
+/* Canonical decimal: no sign, no leading zero unless "0" alone, at most
+ * 2^64 - 1. */
+int sn_decimal(const char *s, size_t n, uint64_t *v);
+/* Proof lines, as tlog-proof and tlog-witness write them: base64 hashes
+ * one a line from text[*pos] up to a blank line, which is consumed; at
+ * most max of them. *pos ends after the blank line. */
+int sn_hash_lines(const char *text, size_t len, size_t *pos, uint8_t (*out)[SN_HASH_LEN],
+                  size_t max, size_t *n);
+/* The same lines written at *pos, without the blank line. */
+int sn_hash_lines_append(const uint8_t (*h)[SN_HASH_LEN], size_t n, char *out, size_t cap,
+                         size_t *pos);
+
 /* Checks one known key's signature over the note text. */
 typedef int (*sn_check_fn)(void *ctx, const char *text, size_t tlen, const uint8_t *sig,
                            size_t siglen);

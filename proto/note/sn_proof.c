@@ -33,12 +33,9 @@ int sn_proof_format(uint64_t index, const uint8_t *extra, size_t elen,
 	             (rc = sn_b64_append(extra, elen, out, cap, &pos)) ||
 	             (rc = sn_append("\n", 1, out, cap, &pos))))
 		return rc;
-	if ((rc = sn_append(num, (size_t)k, out, cap, &pos)))
+	if ((rc = sn_append(num, (size_t)k, out, cap, &pos)) ||
+	    (rc = sn_hash_lines_append(proof, n, out, cap, &pos)))
 		return rc;
-	for (size_t i = 0; i < n; i++)
-		if ((rc = sn_b64_append(proof[i], SN_HASH_LEN, out, cap, &pos)) ||
-		    (rc = sn_append("\n", 1, out, cap, &pos)))
-			return rc;
 	if ((rc = sn_append("\n", 1, out, cap, &pos)) || (rc = sn_append(note, nlen, out, cap, &pos)))
 		return rc;
 	*len = pos;
@@ -55,19 +52,6 @@ static int line(const char *s, size_t len, size_t *pos, const char **l, size_t *
 	*l = s + *pos;
 	*n = (size_t)(nl - *l);
 	*pos += *n + 1;
-	return PB_OK;
-}
-
-static int decimal(const char *s, size_t n, uint64_t *v)
-{
-	*v = 0;
-	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-		return PB_EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || *v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return PB_EINVAL;
-		*v = *v * 10 + (uint64_t)(s[i] - '0');
-	}
 	return PB_OK;
 }
 
@@ -93,19 +77,9 @@ int sn_proof_parse(const char *text, size_t len, struct sn_proof *p)
 		if (line(text, len, &pos, &l, &n))
 			return PB_EINVAL;
 	}
-	if (n < 7 || memcmp(l, "index ", 6) != 0 || decimal(l + 6, n - 6, &p->index))
+	if (n < 7 || memcmp(l, "index ", 6) != 0 || sn_decimal(l + 6, n - 6, &p->index) ||
+	    sn_hash_lines(text, len, &pos, p->hashes, SN_PROOF_MAX, &p->n))
 		return PB_EINVAL;
-	for (;;) {
-		size_t got;
-		if (line(text, len, &pos, &l, &n))
-			return PB_EINVAL;
-		if (n == 0)
-			break;
-		if (p->n == SN_PROOF_MAX ||
-		    sn_b64_decode(l, n, p->hashes[p->n], SN_HASH_LEN, &got) || got != SN_HASH_LEN)
-			return PB_EINVAL;
-		p->n++;
-	}
 	if (pos >= len)
 		return PB_EINVAL;
 	p->note = text + pos;

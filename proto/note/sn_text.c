@@ -133,3 +133,47 @@ int sn_b64_append(const uint8_t *in, size_t n, char *out, size_t cap, size_t *po
 	*pos += need - 1;
 	return PB_OK;
 }
+
+int sn_decimal(const char *s, size_t n, uint64_t *v)
+{
+	*v = 0;
+	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
+		return PB_EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' || *v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
+			return PB_EINVAL;
+		*v = *v * 10 + (uint64_t)(s[i] - '0');
+	}
+	return PB_OK;
+}
+
+int sn_hash_lines(const char *text, size_t len, size_t *pos, uint8_t (*out)[SN_HASH_LEN],
+                  size_t max, size_t *n)
+{
+	*n = 0;
+	for (;;) {
+		const char *l = text + *pos, *nl = memchr(l, '\n', len - *pos);
+		size_t ll, got;
+		if (!nl)
+			return PB_EINVAL;
+		ll = (size_t)(nl - l);
+		*pos += ll + 1;
+		if (ll == 0)
+			return PB_OK;
+		if (*n == max || sn_b64_decode(l, ll, out[*n], SN_HASH_LEN, &got) || got != SN_HASH_LEN)
+			return PB_EINVAL;
+		(*n)++;
+	}
+}
+
+int sn_hash_lines_append(const uint8_t (*h)[SN_HASH_LEN], size_t n, char *out, size_t cap,
+                         size_t *pos)
+{
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if ((rc = sn_b64_append(h[i], SN_HASH_LEN, out, cap, pos)) ||
+		    (rc = sn_append("\n", 1, out, cap, pos)))
+			return rc;
+	return PB_OK;
+}

@@ -25,59 +25,31 @@ int sn_addcp_format(uint64_t old, const uint8_t (*proof)[SN_HASH_LEN], size_t n,
 	    (old == 0 && n))
 		return PB_EINVAL;
 	k = snprintf(head, sizeof(head), "old %llu\n", (unsigned long long)old);
-	if ((rc = sn_append(head, (size_t)k, out, cap, &pos)))
+	if ((rc = sn_append(head, (size_t)k, out, cap, &pos)) ||
+	    (rc = sn_hash_lines_append(proof, n, out, cap, &pos)))
 		return rc;
-	for (size_t i = 0; i < n; i++)
-		if ((rc = sn_b64_append(proof[i], SN_HASH_LEN, out, cap, &pos)) ||
-		    (rc = sn_append("\n", 1, out, cap, &pos)))
-			return rc;
 	if ((rc = sn_append("\n", 1, out, cap, &pos)) || (rc = sn_append(note, nlen, out, cap, &pos)))
 		return rc;
 	*len = pos;
 	return PB_OK;
 }
 
-/* Canonical decimal: no sign, no leading zero unless "0" alone. */
-static int decimal(const char *s, size_t n, uint64_t *v)
-{
-	*v = 0;
-	if (n == 0 || n > 20 || (n > 1 && s[0] == '0'))
-		return PB_EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' || *v > (UINT64_MAX - (uint64_t)(s[i] - '0')) / 10)
-			return PB_EINVAL;
-		*v = *v * 10 + (uint64_t)(s[i] - '0');
-	}
-	return PB_OK;
-}
-
 int sn_addcp_parse(const char *text, size_t len, struct sn_addcp *a)
 {
-	size_t pos, n;
-	const char *l, *nl;
+	const char *nl;
+	size_t pos;
 
 	if (!text || !a)
 		return PB_EINVAL;
 	memset(a, 0, sizeof(*a));
 	if (!sn_text_ok(text, len) || len < 4 || memcmp(text, "old ", 4) != 0)
 		return PB_EINVAL;
-	if (!(nl = memchr(text, '\n', len)) || decimal(text + 4, (size_t)(nl - text) - 4, &a->old))
+	if (!(nl = memchr(text, '\n', len)) ||
+	    sn_decimal(text + 4, (size_t)(nl - text) - 4, &a->old))
 		return PB_EINVAL;
 	pos = (size_t)(nl - text) + 1;
-	for (;;) {
-		size_t got;
-		if (!(nl = memchr(text + pos, '\n', len - pos)))
-			return PB_EINVAL;
-		l = text + pos;
-		n = (size_t)(nl - l);
-		pos += n + 1;
-		if (n == 0)
-			break;
-		if (a->n == SN_ADDCP_PROOF_MAX ||
-		    sn_b64_decode(l, n, a->proof[a->n], SN_HASH_LEN, &got) || got != SN_HASH_LEN)
-			return PB_EINVAL;
-		a->n++;
-	}
+	if (sn_hash_lines(text, len, &pos, a->proof, SN_ADDCP_PROOF_MAX, &a->n))
+		return PB_EINVAL;
 	/* The spec: no proof from size 0. */
 	if ((a->old == 0 && a->n) || pos >= len)
 		return PB_EINVAL;
@@ -90,7 +62,7 @@ int sn_tlog_size_parse(const char *text, size_t len, uint64_t *size)
 {
 	if (!text || len < 2 || text[len - 1] != '\n')
 		return PB_EINVAL;
-	return decimal(text, len - 1, size);
+	return sn_decimal(text, len - 1, size);
 }
 
 void sn_vkey_format(const char *name, uint8_t type, const uint8_t pk[SN_PK_LEN], char *buf,

@@ -8,6 +8,7 @@
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,28 @@ static void it_fini(void)
 	cr_expect_eq(mr_env_down(&env), 0,                                               \
 	             "router or gateway died, stopped uncleanly or reported a sanitizer " \
 	             "finding (see stderr)")
+
+/* mailroom-audit with the arguments given, NULL-terminated: its exit code,
+ * stdout into *out (malloc'd; out may be NULL), stderr shown when it
+ * fails. */
+static inline int it_audit(char **out, ...)
+{
+	char *argv[32] = {MR_BIN_DIR "/workers/audit/mailroom-audit"}, *err = NULL;
+	const char *a;
+	va_list ap;
+	int n = 1, rc;
+
+	va_start(ap, out);
+	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
+		argv[n++] = (char *)a;
+	va_end(ap);
+	argv[n] = NULL;
+	rc = mr_run(&env, argv, out, &err, 120);
+	if (rc != 0 && err && *err)
+		fprintf(stderr, "mailroom-audit %s: exit %d: %s", argv[1], rc, err);
+	free(err);
+	return rc;
+}
 
 /* Value at a dotted path ("receipt.key_id"), or NULL. */
 static inline json_t *it_get(json_t *j, const char *path)

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define AUDIT MR_BIN_DIR "/workers/audit/mailroom-audit"
 #define CALENDARS MR_SOURCE_DIR "/deploy/calendars"
 
 static const struct mr_handler_spec handlers[] = {
@@ -20,26 +19,6 @@ static const struct mr_handler_spec handlers[] = {
 };
 
 static char pubkey[MR_PATH];
-
-/* mailroom-audit with argv; NULL-terminated. Returns the exit code. */
-static int audit(char **out, ...)
-{
-	char *argv[32] = {AUDIT}, *err = NULL;
-	const char *a;
-	va_list ap;
-	int n = 1, rc;
-
-	va_start(ap, out);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	rc = mr_run(&env, argv, out, &err, 120);
-	if (rc != 0 && err && *err)
-		fprintf(stderr, "test_tlog: mailroom-audit %s: exit %d: %s", argv[1], rc, err);
-	free(err);
-	return rc;
-}
 
 /* Posts a letter; saves the whole answer as name; returns its log index. */
 static long long post(int i, const char *name)
@@ -158,11 +137,11 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	with_router_stopped(take_older_copy);
 
 	/* The witness sees the log for the first time. */
-	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--keygen", "--witness-name",
+	cr_assert_eq(it_audit(&out, "witness", "--state", it_path("w"), "--keygen", "--witness-name",
 	                   "auditor.example/witness", NULL),
 	             0);
 	free(out);
-	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
+	cr_assert_eq(it_audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
 	                   pubkey, NULL),
 	             0, "%s", out ? out : "");
 	cr_assert(out && strstr(out, "\n— auditor.example/witness "), "cosigned: %s", out);
@@ -185,7 +164,7 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	it_fetch(q, "inclusion.json", NULL);
 	snprintf(q, sizeof(q), "/v1/log/entries?start=%lld&end=%lld", idx, idx + 1);
 	it_fetch(q, "entries.json", NULL);
-	cr_assert_eq(audit(&out, "verify-receipt", "--receipt", it_path("post.json"), "--proof",
+	cr_assert_eq(it_audit(&out, "verify-receipt", "--receipt", it_path("post.json"), "--proof",
 	                   it_path("inclusion.json"), "--checkpoint", it_path("new.txt"), "--pubkey",
 	                   pubkey, "--entry", it_path("entries.json"), NULL),
 	             0, "%s", out ? out : "");
@@ -195,13 +174,13 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	/* The old checkpoint is a prefix of the new one. */
 	snprintf(q, sizeof(q), "/v1/log/proof/consistency?old=%llu&new=%llu", old_size, size);
 	it_fetch(q, "consistency.json", NULL);
-	cr_assert_eq(audit(&out, "consistency", it_path("old.txt"), it_path("new.txt"), "--proof",
+	cr_assert_eq(it_audit(&out, "consistency", it_path("old.txt"), it_path("new.txt"), "--proof",
 	                   it_path("consistency.json"), "--pubkey", pubkey, NULL),
 	             0, "%s", out ? out : "");
 	free(out);
 
 	/* The witness follows: the second run needs the consistency proof. */
-	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
+	cr_assert_eq(it_audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
 	                   pubkey, "--json", NULL),
 	             0, "%s", out ? out : "");
 	json_t *j = it_json_text(out);
@@ -211,22 +190,22 @@ Test(tlog, receipts_proofs_witness_and_rollback)
 	json_decref(j);
 
 	/* A bundle of the running log verifies on its own. */
-	cr_assert_eq(audit(&out, "export", "--store", env.store, "--out", it_path("log.bundle"), NULL),
+	cr_assert_eq(it_audit(&out, "export", "--store", env.store, "--out", it_path("log.bundle"), NULL),
 	             0, "%s", out ? out : "");
 	free(out);
-	cr_assert_eq(audit(&out, "verify", it_path("log.bundle"), "--pubkey", pubkey, "--calendars",
+	cr_assert_eq(it_audit(&out, "verify", it_path("log.bundle"), "--pubkey", pubkey, "--calendars",
 	                   CALENDARS, NULL),
 	             0, "%s", out ? out : "");
 	cr_assert(out && strncmp(out, "ok: ", 4) == 0, "%s", out);
 	free(out);
-	cr_assert_eq(audit(&out, "verify", "--store", env.store, "--pubkey", pubkey, "--calendars",
+	cr_assert_eq(it_audit(&out, "verify", "--store", env.store, "--pubkey", pubkey, "--calendars",
 	                   CALENDARS, NULL),
 	             0, "%s", out ? out : "");
 	free(out);
 
 	/* The store replaced by the older copy: the witness refuses. */
 	with_router_stopped(put_older_copy);
-	cr_assert_eq(audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
+	cr_assert_eq(it_audit(&out, "witness", "--state", it_path("w"), "--url", env.base, "--pubkey",
 	                   pubkey, NULL),
 	             26, "%s", out ? out : "");
 	cr_assert(out && strncmp(out, "FAIL rollback: ", 15) == 0, "%s", out);

@@ -19,30 +19,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define AUDIT MR_BIN_DIR "/workers/audit/mailroom-audit"
 #define WNAME "witness.example/w1"
 
 static char pubkey[MR_PATH];
 static pid_t witness_pid[2];
-
-static int audit(char **out, ...)
-{
-	char *argv[32] = {AUDIT}, *err = NULL;
-	const char *a;
-	va_list ap;
-	int n = 1, rc;
-
-	va_start(ap, out);
-	while ((a = va_arg(ap, const char *)) != NULL && n < 31)
-		argv[n++] = (char *)a;
-	va_end(ap);
-	argv[n] = NULL;
-	rc = mr_run(&env, argv, out, &err, 120);
-	if (rc != 0 && err && *err)
-		fprintf(stderr, "test_witness: mailroom-audit %s: exit %d: %s", argv[1], rc, err);
-	free(err);
-	return rc;
-}
 
 static void fini(void)
 {
@@ -258,21 +238,21 @@ Test(witness, push_serve_receipt)
 		json_decref(j);
 		mr_http_free(&r);
 	}
-	cr_assert_eq(audit(&out, "verify-receipt", "--receipt", it_path("receipt.json"), "--pubkey",
+	cr_assert_eq(it_audit(&out, "verify-receipt", "--receipt", it_path("receipt.json"), "--pubkey",
 	                   pubkey, "--witness-key", vkey, NULL),
 	             0, "%s", out ? out : "");
 	cr_assert(out && strstr(out, "witnesses: 1 of 1"), "%s", out ? out : "");
 	free(out);
 	out = NULL;
-	cr_assert_eq(audit(NULL, "verify-receipt", "--receipt", it_path("receipt.tlog"), "--pubkey",
+	cr_assert_eq(it_audit(NULL, "verify-receipt", "--receipt", it_path("receipt.tlog"), "--pubkey",
 	                   pubkey, "--witness-key", it_path("w1/witness.pub"), "--min-witnesses", "1",
 	                   NULL),
 	             0);
 	/* Altered: fails the witness policy, and only it. */
-	cr_assert_eq(audit(NULL, "verify-receipt", "--receipt", it_path("altered.tlog"), "--pubkey",
+	cr_assert_eq(it_audit(NULL, "verify-receipt", "--receipt", it_path("altered.tlog"), "--pubkey",
 	                   pubkey, "--witness-key", vkey, NULL),
 	             33, "an altered cosignature must fail the policy (exit 33, witness)");
-	cr_assert_eq(audit(NULL, "verify-receipt", "--receipt", it_path("altered.tlog"), "--pubkey",
+	cr_assert_eq(it_audit(NULL, "verify-receipt", "--receipt", it_path("altered.tlog"), "--pubkey",
 	                   pubkey, NULL),
 	             0, "without a policy, cosignatures are not judged");
 	IT_DOWN();
@@ -393,7 +373,7 @@ Test(witness, add_checkpoint_protocol)
 	mr_http_free(&r);
 
 	/* The kept state is still b: a pull run agrees and needs no proof. */
-	cr_assert_eq(audit(NULL, "witness", "--state", it_path("w2"), "--url", env.base, "--pubkey",
+	cr_assert_eq(it_audit(NULL, "witness", "--state", it_path("w2"), "--url", env.base, "--pubkey",
 	                   pubkey, NULL),
 	             0);
 	free(a_note);

@@ -742,6 +742,18 @@ static int watch(struct wit *w)
 
 /* ---- add-checkpoint (c2sp.org/tlog-witness), one request ---- */
 
+static void wit_free(struct wit *w)
+{
+	if (!w)
+		return;
+	sodium_memzero(w->wsk, sizeof(w->wsk));
+	free(w->old.text);
+	free(w->cur.text);
+	free(w->out);
+	au_keyring_free(&w->keys);
+	free(w);
+}
+
 static int key_path_of(struct wit *w)
 {
 	if (w->o->wkey) {
@@ -869,14 +881,7 @@ int au_witness_add(const struct au_opts *o, const char *body, size_t len, struct
 	}
 	if (fd >= 0)
 		close(fd);
-	if (w) {
-		sodium_memzero(w->wsk, sizeof(w->wsk));
-		free(w->old.text);
-		free(w->cur.text);
-		free(w->out);
-		au_keyring_free(&w->keys);
-	}
-	free(w);
+	wit_free(w);
 	free(a);
 	return r->body ? PB_OK : PB_ENOMEM;
 }
@@ -896,9 +901,7 @@ int au_cmd_witness(int argc, char **argv)
 	if (!(w = calloc(1, sizeof(*w))))
 		return au_fail(o.json, AU_EXIT_OTHER, "no_memory", "out of memory");
 	w->o = &o;
-	if (o.wkey)
-		snprintf(w->key_path, sizeof(w->key_path), "%s", o.wkey);
-	else if (path_in(w->key_path, sizeof(w->key_path), o.state, KEY_FILE)) {
+	if (key_path_of(w)) {
 		free(w);
 		return au_fail(o.json, AU_EXIT_INVALID, "invalid", "--state path too long");
 	}
@@ -915,11 +918,6 @@ int au_cmd_witness(int argc, char **argv)
 		rc = watch(w);
 		curl_global_cleanup();
 	}
-	sodium_memzero(w->wsk, sizeof(w->wsk));
-	free(w->old.text);
-	free(w->cur.text);
-	free(w->out);
-	au_keyring_free(&w->keys);
-	free(w);
+	wit_free(w);
 	return rc;
 }
