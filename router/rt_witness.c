@@ -150,9 +150,28 @@ static void queue_cosig(struct rt_witness *w, const struct cosig *c)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* The consistency proof old -> size from a snapshot held only for it:
+ * no read transaction stays open across a network round trip, which
+ * would keep LMDB from reusing pages the writer frees meanwhile. */
+static int proof_of(struct rt_witness *w, uint64_t old, uint64_t size,
+                    uint8_t (*proof)[SN_HASH_LEN], size_t *n)
+{
+	st_txn *t;
+	int rc;
+
+	*n = 0;
+	if (old == 0 || old == size)
+		return PB_OK;
+	if ((rc = st_txn_begin(w->core->store, NULL, 1, &t)))
+		return rc;
+	rc = st_tree_consistency(t, old, size, proof, SN_ADDCP_PROOF_MAX, n);
+	st_txn_abort(t);
+	return rc;
+}
+
 /* One push of (size, note) to p, from p->acked; a 409 moves p->acked and
  * the caller tries again. Returns 1 to try again. */
-static int push_one(struct rt_witness *w, CURL *h, struct wit_peer *p, st_txn *t, uint64_t size,
+static int push_one(struct rt_witness *w, CURL *h, struct wit_peer *p, uint64_t size,
                     const char *note, size_t nlen)
 {
 	uint8_t proof[SN_ADDCP_PROOF_MAX][SN_HASH_LEN];
@@ -169,8 +188,7 @@ static int push_one(struct rt_witness *w, CURL *h, struct wit_peer *p, st_txn *t
 		        (unsigned long long)p->acked, (unsigned long long)size);
 		return 0;
 	}
-	if (p->acked > 0 && p->acked < size &&
-	    (rc = st_tree_consistency(t, p->acked, size, proof, SN_ADDCP_PROOF_MAX, &n))) {
+	if ((rc = proof_of(w, p->acked, size, proof, &n))) {
 		pb_warn("witness %s: no consistency proof %llu -> %llu: %s", p->conf->name,
 		        (unsigned long long)p->acked, (unsigned long long)size, pb_err_str(rc));
 		return 0;
@@ -210,20 +228,22 @@ static void push_all(struct rt_witness *w, CURL *h)
 	char *note;
 	size_t nlen;
 	uint64_t size;
+	int rc;
 
 	if (st_txn_begin(w->core->store, NULL, 1, &t))
 		return;
-	if (st_checkpoint_get(t, 0, &note, &nlen, &size) == PB_OK) {
-		for (int i = 0; i < w->npeers; i++) {
-			struct wit_peer *p = &w->peers[i];
-			/* The first 409 tells us its size; the second try is final. */
-			for (int tries = 0; p->cosigned != size && tries < 2; tries++)
-				if (!push_one(w, h, p, t, size, note, nlen))
-					break;
-		}
-		free(note);
-	}
+	rc = st_checkpoint_get(t, 0, &note, &nlen, &size);
 	st_txn_abort(t);
+	if (rc)
+		return;
+	for (int i = 0; i < w->npeers; i++) {
+		struct wit_peer *p = &w->peers[i];
+		/* The first 409 tells us its size; the second try is final. */
+		for (int tries = 0; p->cosigned != size && tries < 2; tries++)
+			if (!push_one(w, h, p, size, note, nlen))
+				break;
+	}
+	free(note);
 }
 
 static void *pusher_main(void *arg)

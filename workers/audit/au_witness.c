@@ -582,7 +582,8 @@ static int follow(struct wit *w)
 		/* Rollback or the same size: judged by size and root (judge). */
 		if ((rc = au_note_open_keys(&w->cur, &w->keys, why, sizeof(why))))
 			return au_report_fail(w->o->json, rc, "checkpoint", w->cur.size,
-			                      "%s/v1/log/checkpoint: %s", w->o->url, why);
+			                      "%s%s: %s", w->push ? "the pushed checkpoint" : w->o->url,
+			                      w->push ? "" : "/v1/log/checkpoint", why);
 		return AU_EXIT_OK;
 	}
 	if ((rc = no_rotation(w, &same)) || same)
@@ -591,7 +592,8 @@ static int follow(struct wit *w)
 		return rc;
 	if ((rc = au_note_open_keys(&w->cur, &w->keys, why, sizeof(why))))
 		return au_report_fail(w->o->json, rc, "checkpoint", w->cur.size,
-		                      "%s/v1/log/checkpoint: %s", w->o->url, why);
+		                      "%s%s: %s", w->push ? "the pushed checkpoint" : w->o->url,
+		                      w->push ? "" : "/v1/log/checkpoint", why);
 	return AU_EXIT_OK;
 }
 
