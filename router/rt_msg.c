@@ -253,9 +253,11 @@ int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
 
 	if (!r || res->resp.code != PB_OK)
 		return PB_OK;
-	/* The latest checkpoint: the batch's own, sealed before receipts. No
-	 * witness has seen it yet; the status view carries their cosignatures. */
-	if ((rc = st_checkpoint_get(t, 0, &note, &len, &size)))
+	/* The latest checkpoint: the batch's own, sealed before receipts, with
+	 * whatever cosignatures it has (none yet when the batch made it; a
+	 * repeated submission's may have some). The status view carries a
+	 * cosigned one. */
+	if ((rc = rt_witness_note(t, 0, &note, &len, &size)))
 		return rc;
 	rc = receipt_fill(core, t, res, res->receipt_index, note, len, size, r);
 	free(note);
