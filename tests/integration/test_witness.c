@@ -53,6 +53,25 @@ static void post(int i, char *code, size_t ccap, char *akey, size_t acap)
 	mr_http_free(&r);
 }
 
+/* A letter, posted until the gateway reaches a router just restarted. */
+static void post_after_restart(void)
+{
+	double until = mr_now_s() + 20;
+	struct mr_http r;
+
+	for (;; mr_sleep_ms(50)) {
+		int rc = mr_post_message(NULL, &env,
+		                         "{\"channel\":\"mailbox\",\"subject\":\"来信\","
+		                         "\"body\":\"见证测试的来信。\"}",
+		                         &r);
+		long st = r.status;
+		mr_http_free(&r);
+		if (rc == 0 && st == 201)
+			return;
+		cr_assert_lt(mr_now_s(), until, "the gateway does not reach the router again");
+	}
+}
+
 /* GET from the gateway; 200 asserted; the body (malloc'd). */
 static char *get(const char *path, size_t *len)
 {
@@ -183,19 +202,8 @@ Test(witness, push_serve_receipt)
 	/* The router learns of the witness on its next start. */
 	cr_assert_eq(mr_witness_attach(&env, "w1", port, vkey, 200), 0);
 
-	for (int i = 0; i < 3; i++) {
-		for (until = mr_now_s() + 20;; mr_sleep_ms(50)) {
-			int rc = mr_post_message(NULL, &env,
-			                         "{\"channel\":\"mailbox\",\"subject\":\"来信\","
-			                         "\"body\":\"见证测试的来信。\"}",
-			                         &r);
-			long st = r.status;
-			mr_http_free(&r);
-			if (rc == 0 && st == 201)
-				break;
-			cr_assert_lt(mr_now_s(), until, "the gateway does not reach the router again");
-		}
-	}
+	for (int i = 0; i < 3; i++)
+		post_after_restart();
 	post(9, code, sizeof(code), akey, sizeof(akey));
 
 	/* The newest checkpoint cosigned: the pusher coalesces, so wait. */
@@ -261,17 +269,7 @@ Test(witness, push_serve_receipt)
 	 * with a consistency proof is cosigned. */
 	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM), 0);
 	cr_assert_eq(mr_router_start(&env), 0);
-	for (until = mr_now_s() + 20;; mr_sleep_ms(50)) {
-		int rc = mr_post_message(NULL, &env,
-		                         "{\"channel\":\"mailbox\",\"subject\":\"重启后\","
-		                         "\"body\":\"见证测试的来信。\"}",
-		                         &r);
-		long st = r.status;
-		mr_http_free(&r);
-		if (rc == 0 && st == 201)
-			break;
-		cr_assert_lt(mr_now_s(), until, "the gateway does not reach the router again");
-	}
+	post_after_restart();
 	{
 		char *latest = get("/v1/log/checkpoint", NULL), *nl = strchr(latest, '\n');
 		size_t wl;
