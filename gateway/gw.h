@@ -236,6 +236,7 @@ enum gw_close {
 	GW_CLOSE_IDLE,          /* no next request within header_timeout_s */
 	GW_CLOSE_BUDGET,        /* pushed out for a newer client: over the budget */
 	GW_CLOSE_PER_ADDRESS,   /* pushed out: over max_per_ip from its address */
+	GW_CLOSE_VERSION,       /* a request line naming an HTTP other than 1.0 or 1.1 */
 	GW_CLOSE_COUNT
 };
 
