@@ -740,12 +740,10 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 		pb_info("created gateway secret %s", conf->gateway_secret);
 	rc = gw_hotline_init(&g->hotline, conf->hotline_skew_seconds, pb_now_ms() / 1000,
 	                     GW_NONCE_CAP);
-	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
-		pb_error("%s", err);
 	if (rc == PB_OK)
 		rc = gw_hotline_init(&g->petition, conf->hotline_skew_seconds, pb_now_ms() / 1000,
 		                     GW_NONCE_CAP);
-	if (rc == PB_OK && (rc = gw_petition_load_apps(&g->petition, conf, err, sizeof(err))))
+	if (rc == PB_OK && (rc = gw_load_apps(g, conf, err, sizeof(err))))
 		pb_error("%s", err);
 	gw_pages_init(g, secret, sizeof(secret));
 	if (rc == PB_OK)
