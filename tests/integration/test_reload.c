@@ -211,6 +211,28 @@ static long push(const char *app, const char *secret, const char *nonce, char *u
 	return st;
 }
 
+/* The petition push's refusal for app "second" with an unsigned body:
+ * unknown_app before the app is configured, bad_signature after. */
+static void expect_petition(const char *code)
+{
+	struct curl_slist *hd = NULL;
+	struct mr_http r;
+	char ts[64];
+
+	snprintf(ts, sizeof(ts), "X-Timestamp: %ld", (long)time(NULL));
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, "X-App-Id: second");
+	hd = curl_slist_append(hd, ts);
+	hd = curl_slist_append(hd, "X-Nonce: 0123456789abcdef0123");
+	hd = curl_slist_append(hd, "X-Signature: 00");
+	cr_assert_eq(mr_http(NULL, env.base, "POST", "/v1/petition/transfers", hd, "{}", 2, 5000, &r),
+	             0);
+	curl_slist_free_all(hd);
+	cr_expect_eq(r.status, 401, "petition push: HTTP %ld", r.status);
+	it_expect_error(&r, code);
+	mr_http_free(&r);
+}
+
 /* Removes the [hotline.app.NAME] section the harness wrote. */
 static void drop_app(const char *name)
 {
@@ -236,13 +258,14 @@ static void drop_app(const char *name)
 Test(reload, gateway_takes_new_12345_apps_and_refuses_a_broken_file)
 {
 	static const char second_key[] = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
-	char path[600], text[800], nonce_first[65], nonce_second[65];
+	char path[600], text[1400], nonce_first[65], nonce_second[65];
 	FILE *f;
 
 	IT_UP(NULL);
 	mr_wait_past_gateway_start(&env);
 	cr_assert_eq(push(MR_HOTLINE_APP, NULL, NULL, nonce_first, 1), 201);
 	cr_assert_eq(push("second", second_key, NULL, NULL, 2), 401, "not configured yet");
+	expect_petition("unknown_app");
 
 	/* A new app: its secret file, its section, SIGHUP. */
 	snprintf(path, sizeof(path), "%s/keys/hotline-second.secret", env.dir);
@@ -251,10 +274,14 @@ Test(reload, gateway_takes_new_12345_apps_and_refuses_a_broken_file)
 	cr_assert(fprintf(f, "%s\n", second_key) > 0);
 	cr_assert_eq(fclose(f), 0);
 	cr_assert_eq(chmod(path, 0600), 0);
-	snprintf(text, sizeof(text), "\n[hotline.app.second]\nsecret_file = %s\n\n", path);
+	snprintf(text, sizeof(text),
+	         "\n[hotline.app.second]\nsecret_file = %s\n\n[petition.app.second]\nsecret_file = %s\n\n",
+	         path, path);
 	append_ini(text);
 	cr_assert_eq(kill(env.gateway.pid, SIGHUP), 0);
 	cr_assert_eq(wait_log(&env.gateway, "hotline app 'second' added"), 1);
+	cr_assert_eq(log_count(&env.gateway, "petition app 'second' added"), 1);
+	expect_petition("bad_signature");
 	cr_assert_eq(push("second", second_key, NULL, nonce_second, 3), 201);
 	cr_assert_eq(push(MR_HOTLINE_APP, NULL, NULL, NULL, 4), 201, "the running app stays");
 	/* The nonces seen before the reload are still remembered. */
