@@ -168,11 +168,20 @@ struct gw_app {
 	char id[PB_NAME_MAX];
 	uint8_t key[GW_APP_KEY_MAX];
 	size_t keylen;
+	uint8_t tag;         /* the app's number in the nonce cache, kept across reloads */
+};
+
+/* The apps as one file gave them. A reload builds a new set and swaps the
+ * pointer; a request reads the pointer once, so it finishes with the set
+ * it began with. Replaced sets are kept until gw_hotline_fini. */
+struct gw_appset {
+	struct gw_appset *older;
+	int napps;
+	struct gw_app apps[PB_MAX_HOTLINE_APPS];
 };
 
 struct gw_hotline {
-	int napps;
-	struct gw_app apps[PB_MAX_HOTLINE_APPS];
+	struct gw_appset *_Atomic set;
 	int64_t skew_s;
 	int64_t start_s;     /* timestamps at or before this are refused */
 	struct gw_nonces nonces;
@@ -189,11 +198,18 @@ struct gw_hl_auth {
 int gw_hotline_init(struct gw_hotline *h, int64_t skew_s, int64_t start_s, size_t nonce_cap);
 void gw_hotline_fini(struct gw_hotline *h);
 int gw_hotline_add_app(struct gw_hotline *h, const char *id, const uint8_t *key, size_t keylen);
-/* Reads every [hotline.app.ID] secret_file of c. */
-int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
-/* Reads the secret files of n apps into h; what names them in err. */
+/* Reads every [hotline.app.ID] secret_file of c into a new set. */
+int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, struct gw_appset **out,
+                         char *err, size_t errlen);
+/* Reads the secret files of n apps into a new set for h (tags kept from
+ * the running set); what names them in err. Freed with gw_appset_free
+ * unless given to gw_hotline_swap. */
 int gw_apps_load(struct gw_hotline *h, const struct pb_hotline_app *apps, int n, const char *what,
-                 char *err, size_t errlen);
+                 struct gw_appset **out, char *err, size_t errlen);
+/* Makes s the running set and logs the app ids added, removed and whose
+ * secret changed (what names the system). One thread at a time. */
+void gw_hotline_swap(struct gw_hotline *h, struct gw_appset *s, const char *what);
+void gw_appset_free(struct gw_appset *s);
 /* A secret file: the hex of the HMAC key (16..64 bytes, so 32..128 hex
  * digits), trailing white space allowed. */
 int gw_hotline_secret_parse(const uint8_t *buf, size_t len, uint8_t *key, size_t *keylen);
@@ -236,6 +252,7 @@ enum gw_close {
 	GW_CLOSE_IDLE,          /* no next request within header_timeout_s */
 	GW_CLOSE_BUDGET,        /* pushed out for a newer client: over the budget */
 	GW_CLOSE_PER_ADDRESS,   /* pushed out: over max_per_ip from its address */
+	GW_CLOSE_VERSION,       /* a request line naming an HTTP other than 1.0 or 1.1 */
 	GW_CLOSE_COUNT
 };
 
@@ -417,7 +434,8 @@ enum MHD_Result gw_get_message(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_rating(struct gw_req *r, const char *url);
 enum MHD_Result gw_post_order(struct gw_req *r, const char *method);
 /* The petition system's push (gw_petition.c). */
-int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen);
+int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, struct gw_appset **out,
+                          char *err, size_t errlen);
 enum MHD_Result gw_post_petition(struct gw_req *r, const char *method);
 enum MHD_Result gw_petition_answer(struct gw_req *r, const Mailroom__Response *resp);
 enum MHD_Result gw_healthz(struct gw_req *r);
@@ -480,6 +498,10 @@ enum MHD_Result gw_log_answer(struct gw_req *r, const Mailroom__Response *resp);
 int64_t gw_mono_us(void);
 void gw_notify_ready(struct gw *g);
 void gw_reload(struct gw *g, const char *path);
+/* Reads the 12345 and petition apps of c and, only when both load, makes
+ * them the running ones (logging what changed); else err says why and
+ * the running apps stay. */
+int gw_load_apps(struct gw *g, const struct pb_conf *c, char *err, size_t errlen);
 void gw_access_log(const struct gw_req *r);
 /* A route's name for logs and metrics (gw_metrics.c). */
 const char *gw_route_name(int route);

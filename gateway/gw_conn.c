@@ -19,7 +19,16 @@
  * per-address limit; for the total, failing that, the oldest still
  * sending a body). A flood of idle or slow connections thus churns
  * among itself, while a client that sends its request at once is never
- * the oldest waiting one. */
+ * the oldest waiting one.
+ *
+ * HTTP version: libmicrohttpd 0.9.75 answers a request line naming
+ * HTTP/0.x or HTTP/2+ with its own 505 before any callback of ours. The
+ * listening socket defers accept until data arrives (TCP_DEFER_ACCEPT),
+ * so when MHD announces a connection its first line is normally already
+ * received: it is peeked at (never read) and a version other than
+ * HTTP/1.0 or HTTP/1.1 gets our 400 and the connection is shut down
+ * before MHD parses it. Later requests on the connection are checked by
+ * the access handler (gw_http.c). */
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
@@ -247,6 +256,43 @@ static struct gw_conn *oldest(struct gw_conns *cs, int state, const struct gw_co
 	return NULL;
 }
 
+/* 1 when the first request line, complete among the bytes already
+ * received, names a version other than HTTP/1.0 or HTTP/1.1. A line not
+ * yet complete is left to MHD. */
+static int bad_version(int fd)
+{
+	char buf[1024], *p = buf, *eol, *sp;
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p += strspn(p, "\r\n");   /* empty lines before a request are allowed */
+	if (!(eol = strchr(p, '\n')))
+		return 0;
+	if (eol > p && eol[-1] == '\r')
+		eol--;
+	*eol = '\0';
+	if (!(sp = strrchr(p, ' ')) || strncmp(sp + 1, "HTTP/", 5) != 0)
+		return 0;   /* no version at all: MHD's own 400 */
+	return strcmp(sp + 1, "HTTP/1.1") != 0 && strcmp(sp + 1, "HTTP/1.0") != 0;
+}
+
+static void refuse_version(int fd)
+{
+	static const char body[] = "{\"error\":{\"code\":\"unsupported_http_version\","
+	                           "\"message\":\"only versions 1.0 and 1.1 of HTTP are served\"}}";
+	char out[512];
+	int n = snprintf(out, sizeof(out),
+	                 "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
+	                 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+	                 sizeof(body) - 1, body);
+
+	/* A fresh socket's send buffer is empty: this fits or the client is gone. */
+	if (n > 0 && (size_t)n < sizeof(out))
+		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
 {
 	const union MHD_ConnectionInfo *fi =
@@ -262,10 +308,20 @@ static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
 	e->alen = key_of(ai ? ai->client_addr : NULL, e->addr);
 	e->proxy = gw_nets_match(&cs->proxies, ai ? ai->client_addr : NULL);
 	e->since_ms = pb_mono_us() / 1000;
+	/* Under TLS the first bytes are a handshake, not a request line. */
+	int refuse = !cs->conf->tls_cert_file[0] && bad_version(e->fd);
+	if (refuse)
+		refuse_version(e->fd);
 	pthread_mutex_lock(&cs->mu);
 	append(cs, e);
 	cs->live++;
 	atomic_store(&cs->m->conns, cs->live);
+	if (refuse) {
+		/* MHD then reads the line, and its 505 meets a shut socket. */
+		kill_conn(cs, e, GW_CLOSE_VERSION);
+		pthread_mutex_unlock(&cs->mu);
+		return;
+	}
 	if (!e->proxy) {
 		int same = 0;
 		for (struct gw_conn *o = cs->head; o; o = o->next)

@@ -136,28 +136,89 @@ size_t gw_nonces_count(struct gw_nonces *n)
 
 int gw_hotline_init(struct gw_hotline *h, int64_t skew_s, int64_t start_s, size_t nonce_cap)
 {
+	struct gw_appset *s = calloc(1, sizeof(*s));
+	int rc;
+
 	memset(h, 0, sizeof(*h));
+	if (!s)
+		return PB_ENOMEM;
+	atomic_init(&h->set, s);
 	h->skew_s = skew_s;
 	h->start_s = start_s;
-	return gw_nonces_init(&h->nonces, nonce_cap);
+	if ((rc = gw_nonces_init(&h->nonces, nonce_cap)) != PB_OK)
+		gw_appset_free(s);
+	return rc;
+}
+
+void gw_appset_free(struct gw_appset *s)
+{
+	while (s) {
+		struct gw_appset *older = s->older;
+
+		sodium_memzero(s, sizeof(*s));
+		free(s);
+		s = older;
+	}
 }
 
 void gw_hotline_fini(struct gw_hotline *h)
 {
-	sodium_memzero(h->apps, sizeof(h->apps));
+	gw_appset_free(atomic_exchange(&h->set, NULL));
 	gw_nonces_fini(&h->nonces);
 }
 
-int gw_hotline_add_app(struct gw_hotline *h, const char *id, const uint8_t *key, size_t keylen)
+static int find_app(const struct gw_appset *s, const char *id)
 {
-	if (h->napps == PB_MAX_HOTLINE_APPS || strlen(id) >= PB_NAME_MAX || !*id ||
-	    keylen < GW_APP_KEY_MIN || keylen > GW_APP_KEY_MAX)
+	if (!id)
+		return -1;
+	for (int i = 0; i < s->napps; i++)
+		if (strcmp(s->apps[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+/* The app's tag in the running set, so its nonces stay remembered across
+ * a reload; a new app takes the lowest tag neither set uses. */
+static uint8_t tag_for(const struct gw_appset *run, const struct gw_appset *s, const char *id)
+{
+	int i = run ? find_app(run, id) : -1;
+	uint8_t t = 0;
+
+	if (i >= 0)
+		return run->apps[i].tag;
+	for (int taken = 1; taken; t++) {
+		taken = 0;
+		for (int j = 0; run && j < run->napps; j++)
+			taken |= run->apps[j].tag == t;
+		for (int j = 0; j < s->napps; j++)
+			taken |= s->apps[j].tag == t;
+		if (!taken)
+			return t;
+	}
+	return t;
+}
+
+static int set_add(const struct gw_appset *run, struct gw_appset *s, const char *id,
+                   const uint8_t *key, size_t keylen)
+{
+	if (s->napps == PB_MAX_HOTLINE_APPS || strlen(id) >= PB_NAME_MAX || !*id ||
+	    keylen < GW_APP_KEY_MIN || keylen > GW_APP_KEY_MAX || find_app(s, id) >= 0)
 		return PB_EINVAL;
-	struct gw_app *a = &h->apps[h->napps++];
+	struct gw_app *a = &s->apps[s->napps];
 	memcpy(a->id, id, strlen(id) + 1);
 	memcpy(a->key, key, keylen);
 	a->keylen = keylen;
+	a->tag = tag_for(run, s, id);
+	s->napps++;
 	return PB_OK;
+}
+
+/* Before the gateway serves (and in tests): adds to the running set. */
+int gw_hotline_add_app(struct gw_hotline *h, const char *id, const uint8_t *key, size_t keylen)
+{
+	struct gw_appset *s = atomic_load(&h->set);
+
+	return set_add(s, s, id, key, keylen);
 }
 
 /* Hex, like every other secret file of Mailroom. A platform that issues
@@ -180,36 +241,67 @@ int gw_hotline_secret_parse(const uint8_t *buf, size_t len, uint8_t *key, size_t
 }
 
 int gw_apps_load(struct gw_hotline *h, const struct pb_hotline_app *apps, int n, const char *what,
-                 char *err, size_t errlen)
+                 struct gw_appset **out, char *err, size_t errlen)
 {
 	uint8_t buf[2 * GW_APP_KEY_MAX + 64], key[GW_APP_KEY_MAX];
+	struct gw_appset *s = calloc(1, sizeof(*s));
+	const struct gw_appset *run = atomic_load(&h->set);
 	size_t len, keylen;
-	int rc;
+	int rc = PB_OK;
 
-	for (int i = 0; i < n; i++) {
+	*out = NULL;
+	if (!s) {
+		snprintf(err, errlen, "%s apps: out of memory", what);
+		return PB_ENOMEM;
+	}
+	for (int i = 0; i < n && rc == PB_OK; i++) {
 		const struct pb_hotline_app *a = &apps[i];
 		rc = pb_read_secret_file(a->secret_file, buf, sizeof(buf), &len);
 		if (rc == PB_OK)
 			rc = gw_hotline_secret_parse(buf, len, key, &keylen);
 		if (rc == PB_OK)
-			rc = gw_hotline_add_app(h, a->app_id, key, keylen);
+			rc = set_add(run, s, a->app_id, key, keylen);
 		sodium_memzero(buf, sizeof(buf));
 		sodium_memzero(key, sizeof(key));
-		if (rc != PB_OK) {
+		if (rc != PB_OK)
 			snprintf(err, errlen, "%s app '%s': secret file %s: %s", what, a->app_id,
 			         a->secret_file,
 			         rc == PB_EINVAL     ? "must hold 32-128 hex digits" :
 			         rc == PB_EFORBIDDEN ? "open to group or others; chmod 600 it" :
 			                               pb_err_str(rc));
-			return rc;
-		}
 	}
+	if (rc != PB_OK) {
+		gw_appset_free(s);
+		return rc;
+	}
+	*out = s;
 	return PB_OK;
 }
 
-int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen)
+int gw_hotline_load_apps(struct gw_hotline *h, const struct pb_conf *c, struct gw_appset **out,
+                         char *err, size_t errlen)
 {
-	return gw_apps_load(h, c->hotline_apps, c->nhotline_apps, "hotline", err, errlen);
+	return gw_apps_load(h, c->hotline_apps, c->nhotline_apps, "hotline", out, err, errlen);
+}
+
+void gw_hotline_swap(struct gw_hotline *h, struct gw_appset *s, const char *what)
+{
+	struct gw_appset *run = atomic_load(&h->set);
+
+	for (int i = 0; i < s->napps; i++) {
+		int j = find_app(run, s->apps[i].id);
+		if (j < 0)
+			pb_info("%s app '%s' added", what, s->apps[i].id);
+		else if (run->apps[j].keylen != s->apps[i].keylen ||
+		         sodium_memcmp(run->apps[j].key, s->apps[i].key, s->apps[i].keylen) != 0)
+			pb_info("%s app '%s' has a new secret", what, s->apps[i].id);
+	}
+	for (int j = 0; j < run->napps; j++)
+		if (find_app(s, run->apps[j].id) < 0)
+			pb_info("%s app '%s' removed", what, run->apps[j].id);
+	/* Requests that loaded the old pointer may still read it. */
+	s->older = run;
+	atomic_store(&h->set, s);
 }
 
 /* ------------------------------------------------------- signatures -- */
@@ -239,16 +331,6 @@ void gw_hotline_sign(const uint8_t *key, size_t keylen, const char *method, cons
 	sodium_memzero(&st, sizeof(st));
 }
 
-static int find_app(const struct gw_hotline *h, const char *id)
-{
-	if (!id)
-		return -1;
-	for (int i = 0; i < h->napps; i++)
-		if (strcmp(h->apps[i].id, id) == 0)
-			return i;
-	return -1;
-}
-
 /* Unix seconds: 1 to 15 digits, nothing else. */
 static int parse_ts(const char *s, int64_t *out)
 {
@@ -266,6 +348,14 @@ static int parse_ts(const char *s, int64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+static int stale(const struct gw_hotline *h, const char *timestamp, int64_t now_s)
+{
+	int64_t ts;
+
+	return parse_ts(timestamp, &ts) || ts > now_s + h->skew_s || ts < now_s - h->skew_s ||
+	       ts <= h->start_s;
 }
 
 static int nonce_ok(const char *s)
@@ -286,12 +376,9 @@ static int nonce_ok(const char *s)
 const char *gw_hotline_precheck(struct gw_hotline *h, const char *app_id, const char *timestamp,
                                 int64_t now_s)
 {
-	int64_t ts;
-
-	if (find_app(h, app_id) < 0)
+	if (find_app(atomic_load(&h->set), app_id) < 0)
 		return "unknown_app";
-	if (parse_ts(timestamp, &ts) || ts > now_s + h->skew_s || ts < now_s - h->skew_s ||
-	    ts <= h->start_s)
+	if (stale(h, timestamp, now_s))
 		return "stale";
 	return NULL;
 }
@@ -300,22 +387,25 @@ const char *gw_hotline_verify(struct gw_hotline *h, const struct gw_hl_auth *a, 
 {
 	uint8_t want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
 	size_t got_len = 0;
-	const char *why = gw_hotline_precheck(h, a->app_id, a->timestamp, now_s);
-	int app = find_app(h, a->app_id);
+	/* One set for the whole check, whatever a reload does meanwhile. */
+	const struct gw_appset *set = atomic_load(&h->set);
+	int app = find_app(set, a->app_id);
 
-	if (why)
-		return why;
+	if (app < 0)
+		return "unknown_app";
+	if (stale(h, a->timestamp, now_s))
+		return "stale";
 	if (!nonce_ok(a->nonce) || !a->signature || strlen(a->signature) != 2 * sizeof(got) ||
 	    sodium_hex2bin(got, sizeof(got), a->signature, strlen(a->signature), NULL, &got_len,
 	                   NULL) != 0 ||
 	    got_len != sizeof(got))
 		return "bad_signature";
-	gw_hotline_sign(h->apps[app].key, h->apps[app].keylen, a->method, a->path, a->timestamp,
+	gw_hotline_sign(set->apps[app].key, set->apps[app].keylen, a->method, a->path, a->timestamp,
 	                a->nonce, a->body, a->body_len, want);
 	if (sodium_memcmp(want, got, sizeof(want)) != 0)
 		return "bad_signature";
 	/* Kept until no timestamp that passes the skew check could carry it. */
-	switch (gw_nonces_add(&h->nonces, app, a->nonce, now_s, 2 * h->skew_s)) {
+	switch (gw_nonces_add(&h->nonces, set->apps[app].tag, a->nonce, now_s, 2 * h->skew_s)) {
 	case PB_OK:
 		return NULL;
 	case PB_EREPLAY:

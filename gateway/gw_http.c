@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,7 +380,8 @@ static const char *framing_error(const struct framing *f, const char **message)
 }
 
 /* First call: everything that can be refused before reading a body. */
-static enum MHD_Result begin(struct gw_req *r, const char *url, const char *method)
+static enum MHD_Result begin(struct gw_req *r, const char *url, const char *method,
+                             const char *version)
 {
 	const char *allow, *why, *message;
 	struct gw *g = r->g;
@@ -391,10 +393,14 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 	if (gw_client_addr(gw_conns_proxies(g->conns), ci ? ci->client_addr : NULL, f.xff,
 	                   &r->client) != 0)
 		pb_warn("a trusted proxy sent a malformed X-Forwarded-For");
-	if ((why = framing_error(&f, &message)) != NULL) {
-		static const struct gw_hdr close_hdr = {MHD_HTTP_HEADER_CONNECTION, "close"};
+	static const struct gw_hdr close_hdr = {MHD_HTTP_HEADER_CONNECTION, "close"};
+	if ((why = framing_error(&f, &message)) != NULL)
 		return gw_send_error_h(r, MHD_HTTP_BAD_REQUEST, why, message, &close_hdr, 1);
-	}
+	/* MHD takes HTTP/1.2 and up as 1.1; the first request of a connection
+	 * was already checked (gw_conn.c), a later one is checked here. */
+	if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)
+		return gw_send_error_h(r, MHD_HTTP_BAD_REQUEST, "unsupported_http_version",
+		                       "only versions 1.0 and 1.1 of HTTP are served", &close_hdr, 1);
 	r->route = route_of(url, &allow);
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	if (r->route == GW_R_OTHER)
@@ -501,7 +507,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct gw_req *r = *ctx;
 
 	(void)cls;
-	(void)version;
 	if (!r)
 		return MHD_NO;   /* the URI callback could not allocate */
 	/* The connection's deadline follows the request (gw_conn.c). */
@@ -517,7 +522,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	case GW_PH_NEW:
 		r->conn = conn;
 		r->phase = GW_PH_BODY;
-		return begin(r, url, method);
+		return begin(r, url, method, version);
 	case GW_PH_BODY:
 		if (*upload_size) {
 			size_t n = *upload_size;
@@ -638,6 +643,18 @@ static void release(struct gw *g)
 	free(g);
 }
 
+/* Accept a connection only once its first bytes are in (or after
+ * seconds), so gw_conn.c can check the request line before MHD reads it. */
+static void defer_accept(struct MHD_Daemon *d, int seconds)
+{
+	const union MHD_DaemonInfo *li = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+
+	if (!li || setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds,
+	                      sizeof(seconds)) != 0)
+		pb_warn("TCP_DEFER_ACCEPT not set: a request line naming HTTP/2 or HTTP/0.9 may get "
+		        "libmicrohttpd's 505");
+}
+
 static int start_daemon(struct gw *g)
 {
 	union {
@@ -682,6 +699,7 @@ static int start_daemon(struct gw *g)
 		pb_error("cannot listen on %s port %d", c->http_addr, c->http_port);
 		return PB_EIO;
 	}
+	defer_accept(g->mhd, c->header_timeout_s);
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	g->port = info ? info->port : (uint16_t)c->http_port;
 	if (addr.sa.sa_family == AF_INET6)
@@ -722,12 +740,10 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 		pb_info("created gateway secret %s", conf->gateway_secret);
 	rc = gw_hotline_init(&g->hotline, conf->hotline_skew_seconds, pb_now_ms() / 1000,
 	                     GW_NONCE_CAP);
-	if (rc == PB_OK && (rc = gw_hotline_load_apps(&g->hotline, conf, err, sizeof(err))))
-		pb_error("%s", err);
 	if (rc == PB_OK)
 		rc = gw_hotline_init(&g->petition, conf->hotline_skew_seconds, pb_now_ms() / 1000,
 		                     GW_NONCE_CAP);
-	if (rc == PB_OK && (rc = gw_petition_load_apps(&g->petition, conf, err, sizeof(err))))
+	if (rc == PB_OK && (rc = gw_load_apps(g, conf, err, sizeof(err))))
 		pb_error("%s", err);
 	gw_pages_init(g, secret, sizeof(secret));
 	if (rc == PB_OK)

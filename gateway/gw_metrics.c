@@ -139,7 +139,7 @@ static void router_stats(FILE *f, const Mailroom__StatsResp *s)
 }
 
 static const char *const close_names[GW_CLOSE_COUNT] = {
-	"headers", "body", "idle", "budget", "per_address",
+	"headers", "body", "idle", "budget", "per_address", "version",
 };
 
 static void connections(FILE *f, struct gw_metrics *m)

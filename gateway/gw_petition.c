@@ -12,9 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, char *err, size_t errlen)
+int gw_petition_load_apps(struct gw_hotline *h, const struct pb_conf *c, struct gw_appset **out,
+                          char *err, size_t errlen)
 {
-	return gw_apps_load(h, c->petition_apps, c->npetition_apps, "petition", err, errlen);
+	return gw_apps_load(h, c->petition_apps, c->npetition_apps, "petition", out, err, errlen);
 }
 
 enum MHD_Result gw_post_petition(struct gw_req *r, const char *method)

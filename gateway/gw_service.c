@@ -5,9 +5,10 @@
  * not answer within router_timeout_ms still gets READY (the gateway then
  * answers 503 honestly, and systemd must not kill it for that).
  *
- * A reload re-reads the file and refuses one that does not load (the
- * running settings stay). It takes access_log and log_level; every other
- * setting, the 12345 apps among them, is read by request threads without
+ * A reload re-reads the file and refuses one that does not load, or whose
+ * 12345 or petition app secrets do not (the running settings stay). It
+ * takes access_log, log_level and the apps (swapped as one pointer each,
+ * gw_hotline.c); every other setting is read by request threads without
  * a lock and waits for a restart, which the log says.
  *
  * The access log: one info line per request with the method, the route's
@@ -62,6 +63,11 @@ void gw_reload(struct gw *g, const char *path)
 		         pb_log_level_parse(fresh->log_level) < 0 ? "bad log_level" : err);
 		goto out;
 	}
+	/* The apps first: a file whose secrets do not load changes nothing. */
+	if (gw_load_apps(g, fresh, err, sizeof(err)) != PB_OK) {
+		pb_error("reload refused, the running configuration stays: %s", err);
+		goto out;
+	}
 	if (fresh->access_log != atomic_load(&g->access_log))
 		pb_info("reload: access_log %s", fresh->access_log ? "on" : "off");
 	if (strcmp(fresh->log_level, g->conf.log_level) != 0)
@@ -72,13 +78,33 @@ void gw_reload(struct gw *g, const char *path)
 	*kept = g->conf;
 	kept->access_log = fresh->access_log;
 	memcpy(kept->log_level, fresh->log_level, sizeof(kept->log_level));
+	kept->nhotline_apps = fresh->nhotline_apps;
+	memcpy(kept->hotline_apps, fresh->hotline_apps, sizeof(kept->hotline_apps));
+	kept->npetition_apps = fresh->npetition_apps;
+	memcpy(kept->petition_apps, fresh->petition_apps, sizeof(kept->petition_apps));
 	if (memcmp(kept, fresh, sizeof(*kept)) != 0)
-		pb_warn("reload: settings other than access_log and log_level changed; they take "
-		        "effect at the next restart");
+		pb_warn("reload: settings other than access_log, log_level and the 12345 and "
+		        "petition apps changed; they take effect at the next restart");
 	pb_info("configuration reloaded");
 out:
 	free(kept);
 	free(fresh);
+}
+
+int gw_load_apps(struct gw *g, const struct pb_conf *c, char *err, size_t errlen)
+{
+	struct gw_appset *hotline = NULL, *petition = NULL;
+	int rc = gw_hotline_load_apps(&g->hotline, c, &hotline, err, errlen);
+
+	if (rc == PB_OK)
+		rc = gw_petition_load_apps(&g->petition, c, &petition, err, errlen);
+	if (rc != PB_OK) {
+		gw_appset_free(hotline);
+		return rc;
+	}
+	gw_hotline_swap(&g->hotline, hotline, "hotline");
+	gw_hotline_swap(&g->petition, petition, "petition");
+	return PB_OK;
 }
 
 void gw_access_log(const struct gw_req *r)

@@ -161,42 +161,263 @@ const OUTCOMES = [
 
 // path: under messages/{id}/; lease: send the held lease; done: what the
 // page says; numbers: fields sent as integers.
+// A row with a group is also its form, built into that group's
+// <div class="forms" data-group> (buildForms): title, note, fields (each
+// with its label; tag when not an input, options of a select, any other
+// key an attribute), button (primary: the group's main step), and when:
+// the petition stages in which it shows. Forms with text of their own
+// around the fields (reply, refer, opinion, after the answer) are in
+// index.html.
+// The fields many forms share.
+const reason = (id, label = "理由") => ({ id, name: "reason", label, maxlength: 500, required: true });
+const approver = (id) => ({ id, name: "approver", label: "批准人", maxlength: 100, required: true });
+
 const ACTIONS = {
+  transfer: {
+    path: "transfer", lease: true, done: "已转办。",
+    group: "transfer",
+    fields: [
+      { id: "t-to", name: "to", label: "转到队列", list: "queue-names", autocomplete: "off", required: true },
+      reason("t-reason", "转办理由"),
+    ],
+    button: "转办",
+  },
+  merge: {
+    path: "merge", done: "已并单，答复时限已更新。", lists: ["refs"], flags: ["keep_deadline"],
+    group: "case", title: "并单：把同一事项的来信并入此件",
+    fields: [
+      { id: "m-refs", name: "refs", label: "并入的查询码（多个用逗号分隔）", autocomplete: "off", required: true },
+      { id: "m-keep", name: "keep_deadline", label: "保留此件原答复时限（默认取各件中最早的时限）", type: "checkbox", value: "true" },
+      reason("m-reason"),
+    ],
+    button: "并单",
+  },
+  assist: {
+    path: "assist", done: "已请求协办。", numbers: ["working_days"],
+    group: "case", title: "请其他部门协办",
+    fields: [
+      { id: "a-queue", name: "queue", label: "协办队列", list: "queue-names", autocomplete: "off", required: true },
+      { id: "a-days", name: "working_days", label: "反馈期限（工作日，可不填，默认按配置）", type: "number", min: 1, max: 60 },
+      reason("a-reason"),
+    ],
+    button: "请求协办",
+  },
+  "plain-repeat": {
+    path: "repeat", done: "已登记判定。",
+    group: "repeat",
+    fields: [
+      { id: "q-repeat", name: "decision", label: "判定", tag: "select", required: true, options: [["dismissed", "不属于重复"], ["confirmed", "确属重复"]] },
+    ],
+    button: "登记判定",
+  },
+  pause: {
+    path: "pause", done: "已暂停计时。",
+    group: "clock", title: "暂停计时",
+    fields: [
+      reason("p-reason"),
+    ],
+    button: "暂停计时",
+  },
+  resume: {
+    path: "resume", done: "已恢复计时。",
+    group: "clock", title: "恢复计时",
+    fields: [
+      reason("r-reason"),
+    ],
+    button: "恢复计时",
+  },
+  extend: {
+    path: "extend", done: "已延期，答复时限已更新。", numbers: ["working_days"],
+    group: "clock", title: "延期",
+    fields: [
+      { id: "e-days", name: "working_days", label: "延长工作日数", type: "number", min: 1, max: 366, required: true },
+      approver("e-approver"),
+      reason("e-reason"),
+    ],
+    button: "延期",
+  },
+  restart: {
+    path: "restart", done: "已重新计时。",
+    group: "clock", title: "补正后重新计时",
+    fields: [
+      reason("s-reason"),
+      { id: "s-at", name: "received_at", label: "重新起算日期（可不填，默认今天）", type: "date" },
+    ],
+    button: "重新计时",
+  },
+  "confirm-receipt": {
+    path: "disclosure/confirm-receipt", done: "已确认收到日期。",
+    group: "disclosure", title: "确认收到申请",
+    fields: [
+      { id: "d-date", name: "date", label: "收到日期", type: "date", required: true },
+      { id: "d-evidence", name: "evidence", label: "凭据（如挂号信签收单号）", maxlength: 500 },
+    ],
+    button: "确认收到",
+  },
+  "request-correction": {
+    path: "disclosure/request-correction", done: "已要求补正。",
+    group: "disclosure", title: "要求补正",
+    fields: [
+      { id: "d-corr", name: "text", label: "需补正的内容", tag: "textarea", rows: 3, required: true },
+    ],
+    button: "发出补正通知",
+  },
+  "correction-received": {
+    path: "disclosure/correction-received", done: "已登记补正。",
+    group: "disclosure", title: "收到补正",
+    fields: [
+      { id: "d-cdate", name: "date", label: "收到补正的日期", type: "date", required: true },
+    ],
+    button: "登记补正",
+  },
+  consult: {
+    path: "disclosure/consult", done: "已开始征求意见。",
+    group: "disclosure", title: "征求第三方意见",
+    fields: [
+      { id: "d-party", name: "party", label: "第三方", maxlength: 200, required: true },
+    ],
+    button: "开始征求意见",
+  },
+  "consult-done": {
+    path: "disclosure/consult-done", done: "征求意见已结束。",
+    group: "disclosure", title: "征求意见结束",
+    button: "征求意见结束",
+  },
+  "d-extend": {
+    path: "disclosure/extend", done: "已延长答复期限。", numbers: ["days"],
+    group: "disclosure", title: "延长答复期限",
+    fields: [
+      { id: "d-days", name: "days", label: "延长日数", type: "number", min: 1, max: 366, required: true },
+      approver("d-approver"),
+      reason("d-reason"),
+    ],
+    button: "延长期限",
+  },
+  "fee-notice": {
+    path: "disclosure/fee-notice", done: "已发出收费通知。",
+    group: "disclosure", title: "收费通知",
+    fields: [
+      { id: "d-fee", name: "text", label: "通知内容", tag: "textarea", rows: 3, required: true },
+    ],
+    button: "发出收费通知",
+  },
+  "fee-paid": {
+    path: "disclosure/fee-paid", done: "已登记缴费。",
+    group: "disclosure", title: "已缴费",
+    button: "登记已缴费",
+  },
+  decide: {
+    path: "disclosure/decide", lease: true, done: "已作出决定。",
+    group: "disclosure", title: "作出答复决定",
+    fields: [
+      { id: "d-outcome", name: "outcome", label: "办理结果", tag: "select", required: true, options: [["", "请选择"], ...OUTCOMES] },
+      { id: "d-basis", name: "legal_basis", label: "法律依据", maxlength: 500 },
+      { id: "d-text", name: "text", label: "答复内容", tag: "textarea", rows: 4, required: true },
+    ],
+    button: "作出决定", primary: true,
+  },
+  deliver: {
+    path: "disclosure/deliver", done: "已登记送达。",
+    group: "disclosure", title: "送达",
+    fields: [
+      { id: "d-dev", name: "evidence", label: "送达凭据", maxlength: 500, required: true },
+    ],
+    button: "登记送达",
+  },
+  review: {
+    path: "disclosure/review", done: "已登记复议或诉讼。",
+    group: "disclosure", title: "复议或诉讼",
+    fields: [
+      { id: "d-kind", name: "review.kind", label: "类别", tag: "select", required: true, options: [["review", "行政复议"], ["litigation_direct", "直接起诉"], ["litigation_after_review", "复议后起诉"]] },
+      { id: "d-case", name: "review.case_no", label: "案号", maxlength: 100, required: true },
+      { id: "d-filed", name: "review.filed", label: "立案日期", type: "date", required: true },
+      { id: "d-result", name: "review.result", label: "结果", tag: "select", required: true, options: [["pending", "尚未审结"], ["upheld", "维持"], ["corrected", "纠正"], ["other", "其他"]] },
+      { id: "d-decided", name: "review.decided", label: "审结日期（未审结可不填）", type: "date" },
+    ],
+    button: "登记",
+  },
+  repeat: {
+    path: "disclosure/repeat", done: "已登记判定。",
+    group: "disclosure", title: "重复申请判定",
+    fields: [
+      { id: "d-repeat", name: "decision", label: "判定", tag: "select", required: true, options: [["confirmed", "确属重复申请"], ["dismissed", "不属于重复申请"]] },
+    ],
+    button: "登记判定",
+  },
+  "p-accept": {
+    path: "petition/accept", lease: true, done: "已受理，答复期限已重新计算。",
+    group: "petition", title: "受理告知",
+    note: "告知信访人已受理。答复期限自受理时起重新计算。",
+    when: (p) => p.stage === "received",
+    button: "受理", primary: true,
+  },
+  "p-not-accept": {
+    path: "petition/not-accept", lease: true, done: "已告知不予受理。",
+    group: "petition", title: "不予受理告知",
+    when: (p) => p.stage === "received",
+    fields: [
+      { id: "pn-text", name: "text", label: "告知信访人不予受理的理由", tag: "textarea", rows: 3, maxlength: 10000, required: true },
+    ],
+    button: "不予受理",
+  },
+  "p-answer": {
+    path: "petition/answer", lease: true, done: "已出具办理意见。",
+    group: "petition", title: "出具办理意见",
+    when: (p) => ["accepted", "review", "rereview"].includes(p.stage),
+    fields: [
+      { id: "pa-text", name: "text", label: "办理意见", tag: "textarea", rows: 6, maxlength: 10000, required: true },
+    ],
+    button: "出具办理意见", primary: true,
+  },
+  "p-extend": {
+    path: "petition/extend", done: "已延长办理期限。", numbers: ["days"],
+    group: "petition", title: "延长办理期限",
+    when: (p) => p.stage === "accepted" && !p.extensions,
+    fields: [
+      { id: "pe-days", name: "days", label: "延长天数（自然日，只能延长一次）", type: "number", min: 1, max: 366, required: true },
+      approver("pe-approver"),
+      reason("pe-reason"),
+    ],
+    button: "延期",
+  },
+  sign: {
+    path: "sign", lease: true, done: "已签收。",
+    group: "hotline", title: "签收",
+    button: "签收",
+  },
+  finish: {
+    path: "finish", lease: true, done: "已办结。",
+    group: "hotline", title: "办结",
+    fields: [
+      { id: "h-finish", name: "text", label: "答复市民的内容", tag: "textarea", rows: 4, required: true },
+    ],
+    button: "办结", primary: true,
+  },
+  return: {
+    path: "return", lease: true, done: "已退单。",
+    group: "hotline", title: "退单",
+    fields: [
+      { id: "h-code", name: "reason_code", label: "退单理由代码", maxlength: 40, required: true },
+      { id: "h-basis", name: "text", label: "退单依据", tag: "textarea", rows: 3, required: true },
+    ],
+    button: "退单",
+  },
+  "extension-request": {
+    path: "extension-request", done: "已提出延期申请。",
+    group: "hotline", title: "延期申请",
+    fields: [
+      { id: "h-until", name: "until", label: "申请延至", type: "date", required: true },
+      { id: "h-why", name: "text", label: "理由", tag: "textarea", rows: 3, required: true },
+    ],
+    button: "提出延期申请",
+  },
   reply: { path: "reply", lease: true, done: "已答复。" },
-  transfer: { path: "transfer", lease: true, done: "已转办。" },
   refer: { path: "refer", lease: true, done: "已转入其他渠道，新件的查询码见“已转为”。" },
-  "plain-repeat": { path: "repeat", done: "已登记判定。" },
-  pause: { path: "pause", done: "已暂停计时。" },
-  resume: { path: "resume", done: "已恢复计时。" },
-  extend: { path: "extend", done: "已延期，答复时限已更新。", numbers: ["working_days"] },
-  restart: { path: "restart", done: "已重新计时。" },
-  "confirm-receipt": { path: "disclosure/confirm-receipt", done: "已确认收到日期。" },
-  "request-correction": { path: "disclosure/request-correction", done: "已要求补正。" },
-  "correction-received": { path: "disclosure/correction-received", done: "已登记补正。" },
-  consult: { path: "disclosure/consult", done: "已开始征求意见。" },
-  "consult-done": { path: "disclosure/consult-done", done: "征求意见已结束。" },
-  "d-extend": { path: "disclosure/extend", done: "已延长答复期限。", numbers: ["days"] },
-  "fee-notice": { path: "disclosure/fee-notice", done: "已发出收费通知。" },
-  "fee-paid": { path: "disclosure/fee-paid", done: "已登记缴费。" },
-  decide: { path: "disclosure/decide", lease: true, done: "已作出决定。" },
-  deliver: { path: "disclosure/deliver", done: "已登记送达。" },
-  review: { path: "disclosure/review", done: "已登记复议或诉讼。" },
-  repeat: { path: "disclosure/repeat", done: "已登记判定。" },
-  sign: { path: "sign", lease: true, done: "已签收。" },
-  finish: { path: "finish", lease: true, done: "已办结。" },
-  return: { path: "return", lease: true, done: "已退单。" },
-  "extension-request": { path: "extension-request", done: "已提出延期申请。" },
-  merge: { path: "merge", done: "已并单，答复时限已更新。", lists: ["refs"], flags: ["keep_deadline"] },
-  assist: { path: "assist", done: "已请求协办。", numbers: ["working_days"] },
   callback: { path: "callback", done: "已登记回访结果。", bools: ["reached", "resolved", "reopen"] },
   publish: { path: "publish", done: "已公开。" },
   unmerge: { path: "unmerge", done: "已取消并单，此件回到队列。" },
   // stay: the asked queue's handler keeps the case in view though it is not in her queues
   opinion: { path: "opinion", done: "已提交协办意见。", stay: true },
-  "p-accept": { path: "petition/accept", lease: true, done: "已受理，答复期限已重新计算。" },
-  "p-not-accept": { path: "petition/not-accept", lease: true, done: "已告知不予受理。" },
-  "p-extend": { path: "petition/extend", done: "已延长办理期限。", numbers: ["days"] },
-  "p-answer": { path: "petition/answer", lease: true, done: "已出具办理意见。" },
   "p-review": { path: "petition/review", done: "已登记复查请求，此件回到队列。" },
   "p-rereview": { path: "petition/rereview", done: "已登记复核请求，此件回到队列。" },
   unpublish: { path: "unpublish", done: "已撤下。" },
@@ -614,9 +835,8 @@ function show(m) {
   const stage = p ? p.stage : "";
   $("more-petition").hidden = !p;
   $("more-clock").hidden = !!p;
-  for (const [action, on] of [["p-accept", stage === "received"], ["p-not-accept", stage === "received"],
-    ["p-answer", ["accepted", "review", "rereview"].includes(stage)], ["p-extend", stage === "accepted" && !p.extensions]])
-    document.querySelector(`form[data-action="${action}"]`).hidden = !on;
+  for (const [action, spec] of Object.entries(ACTIONS))
+    if (spec.when) document.querySelector(`form[data-action="${action}"]`).hidden = !p || !spec.when(p);
   $("more-repeat").hidden = !m.repeat || !!m.repeat.decision;
   $("refer-disclosure").hidden = !d;
   for (const id of ["f-outcome", "f-basis"]) $(id).disabled = !d;
@@ -700,6 +920,47 @@ async function trail(id) {
   await view("work");
   await detail();
   $("message-h").focus();
+}
+
+// A label before each control (a check box inside its label, text after).
+function field(f) {
+  const { id, name, label, tag = "input", options = [], ...attrs } = f;
+  const control = document.createElement(tag);
+  const lab = document.createElement("label");
+  control.id = id;
+  control.name = name;
+  for (const [k, v] of Object.entries(attrs)) control.setAttribute(k, v === true ? "" : String(v));
+  for (const [value, text] of options) control.append(new Option(text, value));
+  lab.htmlFor = id;
+  if (attrs.type === "checkbox") {
+    lab.append(control, ` ${label}`);
+    return [lab];
+  }
+  lab.textContent = label;
+  return [lab, control];
+}
+
+function buildForms() {
+  const el = (tag, text, cls) => {
+    const e = document.createElement(tag);
+    e.textContent = text;
+    if (cls) e.className = cls;
+    return e;
+  };
+  for (const [action, spec] of Object.entries(ACTIONS)) {
+    if (!spec.group) continue;
+    const form = el("form", "", "act");
+    form.dataset.action = action;
+    if (spec.title) form.append(el("h4", spec.title));
+    if (spec.note) form.append(el("p", spec.note, "note"));
+    for (const f of spec.fields || []) form.append(...field(f));
+    const err = el("p", "", "err");
+    err.setAttribute("role", "alert");
+    const submit = el("button", spec.button, spec.primary ? "primary" : "");
+    submit.type = "submit";
+    form.append(err, submit);
+    document.querySelector(`.forms[data-group="${spec.group}"]`).append(form);
+  }
 }
 
 function body(form, spec) {
@@ -796,9 +1057,7 @@ async function start() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
-  const sel = $("d-outcome");
-  sel.append(Object.assign(document.createElement("option"), { value: "", textContent: "请选择" }));
-  for (const [code, label] of OUTCOMES) sel.append(Object.assign(document.createElement("option"), { value: code, textContent: label }));
+  buildForms();
   $("make-key").addEventListener("click", () => makeKey().catch((e) => say(e.message)));
   $("refresh").addEventListener("click", () => load(refresh));
   $("sv-refresh").addEventListener("click", () => load(supervise));

@@ -133,15 +133,13 @@ Test(http, strict_framing, .init = it_init, .fini = it_fini, .timeout = 120)
 	         strlen(good), strlen(good), good);
 	expect_refused("Content-Length with Transfer-Encoding", req, "ambiguous_length");
 
-	/* A length that is not a number, and a version other than HTTP/1.x,
-	 * are refused by libmicrohttpd 0.9.75 itself before the access
-	 * handler runs (gateway/README.md, "Strict HTTP"): the request is
-	 * not taken and the connection is closed. */
+	/* A length that is not a number is refused by libmicrohttpd 0.9.75
+	 * itself before the access handler runs (gateway/README.md, "Strict
+	 * HTTP"): the request is not taken and the connection is closed. */
 	const char *const mhd[] = {
 		POST_HEAD "Content-Length: -1\r\n\r\n{}",
 		POST_HEAD "Content-Length: 18446744073709551616\r\n\r\n{}",
 		POST_HEAD "Content-Length: +2\r\n\r\n{}",
-		"GET /healthz HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(mhd) / sizeof(mhd[0]); i++) {
 		int closed;
@@ -152,6 +150,55 @@ Test(http, strict_framing, .init = it_init, .fini = it_fini, .timeout = 120)
 		free(out);
 	}
 	still_serving("bad framing");
+	IT_DOWN();
+}
+
+static long metric(const char *name);
+
+/* Every HTTP/... other than 1.0 and 1.1: our 400 and a close, as the first
+ * request of a connection and after one served on it; never MHD's 505. */
+Test(http, other_versions_refused, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	static const char *const versions[] = {"HTTP/2.0", "HTTP/1.2", "HTTP/3", "HTTP/0.9",
+	                                       "HTTP/1.10", "HTTP/9.9"};
+	char req[512], what[64];
+
+	IT_UP(NULL);
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		snprintf(req, sizeof(req), "GET /healthz %s\r\nHost: 127.0.0.1\r\n\r\n", versions[i]);
+		snprintf(what, sizeof(what), "first request %s", versions[i]);
+		expect_refused(what, req, "unsupported_http_version");
+
+		/* The same line after a request served on the connection. */
+		int fd = connect_from(1, 0), closed;
+		const char *ok = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+		cr_assert(fd >= 0, "connect: %s", strerror(errno));
+		cr_assert_eq(send(fd, ok, strlen(ok), MSG_NOSIGNAL), (ssize_t)strlen(ok));
+		char *out = read_all(fd, 500, &closed);
+		cr_expect(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && !closed, "keep-alive (closed %d): %.60s", closed, out);
+		free(out);
+		cr_assert_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
+		out = read_all(fd, 3000, &closed);
+		close(fd);
+		cr_expect(closed, "second request %s: the connection stayed open", versions[i]);
+		cr_expect(strstr(out, " 200 ") == NULL, "second request %s: taken:\n%s", versions[i], out);
+		if (strncmp(versions[i], "HTTP/1.", 7) == 0)
+			cr_expect(strncmp(out, "HTTP/1.1 400 ", 13) == 0,
+			          "second request %s: %.80s", versions[i], out);
+		/* Known gap (gateway/README.md, "Strict HTTP"): MHD 0.9.75 reads a
+		 * later request line before any callback of ours, and answers a
+		 * major version other than 1 with its 505 and a close. */
+		free(out);
+	}
+	/* HTTP/0.9 proper (no version at all): MHD's own 400, or a close. */
+	int closed;
+	char *out = exchange("GET /healthz\r\n", &closed);
+	cr_expect(closed, "a line without a version: the connection stayed open");
+	cr_expect(out[0] == '\0' || strncmp(out, "HTTP/1.1 400 ", 13) == 0,
+	          "a line without a version: %.60s", out);
+	free(out);
+	cr_expect_geq(metric("mailroom_http_closed_total{reason=\"version\"}"), 1);
+	still_serving("other HTTP versions");
 	IT_DOWN();
 }
 

@@ -6,8 +6,11 @@
 #include "it.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 TestSuite(reload, .init = it_init, .fini = it_fini, .timeout = 120);
@@ -182,5 +185,128 @@ Test(reload, router_and_gateway_notify_readiness)
 	close(fd);
 	unlink(sa.sun_path);
 	cr_assert_eq(ready, 2, "READY=1 from %d of router and gateway", ready);
+	IT_DOWN();
+}
+
+/* A 12345 push signed as app (secret its hex key, NULL: the env's), with
+ * nonce when given; the status. */
+static long push(const char *app, const char *secret, const char *nonce, char *used, int n)
+{
+	char order_no[48];
+	struct mr_hl_sign s = {.app_id = app, .secret = secret, .nonce = nonce};
+	struct mr_http r;
+	char *json;
+
+	snprintf(order_no, sizeof(order_no), "GD%ld-%04d", (long)time(NULL), n);
+	json = mr_order_json(order_no, 1, NULL);
+	cr_assert_not_null(json);
+	cr_assert_eq(mr_post_order(NULL, &env, json, &s, &r), 0);
+	if (used)
+		snprintf(used, 65, "%s", s.used_nonce);
+	long st = r.status;
+	if (st == 401)
+		cr_log_info("push as %s: %.*s", app, (int)r.len, r.body);
+	mr_http_free(&r);
+	free(json);
+	return st;
+}
+
+/* The petition push's refusal for app "second" with an unsigned body:
+ * unknown_app before the app is configured, bad_signature after. */
+static void expect_petition(const char *code)
+{
+	struct curl_slist *hd = NULL;
+	struct mr_http r;
+	char ts[64];
+
+	snprintf(ts, sizeof(ts), "X-Timestamp: %ld", (long)time(NULL));
+	hd = curl_slist_append(hd, "Content-Type: application/json");
+	hd = curl_slist_append(hd, "X-App-Id: second");
+	hd = curl_slist_append(hd, ts);
+	hd = curl_slist_append(hd, "X-Nonce: 0123456789abcdef0123");
+	hd = curl_slist_append(hd, "X-Signature: 00");
+	cr_assert_eq(mr_http(NULL, env.base, "POST", "/v1/petition/transfers", hd, "{}", 2, 5000, &r),
+	             0);
+	curl_slist_free_all(hd);
+	cr_expect_eq(r.status, 401, "petition push: HTTP %ld", r.status);
+	it_expect_error(&r, code);
+	mr_http_free(&r);
+}
+
+/* Removes the [hotline.app.NAME] section the harness wrote. */
+static void drop_app(const char *name)
+{
+	char head[96], *text, *at, *end;
+	size_t len;
+	FILE *f;
+
+	snprintf(head, sizeof(head), "[hotline.app.%s]\n", name);
+	text = mr_read_text(env.ini, &len);
+	cr_assert_not_null(text);
+	at = strstr(text, head);
+	cr_assert_not_null(at, "no %s in %s", head, env.ini);
+	end = strstr(at + strlen(head), "\n\n");
+	cr_assert_not_null(end);
+	memmove(at, end + 2, strlen(end + 2) + 1);
+	f = fopen(env.ini, "w");
+	cr_assert_not_null(f);
+	cr_assert(fputs(text, f) >= 0);
+	cr_assert_eq(fclose(f), 0);
+	free(text);
+}
+
+Test(reload, gateway_takes_new_12345_apps_and_refuses_a_broken_file)
+{
+	static const char second_key[] = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9";
+	char path[600], text[1400], nonce_first[65], nonce_second[65];
+	FILE *f;
+
+	IT_UP(NULL);
+	mr_wait_past_gateway_start(&env);
+	cr_assert_eq(push(MR_HOTLINE_APP, NULL, NULL, nonce_first, 1), 201);
+	cr_assert_eq(push("second", second_key, NULL, NULL, 2), 401, "not configured yet");
+	expect_petition("unknown_app");
+
+	/* A new app: its secret file, its section, SIGHUP. */
+	snprintf(path, sizeof(path), "%s/keys/hotline-second.secret", env.dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	cr_assert(fprintf(f, "%s\n", second_key) > 0);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(chmod(path, 0600), 0);
+	snprintf(text, sizeof(text),
+	         "\n[hotline.app.second]\nsecret_file = %s\n\n[petition.app.second]\nsecret_file = %s\n\n",
+	         path, path);
+	append_ini(text);
+	cr_assert_eq(kill(env.gateway.pid, SIGHUP), 0);
+	cr_assert_eq(wait_log(&env.gateway, "hotline app 'second' added"), 1);
+	cr_assert_eq(log_count(&env.gateway, "petition app 'second' added"), 1);
+	expect_petition("bad_signature");
+	cr_assert_eq(push("second", second_key, NULL, nonce_second, 3), 201);
+	cr_assert_eq(push(MR_HOTLINE_APP, NULL, NULL, NULL, 4), 201, "the running app stays");
+	/* The nonces seen before the reload are still remembered. */
+	cr_assert_eq(push(MR_HOTLINE_APP, NULL, nonce_first, NULL, 5), 401);
+
+	/* The first app removed: refused; the second, now first in the file,
+	 * keeps its nonce memory. */
+	drop_app(MR_HOTLINE_APP);
+	cr_assert_eq(kill(env.gateway.pid, SIGHUP), 0);
+	snprintf(text, sizeof(text), "hotline app '%s' removed", MR_HOTLINE_APP);
+	cr_assert_eq(wait_log(&env.gateway, text), 1);
+	cr_assert_eq(push(MR_HOTLINE_APP, NULL, NULL, NULL, 6), 401, "a removed app still pushes");
+	cr_assert_eq(push("second", second_key, NULL, NULL, 7), 201);
+	cr_assert_eq(push("second", second_key, nonce_second, NULL, 8), 401, "a replay after reload");
+
+	/* A broken file (a secret that cannot be read): refused, the running
+	 * apps stay, and no secret is ever logged. */
+	append_ini("[hotline.app.broken]\nsecret_file = /nonexistent/broken.secret\n\n");
+	cr_assert_eq(kill(env.gateway.pid, SIGHUP), 0);
+	cr_assert_eq(wait_log(&env.gateway, "reload refused"), 1);
+	cr_assert_eq(log_count(&env.gateway, "hotline app 'broken'"), 1, "the reason names the app");
+	cr_assert_eq(push("second", second_key, NULL, NULL, 9), 201, "the running apps stay");
+	cr_assert_eq(push(MR_HOTLINE_APP, NULL, NULL, NULL, 10), 401);
+	cr_assert_eq(log_count(&env.gateway, second_key), 0, "a secret is in the log");
+	cr_assert_eq(log_count(&env.gateway, env.hotline_secret), 0, "a secret is in the log");
+	cr_assert(mr_proc_alive(&env.gateway));
 	IT_DOWN();
 }

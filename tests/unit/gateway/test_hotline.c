@@ -342,25 +342,72 @@ Test(secret, load_apps)
 	char err[256];
 
 	test_conf(c, scratch_dir());
+	struct gw_appset *set = NULL;
+
 	cr_assert_eq(gw_hotline_init(&h, 300, 0, 16), PB_OK);
-	cr_assert_eq(gw_hotline_load_apps(&h, c, err, sizeof(err)), PB_OK, "%s", err);
-	cr_assert_eq(h.napps, 1);
-	cr_assert_str_eq(h.apps[0].id, APP_ID);
-	cr_assert_eq(h.apps[0].keylen, 32);
+	cr_assert_eq(gw_hotline_load_apps(&h, c, &set, err, sizeof(err)), PB_OK, "%s", err);
+	cr_assert_eq(set->napps, 1);
+	cr_assert_str_eq(set->apps[0].id, APP_ID);
+	cr_assert_eq(set->apps[0].keylen, 32);
+	cr_assert_eq(atomic_load(&h.set)->napps, 0, "loaded, not yet running");
+	gw_hotline_swap(&h, set, "hotline");
+	cr_assert_eq(atomic_load(&h.set), set);
 	gw_hotline_fini(&h);
 
 	/* Open to others: refused, and the message says how to fix it. */
 	cr_assert_eq(chmod(c->hotline_apps[0].secret_file, 0644), 0);
 	cr_assert_eq(gw_hotline_init(&h, 300, 0, 16), PB_OK);
-	cr_assert_eq(gw_hotline_load_apps(&h, c, err, sizeof(err)), PB_EFORBIDDEN);
+	cr_assert_eq(gw_hotline_load_apps(&h, c, &set, err, sizeof(err)), PB_EFORBIDDEN);
+	cr_assert_null(set);
 	cr_assert(strstr(err, c->hotline_apps[0].secret_file) && strstr(err, "chmod 600"), "%s", err);
 	gw_hotline_fini(&h);
 
 	snprintf(c->hotline_apps[0].secret_file, PB_PATH_MAX, "%s/missing", scratch_dir());
 	cr_assert_eq(gw_hotline_init(&h, 300, 0, 16), PB_OK);
-	cr_assert_neq(gw_hotline_load_apps(&h, c, err, sizeof(err)), PB_OK);
+	cr_assert_neq(gw_hotline_load_apps(&h, c, &set, err, sizeof(err)), PB_OK);
 	cr_assert(strstr(err, APP_ID), "%s", err);
 	gw_hotline_fini(&h);
 	free(c);
 	scratch_remove();
+}
+
+/* A reload swaps the set: a new app is taken, a removed one refused, a
+ * request that began with the old set still checks against it, and a
+ * nonce seen before the reload is still a replay after it, though the
+ * app's place in the list moved. */
+Test(decide, reload_swaps_apps, .init = setup, .fini = teardown)
+{
+	static const char other_key[] = "fedcba9876543210fedcba9876543210";
+	struct gw_appset *next = calloc(1, sizeof(*next));
+	struct gw_hl_auth a;
+	uint8_t mac[32];
+	char sig[65];
+
+	cr_assert_not_null(next);
+	const struct gw_appset *before = atomic_load(&hl.set);
+	cr_assert_null(check(NOW, NONCE, NOW));
+
+	/* "new" first, APP_ID second, "other" gone. */
+	memcpy(next->apps[0].id, "new", 4);
+	memcpy(next->apps[0].key, other_key, 32);
+	next->apps[0].keylen = 32;
+	next->apps[0].tag = 7;
+	next->apps[1] = before->apps[0];
+	next->napps = 2;
+	gw_hotline_swap(&hl, next, "hotline");
+
+	cr_assert_str_eq(check(NOW, NONCE, NOW), "replay");
+	cr_assert_null(check(NOW, NONCE "x", NOW));
+	cr_assert_str_eq(gw_hotline_precheck(&hl, "other", "1764122400", NOW), "unknown_app");
+	cr_assert_null(gw_hotline_precheck(&hl, "new", "1764122400", NOW));
+	gw_hotline_sign((const uint8_t *)other_key, 32, "POST", PATH, "1764122400", NONCE,
+	                (const uint8_t *)BODY, strlen(BODY), mac);
+	sodium_bin2hex(sig, sizeof(sig), mac, sizeof(mac));
+	a = (struct gw_hl_auth){.app_id = "new", .timestamp = "1764122400", .nonce = NONCE,
+	                        .signature = sig, .method = "POST", .path = PATH,
+	                        .body = (const uint8_t *)BODY, .body_len = strlen(BODY)};
+	cr_assert_null(gw_hotline_verify(&hl, &a, NOW));
+	/* The replaced set is kept for requests that still hold it. */
+	cr_assert_eq(next->older, before);
+	cr_assert_str_eq(before->apps[0].id, APP_ID);
 }
