@@ -602,15 +602,20 @@ static void make_tmpdir(void)
 	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
 }
 
-static void write_file(const char *name, const char *text)
+static void put(const char *dir, const char *name, const char *text)
 {
-	char path[640];
+	char path[700];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	cr_assert_not_null(f = fopen(path, "w"), "%s: %s", path, strerror(errno));
 	cr_assert_eq(fputs(text, f) >= 0, 1);
 	cr_assert_eq(fclose(f), 0);
+}
+
+static void write_file(const char *name, const char *text)
+{
+	put(tmpdir, name, text);
 }
 
 static void remove_file(const char *name)
@@ -960,17 +965,6 @@ static void make_dirs(void)
 	snprintf(local, sizeof(local), "%s/local", tmpdir);
 	cr_assert_eq(mkdir(shipped, 0700), 0);
 	cr_assert_eq(mkdir(local, 0700), 0);
-}
-
-static void put(const char *dir, const char *name, const char *text)
-{
-	char path[700];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	cr_assert_not_null(f = fopen(path, "w"), "%s: %s", path, strerror(errno));
-	cr_assert_eq(fputs(text, f) >= 0, 1);
-	cr_assert_eq(fclose(f), 0);
 }
 
 static void rm_dirs(void)
