@@ -251,14 +251,16 @@ static int restore_attachments(const char *from, const char *store, json_t *file
 			return PB_EINVAL;
 		if (stat(path, &sb) == 0 && sb.st_size == bytes)
 			continue;
-		if ((rc = copy_attach(sdir, ddir, name)))
-			return fail(0, "cannot copy %s/%s: %s", sdir, name, pb_err_str(rc)), rc;
+		if ((rc = copy_attach(sdir, ddir, name))) {
+			fail(0, "cannot copy %s/%s: %s", sdir, name, pb_err_str(rc));
+			return rc;
+		}
 	}
 	return fsync_dir(ddir);
 }
 
 /* The stored messages against the log, with their files in dir (the
- * check of mailroom-audit verify --store): NULL when it holds, else why. */
+ * check of mailroom-audit verify --store): *why is empty when it holds. */
 static int files_check(st_env *env, const char *dir, uint64_t n, char *why, size_t wlen)
 {
 	struct au_store_verdict v;
