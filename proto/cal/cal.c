@@ -724,7 +724,8 @@ static int list_dir(const char *dir, int missing_ok, struct cal_paths *l, char *
 	closedir(d);
 	if (rc != PB_OK)
 		return fail(err, errlen, dir, 0, rc, "out of memory");
-	qsort(l->p + first, (size_t)(l->n - first), sizeof(*l->p), cmp_str);
+	if (l->n > first)   /* l->p is NULL while empty */
+		qsort(l->p + first, (size_t)(l->n - first), sizeof(*l->p), cmp_str);
 	return PB_OK;
 }
 
