@@ -121,7 +121,8 @@ static int write_manifest(const char *dir, const char *store, const struct log_s
 	return PB_OK;
 }
 
-static int copy_file(const char *src, const char *dst)
+/* durable: fsync'd before it returns; else the caller syncs (sync_dir). */
+static int copy_file(const char *src, const char *dst, int durable)
 {
 	uint8_t buf[1 << 16];
 	ssize_t got = 0;
@@ -136,7 +137,7 @@ static int copy_file(const char *src, const char *dst)
 	while (ok && (got = read(in, buf, sizeof(buf))) > 0)
 		for (ssize_t off = 0, w; ok && off < got; off += w)
 			ok = (w = write(out, buf + off, (size_t)(got - off))) > 0;
-	ok = ok && got == 0 && fsync(out) == 0;
+	ok = ok && got == 0 && (!durable || fsync(out) == 0);
 	close(in);
 	ok = close(out) == 0 && ok;
 	return ok ? PB_OK : PB_EIO;
@@ -163,13 +164,16 @@ static int attach_dir(char *buf, size_t n, const char *store)
 	return join(buf, n, store, ST_ATTACH_SUBDIR);
 }
 
-static int fsync_dir(const char *dir)
+/* Every file copied into dir and its entries on disk, in one syncfs(2)
+ * rather than an fsync per file: with 300 files each waiting for its own
+ * journal commit, a backup took three times as long (tests/bench/backup.sh). */
+static int sync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ok;
 
 	if (fd < 0)
 		return PB_EIO;
-	ok = fsync(fd) == 0;
+	ok = syncfs(fd) == 0 && fsync(fd) == 0;
 	close(fd);
 	return ok ? PB_OK : PB_EIO;
 }
@@ -184,7 +188,7 @@ static int copy_attach(const char *src_dir, const char *dst_dir, const char *nam
 	if (join(src, sizeof(src), src_dir, name) || join(dst, sizeof(dst), dst_dir, name) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.copy-%s", dst_dir, name) >= sizeof(tmp))
 		return PB_EINVAL;
-	if ((rc = copy_file(src, tmp)) == PB_OK && rename(tmp, dst) != 0)
+	if ((rc = copy_file(src, tmp, 0)) == PB_OK && rename(tmp, dst) != 0)
 		rc = PB_EIO;
 	if (rc)
 		unlink(tmp);
@@ -224,7 +228,7 @@ static int backup_attachments(const char *store, const char *out, json_t **files
 		free(ents[i]);
 	}
 	free(ents);
-	return rc ? rc : n > 0 ? fsync_dir(ddir) : PB_OK;
+	return rc ? rc : n > 0 ? sync_dir(ddir) : PB_OK;
 }
 
 /* Puts the listed files into store/attachments, before the store that
@@ -256,7 +260,7 @@ static int restore_attachments(const char *from, const char *store, json_t *file
 			return rc;
 		}
 	}
-	return fsync_dir(ddir);
+	return sync_dir(ddir);
 }
 
 /* The stored messages against the log, with their files in dir (the
@@ -506,7 +510,7 @@ int ad_restore(const struct pb_conf *c, const char *from, const char *store, int
 		goto done;
 	}
 	/* Copy beside, then rename: a crash leaves the old store or the new. */
-	if ((rc = copy_file(src, tmp)) || rename(tmp, dst) != 0) {
+	if ((rc = copy_file(src, tmp, 1)) || rename(tmp, dst) != 0) {
 		unlink(tmp);
 		exit = fail(AD_EXIT_OTHER, "cannot copy %s to %s", src, dst);
 		goto done;
