@@ -16,30 +16,11 @@ n=${3:-300}
 runs=${4:-7}
 base=${5:-}
 need curl python3
-trap '[ -n "${MR_KEEP_TMP:-}" ] && echo "kept $dir" || rm -rf "$dir"' EXIT
+pids=()
+trap 'stop; [ -n "${MR_KEEP_TMP:-}" ] && echo "kept $dir" || rm -rf "$dir"' EXIT
 
-{
-	store_ini
-	cat <<EOT
-[router]
-listen = ipc://$dir/router.ipc
-events = ipc://$dir/events.ipc
-gateway_secret = $dir/keys/gateway.secret
-calendars = $SRC/deploy/calendars
-
-[gateway]
-listen_addr = 127.0.0.1
-port = 0
-EOT
-} >"$dir/b.ini"
-
-"$BIN/mailroom-router" -c "$dir/b.ini" >"$dir/router.log" 2>&1 &
-router=$!
-wait_for "$dir/router.log" "listening on" || { echo "router did not start"; exit 1; }
-"$BIN/mailroom-gateway" -c "$dir/b.ini" >"$dir/gateway.log" 2>&1 &
-gateway=$!
-wait_for "$dir/gateway.log" "listening on" || { echo "gateway did not start"; exit 1; }
-port=$(sed -n 's/.*gateway: listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$dir/gateway.log")
+{ store_ini; router_ini; gateway_ini; } >"$dir/b.ini"
+start "$dir/b.ini" b
 
 # N distinct PNGs of about 30 KiB (noise does not compress).
 python3 - "$dir/png" "$n" <<'EOP'
@@ -62,8 +43,7 @@ for i in $(seq 0 $((n - 1))); do
 		"{\"channel\":\"mailbox\",\"subject\":\"照片 $i\",\"body\":\"见附图。\",\"attachments\":[\"$h\"]}" \
 		"http://127.0.0.1:$port/v1/messages" | grep -q 201 && stored=$((stored + 1))
 done
-kill $gateway $router
-wait $gateway $router 2>/dev/null
+stop
 echo "store: $stored messages with a file each, $(du -sk "$dir/store/attachments" | cut -f1) KiB of files, data.mdb $(du -k "$dir/store/data.mdb" | cut -f1) KiB"
 
 one() {   # one ADMIN OUT: ms for one backup

@@ -20,39 +20,12 @@ trap cleanup EXIT
 
 ini() {   # ini STORE -> the INI for a router on that store
 	store_ini | sed "s|^path = .*|path = $1|"
-	cat <<EOT
-[router]
-listen = ipc://$dir/router.ipc
-events = ipc://$dir/events.ipc
-gateway_secret = $dir/keys/gateway.secret
-calendars = $SRC/deploy/calendars
-
-[gateway]
-listen_addr = 127.0.0.1
-port = 0
-EOT
+	router_ini
+	gateway_ini
 }
 ini "$dir/store" >"$dir/a.ini"
 ini "$dir/restored" >"$dir/b.ini"
 
-start() {   # start INI NAME: router and gateway; sets $port
-	"$BIN/mailroom-router" -c "$1" >"$dir/$2-router.log" 2>&1 &
-	pids+=($!)
-	wait_for "$dir/$2-router.log" "listening on" || { echo "FAIL: router"; cat "$dir/$2-router.log"; exit 1; }
-	"$BIN/mailroom-gateway" -c "$1" >"$dir/$2-gateway.log" 2>&1 &
-	pids+=($!)
-	wait_for "$dir/$2-gateway.log" "listening on" || { echo "FAIL: gateway"; exit 1; }
-	port=$(sed -n 's/.*gateway: listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$dir/$2-gateway.log")
-	for _ in $(seq 50); do
-		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] && break
-		sleep 0.1
-	done
-}
-stop() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	pids=()
-}
 post() {   # post SUBJECT: appends "CODE" to acked when 201
 	local body
 	body=$(curl -s --max-time 10 -H 'Content-Type: application/json' \
