@@ -5,10 +5,12 @@
 #include "pb_log.h"
 #include "pb_version.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
 #define REPORT_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_CALENDARS | AU_O_FORMAT | AU_O_NOW)
@@ -17,11 +19,13 @@
 
 static const struct au_cmd cmds[] = {
 	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS | AU_O_NODEADLINES, 0,
-	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR [--local-calendars DIR] | --no-deadlines] [--json]",
+	 "verify BUNDLE|--store DIR [--pubkey FILE] "
+	 "[--calendars DIR [--local-calendars DIR] | --no-deadlines] [--json]",
 	 "check records, chain, checkpoints and their signatures, Merkle roots, event order, deadlines; "
 	 "with --store, the stored messages against the log"},
 	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_CALENDARS | AU_O_JSON,
-	 AU_O_STORE | AU_O_OUT, "export --store DIR --out FILE [--calendars DIR [--local-calendars DIR]] [--json]",
+	 AU_O_STORE | AU_O_OUT,
+	 "export --store DIR --out FILE [--calendars DIR [--local-calendars DIR]] [--json]",
 	 "write keys, records, checkpoints and calendars of one snapshot to a bundle file"},
 	{"verify-receipt", au_cmd_verify_receipt,
 	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_ROTATION |
@@ -47,7 +51,8 @@ static const struct au_cmd cmds[] = {
 	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR [--local-calendars DIR]] [--json]",
 	 "the due date N working days after a receipt date"},
 	{"overdue", au_cmd_overdue, LOG_OPTS | AU_O_CALENDARS | AU_O_NOW, AU_O_STORE,
-	 "overdue --store DIR [--pubkey FILE] [--calendars DIR [--local-calendars DIR]] [--now RFC3339] [--json]",
+	 "overdue --store DIR [--pubkey FILE] [--calendars DIR [--local-calendars DIR]] "
+	 "[--now RFC3339] [--json]",
 	 "verify the log, then list every missed deadline from its records"},
 	{"report annual", au_cmd_report_annual, REPORT_OPTS | AU_O_YEAR, AU_O_YEAR,
 	 "report annual --year YYYY (BUNDLE|--store DIR) [--format md|html|csv|json] "
@@ -56,7 +61,8 @@ static const struct au_cmd cmds[] = {
 	{"report channels", au_cmd_report_channels, REPORT_OPTS | AU_O_FROM | AU_O_TO,
 	 AU_O_FROM | AU_O_TO,
 	 "report channels --from YYYY-MM-DD --to YYYY-MM-DD (BUNDLE|--store DIR) "
-	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR [--local-calendars DIR]] [--now RFC3339]",
+	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR [--local-calendars DIR]] "
+	 "[--now RFC3339]",
 	 "verify the log, then the channel counts of a date range"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -76,7 +82,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-14s %s\n                 " AU_PROG " %s\n", cmds[i].name,
 		        cmds[i].summary, cmds[i].usage);
 	fprintf(f, "--calendars defaults to " AU_DEFAULT_CALENDARS "; wherever it is taken,\n"
-	           "--local-calendars DIR adds the office's own year files, which win as in the router.\n");
+	           "--local-calendars DIR adds the office's own year files, which win as in "
+	           "the router.\n");
 	fprintf(f, "Exit codes are listed in workers/README.md.\n");
 }
 
@@ -132,6 +139,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	                              "--to", "--format", "--rotation", "--data-key",
 	                              "--no-deadlines", "--local-calendars"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
+	struct stat sb;
 	char why[256];
 	int ch;
 
@@ -194,6 +202,14 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 			snprintf(why, sizeof(why), "%s is required", names[i]);
 			return au_usage(argv[0], why);
 		}
+	/* The router takes a missing office directory as empty; an auditor who
+	 * names one means it, and a typo would judge on other calendars. */
+	if (o->local_calendars && stat(o->local_calendars, &sb) != 0)
+		return au_fail(o->json, AU_EXIT_INVALID, "bad_calendar", "--local-calendars %s: %s",
+		               o->local_calendars, strerror(errno));
+	if (o->local_calendars && !S_ISDIR(sb.st_mode))
+		return au_fail(o->json, AU_EXIT_INVALID, "bad_calendar",
+		               "--local-calendars %s: not a directory", o->local_calendars);
 	return -1;
 }
 
