@@ -1,6 +1,7 @@
 # Install rules and the Debian package (cpack -G DEB in build/).
 # Layout: daemons in sbin, tools in bin, /etc/mailroom/mailroom.ini as a
-# conffile, calendars in /usr/share/mailroom/calendars, state in
+# conffile, calendars in /usr/share/mailroom/calendars and the office's own
+# in /etc/mailroom/calendars ([router] local_calendars), state in
 # /var/lib/mailroom (0700, made by postinst and systemd's StateDirectory=),
 # the units in /lib/systemd/system, man pages gzipped.
 include(GNUInstallDirs)
@@ -17,6 +18,7 @@ string(REPLACE "; Mailroom configuration. Every setting shown is the built-in de
                "; Mailroom configuration. Every setting shown is the built-in default\n; (paths are this package's), so this file documents them; change what\n; your office needs, then: systemctl reload mailroom-router mailroom-gateway\n; (man mailroom.ini: what a reload takes, what needs a restart).\n; The README.md files named below are in the source tree; the calendars'\n; is /usr/share/mailroom/calendars/README.md, the operator's guide is\n; docs/operations.md."
                MR_INI "${MR_INI}")
 string(REPLACE "deploy/calendars/README.md" "/usr/share/mailroom/calendars/README.md" MR_INI "${MR_INI}")
+string(REPLACE "= ./var/calendars" "= /etc/mailroom/calendars" MR_INI "${MR_INI}")
 string(REPLACE "ipc://./var/" "ipc:///var/lib/mailroom/" MR_INI "${MR_INI}")
 string(REPLACE "./var/" "/var/lib/mailroom/" MR_INI "${MR_INI}")
 string(REPLACE "= ./deploy/calendars" "= /usr/share/mailroom/calendars" MR_INI "${MR_INI}")

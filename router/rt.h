@@ -110,6 +110,13 @@ int rt_escalate_one(struct rt_core *core, st_txn *txn, int64_t now_ms, struct rt
 /* From 1 November, while next year's notice is not loaded, warns once per
  * day (*last_day, the day warned; NULL: warn now). */
 void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day);
+/* The calendars of c: [router] calendars, then local_calendars, whose year
+ * files win (each such year logged, prefixed by what: "" or "reload: ").
+ * PB_OK with *out NULL when neither holds a file and the first is missing
+ * (warned: the law alone applies); else an error with "FILE:LINE: reason"
+ * in err. */
+int rt_calendars_load(const struct pb_conf *c, const char *what, cal_set **out, char *err,
+                      size_t errlen);
 /* Once per calendar version: recomputes provisional deadlines in one
  * transaction, with a record for each that moved. */
 int rt_recompute_provisional(struct rt_core *core, int *moved);

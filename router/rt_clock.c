@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define STEP_DUE_SOON 1
 #define STEP_OVERDUE 2
@@ -484,6 +485,31 @@ static int collect_provisional(const Mailroom__StoredMessage *m, void *arg)
 	return 0;
 }
 
+static void log_override(void *what, int year, const char *used, const char *ignored)
+{
+	pb_info("%scalendar %d: %s used; %s left out (the office's own file wins)",
+	        (const char *)what, year, used, ignored);
+}
+
+int rt_calendars_load(const struct pb_conf *c, const char *what, cal_set **out, char *err,
+                      size_t errlen)
+{
+	struct stat sb;
+	int rc = cal_load_dirs(c->calendars_dir, c->local_calendars_dir, log_override, (void *)what,
+	                       out, err, errlen);
+
+	if (rc == PB_ENOTFOUND && stat(c->calendars_dir, &sb) != 0) {
+		pb_warn("%sno calendar directory %s: every deadline is provisional (statutory "
+		        "holidays only)", what, c->calendars_dir);
+		return PB_OK;
+	}
+	if (rc == PB_OK)
+		pb_info("%scalendars %d-%d loaded from %s%s%s", what, cal_first_year(*out),
+		        cal_last_year(*out), c->calendars_dir, *c->local_calendars_dir ? " and " : "",
+		        c->local_calendars_dir);
+	return rc;
+}
+
 void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day)
 {
 	int32_t today = pb_day_of_ms(now_ms);
@@ -498,7 +524,9 @@ void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day)
 	pb_civil_from_days(today, &y, &m, &d);
 	pb_warn("no calendar for %d yet: deadlines reaching into %d are provisional (statutory "
 	        "holidays only) until its notice is added as cn-%d.cal to %s and the router reloaded",
-	        y + 1, y + 1, y + 1, core->conf->calendars_dir);
+	        y + 1, y + 1, y + 1,
+	        *core->conf->local_calendars_dir ? core->conf->local_calendars_dir
+	                                         : core->conf->calendars_dir);
 }
 
 /* After a new calendar is loaded, provisional deadlines are computed again;

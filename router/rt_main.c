@@ -17,29 +17,20 @@
 #include <systemd/sd-daemon.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static int load_calendars(struct rt_core *core)
 {
-	struct stat sb;
 	cal_set *cal = NULL;   /* core->cal is atomic: a reload swaps it */
-	char err[512];
+	char err[2 * PB_PATH_MAX + 128];
 	int rc;
 
-	if (stat(core->conf->calendars_dir, &sb) != 0) {
-		pb_warn("no calendar directory %s: every deadline is provisional (statutory holidays only)",
-		        core->conf->calendars_dir);
-		core->cal = NULL;
-	} else if ((rc = cal_load_dir(core->conf->calendars_dir, &cal, err, sizeof(err)))) {
+	if ((rc = rt_calendars_load(core->conf, "", &cal, err, sizeof(err)))) {
 		/* A broken calendar is an operator error worth stopping for. */
 		pb_error("calendars: %s", err);
 		return rc;
 	}
 	core->cal = cal;
 	cal_version(core->cal, core->cal_version);
-	if (core->cal)
-		pb_info("calendars %d-%d loaded from %s", cal_first_year(core->cal),
-		        cal_last_year(core->cal), core->conf->calendars_dir);
 	rt_calendar_check(core, pb_now_ms(), NULL);
 	return PB_OK;
 }

@@ -21,7 +21,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 struct rt_reload {
 	struct rt_reload *older;      /* applied ones, newest first */
@@ -39,6 +38,7 @@ static void take_reloadable(struct pb_conf *run, const struct pb_conf *f)
 {
 	memcpy(run->log_level, f->log_level, sizeof(run->log_level));
 	memcpy(run->calendars_dir, f->calendars_dir, sizeof(run->calendars_dir));
+	memcpy(run->local_calendars_dir, f->local_calendars_dir, sizeof(run->local_calendars_dir));
 	memcpy(run->default_queue, f->default_queue, sizeof(run->default_queue));
 	run->nroutes = f->nroutes;
 	memcpy(run->routes, f->routes, sizeof(run->routes));
@@ -97,8 +97,7 @@ int rt_reload_prepare(struct rt_core *core, const char *path)
 	struct rt_reload *r = calloc(1, sizeof(*r));
 	struct pb_conf *fresh = malloc(sizeof(*fresh));
 	const struct pb_conf *run = atomic_load(&core->conf);
-	char err[PB_PATH_MAX + 128];
-	struct stat sb;
+	char err[2 * PB_PATH_MAX + 128];
 	int rc = PB_ENOMEM;
 
 	if (!r || !fresh)
@@ -113,10 +112,7 @@ int rt_reload_prepare(struct rt_core *core, const char *path)
 		rc = PB_EINVAL;
 		goto fail;
 	}
-	if (stat(fresh->calendars_dir, &sb) != 0) {
-		pb_warn("reload: no calendar directory %s: every deadline is provisional",
-		        fresh->calendars_dir);
-	} else if ((rc = cal_load_dir(fresh->calendars_dir, &r->cal, err, sizeof(err)))) {
+	if ((rc = rt_calendars_load(fresh, "reload: ", &r->cal, err, sizeof(err)))) {
 		pb_error("reload refused, the running configuration stays: calendars: %s", err);
 		goto fail;
 	}

@@ -13,19 +13,26 @@
  * lower it. */
 #define STI_KEY_MAX 511
 
+/* A numbered queue and its dead letters (st_queue.c): two DBIs keyed by
+ * be64 seq, values opaque, seqs from a counter. The 12345 outbox and the
+ * notices to citizens are one each. */
+struct sti_queue {
+	MDB_dbi live, dead;
+	const char *counter;           /* its next-seq counter in counters */
+	int open;                      /* a read-only open of an older store may lack them */
+};
+
 struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	MDB_dbi applicant;
-	MDB_dbi outbox, outbox_dead;   /* st_outbox.c */
-	MDB_dbi notice, notice_dead;   /* st_notice.c: sealed notices to citizens */
-	int has_notice;                /* a read-only open of an older store may lack them */
+	struct sti_queue outbox;       /* st_outbox.c: 12345 result events */
+	struct sti_queue notice;       /* st_notice.c: sealed notices to citizens */
 	MDB_dbi texts;                 /* st_texts.c: sealed RecordTexts by log index */
 	int has_texts;                 /* a read-only open of an older store may lack it */
 	MDB_dbi cosig;                 /* st_cosig.c: witness cosignatures by checkpoint size */
 	int has_cosig;                 /* a read-only open of an older store may lack it */
 	int has_data_key;              /* read-only, given the data key: st_unseal works */
-	int has_outbox;                /* a read-only open of an older store may lack them */
 	int tree_v1;                   /* a read-only open of an older store: level-first keys */
 	/* Tracking codes issued from a sequence (st_data.c): be64 seq -> the
 	 * track value, and the permutation's key from meta. A read-only open
@@ -79,8 +86,27 @@ int64_t sti_get_time(const uint8_t *p);
 /* Adds record index, whose leaf hash is given, to the Merkle tree. */
 int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
 
-/* Opens the outbox DBIs (st_outbox.c); read-only opens tolerate their
- * absence. */
+/* The queue's DBIs live and dead; read-only opens tolerate their absence
+ * (q->open stays 0: the queue reads empty). */
+int sti_queue_open(struct sti_queue *q, MDB_txn *txn, unsigned flags, const char *live,
+                   const char *dead, const char *counter);
+int sti_queue_next_seq(st_txn *t, const struct sti_queue *q, uint64_t *seq);
+/* Makes room for len bytes under seq in the live (dead = 0) or dead DBI;
+ * *out is valid until the next write in t. PB_EINVAL for seq 0 or len 0. */
+int sti_queue_reserve(st_txn *t, const struct sti_queue *q, int dead, uint64_t seq, size_t len,
+                      void **out);
+int sti_queue_put(st_txn *t, const struct sti_queue *q, int dead, uint64_t seq, const void *data,
+                  size_t len);
+/* PB_ENOTFOUND when absent; *data points into the map, valid while t is. */
+int sti_queue_get(st_txn *t, const struct sti_queue *q, int dead, uint64_t seq,
+                  const uint8_t **data, size_t *len);
+int sti_queue_del(st_txn *t, const struct sti_queue *q, int dead, uint64_t seq);
+/* Up to max entries with seq > after, in order, until fn returns nonzero. */
+int sti_queue_each(st_txn *t, const struct sti_queue *q, int dead, uint64_t after, size_t max,
+                   int (*fn)(uint64_t seq, const uint8_t *v, size_t len, void *arg), void *arg);
+int sti_queue_count(st_txn *t, const struct sti_queue *q, int dead, uint64_t *n);
+
+/* Open the outbox's and the notices' queues (st_outbox.c, st_notice.c). */
 int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_texts_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_notice_open(st_env *e, MDB_txn *txn, unsigned flags);

@@ -63,6 +63,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->router_metrics_port = 9101;
 	copy(c->gateway_secret, sizeof(c->gateway_secret), "./var/keys/gateway.secret");
 	copy(c->calendars_dir, sizeof(c->calendars_dir), "./deploy/calendars");
+	copy(c->local_calendars_dir, sizeof(c->local_calendars_dir), "./var/calendars");
 	copy(c->http_addr, sizeof(c->http_addr), "127.0.0.1");
 	c->http_port = 8080;
 	c->console_port = 8081;
@@ -477,6 +478,7 @@ static const struct kv_str str_keys[] = {
 	S("router", "events", events_url),
 	S("router", "gateway_secret", gateway_secret),
 	S("router", "calendars", calendars_dir),
+	S("router", "local_calendars", local_calendars_dir),
 	S("router", "metrics_addr", router_metrics_addr),
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),

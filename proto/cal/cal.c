@@ -130,6 +130,7 @@ struct cal_file {
 	const char *path;
 	const char *data;          /* NULL: read path; else the file's bytes */
 	size_t len;
+	int layer;                 /* cal_load_dirs: 0 shipped, 1 the office's own */
 	int year, year_line;
 	char notice[CAL_TEXT_MAX], number[CAL_TEXT_MAX];
 	int32_t issued;
@@ -598,11 +599,14 @@ static int build(struct cal_file *cf, int n, cal_set **out)
 	return PB_OK;
 }
 
+/* nlocal: the last nlocal of the n files are the office's own; a year in
+ * one of them and in an earlier (shipped) file is taken from the former,
+ * the latter is dropped and reported through fn. */
 static int load(const char *const *paths, const char *const *data, const size_t *lens, int n,
-    cal_set **out, char *err, size_t errlen)
+    int nlocal, cal_override_fn fn, void *arg, cal_set **out, char *err, size_t errlen)
 {
 	struct cal_file *cf;
-	int rc = PB_OK;
+	int rc = PB_OK, kept = 0;
 
 	if (out == NULL || n < 0 || (n > 0 && paths == NULL) || (data != NULL && lens == NULL))
 		return PB_EINVAL;
@@ -612,24 +616,38 @@ static int load(const char *const *paths, const char *const *data, const size_t 
 	if ((cf = calloc((size_t)n + 1, sizeof(*cf))) == NULL)
 		return PB_ENOMEM;
 	for (int i = 0; i < n && rc == PB_OK; i++) {
-		cf[i].path = paths[i];
+		cf[kept].path = paths[i];
+		cf[kept].layer = i >= n - nlocal;
 		if (data != NULL) {
 			if (data[i] == NULL) {
 				rc = PB_EINVAL;
 				break;
 			}
-			cf[i].data = data[i];
-			cf[i].len = lens[i];
+			cf[kept].data = data[i];
+			cf[kept].len = lens[i];
 		}
-		rc = parse_file(&cf[i], err, errlen);
-		for (int j = 0; j < i && rc == PB_OK; j++)
-			if (cf[j].year == cf[i].year)
-				rc = fail(err, errlen, cf[i].path, cf[i].year_line, PB_EEXIST,
-				    "year %d already loaded from %s", cf[i].year, cf[j].path);
+		rc = parse_file(&cf[kept], err, errlen);
+		for (int j = 0; j < kept && rc == PB_OK; j++) {
+			if (cf[j].year != cf[kept].year)
+				continue;
+			if (cf[j].layer == cf[kept].layer) {
+				rc = fail(err, errlen, cf[kept].path, cf[kept].year_line, PB_EEXIST,
+				    "year %d already loaded from %s", cf[kept].year, cf[j].path);
+				break;
+			}
+			/* The office's file replaces the shipped one. */
+			if (fn != NULL)
+				fn(arg, cf[kept].year, cf[kept].path, cf[j].path);
+			cf[j] = cf[kept];
+			memset(&cf[kept], 0, sizeof(cf[kept]));
+			kept--;
+			break;
+		}
+		kept++;
 	}
 	if (rc == PB_OK) {
-		qsort(cf, (size_t)n, sizeof(*cf), cmp_file);
-		rc = build(cf, n, out);
+		qsort(cf, (size_t)kept, sizeof(*cf), cmp_file);
+		rc = build(cf, kept, out);
 		if (rc == PB_ENOMEM)
 			fail(err, errlen, "calendar", 0, rc, "out of memory");
 	}
@@ -639,7 +657,7 @@ static int load(const char *const *paths, const char *const *data, const size_t 
 
 int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen)
 {
-	return load(paths, NULL, NULL, n, out, err, errlen);
+	return load(paths, NULL, NULL, n, 0, NULL, NULL, out, err, errlen);
 }
 
 int cal_load_bufs(const char *const *names, const char *const *data, const size_t *lens, int n,
@@ -647,7 +665,7 @@ int cal_load_bufs(const char *const *names, const char *const *data, const size_
 {
 	if (n > 0 && data == NULL)
 		return PB_EINVAL;
-	return load(names, data, lens, n, out, err, errlen);
+	return load(names, data, lens, n, 0, NULL, NULL, out, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -655,51 +673,104 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen)
+struct cal_paths {
+	char **p;
+	int n, cap;
+};
+
+static void paths_free(struct cal_paths *l)
+{
+	for (int i = 0; i < l->n; i++)
+		free(l->p[i]);
+	free(l->p);
+}
+
+/* Appends dir's *.cal files (dot files skipped), sorted by name. A missing
+ * dir adds nothing when missing_ok, else is PB_ENOTFOUND. */
+static int list_dir(const char *dir, int missing_ok, struct cal_paths *l, char *err,
+    size_t errlen)
 {
 	DIR *d;
 	struct dirent *de;
-	char **paths = NULL;
-	int n = 0, cap = 0, rc = PB_OK;
+	int first = l->n, rc = PB_OK;
 
-	if (dir == NULL || out == NULL)
-		return PB_EINVAL;
-	*out = NULL;
-	if ((d = opendir(dir)) == NULL)
+	if ((d = opendir(dir)) == NULL) {
+		if (errno == ENOENT && missing_ok)
+			return PB_OK;
 		return fail(err, errlen, dir, 0, errno == ENOENT ? PB_ENOTFOUND : PB_EIO, "%s",
 		    strerror(errno));
+	}
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		char **np;
 
 		if (de->d_name[0] == '.' || len <= 4 || strcmp(de->d_name + len - 4, ".cal") != 0)
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 8;
-			if ((np = realloc(paths, (size_t)cap * sizeof(*paths))) == NULL) {
+		if (l->n == l->cap) {
+			int cap = l->cap ? l->cap * 2 : 8;
+			if ((np = realloc(l->p, (size_t)cap * sizeof(*np))) == NULL) {
 				rc = PB_ENOMEM;
 				break;
 			}
-			paths = np;
+			l->p = np;
+			l->cap = cap;
 		}
-		if (asprintf(&paths[n], "%s/%s", dir, de->d_name) < 0) {
+		if (asprintf(&l->p[l->n], "%s/%s", dir, de->d_name) < 0) {
 			rc = PB_ENOMEM;
 			break;
 		}
-		n++;
+		l->n++;
 	}
 	closedir(d);
 	if (rc != PB_OK)
-		fail(err, errlen, dir, 0, rc, "out of memory");
-	else if (n == 0)
-		rc = fail(err, errlen, dir, 0, PB_ENOTFOUND, "no *.cal files");
-	else {
-		qsort(paths, (size_t)n, sizeof(*paths), cmp_str);
-		rc = cal_load_files((const char *const *)paths, n, out, err, errlen);
+		return fail(err, errlen, dir, 0, rc, "out of memory");
+	if (l->n > first)   /* l->p is NULL while empty */
+		qsort(l->p + first, (size_t)(l->n - first), sizeof(*l->p), cmp_str);
+	return PB_OK;
+}
+
+int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen)
+{
+	struct cal_paths l = {0};
+	int rc;
+
+	if (dir == NULL || out == NULL)
+		return PB_EINVAL;
+	*out = NULL;
+	if ((rc = list_dir(dir, 0, &l, err, errlen)) == PB_OK) {
+		if (l.n == 0)
+			rc = fail(err, errlen, dir, 0, PB_ENOTFOUND, "no *.cal files");
+		else
+			rc = cal_load_files((const char *const *)l.p, l.n, out, err, errlen);
 	}
-	for (int i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
+	paths_free(&l);
+	return rc;
+}
+
+int cal_load_dirs(const char *shipped, const char *local, cal_override_fn fn, void *arg,
+    cal_set **out, char *err, size_t errlen)
+{
+	struct cal_paths l = {0};
+	int rc, nshipped = 0;
+
+	if (shipped == NULL || out == NULL)
+		return PB_EINVAL;
+	*out = NULL;
+	if (local != NULL && local[0] == '\0')
+		local = NULL;
+	if ((rc = list_dir(shipped, 1, &l, err, errlen)) == PB_OK && local != NULL) {
+		nshipped = l.n;
+		rc = list_dir(local, 1, &l, err, errlen);
+	} else {
+		nshipped = l.n;
+	}
+	if (rc == PB_OK && l.n == 0)
+		rc = fail(err, errlen, shipped, 0, PB_ENOTFOUND, "no *.cal files%s%s",
+		    local ? " here nor in " : "", local ? local : "");
+	if (rc == PB_OK)
+		rc = load((const char *const *)l.p, NULL, NULL, l.n, l.n - nshipped, fn, arg, out,
+		    err, errlen);
+	paths_free(&l);
 	return rc;
 }
 

@@ -28,6 +28,16 @@ typedef struct cal_set cal_set;
  * Validates; on error writes "path:line: reason" into err and returns a
  * PB_ code (PB_ENOTFOUND if dir holds no *.cal file). */
 int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen);
+/* Called for each year found in both directories of cal_load_dirs: the
+ * file used (the office's) and the one left out (the shipped one). */
+typedef void (*cal_override_fn)(void *arg, int year, const char *used, const char *ignored);
+/* The shipped directory's *.cal files, then the office's own in local
+ * (NULL or "": none), read after them: a year in both is taken from
+ * local, and fn (may be NULL) is told. Either directory may be missing;
+ * PB_ENOTFOUND when neither holds a *.cal file. Two files of one year in
+ * the same directory are refused, as in cal_load_dir. */
+int cal_load_dirs(const char *shipped, const char *local, cal_override_fn fn, void *arg,
+    cal_set **out, char *err, size_t errlen);
 /* The same for an explicit list; n == 0 gives an empty set. */
 int cal_load_files(const char *const *paths, int n, cal_set **out, char *err, size_t errlen);
 /* The same from memory: file i is data[i], lens[i] bytes, named names[i]

@@ -217,9 +217,13 @@ int mr_env_init(struct mr_env *e, const struct mr_opts *o)
 		snprintf(e->calendars, sizeof(e->calendars), "%s", o->calendars);
 	else
 		snprintf(e->calendars, sizeof(e->calendars), "%s/deploy/calendars", MR_SOURCE_DIR);
+	/* Set even when empty: the default, ./var/calendars, depends on where
+	 * the test runs. */
+	snprintf(e->local_calendars, sizeof(e->local_calendars), "%s",
+	         o->local_calendars ? o->local_calendars : "");
 	fprintf(f, "[router]\nlisten = %s\nevents = ipc://%s/events.ipc\n"
-	           "gateway_secret = %s/keys/gateway.secret\ncalendars = %s\n",
-	        e->router_url, e->dir, e->dir, e->calendars);
+	           "gateway_secret = %s/keys/gateway.secret\ncalendars = %s\nlocal_calendars = %s\n",
+	        e->router_url, e->dir, e->dir, e->calendars, e->local_calendars);
 	if (o->lease_seconds)
 		fprintf(f, "lease_seconds = %d\n", o->lease_seconds);
 	if (o->set_commit_window)
@@ -893,7 +897,7 @@ int mr_audit_cmd(struct mr_env *e, char **out, ...)
 
 	va_start(ap, out);
 	int cals = 0;
-	while ((a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 5) {
+	while ((a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 7) {
 		cals |= strcmp(a, "--calendars") == 0 || strcmp(a, "--no-deadlines") == 0;
 		argv[n++] = (char *)a;
 	}
@@ -904,6 +908,10 @@ int mr_audit_cmd(struct mr_env *e, char **out, ...)
 	if (n > 1 && strcmp(argv[1], "verify") == 0 && !cals) {
 		argv[n++] = "--calendars";
 		argv[n++] = e->calendars;
+		if (*e->local_calendars) {
+			argv[n++] = "--local-calendars";
+			argv[n++] = e->local_calendars;
+		}
 	}
 	argv[n] = NULL;
 	char *err = NULL;

@@ -37,6 +37,7 @@ struct mr_opts {
 	const char *extra_ini;       /* appended verbatim */
 	const char *log_level;       /* NULL: "info" */
 	const char *calendars;       /* the router's calendar directory; NULL: deploy/calendars */
+	const char *local_calendars; /* [router] local_calendars; NULL: none */
 	int map_size_mb;             /* 0: 1024 */
 };
 
@@ -72,6 +73,7 @@ struct mr_env {
 	long gateway_start_s;        /* wall clock second the gateway was started */
 	int problems;                /* unclean exits or sanitizer reports seen */
 	char calendars[MR_PATH];     /* the router's calendar directory */
+	char local_calendars[MR_PATH];   /* the office's own, "" when none */
 };
 
 /* ---- environment and processes ---- */

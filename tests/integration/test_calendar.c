@@ -33,16 +33,23 @@ static void copy_file(const char *from, const char *to)
 	free(text);
 }
 
-static void write_notice(int year)
+/* A notice for year in dir; holidays: NULL, or its "holiday" lines. */
+static void write_notice_in(const char *dir, int year, const char *holidays)
 {
 	char path[MR_PATH + 32];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/cn-%d.cal", caldir, year);
+	snprintf(path, sizeof(path), "%s/cn-%d.cal", dir, year);
 	f = fopen(path, "w");
 	cr_assert_not_null(f, "%s", path);
-	fprintf(f, "year %d\nnotice 测试用通知 %d\nissued %d-11-01\n", year, year, year - 1);
+	fprintf(f, "year %d\nnotice 测试用通知 %d\nissued %d-11-01\n%s", year, year, year - 1,
+	        holidays ? holidays : "");
 	cr_assert_eq(fclose(f), 0);
+}
+
+static void write_notice(int year)
+{
+	write_notice_in(caldir, year, NULL);
 }
 
 /* Today in Asia/Shanghai, as the router sees it. */
@@ -96,24 +103,33 @@ static json_t *status(const char *code, const char *key)
 	return j;
 }
 
-/* The calendar directory goes with the environment, pass or fail. */
-static void cal_fini(void)
+static char localdir[MR_PATH];   /* [router] local_calendars, when a test makes one */
+
+static void rm_dir(const char *dir)
 {
-	it_fini();
-	if (!*caldir)
-		return;
-	DIR *d = opendir(caldir);
+	DIR *d = opendir(dir);
 	struct dirent *de;
 	char p[MR_PATH + 300];
+
 	while (d && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", caldir, de->d_name);
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
 		unlink(p);
 	}
 	if (d)
 		closedir(d);
-	rmdir(caldir);
+	rmdir(dir);
+}
+
+/* The calendar directories go with the environment, pass or fail. */
+static void cal_fini(void)
+{
+	it_fini();
+	if (*caldir)
+		rm_dir(caldir);
+	if (*localdir)
+		rm_dir(localdir);
 }
 
 TestSuite(calendar, .init = it_init, .fini = cal_fini, .timeout = 180);
@@ -291,5 +307,113 @@ Test(calendar, a_new_notice_is_taken_by_a_reload)
 	m = metrics();
 	expect_metric(m, "mailroom_calendar_last_year", year + 1);
 	free(m);
+	IT_DOWN();
+}
+
+static void make_dir(char *buf, size_t len)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (!tmp || !*tmp || strlen(tmp) > 200)
+		tmp = P_tmpdir;
+	cr_assert_gt(snprintf(buf, len, "%s/mr-cal-XXXXXX", tmp), 0);
+	cr_assert_not_null(mkdtemp(buf));
+}
+
+/* What mailroom-audit deadline computes from today, on --calendars
+ * caldir (and --local-calendars localdir when with_local). */
+static void audit_due(const char *from, int days, int with_local, char due[32])
+{
+	char n[16], *out = NULL;
+	char *argv[] = {MR_BIN_DIR "/workers/audit/mailroom-audit", "deadline", "--from",
+	                (char *)from, "--working-days", n, "--calendars", caldir,
+	                with_local ? "--local-calendars" : NULL, localdir, NULL};
+
+	snprintf(n, sizeof(n), "%d", days);
+	cr_assert_eq(mr_run(&env, argv, &out, NULL, 30), 0, "deadline: %s", out);
+	cr_assert(out && strlen(out) >= 10, "%s", out);
+	snprintf(due, 32, "%.10s", out);
+	free(out);
+}
+
+Test(calendar, the_offices_own_directory_wins_and_is_reloaded)
+{
+	struct mr_opts o = {0};
+	char due_a[16], due_b[16], want[32], today_s[16], tomorrow_s[16], *out = NULL;
+	char hol[2][128], line[2 * MR_PATH + 128], *log = NULL;
+	int year, month;
+
+	today(&year, &month);
+	/* Today and tomorrow in Asia/Shanghai. */
+	time_t t = time(NULL) + 8 * 3600;
+	struct tm tm, tm1;
+	gmtime_r(&t, &tm);
+	t += 86400;
+	gmtime_r(&t, &tm1);
+	strftime(today_s, sizeof(today_s), "%Y-%m-%d", &tm);
+	strftime(tomorrow_s, sizeof(tomorrow_s), "%Y-%m-%d", &tm1);
+
+	/* Shipped: this year and next without holidays. The office's: none yet. */
+	make_dir(caldir, sizeof(caldir));
+	make_dir(localdir, sizeof(localdir));
+	write_notice(year);
+	write_notice(year + 1);
+	o.calendars = caldir;
+	o.local_calendars = localdir;
+	IT_UP(&o);
+
+	struct mr_http r;
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "POST: HTTP %ld: %s", r.status, r.body);
+	json_t *j = it_json(&r);
+	snprintf(due_a, sizeof(due_a), "%.10s", it_str(j, "reply_due_at"));
+	cr_expect(json_is_false(it_get(j, "due_provisional")), "%s", r.body);
+	json_decref(j);
+	mr_http_free(&r);
+	/* The letter's reply clock is 15 working days, as the auditor counts. */
+	audit_due(today_s, 15, 0, want);
+	cr_assert_str_eq(due_a, want, "router %s, auditor %s", due_a, want);
+
+	/* The office's own notices for both years: every day off from tomorrow
+	 * to the end of February. */
+	hol[0][0] = '\0';
+	if (tm1.tm_year + 1900 == year)
+		snprintf(hol[0], sizeof(hol[0]), "holiday %s %d-12-31\n", tomorrow_s, year);
+	snprintf(hol[1], sizeof(hol[1]), "holiday %d-01-01 %d-02-28\n", year + 1, year + 1);
+	write_notice_in(localdir, year, hol[0]);
+	write_notice_in(localdir, year + 1, hol[1]);
+	cr_assert_eq(kill(env.router.pid, SIGHUP), 0);
+	snprintf(line, sizeof(line), "reload: calendar %d: %s/cn-%d.cal used; %s/cn-%d.cal left out",
+	         year + 1, localdir, year + 1, caldir, year + 1);
+	for (int i = 0; i < 100; i++) {
+		size_t len = 0;
+		free(log);
+		log = mr_read_text(env.router.log, &len);
+		cr_assert_not_null(log);
+		if (strstr(log, line))
+			break;
+		mr_sleep_ms(100);
+	}
+	cr_expect(strstr(log, line) != NULL, "the router does not say which file it used for %d "
+	          "('%s'):\n%s", year + 1, line, log);
+	free(log);
+
+	/* A letter now is due after the office's holidays. */
+	cr_assert_eq(mr_post_message(NULL, &env, letter, &r), 0);
+	cr_assert_eq(r.status, 201, "POST: HTTP %ld: %s", r.status, r.body);
+	j = it_json(&r);
+	snprintf(due_b, sizeof(due_b), "%.10s", it_str(j, "reply_due_at"));
+	json_decref(j);
+	mr_http_free(&r);
+	snprintf(want, sizeof(want), "%d-03-01", year + 1);
+	cr_expect(strcmp(due_b, want) >= 0, "due %s, not after the office's holidays", due_b);
+	/* The auditor, given the same two directories, says the same. */
+	audit_due(today_s, 15, 1, want);
+	cr_expect_str_eq(due_b, want, "router %s, auditor %s", due_b, want);
+	audit_due(today_s, 15, 0, want);
+	cr_expect_str_neq(due_b, want, "without the office's directory the auditor counts otherwise");
+	/* And verify, on both (the harness passes --local-calendars), holds. */
+	cr_expect_eq(mr_audit_cmd(&env, &out, "verify", NULL), 0, "verify: %s", out);
+	free(out);
 	IT_DOWN();
 }

@@ -79,6 +79,7 @@ enum {
 	AU_O_NODEADLINES = 1 << 22,
 	AU_O_SERVE = 1 << 23,
 	AU_O_MINWIT = 1 << 24,
+	AU_O_LOCALCALS = 1 << 25,   /* taken wherever --calendars is */
 };
 
 #define AU_MAX_ROTATIONS 16
@@ -150,6 +151,7 @@ struct au_opts {
 	const char *format;        /* --format md|html|csv|json */
 	const char *days;          /* --working-days N, checked by the command */
 	const char *calendars;     /* NULL: AU_DEFAULT_CALENDARS */
+	const char *local_calendars;   /* --local-calendars DIR: the office's own years, or NULL */
 	const char *now;           /* --now RFC 3339 */
 	const char *out;           /* --out FILE */
 	const char *receipt, *proof, *checkpoint, *entry;
@@ -193,9 +195,11 @@ void au_put_clean(const char *s);
 /* ---- calendars (au_deadline.c) ---- */
 #define AU_DEFAULT_CALENDARS "deploy/calendars"
 struct cal_set;
-/* Loads dir (NULL: the default). On failure prints the loader's
- * "file:line: reason" and returns its exit code; *out is NULL then. */
-int au_cal_load(const char *dir, int json, struct cal_set **out);
+/* Loads --calendars (NULL: the default), then --local-calendars whose
+ * year files win, as the router loads [router] calendars and
+ * local_calendars. On failure prints the loader's "file:line: reason"
+ * and returns its exit code; *out is NULL then. */
+int au_cal_load(const struct au_opts *o, int json, struct cal_set **out);
 
 /* The whole tool: main's body (au_main.c), so mr_audit holds it. */
 int au_main(int argc, char **argv);

@@ -71,19 +71,52 @@ int au_cals_load(const struct au_cals *c, struct cal_set **out, char *err, size_
 	return PB_OK;
 }
 
-int au_cals_read_dir(const char *dir, struct au_cals *c, char *err, size_t errlen)
+/* The shipped files a local one replaced (cal_load_dirs' report). */
+struct skip {
+	char **paths;
+	int n;
+	int failed;
+};
+
+static void note_skip(void *arg, int year, const char *used, const char *ignored)
+{
+	struct skip *s = arg;
+	char **p = realloc(s->paths, (size_t)(s->n + 1) * sizeof(*p));
+
+	(void)year;
+	(void)used;
+	if (!p || !(p[s->n] = strdup(ignored))) {
+		s->failed = 1;
+		if (p)
+			s->paths = p;
+		return;
+	}
+	s->paths = p;
+	s->n++;
+}
+
+static int skipped(const struct skip *s, const char *path)
+{
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->paths[i], path) == 0)
+			return 1;
+	return 0;
+}
+
+/* Appends dir's *.cal files (sorted by name) but those in skip. */
+static int read_dir(const char *dir, const struct skip *skip, struct au_cals *c, char *err,
+                    size_t errlen)
 {
 	char **names = NULL, path[PB_PATH_MAX];
 	struct dirent *de;
 	int n = 0, rc = PB_OK;
-	cal_set *cs = NULL;
 	DIR *d;
 
-	memset(c, 0, sizeof(*c));
 	if (!(d = opendir(dir))) {
-		rc = errno == ENOENT ? PB_ENOTFOUND : PB_EIO;
+		if (errno == ENOENT)
+			return PB_OK;   /* cal_load_dirs took it as empty too */
 		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-		return rc;
+		return PB_EIO;
 	}
 	while ((de = readdir(d)) && rc == PB_OK) {
 		size_t len = strlen(de->d_name);
@@ -101,12 +134,8 @@ int au_cals_read_dir(const char *dir, struct au_cals *c, char *err, size_t errle
 			n++;
 	}
 	closedir(d);
-	if (rc == PB_OK && n == 0) {
-		rc = PB_ENOTFOUND;
-		snprintf(err, errlen, "%s: no *.cal files", dir);
-	} else if (rc) {
+	if (rc)
 		snprintf(err, errlen, "%s: %s", dir, pb_err_str(rc));
-	}
 	if (n)
 		qsort(names, (size_t)n, sizeof(*names), cmp_name);
 	for (int i = 0; i < n && rc == PB_OK; i++) {
@@ -115,6 +144,8 @@ int au_cals_read_dir(const char *dir, struct au_cals *c, char *err, size_t errle
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path)) {
 			rc = PB_ELIMIT;
 			snprintf(err, errlen, "%s/%s: path too long", dir, names[i]);
+		} else if (skipped(skip, path)) {
+			continue;
 		} else if ((rc = au_read_all(path, CAL_FILE_MAX, &buf, &len))) {
 			snprintf(err, errlen, "%s: %s", path, pb_err_str(rc));
 		} else {
@@ -126,6 +157,29 @@ int au_cals_read_dir(const char *dir, struct au_cals *c, char *err, size_t errle
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
+	return rc;
+}
+
+int au_cals_read_dirs(const char *dir, const char *local, struct au_cals *c, char *err,
+                      size_t errlen)
+{
+	struct skip skip = {0};
+	cal_set *cs = NULL;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	/* The router's rule decides which files count: load as it does. */
+	rc = cal_load_dirs(dir, local, note_skip, &skip, &cs, err, errlen);
+	cal_free(cs);
+	if (rc == PB_OK && skip.failed)
+		rc = PB_ENOMEM;
+	if (rc == PB_OK)
+		rc = read_dir(dir, &skip, c, err, errlen);
+	if (rc == PB_OK && local && *local)
+		rc = read_dir(local, &skip, c, err, errlen);
+	for (int i = 0; i < skip.n; i++)
+		free(skip.paths[i]);
+	free(skip.paths);
 	/* Refuse what verify would refuse, and state the version it hashes to. */
 	if (rc == PB_OK && (rc = au_cals_load(c, &cs, err, errlen)) == PB_OK) {
 		cal_version(cs, c->version);

@@ -18,7 +18,10 @@ int au_consistent(const struct au_note *old, const struct au_note *new_,
 	unsigned long long a = old->size, b = new_->size;
 
 	if (b < a) {
-		snprintf(why, wlen, "the log went back from size %llu to %llu", a, b);
+		/* The count is what an office must account for: records once
+		 * signed and acknowledged that the log no longer holds. */
+		snprintf(why, wlen, "the log went back from size %llu to %llu: %llu signed record%s %s missing",
+		         a, b, a - b, a - b == 1 ? "" : "s", a - b == 1 ? "is" : "are");
 		return AU_EXIT_ROLLBACK;
 	}
 	if (a == b && sodium_memcmp(old->root, new_->root, MT_HASH_LEN) != 0) {

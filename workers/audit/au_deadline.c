@@ -11,14 +11,14 @@
 
 #define MAX_DAYS 10000   /* decades of working days: anything more is a typo */
 
-int au_cal_load(const char *dir, int json, cal_set **out)
+int au_cal_load(const struct au_opts *o, int json, cal_set **out)
 {
-	char err[PB_PATH_MAX + 256] = "";
+	char err[2 * PB_PATH_MAX + 256] = "";
+	const char *dir = o->calendars ? o->calendars : AU_DEFAULT_CALENDARS;
 	int rc;
 
-	if (!dir)
-		dir = AU_DEFAULT_CALENDARS;
-	if ((rc = cal_load_dir(dir, out, err, sizeof(err)))) {
+	/* The router's rule: the office's own year files win. */
+	if ((rc = cal_load_dirs(dir, o->local_calendars, NULL, NULL, out, err, sizeof(err)))) {
 		*out = NULL;
 		if (rc == PB_ENOMEM)
 			return au_fail(json, AU_EXIT_OTHER, "no_memory", "out of memory");
@@ -89,7 +89,7 @@ int au_cmd_deadline(int argc, char **argv)
 		return au_fail(o.json, AU_EXIT_INVALID, "invalid_days",
 		               "--working-days takes whole working days, 0-%d, not '%s'", MAX_DAYS,
 		               o.days);
-	if ((rc = au_cal_load(o.calendars, o.json, &cal)))
+	if ((rc = au_cal_load(&o, o.json, &cal)))
 		return rc;
 	rc = report(&o, cal, from, n);
 	cal_free(cal);

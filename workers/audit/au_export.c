@@ -10,20 +10,21 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The calendars to embed. A named directory must load; the default one
- * missing gives a bundle without calendars, said so (verify then needs
- * --calendars). */
+/* The calendars to embed: the files the router's rule takes from
+ * --calendars and --local-calendars. A named directory must load; the
+ * default one missing gives a bundle without calendars, said so (verify
+ * then needs --calendars). */
 static int read_cals(const struct au_opts *o, struct au_cals *c, char *warn, size_t wlen)
 {
-	char err[PB_PATH_MAX + 256] = "";
+	char err[2 * PB_PATH_MAX + 256] = "";
 	const char *dir = o->calendars ? o->calendars : AU_DEFAULT_CALENDARS;
-	int rc = au_cals_read_dir(dir, c, err, sizeof(err));
+	int rc = au_cals_read_dirs(dir, o->local_calendars, c, err, sizeof(err));
 
 	if (rc == PB_OK)
 		return AU_EXIT_OK;
 	if (rc == PB_ENOMEM)
 		return au_fail(o->json, AU_EXIT_OTHER, "no_memory", "out of memory");
-	if (o->calendars || rc != PB_ENOTFOUND)
+	if (o->calendars || o->local_calendars || rc != PB_ENOTFOUND)
 		return au_fail(o->json, AU_EXIT_INVALID, "bad_calendar", "%s", err);
 	snprintf(warn, wlen, "no calendars embedded (%.200s): pass --calendars DIR, or verify will "
 	         "need it", err);

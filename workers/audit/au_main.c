@@ -5,10 +5,12 @@
 #include "pb_log.h"
 #include "pb_version.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define LOG_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_JSON)
 #define REPORT_OPTS (AU_O_STORE | AU_O_PUBKEY | AU_O_CALENDARS | AU_O_FORMAT | AU_O_NOW)
@@ -18,11 +20,13 @@
 
 static const struct au_cmd cmds[] = {
 	{"verify", au_cmd_verify, LOG_OPTS | AU_O_CALENDARS | AU_O_NODEADLINES, 0,
-	 "verify BUNDLE|--store DIR [--pubkey FILE] [--calendars DIR | --no-deadlines] [--json]",
+	 "verify BUNDLE|--store DIR [--pubkey FILE] "
+	 "[--calendars DIR [--local-calendars DIR] | --no-deadlines] [--json]",
 	 "check records, chain, checkpoints and their signatures, Merkle roots, event order, deadlines; "
 	 "with --store, the stored messages against the log"},
 	{"export", au_cmd_export, AU_O_STORE | AU_O_OUT | AU_O_CALENDARS | AU_O_JSON,
-	 AU_O_STORE | AU_O_OUT, "export --store DIR --out FILE [--calendars DIR] [--json]",
+	 AU_O_STORE | AU_O_OUT,
+	 "export --store DIR --out FILE [--calendars DIR [--local-calendars DIR]] [--json]",
 	 "write keys, records, checkpoints and calendars of one snapshot to a bundle file"},
 	{"verify-receipt", au_cmd_verify_receipt,
 	 AU_O_RECEIPT | AU_O_PROOF | AU_O_CHECKPOINT | AU_O_PUBKEY | AU_O_ENTRY | AU_O_ROTATION |
@@ -47,19 +51,21 @@ static const struct au_cmd cmds[] = {
 	 "verify the log, list the records of one message (with the key: their texts), "
 	 "check the stored message against them"},
 	{"deadline", au_cmd_deadline, AU_O_FROM | AU_O_DAYS | AU_O_CALENDARS | AU_O_JSON, 0,
-	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR] [--json]",
+	 "deadline --from YYYY-MM-DD --working-days N [--calendars DIR [--local-calendars DIR]] [--json]",
 	 "the due date N working days after a receipt date"},
 	{"overdue", au_cmd_overdue, LOG_OPTS | AU_O_CALENDARS | AU_O_NOW, AU_O_STORE,
-	 "overdue --store DIR [--pubkey FILE] [--calendars DIR] [--now RFC3339] [--json]",
+	 "overdue --store DIR [--pubkey FILE] [--calendars DIR [--local-calendars DIR]] "
+	 "[--now RFC3339] [--json]",
 	 "verify the log, then list every missed deadline from its records"},
 	{"report annual", au_cmd_report_annual, REPORT_OPTS | AU_O_YEAR, AU_O_YEAR,
 	 "report annual --year YYYY (BUNDLE|--store DIR) [--format md|html|csv|json] "
-	 "[--pubkey FILE] [--calendars DIR] [--now RFC3339]",
+	 "[--pubkey FILE] [--calendars DIR [--local-calendars DIR]] [--now RFC3339]",
 	 "verify the log, then the annual report's tables 三 and 四, channels and checks"},
 	{"report channels", au_cmd_report_channels, REPORT_OPTS | AU_O_FROM | AU_O_TO,
 	 AU_O_FROM | AU_O_TO,
 	 "report channels --from YYYY-MM-DD --to YYYY-MM-DD (BUNDLE|--store DIR) "
-	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR] [--now RFC3339]",
+	 "[--format md|html|csv|json] [--pubkey FILE] [--calendars DIR [--local-calendars DIR]] "
+	 "[--now RFC3339]",
 	 "verify the log, then the channel counts of a date range"},
 };
 #define NCMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -78,7 +84,9 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < NCMDS; i++)
 		fprintf(f, "  %-14s %s\n                 " AU_PROG " %s\n", cmds[i].name,
 		        cmds[i].summary, cmds[i].usage);
-	fprintf(f, "--calendars defaults to " AU_DEFAULT_CALENDARS ".\n");
+	fprintf(f, "--calendars defaults to " AU_DEFAULT_CALENDARS "; wherever it is taken,\n"
+	           "--local-calendars DIR adds the office's own year files, which win as in "
+	           "the router.\n");
 	fprintf(f, "Exit codes are listed in workers/README.md.\n");
 }
 
@@ -124,6 +132,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		{"no-deadlines", no_argument, NULL, 'X'},
 		{"serve", required_argument, NULL, 'L'},
 		{"min-witnesses", required_argument, NULL, 'M'},
+		{"local-calendars", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -133,8 +142,10 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	                              "--checkpoint", "--entry", "--state", "--url",
 	                              "--witness-key", "--witness-name", "--keygen", "--year",
 	                              "--to", "--format", "--rotation", "--data-key",
-	                              "--no-deadlines", "--serve", "--min-witnesses"};
+	                              "--no-deadlines", "--serve", "--min-witnesses",
+	                              "--local-calendars"};
 	const struct au_cmd *cmd = find_cmd(argv[0]);
+	struct stat sb;
 	char why[256];
 	int ch;
 
@@ -174,6 +185,7 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 		case 'F': o->format = optarg; o->seen |= AU_O_FORMAT; break;
 		case 'D': o->data_key = optarg; o->seen |= AU_O_DATAKEY; break;
 		case 'X': o->no_deadlines = 1; o->seen |= AU_O_NODEADLINES; break;
+		case 'A': o->local_calendars = optarg; o->seen |= AU_O_LOCALCALS; break;
 		case 'R':
 			if (o->nrotation == AU_MAX_ROTATIONS)
 				return au_usage(argv[0], "too many --rotation files");
@@ -195,7 +207,8 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 	o->args = argv + optind;
 	o->nargs = argc - optind;
 	for (unsigned i = 0; cmd && i < sizeof(names) / sizeof(names[0]); i++)
-		if ((o->seen & (1u << i)) && !(cmd->opts & (1u << i))) {
+		if ((o->seen & (1u << i)) &&
+		    !((cmd->opts | (cmd->opts & AU_O_CALENDARS ? AU_O_LOCALCALS : 0u)) & (1u << i))) {
 			snprintf(why, sizeof(why), "option %s does not apply to %s", names[i], cmd->name);
 			return au_usage(argv[0], why);
 		}
@@ -204,6 +217,14 @@ int au_parse(int argc, char **argv, struct au_opts *o)
 			snprintf(why, sizeof(why), "%s is required", names[i]);
 			return au_usage(argv[0], why);
 		}
+	/* The router takes a missing office directory as empty; an auditor who
+	 * names one means it, and a typo would judge on other calendars. */
+	if (o->local_calendars && stat(o->local_calendars, &sb) != 0)
+		return au_fail(o->json, AU_EXIT_INVALID, "bad_calendar", "--local-calendars %s: %s",
+		               o->local_calendars, strerror(errno));
+	if (o->local_calendars && !S_ISDIR(sb.st_mode))
+		return au_fail(o->json, AU_EXIT_INVALID, "bad_calendar",
+		               "--local-calendars %s: not a directory", o->local_calendars);
 	return -1;
 }
 

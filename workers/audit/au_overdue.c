@@ -190,7 +190,7 @@ int au_cmd_overdue(int argc, char **argv)
 		               "--now takes an RFC 3339 time such as 2025-11-05T12:00:00+08:00, "
 		               "not '%s'",
 		               o.now);
-	if ((rc = au_cal_load(o.calendars, o.json, &cal)))
+	if ((rc = au_cal_load(&o, o.json, &cal)))
 		return rc;
 	/* A report out of a log that fails verification would be evidence of
 	 * nothing: refuse with the verify verdict instead. */

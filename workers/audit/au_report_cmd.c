@@ -48,8 +48,8 @@ static int calendars(const struct au_opts *o, int json, cal_set **cal)
 	char err[PB_PATH_MAX + 200] = "";
 
 	*cal = NULL;
-	if (o->calendars)
-		return au_cal_load(o->calendars, json, cal);
+	if (o->calendars || o->local_calendars)
+		return au_cal_load(o, json, cal);
 	if (cal_load_dir(AU_DEFAULT_CALENDARS, cal, err, sizeof(err)) != PB_OK)
 		*cal = NULL;
 	return AU_EXIT_OK;

@@ -118,9 +118,12 @@ struct au_cals {
 	uint8_t version[32];           /* the calendar version they hash to */
 	int has_version;
 };
-/* Reads every *.cal file of dir (sorted by name) and checks they load;
- * on error err says "file:line: reason" or why the directory failed. */
-int au_cals_read_dir(const char *dir, struct au_cals *c, char *err, size_t errlen);
+/* Reads the *.cal files of dir, then of local (NULL: none), as the router
+ * loads them (cal_load_dirs: a year in both taken from local), and checks
+ * they load; on error err says "file:line: reason" or why a directory
+ * failed (PB_ENOTFOUND: neither holds a file). */
+int au_cals_read_dirs(const char *dir, const char *local, struct au_cals *c, char *err,
+                      size_t errlen);
 /* Appends one file (copied). PB_ELIMIT past the format's limits. */
 int au_cals_add(struct au_cals *c, const char *name, const void *data, size_t len);
 /* Loads them; PB_ECORRUPT when they do not hash to the stated version. */

@@ -20,7 +20,8 @@ struct run {
 	struct au_store_verdict sv;   /* a store: its messages against the log */
 };
 
-/* Calendars: a --calendars directory must load; else a bundle's own
+/* Calendars: a --calendars directory (with --local-calendars, the
+ * office's own) must load; else a bundle's own
  * files, which must load and hash to the version stated with them; else,
  * for a store, the default directory. Without any, deadlines go unchecked
  * and the verdict says so (AU_EXIT_NO_DEADLINES unless --no-deadlines). */
@@ -29,8 +30,8 @@ static int load_calendars(struct run *x, const struct au_src *s)
 	char err[PB_PATH_MAX + 200] = "";
 	int rc;
 
-	if (x->o->calendars)
-		return au_cal_load(x->o->calendars, x->o->json, &x->cal);
+	if (x->o->calendars || x->o->local_calendars)
+		return au_cal_load(x->o, x->o->json, &x->cal);
 	if (x->o->no_deadlines) {
 		snprintf(x->cal_note, sizeof(x->cal_note), "deadlines not checked (--no-deadlines)");
 		return AU_EXIT_OK;
@@ -220,7 +221,7 @@ int au_cmd_verify(int argc, char **argv)
 		return au_fail(o.json, AU_EXIT_OTHER, "no_memory", "out of memory");
 	x->o = &o;
 	x->source = o.store ? "store" : "bundle";
-	if (o.calendars && o.no_deadlines) {
+	if ((o.calendars || o.local_calendars) && o.no_deadlines) {
 		free(x);
 		return au_usage(argv[0], "--calendars and --no-deadlines exclude each other");
 	}

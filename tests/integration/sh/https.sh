@@ -18,12 +18,8 @@ ca office-ca &&
 cert office-ca gateway serverAuth "DNS:gw.mailroom.test" || { echo "FAIL: openssl"; exit 1; }
 {
 	store_ini
+	router_ini
 	cat <<EOT
-[router]
-listen = ipc://$dir/router.ipc
-events = ipc://$dir/events.ipc
-gateway_secret = $dir/keys/gateway.secret
-calendars = $SRC/deploy/calendars
 
 [gateway]
 listen_addr = 127.0.0.1

@@ -14,12 +14,8 @@ cleanup() {
 trap cleanup EXIT
 {
 	store_ini
+	router_ini
 	cat <<EOT
-[router]
-listen = ipc://$dir/router.ipc
-events = ipc://$dir/events.ipc
-gateway_secret = $dir/keys/gateway.secret
-calendars = $SRC/deploy/calendars
 metrics_addr = 127.0.0.1
 metrics_port = 0
 

@@ -61,6 +61,45 @@ log_origin = mailroom.test/log
 EOT
 }
 
+# The [router] section of every INI here, on the shipped calendars; more
+# of its settings may follow.
+router_ini() {
+	cat <<EOT
+[router]
+listen = ipc://$dir/router.ipc
+events = ipc://$dir/events.ipc
+gateway_secret = $dir/keys/gateway.secret
+calendars = $SRC/deploy/calendars
+EOT
+}
+
+# The [gateway] section: loopback, a free port.
+gateway_ini() {
+	printf '\n[gateway]\nlisten_addr = 127.0.0.1\nport = 0\n'
+}
+
+# start INI NAME: router and gateway on INI, logs NAME-router.log and
+# NAME-gateway.log, their pids added to the array pids; sets $port.
+# stop: both (every pid in pids).
+start() {   # start INI NAME: router and gateway; sets $port
+	"$BIN/mailroom-router" -c "$1" >"$dir/$2-router.log" 2>&1 &
+	pids+=($!)
+	wait_for "$dir/$2-router.log" "listening on" || { echo "FAIL: router"; cat "$dir/$2-router.log"; exit 1; }
+	"$BIN/mailroom-gateway" -c "$1" >"$dir/$2-gateway.log" 2>&1 &
+	pids+=($!)
+	wait_for "$dir/$2-gateway.log" "listening on" || { echo "FAIL: gateway"; exit 1; }
+	port=$(sed -n 's/.*gateway: listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$dir/$2-gateway.log")
+	for _ in $(seq 50); do
+		[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")" = 200 ] && break
+		sleep 0.1
+	done
+}
+stop() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	pids=()
+}
+
 # wait_for FILE PATTERN: up to 10 s for PATTERN in FILE
 wait_for() {
 	for _ in $(seq 100); do

@@ -602,15 +602,20 @@ static void make_tmpdir(void)
 	cr_assert_not_null(mkdtemp(tmpdir), "mkdtemp: %s", strerror(errno));
 }
 
-static void write_file(const char *name, const char *text)
+static void put(const char *dir, const char *name, const char *text)
 {
-	char path[640];
+	char path[700];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	cr_assert_not_null(f = fopen(path, "w"), "%s: %s", path, strerror(errno));
 	cr_assert_eq(fputs(text, f) >= 0, 1);
 	cr_assert_eq(fclose(f), 0);
+}
+
+static void write_file(const char *name, const char *text)
+{
+	put(tmpdir, name, text);
 }
 
 static void remove_file(const char *name)
@@ -931,4 +936,163 @@ Test(cal, next_year_missing_from_1_november)
 	cr_assert_eq(cal_next_year_missing(cs, T("2025-11-05T10:00:00+08:00")), 0, "2026 loaded");
 	cr_assert_eq(cal_next_year_missing(cs, T("2027-01-05T10:00:00+08:00")), 0, "not yet due");
 	cr_assert_eq(cal_next_year_missing(NULL, T("2025-11-05T10:00:00+08:00")), 1);
+}
+
+/* ---- the shipped directory and the office's own (cal_load_dirs) ---- */
+
+struct overrides {
+	int n, year;
+	char used[640], ignored[640];
+};
+
+static void note_override(void *arg, int year, const char *used, const char *ignored)
+{
+	struct overrides *o = arg;
+
+	o->n++;
+	o->year = year;
+	snprintf(o->used, sizeof(o->used), "%s", used);
+	snprintf(o->ignored, sizeof(o->ignored), "%s", ignored);
+}
+
+/* tmpdir/shipped and tmpdir/local; the suite's fini removes tmpdir. */
+static char shipped[600], local[600];
+
+static void make_dirs(void)
+{
+	make_tmpdir();
+	snprintf(shipped, sizeof(shipped), "%s/shipped", tmpdir);
+	snprintf(local, sizeof(local), "%s/local", tmpdir);
+	cr_assert_eq(mkdir(shipped, 0700), 0);
+	cr_assert_eq(mkdir(local, 0700), 0);
+}
+
+static void rm_dirs(void)
+{
+	const char *names[] = {"cn-2024.cal", "cn-2027.cal", "office-2024.cal", "again-2024.cal"};
+	char path[700];
+
+	for (int i = 0; i < NELEM(names); i++) {
+		snprintf(path, sizeof(path), "%s/%s", shipped, names[i]);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/%s", local, names[i]);
+		unlink(path);
+	}
+	rmdir(shipped);
+	rmdir(local);
+	rmdir(tmpdir);
+}
+
+TestSuite(cal_dirs, .init = make_dirs, .fini = rm_dirs);
+
+#define SHIPPED_2024 HEAD "holiday 2024-02-10 2024-02-17\n"
+#define LOCAL_2024 "year 2024\nnotice Office copy\nissued 2023-10-25\nholiday 2024-03-01\n"
+
+Test(cal_dirs, a_year_in_both_is_taken_from_the_office_directory)
+{
+	struct overrides o = {0};
+	char err[256] = "", want[700];
+	uint8_t v0[CAL_VERSION_LEN], v1[CAL_VERSION_LEN];
+	cal_set *c = NULL, *alone = NULL;
+
+	put(shipped, "cn-2024.cal", SHIPPED_2024);
+	put(local, "office-2024.cal", LOCAL_2024);
+	cr_assert_eq(cal_load_dirs(shipped, local, note_override, &o, &c, err, sizeof(err)), PB_OK,
+	    "%s", err);
+	cr_assert_eq(cal_is_working_day(c, D("2024-02-12"), NULL), 1, "the shipped holiday is gone");
+	cr_assert_eq(cal_is_working_day(c, D("2024-03-01"), NULL), 0, "the office's holiday");
+	cr_assert_eq(o.n, 1);
+	cr_assert_eq(o.year, 2024);
+	snprintf(want, sizeof(want), "%s/office-2024.cal", local);
+	cr_assert_str_eq(o.used, want);
+	snprintf(want, sizeof(want), "%s/cn-2024.cal", shipped);
+	cr_assert_str_eq(o.ignored, want);
+	/* The version is that of the files used, as an auditor loading the
+	 * office's file alone computes it. */
+	cr_assert_eq(cal_load_dir(local, &alone, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(c, v0);
+	cal_version(alone, v1);
+	cr_assert_arr_eq(v0, v1, CAL_VERSION_LEN);
+	cal_free(c);
+	cal_free(alone);
+}
+
+Test(cal_dirs, the_office_adds_a_year)
+{
+	struct overrides o = {0};
+	char err[256] = "";
+	cal_set *c = NULL;
+	int prov = -1;
+
+	put(shipped, "cn-2024.cal", SHIPPED_2024);
+	put(local, "cn-2027.cal",
+	    "year 2027\nnotice N\nissued 2026-11-01\nholiday 2027-02-05 2027-02-11\n");
+	cr_assert_eq(cal_load_dirs(shipped, local, note_override, &o, &c, err, sizeof(err)), PB_OK,
+	    "%s", err);
+	cr_assert_eq(o.n, 0);
+	cr_assert(cal_has_year(c, 2024) && cal_has_year(c, 2027));
+	cr_assert_eq(cal_is_working_day(c, D("2024-02-12"), NULL), 0);
+	cr_assert_eq(cal_is_working_day(c, D("2027-02-10"), &prov), 0);
+	cr_assert_eq(prov, 0, "2027 comes from the office's notice");
+	cal_free(c);
+}
+
+Test(cal_dirs, no_or_missing_office_directory_is_the_shipped_one)
+{
+	char err[256] = "", absent[700];
+	uint8_t v0[CAL_VERSION_LEN], v[CAL_VERSION_LEN];
+	const char *locals[3];
+	cal_set *c = NULL;
+
+	put(shipped, "cn-2024.cal", SHIPPED_2024);
+	cr_assert_eq(cal_load_dir(shipped, &c, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(c, v0);
+	cal_free(c);
+	snprintf(absent, sizeof(absent), "%s/absent", tmpdir);
+	locals[0] = NULL;
+	locals[1] = "";
+	locals[2] = absent;
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(cal_load_dirs(shipped, locals[i], NULL, NULL, &c, err, sizeof(err)), PB_OK,
+		    "%s", err);
+		cal_version(c, v);
+		cr_assert_arr_eq(v, v0, CAL_VERSION_LEN);
+		cal_free(c);
+	}
+	/* An empty office directory too. */
+	cr_assert_eq(cal_load_dirs(shipped, local, NULL, NULL, &c, err, sizeof(err)), PB_OK, "%s",
+	    err);
+	cal_free(c);
+}
+
+Test(cal_dirs, refusals)
+{
+	char err[512] = "", absent[700], again[700];
+	cal_set *c = (cal_set *)1;
+
+	snprintf(absent, sizeof(absent), "%s/absent", tmpdir);
+	snprintf(again, sizeof(again), "%s/again-2024.cal", local);
+	/* Neither holds a file. */
+	cr_assert_eq(cal_load_dirs(absent, local, NULL, NULL, &c, err, sizeof(err)), PB_ENOTFOUND);
+	cr_assert_null(c);
+	cr_assert_not_null(strstr(err, "no *.cal files"), "%s", err);
+	cr_assert_not_null(strstr(err, local), "%s", err);
+	/* Only the office's: loads. */
+	put(local, "office-2024.cal", LOCAL_2024);
+	cr_assert_eq(cal_load_dirs(absent, local, NULL, NULL, &c, err, sizeof(err)), PB_OK, "%s",
+	    err);
+	cal_free(c);
+	/* Two files of one year in the office's directory: which one holds
+	 * is not for the loader to guess. */
+	put(local, "again-2024.cal", LOCAL_2024);
+	c = (cal_set *)1;
+	cr_assert_eq(cal_load_dirs(absent, local, NULL, NULL, &c, err, sizeof(err)), PB_EEXIST);
+	cr_assert_null(c);
+	cr_assert_not_null(strstr(err, "year 2024 already loaded from"), "%s", err);
+	/* A bad office file is refused with its file and line. */
+	unlink(again);
+	put(shipped, "cn-2024.cal", SHIPPED_2024);
+	put(local, "cn-2027.cal", "year 2027\nnotice N\nissued 2026-11-01\nholiday 2027-02-30\n");
+	cr_assert_neq(cal_load_dirs(shipped, local, NULL, NULL, &c, err, sizeof(err)), PB_OK);
+	cr_assert_not_null(strstr(err, "cn-2027.cal:4: "), "%s", err);
 }

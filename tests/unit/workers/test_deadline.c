@@ -150,6 +150,37 @@ Test(deadline, broken_calendar_names_file_and_line)
 	cr_assert_eq(r.exit, 8, "%s", r.err);
 }
 
+/* The office's own file for a year replaces the shipped one, as in the
+ * router ([router] local_calendars); a named directory must exist. */
+Test(deadline, the_offices_own_calendar_wins)
+{
+	FILE *f;
+
+	/* 2025-01-20 + 20 is 2025-02-21 on the shipped 2025 notice. */
+	cr_assert_eq(mkdir(tpath("office"), 0700), 0);
+	RUN("deadline", "--from", "2025-01-20", "--working-days", "20", "--calendars", CALENDARS,
+	    "--local-calendars", tpath("office"));
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "2025-02-21\n", "an empty office directory changes nothing");
+	/* The office's 2025: no Spring Festival break, a week off in March. */
+	f = fopen(tpath("office/cn-2025.cal"), "w");
+	cr_assert_not_null(f);
+	fputs("year 2025\nnotice office copy\nissued 2024-11-12\nholiday 2025-03-03 2025-03-07\n",
+	      f);
+	fclose(f);
+	RUN("deadline", "--from", "2025-01-20", "--working-days", "20", "--calendars", CALENDARS,
+	    "--local-calendars", tpath("office"));
+	cr_assert_eq(r.exit, 0, "%s", r.err);
+	cr_assert_str_eq(r.out, "2025-02-17\n", "the office's 2025, not the shipped one");
+	RUN("deadline", "--from", "2025-01-20", "--working-days", "30", "--calendars", CALENDARS,
+	    "--local-calendars", tpath("office"));
+	cr_assert_str_eq(r.out, "2025-03-10\n", "the office's week off in March");
+	RUN("deadline", "--from", "2025-01-20", "--working-days", "20", "--calendars", CALENDARS,
+	    "--local-calendars", tpath("no-such-dir"));
+	cr_assert_eq(r.exit, 8, "a missing office directory is refused: %s", r.err);
+	cr_assert(strstr(r.err, "--local-calendars"), "%s", r.err);
+}
+
 /* ---- overdue ---- */
 
 static int64_t at(const char *rfc3339)
