@@ -36,7 +36,7 @@ static double mono(void)
 static const struct mr_handler_spec handlers[] = {{"bench", "hotline"}};
 
 /* The router's view: cursor and outbox counts, straight over nng. */
-static int status(struct hl_router *r, char *cursor, size_t len, uint64_t *pending)
+static int status(struct cn_router *r, char *cursor, size_t len, uint64_t *pending)
 {
 	return hl_router_status(r, cursor, len, pending, NULL);
 }
@@ -106,7 +106,7 @@ int main(int argc, char **argv)
 	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
 	int n = 2000, page = 100, batch = 500, ch;
 	char extra[128], cursor[1100], err[600];
-	struct hl_router r;
+	struct cn_router r;
 	uint64_t pending = 1;
 	double t0, t_pull, t_deliver;
 
@@ -182,7 +182,7 @@ int main(int argc, char **argv)
 	       n / t_pull, page, pages);
 	printf("deliver: %d events in %.2f s = %.0f events/s (%lu accepted, %lu repeats)\n", n,
 	       t_deliver, n / t_deliver, st.accepted, st.duplicates);
-	hl_router_close(&r);
+	cn_router_close(&r);
 	hl_it_fini(&env, &hl);
 	mr_env_down(&env);
 	curl_global_cleanup();
