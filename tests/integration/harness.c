@@ -84,6 +84,18 @@ char *mr_scrape(int port, const char *path, long *status)
 	return body;
 }
 
+double mr_scrape_metric(int port, const char *name)
+{
+	long status;
+	char *text = mr_scrape(port, "/metrics", &status);
+	double v = -1;
+
+	if (!text || status != 200 || mr_metric(text, name, &v) != 0)
+		v = -1;
+	free(text);
+	return v;
+}
+
 double mr_now_s(void)
 {
 	struct timespec ts;

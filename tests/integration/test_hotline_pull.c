@@ -454,19 +454,6 @@ Test(hotline_pull, urge_moves_an_overdue_order_ahead, .init = it_init, .fini = f
 /* ---- mailroom-hotline's own /metrics and /healthz ---- */
 static int hl_mport;
 
-/* A sample of /metrics; -1 when absent. */
-static double hl_metric(const char *name)
-{
-	long status;
-	char *text = mr_scrape(hl_mport, "/metrics", &status);
-	double v = -1;
-
-	if (!text || status != 200 || mr_metric(text, name, &v) != 0)
-		v = -1;
-	free(text);
-	return v;
-}
-
 struct want {
 	const char *name;
 	double at_least;
@@ -476,7 +463,7 @@ static int metric_reaches(void *arg)
 {
 	const struct want *w = arg;
 
-	return hl_metric(w->name) >= w->at_least;
+	return mr_scrape_metric(hl_mport, w->name) >= w->at_least;
 }
 
 struct health {
@@ -516,20 +503,20 @@ Test(hotline_pull, health_and_metrics_follow_the_work, .init = it_init, .fini = 
 	free(text);
 	struct health ok = {200, "\"ok\""};
 	cr_expect_eq(hl_it_wait(health_is, &ok, 5000), 0, "healthz is not 200 at the start");
-	cr_expect_eq(hl_metric("mailroom_hotline_orders_pulled_total"), 0);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_orders_pulled_total"), 0);
 
 	/* Five orders pulled: counted, the cursor moved, the feed caught up. */
 	cr_assert_eq(hp_feed_random(hl.platform, 5, 0), 0);
 	cr_assert_eq(hl_it_wait(queue_depth_is, &depth, 20000), 0, "the orders did not arrive");
 	struct want pulled = {"mailroom_hotline_orders_pulled_total", 5};
 	cr_assert_eq(hl_it_wait(metric_reaches, &pulled, 5000), 0);
-	cr_expect_eq(hl_metric("mailroom_hotline_orders_pulled_total"), 5);
-	cr_expect_geq(hl_metric("mailroom_hotline_cursor_advances_total"), 1);
-	double age = hl_metric("mailroom_hotline_last_pull_age_seconds");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_orders_pulled_total"), 5);
+	cr_expect_geq(mr_scrape_metric(hl_mport, "mailroom_hotline_cursor_advances_total"), 1);
+	double age = mr_scrape_metric(hl_mport, "mailroom_hotline_last_pull_age_seconds");
 	cr_expect(age >= 0 && age < 5, "last pull %g s ago", age);
-	age = hl_metric("mailroom_hotline_feed_lag_seconds");
+	age = mr_scrape_metric(hl_mport, "mailroom_hotline_feed_lag_seconds");
 	cr_expect(age >= 0 && age < 5, "caught up %g s ago", age);
-	cr_expect_eq(hl_metric("mailroom_hotline_router_up"), 1);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_router_up"), 1);
 
 	/* The platform failing every call: the sign waits and is retried, and
 	 * /healthz says the upstream is failing; then it is delivered. */
@@ -540,23 +527,24 @@ Test(hotline_pull, health_and_metrics_follow_the_work, .init = it_init, .fini = 
 	struct want retried = {"mailroom_hotline_delivery_retries_total", 1};
 	cr_assert_eq(hl_it_wait(metric_reaches, &retried, 10000), 0, "no retry counted");
 	struct health failing = {503, "upstream"};
-	cr_expect_eq(hl_it_wait(health_is, &failing, 10000), 0, "healthz stays 200 while the platform fails");
-	cr_expect_eq(hl_metric("mailroom_hotline_healthy"), 0);
-	cr_expect_geq(hl_metric("mailroom_hotline_upstream_consecutive_failures"), 3);
-	cr_expect_eq(hl_metric("mailroom_hotline_deliveries_ok_total"), 0);
+	cr_expect_eq(hl_it_wait(health_is, &failing, 10000), 0,
+	             "healthz stays 200 while the platform fails");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_healthy"), 0);
+	cr_expect_geq(mr_scrape_metric(hl_mport, "mailroom_hotline_upstream_consecutive_failures"), 3);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_deliveries_ok_total"), 0);
 	hp_faults_off(hl.platform);
 	struct want delivered = {"mailroom_hotline_deliveries_ok_total", 1};
 	cr_assert_eq(hl_it_wait(metric_reaches, &delivered, 15000), 0, "the sign was not delivered");
 	cr_expect_eq(hl_it_wait(health_is, &ok, 10000), 0, "healthz not 200 once the platform is back");
-	cr_expect_eq(hl_metric("mailroom_hotline_deliveries_failed_total"), 0);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_deliveries_failed_total"), 0);
 
 	/* The router gone: unhealthy, saying so; back once it answers. */
 	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM) >= 0, 1);
 	struct health no_router = {503, "router"};
 	cr_expect_eq(hl_it_wait(health_is, &no_router, 10000), 0, "healthz 200 without a router");
-	cr_expect_eq(hl_metric("mailroom_hotline_router_up"), 0);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_router_up"), 0);
 	cr_assert_eq(mr_router_start(&env), 0);
 	cr_expect_eq(hl_it_wait(health_is, &ok, 30000), 0, "healthz not 200 once the router is back");
-	cr_expect_eq(hl_metric("mailroom_hotline_router_up"), 1);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_router_up"), 1);
 	down();
 }

@@ -515,23 +515,10 @@ Test(notify, require_tls_never_sends_in_clear, .init = it_init, .fini = fini, .t
 	IT_DOWN();
 }
 
-/* A sample of mailroom-notify's /metrics; -1 when absent. */
-static double notify_metric(const char *name)
-{
-	long status;
-	char *text = mr_scrape(notify_port, "/metrics", &status);
-	double v = -1;
-
-	if (!text || status != 200 || mr_metric(text, name, &v) != 0)
-		v = -1;
-	free(text);
-	return v;
-}
-
 static int wait_metric(const char *name, double want, int secs)
 {
 	for (int i = 0; i < secs * 20; i++) {
-		if (notify_metric(name) == want)
+		if (mr_scrape_metric(notify_port, name) == want)
 			return 0;
 		mr_sleep_ms(50);
 	}
@@ -553,13 +540,14 @@ Test(notify, health_and_metrics_follow_the_work, .init = it_init, .fini = fini, 
 	long status;
 
 	up();
-	for (int i = 0; i < 100 && notify_metric("mailroom_notify_uptime_seconds") < 0; i++)
+	for (int i = 0; i < 100 && mr_scrape_metric(notify_port, "mailroom_notify_uptime_seconds") < 0;
+	     i++)
 		mr_sleep_ms(50);
 	text = mr_scrape(notify_port, "/metrics", &status);
 	cr_assert(text && status == 200, "GET /metrics: %ld", status);
 	cr_expect(strstr(text, "mailroom_notify_build_info{version=\""), "%s", text);
 	free(text);
-	cr_expect_eq(notify_metric("mailroom_notify_sent_total"), 0);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_sent_total"), 0);
 	cr_expect_eq(notify_health(&body), 200, "%s", body ? body : "");
 	cr_expect(body && strstr(body, "\"ok\""), "%s", body ? body : "");
 	free(body);
@@ -569,16 +557,17 @@ Test(notify, health_and_metrics_follow_the_work, .init = it_init, .fini = fini, 
 	submit("{\"phone\":\"13900000500\"}", 1, code[1], key);
 	submit("{\"phone\":\"13900000404\"}", 1, code[2], key);
 	cr_assert_eq(wait_metric("mailroom_notify_sent_total", 3, 20), 0, "sent: %g",
-	             notify_metric("mailroom_notify_sent_total"));
+	             mr_scrape_metric(notify_port, "mailroom_notify_sent_total"));
 	cr_assert_eq(wait_metric("mailroom_notify_dead_letters_total", 1, 20), 0);
 	cr_expect_eq(count("sms.jsonl", code[1], "\"outcome\": \"sent\""), 1);
-	cr_expect_geq(notify_metric("mailroom_notify_failed_total"), 3, "two 500s and a refusal");
-	cr_expect_geq(notify_metric("mailroom_notify_upstream_failures_total"), 2);
-	double age = notify_metric("mailroom_notify_last_send_age_seconds");
+	cr_expect_geq(mr_scrape_metric(notify_port, "mailroom_notify_failed_total"), 3,
+	              "two 500s and a refusal");
+	cr_expect_geq(mr_scrape_metric(notify_port, "mailroom_notify_upstream_failures_total"), 2);
+	double age = mr_scrape_metric(notify_port, "mailroom_notify_last_send_age_seconds");
 	cr_expect(age >= 0 && age < 30, "last send %g s ago", age);
-	cr_expect_geq(notify_metric("mailroom_notify_outbox_depth"), 0);
-	cr_expect_eq(notify_metric("mailroom_notify_router_up"), 1);
-	cr_expect_eq(notify_metric("mailroom_notify_healthy"), 1);
+	cr_expect_geq(mr_scrape_metric(notify_port, "mailroom_notify_outbox_depth"), 0);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_router_up"), 1);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_healthy"), 1);
 	text = mr_scrape(notify_port, "/nothing", &status);
 	cr_expect_eq(status, 404);
 	free(text);
@@ -595,8 +584,8 @@ Test(notify, health_and_metrics_follow_the_work, .init = it_init, .fini = fini, 
 	cr_expect(body && strstr(body, "\"unhealthy\"") && strstr(body, "router"), "%s",
 	          body ? body : "");
 	free(body);
-	cr_expect_eq(notify_metric("mailroom_notify_router_up"), 0);
-	cr_expect_eq(notify_metric("mailroom_notify_healthy"), 0);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_router_up"), 0);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_healthy"), 0);
 	/* Back: healthy again once it answers. */
 	cr_assert_eq(mr_router_start(&env), 0);
 	for (int i = 0; i < 300 && (status = notify_health(&body)) != 200; i++) {

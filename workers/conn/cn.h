@@ -64,7 +64,7 @@ struct cn_health {
 };
 void cn_health_get(struct cn_health *h);
 
-/* ---- the listener: GET /healthz and GET /metrics (cn_metrics.c) ---- */
+/* ---- GET /healthz and GET /metrics on pb_mon's listener (cn_metrics.c) ---- */
 struct cn_metrics_spec {
 	const char *prog;        /* "hotline": metric names mailroom_hotline_... */
 	const char *section;     /* "[hotline]", for errors */
@@ -83,6 +83,12 @@ void cn_metrics_stop(struct cn_metrics *m);
 /* One Prometheus sample with its HELP and TYPE lines. */
 void cn_metric(FILE *f, const char *prog, const char *name, const char *type, const char *help,
                double value);
+/* A connector's counters as a table: one sample per row. */
+struct cn_stat {
+	const char *name, *type, *help;
+	atomic_ullong *value;
+};
+void cn_metric_table(FILE *f, const char *prog, const struct cn_stat *t, size_t n);
 
 /* ---- the program (cn_main.c) ---- */
 struct cn_cmd {
