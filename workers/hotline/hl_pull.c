@@ -146,6 +146,10 @@ static int send_chunk(struct cn_router *r, const char *cursor, struct page *p, s
 		*stored += resp->ingest->stored;
 		*dups += resp->ingest->duplicates;
 		*refused += resp->ingest->refused;
+		/* Counted per chunk: a later chunk's failure does not undo these. */
+		atomic_fetch_add(&hl_stats.orders_stored, resp->ingest->stored);
+		atomic_fetch_add(&hl_stats.orders_repeated, resp->ingest->duplicates);
+		atomic_fetch_add(&hl_stats.orders_refused, resp->ingest->refused);
 	}
 	mailroom__response__free_unpacked(resp, NULL);
 	return rc;
@@ -169,9 +173,6 @@ static int ingest(struct cn_router *r, const char *cursor, struct page *p)
 		from = i;
 		size = add;
 	}
-	atomic_fetch_add(&hl_stats.orders_stored, stored);
-	atomic_fetch_add(&hl_stats.orders_repeated, dups);
-	atomic_fetch_add(&hl_stats.orders_refused, refused);
 	if (p->n)
 		pb_info("puller: page of %zu: %u stored, %u repeated, %u refused", p->n, stored, dups,
 		        refused);

@@ -244,9 +244,9 @@ static void handle(struct loop *l, const Mailroom__NoticeEntry *e, int64_t now)
 	 * and shows the relay or provider answering; a retry is a failure. */
 	if (tried)
 		cn_health_upstream(res.outcome != NT_RETRY);
-	if (res.outcome != NT_SENT)
+	if (res.outcome != NT_SENT) {
 		atomic_fetch_add(&nt_stats.failed, 1);
-	else if (tried) {
+	} else if (tried) {
 		atomic_fetch_add(&nt_stats.sent, 1);
 		atomic_store(&nt_stats.last_send_ms, pb_now_ms());
 	}
