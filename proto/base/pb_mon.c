@@ -92,10 +92,16 @@ int pb_mon_start(const char *section, const char *addr, int port, pb_mon_fn fn, 
 		free(m);
 		return PB_EIO;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	pb_info("metrics on http://%s:%u/metrics", addr, info ? (unsigned)info->port : (unsigned)port);
+	pb_info("metrics on http://%s:%d/metrics", addr, pb_mon_port(m));
 	*out = m;
 	return PB_OK;
+}
+
+int pb_mon_port(const struct pb_mon *m)
+{
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_BIND_PORT);
+
+	return info ? (int)info->port : -1;
 }
 
 void pb_mon_stop(struct pb_mon *m)

@@ -20,6 +20,8 @@ struct pb_mon;
 int pb_mon_start(const char *section, const char *addr, int port, pb_mon_fn fn, void *arg,
                  struct pb_mon **out);
 void pb_mon_stop(struct pb_mon *m);
+/* The port it listens on (the one picked when started with 0). */
+int pb_mon_port(const struct pb_mon *m);
 /* A copy of a constant text as an answer's body: PB_OK or PB_ENOMEM. */
 int pb_mon_text(const char *text, char **body, size_t *len);
 

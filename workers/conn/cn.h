@@ -80,6 +80,8 @@ struct cn_metrics;
 /* NULL in *out (and PB_OK) when the address is empty. */
 int cn_metrics_start(const struct cn_metrics_spec *s, struct cn_metrics **out);
 void cn_metrics_stop(struct cn_metrics *m);
+/* The port it listens on (the one picked for metrics_port = 0). */
+int cn_metrics_port(const struct cn_metrics *m);
 /* One Prometheus sample with its HELP and TYPE lines. */
 void cn_metric(FILE *f, const char *prog, const char *name, const char *type, const char *help,
                double value);

@@ -138,6 +138,11 @@ int cn_metrics_start(const struct cn_metrics_spec *s, struct cn_metrics **out)
 	return PB_OK;
 }
 
+int cn_metrics_port(const struct cn_metrics *m)
+{
+	return pb_mon_port(m->mon);
+}
+
 void cn_metrics_stop(struct cn_metrics *m)
 {
 	if (!m)
