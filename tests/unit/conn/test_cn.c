@@ -3,10 +3,10 @@
  * listener's refusals, cn_main's options and dispatch, and the router
  * link (a missing key, a router that never answers). */
 #include "cn.h"
+#include "harness.h"
 #include "pb_err.h"
 
 #include <criterion/criterion.h>
-#include <curl/curl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,45 +14,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct body {
-	char *p;
-	size_t n;
-};
-
-static size_t take(char *d, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	char *more = realloc(b->p, b->n + size * n + 1);
-
-	if (!more)
-		return 0;
-	memcpy(more + b->n, d, size * n);
-	b->n += size * n;
-	more[b->n] = '\0';
-	b->p = more;
-	return size * n;
-}
-
-/* method path on the listener; the status, the body in *out (malloc'd). */
+/* method path on the listener (the integration harness's client); the
+ * status, the body in *out (malloc'd). */
 static long request(int port, const char *method, const char *path, char **out)
 {
-	char url[128];
-	struct body b = {0};
-	long status = 0;
-	CURL *c = curl_easy_init();
+	char base[64];
+	struct mr_http r;
+	long status;
 
-	cr_assert(c);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROXY, "");
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, take);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	*out = b.p ? b.p : strdup("");
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	cr_assert_eq(mr_http(NULL, base, method, path, NULL, NULL, 0, 5000, &r), 0);
+	status = r.status;
+	*out = strdup(r.body ? r.body : "");
+	mr_http_free(&r);
 	return status;
 }
 
