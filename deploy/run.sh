@@ -33,6 +33,8 @@ ntpub=$(build/bin/mailroom-handler --key var/keys/notify.key pubkey)
 	printf '\n[handler.demo]\nkey = %s\nqueues = general, roads, supervision, hotline, disclosure\nimport = yes\nadmin = yes\nsupervise = yes\n' "$pub"
 	printf '\n[connector.hotline]\nkey = %s\n' "$hlpub"
 	printf '\n[connector.notify]\nkey = %s\nrole = notify\n' "$ntpub"
+	# mailroom-notify's own /healthz and /metrics, on loopback.
+	printf '\n[notify]\nmetrics_addr = 127.0.0.1\nmetrics_port = 9103\n'
 } >var/mailroom.ini
 build/bin/mailroom-router -c var/mailroom.ini &
 router=$!
@@ -42,7 +44,8 @@ sleep 0.5
 build/bin/mailroom-notify -c var/mailroom.ini run &
 notify=$!
 trap 'kill $notify $router 2>/dev/null; wait $notify $router 2>/dev/null' EXIT INT TERM
-echo "Notices to citizens (e-mail, SMS) are written to ./var/notices, not sent."
+echo "Notices to citizens (e-mail, SMS) are written to ./var/notices, not sent;"
+echo "the sender's health and metrics: http://127.0.0.1:9103/healthz and /metrics."
 echo "Mailroom: http://127.0.0.1:8080  console: http://127.0.0.1:8081  handler key: var/handler.key  config: var/mailroom.ini"
 echo "Programs: build/bin (export PATH=\"$PWD/build/bin:\$PATH\")"
 build/bin/mailroom-gateway -c var/mailroom.ini

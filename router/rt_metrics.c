@@ -1,16 +1,13 @@
-/* The router's own health and metrics: a small HTTP listener on
- * [router] metrics_addr:metrics_port (off when the address is empty),
- * answering GET /healthz and GET /metrics (Prometheus text). Everything
+/* The router's own health and metrics on [router] metrics_addr:metrics_port
+ * (the listener is pb_mon; off when the address is empty), answering
+ * GET /healthz and GET /metrics (Prometheus text). Everything
  * is read in one read-only snapshot, so it never waits for the writer. */
 #include "rt.h"
 #include "pb_err.h"
-#include "pb_log.h"
+#include "pb_mon.h"
 #include "pb_time.h"
 #include "pb_version.h"
 
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +21,7 @@ static const char *const clock_names[3] = {"", "ack", "reply"};
 
 struct rt_metrics {
 	struct rt_core *core;
-	struct MHD_Daemon *mhd;
+	struct pb_mon *mon;
 	int64_t start_ms;
 };
 
@@ -213,80 +210,49 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 	return fclose(f) == 0 ? PB_OK : PB_ENOMEM;
 }
 
-static enum MHD_Result answer(struct MHD_Connection *conn, unsigned status, const char *type,
-                              void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+/* GET path (pb_mon_fn). */
+static int route(void *arg, const char *path, unsigned *status, const char **type, char **body,
+                 size_t *len)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
-	enum MHD_Result ret;
+	struct rt_metrics *x = arg;
 
-	if (!r)
-		return MHD_NO;
-	MHD_add_response_header(r, "Content-Type", type);
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
-{
-	struct rt_metrics *x = cls;
-	char *body = NULL;
-	size_t len = 0;
-
-	(void)version;
-	(void)upload_data;
-	(void)req_cls;
-	if (*upload_data_size)
-		return MHD_NO;   /* no bodies here */
-	if (strcmp(method, "GET") != 0)
-		return answer(conn, 405, "text/plain", "GET only\n", 9, MHD_RESPMEM_PERSISTENT);
-	if (strcmp(url, "/healthz") == 0)
-		return answer(conn, 200, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
-	if (strcmp(url, "/metrics") != 0)
-		return answer(conn, 404, "text/plain", "not found\n", 10, MHD_RESPMEM_PERSISTENT);
-	if (render(x, &body, &len) != PB_OK) {
-		free(body);
-		return answer(conn, 503, "text/plain", "store unreadable\n", 17,
-		              MHD_RESPMEM_PERSISTENT);
+	if (strcmp(path, "/healthz") == 0) {
+		*status = 200;
+		return pb_mon_text("ok\n", body, len);
 	}
-	return answer(conn, 200, "text/plain; version=0.0.4", body, len, MHD_RESPMEM_MUST_FREE);
+	if (strcmp(path, "/metrics") != 0) {
+		*status = 404;
+		return pb_mon_text("not found\n", body, len);
+	}
+	if (render(x, body, len) != PB_OK) {
+		free(*body);
+		*body = NULL;
+		*status = 503;
+		return pb_mon_text("store unreadable\n", body, len);
+	}
+	*status = 200;
+	*type = "text/plain; version=0.0.4";
+	return PB_OK;
 }
 
 int rt_metrics_start(struct rt_core *core, struct rt_metrics **out)
 {
 	const struct pb_conf *c = core->conf;
-	struct sockaddr_in addr = {.sin_family = AF_INET};
 	struct rt_metrics *x;
+	int rc;
 
 	*out = NULL;
 	if (!c->router_metrics_addr[0])
 		return PB_OK;
-	if (inet_pton(AF_INET, c->router_metrics_addr, &addr.sin_addr) != 1) {
-		pb_error("[router] metrics_addr '%s' is not a numeric IPv4 address",
-		         c->router_metrics_addr);
-		return PB_EINVAL;
-	}
-	addr.sin_port = htons((uint16_t)c->router_metrics_port);
 	if (!(x = calloc(1, sizeof(*x))))
 		return PB_ENOMEM;
 	x->core = core;
 	x->start_ms = pb_now_ms();
-	x->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-	                          NULL, on_request, x, MHD_OPTION_SOCK_ADDR, &addr,
-	                          MHD_OPTION_CONNECTION_LIMIT, 16u,
-	                          MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
-	if (!x->mhd) {
-		pb_error("cannot listen for metrics on %s port %d", c->router_metrics_addr,
-		         c->router_metrics_port);
+	if ((rc = pb_mon_start("[router]", c->router_metrics_addr, c->router_metrics_port, route, x,
+	                       &x->mon))) {
 		free(x);
-		return PB_EIO;
+		return rc;
 	}
-	const union MHD_DaemonInfo *info = MHD_get_daemon_info(x->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	pb_info("metrics on http://%s:%u/metrics", c->router_metrics_addr,
-	        info ? (unsigned)info->port : (unsigned)c->router_metrics_port);
 	*out = x;
 	return PB_OK;
 }
@@ -295,6 +261,6 @@ void rt_metrics_stop(struct rt_metrics *x)
 {
 	if (!x)
 		return;
-	MHD_stop_daemon(x->mhd);
+	pb_mon_stop(x->mon);
 	free(x);
 }

@@ -101,6 +101,9 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->hotline_timeout_ms = 10000;
 	c->hotline_backoff_max_ms = 60000;
 	c->hotline_deliver_batch = 64;
+	c->hotline_metrics_port = 9102;
+	c->hotline_unhealthy_after_s = 120;
+	c->hotline_unhealthy_failures = 5;
 	copy(c->notify_mode, sizeof(c->notify_mode), "folder");
 	copy(c->notify_folder, sizeof(c->notify_folder), "./var/notices");
 	copy(c->notify_templates, sizeof(c->notify_templates), "./deploy/notices");
@@ -110,6 +113,9 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->notify_max_attempts = 8;
 	c->notify_backoff_max_ms = 300000;
 	c->notify_timeout_ms = 15000;
+	c->notify_metrics_port = 9103;
+	c->notify_unhealthy_after_s = 300;
+	c->notify_unhealthy_failures = 5;
 	c->smtp_require_tls = 1;
 	copy(c->sms_url, sizeof(c->sms_url), "https://sms.tencentcloudapi.com/");
 	copy(c->sms_region, sizeof(c->sms_region), "ap-guangzhou");
@@ -500,11 +506,13 @@ static const struct kv_str str_keys[] = {
 	S("route", "dispatcher", dispatcher_queue),
 	S("rating", "callback_queue", callback_queue),
 	S("hotline", "unit", hotline_unit),
+	S("hotline", "metrics_addr", hotline_metrics_addr),
 	S("notify", "mode", notify_mode),
 	S("notify", "folder", notify_folder),
 	S("notify", "templates", notify_templates),
 	S("notify", "key_file", notify_key_file),
 	S("notify", "state_dir", notify_state_dir),
+	S("notify", "metrics_addr", notify_metrics_addr),
 	S("notify.smtp", "url", smtp_url),
 	S("notify.smtp", "from", smtp_from),
 	S("notify.smtp", "user", smtp_user),
@@ -570,6 +578,9 @@ static const struct kv_int int_keys[] = {
 	I("hotline", "timeout_ms", 100, 600000, hotline_timeout_ms),
 	I("hotline", "backoff_max_ms", 100, 3600000, hotline_backoff_max_ms),
 	I("hotline", "deliver_batch", 1, 1000, hotline_deliver_batch),
+	I("hotline", "metrics_port", 0, 65535, hotline_metrics_port),
+	I("hotline", "unhealthy_after_s", 1, 86400, hotline_unhealthy_after_s),
+	I("hotline", "unhealthy_failures", 1, 1000000, hotline_unhealthy_failures),
 	I("disclosure", "correction_notice_days", 1, 7, disc_correction_notice_days),
 	I("disclosure", "correction_days", 1, 120, disc_correction_days),
 	I("disclosure", "consult_days", 1, 120, disc_consult_days),
@@ -585,6 +596,9 @@ static const struct kv_int int_keys[] = {
 	I("notify", "max_attempts", 1, 1000, notify_max_attempts),
 	I("notify", "backoff_max_ms", 10, 86400000, notify_backoff_max_ms),
 	I("notify", "timeout_ms", 100, 600000, notify_timeout_ms),
+	I("notify", "metrics_port", 0, 65535, notify_metrics_port),
+	I("notify", "unhealthy_after_s", 1, 86400, notify_unhealthy_after_s),
+	I("notify", "unhealthy_failures", 1, 1000000, notify_unhealthy_failures),
 	I("rating", "callback_days", 1, 60, callback_days),
 	I("rating", "invite_after_days", 1, 60, rating_invite_days),
 	I("rating", "veto_days", 1, 3650, veto_days),

@@ -186,6 +186,10 @@ struct pb_conf {
 	int hotline_timeout_ms;
 	int hotline_backoff_max_ms;
 	int hotline_deliver_batch;
+	char hotline_metrics_addr[64];            /* "" = no health and metrics listener */
+	int hotline_metrics_port;
+	int hotline_unhealthy_after_s;            /* /healthz: the router's or upstream's silence */
+	int hotline_unhealthy_failures;           /* /healthz: upstream failures in a row */
 
 	/* [queues] default queue per channel */
 	char default_queue[PB_CH_COUNT][PB_NAME_MAX];
@@ -244,6 +248,10 @@ struct pb_conf {
 	int notify_max_attempts;                  /* then a dead letter */
 	int notify_backoff_max_ms;
 	int notify_timeout_ms;
+	char notify_metrics_addr[64];             /* "" = no health and metrics listener */
+	int notify_metrics_port;
+	int notify_unhealthy_after_s;
+	int notify_unhealthy_failures;
 	/* [notify.smtp] the relay: smtp://host:587 (STARTTLS) or smtps:// */
 	char smtp_url[PB_PATH_MAX];
 	char smtp_from[256];

@@ -8,13 +8,18 @@
  *     the feed (every order committed): orders/second ingested.
  *  2. deliver: with the connector stopped, a handler signs every order
  *     (N sign events in the outbox); the connector starts and the clock
- *     runs until the outbox is empty: events/second delivered. */
+ *     runs until the outbox is empty: events/second delivered.
+ *  --metrics turns on the connector's /metrics and scrapes it every 20 ms
+ *  throughout (a scraper far keener than Prometheus), to show what a
+ *  scrape costs the work; it prints the scrapes' median time. */
 #include "hl.h"
 #include "hl_it.h"
 #include "pb_err.h"
 #include "wk.h"
 
 #include <getopt.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +41,7 @@ static double mono(void)
 static const struct mr_handler_spec handlers[] = {{"bench", "hotline"}};
 
 /* The router's view: cursor and outbox counts, straight over nng. */
-static int status(struct hl_router *r, char *cursor, size_t len, uint64_t *pending)
+static int status(struct cn_router *r, char *cursor, size_t len, uint64_t *pending)
 {
 	return hl_router_status(r, cursor, len, pending, NULL);
 }
@@ -97,16 +102,47 @@ static int sign_all(size_t n)
 	return done == n ? 0 : -1;
 }
 
+/* ---- --metrics: a scraper thread ---- */
+#define SCRAPES_MAX 100000
+static atomic_int scraping;
+static int scrape_port;
+static double scrape_ms[SCRAPES_MAX];
+static size_t nscrapes;
+
+static void *scraper(void *arg)
+{
+	(void)arg;
+	while (atomic_load(&scraping)) {
+		long status;
+		double t = mono();
+		char *text = mr_scrape(scrape_port, "/metrics", &status);
+		if (text && status == 200 && nscrapes < SCRAPES_MAX)
+			scrape_ms[nscrapes++] = (mono() - t) * 1000.0;
+		free(text);
+		mr_sleep_ms(20);
+	}
+	return NULL;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"page", required_argument, NULL, 'p'},
 	                                     {"batch", required_argument, NULL, 'b'},
 	                                     {"keep", no_argument, NULL, 'k'},
+	                                     {"metrics", no_argument, NULL, 'm'},
 	                                     {NULL, 0, NULL, 0}};
 	const struct mr_opts o = {.handlers = handlers, .nhandlers = 1};
-	int n = 2000, page = 100, batch = 500, ch;
-	char extra[128], cursor[1100], err[600];
-	struct hl_router r;
+	int n = 2000, page = 100, batch = 500, metrics = 0, ch;
+	char extra[256], cursor[1100], err[600];
+	pthread_t scr;
+	struct cn_router r;
 	uint64_t pending = 1;
 	double t0, t_pull, t_deliver;
 
@@ -119,14 +155,19 @@ int main(int argc, char **argv)
 			batch = atoi(optarg);
 		else if (ch == 'k')
 			setenv("MR_KEEP_TMP", "1", 1);
+		else if (ch == 'm')
+			metrics = 1;
 		else
-			return fprintf(stderr, "usage: bench-hotline [-n ORDERS] [--page LIMIT] [--batch N] [--keep]\n"), 1;
+			return fprintf(stderr, "usage: bench-hotline [-n ORDERS] [--page LIMIT] [--batch N] "
+			                       "[--keep] [--metrics]\n"), 1;
 	}
 	if (n < 1 || page < 1 || page > 100 || batch < 1 || batch > 1000)
 		return fprintf(stderr, "bench-hotline: bad numbers\n"), 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	snprintf(extra, sizeof(extra), "page_limit = %d\ndeliver_batch = %d\npoll_interval_ms = 20\n", page,
-	         batch);
+	scrape_port = metrics ? mr_free_port() : 0;
+	snprintf(extra, sizeof(extra),
+	         "page_limit = %d\ndeliver_batch = %d\npoll_interval_ms = 20\n%s%d\n", page, batch,
+	         metrics ? "metrics_addr = 127.0.0.1\nmetrics_port = " : "# ", scrape_port);
 	if (mr_env_init(&env, &o) || hl_it_init(&env, &hl, 1, extra)) {
 		fprintf(stderr, "bench-hotline: cannot prepare\n");
 		return 1;
@@ -144,6 +185,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	atomic_store(&scraping, metrics);
+	if (metrics && pthread_create(&scr, NULL, scraper, NULL) != 0)
+		return 1;
 	t0 = mono();
 	if (hl_it_start(&env, &hl))
 		return 1;
@@ -177,12 +221,21 @@ int main(int argc, char **argv)
 		}
 	}
 	t_deliver = mono() - t0;
+	if (metrics) {
+		atomic_store(&scraping, 0);
+		pthread_join(scr, NULL);
+	}
 	hp_stats(hl.platform, &st);
 	printf("pull:    %d orders in %.2f s = %.0f orders/s (pages of %d, %lu pages)\n", n, t_pull,
 	       n / t_pull, page, pages);
 	printf("deliver: %d events in %.2f s = %.0f events/s (%lu accepted, %lu repeats)\n", n,
 	       t_deliver, n / t_deliver, st.accepted, st.duplicates);
-	hl_router_close(&r);
+	if (metrics && nscrapes) {
+		qsort(scrape_ms, nscrapes, sizeof(scrape_ms[0]), by_value);
+		printf("metrics: %zu scrapes of /metrics, median %.2f ms, max %.2f ms\n", nscrapes,
+		       scrape_ms[nscrapes / 2], scrape_ms[nscrapes - 1]);
+	}
+	cn_router_close(&r);
 	hl_it_fini(&env, &hl);
 	mr_env_down(&env);
 	curl_global_cleanup();

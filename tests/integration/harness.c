@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,6 +37,63 @@ static int complain(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return -1;
+}
+
+int mr_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+		port = ntohs(a.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int mr_metric(const char *text, const char *name, double *value)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		char *end;
+		if (strncmp(p, name, n) != 0 || p[n] != ' ')
+			continue;
+		*value = strtod(p + n + 1, &end);
+		return end == p + n + 1 ? -1 : 0;
+	}
+	return -1;
+}
+
+char *mr_scrape(int port, const char *path, long *status)
+{
+	char base[64];
+	struct mr_http r;
+	char *body;
+
+	*status = 0;
+	snprintf(base, sizeof(base), "http://127.0.0.1:%d", port);
+	if (mr_http(NULL, base, "GET", path, NULL, NULL, 0, 5000, &r) != 0)
+		return NULL;
+	*status = r.status;
+	body = strdup(r.body ? r.body : "");
+	mr_http_free(&r);
+	return body;
+}
+
+double mr_scrape_metric(int port, const char *name)
+{
+	long status;
+	char *text = mr_scrape(port, "/metrics", &status);
+	double v = -1;
+
+	if (!text || status != 200 || mr_metric(text, name, &v) != 0)
+		v = -1;
+	free(text);
+	return v;
 }
 
 double mr_now_s(void)

@@ -174,6 +174,16 @@ int mr_witness_attach(struct mr_env *e, const char *name, int port, const char *
 
 /* ---- small things ---- */
 double mr_now_s(void);
+/* A loopback TCP port free a moment ago (for a config); -1 on failure. */
+int mr_free_port(void);
+/* The value of the sample "name value" (no labels) in Prometheus text;
+ * 0 when found, -1 when not. */
+int mr_metric(const char *text, const char *name, double *value);
+/* GET http://127.0.0.1:port/path: the body (malloc'd, "" when empty; NULL
+ * when nothing answered) and its status. */
+char *mr_scrape(int port, const char *path, long *status);
+/* One sample of GET /metrics on port; -1 when absent or not answered. */
+double mr_scrape_metric(int port, const char *name);
 void mr_sleep_ms(long ms);
 /* Tracking code shape: dddd-dddd-dddd. */
 int mr_is_track(const char *s);

@@ -450,3 +450,101 @@ Test(hotline_pull, urge_moves_an_overdue_order_ahead, .init = it_init, .fini = f
 	cr_expect_str_eq(no, "HPU-OLD");
 	down();
 }
+
+/* ---- mailroom-hotline's own /metrics and /healthz ---- */
+static int hl_mport;
+
+struct want {
+	const char *name;
+	double at_least;
+};
+
+static int metric_reaches(void *arg)
+{
+	const struct want *w = arg;
+
+	return mr_scrape_metric(hl_mport, w->name) >= w->at_least;
+}
+
+struct health {
+	long status;
+	const char *word;   /* in the body */
+};
+
+static int health_is(void *arg)
+{
+	const struct health *h = arg;
+	long status;
+	char *body = mr_scrape(hl_mport, "/healthz", &status);
+	int ok = body && status == h->status && (!h->word || strstr(body, h->word));
+
+	free(body);
+	return ok;
+}
+
+Test(hotline_pull, health_and_metrics_follow_the_work, .init = it_init, .fini = fini,
+     .timeout = 180)
+{
+	char extra[200], id[32];
+	long depth = 5;
+	int rc;
+
+	hl_mport = mr_free_port();
+	snprintf(extra, sizeof(extra),
+	         "metrics_addr = 127.0.0.1\nmetrics_port = %d\nunhealthy_after_s = 2\n"
+	         "unhealthy_failures = 3\n", hl_mport);
+	up(21, extra);
+	struct want up_ = {"mailroom_hotline_uptime_seconds", 0};
+	cr_assert_eq(hl_it_wait(metric_reaches, &up_, 10000), 0, "no /metrics on port %d", hl_mport);
+	long status;
+	char *text = mr_scrape(hl_mport, "/metrics", &status);
+	cr_assert(text && status == 200);
+	cr_expect(strstr(text, "mailroom_hotline_build_info{version=\""), "%s", text);
+	free(text);
+	struct health ok = {200, "\"ok\""};
+	cr_expect_eq(hl_it_wait(health_is, &ok, 5000), 0, "healthz is not 200 at the start");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_orders_pulled_total"), 0);
+
+	/* Five orders pulled: counted, the cursor moved, the feed caught up. */
+	cr_assert_eq(hp_feed_random(hl.platform, 5, 0), 0);
+	cr_assert_eq(hl_it_wait(queue_depth_is, &depth, 20000), 0, "the orders did not arrive");
+	struct want pulled = {"mailroom_hotline_orders_pulled_total", 5};
+	cr_assert_eq(hl_it_wait(metric_reaches, &pulled, 5000), 0);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_orders_pulled_total"), 5);
+	cr_expect_geq(mr_scrape_metric(hl_mport, "mailroom_hotline_cursor_advances_total"), 1);
+	double age = mr_scrape_metric(hl_mport, "mailroom_hotline_last_pull_age_seconds");
+	cr_expect(age >= 0 && age < 5, "last pull %g s ago", age);
+	age = mr_scrape_metric(hl_mport, "mailroom_hotline_feed_lag_seconds");
+	cr_expect(age >= 0 && age < 5, "caught up %g s ago", age);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_router_up"), 1);
+
+	/* The platform failing every call: the sign waits and is retried, and
+	 * /healthz says the upstream is failing; then it is delivered. */
+	hp_fault_rate(hl.platform, HP_F_5XX, 1.0);
+	pull_one(id, NULL, NULL);
+	json_decref(handler(&rc, "sign", id, NULL));
+	cr_assert_eq(rc, 0, "sign %s: exit %d", id, rc);
+	struct want retried = {"mailroom_hotline_delivery_retries_total", 1};
+	cr_assert_eq(hl_it_wait(metric_reaches, &retried, 10000), 0, "no retry counted");
+	struct health failing = {503, "upstream"};
+	cr_expect_eq(hl_it_wait(health_is, &failing, 10000), 0,
+	             "healthz stays 200 while the platform fails");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_healthy"), 0);
+	cr_expect_geq(mr_scrape_metric(hl_mport, "mailroom_hotline_upstream_consecutive_failures"), 3);
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_deliveries_ok_total"), 0);
+	hp_faults_off(hl.platform);
+	struct want delivered = {"mailroom_hotline_deliveries_ok_total", 1};
+	cr_assert_eq(hl_it_wait(metric_reaches, &delivered, 15000), 0, "the sign was not delivered");
+	cr_expect_eq(hl_it_wait(health_is, &ok, 10000), 0, "healthz not 200 once the platform is back");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_deliveries_failed_total"), 0);
+
+	/* The router gone: unhealthy, saying so; back once it answers. */
+	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM) >= 0, 1);
+	struct health no_router = {503, "router"};
+	cr_expect_eq(hl_it_wait(health_is, &no_router, 10000), 0, "healthz 200 without a router");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_router_up"), 0);
+	cr_assert_eq(mr_router_start(&env), 0);
+	cr_expect_eq(hl_it_wait(health_is, &ok, 30000), 0, "healthz not 200 once the router is back");
+	cr_expect_eq(mr_scrape_metric(hl_mport, "mailroom_hotline_router_up"), 1);
+	down();
+}

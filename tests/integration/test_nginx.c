@@ -37,21 +37,6 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 	}
 }
 
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
 /* A copy of s with every from replaced by to; malloc'd. */
 static char *replace(const char *s, const char *from, const char *to)
 {
@@ -126,7 +111,7 @@ Test(nginx, per_address_limit_through_proxy, .init = it_init, .fini = stop_nginx
 	const struct mr_opts o = {
 		.extra_ini = "[gateway]\nsubmit_per_minute = 2\ntrusted_proxies = 127.0.0.1\n"};
 	char path[MR_PATH + 32], gw[64], listen_line[64];
-	int port = free_port();
+	int port = mr_free_port();
 
 	cr_assert_gt(port, 0);
 	IT_UP(&o);

@@ -13,28 +13,12 @@
 #include <sodium.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
-
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM, 0), port = 0;
-
-	if (s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(s, (struct sockaddr *)&a, &len) == 0)
-		port = ntohs(a.sin_port);
-	if (s >= 0)
-		close(s);
-	return port;
-}
 
 static const struct mr_handler_spec handlers[] = {{"alice", "general, roads"}};
 
 static pid_t standin_pid, notify_pid;
-static int metrics_port;
+static int metrics_port, notify_port;
 static char standin_dir[MR_PATH + 16];
 
 static pid_t start(const char *log, char *const argv[])
@@ -138,19 +122,21 @@ static void up_with(int plain_relay)
 	chmod(path, 0600);
 	sodium_bin2hex(hex, sizeof(hex), k.pk, 32);
 	cr_assert(f = fopen(env.ini, "a"));
-	metrics_port = free_port();
+	metrics_port = mr_free_port();
+	notify_port = mr_free_port();
 	fprintf(f, "[router]\nmetrics_addr = 127.0.0.1\nmetrics_port = %d\n\n", metrics_port);
 	fprintf(f, "[office]\nname = 测试市人民政府\n\n"
 	           "[connector.notify]\nkey = %s\nrole = notify\n\n"
 	           "[notify]\nmode = send\ntemplates = %s/deploy/notices\nkey_file = %s\n"
 	           "state_dir = %s/notify\npoll_interval_ms = 100\nbackoff_max_ms = 1000\n"
-	           "timeout_ms = 1500\nmax_attempts = 6\n\n"
+	           "timeout_ms = 1500\nmax_attempts = 6\nmetrics_addr = 127.0.0.1\nmetrics_port = %d\n"
+	           "unhealthy_after_s = 2\nunhealthy_failures = 3\n\n"
 	           "[notify.smtp]\nurl = smtp://127.0.0.1:%d\nfrom = 测试市政府信箱 <noreply@mailroom.test>\n"
 	           "require_tls = yes\nca_file = %s/relay.crt\n\n"
 	           "[notify.sms]\nprovider = tencent\nurl = http://127.0.0.1:%d/\n"
 	           "secret_id = AKIDmailroomtest\nsecret_key_file = %s\napp_id = 1400000001\n"
 	           "sign_name = 测试市政府\n",
-	        hex, MR_SOURCE_DIR, k.key_path, env.dir, plain_relay ? plain : smtp, standin_dir, sms,
+	        hex, MR_SOURCE_DIR, k.key_path, env.dir, notify_port, plain_relay ? plain : smtp, standin_dir, sms,
 	        path);
 	fclose(f);
 	cr_assert_eq(mr_env_up(&env), 0, "router or gateway did not start");
@@ -525,6 +511,90 @@ Test(notify, require_tls_never_sends_in_clear, .init = it_init, .fini = fini, .t
 	cr_expect_eq(json_integer_value(json_object_get(j, "pending")), 1, "kept to try again");
 	cr_expect_eq(json_integer_value(json_object_get(j, "sent")), 0);
 	json_decref(j);
+	notify_down();
+	IT_DOWN();
+}
+
+static int wait_metric(const char *name, double want, int secs)
+{
+	for (int i = 0; i < secs * 20; i++) {
+		if (mr_scrape_metric(notify_port, name) == want)
+			return 0;
+		mr_sleep_ms(50);
+	}
+	return -1;
+}
+
+/* The health status, and the body in *body (malloc'd). */
+static long notify_health(char **body)
+{
+	long status;
+
+	*body = mr_scrape(notify_port, "/healthz", &status);
+	return status;
+}
+
+Test(notify, health_and_metrics_follow_the_work, .init = it_init, .fini = fini, .timeout = 90)
+{
+	char code[3][32], key[128], *body = NULL, *text;
+	long status;
+
+	up();
+	for (int i = 0; i < 100 && mr_scrape_metric(notify_port, "mailroom_notify_uptime_seconds") < 0;
+	     i++)
+		mr_sleep_ms(50);
+	text = mr_scrape(notify_port, "/metrics", &status);
+	cr_assert(text && status == 200, "GET /metrics: %ld", status);
+	cr_expect(strstr(text, "mailroom_notify_build_info{version=\""), "%s", text);
+	free(text);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_sent_total"), 0);
+	cr_expect_eq(notify_health(&body), 200, "%s", body ? body : "");
+	cr_expect(body && strstr(body, "\"ok\""), "%s", body ? body : "");
+	free(body);
+
+	/* An e-mail and an SMS sent; an SMS after two 500s; an SMS refused. */
+	submit("{\"email\":\"zhou@example.cn\",\"phone\":\"13800000002\"}", 1, code[0], key);
+	submit("{\"phone\":\"13900000500\"}", 1, code[1], key);
+	submit("{\"phone\":\"13900000404\"}", 1, code[2], key);
+	cr_assert_eq(wait_metric("mailroom_notify_sent_total", 3, 20), 0, "sent: %g",
+	             mr_scrape_metric(notify_port, "mailroom_notify_sent_total"));
+	cr_assert_eq(wait_metric("mailroom_notify_dead_letters_total", 1, 20), 0);
+	cr_expect_eq(count("sms.jsonl", code[1], "\"outcome\": \"sent\""), 1);
+	cr_expect_geq(mr_scrape_metric(notify_port, "mailroom_notify_failed_total"), 3,
+	              "two 500s and a refusal");
+	cr_expect_geq(mr_scrape_metric(notify_port, "mailroom_notify_upstream_failures_total"), 2);
+	double age = mr_scrape_metric(notify_port, "mailroom_notify_last_send_age_seconds");
+	cr_expect(age >= 0 && age < 30, "last send %g s ago", age);
+	cr_expect_geq(mr_scrape_metric(notify_port, "mailroom_notify_outbox_depth"), 0);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_router_up"), 1);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_healthy"), 1);
+	text = mr_scrape(notify_port, "/nothing", &status);
+	cr_expect_eq(status, 404);
+	free(text);
+
+	/* The router gone: unhealthy after unhealthy_after_s (2 s), with why. */
+	cr_assert_eq(mr_proc_stop(&env, &env.router, SIGTERM) >= 0, 1);
+	status = 0;
+	for (int i = 0; i < 200 && (status = notify_health(&body)) != 503; i++) {
+		free(body);
+		body = NULL;
+		mr_sleep_ms(50);
+	}
+	cr_expect_eq(status, 503, "healthz while the router is down");
+	cr_expect(body && strstr(body, "\"unhealthy\"") && strstr(body, "router"), "%s",
+	          body ? body : "");
+	free(body);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_router_up"), 0);
+	cr_expect_eq(mr_scrape_metric(notify_port, "mailroom_notify_healthy"), 0);
+	/* Back: healthy again once it answers. */
+	cr_assert_eq(mr_router_start(&env), 0);
+	for (int i = 0; i < 300 && (status = notify_health(&body)) != 200; i++) {
+		free(body);
+		body = NULL;
+		mr_sleep_ms(50);
+	}
+	cr_expect_eq(status, 200, "healthz after the router came back: %s", body ? body : "");
+	free(body);
 	notify_down();
 	IT_DOWN();
 }

@@ -1,8 +1,10 @@
 #!/bin/sh
 # A fresh Debian 12 machine: debootstrap bookworm into a folder, install
 # the package there with apt (so its dependencies resolve from the
-# mirror), start router and gateway as the mailroom user the way the
-# units do, post a message, verify the log with mailroom-audit, and purge.
+# mirror), start router, gateway and mailroom-notify (the packaged
+# mode = folder) as the mailroom user the way the units do, following
+# docs/operations.md for the notifier's key, post a message whose receipt
+# notice lands in the folder, verify the log with mailroom-audit, and purge.
 #
 # Needs root and the Debian mirror this machine's apt uses; skips (77)
 # without them. The bootstrap is cached as a tarball in
@@ -25,9 +27,11 @@ tarball=$cache/bookworm-minbase.tgz
 root=$(mktemp -d /var/tmp/mailroom-fresh.XXXXXX)
 router=""
 gateway=""
+notify=""
 
 cleanup() {
 	set +e   # tear everything down even when a step fails
+	[ -n "$notify" ] && kill "$notify" 2>/dev/null
 	[ -n "$gateway" ] && kill "$gateway" 2>/dev/null
 	[ -n "$router" ] && kill "$router" 2>/dev/null
 	wait 2>/dev/null
@@ -83,7 +87,8 @@ in_root getent passwd mailroom >/dev/null || fail "no mailroom user"
 # Owners as the new machine names them, not as this host would.
 mode=$(in_root stat -c '%a %U' /var/lib/mailroom)
 [ "$mode" = "700 mailroom" ] || fail "/var/lib/mailroom is $mode"
-for p in /usr/sbin/mailroom-router /usr/sbin/mailroom-gateway /usr/bin/mailroom-audit; do
+for p in /usr/sbin/mailroom-router /usr/sbin/mailroom-gateway /usr/sbin/mailroom-notify \
+	/usr/bin/mailroom-audit; do
 	in_root "$p" --version >/dev/null || fail "$p --version"
 done
 
@@ -102,7 +107,27 @@ as_unit() {
 		env -i PATH=/usr/sbin:/usr/bin HOME=/var/lib/mailroom \
 		sh -c 'umask 077 && cd /var/lib/mailroom && exec "$@"' sh "$@"
 }
+# The first start creates the keys; then, as docs/operations.md says,
+# mailroom-notify's key, listed as [connector.notify], and a restart (a
+# connector key is not taken by a reload). Its health on a free port.
 as_unit /usr/sbin/mailroom-router -c /etc/mailroom/mailroom.ini >"$build/pkg/fresh-router.log" 2>&1 &
+router=$!
+i=0
+until [ -e "$root/var/lib/mailroom/keys/store.key" ]; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { cat "$build/pkg/fresh-router.log"; fail "the router made no keys"; }
+	sleep 0.1
+done
+(as_unit /usr/bin/mailroom-handler --key /var/lib/mailroom/keys/notify.key keygen >/dev/null) ||
+	fail "keygen of the notifier's key"
+ntpub=$(as_unit /usr/bin/mailroom-handler --key /var/lib/mailroom/keys/notify.key pubkey) ||
+	fail "the notifier's public key"
+nport=$((port + 1))
+printf '\n[connector.notify]\nkey = %s\nrole = notify\n\n[notify]\nmetrics_addr = 127.0.0.1\nmetrics_port = %d\n' \
+	"$ntpub" "$nport" >>"$root/etc/mailroom/mailroom.ini"
+kill "$router"
+wait "$router" || fail "router exit $? at the restart"
+as_unit /usr/sbin/mailroom-router -c /etc/mailroom/mailroom.ini >>"$build/pkg/fresh-router.log" 2>&1 &
 router=$!
 sleep 1
 as_unit /usr/sbin/mailroom-gateway -c /etc/mailroom/mailroom.ini >"$build/pkg/fresh-gateway.log" 2>&1 &
@@ -113,19 +138,39 @@ until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
 	[ $i -lt 100 ] || { cat "$build/pkg/fresh-router.log" "$build/pkg/fresh-gateway.log"; fail "no /healthz"; }
 	sleep 0.1
 done
+as_unit /usr/sbin/mailroom-notify -c /etc/mailroom/mailroom.ini run >"$build/pkg/fresh-notify.log" 2>&1 &
+notify=$!
 code=$(curl -s -o "$build/pkg/fresh-post.json" -w '%{http_code}' -X POST \
 	"http://127.0.0.1:$port/v1/messages" -H 'Content-Type: application/json' \
-	-d '{"channel":"mailbox","subject":"小区路灯不亮","body":"东门路灯坏了三天。"}')
+	-d '{"channel":"mailbox","subject":"小区路灯不亮","body":"东门路灯坏了三天。","contact":{"email":"zhang@example.cn"}}')
 [ "$code" = 201 ] || { cat "$build/pkg/fresh-post.json"; fail "POST answered $code"; }
 echo "posted: $(cat "$build/pkg/fresh-post.json" | head -c 120)"
+# mailroom-notify is active: healthy, the router takes its key, and the
+# receipt notice is written to the folder.
+i=0
+until [ -n "$(ls -A "$root/var/lib/mailroom/notices" 2>/dev/null)" ]; do
+	i=$((i + 1))
+	[ $i -lt 150 ] || { cat "$build/pkg/fresh-notify.log"; fail "mailroom-notify wrote no notice"; }
+	sleep 0.1
+done
+kill -0 "$notify" 2>/dev/null || { cat "$build/pkg/fresh-notify.log"; fail "mailroom-notify is not running"; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$nport/healthz")
+[ "$code" = 200 ] || { cat "$build/pkg/fresh-notify.log"; fail "mailroom-notify /healthz answered $code"; }
+curl -s "http://127.0.0.1:$nport/metrics" | grep -q '^mailroom_notify_sent_total [1-9]' ||
+	fail "mailroom-notify's metrics count no notice sent"
+(as_unit /usr/sbin/mailroom-notify -c /etc/mailroom/mailroom.ini status >/dev/null) ||
+	fail "mailroom-notify status"
+echo "mailroom-notify: active, $(ls "$root/var/lib/mailroom/notices" | wc -l) notice(s) in the folder"
 mode=$(in_root stat -c '%U %a' /var/lib/mailroom/keys/store.key)
 [ "$mode" = "mailroom 600" ] || fail "store.key is $mode"
 (as_unit /usr/bin/mailroom-audit verify --store /var/lib/mailroom/store \
 	--pubkey /var/lib/mailroom/keys/store.pub --calendars /usr/share/mailroom/calendars) ||
 	fail "mailroom-audit verify"
-kill "$gateway" "$router"
+kill "$notify" "$gateway" "$router"
+wait "$notify" || fail "mailroom-notify exit $?"
 wait "$gateway" || fail "gateway exit $?"
 wait "$router" || fail "router exit $?"
+notify=""
 gateway=""
 router=""
 

@@ -7,6 +7,7 @@
 #ifndef HL_H
 #define HL_H
 
+#include "cn.h"
 #include "mailroom.pb-c.h"
 #include "pb_conf.h"
 
@@ -16,14 +17,12 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define HL_PROG "mailroom-hotline"
 #define HL_ROUTER_TIMEOUT_MS 15000
 #define HL_BODY_MAX (8u << 20)         /* largest platform answer we read */
 #define HL_CHUNK_MAX (768u << 10)      /* a request to the router stays under PB_WIRE_MAX */
-
-/* Set by SIGINT/SIGTERM; every loop and sleep looks at it. */
-extern atomic_int hl_stop;
 
 /* ---- the platform: signed HTTP (hl_http.c) ---- */
 struct hl_http {
@@ -60,20 +59,11 @@ void hl_resp_free(struct hl_resp *r);
 void hl_sign(const uint8_t *key, size_t keylen, const char *method, const char *path,
              const char *ts, const char *nonce, const void *body, size_t len, char out[65]);
 
-/* ---- the router: signed with the connector key (hl_router.c) ---- */
-struct hl_router {
-	nng_socket sock;
-	int open;
-	uint8_t sk[64];   /* the connector's own key, libsodium layout */
-	char err[PB_PATH_MAX + 256];
-};
-int hl_router_open(struct hl_router *r, const struct pb_conf *c);
-/* Transport result; the router's verdict is (*resp)->code. */
-int hl_router_call(struct hl_router *r, Mailroom__Request *req, int timeout_ms,
-                   Mailroom__Response **resp);
-void hl_router_close(struct hl_router *r);
+/* ---- the router (hl_router.c; the link is cn_router, workers/conn) ---- */
+/* The link under [hotline] key_file. */
+int hl_router_open(struct cn_router *r, const struct pb_conf *c);
 /* The stored cursor and the outbox counts. */
-int hl_router_status(struct hl_router *r, char *cursor, size_t len, uint64_t *pending,
+int hl_router_status(struct cn_router *r, char *cursor, size_t len, uint64_t *pending,
                      uint64_t *dead);
 
 /* ---- waiting (hl_backoff.c) ---- */
@@ -87,8 +77,6 @@ int64_t hl_backoff_next(struct hl_backoff *b);
 void hl_backoff_reset(struct hl_backoff *b);
 /* Exponential delay for the n-th attempt (1-based), with jitter. */
 int64_t hl_backoff_for(unsigned *seed, unsigned attempts, int64_t base_ms, int64_t max_ms);
-/* Sleeps ms unless stopped; 0 if it slept, -1 if stopped. */
-int hl_sleep(int64_t ms);
 /* Retry-After: delta seconds or an HTTP date; -1 when absent or bad. */
 int64_t hl_retry_after_ms(const char *value);
 
@@ -100,9 +88,21 @@ int64_t hl_retry_after_ms(const char *value);
  * be taken (not under platform_url, refused with 4xx, wrong size or hash,
  * not JPEG, PNG or PDF, past max_files) is left out with a warning; -1
  * when one could not be fetched or stored now (fetch the page again). */
-int hl_fetch_order(struct hl_http *h, struct hl_router *r, const struct pb_conf *c,
+int hl_fetch_order(struct hl_http *h, struct cn_router *r, const struct pb_conf *c,
                    json_t *order, char ***handles, size_t *n);
 void hl_fetch_free(char **handles, size_t n);
+
+/* ---- what /metrics shows (hl_metrics.c) ----
+ * Counted by the loops since the start; read by the listener's thread. */
+struct hl_stats {
+	atomic_ullong orders_stored, orders_repeated, orders_refused, cursor_moves;
+	atomic_ullong delivered, dead, retries;
+	atomic_llong last_pull_ms;     /* a page fetched and handed in; 0: not yet */
+	atomic_llong caught_up_ms;     /* the platform had no more; 0: not yet */
+};
+extern struct hl_stats hl_stats;
+/* The connector's lines of /metrics (cn_metrics_spec.render). */
+void hl_metrics_render(FILE *f, void *arg);
 
 /* ---- the loops ---- */
 struct hl_ctx {

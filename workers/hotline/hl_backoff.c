@@ -1,13 +1,11 @@
 /* Waiting between attempts: exponential backoff with full jitter (a
  * random delay up to the current cap), so many retries do not arrive
- * together, and sleeps that end early when the process is told to stop. */
+ * together (the sleeps themselves are cn_sleep, workers/conn). */
 #include "hl.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-atomic_int hl_stop;
 
 void hl_backoff_init(struct hl_backoff *b, int64_t base_ms, int64_t max_ms)
 {
@@ -45,17 +43,6 @@ int64_t hl_backoff_for(unsigned *seed, unsigned attempts, int64_t base_ms, int64
 	if (cap > max_ms)
 		cap = max_ms;
 	return jitter(seed, cap);
-}
-
-int hl_sleep(int64_t ms)
-{
-	while (ms > 0 && !atomic_load(&hl_stop)) {
-		int64_t step = ms < 50 ? ms : 50;
-		struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-	return atomic_load(&hl_stop) ? -1 : 0;
 }
 
 int64_t hl_retry_after_ms(const char *v)

@@ -32,7 +32,7 @@ struct retry {             /* an entry that failed and waits */
 struct deliverer {
 	const struct pb_conf *c;
 	struct hl_http h;
-	struct hl_router r;
+	struct cn_router r;
 	struct retry *retries;
 	size_t nretries, capretries;
 	int64_t pause_until_ms;    /* a 429 pauses every delivery */
@@ -219,7 +219,7 @@ static void send_acks(struct deliverer *d)
 	q.n_acks = d->nacks;
 	req.op_case = MAILROOM__REQUEST__OP_OUTBOX_ACK;
 	req.outbox_ack = &q;
-	if (hl_router_call(&d->r, &req, HL_ROUTER_TIMEOUT_MS, &resp)) {
+	if (cn_router_call(&d->r, &req, HL_ROUTER_TIMEOUT_MS, &resp)) {
 		pb_warn("deliverer: verdicts not recorded (%s); those events go again", d->r.err);
 	} else {
 		if (resp->code)
@@ -251,7 +251,7 @@ static int64_t round_once(struct deliverer *d)
 	q.limit = LIST_MAX;
 	req.op_case = MAILROOM__REQUEST__OP_OUTBOX;
 	req.outbox = &q;
-	if (hl_router_call(&d->r, &req, HL_ROUTER_TIMEOUT_MS, &resp)) {
+	if (cn_router_call(&d->r, &req, HL_ROUTER_TIMEOUT_MS, &resp)) {
 		pb_warn("deliverer: %s", d->r.err);
 		return -1;
 	}
@@ -264,7 +264,7 @@ static int64_t round_once(struct deliverer *d)
 	held = calloc(o->n_entries + 1, sizeof(*held));
 	d->nacks = 0;
 	d->delivered = d->dups = d->dead = d->failed = 0;
-	for (size_t i = 0; held && i < o->n_entries && !atomic_load(&hl_stop); i++) {
+	for (size_t i = 0; held && i < o->n_entries && !atomic_load(&cn_stop); i++) {
 		const Mailroom__OutboxEntry *e = o->entries[i];
 		struct retry *rt = retry_find(d, e->seq);
 		char code[200] = "", msg[200] = "";
@@ -299,6 +299,7 @@ static int64_t round_once(struct deliverer *d)
 			retry_drop(d, e->seq);
 			d->delivered++;
 			d->dups += out == OUT_DUPLICATE;
+			atomic_fetch_add(&hl_stats.delivered, 1);
 			break;
 		case OUT_FINAL:
 			a->seq = e->seq;
@@ -309,6 +310,7 @@ static int64_t round_once(struct deliverer *d)
 			snprintf(d->errs[d->nacks - 1][1], 200, "%s", msg);
 			retry_drop(d, e->seq);
 			d->dead++;
+			atomic_fetch_add(&hl_stats.dead, 1);
 			break;
 		default:
 			if (!rt && !(rt = retry_add(d, e->seq)))
@@ -327,6 +329,7 @@ static int64_t round_once(struct deliverer *d)
 				wake = rt->next_ms;
 			snprintf(held[nheld++], 48, "%s", e->order_no);
 			d->failed++;
+			atomic_fetch_add(&hl_stats.retries, 1);
 			break;
 		}
 	}
@@ -356,27 +359,27 @@ void *hl_deliver_main(void *arg)
 	d.seed = (unsigned)pb_now_ms();
 	if (hl_http_init(&d.h, d.c, err, sizeof(err))) {
 		pb_error("deliverer: %s", err);
-		atomic_store(&hl_stop, 1);
+		atomic_store(&cn_stop, 1);
 		return NULL;
 	}
 	if (hl_router_open(&d.r, d.c)) {
 		pb_error("deliverer: %s", d.r.err);
 		hl_http_fini(&d.h);
-		atomic_store(&hl_stop, 1);
+		atomic_store(&cn_stop, 1);
 		return NULL;
 	}
 	hl_backoff_init(&b, 200, d.c->hotline_backoff_max_ms);
-	while (!atomic_load(&hl_stop)) {
+	while (!atomic_load(&cn_stop)) {
 		int64_t wait = round_once(&d);
 		if (wait < 0) {
-			hl_sleep(hl_backoff_next(&b));
+			cn_sleep(hl_backoff_next(&b));
 			continue;
 		}
 		hl_backoff_reset(&b);
 		if (wait > 0)
-			hl_sleep(wait);
+			cn_sleep(wait);
 	}
-	hl_router_close(&d.r);
+	cn_router_close(&d.r);
 	hl_http_fini(&d.h);
 	free(d.retries);
 	free(d.acks);

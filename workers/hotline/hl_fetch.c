@@ -51,7 +51,7 @@ static void seen_put(const uint8_t sha[32], const char handle[65])
 }
 
 /* Through the router in pieces; 0 with the handle, -1 when not now. */
-static int store(struct hl_router *r, const uint8_t *data, size_t len, char handle[65])
+static int store(struct cn_router *r, const uint8_t *data, size_t len, char handle[65])
 {
 	uint8_t id[16];
 	size_t off = 0;
@@ -73,7 +73,7 @@ static int store(struct hl_router *r, const uint8_t *data, size_t len, char hand
 		up.final = off + n == len;
 		req.op_case = MAILROOM__REQUEST__OP_UPLOAD;
 		req.upload = &up;
-		if (hl_router_call(r, &req, HL_ROUTER_TIMEOUT_MS, &resp) != PB_OK) {
+		if (cn_router_call(r, &req, HL_ROUTER_TIMEOUT_MS, &resp) != PB_OK) {
 			pb_warn("puller: cannot store a file: %s", r->err);
 			return -1;
 		}
@@ -97,7 +97,7 @@ static int store(struct hl_router *r, const uint8_t *data, size_t len, char hand
 /* One file: 1 stored (handle set), 0 left out for good, -1 not now.
  * The logs name a file by its place in the order, never by its name,
  * which may name the citizen. */
-static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_conf *c,
+static int fetch_one(struct hl_http *h, struct cn_router *r, const struct pb_conf *c,
                      json_t *a, const char *order_no, size_t place, char handle[65])
 {
 	const char *url = json_string_value(json_object_get(a, "url"));
@@ -162,7 +162,7 @@ static int fetch_one(struct hl_http *h, struct hl_router *r, const struct pb_con
 	return 1;
 }
 
-int hl_fetch_order(struct hl_http *h, struct hl_router *r, const struct pb_conf *c,
+int hl_fetch_order(struct hl_http *h, struct cn_router *r, const struct pb_conf *c,
                    json_t *order, char ***handles, size_t *n)
 {
 	json_t *arr = json_object_get(order, "attachments"), *a;

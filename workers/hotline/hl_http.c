@@ -197,6 +197,10 @@ int hl_http_call(struct hl_http *h, const char *method, const char *path, const 
 		curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &r->status);
 	else if (!r->err[0])
 		snprintf(r->err, sizeof(r->err), "%s", curl_easy_strerror(r->cc));
+	/* For /healthz: the platform is failing when it cannot be reached, is
+	 * overloaded or refuses our signature; a 4xx about one order is not. */
+	cn_health_upstream(r->cc == CURLE_OK && r->status < 500 && r->status != 429 &&
+	                   r->status != 401 && r->status != 403);
 	curl_slist_free_all(hd);
 	return PB_OK;
 oom:

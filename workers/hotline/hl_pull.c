@@ -11,6 +11,7 @@
 #include "hl.h"
 #include "pb_err.h"
 #include "pb_log.h"
+#include "pb_time.h"
 #include "pj.h"
 
 #include <jansson.h>
@@ -109,7 +110,7 @@ static int parse_page(const char *body, size_t len, struct page *p)
 
 /* Sends items [from, to) with the cursor; the last chunk moves it.
  * PB_ESTATE means the router holds another cursor: read it again. */
-static int send_chunk(struct hl_router *r, const char *cursor, struct page *p, size_t from,
+static int send_chunk(struct cn_router *r, const char *cursor, struct page *p, size_t from,
                       size_t to, int last, unsigned *stored, unsigned *dups, unsigned *refused)
 {
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
@@ -129,7 +130,7 @@ static int send_chunk(struct hl_router *r, const char *cursor, struct page *p, s
 	ip.n_items = to - from;
 	req.op_case = MAILROOM__REQUEST__OP_INGEST;
 	req.ingest = &ip;
-	rc = hl_router_call(r, &req, HL_ROUTER_TIMEOUT_MS, &resp);
+	rc = cn_router_call(r, &req, HL_ROUTER_TIMEOUT_MS, &resp);
 	free(list);
 	if (rc) {
 		pb_warn("puller: %s", r->err);
@@ -145,13 +146,17 @@ static int send_chunk(struct hl_router *r, const char *cursor, struct page *p, s
 		*stored += resp->ingest->stored;
 		*dups += resp->ingest->duplicates;
 		*refused += resp->ingest->refused;
+		/* Counted per chunk: a later chunk's failure does not undo these. */
+		atomic_fetch_add(&hl_stats.orders_stored, resp->ingest->stored);
+		atomic_fetch_add(&hl_stats.orders_repeated, resp->ingest->duplicates);
+		atomic_fetch_add(&hl_stats.orders_refused, resp->ingest->refused);
 	}
 	mailroom__response__free_unpacked(resp, NULL);
 	return rc;
 }
 
 /* Splits the page so no request outgrows what the router accepts. */
-static int ingest(struct hl_router *r, const char *cursor, struct page *p)
+static int ingest(struct cn_router *r, const char *cursor, struct page *p)
 {
 	unsigned stored = 0, dups = 0, refused = 0;
 	size_t from = 0, size = 0;
@@ -177,7 +182,7 @@ static int ingest(struct hl_router *r, const char *cursor, struct page *p)
 /* One page: 1 when the platform has more, 0 when not, -1 to back off
  * (*wait_ms says how long at least), -2 when the cursor must be read
  * again from the router. */
-static int one_page(const struct pb_conf *c, struct hl_http *h, struct hl_router *r,
+static int one_page(const struct pb_conf *c, struct hl_http *h, struct cn_router *r,
                     char *cursor, int64_t *wait_ms)
 {
 	char path[CURSOR_MAX * 3 + 64];
@@ -232,8 +237,10 @@ static int one_page(const struct pb_conf *c, struct hl_http *h, struct hl_router
 		x->sub.n_attachments = x->nhandles;
 	}
 	rc = ingest(r, cursor, &p);
-	if (rc == PB_OK)
+	if (rc == PB_OK && strcmp(cursor, p.next) != 0) {
+		atomic_fetch_add(&hl_stats.cursor_moves, 1);
 		snprintf(cursor, CURSOR_MAX + 1, "%s", p.next);
+	}
 	int more = p.has_more;
 	page_free(&p);
 	if (rc == PB_OK)
@@ -248,48 +255,52 @@ void *hl_pull_main(void *arg)
 	const struct pb_conf *c = x->conf;
 	char cursor[CURSOR_MAX + 1], err[PB_PATH_MAX + 256];
 	struct hl_backoff b;
-	struct hl_router r;
+	struct cn_router r;
 	struct hl_http h;
 	int have = 0, rc;
 
 	if ((rc = hl_http_init(&h, c, err, sizeof(err)))) {
 		pb_error("puller: %s", err);
-		atomic_store(&hl_stop, 1);
+		atomic_store(&cn_stop, 1);
 		return NULL;
 	}
 	if ((rc = hl_router_open(&r, c))) {
 		pb_error("puller: %s", r.err);
 		hl_http_fini(&h);
-		atomic_store(&hl_stop, 1);
+		atomic_store(&cn_stop, 1);
 		return NULL;
 	}
 	hl_backoff_init(&b, 200, c->hotline_backoff_max_ms);
-	while (!atomic_load(&hl_stop)) {
+	while (!atomic_load(&cn_stop)) {
 		int64_t wait = 0;
 		if (!have) {
 			if (hl_router_status(&r, cursor, sizeof(cursor), NULL, NULL)) {
 				pb_warn("puller: cannot read the stored cursor: %s", r.err);
-				hl_sleep(hl_backoff_next(&b));
+				cn_sleep(hl_backoff_next(&b));
 				continue;
 			}
 			have = 1;
 		}
 		rc = one_page(c, &h, &r, cursor, &wait);
+		if (rc >= 0)
+			atomic_store(&hl_stats.last_pull_ms, pb_now_ms());
+		if (rc == 0)
+			atomic_store(&hl_stats.caught_up_ms, pb_now_ms());
 		if (rc == 1) {
 			hl_backoff_reset(&b);
 			continue;
 		}
 		if (rc == 0) {
 			hl_backoff_reset(&b);
-			hl_sleep(c->hotline_poll_interval_ms);
+			cn_sleep(c->hotline_poll_interval_ms);
 			continue;
 		}
 		if (rc == -2)
 			have = 0;
 		int64_t d = hl_backoff_next(&b);
-		hl_sleep(wait > d ? wait : d);
+		cn_sleep(wait > d ? wait : d);
 	}
-	hl_router_close(&r);
+	cn_router_close(&r);
 	hl_http_fini(&h);
 	return NULL;
 }

@@ -4,6 +4,7 @@
 #ifndef NT_H
 #define NT_H
 
+#include "cn.h"
 #include "mailroom.pb-c.h"
 #include "pb_conf.h"
 
@@ -11,25 +12,24 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define NT_PROG "mailroom-notify"
 #define NT_ROUTER_TIMEOUT_MS 10000
 
-extern atomic_int nt_stop;
-/* Sleeps ms unless stopped; 0 if it slept, -1 if stopped. */
-int nt_sleep(int64_t ms);
+/* The router link is cn_router (workers/conn) under [notify] key_file;
+ * loops stop on cn_stop and wait with cn_sleep. */
 
-/* ---- the router, under the notifier's own key (nt_router.c) ---- */
-struct nt_router {
-	nng_socket sock;
-	int open;
-	uint8_t sk[64];
-	char err[PB_PATH_MAX + 256];
+/* ---- what /metrics shows (nt_metrics.c) ----
+ * Counted by the loop since the start; read by the listener's thread. */
+struct nt_stats {
+	atomic_ullong sent, failed, dead;
+	atomic_ullong outbox_seen;     /* pending notices the last round found */
+	atomic_llong last_send_ms;     /* 0: none yet */
 };
-int nt_router_open(struct nt_router *r, const struct pb_conf *c);
-/* Transport result; the router's verdict is (*resp)->code. */
-int nt_router_call(struct nt_router *r, Mailroom__Request *req, Mailroom__Response **resp);
-void nt_router_close(struct nt_router *r);
+extern struct nt_stats nt_stats;
+/* The connector's lines of /metrics (cn_metrics_spec.render). */
+void nt_metrics_render(FILE *f, void *arg);
 
 /* ---- templates (nt_tpl.c) ----
  * <dir>/<kind>.<medium>.txt: header lines "Name: value" up to the first

@@ -7,92 +7,52 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
-#include "pb_version.h"
 
-#include <curl/curl.h>
 #include <jansson.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define DEFAULT_CONF "deploy/mailroom.ini"
-
-enum { EXIT_USAGE = 1, EXIT_UNREACHABLE = 2, EXIT_NOTFOUND = 4, EXIT_INVALID = 8, EXIT_OTHER = 9 };
-
-static void *signals(void *arg)
+static int loop(const struct pb_conf *c)
 {
-	sigset_t *set = arg;
-	int sig;
-
-	sigwait(set, &sig);
-	pb_info("stopping on signal %d", sig);
-	atomic_store(&nt_stop, 1);
-	return NULL;
-}
-
-static int run(const struct pb_conf *c)
-{
-	pthread_t sigs;
-	sigset_t set;
+	const struct cn_metrics_spec ms = {
+		"notify", "[notify]", c->notify_metrics_addr, c->notify_metrics_port,
+		c->notify_unhealthy_after_s, c->notify_unhealthy_failures, nt_metrics_render, NULL};
+	struct cn_metrics *metrics = NULL;
 	int rc;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	if (pthread_create(&sigs, NULL, signals, &set) != 0) {
-		fprintf(stderr, NT_PROG ": cannot start threads\n");
-		return EXIT_OTHER;
-	}
+	cn_health_start();
+	if ((rc = cn_metrics_start(&ms, &metrics)))
+		return rc;
 	rc = nt_run(c);
-	if (!atomic_load(&nt_stop))
-		atomic_store(&nt_stop, 1);
-	pthread_kill(sigs, SIGTERM);
-	pthread_join(sigs, NULL);
-	pb_info("stopped");
-	return rc == PB_OK ? 0 : rc == PB_EINVAL || rc == PB_ENOTFOUND ? EXIT_INVALID : EXIT_OTHER;
+	cn_metrics_stop(metrics);
+	return rc;
 }
 
-static int emit(json_t *j)
+static int run(const struct pb_conf *c, const char *requeue)
 {
-	if (!j || json_dumpf(j, stdout, JSON_INDENT(2)) != 0) {
-		json_decref(j);
-		return EXIT_OTHER;
-	}
-	json_decref(j);
-	fputc('\n', stdout);
-	return fflush(stdout) == 0 ? 0 : EXIT_OTHER;
+	(void)requeue;
+	int rc = cn_run(loop, c);
+	return rc == PB_OK ? 0 : rc == PB_EINVAL || rc == PB_ENOTFOUND ? CN_EXIT_INVALID : CN_EXIT_OTHER;
 }
 
-static int fail(int code, const char *error, const char *msg)
+static int call(struct cn_router *r, Mailroom__Request *req, Mailroom__Response **resp)
 {
-	fprintf(stderr, NT_PROG ": %s\n", msg);
-	emit(json_pack("{s:{s:s, s:s}}", "error", "code", error, "message", msg));
-	return code;
-}
-
-static int call(struct nt_router *r, Mailroom__Request *req, Mailroom__Response **resp)
-{
-	int rc = nt_router_call(r, req, resp);
+	int rc = cn_router_call(r, req, NT_ROUTER_TIMEOUT_MS, resp);
 
 	if (rc)
-		return fail(EXIT_UNREACHABLE, "unavailable", r->err);
+		return cn_fail(CN_EXIT_UNREACHABLE, "unavailable", r->err);
 	if ((*resp)->code) {
-		int code = (*resp)->code == PB_EFORBIDDEN ? EXIT_INVALID : EXIT_OTHER;
-		rc = fail(code, (*resp)->error ? (*resp)->error : "refused",
-		          (*resp)->message ? (*resp)->message : "refused");
+		int code = (*resp)->code == PB_EFORBIDDEN ? CN_EXIT_INVALID : CN_EXIT_OTHER;
+		rc = cn_fail(code, (*resp)->error ? (*resp)->error : "refused",
+		             (*resp)->message ? (*resp)->message : "refused");
 		mailroom__response__free_unpacked(*resp, NULL);
 		return rc;
 	}
 	return 0;
 }
 
-static int status(struct nt_router *r)
+static int status(struct cn_router *r)
 {
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	Mailroom__NoticesReq q = MAILROOM__NOTICES_REQ__INIT;
@@ -104,7 +64,7 @@ static int status(struct nt_router *r)
 	req.notices = &q;
 	if ((rc = call(r, &req, &resp)))
 		return rc;
-	rc = emit(json_pack("{s:I, s:I, s:I}", "pending", (json_int_t)resp->notices->pending,
+	rc = cn_emit(json_pack("{s:I, s:I, s:I}", "pending", (json_int_t)resp->notices->pending,
 	                    "dead_letters", (json_int_t)resp->notices->dead, "sent",
 	                    (json_int_t)resp->notices->sent));
 	mailroom__response__free_unpacked(resp, NULL);
@@ -127,14 +87,7 @@ static json_t *masked(const char *to)
 	return json_string(buf);
 }
 
-static json_t *time_or_null(int64_t ms)
-{
-	char buf[40];
-
-	return ms > 0 && pb_time_fmt(ms, buf, sizeof(buf), 0) > 0 ? json_string(buf) : json_null();
-}
-
-static int deadletters(struct nt_router *r, const char *want)
+static int deadletters(struct cn_router *r, const char *want)
 {
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
 	Mailroom__NoticesReq q = MAILROOM__NOTICES_REQ__INIT;
@@ -164,7 +117,7 @@ static int deadletters(struct nt_router *r, const char *want)
 			                    (json_int_t)e->seq, "event_id", e->event_id, "kind", e->kind,
 			                    "medium", e->medium, "tracking_code", e->tracking_code, "to",
 			                    masked(e->to), "attempts", (int)e->attempts, "error", e->error,
-			                    "at", time_or_null(e->at_ms), "dead_at", time_or_null(e->dead_ms)));
+			                    "at", cn_time_or_null(e->at_ms), "dead_at", cn_time_or_null(e->dead_ms)));
 			q.after_seq = e->seq;
 		}
 		mailroom__response__free_unpacked(resp, NULL);
@@ -172,10 +125,10 @@ static int deadletters(struct nt_router *r, const char *want)
 			break;
 	}
 	if (!want)
-		return emit(json_pack("{s:o}", "dead_letters", list));
+		return cn_emit(json_pack("{s:o}", "dead_letters", list));
 	json_decref(list);
 	if (!found)
-		return fail(EXIT_NOTFOUND, "not_found", "no dead letter with that seq or event_id");
+		return cn_fail(CN_EXIT_NOTFOUND, "not_found", "no dead letter with that seq or event_id");
 	Mailroom__NoticeAckReq aq = MAILROOM__NOTICE_ACK_REQ__INIT;
 	Mailroom__NoticeAck a = MAILROOM__NOTICE_ACK__INIT, *pa = &a;
 	a.seq = found;
@@ -190,61 +143,48 @@ static int deadletters(struct nt_router *r, const char *want)
 	int applied = resp->notice_ack && resp->notice_ack->applied == 1;
 	mailroom__response__free_unpacked(resp, NULL);
 	if (!applied)
-		return fail(EXIT_OTHER, "not_requeued", "the router did not requeue it");
-	return emit(json_pack("{s:I, s:b}", "requeued", (json_int_t)found, "ok", 1));
+		return cn_fail(CN_EXIT_OTHER, "not_requeued", "the router did not requeue it");
+	return cn_emit(json_pack("{s:I, s:b}", "requeued", (json_int_t)found, "ok", 1));
 }
 
-static int usage(FILE *f)
+/* status and deadletters: one router link each. */
+static int with_router(const struct pb_conf *c, const char *requeue, int status_only)
 {
-	fprintf(f, "usage: " NT_PROG " [-c CONFIG] [run | status | deadletters [--requeue SEQ]]\n"
-	           "CONFIG defaults to " DEFAULT_CONF "; see workers/notify/README.md.\n");
-	return EXIT_USAGE;
+	struct cn_router r;
+	int rc;
+
+	if ((rc = cn_router_open(&r, "notify", c->notify_key_file, c->router_url)))
+		return cn_fail(rc == PB_EUNAVAIL ? CN_EXIT_UNREACHABLE : CN_EXIT_INVALID, "unavailable",
+		               r.err);
+	rc = status_only ? status(&r) : deadletters(&r, requeue);
+	cn_router_close(&r);
+	return rc;
 }
+
+static int status_cmd(const struct pb_conf *c, const char *requeue)
+{
+	return with_router(c, requeue, 1);
+}
+
+static int deadletters_cmd(const struct pb_conf *c, const char *requeue)
+{
+	return with_router(c, requeue, 0);
+}
+
+static const struct cn_cmd cmds[] = {
+	{"run", run},
+	{"status", status_cmd},
+	{"deadletters", deadletters_cmd},
+	{NULL, NULL},
+};
 
 int main(int argc, char **argv)
 {
-	static struct pb_conf conf;
-	const char *path = NULL, *cmd = "run", *requeue = NULL;
-	char err[PB_PATH_MAX + 128];
-	struct nt_router r;
-	int i, rc;
+	static const struct cn_prog prog = {
+		NT_PROG, "notify",
+		"usage: " NT_PROG " [-c CONFIG] [run | status | deadletters [--requeue SEQ]]\n"
+		"CONFIG defaults to deploy/mailroom.ini; see workers/notify/README.md.\n",
+		cmds, "deadletters"};
 
-	if ((i = pb_std_args(argc, argv, NT_PROG, NULL)) >= 0)   /* --version */
-		return i;
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--requeue") == 0 && i + 1 < argc)
-			requeue = argv[++i];
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
-			return usage(stdout), 0;
-		else if (argv[i][0] != '-' && (strcmp(argv[i], "run") == 0 || strcmp(argv[i], "status") == 0 ||
-		                               strcmp(argv[i], "deadletters") == 0))
-			cmd = argv[i];
-		else
-			return usage(stderr);
-	}
-	if (requeue && strcmp(cmd, "deadletters") != 0)
-		return usage(stderr);
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		fprintf(stderr, NT_PROG ": cannot initialise libsodium or libcurl\n");
-		return EXIT_OTHER;
-	}
-	if (!path && access(DEFAULT_CONF, F_OK) == 0)
-		path = DEFAULT_CONF;
-	if (pb_conf_load(path, &conf, err, sizeof(err))) {
-		fprintf(stderr, NT_PROG ": %s\n", err);
-		return EXIT_INVALID;
-	}
-	pb_log_init("notify", pb_log_level_parse(conf.log_level));
-	if (strcmp(cmd, "run") == 0) {
-		rc = run(&conf);
-	} else if ((rc = nt_router_open(&r, &conf))) {
-		rc = fail(rc == PB_EUNAVAIL ? EXIT_UNREACHABLE : EXIT_INVALID, "unavailable", r.err);
-	} else {
-		rc = strcmp(cmd, "status") == 0 ? status(&r) : deadletters(&r, requeue);
-		nt_router_close(&r);
-	}
-	curl_global_cleanup();
-	return rc;
+	return cn_main(argc, argv, &prog);
 }

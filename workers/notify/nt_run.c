@@ -23,19 +23,6 @@
 #define PAGE 100
 #define TRACK_MAX 4096
 
-atomic_int nt_stop;
-
-int nt_sleep(int64_t ms)
-{
-	while (ms > 0 && !atomic_load(&nt_stop)) {
-		int64_t step = ms < 50 ? ms : 50;
-		struct timespec ts = {(time_t)(step / 1000), (long)(step % 1000) * 1000000L};
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-	return atomic_load(&nt_stop) ? -1 : 0;
-}
-
 /* Failures so far of the notices in backoff (this process's memory: a
  * restart gives each a fresh count, never a lost notice). */
 struct track {
@@ -46,7 +33,7 @@ struct track {
 
 struct loop {
 	const struct pb_conf *c;
-	struct nt_router r;
+	struct cn_router r;
 	char *password, *sms_secret;
 	const struct nt_sms_provider *sms;
 	char journal[PB_PATH_MAX + 16];
@@ -203,7 +190,8 @@ static void ack(struct loop *l, uint64_t seq, int verdict, unsigned attempts, co
 	l->nacks++;
 }
 
-static void send_one(struct loop *l, const Mailroom__NoticeEntry *e, struct nt_result *res)
+/* 1 when a sender (or the folder) was tried, 0 when nothing was. */
+static int send_one(struct loop *l, const Mailroom__NoticeEntry *e, struct nt_result *res)
 {
 	const struct pb_conf *c = l->c;
 	struct nt_var vars[8];
@@ -217,12 +205,12 @@ static void send_one(struct loop *l, const Mailroom__NoticeEntry *e, struct nt_r
 		/* The office removed this template: it does not want this notice sent. */
 		pb_info("notice %s: %s: not sent", e->event_id, err);
 		res->outcome = NT_SENT;
-		return;
+		return 0;
 	}
 	if (rc) {
 		res->outcome = NT_RETRY;
 		snprintf(res->why, sizeof(res->why), "%.200s", err);
-		return;
+		return 0;
 	}
 	if (strcmp(c->notify_mode, "folder") == 0)
 		nt_folder_write(c, e, &m, res);
@@ -233,8 +221,11 @@ static void send_one(struct loop *l, const Mailroom__NoticeEntry *e, struct nt_r
 	else {
 		res->outcome = NT_RETRY;
 		snprintf(res->why, sizeof(res->why), "no %s sender configured", e->medium);
+		nt_msg_free(&m);
+		return 0;
 	}
 	nt_msg_free(&m);
+	return 1;
 }
 
 static void handle(struct loop *l, const Mailroom__NoticeEntry *e, int64_t now)
@@ -248,7 +239,17 @@ static void handle(struct loop *l, const Mailroom__NoticeEntry *e, int64_t now)
 	}
 	if (t && t->next_ms > now)
 		return;
-	send_one(l, e, &res);
+	int tried = send_one(l, e, &res);
+	/* For /healthz and /metrics: a refusal for good is about this notice,
+	 * and shows the relay or provider answering; a retry is a failure. */
+	if (tried)
+		cn_health_upstream(res.outcome != NT_RETRY);
+	if (res.outcome != NT_SENT) {
+		atomic_fetch_add(&nt_stats.failed, 1);
+	} else if (tried) {
+		atomic_fetch_add(&nt_stats.sent, 1);
+		atomic_store(&nt_stats.last_send_ms, pb_now_ms());
+	}
 	if (res.outcome == NT_SENT) {
 		int rc = journal_add(l, e->event_id);
 		if (rc)
@@ -262,6 +263,7 @@ static void handle(struct loop *l, const Mailroom__NoticeEntry *e, int64_t now)
 		pb_warn("notice %s (%s %s): refused after %u attempts: %s", e->event_id, e->kind,
 		        e->medium, attempts, res.why);
 		ack(l, e->seq, MAILROOM__NOTICE_VERDICT__NOTICE_DEAD, attempts, res.why);
+		atomic_fetch_add(&nt_stats.dead, 1);
 		return;
 	}
 	if (!t && !(t = track_of(l, e->seq, 1)))
@@ -291,7 +293,7 @@ static int flush_acks(struct loop *l)
 	q.n_acks = l->nacks;
 	req.op_case = MAILROOM__REQUEST__OP_NOTICE_ACK;
 	req.notice_ack = &q;
-	if ((rc = nt_router_call(&l->r, &req, &resp))) {
+	if ((rc = cn_router_call(&l->r, &req, NT_ROUTER_TIMEOUT_MS, &resp))) {
 		pb_warn("cannot report to the router: %s", l->r.err);
 		return rc;
 	}
@@ -320,7 +322,7 @@ static int round_(struct loop *l)
 	req.op_case = MAILROOM__REQUEST__OP_NOTICES;
 	req.notices = &q;
 	for (;;) {
-		if ((rc = nt_router_call(&l->r, &req, &resp)))
+		if ((rc = cn_router_call(&l->r, &req, NT_ROUTER_TIMEOUT_MS, &resp)))
 			return rc;
 		if (resp->code || !resp->notices) {
 			pb_warn("the router refused to list notices: %s", resp->message ? resp->message : "");
@@ -329,7 +331,9 @@ static int round_(struct loop *l)
 		}
 		size_t n = resp->notices->n_entries;
 		int64_t now = pb_now_ms();
-		for (size_t i = 0; i < n && !atomic_load(&nt_stop); i++) {
+		if (q.after_seq == 0)
+			atomic_store(&nt_stats.outbox_seen, resp->notices->pending);
+		for (size_t i = 0; i < n && !atomic_load(&cn_stop); i++) {
 			handle(l, resp->notices->entries[i], now);
 			q.after_seq = resp->notices->entries[i]->seq;
 			if (l->nacks == PAGE && (rc = flush_acks(l)))
@@ -338,7 +342,7 @@ static int round_(struct loop *l)
 		mailroom__response__free_unpacked(resp, NULL);
 		if (rc || (rc = flush_acks(l)))
 			return rc;
-		if (n < PAGE || atomic_load(&nt_stop))
+		if (n < PAGE || atomic_load(&cn_stop))
 			return PB_OK;
 	}
 }
@@ -368,7 +372,7 @@ int nt_run(const struct pb_conf *c)
 		pb_error("cannot read the journal under %s: %s", c->notify_state_dir, pb_err_str(rc));
 		return rc;
 	}
-	if ((rc = nt_router_open(&l.r, c))) {
+	if ((rc = cn_router_open(&l.r, "notify", c->notify_key_file, c->router_url))) {
 		pb_error("%s", l.r.err);
 		return rc;
 	}
@@ -377,7 +381,7 @@ int nt_run(const struct pb_conf *c)
 	else
 		pb_info("sending notices: e-mail %s, SMS %s", *c->smtp_url ? "through the relay" : "off",
 		        l.sms ? l.sms->name : "off");
-	while (!atomic_load(&nt_stop)) {
+	while (!atomic_load(&cn_stop)) {
 		int64_t wait = c->notify_poll_interval_ms;
 		if ((rc = round_(&l)) == PB_EUNAVAIL)
 			pb_warn("%s", l.r.err);
@@ -387,9 +391,9 @@ int nt_run(const struct pb_conf *c)
 			if (d < wait)
 				wait = d > 10 ? d : 10;
 		}
-		nt_sleep(wait);
+		cn_sleep(wait);
 	}
-	nt_router_close(&l.r);
+	cn_router_close(&l.r);
 	if (l.password) {
 		sodium_memzero(l.password, strlen(l.password));
 		free(l.password);

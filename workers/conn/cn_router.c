@@ -1,10 +1,13 @@
-/* The router connection of mailroom-notify: a REQ socket that redials by
- * itself, requests signed with the notifier's own Ed25519 key ([notify]
- * key_file, listed on the router as [connector.NAME] with role = notify),
- * and no resends: a resent request would be refused as a replay, so the
- * loop retries with a fresh one. */
-#include "nt.h"
+/* The router connection of a connector: a REQ socket that redials by
+ * itself when the router restarts, requests signed with the connector's
+ * own Ed25519 key (listed on the router as [connector.NAME] key), and no
+ * resends: a resent request would carry the same nonce and be refused as
+ * a replay, so the loops retry with a fresh request instead.
+ * (mailroom-handler has its own client, wk_client.c: it signs as a
+ * handler and dials blocking, since a command wants "nobody there" now.) */
+#include "cn.h"
 #include "pb_err.h"
+#include "pb_id.h"
 #include "pb_tls.h"
 #include "pb_wire.h"
 
@@ -14,22 +17,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-int nt_router_open(struct nt_router *r, const struct pb_conf *c)
+/* The key file holds the hex of the Ed25519 seed, as a handler's does
+ * (mailroom-handler --key FILE keygen makes one; its pubkey command prints
+ * what the router's [connector.NAME] key takes). */
+static int load_key(const char *path, uint8_t sk[64])
 {
 	uint8_t seed[32], pk[32];
+	int rc;
+
+	if (!*path)
+		return PB_ENOTFOUND;
+	if ((rc = pb_secret_load(path, seed, sizeof(seed))))
+		return rc;
+	crypto_sign_seed_keypair(pk, sk, seed);
+	sodium_memzero(seed, sizeof(seed));
+	return PB_OK;
+}
+
+int cn_router_open(struct cn_router *r, const char *section, const char *key_file,
+                   const char *url)
+{
 	int rc, rv;
 
 	memset(r, 0, sizeof(*r));
-	if (!*c->notify_key_file || (rc = pb_secret_load(c->notify_key_file, seed, sizeof(seed)))) {
-		rc = *c->notify_key_file ? rc : PB_ENOTFOUND;
-		snprintf(r->err, sizeof(r->err), "[notify] key_file %s: %s",
-		         *c->notify_key_file ? c->notify_key_file : "(not set)",
+	if ((rc = load_key(key_file, r->sk))) {
+		snprintf(r->err, sizeof(r->err), "[%s] key_file %s: %s", section,
+		         *key_file ? key_file : "(not set)",
 		         rc == PB_ENOTFOUND ? "not there (mailroom-handler --key FILE keygen makes one)" :
 		         rc == PB_ECORRUPT  ? "not 64 hex digits" : pb_err_str(rc));
 		return rc;
 	}
-	crypto_sign_seed_keypair(pk, r->sk, seed);
-	sodium_memzero(seed, sizeof(seed));
 	if ((rv = nng_req0_open(&r->sock))) {
 		snprintf(r->err, sizeof(r->err), "cannot open socket: %s", nng_strerror(rv));
 		return PB_EIO;
@@ -39,17 +56,16 @@ int nt_router_open(struct nt_router *r, const struct pb_conf *c)
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMINT, 50)) ||
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMAXT, 1000)) ||
 	    (rv = nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, 16u << 20)) ||
-	    (rv = pb_tls_dial(r->sock, c->router_url, NNG_FLAG_NONBLOCK, r->err, sizeof(r->err)))) {
+	    (rv = pb_tls_dial(r->sock, url, NNG_FLAG_NONBLOCK, r->err, sizeof(r->err)))) {
 		if (!r->err[0])
-			snprintf(r->err, sizeof(r->err), "cannot dial %s: %s", c->router_url,
-			         nng_strerror(rv));
-		nt_router_close(r);
+			snprintf(r->err, sizeof(r->err), "cannot dial %s: %s", url, nng_strerror(rv));
+		cn_router_close(r);
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? PB_EINVAL : PB_EUNAVAIL;
 	}
 	return PB_OK;
 }
 
-void nt_router_close(struct nt_router *r)
+void cn_router_close(struct cn_router *r)
 {
 	if (r->open)
 		nng_close(r->sock);
@@ -57,7 +73,8 @@ void nt_router_close(struct nt_router *r)
 	sodium_memzero(r->sk, sizeof(r->sk));
 }
 
-int nt_router_call(struct nt_router *r, Mailroom__Request *req, Mailroom__Response **resp)
+int cn_router_call(struct cn_router *r, Mailroom__Request *req, int timeout_ms,
+                   Mailroom__Response **resp)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -69,19 +86,23 @@ int nt_router_call(struct nt_router *r, Mailroom__Request *req, Mailroom__Respon
 		snprintf(r->err, sizeof(r->err), "cannot seal the request: %s", pb_err_str(rc));
 		return rc;
 	}
-	if ((rv = nng_socket_set_ms(r->sock, NNG_OPT_RECVTIMEO, NT_ROUTER_TIMEOUT_MS)) ||
-	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_SENDTIMEO, NT_ROUTER_TIMEOUT_MS)) ||
+	if ((rv = nng_socket_set_ms(r->sock, NNG_OPT_RECVTIMEO, timeout_ms)) ||
+	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_SENDTIMEO, timeout_ms)) ||
 	    (rv = nng_send(r->sock, buf, len, 0))) {
 		free(buf);
 		snprintf(r->err, sizeof(r->err), "cannot send to the router: %s", nng_strerror(rv));
+		cn_health_router(0);
 		return PB_EUNAVAIL;
 	}
 	free(buf);
 	buf = NULL;
 	if ((rv = nng_recv(r->sock, &buf, &len, NNG_FLAG_ALLOC))) {
 		snprintf(r->err, sizeof(r->err), "no answer from the router: %s", nng_strerror(rv));
+		cn_health_router(0);
 		return PB_EUNAVAIL;
 	}
+	/* Any answer, even a refusal, shows the router is there. */
+	cn_health_router(1);
 	*resp = mailroom__response__unpack(NULL, len, buf);
 	nng_free(buf, len);
 	if (!*resp) {
