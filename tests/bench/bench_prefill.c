@@ -76,6 +76,7 @@ fail:
 static void core_close(struct core_open *o)
 {
 	st_close(o->core.store);
+	rt_bgcache_free(o->core.bigrams);
 	cal_free(o->core.cal);
 	sodium_memzero(&o->core.keys, sizeof(o->core.keys));
 }
