@@ -25,9 +25,10 @@
  * start, through the router's own code (bench_prefill.c: a checkpoint
  * every K messages, default 32, about the batch a loaded router
  * commits), then waits for the router to go idle (it builds its search
- * index from the store at start) before the load. At the end it prints
- * the store's size on disk per message: the data file, its allocated
- * blocks and the LMDB pages in use, over every message stored. */
+ * index from the store at start) before the load. At the end (without
+ * --url) it prints the store's size on disk per message: the data file,
+ * its allocated blocks and the LMDB pages in use, over every message
+ * stored. */
 #include "bench_prefill.h"
 #include "harness.h"
 
@@ -673,7 +674,7 @@ int main(int argc, char **argv)
 	if (errors)
 		printf("errors by class: transport %ld  1xx %ld  2xx %ld  3xx %ld  4xx %ld  5xx %ld\n",
 		       by[0], by[1], by[2], by[3], by[4], by[5]);
-	int problems = prefill && disk_report(env.ini) ? 1 : 0;
+	int problems = env.dir[0] && disk_report(env.ini) ? 1 : 0;
 	fflush(stdout);
 	free(all);
 	free(cs);
