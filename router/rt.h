@@ -56,6 +56,9 @@ struct rt_core {
 	struct rt_search *search;
 	/* the checkpoint pusher (rt_witness.c); NULL without [witness.NAME] */
 	struct rt_witness *witness;
+	/* the repeat check's bigram sets (rt_bgcache.c), made on first use;
+	 * writer thread only. Whoever made the core frees it. */
+	struct rt_bgcache *bigrams;
 };
 
 #define RT_MAX_RECORDS_PER_OP 4
@@ -156,6 +159,19 @@ struct rt_bigrams {
 int rt_bigrams_of(const char *s, struct rt_bigrams *out);
 void rt_bigrams_free(struct rt_bigrams *b);
 int rt_similarity_with(const struct rt_bigrams *a, const char *b, int *permille);
+/* The same between two sets made by rt_bigrams_of. */
+int rt_similarity_sets(const struct rt_bigrams *a, const struct rt_bigrams *b);
+/* Stored messages' bigram sets by id, least recently used dropped past
+ * max_bytes (rt_bgcache.c). get: the set, or NULL. put takes b (leaving
+ * it empty) and returns the kept set; NULL when it did not take it (no
+ * cache, already there, no memory), b staying the caller's. A NULL
+ * cache keeps nothing. */
+struct rt_bgcache;
+int rt_bgcache_new(size_t max_bytes, struct rt_bgcache **out);
+const struct rt_bigrams *rt_bgcache_get(struct rt_bgcache *c, const uint8_t id[16]);
+const struct rt_bigrams *rt_bgcache_put(struct rt_bgcache *c, const uint8_t id[16],
+                                        struct rt_bigrams *b);
+void rt_bgcache_free(struct rt_bgcache *c);
 /* A contact normalised for the repeat index (rt_repeat.c): kind "phone"
  * keeps the digits (a +86 mobile without its country code, at least 5
  * digits), "email" is trimmed and lower-cased and needs an '@'. 0 or -1

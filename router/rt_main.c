@@ -186,6 +186,7 @@ int main(int argc, char **argv)
 	rt_search_stop(&core);
 out:
 	st_close(core.store);
+	rt_bgcache_free(core.bigrams);
 	rt_reload_free(&core);
 	cal_free(core.cal);
 	sodium_memzero(&core.keys, sizeof(core.keys));

@@ -21,6 +21,9 @@
 #define SCAN_MAX 50           /* earlier messages compared per contact, newest first: the
                                * writer thread pays for each */
 #define TEXT_MAX (10000 * 4 + 200 * 4 + 2)
+/* The bigram cache's budget: an entry of a 300-character message is
+ * about 2 KiB, so some 8,000 messages, the last 50 of 160 busy contacts. */
+#define BGCACHE_BYTES ((size_t)16 << 20)
 
 int rt_contact_norm(const char *kind, const char *in, char *out, size_t len)
 {
@@ -90,6 +93,7 @@ static char *whole_text(const char *subject, const char *body)
 
 struct scan {
 	st_txn *t;
+	struct rt_bgcache *cache;
 	struct rt_bigrams text;   /* the new message's, computed once for every comparison */
 	const uint8_t *self;
 	uint8_t best[PB_ID_LEN];
@@ -97,26 +101,47 @@ struct scan {
 	int rc;
 };
 
+/* An earlier message's bigram set: from the cache, else built from the
+ * stored texts and kept. *owned is set when the caller must free it. */
+static int bigrams_of_msg(struct scan *s, const uint8_t id[16], struct rt_bigrams *owned,
+                          const struct rt_bigrams **out)
+{
+	Mailroom__StoredMessage *m;
+	char *text;
+	int rc;
+
+	if ((*out = rt_bgcache_get(s->cache, id)))
+		return PB_OK;
+	if ((rc = st_msg_get(s->t, id, &m)))
+		return rc;
+	text = whole_text(m->subject, m->body);
+	st_msg_free(m);
+	if (!text)
+		return PB_ENOMEM;
+	rc = rt_bigrams_of(text, owned);
+	free(text);
+	if (rc)
+		return rc;
+	if ((*out = rt_bgcache_put(s->cache, id, owned)))
+		return PB_OK;
+	*out = owned;
+	return PB_OK;
+}
+
 static int compare_one(const uint8_t id[16], int64_t received_ms, void *arg)
 {
 	struct scan *s = arg;
-	Mailroom__StoredMessage *m;
-	char *text;
+	struct rt_bigrams owned = {0};
+	const struct rt_bigrams *b;
 	int pm;
 
 	(void)received_ms;
 	if (memcmp(id, s->self, PB_ID_LEN) == 0)
 		return 0;
-	if ((s->rc = st_msg_get(s->t, id, &m)))
+	if ((s->rc = bigrams_of_msg(s, id, &owned, &b)))
 		return s->rc == PB_ENOTFOUND ? (s->rc = PB_OK) : 1;
-	text = whole_text(m->subject, m->body);
-	st_msg_free(m);
-	if (!text)
-		return (s->rc = PB_ENOMEM), 1;
-	s->rc = rt_similarity_with(&s->text, text, &pm);
-	free(text);
-	if (s->rc)
-		return 1;
+	pm = rt_similarity_sets(&s->text, b);
+	rt_bigrams_free(&owned);
 	if (pm > s->best_pm) {
 		s->best_pm = pm;
 		memcpy(s->best, id, PB_ID_LEN);
@@ -139,6 +164,10 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 	char *text;
 	int rc = PB_OK;
 
+	/* Without memory for the cache the check runs uncached. */
+	if (!core->bigrams)
+		rt_bgcache_new(BGCACHE_BYTES, &core->bigrams);
+	scan.cache = core->bigrams;
 	if (!(text = whole_text(m->subject, m->body)))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	rc = rt_bigrams_of(text, &scan.text);
@@ -158,6 +187,9 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 		if (rc || (rc = st_applicant_add(t, h, received_ms, m->id.data)))
 			break;
 	}
+	/* This message is the next one's earlier message: keep its set. */
+	if (!rc)
+		rt_bgcache_put(scan.cache, m->id.data, &scan.text);
 	rt_bigrams_free(&scan.text);
 	if (rc)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");

@@ -166,28 +166,33 @@ void rt_bigrams_free(struct rt_bigrams *b)
 	b->n = 0;
 }
 
-int rt_similarity_with(const struct rt_bigrams *x, const char *b, int *permille)
+int rt_similarity_sets(const struct rt_bigrams *x, const struct rt_bigrams *y)
 {
-	struct rt_bigrams y;
 	size_t i = 0, j = 0, both = 0;
-	int rc;
 
-	*permille = 0;
-	if ((rc = rt_bigrams_of(b, &y)))
-		return rc;
-	while (i < x->n && j < y.n) {
-		if (x->v[i] == y.v[j]) {
+	while (i < x->n && j < y->n) {
+		if (x->v[i] == y->v[j]) {
 			both++;
 			i++;
 			j++;
-		} else if (x->v[i] < y.v[j]) {
+		} else if (x->v[i] < y->v[j]) {
 			i++;
 		} else {
 			j++;
 		}
 	}
-	if (x->n + y.n - both > 0)
-		*permille = (int)(both * 1000 / (x->n + y.n - both));
+	return x->n + y->n - both > 0 ? (int)(both * 1000 / (x->n + y->n - both)) : 0;
+}
+
+int rt_similarity_with(const struct rt_bigrams *x, const char *b, int *permille)
+{
+	struct rt_bigrams y;
+	int rc;
+
+	*permille = 0;
+	if ((rc = rt_bigrams_of(b, &y)))
+		return rc;
+	*permille = rt_similarity_sets(x, &y);
 	rt_bigrams_free(&y);
 	return PB_OK;
 }

@@ -4,6 +4,7 @@
  *
  *   bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP] [--url BASE]
  *                [--threads N] [--keep] [--ini TEXT] [--witness MS]
+ *                [--prefill N] [--prefill-batch K]
  *
  * --ini appends TEXT to the servers' config, to try a setting:
  *   --ini $'[gateway]\nrouter_lanes = 2'
@@ -22,7 +23,17 @@
  * hand), each a keep-alive connection with one request in flight. With
  * the commits it prints the write requests and kilobytes the store's
  * block device completed per commit (the whole device's: run it on a
- * quiet machine). */
+ * quiet machine).
+ *
+ * --prefill N fills the new store with N messages before the servers
+ * start, through the router's own code (bench_prefill.c: a checkpoint
+ * every K messages, default 32, about the batch a loaded router
+ * commits), then waits for the router to go idle (it builds its search
+ * index from the store at start) before the load. At the end (without
+ * --url) it prints the store's size on disk per message: the data file,
+ * its allocated blocks and the LMDB pages in use, over every message
+ * stored. */
+#include "bench_prefill.h"
 #include "harness.h"
 
 #include <errno.h>
@@ -474,6 +485,43 @@ static int run_clients(struct client *cs, int n)
 	return rc;
 }
 
+/* After a prefill the router builds its search index from the store in
+ * the background (about a minute of a core per million messages): the
+ * load starts once it has used under 5% of a core for two seconds. */
+static int wait_idle(pid_t router)
+{
+	double last = proc_cpu_s(router), t0 = mono();
+	int quiet = 0;
+
+	while (quiet < 2 && mono() - t0 < 1800) {
+		sleep(1);
+		double now = proc_cpu_s(router);
+		if (now < 0)
+			return -1;
+		quiet = now - last < 0.05 ? quiet + 1 : 0;
+		last = now;
+	}
+	fprintf(stderr, "bench-ingest: router idle after %.0f s\n", mono() - t0);
+	return 0;
+}
+
+/* The store's bytes per message, read while the router still runs. */
+static int disk_report(const char *ini)
+{
+	struct bench_disk d;
+
+	if (bench_disk_use(ini, &d) || !d.messages)
+		return -1;
+	printf("store: %llu messages, %llu records  data.mdb %.1f MB (%.1f MB allocated)  "
+	       "LMDB pages in use %.1f MB\n",
+	       (unsigned long long)d.messages, (unsigned long long)d.records, d.file_bytes / 1e6,
+	       d.alloc_bytes / 1e6, d.pages_bytes / 1e6);
+	printf("bytes/message: file %.0f  allocated %.0f  pages in use %.0f\n",
+	       (double)d.file_bytes / (double)d.messages, (double)d.alloc_bytes / (double)d.messages,
+	       (double)d.pages_bytes / (double)d.messages);
+	return 0;
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -486,6 +534,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP_SECONDS] [--url BASE]\n"
 	           "                    [--threads GATEWAY_THREADS] [--keep] [--ini TEXT]\n"
 	           "                    [--witness PUSH_INTERVAL_MS]\n");
+	           "                    [--prefill MESSAGES] [--prefill-batch PER_CHECKPOINT]\n");
 }
 
 int main(int argc, char **argv)
@@ -499,6 +548,8 @@ int main(int argc, char **argv)
 		{"keep", no_argument, NULL, 'k'},
 		{"ini", required_argument, NULL, 'i'},
 		{"witness", required_argument, NULL, 'W'},
+		{"prefill", required_argument, NULL, 'P'},
+		{"prefill-batch", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -506,6 +557,8 @@ int main(int argc, char **argv)
 	pid_t witness = 0;
 	char wlog[MR_PATH + 16] = "";
 	double secs = 10, warm = 1;
+	unsigned long long prefill = 0;
+	long per_cp = 32;
 	const char *url = NULL, *ini = NULL;
 	static struct mr_env env;
 
@@ -519,11 +572,14 @@ int main(int argc, char **argv)
 		case 'k': keep = 1; break;
 		case 'i': ini = optarg; break;
 		case 'W': witness_ms = atoi(optarg); break;
+		case 'P': prefill = strtoull(optarg, NULL, 10); break;
+		case 'B': per_cp = atol(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
 	}
-	if (clients < 1 || clients > 4096 || secs <= 0 || warm < 0) {
+	if (clients < 1 || clients > 4096 || secs <= 0 || warm < 0 || per_cp < 1 ||
+	    (prefill && url)) {
 		usage(stderr);
 		return 1;
 	}
@@ -533,10 +589,14 @@ int main(int argc, char **argv)
 			.http_threads = threads,
 			.max_per_ip = clients + 16,
 			.extra_ini = ini,
+			/* About 4 KiB of map per message: room to spare. */
+			.map_size_mb = prefill ? (int)(1024 + prefill / 256) : 0,
 		};
 		if (keep)
 			setenv("MR_KEEP_TMP", "1", 1);
-		if (mr_env_init(&env, &o) || mr_env_up(&env)) {
+		if (mr_env_init(&env, &o) ||
+		    (prefill && bench_prefill(env.ini, prefill, (unsigned)per_cp)) || mr_env_up(&env) ||
+		    (prefill && wait_idle(env.router.pid))) {
 			fprintf(stderr, "bench-ingest: cannot start router and gateway\n");
 			mr_env_down(&env);
 			return 1;
@@ -653,12 +713,12 @@ int main(int argc, char **argv)
 		kill(witness, SIGTERM);
 		waitpid(witness, NULL, 0);
 	}
+	int problems = env.dir[0] && disk_report(env.ini) ? 1 : 0;
 	fflush(stdout);
 	free(all);
 	free(cs);
-	int problems = 0;
 	if (env.dir[0])
-		problems = mr_env_down(&env);
+		problems += mr_env_down(&env);
 	curl_global_cleanup();
 	return problems ? 2 : 0;
 }

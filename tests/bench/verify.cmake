@@ -7,3 +7,7 @@ target_compile_definitions(bench-verify PRIVATE MR_BIN_DIR="${CMAKE_BINARY_DIR}"
 if(TARGET mailroom-audit)
   add_dependencies(bench-verify mailroom-audit)
 endif()
+# ctest builds and verifies a small store (a few seconds) to keep it working.
+add_test(NAME bench_verify_small COMMAND bench-verify -n 20000)
+# It exits non-zero when the build, the verify or a proof fails.
+set_tests_properties(bench_verify_small PROPERTIES TIMEOUT 60)

@@ -62,6 +62,7 @@ static void store_close(void)
 
 	rt_handlers_free(&core);
 	st_close(core.store);
+	rt_bgcache_free(core.bigrams);
 	cal_free(core.cal);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

@@ -72,6 +72,8 @@ void fx_teardown(void)
 	char cmd[300];
 
 	st_close(core.store);
+	rt_bgcache_free(core.bigrams);
+	core.bigrams = NULL;
 	cal_free(core.cal);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	cr_expect_eq(system(cmd), 0);
