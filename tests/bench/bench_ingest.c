@@ -533,7 +533,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench-ingest [-c CLIENTS] [-t SECONDS] [-w WARMUP_SECONDS] [--url BASE]\n"
 	           "                    [--threads GATEWAY_THREADS] [--keep] [--ini TEXT]\n"
-	           "                    [--witness PUSH_INTERVAL_MS]\n");
+	           "                    [--witness PUSH_INTERVAL_MS]\n"
 	           "                    [--prefill MESSAGES] [--prefill-batch PER_CHECKPOINT]\n");
 }
 
