@@ -911,7 +911,7 @@ static int run_va(struct mr_env *e, char **argv, int n, char **out, va_list ap)
 	while ((a = va_arg(ap, const char *)) != NULL && n < MAX_ARGS - 3)
 		argv[n++] = (char *)a;
 	argv[n] = NULL;
-	rc = mr_run(e, argv, out, &err, 120);
+	rc = mr_run(e, argv, out, &err, e->audit_timeout_s > 0 ? e->audit_timeout_s : 120);
 	/* Tools explain refusals on stderr; keep that visible in test output. */
 	if (rc != 0 && err && *err)
 		fprintf(stderr, "harness: %s %s: exit %d: %s", strrchr(argv[0], '/') + 1,

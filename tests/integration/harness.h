@@ -74,6 +74,7 @@ struct mr_env {
 	int problems;                /* unclean exits or sanitizer reports seen */
 	char calendars[MR_PATH];     /* the router's calendar directory */
 	char local_calendars[MR_PATH];   /* the office's own, "" when none */
+	int audit_timeout_s;         /* mr_audit_cmd's limit; 0: 120 s */
 };
 
 /* ---- environment and processes ---- */
