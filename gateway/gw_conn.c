@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -311,18 +312,32 @@ static void refuse_version(int fd)
 		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* With TCP_DEFER_ACCEPT the kernel hands over a connection once it has
+ * data, or once it stayed silent through the defer time, during which it
+ * resent its SYN-ACK (counted in the new socket's total_retrans). A
+ * silent one has had its header_timeout_s, and is not given to MHD for a
+ * second one (where a request line sent late would get MHD's 505). A
+ * connection accepted on a SYN cookie, as under a SYN flood, skips the
+ * deferral and has no resent SYN-ACK: it is left to the deadlines. */
+static int timed_out(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       len >= offsetof(struct tcp_info, tcpi_total_retrans) + sizeof(ti.tcpi_total_retrans) &&
+	       ti.tcpi_total_retrans > 0;
+}
+
 int gw_first_bytes(int fd, int deferred, int tls)
 {
 	char buf[1024];
 	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
 
-	/* With TCP_DEFER_ACCEPT the kernel hands over a connection once it
-	 * has data, or once it stayed silent for the defer time: a silent one
-	 * has had its header_timeout_s already, and is not given MHD a second
-	 * time (where a request line sent late would get MHD's 505). */
 	if (n < 0)
-		return deferred && (errno == EAGAIN || errno == EWOULDBLOCK) ? GW_FIRST_SILENT
-		                                                             : GW_FIRST_OK;
+		return deferred && (errno == EAGAIN || errno == EWOULDBLOCK) && timed_out(fd)
+		               ? GW_FIRST_SILENT
+		               : GW_FIRST_OK;
 	if (n == 0 || tls)   /* under TLS the first bytes are a handshake */
 		return GW_FIRST_OK;
 	buf[n] = '\0';
@@ -366,13 +381,15 @@ static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
 	e->alen = key_of(ai ? ai->client_addr : NULL, e->addr);
 	e->proxy = gw_nets_match(&cs->proxies, ai ? ai->client_addr : NULL);
 	e->since_ms = pb_mono_us() / 1000;
-	int first = gw_first_bytes(e->fd, atomic_load(&cs->deferred), cs->conf->https_cert_file[0]);
+	int first = gw_first_bytes(e->fd, atomic_load(&cs->deferred),
+	                           cs->conf->https_cert_file[0] != '\0');
 	pthread_mutex_lock(&cs->mu);
 	append(cs, e);
 	cs->live++;
 	atomic_store(&cs->m->conns, cs->live);
 	if (first != GW_FIRST_OK) {
-		/* MHD then reads the line, and its 505 meets a shut socket. */
+		/* MHD then sees the end of the stream: a line it still reads
+		 * gets a 505 that meets a shut socket. */
 		kill_conn(cs, e, first == GW_FIRST_VERSION ? GW_CLOSE_VERSION : GW_CLOSE_HEADERS);
 		pthread_mutex_unlock(&cs->mu);
 		return;

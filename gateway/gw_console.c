@@ -682,8 +682,8 @@ static void console_notify(void *cls, struct MHD_Connection *conn, void **sc,
 	if (code != MHD_CONNECTION_NOTIFY_STARTED ||
 	    !(fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)))
 		return;
-	if (gw_first_bytes(fi->connect_fd, atomic_load(&gc->deferred), gc->conf->https_cert_file[0]) !=
-	    GW_FIRST_OK)
+	int tls = gc->conf->https_cert_file[0] != '\0';
+	if (gw_first_bytes(fi->connect_fd, atomic_load(&gc->deferred), tls) != GW_FIRST_OK)
 		shutdown(fi->connect_fd, SHUT_RDWR);   /* MHD sees the end on its own thread */
 }
 
