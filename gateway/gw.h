@@ -312,6 +312,21 @@ void gw_conns_notify(void *cls, struct MHD_Connection *conn, void **sc,
 /* A request's progress on conn: GW_CONN_* (bytes of body for GW_CONN_BODY). */
 void gw_conn_mark(struct gw_conns *cs, struct MHD_Connection *conn, int event, size_t bytes);
 const struct gw_nets *gw_conns_proxies(const struct gw_conns *cs);
+/* The public listener has TCP_DEFER_ACCEPT (see gw_first_bytes). */
+void gw_conns_deferred(struct gw_conns *cs, int on);
+
+/* The HTTP version check, shared by both listeners (gw_conn.c). */
+enum { GW_FIRST_OK, GW_FIRST_VERSION, GW_FIRST_SILENT };
+/* Sets TCP_DEFER_ACCEPT (seconds) on d's listening socket: 1 when set. */
+int gw_defer_accept(struct MHD_Daemon *d, int seconds);
+/* A fresh connection's first bytes, peeked at: GW_FIRST_VERSION when its
+ * first line names an HTTP other than 1.0 or 1.1 (our 400 is then sent),
+ * GW_FIRST_SILENT when deferred and nothing came within the defer time.
+ * The caller shuts the socket down for both. tls: no line to look at. */
+int gw_first_bytes(int fd, int deferred, int tls);
+#define GW_VERSION_MESSAGE "only versions 1.0 and 1.1 of HTTP are served"
+/* HTTP/1.0 or HTTP/1.1, as MHD names the request's version. */
+int gw_version_served(const char *version);
 
 /* ------------------------------------------------------------ console -- */
 

@@ -23,19 +23,24 @@
  *
  * HTTP version: libmicrohttpd 0.9.75 answers a request line naming
  * HTTP/0.x or HTTP/2+ with its own 505 before any callback of ours. The
- * listening socket defers accept until data arrives (TCP_DEFER_ACCEPT),
- * so when MHD announces a connection its first line is normally already
- * received: it is peeked at (never read) and a version other than
- * HTTP/1.0 or HTTP/1.1 gets our 400 and the connection is shut down
- * before MHD parses it. Later requests on the connection are checked by
- * the access handler (gw_http.c). */
+ * listening sockets (public and console) defer accept until data arrives
+ * (TCP_DEFER_ACCEPT), so when MHD announces a connection its first line
+ * is normally already received: it is peeked at (never read) and a
+ * version other than HTTP/1.0 or HTTP/1.1 gets our 400 and the connection
+ * is shut down before MHD parses it; a connection that arrives with
+ * nothing received was silent for header_timeout_s and is shut down too.
+ * Later requests on the connection are checked by the access handler
+ * (gw_http.c), for HTTP/1.2 and up only: MHD answers the rest first. */
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -67,6 +72,7 @@ struct gw_conns {
 	 * for headers, so the first HEAD entry is the longest waiting */
 	struct gw_conn *head, *tail;
 	int live;                  /* entries not closing */
+	atomic_int deferred;       /* the listener has TCP_DEFER_ACCEPT */
 	const struct pb_conf *conf;
 	struct gw_metrics *m;
 	struct gw_nets proxies;
@@ -256,32 +262,45 @@ static struct gw_conn *oldest(struct gw_conns *cs, int state, const struct gw_co
 	return NULL;
 }
 
-/* 1 when the first request line, complete among the bytes already
- * received, names a version other than HTTP/1.0 or HTTP/1.1. A line not
- * yet complete is left to MHD. */
-static int bad_version(int fd)
-{
-	char buf[1024], *p = buf, *eol, *sp;
-	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+/* ------------------------------------------------- the first bytes -- */
 
-	if (n <= 0)
+/* Shared by both listeners: what a fresh connection has sent so far,
+ * looked at (MSG_PEEK), never read, so MHD still reads all of it. */
+
+int gw_version_served(const char *version)
+{
+	return version && (strcmp(version, MHD_HTTP_VERSION_1_1) == 0 ||
+	                   strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
+}
+
+/* 1 when the first request line, complete among the bytes received,
+ * names a version other than HTTP/1.0 or HTTP/1.1. A line not yet
+ * complete is left to MHD. */
+static int bad_version(const char *buf)
+{
+	char line[1024];
+	const char *p = buf + strspn(buf, "\r\n"), *eol = strchr(p, '\n'), *sp;
+	size_t n;
+
+	/* empty lines before a request are allowed, as MHD allows them */
+	if (!eol)
 		return 0;
-	buf[n] = '\0';
-	p += strspn(p, "\r\n");   /* empty lines before a request are allowed */
-	if (!(eol = strchr(p, '\n')))
+	n = (size_t)(eol - p);
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	if (n >= sizeof(line))
 		return 0;
-	if (eol > p && eol[-1] == '\r')
-		eol--;
-	*eol = '\0';
-	if (!(sp = strrchr(p, ' ')) || strncmp(sp + 1, "HTTP/", 5) != 0)
+	memcpy(line, p, n);
+	line[n] = '\0';
+	if (!(sp = strrchr(line, ' ')) || strncmp(sp + 1, "HTTP/", 5) != 0)
 		return 0;   /* no version at all: MHD's own 400 */
-	return strcmp(sp + 1, "HTTP/1.1") != 0 && strcmp(sp + 1, "HTTP/1.0") != 0;
+	return !gw_version_served(sp + 1);
 }
 
 static void refuse_version(int fd)
 {
 	static const char body[] = "{\"error\":{\"code\":\"unsupported_http_version\","
-	                           "\"message\":\"only versions 1.0 and 1.1 of HTTP are served\"}}";
+	                           "\"message\":\"" GW_VERSION_MESSAGE "\"}}";
 	char out[512];
 	int n = snprintf(out, sizeof(out),
 	                 "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
@@ -291,6 +310,60 @@ static void refuse_version(int fd)
 	/* A fresh socket's send buffer is empty: this fits or the client is gone. */
 	if (n > 0 && (size_t)n < sizeof(out))
 		(void)send(fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* With TCP_DEFER_ACCEPT the kernel hands over a connection once it has
+ * data, or once it stayed silent through the defer time, during which it
+ * resent its SYN-ACK (counted in the new socket's total_retrans). A
+ * silent one has had its header_timeout_s, and is not given to MHD for a
+ * second one (where a request line sent late would get MHD's 505). A
+ * connection accepted on a SYN cookie, as under a SYN flood, skips the
+ * deferral and has no resent SYN-ACK: it is left to the deadlines. */
+static int timed_out(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       len >= offsetof(struct tcp_info, tcpi_total_retrans) + sizeof(ti.tcpi_total_retrans) &&
+	       ti.tcpi_total_retrans > 0;
+}
+
+int gw_first_bytes(int fd, int deferred, int tls)
+{
+	char buf[1024];
+	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n < 0)
+		return deferred && (errno == EAGAIN || errno == EWOULDBLOCK) && timed_out(fd)
+		               ? GW_FIRST_SILENT
+		               : GW_FIRST_OK;
+	if (n == 0 || tls)   /* under TLS the first bytes are a handshake */
+		return GW_FIRST_OK;
+	buf[n] = '\0';
+	if (!bad_version(buf))
+		return GW_FIRST_OK;
+	refuse_version(fd);
+	return GW_FIRST_VERSION;
+}
+
+/* Accept a connection only once its first bytes are in (or after
+ * seconds of silence), so the first line is there to look at. */
+int gw_defer_accept(struct MHD_Daemon *d, int seconds)
+{
+	const union MHD_DaemonInfo *li = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+
+	if (seconds > 0 && li && setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds,
+	                                    sizeof(seconds)) == 0)
+		return 1;
+	pb_warn("TCP_DEFER_ACCEPT not set: a request line naming HTTP/2 or HTTP/0.9 may get "
+	        "libmicrohttpd's 505");
+	return 0;
+}
+
+void gw_conns_deferred(struct gw_conns *cs, int on)
+{
+	atomic_store(&cs->deferred, on);
 }
 
 static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
@@ -308,17 +381,16 @@ static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
 	e->alen = key_of(ai ? ai->client_addr : NULL, e->addr);
 	e->proxy = gw_nets_match(&cs->proxies, ai ? ai->client_addr : NULL);
 	e->since_ms = pb_mono_us() / 1000;
-	/* Under TLS the first bytes are a handshake, not a request line. */
-	int refuse = !cs->conf->tls_cert_file[0] && bad_version(e->fd);
-	if (refuse)
-		refuse_version(e->fd);
+	int first = gw_first_bytes(e->fd, atomic_load(&cs->deferred),
+	                           cs->conf->https_cert_file[0] != '\0');
 	pthread_mutex_lock(&cs->mu);
 	append(cs, e);
 	cs->live++;
 	atomic_store(&cs->m->conns, cs->live);
-	if (refuse) {
-		/* MHD then reads the line, and its 505 meets a shut socket. */
-		kill_conn(cs, e, GW_CLOSE_VERSION);
+	if (first != GW_FIRST_OK) {
+		/* MHD then sees the end of the stream: a line it still reads
+		 * gets a 505 that meets a shut socket. */
+		kill_conn(cs, e, first == GW_FIRST_VERSION ? GW_CLOSE_VERSION : GW_CLOSE_HEADERS);
 		pthread_mutex_unlock(&cs->mu);
 		return;
 	}

@@ -54,6 +54,7 @@ struct gw_console {
 	nng_socket sock;
 	const struct pb_conf *conf;
 	uint16_t port;
+	atomic_int deferred;       /* the listener has TCP_DEFER_ACCEPT */
 };
 
 struct creq {
@@ -66,7 +67,7 @@ struct creq {
 /* ---------------------------------------------------------- answers -- */
 
 static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *text,
-                                 const char *type, const char *allow)
+                                 const char *type, const struct gw_hdr *extra)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -81,8 +82,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-	if (allow)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (extra)
+		MHD_add_response_header(resp, extra->name, extra->value);
 	if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	ret = MHD_queue_response(conn, status, resp);
@@ -90,7 +91,8 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, c
 	return ret;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
+static enum MHD_Result send_json_h(struct MHD_Connection *conn, unsigned status, json_t *doc,
+                                   const struct gw_hdr *extra)
 {
 	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
@@ -99,7 +101,12 @@ static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, j
 		text = strdup("{\"error\":{\"code\":\"unavailable\",\"message\":\"out of memory\"}}");
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
-	return send_text(conn, status, text, "application/json; charset=utf-8", NULL);
+	return send_text(conn, status, text, "application/json; charset=utf-8", extra);
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *conn, unsigned status, json_t *doc)
+{
+	return send_json_h(conn, status, doc, NULL);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *conn, unsigned status, const char *code,
@@ -609,11 +616,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct creq *r = *ctx;
 	size_t max = gc->conf->http_body_max;
 
-	(void)version;
 	if (!r)
 		return MHD_NO;
 	if (!r->started) {
 		r->started = 1;
+		/* MHD takes HTTP/1.2 and up as 1.1; the first request of a
+		 * connection was refused already (console_notify). */
+		static const struct gw_hdr close_hdr = {MHD_HTTP_HEADER_CONNECTION, "close"};
+		if (!gw_version_served(version))
+			return send_json_h(conn, MHD_HTTP_BAD_REQUEST,
+			                   pj_error_json("unsupported_http_version", GW_VERSION_MESSAGE),
+			                   &close_hdr);
 		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++)
 			if (strcmp(url, pages[i].path) == 0 &&
 			    (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0))
@@ -655,6 +668,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 		                  "request body over the size limit");
 	return forward(gc, conn, method, r);
+}
+
+/* The public listener's look at a connection's first bytes (gw_conn.c),
+ * without its deadlines and budget: handlers are few. */
+static void console_notify(void *cls, struct MHD_Connection *conn, void **sc,
+                           enum MHD_ConnectionNotificationCode code)
+{
+	struct gw_console *gc = cls;
+	const union MHD_ConnectionInfo *fi;
+
+	(void)sc;
+	if (code != MHD_CONNECTION_NOTIFY_STARTED ||
+	    !(fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)))
+		return;
+	int tls = gc->conf->https_cert_file[0] != '\0';
+	if (gw_first_bytes(fi->connect_fd, atomic_load(&gc->deferred), tls) != GW_FIRST_OK)
+		shutdown(fi->connect_fd, SHUT_RDWR);   /* MHD sees the end on its own thread */
 }
 
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -735,13 +765,14 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 		MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		MHD_OPTION_URI_LOG_CALLBACK, uri_cb, gc, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, gc,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_CONNECTION, console_notify, gc, MHD_OPTION_END);
 	if (!gc->mhd) {
 		pb_error("console: cannot listen on %s port %d", conf->console_addr, conf->console_port);
 		nng_close(gc->sock);
 		free(gc);
 		return PB_EIO;
 	}
+	atomic_store(&gc->deferred, gw_defer_accept(gc->mhd, conf->header_timeout_s));
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(gc->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	gc->port = info ? info->port : (uint16_t)conf->console_port;
 	pb_info("console listening on %s://%s:%u", gw_https_scheme(conf), conf->console_addr,

@@ -18,7 +18,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,9 +397,9 @@ static enum MHD_Result begin(struct gw_req *r, const char *url, const char *meth
 		return gw_send_error_h(r, MHD_HTTP_BAD_REQUEST, why, message, &close_hdr, 1);
 	/* MHD takes HTTP/1.2 and up as 1.1; the first request of a connection
 	 * was already checked (gw_conn.c), a later one is checked here. */
-	if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0 && strcmp(version, MHD_HTTP_VERSION_1_0) != 0)
+	if (!gw_version_served(version))
 		return gw_send_error_h(r, MHD_HTTP_BAD_REQUEST, "unsupported_http_version",
-		                       "only versions 1.0 and 1.1 of HTTP are served", &close_hdr, 1);
+		                       GW_VERSION_MESSAGE, &close_hdr, 1);
 	r->route = route_of(url, &allow);
 	snprintf(r->method, sizeof(r->method), "%s", method);
 	if (r->route == GW_R_OTHER)
@@ -643,18 +642,6 @@ static void release(struct gw *g)
 	free(g);
 }
 
-/* Accept a connection only once its first bytes are in (or after
- * seconds), so gw_conn.c can check the request line before MHD reads it. */
-static void defer_accept(struct MHD_Daemon *d, int seconds)
-{
-	const union MHD_DaemonInfo *li = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
-
-	if (!li || setsockopt(li->listen_fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds,
-	                      sizeof(seconds)) != 0)
-		pb_warn("TCP_DEFER_ACCEPT not set: a request line naming HTTP/2 or HTTP/0.9 may get "
-		        "libmicrohttpd's 505");
-}
-
 static int start_daemon(struct gw *g)
 {
 	union {
@@ -699,7 +686,7 @@ static int start_daemon(struct gw *g)
 		pb_error("cannot listen on %s port %d", c->http_addr, c->http_port);
 		return PB_EIO;
 	}
-	defer_accept(g->mhd, c->header_timeout_s);
+	gw_conns_deferred(g->conns, gw_defer_accept(g->mhd, c->header_timeout_s));
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(g->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	g->port = info ? info->port : (uint16_t)c->http_port;
 	if (addr.sa.sa_family == AF_INET6)

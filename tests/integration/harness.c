@@ -398,6 +398,16 @@ static int wait_log(struct mr_proc *p, const char *needle, char *rest, size_t re
 	}
 }
 
+int mr_gateway_log_port(struct mr_env *e, const char *tag)
+{
+	char rest[128];
+
+	if (wait_log(&e->gateway, tag, rest, sizeof(rest), START_TIMEOUT_MS))
+		return -1;
+	int port = atoi(rest);
+	return port > 0 && port <= 65535 ? port : -1;
+}
+
 static int start_proc(struct mr_env *e, struct mr_proc *p, const char *bin)
 {
 	char *argv[] = {(char *)bin, "-c", e->ini, NULL};

@@ -86,6 +86,9 @@ int mr_env_up(struct mr_env *e);
  * of problems seen over the whole run (0 = clean). Idempotent. */
 int mr_env_down(struct mr_env *e);
 
+/* The port logged right after tag by the gateway (e.g. "console listening
+ * on http://127.0.0.1:"), waiting for the line; -1 when none comes. */
+int mr_gateway_log_port(struct mr_env *e, const char *tag);
 int mr_router_start(struct mr_env *e);
 int mr_gateway_start(struct mr_env *e);
 /* sig = SIGTERM: orderly stop, expecting exit 0 (else counted as a

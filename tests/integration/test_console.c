@@ -37,19 +37,10 @@ static char console_base[64];
 /* The console's port, from the gateway's log line. */
 static void find_console(void)
 {
-	static const char tag[] = "console listening on http://127.0.0.1:";
-	char *log = NULL, *at = NULL;
+	int port = mr_gateway_log_port(&env, "console listening on http://127.0.0.1:");
 
-	for (int i = 0; i < 100 && !at; i++) {
-		free(log);
-		log = mr_read_text(env.gateway.log, NULL);
-		at = log ? strstr(log, tag) : NULL;
-		if (!at)
-			mr_sleep_ms(50);
-	}
-	cr_assert(at, "the gateway did not open its console listener");
-	snprintf(console_base, sizeof(console_base), "http://127.0.0.1:%d", atoi(at + strlen(tag)));
-	free(log);
+	cr_assert(port > 0, "the gateway did not open its console listener");
+	snprintf(console_base, sizeof(console_base), "http://127.0.0.1:%d", port);
 }
 
 struct key {

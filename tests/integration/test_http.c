@@ -21,8 +21,8 @@
 
 static const char good[] = "{\"channel\":\"mailbox\",\"subject\":\"测试\",\"body\":\"正常的来信。\"}";
 
-/* A connection to the gateway from 127.0.0.<host>; nonblocking when asked. */
-static int connect_from(int host, int nonblock)
+/* A connection to port from 127.0.0.<host>; nonblocking when asked. */
+static int connect_to(int port, int host, int nonblock)
 {
 	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
@@ -31,13 +31,19 @@ static int connect_from(int host, int nonblock)
 		return -1;
 	src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host);
 	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	dst.sin_port = htons((uint16_t)env.port);
+	dst.sin_port = htons((uint16_t)port);
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
 	    (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 && errno != EINPROGRESS)) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* The same to the gateway's public listener. */
+static int connect_from(int host, int nonblock)
+{
+	return connect_to(env.port, host, nonblock);
 }
 
 /* Everything the peer sends until it closes or timeout_ms pass. */
@@ -76,15 +82,20 @@ static int count_of(const char *hay, const char *needle)
 	return n;
 }
 
-static char *exchange(const char *req, int *closed)
+static char *exchange_at(int port, const char *req, int *closed)
 {
-	int fd = connect_from(1, 0);
+	int fd = connect_to(port, 1, 0);
 
 	cr_assert(fd >= 0, "connect: %s", strerror(errno));
 	cr_assert_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
 	char *out = read_all(fd, 3000, closed);
 	close(fd);
 	return out;
+}
+
+static char *exchange(const char *req, int *closed)
+{
+	return exchange_at(env.port, req, closed);
 }
 
 static void still_serving(const char *after)
@@ -97,10 +108,10 @@ static void still_serving(const char *after)
 }
 
 /* One 400 with the error JSON, one header block, and the connection closed. */
-static void expect_refused(const char *what, const char *req, const char *code)
+static void expect_refused_at(int port, const char *what, const char *req, const char *code)
 {
 	int closed;
-	char *out = exchange(req, &closed);
+	char *out = exchange_at(port, req, &closed);
 
 	cr_expect(strncmp(out, "HTTP/1.1 400 ", 13) == 0, "%s: answered %.60s", what, out);
 	cr_expect_eq(count_of(out, "HTTP/1."), 1, "%s: %d header blocks:\n%s", what,
@@ -112,6 +123,11 @@ static void expect_refused(const char *what, const char *req, const char *code)
 		cr_expect(strstr(out, code) != NULL, "%s: not %s:\n%s", what, code, out);
 	cr_expect(closed, "%s: the connection stayed open", what);
 	free(out);
+}
+
+static void expect_refused(const char *what, const char *req, const char *code)
+{
+	expect_refused_at(env.port, what, req, code);
 }
 
 #define POST_HEAD "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -155,19 +171,38 @@ Test(http, strict_framing, .init = it_init, .fini = it_fini, .timeout = 120)
 
 static long metric(const char *name);
 
+/* A 5xx status line anywhere in what the gateway sent. */
+static int any_5xx(const char *out)
+{
+	for (const char *p = out; (p = strstr(p, "HTTP/1.")) != NULL; p += 7)
+		if (p[7] && p[8] == ' ' && p[9] == '5')
+			return 1;
+	return 0;
+}
+
 /* Every HTTP/... other than 1.0 and 1.1: our 400 and a close, as the first
- * request of a connection and after one served on it; never MHD's 505. */
+ * request of a connection (on both listeners) and after one served on it;
+ * never MHD's 505. */
 Test(http, other_versions_refused, .init = it_init, .fini = it_fini, .timeout = 120)
 {
 	static const char *const versions[] = {"HTTP/2.0", "HTTP/1.2", "HTTP/3", "HTTP/0.9",
 	                                       "HTTP/1.10", "HTTP/9.9"};
+	/* header_timeout_s 2: the kernel holds a silent connection for its
+	 * SYN-ACK retries (at 1 s and 3 s), and hands it over at about 3 s. */
+	const struct mr_opts o = {.extra_ini = "[gateway]\nheader_timeout_s = 2\n"
+	                                       "[console]\nlisten_addr = 127.0.0.1\nport = 0\n"};
 	char req[512], what[64];
 
-	IT_UP(NULL);
+	IT_UP(&o);
+	int console = mr_gateway_log_port(&env, "console listening on http://127.0.0.1:");
+	cr_assert(console > 0, "the gateway did not open its console listener");
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		snprintf(req, sizeof(req), "GET /healthz %s\r\nHost: 127.0.0.1\r\n\r\n", versions[i]);
 		snprintf(what, sizeof(what), "first request %s", versions[i]);
 		expect_refused(what, req, "unsupported_http_version");
+		snprintf(what, sizeof(what), "console, first request %s", versions[i]);
+		snprintf(req, sizeof(req), "GET / %s\r\nHost: 127.0.0.1\r\n\r\n", versions[i]);
+		expect_refused_at(console, what, req, "unsupported_http_version");
 
 		/* The same line after a request served on the connection. */
 		int fd = connect_from(1, 0), closed;
@@ -177,6 +212,7 @@ Test(http, other_versions_refused, .init = it_init, .fini = it_fini, .timeout = 
 		char *out = read_all(fd, 500, &closed);
 		cr_expect(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && !closed, "keep-alive (closed %d): %.60s", closed, out);
 		free(out);
+		snprintf(req, sizeof(req), "GET /healthz %s\r\nHost: 127.0.0.1\r\n\r\n", versions[i]);
 		cr_assert_eq(send(fd, req, strlen(req), MSG_NOSIGNAL), (ssize_t)strlen(req));
 		out = read_all(fd, 3000, &closed);
 		close(fd);
@@ -190,6 +226,26 @@ Test(http, other_versions_refused, .init = it_init, .fini = it_fini, .timeout = 
 		 * major version other than 1 with its 505 and a close. */
 		free(out);
 	}
+	/* A line sent only after header_timeout_s of silence: the connection
+	 * was closed when the kernel handed it over, so MHD never reads the
+	 * line (it used to answer 505 until the deadline closed it at 5 s). */
+	const int ports[] = {env.port, console};
+	int fds[2];
+	for (int i = 0; i < 2; i++)
+		cr_assert((fds[i] = connect_to(ports[i], 1, 0)) >= 0, "connect: %s", strerror(errno));
+	mr_sleep_ms(4000);
+	for (int i = 0; i < 2; i++) {
+		int closed;
+		snprintf(req, sizeof(req), "GET / HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n");
+		(void)send(fds[i], req, strlen(req), MSG_NOSIGNAL);   /* fails once closed */
+		char *out = read_all(fds[i], 3000, &closed);
+		close(fds[i]);
+		cr_expect(closed, "listener %d: a late line left the connection open", i);
+		cr_expect(!any_5xx(out), "listener %d: a late line got a 5xx:\n%s", i, out);
+		cr_expect(out[0] == '\0' || strncmp(out, "HTTP/1.1 400 ", 13) == 0,
+		          "listener %d: a late line: %.80s", i, out);
+		free(out);
+	}
 	/* HTTP/0.9 proper (no version at all): MHD's own 400, or a close. */
 	int closed;
 	char *out = exchange("GET /healthz\r\n", &closed);
@@ -198,6 +254,7 @@ Test(http, other_versions_refused, .init = it_init, .fini = it_fini, .timeout = 
 	          "a line without a version: %.60s", out);
 	free(out);
 	cr_expect_geq(metric("mailroom_http_closed_total{reason=\"version\"}"), 1);
+	cr_expect_geq(metric("mailroom_http_closed_total{reason=\"headers\"}"), 1);
 	still_serving("other HTTP versions");
 	IT_DOWN();
 }
