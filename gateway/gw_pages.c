@@ -953,8 +953,8 @@ static enum MHD_Result confirmation(struct gw_req *r, struct gw_page *p,
 	/* The receipt button proves the key as /track's buttons do: its hash,
 	 * sealed to this browser and code. */
 	memcpy(p->code, code, sizeof(p->code));
-	pb_akey_hash(p->akey, strlen(p->akey), p->akey_hash);
-	receipt_form(&b, r, p);
+	if (pb_akey_hash(p->akey, strlen(p->akey), p->akey_hash) == PB_OK)
+		receipt_form(&b, r, p);
 	foot(&b);
 	return send_page(r, p, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, &b, 0);
 }
