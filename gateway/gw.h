@@ -471,6 +471,8 @@ enum MHD_Result gw_dl_send(struct gw_req *r);
 int gw_is_reply_file(const char *url, char *code, size_t clen, uint32_t *n);
 enum MHD_Result gw_get_reply_file(struct gw_req *r, const char *url);
 enum MHD_Result gw_reply_file_answer(struct gw_req *r);
+/* The receipt's c2sp.org/tlog-proof text as mailroom-<code>-receipt.txt. */
+enum MHD_Result gw_receipt_send(struct gw_req *r, const char *code, const char *proof);
 /* "Bearer <token68>": the token and its length, else NULL (gw_routes.c). */
 const char *gw_bearer(const char *h, size_t *len);
 enum MHD_Result gw_metrics_page(struct gw_req *r);

@@ -1,9 +1,10 @@
-/* A file of the handler's reply, for the citizen: GET
+/* Files for the citizen. A file of the handler's reply: GET
  * /v1/messages/{code}/reply-files/{n} with the access key as a Bearer
  * token, and /track's download button (gw_pages.c), which carries the
  * key's hash sealed, never the key. The router proves the key as for a
  * status read and hands out a clean file in pieces under the wire limit;
- * they are gathered here and sent as one download. */
+ * they are gathered here and sent as one download. And the receipt of
+ * the letter, from /track's receipt button. */
 #include "gw.h"
 #include "pb_err.h"
 #include "pb_log.h"
@@ -107,6 +108,27 @@ enum MHD_Result gw_dl_send(struct gw_req *r)
 		return MHD_NO;
 	r->dl.buf = NULL;
 	return gw_send_body(r, MHD_HTTP_OK, body, r->dl.len, r->dl.type, hdrs,
+	                    sizeof(hdrs) / sizeof(hdrs[0]));
+}
+
+/* The receipt (a c2sp.org/tlog-proof text) as a file to keep: /track's
+ * receipt button. */
+enum MHD_Result gw_receipt_send(struct gw_req *r, const char *code, const char *proof)
+{
+	char disp[96];
+	size_t len = strlen(proof);
+	char *body = malloc(len + 1);
+
+	if (!body)
+		return MHD_NO;
+	memcpy(body, proof, len + 1);
+	snprintf(disp, sizeof(disp), "attachment; filename=\"mailroom-%s-receipt.txt\"", code);
+	const struct gw_hdr hdrs[] = {
+		{MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp},
+		{MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff"},
+		{MHD_HTTP_HEADER_CACHE_CONTROL, "no-store"},
+	};
+	return gw_send_body(r, MHD_HTTP_OK, body, len, "text/plain; charset=utf-8", hdrs,
 	                    sizeof(hdrs) / sizeof(hdrs[0]));
 }
 

@@ -145,6 +145,7 @@ struct gw_page {
 	uint8_t akey_hash[PB_AKEY_HASH_LEN];   /* /track: for the rating form's seal */
 	int rating;                 /* /track: this post is a rating */
 	int download;               /* /track: this post asks for a reply's file */
+	int receipt;                /* /track: this post asks for the receipt */
 	/* a form's files, sent to the router one by one before the message
 	 * that names them (gw_upload.c's chunks, here on the page's call) */
 	struct gw_files files;
@@ -268,6 +269,38 @@ static int seal_open(const struct gw *g, struct gw_page *p, const char *text)
 	                                sizeof(raw) - crypto_secretbox_NONCEBYTES, raw, k);
 	sodium_memzero(k, sizeof(k));
 	return rc;
+}
+
+/* The hidden fields of a form on a page that proved the key: a fresh
+ * token, the code and the key's hash sealed (never the key). One per
+ * form, so each button works on its own. */
+static void sealed_fields(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
+{
+	char token[TOKEN_LEN + 1], seal[SEAL_TEXT];
+
+	new_nonce(p->nonce);
+	token_of(r->g, p->cookie, p->nonce, token);
+	seal_of(r->g, p, seal);
+	gw_buf_str(b, "<input type=\"hidden\" name=\"token\" value=\"");
+	gw_html(b, token);
+	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"code\" value=\"");
+	gw_html(b, p->code);
+	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
+	gw_html(b, seal);
+	gw_buf_str(b, "\">\n");
+}
+
+/* The receipt's line and button, on the confirmation and the status page:
+ * the button posts to /track like the reply's files (see sealed_fields). */
+static void receipt_form(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
+{
+	gw_buf_str(b, "<h2 id=\"receipt-title\">收件凭证</h2>\n"
+	              "<p>收到这封信的记录已经登记，并有电子签名。本机关不能暗中修改或删除这条记录。</p>\n"
+	              "<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\" id=\"receipt\">\n");
+	sealed_fields(b, r, p);
+	gw_buf_str(b, "<input type=\"hidden\" name=\"receipt\" value=\"1\">\n"
+	              "<button type=\"submit\" class=\"button secondary\">下载收件凭证</button>\n</form>\n"
+	              "<p class=\"hint\">凭证是一个文本文件，律师或审计人员可以用它核对这条记录；一般不需要下载。</p>\n");
 }
 
 static void cookie_of(struct gw_req *r, struct gw_page *p)
@@ -917,6 +950,11 @@ static enum MHD_Result confirmation(struct gw_req *r, struct gw_page *p,
 	               "<li>打印本页：同时按键盘上的 Ctrl 键和 P 键（苹果电脑按 ⌘ 键和 P 键），或者在浏览器菜单里选“打印”。</li>\n"
 	               "<li>也可以抄在纸上，或者用手机拍下本页。</li>\n</ul>\n"
 	               "<p><a class=\"button\" href=\"/track\">查询办理进度</a></p>\n");
+	/* The receipt button proves the key as /track's buttons do: its hash,
+	 * sealed to this browser and code. */
+	memcpy(p->code, code, sizeof(p->code));
+	if (pb_akey_hash(p->akey, strlen(p->akey), p->akey_hash) == PB_OK)
+		receipt_form(&b, r, p);
 	foot(&b);
 	return send_page(r, p, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, &b, 0);
 }
@@ -968,20 +1006,10 @@ static const char *level_text(uint32_t level)
 /* Once answered, and not rated yet: five choices and a comment. */
 static void rating_form(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
 {
-	char token[TOKEN_LEN + 1], seal[SEAL_TEXT];
-
-	new_nonce(p->nonce);
-	token_of(r->g, p->cookie, p->nonce, token);
-	seal_of(r->g, p, seal);
 	gw_buf_str(b, "<h2 id=\"rate\">评价这次答复</h2>\n<p>每件来信只能评价一次。如果不满意，我们会在规定时间内回访。</p>\n"
-	              "<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\">\n"
-	              "<input type=\"hidden\" name=\"token\" value=\"");
-	gw_html(b, token);
-	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"code\" value=\"");
-	gw_html(b, p->code);
-	gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
-	gw_html(b, seal);
-	gw_buf_str(b, "\">\n<div class=\"field\"><fieldset>\n<legend>您对这次答复满意吗？<span class=\"req\">（必填）</span></legend>\n");
+	              "<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\">\n");
+	sealed_fields(b, r, p);
+	gw_buf_str(b, "<div class=\"field\"><fieldset>\n<legend>您对这次答复满意吗？<span class=\"req\">（必填）</span></legend>\n");
 	for (size_t i = 0; level_opts[i].value; i++) {
 		gw_buf_fmt(b, "<label class=\"choice\"><input type=\"radio\" name=\"level\" id=\"level-%zu\" value=\"", i);
 		gw_html(b, level_opts[i].value);
@@ -995,6 +1023,7 @@ static void rating_form(struct gw_buf *b, struct gw_req *r, struct gw_page *p)
 }
 
 static enum MHD_Result download(struct gw_req *r, struct gw_page *p);
+static enum MHD_Result receipt(struct gw_req *r, struct gw_page *p);
 
 static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 {
@@ -1021,6 +1050,8 @@ static enum MHD_Result lookup(struct gw_req *r, struct gw_page *p)
 	}
 	if (gw_form_get(&p->form, "file"))
 		return download(r, p);
+	if (gw_form_get(&p->form, "receipt"))
+		return receipt(r, p);
 	if (gw_form_get(&p->form, "seal"))
 		return rate(r, p);
 	if (!code || !*code)
@@ -1127,13 +1158,8 @@ static void referral_fact(struct gw_buf *b, const char *name, const char *code, 
 static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size_t n,
                        const char *id, const char *label, struct gw_req *r, struct gw_page *p)
 {
-	char line[192], token[TOKEN_LEN + 1], seal[SEAL_TEXT];
+	char line[192];
 
-	if (r) {
-		new_nonce(p->nonce);
-		token_of(r->g, p->cookie, p->nonce, token);
-		seal_of(r->g, p, seal);
-	}
 	gw_buf_fmt(b, "<ul class=\"files\" id=\"%s\">\n", id);
 	for (size_t i = 0; i < n; i++) {
 		const Mailroom__Attachment *a = list[i];
@@ -1149,14 +1175,9 @@ static void files_list(struct gw_buf *b, Mailroom__Attachment *const *list, size
 		gw_buf_str(b, "<li>");
 		gw_html(b, line);
 		if (r && a->scan == MAILROOM__SCAN_STATE__SCAN_CLEAN) {
-			gw_buf_str(b, "\n<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\" class=\"download\">\n"
-			              "<input type=\"hidden\" name=\"token\" value=\"");
-			gw_html(b, token);
-			gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"code\" value=\"");
-			gw_html(b, p->code);
-			gw_buf_str(b, "\">\n<input type=\"hidden\" name=\"seal\" value=\"");
-			gw_html(b, seal);
-			gw_buf_fmt(b, "\">\n<input type=\"hidden\" name=\"file\" value=\"%zu\">\n"
+			gw_buf_str(b, "\n<form method=\"post\" action=\"/track\" accept-charset=\"utf-8\" class=\"download\">\n");
+			sealed_fields(b, r, p);
+			gw_buf_fmt(b, "<input type=\"hidden\" name=\"file\" value=\"%zu\">\n"
 			              "<button type=\"submit\" class=\"button secondary\">下载%s %zu</button>\n</form>\n",
 			           i, label, i + 1);
 		}
@@ -1207,6 +1228,46 @@ static enum MHD_Result download_answer(struct gw_req *r, struct gw_page *p)
 		return simple_page(r, p, MHD_HTTP_NOT_FOUND, "没有这个文件", "请返回上一页，重新查询后再下载。");
 	return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法下载",
 	                   "系统暂时无法下载，请稍等一会儿再试。");
+}
+
+/* The receipt button (receipt_form) posts here: a status read under the
+ * sealed hash, whose view carries the receipt. */
+static enum MHD_Result receipt(struct gw_req *r, struct gw_page *p)
+{
+	Mailroom__StatusReq st = MAILROOM__STATUS_REQ__INIT;
+	Mailroom__Request req = MAILROOM__REQUEST__INIT;
+	const char *code = gw_form_get(&p->form, "code");
+
+	if (!code || pb_track_normalize(code, p->code, sizeof(p->code)) != PB_OK ||
+	    seal_open(r->g, p, gw_form_get(&p->form, "seal")))
+		return simple_page(r, p, MHD_HTTP_FORBIDDEN, "无法下载",
+		                   "这个页面已经过期，或者不是从本网站打开的。请重新查询后再下载。");
+	st.tracking_code = p->code;
+	st.access_key_hash.data = p->akey_hash;
+	st.access_key_hash.len = sizeof(p->akey_hash);
+	req.op_case = MAILROOM__REQUEST__OP_STATUS;
+	req.status = &st;
+	p->receipt = 1;
+	if (gw_start_call(r, &req) != PB_OK)
+		return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法下载",
+		                   "系统暂时无法下载，请稍等一会儿再试。");
+	return MHD_YES;
+}
+
+static enum MHD_Result receipt_answer(struct gw_req *r, struct gw_page *p)
+{
+	const Mailroom__Response *resp = r->call.resp;
+	const Mailroom__MessageView *v;
+
+	if (r->call.rc == PB_OK && resp && (resp->code == PB_ENOTFOUND || resp->code == PB_EINVAL))
+		return simple_page(r, p, MHD_HTTP_NOT_FOUND, "没有找到这封信",
+		                   "请返回上一页，重新查询后再下载。");
+	if (r->call.rc != PB_OK || !resp || resp->code != PB_OK ||
+	    resp->result_case != MAILROOM__RESPONSE__RESULT_STATUS || !(v = resp->status) ||
+	    !v->receipt || !v->receipt->proof || !*v->receipt->proof)
+		return simple_page(r, p, MHD_HTTP_SERVICE_UNAVAILABLE, "暂时无法下载",
+		                   "系统暂时无法下载，请稍等一会儿再试。");
+	return gw_receipt_send(r, p->code, v->receipt->proof);
 }
 
 static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
@@ -1303,6 +1364,8 @@ static enum MHD_Result status_page(struct gw_req *r, struct gw_page *p,
 	           m->channel != MAILROOM__CHANNEL__CHANNEL_HOTLINE) {
 		rating_form(&b, r, p);
 	}
+	if (m->receipt && m->receipt->proof && *m->receipt->proof)
+		receipt_form(&b, r, p);
 	foot(&b);
 	return send_page(r, p, MHD_HTTP_OK, &b, 0);
 }
@@ -1433,6 +1496,8 @@ enum MHD_Result gw_page_answer(struct gw_req *r)
 		return upload_answer(r, p);
 	if (p->download)
 		return download_answer(r, p);
+	if (p->receipt)
+		return receipt_answer(r, p);
 
 	p->nonce[0] = p->kind == PG_TRACK ? '\0' : p->nonce[0];
 	if (c->rc != PB_OK || !resp) {

@@ -1,7 +1,8 @@
 // The citizen's pages in a real browser (Debian's chromium, driven by
 // playwright-core): keyboard-only submissions on the four channels, the
 // confirmation and its reload, a file attached to a letter, /track with
-// its file listed and a handler's reply, rating it once, the published
+// its file listed and a handler's reply, the receipt downloaded from the
+// confirmation and the status page and verified, rating it once, the published
 // answer on /answers (search, one answer, never the contact) and /stats,
 // a wrong key, the router stopped, axe-core on every page in both display modes, and
 // screenshots at 1280 and 360 px.
@@ -59,6 +60,27 @@ async function logSize() {
 async function typeInto(page, sel, text) {
 	await tabTo(page, sel);
 	await page.keyboard.type(text);
+}
+
+// The receipt button, reached by the keyboard: a download named for the
+// code holding a tlog-proof that mailroom-audit verify-receipt accepts
+// with the log's public key alone.
+async function receiptDownload(page, code, name) {
+	check((await page.textContent('#receipt button')).trim() === '下载收件凭证', `${name}: the receipt button is shown`);
+	check((await page.textContent('main')).includes('本机关不能暗中修改或删除这条记录'), `${name}: the receipt is explained in a plain line`);
+	await tabTo(page, '#receipt button');
+	const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+	check(dl.suggestedFilename() === `mailroom-${code}-receipt.txt`, `${name}: the receipt is named for the code (${dl.suggestedFilename()})`);
+	const file = join(dir, `${name}-receipt.txt`);
+	await dl.saveAs(file);
+	check(readFileSync(file, 'utf8').startsWith('c2sp.org/tlog-proof@v1\n'), `${name}: the receipt is a tlog-proof`);
+	let verified = true;
+	try {
+		execFileSync(bin.audit, ['verify-receipt', '--pubkey', join(dir, 'var', 'keys', 'store.pub'), '--receipt', file], { cwd: dir, stdio: 'ignore' });
+	} catch (e) {
+		verified = false;
+	}
+	check(verified, `${name}: mailroom-audit verify-receipt accepts the downloaded receipt`);
 }
 
 // Every page is shot at both widths and checked by axe.
@@ -142,6 +164,7 @@ async function run(ctx) {
 		receipts.push({ ch, code, akey, shown });
 		if (ch.path === '/mailbox') {
 			await look(page, 'confirmation');
+			await receiptDownload(page, code, 'confirmation');
 			// Printed: the code and key, without the links around them.
 			await page.emulateMedia({ media: 'print' });
 			check(!await page.isVisible('.mode, footer, .button'), 'print hides the links and buttons');
@@ -217,6 +240,8 @@ async function run(ctx) {
 	check((await page.textContent('#reply')).includes('已安排维修'), 'the reply appears on the status page');
 	check((await page.textContent('.timeline')).includes('已答复'), 'the timeline shows the reply');
 	await look(page, 'status');
+	await receiptDownload(page, mb.code, 'status');
+	await track(mb.code, mb.akey);   // the focus back at the top
 
 	// Rated with the keyboard alone: a level by the arrow keys, a comment, once.
 	await tabTo(page, 'input[name=level]');
@@ -285,6 +310,7 @@ async function run(ctx) {
 	await track(mb.code, 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
 	check((await page.textContent('.alert')).includes('查询码或查询密钥不正确'), 'a wrong key is refused in Chinese');
 	check(await page.inputValue('#f-key') === '', 'the key is never written back into the page');
+	check(!await page.isVisible('#receipt'), 'a wrong key gets no receipt button');
 	await look(page, 'track-wrong-key');
 
 	// Large text, high contrast: a plain link, remembered by a cookie.

@@ -170,4 +170,73 @@ static inline unsigned long long it_note_size(const char *note)
 	return strtoull(nl + 1, NULL, 10);
 }
 
+/* ------------------------------------------ the pages, as a browser -- */
+
+/* Where a page's body or headers go: cut at cap - 1, always terminated. */
+struct it_sink {
+	char *p;
+	size_t cap;
+};
+
+static inline size_t it_collect(char *data, size_t size, size_t n, void *arg)
+{
+	struct it_sink *s = arg;
+	size_t have = strlen(s->p), add = size * n;
+
+	if (have + add < s->cap) {
+		memcpy(s->p + have, data, add);
+		s->p[have + add] = '\0';
+	}
+	return add;
+}
+
+/* One browser is a curl handle with its own cookie jar (CURLOPT_COOKIEFILE
+ * ""). GET path, or POST form (urlencoded) to it: the status, the body in
+ * body (cap bytes), the headers in headers (hcap bytes) when not NULL. */
+static inline long it_page(CURL *h, const char *method, const char *path, const char *form,
+                           char *body, size_t cap, char *headers, size_t hcap)
+{
+	char url[256], none[1];
+	struct it_sink b = {body, cap}, hd = {headers ? headers : none, headers ? hcap : 1};
+	struct curl_slist *list = NULL;
+	long status = 0;
+
+	snprintf(url, sizeof(url), "%s%s", env.base, path);
+	body[0] = '\0';
+	hd.p[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)&b);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, it_collect);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)&hd);
+	if (strcmp(method, "POST") == 0) {
+		list = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
+	} else {
+		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+	}
+	cr_assert_eq(curl_easy_perform(h), CURLE_OK, "%s %s", method, path);
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
+	curl_slist_free_all(list);
+	return status;
+}
+
+/* The text between the first before in html and the next after. */
+static inline void it_between(const char *html, const char *before, const char *after, char *out,
+                              size_t cap)
+{
+	const char *p = strstr(html, before), *q;
+
+	cr_assert_not_null(p, "no %s in %.3000s", before, html);
+	p += strlen(before);
+	q = strstr(p, after);
+	cr_assert(q && (size_t)(q - p) < cap, "%s…%s too long or unended", before, after);
+	memcpy(out, p, (size_t)(q - p));
+	out[q - p] = '\0';
+}
+
 #endif

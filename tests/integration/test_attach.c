@@ -117,8 +117,6 @@ static json_t *status_until(json_t *msg, int n, const char *want)
 }
 
 static size_t collect(char *data, size_t size, size_t n, void *arg);
-static void between(const char *html, const char *before, const char *after, char *out,
-                    size_t cap);
 
 /* /track as a browser without JavaScript: the lookup, then the download
  * button of the reply's first file; the download's status. */
@@ -137,7 +135,7 @@ static long track_download(json_t *m)
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)html);
 	html[0] = '\0';
 	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
-	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	it_between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	key = curl_easy_escape(h, it_str(m, "access_key"), 0);
 	snprintf(post, sizeof(post), "token=%s&code=%s&key=%s", token, it_str(m, "tracking_code"),
 	         key);
@@ -148,8 +146,8 @@ static long track_download(json_t *m)
 	const char *form = strstr(html, "class=\"download\"");
 	cr_assert_not_null(form, "no download button: %.3000s", html);
 	cr_expect_null(strstr(html, it_str(m, "access_key")), "the key is in the page");
-	between(form, "name=\"token\" value=\"", "\"", token, sizeof(token));
-	between(form, "name=\"seal\" value=\"", "\"", seal, sizeof(seal));
+	it_between(form, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	it_between(form, "name=\"seal\" value=\"", "\"", seal, sizeof(seal));
 	snprintf(post, sizeof(post), "token=%s&code=%s&seal=%s&file=0", token,
 	         it_str(m, "tracking_code"), seal);
 	html[0] = '\0';
@@ -440,19 +438,6 @@ static size_t collect(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
-static void between(const char *html, const char *before, const char *after, char *out,
-                    size_t cap)
-{
-	const char *p = strstr(html, before), *q;
-
-	cr_assert_not_null(p, "no %s in %.2000s", before, html);
-	p += strlen(before);
-	q = strstr(p, after);
-	cr_assert(q && (size_t)(q - p) < cap);
-	memcpy(out, p, (size_t)(q - p));
-	out[q - p] = '\0';
-}
-
 struct part {
 	const char *file;          /* NULL: a text field */
 	const void *data;
@@ -476,7 +461,7 @@ static long post_form(CURL *h, const char *path, const char *subject, const stru
 	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
 	cr_assert(strstr(html, "enctype=\"multipart/form-data\""), "the form takes no files");
 	cr_assert(strstr(html, "type=\"file\""), "no file field");
-	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	it_between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	mime = curl_mime_init(h);
 	curl_mimepart *pt = curl_mime_addpart(mime);
 	curl_mime_name(pt, "token");
@@ -531,8 +516,8 @@ Test(attach, web_form, .init = it_init, .fini = it_fini, .timeout = 60)
 	/* A PNG named .pdf and a PDF: stored, the confirmation shown. */
 	struct part good[] = {{"lamp.pdf", png, npng}, {"letter.pdf", pdf, npdf}};
 	cr_assert_eq(post_form(h, "/mailbox", "路灯坏了", good, 2, html), 201, "%.3000s", html);
-	between(html, "id=\"tracking-code\">", "<", code, sizeof(code));
-	between(html, "id=\"access-key\">", "</dd>", key, sizeof(key));
+	it_between(html, "id=\"tracking-code\">", "<", code, sizeof(code));
+	it_between(html, "id=\"access-key\">", "</dd>", key, sizeof(key));
 	/* The key is shown in groups within spans: keep its characters. */
 	char *o = key;
 	int tag = 0;

@@ -151,18 +151,6 @@ static long page(CURL *h, const char *method, const char *path, const char *form
 	return status;
 }
 
-static void between(const char *html, const char *before, const char *after, char *out, size_t cap)
-{
-	const char *p = strstr(html, before), *q;
-
-	cr_assert_not_null(p, "no %s in %s", before, html);
-	p += strlen(before);
-	q = strstr(p, after);
-	cr_assert(q && (size_t)(q - p) < cap);
-	memcpy(out, p, (size_t)(q - p));
-	out[q - p] = '\0';
-}
-
 /* The page shows the key in eight groups of four, each in a span. */
 static void unspace(char *s)
 {
@@ -192,13 +180,13 @@ Test(idem, form_token_across_restarts, .init = it_init, .fini = it_fini, .timeou
 	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
 	curl_easy_setopt(other, CURLOPT_COOKIEFILE, "");
 	cr_assert_eq(page(h, "GET", "/mailbox", NULL, html, sizeof(html), NULL), 200);
-	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	it_between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	snprintf(form, sizeof(form), "token=%s&subject=%%E8%%B7%%AF%%E7%%81%%AF&body=%%E5%%9D%%8F%%E4%%BA%%86"
 	         "&name=&phone=&email=", token);
 
 	cr_assert_eq(page(h, "POST", "/mailbox", form, html, sizeof(html), NULL), 201, "%s", html);
-	between(html, "id=\"tracking-code\">", "<", code1, sizeof(code1));
-	between(html, "id=\"access-key\">", "</dd>", key1, sizeof(key1));
+	it_between(html, "id=\"tracking-code\">", "<", code1, sizeof(code1));
+	it_between(html, "id=\"access-key\">", "</dd>", key1, sizeof(key1));
 	unspace(key1);
 	long size = log_size();
 
@@ -206,8 +194,8 @@ Test(idem, form_token_across_restarts, .init = it_init, .fini = it_fini, .timeou
 	cr_assert_eq(page(h, "POST", "/mailbox", form, html, sizeof(html), NULL), 200);
 	restart_both();
 	cr_assert_eq(page(h, "POST", "/mailbox", form, html, sizeof(html), NULL), 200, "%s", html);
-	between(html, "id=\"tracking-code\">", "<", code2, sizeof(code2));
-	between(html, "id=\"access-key\">", "</dd>", key2, sizeof(key2));
+	it_between(html, "id=\"tracking-code\">", "<", code2, sizeof(code2));
+	it_between(html, "id=\"access-key\">", "</dd>", key2, sizeof(key2));
 	unspace(key2);
 	cr_expect_str_eq(code2, code1);
 	cr_expect_str_eq(key2, key1);
@@ -294,7 +282,7 @@ Test(idem, per_address_limits, .init = it_init, .fini = it_fini, .timeout = 120)
 	/* ...the third through a form (a GET does not count)... */
 	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
 	cr_assert_eq(page(h, "GET", "/complaint", NULL, html, sizeof(html), NULL), 200);
-	between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	it_between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	snprintf(form, sizeof(form), "token=%s&subject=%%E6%%8A%%95%%E8%%AF%%89&body=x&name=&phone=&email=",
 	         token);
 	cr_assert_eq(page(h, "POST", "/complaint", form, html, sizeof(html), NULL), 201, "%s", html);
