@@ -106,15 +106,18 @@ Test(store, reopen_with_other_key_is_refused)
 	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 }
 
-/* A store of version 1 (records signed one by one) is refused; so is one
- * from a later version. */
+/* A store of version 1 (records signed one by one) or 2 (idempotency
+ * keys in extref) is refused; so is one from a later version. */
 Test(store, schema_mismatch_is_corrupt)
 {
-	uint8_t v1[4] = {0, 0, 0, 1}, v3[4] = {0, 0, 0, 3};
+	uint8_t v1[4] = {0, 0, 0, 1}, v2[4] = {0, 0, 0, 2}, v4[4] = {0, 0, 0, 4};
 
 	fx_close();
-	cr_assert_eq(raw_meta_put("schema_version", v3, sizeof(v3)), 0);
+	cr_assert_eq(raw_meta_put("schema_version", v4, sizeof(v4)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(raw_meta_put("schema_version", v2, sizeof(v2)), 0);
+	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
 	cr_assert_eq(raw_meta_put("schema_version", v1, sizeof(v1)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
 	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
@@ -370,6 +373,69 @@ Test(store, track_and_extref)
 	longkey[sizeof(longkey) - 1] = '\0';
 	cr_assert_eq(st_extref_put(t, longkey, a), PB_EINVAL);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
+}
+
+Test(store, idempotency_keys)
+{
+	uint8_t key[32], other[32], body[32], body2[32], a[16], b[16], got[16];
+	st_txn *t;
+
+	memset(key, 0x11, sizeof(key));
+	memset(other, 0x11, sizeof(other));
+	other[31] = 0x12;              /* differs only past the half kept */
+	memset(body, 0x21, sizeof(body));
+	memset(body2, 0x21, sizeof(body2));
+	body2[0] = 0x22;
+	memset(a, 0xa, 16);
+	memset(b, 0xb, 16);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	cr_assert_eq(st_idem_get(t, key, body, got), PB_ENOTFOUND);
+	cr_assert_eq(st_idem_put(t, key, body, a), PB_OK);
+	cr_assert_eq(st_idem_put(t, key, body2, b), PB_EEXIST, "a key keeps its first message");
+	cr_assert_eq(st_idem_put(t, other, body, b), PB_EEXIST, "keys are told apart by 128 bits");
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+
+	fx_close();
+	cr_assert_eq(fx_reopen(16, 0), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_idem_get(t, key, body, got), PB_OK);
+	cr_assert_arr_eq(got, a, 16, "the first message, after a reopen");
+	memset(got, 0, sizeof(got));
+	cr_assert_eq(st_idem_get(t, key, body2, got), PB_ESTATE, "another request with the key");
+	cr_assert_arr_eq(got, a, 16);
+	key[0] ^= 1;
+	cr_assert_eq(st_idem_get(t, key, body, got), PB_ENOTFOUND);
+	cr_assert_eq(st_idem_put(t, key, body, a), PB_EINVAL, "read-only");
+	st_txn_abort(t);
+}
+
+/* Tables whose keys mostly rise fill their pages: an insert past the
+ * last key must not leave the page before it half empty. */
+Test(store, rising_keys_fill_pages)
+{
+	uint8_t id[16];
+	uint64_t pages, entries;
+	st_txn *t;
+	int64_t due = 1700000000000;
+
+	memset(id, 0x5a, sizeof(id));
+	for (int c = 0; c < 50; c++) {
+		cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+		for (int i = 0; i < 100; i++) {
+			due += 1000;
+			cr_assert_eq(st_deadline_put(t, due, id, 0x21), PB_OK);
+		}
+		/* One that is not the last still goes in. */
+		cr_assert_eq(st_deadline_put(t, due - 500, id, 0x12), PB_OK);
+		cr_assert_eq(st_txn_commit(t), PB_OK);
+	}
+	fx_close();
+	cr_assert_eq(raw_dbi_pages("deadline", &pages, &entries), 0);
+	cr_assert_eq(entries, 5050);
+	/* 35 bytes a node (25 of key, 8 of header, 2 of index): 116 to a
+	 * full 4 KiB page, 44 pages; half-split pages would need about 90. */
+	cr_assert_leq(pages, 60, "%llu pages for %llu deadlines", (unsigned long long)pages,
+	              (unsigned long long)entries);
 }
 
 Test(store, track_with_access_key)
