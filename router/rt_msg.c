@@ -486,43 +486,30 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	return PB_OK;
 }
 
-/* "idem:<key>" names the message, "idem:<key>:<body>" the pair, both in
- * the external-reference index: a repeat with the same request is found
- * by the second, one with another request by the first alone. */
-static int idem_refs(const Mailroom__SubmitReq *s, char *key, char *pair, size_t len,
-                     struct rt_result *res)
+/* The store's idempotency index (st_idem_*) names, for a key, the first
+ * message and the hash of the request that stored it: a repeat with the
+ * same request gets that message, one with another request a refusal. */
+static int idem_check(const Mailroom__SubmitReq *s, struct rt_result *res)
 {
-	char kh[2 * ST_HASH_LEN + 1], bh[2 * ST_HASH_LEN + 1];
-
 	if (s->idem_key.len != ST_HASH_LEN || s->idem_body.len != ST_HASH_LEN)
 		return rt_fail(res, PB_EINVAL, "invalid_request", "idempotency hashes malformed");
-	pb_hex(s->idem_key.data, ST_HASH_LEN, kh);
-	pb_hex(s->idem_body.data, ST_HASH_LEN, bh);
-	snprintf(key, len, "idem:%s", kh);
-	snprintf(pair, len, "idem:%s:%s", kh, bh);
 	return PB_OK;
 }
-
-#define IDEM_REF_MAX (8 + 4 * ST_HASH_LEN)
 
 int rt_idem_find(st_txn *t, const Mailroom__SubmitReq *s, struct rt_result *res,
                  Mailroom__StoredMessage **m)
 {
-	char key[IDEM_REF_MAX], pair[IDEM_REF_MAX];
-	uint8_t id[PB_ID_LEN], pid[PB_ID_LEN];
+	uint8_t id[PB_ID_LEN];
 	int rc;
 
 	if (!s->idem_key.len && !s->idem_body.len)
 		return PB_ENOTFOUND;
-	if ((rc = idem_refs(s, key, pair, sizeof(key), res)))
+	if ((rc = idem_check(s, res)))
 		return rc;
-	rc = st_extref_get(t, key, id);
+	rc = st_idem_get(t, s->idem_key.data, s->idem_body.data, id);
 	if (rc == PB_ENOTFOUND)
 		return PB_ENOTFOUND;
-	if (rc)
-		return rt_fail(res, rc, pb_err_name(rc), "cannot read the idempotency index");
-	rc = st_extref_get(t, pair, pid);
-	if (rc == PB_ENOTFOUND || (rc == PB_OK && memcmp(id, pid, PB_ID_LEN) != 0))
+	if (rc == PB_ESTATE)
 		return rt_fail(res, PB_ESTATE, "idempotency_mismatch",
 		               "this idempotency key was used with another request");
 	if (rc)
@@ -533,14 +520,13 @@ int rt_idem_find(st_txn *t, const Mailroom__SubmitReq *s, struct rt_result *res,
 int rt_idem_put(st_txn *t, const Mailroom__SubmitReq *s, const uint8_t *id,
                 struct rt_result *res)
 {
-	char key[IDEM_REF_MAX], pair[IDEM_REF_MAX];
 	int rc;
 
 	if (!s->idem_key.len && !s->idem_body.len)
 		return PB_OK;
-	if ((rc = idem_refs(s, key, pair, sizeof(key), res)))
+	if ((rc = idem_check(s, res)))
 		return rc;
-	if ((rc = st_extref_put(t, key, id)) || (rc = st_extref_put(t, pair, id)))
+	if ((rc = st_idem_put(t, s->idem_key.data, s->idem_body.data, id)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot index the idempotency key");
 	return PB_OK;
 }

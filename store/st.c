@@ -273,7 +273,7 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 	else if (rc != MDB_NOTFOUND || (flags & MDB_CREATE))
 		return sti_err(NULL, rc);
 	if ((rc = sti_texts_open(e, txn, flags)) || (rc = sti_notice_open(e, txn, flags)) ||
-	    (rc = sti_cosig_open(e, txn, flags)))
+	    (rc = sti_cosig_open(e, txn, flags)) || (rc = sti_idem_open(e, txn, flags)))
 		return rc;
 	return sti_outbox_open(e, txn, flags);
 }
@@ -325,11 +325,12 @@ static int check_schema(st_txn *t)
 	if ((rc = meta_get(t, meta_schema, &v)))
 		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
 	if (v.mv_size != 4 || sti_get_be32(v.mv_data) != ST_SCHEMA_VERSION) {
-		/* No office runs version 1 (records signed one by one): no
-		 * conversion is carried for it. */
+		/* No office runs version 1 (records signed one by one) or 2
+		 * (idempotency keys as text in extref): no conversion is carried. */
 		if (v.mv_size == 4)
-			pb_error("store: schema version %u, this Mailroom reads version %d only (its log "
-			         "records are no longer signed one by one); start a new store",
+			pb_error("store: schema version %u, this Mailroom reads version %d only (its "
+			         "idempotency keys have a table of their own and its log records are not "
+			         "signed one by one); start a new store",
 			         (unsigned)sti_get_be32(v.mv_data), ST_SCHEMA_VERSION);
 		else
 			pb_error("store: unreadable schema version");

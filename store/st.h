@@ -27,7 +27,7 @@
 #define ST_HASH_LEN 32
 #define ST_KEYID_LEN 4
 #define ST_SALT_LEN 16
-#define ST_SCHEMA_VERSION 2
+#define ST_SCHEMA_VERSION 3
 
 typedef struct st_env st_env;
 typedef struct st_txn st_txn;
@@ -109,6 +109,16 @@ int st_extref_get(st_txn *t, const char *ref, uint8_t id[16]);
 /* Like st_extref_put, but replaces an existing id: for references that
  * name the latest of several, e.g. "12345:<order_no>" (st_outbox.c). */
 int st_extref_set(st_txn *t, const char *ref, const uint8_t id[16]);
+
+/* Idempotency keys (st_idem.c): the SHA-256 of a request's key names the
+ * first message stored with it, together with the hash of that request's
+ * body. Put gives PB_EEXIST for a key already there. Get gives the id, and
+ * PB_OK when body is the first request's, PB_ESTATE when another request
+ * used the key (id is filled either way), PB_ENOTFOUND for a new key. */
+int st_idem_put(st_txn *t, const uint8_t key[ST_HASH_LEN], const uint8_t body[ST_HASH_LEN],
+                const uint8_t id[16]);
+int st_idem_get(st_txn *t, const uint8_t key[ST_HASH_LEN], const uint8_t body[ST_HASH_LEN],
+                uint8_t id[16]);
 
 /* Disclosure applicants, and the plain channels' contacts: messages
  * indexed by a keyed hash of the applicant's identity or of a contact

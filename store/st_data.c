@@ -50,7 +50,8 @@ int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 	len = mailroom__stored_message__get_packed_size(m);
 	v.mv_size = len;
 	v.mv_data = NULL;
-	if ((rc = mdb_put(t->txn, t->env->msg, &k, &v, MDB_RESERVE)))
+	/* Ids start with their time, so a new message is mostly the last. */
+	if ((rc = sti_put_rising(t->txn, t->env->msg, &k, &v, MDB_RESERVE)))
 		return sti_err(t, rc);
 	if (mailroom__stored_message__pack(m, v.mv_data) != len)
 		return PB_ECORRUPT;
@@ -223,6 +224,18 @@ int st_track_get(st_txn *t, const char *code, uint8_t id[16])
 	return st_track_lookup(t, code, id, hash);
 }
 
+/* LMDB splits a full page in half when a key goes in, and a key that
+ * rises past it never comes back to fill the left half: a table that
+ * mostly grows at its end would stay half empty. An MDB_APPEND put
+ * splits at the end instead. It refuses (MDB_KEYEXIST, nothing changed)
+ * a key not past the last, which then takes the ordinary path. */
+int sti_put_rising(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags)
+{
+	int rc = mdb_put(txn, dbi, k, v, flags | MDB_APPEND);
+
+	return rc == MDB_KEYEXIST ? mdb_put(txn, dbi, k, v, flags) : rc;
+}
+
 /* External references map to the id alone. */
 int st_extref_put(st_txn *t, const char *ref, const uint8_t id[16])
 {
@@ -342,7 +355,7 @@ int st_queue_push(st_txn *t, const char *queue, const struct st_qpos *p)
 	if ((rc = sti_need_write(t)) || (rc = queue_key(t, queue, p, buf, &k)) ||
 	    (rc = depth_name(t, queue, cname, sizeof(cname))))
 		return rc;
-	if ((rc = mdb_put(t->txn, t->env->queue, &k, &v, MDB_NOOVERWRITE)))
+	if ((rc = sti_put_rising(t->txn, t->env->queue, &k, &v, MDB_NOOVERWRITE)))
 		return sti_err(t, rc);
 	return st_counter_add(t, cname, 1);
 }
@@ -497,7 +510,7 @@ int st_deadline_put(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clo
 	if ((rc = sti_need_write(t)))
 		return rc;
 	deadline_key(buf, due_ms, id, clock);
-	return sti_err(t, mdb_put(t->txn, t->env->deadline, &k, &v, 0));
+	return sti_err(t, sti_put_rising(t->txn, t->env->deadline, &k, &v, 0));
 }
 
 int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
@@ -542,7 +555,7 @@ int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t receive
 	memcpy(key, hash, ST_HASH_LEN);
 	sti_put_be64(key + ST_HASH_LEN, (uint64_t)received_ms);
 	memcpy(key + ST_HASH_LEN + 8, id, 16);
-	return sti_err(t, mdb_put(t->txn, t->env->applicant, &k, &v, 0));
+	return sti_err(t, sti_put_rising(t->txn, t->env->applicant, &k, &v, 0));
 }
 
 int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_ms,

@@ -13,6 +13,10 @@
  * lower it. */
 #define STI_KEY_MAX 511
 
+/* An idempotency entry keeps the first half of each hash: 128 bits
+ * against collisions, half the bytes (st_idem.c). */
+#define ST_IDEM_HALF 16
+
 /* A numbered queue and its dead letters (st_queue.c): two DBIs keyed by
  * be64 seq, values opaque, seqs from a counter. The 12345 outbox and the
  * notices to citizens are one each. */
@@ -26,6 +30,8 @@ struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	MDB_dbi applicant;
+	MDB_dbi idem;                  /* st_idem.c: idempotency keys */
+	int has_idem;                  /* a read-only open of another version may lack it */
 	struct sti_queue outbox;       /* st_outbox.c: 12345 result events */
 	struct sti_queue notice;       /* st_notice.c: sealed notices to citizens */
 	MDB_dbi texts;                 /* st_texts.c: sealed RecordTexts by log index */
@@ -111,6 +117,12 @@ int sti_outbox_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_texts_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_notice_open(st_env *e, MDB_txn *txn, unsigned flags);
 int sti_cosig_open(st_env *e, MDB_txn *txn, unsigned flags);
+int sti_idem_open(st_env *e, MDB_txn *txn, unsigned flags);
+
+/* mdb_put for keys that mostly rise (time-prefixed ids, due times, seqs):
+ * tried as MDB_APPEND first, an ordinary put when the key is not past the
+ * last (st_data.c). */
+int sti_put_rising(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
 /* Opens the Merkle tree's DBI (st_tree.c), moving an older layout first
  * when the open is writable. */
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);

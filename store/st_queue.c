@@ -58,7 +58,8 @@ int sti_queue_reserve(st_txn *t, const struct sti_queue *q, int dead, uint64_t s
 	if (seq == 0 || len == 0 || !q->open)
 		return PB_EINVAL;
 	sti_put_be64(key, seq);
-	if ((rc = mdb_put(t->txn, dbi_of(q, dead), &k, &v, MDB_RESERVE)))
+	/* Seqs only rise; a requeued dead letter goes back under its own. */
+	if ((rc = sti_put_rising(t->txn, dbi_of(q, dead), &k, &v, MDB_RESERVE)))
 		return sti_err(t, rc);
 	*out = v.mv_data;
 	return PB_OK;

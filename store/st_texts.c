@@ -32,7 +32,7 @@ int st_texts_put(st_txn *t, uint64_t index, const uint8_t *sealed, size_t len)
 		return PB_EINVAL;
 	sti_put_be64(key, index);
 	/* One record, one set of texts: never replaced. */
-	rc = mdb_put(t->txn, t->env->texts, &k, &v, MDB_NOOVERWRITE);
+	rc = sti_put_rising(t->txn, t->env->texts, &k, &v, MDB_NOOVERWRITE);
 	return rc == MDB_KEYEXIST ? PB_EEXIST : sti_err(t, rc);
 }
 

@@ -1,11 +1,15 @@
 /* The RFC 6962 Merkle tree over the log, and the signed checkpoints.
  *
  * nodes DBI: be64 last || be8 level -> SHA-256 of the perfect subtree at
- * (level, index), which covers records [index << level, (index + 1) << level)
- * and so ends at record last = ((index + 1) << level) - 1.
- * A leaf is H(0x00 || stored value), the serialised record. Appending record i writes its leaf and every subtree it
- * completes (two puts per record on average), in the append's own
- * transaction; root and proofs then cost O(log n) reads at any size.
+ * (level, index), level 1 and up, which covers records
+ * [index << level, (index + 1) << level) and so ends at record
+ * last = ((index + 1) << level) - 1.
+ * A leaf is H(0x00 || stored value), the serialised record. Leaves are
+ * not stored: they were half the nodes, and the record they hash is in
+ * the log, one read away. Appending record i writes every subtree it
+ * completes (one put per record on average), in the append's own
+ * transaction; root and proofs then cost O(log n) reads and at most one
+ * record's hash at any size.
  * Every node record i completes ends at i, so the keys only ever grow:
  * appends fill pages and a commit dirties the tree's last page or two.
  *
@@ -58,6 +62,8 @@ static int tree_move(st_env *e, MDB_txn *txn, MDB_dbi old)
 			rc = MDB_CORRUPTED;
 			break;
 		}
+		if (ok[0] == 0)
+			continue;          /* leaves come from the log now */
 		node_key(e, kb, ok[0], sti_get_be64(ok + 1));
 		if ((rc = mdb_put(txn, e->tree, &nk, &v, MDB_NOOVERWRITE)))
 			break;
@@ -101,6 +107,19 @@ struct getter {
 	st_txn *t;
 };
 
+/* A leaf, from its record. */
+static int leaf_get(st_txn *t, uint64_t index, uint8_t out[MT_HASH_LEN])
+{
+	const uint8_t *data;
+	size_t len;
+	int rc = st_log_get(t, index, &data, &len);
+
+	if (rc)
+		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
+	mt_leaf_hash(data, len, out);
+	return PB_OK;
+}
+
 static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HASH_LEN])
 {
 	struct getter *g = arg;
@@ -110,6 +129,8 @@ static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HA
 
 	if (level >= MT_LEVELS)
 		return PB_EINVAL;
+	if (level == 0)
+		return leaf_get(g->t, index, out);
 	node_key(g->t->env, kb, level, index);
 	if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
 		return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
@@ -138,8 +159,6 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 	int rc;
 
 	memcpy(h, leaf, MT_HASH_LEN);
-	if ((rc = node_put(t, 0, index, h)))
-		return rc;
 	/* Each 1 bit at the bottom of index closes one more subtree. */
 	for (uint64_t level = 0; (index >> level) & 1; level++) {
 		uint64_t i = index >> level;

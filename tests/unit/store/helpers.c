@@ -233,6 +233,25 @@ int raw_dbi_exists(const char *name)
 	return rc == 0;
 }
 
+int raw_dbi_pages(const char *name, uint64_t *pages, uint64_t *entries)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat st;
+	int rc;
+
+	if ((rc = raw_begin(name, &env, &txn, &dbi)))
+		return rc;
+	if ((rc = mdb_stat(txn, dbi, &st)) == 0) {
+		*pages = st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+		*entries = st.ms_entries;
+	}
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc;
+}
+
 int raw_meta_get(const char *name, uint8_t *buf, size_t max, size_t *len)
 {
 	MDB_env *env;

@@ -50,5 +50,7 @@ int raw_meta_get(const char *name, uint8_t *buf, size_t max, size_t *len);
 int raw_forget_sequence(void);
 /* 1 if the named DBI exists. */
 int raw_dbi_exists(const char *name);
+/* The named DBI's branch, leaf and overflow pages and its entries. */
+int raw_dbi_pages(const char *name, uint64_t *pages, uint64_t *entries);
 
 #endif

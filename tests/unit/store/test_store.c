@@ -106,15 +106,18 @@ Test(store, reopen_with_other_key_is_refused)
 	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 }
 
-/* A store of version 1 (records signed one by one) is refused; so is one
- * from a later version. */
+/* A store of version 1 (records signed one by one) or 2 (idempotency
+ * keys in extref) is refused; so is one from a later version. */
 Test(store, schema_mismatch_is_corrupt)
 {
-	uint8_t v1[4] = {0, 0, 0, 1}, v3[4] = {0, 0, 0, 3};
+	uint8_t v1[4] = {0, 0, 0, 1}, v2[4] = {0, 0, 0, 2}, v4[4] = {0, 0, 0, 4};
 
 	fx_close();
-	cr_assert_eq(raw_meta_put("schema_version", v3, sizeof(v3)), 0);
+	cr_assert_eq(raw_meta_put("schema_version", v4, sizeof(v4)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(raw_meta_put("schema_version", v2, sizeof(v2)), 0);
+	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
 	cr_assert_eq(raw_meta_put("schema_version", v1, sizeof(v1)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
 	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
@@ -370,6 +373,72 @@ Test(store, track_and_extref)
 	longkey[sizeof(longkey) - 1] = '\0';
 	cr_assert_eq(st_extref_put(t, longkey, a), PB_EINVAL);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
+}
+
+Test(store, idempotency_keys)
+{
+	uint8_t key[32], other[32], body[32], body2[32], a[16], b[16], got[16];
+	st_txn *t;
+
+	memset(key, 0x11, sizeof(key));
+	memset(other, 0x11, sizeof(other));
+	other[31] = 0x12;              /* differs only past the half kept */
+	memset(body, 0x21, sizeof(body));
+	memset(body2, 0x21, sizeof(body2));
+	body2[0] = 0x22;
+	memset(a, 0xa, 16);
+	memset(b, 0xb, 16);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	cr_assert_eq(st_idem_get(t, key, body, got), PB_ENOTFOUND);
+	cr_assert_eq(st_idem_put(t, key, body, a), PB_OK);
+	cr_assert_eq(st_idem_put(t, key, body2, b), PB_EEXIST, "a key keeps its first message");
+	cr_assert_eq(st_idem_put(t, other, body, b), PB_EEXIST, "keys are told apart by 128 bits");
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+
+	fx_close();
+	cr_assert_eq(fx_reopen(16, 0), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	cr_assert_eq(st_idem_get(t, key, body, got), PB_OK);
+	cr_assert_arr_eq(got, a, 16, "the first message, after a reopen");
+	memset(got, 0, sizeof(got));
+	cr_assert_eq(st_idem_get(t, key, body2, got), PB_ESTATE, "another request with the key");
+	cr_assert_arr_eq(got, a, 16);
+	key[0] ^= 1;
+	cr_assert_eq(st_idem_get(t, key, body, got), PB_ENOTFOUND);
+	cr_assert_eq(st_idem_put(t, key, body, a), PB_EINVAL, "read-only");
+	st_txn_abort(t);
+}
+
+/* Puts whose keys mostly rise try MDB_APPEND first (sti_put_rising): a
+ * key that is not past the last, or is already there, must still take
+ * the ordinary put, with its usual answer. */
+Test(store, rising_puts_take_keys_out_of_order)
+{
+	uint8_t id[16];
+	uint64_t pages, entries;
+	const uint8_t *data;
+	size_t len;
+	st_txn *t;
+
+	memset(id, 0x5a, sizeof(id));
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	cr_assert_eq(st_deadline_put(t, 2000, id, 0x21), PB_OK);
+	cr_assert_eq(st_deadline_put(t, 1000, id, 0x21), PB_OK, "before the last");
+	cr_assert_eq(st_deadline_put(t, 2000, id, 0x21), PB_OK, "the last again");
+	cr_assert_eq(st_deadline_put(t, 1500, id, 0x12), PB_OK);
+	cr_assert_eq(st_texts_put(t, 7, (const uint8_t *)"b", 1), PB_OK);
+	cr_assert_eq(st_texts_put(t, 3, (const uint8_t *)"a", 1), PB_OK);
+	cr_assert_eq(st_texts_put(t, 7, (const uint8_t *)"c", 1), PB_EEXIST, "never replaced");
+	cr_assert_eq(st_texts_put(t, 3, (const uint8_t *)"c", 1), PB_EEXIST);
+	cr_assert_eq(st_texts_get(t, 3, &data, &len), PB_OK);
+	cr_assert_eq(len, 1);
+	cr_assert_eq(data[0], 'a');
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	fx_close();
+	cr_assert_eq(raw_dbi_pages("deadline", &pages, &entries), 0);
+	cr_assert_eq(entries, 3);
+	cr_assert_eq(raw_dbi_pages("texts", &pages, &entries), 0);
+	cr_assert_eq(entries, 2);
 }
 
 Test(store, track_with_access_key)
