@@ -39,7 +39,6 @@ struct st_env {
 	MDB_dbi cosig;                 /* st_cosig.c: witness cosignatures by checkpoint size */
 	int has_cosig;                 /* a read-only open of an older store may lack it */
 	int has_data_key;              /* read-only, given the data key: st_unseal works */
-	int tree_v1;                   /* a read-only open of an older store: level-first keys */
 	/* Tracking codes issued from a sequence (st_data.c): be64 seq -> the
 	 * track value, and the permutation's key from meta. A read-only open
 	 * of a store no writer of this version has opened has neither. */

@@ -31,76 +31,15 @@
 
 #define NODE_KEY 9
 
-static void node_key(const st_env *e, uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
+static void node_key(uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
 {
-	if (e->tree_v1) {
-		k[0] = (uint8_t)level;
-		sti_put_be64(k + 1, index);
-	} else {
-		sti_put_be64(k, ((index + 1) << level) - 1);
-		k[8] = (uint8_t)level;
-	}
-}
-
-/* Moves an old store's "tree" to "nodes": one pass, one transaction. */
-static int tree_move(st_env *e, MDB_txn *txn, MDB_dbi old)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t kb[NODE_KEY];
-	size_t n = 0;
-	int rc;
-
-	if ((rc = mdb_dbi_open(txn, "nodes", MDB_CREATE, &e->tree)) ||
-	    (rc = mdb_cursor_open(txn, old, &c)))
-		return sti_err(NULL, rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const uint8_t *ok = k.mv_data;
-		MDB_val nk = {sizeof(kb), kb};
-		if (k.mv_size != NODE_KEY || ok[0] >= MT_LEVELS || v.mv_size != MT_HASH_LEN) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		if (ok[0] == 0)
-			continue;          /* leaves come from the log now */
-		node_key(e, kb, ok[0], sti_get_be64(ok + 1));
-		if ((rc = mdb_put(txn, e->tree, &nk, &v, MDB_NOOVERWRITE)))
-			break;
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return rc == MDB_CORRUPTED ? PB_ECORRUPT : sti_err(NULL, rc);
-	if ((rc = mdb_drop(txn, old, 1)))
-		return sti_err(NULL, rc);
-	if (n)
-		pb_info("store: moved %zu Merkle tree nodes to the append-ordered layout", n);
-	return PB_OK;
+	sti_put_be64(k, ((index + 1) << level) - 1);
+	k[8] = (uint8_t)level;
 }
 
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags)
 {
-	MDB_dbi old;
-	int rc;
-
-	e->tree_v1 = 0;
-	if ((rc = mdb_dbi_open(txn, "nodes", 0, &e->tree)) != MDB_NOTFOUND)
-		return sti_err(NULL, rc);
-	rc = mdb_dbi_open(txn, "tree", 0, &old);
-	if (rc == MDB_NOTFOUND) {
-		if (!(flags & MDB_CREATE))
-			return sti_err(NULL, rc);
-		return sti_err(NULL, mdb_dbi_open(txn, "nodes", MDB_CREATE, &e->tree));
-	}
-	if (rc)
-		return sti_err(NULL, rc);
-	if (!(flags & MDB_CREATE)) {
-		e->tree = old;
-		e->tree_v1 = 1;
-		return PB_OK;
-	}
-	return tree_move(e, txn, old);
+	return sti_err(NULL, mdb_dbi_open(txn, "nodes", flags & MDB_CREATE, &e->tree));
 }
 
 struct getter {
@@ -131,7 +70,7 @@ static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HA
 		return PB_EINVAL;
 	if (level == 0)
 		return leaf_get(g->t, index, out);
-	node_key(g->t->env, kb, level, index);
+	node_key(kb, level, index);
 	if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
 		return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
 	if (v.mv_size != MT_HASH_LEN)
@@ -146,9 +85,9 @@ static int node_put(st_txn *t, uint64_t level, uint64_t index, const uint8_t h[M
 	MDB_val k = {sizeof(kb), kb}, v = {MT_HASH_LEN, (void *)h};
 	int rc;
 
-	node_key(t->env, kb, level, index);
+	node_key(kb, level, index);
 	/* MDB_APPEND also refuses a node out of order rather than misfile it. */
-	rc = mdb_put(t->txn, t->env->tree, &k, &v, t->env->tree_v1 ? 0 : MDB_APPEND);
+	rc = mdb_put(t->txn, t->env->tree, &k, &v, MDB_APPEND);
 	return rc == MDB_KEYEXIST ? PB_ECORRUPT : sti_err(t, rc);
 }
 

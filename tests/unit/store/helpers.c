@@ -185,41 +185,6 @@ int raw_meta_put(const char *name, const void *data, size_t len)
 	return raw_end(env, txn, mdb_put(txn, dbi, &k, &v, 0));
 }
 
-/* Rewrites the tree as stores made before the append-ordered layout kept
- * it: "tree", keyed be8 level || be64 index, and no "nodes". */
-int raw_tree_to_v1(void)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi nodes, tree;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	if ((rc = raw_begin("nodes", &env, &txn, &nodes)))
-		return rc;
-	if ((rc = mdb_dbi_open(txn, "tree", MDB_CREATE, &tree)) ||
-	    (rc = mdb_cursor_open(txn, nodes, &c)))
-		return raw_end(env, txn, rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		const uint8_t *nk = k.mv_data;
-		uint64_t last = 0;
-		uint8_t ok[9];
-		MDB_val okv = {sizeof(ok), ok};
-		for (int i = 0; i < 8; i++)
-			last = last << 8 | nk[i];
-		ok[0] = nk[8];
-		be64(ok + 1, ((last + 1) >> nk[8]) - 1);
-		if ((rc = mdb_put(txn, tree, &okv, &v, MDB_NOOVERWRITE)))
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND)
-		rc = mdb_drop(txn, nodes, 1);
-	return raw_end(env, txn, rc);
-}
-
 int raw_dbi_exists(const char *name)
 {
 	MDB_env *env;

@@ -43,8 +43,6 @@ int raw_checkpoint_put(uint64_t size, const char *note, size_t len);
 int raw_checkpoint_sign(uint64_t size, const uint8_t sk[64]);
 int raw_checkpoint_del(uint64_t size);
 int raw_meta_put(const char *name, const void *data, size_t len);
-/* Puts the Merkle tree back in the layout older stores have. */
-int raw_tree_to_v1(void);
 int raw_meta_get(const char *name, uint8_t *buf, size_t max, size_t *len);
 /* Makes the store one of the random-code era: no sequence, no key. */
 int raw_forget_sequence(void);

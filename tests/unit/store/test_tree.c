@@ -83,26 +83,16 @@ static void roots_match(uint64_t n)
 	free(l);
 }
 
-Test(tree, an_older_layout_is_read_in_place_and_moved_by_the_writer)
+Test(tree, roots_survive_a_reopen_read_only_and_for_writing)
 {
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(fx_append(37, NULL), PB_OK);
 	fx_close();
-	cr_assert_eq(raw_tree_to_v1(), 0);
-	cr_assert_eq(raw_dbi_exists("nodes"), 0);
-
 	cr_assert_eq(fx_reopen(16, 1), PB_OK);
 	roots_match(149);
 	fx_close();
-	cr_assert_eq(raw_dbi_exists("tree"), 1, "a read-only open changes nothing");
-
 	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 	cr_assert_eq(fx_append(40, NULL), PB_OK);
-	roots_match(189);
-	fx_close();
-	cr_assert_eq(raw_dbi_exists("tree"), 0, "the old DBI is gone");
-	cr_assert_eq(raw_dbi_exists("nodes"), 1);
-	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 	roots_match(189);
 }
 
