@@ -5,11 +5,16 @@
  * store is filled through the router's own operations
  * (tests/bench/bench_prefill.c), as bench-ingest --prefill does.
  *
+ * Under load the router stops as promptly, every 201 it gave survives,
+ * and no 503 it gave stored anything.
+ *
  * MR_STOP_MESSAGES overrides the store's size. */
 #include "it.h"
 #include "bench_prefill.h"
 
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 
 /* A build of seconds on a busy 2-core machine; under the sanitizers the
@@ -99,6 +104,131 @@ Test(stop, sigterm_idle_and_during_index_build)
 	char *out = NULL;
 	int rc = mr_audit_cmd(&env, &out, "verify", NULL);
 	cr_expect_eq(rc, 0, "mailroom-audit verify after the stops: %s", out ? out : "");
+	free(out);
+	IT_DOWN();
+}
+
+/* ---- under load ---- */
+
+#define LOAD_THREADS 4
+#define LOAD_MAX 20000
+
+static struct {
+	pthread_mutex_t mu;
+	atomic_int stop;
+	int nacks, nrefused;
+	char acks[LOAD_MAX][2][40];   /* tracking code, access key */
+	char refused[LOAD_MAX][48];   /* idempotency keys answered 503 */
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static long post_keyed(CURL *h, const char *key, const char *body, struct mr_http *r)
+{
+	char hdr[96];
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	int rc;
+
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
+	hd = curl_slist_append(hd, hdr);
+	rc = mr_http(h, env.base, "POST", "/v1/messages", hd, body, strlen(body), 30000, r);
+	curl_slist_free_all(hd);
+	return rc;
+}
+
+static void body_of(int me, int n, char *body, size_t cap)
+{
+	snprintf(body, cap,
+	         "{\"channel\":\"mailbox\",\"subject\":\"停止测试 t%d n%d\","
+	         "\"body\":\"路由器在负载下停止，已确认的信不能丢失。\"}",
+	         me, n);
+}
+
+static void *load_thread(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	CURL *h = curl_easy_init();
+	char body[320], key[48];
+
+	for (int n = 0; !atomic_load(&L.stop); n++) {
+		struct mr_http r;
+		snprintf(key, sizeof(key), "stop-%ld-t%d-n%06d", (long)getpid(), me, n);
+		body_of(me, n, body, sizeof(body));
+		if (post_keyed(h, key, body, &r) == 0) {
+			json_t *j = r.status == 201 ? mr_http_json(&r) : NULL;
+			const char *code = json_string_value(json_object_get(j, "tracking_code"));
+			const char *akey = json_string_value(json_object_get(j, "access_key"));
+			pthread_mutex_lock(&L.mu);
+			if (code && akey && L.nacks < LOAD_MAX) {
+				snprintf(L.acks[L.nacks][0], sizeof(L.acks[0][0]), "%s", code);
+				snprintf(L.acks[L.nacks][1], sizeof(L.acks[0][1]), "%s", akey);
+				L.nacks++;
+			} else if (r.status == 503 && L.nrefused < LOAD_MAX) {
+				snprintf(L.refused[L.nrefused++], sizeof(L.refused[0]), "%s", key);
+			}
+			pthread_mutex_unlock(&L.mu);
+			json_decref(j);
+			if (r.status == 503)
+				mr_sleep_ms(20);   /* a real client backs off */
+		}
+		mr_http_free(&r);
+	}
+	curl_easy_cleanup(h);
+	return NULL;
+}
+
+Test(stop, sigterm_under_load)
+{
+	struct mr_opts o = {.max_per_ip = 64};
+	pthread_t th[LOAD_THREADS];
+
+	IT_UP(&o);
+	for (int i = 0; i < LOAD_THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, load_thread, (void *)(intptr_t)i), 0);
+	mr_sleep_ms(1500);
+	double took = stop_router();
+	cr_expect(took < STOP_LIMIT_S, "under load, the router took %.1f s to stop", took);
+	mr_sleep_ms(300);   /* clients meet the stopped router: 503 */
+	atomic_store(&L.stop, 1);
+	for (int i = 0; i < LOAD_THREADS; i++)
+		pthread_join(th[i], NULL);
+	fprintf(stderr, "stop: under load, %d answered 201, %d answered 503\n", L.nacks, L.nrefused);
+	cr_assert_gt(L.nacks, 0, "nothing was acknowledged before the stop");
+	cr_assert_eq(mr_router_start(&env), 0, "the router did not start again");
+
+	CURL *h = curl_easy_init();
+	int lost = 0, lied = 0;
+	for (int i = 0; i < L.nacks; i++) {
+		struct mr_http r;
+		long st = 0;
+		for (int k = 0; k < 50 && st != 200; k++) {   /* the gateway reconnects */
+			cr_assert_eq(mr_get_status(h, &env, L.acks[i][0], L.acks[i][1], &r), 0);
+			st = r.status;
+			mr_http_free(&r);
+			if (st == 503)
+				mr_sleep_ms(100);
+			else
+				break;
+		}
+		lost += st != 200;
+	}
+	cr_expect_eq(lost, 0, "%d of %d acknowledged messages are gone", lost, L.nacks);
+	/* Posted again with its key, a message stored before answers 200. */
+	for (int i = 0; i < L.nrefused; i++) {
+		struct mr_http r;
+		char body[320];
+		int me, n;
+		cr_assert_eq(sscanf(L.refused[i], "stop-%*d-t%d-n%d", &me, &n), 2);
+		body_of(me, n, body, sizeof(body));
+		cr_assert_eq(post_keyed(h, L.refused[i], body, &r), 0);
+		lied += r.status == 200;
+		cr_expect(r.status == 201 || r.status == 200, "re-post of %s: %ld", L.refused[i], r.status);
+		mr_http_free(&r);
+	}
+	curl_easy_cleanup(h);
+	cr_expect_eq(lied, 0, "%d of %d requests answered 503 had been stored", lied, L.nrefused);
+
+	char *out = NULL;
+	int rc = mr_audit_cmd(&env, &out, "verify", NULL);
+	cr_expect_eq(rc, 0, "mailroom-audit verify after the stop: %s", out ? out : "");
 	free(out);
 	IT_DOWN();
 }
