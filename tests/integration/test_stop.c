@@ -121,19 +121,6 @@ static struct {
 	char refused[LOAD_MAX][48];   /* idempotency keys answered 503 */
 } L = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static long post_keyed(CURL *h, const char *key, const char *body, struct mr_http *r)
-{
-	char hdr[96];
-	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-	int rc;
-
-	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
-	hd = curl_slist_append(hd, hdr);
-	rc = mr_http(h, env.base, "POST", "/v1/messages", hd, body, strlen(body), 30000, r);
-	curl_slist_free_all(hd);
-	return rc;
-}
-
 static void body_of(int me, int n, char *body, size_t cap)
 {
 	snprintf(body, cap,
@@ -152,7 +139,7 @@ static void *load_thread(void *arg)
 		struct mr_http r;
 		snprintf(key, sizeof(key), "stop-%ld-t%d-n%06d", (long)getpid(), me, n);
 		body_of(me, n, body, sizeof(body));
-		if (post_keyed(h, key, body, &r) == 0) {
+		if (mr_post_message_keyed(h, &env, key, body, &r) == 0) {
 			json_t *j = r.status == 201 ? mr_http_json(&r) : NULL;
 			const char *code = json_string_value(json_object_get(j, "tracking_code"));
 			const char *akey = json_string_value(json_object_get(j, "access_key"));
@@ -218,7 +205,7 @@ Test(stop, sigterm_under_load)
 		int me, n;
 		cr_assert_eq(sscanf(L.refused[i], "stop-%*d-t%d-n%d", &me, &n), 2);
 		body_of(me, n, body, sizeof(body));
-		cr_assert_eq(post_keyed(h, L.refused[i], body, &r), 0);
+		cr_assert_eq(mr_post_message_keyed(h, &env, L.refused[i], body, &r), 0);
 		lied += r.status == 200;
 		cr_expect(r.status == 201 || r.status == 200, "re-post of %s: %ld", L.refused[i], r.status);
 		mr_http_free(&r);
