@@ -111,6 +111,9 @@ Test(stop, sigterm_idle_and_during_index_build)
 /* ---- under load ---- */
 
 #define LOAD_THREADS 4
+/* With peers connected the sockets' close may meet nng 1.5.2's hang,
+ * which rt_server_stop cuts after 5 s (router/README.md, "Stopping"). */
+#define LOAD_STOP_LIMIT_S (STOP_LIMIT_S + 5.0)
 #define LOAD_MAX 20000
 
 static struct {
@@ -172,7 +175,7 @@ Test(stop, sigterm_under_load)
 		cr_assert_eq(pthread_create(&th[i], NULL, load_thread, (void *)(intptr_t)i), 0);
 	mr_sleep_ms(1500);
 	double took = stop_router();
-	cr_expect(took < STOP_LIMIT_S, "under load, the router took %.1f s to stop", took);
+	cr_expect(took < LOAD_STOP_LIMIT_S, "under load, the router took %.1f s to stop", took);
 	mr_sleep_ms(300);   /* clients meet the stopped router: 503 */
 	atomic_store(&L.stop, 1);
 	for (int i = 0; i < LOAD_THREADS; i++)
