@@ -180,10 +180,14 @@ int main(int argc, char **argv)
 	}
 	sd_notify(0, "STOPPING=1");
 	pb_info("stopping on signal %d", sig);
+	int64_t stop_ms = pb_now_ms();
+	/* The order of router/README.md, "Stopping": every thread that reads
+	 * the store is gone before the store closes. */
 	rt_metrics_stop(metrics);
 	rt_server_stop(srv);
 	rt_witness_stop(&core);
 	rt_search_stop(&core);
+	pb_info("stopped serving in %lld ms", (long long)(pb_now_ms() - stop_ms));
 out:
 	st_close(core.store);
 	rt_bgcache_free(core.bigrams);

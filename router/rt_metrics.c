@@ -23,6 +23,7 @@ struct rt_metrics {
 	struct rt_core *core;
 	struct pb_mon *mon;
 	int64_t start_ms;
+	_Atomic int stop;            /* a scrape's walk ends early: the listener waits for it */
 };
 
 struct qcount {
@@ -32,6 +33,7 @@ struct qcount {
 	uint64_t veto[MAXQ][2];      /* unanswered past [rating] veto_days, veto_days_2 */
 	int64_t veto_before[2];
 	int64_t now;
+	const _Atomic int *stop;
 };
 
 /* A clock's state is the router's own escalation (rt_clock.c: due soon one
@@ -44,6 +46,8 @@ static int count_message(const Mailroom__StoredMessage *m, void *arg)
 	struct qcount *q = arg;
 	int i;
 
+	if (*q->stop)
+		return -1;
 	if (m->status != MAILROOM__STATUS__STATUS_QUEUED && m->status != MAILROOM__STATUS__STATUS_LEASED)
 		return 0;
 	for (i = 0; i < q->n && strcmp(q->name[i], m->queue) != 0; i++)
@@ -118,9 +122,12 @@ static int render(struct rt_metrics *x, char **out, size_t *outlen)
 		return rc;
 	}
 	q->now = now;
+	q->stop = &x->stop;
 	q->veto_before[0] = now - (int64_t)x->core->conf->veto_days * 86400 * 1000;
 	q->veto_before[1] = now - (int64_t)x->core->conf->veto_days_2 * 86400 * 1000;
 	rc = st_msg_each(t, count_message, q);
+	if (rc == PB_OK && x->stop)
+		rc = PB_EUNAVAIL;   /* stopping: a partial count is no answer */
 	if (rc == PB_OK)
 		rc = st_log_size(t, &log);
 	cp_ms = checkpoint_time(t, &cp);
@@ -261,6 +268,7 @@ void rt_metrics_stop(struct rt_metrics *x)
 {
 	if (!x)
 		return;
+	x->stop = 1;
 	pb_mon_stop(x->mon);
 	free(x);
 }

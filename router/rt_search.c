@@ -96,22 +96,40 @@ static int put_msg(sx *x, const Mailroom__StoredMessage *m)
 	return rc;
 }
 
+/* A build's walk over the store. It looks at the stop flag at every
+ * message: a million take a minute, and a stop must not wait for them. */
+struct fill {
+	sx *x;
+	const _Atomic int *stop;
+	int rc;
+};
+
 static int put_each(const Mailroom__StoredMessage *m, void *arg)
 {
-	return put_msg(arg, m) ? -1 : 0;
+	struct fill *f = arg;
+
+	if (*f->stop)
+		f->rc = PB_EUNAVAIL;
+	else
+		f->rc = put_msg(f->x, m);
+	return f->rc ? -1 : 0;
 }
 
-/* A new index of every message in t's snapshot. */
-static int build(st_txn *t, sx **out, uint64_t *size, uint64_t *count)
+/* A new index of every message in t's snapshot; PB_EUNAVAIL when *stop
+ * was set meanwhile. */
+static int build(st_txn *t, const _Atomic int *stop, sx **out, uint64_t *size, uint64_t *count)
 {
+	struct fill f = {.stop = stop};
 	sx *x;
 	int rc;
 
 	*out = NULL;
 	if ((rc = st_log_size(t, size)) || (rc = sx_open(&x)))
 		return rc;
+	f.x = x;
 	if ((rc = sx_begin(x)) == PB_OK) {
-		rc = st_msg_each(t, put_each, x) ? PB_EIO : PB_OK;
+		rc = st_msg_each(t, put_each, &f);
+		rc = rc ? rc : f.rc;
 		int crc = sx_commit(x);
 		rc = rc ? rc : crc;
 	}
@@ -243,8 +261,13 @@ static void first_build(struct rt_search *s)
 	int rc;
 
 	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
-		rc = build(t, &x, &size, &count);
+		rc = build(t, &s->stop, &x, &size, &count);
 		st_txn_abort(t);
+	}
+	if (rc && s->stop) {
+		pb_info("search index: build stopped after %lld ms, the router is stopping",
+		        (long long)(pb_now_ms() - t0));
+		return;
 	}
 	if (rc) {
 		pb_error("search index: cannot build it from the store: %s; searches are refused "
@@ -468,7 +491,7 @@ int rt_op_search_rebuild(struct rt_core *core, st_txn *t, const struct rt_princi
 	(void)now_ms;
 	if (!s)
 		return rt_fail(res, PB_EUNAVAIL, "search_unavailable", "the search index is not running");
-	if ((rc = build(t, &x, &size, &count)))
+	if ((rc = build(t, &s->stop, &x, &size, &count)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot rebuild the search index");
 	install(s, x, size);
 	if (!(out = rt_own(res, malloc(sizeof(*out)), RT_OWN_FREE)))

@@ -46,7 +46,7 @@ struct rt_witness {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int stop;
+	_Atomic int stop;            /* set under mu; read by a push in flight too */
 	int interval_ms;
 	struct wit_peer peers[PB_MAX_WITNESSES];
 	int npeers;
@@ -74,9 +74,20 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* A push in flight ends when the router stops, rather than holding the
+ * stop for HTTP_TIMEOUT_MS per try and witness. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+	const _Atomic int *stop = arg;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return *stop ? 1 : 0;
+}
+
 /* POST body to <url>/add-checkpoint; *status 0 when no answer came. */
-static void post(CURL *h, const char *url, const char *body, size_t len, long *status,
-                 struct answer *a, char *ctype, size_t clen)
+static void post(CURL *h, const _Atomic int *stop, const char *url, const char *body, size_t len,
+                 long *status, struct answer *a, char *ctype, size_t clen)
 {
 	char target[PB_PATH_MAX + 32];
 	size_t n = strlen(url);
@@ -99,6 +110,9 @@ static void post(CURL *h, const char *url, const char *body, size_t len, long *s
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "mailroom-router");
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)stop);
 	if (curl_easy_perform(h) == CURLE_OK) {
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
 		if (curl_easy_getinfo(h, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
@@ -199,7 +213,7 @@ static int push_one(struct rt_witness *w, CURL *h, struct wit_peer *p, uint64_t 
 	rc = sn_addcp_format(p->acked, (const uint8_t(*)[SN_HASH_LEN])proof, n, note, nlen, body,
 	                     cap, &blen);
 	if (rc == PB_OK)
-		post(h, p->conf->url, body, blen, &status, &a, ctype, sizeof(ctype));
+		post(h, &w->stop, p->conf->url, body, blen, &status, &a, ctype, sizeof(ctype));
 	free(body);
 	if (rc)
 		return 0;
@@ -214,7 +228,7 @@ static int push_one(struct rt_witness *w, CURL *h, struct wit_peer *p, uint64_t 
 	           theirs != p->acked) {
 		p->acked = theirs;
 		again = 1;
-	} else {
+	} else if (!w->stop) {   /* a push cut short by a stop is no news */
 		pb_warn("witness %s: add-checkpoint of size %llu answered %ld", p->conf->name,
 		        (unsigned long long)size, status);
 	}
@@ -236,10 +250,10 @@ static void push_all(struct rt_witness *w, CURL *h)
 	st_txn_abort(t);
 	if (rc)
 		return;
-	for (int i = 0; i < w->npeers; i++) {
+	for (int i = 0; i < w->npeers && !w->stop; i++) {
 		struct wit_peer *p = &w->peers[i];
 		/* The first 409 tells us its size; the second try is final. */
-		for (int tries = 0; p->cosigned != size && tries < 2; tries++)
+		for (int tries = 0; p->cosigned != size && tries < 2 && !w->stop; tries++)
 			if (!push_one(w, h, p, size, note, nlen))
 				break;
 	}

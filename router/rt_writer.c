@@ -31,8 +31,7 @@ struct rt_writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct rt_op *head, *tail;   /* pending, under mu */
-	int stop;
-	int stopped;                 /* the thread is gone: submits answer at once */
+	int stop;                    /* stopping: submits answer at once, the thread drains */
 	struct rt_op *waiters;       /* parked pulls; writer thread only */
 	struct rt_fence *fence;      /* given-up requests' keys; writer thread only */
 	uint64_t *pub;               /* records to publish after a commit */
@@ -525,8 +524,11 @@ void rt_writer_submit_list(struct rt_writer *w, struct rt_op *ops)
 		n++;
 	}
 	pthread_mutex_lock(&w->mu);
-	if (w->stopped) {
-		/* Shutting down: answer at once rather than strand the caller. */
+	if (w->stop) {
+		/* Shutting down: answer at once rather than strand the caller,
+		 * and so that a steady load cannot keep the drain from ending:
+		 * the writer commits what it held when the stop came, no more.
+		 * A 503 here stored nothing, as it says. */
 		pthread_mutex_unlock(&w->mu);
 		while (ops) {
 			struct rt_op *op = ops;
@@ -556,10 +558,9 @@ void rt_writer_stop(struct rt_writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	/* The thread answered everything it held; later submits answer
-	 * themselves. */
+	/* The thread answered everything it held; submits since the stop
+	 * answered themselves. */
 	pthread_mutex_lock(&w->mu);
-	w->stopped = 1;
 	struct rt_op *left = w->head;
 	w->head = w->tail = NULL;
 	pthread_mutex_unlock(&w->mu);

@@ -713,6 +713,20 @@ int mr_post_message(CURL *h, const struct mr_env *e, const char *json, struct mr
 	return rc;
 }
 
+int mr_post_message_keyed(CURL *h, const struct mr_env *e, const char *key, const char *json,
+                          struct mr_http *r)
+{
+	char hdr[128];
+	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+	int rc;
+
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
+	hd = curl_slist_append(hd, hdr);
+	rc = mr_http(h, e->base, "POST", "/v1/messages", hd, json, strlen(json), 60000, r);
+	curl_slist_free_all(hd);
+	return rc;
+}
+
 int mr_post_disclosure(CURL *h, const struct mr_env *e, const char *json, struct mr_http *r)
 {
 	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");

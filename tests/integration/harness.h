@@ -126,6 +126,9 @@ void mr_http_free(struct mr_http *r);
 int mr_post_disclosure(CURL *h, const struct mr_env *e, const char *json, struct mr_http *r);
 /* POST /v1/messages with application/json. */
 int mr_post_message(CURL *h, const struct mr_env *e, const char *json, struct mr_http *r);
+/* The same with an Idempotency-Key header (a retry's key), waiting up to 60 s. */
+int mr_post_message_keyed(CURL *h, const struct mr_env *e, const char *key, const char *json,
+                          struct mr_http *r);
 /* GET /v1/messages/{code} with Authorization: Bearer key (NULL: none). */
 int mr_get_status(CURL *h, const struct mr_env *e, const char *code, const char *key,
                   struct mr_http *r);

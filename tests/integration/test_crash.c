@@ -94,19 +94,6 @@ static void violation(const char *fmt, const char *a, const char *b, const char 
 	pthread_mutex_unlock(&S.mu);
 }
 
-static long post_keyed(CURL *h, const char *key, const char *body, struct mr_http *r)
-{
-	char hdr[96];
-	struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-	int rc;
-
-	snprintf(hdr, sizeof(hdr), "Idempotency-Key: %s", key);
-	hd = curl_slist_append(hd, hdr);
-	rc = mr_http(h, env.base, "POST", "/v1/messages", hd, body, strlen(body), 60000, r);
-	curl_slist_free_all(hd);
-	return rc;
-}
-
 static void note_unsure(const char *key, const char *body, long status)
 {
 	pthread_mutex_lock(&S.mu);
@@ -132,7 +119,7 @@ static void *message_thread(void *arg)
 		         "{\"channel\":\"mailbox\",\"subject\":\"崩溃测试 r%d t%d n%d\","
 		         "\"body\":\"路由器随时可能被强行终止，这封信若已确认就不能丢失。\"}",
 		         S.round, me, n++);
-		if (post_keyed(h, key, body, &r) != 0 || r.status == 0) {
+		if (mr_post_message_keyed(h, &env, key, body, &r) != 0 || r.status == 0) {
 			note_odd("message transport", 0, "");
 			note_unsure(key, body, 0);
 			mr_http_free(&r);
@@ -360,7 +347,7 @@ Test(crash, kill9_rounds, .init = it_init, .fini = it_fini, .timeout = 600)
 		struct mr_http r;
 		long st = 0;
 		for (int k = 0; k < 50; k++) {
-			cr_assert_eq(post_keyed(h, u->key, u->body, &r), 0);
+			cr_assert_eq(mr_post_message_keyed(h, &env, u->key, u->body, &r), 0);
 			st = r.status;
 			mr_http_free(&r);
 			if (st != 503)
