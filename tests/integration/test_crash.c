@@ -110,7 +110,8 @@ static void *message_thread(void *arg)
 {
 	int me = (int)(intptr_t)arg, n = 0;
 	CURL *h = curl_easy_init();
-	char body[512], key[64];
+	/* As large as a kept one, so what is kept is what was sent. */
+	char body[sizeof(S.unsure[0].body)], key[sizeof(S.unsure[0].key)];
 
 	while (!atomic_load(&S.stop)) {
 		struct mr_http r;
