@@ -315,7 +315,8 @@ async function run(ctx) {
 	await look(page, 'opinion');
 	check(await press(page, '#opinion-form button[type=submit]', '已提交协办意见'), 'the opinion is delivered');
 	check((await page.textContent('#message')).includes('已反馈'), 'the delivered opinion is shown');
-	check(await page.isVisible('#owed-none'), 'nothing is owed any more');
+	// The list of owed opinions is read again after the change is said.
+	check(await until(() => page.isVisible('#owed-none')), 'nothing is owed any more');
 
 	// A merge undone: two letters merged through the form, then the merged one unmerged.
 	const pair = [];
