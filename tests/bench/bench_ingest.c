@@ -36,6 +36,7 @@
 #include "bench_prefill.h"
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -79,28 +80,100 @@ static double mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* CPU seconds (user + system) a process has used so far, -1 if unknown. */
-static double proc_cpu_s(pid_t pid)
+/* CPU seconds (user + system) in a /proc stat file, -1 if unknown; the
+ * name field (in parentheses) is copied to comm when asked. */
+static double stat_cpu_s(const char *path, char *comm, size_t commlen)
 {
-	char path[64], buf[1024];
+	char buf[1024];
 	unsigned long long ut, st;
 	FILE *f;
 	size_t n;
 
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (!(f = fopen(path, "r")))
 		return -1;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = '\0';
 	/* The name may hold spaces and parentheses: fields follow the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-	                 &st) != 2)
+	char *p = strrchr(buf, ')'), *open = strchr(buf, '(');
+	if (!p || !open || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+	                          &st) != 2)
 		return -1;
+	if (comm) {
+		size_t k = (size_t)(p - open - 1);
+		if (k >= commlen)
+			k = commlen - 1;
+		memcpy(comm, open + 1, k);
+		comm[k] = '\0';
+	}
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double proc_cpu_s(pid_t pid)
+{
+	char path[64];
+
+	if (pid <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	return stat_cpu_s(path, NULL, 0);
+}
+
+/* CPU seconds by thread name (threads of one name summed), so a change
+ * can be seen in the thread it was made for. Threads that ended during
+ * the run are not counted. */
+#define THREADS_MAX 12
+struct thread_cpu {
+	int n;
+	char name[THREADS_MAX][20];
+	double s[THREADS_MAX];
+};
+
+static void threads_cpu(pid_t pid, struct thread_cpu *t)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+
+	t->n = 0;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	if (pid <= 0 || !(d = opendir(path)))
+		return;
+	while ((e = readdir(d))) {
+		char stat[300], comm[20];
+		double s;
+		int i;
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(stat, sizeof(stat), "/proc/%d/task/%.200s/stat", (int)pid, e->d_name);
+		if ((s = stat_cpu_s(stat, comm, sizeof(comm))) < 0)
+			continue;
+		for (i = 0; i < t->n && strcmp(t->name[i], comm) != 0; i++)
+			;
+		if (i == t->n) {
+			if (t->n == THREADS_MAX)
+				continue;
+			memcpy(t->name[t->n], comm, sizeof(comm));
+			t->s[t->n++] = 0;
+		}
+		t->s[i] += s;
+	}
+	closedir(d);
+}
+
+static void print_threads(const char *what, const struct thread_cpu *a, const struct thread_cpu *b,
+                          double per)
+{
+	printf("cpu us/msg by %s thread", what);
+	for (int i = 0; i < b->n; i++) {
+		double before = 0;
+		for (int j = 0; j < a->n; j++)
+			if (strcmp(a->name[j], b->name[i]) == 0)
+				before = a->s[j];
+		if ((b->s[i] - before) * per >= 1)   /* idle threads say nothing */
+			printf("  %s %.0f", b->name[i], (b->s[i] - before) * per);
+	}
+	printf("\n");
 }
 
 static double self_cpu_s(void)
@@ -118,6 +191,7 @@ struct cpu_mark {
 	double router, gateway, clients;
 	double commits, commit_s;   /* -1 when /metrics did not say */
 	double disk_ios, disk_kb;   /* writes completed on the store's device; -1: unknown */
+	struct thread_cpu rthreads, gthreads;
 };
 
 struct text {
@@ -201,6 +275,8 @@ static void cpu_mark(struct cpu_mark *m)
 	disk_mark(m);
 	m->router = B.env ? proc_cpu_s(B.env->router.pid) : -1;
 	m->gateway = B.env ? proc_cpu_s(B.env->gateway.pid) : -1;
+	threads_cpu(B.env ? B.env->router.pid : 0, &m->rthreads);
+	threads_cpu(B.env ? B.env->gateway.pid : 0, &m->gthreads);
 	m->clients = self_cpu_s();
 	commit_mark(m);
 }
@@ -688,6 +764,10 @@ int main(int argc, char **argv)
 			       (c1.router - c0.router) * per, (c1.gateway - c0.gateway) * per,
 			       (c1.router - c0.router + c1.gateway - c0.gateway) * per);
 		printf("  clients %.0f\n", (c1.clients - c0.clients) * per);
+		if (c1.rthreads.n)
+			print_threads("router", &c0.rthreads, &c1.rthreads, per);
+		if (c1.gthreads.n)
+			print_threads("gateway", &c0.gthreads, &c1.gthreads, per);
 	}
 	if (c0.commits >= 0 && c1.commits > c0.commits) {
 		double nc = c1.commits - c0.commits;
