@@ -102,6 +102,11 @@ int rt_result_receipts(struct rt_core *core, st_txn *txn, struct rt_result *res)
  * checkpoint, with its cosignatures), owned by res. */
 int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,
                       Mailroom__Receipt **out);
+/* The citizen's view of m gets the receipt of m's RECEIVED record, proved
+ * against the newest cosigned checkpoint covering it (a status read, a
+ * rating's answer). A failure is logged and leaves the view without one. */
+void rt_view_receipt(struct rt_core *core, st_txn *t, struct rt_result *res,
+                     const Mailroom__StoredMessage *m, Mailroom__MessageView *v);
 /* Read-only requests (status, queues, stats) against a read txn. */
 int rt_read(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
             const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);

@@ -284,6 +284,16 @@ int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, ui
 	return rc;
 }
 
+void rt_view_receipt(struct rt_core *core, st_txn *t, struct rt_result *res,
+                     const Mailroom__StoredMessage *m, Mailroom__MessageView *v)
+{
+	/* A store too old to know the index has no receipt to give. */
+	if (m->received_log_index > 0 &&
+	    rt_status_receipt(core, t, res, m->received_log_index, &v->receipt))
+		pb_warn("cannot build a status receipt for record %llu",
+		        (unsigned long long)m->received_log_index);
+}
+
 int rt_submit_answer(struct rt_core *core, st_txn *t, struct rt_result *res,
                      Mailroom__StoredMessage *m, int duplicate)
 {

@@ -134,6 +134,8 @@ int rt_op_rate(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 		return rt_fail(res, rc, pb_err_name(rc), "cannot store the rating");
 	if ((rc = rt_view(core, res, m, 0, &v)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot build the answer");
+	/* The page after a rating is the status page: with its receipt. */
+	rt_view_receipt(core, t, res, m, v);
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_RATE;
 	res->resp.rate = v;
 	return PB_OK;

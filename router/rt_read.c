@@ -38,11 +38,7 @@ int rt_op_status(struct rt_core *core, st_txn *t, const struct rt_principal *who
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	if (rt_merge_status(t, res, m, res->resp.status))
 		return res->resp.code;
-	/* A store too old to know the index has no receipt to give. */
-	if (m->received_log_index > 0 &&
-	    rt_status_receipt(core, t, res, m->received_log_index, &res->resp.status->receipt))
-		pb_warn("cannot build a status receipt for record %llu",
-		        (unsigned long long)m->received_log_index);
+	rt_view_receipt(core, t, res, m, res->resp.status);
 	res->resp.result_case = MAILROOM__RESPONSE__RESULT_STATUS;
 	return PB_OK;
 }

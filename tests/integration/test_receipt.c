@@ -4,7 +4,7 @@
  * (never the key, never in a URL) that downloads the c2sp.org/tlog-proof
  * text; mailroom-audit verify-receipt checks each download with the log's
  * public key alone. A wrong key, a seal of another letter and another
- * browser get no receipt. */
+ * browser get no receipt. The page after a rating offers it too. */
 #include "it.h"
 
 #define PAGE_MAX 65536
@@ -160,5 +160,53 @@ Test(receipt, pages_download_verifies, .init = it_init, .fini = it_fini, .timeou
 
 	curl_easy_cleanup(h);
 	curl_easy_cleanup(stranger);
+	IT_DOWN();
+}
+
+static const struct mr_handler_spec roads[] = {{"li", "roads"}};
+
+/* The page a rating answers with is the status page, and carries the
+ * receipt button as /track's status does. */
+Test(receipt, after_a_rating, .init = it_init, .fini = it_fini, .timeout = 120)
+{
+	const struct mr_opts o = {.handlers = roads, .nhandlers = 1};
+	char code[32], key[64], id[64], token[128], seal[160], post[1024], *out = NULL;
+	CURL *h = curl_easy_init();
+	int rc;
+
+	IT_UP(&o);
+	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
+	send_letter(h, code, sizeof(code), key, sizeof(key));
+	rc = mr_handler_cmd(&env, env.handlers[0].key_path, &out, "pull", "--queue", "roads", "--wait",
+	                    "5", NULL);
+	cr_assert_eq(rc, 0, "pull: exit %d: %s", rc, out ? out : "");
+	json_t *j = it_json_text(out);
+	cr_assert_not_null(it_str(j, "message.id"), "%s", out);
+	snprintf(id, sizeof(id), "%s", it_str(j, "message.id"));
+	json_decref(j);
+	free(out);
+	rc = mr_handler_cmd(&env, env.handlers[0].key_path, &out, "reply", id, "--text", "已修好。",
+	                    NULL);
+	cr_assert_eq(rc, 0, "reply: exit %d: %s", rc, out ? out : "");
+	free(out);
+	out = NULL;
+
+	/* The status page's rating form, then its answer. */
+	cr_assert_eq(track(h, code, key), 200, "%.2000s", html);
+	const char *form = strstr(html, "id=\"rate\"");
+	cr_assert_not_null(form, "no rating form: %.3000s", html);
+	it_between(form, "name=\"token\" value=\"", "\"", token, sizeof(token));
+	it_between(form, "name=\"seal\" value=\"", "\"", seal, sizeof(seal));
+	snprintf(post, sizeof(post), "token=%s&code=%s&seal=%s&level=satisfied&comment=", token, code,
+	         seal);
+	cr_assert_eq(it_page(h, "POST", "/track", post, html, sizeof(html), NULL, 0), 200, "%.2000s",
+	             html);
+	cr_assert_not_null(strstr(html, "id=\"rated\""), "not the rated page: %.2000s", html);
+	receipt_post(code, post, sizeof(post));
+	download(h, code, post, "rated.txt");
+	cr_assert_eq(verify("rated.txt", &out), 0, "%s", out ? out : "");
+	free(out);
+
+	curl_easy_cleanup(h);
 	IT_DOWN();
 }
