@@ -190,6 +190,12 @@ static inline size_t it_collect(char *data, size_t size, size_t n, void *arg)
 	return add;
 }
 
+static inline size_t it_discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data, (void)arg;
+	return size * n;
+}
+
 /* One browser is a curl handle with its own cookie jar (CURLOPT_COOKIEFILE
  * ""). GET path, or POST form (urlencoded) to it: the status, the body in
  * body (cap bytes), the headers in headers (hcap bytes) when not NULL. */
@@ -221,6 +227,9 @@ static inline long it_page(CURL *h, const char *method, const char *path, const 
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, NULL);
 	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, NULL);
+	/* The sinks were on this stack: a later perform of h must not use them. */
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_discard);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, NULL);
 	curl_slist_free_all(list);
 	return status;
 }

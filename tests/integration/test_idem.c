@@ -106,51 +106,6 @@ Test(idem, disclosure_key, .init = it_init, .fini = it_fini, .timeout = 120)
 
 /* ----------------------------------------------------------- forms -- */
 
-static size_t collect(char *data, size_t size, size_t n, void *arg)
-{
-	char *buf = arg;
-	size_t have = strlen(buf), add = size * n;
-
-	if (have + add < 8192) {
-		memcpy(buf + have, data, add);
-		buf[have + add] = '\0';
-	}
-	return add;
-}
-
-/* One browser: a curl handle with its own cookie jar. */
-static long page(CURL *h, const char *method, const char *path, const char *form, char *body,
-                 size_t cap, char *headers)
-{
-	char url[256];
-	struct curl_slist *hd = NULL;
-	long status = 0;
-	static char sink[8192];
-
-	snprintf(url, sizeof(url), "%s%s", env.base, path);
-	body[0] = '\0';
-	sink[0] = '\0';
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, cap >= 8192 ? body : sink);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, headers ? headers : sink);
-	if (headers)
-		headers[0] = '\0';
-	if (strcmp(method, "POST") == 0) {
-		hd = curl_slist_append(NULL, "Content-Type: application/x-www-form-urlencoded");
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-		curl_easy_setopt(h, CURLOPT_POSTFIELDS, form);
-	} else {
-		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-	}
-	cr_assert_eq(curl_easy_perform(h), CURLE_OK, "%s %s", method, path);
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hd);
-	return status;
-}
-
 /* The page shows the key in eight groups of four, each in a span. */
 static void unspace(char *s)
 {
@@ -179,21 +134,21 @@ Test(idem, form_token_across_restarts, .init = it_init, .fini = it_fini, .timeou
 	IT_UP(NULL);
 	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
 	curl_easy_setopt(other, CURLOPT_COOKIEFILE, "");
-	cr_assert_eq(page(h, "GET", "/mailbox", NULL, html, sizeof(html), NULL), 200);
+	cr_assert_eq(it_page(h, "GET", "/mailbox", NULL, html, sizeof(html), NULL, 0), 200);
 	it_between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	snprintf(form, sizeof(form), "token=%s&subject=%%E8%%B7%%AF%%E7%%81%%AF&body=%%E5%%9D%%8F%%E4%%BA%%86"
 	         "&name=&phone=&email=", token);
 
-	cr_assert_eq(page(h, "POST", "/mailbox", form, html, sizeof(html), NULL), 201, "%s", html);
+	cr_assert_eq(it_page(h, "POST", "/mailbox", form, html, sizeof(html), NULL, 0), 201, "%s", html);
 	it_between(html, "id=\"tracking-code\">", "<", code1, sizeof(code1));
 	it_between(html, "id=\"access-key\">", "</dd>", key1, sizeof(key1));
 	unspace(key1);
 	long size = log_size();
 
 	/* A double click or a reload, and again after both processes restart. */
-	cr_assert_eq(page(h, "POST", "/mailbox", form, html, sizeof(html), NULL), 200);
+	cr_assert_eq(it_page(h, "POST", "/mailbox", form, html, sizeof(html), NULL, 0), 200);
 	restart_both();
-	cr_assert_eq(page(h, "POST", "/mailbox", form, html, sizeof(html), NULL), 200, "%s", html);
+	cr_assert_eq(it_page(h, "POST", "/mailbox", form, html, sizeof(html), NULL, 0), 200, "%s", html);
 	it_between(html, "id=\"tracking-code\">", "<", code2, sizeof(code2));
 	it_between(html, "id=\"access-key\">", "</dd>", key2, sizeof(key2));
 	unspace(key2);
@@ -209,7 +164,7 @@ Test(idem, form_token_across_restarts, .init = it_init, .fini = it_fini, .timeou
 
 	/* The token is bound to its browser's cookie: another browser (or a
 	 * forged cross-site post) gets the form back, and nothing is stored. */
-	cr_assert_eq(page(other, "POST", "/mailbox", form, html, sizeof(html), NULL), 403);
+	cr_assert_eq(it_page(other, "POST", "/mailbox", form, html, sizeof(html), NULL, 0), 403);
 	cr_expect_not_null(strstr(html, "路灯"), "the input was not kept");
 	cr_expect_eq(log_size(), size);
 	/* Not a form at all. */
@@ -235,20 +190,22 @@ Test(idem, cors_only_for_configured_origins, .init = it_init, .fini = it_fini, .
 	const struct mr_opts o = {.extra_ini = "[gateway]\ncors_origins = https://a.example, https://b.example\n"};
 	static char html[8192];
 	static char hdrs[8192];
+	struct it_sink bs = {html, sizeof(html)}, hs = {hdrs, sizeof(hdrs)};
 	CURL *h = curl_easy_init();
 	struct curl_slist *hd;
 
 	IT_UP(&o);
+	html[0] = '\0';
 	hd = curl_slist_append(NULL, "Origin: https://b.example");
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "OPTIONS");
 	char url[256];
 	snprintf(url, sizeof(url), "%s/v1/messages", env.base);
 	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, html);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, collect);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, hdrs);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, it_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, (void *)&bs);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, it_collect);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, (void *)&hs);
 	hdrs[0] = '\0';
 	cr_assert_eq(curl_easy_perform(h), CURLE_OK);
 	cr_expect_not_null(strstr(hdrs, "Access-Control-Allow-Origin: https://b.example"), "%s", hdrs);
@@ -281,11 +238,11 @@ Test(idem, per_address_limits, .init = it_init, .fini = it_fini, .timeout = 120)
 	json_decref(post("/v1/messages", NULL, MSG, 201));
 	/* ...the third through a form (a GET does not count)... */
 	curl_easy_setopt(h, CURLOPT_COOKIEFILE, "");
-	cr_assert_eq(page(h, "GET", "/complaint", NULL, html, sizeof(html), NULL), 200);
+	cr_assert_eq(it_page(h, "GET", "/complaint", NULL, html, sizeof(html), NULL, 0), 200);
 	it_between(html, "name=\"token\" value=\"", "\"", token, sizeof(token));
 	snprintf(form, sizeof(form), "token=%s&subject=%%E6%%8A%%95%%E8%%AF%%89&body=x&name=&phone=&email=",
 	         token);
-	cr_assert_eq(page(h, "POST", "/complaint", form, html, sizeof(html), NULL), 201, "%s", html);
+	cr_assert_eq(it_page(h, "POST", "/complaint", form, html, sizeof(html), NULL, 0), 201, "%s", html);
 	/* ...and the fourth is refused, with the time to wait. */
 	cr_assert_eq(mr_post_message(NULL, &env, MSG, &r), 0);
 	cr_expect_eq(r.status, 429, "HTTP %ld: %s", r.status, r.body);
@@ -293,7 +250,7 @@ Test(idem, per_address_limits, .init = it_init, .fini = it_fini, .timeout = 120)
 	it_expect_error(&r, "rate_limited");
 	mr_http_free(&r);
 	/* A refused form comes back with its input. */
-	cr_assert_eq(page(h, "POST", "/complaint", form, html, sizeof(html), hdrs), 429);
+	cr_assert_eq(it_page(h, "POST", "/complaint", form, html, sizeof(html), hdrs, sizeof(hdrs)), 429);
 	cr_expect_not_null(strstr(html, "提交太频繁"));
 	cr_expect_not_null(strstr(html, "投诉"), "the input was not kept");
 	cr_expect_not_null(strcasestr(hdrs, "Retry-After: "), "%s", hdrs);
