@@ -52,6 +52,7 @@
 
 #define SWEEP_MS 100
 #define HELD_MS 10   /* while a first line is held: it waits on the sweeper */
+#define FIRST_LOOK 2048   /* bytes of a first look; longer lines are peeked at less often */
 
 enum { CS_HEAD, CS_BODY, CS_BUSY };
 
@@ -80,6 +81,7 @@ struct gw_conns {
 	struct gw_conn *head, *tail;
 	int live;                  /* entries not closing */
 	int held;                  /* entries held */
+	unsigned passes;           /* of the sweeper */
 	int lines_only;            /* the version check alone (the console) */
 	char *line;                /* the sweeper's peek buffer, GW_LINE_MAX */
 	atomic_int deferred;       /* the listener has TCP_DEFER_ACCEPT */
@@ -383,7 +385,7 @@ static int timed_out(int fd)
 
 int gw_first_bytes(int fd, int deferred, int tls)
 {
-	char buf[2048];
+	char buf[FIRST_LOOK];
 	ssize_t n;
 	int v;
 
@@ -558,12 +560,16 @@ void gw_conn_mark(struct gw_conns *cs, struct MHD_Connection *conn, int event, s
 
 /* --------------------------------------------------------- the sweeper -- */
 
-/* Under mu. A held line is peeked at again only when more came. */
+/* Under mu. A held line is peeked at again only when more came, and one
+ * past the first look only every SWEEP_MS: each peek copies the line from
+ * its start, and a thousand long lines trickling in must not cost that
+ * a hundred times a second. */
 static void look_again(struct gw_conns *cs, struct gw_conn *e)
 {
 	int avail = 0;
 
-	if (ioctl(e->fd, FIONREAD, &avail) == 0 && avail == e->seen)
+	if (ioctl(e->fd, FIONREAD, &avail) == 0 &&
+	    (avail == e->seen || (avail > FIRST_LOOK && cs->passes % (SWEEP_MS / HELD_MS) != 0)))
 		return;
 	e->seen = avail;
 	int v = gw_held_line(e->fd, cs->line);
@@ -613,8 +619,10 @@ static void *sweeper(void *arg)
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &ts);
-		if (!cs->stop)
+		if (!cs->stop) {
+			cs->passes++;
 			sweep(cs, pb_mono_us() / 1000);
+		}
 		atomic_store(&cs->m->conns, cs->live);
 	}
 	pthread_mutex_unlock(&cs->mu);
