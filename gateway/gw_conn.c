@@ -343,9 +343,9 @@ static int peek_line(int fd, char *buf, size_t cap, ssize_t *got)
 /* A connection whose first line is not complete is held from MHD: with
  * SO_RCVLOWAT above what that line may take, the kernel does not report
  * it readable, so MHD reads nothing until the line is checked (by the
- * sweeper, which lowers it again, and the kernel then wakes MHD). The
- * kernel also clamps that socket's receive window to it, for good: 64 KiB
- * in flight is plenty for a connection that began in pieces. */
+ * sweeper, which lowers it again, and the kernel then wakes MHD). 64 KiB,
+ * about a default receive window: the kernel wakes MHD by itself only
+ * once that much is in (see gateway/README.md, "Strict HTTP"). */
 static int hold(int fd, int on)
 {
 	int v = on ? 2 * GW_LINE_MAX : 1;
