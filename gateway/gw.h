@@ -303,7 +303,10 @@ int gw_client_addr(const struct gw_nets *proxies, const struct sockaddr *peer, c
 /* Deadlines and the connection budget (gw_conn.c). */
 struct gw_conns;
 enum { GW_CONN_HEADERS, GW_CONN_BODY, GW_CONN_BUSY, GW_CONN_DONE };
-int gw_conns_start(struct gw_conns **out, const struct pb_conf *c, struct gw_metrics *m);
+/* lines_only: only the first line's version check (the console listener),
+ * no deadlines or budget. */
+int gw_conns_start(struct gw_conns **out, const struct pb_conf *c, struct gw_metrics *m,
+                   int lines_only);
 /* Only after MHD has stopped. */
 void gw_conns_stop(struct gw_conns *cs);
 /* MHD_OPTION_NOTIFY_CONNECTION's callback; cls is the gw_conns. */
@@ -316,14 +319,22 @@ const struct gw_nets *gw_conns_proxies(const struct gw_conns *cs);
 void gw_conns_deferred(struct gw_conns *cs, int on);
 
 /* The HTTP version check, shared by both listeners (gw_conn.c). */
-enum { GW_FIRST_OK, GW_FIRST_VERSION, GW_FIRST_SILENT };
+enum { GW_FIRST_OK, GW_FIRST_VERSION, GW_FIRST_SILENT, GW_FIRST_PARTIAL };
+/* The longest first line looked at: MHD's buffer (a longer one gets its 414). */
+#define GW_LINE_MAX (32 * 1024)
 /* Sets TCP_DEFER_ACCEPT (seconds) on d's listening socket: 1 when set. */
 int gw_defer_accept(struct MHD_Daemon *d, int seconds);
 /* A fresh connection's first bytes, peeked at: GW_FIRST_VERSION when its
  * first line names an HTTP other than 1.0 or 1.1 (our 400 is then sent),
  * GW_FIRST_SILENT when deferred and nothing came within the defer time.
- * The caller shuts the socket down for both. tls: no line to look at. */
+ * The caller shuts the socket down for both. GW_FIRST_PARTIAL when the
+ * line is not complete yet: the socket is then held from MHD until
+ * gw_held_line says otherwise. tls: no line to look at. */
 int gw_first_bytes(int fd, int deferred, int tls);
+/* A held socket's line, peeked at again into buf (GW_LINE_MAX bytes):
+ * GW_FIRST_PARTIAL while still held; GW_FIRST_VERSION (our 400 sent: the
+ * caller shuts it down) or GW_FIRST_OK (given back to MHD). */
+int gw_held_line(int fd, char *buf);
 #define GW_VERSION_MESSAGE "only versions 1.0 and 1.1 of HTTP are served"
 /* HTTP/1.0 or HTTP/1.1, as MHD names the request's version. */
 int gw_version_served(const char *version);

@@ -29,6 +29,9 @@
  * version other than HTTP/1.0 or HTTP/1.1 gets our 400 and the connection
  * is shut down before MHD parses it; a connection that arrives with
  * nothing received was silent for header_timeout_s and is shut down too.
+ * A first line not complete yet is held from MHD (SO_RCVLOWAT, so the
+ * kernel does not wake it) and looked at again by the sweeper. The
+ * console listener uses the same list with the version check alone.
  * Later requests on the connection are checked by the access handler
  * (gw_http.c), for HTTP/1.2 and up only: MHD answers the rest first. */
 #include "gw.h"
@@ -43,10 +46,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #define SWEEP_MS 100
+#define HELD_MS 10   /* while a first line is held: it waits on the sweeper */
+#define FIRST_LOOK 2048   /* bytes of a first look; longer lines are peeked at less often */
 
 enum { CS_HEAD, CS_BODY, CS_BUSY };
 
@@ -56,6 +62,8 @@ struct gw_conn {
 	int state;
 	int closing;               /* shut down here; MHD has yet to notice */
 	int proxy;                 /* a trusted proxy: no per-address limit */
+	int held;                  /* first line incomplete: MHD not woken yet */
+	int seen;                  /* bytes received when last looked at */
 	unsigned requests;         /* begun on this connection */
 	int64_t since_ms;          /* state entered */
 	uint64_t body;             /* bytes of this request's body so far */
@@ -72,6 +80,10 @@ struct gw_conns {
 	 * for headers, so the first HEAD entry is the longest waiting */
 	struct gw_conn *head, *tail;
 	int live;                  /* entries not closing */
+	int held;                  /* entries held */
+	unsigned passes;           /* of the sweeper */
+	int lines_only;            /* the version check alone (the console) */
+	char *line;                /* the sweeper's peek buffer, GW_LINE_MAX */
 	atomic_int deferred;       /* the listener has TCP_DEFER_ACCEPT */
 	const struct pb_conf *conf;
 	struct gw_metrics *m;
@@ -247,6 +259,8 @@ static void kill_conn(struct gw_conns *cs, struct gw_conn *e, int why)
 		return;
 	e->closing = 1;
 	cs->live--;
+	cs->held -= e->held;
+	e->held = 0;
 	shutdown(e->fd, SHUT_RDWR);
 	atomic_fetch_add_explicit(&cs->m->closed[why], 1, memory_order_relaxed);
 }
@@ -273,28 +287,70 @@ int gw_version_served(const char *version)
 	                   strcmp(version, MHD_HTTP_VERSION_1_0) == 0);
 }
 
-/* 1 when the first request line, complete among the bytes received,
- * names a version other than HTTP/1.0 or HTTP/1.1. A line not yet
- * complete is left to MHD. */
-static int bad_version(const char *buf)
+/* What the bytes received so far say of the first request line:
+ * GW_FIRST_PARTIAL while it has no end, GW_FIRST_VERSION when it names
+ * an HTTP other than 1.0 or 1.1, else GW_FIRST_OK (no version at all is
+ * MHD's own 400). Lengths, not strings: the bytes may hold a NUL. */
+static int line_verdict(const char *buf, size_t n)
 {
-	char line[1024];
-	const char *p = buf + strspn(buf, "\r\n"), *eol = strchr(p, '\n'), *sp;
-	size_t n;
+	const char *p = buf, *end = buf + n, *eol, *sp;
+	char version[16];
+	size_t len;
 
 	/* empty lines before a request are allowed, as MHD allows them */
-	if (!eol)
-		return 0;
-	n = (size_t)(eol - p);
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	if (n >= sizeof(line))
-		return 0;
-	memcpy(line, p, n);
-	line[n] = '\0';
-	if (!(sp = strrchr(line, ' ')) || strncmp(sp + 1, "HTTP/", 5) != 0)
-		return 0;   /* no version at all: MHD's own 400 */
-	return !gw_version_served(sp + 1);
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if (!(eol = memchr(p, '\n', (size_t)(end - p))))
+		return GW_FIRST_PARTIAL;
+	len = (size_t)(eol - p);
+	if (len > 0 && p[len - 1] == '\r')
+		len--;
+	for (sp = p + len; sp > p && sp[-1] != ' ';)
+		sp--;
+	len -= (size_t)(sp - p);
+	if (sp == p || len < 5 || memcmp(sp, "HTTP/", 5) != 0)
+		return GW_FIRST_OK;   /* no version at all: MHD's own 400 */
+	if (len >= sizeof(version))
+		return GW_FIRST_VERSION;
+	memcpy(version, sp, len);
+	version[len] = '\0';
+	return gw_version_served(version) ? GW_FIRST_OK : GW_FIRST_VERSION;
+}
+
+/* The first line's verdict from a peek into buf (cap bytes), then, for a
+ * line longer than that, into a buffer as large as MHD's: a line still
+ * without an end there is too long for MHD, which refuses it with its
+ * own 414. *got: the bytes received, -1 when none could be peeked. */
+static int peek_line(int fd, char *buf, size_t cap, ssize_t *got)
+{
+	ssize_t n = recv(fd, buf, cap, MSG_PEEK | MSG_DONTWAIT);
+	int v;
+
+	*got = n;
+	if (n <= 0)
+		return GW_FIRST_OK;
+	v = line_verdict(buf, (size_t)n);
+	if (v == GW_FIRST_PARTIAL && (size_t)n == cap && cap < GW_LINE_MAX) {
+		char *big = malloc(GW_LINE_MAX);
+		if (!big)
+			return GW_FIRST_OK;
+		v = peek_line(fd, big, GW_LINE_MAX, got);
+		free(big);
+	}
+	return v == GW_FIRST_PARTIAL && *got >= (ssize_t)GW_LINE_MAX ? GW_FIRST_OK : v;
+}
+
+/* A connection whose first line is not complete is held from MHD: with
+ * SO_RCVLOWAT above what that line may take, the kernel does not report
+ * it readable, so MHD reads nothing until the line is checked (by the
+ * sweeper, which lowers it again, and the kernel then wakes MHD). 64 KiB,
+ * about a default receive window: the kernel wakes MHD by itself only
+ * once that much is in (see gateway/README.md, "Strict HTTP"). */
+static int hold(int fd, int on)
+{
+	int v = on ? 2 * GW_LINE_MAX : 1;
+
+	return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
 }
 
 static void refuse_version(int fd)
@@ -331,20 +387,41 @@ static int timed_out(int fd)
 
 int gw_first_bytes(int fd, int deferred, int tls)
 {
-	char buf[1024];
-	ssize_t n = recv(fd, buf, sizeof(buf) - 1, MSG_PEEK | MSG_DONTWAIT);
+	char buf[FIRST_LOOK];
+	ssize_t n;
+	int v;
 
+	if (tls) {   /* the first bytes are a handshake: only silence counts */
+		n = recv(fd, buf, 1, MSG_PEEK | MSG_DONTWAIT);
+		v = GW_FIRST_OK;
+	} else {
+		v = peek_line(fd, buf, sizeof(buf), &n);
+	}
 	if (n < 0)
 		return deferred && (errno == EAGAIN || errno == EWOULDBLOCK) && timed_out(fd)
 		               ? GW_FIRST_SILENT
 		               : GW_FIRST_OK;
-	if (n == 0 || tls)   /* under TLS the first bytes are a handshake */
-		return GW_FIRST_OK;
-	buf[n] = '\0';
-	if (!bad_version(buf))
-		return GW_FIRST_OK;
-	refuse_version(fd);
-	return GW_FIRST_VERSION;
+	if (v == GW_FIRST_VERSION)
+		refuse_version(fd);
+	if (v == GW_FIRST_PARTIAL && hold(fd, 1) != 0)
+		return GW_FIRST_OK;   /* cannot hold: left to MHD */
+	return v;
+}
+
+/* A held connection's line again (buf: GW_LINE_MAX bytes): GW_FIRST_PARTIAL
+ * while it is still held; otherwise it is answered or given to MHD. */
+int gw_held_line(int fd, char *buf)
+{
+	ssize_t n;
+	int v = peek_line(fd, buf, GW_LINE_MAX, &n);
+
+	if (v == GW_FIRST_PARTIAL && n > 0)
+		return v;
+	if (v == GW_FIRST_VERSION)
+		refuse_version(fd);
+	else
+		hold(fd, 0);   /* the kernel wakes MHD, which reads the line */
+	return v;
 }
 
 /* Accept a connection only once its first bytes are in (or after
@@ -387,10 +464,19 @@ static void started(struct gw_conns *cs, struct MHD_Connection *conn, void **sc)
 	append(cs, e);
 	cs->live++;
 	atomic_store(&cs->m->conns, cs->live);
-	if (first != GW_FIRST_OK) {
+	if (first == GW_FIRST_VERSION || first == GW_FIRST_SILENT) {
 		/* MHD then sees the end of the stream: a line it still reads
 		 * gets a 505 that meets a shut socket. */
 		kill_conn(cs, e, first == GW_FIRST_VERSION ? GW_CLOSE_VERSION : GW_CLOSE_HEADERS);
+		pthread_mutex_unlock(&cs->mu);
+		return;
+	}
+	if (first == GW_FIRST_PARTIAL) {
+		e->held = 1;
+		cs->held++;
+		pthread_cond_signal(&cs->cv);   /* look again in HELD_MS */
+	}
+	if (cs->lines_only) {
 		pthread_mutex_unlock(&cs->mu);
 		return;
 	}
@@ -432,6 +518,7 @@ void gw_conns_notify(void *cls, struct MHD_Connection *conn, void **sc,
 		unlink_conn(cs, e);
 		if (!e->closing)
 			cs->live--;
+		cs->held -= e->held;
 	}
 	atomic_store(&cs->m->conns, cs->live);
 	pthread_mutex_unlock(&cs->mu);
@@ -475,6 +562,27 @@ void gw_conn_mark(struct gw_conns *cs, struct MHD_Connection *conn, int event, s
 
 /* --------------------------------------------------------- the sweeper -- */
 
+/* Under mu. A held line is peeked at again only when more came, and one
+ * past the first look only every SWEEP_MS: each peek copies the line from
+ * its start, and a thousand long lines trickling in must not cost that
+ * a hundred times a second. */
+static void look_again(struct gw_conns *cs, struct gw_conn *e)
+{
+	int avail = 0;
+
+	if (ioctl(e->fd, FIONREAD, &avail) == 0 &&
+	    (avail == e->seen || (avail > FIRST_LOOK && cs->passes % (SWEEP_MS / HELD_MS) != 0)))
+		return;
+	e->seen = avail;
+	int v = gw_held_line(e->fd, cs->line);
+	if (v == GW_FIRST_PARTIAL)
+		return;
+	e->held = 0;
+	cs->held--;
+	if (v == GW_FIRST_VERSION)
+		kill_conn(cs, e, GW_CLOSE_VERSION);
+}
+
 static void sweep(struct gw_conns *cs, int64_t now)
 {
 	const struct pb_conf *c = cs->conf;
@@ -483,6 +591,13 @@ static void sweep(struct gw_conns *cs, int64_t now)
 	for (struct gw_conn *e = cs->head; e; e = e->next) {
 		if (e->closing)
 			continue;
+		if (e->held)
+			look_again(cs, e);
+		if (cs->lines_only) {
+			if (e->held && now - e->since_ms > head_ms)
+				kill_conn(cs, e, GW_CLOSE_HEADERS);
+			continue;
+		}
 		if (e->state == CS_HEAD && now - e->since_ms > head_ms)
 			kill_conn(cs, e, e->requests ? GW_CLOSE_IDLE : GW_CLOSE_HEADERS);
 		else if (e->state == CS_BODY &&
@@ -500,14 +615,16 @@ static void *sweeper(void *arg)
 	while (!cs->stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += SWEEP_MS * 1000000L;
+		ts.tv_nsec += (cs->held ? HELD_MS : SWEEP_MS) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&cs->cv, &cs->mu, &ts);
-		if (!cs->stop)
+		if (!cs->stop) {
+			cs->passes++;
 			sweep(cs, pb_mono_us() / 1000);
+		}
 		atomic_store(&cs->m->conns, cs->live);
 	}
 	pthread_mutex_unlock(&cs->mu);
@@ -526,24 +643,32 @@ static void raise_nofile(int want)
 		pb_warn("cannot raise the open file limit to %d", want);
 }
 
-int gw_conns_start(struct gw_conns **out, const struct pb_conf *c, struct gw_metrics *m)
+int gw_conns_start(struct gw_conns **out, const struct pb_conf *c, struct gw_metrics *m,
+                   int lines_only)
 {
 	struct gw_conns *cs = calloc(1, sizeof(*cs));
 	pthread_condattr_t ca;
 
 	*out = NULL;
+	if (cs && !(cs->line = malloc(GW_LINE_MAX))) {
+		free(cs);
+		cs = NULL;
+	}
 	if (!cs)
 		return PB_ENOMEM;
 	cs->conf = c;
 	cs->m = m;
+	cs->lines_only = lines_only;
 	if (gw_nets_parse(c->trusted_proxies, &cs->proxies) != 0) {
 		pb_error("trusted_proxies: not a list of addresses or networks (at most %d)",
 		         GW_MAX_NETS);
+		free(cs->line);
 		free(cs);
 		return PB_EINVAL;
 	}
 	if (c->reserve_connections >= c->http_max_conns) {
 		pb_error("reserve_connections must be below max_connections");
+		free(cs->line);
 		free(cs);
 		return PB_EINVAL;
 	}
@@ -556,6 +681,7 @@ int gw_conns_start(struct gw_conns **out, const struct pb_conf *c, struct gw_met
 	if (pthread_create(&cs->sweeper, NULL, sweeper, cs) != 0) {
 		pthread_cond_destroy(&cs->cv);
 		pthread_mutex_destroy(&cs->mu);
+		free(cs->line);
 		free(cs);
 		return PB_ENOMEM;
 	}
@@ -585,5 +711,6 @@ void gw_conns_stop(struct gw_conns *cs)
 	}
 	pthread_cond_destroy(&cs->cv);
 	pthread_mutex_destroy(&cs->mu);
+	free(cs->line);
 	free(cs);
 }

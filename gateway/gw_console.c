@@ -54,7 +54,8 @@ struct gw_console {
 	nng_socket sock;
 	const struct pb_conf *conf;
 	uint16_t port;
-	atomic_int deferred;       /* the listener has TCP_DEFER_ACCEPT */
+	struct gw_conns *conns;    /* the first line's check (gw_conn.c) */
+	struct gw_metrics metrics; /* its closes: not shown anywhere */
 };
 
 struct creq {
@@ -670,23 +671,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return forward(gc, conn, method, r);
 }
 
-/* The public listener's look at a connection's first bytes (gw_conn.c),
- * without its deadlines and budget: handlers are few. */
-static void console_notify(void *cls, struct MHD_Connection *conn, void **sc,
-                           enum MHD_ConnectionNotificationCode code)
-{
-	struct gw_console *gc = cls;
-	const union MHD_ConnectionInfo *fi;
-
-	(void)sc;
-	if (code != MHD_CONNECTION_NOTIFY_STARTED ||
-	    !(fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD)))
-		return;
-	int tls = gc->conf->https_cert_file[0] != '\0';
-	if (gw_first_bytes(fi->connect_fd, atomic_load(&gc->deferred), tls) != GW_FIRST_OK)
-		shutdown(fi->connect_fd, SHUT_RDWR);   /* MHD sees the end on its own thread */
-}
-
 static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct creq *r = calloc(1, sizeof(*r));
@@ -736,7 +720,12 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	if (!(gc = calloc(1, sizeof(*gc))))
 		return PB_ENOMEM;
 	gc->conf = conf;
+	if ((rv = gw_conns_start(&gc->conns, conf, &gc->metrics, 1)) != PB_OK) {
+		free(gc);
+		return rv;
+	}
 	if ((rv = nng_req0_open(&gc->sock)) != 0) {
+		gw_conns_stop(gc->conns);
 		free(gc);
 		return PB_EIO;
 	}
@@ -746,6 +735,7 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	    (rv = pb_tls_dial(gc->sock, conf->router_url, NNG_FLAG_NONBLOCK, err, sizeof(err))) != 0) {
 		pb_error("console: %s", err[0] ? err : nng_strerror(rv));
 		nng_close(gc->sock);
+		gw_conns_stop(gc->conns);
 		free(gc);
 		return PB_EIO;
 	}
@@ -754,6 +744,7 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	const struct MHD_OptionItem *https;
 	if (gw_https_options(conf, &flags, &https)) {
 		nng_close(gc->sock);
+		gw_conns_stop(gc->conns);
 		free(gc);
 		return PB_EINVAL;
 	}
@@ -763,16 +754,19 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 		MHD_OPTION_ARRAY, https,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)conf->http_timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 16u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GW_LINE_MAX,
 		MHD_OPTION_URI_LOG_CALLBACK, uri_cb, gc, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, gc,
-		MHD_OPTION_NOTIFY_CONNECTION, console_notify, gc, MHD_OPTION_END);
+		/* the public listener's look at the first line, without its
+		 * deadlines and budget: handlers are few */
+		MHD_OPTION_NOTIFY_CONNECTION, gw_conns_notify, gc->conns, MHD_OPTION_END);
 	if (!gc->mhd) {
 		pb_error("console: cannot listen on %s port %d", conf->console_addr, conf->console_port);
 		nng_close(gc->sock);
+		gw_conns_stop(gc->conns);
 		free(gc);
 		return PB_EIO;
 	}
-	atomic_store(&gc->deferred, gw_defer_accept(gc->mhd, conf->header_timeout_s));
+	gw_conns_deferred(gc->conns, gw_defer_accept(gc->mhd, conf->header_timeout_s));
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(gc->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	gc->port = info ? info->port : (uint16_t)conf->console_port;
 	pb_info("console listening on %s://%s:%u", gw_https_scheme(conf), conf->console_addr,
@@ -796,5 +790,6 @@ void gw_console_stop(struct gw_console *gc)
 	MHD_stop_daemon(gc->mhd);
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
+	gw_conns_stop(gc->conns);
 	free(gc);
 }

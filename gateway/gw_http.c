@@ -26,7 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONN_MEMORY (32 * 1024)   /* per connection: headers beyond it get 431 */
+#define CONN_MEMORY GW_LINE_MAX   /* per connection: headers beyond it get 431 */
 
 /* ---------------------------------------------------------- answers -- */
 
@@ -734,7 +734,7 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 		pb_error("%s", err);
 	gw_pages_init(g, secret, sizeof(secret));
 	if (rc == PB_OK)
-		rc = gw_conns_start(&g->conns, &g->conf, &g->metrics);
+		rc = gw_conns_start(&g->conns, &g->conf, &g->metrics, 0);
 	if (rc == PB_OK && (gw_limit_init(&g->submit_limit, conf->submit_per_minute) ||
 	                    gw_limit_init(&g->lookup_limit, conf->lookup_per_minute)))
 		rc = PB_ENOMEM;

@@ -180,6 +180,77 @@ static int any_5xx(const char *out)
 	return 0;
 }
 
+/* What port answers a request sent in two pieces, gap_ms apart. */
+static char *in_pieces(int port, const char *a, const char *b, int gap_ms, int *closed)
+{
+	int fd = connect_to(port, 1, 0);
+
+	cr_assert(fd >= 0, "connect: %s", strerror(errno));
+	cr_assert_eq(send(fd, a, strlen(a), MSG_NOSIGNAL), (ssize_t)strlen(a));
+	mr_sleep_ms(gap_ms);
+	(void)send(fd, b, strlen(b), MSG_NOSIGNAL);   /* fails if already closed */
+	char *out = read_all(fd, 3000, closed);
+	close(fd);
+	return out;
+}
+
+/* A first request line that arrives in pieces, or longer than a first
+ * look takes in: checked once complete, on both listeners; a good one is
+ * served as soon as it is complete. */
+static void first_line_in_pieces(int port, const char *name, const char *path)
+{
+	static const char *const versions[] = {"HTTP/2.0", "HTTP/0.9", "HTTP/3", "HTTP/1.2"};
+	char a[64], b[128], what[96];
+	int closed;
+
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		/* cut inside the version, then after the method */
+		for (int cut = 0; cut < 2; cut++) {
+			if (cut) {
+				snprintf(a, sizeof(a), "GET ");
+				snprintf(b, sizeof(b), "%s %s\r\nHost: 127.0.0.1\r\n\r\n", path, versions[i]);
+			} else {
+				snprintf(a, sizeof(a), "GET %s HT", path);
+				snprintf(b, sizeof(b), "%s\r\nHost: 127.0.0.1\r\n\r\n", versions[i] + 2);
+			}
+			snprintf(what, sizeof(what), "%s, %s in pieces (cut %d)", name, versions[i], cut);
+			char *out = in_pieces(port, a, b, 300, &closed);
+			cr_expect(!any_5xx(out), "%s: a 5xx:\n%s", what, out);
+			cr_expect(strncmp(out, "HTTP/1.1 400 ", 13) == 0 &&
+			                  strstr(out, "unsupported_http_version") != NULL,
+			          "%s: %.120s", what, out);
+			cr_expect(closed, "%s: the connection stayed open", what);
+			free(out);
+		}
+	}
+	/* A good line in pieces is served, at once when complete. */
+	snprintf(a, sizeof(a), "GET %s HT", path);
+	double t0 = mr_now_s();
+	char *out = in_pieces(port, a, "TP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", 300,
+	                      &closed);
+	double took = mr_now_s() - t0;
+	cr_expect(strncmp(out, "HTTP/1.1 200 ", 13) == 0, "%s, a good line in pieces: %.80s", name, out);
+	cr_expect(closed && took < 1.5, "%s, a good line in pieces: closed %d after %.2f s", name, closed,
+	          took);
+	free(out);
+	/* A first line longer than the first look (2 KiB) and than the old one (1 KiB). */
+	size_t n = 3000;
+	char *big = malloc(n + 128);
+	cr_assert(big);
+	int at = snprintf(big, n + 128, "GET %s?pad=", path);
+	memset(big + at, 'a', n);
+	snprintf(big + at + n, 128, " HTTP/2.0\r\nHost: 127.0.0.1\r\n\r\n");
+	snprintf(what, sizeof(what), "%s, a 3 KB line naming HTTP/2.0", name);
+	expect_refused_at(port, what, big, "unsupported_http_version");
+	/* The same long line in pieces: held until its end comes. */
+	big[at + n / 2] = '\0';
+	out = in_pieces(port, big, big + at + n / 2 + 1, 300, &closed);
+	cr_expect(!any_5xx(out) && strncmp(out, "HTTP/1.1 400 ", 13) == 0 && closed,
+	          "%s, a 3 KB line in pieces: closed %d, %.80s", name, closed, out);
+	free(out);
+	free(big);
+}
+
 /* Every HTTP/... other than 1.0 and 1.1: our 400 and a close, as the first
  * request of a connection (on both listeners) and after one served on it;
  * never MHD's 505. */
@@ -246,6 +317,8 @@ Test(http, other_versions_refused, .init = it_init, .fini = it_fini, .timeout = 
 		          "listener %d: a late line: %.80s", i, out);
 		free(out);
 	}
+	first_line_in_pieces(env.port, "public", "/metrics");
+	first_line_in_pieces(console, "console", "/");
 	/* HTTP/0.9 proper (no version at all): MHD's own 400, or a close. */
 	int closed;
 	char *out = exchange("GET /healthz\r\n", &closed);
