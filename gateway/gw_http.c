@@ -26,7 +26,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONN_MEMORY (32 * 1024)   /* per connection: headers beyond it get 431 */
+/* Per connection: headers beyond it get 431. MHD zeroes the whole pool
+ * between two requests of a connection, so its size is paid per request;
+ * 16 KiB is twice the longest header line the nginx in front passes
+ * (8 KiB, deploy/nginx). */
+#define CONN_MEMORY (16 * 1024)
 
 /* ---------------------------------------------------------- answers -- */
 
