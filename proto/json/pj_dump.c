@@ -20,25 +20,29 @@ struct out {
 	int failed;
 };
 
+int pj_grow(char **p, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 2048;
+	char *q;
+
+	if (need <= *cap)
+		return 0;
+	if (need > SIZE_MAX / 2)
+		return -1;
+	while (c < need)
+		c *= 2;
+	if (!(q = realloc(*p, c)))
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
 static void add(struct out *o, const char *s, size_t n)
 {
-	if (o->failed)
-		return;
-	if (n > SIZE_MAX / 2 - o->len - 1) {
+	if (o->failed || n > SIZE_MAX / 2 - o->len - 1 || pj_grow(&o->p, &o->cap, o->len + n + 1)) {
 		o->failed = 1;
 		return;
-	}
-	if (o->len + n + 1 > o->cap) {
-		size_t cap = o->cap ? o->cap : 2048;
-		while (cap < o->len + n + 1)
-			cap *= 2;
-		char *p = realloc(o->p, cap);
-		if (!p) {
-			o->failed = 1;
-			return;
-		}
-		o->p = p;
-		o->cap = cap;
 	}
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
