@@ -321,7 +321,7 @@ void gw_conns_deferred(struct gw_conns *cs, int on);
 /* The HTTP version check, shared by both listeners (gw_conn.c). */
 enum { GW_FIRST_OK, GW_FIRST_VERSION, GW_FIRST_SILENT, GW_FIRST_PARTIAL };
 /* The longest first line looked at: MHD's buffer (a longer one gets its 414). */
-#define GW_LINE_MAX (32 * 1024)
+#define GW_LINE_MAX (16 * 1024)
 /* Sets TCP_DEFER_ACCEPT (seconds) on d's listening socket: 1 when set. */
 int gw_defer_accept(struct MHD_Daemon *d, int seconds);
 /* A fresh connection's first bytes, peeked at: GW_FIRST_VERSION when its

@@ -348,7 +348,7 @@ static int peek_line(int fd, char *buf, size_t cap, ssize_t *got)
  * once that much is in (see gateway/README.md, "Strict HTTP"). */
 static int hold(int fd, int on)
 {
-	int v = on ? 2 * GW_LINE_MAX : 1;
+	int v = on ? 64 * 1024 : 1;
 
 	return setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof(v));
 }

@@ -1,5 +1,6 @@
 /* Text buffers for the pages, and the one HTML escape. */
 #include "gw_web.h"
+#include "pj.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,23 +9,9 @@
 
 void gw_buf_add(struct gw_buf *b, const char *s, size_t n)
 {
-	if (b->failed)
-		return;
-	if (n > SIZE_MAX / 2 - b->len - 1) {
+	if (b->failed || n > SIZE_MAX / 2 - b->len - 1 || pj_grow(&b->p, &b->cap, b->len + n + 1)) {
 		b->failed = 1;
 		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
 	}
 	memcpy(b->p + b->len, s, n);
 	b->len += n;

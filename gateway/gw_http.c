@@ -26,7 +26,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define CONN_MEMORY GW_LINE_MAX   /* per connection: headers beyond it get 431 */
+/* Per connection: headers beyond it get 431. MHD zeroes the whole pool
+ * between two requests of a connection, so its size is paid per request;
+ * 16 KiB is twice the longest header line the nginx in front passes
+ * (8 KiB, deploy/nginx). The first line's check looks that far too. */
+#define CONN_MEMORY GW_LINE_MAX
 
 /* ---------------------------------------------------------- answers -- */
 
@@ -102,7 +106,8 @@ enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
                              const struct gw_hdr *extra, size_t nextra)
 {
 	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
-	char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	size_t len = 0;
+	char *text = pj_dumps(doc, &len);
 
 	json_decref(doc);
 	if (!text) {
@@ -115,8 +120,7 @@ enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
 		return gw_send_body(r, MHD_HTTP_SERVICE_UNAVAILABLE, text, strlen(text),
 		                    "application/json; charset=utf-8", &retry, 1);
 	}
-	return gw_send_body(r, status, text, strlen(text), "application/json; charset=utf-8", extra,
-	                    nextra);
+	return gw_send_body(r, status, text, len, "application/json; charset=utf-8", extra, nextra);
 }
 
 enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *code,

@@ -78,7 +78,7 @@ void pb_conf_defaults(struct pb_conf *c)
 	c->http_timeout_s = 10;
 	c->http_body_max = 64 * 1024;
 	c->router_timeout_ms = 10000;
-	c->router_lanes = 8;
+	c->router_lanes = 2;   /* one envelope at the router, the next gathering */
 	c->router_resolve_ms = 30000;
 	c->router_batch = 64;
 	c->submit_per_minute = 0;

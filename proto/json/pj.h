@@ -119,6 +119,13 @@ json_t *pj_receipt(const Mailroom__Receipt *r);
 json_t *pj_lease(const Mailroom__Lease *l);
 /* {"error":{"code":..,"message":..}} */
 json_t *pj_error_json(const char *code, const char *message);
+/* doc as json_dumps(doc, JSON_COMPACT) writes it, byte for byte, with its
+ * length in *len (may be NULL); malloc'd, NULL on allocation failure or a
+ * string that is not UTF-8 (pj_dump.c). */
+char *pj_dumps(const json_t *doc, size_t *len);
+/* A growing text's room: *p (malloc'd or NULL) holds at least need bytes
+ * after it, doubling from 2 KiB; -1, *p untouched, when it cannot. */
+int pj_grow(char **p, size_t *cap, size_t need);
 
 const char *pj_status_name(int status);   /* "queued", "leased", "replied", "closed" */
 

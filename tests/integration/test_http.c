@@ -132,6 +132,31 @@ static void expect_refused(const char *what, const char *req, const char *code)
 
 #define POST_HEAD "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
 
+/* A connection's memory (CONN_MEMORY in gw_http.c, 16 KiB) bounds its
+ * headers: 8 KiB of them are served, 20 KiB get libmicrohttpd's 431. */
+static void header_limit(void)
+{
+	const size_t sizes[] = {8 * 1024, 20 * 1024};
+	const char *want[] = {"HTTP/1.1 201 ", "HTTP/1.1 431 "};
+
+	for (int i = 0; i < 2; i++) {
+		size_t cap = sizes[i] + 2048;
+		char *pad = malloc(sizes[i] + 1), *req = malloc(cap);
+		int closed;
+		cr_assert(pad && req);
+		memset(pad, 'a', sizes[i]);
+		pad[sizes[i]] = '\0';
+		snprintf(req, cap, POST_HEAD "X-Pad: %s\r\nContent-Length: %zu\r\n\r\n%s", pad,
+		         strlen(good), good);
+		char *out = exchange(req, &closed);
+		cr_expect(strncmp(out, want[i], strlen(want[i])) == 0, "%zu bytes of headers: %.60s",
+		          sizes[i], out);
+		free(out);
+		free(req);
+		free(pad);
+	}
+}
+
 Test(http, strict_framing, .init = it_init, .fini = it_fini, .timeout = 120)
 {
 	char req[1024];
@@ -166,6 +191,7 @@ Test(http, strict_framing, .init = it_init, .fini = it_fini, .timeout = 120)
 		free(out);
 	}
 	still_serving("bad framing");
+	header_limit();
 	IT_DOWN();
 }
 

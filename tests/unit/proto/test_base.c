@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void init(void)
@@ -46,6 +47,33 @@ Test(base, local_day_is_utc_plus_8)
 	cr_assert_eq(pb_time_parse("2025-01-01T16:30:00Z", &ms), PB_OK);
 	cr_assert_eq(pb_day_of_ms(ms), pb_days_from_civil(2025, 1, 2));
 	cr_assert_eq(pb_day_start_ms(pb_days_from_civil(2025, 1, 2)), ms - 30 * 60 * 1000);
+}
+
+/* pb_time_fmt writes its digits by hand: checked against gmtime_r over
+ * years 1 to 9999, both forms, and a buffer one byte short. */
+Test(base, time_format_matches_gmtime)
+{
+	unsigned seed = 7;
+
+	for (int i = 0; i < 20000; i++) {
+		int64_t ms = ((int64_t)rand_r(&seed) << 31 | rand_r(&seed)) % (315537897599000LL - 2 * 86400000LL) -
+		             62135596800000LL + 86400000LL;
+		time_t t = (time_t)((ms - (((ms % 1000) + 1000) % 1000)) / 1000) + 8 * 3600;
+		struct tm tm;
+		char want[48], got[48];
+		gmtime_r(&t, &tm);
+		for (int with_ms = 0; with_ms < 2; with_ms++) {
+			int n = snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+			if (with_ms)
+				n += snprintf(want + n, sizeof(want) - (size_t)n, ".%03d",
+				              (int)(((ms % 1000) + 1000) % 1000));
+			strcpy(want + n, "+08:00");
+			cr_assert_eq(pb_time_fmt(ms, got, sizeof(got), with_ms), (int)strlen(want));
+			cr_assert_str_eq(got, want);
+			cr_assert_eq(pb_time_fmt(ms, got, strlen(want), with_ms), -1);
+		}
+	}
 }
 
 Test(base, time_format_and_parse)

@@ -1,0 +1,216 @@
+/* A document to compact JSON text, byte for byte what json_dumps gives
+ * with JSON_COMPACT, in one growing buffer. jansson's dump calls back per
+ * piece and decodes every character of every string; on the gateway's 201
+ * (a receipt's proof is a kilobyte of text with escaped newlines) that was
+ * the largest single cost of an accepted message. Strings are copied in
+ * runs and checked as UTF-8 once, which is all the escaping needs. */
+#include "pj.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DUMP_DEPTH 64   /* deeper documents (none of ours) go to jansson */
+
+struct out {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+int pj_grow(char **p, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 2048;
+	char *q;
+
+	if (need <= *cap)
+		return 0;
+	if (need > SIZE_MAX / 2)
+		return -1;
+	while (c < need)
+		c *= 2;
+	if (!(q = realloc(*p, c)))
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+static void add(struct out *o, const char *s, size_t n)
+{
+	if (o->failed || n > SIZE_MAX / 2 - o->len - 1 || pj_grow(&o->p, &o->cap, o->len + n + 1)) {
+		o->failed = 1;
+		return;
+	}
+	memcpy(o->p + o->len, s, n);
+	o->len += n;
+}
+
+/* Does any of the 8 bytes need a look: a control, '"', '\\' or one of
+ * a multi-byte character? Plain ASCII text is then copied a word at a
+ * time (the bit tricks are the usual "has a zero byte" ones). */
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+static int word_plain(const unsigned char *p)
+{
+	uint64_t w, q, b, hit;
+
+	memcpy(&w, p, 8);
+	q = w ^ (ONES * '"');
+	b = w ^ (ONES * '\\');
+	/* a byte below 0x20; a zero byte in q (a quote) or in b (a backslash) */
+	hit = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((b - ONES) & ~b);
+	return !((hit | w) & HIGHS);
+}
+
+/* Bytes in a character that starts with lead; 0 for a byte that cannot
+ * start one (pj_utf8_chars then decides the rest). */
+static size_t char_len(unsigned char lead)
+{
+	return lead < 0xc2 ? 0 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : lead < 0xf5 ? 4 : 0;
+}
+
+/* jansson's escapes: the two that must be, the short forms of five
+ * controls, \u00XX (upper-case hex) for the other controls; '/' and
+ * everything from 0x7f up as they are. Text that is not UTF-8 fails, as
+ * jansson refuses to dump it. */
+static void string(struct out *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
+
+	add(o, "\"", 1);
+	while (p < end) {
+		char esc[6];
+		size_t len = 2;
+		if (end - p >= 8 && word_plain(p)) {
+			p += 8;
+			continue;
+		}
+		if (*p >= 0x80) {
+			size_t k = char_len(*p);
+			if (k == 0 || (size_t)(end - p) < k || pj_utf8_chars((const char *)p, k) != 1) {
+				o->failed = 1;
+				return;
+			}
+			p += k;
+			continue;
+		}
+		if (*p >= 0x20 && *p != '"' && *p != '\\') {
+			p++;
+			continue;
+		}
+		esc[0] = '\\';
+		switch (*p) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			len = 6;
+		}
+		add(o, (const char *)run, (size_t)(p - run));
+		add(o, esc, len);
+		run = ++p;
+	}
+	add(o, (const char *)run, (size_t)(p - run));
+	add(o, "\"", 1);
+}
+
+/* Reals (none in our views) and documents past DUMP_DEPTH: jansson's own
+ * text, so the output stays its output. */
+static void borrowed(struct out *o, const json_t *v)
+{
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+	if (!t) {
+		o->failed = 1;
+		return;
+	}
+	add(o, t, strlen(t));
+	free(t);
+}
+
+static void value(struct out *o, const json_t *v, int depth)
+{
+	char num[24];
+	int first = 1;
+
+	if (o->failed)
+		return;
+	if (depth > DUMP_DEPTH) {
+		borrowed(o, v);
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *m;
+		add(o, "{", 1);
+		/* insertion order, as json_dumps without JSON_SORT_KEYS */
+		json_object_foreach((json_t *)v, key, m) {
+			if (!first)
+				add(o, ",", 1);
+			first = 0;
+			string(o, key, strlen(key));
+			add(o, ":", 1);
+			value(o, m, depth + 1);
+		}
+		add(o, "}", 1);
+		return;
+	}
+	case JSON_ARRAY:
+		add(o, "[", 1);
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			if (i)
+				add(o, ",", 1);
+			value(o, json_array_get(v, i), depth + 1);
+		}
+		add(o, "]", 1);
+		return;
+	case JSON_STRING:
+		string(o, json_string_value(v), json_string_length(v));
+		return;
+	case JSON_INTEGER:
+		add(o, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+		                             json_integer_value(v)));
+		return;
+	case JSON_TRUE:
+		add(o, "true", 4);
+		return;
+	case JSON_FALSE:
+		add(o, "false", 5);
+		return;
+	case JSON_NULL:
+		add(o, "null", 4);
+		return;
+	default:
+		borrowed(o, v);
+		return;
+	}
+}
+
+char *pj_dumps(const json_t *doc, size_t *len)
+{
+	struct out o = {0};
+
+	if (!doc)
+		return NULL;
+	value(&o, doc, 0);
+	if (o.failed || !o.p) {
+		free(o.p);
+		return NULL;
+	}
+	o.p[o.len] = '\0';
+	if (len)
+		*len = o.len;
+	return o.p;
+}
