@@ -261,6 +261,11 @@ struct au_note {
  * or AU_EXIT_CHECKPOINT with why filled. */
 int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
                  size_t wlen);
+/* The same for a key that passed crypto_core_ed25519_is_valid_point (record
+ * 0's or a rotation's, in the walk): that scalar multiplication is not
+ * redone for every checkpoint. */
+int au_note_open_checked(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
+                         size_t wlen);
 /* Size and root of note text (n->text, n->len) without its signatures,
  * its origin checked: for a note whose key depends on its size. */
 int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen);

@@ -268,10 +268,10 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
 	if (w->has_retired)
 		st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
-	if ((cls = au_note_open(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
+	if ((cls = au_note_open_checked(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
 		/* After a rotation the old key's signature alone is not enough. */
 		if (w->has_retired &&
-		    au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0)
+		    au_note_open_checked(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0)
 			return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 			            "signed only by the retired key %s; checkpoints of size %llu and "
 			            "more need %s",
@@ -286,7 +286,7 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 			            "no handover checkpoint at size %llu signed by %s: nothing "
 			            "authorises the rotation to %s",
 			            (unsigned long long)w->cur.from, old, cur);
-		if (au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)))
+		if (au_note_open_checked(&n, w->retired.name, w->retired.pk, why, sizeof(why)))
 			return fail(w, AU_EXIT_KEY, "record", w->cur.from - 1,
 			            "the handover checkpoint of size %llu is not signed by %s, the key "
 			            "in force before: a key cannot authorise itself",
