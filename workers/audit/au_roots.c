@@ -1,6 +1,8 @@
 /* The hashing half of the walk, on a thread of its own: each record's
- * SHA-256 (what the next record's prev_hash must hold) and the Merkle
- * root at each checkpoint's size. It only reads the source and the walk
+ * SHA-256 (what the next record's prev_hash must hold), the Merkle root
+ * at each checkpoint's size, and the checkpoint's signature under the key
+ * the walk last said was in force (the walk uses that only when its key
+ * for the checkpoint is the same, and opens it itself otherwise). It only reads the source and the walk
  * only compares what it finds, so the two run side by side on two cores.
  * The root is kept as the compact range of perfect subtrees (at most 64
  * hashes), and the record hashes in a ring the thread may not run more
@@ -34,6 +36,14 @@ struct sha {
 	EVP_MD_CTX *ctx;
 };
 
+/* A checkpoint note the thread opened: under key number gen (0: not). */
+struct opened {
+	uint32_t gen;
+	size_t blen;
+	uint64_t size;
+	uint8_t root[MT_HASH_LEN];
+};
+
 struct au_roots {
 	const struct au_src *s;
 	pthread_t th;
@@ -45,12 +55,15 @@ struct au_roots {
 	uint64_t used;                 /* the walk needs no hash below it (mu) */
 	int ended, stop;               /* (mu) */
 	uint64_t seen;                 /* the walk's copy of done */
+	struct au_key key;             /* the walk's key in force (mu) */
+	uint32_t key_gen;              /* its number, 0: none yet (mu) */
 	/* the thread's own */
 	struct sha sha;
 	uint64_t next;                 /* the next record to hash */
 	size_t next_cp;
 	struct frontier fr;
 	uint8_t (*roots)[MT_HASH_LEN]; /* by checkpoint, in the source's order */
+	struct opened *opened;         /* by checkpoint */
 	uint8_t ring[RING][ST_HASH_LEN];
 };
 
@@ -120,6 +133,27 @@ static void frontier_root(struct sha *h, const struct frontier *f, uint8_t out[M
 		node(h, f->h[i], out, out);
 }
 
+/* The signature of checkpoint cp, under the key the walk has now. */
+static void open_ahead(struct au_roots *R, size_t cp)
+{
+	const struct au_cp *c = &R->s->cps[cp];
+	struct au_note n = {.text = c->note, .len = c->len};
+	struct au_key k;
+	uint32_t gen;
+	char why[AU_KEYNAME_MAX + 64];
+
+	if (R->threaded)
+		pthread_mutex_lock(&R->mu);
+	k = R->key;
+	gen = R->key_gen;
+	if (R->threaded)
+		pthread_mutex_unlock(&R->mu);
+	if (!gen || au_note_open_checked(&n, k.name, k.pk, why, sizeof(why)) != AU_EXIT_OK)
+		return;
+	R->opened[cp] = (struct opened){.gen = gen, .blen = n.blen, .size = n.size};
+	memcpy(R->opened[cp].root, n.root, MT_HASH_LEN);
+}
+
 /* Record R->next: 0, or 1 at a gap (the walk stops there first). A
  * checkpoint's root is taken when the tree reaches its size; one out of
  * order is passed over, as the walk refuses it before asking. */
@@ -137,8 +171,10 @@ static int hash_one(struct au_roots *R)
 	sha(&R->sha, 0x00, d, n, NULL, 0, leaf);
 	frontier_add(&R->sha, &R->fr, leaf);
 	for (; R->next_cp < s->ncps && s->cps[R->next_cp].size <= i + 1; R->next_cp++)
-		if (s->cps[R->next_cp].size == i + 1)
+		if (s->cps[R->next_cp].size == i + 1) {
 			frontier_root(&R->sha, &R->fr, R->roots[R->next_cp]);
+			open_ahead(R, R->next_cp);
+		}
 	R->next = i + 1;
 	return 0;
 }
@@ -180,7 +216,9 @@ int au_roots_start(const struct au_src *s, struct au_roots **out)
 	if (!R)
 		return PB_ENOMEM;
 	R->s = s;
-	if (s->ncps && !(R->roots = calloc(s->ncps, MT_HASH_LEN))) {
+	if (s->ncps && (!(R->roots = calloc(s->ncps, MT_HASH_LEN)) ||
+	                !(R->opened = calloc(s->ncps, sizeof(*R->opened))))) {
+		free(R->roots);
 		free(R);
 		return PB_ENOMEM;
 	}
@@ -244,6 +282,34 @@ int au_roots_root(struct au_roots *R, size_t cp, uint8_t out[MT_HASH_LEN])
 	return PB_OK;
 }
 
+uint32_t au_roots_key(struct au_roots *R, const struct au_key *k)
+{
+	uint32_t gen;
+
+	if (R->threaded)
+		pthread_mutex_lock(&R->mu);
+	R->key = *k;
+	gen = ++R->key_gen;
+	if (R->threaded)
+		pthread_mutex_unlock(&R->mu);
+	return gen;
+}
+
+int au_roots_note(struct au_roots *R, size_t cp, uint32_t gen, struct au_note *n)
+{
+	const struct opened *o;
+
+	if (cp >= R->s->ncps || wait_for(R, R->s->cps[cp].size) != PB_OK)
+		return 0;
+	o = &R->opened[cp];
+	if (!gen || o->gen != gen)
+		return 0;
+	n->blen = o->blen;
+	n->size = o->size;
+	memcpy(n->root, o->root, MT_HASH_LEN);
+	return 1;
+}
+
 void au_roots_stop(struct au_roots *R)
 {
 	if (!R)
@@ -259,6 +325,7 @@ void au_roots_stop(struct au_roots *R)
 	pthread_cond_destroy(&R->more);
 	pthread_mutex_destroy(&R->mu);
 	sha_close(&R->sha);
+	free(R->opened);
 	free(R->roots);
 	free(R);
 }

@@ -171,11 +171,15 @@ int au_store_fold_record(struct au_store_fold *T, const Mailroom__AuditRecord *r
 	/* Written with the message in hand (rt_audit fills the channel): its
 	 * queue and deadlines as they stood after the change. */
 	if (r->channel != MAILROOM__CHANNEL__CHANNEL_UNSPECIFIED && !(rule && rule->no_state)) {
-		char *q = strdup(r->queue ? r->queue : "");
-		if (!q)
-			return PB_ENOMEM;
-		free(e->queue);
-		e->queue = q;
+		const char *nq = r->queue ? r->queue : "";
+		/* Most records leave the queue as it was: no copy for those. */
+		if (!e->queue || strcmp(e->queue, nq) != 0) {
+			char *q = strdup(nq);
+			if (!q)
+				return PB_ENOMEM;
+			free(e->queue);
+			e->queue = q;
+		}
 		e->due = r->due_ms;
 		e->ack_due = r->ack_due_ms;
 		e->provisional = r->due_provisional;

@@ -187,6 +187,15 @@ int au_roots_hash(struct au_roots *r, uint64_t i, uint8_t out[ST_HASH_LEN]);
 /* The root of the records below s->cps[cp].size, for checkpoints asked
  * for in order of increasing size, none past a record not yet asked for. */
 int au_roots_root(struct au_roots *r, size_t cp, uint8_t out[MT_HASH_LEN]);
+/* The key in force changed to k (checked as a point, as au_note_open_checked
+ * wants): the thread opens the checkpoints it reaches from now on under
+ * it. Returns the key's number for au_roots_note. */
+uint32_t au_roots_key(struct au_roots *r, const struct au_key *k);
+struct au_note;
+/* 1 when the thread opened checkpoint cp under key number gen (n's blen,
+ * size and root filled as au_note_open_checked fills them); 0 when the
+ * caller must open it: another key, none yet, or it did not open. */
+int au_roots_note(struct au_roots *r, size_t cp, uint32_t gen, struct au_note *n);
 void au_roots_stop(struct au_roots *r);
 
 /* ---- the verification walk (au_walk.c) ---- */

@@ -47,6 +47,7 @@ struct walk {
 	int trusted_met;               /* trusted_pk is a key of this log */
 	uint64_t trusted_from;         /* ... in force from there */
 	struct au_key cur;             /* the key in force */
+	uint32_t cur_gen;              /* its number for au_roots_note */
 	int has_retired;
 	struct au_key retired;         /* the key the last rotation retired */
 	struct au_rules *rules;
@@ -91,6 +92,7 @@ static int take_key(struct walk *w, const struct au_key *k)
 		w->has_retired = 1;
 	}
 	w->cur = *k;
+	w->cur_gen = au_roots_key(w->roots, k);
 	memcpy(v->pk, k->pk, 32);
 	snprintf(v->key_name, sizeof(v->key_name), "%s", k->name);
 	st_key_id(v->key_name, v->pk, v->key_id);
@@ -268,7 +270,9 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
 	if (w->has_retired)
 		st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
-	if ((cls = au_note_open_checked(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
+	/* The thread has mostly opened it under the same key already. */
+	if (!au_roots_note(w->roots, (size_t)(c - w->s->cps), w->cur_gen, &n) &&
+	    (cls = au_note_open_checked(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
 		/* After a rotation the old key's signature alone is not enough. */
 		if (w->has_retired &&
 		    au_note_open_checked(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0)
