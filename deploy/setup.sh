@@ -2,7 +2,7 @@
 # Installs what Mailroom needs to build, run and test on Debian 12.
 set -eu
 pkgs="build-essential cmake pkg-config protobuf-c-compiler libprotobuf-c-dev libnng-dev
-libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libcriterion-dev libmicrohttpd-dev
+libsodium-dev liblmdb-dev lmdb-utils libcurl4-openssl-dev libssl-dev libcriterion-dev libmicrohttpd-dev
 libjansson-dev libinih-dev libsystemd-dev libsqlite3-dev curl openssl iproute2
 chromium fonts-noto-cjk nginx-light clamav-daemon
 scdoc lintian debootstrap python3 python3-cryptography python3-aiosmtpd

@@ -226,6 +226,11 @@ int st_log_seal(st_txn *t);
 int st_log_size(st_txn *t, uint64_t *n);
 /* The stored bytes of record i; valid until the transaction ends. */
 int st_log_get(st_txn *t, uint64_t index, const uint8_t **data, size_t *len);
+/* Every stored record in index order by one cursor walk (st_verify.c),
+ * the bytes valid until t ends; a key that is no index is passed over.
+ * fn returns nonzero to stop. */
+int st_log_each(st_txn *t, int (*fn)(uint64_t index, const uint8_t *data, size_t len, void *arg),
+                void *arg);
 
 /* ---- the log key and its rotation ---- */
 struct st_logkey {

@@ -144,6 +144,25 @@ static int names_key(st_txn *t, const uint8_t pk[32])
 	return found;
 }
 
+int st_log_each(st_txn *t, int (*fn)(uint64_t index, const uint8_t *data, size_t len, void *arg),
+                void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	if (!t || !fn)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->log, &c)))
+		return sti_err(t, rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (k.mv_size == 8)
+			stop = fn(sti_get_be64(k.mv_data), v.mv_data, v.mv_size, arg);
+	mdb_cursor_close(c);
+	return rc && rc != MDB_NOTFOUND ? sti_err(t, rc) : PB_OK;
+}
+
 /* The compact range of perfect subtrees: the root of the records so far
  * in at most 64 hashes. */
 struct frontier {

@@ -85,6 +85,11 @@ int sn_sign_line(const char *body, size_t blen, const char *name,
  * inside note (its final newline included). */
 int sn_open(const char *note, size_t len, const char *name, const uint8_t pk[SN_PK_LEN],
             const char **body, size_t *blen);
+/* sn_open for a key that already passed crypto_core_ed25519_is_valid_point
+ * (sn_verify_strict_checked_key): a walk over a log opens every
+ * checkpoint with the same key. */
+int sn_open_checked_key(const char *note, size_t len, const char *name,
+                        const uint8_t pk[SN_PK_LEN], const char **body, size_t *blen);
 /* sn_open, then sn_checkpoint_parse of the body. The origin is returned,
  * not checked: callers compare it with the log they expect. */
 int sn_open_checkpoint(const char *note, size_t len, const char *name,

@@ -180,6 +180,26 @@ int sn_open(const char *note, size_t len, const char *name, const uint8_t pk[SN_
 	return sn_open_with(note, len, name, id, check_ed25519, (void *)pk, body, blen);
 }
 
+static int check_ed25519_checked_key(void *ctx, const char *text, size_t tlen,
+                                     const uint8_t *sig, size_t siglen)
+{
+	if (siglen != SN_SIG_LEN)
+		return PB_EAUTH;
+	return sn_verify_strict_checked_key(sig, (const uint8_t *)text, tlen, ctx);
+}
+
+int sn_open_checked_key(const char *note, size_t len, const char *name,
+                        const uint8_t pk[SN_PK_LEN], const char **body, size_t *blen)
+{
+	uint8_t id[SN_KEYID_LEN];
+
+	if (!sn_name_valid(name))
+		return PB_EINVAL;
+	sn_key_id(name, SN_TYPE_ED25519, pk, id);
+	return sn_open_with(note, len, name, id, check_ed25519_checked_key, (void *)pk, body,
+	                    blen);
+}
+
 int sn_open_checkpoint(const char *note, size_t len, const char *name,
                        const uint8_t pk[SN_PK_LEN], struct sn_checkpoint *cp)
 {

@@ -470,14 +470,17 @@ int au_disc_record(struct au_rules *R, int ev, int *handled)
 	/* Notices to the applicant: the generic rules take them, any time. */
 	if (ev == EV(NOTICES_OFF) || ev == EV(NOTICE_DEAD))
 		return AU_EXIT_OK;
-	evn(ev, name, sizeof(name));
 	if (!d->phase && (ev == EV(REPEAT_FLAGGED) || ev == EV(REPEAT_DECIDED)))
 		return AU_EXIT_OK;   /* a plain channel's repeat: au_rules.c */
+	/* The event's name is for findings: most records of other channels
+	 * leave before it is looked up. */
 	if (!d->phase) {
 		*handled = disc_ev;
-		return disc_ev ? au_state(R, "%s on a message that is not a disclosure application", name)
+		return disc_ev ? au_state(R, "%s on a message that is not a disclosure application",
+		                          evn(ev, name, sizeof(name)))
 		               : AU_EXIT_OK;
 	}
+	evn(ev, name, sizeof(name));
 	/* Until ROUTED the generic rules speak, but the router may flag a
 	 * repeat as soon as the application is stored. */
 	if (m->phase == PH_RECEIVED && ev != EV(REPEAT_FLAGGED))

@@ -38,13 +38,14 @@ int au_pubkey(const char *path, int json, char name[AU_KEYNAME_MAX], uint8_t pk[
 	return AU_EXIT_OK;
 }
 
-int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
-                 size_t wlen)
+static int note_open(struct au_note *n, const char *name, const uint8_t pk[32], int checked,
+                     char *why, size_t wlen)
 {
 	struct sn_checkpoint cp;
 	const char *body;
 	size_t blen;
-	int rc = sn_open(n->text, n->len, name, pk, &body, &blen);
+	int rc = checked ? sn_open_checked_key(n->text, n->len, name, pk, &body, &blen)
+	                 : sn_open(n->text, n->len, name, pk, &body, &blen);
 
 	if (rc == PB_EAUTH) {
 		snprintf(why, wlen, "no valid signature by %s", name);
@@ -64,6 +65,18 @@ int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char
 	n->size = cp.size;
 	memcpy(n->root, cp.root, sizeof(n->root));
 	return AU_EXIT_OK;
+}
+
+int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
+                 size_t wlen)
+{
+	return note_open(n, name, pk, 0, why, wlen);
+}
+
+int au_note_open_checked(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
+                         size_t wlen)
+{
+	return note_open(n, name, pk, 1, why, wlen);
 }
 
 int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen)

@@ -98,12 +98,11 @@ struct exp {
 	uint64_t replied_at;
 };
 
-struct tab {
+struct au_store_fold {
 	struct au_idtab ids;       /* struct exp by message id, in log order */
 	const uint8_t *only;
 	const char *store_dir;
 	struct au_store_verdict *v;
-	st_txn *t;
 	int err;                   /* out of memory during the msg walk */
 };
 
@@ -121,7 +120,7 @@ static int keep_commits(const Mailroom__AuditRecord *r, uint8_t (**out)[ST_HASH_
 	return 0;
 }
 
-static int fold(struct tab *T, const Mailroom__AuditRecord *r)
+int au_store_fold_record(struct au_store_fold *T, const Mailroom__AuditRecord *r)
 {
 	const struct evrule *rule;
 	struct exp *e;
@@ -172,11 +171,15 @@ static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 	/* Written with the message in hand (rt_audit fills the channel): its
 	 * queue and deadlines as they stood after the change. */
 	if (r->channel != MAILROOM__CHANNEL__CHANNEL_UNSPECIFIED && !(rule && rule->no_state)) {
-		char *q = strdup(r->queue ? r->queue : "");
-		if (!q)
-			return PB_ENOMEM;
-		free(e->queue);
-		e->queue = q;
+		const char *nq = r->queue ? r->queue : "";
+		/* Most records leave the queue as it was: no copy for those. */
+		if (!e->queue || strcmp(e->queue, nq) != 0) {
+			char *q = strdup(nq);
+			if (!q)
+				return PB_ENOMEM;
+			free(e->queue);
+			e->queue = q;
+		}
 		e->due = r->due_ms;
 		e->ack_due = r->ack_due_ms;
 		e->provisional = r->due_provisional;
@@ -186,7 +189,7 @@ static int fold(struct tab *T, const Mailroom__AuditRecord *r)
 	return PB_OK;
 }
 
-static int read_log(struct tab *T, uint64_t n)
+static int read_log(struct au_store_fold *T, st_txn *t, uint64_t n)
 {
 	for (uint64_t i = 0; i < n; i++) {
 		Mailroom__AuditRecord *r;
@@ -194,12 +197,12 @@ static int read_log(struct tab *T, uint64_t n)
 		size_t len;
 		int rc;
 
-		if ((rc = st_log_get(T->t, i, &data, &len)))
+		if ((rc = st_log_get(t, i, &data, &len)))
 			return rc;
 		if (len == 0 ||
 		    !(r = mailroom__audit_record__unpack(NULL, len, data)))
 			return PB_ECORRUPT;
-		rc = fold(T, r);
+		rc = au_store_fold_record(T, r);
 		mailroom__audit_record__free_unpacked(r, NULL);
 		if (rc)
 			return rc;
@@ -208,10 +211,10 @@ static int read_log(struct tab *T, uint64_t n)
 }
 
 /* The first finding wins; the rest of the walk only looks. */
-static int finding(struct tab *T, const uint8_t *id, const char *track, const char *field,
+static int finding(struct au_store_fold *T, const uint8_t *id, const char *track, const char *field,
                    int has_at, uint64_t at, const char *fmt, ...)
 	__attribute__((format(printf, 7, 8)));
-static int finding(struct tab *T, const uint8_t *id, const char *track, const char *field,
+static int finding(struct au_store_fold *T, const uint8_t *id, const char *track, const char *field,
                    int has_at, uint64_t at, const char *fmt, ...)
 {
 	struct au_store_verdict *v = T->v;
@@ -256,7 +259,7 @@ static int text_differs(const Mailroom__StoredMessage *m, int k, const struct co
 	return sodium_memcmp(h, c->h, ST_HASH_LEN) != 0;
 }
 
-static int check_texts(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e)
+static int check_texts(struct au_store_fold *T, const Mailroom__StoredMessage *m, const struct exp *e)
 {
 	const char *tc = m->tracking_code;
 
@@ -282,7 +285,7 @@ static int check_texts(struct tab *T, const Mailroom__StoredMessage *m, const st
 	return 0;
 }
 
-static int check_state(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e)
+static int check_state(struct au_store_fold *T, const Mailroom__StoredMessage *m, const struct exp *e)
 {
 	const char *tc = m->tracking_code;
 	char a[40], b[40];
@@ -337,7 +340,7 @@ static int check_state(struct tab *T, const Mailroom__StoredMessage *m, const st
 /* Each file against its record's commitment to its SHA-256, and the
  * file on disk against the hash of its bytes kept with the message.
  * field: "attachments" (RECEIVED's) or "reply_attachments" (REPLIED's). */
-static int check_list(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e,
+static int check_list(struct au_store_fold *T, const Mailroom__StoredMessage *m, const struct exp *e,
                       const char *field, Mailroom__Attachment *const *list, size_t n,
                       uint8_t (*commits)[ST_HASH_LEN], size_t ncommits, uint64_t at)
 {
@@ -376,7 +379,7 @@ static int check_list(struct tab *T, const Mailroom__StoredMessage *m, const str
 	return 0;
 }
 
-static int check_files(struct tab *T, const Mailroom__StoredMessage *m, const struct exp *e)
+static int check_files(struct au_store_fold *T, const Mailroom__StoredMessage *m, const struct exp *e)
 {
 	return check_list(T, m, e, "attachments", m->attachments, m->n_attachments, e->files,
 	                  e->nfiles, e->received_at) ||
@@ -386,7 +389,7 @@ static int check_files(struct tab *T, const Mailroom__StoredMessage *m, const st
 
 static int check_one(const Mailroom__StoredMessage *m, void *arg)
 {
-	struct tab *T = arg;
+	struct au_store_fold *T = arg;
 	struct exp *e;
 	int added;
 
@@ -410,35 +413,69 @@ static int check_one(const Mailroom__StoredMessage *m, void *arg)
 	return check_texts(T, m, e) || check_state(T, m, e) || check_files(T, m, e);
 }
 
-int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, const char *store_dir,
-                   struct au_store_verdict *v)
+int au_store_fold_new(const uint8_t *only, struct au_store_fold **out)
 {
-	struct tab T = {.ids = AU_IDTAB_INIT(struct exp), .only = only, .store_dir = store_dir,
-	                .v = v, .t = t};
+	struct au_store_fold *T = calloc(1, sizeof(*T));
+
+	if (!T)
+		return PB_ENOMEM;
+	T->ids = (struct au_idtab)AU_IDTAB_INIT(struct exp);
+	T->only = only;
+	*out = T;
+	return PB_OK;
+}
+
+void au_store_fold_free(struct au_store_fold *T)
+{
+	if (!T)
+		return;
+	for (size_t i = 0; i < T->ids.n; i++) {
+		free(((struct exp *)au_idtab_at(&T->ids, i))->queue);
+		free(((struct exp *)au_idtab_at(&T->ids, i))->files);
+		free(((struct exp *)au_idtab_at(&T->ids, i))->rfiles);
+	}
+	au_idtab_free(&T->ids);
+	free(T);
+}
+
+int au_store_fold_check(struct au_store_fold *T, st_txn *t, const char *store_dir,
+                        struct au_store_verdict *v)
+{
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	if (!(rc = read_log(&T, n)) && (rc = st_msg_each(t, check_one, &T)) == PB_ECORRUPT) {
+	T->v = v;
+	T->store_dir = store_dir;
+	if ((rc = st_msg_each(t, check_one, T)) == PB_ECORRUPT) {
 		/* A value in msg that is no message: edited by hand. */
-		finding(&T, NULL, NULL, "message", 0, 0, "a stored message does not parse");
+		finding(T, NULL, NULL, "message", 0, 0, "a stored message does not parse");
 		rc = PB_OK;
 	}
 	if (!rc)
-		rc = T.err;
+		rc = T->err;
 	/* Deleted: named by the log, absent from the store. */
-	for (size_t i = 0; !rc && !v->fail && i < T.ids.n; i++) {
-		const struct exp *e = au_idtab_at(&T.ids, i);
+	for (size_t i = 0; !rc && !v->fail && i < T->ids.n; i++) {
+		const struct exp *e = au_idtab_at(&T->ids, i);
 		if (!e->stored)
-			finding(&T, e->id, NULL, "message", 1, e->first,
+			finding(T, e->id, NULL, "message", 1, e->first,
 			        "not in the store, but the log names it from record %llu on",
 			        (unsigned long long)e->first);
 	}
-	for (size_t i = 0; i < T.ids.n; i++) {
-		free(((struct exp *)au_idtab_at(&T.ids, i))->queue);
-		free(((struct exp *)au_idtab_at(&T.ids, i))->files);
-		free(((struct exp *)au_idtab_at(&T.ids, i))->rfiles);
-	}
-	au_idtab_free(&T.ids);
+	return rc;
+}
+
+int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, const char *store_dir,
+                   struct au_store_verdict *v)
+{
+	struct au_store_fold *T;
+	int rc;
+
+	memset(v, 0, sizeof(*v));
+	if ((rc = au_store_fold_new(only, &T)))
+		return rc;
+	if (!(rc = read_log(T, t, n)))
+		rc = au_store_fold_check(T, t, store_dir, v);
+	au_store_fold_free(T);
 	return rc;
 }
 

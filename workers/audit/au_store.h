@@ -25,6 +25,16 @@ struct au_store_verdict {
  * another code when it could not read. */
 int au_store_check(st_txn *t, uint64_t n, const uint8_t *only, const char *store_dir,
                    struct au_store_verdict *v);
+/* The same check in two steps, for a walk that reads the log anyway
+ * (verify): each record of [0, n) in order into the fold, then the
+ * stored messages against it. */
+struct au_store_fold;
+int au_store_fold_new(const uint8_t *only, struct au_store_fold **out);
+/* PB_OK or PB_ENOMEM. */
+int au_store_fold_record(struct au_store_fold *f, const Mailroom__AuditRecord *r);
+int au_store_fold_check(struct au_store_fold *f, st_txn *t, const char *store_dir,
+                        struct au_store_verdict *v);
+void au_store_fold_free(struct au_store_fold *f);
 /* "FAIL store: message <id> (tracking <code>): <field>: ..." or the JSON
  * failure; returns AU_EXIT_STORE. */
 int au_store_print_fail(const struct au_store_verdict *v, int json);

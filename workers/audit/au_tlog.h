@@ -148,8 +148,8 @@ int au_bundle_parse(const uint8_t *map, size_t len, struct au_src *s, char *why,
 
 /* ---- a log to verify: a store snapshot or a bundle (au_src.c) ---- */
 struct au_val {
-	const uint8_t *p;
-	size_t n;                      /* 0: absent (a gap in the exported store) */
+	const uint8_t *p;              /* NULL: absent from the store */
+	size_t n;                      /* 0: absent (a gap in the exported store), or empty */
 };
 struct au_src {
 	const char *path;
@@ -158,7 +158,7 @@ struct au_src {
 	st_txn *txn;
 	uint8_t *map;                  /* bundle: the mapped file */
 	size_t maplen;
-	struct au_val *vals;
+	struct au_val *vals;           /* by position: into the map, or the snapshot */
 	uint64_t size;                 /* positions 0 .. size-1 */
 	struct au_cp *cps;             /* in stored order */
 	size_t ncps;
@@ -174,6 +174,29 @@ int au_src_bundle(struct au_src *s, const char *path, int json, char *why, size_
  * error reading it. */
 int au_src_get(const struct au_src *s, uint64_t i, const uint8_t **p, size_t *n);
 void au_src_close(struct au_src *s);
+
+/* ---- the records' hashes and the checkpoints' roots (au_roots.c) ---- */
+/* A thread hashes s's records in order (on the caller's when none can be
+ * started): each record's SHA-256 and the Merkle root at each size in
+ * s->cps. It stops at the first gap. */
+struct au_roots;
+int au_roots_start(const struct au_src *s, struct au_roots **out);
+/* The SHA-256 of record i, asked for in order: every hash below i may be
+ * let go. PB_ENOTFOUND when a gap comes before it. */
+int au_roots_hash(struct au_roots *r, uint64_t i, uint8_t out[ST_HASH_LEN]);
+/* The root of the records below s->cps[cp].size, for checkpoints asked
+ * for in order of increasing size, none past a record not yet asked for. */
+int au_roots_root(struct au_roots *r, size_t cp, uint8_t out[MT_HASH_LEN]);
+/* The key in force changed to k (checked as a point, as au_note_open_checked
+ * wants): the thread opens the checkpoints it reaches from now on under
+ * it. Returns the key's number for au_roots_note. */
+uint32_t au_roots_key(struct au_roots *r, const struct au_key *k);
+struct au_note;
+/* 1 when the thread opened checkpoint cp under key number gen (n's blen,
+ * size and root filled as au_note_open_checked fills them); 0 when the
+ * caller must open it: another key, none yet, or it did not open. */
+int au_roots_note(struct au_roots *r, size_t cp, uint32_t gen, struct au_note *n);
+void au_roots_stop(struct au_roots *r);
 
 /* ---- the verification walk (au_walk.c) ---- */
 struct au_verdict {
@@ -201,6 +224,12 @@ struct au_verdict {
  * ran (see v->fail), another code when it could not. */
 int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *trusted_pk,
             const cal_set *cal, struct au_verdict *v);
+/* The same walk, handing each record a checkpoint has shown authentic to
+ * each (in log order, every record once when the walk passes); each
+ * returns PB_OK or PB_ENOMEM. */
+int au_walk_each(const struct au_src *s, const char *trusted_name, const uint8_t *trusted_pk,
+                 const cal_set *cal, int (*each)(const Mailroom__AuditRecord *r, void *arg),
+                 void *arg, struct au_verdict *v);
 void au_verdict_free(struct au_verdict *v);
 
 /* ---- per-message rules (au_rules.c) and deadlines (au_clock.c) ---- */
@@ -241,6 +270,11 @@ struct au_note {
  * or AU_EXIT_CHECKPOINT with why filled. */
 int au_note_open(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
                  size_t wlen);
+/* The same for a key that passed crypto_core_ed25519_is_valid_point (record
+ * 0's or a rotation's, in the walk): that scalar multiplication is not
+ * redone for every checkpoint. */
+int au_note_open_checked(struct au_note *n, const char *name, const uint8_t pk[32], char *why,
+                         size_t wlen);
 /* Size and root of note text (n->text, n->len) without its signatures,
  * its origin checked: for a note whose key depends on its size. */
 int au_note_peek(struct au_note *n, const char *origin, char *why, size_t wlen);

@@ -21,8 +21,10 @@
  *
  * The rules run only on records a checkpoint has shown authentic, so a
  * rewritten record is named as such rather than as a broken rule. The
- * Merkle root is kept as the compact range of perfect subtrees (at most
- * 64 hashes), so memory does not grow with the log. */
+ * hashes (each record's, the roots) come from a thread of their own
+ * (au_roots.c); each record is unpacked once, into a pool kept until the
+ * checkpoint that covers it is checked. */
+#include "au_pool.h"
 #include "au_tlog.h"
 #include "pb_err.h"
 #include "sn.h"
@@ -33,34 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct frontier {
-	uint8_t h[MT_LEVELS][MT_HASH_LEN];
-	uint8_t level[MT_LEVELS];
-	int n;
-};
-
-static void frontier_add(struct frontier *f, const uint8_t leaf[MT_HASH_LEN])
-{
-	memcpy(f->h[f->n], leaf, MT_HASH_LEN);
-	f->level[f->n++] = 0;
-	while (f->n >= 2 && f->level[f->n - 1] == f->level[f->n - 2]) {
-		mt_node_hash(f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
-		f->level[f->n - 2]++;
-		f->n--;
-	}
-}
-
-/* RFC 6962 root of the leaves so far: the right fold of the pieces. */
-static void frontier_root(const struct frontier *f, uint8_t out[MT_HASH_LEN])
-{
-	if (f->n == 0) {
-		crypto_hash_sha256(out, NULL, 0);
-		return;
-	}
-	memcpy(out, f->h[f->n - 1], MT_HASH_LEN);
-	for (int i = f->n - 2; i >= 0; i--)
-		mt_node_hash(f->h[i], out, out);
-}
+/* Records kept parsed between two checkpoints; past that many (a long
+ * run under no checkpoint) they are parsed again when one covers them. */
+#define PENDING_MAX 4096
 
 struct walk {
 	const struct au_src *s;
@@ -70,10 +47,17 @@ struct walk {
 	int trusted_met;               /* trusted_pk is a key of this log */
 	uint64_t trusted_from;         /* ... in force from there */
 	struct au_key cur;             /* the key in force */
+	uint32_t cur_gen;              /* its number for au_roots_note */
 	int has_retired;
 	struct au_key retired;         /* the key the last rotation retired */
 	struct au_rules *rules;
-	struct frontier fr;
+	int (*each)(const Mailroom__AuditRecord *r, void *arg);
+	void *arg;
+	struct au_roots *roots;
+	struct au_pool pool;           /* the pending records */
+	struct au_pool scratch;        /* one record at a time */
+	Mailroom__AuditRecord *pending[PENDING_MAX];   /* from last_cp_size on */
+	size_t npending;
 	uint8_t prev[ST_HASH_LEN];     /* hash of the last record read */
 	uint64_t chain_break;          /* first record whose prev_hash fails; UINT64_MAX: none */
 	size_t next_cp;                /* the next checkpoint to check */
@@ -108,6 +92,7 @@ static int take_key(struct walk *w, const struct au_key *k)
 		w->has_retired = 1;
 	}
 	w->cur = *k;
+	w->cur_gen = au_roots_key(w->roots, k);
 	memcpy(v->pk, k->pk, 32);
 	snprintf(v->key_name, sizeof(v->key_name), "%s", k->name);
 	st_key_id(v->key_name, v->pk, v->key_id);
@@ -253,13 +238,21 @@ static int covered(struct walk *w, uint64_t from, uint64_t to)
 		const uint8_t *d;
 		size_t n;
 		uint64_t at = i;
-		if (au_src_get(w->s, i, &d, &n) || n == 0 ||
-		    !(r = mailroom__audit_record__unpack(NULL, n, d)))
-			return fail(w, AU_EXIT_MALFORMED, "record", i, "cannot be read again");
+		if (i - from < w->npending) {
+			r = w->pending[i - from];
+		} else {
+			au_pool_reset(&w->scratch);
+			if (au_src_get(w->s, i, &d, &n) || n == 0 ||
+			    !(r = au_pool_record(&w->scratch, d, n)))
+				return fail(w, AU_EXIT_MALFORMED, "record", i, "cannot be read again");
+		}
 		if ((cls = au_rules_record(w->rules, r, why, sizeof(why), &at)) > 0)
 			fail(w, cls, "record", at, "%s", why);
-		mailroom__audit_record__free_unpacked(r, NULL);
+		else if (!cls && w->each && w->each(r, w->arg))
+			cls = -1;
 	}
+	w->npending = 0;
+	au_pool_reset(&w->pool);
 	return cls < 0 ? -PB_ENOMEM : cls;
 }
 
@@ -277,10 +270,12 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 	st_key_label(w->cur.name, w->cur.pk, cur, sizeof(cur));
 	if (w->has_retired)
 		st_key_label(w->retired.name, w->retired.pk, old, sizeof(old));
-	if ((cls = au_note_open(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
+	/* The thread has mostly opened it under the same key already. */
+	if (!au_roots_note(w->roots, (size_t)(c - w->s->cps), w->cur_gen, &n) &&
+	    (cls = au_note_open_checked(&n, w->cur.name, w->cur.pk, why, sizeof(why)))) {
 		/* After a rotation the old key's signature alone is not enough. */
 		if (w->has_retired &&
-		    au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0)
+		    au_note_open_checked(&n, w->retired.name, w->retired.pk, why, sizeof(why)) == 0)
 			return fail(w, AU_EXIT_CHECKPOINT, "checkpoint", c->size,
 			            "signed only by the retired key %s; checkpoints of size %llu and "
 			            "more need %s",
@@ -295,7 +290,7 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 			            "no handover checkpoint at size %llu signed by %s: nothing "
 			            "authorises the rotation to %s",
 			            (unsigned long long)w->cur.from, old, cur);
-		if (au_note_open(&n, w->retired.name, w->retired.pk, why, sizeof(why)))
+		if (au_note_open_checked(&n, w->retired.name, w->retired.pk, why, sizeof(why)))
 			return fail(w, AU_EXIT_KEY, "record", w->cur.from - 1,
 			            "the handover checkpoint of size %llu is not signed by %s, the key "
 			            "in force before: a key cannot authorise itself",
@@ -308,7 +303,8 @@ static int check_checkpoint(struct walk *w, const struct au_cp *c, uint64_t have
 		return fail(w, AU_EXIT_TRUNCATED, "checkpoint", c->size,
 		            "the log has only %llu records: its tail is gone",
 		            (unsigned long long)have);
-	frontier_root(&w->fr, root);
+	if ((cls = au_roots_root(w->roots, (size_t)(c - w->s->cps), root)))
+		return -cls;
 	if (sodium_memcmp(root, n.root, MT_HASH_LEN) != 0)
 		return rewritten(w, c->size);
 	if ((cls = covered(w, w->last_cp_size, c->size)))
@@ -336,8 +332,8 @@ static int checkpoints_upto(struct walk *w, uint64_t have)
 static int one_record(struct walk *w, uint64_t i)
 {
 	Mailroom__AuditRecord *r;
+	struct au_pool *pool = w->npending < PENDING_MAX ? &w->pool : &w->scratch;
 	const uint8_t *d;
-	uint8_t leaf[MT_HASH_LEN];
 	size_t n;
 	char why[400];
 	int rc, cls = AU_EXIT_OK;
@@ -348,7 +344,9 @@ static int one_record(struct walk *w, uint64_t i)
 		            (unsigned long long)i);
 	if (rc)
 		return -rc;
-	if (!(r = mailroom__audit_record__unpack(NULL, n, d)))
+	if (pool == &w->scratch)
+		au_pool_reset(pool);
+	if (!(r = au_pool_record(pool, d, n)))
 		return fail(w, AU_EXIT_MALFORMED, "record", i, "does not parse as an AuditRecord");
 	if (i == 0)
 		cls = genesis(w, r);
@@ -366,13 +364,13 @@ static int one_record(struct walk *w, uint64_t i)
 			cls = take_key(w, &next);
 		w->v->nkeys++;
 	}
-	mailroom__audit_record__free_unpacked(r, NULL);
 	if (cls)
 		return cls < 0 ? -PB_ENOMEM : cls;
-	crypto_hash_sha256(w->prev, d, n);
+	if ((rc = au_roots_hash(w->roots, i, w->prev)))
+		return -rc;
 	memcpy(w->v->head, w->prev, ST_HASH_LEN);
-	mt_leaf_hash(d, n, leaf);
-	frontier_add(&w->fr, leaf);
+	if (pool == &w->pool)
+		w->pending[w->npending++] = r;
 	w->v->records = i + 1;
 	return checkpoints_upto(w, i + 1);
 }
@@ -448,6 +446,13 @@ void au_verdict_free(struct au_verdict *v)
 int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *trusted_pk,
             const cal_set *cal, struct au_verdict *v)
 {
+	return au_walk_each(s, trusted_name, trusted_pk, cal, NULL, NULL, v);
+}
+
+int au_walk_each(const struct au_src *s, const char *trusted_name, const uint8_t *trusted_pk,
+                 const cal_set *cal, int (*each)(const Mailroom__AuditRecord *r, void *arg),
+                 void *arg, struct au_verdict *v)
+{
 	struct walk *w = calloc(1, sizeof(*w));
 	int rc = AU_EXIT_OK;
 
@@ -468,6 +473,15 @@ int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *tru
 		free(w);
 		return PB_ENOMEM;
 	}
+	if (au_roots_start(s, &w->roots)) {
+		au_rules_free(w->rules);
+		free(w);
+		return PB_ENOMEM;
+	}
+	w->each = each;
+	w->arg = arg;
+	au_pool_init(&w->pool);
+	au_pool_init(&w->scratch);
 	w->chain_break = UINT64_MAX;
 	if (s->size == 0)
 		fail(w, AU_EXIT_EMPTY, "record", 0, "the log is empty");
@@ -475,6 +489,9 @@ int au_walk(const struct au_src *s, const char *trusted_name, const uint8_t *tru
 		rc = one_record(w, i);
 	if (rc == AU_EXIT_OK && s->size > 0)
 		rc = finish(w);
+	au_roots_stop(w->roots);
+	au_pool_free(&w->pool);
+	au_pool_free(&w->scratch);
 	au_rules_skipped(w->rules, &v->other_cal, &v->other_cal_first);
 	au_rules_free(w->rules);
 	free(w);

@@ -326,6 +326,30 @@ Test(note, sign_open_round_trip, .init = init)
 	cr_assert(glen == strlen(text) && memcmp(got, text, glen) == 0);
 }
 
+/* The walk's opening with a key checked once gives what sn_open gives:
+ * the body, or PB_EAUTH for another key, a changed body or signature. */
+Test(note, open_checked_key_as_sn_open, .init = init)
+{
+	struct key log, other;
+	char note[BUF];
+	const char *got;
+	size_t n, glen;
+
+	new_key(&log, "mailroom.example/log");
+	new_key(&other, "mailroom.example/log");
+	n = signed_checkpoint(&log, 77, note, sizeof(note));
+	cr_assert_eq(sn_open_checked_key(note, n, log.name, log.pk, &got, &glen), PB_OK);
+	cr_assert(got == note && glen > 0 && glen < n);
+	cr_assert_eq(sn_open_checked_key(note, n, other.name, other.pk, &got, &glen), PB_EAUTH);
+	cr_assert_eq(sn_open_checked_key(note, n, "bad name", log.pk, &got, &glen), PB_EINVAL);
+	note[0] ^= 1;
+	cr_assert_eq(sn_open(note, n, log.name, log.pk, &got, &glen), PB_EAUTH);
+	cr_assert_eq(sn_open_checked_key(note, n, log.name, log.pk, &got, &glen), PB_EAUTH);
+	note[0] ^= 1;
+	note[n - 10] = note[n - 10] == 'A' ? 'B' : 'A';
+	cr_assert_eq(sn_open_checked_key(note, n, log.name, log.pk, &got, &glen), PB_EAUTH);
+}
+
 Test(note, sign_refuses_bad_input, .init = init)
 {
 	struct key k;
