@@ -77,6 +77,8 @@ static int contact_hash(struct rt_core *core, int channel, const char *kind, con
 	return 0;
 }
 
+static const char *const kinds[2] = {"phone", "email"};
+
 static char *whole_text(const char *subject, const char *body)
 {
 	size_t a = subject ? strlen(subject) : 0, b = body ? strlen(body) : 0;
@@ -149,13 +151,32 @@ static int compare_one(const uint8_t id[16], int64_t received_ms, void *arg)
 	return 0;
 }
 
+/* The pieces of the check that need no store (rt_prepare): the new
+ * message's bigram set and its contact's hashes. */
+void rt_repeat_prepare(struct rt_core *core, const Mailroom__SubmitReq *s, struct rt_prep *p)
+{
+	const char *values[2] = {s->contact ? s->contact->phone : NULL,
+	                         s->contact ? s->contact->email : NULL};
+	char *text;
+
+	/* Long texts are refused by the intake; no work on them here. */
+	if (!s->subject || !s->body || strlen(s->subject) + strlen(s->body) + 2 > TEXT_MAX)
+		return;
+	if ((text = whole_text(s->subject, s->body))) {
+		if (rt_bigrams_of(text, &p->text))
+			p->text.v = NULL;
+		free(text);
+	}
+	for (int k = 0; k < 2; k++)
+		p->hashed[k] = contact_hash(core, s->channel, kinds[k], values[k], p->contact_hash[k]) == 0;
+}
+
 int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, const Mailroom__Contact *c, int64_t received_ms)
 {
 	const struct pb_conf *conf = core->conf;
 	int ch = (int)m->channel, window = ch > 0 && ch < PB_CH_COUNT ? conf->repeat_window_days[ch] : 0;
 	struct scan scan = {.t = t, .self = m->id.data, .best_pm = -1};
-	const char *kinds[2] = {"phone", "email"};
 	const char *values[2] = {c ? c->phone : NULL, c ? c->email : NULL};
 	uint8_t h[ST_HASH_LEN];
 	Mailroom__AuditRecord rec;
@@ -163,19 +184,33 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 	uint8_t *rel;
 	char *text;
 	int rc = PB_OK;
+	/* Prepared for this very message (its texts and contact) or not at all. */
+	struct rt_prep *p = NULL;
+	if (res->prep && res->prep->sub && res->prep->sub->contact == c &&
+	    res->prep->sub->subject == m->subject && res->prep->sub->body == m->body &&
+	    res->prep->sub->channel == m->channel)
+		p = res->prep;
 
 	/* Without memory for the cache the check runs uncached. */
 	if (!core->bigrams)
 		rt_bgcache_new(BGCACHE_BYTES, &core->bigrams);
 	scan.cache = core->bigrams;
-	if (!(text = whole_text(m->subject, m->body)))
-		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
-	rc = rt_bigrams_of(text, &scan.text);
-	free(text);
-	if (rc)
-		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
+	if (p && p->text.v) {
+		scan.text = p->text;   /* taken: the cache keeps it below */
+		p->text.v = NULL;
+		p->text.n = 0;
+	} else {
+		if (!(text = whole_text(m->subject, m->body)))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		rc = rt_bigrams_of(text, &scan.text);
+		free(text);
+		if (rc)
+			return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
+	}
 	for (int k = 0; k < 2; k++) {
-		if (contact_hash(core, m->channel, kinds[k], values[k], h))
+		if (p)
+			memcpy(h, p->contact_hash[k], sizeof(h));
+		if (p ? !p->hashed[k] : contact_hash(core, m->channel, kinds[k], values[k], h) != 0)
 			continue;
 		/* Earlier ones only: an old message brought over by an import
 		 * is no repeat of a later one. */

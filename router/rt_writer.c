@@ -113,6 +113,7 @@ static void finish(struct rt_op *op)
 {
 	rt_pack(op);
 	rt_result_clear(&op->res);
+	rt_prep_free(&op->prep);   /* after the answer: the stored message pointed into it */
 	op->done(op, op->arg);
 }
 
@@ -273,6 +274,7 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	for (struct rt_op *op = batch; op; op = next) {
 		next = op->next;
 		rt_result_init(&op->res);
+		op->res.prep = &op->prep;
 		if (rc) {
 			rt_fail(&op->res, rc, pb_err_name(rc), "store unavailable");
 		} else if ((rc = st_txn_begin(core->store, txn, 0, &child)) == PB_OK) {
