@@ -99,6 +99,15 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 /* After st_log_seal of the batch: fills the receipt a result carries
  * (its proof needs the batch's checkpoint). */
 int rt_result_receipts(struct rt_core *core, st_txn *txn, struct rt_result *res);
+/* The same against a checkpoint read once for a whole batch
+ * (rt_witness_note: the note with its cosignatures, and its size). */
+struct rt_note {
+	char *text;
+	size_t len;
+	uint64_t size;
+};
+int rt_result_receipts_at(struct rt_core *core, st_txn *txn, struct rt_result *res,
+                          const struct rt_note *n);
 /* A citizen's status receipt for record index (rt_witness_receipt_note's
  * checkpoint, with its cosignatures), owned by res. */
 int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,

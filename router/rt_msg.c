@@ -243,24 +243,31 @@ static int receipt_fill(struct rt_core *core, st_txn *t, struct rt_result *res, 
 	return PB_OK;
 }
 
-int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
+int rt_result_receipts_at(struct rt_core *core, st_txn *t, struct rt_result *res,
+                          const struct rt_note *n)
 {
 	Mailroom__Receipt *r = res->receipt;
-	char *note = NULL;
-	size_t len;
-	uint64_t size;
-	int rc;
 
 	if (!r || res->resp.code != PB_OK)
+		return PB_OK;
+	return receipt_fill(core, t, res, res->receipt_index, n->text, n->len, n->size, r);
+}
+
+int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
+{
+	struct rt_note n;
+	int rc;
+
+	if (!res->receipt || res->resp.code != PB_OK)
 		return PB_OK;
 	/* The latest checkpoint: the batch's own, sealed before receipts, with
 	 * whatever cosignatures it has (none yet when the batch made it; a
 	 * repeated submission's may have some). The status view carries a
 	 * cosigned one. */
-	if ((rc = rt_witness_note(t, 0, &note, &len, &size)))
+	if ((rc = rt_witness_note(t, 0, &n.text, &n.len, &n.size)))
 		return rc;
-	rc = receipt_fill(core, t, res, res->receipt_index, note, len, size, r);
-	free(note);
+	rc = rt_result_receipts_at(core, t, res, &n);
+	free(n.text);
 	return rc;
 }
 
