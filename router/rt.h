@@ -182,6 +182,10 @@ struct rt_prep {
 	uint8_t *sealed;                         /* the contact sealed with the data key */
 	size_t sealed_len;
 	int have_commit, have_sealed;
+	/* Set by the writer (rt_repeat_scan) before the message is created,
+	 * so it is stored once, flag and all. */
+	int scanned, repeat_pm;
+	uint8_t repeat_of[16];
 };
 void rt_prepare(struct rt_core *core, const Mailroom__Request *req, struct rt_prep *p);
 /* The prepared piece for s, or NULL: the repeat check's and intake's. */

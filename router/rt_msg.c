@@ -439,6 +439,11 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	if (s->order)
 		m.hotline_state = MAILROOM__HOTLINE_STATE__HOTLINE_DISPATCHED;
 	m.queue_prio = 1;
+	if (p && p->scanned && p->repeat_pm >= core->conf->repeat_permille) {
+		m.repeat_of.data = (uint8_t *)p->repeat_of;   /* the op's, outliving the answer */
+		m.repeat_of.len = sizeof(p->repeat_of);
+		m.repeat_permille = (uint32_t)p->repeat_pm;
+	}
 	m.cal_version.data = core->cal_version;
 	m.cal_version.len = sizeof(core->cal_version);
 	if ((rc = rt_clocks_start(core, t, res, &m, now_ms)) || (rc = rt_timers_start(core, t, &m)))

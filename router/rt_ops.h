@@ -170,6 +170,8 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, const Mailroom__Contact *c, int64_t received_ms);
 int rt_repeat_view(st_txn *t, struct rt_result *res, Mailroom__MessageView *v);
 void rt_repeat_prepare(struct rt_core *core, const Mailroom__SubmitReq *s, struct rt_prep *p);
+int rt_repeat_scan(struct rt_core *core, st_txn *t, struct rt_result *res,
+                   const Mailroom__SubmitReq *s, int64_t received_ms);
 int rt_op_repeat_decide(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* The generic answer on a held lease: the message replied, its record. */
