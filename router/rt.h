@@ -73,6 +73,11 @@ struct rt_result {
 	int nextra;
 	Mailroom__Receipt *receipt;  /* to fill once the batch is sealed */
 	uint64_t receipt_index;
+	/* The hash of a record this request appended (its RECEIVED), so
+	 * the receipt need not hash the record again. */
+	int appended_known;
+	uint64_t appended_index;
+	uint8_t appended_hash[ST_HASH_LEN];
 	int nrecords;                /* records appended, for publishing */
 	uint64_t records[RT_MAX_RECORDS_PER_OP];
 	uint64_t *more;              /* beyond those (a page of 12345 orders) */

@@ -227,7 +227,10 @@ static int receipt_fill(struct rt_core *core, st_txn *t, struct rt_result *res, 
 
 	if ((rc = st_log_get(t, index, &data, &dlen)))
 		return rc;
-	crypto_hash_sha256(r->record_hash.data, data, dlen);
+	if (res->appended_known && res->appended_index == index)
+		memcpy(r->record_hash.data, res->appended_hash, ST_HASH_LEN);
+	else
+		crypto_hash_sha256(r->record_hash.data, data, dlen);
 	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
 	if ((rc = st_tree_inclusion(t, index, size, proof, SN_PROOF_MAX, &n)))
 		return rc;
@@ -482,6 +485,9 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	if ((rc = rt_audit(core, t, res, &rec, &m, actor, now_ms, &rcpt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
 	m.received_log_index = rcpt.index;
+	res->appended_known = 1;
+	res->appended_index = rcpt.index;
+	memcpy(res->appended_hash, rcpt.hash, ST_HASH_LEN);
 
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
