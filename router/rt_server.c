@@ -443,6 +443,7 @@ static void dispatch(struct rt_ctx *c, int64_t now)
 		if (c->op.who.handler && quota_take(c, c->op.who.handler->pubkey)) {
 			refuse(&c->op, PB_ELIMIT, "busy",
 			       "too many requests of this handler in progress; try again later");
+			rt_prep_free(&c->op.prep);   /* never reaches the writer, which frees it */
 			write_done(&c->op, c);
 			return;
 		}
