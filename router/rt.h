@@ -73,11 +73,17 @@ struct rt_result {
 	int nextra;
 	Mailroom__Receipt *receipt;  /* to fill once the batch is sealed */
 	uint64_t receipt_index;
+	/* The hash of a record this request appended (its RECEIVED), so
+	 * the receipt need not hash the record again. */
+	int appended_known;
+	uint64_t appended_index;
+	uint8_t appended_hash[ST_HASH_LEN];
 	int nrecords;                /* records appended, for publishing */
 	uint64_t records[RT_MAX_RECORDS_PER_OP];
 	uint64_t *more;              /* beyond those (a page of 12345 orders) */
 	size_t nmore, capmore;
 	/* set while an import applies a message's history (rt_import.c) */
+	struct rt_prep *prep;        /* the request's work done before the writer, or NULL */
 	const char *import_actor;    /* "operator:<key id>" */
 	int64_t import_now_ms;       /* when the records are signed */
 	/* storage the response points into, freed by rt_result_clear: the
@@ -98,6 +104,15 @@ int rt_apply(struct rt_core *core, st_txn *txn, const struct rt_principal *who,
 /* After st_log_seal of the batch: fills the receipt a result carries
  * (its proof needs the batch's checkpoint). */
 int rt_result_receipts(struct rt_core *core, st_txn *txn, struct rt_result *res);
+/* The same against a checkpoint read once for a whole batch
+ * (rt_witness_note: the note with its cosignatures, and its size). */
+struct rt_note {
+	char *text;
+	size_t len;
+	uint64_t size;
+};
+int rt_result_receipts_at(struct rt_core *core, st_txn *txn, struct rt_result *res,
+                          const struct rt_note *n);
 /* A citizen's status receipt for record index (rt_witness_receipt_note's
  * checkpoint, with its cosignatures), owned by res. */
 int rt_status_receipt(struct rt_core *core, st_txn *t, struct rt_result *res, uint64_t index,
@@ -162,6 +177,30 @@ struct rt_bigrams {
 	size_t n;
 };
 int rt_bigrams_of(const char *s, struct rt_bigrams *out);
+/* A plain-channel submit's work that does not depend on the store
+ * (rt_prep.c), done on the receiving thread before the request reaches
+ * the writer, the one serial stage. sub names the request it was made
+ * for: the writer uses a piece only for that very SubmitReq, and does
+ * the work itself when a piece is missing. */
+struct rt_prep {
+	const Mailroom__SubmitReq *sub;
+	struct rt_bigrams text;                  /* subject "\n" body's set (text.v NULL: none) */
+	int hashed[2];                           /* contact_hash[k] holds phone (0), e-mail (1) */
+	uint8_t contact_hash[2][ST_HASH_LEN];
+	uint8_t salt[ST_SALT_LEN];               /* the texts' salt and commitment */
+	uint8_t content_hash[ST_HASH_LEN];
+	uint8_t *sealed;                         /* the contact sealed with the data key */
+	size_t sealed_len;
+	int have_commit, have_sealed;
+	/* Set by the writer (rt_repeat_scan) before the message is created,
+	 * so it is stored once, flag and all. */
+	int scanned, repeat_pm;
+	uint8_t repeat_of[16];
+};
+void rt_prepare(struct rt_core *core, const Mailroom__Request *req, struct rt_prep *p);
+/* The prepared piece for s, or NULL: the repeat check's and intake's. */
+struct rt_prep *rt_prep_for(struct rt_result *res, const Mailroom__SubmitReq *s);
+void rt_prep_free(struct rt_prep *p);
 void rt_bigrams_free(struct rt_bigrams *b);
 int rt_similarity_with(const struct rt_bigrams *a, const char *b, int *permille);
 /* The same between two sets made by rt_bigrams_of. */
@@ -214,6 +253,7 @@ struct rt_op {
 	int64_t enqueued_us;
 	int64_t wait_until_ms;        /* long-poll deadline for pulls */
 	struct rt_result res;
+	struct rt_prep prep;          /* set by the receiving thread (rt_prepare) */
 	uint8_t *out;                 /* packed Response, set before done() */
 	size_t outlen;
 	rt_done_fn done;

@@ -21,7 +21,8 @@ static int plain_submit(struct rt_core *core, st_txn *t, const struct rt_princip
 		return rc;
 	if ((rc = rt_idem_find(t, s, res, &stored)) != PB_ENOTFOUND)
 		return rc ? rc : rt_submit_answer(core, t, res, stored, 1);
-	if ((rc = rt_msg_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms, res,
+	if ((rc = rt_repeat_scan(core, t, res, s, now_ms)) ||
+	    (rc = rt_msg_create(core, t, rt_actor(who, actor, sizeof(actor)), s, NULL, now_ms, res,
 	                        &stored)) ||
 	    (rc = rt_repeat_check(core, t, res, stored, s->contact, now_ms)) ||
 	    (rc = rt_idem_put(t, s, stored->id.data, res)))

@@ -227,7 +227,10 @@ static int receipt_fill(struct rt_core *core, st_txn *t, struct rt_result *res, 
 
 	if ((rc = st_log_get(t, index, &data, &dlen)))
 		return rc;
-	crypto_hash_sha256(r->record_hash.data, data, dlen);
+	if (res->appended_known && res->appended_index == index)
+		memcpy(r->record_hash.data, res->appended_hash, ST_HASH_LEN);
+	else
+		crypto_hash_sha256(r->record_hash.data, data, dlen);
 	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
 	if ((rc = st_tree_inclusion(t, index, size, proof, SN_PROOF_MAX, &n)))
 		return rc;
@@ -243,24 +246,31 @@ static int receipt_fill(struct rt_core *core, st_txn *t, struct rt_result *res, 
 	return PB_OK;
 }
 
-int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
+int rt_result_receipts_at(struct rt_core *core, st_txn *t, struct rt_result *res,
+                          const struct rt_note *n)
 {
 	Mailroom__Receipt *r = res->receipt;
-	char *note = NULL;
-	size_t len;
-	uint64_t size;
-	int rc;
 
 	if (!r || res->resp.code != PB_OK)
+		return PB_OK;
+	return receipt_fill(core, t, res, res->receipt_index, n->text, n->len, n->size, r);
+}
+
+int rt_result_receipts(struct rt_core *core, st_txn *t, struct rt_result *res)
+{
+	struct rt_note n;
+	int rc;
+
+	if (!res->receipt || res->resp.code != PB_OK)
 		return PB_OK;
 	/* The latest checkpoint: the batch's own, sealed before receipts, with
 	 * whatever cosignatures it has (none yet when the batch made it; a
 	 * repeated submission's may have some). The status view carries a
 	 * cosigned one. */
-	if ((rc = rt_witness_note(t, 0, &note, &len, &size)))
+	if ((rc = rt_witness_note(t, 0, &n.text, &n.len, &n.size)))
 		return rc;
-	rc = receipt_fill(core, t, res, res->receipt_index, note, len, size, r);
-	free(note);
+	rc = rt_result_receipts_at(core, t, res, &n);
+	free(n.text);
 	return rc;
 }
 
@@ -342,26 +352,31 @@ void rt_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const 
 	st_submit_hash(salt, subject, body, out);
 }
 
+int rt_contact_seal(struct rt_core *core, const Mailroom__Contact *c, uint8_t **out, size_t *outlen)
+{
+	size_t plen = mailroom__contact__get_packed_size(c);
+	uint8_t *plain = malloc(plen ? plen : 1);
+	int rc;
+
+	if (!plain)
+		return PB_ENOMEM;
+	mailroom__contact__pack(c, plain);
+	rc = st_seal(core->store, plain, plen, out, outlen);
+	sodium_memzero(plain, plen);
+	free(plain);
+	return rc;
+}
+
 int rt_seal_contact(struct rt_core *core, struct rt_result *res, const Mailroom__Contact *c,
                     Mailroom__StoredMessage *m)
 {
-	size_t plen;
-	uint8_t *plain;
 	int rc;
 
 	m->contact_sealed.data = NULL;
 	m->contact_sealed.len = 0;
 	if (!c)
 		return PB_OK;
-	plen = mailroom__contact__get_packed_size(c);
-	plain = malloc(plen ? plen : 1);
-	if (!plain)
-		return PB_ENOMEM;
-	mailroom__contact__pack(c, plain);
-	rc = st_seal(core->store, plain, plen, &m->contact_sealed.data, &m->contact_sealed.len);
-	sodium_memzero(plain, plen);
-	free(plain);
-	if (rc)
+	if ((rc = rt_contact_seal(core, c, &m->contact_sealed.data, &m->contact_sealed.len)))
 		return rc;
 	if (!rt_own(res, m->contact_sealed.data, RT_OWN_FREE))
 		return PB_ENOMEM;
@@ -401,6 +416,8 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	uint8_t id[PB_ID_LEN], salt[ST_SALT_LEN], chash[ST_HASH_LEN];
 	char code[PB_TRACK_TEXT_LEN + 1], note[160];
 	const char *rule, *queue;
+	/* Salt, commitment and sealed contact made before the writer, if so. */
+	const struct rt_prep *p = rt_prep_for(res, s);
 	int rc;
 
 	pb_id_new(now_ms, id);
@@ -411,7 +428,10 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 		return rt_fail(res, rc, pb_err_name(rc), "cannot index the order");
 
 	queue = rt_route(core->conf, s->channel, s->category, s->subject, s->body, &rule);
-	randombytes_buf(salt, sizeof(salt));
+	if (p && p->have_commit)
+		memcpy(salt, p->salt, sizeof(salt));
+	else
+		randombytes_buf(salt, sizeof(salt));
 	m.id.data = id;
 	m.id.len = sizeof(id);
 	m.tracking_code = code;
@@ -432,20 +452,33 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	if (s->order)
 		m.hotline_state = MAILROOM__HOTLINE_STATE__HOTLINE_DISPATCHED;
 	m.queue_prio = 1;
+	if (p && p->scanned && p->repeat_pm >= core->conf->repeat_permille) {
+		m.repeat_of.data = (uint8_t *)p->repeat_of;   /* the op's, outliving the answer */
+		m.repeat_of.len = sizeof(p->repeat_of);
+		m.repeat_permille = (uint32_t)p->repeat_pm;
+	}
 	m.cal_version.data = core->cal_version;
 	m.cal_version.len = sizeof(core->cal_version);
 	if ((rc = rt_clocks_start(core, t, res, &m, now_ms)) || (rc = rt_timers_start(core, t, &m)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot start the deadline clocks");
 	rt_platform_note(&m, note, sizeof(note));
-	if ((rc = rt_seal_contact(core, res, s->contact, &m)))
+	if (p && p->have_sealed) {
+		/* The prepared buffer outlives the answer (freed with the op). */
+		m.contact_sealed.data = p->sealed;
+		m.contact_sealed.len = p->sealed_len;
+	} else if ((rc = rt_seal_contact(core, res, s->contact, &m))) {
 		return rt_fail(res, rc, pb_err_name(rc), "cannot seal contact");
+	}
 
 	/* The texts are proved by a salted hash: the log never holds them. */
 	ProtobufCBinaryData *acommits = NULL;
 	size_t nacommits = 0;
 	if ((rc = rt_attach_bind(core, t, s, &m, res, &acommits, &nacommits)))
 		return rc;
-	rt_submit_hash(salt, s->subject, s->body, chash);
+	if (p && p->have_commit)
+		memcpy(chash, p->content_hash, sizeof(chash));
+	else
+		rt_submit_hash(salt, s->subject, s->body, chash);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_RECEIVED;
 	rec.attachment_commits = acommits;
@@ -462,6 +495,9 @@ int rt_msg_create_ex(struct rt_core *core, st_txn *t, const char *actor,
 	if ((rc = rt_audit(core, t, res, &rec, &m, actor, now_ms, &rcpt)))
 		return rt_fail(res, rc, pb_err_name(rc), "cannot append to the log");
 	m.received_log_index = rcpt.index;
+	res->appended_known = 1;
+	res->appended_index = rcpt.index;
+	memcpy(res->appended_hash, rcpt.hash, ST_HASH_LEN);
 
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;

@@ -172,16 +172,27 @@ int rt_notice_record(struct rt_core *core, st_txn *t, struct rt_result *res,
 	if (rec->event == MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_EXTENDED &&
 	    (!rec->clock || rec->clock->kind != ST_CLOCK_REPLY))
 		return PB_OK;
-	c = contact_open(core, m, &app, &rc);
-	if (rc)
-		return rc;
+	/* A contact sealed before the writer (rt_prepare) is the request's
+	 * own, in clear at hand: no need to open the seal again. */
+	int borrowed = res->prep && res->prep->have_sealed && m->contact_sealed.len &&
+	               m->contact_sealed.data == res->prep->sealed;
+	if (borrowed) {
+		c = res->prep->sub->contact;
+		app = NULL;
+		rc = PB_OK;
+	} else {
+		c = contact_open(core, m, &app, &rc);
+		if (rc)
+			return rc;
+	}
 	for (int k = 0; k < 2 && events[i].kinds[k] && c && !rc; k++) {
 		if (c->email && *c->email)
 			rc = add_notice(core, t, rec, m, index, events[i].kinds[k], "email", c->email, now_ms);
 		if (!rc && is_mobile(c->phone))
 			rc = add_notice(core, t, rec, m, index, events[i].kinds[k], "sms", c->phone, now_ms);
 	}
-	contact_free(c, app);
+	if (!borrowed)
+		contact_free(c, app);
 	return rc;
 }
 

@@ -68,6 +68,8 @@ void rt_submit_hash(const uint8_t salt[ST_SALT_LEN], const char *subject, const 
                     uint8_t out[ST_HASH_LEN]);
 int rt_seal_contact(struct rt_core *core, struct rt_result *res, const Mailroom__Contact *c,
                     Mailroom__StoredMessage *m);
+/* c packed and sealed with the data key into *out (the caller frees). */
+int rt_contact_seal(struct rt_core *core, const Mailroom__Contact *c, uint8_t **out, size_t *outlen);
 /* What differs between the platform's due times and ours, for the record. */
 void rt_platform_note(const Mailroom__StoredMessage *m, char *note, size_t len);
 /* Creates, routes and queues a new message with its RECEIVED and ROUTED
@@ -167,6 +169,9 @@ int rt_op_refer(struct rt_core *core, st_txn *t, const struct rt_principal *who,
 int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, const Mailroom__Contact *c, int64_t received_ms);
 int rt_repeat_view(st_txn *t, struct rt_result *res, Mailroom__MessageView *v);
+void rt_repeat_prepare(struct rt_core *core, const Mailroom__SubmitReq *s, struct rt_prep *p);
+int rt_repeat_scan(struct rt_core *core, st_txn *t, struct rt_result *res,
+                   const Mailroom__SubmitReq *s, int64_t received_ms);
 int rt_op_repeat_decide(struct rt_core *core, st_txn *t, const struct rt_principal *who,
                         const Mailroom__Request *req, int64_t now_ms, struct rt_result *res);
 /* The generic answer on a held lease: the message replied, its record. */

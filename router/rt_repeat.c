@@ -77,6 +77,8 @@ static int contact_hash(struct rt_core *core, int channel, const char *kind, con
 	return 0;
 }
 
+static const char *const kinds[2] = {"phone", "email"};
+
 static char *whole_text(const char *subject, const char *body)
 {
 	size_t a = subject ? strlen(subject) : 0, b = body ? strlen(body) : 0;
@@ -136,7 +138,7 @@ static int compare_one(const uint8_t id[16], int64_t received_ms, void *arg)
 	int pm;
 
 	(void)received_ms;
-	if (memcmp(id, s->self, PB_ID_LEN) == 0)
+	if (s->self && memcmp(id, s->self, PB_ID_LEN) == 0)
 		return 0;
 	if ((s->rc = bigrams_of_msg(s, id, &owned, &b)))
 		return s->rc == PB_ENOTFOUND ? (s->rc = PB_OK) : 1;
@@ -149,13 +151,66 @@ static int compare_one(const uint8_t id[16], int64_t received_ms, void *arg)
 	return 0;
 }
 
+/* The pieces of the check that need no store (rt_prepare): the new
+ * message's bigram set and its contact's hashes. */
+void rt_repeat_prepare(struct rt_core *core, const Mailroom__SubmitReq *s, struct rt_prep *p)
+{
+	const char *values[2] = {s->contact ? s->contact->phone : NULL,
+	                         s->contact ? s->contact->email : NULL};
+	char *text;
+
+	/* Long texts are refused by the intake; no work on them here. */
+	if (!s->subject || !s->body || strlen(s->subject) + strlen(s->body) + 2 > TEXT_MAX)
+		return;
+	if ((text = whole_text(s->subject, s->body))) {
+		if (rt_bigrams_of(text, &p->text))
+			p->text.v = NULL;
+		free(text);
+	}
+	for (int k = 0; k < 2; k++)
+		p->hashed[k] = contact_hash(core, s->channel, kinds[k], values[k], p->contact_hash[k]) == 0;
+}
+
+/* The scan for earlier messages, before the new one is created: its
+ * flag then goes into the one put of the message. Only with the
+ * prepared set and hashes; without them rt_repeat_check does it all. */
+int rt_repeat_scan(struct rt_core *core, st_txn *t, struct rt_result *res,
+                   const Mailroom__SubmitReq *s, int64_t received_ms)
+{
+	const struct pb_conf *conf = core->conf;
+	int ch = (int)s->channel, window = ch > 0 && ch < PB_CH_COUNT ? conf->repeat_window_days[ch] : 0;
+	struct rt_prep *p = rt_prep_for(res, s);
+	struct scan scan = {.t = t, .best_pm = -1};
+	int rc = PB_OK;
+
+	if (!p || !p->text.v)
+		return PB_OK;
+	if (!core->bigrams)
+		rt_bgcache_new(BGCACHE_BYTES, &core->bigrams);
+	scan.cache = core->bigrams;
+	scan.text = p->text;   /* lent: rt_repeat_check hands it to the cache */
+	for (int k = 0; k < 2 && window > 0 && !rc; k++) {
+		if (!p->hashed[k])
+			continue;
+		rc = st_applicant_each(t, p->contact_hash[k], received_ms - (int64_t)window * DAY_MS,
+		                       received_ms, SCAN_MAX, compare_one, &scan);
+		if (scan.rc)
+			rc = scan.rc;
+	}
+	if (rc)
+		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
+	p->scanned = 1;
+	p->repeat_pm = scan.best_pm;
+	memcpy(p->repeat_of, scan.best, PB_ID_LEN);
+	return PB_OK;
+}
+
 int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
                     Mailroom__StoredMessage *m, const Mailroom__Contact *c, int64_t received_ms)
 {
 	const struct pb_conf *conf = core->conf;
 	int ch = (int)m->channel, window = ch > 0 && ch < PB_CH_COUNT ? conf->repeat_window_days[ch] : 0;
 	struct scan scan = {.t = t, .self = m->id.data, .best_pm = -1};
-	const char *kinds[2] = {"phone", "email"};
 	const char *values[2] = {c ? c->phone : NULL, c ? c->email : NULL};
 	uint8_t h[ST_HASH_LEN];
 	Mailroom__AuditRecord rec;
@@ -163,19 +218,40 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 	uint8_t *rel;
 	char *text;
 	int rc = PB_OK;
+	/* Prepared for this very message (its texts and contact) or not at all. */
+	struct rt_prep *p = NULL;
+	if (res->prep && res->prep->sub && res->prep->sub->contact == c &&
+	    res->prep->sub->subject == m->subject && res->prep->sub->body == m->body &&
+	    res->prep->sub->channel == m->channel)
+		p = res->prep;
 
 	/* Without memory for the cache the check runs uncached. */
 	if (!core->bigrams)
 		rt_bgcache_new(BGCACHE_BYTES, &core->bigrams);
 	scan.cache = core->bigrams;
-	if (!(text = whole_text(m->subject, m->body)))
-		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
-	rc = rt_bigrams_of(text, &scan.text);
-	free(text);
-	if (rc)
-		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
-	for (int k = 0; k < 2; k++) {
-		if (contact_hash(core, m->channel, kinds[k], values[k], h))
+	if (p && p->text.v) {
+		scan.text = p->text;   /* taken: the cache keeps it below */
+		p->text.v = NULL;
+		p->text.n = 0;
+	} else {
+		if (!(text = whole_text(m->subject, m->body)))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		rc = rt_bigrams_of(text, &scan.text);
+		free(text);
+		if (rc)
+			return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
+	}
+	for (int k = 0; k < 2 && p && p->scanned; k++)
+		if (p->hashed[k] && (rc = st_applicant_add(t, p->contact_hash[k], received_ms, m->id.data)))
+			break;
+	if (p && p->scanned) {
+		scan.best_pm = p->repeat_pm;
+		memcpy(scan.best, p->repeat_of, PB_ID_LEN);
+	}
+	for (int k = 0; k < 2 && !(p && p->scanned); k++) {
+		if (p)
+			memcpy(h, p->contact_hash[k], sizeof(h));
+		if (p ? !p->hashed[k] : contact_hash(core, m->channel, kinds[k], values[k], h) != 0)
 			continue;
 		/* Earlier ones only: an old message brought over by an import
 		 * is no repeat of a later one. */
@@ -195,14 +271,17 @@ int rt_repeat_check(struct rt_core *core, st_txn *t, struct rt_result *res,
 		return rt_fail(res, rc, pb_err_name(rc), "cannot check for repeats");
 	if (scan.best_pm < conf->repeat_permille)
 		return PB_OK;
-	if (!(rel = rt_own(res, malloc(PB_ID_LEN), RT_OWN_FREE)))
-		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
-	memcpy(rel, scan.best, PB_ID_LEN);
-	m->repeat_of.data = rel;
-	m->repeat_of.len = PB_ID_LEN;
-	m->repeat_permille = (uint32_t)scan.best_pm;
-	if ((rc = st_msg_put(t, m)))
-		return rt_fail(res, rc, pb_err_name(rc), "cannot store the message");
+	/* Scanned before the message was created: stored with its flag. */
+	if (!(p && p->scanned)) {
+		if (!(rel = rt_own(res, malloc(PB_ID_LEN), RT_OWN_FREE)))
+			return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
+		memcpy(rel, scan.best, PB_ID_LEN);
+		m->repeat_of.data = rel;
+		m->repeat_of.len = PB_ID_LEN;
+		m->repeat_permille = (uint32_t)scan.best_pm;
+		if ((rc = st_msg_put(t, m)))
+			return rt_fail(res, rc, pb_err_name(rc), "cannot store the message");
+	}
 	snprintf(detail, sizeof(detail), "probable repeat, resemblance %d/1000", scan.best_pm);
 	mailroom__audit_record__init(&rec);
 	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_REPEAT_FLAGGED;

@@ -314,6 +314,8 @@ static int admit(struct rt_server *s, struct rt_op *op, int64_t now)
 		return 0;
 	}
 	if (rt_is_write(req)) {
+		/* Here, in parallel, what the serial writer need not do. */
+		rt_prepare(s->core, req, &op->prep);
 		op->enqueued_us = pb_mono_us();
 		op->wait_until_ms = 0;
 		if (req->op_case == MAILROOM__REQUEST__OP_PULL) {
@@ -441,6 +443,7 @@ static void dispatch(struct rt_ctx *c, int64_t now)
 		if (c->op.who.handler && quota_take(c, c->op.who.handler->pubkey)) {
 			refuse(&c->op, PB_ELIMIT, "busy",
 			       "too many requests of this handler in progress; try again later");
+			rt_prep_free(&c->op.prep);   /* never reaches the writer, which frees it */
 			write_done(&c->op, c);
 			return;
 		}

@@ -113,6 +113,7 @@ static void finish(struct rt_op *op)
 {
 	rt_pack(op);
 	rt_result_clear(&op->res);
+	rt_prep_free(&op->prep);   /* after the answer: the stored message pointed into it */
 	op->done(op, op->arg);
 }
 
@@ -273,6 +274,7 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	for (struct rt_op *op = batch; op; op = next) {
 		next = op->next;
 		rt_result_init(&op->res);
+		op->res.prep = &op->prep;
 		if (rc) {
 			rt_fail(&op->res, rc, pb_err_name(rc), "store unavailable");
 		} else if ((rc = st_txn_begin(core->store, txn, 0, &child)) == PB_OK) {
@@ -318,8 +320,17 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 	 * covers, durably. Then the receipts that prove against it. */
 	if (txn && (rc = st_log_seal(txn)) != PB_OK)
 		pb_error("cannot write the checkpoint: %s", pb_err_str(rc));
-	for (struct rt_op *op = done; txn && op && !rc; op = op->next)
-		rc = rt_result_receipts(core, txn, &op->res);
+	/* Every receipt proves against the same checkpoint: read it once. */
+	struct rt_note note = {0};
+	for (struct rt_op *op = done; txn && op && !rc; op = op->next) {
+		if (!op->res.receipt || op->res.resp.code != PB_OK)
+			continue;
+		if (!note.text)
+			rc = rt_witness_note(txn, 0, &note.text, &note.len, &note.size);
+		if (!rc)
+			rc = rt_result_receipts_at(core, txn, &op->res, &note);
+	}
+	free(note.text);
 	if (txn && rc) {
 		st_txn_abort(txn);
 		txn = NULL;

@@ -65,6 +65,11 @@ struct st_txn {
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
 	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
+	/* The leaf of record next - 1 when this transaction (or its parent)
+	 * appended it: an odd index pairs with it, and hashing the record
+	 * again from the log cost a third of the tree's work. */
+	uint8_t last_leaf[ST_HASH_LEN];
+	int has_leaf;
 	/* Top level only: the log size when it began, and the size of the
 	 * checkpoint it wrote last (0: none); records appended past it get
 	 * one more at commit. */

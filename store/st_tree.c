@@ -101,7 +101,10 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 	/* Each 1 bit at the bottom of index closes one more subtree. */
 	for (uint64_t level = 0; (index >> level) & 1; level++) {
 		uint64_t i = index >> level;
-		if ((rc = node_get(&g, level, i - 1, left)))
+		/* The left leaf is the record appended just before this one. */
+		if (level == 0 && t->has_leaf && t->next == index)
+			memcpy(left, t->last_leaf, MT_HASH_LEN);
+		else if ((rc = node_get(&g, level, i - 1, left)))
 			return rc;
 		mt_node_hash(left, h, h);
 		if ((rc = node_put(t, level + 1, i >> 1, h)))

@@ -90,6 +90,7 @@ static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, int64_t now
 	Mailroom__SubmitReq sub;
 	Mailroom__Contact contact;
 	struct rt_result res;
+	struct rt_prep prep;
 	struct pj_error perr;
 	uint8_t idem[32], body_hash[32], akey[PB_AKEY_HASH_LEN];
 	char body[512];
@@ -121,7 +122,10 @@ static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, int64_t now
 	req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
 	req.submit = &sub;
 
+	/* What the receiving thread does before the writer, then the writer. */
+	rt_prepare(core, &req, &prep);
 	rt_result_init(&res);
+	res.prep = &prep;
 	if ((rc = st_txn_begin(core->store, txn, 0, &child)) == PB_OK) {
 		if ((rc = rt_apply(core, child, &gateway, &req, now, &res)) == PB_OK)
 			rc = st_txn_commit(child);
@@ -132,6 +136,7 @@ static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, int64_t now
 		fprintf(stderr, "prefill: message %llu: %s (%s)\n", (unsigned long long)i,
 		        pb_err_str(rc), res.resp.message ? res.resp.message : "");
 	rt_result_clear(&res);
+	rt_prep_free(&prep);
 	json_decref(root);
 	return rc ? -1 : 0;
 }

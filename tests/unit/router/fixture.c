@@ -79,6 +79,8 @@ void fx_teardown(void)
 	cr_expect_eq(system(cmd), 0);
 }
 
+struct rt_prep *fx_prep;
+
 int apply(const struct rt_principal *who, Mailroom__Request *req, int64_t now,
                  struct rt_result *res)
 {
@@ -86,6 +88,7 @@ int apply(const struct rt_principal *who, Mailroom__Request *req, int64_t now,
 	int rc;
 
 	rt_result_init(res);
+	res->prep = fx_prep;
 	cr_assert_eq(st_txn_begin(core.store, NULL, 0, &top), PB_OK);
 	cr_assert_eq(st_txn_begin(core.store, top, 0, &child), PB_OK);
 	rc = rt_apply(&core, child, who, req, now, res);

@@ -25,6 +25,9 @@ struct posted {
 	uint64_t log_index;
 };
 
+/* What the receiving thread prepared for the next apply (rt_prepare), or
+ * NULL: apply() hands it to the writer's result as rt_writer.c does. */
+extern struct rt_prep *fx_prep;
 /* One request in its own committed batch, as the writer runs it. */
 int apply(const struct rt_principal *who, Mailroom__Request *req, int64_t now, struct rt_result *res);
 int read_op(const struct rt_principal *who, Mailroom__Request *req, struct rt_result *res);
