@@ -7,6 +7,7 @@
 #include "pb_id.h"
 #include "pb_log.h"
 #include "pb_utf8.h"
+#include "mt.h"
 #include "sn.h"
 
 #include <sodium.h>
@@ -230,7 +231,7 @@ static int receipt_fill(struct rt_core *core, st_txn *t, struct rt_result *res, 
 	if (res->appended_known && res->appended_index == index)
 		memcpy(r->record_hash.data, res->appended_hash, ST_HASH_LEN);
 	else
-		crypto_hash_sha256(r->record_hash.data, data, dlen);
+		mt_sha256(data, dlen, r->record_hash.data);
 	memcpy(r->key_id.data, core->keys.key_id, ST_KEYID_LEN);
 	if ((rc = st_tree_inclusion(t, index, size, proof, SN_PROOF_MAX, &n)))
 		return rc;

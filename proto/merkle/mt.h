@@ -22,6 +22,10 @@
 /* Perfect subtrees of trees below 2^64 leaves have levels 0..63. */
 #define MT_LEVELS 64
 
+/* SHA-256 of data; of the byte tag (none when < 0), a and b. */
+void mt_sha256(const uint8_t *data, size_t len, uint8_t out[MT_HASH_LEN]);
+void mt_sha256_parts(int tag, const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
+                     uint8_t out[MT_HASH_LEN]);
 void mt_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MT_HASH_LEN]);
 void mt_node_hash(const uint8_t left[MT_HASH_LEN], const uint8_t right[MT_HASH_LEN],
                   uint8_t out[MT_HASH_LEN]);

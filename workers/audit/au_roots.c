@@ -8,17 +8,13 @@
  * hashes), and the record hashes in a ring the thread may not run more
  * than RING records ahead in, so memory does not grow with the log.
  *
- * SHA-256 here is libcrypto's, which uses the CPU's SHA instructions
- * where it has them: libsodium's portable one was three quarters of the
- * walk's instructions. The hashes are the tree's (mt.h): a leaf is
- * H(0x00 || record), a node H(0x01 || left || right); tests compare the
- * two. Should libcrypto fail, libsodium's computes the same hash. */
+ * The hashes are the tree's own (mt.h, whose SHA-256 uses the CPU's SHA
+ * instructions): a leaf is H(0x00 || record), a node
+ * H(0x01 || left || right). */
 #include "au_tlog.h"
 #include "pb_err.h"
 
-#include <openssl/evp.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +25,6 @@ struct frontier {
 	uint8_t h[MT_LEVELS][MT_HASH_LEN];
 	uint8_t level[MT_LEVELS];
 	int n;
-};
-
-struct sha {
-	EVP_MD *md;                    /* NULL: libsodium's */
-	EVP_MD_CTX *ctx;
 };
 
 /* A checkpoint note the thread opened: under key number gen (0: not). */
@@ -58,7 +49,6 @@ struct au_roots {
 	struct au_key key;             /* the walk's key in force (mu) */
 	uint32_t key_gen;              /* its number, 0: none yet (mu) */
 	/* the thread's own */
-	struct sha sha;
 	uint64_t next;                 /* the next record to hash */
 	size_t next_cp;
 	struct frontier fr;
@@ -67,70 +57,27 @@ struct au_roots {
 	uint8_t ring[RING][ST_HASH_LEN];
 };
 
-static void sha_open(struct sha *h)
-{
-	if (!(h->md = EVP_MD_fetch(NULL, "SHA256", NULL)))
-		return;
-	if (!(h->ctx = EVP_MD_CTX_new())) {
-		EVP_MD_free(h->md);
-		h->md = NULL;
-	}
-}
-
-static void sha_close(struct sha *h)
-{
-	EVP_MD_CTX_free(h->ctx);
-	EVP_MD_free(h->md);
-}
-
-/* SHA-256 of the byte tag (none when < 0), then a, then b. */
-static void sha(struct sha *h, int tag, const uint8_t *a, size_t an, const uint8_t *b, size_t bn,
-                uint8_t out[MT_HASH_LEN])
-{
-	crypto_hash_sha256_state st;
-	uint8_t t = (uint8_t)tag;
-	unsigned int len;
-
-	if (h->md && EVP_DigestInit_ex2(h->ctx, h->md, NULL) &&
-	    (tag < 0 || EVP_DigestUpdate(h->ctx, &t, 1)) && EVP_DigestUpdate(h->ctx, a, an) &&
-	    (!bn || EVP_DigestUpdate(h->ctx, b, bn)) && EVP_DigestFinal_ex(h->ctx, out, &len) &&
-	    len == MT_HASH_LEN)
-		return;
-	crypto_hash_sha256_init(&st);
-	if (tag >= 0)
-		crypto_hash_sha256_update(&st, &t, 1);
-	crypto_hash_sha256_update(&st, a, an);
-	crypto_hash_sha256_update(&st, b, bn);
-	crypto_hash_sha256_final(&st, out);
-}
-
-static void node(struct sha *h, const uint8_t l[MT_HASH_LEN], const uint8_t r[MT_HASH_LEN],
-                 uint8_t out[MT_HASH_LEN])
-{
-	sha(h, 0x01, l, MT_HASH_LEN, r, MT_HASH_LEN, out);
-}
-
-static void frontier_add(struct sha *h, struct frontier *f, const uint8_t leaf[MT_HASH_LEN])
+static void frontier_add(struct frontier *f, const uint8_t leaf[MT_HASH_LEN])
 {
 	memcpy(f->h[f->n], leaf, MT_HASH_LEN);
 	f->level[f->n++] = 0;
 	while (f->n >= 2 && f->level[f->n - 1] == f->level[f->n - 2]) {
-		node(h, f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
+		mt_node_hash(f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
 		f->level[f->n - 2]++;
 		f->n--;
 	}
 }
 
 /* RFC 6962 root of the leaves so far: the right fold of the pieces. */
-static void frontier_root(struct sha *h, const struct frontier *f, uint8_t out[MT_HASH_LEN])
+static void frontier_root(const struct frontier *f, uint8_t out[MT_HASH_LEN])
 {
 	if (f->n == 0) {
-		crypto_hash_sha256(out, NULL, 0);
+		mt_sha256(NULL, 0, out);
 		return;
 	}
 	memcpy(out, f->h[f->n - 1], MT_HASH_LEN);
 	for (int i = f->n - 2; i >= 0; i--)
-		node(h, f->h[i], out, out);
+		mt_node_hash(f->h[i], out, out);
 }
 
 /* The signature of checkpoint cp, under the key the walk has now. */
@@ -167,12 +114,12 @@ static int hash_one(struct au_roots *R)
 
 	if (i >= s->size || au_src_get(s, i, &d, &n) || n == 0)
 		return 1;
-	sha(&R->sha, -1, d, n, NULL, 0, R->ring[i % RING]);
-	sha(&R->sha, 0x00, d, n, NULL, 0, leaf);
-	frontier_add(&R->sha, &R->fr, leaf);
+	mt_sha256(d, n, R->ring[i % RING]);
+	mt_leaf_hash(d, n, leaf);
+	frontier_add(&R->fr, leaf);
 	for (; R->next_cp < s->ncps && s->cps[R->next_cp].size <= i + 1; R->next_cp++)
 		if (s->cps[R->next_cp].size == i + 1) {
-			frontier_root(&R->sha, &R->fr, R->roots[R->next_cp]);
+			frontier_root(&R->fr, R->roots[R->next_cp]);
 			open_ahead(R, R->next_cp);
 		}
 	R->next = i + 1;
@@ -222,7 +169,6 @@ int au_roots_start(const struct au_src *s, struct au_roots **out)
 		free(R);
 		return PB_ENOMEM;
 	}
-	sha_open(&R->sha);
 	pthread_mutex_init(&R->mu, NULL);
 	pthread_cond_init(&R->more, NULL);
 	pthread_cond_init(&R->room, NULL);
@@ -324,7 +270,6 @@ void au_roots_stop(struct au_roots *R)
 	pthread_cond_destroy(&R->room);
 	pthread_cond_destroy(&R->more);
 	pthread_mutex_destroy(&R->mu);
-	sha_close(&R->sha);
 	free(R->opened);
 	free(R->roots);
 	free(R);
