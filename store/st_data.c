@@ -5,13 +5,36 @@
 #include "pb_id.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define QUEUE_TAIL (1 + 4 + 8 + 16)      /* NUL, prio, due, id */
 #define LEASE_KEY (8 + 16)
-#define DEADLINE_KEY (8 + 16 + 1)
+#define DEADLINE_DUP (16 + 1)          /* id, clock: the value under a due time */
 
 /* ---- messages ---- */
+
+/* The value is the StoredMessage without its id, which the key already
+ * holds (16 bytes and a tag saved per message): put packs it without,
+ * and every read puts it back. protobuf-c copies what it keeps, so the
+ * message outlives the transaction. */
+static int msg_unpack(const MDB_val *k, const MDB_val *v, Mailroom__StoredMessage **out)
+{
+	Mailroom__StoredMessage *m;
+
+	*out = NULL;
+	if (k->mv_size != 16 || !(m = mailroom__stored_message__unpack(NULL, v->mv_size, v->mv_data)))
+		return PB_ECORRUPT;
+	if (m->id.len != 0 || !(m->id.data = malloc(16))) {
+		int bad = m->id.len != 0;
+		mailroom__stored_message__free_unpacked(m, NULL);
+		return bad ? PB_ECORRUPT : PB_ENOMEM;
+	}
+	memcpy(m->id.data, k->mv_data, 16);
+	m->id.len = 16;
+	*out = m;
+	return PB_OK;
+}
 
 int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out)
 {
@@ -23,10 +46,7 @@ int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out)
 		return PB_EINVAL;
 	if ((rc = mdb_get(t->txn, t->env->msg, &k, &v)))
 		return sti_err(t, rc);
-	/* protobuf-c copies what it keeps, so *out outlives the transaction. */
-	if (!(*out = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data)))
-		return PB_ECORRUPT;
-	return PB_OK;
+	return msg_unpack(&k, &v, out);
 }
 
 void st_msg_free(Mailroom__StoredMessage *m)
@@ -47,13 +67,17 @@ int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 		return PB_EINVAL;
 	k.mv_size = 16;
 	k.mv_data = m->id.data;
-	len = mailroom__stored_message__get_packed_size(m);
+	/* A shallow copy without the id (msg_unpack). */
+	Mailroom__StoredMessage bare = *m;
+	bare.id.len = 0;
+	bare.id.data = NULL;
+	len = mailroom__stored_message__get_packed_size(&bare);
 	v.mv_size = len;
 	v.mv_data = NULL;
 	/* Ids start with their time, so a new message is mostly the last. */
 	if ((rc = sti_put_rising(t->txn, t->env->msg, &k, &v, MDB_RESERVE)))
 		return sti_err(t, rc);
-	if (mailroom__stored_message__pack(m, v.mv_data) != len)
+	if (mailroom__stored_message__pack(&bare, v.mv_data) != len)
 		return PB_ECORRUPT;
 	return PB_OK;
 }
@@ -71,9 +95,9 @@ int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg
 		return sti_err(t, rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 16 || !(m = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data))) {
+		if ((rc = msg_unpack(&k, &v, &m))) {
 			mdb_cursor_close(c);
-			return PB_ECORRUPT;
+			return rc;
 		}
 		stop = fn(m, arg);
 		mailroom__stored_message__free_unpacked(m, NULL);
@@ -456,86 +480,110 @@ int st_lease_del(st_txn *t, int64_t expires_ms, const uint8_t id[16])
 	return sti_err(t, mdb_del(t->txn, t->env->lease, &k, NULL));
 }
 
-/* The first key of a time-ordered index (time || id || ...) if its time
- * has come: leases and deadlines are both served this way. */
-static int first_due(st_txn *t, MDB_dbi dbi, size_t keylen, int64_t now_ms, int64_t *when,
-                     uint8_t id[16], const uint8_t **key)
+/* The first entry of a time-ordered index (time || id || ...) if its time
+ * has come: leases and deadlines are both served this way. A lease's key
+ * is time || id; a deadline's is the time alone, with id || clock its
+ * (duplicate) value, so *rest points at the id in either. */
+static int first_due(st_txn *t, MDB_dbi dbi, size_t keylen, size_t vallen, int64_t now_ms,
+                     int64_t *when, uint8_t id[16], const uint8_t **rest)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	*key = NULL;   /* set on every path, as st_counter_get's value */
+	*rest = NULL;   /* set on every path, as st_counter_get's value */
 	if ((rc = mdb_cursor_open(t->txn, dbi, &c)))
 		return sti_err(t, rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	mdb_cursor_close(c);
 	if (rc)
 		return sti_err(t, rc);
-	if (k.mv_size != keylen)
+	if (k.mv_size != keylen || v.mv_size != vallen)
 		return PB_ECORRUPT;
 	*when = sti_get_time(k.mv_data);
 	if (*when > now_ms)
 		return PB_ENOTFOUND;
-	memcpy(id, (const uint8_t *)k.mv_data + 8, 16);
-	*key = k.mv_data;
+	*rest = vallen ? v.mv_data : (const uint8_t *)k.mv_data + 8;
+	memcpy(id, *rest, 16);
 	return PB_OK;
 }
 
 int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8_t id[16])
 {
-	const uint8_t *key;
+	const uint8_t *rest;
 
 	if (!t || !expires_ms)
 		return PB_EINVAL;
-	return first_due(t, t->env->lease, LEASE_KEY, now_ms, expires_ms, id, &key);
+	return first_due(t, t->env->lease, LEASE_KEY, 0, now_ms, expires_ms, id, &rest);
 }
 
-/* ---- deadlines: time due, id, clock -> empty ---- */
+/* ---- deadlines: time due -> id, clock (sorted fixed-size duplicates) ----
+ *
+ * Many entries share a due time (a working day's end), so each time is
+ * kept once with its entries packed 17 bytes apiece beneath it, rather
+ * than 25-byte keys with a node header each. */
 
-static void deadline_key(uint8_t buf[DEADLINE_KEY], int64_t due_ms, const uint8_t id[16],
-                         uint8_t clock)
+static void deadline_entry(uint8_t kb[8], uint8_t vb[DEADLINE_DUP], int64_t due_ms,
+                           const uint8_t id[16], uint8_t clock)
 {
-	sti_put_time(buf, due_ms);
-	memcpy(buf + 8, id, 16);
-	buf[24] = clock;
+	sti_put_time(kb, due_ms);
+	memcpy(vb, id, 16);
+	vb[16] = clock;
 }
 
 int st_deadline_put(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
 {
-	uint8_t buf[DEADLINE_KEY];
-	MDB_val k = {sizeof(buf), buf}, v = {0, NULL};
+	uint8_t kb[8], vb[DEADLINE_DUP];
+	MDB_val k = {sizeof(kb), kb}, v = {sizeof(vb), vb}, ck = k, cv;
+	MDB_cursor *c;
+	unsigned flags = 0;
 	int rc;
 
 	if ((rc = sti_need_write(t)))
 		return rc;
-	deadline_key(buf, due_ms, id, clock);
-	return sti_err(t, sti_put_rising(t->txn, t->env->deadline, &k, &v, 0));
+	deadline_entry(kb, vb, due_ms, id, clock);
+	if ((rc = mdb_cursor_open(t->txn, t->env->deadline, &c)))
+		return sti_err(t, rc);
+	/* Ids start with their time, so an entry is mostly the last of its
+	 * due time: appended there, the duplicates' pages split at the end and
+	 * stay full. A new due time goes in as any key (sti_put_rising). */
+	rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &ck, &cv, MDB_LAST_DUP);
+	mdb_cursor_close(c);
+	if (rc == 0 && cv.mv_size == DEADLINE_DUP && memcmp(vb, cv.mv_data, DEADLINE_DUP) > 0)
+		flags = MDB_APPENDDUP;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return sti_err(t, rc);
+	if (rc == MDB_NOTFOUND)
+		return sti_err(t, sti_put_rising(t->txn, t->env->deadline, &k, &v, 0));
+	/* An entry already there is left as it is: put is idempotent. */
+	return sti_err(t, mdb_put(t->txn, t->env->deadline, &k, &v, flags));
 }
 
 int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
 {
-	uint8_t buf[DEADLINE_KEY];
-	MDB_val k = {sizeof(buf), buf};
+	uint8_t kb[8], vb[DEADLINE_DUP];
+	MDB_val k = {sizeof(kb), kb}, v = {sizeof(vb), vb};
 	int rc;
 
 	if ((rc = sti_need_write(t)))
 		return rc;
-	deadline_key(buf, due_ms, id, clock);
-	return sti_err(t, mdb_del(t->txn, t->env->deadline, &k, NULL));
+	deadline_entry(kb, vb, due_ms, id, clock);
+	return sti_err(t, mdb_del(t->txn, t->env->deadline, &k, &v));
 }
 
 int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id[16],
                           uint8_t *clock)
 {
-	const uint8_t *key;
+	const uint8_t *rest;
 	int rc;
 
 	if (!t || !due_ms || !clock)
 		return PB_EINVAL;
-	if ((rc = first_due(t, t->env->deadline, DEADLINE_KEY, now_ms, due_ms, id, &key)))
+	if ((rc = first_due(t, t->env->deadline, 8, DEADLINE_DUP, now_ms, due_ms, id, &rest)))
 		return rc;
-	*clock = key[24];
+	*clock = rest[16];
 	return PB_OK;
 }
 
