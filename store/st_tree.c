@@ -27,7 +27,7 @@
 
 #define NODE_KEY 9
 /* The lowest level kept in nodes: a node below it is hashed from at most
- * 8 records (README.md, "Schema"). */
+ * 4 records (README.md, "Schema"). */
 #define NODE_LEVEL_MIN 3
 
 static void node_key(uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
