@@ -14,7 +14,7 @@
 
 /* ---- messages ---- */
 
-static int track_find(st_txn *t, const char *code, MDB_val *v);
+static int track_find(st_txn *t, const char *code, int cached, MDB_val *v);
 
 /* The access-key hash the tracking-code index holds for m, if it holds m:
  * NULL otherwise (a code from outside, or none). */
@@ -22,7 +22,7 @@ static const uint8_t *indexed_key_hash(st_txn *t, const char *code, const uint8_
 {
 	MDB_val v;
 
-	if (!code || !code[0] || track_find(t, code, &v) != PB_OK || v.mv_size != 16 + 32 ||
+	if (!code || !code[0] || track_find(t, code, 1, &v) != PB_OK || v.mv_size != 16 + 32 ||
 	    memcmp(v.mv_data, id, 16) != 0)
 		return NULL;
 	return (const uint8_t *)v.mv_data + 16;
@@ -167,7 +167,56 @@ static int str_key(st_txn *t, const char *s, MDB_val *k)
 
 /* The issued code's entry, if code is one the sequence gave: *found 0
  * when it is not (not issued, or not a sequence code at all). */
-static int seq_get(st_txn *t, const char *code, MDB_val *v, int *found)
+/* pb_track_to_seq is ten keyed hashes, and every read and write of a
+ * message turns its code back into its seq (msg_unpack), so each thread
+ * keeps the codes it turned last. By the permutation's key, which is all
+ * the answer depends on. Status lookups do not use it: their time must
+ * not tell a code used lately from another. */
+#define SEQ_CACHE 256
+static _Thread_local struct {
+	uint8_t key[32];
+	char code[PB_TRACK_TEXT_LEN + 1];
+	uint64_t seq;
+} seq_cache[SEQ_CACHE];
+
+static uint32_t seq_slot(const char *code)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+
+	for (; *code; code++)
+		h = (h ^ (uint8_t)*code) * 16777619u;
+	return h % SEQ_CACHE;
+}
+
+static void seq_remember(const st_env *e, const char *code, uint64_t seq)
+{
+	uint32_t h = seq_slot(code);
+
+	if (strlen(code) > PB_TRACK_TEXT_LEN)
+		return;
+	memcpy(seq_cache[h].key, e->track_key, sizeof(e->track_key));
+	strcpy(seq_cache[h].code, code);
+	seq_cache[h].seq = seq;
+}
+
+static int code_seq(const st_env *e, const char *code, int cached, uint64_t *seq)
+{
+	uint32_t h = seq_slot(code);
+	int rc;
+
+	if (cached && strcmp(seq_cache[h].code, code) == 0 &&
+	    memcmp(seq_cache[h].key, e->track_key, sizeof(e->track_key)) == 0) {
+		*seq = seq_cache[h].seq;
+		return PB_OK;
+	}
+	if ((rc = pb_track_to_seq(e->track_key, code, seq)))
+		return rc;
+	if (cached)
+		seq_remember(e, code, *seq);
+	return PB_OK;
+}
+
+static int seq_get(st_txn *t, const char *code, int cached, MDB_val *v, int *found)
 {
 	uint8_t kb[8];
 	MDB_val k = {sizeof(kb), kb};
@@ -175,7 +224,7 @@ static int seq_get(st_txn *t, const char *code, MDB_val *v, int *found)
 	int rc;
 
 	*found = 0;
-	if (!t->env->has_trackseq || pb_track_to_seq(t->env->track_key, code, &seq) != PB_OK)
+	if (!t->env->has_trackseq || code_seq(t->env, code, cached, &seq) != PB_OK)
 		return PB_OK;
 	sti_put_be64(kb, seq);
 	if ((rc = mdb_get(t->txn, t->env->trackseq, &k, v)) == MDB_NOTFOUND)
@@ -204,7 +253,7 @@ int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const ui
 	int rc, issued;
 
 	if ((rc = sti_need_write(t)) || (rc = str_key(t, code, &k)) ||
-	    (rc = seq_get(t, code, &had, &issued)))
+	    (rc = seq_get(t, code, 0, &had, &issued)))
 		return rc;
 	if (issued)
 		return PB_EEXIST;
@@ -251,6 +300,8 @@ int st_track_issue(st_txn *t, const uint8_t id[16], const uint8_t *key_hash, cha
 	track_val(val, id, key_hash);
 	/* Issue order is key order: the index only ever appends. */
 	rc = mdb_put(t->txn, t->env->trackseq, &k, &v, MDB_APPEND);
+	if (rc == 0)
+		seq_remember(t->env, code, seq);   /* its message is put next */
 	return rc == MDB_KEYEXIST ? PB_ECORRUPT : sti_err(t, rc);
 }
 
@@ -259,13 +310,14 @@ int st_track_put(st_txn *t, const char *code, const uint8_t id[16])
 	return st_track_put_key(t, code, id, NULL);
 }
 
-/* The code's entry, from the sequence's index or the other. */
-static int track_find(st_txn *t, const char *code, MDB_val *v)
+/* The code's entry, from the sequence's index or the other; cached: may
+ * use the thread's cache of seqs (code_seq). */
+static int track_find(st_txn *t, const char *code, int cached, MDB_val *v)
 {
 	MDB_val k;
 	int rc, issued;
 
-	if ((rc = str_key(t, code, &k)) || (rc = seq_get(t, code, v, &issued)))
+	if ((rc = str_key(t, code, &k)) || (rc = seq_get(t, code, cached, v, &issued)))
 		return rc;
 	if (!issued && (rc = mdb_get(t->txn, t->env->track, &k, v)))
 		return sti_err(t, rc);
@@ -280,7 +332,7 @@ int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_has
 	/* Defined outputs on every path: callers compare key_hash regardless. */
 	memset(id, 0, 16);
 	memset(key_hash, 0, 32);
-	if ((rc = track_find(t, code, &v)))
+	if ((rc = track_find(t, code, 0, &v)))
 		return rc;
 	memcpy(id, v.mv_data, 16);
 	memcpy(key_hash, (const uint8_t *)v.mv_data + 16, 32);

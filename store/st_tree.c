@@ -28,7 +28,7 @@
 #define NODE_KEY 9
 /* The lowest level kept in nodes: a node below it is hashed from at most
  * 4 records (README.md, "Schema"). */
-#define NODE_LEVEL_MIN 3
+#define NODE_LEVEL_MIN STI_NODE_LEVEL_MIN
 
 static void node_key(uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
 {
@@ -104,16 +104,30 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 	int rc;
 
 	memcpy(h, leaf, MT_HASH_LEN);
-	/* Each 1 bit at the bottom of index closes one more subtree. */
-	for (uint64_t level = 0; (index >> level) & 1; level++) {
+	/* h is the node (level, i) record index completes; each 1 bit at the
+	 * bottom of index closes one more subtree, with the left sibling
+	 * (level, i - 1). Below the stored levels that sibling is the one the
+	 * edge remembers from the appends before, so it is hashed from its
+	 * records only at a transaction's first appends. */
+	for (uint64_t level = 0;; level++) {
 		uint64_t i = index >> level;
-		if ((rc = node_get(&g, level, i - 1, left)))
-			return rc;
+		int odd = (int)(i & 1);
+		if (odd) {
+			if (level < NODE_LEVEL_MIN && t->edge.at[level] == i)
+				memcpy(left, t->edge.h[level], MT_HASH_LEN);
+			else if ((rc = node_get(&g, level, i - 1, left)))
+				return rc;
+		}
+		if (level < NODE_LEVEL_MIN) {
+			t->edge.at[level] = i + 1;
+			memcpy(t->edge.h[level], h, MT_HASH_LEN);
+		}
+		if (!odd)
+			return PB_OK;
 		mt_node_hash(left, h, h);
 		if (level + 1 >= NODE_LEVEL_MIN && (rc = node_put(t, level + 1, i >> 1, h)))
 			return rc;
 	}
-	return PB_OK;
 }
 
 static int size_ok(st_txn *t, uint64_t size)
