@@ -191,7 +191,6 @@ struct cpu_mark {
 	double router, gateway, clients;
 	double commits, commit_s;   /* -1 when /metrics did not say */
 	double disk_ios, disk_kb;   /* writes completed on the store's device; -1: unknown */
-	double router_kb;           /* what the router sent to storage (/proc/PID/io); -1: unknown */
 	struct thread_cpu rthreads, gthreads;
 };
 
@@ -271,31 +270,9 @@ static void disk_mark(struct cpu_mark *m)
 	fclose(fp);
 }
 
-/* The router's own writes to storage, write_bytes of /proc/PID/io: the
- * store's pages alone, whatever else the machine writes. */
-static double router_kb(void)
-{
-	char path[64], line[128];
-	unsigned long long v;
-	double kb = -1;
-	FILE *fp;
-
-	if (!B.env)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/io", (int)B.env->router.pid);
-	if (!(fp = fopen(path, "r")))
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "write_bytes: %llu", &v) == 1)
-			kb = (double)v / 1024;
-	fclose(fp);
-	return kb;
-}
-
 static void cpu_mark(struct cpu_mark *m)
 {
 	disk_mark(m);
-	m->router_kb = router_kb();
 	m->router = B.env ? proc_cpu_s(B.env->router.pid) : -1;
 	m->gateway = B.env ? proc_cpu_s(B.env->gateway.pid) : -1;
 	threads_cpu(B.env ? B.env->router.pid : 0, &m->rthreads);
@@ -799,8 +776,6 @@ int main(int argc, char **argv)
 		if (c0.disk_ios >= 0 && c1.disk_ios >= c0.disk_ios)
 			printf("  disk writes/commit %.1f  KB/commit %.0f", (c1.disk_ios - c0.disk_ios) / nc,
 			       (c1.disk_kb - c0.disk_kb) / nc);
-		if (c0.router_kb >= 0 && c1.router_kb >= c0.router_kb)
-			printf("  router KB written/commit %.0f", (c1.router_kb - c0.router_kb) / nc);
 		printf("\n");
 	}
 	if (errors)
