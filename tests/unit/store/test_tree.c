@@ -170,3 +170,37 @@ Test(tree, checkpoints_are_kept_per_size)
 	cr_assert_eq(sum, 14);
 	st_txn_abort(t);
 }
+
+/* Appends take the tree's right edge below the stored levels from their
+ * transaction: a child that aborts leaves its parent's edge as it was,
+ * one that commits hands its own back, and the nodes written after
+ * either are the naive tree's. */
+Test(tree, the_right_edge_follows_children_that_abort_and_commit)
+{
+	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
+	st_txn *top, *child;
+
+	rec.actor = "test";
+	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &top), PB_OK);
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(st_log_append(top, &rec, NULL), PB_OK);
+		cr_assert_eq(st_txn_begin(fx.env, top, 0, &child), PB_OK);
+		for (int i = 0; i < 5 + round; i++)
+			cr_assert_eq(st_log_append(child, &rec, NULL), PB_OK);
+		if (round % 2)
+			st_txn_abort(child);
+		else
+			cr_assert_eq(st_txn_commit(child), PB_OK);
+	}
+	cr_assert_eq(st_txn_commit(top), PB_OK);
+	uint64_t n;
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &top), PB_OK);
+	cr_assert_eq(st_log_size(top, &n), PB_OK);
+	st_txn_abort(top);
+	cr_assert_eq(n, 1 + 18 + 5 + 7 + 9, "the aborted children's records are gone");
+	roots_match(n);
+	cr_assert_eq(fx_append(40, NULL), PB_OK);
+	roots_match(n + 40);
+}
