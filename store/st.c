@@ -188,8 +188,7 @@ int st_txn_begin(st_env *env, st_txn *parent, int readonly, st_txn **out)
 	if (parent) {
 		t->next = parent->next;
 		memcpy(t->last_hash, parent->last_hash, ST_HASH_LEN);
-		t->has_leaf = parent->has_leaf;
-		memcpy(t->last_leaf, parent->last_leaf, ST_HASH_LEN);
+		t->edge = parent->edge;
 	} else if (!readonly && (rc = load_head(t))) {
 		mdb_txn_abort(t->txn);
 		free(t);
@@ -231,8 +230,7 @@ int st_txn_commit(st_txn *t)
 		if (rc == PB_OK) {
 			t->parent->next = t->next;
 			memcpy(t->parent->last_hash, t->last_hash, ST_HASH_LEN);
-			t->parent->has_leaf = t->has_leaf;
-			memcpy(t->parent->last_leaf, t->last_leaf, ST_HASH_LEN);
+			t->parent->edge = t->edge;
 		} else if (t->full) {
 			/* LMDB has failed the parent too; let it say why. */
 			t->parent->full = 1;
@@ -257,17 +255,19 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 	struct {
 		const char *name;
 		MDB_dbi *dbi;
+		unsigned flags;
 	} dbs[] = {
-		{"meta", &e->meta},         {"msg", &e->msg},       {"track", &e->track},
-		{"extref", &e->extref},     {"queue", &e->queue},   {"counters", &e->counters},
-		{"lease", &e->lease},       {"deadline", &e->deadline}, {"log", &e->log},
-		{"checkpoint", &e->checkpoint},
-		{"applicant", &e->applicant},
+		{"meta", &e->meta, 0},         {"msg", &e->msg, 0},       {"track", &e->track, 0},
+		{"extref", &e->extref, 0},     {"queue", &e->queue, 0},   {"counters", &e->counters, 0},
+		{"lease", &e->lease, 0},       {"log", &e->log, 0},
+		{"deadline", &e->deadline, MDB_DUPSORT | MDB_DUPFIXED},
+		{"checkpoint", &e->checkpoint, 0},
+		{"applicant", &e->applicant, 0},
 	};
 	int rc;
 
 	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
-		if ((rc = mdb_dbi_open(txn, dbs[i].name, flags, dbs[i].dbi)))
+		if ((rc = mdb_dbi_open(txn, dbs[i].name, flags | dbs[i].flags, dbs[i].dbi)))
 			return sti_err(NULL, rc);
 	if ((rc = sti_tree_open(e, txn, flags)))
 		return rc;
@@ -330,18 +330,37 @@ static int check_schema(st_txn *t)
 	if ((rc = meta_get(t, meta_schema, &v)))
 		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
 	if (v.mv_size != 4 || sti_get_be32(v.mv_data) != ST_SCHEMA_VERSION) {
-		/* No office runs version 1 (records signed one by one) or 2
-		 * (idempotency keys as text in extref): no conversion is carried. */
+		/* No office runs version 1 (records signed one by one), 2
+		 * (idempotency keys as text in extref) or 3 (the tree's low
+		 * levels stored, deadlines one key each): no conversion is
+		 * carried. */
 		if (v.mv_size == 4)
 			pb_error("store: schema version %u, this Mailroom reads version %d only (its "
-			         "idempotency keys have a table of their own and its log records are not "
-			         "signed one by one); start a new store",
+			         "tree keeps no levels below 3, its deadlines share a key per due "
+			         "time and its messages do not repeat their id); start a new store",
 			         (unsigned)sti_get_be32(v.mv_data), ST_SCHEMA_VERSION);
 		else
 			pb_error("store: unreadable schema version");
 		return PB_ECORRUPT;
 	}
 	return PB_OK;
+}
+
+/* The schema version, before any other table is opened: an older store's
+ * tables may have other flags, which LMDB refuses (MDB_INCOMPATIBLE)
+ * without saying why. A store without one (new, or never initialised) is
+ * let through. */
+static int schema_first(st_txn *t, int create)
+{
+	MDB_val v;
+	int rc = mdb_dbi_open(t->txn, "meta", create ? MDB_CREATE : 0, &t->env->meta);
+
+	if (rc)
+		return sti_err(NULL, rc);
+	rc = meta_get(t, meta_schema, &v);
+	if (rc == PB_ENOTFOUND)
+		return create ? PB_OK : PB_ECORRUPT;
+	return rc ? rc : check_schema(t);
 }
 
 /* The AUDIT_LOG_KEY record naming keys' signing key: record 0, or a
@@ -514,7 +533,7 @@ static int open_readonly(st_env *e)
 	t.env = e;
 	t.txn = txn;
 	t.readonly = 1;
-	if ((rc = open_dbis(e, txn, 0)) || (rc = check_schema(&t)) || (rc = track_key(&t, 0))) {
+	if ((rc = schema_first(&t, 0)) || (rc = open_dbis(e, txn, 0)) || (rc = track_key(&t, 0))) {
 		mdb_txn_abort(txn);
 		return rc;
 	}
@@ -533,7 +552,8 @@ static int open_writable(st_env *e)
 	 * st_txn can use them. */
 	if ((rc = txn_begin_mdb(e, NULL, 0, &txn)))
 		return rc;
-	if ((rc = open_dbis(e, txn, MDB_CREATE))) {
+	struct st_txn pre = {.env = e, .txn = txn};
+	if ((rc = schema_first(&pre, 1)) || (rc = open_dbis(e, txn, MDB_CREATE))) {
 		mdb_txn_abort(txn);
 		return rc;
 	}

@@ -27,7 +27,7 @@
 #define ST_HASH_LEN 32
 #define ST_KEYID_LEN 4
 #define ST_SALT_LEN 16
-#define ST_SCHEMA_VERSION 3
+#define ST_SCHEMA_VERSION 4
 
 typedef struct st_env st_env;
 typedef struct st_txn st_txn;

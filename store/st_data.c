@@ -5,13 +5,68 @@
 #include "pb_id.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define QUEUE_TAIL (1 + 4 + 8 + 16)      /* NUL, prio, due, id */
 #define LEASE_KEY (8 + 16)
-#define DEADLINE_KEY (8 + 16 + 1)
+#define DEADLINE_DUP (16 + 1)          /* id, clock: the value under a due time */
 
 /* ---- messages ---- */
+
+static int track_find(st_txn *t, const char *code, int cached, MDB_val *v);
+
+/* The access-key hash the tracking-code index holds for m, if it holds m:
+ * NULL otherwise (a code from outside, or none). */
+static const uint8_t *indexed_key_hash(st_txn *t, const char *code, const uint8_t id[16])
+{
+	MDB_val v;
+
+	if (!code || !code[0] || track_find(t, code, 1, &v) != PB_OK || v.mv_size != 16 + 32 ||
+	    memcmp(v.mv_data, id, 16) != 0)
+		return NULL;
+	return (const uint8_t *)v.mv_data + 16;
+}
+
+/* The value is the StoredMessage without what the key and the tracking
+ * code's index already hold: the id, and the access-key hash when the
+ * index has the same (a status lookup reads it there, one read whatever
+ * the code). Together 52 bytes, which puts 8 messages of a citizen's
+ * usual size in a page rather than 7. Put leaves them out only when they
+ * can be read back, and every read puts them back. protobuf-c copies
+ * what it keeps, so the message outlives the transaction. */
+static int msg_unpack(st_txn *t, const MDB_val *k, const MDB_val *v,
+                      Mailroom__StoredMessage **out)
+{
+	static const uint8_t none[32];
+	Mailroom__StoredMessage *m;
+	const uint8_t *kh;
+	int rc = PB_ENOMEM;
+
+	*out = NULL;
+	if (k->mv_size != 16 || !(m = mailroom__stored_message__unpack(NULL, v->mv_size, v->mv_data)))
+		return PB_ECORRUPT;
+	if (m->id.len != 0) {
+		rc = PB_ECORRUPT;
+		goto fail;
+	}
+	if (!(m->id.data = malloc(16)))
+		goto fail;
+	memcpy(m->id.data, k->mv_data, 16);
+	m->id.len = 16;
+	if (m->access_key_hash.len == 0 && (kh = indexed_key_hash(t, m->tracking_code, m->id.data)) &&
+	    memcmp(kh, none, 32) != 0) {
+		if (!(m->access_key_hash.data = malloc(32)))
+			goto fail;
+		memcpy(m->access_key_hash.data, kh, 32);
+		m->access_key_hash.len = 32;
+	}
+	*out = m;
+	return PB_OK;
+fail:
+	mailroom__stored_message__free_unpacked(m, NULL);
+	return rc;
+}
 
 int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out)
 {
@@ -23,10 +78,7 @@ int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out)
 		return PB_EINVAL;
 	if ((rc = mdb_get(t->txn, t->env->msg, &k, &v)))
 		return sti_err(t, rc);
-	/* protobuf-c copies what it keeps, so *out outlives the transaction. */
-	if (!(*out = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data)))
-		return PB_ECORRUPT;
-	return PB_OK;
+	return msg_unpack(t, &k, &v, out);
 }
 
 void st_msg_free(Mailroom__StoredMessage *m)
@@ -47,13 +99,22 @@ int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 		return PB_EINVAL;
 	k.mv_size = 16;
 	k.mv_data = m->id.data;
-	len = mailroom__stored_message__get_packed_size(m);
+	/* A shallow copy without what msg_unpack puts back. */
+	static const uint8_t none[32];
+	const uint8_t *kh = indexed_key_hash(t, m->tracking_code, m->id.data);
+	Mailroom__StoredMessage bare = *m;
+	bare.id.len = 0;
+	bare.id.data = NULL;
+	if (kh && (m->access_key_hash.len == 32 ? memcmp(kh, m->access_key_hash.data, 32) == 0
+	                                        : m->access_key_hash.len == 0 && !memcmp(kh, none, 32)))
+		bare.access_key_hash.len = 0;
+	len = mailroom__stored_message__get_packed_size(&bare);
 	v.mv_size = len;
 	v.mv_data = NULL;
 	/* Ids start with their time, so a new message is mostly the last. */
 	if ((rc = sti_put_rising(t->txn, t->env->msg, &k, &v, MDB_RESERVE)))
 		return sti_err(t, rc);
-	if (mailroom__stored_message__pack(m, v.mv_data) != len)
+	if (mailroom__stored_message__pack(&bare, v.mv_data) != len)
 		return PB_ECORRUPT;
 	return PB_OK;
 }
@@ -71,9 +132,9 @@ int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg
 		return sti_err(t, rc);
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
 	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 16 || !(m = mailroom__stored_message__unpack(NULL, v.mv_size, v.mv_data))) {
+		if ((rc = msg_unpack(t, &k, &v, &m))) {
 			mdb_cursor_close(c);
-			return PB_ECORRUPT;
+			return rc;
 		}
 		stop = fn(m, arg);
 		mailroom__stored_message__free_unpacked(m, NULL);
@@ -106,7 +167,56 @@ static int str_key(st_txn *t, const char *s, MDB_val *k)
 
 /* The issued code's entry, if code is one the sequence gave: *found 0
  * when it is not (not issued, or not a sequence code at all). */
-static int seq_get(st_txn *t, const char *code, MDB_val *v, int *found)
+/* pb_track_to_seq is ten keyed hashes, and every read and write of a
+ * message turns its code back into its seq (msg_unpack), so each thread
+ * keeps the codes it turned last. By the permutation's key, which is all
+ * the answer depends on. Status lookups do not use it: their time must
+ * not tell a code used lately from another. */
+#define SEQ_CACHE 256
+static _Thread_local struct {
+	uint8_t key[32];
+	char code[PB_TRACK_TEXT_LEN + 1];
+	uint64_t seq;
+} seq_cache[SEQ_CACHE];
+
+static uint32_t seq_slot(const char *code)
+{
+	uint32_t h = 2166136261u;   /* FNV-1a */
+
+	for (; *code; code++)
+		h = (h ^ (uint8_t)*code) * 16777619u;
+	return h % SEQ_CACHE;
+}
+
+static void seq_remember(const st_env *e, const char *code, uint64_t seq)
+{
+	uint32_t h = seq_slot(code);
+
+	if (strlen(code) > PB_TRACK_TEXT_LEN)
+		return;
+	memcpy(seq_cache[h].key, e->track_key, sizeof(e->track_key));
+	strcpy(seq_cache[h].code, code);
+	seq_cache[h].seq = seq;
+}
+
+static int code_seq(const st_env *e, const char *code, int cached, uint64_t *seq)
+{
+	uint32_t h = seq_slot(code);
+	int rc;
+
+	if (cached && strcmp(seq_cache[h].code, code) == 0 &&
+	    memcmp(seq_cache[h].key, e->track_key, sizeof(e->track_key)) == 0) {
+		*seq = seq_cache[h].seq;
+		return PB_OK;
+	}
+	if ((rc = pb_track_to_seq(e->track_key, code, seq)))
+		return rc;
+	if (cached)
+		seq_remember(e, code, *seq);
+	return PB_OK;
+}
+
+static int seq_get(st_txn *t, const char *code, int cached, MDB_val *v, int *found)
 {
 	uint8_t kb[8];
 	MDB_val k = {sizeof(kb), kb};
@@ -114,7 +224,7 @@ static int seq_get(st_txn *t, const char *code, MDB_val *v, int *found)
 	int rc;
 
 	*found = 0;
-	if (!t->env->has_trackseq || pb_track_to_seq(t->env->track_key, code, &seq) != PB_OK)
+	if (!t->env->has_trackseq || code_seq(t->env, code, cached, &seq) != PB_OK)
 		return PB_OK;
 	sti_put_be64(kb, seq);
 	if ((rc = mdb_get(t->txn, t->env->trackseq, &k, v)) == MDB_NOTFOUND)
@@ -143,7 +253,7 @@ int st_track_put_key(st_txn *t, const char *code, const uint8_t id[16], const ui
 	int rc, issued;
 
 	if ((rc = sti_need_write(t)) || (rc = str_key(t, code, &k)) ||
-	    (rc = seq_get(t, code, &had, &issued)))
+	    (rc = seq_get(t, code, 0, &had, &issued)))
 		return rc;
 	if (issued)
 		return PB_EEXIST;
@@ -190,6 +300,8 @@ int st_track_issue(st_txn *t, const uint8_t id[16], const uint8_t *key_hash, cha
 	track_val(val, id, key_hash);
 	/* Issue order is key order: the index only ever appends. */
 	rc = mdb_put(t->txn, t->env->trackseq, &k, &v, MDB_APPEND);
+	if (rc == 0)
+		seq_remember(t->env, code, seq);   /* its message is put next */
 	return rc == MDB_KEYEXIST ? PB_ECORRUPT : sti_err(t, rc);
 }
 
@@ -198,20 +310,30 @@ int st_track_put(st_txn *t, const char *code, const uint8_t id[16])
 	return st_track_put_key(t, code, id, NULL);
 }
 
+/* The code's entry, from the sequence's index or the other; cached: may
+ * use the thread's cache of seqs (code_seq). */
+static int track_find(st_txn *t, const char *code, int cached, MDB_val *v)
+{
+	MDB_val k;
+	int rc, issued;
+
+	if ((rc = str_key(t, code, &k)) || (rc = seq_get(t, code, cached, v, &issued)))
+		return rc;
+	if (!issued && (rc = mdb_get(t->txn, t->env->track, &k, v)))
+		return sti_err(t, rc);
+	return v->mv_size == TRACK_VAL ? PB_OK : PB_ECORRUPT;
+}
+
 int st_track_lookup(st_txn *t, const char *code, uint8_t id[16], uint8_t key_hash[32])
 {
-	MDB_val k, v;
-	int rc, issued;
+	MDB_val v;
+	int rc;
 
 	/* Defined outputs on every path: callers compare key_hash regardless. */
 	memset(id, 0, 16);
 	memset(key_hash, 0, 32);
-	if ((rc = str_key(t, code, &k)) || (rc = seq_get(t, code, &v, &issued)))
+	if ((rc = track_find(t, code, 0, &v)))
 		return rc;
-	if (!issued && (rc = mdb_get(t->txn, t->env->track, &k, &v)))
-		return sti_err(t, rc);
-	if (v.mv_size != TRACK_VAL)
-		return PB_ECORRUPT;
 	memcpy(id, v.mv_data, 16);
 	memcpy(key_hash, (const uint8_t *)v.mv_data + 16, 32);
 	return PB_OK;
@@ -456,92 +578,121 @@ int st_lease_del(st_txn *t, int64_t expires_ms, const uint8_t id[16])
 	return sti_err(t, mdb_del(t->txn, t->env->lease, &k, NULL));
 }
 
-/* The first key of a time-ordered index (time || id || ...) if its time
- * has come: leases and deadlines are both served this way. */
-static int first_due(st_txn *t, MDB_dbi dbi, size_t keylen, int64_t now_ms, int64_t *when,
-                     uint8_t id[16], const uint8_t **key)
+/* The first entry of a time-ordered index (time || id || ...) if its time
+ * has come: leases and deadlines are both served this way. A lease's key
+ * is time || id; a deadline's is the time alone, with id || clock its
+ * (duplicate) value, so *rest points at the id in either. */
+static int first_due(st_txn *t, MDB_dbi dbi, size_t keylen, size_t vallen, int64_t now_ms,
+                     int64_t *when, uint8_t id[16], const uint8_t **rest)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	*key = NULL;   /* set on every path, as st_counter_get's value */
+	*rest = NULL;   /* set on every path, as st_counter_get's value */
 	if ((rc = mdb_cursor_open(t->txn, dbi, &c)))
 		return sti_err(t, rc);
 	rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	mdb_cursor_close(c);
 	if (rc)
 		return sti_err(t, rc);
-	if (k.mv_size != keylen)
+	if (k.mv_size != keylen || v.mv_size != vallen)
 		return PB_ECORRUPT;
 	*when = sti_get_time(k.mv_data);
 	if (*when > now_ms)
 		return PB_ENOTFOUND;
-	memcpy(id, (const uint8_t *)k.mv_data + 8, 16);
-	*key = k.mv_data;
+	*rest = vallen ? v.mv_data : (const uint8_t *)k.mv_data + 8;
+	memcpy(id, *rest, 16);
 	return PB_OK;
 }
 
 int st_lease_first_expired(st_txn *t, int64_t now_ms, int64_t *expires_ms, uint8_t id[16])
 {
-	const uint8_t *key;
+	const uint8_t *rest;
 
 	if (!t || !expires_ms)
 		return PB_EINVAL;
-	return first_due(t, t->env->lease, LEASE_KEY, now_ms, expires_ms, id, &key);
+	return first_due(t, t->env->lease, LEASE_KEY, 0, now_ms, expires_ms, id, &rest);
 }
 
-/* ---- deadlines: time due, id, clock -> empty ---- */
+/* ---- deadlines: time due -> id, clock (sorted fixed-size duplicates) ----
+ *
+ * Many entries share a due time (a working day's end), so each time is
+ * kept once with its entries packed 17 bytes apiece beneath it, rather
+ * than 25-byte keys with a node header each. */
 
-static void deadline_key(uint8_t buf[DEADLINE_KEY], int64_t due_ms, const uint8_t id[16],
-                         uint8_t clock)
+static void deadline_entry(uint8_t kb[8], uint8_t vb[DEADLINE_DUP], int64_t due_ms,
+                           const uint8_t id[16], uint8_t clock)
 {
-	sti_put_time(buf, due_ms);
-	memcpy(buf + 8, id, 16);
-	buf[24] = clock;
+	sti_put_time(kb, due_ms);
+	memcpy(vb, id, 16);
+	vb[16] = clock;
 }
 
 int st_deadline_put(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
 {
-	uint8_t buf[DEADLINE_KEY];
-	MDB_val k = {sizeof(buf), buf}, v = {0, NULL};
+	uint8_t kb[8], vb[DEADLINE_DUP];
+	MDB_val k = {sizeof(kb), kb}, v = {sizeof(vb), vb}, ck = k, cv;
+	MDB_cursor *c;
+	unsigned flags = 0;
 	int rc;
 
 	if ((rc = sti_need_write(t)))
 		return rc;
-	deadline_key(buf, due_ms, id, clock);
-	return sti_err(t, sti_put_rising(t->txn, t->env->deadline, &k, &v, 0));
+	deadline_entry(kb, vb, due_ms, id, clock);
+	if ((rc = mdb_cursor_open(t->txn, t->env->deadline, &c)))
+		return sti_err(t, rc);
+	/* Ids start with their time, so an entry is mostly the last of its
+	 * due time: appended there, the duplicates' pages split at the end and
+	 * stay full. A new due time goes in as any key (sti_put_rising). */
+	rc = mdb_cursor_get(c, &ck, &cv, MDB_SET_KEY);
+	if (rc == 0)
+		rc = mdb_cursor_get(c, &ck, &cv, MDB_LAST_DUP);
+	mdb_cursor_close(c);
+	if (rc == 0 && cv.mv_size == DEADLINE_DUP && memcmp(vb, cv.mv_data, DEADLINE_DUP) > 0)
+		flags = MDB_APPENDDUP;
+	else if (rc != 0 && rc != MDB_NOTFOUND)
+		return sti_err(t, rc);
+	if (rc == MDB_NOTFOUND)
+		return sti_err(t, sti_put_rising(t->txn, t->env->deadline, &k, &v, 0));
+	/* An entry already there is left as it is: put is idempotent. */
+	return sti_err(t, mdb_put(t->txn, t->env->deadline, &k, &v, flags));
 }
 
 int st_deadline_del(st_txn *t, int64_t due_ms, const uint8_t id[16], uint8_t clock)
 {
-	uint8_t buf[DEADLINE_KEY];
-	MDB_val k = {sizeof(buf), buf};
+	uint8_t kb[8], vb[DEADLINE_DUP];
+	MDB_val k = {sizeof(kb), kb}, v = {sizeof(vb), vb};
 	int rc;
 
 	if ((rc = sti_need_write(t)))
 		return rc;
-	deadline_key(buf, due_ms, id, clock);
-	return sti_err(t, mdb_del(t->txn, t->env->deadline, &k, NULL));
+	deadline_entry(kb, vb, due_ms, id, clock);
+	return sti_err(t, mdb_del(t->txn, t->env->deadline, &k, &v));
 }
 
 int st_deadline_first_due(st_txn *t, int64_t now_ms, int64_t *due_ms, uint8_t id[16],
                           uint8_t *clock)
 {
-	const uint8_t *key;
+	const uint8_t *rest;
 	int rc;
 
 	if (!t || !due_ms || !clock)
 		return PB_EINVAL;
-	if ((rc = first_due(t, t->env->deadline, DEADLINE_KEY, now_ms, due_ms, id, &key)))
+	if ((rc = first_due(t, t->env->deadline, 8, DEADLINE_DUP, now_ms, due_ms, id, &rest)))
 		return rc;
-	*clock = key[24];
+	*clock = rest[16];
 	return PB_OK;
 }
 
-/* ---- applicants: hash(32) || be64 received_ms || id(16) -> "" ---- */
+/* ---- applicants: hash(16) || be64 received_ms || id(16) -> "" ----
+ *
+ * The key keeps the first half of the keyed hash: 128 bits, which no two
+ * people's identities or contacts will share by accident (as st_idem.c),
+ * and 16 bytes less per message. */
 
-#define APPL_KEY_LEN (ST_HASH_LEN + 8 + 16)
+#define APPL_HASH 16
+#define APPL_KEY_LEN (APPL_HASH + 8 + 16)
 
 int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t received_ms,
                      const uint8_t id[16])
@@ -552,9 +703,9 @@ int st_applicant_add(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t receive
 
 	if ((rc = sti_need_write(t)))
 		return rc;
-	memcpy(key, hash, ST_HASH_LEN);
-	sti_put_be64(key + ST_HASH_LEN, (uint64_t)received_ms);
-	memcpy(key + ST_HASH_LEN + 8, id, 16);
+	memcpy(key, hash, APPL_HASH);
+	sti_put_be64(key + APPL_HASH, (uint64_t)received_ms);
+	memcpy(key + APPL_HASH + 8, id, 16);
 	return sti_err(t, sti_put_rising(t->txn, t->env->applicant, &k, &v, 0));
 }
 
@@ -572,21 +723,21 @@ int st_applicant_each(st_txn *t, const uint8_t hash[ST_HASH_LEN], int64_t since_
 		return sti_err(t, rc);
 	/* Newest first: start past the last key received by until_ms and walk
 	 * back. */
-	memcpy(probe, hash, ST_HASH_LEN);
-	sti_put_be64(probe + ST_HASH_LEN, (uint64_t)until_ms);
-	memset(probe + ST_HASH_LEN + 8, 0xff, sizeof(probe) - ST_HASH_LEN - 8);
+	memcpy(probe, hash, APPL_HASH);
+	sti_put_be64(probe + APPL_HASH, (uint64_t)until_ms);
+	memset(probe + APPL_HASH + 8, 0xff, sizeof(probe) - APPL_HASH - 8);
 	k.mv_size = sizeof(probe);
 	k.mv_data = probe;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	rc = rc == MDB_NOTFOUND ? mdb_cursor_get(c, &k, &v, MDB_LAST)
 	                        : mdb_cursor_get(c, &k, &v, MDB_PREV);
 	for (; rc == 0 && seen < max; rc = mdb_cursor_get(c, &k, &v, MDB_PREV), seen++) {
-		if (k.mv_size != APPL_KEY_LEN || memcmp(k.mv_data, hash, ST_HASH_LEN) != 0)
+		if (k.mv_size != APPL_KEY_LEN || memcmp(k.mv_data, hash, APPL_HASH) != 0)
 			break;
-		int64_t at = (int64_t)sti_get_be64((const uint8_t *)k.mv_data + ST_HASH_LEN);
+		int64_t at = (int64_t)sti_get_be64((const uint8_t *)k.mv_data + APPL_HASH);
 		if (at < since_ms)
 			break;
-		if ((r = fn((const uint8_t *)k.mv_data + ST_HASH_LEN + 8, at, arg)))
+		if ((r = fn((const uint8_t *)k.mv_data + APPL_HASH + 8, at, arg)))
 			break;
 	}
 	mdb_cursor_close(c);

@@ -63,8 +63,6 @@ int st_log_append(st_txn *t, Mailroom__AuditRecord *rec, struct st_receipt *out)
 	sti_record_hash(buf, len, hash);
 	t->next = r.index + 1;
 	memcpy(t->last_hash, hash, sizeof(hash));
-	memcpy(t->last_leaf, leaf, sizeof(leaf));
-	t->has_leaf = 1;
 	rec->index = r.index;
 	if (out) {
 		out->index = r.index;

@@ -1,22 +1,18 @@
 /* The RFC 6962 Merkle tree over the log, and the signed checkpoints.
  *
  * nodes DBI: be64 last || be8 level -> SHA-256 of the perfect subtree at
- * (level, index), level 1 and up, which covers records
+ * (level, index), level NODE_LEVEL_MIN and up, which covers records
  * [index << level, (index + 1) << level) and so ends at record
  * last = ((index + 1) << level) - 1.
- * A leaf is H(0x00 || stored value), the serialised record. Leaves are
- * not stored: they were half the nodes, and the record they hash is in
- * the log, one read away. Appending record i writes every subtree it
- * completes (one put per record on average), in the append's own
- * transaction; root and proofs then cost O(log n) reads and at most one
- * record's hash at any size.
+ * A leaf is H(0x00 || stored value), the serialised record. Nodes below
+ * NODE_LEVEL_MIN are not stored: they were seven eighths of the table,
+ * and one is at most 2^(NODE_LEVEL_MIN-1) records away, hashed in a few
+ * microseconds. Appending record i writes every stored subtree it
+ * completes (one put per 2^NODE_LEVEL_MIN records on average), in the
+ * append's own transaction; root and proofs then cost O(log n) reads
+ * and a few records' hashes at any size.
  * Every node record i completes ends at i, so the keys only ever grow:
  * appends fill pages and a commit dirties the tree's last page or two.
- *
- * Stores made before kept the same nodes as "tree", keyed be8 level ||
- * be64 index: every level's end was a separate page to rewrite. A
- * writable open moves them to "nodes" in its first transaction; a
- * read-only open reads them where they are.
  *
  * checkpoint DBI: be64 size -> the signed note for that size, written by
  * the seal of the transaction that appended the records it covers. */
@@ -30,6 +26,9 @@
 #include <string.h>
 
 #define NODE_KEY 9
+/* The lowest level kept in nodes: a node below it is hashed from at most
+ * 4 records (README.md, "Schema"). */
+#define NODE_LEVEL_MIN STI_NODE_LEVEL_MIN
 
 static void node_key(uint8_t k[NODE_KEY], uint64_t level, uint64_t index)
 {
@@ -62,7 +61,7 @@ static int leaf_get(st_txn *t, uint64_t index, uint8_t out[MT_HASH_LEN])
 static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HASH_LEN])
 {
 	struct getter *g = arg;
-	uint8_t kb[NODE_KEY];
+	uint8_t kb[NODE_KEY], left[MT_HASH_LEN];
 	MDB_val k = {sizeof(kb), kb}, v;
 	int rc;
 
@@ -70,6 +69,13 @@ static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HA
 		return PB_EINVAL;
 	if (level == 0)
 		return leaf_get(g->t, index, out);
+	if (level < NODE_LEVEL_MIN) {
+		if ((rc = node_get(arg, level - 1, 2 * index, left)) ||
+		    (rc = node_get(arg, level - 1, 2 * index + 1, out)))
+			return rc;
+		mt_node_hash(left, out, out);
+		return PB_OK;
+	}
 	node_key(kb, level, index);
 	if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
 		return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
@@ -98,19 +104,30 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 	int rc;
 
 	memcpy(h, leaf, MT_HASH_LEN);
-	/* Each 1 bit at the bottom of index closes one more subtree. */
-	for (uint64_t level = 0; (index >> level) & 1; level++) {
+	/* h is the node (level, i) record index completes; each 1 bit at the
+	 * bottom of index closes one more subtree, with the left sibling
+	 * (level, i - 1). Below the stored levels that sibling is the one the
+	 * edge remembers from the appends before, so it is hashed from its
+	 * records only at a transaction's first appends. */
+	for (uint64_t level = 0;; level++) {
 		uint64_t i = index >> level;
-		/* The left leaf is the record appended just before this one. */
-		if (level == 0 && t->has_leaf && t->next == index)
-			memcpy(left, t->last_leaf, MT_HASH_LEN);
-		else if ((rc = node_get(&g, level, i - 1, left)))
-			return rc;
+		int odd = (int)(i & 1);
+		if (odd) {
+			if (level < NODE_LEVEL_MIN && t->edge.at[level] == i)
+				memcpy(left, t->edge.h[level], MT_HASH_LEN);
+			else if ((rc = node_get(&g, level, i - 1, left)))
+				return rc;
+		}
+		if (level < NODE_LEVEL_MIN) {
+			t->edge.at[level] = i + 1;
+			memcpy(t->edge.h[level], h, MT_HASH_LEN);
+		}
+		if (!odd)
+			return PB_OK;
 		mt_node_hash(left, h, h);
-		if ((rc = node_put(t, level + 1, i >> 1, h)))
+		if (level + 1 >= NODE_LEVEL_MIN && (rc = node_put(t, level + 1, i >> 1, h)))
 			return rc;
 	}
-	return PB_OK;
 }
 
 static int size_ok(st_txn *t, uint64_t size)

@@ -120,17 +120,15 @@ static void be64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)v;
 }
 
-int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len)
+int raw_get(const char *name, const void *key, size_t klen, uint8_t *buf, size_t max, size_t *len)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	uint8_t kb[8];
-	MDB_val k = {8, kb}, v;
+	MDB_val k = {klen, (void *)key}, v;
 	int rc;
 
-	be64(kb, index);
-	if ((rc = raw_begin("log", &env, &txn, &dbi)))
+	if ((rc = raw_begin(name, &env, &txn, &dbi)))
 		return rc;
 	rc = mdb_get(txn, dbi, &k, &v);
 	if (rc == 0 && v.mv_size > max)
@@ -140,6 +138,14 @@ int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len)
 		*len = v.mv_size;
 	}
 	return raw_end(env, txn, rc);
+}
+
+int raw_log_get(uint64_t index, uint8_t *buf, size_t max, size_t *len)
+{
+	uint8_t kb[8];
+
+	be64(kb, index);
+	return raw_get("log", kb, sizeof(kb), buf, max, len);
 }
 
 int raw_log_put(uint64_t index, const uint8_t *buf, size_t len)

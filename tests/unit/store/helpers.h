@@ -46,6 +46,8 @@ int raw_meta_put(const char *name, const void *data, size_t len);
 int raw_meta_get(const char *name, uint8_t *buf, size_t max, size_t *len);
 /* Makes the store one of the random-code era: no sequence, no key. */
 int raw_forget_sequence(void);
+/* The value under key in the named DBI, copied into buf. */
+int raw_get(const char *name, const void *key, size_t klen, uint8_t *buf, size_t max, size_t *len);
 /* 1 if the named DBI exists. */
 int raw_dbi_exists(const char *name);
 /* The named DBI's branch, leaf and overflow pages and its entries. */

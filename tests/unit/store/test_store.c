@@ -106,15 +106,20 @@ Test(store, reopen_with_other_key_is_refused)
 	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 }
 
-/* A store of version 1 (records signed one by one) or 2 (idempotency
- * keys in extref) is refused; so is one from a later version. */
+/* A store of version 1 (records signed one by one), 2 (idempotency keys
+ * in extref) or 3 (tree levels 1 and 2 stored, a deadline per key) is
+ * refused, for writing and reading; so is one from a later version. */
 Test(store, schema_mismatch_is_corrupt)
 {
-	uint8_t v1[4] = {0, 0, 0, 1}, v2[4] = {0, 0, 0, 2}, v4[4] = {0, 0, 0, 4};
+	uint8_t v1[4] = {0, 0, 0, 1}, v2[4] = {0, 0, 0, 2}, v3[4] = {0, 0, 0, 3};
+	uint8_t v5[4] = {0, 0, 0, 5};
 
 	fx_close();
-	cr_assert_eq(raw_meta_put("schema_version", v4, sizeof(v4)), 0);
+	cr_assert_eq(raw_meta_put("schema_version", v5, sizeof(v5)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(raw_meta_put("schema_version", v3, sizeof(v3)), 0);
+	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
 	cr_assert_eq(raw_meta_put("schema_version", v2, sizeof(v2)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
 	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
@@ -286,6 +291,18 @@ Test(store, message_round_trip)
 	cr_assert_str_eq(got->order->order_no, "GD2026");
 	cr_assert_eq(got->order->dispatch_seq, 3);
 	st_msg_free(got);
+
+	/* The key is the id: the value does not repeat it. */
+	uint8_t raw[1024];
+	size_t rawlen;
+	fx_close();
+	cr_assert_eq(raw_get("msg", id, 16, raw, sizeof(raw), &rawlen), 0);
+	Mailroom__StoredMessage *bare = mailroom__stored_message__unpack(NULL, rawlen, raw);
+	cr_assert_not_null(bare);
+	cr_assert_eq(bare->id.len, 0);
+	cr_assert_str_eq(bare->tracking_code, "1234-5678-9012");
+	mailroom__stored_message__free_unpacked(bare, NULL);
+	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 
 	/* put replaces */
 	m.status = MAILROOM__STATUS__STATUS_REPLIED;
@@ -581,6 +598,63 @@ Test(store, deadlines)
 	cr_assert_eq(st_deadline_del(t, 1001, a, ST_CLOCK_REPLY), PB_ENOTFOUND);
 	cr_assert_eq(st_deadline_del(t, 1000, a, ST_CLOCK_REPLY), PB_OK);
 	cr_assert_eq(st_txn_commit(t), PB_OK);
+}
+
+/* Entries under one due time are served in (due, id, clock) order
+ * whatever order they came in, and a due time's entries are packed: a
+ * working day's thousands of entries fill their pages. */
+static void seq_id(uint8_t id[16], uint32_t i)
+{
+	memset(id, 0, 16);
+	id[0] = (uint8_t)(i >> 24);
+	id[1] = (uint8_t)(i >> 16);
+	id[2] = (uint8_t)(i >> 8);
+	id[3] = (uint8_t)i;
+}
+
+Test(store, deadlines_share_a_due_time)
+{
+	uint8_t id[16], got[16], clock;
+	uint64_t pages, entries, before, after, map;
+	int64_t due;
+	st_txn *t;
+
+	memset(id, 0, sizeof(id));
+	cr_assert_eq(st_map_use(fx.env, &before, &map), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	/* Rising ids, as the router's (they start with their time), at two
+	 * shared due times; then a few out of order. */
+	for (uint32_t i = 100; i < 5100; i++) {
+		seq_id(id, i);
+		cr_assert_eq(st_deadline_put(t, 86400000, id, ST_CLOCK_ACK), PB_OK);
+		cr_assert_eq(st_deadline_put(t, 2 * 86400000LL, id, ST_CLOCK_REPLY), PB_OK);
+	}
+	seq_id(id, 7);
+	cr_assert_eq(st_deadline_put(t, 86400000, id, ST_CLOCK_REPLY), PB_OK);
+	cr_assert_eq(st_deadline_put(t, 86400000, id, ST_CLOCK_ACK), PB_OK);
+	cr_assert_eq(st_deadline_put(t, 86400000, id, ST_CLOCK_ACK), PB_OK, "again");
+	cr_assert_eq(st_deadline_first_due(t, 86399999, &due, got, &clock), PB_ENOTFOUND);
+	cr_assert_eq(st_deadline_first_due(t, 86400000, &due, got, &clock), PB_OK);
+	cr_assert_eq(due, 86400000);
+	cr_assert_arr_eq(got, id, 16, "the lowest id first");
+	cr_assert_eq(clock, ST_CLOCK_ACK, "then the lowest clock byte");
+	cr_assert_eq(st_deadline_del(t, 86400000, id, ST_CLOCK_ACK), PB_OK);
+	cr_assert_eq(st_deadline_first_due(t, 86400000, &due, got, &clock), PB_OK);
+	cr_assert_eq(clock, ST_CLOCK_REPLY);
+	cr_assert_eq(st_deadline_del(t, 86400000, id, ST_CLOCK_REPLY), PB_OK);
+	cr_assert_eq(st_deadline_first_due(t, 86400000, &due, got, &clock), PB_OK);
+	seq_id(id, 100);
+	cr_assert_arr_eq(got, id, 16);
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	/* mdb_stat counts no duplicates' pages: the map's growth does. */
+	cr_assert_eq(st_map_use(fx.env, &after, &map), PB_OK);
+	fx_close();
+	cr_assert_eq(raw_dbi_pages("deadline", &pages, &entries), 0);
+	cr_assert_eq(entries, 10000);
+	/* 17 bytes an entry: 10 000 fill 42 pages; one 25-byte key each, as
+	 * before, took 35 bytes and pages about half full (170). */
+	pages = (after - before) / 4096;
+	cr_assert_leq(pages, 60, "%llu pages for 10 000 entries", (unsigned long long)pages);
 }
 
 Test(store, nested_txn_changes)

@@ -145,3 +145,62 @@ Test(track, codes_from_before_the_sequence_keep_working_and_are_never_reissued)
 	}
 	found(taken, 100);
 }
+
+static size_t packed_len(const char *code, const uint8_t *hash, const uint8_t id[16])
+{
+	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT;
+
+	m.tracking_code = (char *)code;
+	m.subject = "路灯不亮";
+	if (hash) {
+		m.access_key_hash.data = (uint8_t *)hash;
+		m.access_key_hash.len = 32;
+	}
+	(void)id;
+	return mailroom__stored_message__get_packed_size(&m);
+}
+
+/* A message keeps its access-key hash in the tracking code's index only
+ * when the index holds the same for it; a read gives it back either way,
+ * and a message without one still reads without. */
+Test(track, a_message_shares_its_key_hash_with_the_index)
+{
+	char codes[3][PB_TRACK_TEXT_LEN + 1];
+	uint8_t id[3][16], hash[32], other[32], raw[512];
+	Mailroom__StoredMessage m = MAILROOM__STORED_MESSAGE__INIT, *got;
+	size_t len;
+	st_txn *t;
+
+	memset(hash, 0x42, sizeof(hash));
+	memset(other, 0x43, sizeof(other));
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &t), PB_OK);
+	for (int i = 0; i < 3; i++) {
+		mkid(id[i], 900 + i);
+		cr_assert_eq(st_track_issue(t, id[i], i == 2 ? NULL : hash, codes[i]), PB_OK);
+		m.id.data = id[i];
+		m.id.len = 16;
+		m.tracking_code = codes[i];
+		m.subject = "路灯不亮";
+		m.access_key_hash.data = i == 1 ? other : hash;   /* 1: not the index's */
+		m.access_key_hash.len = i == 2 ? 0 : 32;
+		cr_assert_eq(st_msg_put(t, &m), PB_OK);
+	}
+	cr_assert_eq(st_txn_commit(t), PB_OK);
+	fx_close();
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(raw_get("msg", id[i], 16, raw, sizeof(raw), &len), 0);
+		cr_assert_eq(len, packed_len(codes[i], i == 1 ? other : NULL, id[i]),
+		             "message %d: %zu bytes", i, len);
+	}
+	cr_assert_eq(fx_reopen(0, 1), PB_OK);
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &t), PB_OK);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(st_msg_get(t, id[i], &got), PB_OK);
+		cr_assert_arr_eq(got->id.data, id[i], 16);
+		cr_assert_eq(got->access_key_hash.len, i == 2 ? 0 : 32, "message %d", i);
+		if (i < 2)
+			cr_assert_arr_eq(got->access_key_hash.data, i == 1 ? other : hash, 32);
+		st_msg_free(got);
+	}
+	st_txn_abort(t);
+}

@@ -62,6 +62,15 @@ Test(tree, roots_and_proofs_at_every_size_match_a_naive_tree)
 	cr_assert_eq(st_tree_root(t, n + 2, root), PB_EINVAL, "no root past the end");
 	st_txn_abort(t);
 	free(l);
+	/* Only the subtrees of 8 records and more are kept: the lower levels
+	 * are hashed from the records when asked for. */
+	uint64_t pages, entries, want_nodes = 0;
+	for (int level = 3; level < 64; level++)
+		want_nodes += (n + 1) >> level;
+	fx_close();
+	cr_assert_eq(raw_dbi_pages("nodes", &pages, &entries), 0);
+	cr_assert_eq(entries, want_nodes, "%llu nodes", (unsigned long long)entries);
+	cr_assert_eq(fx_reopen(16, 0), PB_OK);
 }
 
 /* Roots of every size up to n equal the naive tree's over the log. */
@@ -160,4 +169,38 @@ Test(tree, checkpoints_are_kept_per_size)
 	cr_assert_eq(st_checkpoint_each(t, count_cp, &sum), PB_OK);
 	cr_assert_eq(sum, 14);
 	st_txn_abort(t);
+}
+
+/* Appends take the tree's right edge below the stored levels from their
+ * transaction: a child that aborts leaves its parent's edge as it was,
+ * one that commits hands its own back, and the nodes written after
+ * either are the naive tree's. */
+Test(tree, the_right_edge_follows_children_that_abort_and_commit)
+{
+	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
+	st_txn *top, *child;
+
+	rec.actor = "test";
+	rec.event = MAILROOM__AUDIT_EVENT__AUDIT_ROUTED;
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 0, &top), PB_OK);
+	for (int round = 0; round < 6; round++) {
+		for (int i = 0; i < 3; i++)
+			cr_assert_eq(st_log_append(top, &rec, NULL), PB_OK);
+		cr_assert_eq(st_txn_begin(fx.env, top, 0, &child), PB_OK);
+		for (int i = 0; i < 5 + round; i++)
+			cr_assert_eq(st_log_append(child, &rec, NULL), PB_OK);
+		if (round % 2)
+			st_txn_abort(child);
+		else
+			cr_assert_eq(st_txn_commit(child), PB_OK);
+	}
+	cr_assert_eq(st_txn_commit(top), PB_OK);
+	uint64_t n;
+	cr_assert_eq(st_txn_begin(fx.env, NULL, 1, &top), PB_OK);
+	cr_assert_eq(st_log_size(top, &n), PB_OK);
+	st_txn_abort(top);
+	cr_assert_eq(n, 1 + 18 + 5 + 7 + 9, "the aborted children's records are gone");
+	roots_match(n);
+	cr_assert_eq(fx_append(40, NULL), PB_OK);
+	roots_match(n + 40);
 }
