@@ -446,7 +446,7 @@ int sx_put_all(sx *x, const struct sx_doc *docs, size_t n)
 		else if ((rc = find(x, docs[i].id, &k[i].rid)) == PB_OK)
 			k[i].key = k[i].rid ? k[i].rid : first_rid(&docs[i], &slot);
 	}
-	if (rc == PB_OK)
+	if (rc == PB_OK && n > 1)   /* qsort takes no NULL, even for nothing */
 		qsort(k, n, sizeof(*k), key_order);
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = put_at(x, k[i].d, k[i].rid);
