@@ -24,6 +24,12 @@
 
 #define FOLLOW_MAX 4096        /* log records read per round */
 #define POLL_MS 1000           /* a round without a kick, in case one was missed */
+/* Kicks within this long of the last round wait and share the next one:
+ * FTS5 writes a segment per transaction and merges them again later, so
+ * a round of 20 messages costs about twice per message what one of 300
+ * does (docs/scaling.md, "Search"). A search never waits for it: it
+ * asks for a round at once (catch_up). */
+#define ROUND_MS 100
 #define CATCH_UP_WAIT_MS 2000  /* a search waits this long for its snapshot */
 #define LIMIT_DEFAULT 50
 #define WORDS_MAX_BYTES 1000
@@ -39,18 +45,20 @@ struct rt_search {
 	sx *idx;
 	uint64_t next;          /* log records the index has taken: [0, next) */
 	uint64_t gen;           /* bumped by a rebuild: a round read before it is dropped */
-	pthread_mutex_t wake_mu;   /* guards kicked */
-	pthread_cond_t wake;    /* the follower: a commit, or stop */
-	int kicked;
+	pthread_mutex_t wake_mu;   /* guards kicked and urgent */
+	pthread_cond_t wake;    /* the follower: a commit, a search, or stop */
+	int kicked;             /* something committed: a round within ROUND_MS */
+	int urgent;             /* a search or a build waits: a round now */
 	_Atomic int stop;
 	pthread_t thread;
 	uint8_t ids[2 * FOLLOW_MAX][PB_ID_LEN];   /* the follower's: messages of a round */
 };
 
-static void kick(struct rt_search *s)
+static void kick(struct rt_search *s, int urgent)
 {
 	pthread_mutex_lock(&s->wake_mu);
 	s->kicked = 1;
+	s->urgent |= urgent;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->wake_mu);
 }
@@ -155,7 +163,7 @@ static void install(struct rt_search *s, sx *x, uint64_t size)
 	s->gen++;
 	pthread_cond_broadcast(&s->moved);
 	pthread_mutex_unlock(&s->mu);
-	kick(s);   /* whatever committed since the snapshot */
+	kick(s, 1);   /* whatever committed since the snapshot */
 	sx_close(old);
 }
 
@@ -196,12 +204,66 @@ static int changed_ids(st_txn *t, uint64_t from, uint64_t *to, uint8_t (*ids)[PB
 	return PB_OK;
 }
 
+/* The messages of a round as they stand in its snapshot: docs[0, nput)
+ * to put, gone[0, ngone) to remove. */
+struct round {
+	Mailroom__StoredMessage **msgs;
+	struct sx_doc *docs;
+	char **replies;
+	size_t nput, ngone;
+	uint8_t (*gone)[PB_ID_LEN];
+};
+
+static void round_free(struct round *r)
+{
+	for (size_t i = 0; r->msgs && i < r->nput; i++) {
+		st_msg_free(r->msgs[i]);
+		free(r->replies[i]);
+	}
+	free(r->msgs);
+	free(r->docs);
+	free(r->replies);
+}
+
+/* Reads the messages ids names (in place: the gone ones end up first). */
+static int round_read(st_txn *t, uint8_t (*ids)[PB_ID_LEN], size_t n, struct round *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->gone = ids;
+	r->msgs = calloc(n ? n : 1, sizeof(*r->msgs));
+	r->docs = calloc(n ? n : 1, sizeof(*r->docs));
+	r->replies = calloc(n ? n : 1, sizeof(*r->replies));
+	if (!r->msgs || !r->docs || !r->replies)
+		return PB_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		Mailroom__StoredMessage *m;
+		int rc = st_msg_get(t, ids[i], &m);
+		if (rc == PB_ENOTFOUND) {
+			memmove(ids[r->ngone++], ids[i], PB_ID_LEN);
+			continue;
+		}
+		if (rc)
+			return rc;
+		if (m->id.len != SX_ID_LEN) {
+			st_msg_free(m);
+			continue;
+		}
+		r->msgs[r->nput] = m;
+		doc_of(m, &r->docs[r->nput], &r->replies[r->nput]);
+		r->nput++;
+	}
+	return PB_OK;
+}
+
 /* One round: the records committed since the index's position, and the
- * messages they name as they now stand in the same snapshot. */
+ * messages they name as they now stand in the same snapshot. The store
+ * is read before the index is locked, so a search waits only for the
+ * index's own work. */
 static int follow(struct rt_search *s, int *behind)
 {
 	uint8_t (*ids)[PB_ID_LEN] = s->ids;
 	uint64_t from, to, size, gen;
+	struct round r;
 	st_txn *t;
 	size_t n;
 	int rc;
@@ -222,21 +284,20 @@ static int follow(struct rt_search *s, int *behind)
 		return rc;
 	}
 	*behind = to < size;
+	rc = round_read(t, ids, n, &r);
+	st_txn_abort(t);
+	if (rc) {
+		round_free(&r);
+		return rc;
+	}
 	pthread_mutex_lock(&s->mu);
 	if (gen == s->gen && (rc = sx_begin(s->idx)) == PB_OK) {
-		for (size_t i = 0; i < n && !rc; i++) {
-			Mailroom__StoredMessage *m;
-			int grc = st_msg_get(t, ids[i], &m);
-			if (grc == PB_OK) {
-				rc = put_msg(s->idx, m);
-				st_msg_free(m);
-			} else if (grc == PB_ENOTFOUND) {
-				int drc = sx_remove(s->idx, ids[i]);
-				rc = drc == PB_ENOTFOUND ? PB_OK : drc;
-			} else {
-				rc = grc;
-			}
+		for (size_t i = 0; i < r.ngone && !rc; i++) {
+			int drc = sx_remove(s->idx, r.gone[i]);
+			rc = drc == PB_ENOTFOUND ? PB_OK : drc;
 		}
+		if (!rc)
+			rc = sx_put_all(s->idx, r.docs, r.nput);
 		int crc = sx_commit(s->idx);
 		rc = rc ? rc : crc;
 		if (rc == PB_OK) {
@@ -245,7 +306,7 @@ static int follow(struct rt_search *s, int *behind)
 		}
 	}
 	pthread_mutex_unlock(&s->mu);
-	st_txn_abort(t);
+	round_free(&r);
 	return rc;
 }
 
@@ -280,25 +341,54 @@ static void first_build(struct rt_search *s)
 	        (unsigned long long)count, (long long)(pb_now_ms() - t0));
 }
 
+/* Waits (wake_mu held) on wake for ms at most; ETIMEDOUT when it passed. */
+static int wait_ms(struct rt_search *s, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return pthread_cond_timedwait(&s->wake, &s->wake_mu, &ts);
+}
+
+/* Until the next round is due: at once when urgent, ROUND_MS after the
+ * last one when kicked, every POLL_MS anyway. */
+static void await_round(struct rt_search *s, int64_t last_us)
+{
+	pthread_mutex_lock(&s->wake_mu);
+	while (!s->stop && !s->urgent) {
+		if (s->kicked) {
+			int64_t left = last_us + ROUND_MS * 1000 - pb_mono_us();
+			if (left <= 0)
+				break;
+			wait_ms(s, left / 1000 + 1);
+		} else if (wait_ms(s, POLL_MS) == ETIMEDOUT) {
+			break;
+		}
+	}
+	s->kicked = 0;
+	s->urgent = 0;
+	pthread_mutex_unlock(&s->wake_mu);
+}
+
 static void *follower_main(void *arg)
 {
 	struct rt_search *s = arg;
 	int failing = 0;
+	int64_t last_us = 0;
 
 	pthread_setname_np(pthread_self(), "rt-search");
 	first_build(s);
 	while (!s->stop) {
-		pthread_mutex_lock(&s->wake_mu);
-		if (!s->kicked && !s->stop) {   /* a round every POLL_MS anyway */
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += POLL_MS / 1000;
-			pthread_cond_timedwait(&s->wake, &s->wake_mu, &ts);
-		}
-		s->kicked = 0;
-		pthread_mutex_unlock(&s->wake_mu);
+		await_round(s, last_us);
 		if (s->stop)
 			break;
+		last_us = pb_mono_us();
 		int behind, rc = follow(s, &behind);
 		if (rc && !failing)
 			pb_error("search index: cannot follow the log: %s; searches may miss the newest "
@@ -306,7 +396,7 @@ static void *follower_main(void *arg)
 			         pb_err_str(rc));
 		failing = rc != PB_OK;
 		if (behind)   /* a full round: go on at once */
-			kick(s);
+			kick(s, 1);
 	}
 	return NULL;
 }
@@ -339,7 +429,7 @@ void rt_search_kick(struct rt_core *core)
 	struct rt_search *s = core->search;
 
 	if (s)
-		kick(s);
+		kick(s, 0);
 }
 
 void rt_search_stop(struct rt_core *core)
@@ -349,7 +439,7 @@ void rt_search_stop(struct rt_core *core)
 	if (!s)
 		return;
 	s->stop = 1;
-	kick(s);
+	kick(s, 1);
 	pthread_join(s->thread, NULL);
 	core->search = NULL;
 	sx_close(s->idx);
@@ -371,7 +461,7 @@ static void catch_up(struct rt_search *s, uint64_t size)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += CATCH_UP_WAIT_MS / 1000;
 	if (s->next < size)
-		kick(s);
+		kick(s, 1);   /* the round now, not ROUND_MS later */
 	while (s->next < size && !s->stop)
 		if (pthread_cond_timedwait(&s->moved, &s->mu, &ts) == ETIMEDOUT)
 			break;

@@ -303,17 +303,30 @@ static int find(sx *x, const uint8_t *id, sqlite3_int64 *rid)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
 }
 
+/* The row id a new message would like: its millisecond, a slot its id
+ * picks. 0 when received_ms is out of range. */
+static sqlite3_int64 first_rid(const struct sx_doc *d, uint32_t *slot)
+{
+	int64_t ms = d->received_ms < 0 ? 0 : d->received_ms;
+
+	*slot = ((uint32_t)d->id[14] << 8 | d->id[15]) % SLOTS;
+	if (ms > (INT64_MAX / SLOTS) - 1)
+		return 0;
+	return (sqlite3_int64)ms * SLOTS + *slot + 1;
+}
+
 /* A free row id in the message's millisecond, from a slot its id picks. */
 static int new_rid(sx *x, const struct sx_doc *d, sqlite3_int64 *rid)
 {
-	int64_t ms = d->received_ms < 0 ? 0 : d->received_ms;
-	uint32_t slot = ((uint32_t)d->id[14] << 8 | d->id[15]) % SLOTS;
+	uint32_t slot;
+	sqlite3_int64 base = first_rid(d, &slot);
 	int used, rc;
 
-	if (ms > (INT64_MAX / SLOTS) - 1)
+	if (!base)
 		return PB_EINVAL;
+	base -= slot + 1;
 	for (int i = 0; i < SLOTS; i++) {
-		*rid = (sqlite3_int64)ms * SLOTS + (slot + i) % SLOTS + 1;
+		*rid = base + (slot + i) % SLOTS + 1;
 		sqlite3_bind_int64(x->rid_used, 1, *rid);
 		if ((rc = run(x->rid_used, &used)))
 			return rc;
@@ -368,15 +381,11 @@ static int texts_same(sx *x, sqlite3_int64 rid, const struct sx_doc *d, int *sam
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
 }
 
-int sx_put(sx *x, const struct sx_doc *d)
+/* d at its row rid, or at a new row when rid is 0. */
+static int put_at(sx *x, const struct sx_doc *d, sqlite3_int64 rid)
 {
-	sqlite3_int64 rid;
 	int rc, same;
 
-	if (!d->id)
-		return PB_EINVAL;
-	if ((rc = find(x, d->id, &rid)))
-		return rc;
 	if (rid) {
 		bind_doc(x->upd_doc, rid, d);
 		if ((rc = run(x->upd_doc, NULL)) || (rc = texts_same(x, rid, d, &same)) || same)
@@ -391,6 +400,58 @@ int sx_put(sx *x, const struct sx_doc *d)
 		return rc;
 	bind_texts(x->ins_ft, rid, d);
 	return run(x->ins_ft, NULL);
+}
+
+int sx_put(sx *x, const struct sx_doc *d)
+{
+	sqlite3_int64 rid;
+	int rc;
+
+	if (!d->id)
+		return PB_EINVAL;
+	if ((rc = find(x, d->id, &rid)))
+		return rc;
+	return put_at(x, d, rid);
+}
+
+struct keyed {
+	sqlite3_int64 key, rid;   /* the row it has or would like; the row it has, 0 none */
+	const struct sx_doc *d;
+};
+
+static int key_order(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+
+	return (x->key > y->key) - (x->key < y->key);
+}
+
+/* FTS5 writes its pending rows out as a segment whenever a row comes
+ * that is not above the last one written in the transaction, and merges
+ * those segments again later. In row order a batch is one segment; in
+ * the order of the message ids (time, then random bits, while the slot
+ * is picked from the last ones) it was nearly one per message. */
+int sx_put_all(sx *x, const struct sx_doc *docs, size_t n)
+{
+	struct keyed *k = n ? malloc(n * sizeof(*k)) : NULL;
+	uint32_t slot;
+	int rc = PB_OK;
+
+	if (n && !k)
+		return PB_ENOMEM;
+	for (size_t i = 0; i < n && !rc; i++) {
+		k[i].d = &docs[i];
+		if (!docs[i].id)
+			rc = PB_EINVAL;
+		else if ((rc = find(x, docs[i].id, &k[i].rid)) == PB_OK)
+			k[i].key = k[i].rid ? k[i].rid : first_rid(&docs[i], &slot);
+	}
+	if (rc == PB_OK && n > 1)   /* qsort takes no NULL, even for nothing */
+		qsort(k, n, sizeof(*k), key_order);
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = put_at(x, k[i].d, k[i].rid);
+	free(k);
+	return rc;
 }
 
 int sx_remove(sx *x, const uint8_t id[SX_ID_LEN])

@@ -50,6 +50,9 @@ int sx_begin(sx *x);
 int sx_commit(sx *x);
 /* Adds or replaces the message d->id. */
 int sx_put(sx *x, const struct sx_doc *d);
+/* Adds or replaces n messages, each id once, in the order the index
+ * writes fastest (a round of the follower; sx.c says why). */
+int sx_put_all(sx *x, const struct sx_doc *docs, size_t n);
 int sx_remove(sx *x, const uint8_t id[SX_ID_LEN]);
 /* Messages indexed. */
 int sx_count(sx *x, uint64_t *n);

@@ -3,5 +3,5 @@
 # prints figures; ctest runs only a small fill of it, to keep it working.
 add_executable(bench-search ${CMAKE_CURRENT_LIST_DIR}/bench_search.c)
 target_link_libraries(bench-search PRIVATE mr_search)
-add_test(NAME bench_search_small COMMAND bench-search --messages 20000 --rounds 5)
+add_test(NAME bench_search_small COMMAND bench-search --messages 20000 --rounds 5 --follow 2000)
 set_tests_properties(bench_search_small PROPERTIES TIMEOUT 60)

@@ -260,3 +260,62 @@ Test(sx, rebuild_answers_as_incremental_updates)
 	sx_close(inc);
 	sx_close(full);
 }
+
+/* A follower's round (sx_put_all) puts in row order, not in the order
+ * given: new messages, some in one millisecond whose ids pick the same
+ * slot, and changes to indexed ones (a reply added, a lease), all in one
+ * transaction, must answer as the same puts one by one. */
+Test(sx, put_all_answers_as_puts)
+{
+	static const char *bodies[] = {"东门路灯坏了三天。", "工地每晚打桩。", "停车位收费标准？"};
+	sx *one, *all;
+	struct sx_doc d[30];
+	uint8_t idb[30][SX_ID_LEN];
+
+	cr_assert_eq(sx_open(&one), PB_OK);
+	cr_assert_eq(sx_open(&all), PB_OK);
+	for (int i = 0; i < 30; i++) {
+		id_of(100 + i, idb[i]);
+		if (i % 4 == 1) {   /* the slot of the one before, in the same millisecond */
+			idb[i][13] = 1;
+			idb[i][14] = idb[i - 1][14];
+			idb[i][15] = idb[i - 1][15];
+		}
+		d[i] = (struct sx_doc){.id = idb[i], .channel = 1, .status = 1, .queue = all_q[i % 3],
+		                       .received_ms = 5000 - 10 * (i / 2), .open = 1,
+		                       .subject = "小区问题", .body = bodies[i % 3]};
+	}
+	/* already indexed, before the round */
+	for (int i = 0; i < 10; i++) {
+		cr_assert_eq(sx_put(one, &d[i]), PB_OK);
+		cr_assert_eq(sx_put(all, &d[i]), PB_OK);
+	}
+	d[2].replies = "已派人维修路灯。";
+	d[5].status = 2;
+	cr_assert_eq(sx_begin(one), PB_OK);
+	for (int i = 29; i >= 0; i--)
+		cr_assert_eq(sx_put(one, &d[i]), PB_OK);
+	cr_assert_eq(sx_commit(one), PB_OK);
+	cr_assert_eq(sx_begin(all), PB_OK);
+	cr_assert_eq(sx_put_all(all, d, 30), PB_OK);
+	cr_assert_eq(sx_commit(all), PB_OK);
+
+	uint64_t n1, n2;
+	cr_assert_eq(sx_count(one, &n1), PB_OK);
+	cr_assert_eq(sx_count(all, &n2), PB_OK);
+	cr_expect_eq(n1, 30);
+	cr_expect_eq(n2, 30);
+	const struct sx_query qs[] = {
+		{.words = "小区"}, {.words = "路灯"}, {.words = "维修"}, {.words = "收费"},
+		{.status = 2}, {.from_ms = 4900, .to_ms = 4960}, {.words = "打桩", .queue = "roads"},
+	};
+	for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
+		char a[256];
+		snprintf(a, sizeof(a), "%s", found(one, qs[k]));
+		cr_expect_str_eq(found(all, qs[k]), a, "query %zu", k);
+		cr_expect_neq(a[0], 0, "query %zu finds something", k);
+	}
+	cr_expect_str_eq(found(all, (struct sx_query){.words = "维修"}), "102");
+	sx_close(one);
+	sx_close(all);
+}
