@@ -10,7 +10,7 @@
 
 /* Who a principal is, as one bit. */
 enum {
-	RT_BY_GATEWAY = 1 << 0,   /* HMAC under gateway_secret */
+	RT_BY_GATEWAY = 1 << 0,   /* MAC under gateway_secret */
 	RT_BY_HANDLER = 1 << 1,   /* a handler's Ed25519 envelope (mailroom-handler, -admin) */
 	RT_BY_CONSOLE = 1 << 2,   /* a handler's RFC 9421 signature through the console */
 	RT_BY_CONNECTOR = 1 << 3, /* mailroom-hotline's own key ([connector.NAME]) */

@@ -107,7 +107,7 @@ struct pb_conf {
 	int request_skew_seconds;
 	int max_wait_ms;                   /* cap on a pull's long-poll */
 	int handler_max_requests;          /* one handler's writes in the router at once */
-	char gateway_secret[PB_PATH_MAX];  /* HMAC key shared by gateway and router */
+	char gateway_secret[PB_PATH_MAX];  /* MAC key shared by gateway and router */
 	char calendars_dir[PB_PATH_MAX];
 	char local_calendars_dir[PB_PATH_MAX];   /* the office's own years; "" = none */
 	char router_metrics_addr[64];      /* "" = no metrics listener */

@@ -8,6 +8,11 @@
 
 static const char tag[] = "mailroom/req/v1\n";
 #define TAG_LEN (sizeof(tag) - 1)
+/* The gateway's MAC: keyed BLAKE2b-256 (libsodium's crypto_generichash
+ * with the gateway secret as its key), several times cheaper than
+ * HMAC-SHA-256 over a request of a few hundred bytes, and paid twice per
+ * message: sealed by the gateway, checked by the router. */
+#define WIRE_MAC_LEN 32
 
 static int pack_request(Mailroom__Request *req, uint8_t nonce[16], uint8_t **buf, size_t *len)
 {
@@ -40,20 +45,21 @@ int pb_wire_seal_gateway(Mailroom__Request *req, const uint8_t secret[PB_GATEWAY
                          uint8_t **out, size_t *outlen)
 {
 	Mailroom__Envelope env = MAILROOM__ENVELOPE__INIT;
-	uint8_t nonce[16], mac[crypto_auth_hmacsha256_BYTES];
+	uint8_t nonce[16], mac[WIRE_MAC_LEN];
 	uint8_t *buf;
 	size_t len;
 	int rc;
 
 	if ((rc = pack_request(req, nonce, &buf, &len)))
 		return rc;
-	crypto_auth_hmacsha256(mac, buf, TAG_LEN + len, secret);
 	env.kind = MAILROOM__AUTH_KIND__AUTH_GATEWAY;
 	env.request.data = buf + TAG_LEN;
 	env.request.len = len;
 	env.auth.data = mac;
 	env.auth.len = sizeof(mac);
-	rc = pack_envelope(&env, out, outlen);
+	rc = crypto_generichash(mac, sizeof(mac), buf, TAG_LEN + len, secret, PB_GATEWAY_SECRET_LEN)
+	         ? PB_EINVAL
+	         : pack_envelope(&env, out, outlen);
 	free(buf);
 	req->nonce.data = NULL;
 	req->nonce.len = 0;
@@ -159,9 +165,11 @@ int pb_wire_open(const uint8_t *buf, size_t len, const uint8_t gateway_secret[PB
 	if (env->request.len)
 		memcpy(msg + TAG_LEN, env->request.data, env->request.len);
 	if (env->kind == MAILROOM__AUTH_KIND__AUTH_GATEWAY && gateway_secret) {
-		ok = env->auth.len == crypto_auth_hmacsha256_BYTES &&
-		     crypto_auth_hmacsha256_verify(env->auth.data, msg, TAG_LEN + env->request.len,
-		                                   gateway_secret) == 0;
+		uint8_t want[WIRE_MAC_LEN];
+		ok = env->auth.len == WIRE_MAC_LEN &&
+		     crypto_generichash(want, sizeof(want), msg, TAG_LEN + env->request.len,
+		                        gateway_secret, PB_GATEWAY_SECRET_LEN) == 0 &&
+		     sodium_memcmp(want, env->auth.data, WIRE_MAC_LEN) == 0;
 	} else if (env->kind == MAILROOM__AUTH_KIND__AUTH_HANDLER ||
 	           env->kind == MAILROOM__AUTH_KIND__AUTH_CONNECTOR) {
 		ok = env->key.len == 32 && env->auth.len == crypto_sign_BYTES &&

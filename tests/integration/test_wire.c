@@ -182,11 +182,11 @@ Test(wire, replay_stale_auth, .init = it_init, .fini = it_fini, .timeout = 120)
 	status_req(&req, &st, hash);
 	cr_assert_eq(pb_wire_seal_gateway(&req, wrong, &buf, &len), PB_OK);
 	code = call(s, buf, len, err, sizeof(err));
-	cr_expect_eq(code, PB_EAUTH, "wrong HMAC: code %d (%s), wanted PB_EAUTH", code, err);
+	cr_expect_eq(code, PB_EAUTH, "wrong MAC: code %d (%s), wanted PB_EAUTH", code, err);
 	free(buf);
 	cr_assert_eq(pb_wire_seal_gateway(&req, env.gateway_secret, &buf, &len), PB_OK);
 	code = call(s, buf, len, err, sizeof(err));
-	cr_expect_eq(code, PB_ENOTFOUND, "right HMAC, unknown code: %d (%s)", code, err);
+	cr_expect_eq(code, PB_ENOTFOUND, "right MAC, unknown code: %d (%s)", code, err);
 	free(buf);
 
 	/* A well-signed request from a key nobody configured. */
