@@ -2,12 +2,13 @@
  * submits runs straight in the batch's transaction; when one of them
  * fails, the batch is aborted and redone with a nested transaction per
  * request, so the answers and the store are what the nested path gives:
- * the failing one answered its error, the others stored once, under a
- * checkpoint the auditor's walk accepts. */
+ * the failing ones answered their errors, the others stored once, under
+ * a checkpoint the auditor's walk accepts, nothing of a failed one left. */
 #include "fixture.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 struct sub {
@@ -115,6 +116,28 @@ static void store_size(int *msgs, uint64_t *records)
 	st_txn_abort(t);
 }
 
+/* Every entry of the deadline index, each checked to name a stored
+ * message (taken out one by one in a transaction then aborted). */
+static int deadlines_of_stored(void)
+{
+	Mailroom__StoredMessage *m;
+	uint8_t id[PB_ID_LEN], clock;
+	int64_t due;
+	int n = 0, rc;
+	st_txn *t;
+
+	cr_assert_eq(st_txn_begin(core.store, NULL, 0, &t), PB_OK);
+	while ((rc = st_deadline_first_due(t, INT64_MAX, &due, id, &clock)) == PB_OK) {
+		cr_assert_eq(st_msg_get(t, id, &m), PB_OK, "a deadline of a message never stored");
+		st_msg_free(m);
+		cr_assert_eq(st_deadline_del(t, due, id, clock), PB_OK);
+		n++;
+	}
+	cr_assert_eq(rc, PB_ENOTFOUND);
+	st_txn_abort(t);
+	return n;
+}
+
 static void free_sub(struct sub *x)
 {
 	mailroom__response__free_unpacked(x->resp, NULL);
@@ -123,13 +146,14 @@ static void free_sub(struct sub *x)
 
 Test(writer, a_failing_submit_redoes_the_batch_nested, .init = fx_setup, .fini = fx_teardown)
 {
-	struct sub a, a2, bad, c, d, e;
-	struct sub *batch1[] = {&a, &a2, &bad, &c}, *batch2[] = {&d, &e};
+	struct sub a, a2, bad, c, bad2, d, e;
+	struct sub *batch1[] = {&a, &a2, &bad, &c, &bad2}, *batch2[] = {&d, &e};
 	struct rt_writer *w;
 	struct st_verify_report rep;
 	uint64_t records0, records;
 	int msgs;
 	uint8_t short_key[5] = {1, 2, 3, 4, 5};
+	char *missing[] = {"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"};
 
 	store_size(&msgs, &records0);
 	cr_assert_eq(msgs, 0);
@@ -139,21 +163,28 @@ Test(writer, a_failing_submit_redoes_the_batch_nested, .init = fx_setup, .fini =
 	sub_init(&a, MAILROOM__CHANNEL__CHANNEL_MAILBOX, "幸福路路灯不亮", "13800000000", 1);
 	sub_init(&a2, MAILROOM__CHANNEL__CHANNEL_MAILBOX, "幸福路路灯不亮", "13800000000", 1);
 	sub_init(&bad, MAILROOM__CHANNEL__CHANNEL_COMPLAINT, "窗口服务态度差", "13900000000", 1);
-	bad.s.idem_key.data = short_key;
-	bad.s.idem_key.len = sizeof(short_key);
-	bad.s.idem_body.data = short_key;
-	bad.s.idem_body.len = sizeof(short_key);
+	/* A file never uploaded: refused after its tracking code and
+	 * deadlines were written, which the abort must take away. */
+	bad.s.attachments = missing;
+	bad.s.n_attachments = 1;
+	sub_init(&bad2, MAILROOM__CHANNEL__CHANNEL_MAILBOX, "垃圾清运不及时", "13600000000", 1);
+	bad2.s.idem_key.data = short_key;
+	bad2.s.idem_key.len = sizeof(short_key);
+	bad2.s.idem_body.data = short_key;
+	bad2.s.idem_body.len = sizeof(short_key);
 	sub_init(&c, MAILROOM__CHANNEL__CHANNEL_CONSULTATION, "公积金提取要带什么材料", "13700000000", 0);
 
 	cr_assert_eq(rt_writer_start(&core, NULL, NULL, &w), PB_OK);
 	uint64_t redos0 = atomic_load(&core.writer_redos);
-	run_batch(w, batch1, 4);
+	run_batch(w, batch1, 5);
 	cr_expect_eq(atomic_load(&core.writer_redos), redos0 + 1, "the batch was redone nested");
 
 	/* The failing one answered its own error, as the nested path says it. */
 	cr_expect_eq(bad.resp->code, PB_EINVAL);
-	cr_expect_str_eq(bad.resp->error, "invalid_request");
+	cr_expect_str_eq(bad.resp->error, "invalid_attachment");
 	cr_expect_null(bad.resp->submit);
+	cr_expect_eq(bad2.resp->code, PB_EINVAL);
+	cr_expect_str_eq(bad2.resp->error, "invalid_request");
 
 	/* The others: stored once each, under the ids they were answered. */
 	Mailroom__StoredMessage *ma = stored(&a), *ma2 = stored(&a2), *mc = stored(&c);
@@ -193,8 +224,10 @@ Test(writer, a_failing_submit_redoes_the_batch_nested, .init = fx_setup, .fini =
 	cr_assert_eq(st_verify(core.store, NULL, &rep), PB_OK);
 	cr_expect_eq(rep.fail, ST_VERIFY_OK, "%s", rep.detail);
 	cr_expect_eq(rep.records, records);
+	int nd = deadlines_of_stored();
+	cr_expect_eq(nd, 3 * 5, "three timers for each stored letter, no more: %d", nd);
 
-	struct sub *all[] = {&a, &a2, &bad, &c, &d, &e};
+	struct sub *all[] = {&a, &a2, &bad, &c, &bad2, &d, &e};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		free_sub(all[i]);   /* the writer freed each prep with its answer */
 	}
