@@ -50,6 +50,8 @@ struct rt_core {
 	_Atomic int store_full;
 	_Atomic int64_t last_commit_ms;
 	_Atomic int64_t writer_queued;
+	/* batches of plain submits redone nested after one failed (rt_writer.c) */
+	_Atomic uint64_t writer_redos;
 	/* the handlers in force: the ini's merged with the store's (rt_handlers.c) */
 	struct rt_hset *_Atomic handlers;
 	/* the handlers' search index (rt_search.c); NULL when not started */
@@ -201,6 +203,9 @@ void rt_prepare(struct rt_core *core, const Mailroom__Request *req, struct rt_pr
 /* The prepared piece for s, or NULL: the repeat check's and intake's. */
 struct rt_prep *rt_prep_for(struct rt_result *res, const Mailroom__SubmitReq *s);
 void rt_prep_free(struct rt_prep *p);
+/* Forgets the writer's repeat scan (scanned, repeat_of): it may name a
+ * message of an aborted transaction. The rest stays usable. */
+void rt_prep_rewind(struct rt_prep *p);
 void rt_bigrams_free(struct rt_bigrams *b);
 int rt_similarity_with(const struct rt_bigrams *a, const char *b, int *permille);
 /* The same between two sets made by rt_bigrams_of. */

@@ -48,3 +48,10 @@ void rt_prep_free(struct rt_prep *p)
 	free(p->sealed);
 	sodium_memzero(p, sizeof(*p));
 }
+
+void rt_prep_rewind(struct rt_prep *p)
+{
+	p->scanned = 0;
+	p->repeat_pm = 0;
+	memset(p->repeat_of, 0, sizeof(p->repeat_of));
+}

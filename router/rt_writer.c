@@ -1,13 +1,15 @@
 /* The one writer thread. It gathers pending requests for a short window,
  * applies each in its own nested transaction (a failing request aborts
- * alone), expires leases, commits the batch durably once, and only then
- * answers every request in it: group commit without weaker durability.
+ * alone; a batch of plain submits first tries without, see direct_ok),
+ * expires leases, commits the batch durably once, and only then answers
+ * every request in it: group commit without weaker durability.
  *
  * Answering (packing each response, handing it to nng, publishing the
  * batch's records) is done by a second thread, the answerer, so the
  * writer can start the next batch as soon as the commit returns. Batches
  * reach the answerer in commit order. */
 #include "rt.h"
+#include "rt_chan.h"
 #include "rt_search.h"
 #include "rt_witness.h"
 #include "pb_err.h"
@@ -259,18 +261,38 @@ static void timed_work(struct rt_writer *w, st_txn *txn, int64_t now, timed_fn f
 	}
 }
 
-static void process(struct rt_writer *w, struct rt_op *batch)
+/* After a request is applied: a pull whose wait goes on is parked, any
+ * other op joins the answered list, with its records and the queues it
+ * touched noted. */
+static void settle(struct rt_writer *w, struct rt_op *op, int64_t now, struct rt_op **done,
+                   char (*touched)[PB_NAME_MAX], int *ntouched)
+{
+	if (op->res.park && now < op->wait_until_ms) {
+		rt_result_clear(&op->res);
+		op->next = w->waiters;
+		w->waiters = op;
+		return;
+	}
+	if (op->res.resp.code == PB_OK && note_records(w, &op->res) == PB_OK) {
+		if (op->res.touched_queue[0] && *ntouched < 64)
+			memcpy(touched[(*ntouched)++], op->res.touched_queue, PB_NAME_MAX);
+		for (int i = 0; i < op->res.nextra && *ntouched < 64; i++)
+			memcpy(touched[(*ntouched)++], op->res.extra_queues[i], PB_NAME_MAX);
+	}
+	op->next = *done;
+	*done = op;
+}
+
+/* Each request in its own nested transaction, so a failing one aborts
+ * alone. txn NULL: the batch's could not begin (rc says why). */
+static void apply_nested(struct rt_writer *w, struct rt_op *batch, st_txn *txn, int rc,
+                         int64_t now, struct rt_op **done, char (*touched)[PB_NAME_MAX],
+                         int *ntouched)
 {
 	struct rt_core *core = w->core;
-	struct rt_op *done = NULL, *next, *woken = NULL;
-	char touched[64][PB_NAME_MAX];
-	int ntouched = 0;
-	int64_t now = pb_now_ms(), t0 = pb_mono_us();
-	st_txn *txn = NULL, *child;
-	int rc;
+	struct rt_op *next;
+	st_txn *child;
 
-	w->npub = 0;
-	rc = st_txn_begin(core->store, NULL, 0, &txn);
 	for (struct rt_op *op = batch; op; op = next) {
 		next = op->next;
 		rt_result_init(&op->res);
@@ -294,20 +316,87 @@ static void process(struct rt_writer *w, struct rt_op *batch)
 			rt_fail(&op->res, rc, pb_err_name(rc), "store unavailable");
 			rc = PB_OK;   /* the batch goes on; this one failed */
 		}
-		if (op->res.park && now < op->wait_until_ms) {
-			rt_result_clear(&op->res);
-			op->next = w->waiters;
-			w->waiters = op;
-			continue;
+		settle(w, op, now, done, touched, ntouched);
+	}
+}
+
+/* The optimistic path: a nested transaction costs LMDB a copy of every
+ * page it touches, so a batch of plain-channel submits (nothing else,
+ * no resolve) is applied straight in the batch's transaction. Their
+ * only effects outside it are the result, the prepared repeat scan and
+ * the bigram cache; rewind_direct undoes the first two, and the cache
+ * may keep sets under ids the abort took away, which no index names.
+ * A resolve fences keys and a pull parks: those batches stay nested. */
+static int direct_ok(const struct rt_op *batch)
+{
+	for (const struct rt_op *op = batch; op; op = op->next) {
+		const Mailroom__Request *r = op->req;
+		if (r->op_case != MAILROOM__REQUEST__OP_SUBMIT || r->resolve || !r->submit ||
+		    rt_chan_of(r->submit->channel) != &rt_chan_plain_row)
+			return 0;
+	}
+	return batch != NULL;
+}
+
+/* 0 when every request applied; otherwise one failed and txn holds its
+ * half-done writes: the caller aborts it and redoes the batch nested.
+ * *stop is the first op this pass did not reach. */
+static int apply_direct(struct rt_writer *w, struct rt_op *batch, st_txn *txn, int64_t now,
+                        struct rt_op **stop)
+{
+	for (struct rt_op *op = batch; op; op = op->next) {
+		rt_result_init(&op->res);
+		op->res.prep = &op->prep;
+		*stop = op->next;
+		if (rt_fence_gate(w->fence, w->core, txn, op->req, now, &op->res))
+			continue;   /* dropped unapplied: it wrote nothing */
+		if (rt_apply(w->core, txn, &op->who, op->req, now, &op->res) != PB_OK ||
+		    op->res.resp.code != PB_OK || op->res.park)
+			return 1;
+	}
+	return 0;
+}
+
+/* Before the redo: the direct pass's results go, and so does each
+ * prepared repeat scan, whose finding may name a message of the aborted
+ * transaction. */
+static void rewind_direct(struct rt_op *batch, const struct rt_op *stop)
+{
+	for (struct rt_op *op = batch; op != stop; op = op->next) {
+		rt_result_clear(&op->res);
+		rt_prep_rewind(&op->prep);
+	}
+}
+
+static void process(struct rt_writer *w, struct rt_op *batch)
+{
+	struct rt_core *core = w->core;
+	struct rt_op *done = NULL, *next, *woken = NULL, *stop = NULL;
+	char touched[64][PB_NAME_MAX];
+	int ntouched = 0;
+	int64_t now = pb_now_ms(), t0 = pb_mono_us();
+	st_txn *txn = NULL;
+	int rc, direct;
+
+	w->npub = 0;
+	rc = st_txn_begin(core->store, NULL, 0, &txn);
+	direct = rc == PB_OK && direct_ok(batch);
+	if (direct && apply_direct(w, batch, txn, now, &stop)) {
+		/* One failed: the batch again the careful way, results as ever. */
+		rewind_direct(batch, stop);
+		st_txn_abort(txn);
+		txn = NULL;
+		direct = 0;
+		atomic_fetch_add(&core->writer_redos, 1);
+		rc = st_txn_begin(core->store, NULL, 0, &txn);
+	}
+	if (direct) {
+		for (struct rt_op *op = batch; op; op = next) {
+			next = op->next;
+			settle(w, op, now, &done, touched, &ntouched);
 		}
-		if (op->res.resp.code == PB_OK && note_records(w, &op->res) == PB_OK) {
-			if (op->res.touched_queue[0] && ntouched < 64)
-				memcpy(touched[ntouched++], op->res.touched_queue, PB_NAME_MAX);
-			for (int i = 0; i < op->res.nextra && ntouched < 64; i++)
-				memcpy(touched[ntouched++], op->res.extra_queues[i], PB_NAME_MAX);
-		}
-		op->next = done;
-		done = op;
+	} else {
+		apply_nested(w, batch, txn, rc, now, &done, touched, &ntouched);
 	}
 
 	timed_work(w, txn, now, rt_expire_one, "lease expiry", touched, &ntouched);
