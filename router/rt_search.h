@@ -12,4 +12,14 @@ int rt_search_start(struct rt_core *core);
 void rt_search_kick(struct rt_core *core);
 void rt_search_stop(struct rt_core *core);
 
+/* The two messages a serialised AuditRecord names, message_id (ref[0])
+ * and related_id (ref[1]), read from its protobuf wire format without
+ * unpacking the rest: pointers into data, NULL and 0 when absent.
+ * PB_ECORRUPT when data is not well-formed protobuf. */
+struct rt_refs {
+	const uint8_t *ref[2];
+	size_t len[2];
+};
+int rt_search_refs(const uint8_t *data, size_t len, struct rt_refs *out);
+
 #endif

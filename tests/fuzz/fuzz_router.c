@@ -8,6 +8,7 @@
 #include "pb_err.h"
 #include "pb_time.h"
 #include "rt.h"
+#include "rt_search.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -143,9 +144,32 @@ static void run(const struct rt_principal *p, const Mailroom__Request *req)
 	rt_result_clear(&res);
 }
 
+/* The search follower reads two fields of each log record by hand
+ * (rt_search_refs): whatever protobuf-c unpacks as an AuditRecord, it
+ * must read too, and find the same two ids. */
+static void refs_agree(const uint8_t *data, size_t size)
+{
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, size, data);
+	struct rt_refs refs;
+	int rc = rt_search_refs(data, size, &refs);
+
+	if (!r)
+		return;
+	const ProtobufCBinaryData *want[2] = {&r->message_id, &r->related_id};
+	if (rc)
+		die("rt_search_refs refused a record protobuf-c reads");
+	for (int j = 0; j < 2; j++)
+		if (refs.len[j] != want[j]->len ||
+		    (want[j]->len && memcmp(refs.ref[j], want[j]->data, want[j]->len)))
+			die("rt_search_refs read another id than protobuf-c");
+	mailroom__audit_record__free_unpacked(r, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Mailroom__Request *req;
+
+	refs_agree(data, size);
 
 	if (size < 1)
 		return 0;

@@ -132,3 +132,99 @@ Test(search, refusals, .init = fx_setup, .fini = fx_teardown)
 	rt_result_clear(&res);
 	rt_search_stop(&core);
 }
+
+/* rt_search_refs reads message_id and related_id by hand: the same as
+ * protobuf-c's unpack, on a full record and on every cut of it. */
+static void refs_as_protobuf(const uint8_t *buf, size_t len)
+{
+	Mailroom__AuditRecord *r = mailroom__audit_record__unpack(NULL, len, buf);
+	struct rt_refs refs;
+	int rc = rt_search_refs(buf, len, &refs);
+
+	if (!r)
+		return;
+	cr_assert_eq(rc, PB_OK, "a record protobuf-c reads, cut at %zu", len);
+	const ProtobufCBinaryData *want[2] = {&r->message_id, &r->related_id};
+	for (int j = 0; j < 2; j++) {
+		cr_assert_eq(refs.len[j], want[j]->len, "field %d, cut at %zu", j, len);
+		if (want[j]->len)
+			cr_assert_eq(memcmp(refs.ref[j], want[j]->data, want[j]->len), 0);
+	}
+	mailroom__audit_record__free_unpacked(r, NULL);
+}
+
+Test(search_refs, reads_two_fields_as_protobuf_c_does)
+{
+	Mailroom__AuditRecord r = MAILROOM__AUDIT_RECORD__INIT;
+	Mailroom__Clock clock = MAILROOM__CLOCK__INIT;
+	uint8_t mid[PB_ID_LEN], rid[PB_ID_LEN], hash[32], buf[1024];
+	struct rt_refs refs;
+
+	memset(mid, 0xa1, sizeof(mid));
+	memset(rid, 0xb2, sizeof(rid));
+	memset(hash, 0xc3, sizeof(hash));
+	/* fields of every wire type around the two: varints, strings, a
+	 * nested message, bytes before and after, a tag of two bytes */
+	r.index = 300;
+	r.prev_hash = (ProtobufCBinaryData){sizeof(hash), hash};
+	r.time_ms = -5;
+	r.actor = "handler:abc";
+	r.event = 3;
+	r.message_id = (ProtobufCBinaryData){sizeof(mid), mid};
+	r.queue = "roads";
+	clock.due_ms = 1234567;
+	r.clock = &clock;
+	r.related_id = (ProtobufCBinaryData){sizeof(rid), rid};
+	r.similarity_permille = 900;
+	r.imported = 1;
+	size_t len = mailroom__audit_record__pack(&r, buf);
+	cr_assert_lt(len, sizeof(buf));
+
+	cr_assert_eq(rt_search_refs(buf, len, &refs), PB_OK);
+	cr_assert_eq(refs.len[0], PB_ID_LEN);
+	cr_assert_eq(refs.len[1], PB_ID_LEN);
+	cr_assert_eq(memcmp(refs.ref[0], mid, PB_ID_LEN), 0);
+	cr_assert_eq(memcmp(refs.ref[1], rid, PB_ID_LEN), 0);
+	for (size_t cut = 0; cut <= len; cut++)
+		refs_as_protobuf(buf, cut);
+
+	/* cut inside message_id's bytes: not a record */
+	const uint8_t *at = refs.ref[0];
+	cr_assert_eq(rt_search_refs(buf, (size_t)(at - buf) + 5, &refs), PB_ECORRUPT);
+
+	/* a record naming no message */
+	r.message_id = (ProtobufCBinaryData){0, NULL};
+	r.related_id = (ProtobufCBinaryData){0, NULL};
+	len = mailroom__audit_record__pack(&r, buf);
+	cr_assert_eq(rt_search_refs(buf, len, &refs), PB_OK);
+	cr_assert(refs.ref[0] == NULL && refs.len[0] == 0 && refs.ref[1] == NULL && refs.len[1] == 0);
+	refs_as_protobuf(buf, len);
+}
+
+Test(search_refs, last_field_wins_and_bad_wire_is_refused)
+{
+	/* message_id twice: the last counts, as for protobuf-c */
+	static const uint8_t twice[] = {0x32, 1, 'a', 0x32, 2, 'b', 'c', 0x8a, 0x02, 1, 'z'};
+	/* wire types protobuf-c refuses: a group (3), 7; a varint of 11
+	 * bytes; a length past the end; a fixed64 cut short */
+	static const uint8_t group[] = {0x0b, 0x0c};
+	static const uint8_t seven[] = {0x0f};
+	static const uint8_t longvar[] = {0x08, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+	static const uint8_t past[] = {0x32, 5, 'a'};
+	static const uint8_t fixed[] = {0x09, 1, 2, 3};
+	struct rt_refs refs;
+
+	cr_assert_eq(rt_search_refs(twice, sizeof(twice), &refs), PB_OK);
+	cr_assert_eq(refs.len[0], 2);
+	cr_assert_eq(memcmp(refs.ref[0], "bc", 2), 0);
+	cr_assert_eq(refs.len[1], 1);
+	cr_assert_eq(refs.ref[1][0], 'z');
+	refs_as_protobuf(twice, sizeof(twice));
+	cr_assert_eq(rt_search_refs(group, sizeof(group), &refs), PB_ECORRUPT);
+	cr_assert_eq(rt_search_refs(seven, sizeof(seven), &refs), PB_ECORRUPT);
+	cr_assert_eq(rt_search_refs(longvar, sizeof(longvar), &refs), PB_ECORRUPT);
+	cr_assert_eq(rt_search_refs(past, sizeof(past), &refs), PB_ECORRUPT);
+	cr_assert_eq(rt_search_refs(fixed, sizeof(fixed), &refs), PB_ECORRUPT);
+	cr_assert_null(mailroom__audit_record__unpack(NULL, sizeof(past), past));
+	cr_assert_null(mailroom__audit_record__unpack(NULL, sizeof(longvar), longvar));
+}
