@@ -244,3 +244,26 @@ int fx_commits(const ProtobufCBinaryData *commit, const ProtobufCBinaryData *sal
 	st_text_commit(salt->data, field, text, strlen(text), want);
 	return memcmp(want, commit->data, ST_HASH_LEN) == 0;
 }
+
+void fx_submit_init(struct fx_submit *x, int channel, const char *subject, const char *body,
+                    const char *phone)
+{
+	char key[PB_AKEY_TEXT_LEN + 1];
+
+	memset(x, 0, sizeof(*x));
+	mailroom__request__init(&x->req);
+	mailroom__submit_req__init(&x->s);
+	mailroom__contact__init(&x->c);
+	pb_akey_new(key);
+	pb_akey_hash(key, strlen(key), x->key_hash);
+	x->c.name = "张三";
+	x->c.phone = (char *)phone;
+	x->s.channel = channel;
+	x->s.subject = (char *)subject;
+	x->s.body = (char *)body;
+	x->s.contact = &x->c;
+	x->s.access_key_hash.data = x->key_hash;
+	x->s.access_key_hash.len = PB_AKEY_HASH_LEN;
+	x->req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
+	x->req.submit = &x->s;
+}

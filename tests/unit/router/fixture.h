@@ -25,6 +25,17 @@ struct posted {
 	uint64_t log_index;
 };
 
+/* A citizen's letter as a test builds it: the request and its parts. */
+struct fx_submit {
+	Mailroom__Request req;
+	Mailroom__SubmitReq s;
+	Mailroom__Contact c;
+	uint8_t key_hash[PB_AKEY_HASH_LEN];
+};
+/* A submit on channel from 张三 at phone, with a fresh access key's hash. */
+void fx_submit_init(struct fx_submit *x, int channel, const char *subject, const char *body,
+                    const char *phone);
+
 /* What the receiving thread prepared for the next apply (rt_prepare), or
  * NULL: apply() hands it to the writer's result as rt_writer.c does. */
 extern struct rt_prep *fx_prep;

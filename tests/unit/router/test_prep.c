@@ -8,36 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct sub {
-	Mailroom__Request req;
-	Mailroom__SubmitReq s;
-	Mailroom__Contact c;
-	uint8_t key_hash[PB_AKEY_HASH_LEN];
-};
-
-static void sub_init(struct sub *x, const char *subject)
+static void sub_init(struct fx_submit *x, const char *subject)
 {
-	char key[PB_AKEY_TEXT_LEN + 1];
-
-	mailroom__request__init(&x->req);
-	mailroom__submit_req__init(&x->s);
-	mailroom__contact__init(&x->c);
-	pb_akey_new(key);
-	pb_akey_hash(key, strlen(key), x->key_hash);
-	x->c.name = "张三";
-	x->c.phone = "13800000000";
-	x->s.channel = MAILROOM__CHANNEL__CHANNEL_MAILBOX;
-	x->s.subject = (char *)subject;
-	x->s.body = "小区门口的灯坏了三天。";
-	x->s.contact = &x->c;
-	x->s.access_key_hash.data = x->key_hash;
-	x->s.access_key_hash.len = PB_AKEY_HASH_LEN;
-	x->req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
-	x->req.submit = &x->s;
+	fx_submit_init(x, MAILROOM__CHANNEL__CHANNEL_MAILBOX, subject, "小区门口的灯坏了三天。",
+	               "13800000000");
 }
 
 /* Applies x with prep (may be NULL) as the writer would; the stored message. */
-static Mailroom__StoredMessage *submit(struct sub *x, struct rt_prep *prep, int64_t now)
+static Mailroom__StoredMessage *submit(struct fx_submit *x, struct rt_prep *prep, int64_t now)
 {
 	struct rt_result res;
 	Mailroom__StoredMessage *m;
@@ -70,7 +48,7 @@ static void expect_contact(const Mailroom__StoredMessage *m)
 Test(prep, the_writer_uses_what_was_prepared_for_its_request, .init = fx_setup,
      .fini = fx_teardown)
 {
-	struct sub a, b, c;
+	struct fx_submit a, b, c;
 	struct rt_prep pa, pc;
 	int64_t now = at("2025-03-03T09:00:00+08:00");
 

@@ -12,10 +12,7 @@
 #include <string.h>
 
 struct sub {
-	Mailroom__Request req;
-	Mailroom__SubmitReq s;
-	Mailroom__Contact c;
-	uint8_t key_hash[PB_AKEY_HASH_LEN];
+	struct fx_submit f;
 	struct rt_op op;
 	Mailroom__Response *resp;   /* the answer, unpacked */
 };
@@ -40,30 +37,14 @@ static void on_done(struct rt_op *op, void *arg)
 /* A citizen's letter; prepared as the receiving thread would when prep. */
 static void sub_init(struct sub *x, int channel, const char *subject, const char *phone, int prep)
 {
-	char key[PB_AKEY_TEXT_LEN + 1];
-
 	memset(x, 0, sizeof(*x));
-	mailroom__request__init(&x->req);
-	mailroom__submit_req__init(&x->s);
-	mailroom__contact__init(&x->c);
-	pb_akey_new(key);
-	pb_akey_hash(key, strlen(key), x->key_hash);
-	x->c.name = "张三";
-	x->c.phone = (char *)phone;
-	x->s.channel = channel;
-	x->s.subject = (char *)subject;
-	x->s.body = "小区门口的灯坏了三天，晚上出行很不方便。";
-	x->s.contact = &x->c;
-	x->s.access_key_hash.data = x->key_hash;
-	x->s.access_key_hash.len = PB_AKEY_HASH_LEN;
-	x->req.op_case = MAILROOM__REQUEST__OP_SUBMIT;
-	x->req.submit = &x->s;
+	fx_submit_init(&x->f, channel, subject, "小区门口的灯坏了三天，晚上出行很不方便。", phone);
 	x->op.who = gw;
-	x->op.req = &x->req;
+	x->op.req = &x->f.req;
 	x->op.done = on_done;
 	x->op.arg = x;
 	if (prep)
-		rt_prepare(&core, &x->req, &x->op.prep);
+		rt_prepare(&core, &x->f.req, &x->op.prep);
 }
 
 /* Hands the n letters to the writer as one list (one batch: the writer
@@ -165,13 +146,13 @@ Test(writer, a_failing_submit_redoes_the_batch_nested, .init = fx_setup, .fini =
 	sub_init(&bad, MAILROOM__CHANNEL__CHANNEL_COMPLAINT, "窗口服务态度差", "13900000000", 1);
 	/* A file never uploaded: refused after its tracking code and
 	 * deadlines were written, which the abort must take away. */
-	bad.s.attachments = missing;
-	bad.s.n_attachments = 1;
+	bad.f.s.attachments = missing;
+	bad.f.s.n_attachments = 1;
 	sub_init(&bad2, MAILROOM__CHANNEL__CHANNEL_MAILBOX, "垃圾清运不及时", "13600000000", 1);
-	bad2.s.idem_key.data = short_key;
-	bad2.s.idem_key.len = sizeof(short_key);
-	bad2.s.idem_body.data = short_key;
-	bad2.s.idem_body.len = sizeof(short_key);
+	bad2.f.s.idem_key.data = short_key;
+	bad2.f.s.idem_key.len = sizeof(short_key);
+	bad2.f.s.idem_body.data = short_key;
+	bad2.f.s.idem_body.len = sizeof(short_key);
 	sub_init(&c, MAILROOM__CHANNEL__CHANNEL_CONSULTATION, "公积金提取要带什么材料", "13700000000", 0);
 
 	cr_assert_eq(rt_writer_start(&core, NULL, NULL, &w), PB_OK);
