@@ -163,40 +163,10 @@ int st_log_each(st_txn *t, int (*fn)(uint64_t index, const uint8_t *data, size_t
 	return rc && rc != MDB_NOTFOUND ? sti_err(t, rc) : PB_OK;
 }
 
-/* The compact range of perfect subtrees: the root of the records so far
- * in at most 64 hashes. */
-struct frontier {
-	uint8_t h[MT_LEVELS][MT_HASH_LEN];
-	uint8_t level[MT_LEVELS];
-	int n;
-};
-
-static void frontier_add(struct frontier *f, const uint8_t leaf[MT_HASH_LEN])
-{
-	memcpy(f->h[f->n], leaf, MT_HASH_LEN);
-	f->level[f->n++] = 0;
-	while (f->n >= 2 && f->level[f->n - 1] == f->level[f->n - 2]) {
-		mt_node_hash(f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
-		f->level[f->n - 2]++;
-		f->n--;
-	}
-}
-
-static void frontier_root(const struct frontier *f, uint8_t out[MT_HASH_LEN])
-{
-	if (f->n == 0) {
-		crypto_hash_sha256(out, NULL, 0);
-		return;
-	}
-	memcpy(out, f->h[f->n - 1], MT_HASH_LEN);
-	for (int i = f->n - 2; i >= 0; i--)
-		mt_node_hash(f->h[i], out, out);
-}
-
 struct walk {
 	st_txn *t;
 	struct keys ks;
-	struct frontier fr;
+	struct mt_range fr;
 	uint8_t prev[ST_HASH_LEN];
 	uint64_t chain_break;          /* first record whose prev_hash fails, or UINT64_MAX */
 	uint64_t covered;              /* size of the last checkpoint verified */
@@ -231,7 +201,7 @@ static int check_record(struct walk *w, uint64_t pos, const MDB_val *k, const MD
 		return fail;
 	sti_record_hash(v->mv_data, v->mv_size, w->prev);
 	mt_leaf_hash(v->mv_data, v->mv_size, leaf);
-	frontier_add(&w->fr, leaf);
+	mt_range_add(&w->fr, leaf);
 	return ST_VERIFY_OK;
 }
 
@@ -264,7 +234,7 @@ static int check_checkpoint(struct walk *w, uint64_t size, const MDB_val *v,
 	    memcmp(cp.origin, rep->key_name, cp.origin_len) != 0)
 		return why(rep, ST_VERIFY_SIGNATURE, "the checkpoint stored at size %llu names "
 		           "another size or log", (unsigned long long)size);
-	frontier_root(&w->fr, root);
+	mt_range_root(&w->fr, root);
 	if (sodium_memcmp(root, cp.root, MT_HASH_LEN) != 0) {
 		/* A changed record breaks the chain at the next one. */
 		if (w->chain_break != UINT64_MAX && w->chain_break > w->covered)

@@ -29,6 +29,18 @@ void mt_sha256_parts(int tag, const uint8_t *a, size_t an, const uint8_t *b, siz
 void mt_leaf_hash(const uint8_t *data, size_t len, uint8_t out[MT_HASH_LEN]);
 void mt_node_hash(const uint8_t left[MT_HASH_LEN], const uint8_t right[MT_HASH_LEN],
                   uint8_t out[MT_HASH_LEN]);
+/* The compact range of perfect subtrees: the root of the leaves so far in
+ * at most 64 hashes, for whoever reads a log from its start (the store's
+ * verify, the auditor's walk). Zero it to begin. */
+struct mt_range {
+	uint8_t h[MT_LEVELS][MT_HASH_LEN];
+	uint8_t level[MT_LEVELS];
+	int n;
+};
+void mt_range_add(struct mt_range *r, const uint8_t leaf[MT_HASH_LEN]);
+/* RFC 6962 root of the leaves added: the right fold of the pieces. */
+void mt_range_root(const struct mt_range *r, uint8_t out[MT_HASH_LEN]);
+
 /* Reference root of n leaf hashes by the RFC recursion (tests only: it
  * rehashes everything). */
 void mt_root_naive(const uint8_t (*leaves)[MT_HASH_LEN], uint64_t n, uint8_t out[MT_HASH_LEN]);

@@ -87,6 +87,28 @@ void mt_node_hash(const uint8_t left[MT_HASH_LEN], const uint8_t right[MT_HASH_L
 	mt_sha256_parts(0x01, l, MT_HASH_LEN, r, MT_HASH_LEN, out);
 }
 
+void mt_range_add(struct mt_range *r, const uint8_t leaf[MT_HASH_LEN])
+{
+	memcpy(r->h[r->n], leaf, MT_HASH_LEN);
+	r->level[r->n++] = 0;
+	while (r->n >= 2 && r->level[r->n - 1] == r->level[r->n - 2]) {
+		mt_node_hash(r->h[r->n - 2], r->h[r->n - 1], r->h[r->n - 2]);
+		r->level[r->n - 2]++;
+		r->n--;
+	}
+}
+
+void mt_range_root(const struct mt_range *r, uint8_t out[MT_HASH_LEN])
+{
+	if (r->n == 0) {
+		mt_sha256(NULL, 0, out);
+		return;
+	}
+	memcpy(out, r->h[r->n - 1], MT_HASH_LEN);
+	for (int i = r->n - 2; i >= 0; i--)
+		mt_node_hash(r->h[i], out, out);
+}
+
 void mt_root_naive(const uint8_t (*leaves)[MT_HASH_LEN], uint64_t n, uint8_t out[MT_HASH_LEN])
 {
 	uint8_t l[MT_HASH_LEN], r[MT_HASH_LEN];

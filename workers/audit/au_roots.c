@@ -21,12 +21,6 @@
 #define RING 8192                  /* record hashes held at once */
 #define STEP 256                   /* records between two reports of progress */
 
-struct frontier {
-	uint8_t h[MT_LEVELS][MT_HASH_LEN];
-	uint8_t level[MT_LEVELS];
-	int n;
-};
-
 /* A checkpoint note the thread opened: under key number gen (0: not). */
 struct opened {
 	uint32_t gen;
@@ -51,34 +45,11 @@ struct au_roots {
 	/* the thread's own */
 	uint64_t next;                 /* the next record to hash */
 	size_t next_cp;
-	struct frontier fr;
+	struct mt_range fr;
 	uint8_t (*roots)[MT_HASH_LEN]; /* by checkpoint, in the source's order */
 	struct opened *opened;         /* by checkpoint */
 	uint8_t ring[RING][ST_HASH_LEN];
 };
-
-static void frontier_add(struct frontier *f, const uint8_t leaf[MT_HASH_LEN])
-{
-	memcpy(f->h[f->n], leaf, MT_HASH_LEN);
-	f->level[f->n++] = 0;
-	while (f->n >= 2 && f->level[f->n - 1] == f->level[f->n - 2]) {
-		mt_node_hash(f->h[f->n - 2], f->h[f->n - 1], f->h[f->n - 2]);
-		f->level[f->n - 2]++;
-		f->n--;
-	}
-}
-
-/* RFC 6962 root of the leaves so far: the right fold of the pieces. */
-static void frontier_root(const struct frontier *f, uint8_t out[MT_HASH_LEN])
-{
-	if (f->n == 0) {
-		mt_sha256(NULL, 0, out);
-		return;
-	}
-	memcpy(out, f->h[f->n - 1], MT_HASH_LEN);
-	for (int i = f->n - 2; i >= 0; i--)
-		mt_node_hash(f->h[i], out, out);
-}
 
 /* The signature of checkpoint cp, under the key the walk has now. */
 static void open_ahead(struct au_roots *R, size_t cp)
@@ -116,10 +87,10 @@ static int hash_one(struct au_roots *R)
 		return 1;
 	mt_sha256(d, n, R->ring[i % RING]);
 	mt_leaf_hash(d, n, leaf);
-	frontier_add(&R->fr, leaf);
+	mt_range_add(&R->fr, leaf);
 	for (; R->next_cp < s->ncps && s->cps[R->next_cp].size <= i + 1; R->next_cp++)
 		if (s->cps[R->next_cp].size == i + 1) {
-			frontier_root(&R->fr, R->roots[R->next_cp]);
+			mt_range_root(&R->fr, R->roots[R->next_cp]);
 			open_ahead(R, R->next_cp);
 		}
 	R->next = i + 1;
