@@ -6,18 +6,13 @@
  * commitment, and its sealed contact. The writer checks that a piece was
  * made for the very request it applies, and does the work itself when a
  * piece is missing (an import, bench code, no memory). */
+#include "rt_chan.h"
 #include "rt_ops.h"
-#include "pb_conf.h"
 #include "pb_err.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int plain_channel(int ch)
-{
-	return ch == PB_CH_MAILBOX || ch == PB_CH_CONSULTATION || ch == PB_CH_COMPLAINT;
-}
 
 void rt_prepare(struct rt_core *core, const Mailroom__Request *req, struct rt_prep *p)
 {
@@ -25,7 +20,7 @@ void rt_prepare(struct rt_core *core, const Mailroom__Request *req, struct rt_pr
 
 	memset(p, 0, sizeof(*p));
 	if (req->op_case != MAILROOM__REQUEST__OP_SUBMIT || !(s = req->submit) ||
-	    !plain_channel((int)s->channel) || s->order || !s->subject || !s->body)
+	    rt_chan_of((int)s->channel) != &rt_chan_plain_row || s->order || !s->subject || !s->body)
 		return;
 	p->sub = s;
 	rt_repeat_prepare(core, s, p);
