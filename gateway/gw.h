@@ -15,6 +15,7 @@
 
 #include "mailroom.pb-c.h"
 #include "pb_conf.h"
+#include "pb_link.h"
 #include "pb_id.h"
 #include "pb_wire.h"
 
@@ -30,7 +31,6 @@
 
 /* ------------------------------------------------------ router client -- */
 
-#define GW_MAX_PIPES 8
 
 struct gw_call;
 struct gw_router;
@@ -67,13 +67,12 @@ struct gw_router {
 	int resolve_ms;               /* how long a lost submit's outcome is asked for */
 	struct gw_lane *lanes;
 	int *idle;
-	pthread_mutex_t pipe_mu;      /* guards the connected pipe ids */
 	/* held while a lane arms its receive, and while closing is set: no
 	 * receive is armed once the socket's close has begun (nng 1.5.2
 	 * panics on a receive racing its socket's close) */
 	pthread_mutex_t arm_mu;
-	int npipes;
-	uint32_t pipes[GW_MAX_PIPES];
+	struct pb_link link;          /* counts the pipes, redials a stuck dialer */
+	int linked;
 };
 
 typedef void (*gw_call_done)(void *arg);

@@ -13,7 +13,6 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
-#include "pb_tls.h"
 #include "pj.h"
 
 #include <arpa/inet.h>
@@ -52,6 +51,7 @@ static const struct page {
 struct gw_console {
 	struct MHD_Daemon *mhd;
 	nng_socket sock;
+	struct pb_link link;       /* its own router link, redialled when stuck */
 	const struct pb_conf *conf;
 	uint16_t port;
 	struct gw_conns *conns;    /* the first line's check (gw_conn.c) */
@@ -496,6 +496,9 @@ static int call(struct gw_console *gc, const uint8_t *buf, size_t len, Mailroom_
 	int rv;
 
 	*out = NULL;
+	/* Not connected still waits below, for a router that is coming back;
+	 * this only replaces a dialer that stopped trying. */
+	(void)pb_link_up(&gc->link);
 	if ((rv = nng_ctx_open(&ctx, gc->sock)) != 0)
 		return PB_EUNAVAIL;
 	if ((rv = nng_aio_alloc(&aio, NULL, NULL)) == 0 && (rv = nng_msg_alloc(&msg, 0)) == 0 &&
@@ -700,6 +703,14 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **ctx,
 	*ctx = NULL;
 }
 
+/* The router link of a console that will not start. */
+static void unlink_router(struct gw_console *gc)
+{
+	pb_link_close(&gc->link);
+	nng_close(gc->sock);
+	pb_link_fini(&gc->link);
+}
+
 int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 {
 	struct sockaddr_in addr;
@@ -732,7 +743,8 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	/* Never resend: a write is answered once, after its commit. Contexts
 	 * take the socket's setting when opened. */
 	if ((rv = nng_socket_set_ms(gc->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) != 0 ||
-	    (rv = pb_tls_dial(gc->sock, conf->router_url, NNG_FLAG_NONBLOCK, err, sizeof(err))) != 0) {
+	    (rv = pb_link_dial(&gc->link, gc->sock, conf->router_url, "console: router",
+	                       NNG_FLAG_NONBLOCK, err, sizeof(err))) != 0) {
 		pb_error("console: %s", err[0] ? err : nng_strerror(rv));
 		nng_close(gc->sock);
 		gw_conns_stop(gc->conns);
@@ -743,7 +755,7 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 	                 MHD_USE_ERROR_LOG;
 	const struct MHD_OptionItem *https;
 	if (gw_https_options(conf, &flags, &https)) {
-		nng_close(gc->sock);
+		unlink_router(gc);
 		gw_conns_stop(gc->conns);
 		free(gc);
 		return PB_EINVAL;
@@ -761,7 +773,7 @@ int gw_console_start(const struct pb_conf *conf, struct gw_console **out)
 		MHD_OPTION_NOTIFY_CONNECTION, gw_conns_notify, gc->conns, MHD_OPTION_END);
 	if (!gc->mhd) {
 		pb_error("console: cannot listen on %s port %d", conf->console_addr, conf->console_port);
-		nng_close(gc->sock);
+		unlink_router(gc);
 		gw_conns_stop(gc->conns);
 		free(gc);
 		return PB_EIO;
@@ -786,8 +798,10 @@ void gw_console_stop(struct gw_console *gc)
 		return;
 	/* Closing the socket first ends calls waiting on the router. */
 	MHD_socket lsock = MHD_quiesce_daemon(gc->mhd);
+	pb_link_close(&gc->link);
 	nng_close(gc->sock);
 	MHD_stop_daemon(gc->mhd);
+	pb_link_fini(&gc->link);   /* no request thread is left to ask it */
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
 	gw_conns_stop(gc->conns);

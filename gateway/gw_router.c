@@ -16,7 +16,6 @@
 #include "pb_err.h"
 #include "pb_log.h"
 #include "pb_time.h"
-#include "pb_tls.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <stdlib.h>
@@ -28,31 +27,6 @@ enum { GW_CALL_IDLE, GW_CALL_PENDING, GW_CALL_INFLIGHT, GW_CALL_DELIVERING };
 /* Room an envelope keeps for everything but the items' bytes. */
 #define ENVELOPE_SLACK 4096
 #define ITEM_OVERHEAD 8   /* a repeated bytes field's tag and length */
-
-/* Pipe events arrive on nng threads; keep the set of live pipe ids so a
- * removal never counts a pipe that was not added. */
-static void pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
-{
-	struct gw_router *r = arg;
-	uint32_t id = nng_pipe_id(p);
-
-	pthread_mutex_lock(&r->pipe_mu);
-	if (ev == NNG_PIPE_EV_ADD_POST) {
-		if (r->npipes < GW_MAX_PIPES)
-			r->pipes[r->npipes++] = id;
-		pb_info("router connected");
-	} else if (ev == NNG_PIPE_EV_REM_POST) {
-		for (int i = 0; i < r->npipes; i++) {
-			if (r->pipes[i] == id) {
-				r->pipes[i] = r->pipes[--r->npipes];
-				if (r->npipes == 0 && !atomic_load(&r->closing))
-					pb_warn("router disconnected");
-				break;
-			}
-		}
-	}
-	pthread_mutex_unlock(&r->pipe_mu);
-}
 
 static void lane_cb(void *arg);
 
@@ -92,7 +66,6 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	pthread_mutex_init(&r->pipe_mu, NULL);
 	pthread_mutex_init(&r->arm_mu, NULL);
 	memcpy(r->secret, secret, PB_GATEWAY_SECRET_LEN);
 	r->timeout_ms = timeout_ms;
@@ -103,9 +76,7 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 		r->closed = 1;
 		return PB_EIO;
 	}
-	if ((rv = nng_pipe_notify(r->sock, NNG_PIPE_EV_ADD_POST, pipe_cb, r)) != 0 ||
-	    (rv = nng_pipe_notify(r->sock, NNG_PIPE_EV_REM_POST, pipe_cb, r)) != 0 ||
-	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMINT, 100)) != 0 ||
+	if ((rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMINT, 100)) != 0 ||
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMAXT, 2000)) != 0 ||
 	    (rv = nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, PB_WIRE_MAX)) != 0) {
 		pb_error("router: socket options: %s", nng_strerror(rv));
@@ -119,22 +90,19 @@ int gw_router_open(struct gw_router *r, const char *url, const uint8_t *secret, 
 	}
 	/* NONBLOCK: start now and keep redialling while the router is down. */
 	char err[PB_PATH_MAX + 128];
-	if ((rv = pb_tls_dial(r->sock, url, NNG_FLAG_NONBLOCK, err, sizeof(err))) != 0) {
+	if ((rv = pb_link_dial(&r->link, r->sock, url, "router", NNG_FLAG_NONBLOCK, err,
+	                       sizeof(err))) != 0) {
 		pb_error("router: %s", err);
 		gw_router_close(r);
 		return PB_EINVAL;
 	}
+	r->linked = 1;
 	return PB_OK;
 }
 
 int gw_router_connected(struct gw_router *r)
 {
-	int n;
-
-	pthread_mutex_lock(&r->pipe_mu);
-	n = r->npipes;
-	pthread_mutex_unlock(&r->pipe_mu);
-	return n > 0;
+	return r->linked && pb_link_up(&r->link);
 }
 
 /* Hands finished calls (rc and resp set, linked by next, no longer in any
@@ -499,6 +467,8 @@ void gw_router_close(struct gw_router *r)
 	struct gw_call *left = NULL, *out = NULL;
 	int closing;
 
+	if (r->linked)
+		pb_link_close(&r->link);
 	pthread_mutex_lock(&r->arm_mu);
 	atomic_store(&r->closing, 1);
 	pthread_mutex_unlock(&r->arm_mu);
@@ -541,9 +511,9 @@ void gw_router_close(struct gw_router *r)
 	r->lanes = NULL;
 	r->idle = NULL;
 	r->nlanes = r->nidle = r->lanes_cap = 0;
-	pthread_mutex_lock(&r->pipe_mu);
-	r->npipes = 0;
-	pthread_mutex_unlock(&r->pipe_mu);
+	if (r->linked)
+		pb_link_fini(&r->link);
+	r->linked = 0;
 }
 
 int gw_call_prepare(struct gw_call *c, struct gw_router *r, Mailroom__Request *req)

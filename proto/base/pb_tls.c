@@ -256,23 +256,29 @@ int pb_tls_listen(nng_socket sock, const char *url)
 	return PB_OK;
 }
 
-int pb_tls_dial(nng_socket sock, const char *url, int flags, char *err, size_t errlen)
+int pb_tls_dial(nng_socket sock, const char *url, int flags, nng_dialer *dp, char *err,
+                size_t errlen)
 {
 	nng_tls_config *cfg = NULL;
 	nng_dialer d;
 	int rv;
 
 	if (!pb_tls_url(url)) {
-		if ((rv = nng_dial(sock, url, NULL, flags)) != 0)
+		if ((rv = nng_dial(sock, url, dp, flags)) != 0)
 			snprintf(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
 		return rv;
 	}
 	if ((rv = tls_config(&settings, NNG_TLS_MODE_CLIENT, url, &cfg, err, errlen)) != 0)
 		return rv;
-	if ((rv = nng_dialer_create(&d, sock, url)) != 0 ||
-	    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0 ||
-	    (rv = nng_dialer_start(d, flags)) != 0)
+	if ((rv = nng_dialer_create(&d, sock, url)) != 0) {
 		snprintf(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
+	} else if ((rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) != 0 ||
+	           (rv = nng_dialer_start(d, flags)) != 0) {
+		snprintf(err, errlen, "cannot dial %s: %s", url, nng_strerror(rv));
+		nng_dialer_close(d);
+	} else if (dp) {
+		*dp = d;
+	}
 	nng_tls_config_free(cfg);
 	return rv;
 }

@@ -23,8 +23,10 @@ int pb_tls_url(const char *url);
  * logs, once a second at most, how many peers it refused (bad or
  * missing certificate). Returns PB_OK, PB_EINVAL (settings) or PB_EIO. */
 int pb_tls_listen(nng_socket sock, const char *url);
-/* nng_dial(sock, url, flags), with TLS when url asks for it. On failure
- * writes the reason into err and returns nng's error code. */
-int pb_tls_dial(nng_socket sock, const char *url, int flags, char *err, size_t errlen);
+/* nng_dial(sock, url, dp, flags), with TLS when url asks for it; dp, if
+ * not NULL, gets the dialer. On failure writes the reason into err and
+ * returns nng's error code. */
+int pb_tls_dial(nng_socket sock, const char *url, int flags, nng_dialer *dp, char *err,
+                size_t errlen);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "mailroom.pb-c.h"
 #include "pb_conf.h"
+#include "pb_link.h"
 
 #include <jansson.h>
 #include <nng/nng.h>
@@ -33,6 +34,7 @@ int cn_sleep(int64_t ms);
 struct cn_router {
 	nng_socket sock;
 	int open;
+	struct pb_link link;   /* counts the pipes, redials a stuck dialer */
 	uint8_t sk[64];   /* the connector's own key, libsodium layout */
 	char err[PB_PATH_MAX + 256];
 };

@@ -8,7 +8,7 @@
 #include "cn.h"
 #include "pb_err.h"
 #include "pb_id.h"
-#include "pb_tls.h"
+#include "pb_link.h"
 #include "pb_wire.h"
 
 #include <nng/protocol/reqrep0/req.h>
@@ -48,27 +48,33 @@ int cn_router_open(struct cn_router *r, const char *section, const char *key_fil
 		return rc;
 	}
 	if ((rv = nng_req0_open(&r->sock))) {
+		sodium_memzero(r->sk, sizeof(r->sk));
 		snprintf(r->err, sizeof(r->err), "cannot open socket: %s", nng_strerror(rv));
 		return PB_EIO;
 	}
-	r->open = 1;
 	if ((rv = nng_socket_set_ms(r->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE)) ||
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMINT, 50)) ||
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_RECONNMAXT, 1000)) ||
 	    (rv = nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, 16u << 20)) ||
-	    (rv = pb_tls_dial(r->sock, url, NNG_FLAG_NONBLOCK, r->err, sizeof(r->err)))) {
+	    (rv = pb_link_dial(&r->link, r->sock, url, "router", NNG_FLAG_NONBLOCK, r->err,
+	                       sizeof(r->err)))) {
 		if (!r->err[0])
 			snprintf(r->err, sizeof(r->err), "cannot dial %s: %s", url, nng_strerror(rv));
-		cn_router_close(r);
+		nng_close(r->sock);
+		sodium_memzero(r->sk, sizeof(r->sk));
 		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? PB_EINVAL : PB_EUNAVAIL;
 	}
+	r->open = 1;
 	return PB_OK;
 }
 
 void cn_router_close(struct cn_router *r)
 {
-	if (r->open)
+	if (r->open) {
+		pb_link_close(&r->link);
 		nng_close(r->sock);
+		pb_link_fini(&r->link);
+	}
 	r->open = 0;
 	sodium_memzero(r->sk, sizeof(r->sk));
 }
@@ -86,6 +92,9 @@ int cn_router_call(struct cn_router *r, Mailroom__Request *req, int timeout_ms,
 		snprintf(r->err, sizeof(r->err), "cannot seal the request: %s", pb_err_str(rc));
 		return rc;
 	}
+	/* Not connected still waits below, for a router that is coming back;
+	 * this only replaces a dialer that stopped trying. */
+	(void)pb_link_up(&r->link);
 	if ((rv = nng_socket_set_ms(r->sock, NNG_OPT_RECVTIMEO, timeout_ms)) ||
 	    (rv = nng_socket_set_ms(r->sock, NNG_OPT_SENDTIMEO, timeout_ms)) ||
 	    (rv = nng_send(r->sock, buf, len, 0))) {

@@ -76,7 +76,7 @@ int wk_client_open(struct wk_client *c, const char *url)
 		return nng_to_pb(rv);
 	}
 	/* Blocking dial: a CLI wants "nobody there" now, not a silent retry. */
-	if ((rv = pb_tls_dial(c->sock, url, 0, c->err, sizeof(c->err)))) {
+	if ((rv = pb_tls_dial(c->sock, url, 0, NULL, c->err, sizeof(c->err)))) {
 		if (!pb_tls_url(url))
 			snprintf(c->err, sizeof(c->err), "cannot reach router at %s: %s", url,
 			         nng_strerror(rv));

@@ -496,7 +496,7 @@ Test(base, tls_dial_needs_settings)
 	pb_conf_defaults(&c);
 	pb_tls_configure(&c);
 	cr_assert_eq(nng_req0_open(&s), 0);
-	cr_assert_neq(pb_tls_dial(s, "tls+tcp://127.0.0.1:1", NNG_FLAG_NONBLOCK, msg, sizeof(msg)), 0);
+	cr_assert_neq(pb_tls_dial(s, "tls+tcp://127.0.0.1:1", NNG_FLAG_NONBLOCK, NULL, msg, sizeof(msg)), 0);
 	cr_assert(strstr(msg, "[tls] cert_file") != NULL, "%s", msg);
 	cr_assert_eq(pb_tls_listen(s, "tls+tcp://127.0.0.1:0"), PB_EINVAL);
 	nng_close(s);
