@@ -937,9 +937,14 @@ static int32_t day_of_ms(int64_t ms)
 
 int cal_next_year_missing(const cal_set *c, int64_t now_ms)
 {
+	int32_t day = day_of_ms(now_ms);
 	int y, m, d;
 
-	pb_civil_from_days(day_of_ms(now_ms), &y, &m, &d);
+	/* Past the calendar years no next notice can load; the check also
+	 * keeps pb_civil_from_days off the last int32 days, where it overflows. */
+	if (day >= pb_days_from_civil(CAL_YEAR_MAX + 1, 1, 1))
+		return 1;
+	pb_civil_from_days(day, &y, &m, &d);
 	return m >= 11 && !cal_has_year(c, y + 1);
 }
 

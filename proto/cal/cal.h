@@ -67,7 +67,8 @@ int cal_last_year(const cal_set *c);
 int cal_has_year(const cal_set *c, int year);
 
 /* 1 from 1 November (Asia/Shanghai) of the year of now_ms while next
- * year's notice is not loaded: deadlines reaching into it are provisional. */
+ * year's notice is not loaded: deadlines reaching into it are provisional.
+ * Always 1 after CAL_YEAR_MAX, when no next notice can be loaded. */
 int cal_next_year_missing(const cal_set *c, int64_t now_ms);
 
 /* 1 if working day, 0 if not. *provisional (may be NULL) set to 1 when day is

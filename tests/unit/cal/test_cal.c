@@ -565,8 +565,11 @@ Test(cal, days_past_the_calendar_years)
 	cr_assert_eq(cal_due_ms(cs, INT64_MAX - 1000, 0, 24, &prov), INT64_MAX);
 	cr_assert_eq(prov, 0);
 	cr_assert_eq(cal_due_ms(cs, INT64_MIN, 0, 24, NULL), INT64_MIN + 24 * 3600000LL);
-	/* The last day, 5881580-07-11, is not in November: nothing missing. */
-	cr_assert_eq(cal_next_year_missing(cs, INT64_MAX), 0);
+	/* Past 2100 no next year's notice can load, whatever the month. */
+	cr_assert_eq(cal_next_year_missing(cs, T("2100-10-31T12:00:00+08:00")), 0);
+	cr_assert_eq(cal_next_year_missing(cs, T("2100-11-01T12:00:00+08:00")), 1);
+	cr_assert_eq(cal_next_year_missing(cs, T("2101-03-01T12:00:00+08:00")), 1);
+	cr_assert_eq(cal_next_year_missing(cs, INT64_MAX), 1);
 }
 
 /* ---- property test against the naive model ---- */
