@@ -193,15 +193,37 @@ static char *next_token(char **p)
 	return tok;
 }
 
+static int year_of(int32_t day)
+{
+	int y, m, d;
+
+	pb_civil_from_days(day, &y, &m, &d);
+	return y;
+}
+
+/* Every year that enters a set passes here first, so the table built from
+ * it stays within CAL_YEAR_MIN..CAL_YEAR_MAX. */
+static int check_year(struct cal_file *cf, int line, const char *what, const char *tok, int y,
+    char *err, size_t errlen)
+{
+	if (y < CAL_YEAR_MIN || y > CAL_YEAR_MAX)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "%s %.10s is outside the calendar years %d..%d", what, tok, CAL_YEAR_MIN,
+		    CAL_YEAR_MAX);
+	return PB_OK;
+}
+
 static int parse_day(struct cal_file *cf, int line, const char *tok, int32_t *day,
     char *err, size_t errlen)
 {
-	int y, m, d;
+	int y, rc;
 
 	if (pb_date_parse(tok, day) != PB_OK)
 		return fail(err, errlen, cf->path, line, PB_EINVAL,
 		    "malformed date '%.40s' (want YYYY-MM-DD)", tok);
-	pb_civil_from_days(*day, &y, &m, &d);
+	y = year_of(*day);
+	if ((rc = check_year(cf, line, "date", tok, y, err, errlen)) != PB_OK)
+		return rc;
 	if (y != cf->year)
 		return fail(err, errlen, cf->path, line, PB_EINVAL,
 		    "date %.10s is outside the file's year %d", tok, cf->year);
@@ -221,7 +243,7 @@ static int no_more(struct cal_file *cf, int line, char **p, char *err, size_t er
 static int parse_year(struct cal_file *cf, int line, char *args, char *err, size_t errlen)
 {
 	char *tok = next_token(&args);
-	int y = 0;
+	int y = 0, rc;
 
 	if (cf->year != 0)
 		return fail(err, errlen, cf->path, line, PB_EINVAL,
@@ -234,9 +256,8 @@ static int parse_year(struct cal_file *cf, int line, char *args, char *err, size
 			    "'year' wants YYYY, not '%.40s'", tok);
 		y = y * 10 + (tok[i] - '0');
 	}
-	/* pb_date_parse accepts 1970..9999; the table needs the next year too. */
-	if (y < 1970 || y > 9998)
-		return fail(err, errlen, cf->path, line, PB_EINVAL, "year %d out of range", y);
+	if ((rc = check_year(cf, line, "year", tok, y, err, errlen)) != PB_OK)
+		return rc;
 	cf->year = y;
 	cf->year_line = line;
 	return no_more(cf, line, &args, err, errlen);
@@ -264,10 +285,16 @@ static int parse_issued(struct cal_file *cf, int line, char *args, char *err, si
 
 	if (cf->has_issued)
 		return fail(err, errlen, cf->path, line, PB_EINVAL, "second 'issued'");
-	/* The notice comes out the year before, so no year check here. */
 	if (tok == NULL || pb_date_parse(tok, &cf->issued) != PB_OK)
 		return fail(err, errlen, cf->path, line, PB_EINVAL,
 		    "malformed date '%.40s' (want YYYY-MM-DD)", tok ? tok : "");
+	/* The notice comes out the year before its own, so the file's year is
+	 * not required here; the first calendar year's notice is from the year
+	 * before it. */
+	if (year_of(cf->issued) < CAL_YEAR_MIN - 1 || year_of(cf->issued) > CAL_YEAR_MAX)
+		return fail(err, errlen, cf->path, line, PB_EINVAL,
+		    "issued date %.10s is outside %d..%d (notices for the calendar years %d..%d)",
+		    tok, CAL_YEAR_MIN - 1, CAL_YEAR_MAX, CAL_YEAR_MIN, CAL_YEAR_MAX);
 	cf->has_issued = 1;
 	return no_more(cf, line, &args, err, errlen);
 }
@@ -552,6 +579,8 @@ static int build(struct cal_file *cf, int n, cal_set **out)
 		first = cf[0].year;
 	if (n > 0 && cf[n - 1].year > last)
 		last = cf[n - 1].year;
+	/* parse_year and parse_day hold every year to CAL_YEAR_MIN..CAL_YEAR_MAX,
+	 * so the table is 111 years at most. */
 	day0 = pb_days_from_civil(first, 1, 1);
 	ndays = pb_days_from_civil(last + 1, 1, 1) - day0;
 	if ((kind = malloc((size_t)ndays)) == NULL)
@@ -895,11 +924,27 @@ int cal_has_year(const cal_set *c, int year)
 	return pcount(c, b) == pcount(c, a);
 }
 
+/* pb_day_of_ms for any instant: past the int32 days it saturates rather
+ * than overflow (within 8 hours of INT64_MAX) or wrap to a negative day. */
+static int32_t day_of_ms(int64_t ms)
+{
+	if (ms >= pb_day_start_ms(INT32_MAX))
+		return INT32_MAX;
+	if (ms < pb_day_start_ms(INT32_MIN))
+		return INT32_MIN;
+	return pb_day_of_ms(ms);
+}
+
 int cal_next_year_missing(const cal_set *c, int64_t now_ms)
 {
+	int32_t day = day_of_ms(now_ms);
 	int y, m, d;
 
-	pb_civil_from_days(pb_day_of_ms(now_ms), &y, &m, &d);
+	/* Past the calendar years no next notice can load; the check also
+	 * keeps pb_civil_from_days off the last int32 days, where it overflows. */
+	if (day >= pb_days_from_civil(CAL_YEAR_MAX + 1, 1, 1))
+		return 1;
+	pb_civil_from_days(day, &y, &m, &d);
 	return m >= 11 && !cal_has_year(c, y + 1);
 }
 
@@ -911,7 +956,8 @@ int cal_is_working_day(const cal_set *c, int32_t day, int *provisional)
 	off = (int64_t)day - c->day0;
 	if (off < 0 || off >= c->ndays) {
 		set_prov(provisional, 1);
-		return pb_weekday(day) < 5;
+		/* In 64 bits: pb_weekday(INT32_MAX) would overflow. */
+		return wk_count((int64_t)day + 1) != wk_count(day);
 	}
 	set_prov(provisional, c->pcum[off + 1] != c->pcum[off]);
 	return c->cum[off + 1] != c->cum[off];
@@ -954,9 +1000,11 @@ int64_t cal_due_ms(const cal_set *c, int64_t received_ms, int working_days, int 
     int *provisional)
 {
 	if (hours > 0) {
+		int64_t span = (int64_t)hours * 3600000;
+
 		set_prov(provisional, 0);
-		return received_ms + (int64_t)hours * 3600000;
+		return received_ms > INT64_MAX - span ? INT64_MAX : received_ms + span;
 	}
 	return cal_end_of_day_ms(
-	    cal_add_working_days(c, pb_day_of_ms(received_ms), working_days, provisional));
+	    cal_add_working_days(c, day_of_ms(received_ms), working_days, provisional));
 }

@@ -22,11 +22,20 @@
 
 #define CAL_VERSION_LEN 32
 
+/* The years a calendar file may name, in its 'year' line and in every
+ * date it lists. Loading refuses anything else: the loaded set keeps a
+ * table of every day from its first year to its last, so a mistyped year
+ * (7162) would cost megabytes and start-up time for nothing. Days outside
+ * the loaded years are still answered (see cal_is_working_day). */
+#define CAL_YEAR_MIN 1990
+#define CAL_YEAR_MAX 2100
+
 typedef struct cal_set cal_set;
 
 /* Loads every *.cal file in dir (names sorted, dot files skipped).
  * Validates; on error writes "path:line: reason" into err and returns a
- * PB_ code (PB_ENOTFOUND if dir holds no *.cal file). */
+ * PB_ code (PB_ENOTFOUND if dir holds no *.cal file; PB_EINVAL for a year
+ * or date outside CAL_YEAR_MIN..CAL_YEAR_MAX, the range in the reason). */
 int cal_load_dir(const char *dir, cal_set **out, char *err, size_t errlen);
 /* Called for each year found in both directories of cal_load_dirs: the
  * file used (the office's) and the one left out (the shipped one). */
@@ -58,16 +67,20 @@ int cal_last_year(const cal_set *c);
 int cal_has_year(const cal_set *c, int year);
 
 /* 1 from 1 November (Asia/Shanghai) of the year of now_ms while next
- * year's notice is not loaded: deadlines reaching into it are provisional. */
+ * year's notice is not loaded: deadlines reaching into it are provisional.
+ * Always 1 after CAL_YEAR_MAX, when no next notice can be loaded. */
 int cal_next_year_missing(const cal_set *c, int64_t now_ms);
 
 /* 1 if working day, 0 if not. *provisional (may be NULL) set to 1 when day is
- * outside loaded years (then the statutory holidays only). */
+ * outside loaded years (then the statutory holidays only). Days past the
+ * table (after 2099, or after a loaded 2100) and before it (before 2000 or
+ * the first loaded year) count weekdays only, provisional: any int32 day
+ * is answered in O(1), with no allocation. */
 int cal_is_working_day(const cal_set *c, int32_t day, int *provisional);
 /* Day 0 = receipt date; returns the n-th working day strictly after `day`;
  * n == 0 returns `day` itself (and consults no day, so is never provisional).
  * Provisional if any day consulted lies outside loaded years. n < 0 counts
- * as 0. */
+ * as 0; a result past INT32_MAX is INT32_MAX. */
 int32_t cal_add_working_days(const cal_set *c, int32_t day, int n, int *provisional);
 /* Number of working days d with a < d <= b (0 if b <= a). */
 int cal_working_days_between(const cal_set *c, int32_t a, int32_t b, int *provisional);
@@ -76,7 +89,9 @@ int64_t cal_end_of_day_ms(int32_t day);
 /* The due instant of a clock started at received_ms: if hours > 0,
  * received_ms + hours * 3600000 (calendar time, for urgent 12345 orders);
  * else end of day of cal_add_working_days(local date of received_ms,
- * working_days). */
+ * working_days). An instant past the int32 days (some 5.8 million years)
+ * is taken as the last or first of them, and the hour sum stops at
+ * INT64_MAX: a nonsense instant gets a bounded answer, never a wrapped one. */
 int64_t cal_due_ms(const cal_set *c, int64_t received_ms, int working_days, int hours,
     int *provisional);
 

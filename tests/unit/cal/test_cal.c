@@ -514,6 +514,64 @@ Test(cal, due_ms)
 	cr_assert_eq(prov, 0);
 }
 
+/* Weekdays strictly after a, up to b, day by day. */
+static int naive_weekdays(int32_t a, int32_t b)
+{
+	int n = 0;
+
+	for (int32_t d = a + 1; d <= b; d++)
+		n += pb_weekday(d) < 5;
+	return n;
+}
+
+Test(cal, days_past_the_calendar_years)
+{
+	int prov = -1;
+	int32_t d;
+
+	/* After the table: weekdays only, provisional, loaded set or not. */
+	d = cal_add_working_days(cs, D("2101-03-01"), 20, &prov);
+	cr_assert_eq(d, D("2101-03-29"), "%s", F(d));
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_add_working_days(NULL, D("2101-03-01"), 20, &prov), D("2101-03-29"));
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_is_working_day(cs, D("7162-01-01"), &prov), pb_weekday(D("7162-01-01")) < 5);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_working_days_between(cs, D("2101-01-01"), D("7162-01-01"), &prov),
+	    naive_weekdays(D("2101-01-01"), D("7162-01-01")));
+	cr_assert_eq(prov, 1);
+	expect_time(cal_due_ms(cs, T("9999-12-20T10:00:00+08:00"), 10, 0, &prov),
+	    "10000-01-03T23:59:59.000+08:00");
+	cr_assert_eq(prov, 1);
+
+	/* The last int32 days: 2147483645 is a Wednesday, 2147483646 a
+	 * Thursday, 2147483647 a Friday (weekday = (day + 3) mod 7). */
+	cr_assert_eq(cal_is_working_day(cs, INT32_MAX - 2, &prov), 1);
+	cr_assert_eq(cal_is_working_day(cs, INT32_MAX - 1, &prov), 1);
+	cr_assert_eq(cal_is_working_day(cs, INT32_MAX, &prov), 1);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_add_working_days(cs, INT32_MAX - 3, 5, &prov), INT32_MAX);
+	cr_assert_eq(cal_working_days_between(cs, INT32_MAX - 7, INT32_MAX, &prov), 5);
+
+	/* Instants past the int32 days take the last (or first) of them. */
+	int64_t last = cal_end_of_day_ms(INT32_MAX);
+	cr_assert_eq(cal_due_ms(cs, INT64_MAX, 20, 0, &prov), last);
+	cr_assert_eq(prov, 1);
+	cr_assert_eq(cal_due_ms(cs, pb_day_start_ms(INT32_MAX), 0, 0, NULL), last);
+	cr_assert_eq(cal_due_ms(cs, pb_day_start_ms(INT32_MAX) - 1, 0, 0, NULL),
+	    cal_end_of_day_ms(INT32_MAX - 1));
+	cr_assert_eq(cal_due_ms(cs, INT64_MIN, 0, 0, NULL), cal_end_of_day_ms(INT32_MIN));
+	/* Hours stop at INT64_MAX instead of wrapping to a date in the past. */
+	cr_assert_eq(cal_due_ms(cs, INT64_MAX - 1000, 0, 24, &prov), INT64_MAX);
+	cr_assert_eq(prov, 0);
+	cr_assert_eq(cal_due_ms(cs, INT64_MIN, 0, 24, NULL), INT64_MIN + 24 * 3600000LL);
+	/* Past 2100 no next year's notice can load, whatever the month. */
+	cr_assert_eq(cal_next_year_missing(cs, T("2100-10-31T12:00:00+08:00")), 0);
+	cr_assert_eq(cal_next_year_missing(cs, T("2100-11-01T12:00:00+08:00")), 1);
+	cr_assert_eq(cal_next_year_missing(cs, T("2101-03-01T12:00:00+08:00")), 1);
+	cr_assert_eq(cal_next_year_missing(cs, INT64_MAX), 1);
+}
+
 /* ---- property test against the naive model ---- */
 
 static uint64_t rng_state;
@@ -699,6 +757,78 @@ Test(cal_load, dates_outside_year)
 	expect_refusal(HEAD "holiday 2025-01-01\n", NULL, "a.cal", 5, "outside the file's year 2024");
 	expect_refusal(HEAD "holiday 2024-12-31 2025-01-02\n", NULL, "a.cal", 5, "outside");
 	expect_refusal(HEAD "workday 2023-12-30\n", NULL, "a.cal", 5, "outside");
+}
+
+/* CAL_YEAR_MIN..CAL_YEAR_MAX, as docs/calendars.md states it. */
+#define RANGE "is outside the calendar years 1990..2100"
+
+Test(cal_load, the_years_are_1990_to_2100)
+{
+	char err[512] = "";
+	cal_set *c = NULL;
+	int prov = -1;
+
+	expect_refusal("year 1989\nnotice N\nissued 1988-11-01\n", NULL, "a.cal", 1,
+	    "year 1989 " RANGE);
+	expect_refusal("# comment\nyear 2101\nnotice N\nissued 2100-11-01\n", NULL, "a.cal", 2,
+	    "year 2101 " RANGE);
+
+	/* Both ends load, in one set: a table from 1990 to 2100. */
+	remove_file("a.cal");
+	write_file("a.cal", "year 1990\nnotice N\nissued 1989-12-01\nholiday 1990-01-01\n"
+	    "workday 1990-01-06\n");
+	write_file("b.cal", "year 2100\nnotice N\nissued 2099-11-01\nholiday 2100-12-31\n"
+	    "workday 2100-01-02\n");
+	cr_assert_eq(cal_load_dir(tmpdir, &c, err, sizeof(err)), PB_OK, "%s", err);
+	cr_assert_eq(cal_first_year(c), 1990);
+	cr_assert_eq(cal_last_year(c), 2100);
+	cr_assert_eq(cal_is_working_day(c, D("1990-01-01"), &prov), 0);
+	cr_assert_eq(prov, 0);
+	cr_assert_eq(cal_is_working_day(c, D("1990-01-06"), &prov), 1, "a Saturday worked");
+	cr_assert_eq(prov, 0);
+	cr_assert_eq(cal_is_working_day(c, D("2100-12-31"), &prov), 0, "a Friday off");
+	cr_assert_eq(prov, 0);
+	cr_assert_eq(cal_is_working_day(c, D("2100-01-02"), &prov), 1);
+	cr_assert_eq(prov, 0);
+	/* 2100-12-30 (Thursday) + 1: the Friday is off, the next Monday is
+	 * past the last calendar year. */
+	cr_assert_eq(cal_add_working_days(c, D("2100-12-30"), 1, &prov), D("2101-01-03"));
+	cr_assert_eq(prov, 1);
+	cal_free(c);
+	remove_file("b.cal");
+}
+
+Test(cal_load, a_year_far_out_is_refused)
+{
+	/* The fuzzer's 7162: once a table of 1.9 million days. */
+	expect_refusal("year 7162\nnotice N\nissued 7161-11-01\n", NULL, "a.cal", 1,
+	    "year 7162 " RANGE);
+	expect_refusal(HEAD "year 9999\n", NULL, "a.cal", 5, "second 'year'");
+	expect_refusal("year 9999\n", NULL, "a.cal", 1, "year 9999 " RANGE);
+	expect_refusal("year 0000\n", NULL, "a.cal", 1, "year 0000 " RANGE);
+}
+
+Test(cal_load, dates_outside_the_calendar_years)
+{
+	/* A date outside the range is named as such, not as another year. */
+	expect_refusal(HEAD "holiday 2101-01-01\n", NULL, "a.cal", 5, "date 2101-01-01 " RANGE);
+	expect_refusal(HEAD "holiday 2024-12-31 7162-01-01\n", NULL, "a.cal", 5,
+	    "date 7162-01-01 " RANGE);
+	expect_refusal(HEAD "workday 1989-12-30\n", NULL, "a.cal", 5, "date 1989-12-30 " RANGE);
+	expect_refusal("year 2100\nnotice N\nissued 2099-11-01\nholiday 2100-12-31 2101-01-01\n",
+	    NULL, "a.cal", 4, "date 2101-01-01 " RANGE);
+	expect_refusal("year 1990\nnotice N\nissued 1989-11-01\nworkday 1989-12-31\n", NULL,
+	    "a.cal", 4, "date 1989-12-31 " RANGE);
+	/* Inside the range, another year is still the file's-year refusal. */
+	expect_refusal("year 1990\nnotice N\nissued 1989-11-01\nholiday 1991-01-01\n", NULL,
+	    "a.cal", 4, "date 1991-01-01 is outside the file's year 1990");
+	expect_refusal("year 2100\nnotice N\nissued 2099-11-01\nworkday 2099-12-26\n", NULL,
+	    "a.cal", 4, "date 2099-12-26 is outside the file's year 2100");
+	/* The notice's date: from the year before the first calendar year. */
+	expect_refusal("year 2024\nnotice N\nissued 7162-01-01\n", NULL, "a.cal", 3,
+	    "issued date 7162-01-01 is outside 1989..2100");
+	expect_refusal("year 1990\nnotice N\nissued 1988-12-31\n", NULL, "a.cal", 3,
+	    "issued date 1988-12-31 is outside 1989..2100");
 }
 
 Test(cal_load, duplicate_year_across_files)
