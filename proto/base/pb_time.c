@@ -48,14 +48,15 @@ int32_t pb_days_from_civil(int y, int m, int d)
 	unsigned yoe = (unsigned)(y - era * 400);
 	unsigned doy = (153 * (unsigned)(m > 2 ? m - 3 : m + 9) + 2) / 5 + (unsigned)d - 1;
 	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int32_t)doe - 719468;
+	return (int32_t)((int64_t)era * 146097 + doe - 719468);
 }
 
-void pb_civil_from_days(int32_t z, int *y, int *m, int *d)
+void pb_civil_from_days(int32_t day, int *y, int *m, int *d)
 {
-	z += 719468;
-	int era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
+	/* In 64 bits: the shift overflows an int32 within 719468 days of its end. */
+	int64_t z = (int64_t)day + 719468;
+	int era = (int)((z >= 0 ? z : z - 146096) / 146097);
+	unsigned doe = (unsigned)(z - (int64_t)era * 146097);
 	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
 	int yy = (int)yoe + era * 400;
 	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -68,7 +69,7 @@ void pb_civil_from_days(int32_t z, int *y, int *m, int *d)
 int pb_weekday(int32_t day)
 {
 	/* 1970-01-01 was a Thursday (3). */
-	int w = (int)((day + 3) % 7);
+	int w = (int)(((int64_t)day + 3) % 7);
 	return w < 0 ? w + 7 : w;
 }
 

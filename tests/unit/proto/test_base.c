@@ -37,6 +37,15 @@ Test(base, civil_dates_round_trip)
 	}
 	cr_assert_eq(pb_weekday(pb_days_from_civil(2026, 11, 24)), 1);   /* Tuesday */
 	cr_assert_eq(pb_weekday(pb_days_from_civil(2024, 2, 4)), 6);     /* Sunday */
+	/* The ends of the int32 range: no overflow (UBSan), and exact. */
+	cr_assert_eq(pb_weekday(INT32_MAX), 4);   /* (2^31 - 1 + 3) mod 7 */
+	cr_assert_eq(pb_weekday(INT32_MIN), 1);   /* (-2^31 + 3) mod 7, from 0 */
+	pb_civil_from_days(INT32_MAX, &y, &m, &d);
+	cr_assert(y == 5881580 && m == 7 && d == 11, "%d-%d-%d", y, m, d);
+	cr_assert_eq(pb_days_from_civil(5881580, 7, 11), INT32_MAX);
+	pb_civil_from_days(INT32_MIN, &y, &m, &d);
+	cr_assert(y == -5877641 && m == 6 && d == 23, "%d-%d-%d", y, m, d);
+	cr_assert_eq(pb_days_from_civil(-5877641, 6, 23), INT32_MIN);
 }
 
 Test(base, local_day_is_utc_plus_8)
