@@ -83,7 +83,8 @@ static void core_close(struct core_open *o)
 
 /* One message, as the writer applies a gateway's submit in a batch of
  * plain submits: in the batch's transaction itself. */
-static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, int64_t now)
+static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, uint64_t citizens,
+                      int64_t now)
 {
 	static const struct rt_principal gateway = {.kind = MAILROOM__AUTH_KIND__AUTH_GATEWAY};
 	Mailroom__Request req = MAILROOM__REQUEST__INIT;
@@ -102,8 +103,9 @@ static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, int64_t now
 	             "{\"channel\":\"mailbox\",\"subject\":\"关于小区停车难的建议 p-%llu\","
 	             "\"body\":\"您好，我们小区车位严重不足，晚上很多车只能停在消防通道上，"
 	             "存在安全隐患。建议协调周边单位夜间开放停车场。\","
-	             "\"contact\":{\"name\":\"王五\",\"phone\":\"13700137000\"}}",
-	             (unsigned long long)i);
+	             "\"contact\":{\"name\":\"王五\",\"phone\":\"%llu\"}}",
+	             (unsigned long long)i,
+	             13700137000ULL + (unsigned long long)(citizens ? i % citizens : 0));
 	if (n < 0 || (size_t)n >= sizeof(body) ||
 	    pj_parse_message(body, (size_t)n, &root, &sub, &contact, &perr)) {
 		fprintf(stderr, "prefill: the message does not parse\n");
@@ -137,7 +139,7 @@ static int submit_one(struct rt_core *core, st_txn *txn, uint64_t i, int64_t now
 	return rc ? -1 : 0;
 }
 
-int bench_prefill(const char *ini, uint64_t n, unsigned per_checkpoint)
+int bench_prefill(const char *ini, uint64_t n, unsigned per_checkpoint, uint64_t citizens)
 {
 	struct core_open *o = malloc(sizeof(*o));
 	st_txn *txn = NULL;
@@ -155,7 +157,7 @@ int bench_prefill(const char *ini, uint64_t n, unsigned per_checkpoint)
 	for (uint64_t i = 0; i < n && !rc; i++, now += 2) {
 		if (!txn && (rc = st_txn_begin(o->core.store, NULL, 0, &txn)))
 			break;
-		if (submit_one(&o->core, txn, i, now)) {
+		if (submit_one(&o->core, txn, i, citizens, now)) {
 			rc = PB_EIO;
 			break;
 		}

@@ -10,9 +10,11 @@
 /* Fills the store the config at ini names (creating keys as the router
  * would on first start) with n messages, signing one checkpoint every
  * per_checkpoint messages as the router's group commits do, in LMDB
- * transactions of many checkpoints each. Prints progress on stderr.
+ * transactions of many checkpoints each. Message i comes from citizen
+ * i mod citizens, or from one citizen when citizens is 0 (bench-ingest's
+ * --citizens). Prints progress on stderr.
  * 0 on success, -1 with a line on stderr. */
-int bench_prefill(const char *ini, uint64_t n, unsigned per_checkpoint);
+int bench_prefill(const char *ini, uint64_t n, unsigned per_checkpoint, uint64_t citizens);
 
 /* The store's data file: its size, the disk blocks it holds, and the
  * LMDB pages in use (mdb_env_info's last page + 1, times the page size). */

@@ -74,7 +74,7 @@ Test(stop, sigterm_idle_and_during_index_build)
 	struct mr_opts o = {.map_size_mb = (int)(1024 + n / 256)};
 	cr_assert_eq(mr_env_init(&env, &o), 0, "cannot prepare the environment");
 	double t0 = mr_now_s();
-	cr_assert_eq(bench_prefill(env.ini, n, PER_CHECKPOINT), 0, "cannot fill the store");
+	cr_assert_eq(bench_prefill(env.ini, n, PER_CHECKPOINT, 0), 0, "cannot fill the store");
 	fprintf(stderr, "stop: %llu messages filled in %.1f s\n", n, mr_now_s() - t0);
 
 	/* Idle, the index built: how long a build takes here and now. */
