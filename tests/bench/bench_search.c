@@ -232,6 +232,7 @@ int main(int argc, char **argv)
 		Q("two words: 小区 电梯", 1, .words = "小区 电梯"),
 		Q("three words: 供水 停水 尽快", 1, .words = "供水 停水 尽快"),
 		Q("one character: 漏", 1, .words = "漏"),
+		Q("one common character: 门", 1, .words = "门"),
 		Q("in a reply: 维修人员", 1, .words = "维修人员"),
 		Q("absent: 核电站", 0, .words = "核电站"),
 		Q("words and a channel: 投诉 物业", 1, .words = "投诉 物业", .channel = 3),

@@ -319,3 +319,53 @@ Test(sx, put_all_answers_as_puts)
 	sx_close(one);
 	sx_close(all);
 }
+
+/* The follower commits a segment per round and FTS5 merges them (at
+ * eight a level, sx.c): an index built in many small rounds must answer
+ * as one built in a single transaction, merged or not. */
+Test(sx, rounds_answer_as_one_transaction)
+{
+	static const char *bodies[] = {"东门路灯坏了三天。", "工地每晚打桩，噪音扰民。",
+	                               "停车位收费标准？", "Water LEAK at 𠮷野家", "小区垃圾堆了一周"};
+	sx *rounds, *once;
+
+	cr_assert_eq(sx_open(&rounds), PB_OK);
+	cr_assert_eq(sx_open(&once), PB_OK);
+	cr_assert_eq(sx_begin(once), PB_OK);
+	for (int r = 0; r < 60; r++) {   /* 60 rounds of 5: several merges */
+		struct sx_doc d[5];
+		uint8_t idb[5][SX_ID_LEN];
+		cr_assert_eq(sx_begin(rounds), PB_OK);
+		for (int j = 0; j < 5; j++) {
+			int i = r * 5 + j;
+			id_of(i + 1, idb[j]);
+			d[j] = (struct sx_doc){.id = idb[j], .channel = 1, .status = 1,
+			                       .queue = all_q[i % 3], .received_ms = 1000 + i, .open = 1,
+			                       .subject = i % 7 ? "咨询" : "投诉", .body = bodies[i % 5]};
+			cr_assert_eq(sx_put(once, &d[j]), PB_OK);
+		}
+		cr_assert_eq(sx_put_all(rounds, d, 5), PB_OK);
+		cr_assert_eq(sx_commit(rounds), PB_OK);
+	}
+	cr_assert_eq(sx_commit(once), PB_OK);
+
+	const char *words[] = {"路灯", "噪音扰民", "灯", "周", "投诉 停车", "leak", "𠮷野",
+	                       "𠮷", "家", "ｗａｔｅｒ", "咨询 一周"};
+	for (size_t k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+		char a[256];
+		snprintf(a, sizeof(a), "%s", found(once, (struct sx_query){.words = words[k]}));
+		cr_expect_str_eq(found(rounds, (struct sx_query){.words = words[k]}), a, "%s", words[k]);
+		cr_expect_neq(a[0], 0, "%s finds something", words[k]);
+	}
+	/* and the newest first, from the last round */
+	cr_expect_str_eq(found(rounds, (struct sx_query){.words = "𠮷"}),
+	                 "299,294,289,284,279,274,269,264,259,254,249,244,239,234,229,224,219,214,"
+	                 "209,204,199,194,189,184,179,174,169,164,159,154,149,144,139,134,129,124,"
+	                 "119,114,109,104,99,94,89,84,79,74,69,64,59,54");
+	char b[256];
+	snprintf(b, sizeof(b), "%s", found(rounds, (struct sx_query){.words = "𠮷"}));
+	cr_expect_str_eq(found(rounds, (struct sx_query){.words = "野家 leak"}), b);
+	cr_expect_str_eq(found(rounds, (struct sx_query){.words = "家𠮷"}), "");
+	sx_close(rounds);
+	sx_close(once);
+}
