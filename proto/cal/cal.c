@@ -940,8 +940,7 @@ int cal_next_year_missing(const cal_set *c, int64_t now_ms)
 	int32_t day = day_of_ms(now_ms);
 	int y, m, d;
 
-	/* Past the calendar years no next notice can load; the check also
-	 * keeps pb_civil_from_days off the last int32 days, where it overflows. */
+	/* Past the calendar years no next notice can load. */
 	if (day >= pb_days_from_civil(CAL_YEAR_MAX + 1, 1, 1))
 		return 1;
 	pb_civil_from_days(day, &y, &m, &d);
@@ -956,8 +955,7 @@ int cal_is_working_day(const cal_set *c, int32_t day, int *provisional)
 	off = (int64_t)day - c->day0;
 	if (off < 0 || off >= c->ndays) {
 		set_prov(provisional, 1);
-		/* In 64 bits: pb_weekday(INT32_MAX) would overflow. */
-		return wk_count((int64_t)day + 1) != wk_count(day);
+		return pb_weekday(day) < 5;
 	}
 	set_prov(provisional, c->pcum[off + 1] != c->pcum[off]);
 	return c->cum[off + 1] != c->cum[off];
