@@ -11,19 +11,27 @@
  * Rows are keyed received_ms * 4096 + slot, so rowid order is newest
  * first and a LIMIT stops FTS5 early instead of sorting every match. */
 #include "sx.h"
+#include "sx_vfs.h"
 #include "pb_err.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define SLOTS 4096   /* messages received in the same millisecond */
 
+/* The format of an index file (PRAGMA user_version): another is refused,
+ * and its owner builds the index anew. */
+#define FILE_FORMAT 1
+
 struct sx {
 	sqlite3 *db;
+	struct sx_vfs *vfs;        /* a file index's sealing VFS; NULL in memory */
 	sqlite3_stmt *find, *ins_doc, *upd_doc, *ins_ft, *upd_ft, *get_ft, *del_doc, *del_ft,
-		*rid_used;
+		*rid_used, *mark_get, *mark_put;
 };
 
 /* ------------------------------------------------------------ characters -- */
@@ -199,8 +207,6 @@ static fts5_api *fts5_of(sqlite3 *db)
 /* ------------------------------------------------------------------ index -- */
 
 static const char schema[] =
-	/* Sorts and temporary tables stay in memory: nothing touches disk. */
-	"PRAGMA temp_store = MEMORY;"
 	"CREATE TABLE doc(rid INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE, channel INT, status INT,"
 	" queue TEXT, received_ms INT, due_ms INT, open INT);"
 	/* columnsize=0: no row of token counts per message; only bm25 reads
@@ -211,7 +217,26 @@ static const char schema[] =
 	 * them once a level holds this many. 8, not the default 4: a token is
 	 * rewritten at fewer levels (a fifth less work per message), for a few
 	 * per cent more work per search (README.md, "Cost per message"). */
-	"INSERT INTO ft(ft, rank) VALUES ('automerge', 8);";
+	"INSERT INTO ft(ft, rank) VALUES ('automerge', 8);"
+	/* Where the owner stopped reading its source, for an index on disk. */
+	"CREATE TABLE mark(one INTEGER PRIMARY KEY CHECK (one = 1), next INT NOT NULL,"
+	" head BLOB NOT NULL);";
+
+/* Sorts and temporary tables stay in memory: no temporary file, which
+ * the sealing VFS would refuse anyway. */
+static const char memory_setup[] = "PRAGMA temp_store = MEMORY;";
+
+/* A file index: pages sealed by sx_vfs.c, in a write-ahead log (a crash
+ * loses at most the last rounds, never the file), synced only at its
+ * checkpoints: the index is derived, and its mark says how far it got.
+ * EXCLUSIVE locking keeps the log's index in this process's memory (no
+ * -shm file) and any second process out. The rollback journal is kept in
+ * memory until the log takes over, so no page ever goes to a journal. */
+static const char file_setup[] =
+	"PRAGMA locking_mode = EXCLUSIVE;"
+	"PRAGMA temp_store = MEMORY;"
+	"PRAGMA cache_size = -65536;"
+	"PRAGMA page_size = 4096;";
 
 static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 {
@@ -220,22 +245,117 @@ static int prep(sqlite3 *db, const char *sql, sqlite3_stmt **st)
 	               : PB_EIO;
 }
 
-int sx_open(sx **out)
+/* SQLite's verdict on a file it cannot read: a page that does not open
+ * under this key (SQLITE_IOERR_DATA), or a file that is not an index. */
+static int db_err(int rc)
+{
+	return rc == SQLITE_IOERR_DATA || (rc & 0xff) == SQLITE_CORRUPT || rc == SQLITE_NOTADB
+	               ? PB_ECORRUPT
+	               : PB_EIO;
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
+	               ? PB_OK
+	               : db_err(sqlite3_extended_errcode(db));
+}
+
+/* The one integer a statement gives, *v. */
+static int one_int(sqlite3 *db, const char *sql, sqlite3_int64 *v)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*v = 0;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_err(sqlite3_extended_errcode(db));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	else if (rc != SQLITE_DONE)
+		rc = sqlite3_extended_errcode(db);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : db_err(rc);
+}
+
+/* A file index's settings, and its schema when the file is new. */
+static int file_prepare(sx *x)
+{
+	sqlite3_int64 tables, format;
+	int reserve = SX_VFS_RESERVE, rc;
+	char mode[16] = "";
+	sqlite3_stmt *st;
+
+	if (sqlite3_file_control(x->db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK)
+		return PB_EIO;
+	if ((rc = exec(x->db, file_setup)))
+		return rc;
+	if ((rc = one_int(x->db, "SELECT count(*) FROM sqlite_schema", &tables)) ||
+	    (rc = one_int(x->db, "PRAGMA user_version", &format)))
+		return rc;
+	if (tables && format != FILE_FORMAT)
+		return PB_ECORRUPT;
+	if (sqlite3_prepare_v2(x->db, "PRAGMA journal_mode", -1, &st, NULL) != SQLITE_OK)
+		return PB_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (strcmp(mode, "wal") &&
+	    ((rc = exec(x->db, "PRAGMA journal_mode = MEMORY")) ||
+	     (rc = exec(x->db, "PRAGMA journal_mode = WAL"))))
+		return rc;
+	if ((rc = exec(x->db, "PRAGMA synchronous = NORMAL")))
+		return rc;
+	if (tables)
+		return PB_OK;
+	if ((rc = exec(x->db, "BEGIN")))
+		return rc;
+	if ((rc = exec(x->db, schema)) || (rc = exec(x->db, "PRAGMA user_version = 1"))) {
+		exec(x->db, "ROLLBACK");
+		return rc;
+	}
+	return exec(x->db, "COMMIT");
+}
+_Static_assert(FILE_FORMAT == 1, "file_prepare writes the format");
+
+static int open_db(sx *x, const char *path, const uint8_t *key)
+{
+	fts5_api *api;
+	int rc;
+
+	if (path && sx_vfs_create(key, &x->vfs) != SQLITE_OK)
+		return PB_EIO;
+	/* ":memory:" is private to this connection and never written out.
+	 * NOMUTEX: one caller at a time (sx.h), so SQLite's own lock is pure cost. */
+	if (sqlite3_open_v2(path ? path : ":memory:", &x->db,
+	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                    x->vfs ? sx_vfs_name(x->vfs) : NULL) != SQLITE_OK ||
+	    !(api = fts5_of(x->db)) ||
+	    api->xCreateTokenizer(api, "mr_bigram", x, &bigram, NULL) != SQLITE_OK)
+		return PB_EIO;
+	if (path)
+		return file_prepare(x);
+	if ((rc = exec(x->db, memory_setup)) || (rc = exec(x->db, schema)))
+		return rc;
+	return PB_OK;
+}
+
+static int sx_open_at(sx **out, const char *path, const uint8_t *key)
 {
 	sx *x = calloc(1, sizeof(*x));
-	fts5_api *api;
+	int rc;
 
 	*out = NULL;
 	if (!x)
 		return PB_ENOMEM;
-	/* ":memory:" is private to this connection and never written out.
-	 * NOMUTEX: one caller at a time (sx.h), so SQLite's own lock is pure cost. */
-	if (sqlite3_open_v2(":memory:", &x->db,
-	                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	                    NULL) != SQLITE_OK ||
-	    !(api = fts5_of(x->db)) ||
-	    api->xCreateTokenizer(api, "mr_bigram", x, &bigram, NULL) != SQLITE_OK ||
-	    sqlite3_exec(x->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+	if ((rc = open_db(x, path, key))) {
+		sx_close(x);
+		return rc;
+	}
+	if (prep(x->db, "SELECT next, head FROM mark WHERE one = 1", &x->mark_get) ||
+	    prep(x->db, "INSERT OR REPLACE INTO mark(one, next, head) VALUES (1, ?1, ?2)",
+	         &x->mark_put) ||
 	    prep(x->db, "SELECT rid FROM doc WHERE id = ?1", &x->find) ||
 	    prep(x->db, "SELECT 1 FROM doc WHERE rid = ?1", &x->rid_used) ||
 	    prep(x->db,
@@ -260,15 +380,42 @@ int sx_open(sx **out)
 	return PB_OK;
 }
 
+int sx_open(sx **out)
+{
+	return sx_open_at(out, NULL, NULL);
+}
+
+int sx_open_file(sx **out, const char *path, const uint8_t key[SX_KEY_LEN])
+{
+	return sx_open_at(out, path, key);
+}
+
+int sx_remove_file(const char *path)
+{
+	static const char *const ext[] = {"", "-wal", "-shm", "-journal"};
+	char name[4096];
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		if ((size_t)snprintf(name, sizeof(name), "%s%s", path, ext[i]) >= sizeof(name))
+			return PB_EINVAL;
+		if (unlink(name) && errno != ENOENT)
+			return PB_EIO;
+	}
+	return PB_OK;
+}
+
 void sx_close(sx *x)
 {
 	if (!x)
 		return;
-	sqlite3_stmt *all[] = {x->find, x->ins_doc, x->upd_doc, x->ins_ft, x->upd_ft,
-	                       x->get_ft, x->del_doc, x->del_ft, x->rid_used};
+	sqlite3_stmt *all[] = {x->find,   x->ins_doc, x->upd_doc,  x->ins_ft,   x->upd_ft,
+	                       x->get_ft, x->del_doc, x->del_ft,   x->rid_used, x->mark_get,
+	                       x->mark_put};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		sqlite3_finalize(all[i]);
+	/* The last connection's close checkpoints the log into the file. */
 	sqlite3_close(x->db);
+	sx_vfs_destroy(x->vfs);
 	free(x);
 }
 
@@ -292,6 +439,31 @@ static int run(sqlite3_stmt *st, int *row)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE || rc == SQLITE_ROW ? PB_OK : PB_EIO;
+}
+
+int sx_mark_get(sx *x, uint64_t *next, uint8_t head[SX_HEAD_LEN], int *set)
+{
+	int rc = sqlite3_step(x->mark_get);
+
+	*set = 0;
+	*next = 0;
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(x->mark_get, 1) == SX_HEAD_LEN &&
+	    sqlite3_column_int64(x->mark_get, 0) >= 0) {
+		*set = 1;
+		*next = (uint64_t)sqlite3_column_int64(x->mark_get, 0);
+		memcpy(head, sqlite3_column_blob(x->mark_get, 1), SX_HEAD_LEN);
+	}
+	sqlite3_reset(x->mark_get);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : db_err(rc);
+}
+
+int sx_mark_set(sx *x, uint64_t next, const uint8_t head[SX_HEAD_LEN])
+{
+	if (next > INT64_MAX)
+		return PB_EINVAL;
+	sqlite3_bind_int64(x->mark_put, 1, (sqlite3_int64)next);
+	sqlite3_bind_blob(x->mark_put, 2, head, SX_HEAD_LEN, SQLITE_STATIC);
+	return run(x->mark_put, NULL);
 }
 
 static const char *nz(const char *s)

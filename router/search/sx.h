@@ -1,7 +1,8 @@
 /* search: the handlers' full-text index over messages (README.md here).
  *
- * An SQLite FTS5 table in memory, never on disk: subject, body and
- * replies are personal data, sealed or kept only in the store. Words
+ * An SQLite FTS5 table, in memory or in a file whose every page is
+ * sealed (sx_vfs.c): subject, body and replies are personal data, never
+ * on disk in clear. Words
  * match as substrings, Chinese included, through a character-bigram
  * tokenizer. The index is derived: whoever owns it fills it from the
  * store and may throw it away at any time.
@@ -16,6 +17,8 @@
 #define SX_ID_LEN 16
 #define SX_LIMIT_MAX 200
 #define SX_WORDS_MAX 16   /* words in one query */
+#define SX_KEY_LEN 32     /* a file index's sealing key */
+#define SX_HEAD_LEN 32    /* what a mark remembers of its source's position */
 
 typedef struct sx sx;
 
@@ -43,8 +46,21 @@ struct sx_query {
 	size_t nqueues;
 };
 
+/* An index in this process's memory only. */
 int sx_open(sx **out);
+/* An index in the file at path (created when absent), its pages sealed
+ * under key. PB_ECORRUPT when the file cannot be read as an index under
+ * this key (another key, a changed page, another format): the owner
+ * removes it (sx_remove_file) and builds anew. */
+int sx_open_file(sx **out, const char *path, const uint8_t key[SX_KEY_LEN]);
+/* Removes an index file and what SQLite keeps beside it. */
+int sx_remove_file(const char *path);
 void sx_close(sx *x);
+/* How far the owner had put its source into the index, as it last said
+ * with sx_mark_set in the same transaction as those puts: *set 0 when it
+ * never did (a new file, or a build that did not finish). */
+int sx_mark_get(sx *x, uint64_t *next, uint8_t head[SX_HEAD_LEN], int *set);
+int sx_mark_set(sx *x, uint64_t next, const uint8_t head[SX_HEAD_LEN]);
 /* Groups many puts in one SQLite transaction (rebuilds): much faster. */
 int sx_begin(sx *x);
 int sx_commit(sx *x);
