@@ -1,14 +1,19 @@
-/* The handlers' search (router/README.md, "Search"): the in-memory index
- * of search/sx.h, filled from the store at start, kept up by a follower
- * thread that reads the log after each commit, and the two operations
- * that use it: SearchReq (handlers, console) and SearchRebuildReq
- * (mailroom-admin search-rebuild).
+/* The handlers' search (router/README.md, "Search"): the index of
+ * search/sx.h, kept up by a follower thread that reads the log after
+ * each commit, and the two operations that use it: SearchReq (handlers,
+ * console) and SearchRebuildReq (mailroom-admin search-rebuild).
  *
- * The index lives only in this process's memory: the texts it holds are
- * never written to disk by it. It is derived: nothing reads it as a
- * record, and the store can rebuild it at any time. */
+ * The index is a file ([router] search_index) whose pages are sealed
+ * under a key derived from the data key, so its texts are never on disk
+ * in clear; or, with search_index = memory, held in this process alone.
+ * A file carries a mark, the log position it has read and that record's
+ * hash, written with each round: the next start takes the file as it is
+ * and catches up from the mark, instead of reading every message again.
+ * It is derived: nothing reads it as a record, and the store can rebuild
+ * it at any time. */
 #include "rt_ops.h"
 #include "rt_search.h"
+#include "mt.h"
 #include "pb_err.h"
 #include "pb_id.h"
 #include "pb_log.h"
@@ -17,10 +22,12 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FOLLOW_MAX 4096        /* log records read per round */
 #define POLL_MS 1000           /* a round without a kick, in case one was missed */
@@ -50,7 +57,12 @@ struct rt_search {
 	int kicked;             /* something committed: a round within ROUND_MS */
 	int urgent;             /* a search or a build waits: a round now */
 	_Atomic int stop;
+	atomic_flag rebuilding;   /* one search-rebuild at a time: it builds beside the file */
+	_Atomic int damaged;      /* a page of the file did not open: the follower rebuilds */
 	pthread_t thread;
+	char path[PB_PATH_MAX + 16];   /* the index file; "" in memory */
+	char path_new[PB_PATH_MAX + 32];   /* where a rebuild builds */
+	uint8_t key[SX_KEY_LEN];
 	uint8_t ids[2 * FOLLOW_MAX][PB_ID_LEN];   /* the follower's: messages of a round */
 };
 
@@ -176,9 +188,48 @@ static int put_each(const Mailroom__StoredMessage *m, void *arg)
 	return f->rc ? -1 : 0;
 }
 
-/* A new index of every message in t's snapshot; PB_EUNAVAIL when *stop
- * was set meanwhile. */
-static int build(st_txn *t, const _Atomic int *stop, sx **out, uint64_t *size, uint64_t *count)
+/* What a mark keeps of record next - 1: its leaf hash, so that a file
+ * is taken only by the store it was read from, not by one restored from
+ * an older backup or another office's. */
+static int head_of(st_txn *t, uint64_t next, uint8_t head[SX_HEAD_LEN])
+{
+	const uint8_t *data;
+	size_t len;
+	int rc;
+
+	_Static_assert(SX_HEAD_LEN == MT_HASH_LEN, "a mark holds a leaf hash");
+	memset(head, 0, SX_HEAD_LEN);
+	if (next == 0)
+		return PB_OK;
+	if ((rc = st_log_get(t, next - 1, &data, &len)))
+		return rc;
+	mt_leaf_hash(data, len, head);
+	return PB_OK;
+}
+
+static int mark(sx *x, st_txn *t, uint64_t next)
+{
+	uint8_t head[SX_HEAD_LEN];
+	int rc;
+
+	if ((rc = head_of(t, next, head)) || (rc = sx_begin(x)))
+		return rc;
+	rc = sx_mark_set(x, next, head);
+	int crc = sx_commit(x);
+	return rc ? rc : crc;
+}
+
+static int open_index(const struct rt_search *s, const char *path, sx **x)
+{
+	return path ? sx_open_file(x, path, s->key) : sx_open(x);
+}
+
+/* A new index of every message in t's snapshot, in a new file at path
+ * (whatever was there is removed first) or in memory (path NULL);
+ * PB_EUNAVAIL when s->stop was set meanwhile. The mark is written last:
+ * a file whose build did not finish has none, and is built again. */
+static int build(struct rt_search *s, st_txn *t, const char *path, sx **out, uint64_t *size,
+                 uint64_t *count)
 {
 	struct fill *f = calloc(1, sizeof(*f));
 	sx *x = NULL;
@@ -187,8 +238,9 @@ static int build(st_txn *t, const _Atomic int *stop, sx **out, uint64_t *size, u
 	*out = NULL;
 	if (!f)
 		return PB_ENOMEM;
-	f->stop = stop;
-	if ((rc = st_log_size(t, size)) == PB_OK && (rc = sx_open(&x)) == PB_OK) {
+	f->stop = &s->stop;
+	if ((rc = st_log_size(t, size)) == PB_OK && (!path || (rc = sx_remove_file(path)) == PB_OK) &&
+	    (rc = open_index(s, path, &x)) == PB_OK) {
 		f->x = x;
 		rc = st_msg_each(t, put_each, f);
 		rc = rc ? rc : f->rc;
@@ -197,6 +249,8 @@ static int build(st_txn *t, const _Atomic int *stop, sx **out, uint64_t *size, u
 		chunk_free(f);
 	}
 	free(f);
+	if (rc == PB_OK && path)
+		rc = mark(x, t, *size);
 	if (rc == PB_OK)
 		rc = sx_count(x, count);
 	if (rc) {
@@ -207,13 +261,38 @@ static int build(st_txn *t, const _Atomic int *stop, sx **out, uint64_t *size, u
 	return PB_OK;
 }
 
-/* Installs x, read at log size `size`, in place of the index in force. */
-static void install(struct rt_search *s, sx *x, uint64_t size)
+/* Moves a closed index file (and its log, if its close left one) to `to`. */
+static int move_file(const char *from, const char *to)
+{
+	char a[PB_PATH_MAX + 40], b[PB_PATH_MAX + 40];
+	int rc;
+
+	if ((rc = sx_remove_file(to)) || rename(from, to))
+		return rc ? rc : PB_EIO;
+	snprintf(a, sizeof(a), "%s-wal", from);
+	snprintf(b, sizeof(b), "%s-wal", to);
+	return rename(a, b) && errno != ENOENT ? PB_EIO : PB_OK;
+}
+
+/* Installs x, read up to log record `size`, in place of the index in
+ * force. A rebuild's file (built_at, beside the one in force) takes the
+ * old one's place on disk: both are closed, it is moved, and opened
+ * again; idx is NULL if that fails (searches are refused until a rebuild
+ * succeeds). */
+static int install(struct rt_search *s, sx *x, uint64_t size, const char *built_at)
 {
 	sx *old;
+	int rc = PB_OK;
 
 	pthread_mutex_lock(&s->mu);
 	old = s->idx;
+	if (built_at) {
+		sx_close(x);
+		sx_close(old);
+		old = x = NULL;
+		if ((rc = move_file(built_at, s->path)) == PB_OK)
+			rc = sx_open_file(&x, s->path, s->key);
+	}
 	s->idx = x;
 	s->next = size;
 	s->gen++;
@@ -221,6 +300,7 @@ static void install(struct rt_search *s, sx *x, uint64_t size)
 	pthread_mutex_unlock(&s->mu);
 	kick(s, 1);   /* whatever committed since the snapshot */
 	sx_close(old);
+	return rc;
 }
 
 static int id_order(const void *a, const void *b)
@@ -398,7 +478,12 @@ static int follow(struct rt_search *s, int *behind)
 		return rc;
 	}
 	*behind = to < size;
-	rc = round_read(t, ids, n, &r);
+	uint8_t head[SX_HEAD_LEN];
+	rc = s->path[0] ? head_of(t, to, head) : PB_OK;
+	if (rc == PB_OK)
+		rc = round_read(t, ids, n, &r);
+	else
+		memset(&r, 0, sizeof(r));
 	st_txn_abort(t);
 	if (rc) {
 		round_free(&r);
@@ -412,6 +497,8 @@ static int follow(struct rt_search *s, int *behind)
 		}
 		if (!rc)
 			rc = sx_put_all(s->idx, r.docs, r.nput);
+		if (!rc && s->path[0])   /* with the puts: a crash keeps both or neither */
+			rc = sx_mark_set(s->idx, to, head);
 		int crc = sx_commit(s->idx);
 		rc = rc ? rc : crc;
 		if (rc == PB_OK) {
@@ -424,9 +511,111 @@ static int follow(struct rt_search *s, int *behind)
 	return rc;
 }
 
-/* The first index, built on the follower's thread so that the router
- * serves meanwhile: a search waits for it (catch_up), then is told to
- * come back. */
+/* A new index built beside the one in force, from a snapshot of the
+ * store, and put in its place (search-rebuild, and a damaged file).
+ * PB_ESTATE when another rebuild is running. */
+static int rebuild(struct rt_search *s, st_txn *t, uint64_t *size, uint64_t *count)
+{
+	const char *at = s->path[0] ? s->path_new : NULL;
+	sx *x;
+	int rc;
+
+	if (atomic_flag_test_and_set(&s->rebuilding))
+		return PB_ESTATE;
+	if ((rc = build(s, t, at, &x, size, count)) == PB_OK)
+		rc = install(s, x, *size, at);
+	else if (at)
+		sx_remove_file(at);
+	atomic_flag_clear(&s->rebuilding);
+	return rc;
+}
+
+/* A page of the file that did not open, met by a search or a round:
+ * the follower builds the index anew (searches are answered meanwhile
+ * from what can still be read, or told to come back). */
+static void damaged(struct rt_search *s)
+{
+	if (!s->damaged++)
+		kick(s, 1);
+}
+
+static void repair(struct rt_search *s)
+{
+	int64_t t0 = pb_now_ms();
+	uint64_t size, count;
+	st_txn *t;
+	int rc;
+
+	pb_warn("search index: a page of %s does not open (changed on disk?); building it anew",
+	        s->path);
+	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
+		rc = rebuild(s, t, &size, &count);
+		st_txn_abort(t);
+	}
+	if (rc == PB_ESTATE)
+		return;   /* a search-rebuild is at it; the flag stays for after it */
+	s->damaged = 0;
+	if (rc)
+		pb_error("search index: cannot build it anew: %s; searches are refused until "
+		         "mailroom-admin search-rebuild succeeds",
+		         pb_err_str(rc));
+	else
+		pb_info("search index: %llu messages from the store in %lld ms, into %s",
+		        (unsigned long long)count, (long long)(pb_now_ms() - t0), s->path);
+}
+
+/* The file the last run left, when it has a mark and the mark names
+ * this store's record: installed as it is, and the follower reads the
+ * log from its mark. Anything else is said and left to a build. */
+static int resume(struct rt_search *s)
+{
+	uint8_t head[SX_HEAD_LEN], want[SX_HEAD_LEN];
+	uint64_t next, size, count;
+	int set, rc;
+	st_txn *t;
+	sx *x;
+
+	if (access(s->path, F_OK))
+		return PB_ENOTFOUND;   /* the first start: nothing to say */
+	if ((rc = sx_open_file(&x, s->path, s->key))) {
+		pb_warn("search index: %s cannot be read (%s: another data key, a changed page or "
+		        "another format); building it anew",
+		        s->path, pb_err_str(rc));
+		return rc;
+	}
+	if ((rc = sx_mark_get(x, &next, head, &set)) == PB_OK && !set)
+		rc = PB_ESTATE;
+	if (rc == PB_OK && (rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
+		if ((rc = st_log_size(t, &size)) == PB_OK)
+			rc = next > size ? PB_ESTATE : head_of(t, next, want);
+		st_txn_abort(t);
+		if (rc == PB_OK && memcmp(head, want, SX_HEAD_LEN) != 0)
+			rc = PB_ESTATE;
+	}
+	if (rc == PB_OK)
+		rc = sx_count(x, &count);
+	if (rc) {
+		sx_close(x);
+		if (rc == PB_ESTATE)
+			pb_warn("search index: %s does not follow this store (a build that did not "
+			        "finish, or a store restored or replaced since); building it anew",
+			        s->path);
+		else
+			pb_warn("search index: %s cannot be read (%s); building it anew", s->path,
+			        pb_err_str(rc));
+		return rc;
+	}
+	install(s, x, next, NULL);
+	pb_info("search index: %llu messages from %s, read up to log record %llu of %llu; "
+	        "following the log from there",
+	        (unsigned long long)count, s->path, (unsigned long long)next,
+	        (unsigned long long)size);
+	return PB_OK;
+}
+
+/* The first index, taken from the file or built on the follower's
+ * thread so that the router serves meanwhile: a search waits for it
+ * (catch_up), then is told to come back. */
 static void first_build(struct rt_search *s)
 {
 	int64_t t0 = pb_now_ms();
@@ -435,8 +624,10 @@ static void first_build(struct rt_search *s)
 	sx *x = NULL;
 	int rc;
 
+	if (s->path[0] && resume(s) == PB_OK)
+		return;
 	if ((rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
-		rc = build(t, &s->stop, &x, &size, &count);
+		rc = build(s, t, s->path[0] ? s->path : NULL, &x, &size, &count);
 		st_txn_abort(t);
 	}
 	if (rc && s->stop) {
@@ -450,9 +641,10 @@ static void first_build(struct rt_search *s)
 		         pb_err_str(rc));
 		return;
 	}
-	install(s, x, size);
-	pb_info("search index: %llu messages from the store in %lld ms, held in memory",
-	        (unsigned long long)count, (long long)(pb_now_ms() - t0));
+	install(s, x, size, NULL);
+	pb_info("search index: %llu messages from the store in %lld ms, %s%s",
+	        (unsigned long long)count, (long long)(pb_now_ms() - t0),
+	        s->path[0] ? "into " : "held in memory", s->path);
 }
 
 /* Waits (wake_mu held) on wake for ms at most; ETIMEDOUT when it passed. */
@@ -503,7 +695,13 @@ static void *follower_main(void *arg)
 		if (s->stop)
 			break;
 		last_us = pb_mono_us();
+		if (s->damaged) {
+			repair(s);
+			continue;
+		}
 		int behind, rc = follow(s, &behind);
+		if (rc == PB_ECORRUPT && s->path[0])
+			damaged(s);
 		if (rc && !failing)
 			pb_error("search index: cannot follow the log: %s; searches may miss the newest "
 			         "changes until it can (mailroom-admin search-rebuild)",
@@ -515,13 +713,43 @@ static void *follower_main(void *arg)
 	return NULL;
 }
 
+/* The index file: [router] search_index, search.db in the store's
+ * directory when that is empty, none for "memory". Its key is derived
+ * from the data key, so it goes with the data it protects. */
+static int index_place(struct rt_search *s)
+{
+	const struct pb_conf *c = s->core->conf;
+	size_t n;
+
+	if (strcmp(c->search_index, "memory") == 0)
+		return PB_OK;
+	n = c->search_index[0]
+	            ? (size_t)snprintf(s->path, sizeof(s->path), "%s", c->search_index)
+	            : (size_t)snprintf(s->path, sizeof(s->path), "%s/search.db", c->store_path);
+	if (n >= sizeof(s->path) ||
+	    (size_t)snprintf(s->path_new, sizeof(s->path_new), "%s.new", s->path) >=
+	            sizeof(s->path_new))
+		return PB_EINVAL;
+	return crypto_kdf_derive_from_key(s->key, sizeof(s->key), 1, "mrsearch",
+	                                  s->core->keys.data_key) == 0
+	               ? PB_OK
+	               : PB_EIO;
+}
+
 int rt_search_start(struct rt_core *core)
 {
 	struct rt_search *s = calloc(1, sizeof(*s));
+	int rc;
 
 	if (!s)
 		return PB_ENOMEM;
 	s->core = core;
+	atomic_flag_clear(&s->rebuilding);
+	if ((rc = index_place(s))) {
+		pb_error("search index: [router] search_index is too long");
+		free(s);
+		return rc;
+	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wake_mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
@@ -561,6 +789,7 @@ void rt_search_stop(struct rt_core *core)
 	pthread_mutex_destroy(&s->wake_mu);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->moved);
+	sodium_memzero(s->key, sizeof(s->key));
 	free(s);
 }
 
@@ -645,6 +874,10 @@ int rt_op_search(struct rt_core *core, st_txn *t, const struct rt_principal *who
 	catch_up(s, size);
 	rc = s->idx ? sx_search(s->idx, &q, ids, max, &n, &more) : PB_EUNAVAIL;
 	pthread_mutex_unlock(&s->mu);
+	if (rc == PB_ECORRUPT) {
+		damaged(s);
+		rc = PB_EUNAVAIL;
+	}
 	if (rc == PB_EUNAVAIL)
 		return rt_fail(res, rc, "search_building",
 		               "the search index is being built from the store; try again shortly");
@@ -688,16 +921,16 @@ int rt_op_search_rebuild(struct rt_core *core, st_txn *t, const struct rt_princi
 	Mailroom__SearchRebuildResp *out;
 	uint64_t size, count;
 	int64_t t0 = pb_now_ms();
-	sx *x;
 	int rc;
 
 	(void)req;
 	(void)now_ms;
 	if (!s)
 		return rt_fail(res, PB_EUNAVAIL, "search_unavailable", "the search index is not running");
-	if ((rc = build(t, &s->stop, &x, &size, &count)))
+	if ((rc = rebuild(s, t, &size, &count)) == PB_ESTATE)
+		return rt_fail(res, PB_ESTATE, "search_rebuilding", "a rebuild is already running");
+	if (rc)
 		return rt_fail(res, rc, pb_err_name(rc), "cannot rebuild the search index");
-	install(s, x, size);
 	if (!(out = rt_own(res, malloc(sizeof(*out)), RT_OWN_FREE)))
 		return rt_fail(res, PB_ENOMEM, "no_memory", "out of memory");
 	mailroom__search_rebuild_resp__init(out);

@@ -485,6 +485,7 @@ static const struct kv_str str_keys[] = {
 	S("router", "gateway_secret", gateway_secret),
 	S("router", "calendars", calendars_dir),
 	S("router", "local_calendars", local_calendars_dir),
+	S("router", "search_index", search_index),
 	S("router", "metrics_addr", router_metrics_addr),
 	S("gateway", "listen_addr", http_addr),
 	S("gateway", "public_base_url", public_base_url),

@@ -110,6 +110,7 @@ struct pb_conf {
 	char gateway_secret[PB_PATH_MAX];  /* MAC key shared by gateway and router */
 	char calendars_dir[PB_PATH_MAX];
 	char local_calendars_dir[PB_PATH_MAX];   /* the office's own years; "" = none */
+	char search_index[PB_PATH_MAX];    /* "" = search.db in the store's directory; "memory" */
 	char router_metrics_addr[64];      /* "" = no metrics listener */
 	int router_metrics_port;
 

@@ -15,6 +15,7 @@
 #include "pb_err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +255,14 @@ static int db_err(int rc)
 	               : PB_EIO;
 }
 
+/* A step's rc as ours: PB_OK for a row or the end. Before its reset. */
+static int step_rc(sqlite3_stmt *st, int rc)
+{
+	return rc == SQLITE_ROW || rc == SQLITE_DONE
+	               ? PB_OK
+	               : db_err(sqlite3_extended_errcode(sqlite3_db_handle(st)));
+}
+
 static int exec(sqlite3 *db, const char *sql)
 {
 	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK
@@ -273,10 +282,9 @@ static int one_int(sqlite3 *db, const char *sql, sqlite3_int64 *v)
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*v = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE)
-		rc = sqlite3_extended_errcode(db);
+	rc = step_rc(st, rc);
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : db_err(rc);
+	return rc;
 }
 
 /* A file index's settings, and its schema when the file is new. */
@@ -324,8 +332,13 @@ static int open_db(sx *x, const char *path, const uint8_t *key)
 	fts5_api *api;
 	int rc;
 
-	if (path && sx_vfs_create(key, &x->vfs) != SQLITE_OK)
-		return PB_EIO;
+	if (path) {
+		/* Made here, not by SQLite (0644): the file and its log, which
+		 * SQLite makes with the file's mode, are the router's alone. */
+		int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0 || close(fd) || sx_vfs_create(key, &x->vfs) != SQLITE_OK)
+			return PB_EIO;
+	}
 	/* ":memory:" is private to this connection and never written out.
 	 * NOMUTEX: one caller at a time (sx.h), so SQLite's own lock is pure cost. */
 	if (sqlite3_open_v2(path ? path : ":memory:", &x->db,
@@ -421,12 +434,16 @@ void sx_close(sx *x)
 
 int sx_begin(sx *x)
 {
-	return sqlite3_exec(x->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK ? PB_OK : PB_EIO;
+	return exec(x->db, "BEGIN");
 }
 
 int sx_commit(sx *x)
 {
-	return sqlite3_exec(x->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? PB_OK : PB_EIO;
+	int rc = exec(x->db, "COMMIT");
+
+	if (rc)   /* a failed COMMIT may leave the transaction open */
+		sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 /* Runs a statement to its end (or its first row, *row set) and resets it. */
@@ -436,9 +453,10 @@ static int run(sqlite3_stmt *st, int *row)
 
 	if (row)
 		*row = rc == SQLITE_ROW;
+	rc = step_rc(st, rc);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? PB_OK : PB_EIO;
+	return rc;
 }
 
 int sx_mark_get(sx *x, uint64_t *next, uint8_t head[SX_HEAD_LEN], int *set)
@@ -453,8 +471,9 @@ int sx_mark_get(sx *x, uint64_t *next, uint8_t head[SX_HEAD_LEN], int *set)
 		*next = (uint64_t)sqlite3_column_int64(x->mark_get, 0);
 		memcpy(head, sqlite3_column_blob(x->mark_get, 1), SX_HEAD_LEN);
 	}
+	rc = step_rc(x->mark_get, rc);
 	sqlite3_reset(x->mark_get);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : db_err(rc);
+	return rc;
 }
 
 int sx_mark_set(sx *x, uint64_t next, const uint8_t head[SX_HEAD_LEN])
@@ -481,9 +500,10 @@ static int find(sx *x, const uint8_t *id, sqlite3_int64 *rid)
 	rc = sqlite3_step(x->find);
 	if (rc == SQLITE_ROW)
 		*rid = sqlite3_column_int64(x->find, 0);
+	rc = step_rc(x->find, rc);
 	sqlite3_reset(x->find);
 	sqlite3_clear_bindings(x->find);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
+	return rc;
 }
 
 /* The row id a new message would like: its millisecond, a slot its id
@@ -559,9 +579,10 @@ static int texts_same(sx *x, sqlite3_int64 rid, const struct sx_doc *d, int *sam
 	if (rc == SQLITE_ROW)
 		*same = same_col(x->get_ft, 0, nz(d->subject)) && same_col(x->get_ft, 1, nz(d->body)) &&
 		        same_col(x->get_ft, 2, nz(d->replies));
+	rc = step_rc(x->get_ft, rc);
 	sqlite3_reset(x->get_ft);
 	sqlite3_clear_bindings(x->get_ft);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
+	return rc;
 }
 
 /* d at its row rid, or at a new row when rid is 0. */
@@ -653,17 +674,11 @@ int sx_remove(sx *x, const uint8_t id[SX_ID_LEN])
 
 int sx_count(sx *x, uint64_t *n)
 {
-	sqlite3_stmt *st;
-	int rc;
+	sqlite3_int64 v;
+	int rc = one_int(x->db, "SELECT count(*) FROM doc", &v);
 
-	*n = 0;
-	if (sqlite3_prepare_v2(x->db, "SELECT count(*) FROM doc", -1, &st, NULL) != SQLITE_OK)
-		return PB_EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*n = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? PB_OK : PB_EIO;
+	*n = (uint64_t)v;
+	return rc;
 }
 
 /* ----------------------------------------------------------------- search -- */
@@ -795,7 +810,7 @@ int sx_search(sx *x, const struct sx_query *q, uint8_t (*ids)[SX_ID_LEN], size_t
 		goto out;
 	}
 	if (sqlite3_prepare_v2(x->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
-		rc = PB_EIO;
+		rc = db_err(sqlite3_extended_errcode(x->db));
 		goto out;
 	}
 	if (nwords)
@@ -823,7 +838,7 @@ int sx_search(sx *x, const struct sx_query *q, uint8_t (*ids)[SX_ID_LEN], size_t
 		if (sqlite3_column_bytes(st, 0) == SX_ID_LEN)
 			memcpy(ids[(*n)++], sqlite3_column_blob(st, 0), SX_ID_LEN);
 	}
-	rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? PB_OK : PB_EIO;
+	rc = step_rc(st, rc);
 out:
 	sqlite3_finalize(st);
 	free(sql.p);

@@ -487,6 +487,22 @@ Test(privacy, the_public_log_names_no_one_and_holds_no_prose, .init = it_init, .
 	cr_expect_null(leak, "the bundle names '%s'", leak);
 	free(bundle);
 
+	/* The search index's file and its log, at rest: sealed pages only. */
+	size_t total = 0;
+	for (int i = 0; i < 2; i++) {
+		char ipath[MR_PATH + 32];
+		snprintf(ipath, sizeof(ipath), "%s/search.db%s", env.store, i ? "-wal" : "");
+		char *idx = mr_read_text(ipath, &len);
+		cr_expect(idx || i == 1, "no index file at %s", ipath);
+		if (!idx)
+			continue;
+		total += len;
+		leak = leak_in(idx, len);
+		cr_expect_null(leak, "%s holds '%s' in clear", ipath, leak);
+		free(idx);
+	}
+	cr_expect_gt(total, 16384, "the index holds more than its schema");
+
 	/* The auditor still accepts every record, and the office's auditor,
 	 * who holds the data key, sees each text match its commitment. */
 	int rc = mr_audit_cmd(&env, &out, "verify", "--calendars", MR_SOURCE_DIR "/deploy/calendars",

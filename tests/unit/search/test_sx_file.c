@@ -120,6 +120,9 @@ Test(sx_file, keeps_its_texts_and_mark_across_a_close)
 	cr_expect_eq(hits(x, "灯坏"), SX_LIMIT_MAX);
 	sx_close(x);
 	cr_assert_gt(file_size(path), 1024 * 1024);
+	struct stat st;
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_mode & 0777, 0600, "the file is the owner's alone");
 
 	cr_assert_eq(sx_open_file(&x, path, key), PB_OK);
 	cr_assert_eq(sx_mark_get(x, &next, head, &set), PB_OK);
