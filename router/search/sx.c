@@ -437,6 +437,11 @@ int sx_begin(sx *x)
 	return exec(x->db, "BEGIN");
 }
 
+void sx_rollback(sx *x)
+{
+	sqlite3_exec(x->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 int sx_commit(sx *x)
 {
 	int rc = exec(x->db, "COMMIT");

@@ -63,7 +63,8 @@ int sx_mark_get(sx *x, uint64_t *next, uint8_t head[SX_HEAD_LEN], int *set);
 int sx_mark_set(sx *x, uint64_t next, const uint8_t head[SX_HEAD_LEN]);
 /* Groups many puts in one SQLite transaction (rebuilds): much faster. */
 int sx_begin(sx *x);
-int sx_commit(sx *x);
+int sx_commit(sx *x);   /* a commit that fails is rolled back */
+void sx_rollback(sx *x);
 /* Adds or replaces the message d->id. */
 int sx_put(sx *x, const struct sx_doc *d);
 /* Adds or replaces n messages, each id once, in the order the index

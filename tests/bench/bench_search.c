@@ -1,5 +1,5 @@
 /* bench-search [--messages N] [--rounds R] [--max-p99-ms MS]
- *              [--follow F] [--round K]: fills the
+ *              [--follow F] [--round K] [--file PATH]: fills the
  * handlers' search index (router/search/sx.h) with N generated messages (default
  * 1,000,000: subjects, bodies and some replies made of common Chinese
  * words) in 12 queues over a year, then runs each query of a fixed set R
@@ -8,6 +8,9 @@
  * Before the searches it puts F more messages (default 20,000) as the
  * router's follower does, K to a transaction (default 100), and prints
  * the CPU per message that took.
+ * With --file the index is a sealed file at PATH (made anew, removed at
+ * the end), as the router keeps it, instead of memory; the file's size
+ * is printed.
  * With --max-p99-ms it exits 1 when the overall p99 is above that, and
  * always when a query that must find something finds nothing. */
 #include "sx.h"
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 static const char *const words[] = {
@@ -127,8 +131,11 @@ static double cpu_ms(void)
 /* The follower's work: n new messages, k to a transaction, received
  * after everything filled so far, four in a millisecond, each round put
  * with sx_put_all as the router does. Prints the CPU per message. */
+static long per_commit = 1;   /* rounds a transaction holds */
+
 static int follow(sx *x, long n, long k, int64_t from)
 {
+	long r = 0;
 	struct gen *g = malloc(sizeof(*g) * (size_t)k);
 	struct sx_doc *d = malloc(sizeof(*d) * (size_t)k);
 	double c0 = cpu_ms(), w0 = now_ms();
@@ -138,11 +145,13 @@ static int follow(sx *x, long n, long k, int64_t from)
 		long m = n - i < k ? n - i : k;
 		for (long j = 0; j < m; j++)
 			d[j] = *gen_doc(&g[j], from + (i + j) / 4);
-		if ((rc = sx_begin(x)))
+		if (r % per_commit == 0 && (rc = sx_begin(x)))
 			break;
 		rc = sx_put_all(x, d, (size_t)m);
-		int crc = sx_commit(x);
-		rc = rc ? rc : crc;
+		if (++r % per_commit == 0 || i + k >= n) {
+			int crc = sx_commit(x);
+			rc = rc ? rc : crc;
+		}
 	}
 	free(g);
 	free(d);
@@ -166,6 +175,7 @@ int main(int argc, char **argv)
 {
 	long nmsg = 1000000, rounds = 50, nfollow = 20000, round = 100;
 	double max_p99 = 0;
+	const char *file = NULL;
 	const int64_t t0 = 1735660800000LL;   /* 2025-01-01 */
 	const int64_t year = 365LL * 86400 * 1000;
 	sx *x;
@@ -182,9 +192,13 @@ int main(int argc, char **argv)
 			round = atol(argv[++i]);
 		else if (strcmp(argv[i], "--max-p99-ms") == 0 && i + 1 < argc)
 			max_p99 = atof(argv[++i]);
+		else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc)
+			file = argv[++i];
+		else if (strcmp(argv[i], "--rounds-per-commit") == 0 && i + 1 < argc)
+			per_commit = atol(argv[++i]);
 		else {
 			fprintf(stderr, "usage: bench-search [--messages N] [--rounds R] [--max-p99-ms MS]"
-			                " [--follow F] [--round K]\n");
+			                " [--follow F] [--round K] [--file PATH]\n");
 			return 2;
 		}
 	}
@@ -192,7 +206,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-search: --messages, --rounds and --round must be positive\n");
 		return 2;
 	}
-	if ((rc = sx_open(&x))) {
+	static const uint8_t key[SX_KEY_LEN] = {0x6d, 0x72};   /* any key: the file is the bench's */
+	if (file && (rc = sx_remove_file(file))) {
+		fprintf(stderr, "bench-search: cannot remove %s: %s\n", file, pb_err_str(rc));
+		return 1;
+	}
+	if ((rc = file ? sx_open_file(&x, file, key) : sx_open(&x))) {
 		fprintf(stderr, "bench-search: cannot open the index: %s\n", pb_err_str(rc));
 		return 1;
 	}
@@ -274,6 +293,15 @@ int main(int argc, char **argv)
 	qsort(all, nall, sizeof(double), cmp_double);
 	double p99 = all[(size_t)((nall - 1) * 0.99)];
 	printf("all %zu searches: median %.2f ms, p99 %.2f ms\n", nall, all[nall / 2], p99);
+	if (file) {
+		struct stat st;
+		sx_close(x);
+		x = NULL;
+		if (stat(file, &st) == 0)
+			printf("index file: %.1f MiB, %.0f bytes per message\n", st.st_size / 1048576.0,
+			       (double)st.st_size / (double)(nmsg + nfollow));
+		sx_remove_file(file);
+	}
 	if (max_p99 > 0 && p99 > max_p99) {
 		fprintf(stderr, "bench-search: p99 %.2f ms is above %.2f ms\n", p99, max_p99);
 		bad = 1;

@@ -137,6 +137,26 @@ Test(sx_file, keeps_its_texts_and_mark_across_a_close)
 	sx_close(x);
 }
 
+/* The router's follower keeps rounds in one transaction for a while:
+ * searches on the connection see them before the commit. */
+Test(sx_file, a_search_sees_an_open_transaction)
+{
+	sx *x;
+
+	cr_assert_eq(sx_open_file(&x, path, key), PB_OK);
+	fill_and_mark(x, 0, 100, 1);
+	cr_assert_eq(sx_begin(x), PB_OK);
+	put_n(x, 100, 110);
+	cr_expect_eq(hits(x, MARK_ASCII "105"), 1);
+	put_n(x, 110, 120);
+	cr_expect_eq(hits(x, MARK_ASCII "115"), 1);
+	cr_expect_eq(hits(x, "第5号"), 1, "an earlier commit's");
+	sx_rollback(x);
+	cr_expect_eq(hits(x, MARK_ASCII "105"), 0, "rolled back");
+	cr_expect_eq(hits(x, "第5号"), 1);
+	sx_close(x);
+}
+
 Test(sx_file, holds_no_text_in_clear)
 {
 	char wal[160];
