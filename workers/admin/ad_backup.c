@@ -519,6 +519,19 @@ int ad_restore(const struct pb_conf *c, const char *from, const char *store, int
 		exit = fail(AD_EXIT_OTHER, "cannot remove the old %s", lock);
 		goto done;
 	}
+	/* The search index followed the store that was there: the router
+	 * builds it anew from the restored one (its mark would mostly tell,
+	 * but not for a backup taken in the middle of one of its rounds). */
+	static const char *const search_files[] = {"search.db", "search.db-wal", "search.db-shm",
+	                                           "search.db.new", "search.db.new-wal"};
+	for (size_t i = 0; i < sizeof(search_files) / sizeof(search_files[0]); i++) {
+		char f[PB_PATH_MAX + 32];
+		if ((size_t)snprintf(f, sizeof(f), "%s/%s", store, search_files[i]) < sizeof(f) &&
+		    unlink(f) != 0 && errno != ENOENT) {
+			exit = fail(AD_EXIT_OTHER, "cannot remove the old search index %s", f);
+			goto done;
+		}
+	}
 	if ((dfd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		rc = fsync(dfd);
 		close(dfd);

@@ -116,6 +116,7 @@ code=$(post "after restore")
 check "the router serves from the restored store ($code)" [ -n "$code" ]
 stop
 check "the log still verifies" "$BIN/mailroom-audit" verify --store "$dir/restored" --calendars "$SRC/deploy/calendars" >/dev/null
+check "the router left its search index beside the store" [ -s "$dir/restored/search.db" ]
 
 printf 'x' | dd of="$dir/bk/data.mdb" bs=1 seek=5000 conv=notrunc 2>/dev/null
 "$BIN/mailroom-admin" -c "$dir/b.ini" restore --from "$dir/bk" --store "$dir/other" >/dev/null 2>&1
@@ -125,6 +126,7 @@ check "a damaged backup is refused (exit 8)" [ $? = 8 ]
 check "restore over a store whose log is not an ancestor is refused (exit 11)" [ $? = 11 ]
 "$BIN/mailroom-admin" -c "$dir/a.ini" restore --from "$dir/bk2" --store "$dir/restored" --force >/dev/null 2>&1
 check "--force restores another store's backup over it" [ $? = 0 ]
+check "the restore removed the search index of the store it replaced" [ ! -e "$dir/restored/search.db" ]
 
 # The witness across a restore (#18). Store a again, with no other traffic,
 # so the backup's size is the size the witness saw.
