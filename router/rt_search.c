@@ -251,7 +251,7 @@ static int build(struct rt_search *s, st_txn *t, const char *path, sx **out, uin
 		return PB_ENOMEM;
 	f->stop = &s->stop;
 	if ((rc = st_log_size(t, size)) == PB_OK && (!path || (rc = sx_remove_file(path)) == PB_OK) &&
-	    (rc = open_index(s, path, &x)) == PB_OK) {
+	    (rc = open_index(s, path, &x)) == PB_OK && (rc = sx_bulk(x, 1)) == PB_OK) {
 		f->x = x;
 		rc = st_msg_each(t, put_each, f);
 		rc = rc ? rc : f->rc;
@@ -260,6 +260,8 @@ static int build(struct rt_search *s, st_txn *t, const char *path, sx **out, uin
 		chunk_free(f);
 	}
 	free(f);
+	if (rc == PB_OK)
+		rc = sx_bulk(x, 0);
 	if (rc == PB_OK && path)
 		rc = mark(x, t, *size);
 	if (rc == PB_OK)

@@ -403,6 +403,26 @@ int sx_open_file(sx **out, const char *path, const uint8_t key[SX_KEY_LEN])
 	return sx_open_at(out, path, key);
 }
 
+int sx_bulk(sx *x, int on)
+{
+	const char *file;
+	int fd, rc;
+
+	if (!x->vfs)
+		return PB_OK;
+	if (on)
+		return exec(x->db, "PRAGMA synchronous = OFF; PRAGMA journal_mode = MEMORY;");
+	if ((rc = exec(x->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")))
+		return rc;
+	/* What the build wrote reaches the disk before a mark can. */
+	if (!(file = sqlite3_db_filename(x->db, "main")) ||
+	    (fd = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return PB_EIO;
+	rc = fsync(fd) ? PB_EIO : PB_OK;
+	close(fd);
+	return rc;
+}
+
 int sx_remove_file(const char *path)
 {
 	static const char *const ext[] = {"", "-wal", "-shm", "-journal"};

@@ -53,6 +53,11 @@ int sx_open(sx **out);
  * this key (another key, a changed page, another format): the owner
  * removes it (sx_remove_file) and builds anew. */
 int sx_open_file(sx **out, const char *path, const uint8_t key[SX_KEY_LEN]);
+/* A file's build (on) writes pages straight into the file, with no
+ * write-ahead log and no sync: a crash in it leaves a file without a
+ * mark, which its owner builds again. Off syncs the file and returns to
+ * the write-ahead log; set the mark after. No-op in memory. */
+int sx_bulk(sx *x, int on);
 /* Removes an index file and what SQLite keeps beside it. */
 int sx_remove_file(const char *path);
 void sx_close(sx *x);

@@ -740,10 +740,14 @@ int main(int argc, char **argv)
 		return 1;
 	struct cpu_mark c0 = mk.start, c1 = mk.end;
 
-	long router_kb = -1, gateway_kb = -1;
+	long router_kb = -1, gateway_kb = -1, router_anon_kb = -1;
 	if (env.dir[0]) {
 		router_kb = mr_proc_hwm_kb(&env.router);
 		gateway_kb = mr_proc_hwm_kb(&env.gateway);
+		/* The resident size counts the store's mapped pages the router has
+		 * read (the page cache, shared and reclaimed under pressure);
+		 * its own memory is the anonymous part. */
+		router_anon_kb = mr_proc_status_kb(&env.router, "RssAnon:");
 	}
 
 	size_t n = 0;
@@ -771,8 +775,8 @@ int main(int argc, char **argv)
 	printf("accepted/s %.0f  p50 %.1f ms  p99 %.1f ms  max %.1f ms  errors %ld", accepted / secs,
 	       p50, p99, max, errors);
 	if (router_kb >= 0)
-		printf("  router_rss %ld MB  gateway_rss %ld MB", (router_kb + 512) / 1024,
-		       (gateway_kb + 512) / 1024);
+		printf("  router_rss %ld MB (anon %ld MB)  gateway_rss %ld MB", (router_kb + 512) / 1024,
+		       (router_anon_kb + 512) / 1024, (gateway_kb + 512) / 1024);
 	printf("\n");
 	if (accepted > 0) {
 		/* Approximate at the edges: requests straddling the window are

@@ -542,7 +542,7 @@ int mr_proc_stop(struct mr_env *e, struct mr_proc *p, int sig)
 	return st;
 }
 
-long mr_proc_hwm_kb(const struct mr_proc *p)
+long mr_proc_status_kb(const struct mr_proc *p, const char *field)
 {
 	char path[64], *text, *hit;
 	long kb = -1;
@@ -552,10 +552,15 @@ long mr_proc_hwm_kb(const struct mr_proc *p)
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
 	if (!(text = mr_read_text(path, NULL)))
 		return -1;
-	if ((hit = strstr(text, "VmHWM:")))
-		kb = strtol(hit + 6, NULL, 10);
+	if ((hit = strstr(text, field)))
+		kb = strtol(hit + strlen(field), NULL, 10);
 	free(text);
 	return kb;
+}
+
+long mr_proc_hwm_kb(const struct mr_proc *p)
+{
+	return mr_proc_status_kb(p, "VmHWM:");
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

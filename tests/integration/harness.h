@@ -98,6 +98,8 @@ int mr_proc_stop(struct mr_env *e, struct mr_proc *p, int sig);
 int mr_proc_alive(struct mr_proc *p);
 /* Peak resident set (VmHWM) in KiB, -1 when unknown. */
 long mr_proc_hwm_kb(const struct mr_proc *p);
+/* A kB field of /proc/PID/status ("RssAnon:"), -1 when unread. */
+long mr_proc_status_kb(const struct mr_proc *p, const char *field);
 /* Starts argv[0] with stdout and stderr appended to log, killed when the
  * test process dies. The pid, or -1. */
 pid_t mr_spawn(const char *log, char *const argv[]);
