@@ -193,6 +193,8 @@ int st_txn_begin(st_env *env, st_txn *parent, int readonly, st_txn **out)
 		mdb_txn_abort(t->txn);
 		free(t);
 		return rc;
+	} else if (!readonly) {
+		sti_memo_begin(t);
 	}
 	t->start = t->next;
 	*out = t;
@@ -621,6 +623,7 @@ void st_close(st_env *e)
 	if (e->env)
 		mdb_env_close(e->env);
 	sodium_memzero(&e->keys, sizeof(e->keys));
+	sti_memo_free(e);
 	free(e);
 }
 

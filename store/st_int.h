@@ -52,6 +52,10 @@ struct st_env {
 	/* The log is still signed with keys.prev_*: a rotation to keys.sign_*
 	 * waits for st_log_rotate to commit. Writer's thread only. */
 	int rotating;
+	/* Tree nodes the writer hashed or read in its current transaction
+	 * (st_tree.c); NULL for read-only opens. Only write transactions,
+	 * one at a time under LMDB's writer lock, use it. */
+	struct sti_memo *memo;
 };
 
 /* The lowest level of the Merkle tree kept in the nodes DBI (st_tree.c). */
@@ -103,6 +107,10 @@ int64_t sti_get_time(const uint8_t *p);
 
 /* Adds record index, whose leaf hash is given, to the Merkle tree. */
 int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
+/* The tree's node memo (st_tree.c): each top-level write transaction
+ * begins with it empty; the env frees it. */
+void sti_memo_begin(st_txn *t);
+void sti_memo_free(st_env *e);
 
 /* The queue's DBIs live and dead; read-only opens tolerate their absence
  * (q->open stays 0: the queue reads empty). */
