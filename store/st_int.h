@@ -61,15 +61,6 @@ struct st_env {
 /* The lowest level of the Merkle tree kept in the nodes DBI (st_tree.c). */
 #define STI_NODE_LEVEL_MIN 3
 
-/* The roots of the last complete subtrees below the stored levels, which
- * the next appends take as left siblings instead of hashing their
- * records again (st_tree.c): at[level] is that subtree's index + 1, 0 when
- * not known yet. */
-struct sti_edge {
-	uint64_t at[STI_NODE_LEVEL_MIN];
-	uint8_t h[STI_NODE_LEVEL_MIN][ST_HASH_LEN];
-};
-
 struct st_txn {
 	st_env *env;
 	MDB_txn *txn;
@@ -81,7 +72,6 @@ struct st_txn {
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
 	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
-	struct sti_edge edge;             /* handed on as next is */
 	/* Top level only: the log size when it began, and the size of the
 	 * checkpoint it wrote last (0: none); records appended past it get
 	 * one more at commit. */

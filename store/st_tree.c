@@ -182,29 +182,18 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 	memo_put(t, 0, index, h);
 	/* h is the node (level, i) record index completes; each 1 bit at the
 	 * bottom of index closes one more subtree, with the left sibling
-	 * (level, i - 1). Below the stored levels that sibling is the one the
-	 * edge remembers from the appends before, so it is hashed from its
-	 * records only at a transaction's first appends. */
-	for (uint64_t level = 0;; level++) {
-		uint64_t i = index >> level;
-		int odd = (int)(i & 1);
-		if (odd) {
-			if (level < NODE_LEVEL_MIN && t->edge.at[level] == i)
-				memcpy(left, t->edge.h[level], MT_HASH_LEN);
-			else if ((rc = node_get(&g, level, i - 1, left)))
-				return rc;
-		}
-		if (level < NODE_LEVEL_MIN) {
-			t->edge.at[level] = i + 1;
-			memcpy(t->edge.h[level], h, MT_HASH_LEN);
-		}
-		if (!odd)
-			return PB_OK;
+	 * (level, i - 1). The appends before put that sibling in the memo,
+	 * so below the stored levels it is hashed from its records only at a
+	 * transaction's first appends. */
+	for (uint64_t level = 0; (index >> level) & 1; level++) {
+		if ((rc = node_get(&g, level, (index >> level) - 1, left)))
+			return rc;
 		mt_node_hash(left, h, h);
-		memo_put(t, level + 1, i >> 1, h);
-		if (level + 1 >= NODE_LEVEL_MIN && (rc = node_put(t, level + 1, i >> 1, h)))
+		memo_put(t, level + 1, index >> (level + 1), h);
+		if (level + 1 >= NODE_LEVEL_MIN && (rc = node_put(t, level + 1, index >> (level + 1), h)))
 			return rc;
 	}
+	return PB_OK;
 }
 
 static int size_ok(st_txn *t, uint64_t size)

@@ -173,10 +173,10 @@ Test(tree, checkpoints_are_kept_per_size)
 	st_txn_abort(t);
 }
 
-/* Appends take the tree's right edge below the stored levels from their
- * transaction: a child that aborts leaves its parent's edge as it was,
- * one that commits hands its own back, and the nodes written after
- * either are the naive tree's. */
+/* Appends take their left siblings below the stored levels from the
+ * transaction's node memo: after a child that aborts the parent's right
+ * edge is the one before it, after one that commits the child's, and the
+ * nodes written after either are the naive tree's. */
 Test(tree, the_right_edge_follows_children_that_abort_and_commit)
 {
 	Mailroom__AuditRecord rec = MAILROOM__AUDIT_RECORD__INIT;
