@@ -53,10 +53,10 @@ for _ in $(seq 600); do
 	[ $((now - prev)) -lt 30 ] && break
 	prev=$now
 done
-callgrind_control -z "$router" >/dev/null
+callgrind_control -z "$router" >/dev/null 2>&1
 "$build/tests/bench/bench-ingest" --url "http://127.0.0.1:$port" -c "$clients" -t "$secs" -w 0 \
 	>"$dir/bench-cg.out" 2>&1
-callgrind_control -d "$router" >/dev/null
+callgrind_control -d "$router" >/dev/null 2>&1
 kill $gateway
 kill -TERM $router
 wait $router || true
@@ -70,7 +70,7 @@ n=$(awk '/^c?fn=\([0-9]+\) receipt_fill$/ { id = $1; sub(/^c?fn=/, "", id) }
 	 want && /^calls=/ { split($1, c, "="); n += c[2]; want = 0 }
 	 END { print n + 0 }' "$writer")
 [ "$n" -gt 0 ] || { echo "$0: no receipts counted" >&2; exit 1; }
-echo "store $dir, $n receipts; $(grep -o 'msgs/commit [0-9.]*' "$dir/bench-cg.out")"
+echo "$n receipts; $(grep -o 'msgs/commit [0-9.]*' "$dir/bench-cg.out")"
 callgrind_annotate --inclusive=yes "$writer" 2>/dev/null | awk -v n="$n" '
 	BEGIN {
 		split("rt_writer.c:process rt_optab.c:rt_apply st_tree.c:sti_tree_append st_tree.c:st_log_seal " \
@@ -90,3 +90,4 @@ callgrind_annotate --inclusive=yes "$writer" 2>/dev/null | awk -v n="$n" '
 		gsub(/,/, "", ir)
 		printf "%-30s %10.0f instructions per receipt\n", fn, ir / n
 	}'
+rm -rf "$dir"
