@@ -78,7 +78,7 @@ callgrind_annotate --inclusive=yes "$writer" 2>/dev/null | awk -v n="$n" '
 		for (i in w)
 			want[w[i]] = 1
 	}
-	$2 == "(" || $2 ~ /^\(/ {
+	$2 ~ /^\(/ {
 		fn = $0
 		sub(/^ *[0-9,]+ \( *[0-9.]+%\) +/, "", fn)
 		sub(/ .*/, "", fn)
