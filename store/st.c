@@ -188,11 +188,12 @@ int st_txn_begin(st_env *env, st_txn *parent, int readonly, st_txn **out)
 	if (parent) {
 		t->next = parent->next;
 		memcpy(t->last_hash, parent->last_hash, ST_HASH_LEN);
-		t->edge = parent->edge;
 	} else if (!readonly && (rc = load_head(t))) {
 		mdb_txn_abort(t->txn);
 		free(t);
 		return rc;
+	} else if (!readonly) {
+		sti_memo_begin(t);
 	}
 	t->start = t->next;
 	*out = t;
@@ -230,7 +231,6 @@ int st_txn_commit(st_txn *t)
 		if (rc == PB_OK) {
 			t->parent->next = t->next;
 			memcpy(t->parent->last_hash, t->last_hash, ST_HASH_LEN);
-			t->parent->edge = t->edge;
 		} else if (t->full) {
 			/* LMDB has failed the parent too; let it say why. */
 			t->parent->full = 1;
@@ -621,6 +621,7 @@ void st_close(st_env *e)
 	if (e->env)
 		mdb_env_close(e->env);
 	sodium_memzero(&e->keys, sizeof(e->keys));
+	sti_memo_free(e);
 	free(e);
 }
 

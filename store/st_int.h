@@ -52,19 +52,14 @@ struct st_env {
 	/* The log is still signed with keys.prev_*: a rotation to keys.sign_*
 	 * waits for st_log_rotate to commit. Writer's thread only. */
 	int rotating;
+	/* Tree nodes the writer hashed or read in its current transaction
+	 * (st_tree.c); NULL for read-only opens. Only write transactions,
+	 * one at a time under LMDB's writer lock, use it. */
+	struct sti_memo *memo;
 };
 
 /* The lowest level of the Merkle tree kept in the nodes DBI (st_tree.c). */
 #define STI_NODE_LEVEL_MIN 3
-
-/* The roots of the last complete subtrees below the stored levels, which
- * the next appends take as left siblings instead of hashing their
- * records again (st_tree.c): at[level] is that subtree's index + 1, 0 when
- * not known yet. */
-struct sti_edge {
-	uint64_t at[STI_NODE_LEVEL_MIN];
-	uint8_t h[STI_NODE_LEVEL_MIN][ST_HASH_LEN];
-};
 
 struct st_txn {
 	st_env *env;
@@ -77,7 +72,6 @@ struct st_txn {
 	 * parent's and hands it back only when it commits. */
 	uint64_t next;                    /* index the next record gets */
 	uint8_t last_hash[ST_HASH_LEN];   /* hash of record next - 1; zeros if none */
-	struct sti_edge edge;             /* handed on as next is */
 	/* Top level only: the log size when it began, and the size of the
 	 * checkpoint it wrote last (0: none); records appended past it get
 	 * one more at commit. */
@@ -103,6 +97,10 @@ int64_t sti_get_time(const uint8_t *p);
 
 /* Adds record index, whose leaf hash is given, to the Merkle tree. */
 int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN]);
+/* The tree's node memo (st_tree.c): each top-level write transaction
+ * begins with it empty; the env frees it. */
+void sti_memo_begin(st_txn *t);
+void sti_memo_free(st_env *e);
 
 /* The queue's DBIs live and dead; read-only opens tolerate their absence
  * (q->open stays 0: the queue reads empty). */

@@ -45,6 +45,77 @@ struct getter {
 	st_txn *t;
 };
 
+/* ---- the writer's node memo ----
+ * The receipts of a commit prove its records against the commit's own
+ * checkpoint: their paths share most nodes, and the lowest ones are the
+ * batch's own, just hashed by the appends. So a write transaction keeps
+ * every node it hashes or reads in a small direct-mapped table, and the
+ * proofs of one commit hash each record and read each stored node about
+ * once rather than once per proof (README.md, "The tree's cost").
+ * A complete node never changes, and a node enters the tree only through
+ * the append that completes it, which writes its slot: so a slot left
+ * over records of a child that did not commit is overwritten before any
+ * lookup can reach it. Between top-level transactions another process
+ * may have appended, so each begins a new generation, and slots of an
+ * older one are empty. A slot overwritten is only a node hashed or read
+ * again. */
+#define MEMO_SLOTS 512
+
+struct sti_memo {
+	uint64_t gen;   /* the current top-level transaction's; slots of others are empty */
+	struct memo_slot {
+		uint64_t gen, index;
+		uint8_t level, h[MT_HASH_LEN];
+	} slot[MEMO_SLOTS];
+};
+
+static struct memo_slot *memo_slot(const st_txn *t, uint64_t level, uint64_t index)
+{
+	/* Fibonacci hashing spreads the runs of neighbours a batch makes. */
+	uint64_t k = (index * 64 + level) * UINT64_C(0x9E3779B97F4A7C15);
+
+	if (t->readonly || !t->env->memo)
+		return NULL;
+	return &t->env->memo->slot[k >> 55];
+}
+
+static int memo_get(const st_txn *t, uint64_t level, uint64_t index, uint8_t out[MT_HASH_LEN])
+{
+	const struct memo_slot *s = memo_slot(t, level, index);
+
+	if (!s || s->gen != t->env->memo->gen || s->index != index || s->level != level)
+		return 0;
+	memcpy(out, s->h, MT_HASH_LEN);
+	return 1;
+}
+
+static void memo_put(const st_txn *t, uint64_t level, uint64_t index, const uint8_t h[MT_HASH_LEN])
+{
+	struct memo_slot *s = memo_slot(t, level, index);
+
+	if (!s)
+		return;
+	s->gen = t->env->memo->gen;
+	s->index = index;
+	s->level = (uint8_t)level;
+	memcpy(s->h, h, MT_HASH_LEN);
+}
+
+void sti_memo_begin(st_txn *t)
+{
+	/* Without one the tree only costs what it did before. */
+	if (!t->env->memo)
+		t->env->memo = calloc(1, sizeof(*t->env->memo));
+	if (t->env->memo)
+		t->env->memo->gen++;
+}
+
+void sti_memo_free(st_env *e)
+{
+	free(e->memo);
+	e->memo = NULL;
+}
+
 /* A leaf, from its record. */
 static int leaf_get(st_txn *t, uint64_t index, uint8_t out[MT_HASH_LEN])
 {
@@ -67,21 +138,25 @@ static int node_get(void *arg, uint64_t level, uint64_t index, uint8_t out[MT_HA
 
 	if (level >= MT_LEVELS)
 		return PB_EINVAL;
-	if (level == 0)
-		return leaf_get(g->t, index, out);
-	if (level < NODE_LEVEL_MIN) {
+	if (memo_get(g->t, level, index, out))
+		return PB_OK;
+	if (level == 0) {
+		if ((rc = leaf_get(g->t, index, out)))
+			return rc;
+	} else if (level < NODE_LEVEL_MIN) {
 		if ((rc = node_get(arg, level - 1, 2 * index, left)) ||
 		    (rc = node_get(arg, level - 1, 2 * index + 1, out)))
 			return rc;
 		mt_node_hash(left, out, out);
-		return PB_OK;
+	} else {
+		node_key(kb, level, index);
+		if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
+			return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
+		if (v.mv_size != MT_HASH_LEN)
+			return PB_ECORRUPT;
+		memcpy(out, v.mv_data, MT_HASH_LEN);
 	}
-	node_key(kb, level, index);
-	if ((rc = mdb_get(g->t->txn, g->t->env->tree, &k, &v)))
-		return rc == MDB_NOTFOUND ? PB_ECORRUPT : sti_err(g->t, rc);
-	if (v.mv_size != MT_HASH_LEN)
-		return PB_ECORRUPT;
-	memcpy(out, v.mv_data, MT_HASH_LEN);
+	memo_put(g->t, level, index, out);
 	return PB_OK;
 }
 
@@ -104,30 +179,21 @@ int sti_tree_append(st_txn *t, uint64_t index, const uint8_t leaf[ST_HASH_LEN])
 	int rc;
 
 	memcpy(h, leaf, MT_HASH_LEN);
+	memo_put(t, 0, index, h);
 	/* h is the node (level, i) record index completes; each 1 bit at the
 	 * bottom of index closes one more subtree, with the left sibling
-	 * (level, i - 1). Below the stored levels that sibling is the one the
-	 * edge remembers from the appends before, so it is hashed from its
-	 * records only at a transaction's first appends. */
-	for (uint64_t level = 0;; level++) {
-		uint64_t i = index >> level;
-		int odd = (int)(i & 1);
-		if (odd) {
-			if (level < NODE_LEVEL_MIN && t->edge.at[level] == i)
-				memcpy(left, t->edge.h[level], MT_HASH_LEN);
-			else if ((rc = node_get(&g, level, i - 1, left)))
-				return rc;
-		}
-		if (level < NODE_LEVEL_MIN) {
-			t->edge.at[level] = i + 1;
-			memcpy(t->edge.h[level], h, MT_HASH_LEN);
-		}
-		if (!odd)
-			return PB_OK;
+	 * (level, i - 1). The appends before put that sibling in the memo,
+	 * so below the stored levels it is hashed from its records only at a
+	 * transaction's first appends. */
+	for (uint64_t level = 0; (index >> level) & 1; level++) {
+		if ((rc = node_get(&g, level, (index >> level) - 1, left)))
+			return rc;
 		mt_node_hash(left, h, h);
-		if (level + 1 >= NODE_LEVEL_MIN && (rc = node_put(t, level + 1, i >> 1, h)))
+		memo_put(t, level + 1, index >> (level + 1), h);
+		if (level + 1 >= NODE_LEVEL_MIN && (rc = node_put(t, level + 1, index >> (level + 1), h)))
 			return rc;
 	}
+	return PB_OK;
 }
 
 static int size_ok(st_txn *t, uint64_t size)

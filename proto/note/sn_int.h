@@ -21,7 +21,8 @@ int sn_b64_ok(const char *s, size_t n);
 /* Decodes canonical base64 into out (cap bytes). PB_EINVAL if malformed
  * or longer than cap. */
 int sn_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outlen);
-/* Appends base64 of in to out at *pos, keeping room for a NUL. */
+/* Appends base64 of in to out at *pos, keeping room for a NUL. Not
+ * constant-time: for public bytes only (sn_text.c). */
 int sn_b64_append(const uint8_t *in, size_t n, char *out, size_t cap, size_t *pos);
 /* Appends n bytes at *pos, keeping room for a NUL. */
 int sn_append(const char *s, size_t n, char *out, size_t cap, size_t *pos);

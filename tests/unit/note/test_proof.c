@@ -158,3 +158,55 @@ Test(proof, malformed_proofs_refused)
 	}
 	free(p);
 }
+
+/* The extra line and the hash lines are the bytes libsodium's encoder
+ * writes, for every length of extra data up to a few hundred bytes (all
+ * three tails, and bytes of every value), and a buffer one byte short is
+ * refused rather than overrun. */
+Test(proof, base64_lines_are_libsodiums_bytes)
+{
+	static const char note[] = "example.com/log\n1000\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+	uint8_t extra[400], hashes[3][SN_HASH_LEN];
+	char out[1024], want[1024], b64[600];
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(extra); i++)
+		extra[i] = (uint8_t)(i * 37 + (i >> 3));
+	for (size_t i = 0; i < sizeof(hashes); i++)
+		hashes[i / SN_HASH_LEN][i % SN_HASH_LEN] = (uint8_t)(255 - i * 11);
+	for (size_t n = 0; n <= sizeof(extra); n++) {
+		size_t w = (size_t)snprintf(want, sizeof(want), "c2sp.org/tlog-proof@v1\n");
+		if (n) {
+			sodium_bin2base64(b64, sizeof(b64), extra + sizeof(extra) - n, n,
+			                  sodium_base64_VARIANT_ORIGINAL);
+			w += (size_t)snprintf(want + w, sizeof(want) - w, "extra %s\n", b64);
+		}
+		w += (size_t)snprintf(want + w, sizeof(want) - w, "index 7\n");
+		for (int h = 0; h < 3; h++) {
+			sodium_bin2base64(b64, sizeof(b64), hashes[h], SN_HASH_LEN,
+			                  sodium_base64_VARIANT_ORIGINAL);
+			w += (size_t)snprintf(want + w, sizeof(want) - w, "%s\n", b64);
+		}
+		w += (size_t)snprintf(want + w, sizeof(want) - w, "\n%s", note);
+		cr_assert_eq(sn_proof_format(7, extra + sizeof(extra) - n, n,
+		                             (const uint8_t(*)[SN_HASH_LEN])hashes, 3, note,
+		                             sizeof(note) - 1, out, sizeof(out), &len),
+		             PB_OK);
+		cr_assert_eq(len, w, "length for %zu bytes", n);
+		cr_assert_arr_eq(out, want, w + 1, "for %zu bytes:\n%s", n, out);
+		cr_assert_eq(sn_proof_format(7, extra + sizeof(extra) - n, n,
+		                             (const uint8_t(*)[SN_HASH_LEN])hashes, 3, note,
+		                             sizeof(note) - 1, out, w, &len),
+		             PB_ETOOBIG, "a buffer without room for the NUL, %zu bytes", n);
+		if (n == 0)
+			continue;
+		/* Room for the extra line's base64 but not its NUL. */
+		size_t cap = 23 + 6 + (n + 2) / 3 * 4;
+		memset(out, '#', sizeof(out));
+		cr_assert_eq(sn_proof_format(7, extra + sizeof(extra) - n, n,
+		                             (const uint8_t(*)[SN_HASH_LEN])hashes, 3, note,
+		                             sizeof(note) - 1, out, cap, &len),
+		             PB_ETOOBIG, "base64 of %zu bytes in %zu", n, cap);
+		cr_assert_eq(out[cap], '#', "written past the buffer for %zu bytes", n);
+	}
+}
