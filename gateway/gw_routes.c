@@ -97,8 +97,10 @@ static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[
 			return -1;
 	if (k != r->idem_text)
 		memcpy(r->idem_text, k, n + 1);
-	if (n != 3 + 64 || memcmp(k, "mr-", 3) != 0 || sodium_hex2bin(idem, 32, k + 3, 64, NULL, NULL,
-	                                                              NULL) != 0)
+	/* A key made above already has its bytes in idem. */
+	if (k != r->idem_text &&
+	    (n != 3 + 64 || memcmp(k, "mr-", 3) != 0 ||
+	     sodium_hex2bin(idem, 32, k + 3, 64, NULL, NULL, NULL) != 0))
 		crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
 	crypto_generichash(body, 32, (const uint8_t *)(r->body ? r->body : ""), r->len, NULL, 0);
 	pb_hex(idem, 32, kh);

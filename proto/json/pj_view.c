@@ -62,7 +62,7 @@ static void strict_str(struct pj_out *o, const char *s)
 
 static void time_json(struct pj_out *o, int64_t ms)
 {
-	char buf[40];
+	char buf[42];   /* 40 for the text, as always, and its quotes */
 	int n;
 
 	if (ms == 0 || (n = pb_time_fmt(ms, buf + 1, sizeof(buf) - 2, 0)) < 0) {

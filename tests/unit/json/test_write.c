@@ -4,6 +4,7 @@
  * absent, text empty, absent, escaped, non-ASCII and not UTF-8 at all,
  * times unset and out of range, enums outside their range. */
 #include "pj.h"
+#include "pj_int.h"
 
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -396,4 +397,83 @@ Test(write, scalars)
 	pj_out_str(&o, "ok\xff", 3);
 	cr_assert_null(pj_out_end(&o, NULL));
 	cr_assert_null(o.p);
+}
+
+/* pj_utf8_chars and pj_text_clean go a word at a time where they can:
+ * the same answers as a plain reading of the Unicode tables, for random
+ * text of every kind, at every alignment and length. */
+static long table_chars(const unsigned char *p, size_t n)
+{
+	long count = 0;
+
+	for (size_t i = 0; i < n; count++) {
+		unsigned c = p[i], lo = 0x80, hi = 0xbf;
+		size_t k;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 2;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return -1;
+		if (n - i < k || p[i + 1] < lo || p[i + 1] > hi)
+			return -1;
+		for (size_t j = 2; j < k; j++)
+			if ((p[i + j] & 0xc0) != 0x80)
+				return -1;
+		i += k;
+	}
+	return count;
+}
+
+/* Valid text only: C0 but what flags allow, DEL and C1 refused. */
+static int table_clean(const unsigned char *p, size_t n, int flags)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = p[i];
+		if (c < 0x20 && !((flags & PJ_LINES) && (c == '\n' || c == '\r' || c == '\t')))
+			return -1;
+		if (c == 0x7f || (c == 0xc2 && p[i + 1] < 0xa0))
+			return -1;
+	}
+	return 0;
+}
+
+Test(write, text_rules_word_at_a_time)
+{
+	static const char *const pieces[] = {
+		"a", "plain text ", "\n", "\t", "\r", "\x01", "\x1f", "\x7f", "\xc2\x80", "\xc2\x9f",
+		"\xc2\xa0", "\xc3\xa9", "路", "灯坏了", "\xe0\x80\x80", "\xe0\xa0\x80", "\xed\x9f\xbf",
+		"\xed\xa0\x80", "\xef\xbf\xbf", "🙂", "\xf0\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf",
+		"\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\x80", "\xbf", "\xc0\xaf", "\xe8\xb7",
+		"\xf0\x9f\x99", "\xff", "12345678", "\"\\",
+	};
+	unsigned char buf[400];
+
+	for (int t = 0; t < 20000; t++) {
+		size_t n = 0, parts = pick(24);
+		size_t off = pick(8);   /* every alignment */
+		for (size_t i = 0; i < parts; i++) {
+			const char *s = pieces[pick(sizeof(pieces) / sizeof(pieces[0]))];
+			size_t k = strlen(s);
+			memcpy(buf + off + n, s, k);
+			n += k;
+		}
+		/* Sometimes a character cut short at the end. */
+		if (n && pick(4) == 0)
+			n--;
+		const char *s = (const char *)buf + off;
+		long want = table_chars(buf + off, n);
+		cr_assert_eq(pj_utf8_chars(s, n), want, "case %d", t);
+		if (want < 0)
+			continue;
+		for (int flags = 0; flags <= PJ_LINES; flags += PJ_LINES)
+			cr_assert_eq(pj_text_clean(s, n, flags), table_clean(buf + off, n, flags),
+			             "case %d flags %d", t, flags);
+	}
 }
