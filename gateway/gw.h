@@ -387,6 +387,9 @@ struct gw {
 	struct gw_limit *submit_limit, *lookup_limit;
 	struct gw_conns *conns;
 	atomic_int access_log;  /* [gateway] access_log, changed by a reload */
+	/* log_level is debug: lines only debug shows are worth making (the
+	 * stored message's id costs a few thousand instructions) */
+	atomic_int debug_log;
 };
 
 /* A reply's file being gathered from the router's pieces (gw_download.c). */

@@ -734,6 +734,7 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	}
 	g->conf = *conf;
 	atomic_store(&g->access_log, conf->access_log);
+	atomic_store(&g->debug_log, pb_log_level_parse(conf->log_level) == PB_LOG_DEBUG);
 	snprintf(g->base, sizeof(g->base), "%s", conf->public_base_url);
 	for (size_t n = strlen(g->base); n > 0 && g->base[n - 1] == '/'; n--)
 		g->base[n - 1] = '\0';

@@ -103,7 +103,10 @@ static int idempotency(struct gw_req *r, Mailroom__SubmitReq *sub, uint8_t idem[
 	     sodium_hex2bin(idem, 32, k + 3, 64, NULL, NULL, NULL) != 0))
 		crypto_generichash(idem, 32, (const uint8_t *)k, n, domain, sizeof(domain) - 1);
 	crypto_generichash(body, 32, (const uint8_t *)(r->body ? r->body : ""), r->len, NULL, 0);
-	pb_hex(idem, 32, kh);
+	if (k == r->idem_text)
+		memcpy(kh, k + 3, sizeof(kh));   /* made from idem above, its hex and NUL */
+	else
+		pb_hex(idem, 32, kh);
 	pb_hex(body, 32, bh);
 	gw_akey_derive(r->g, "akey/api", kh, bh, r->akey);
 	sub->idem_key.data = idem;
@@ -452,7 +455,6 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 {
 	const Mailroom__SubmitResp *s = resp->submit;
 	char location[PB_PATH_MAX + 64];
-	char id[PB_ID_TEXT_LEN + 1] = "";
 	char code[PB_TRACK_TEXT_LEN + 1];
 	struct pj_out o = {0};
 	int disclosure = r->route == GW_R_DISCLOSURE;
@@ -472,12 +474,15 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 	sodium_memzero(r->akey, sizeof(r->akey));
 	snprintf(location, sizeof(location), "%s/v1/messages/%s", r->g->base, code);
 	struct gw_hdr loc = {MHD_HTTP_HEADER_LOCATION, location};
-	if (s->message->id.len == PB_ID_LEN)
-		pb_id_to_text(s->message->id.data, id);
 	/* One line per message is an access log: debug, so a busy office's
 	 * info log stays readable (the audit log has every message). */
-	pb_debug("message %s stored (%s, queue %s)", id, pb_channel_name(s->message->channel),
-	        s->message->queue);
+	if (atomic_load_explicit(&r->g->debug_log, memory_order_relaxed)) {
+		char id[PB_ID_TEXT_LEN + 1] = "";
+		if (s->message->id.len == PB_ID_LEN)
+			pb_id_to_text(s->message->id.data, id);
+		pb_debug("message %s stored (%s, queue %s)", id,
+		         pb_channel_name(s->message->channel), s->message->queue);
+	}
 	/* A repeat (Idempotency-Key) is the first answer again, as 200; a
 	 * resolve found this very request stored, so it is its 201. */
 	return gw_send_out(r, s->duplicate && !r->call.resolving ? MHD_HTTP_OK : MHD_HTTP_CREATED,
