@@ -31,13 +31,27 @@ int pj_grow(char **p, size_t *cap, size_t need)
 	return 0;
 }
 
+/* Where n more bytes go, with room for the NUL pj_out_end adds; NULL once
+ * anything has failed. A piece of several parts is then written with one
+ * check. */
+static char *room(struct pj_out *o, size_t n)
+{
+	if (o->failed)
+		return NULL;
+	if (n > SIZE_MAX / 2 - o->len - 1 || pj_grow(&o->p, &o->cap, o->len + n + 1)) {
+		o->failed = 1;
+		return NULL;
+	}
+	return o->p + o->len;
+}
+
 void pj_out_raw(struct pj_out *o, const char *s, size_t n)
 {
-	if (o->failed || n > SIZE_MAX / 2 - o->len - 1 || pj_grow(&o->p, &o->cap, o->len + n + 1)) {
-		o->failed = 1;
+	char *q = room(o, n);
+
+	if (!q)
 		return;
-	}
-	memcpy(o->p + o->len, s, n);
+	memcpy(q, s, n);
 	o->len += n;
 }
 
@@ -118,12 +132,22 @@ static int string(struct pj_out *o, const char *s, size_t n)
 			esc[5] = hex[*p & 15];
 			len = 6;
 		}
-		pj_out_raw(o, (const char *)run, (size_t)(p - run));
-		pj_out_raw(o, esc, len);
+		size_t k = (size_t)(p - run);
+		char *q = room(o, k + len);
+		if (!q)
+			return 0;   /* failed already: the text is dropped anyway */
+		memcpy(q, run, k);
+		memcpy(q + k, esc, len);
+		o->len += k + len;
 		run = ++p;
 	}
-	pj_out_raw(o, (const char *)run, (size_t)(p - run));
-	pj_out_raw(o, "\"", 1);
+	size_t k = (size_t)(p - run);
+	char *q = room(o, k + 1);
+	if (q) {
+		memcpy(q, run, k);
+		q[k] = '"';
+		o->len += k + 1;
+	}
 	return 0;
 }
 
@@ -131,11 +155,19 @@ static int string(struct pj_out *o, const char *s, size_t n)
  * the first member is known. */
 void pj_out_key(struct pj_out *o, const char *key)
 {
-	if (o->len && o->p[o->len - 1] != '{')
-		pj_out_raw(o, ",", 1);
-	pj_out_raw(o, "\"", 1);
-	pj_out_raw(o, key, strlen(key));
-	pj_out_raw(o, "\":", 2);
+	size_t n = strlen(key);
+	int comma = o->len && o->p[o->len - 1] != '{';
+	char *q = room(o, n + 4);
+
+	if (!q)
+		return;
+	if (comma)
+		*q++ = ',';
+	*q++ = '"';
+	memcpy(q, key, n);
+	q[n] = '"';
+	q[n + 1] = ':';
+	o->len = (size_t)(q + n + 2 - o->p);
 }
 
 void pj_out_str(struct pj_out *o, const char *s, size_t n)
