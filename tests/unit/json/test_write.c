@@ -45,7 +45,10 @@ static char *text(void)
 
 static int64_t when(void)
 {
-	static const int64_t odd[] = {0, 0, T0, 1, -86400000LL, INT64_MAX, INT64_MIN};
+	/* Years past 9999 and before 1 too, not the ends of int64: pb_time
+	 * takes milliseconds that make a date. */
+	static const int64_t odd[] = {0, 0, T0, 1, -86400000LL, 253402300800000LL,
+	                              -62198755200000LL};
 
 	return pick(3) ? odd[pick(7)] : T0 + (int64_t)(rnd() % 100000000000ULL);
 }
