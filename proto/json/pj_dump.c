@@ -5,6 +5,7 @@
  * the largest single cost of an accepted message. Strings are copied in
  * runs and checked as UTF-8 once, which is all the escaping needs. */
 #include "pj.h"
+#include "pj_int.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -58,26 +59,13 @@ void pj_out_raw(struct pj_out *o, const char *s, size_t n)
 /* How many of the 8 bytes at p are plain, before the first that needs a
  * look: a control, '"', '\\' or one of a multi-byte character. Plain
  * ASCII text is then passed over a word at a time, and a word with a
- * newline in it is not gone through byte by byte (the bit tricks are the
- * usual "has a zero byte" ones, whose lowest flag is always exact). */
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
+ * newline in it is not gone through byte by byte. */
 static unsigned plain_bytes(const unsigned char *p)
 {
-	uint64_t w, q, b, hit;
+	uint64_t w = pj_word(p);
 
-	memcpy(&w, p, 8);
-	q = w ^ (ONES * '"');
-	b = w ^ (ONES * '\\');
-	/* a byte below 0x20; a zero byte in q (a quote) or in b (a backslash) */
-	hit = (((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((b - ONES) & ~b) | w) & HIGHS;
-	if (!hit)
-		return 8;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (unsigned)__builtin_ctzll(hit) / 8;
-#else
-	return 0;
-#endif
+	return pj_word_before(pj_word_below(w, 0x20) | pj_word_is(w, '"') | pj_word_is(w, '\\') |
+	                      (w & PJ_HIGHS));
 }
 
 /* Bytes in a character that starts with lead; 0 for a byte that cannot

@@ -5,19 +5,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-
-/* Eight ASCII bytes at p? (Bodies are read twice, once here and once
- * counting a field: runs of ASCII go a word at a time.) */
-static int ascii_word(const unsigned char *p)
-{
-	uint64_t w;
-
-	memcpy(&w, p, 8);
-	return !(w & HIGHS);
-}
-
 long pj_utf8_chars(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
@@ -29,7 +16,9 @@ long pj_utf8_chars(const char *s, size_t len)
 		uint32_t cp, min;
 
 		if (c < 0x80) {
-			if (end - p >= 8 && ascii_word(p)) {
+			/* Runs of ASCII a word at a time: bodies are read twice,
+			 * here and again counting each field. */
+			if (end - p >= 8 && !(pj_word(p) & PJ_HIGHS)) {
 				p += 8;
 				n += 8;
 			} else {
@@ -73,23 +62,12 @@ long pj_utf8_chars(const char *s, size_t len)
 }
 
 /* Bytes at p, of 8, before the first that needs a look: below 0x20, DEL,
- * or 0xc2 (which leads the C1 controls). The lowest flag of these "has a
- * zero byte" tricks is exact; 0 on a big-endian machine. */
+ * or 0xc2 (which leads the C1 controls). */
 static unsigned clean_bytes(const unsigned char *p)
 {
-	uint64_t w, d, c, hit;
+	uint64_t w = pj_word(p);
 
-	memcpy(&w, p, 8);
-	d = w ^ (ONES * 0x7f);
-	c = w ^ (ONES * 0xc2);
-	hit = (((w - ONES * 0x20) & ~w) | ((d - ONES) & ~d) | ((c - ONES) & ~c)) & HIGHS;
-	if (!hit)
-		return 8;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (unsigned)__builtin_ctzll(hit) / 8;
-#else
-	return 0;
-#endif
+	return pj_word_before(pj_word_below(w, 0x20) | pj_word_is(w, 0x7f) | pj_word_is(w, 0xc2));
 }
 
 int pj_text_clean(const char *s, size_t len, int flags)
