@@ -76,7 +76,7 @@ enum MHD_Result gw_petition_answer(struct gw_req *r, const Mailroom__Response *r
 	pj_out_key(&o, "petition_no");
 	pj_out_str(&o, r->order_no, strlen(r->order_no));
 	pj_out_key(&o, "duplicate");
-	pj_out_raw(&o, s->duplicate ? "true" : "false", s->duplicate ? 4 : 5);
+	pj_out_bool(&o, s->duplicate);
 	pj_out_key(&o, "receipt");
 	pj_receipt_write(&o, s->receipt);
 	pj_out_raw(&o, "}", 1);

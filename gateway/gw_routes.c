@@ -462,14 +462,18 @@ static enum MHD_Result message_created(struct gw_req *r, const Mailroom__Respons
 	if (resp->result_case != MAILROOM__RESPONSE__RESULT_SUBMIT || !s || !s->message ||
 	    pb_track_normalize(s->message->tracking_code, code, sizeof(code)) != PB_OK)
 		return bad_answer(r);
-	/* An application's 201 says when it counts as received, no more. */
+	/* An application's 201 says when it counts as received, no more: in
+	 * the view's place, or as null after the receipt when the router sent
+	 * no state (as when the member was set on the view's tree). */
 	pj_view_write(&o, s->message, PJ_CITIZEN, disclosure ? PJ_VIEW_INTAKE : 0);
 	pj_out_key(&o, "access_key");
 	pj_out_str(&o, r->akey, strlen(r->akey));
 	pj_out_key(&o, "receipt");
 	pj_receipt_write(&o, s->receipt);
-	if (disclosure && !s->message->disclosure)
-		pj_out_raw(&o, ",\"disclosure\":null", 18);
+	if (disclosure && !s->message->disclosure) {
+		pj_out_key(&o, "disclosure");
+		pj_out_raw(&o, "null", 4);
+	}
 	pj_out_raw(&o, "}", 1);
 	sodium_memzero(r->akey, sizeof(r->akey));
 	snprintf(location, sizeof(location), "%s/v1/messages/%s", r->g->base, code);
@@ -518,7 +522,7 @@ static enum MHD_Result order_accepted(struct gw_req *r, const Mailroom__Response
 	pj_out_key(&o, "dispatch_seq");
 	pj_out_int(&o, r->seq);
 	pj_out_key(&o, "duplicate");
-	pj_out_raw(&o, s->duplicate ? "true" : "false", s->duplicate ? 4 : 5);
+	pj_out_bool(&o, s->duplicate);
 	pj_out_key(&o, "receipt");
 	pj_receipt_write(&o, s->receipt);
 	pj_out_raw(&o, "}", 1);

@@ -122,6 +122,7 @@ void pj_out_str(struct pj_out *o, const char *s, size_t n);   /* a string; not U
 /* A string; -1, with nothing written and o not failed, when not UTF-8. */
 int pj_out_text(struct pj_out *o, const char *s, size_t n);
 void pj_out_int(struct pj_out *o, long long v);
+void pj_out_bool(struct pj_out *o, int b);   /* true or false */
 /* '"key":', after a ',' unless the object was just opened; key is plain
  * ASCII. */
 void pj_out_key(struct pj_out *o, const char *key);

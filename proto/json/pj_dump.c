@@ -189,6 +189,14 @@ void pj_out_int(struct pj_out *o, long long v)
 	pj_out_raw(o, p, (size_t)(buf + sizeof(buf) - p));
 }
 
+void pj_out_bool(struct pj_out *o, int b)
+{
+	if (b)
+		pj_out_raw(o, "true", 4);
+	else
+		pj_out_raw(o, "false", 5);
+}
+
 char *pj_out_end(struct pj_out *o, size_t *len)
 {
 	if (o->failed || pj_grow(&o->p, &o->cap, o->len + 1)) {

@@ -28,14 +28,6 @@ static void null(struct pj_out *o)
 	LIT(o, "null");
 }
 
-static void boolean(struct pj_out *o, int b)
-{
-	if (b)
-		LIT(o, "true");
-	else
-		LIT(o, "false");
-}
-
 /* Stored text was valid UTF-8 when it came in; should it ever not be,
  * null is shown rather than broken JSON. */
 static void str(struct pj_out *o, const char *s)
@@ -138,14 +130,14 @@ static void order_json(struct pj_out *o, const Mailroom__HotlineOrder *h)
 	pj_out_key(o, "category"), opt_str(o, h->category);
 	pj_out_key(o, "category_code"), opt_str(o, h->category_code);
 	pj_out_key(o, "urgency"), opt_str(o, h->urgency);
-	pj_out_key(o, "confidential"), boolean(o, h->confidential);
+	pj_out_key(o, "confidential"), pj_out_bool(o, h->confidential);
 	pj_out_key(o, "region"), opt_str(o, h->region);
 	pj_out_key(o, "address"), opt_str(o, h->address);
 	pj_out_key(o, "lead_unit"), opt_str(o, h->lead_unit);
 	pj_out_key(o, "co_units"), str_array(o, h->co_units, h->n_co_units);
 	pj_out_key(o, "sign_due_at"), time_json(o, h->sign_due_ms);
 	pj_out_key(o, "finish_due_at"), time_json(o, h->finish_due_ms);
-	pj_out_key(o, "reply_required"), boolean(o, h->reply_required);
+	pj_out_key(o, "reply_required"), pj_out_bool(o, h->reply_required);
 	pj_out_key(o, "reason"), opt_str(o, h->reason);
 	LIT(o, "}");
 }
@@ -261,7 +253,7 @@ static void intake_json(struct pj_out *o, const Mailroom__DisclosureView *d)
 	LIT(o, "{");
 	pj_out_key(o, "phase"), str(o, phase_name(d->phase));
 	pj_out_key(o, "legal_receipt_date"), date_json(o, d->receipt_ms);
-	pj_out_key(o, "receipt_confirmed"), boolean(o, d->receipt_confirmed);
+	pj_out_key(o, "receipt_confirmed"), pj_out_bool(o, d->receipt_confirmed);
 	LIT(o, "}");
 }
 
@@ -273,7 +265,7 @@ static void disclosure_json(struct pj_out *o, const Mailroom__DisclosureView *d,
 	LIT(o, "{");
 	pj_out_key(o, "phase"), str(o, phase_name(d->phase));
 	pj_out_key(o, "legal_receipt_date"), date_json(o, d->receipt_ms);
-	pj_out_key(o, "receipt_confirmed"), boolean(o, d->receipt_confirmed);
+	pj_out_key(o, "receipt_confirmed"), pj_out_bool(o, d->receipt_confirmed);
 	pj_out_key(o, "correction_due_at"), time_json(o, d->correction_due_ms);
 	pj_out_key(o, "fee_due_at"), time_json(o, d->fee_due_ms);
 	pj_out_key(o, "notice"), opt_str(o, d->notice);
@@ -309,7 +301,7 @@ static void assists_json(struct pj_out *o, const Mailroom__MessageView *v)
 		pj_out_key(o, "requested_at"), time_json(o, a->requested_ms);
 		pj_out_key(o, "working_days"), pj_out_int(o, a->working_days);
 		pj_out_key(o, "due_at"), time_json(o, a->due_ms);
-		pj_out_key(o, "due_provisional"), boolean(o, a->provisional);
+		pj_out_key(o, "due_provisional"), pj_out_bool(o, a->provisional);
 		pj_out_key(o, "delivered_at"), time_json(o, a->delivered_ms);
 		pj_out_key(o, "opinion"), opt_str(o, a->opinion);
 		LIT(o, "}");
@@ -389,7 +381,7 @@ void pj_view_write(struct pj_out *o, const Mailroom__MessageView *v, enum pj_aud
 	pj_out_key(o, "received_at"), time_json(o, v->received_ms);
 	pj_out_key(o, "ack_due_at"), time_json(o, v->ack_due_ms);
 	pj_out_key(o, "reply_due_at"), time_json(o, v->reply_due_ms);
-	pj_out_key(o, "due_provisional"), boolean(o, v->due_provisional);
+	pj_out_key(o, "due_provisional"), pj_out_bool(o, v->due_provisional);
 	/* Only once a new calendar has moved or confirmed a deadline. */
 	if (v->due_recomputed_ms)
 		pj_out_key(o, "due_recomputed_at"), time_json(o, v->due_recomputed_ms);
@@ -427,9 +419,9 @@ void pj_view_write(struct pj_out *o, const Mailroom__MessageView *v, enum pj_aud
 			null(o);
 		pj_out_key(o, "due_at"), time_json(o, v->callback->due_ms);
 		pj_out_key(o, "done_at"), time_json(o, v->callback->done_ms);
-		pj_out_key(o, "reached"), boolean(o, v->callback->reached);
-		pj_out_key(o, "resolved"), boolean(o, v->callback->resolved);
-		pj_out_key(o, "reopen"), boolean(o, v->callback->reopen);
+		pj_out_key(o, "reached"), pj_out_bool(o, v->callback->reached);
+		pj_out_key(o, "resolved"), pj_out_bool(o, v->callback->resolved);
+		pj_out_key(o, "reopen"), pj_out_bool(o, v->callback->reopen);
 		LIT(o, "}");
 	}
 	if (who == PJ_HANDLER) {

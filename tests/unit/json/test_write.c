@@ -317,8 +317,9 @@ Test(write, views_as_json_dumps)
 	}
 }
 
-/* The gateway's 201: the view, its disclosure in the short form, then the
- * answer's own members, as the tree it used to build and dump. */
+/* The gateway's 201: the view, an application's disclosure in the short
+ * form, then the answer's own members, as the tree it used to build and
+ * dump (gw_routes.c, message_created). */
 Test(write, answer_members_after_the_view)
 {
 	struct parts x;
@@ -331,11 +332,16 @@ Test(write, answer_members_after_the_view)
 
 		random_view(&x);
 		const Mailroom__Receipt *r = pick(4) ? &x.receipt : NULL;
-		pj_view_write(&o, &x.v, PJ_CITIZEN, PJ_VIEW_INTAKE);
+		int application = pick(2);   /* POST /v1/disclosure-applications */
+		pj_view_write(&o, &x.v, PJ_CITIZEN, application ? PJ_VIEW_INTAKE : 0);
 		pj_out_key(&o, "access_key");
 		pj_out_str(&o, "ak-0123456789abcdef", 19);
 		pj_out_key(&o, "receipt");
 		pj_receipt_write(&o, r);
+		if (application && !x.v.disclosure) {
+			pj_out_key(&o, "disclosure");
+			pj_out_raw(&o, "null", 4);
+		}
 		pj_out_raw(&o, "}", 1);
 		char *got = pj_out_end(&o, &len);
 
@@ -347,7 +353,7 @@ Test(write, answer_members_after_the_view)
 			json_decref(want);
 			want = NULL;
 		}
-		if (want && x.v.disclosure &&
+		if (want && application &&
 		    json_object_set_new(want, "disclosure", pj_disclosure_intake(&x.v))) {
 			json_decref(want);
 			want = NULL;
@@ -391,6 +397,10 @@ Test(write, scalars)
 		cr_assert_eq(o.len, strlen(want));
 		cr_assert(memcmp(o.p, want, o.len) == 0, "%lld", ints[i]);
 	}
+	o.len = 0;
+	pj_out_bool(&o, 1);
+	pj_out_bool(&o, 0);
+	cr_assert(o.len == 9 && memcmp(o.p, "truefalse", 9) == 0);
 	/* A string that is not UTF-8: pj_out_text leaves nothing and does
 	 * not fail; pj_out_str fails the whole text. */
 	o.len = 0;
