@@ -387,6 +387,9 @@ struct gw {
 	struct gw_limit *submit_limit, *lookup_limit;
 	struct gw_conns *conns;
 	atomic_int access_log;  /* [gateway] access_log, changed by a reload */
+	/* log_level is debug: lines only debug shows are worth making (the
+	 * stored message's id costs a few thousand instructions) */
+	atomic_int debug_log;
 };
 
 /* A reply's file being gathered from the router's pieces (gw_download.c). */
@@ -431,16 +434,22 @@ struct gw_req {
 	unsigned status;        /* the answer queued, for the access log */
 };
 
+struct pj_out;   /* pj.h */
+
 struct gw_hdr {
 	const char *name, *value;
 };
 
 /* Queue an answer (gw_http.c); each counts it and marks the request done.
- * gw_send_body takes the malloc'd text, gw_send_json the reference. */
+ * gw_send_body takes the malloc'd text, gw_send_json the reference.
+ * gw_send_out ends a JSON text written into o (pj_out) and sends it; a
+ * text that failed is the same 503 as a document that cannot be dumped. */
 enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size_t len,
                              const char *type, const struct gw_hdr *extra, size_t nextra);
 enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
                              const struct gw_hdr *extra, size_t nextra);
+enum MHD_Result gw_send_out(struct gw_req *r, unsigned status, struct pj_out *o,
+                            const struct gw_hdr *extra, size_t nextra);
 enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *code,
                                 const char *message, const struct gw_hdr *extra, size_t nextra);
 enum MHD_Result gw_send_error(struct gw_req *r, unsigned status, const char *code,

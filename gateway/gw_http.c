@@ -101,15 +101,12 @@ enum MHD_Result gw_send_body(struct gw_req *r, unsigned status, char *text, size
 	return ret;
 }
 
-/* Takes doc. */
-enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
-                             const struct gw_hdr *extra, size_t nextra)
+/* Takes text (malloc'd, or NULL when it could not be made). */
+static enum MHD_Result send_json_text(struct gw_req *r, unsigned status, char *text, size_t len,
+                                      const struct gw_hdr *extra, size_t nextra)
 {
 	static const struct gw_hdr retry = {MHD_HTTP_HEADER_RETRY_AFTER, "1"};
-	size_t len = 0;
-	char *text = pj_dumps(doc, &len);
 
-	json_decref(doc);
 	if (!text) {
 		/* Out of memory: a fixed answer, the smallest allocation left. */
 		static const char oom[] =
@@ -121,6 +118,26 @@ enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
 		                    "application/json; charset=utf-8", &retry, 1);
 	}
 	return gw_send_body(r, status, text, len, "application/json; charset=utf-8", extra, nextra);
+}
+
+/* Takes doc. */
+enum MHD_Result gw_send_json(struct gw_req *r, unsigned status, json_t *doc,
+                             const struct gw_hdr *extra, size_t nextra)
+{
+	size_t len = 0;
+	char *text = pj_dumps(doc, &len);
+
+	json_decref(doc);
+	return send_json_text(r, status, text, len, extra, nextra);
+}
+
+enum MHD_Result gw_send_out(struct gw_req *r, unsigned status, struct pj_out *o,
+                            const struct gw_hdr *extra, size_t nextra)
+{
+	size_t len = 0;
+	char *text = pj_out_end(o, &len);
+
+	return send_json_text(r, status, text, len, extra, nextra);
 }
 
 enum MHD_Result gw_send_error_h(struct gw_req *r, unsigned status, const char *code,
@@ -717,6 +734,7 @@ int gw_start(const struct pb_conf *conf, struct gw **out)
 	}
 	g->conf = *conf;
 	atomic_store(&g->access_log, conf->access_log);
+	atomic_store(&g->debug_log, pb_log_level_parse(conf->log_level) == PB_LOG_DEBUG);
 	snprintf(g->base, sizeof(g->base), "%s", conf->public_base_url);
 	for (size_t n = strlen(g->base); n > 0 && g->base[n - 1] == '/'; n--)
 		g->base[n - 1] = '\0';

@@ -66,20 +66,21 @@ enum MHD_Result gw_post_petition(struct gw_req *r, const char *method)
 enum MHD_Result gw_petition_answer(struct gw_req *r, const Mailroom__Response *resp)
 {
 	const Mailroom__SubmitResp *s = resp->submit;
-	json_t *doc;
+	struct pj_out o = {0};
 
 	if (resp->result_case != MAILROOM__RESPONSE__RESULT_SUBMIT || !s || !s->message) {
 		pb_error("router: answer of the wrong shape for %s", r->uri);
 		return gw_unavailable(r, "the service could not answer; try again");
 	}
-	doc = pj_view(s->message, PJ_CITIZEN);
-	if (doc && (json_object_set_new(doc, "petition_no", json_string(r->order_no)) ||
-	            json_object_set_new(doc, "duplicate", json_boolean(s->duplicate)) ||
-	            json_object_set_new(doc, "receipt", pj_receipt(s->receipt)))) {
-		json_decref(doc);
-		doc = NULL;
-	}
+	pj_view_write(&o, s->message, PJ_CITIZEN, 0);
+	pj_out_key(&o, "petition_no");
+	pj_out_str(&o, r->order_no, strlen(r->order_no));
+	pj_out_key(&o, "duplicate");
+	pj_out_bool(&o, s->duplicate);
+	pj_out_key(&o, "receipt");
+	pj_receipt_write(&o, s->receipt);
+	pj_out_raw(&o, "}", 1);
 	pb_info("petition: %s %s as %s", r->order_no,
 	        s->duplicate ? "repeated, acknowledged" : "stored", s->message->tracking_code);
-	return gw_send_json(r, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, doc, NULL, 0);
+	return gw_send_out(r, s->duplicate ? MHD_HTTP_OK : MHD_HTTP_CREATED, &o, NULL, 0);
 }

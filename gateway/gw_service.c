@@ -73,6 +73,7 @@ void gw_reload(struct gw *g, const char *path)
 	if (strcmp(fresh->log_level, g->conf.log_level) != 0)
 		pb_info("reload: log_level %s -> %s", g->conf.log_level, fresh->log_level);
 	atomic_store(&g->access_log, fresh->access_log);
+	atomic_store(&g->debug_log, pb_log_level_parse(fresh->log_level) == PB_LOG_DEBUG);
 	pb_log_init("gateway", pb_log_level_parse(fresh->log_level));
 	/* What is left unequal is what only a restart applies. */
 	*kept = g->conf;
@@ -111,6 +112,10 @@ void gw_access_log(const struct gw_req *r)
 {
 	if (!atomic_load(&r->g->access_log))
 		return;
-	pb_info("access %s %s %u %.1fms", r->method[0] ? r->method : "-", gw_route_name(r->route),
-	        r->status, (double)(gw_mono_us() - r->t0_us) / 1000.0);
+	/* Tenths of a millisecond in integers: a double's printf costs more
+	 * than the rest of the line. */
+	long long tenths = (gw_mono_us() - r->t0_us + 50) / 100;
+
+	pb_info("access %s %s %u %lld.%lldms", r->method[0] ? r->method : "-",
+	        gw_route_name(r->route), r->status, tenths / 10, tenths % 10);
 }

@@ -108,8 +108,44 @@ enum pj_audience {
 	PJ_CITIZEN,   /* status, department, times, reply; no contact, no handler */
 	PJ_HANDLER,   /* everything but a confidential 12345 citizen */
 };
-/* New reference; NULL only on allocation failure. Times are RFC 3339
- * +08:00 strings; ids are text. */
+/* Compact JSON written straight into one growing buffer, byte for byte as
+ * json_dumps(JSON_COMPACT) would write the same document (pj_dump.c).
+ * Start from {0}; any failure (allocation, text that must be UTF-8 and
+ * is not) sticks in failed, checked once by pj_out_end. */
+struct pj_out {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+void pj_out_raw(struct pj_out *o, const char *s, size_t n);   /* as it is */
+void pj_out_str(struct pj_out *o, const char *s, size_t n);   /* a string; not UTF-8 fails */
+/* A string; -1, with nothing written and o not failed, when not UTF-8. */
+int pj_out_text(struct pj_out *o, const char *s, size_t n);
+void pj_out_int(struct pj_out *o, long long v);
+void pj_out_bool(struct pj_out *o, int b);   /* true or false */
+/* '"key":', after a ',' unless the object was just opened; key is plain
+ * ASCII. */
+void pj_out_key(struct pj_out *o, const char *key);
+/* The text, NUL-terminated, its length in *len (may be NULL); malloc'd.
+ * NULL (o's buffer freed) when anything failed. */
+char *pj_out_end(struct pj_out *o, size_t *len);
+
+/* The views (pj_view.c). Times are RFC 3339 +08:00 strings, an unset
+ * time null; ids are text. Stored text that is not UTF-8 shows as null.
+ *
+ * pj_view_write writes the view as an object left open ("{..." without
+ * its "}"), so that an answer adds its own members after the view's and
+ * closes it: the gateway's answers, one buffer and no tree. With
+ * PJ_VIEW_INTAKE a disclosure shows as pj_disclosure_intake's short form,
+ * in the same place. */
+#define PJ_VIEW_INTAKE 0x1
+void pj_view_write(struct pj_out *o, const Mailroom__MessageView *v, enum pj_audience who,
+                   unsigned flags);
+void pj_receipt_write(struct pj_out *o, const Mailroom__Receipt *r);   /* null when r is */
+
+/* The same as jansson trees, read back from that text: new references,
+ * NULL only on allocation failure (or, for a receipt, a proof that is
+ * not UTF-8). */
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who);
 /* What the 201 of an application shows of it:
  * {"phase","legal_receipt_date","receipt_confirmed"}; null when v has no

@@ -5,20 +5,14 @@
  * the largest single cost of an accepted message. Strings are copied in
  * runs and checked as UTF-8 once, which is all the escaping needs. */
 #include "pj.h"
+#include "pj_int.h"
 
-#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define DUMP_DEPTH 64   /* deeper documents (none of ours) go to jansson */
-
-struct out {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
 
 int pj_grow(char **p, size_t *cap, size_t need)
 {
@@ -38,31 +32,40 @@ int pj_grow(char **p, size_t *cap, size_t need)
 	return 0;
 }
 
-static void add(struct out *o, const char *s, size_t n)
+/* Where n more bytes go, with room for the NUL pj_out_end adds; NULL once
+ * anything has failed. A piece of several parts is then written with one
+ * check. */
+static char *room(struct pj_out *o, size_t n)
 {
-	if (o->failed || n > SIZE_MAX / 2 - o->len - 1 || pj_grow(&o->p, &o->cap, o->len + n + 1)) {
+	if (o->failed)
+		return NULL;
+	if (n > SIZE_MAX / 2 - o->len - 1 || pj_grow(&o->p, &o->cap, o->len + n + 1)) {
 		o->failed = 1;
-		return;
+		return NULL;
 	}
-	memcpy(o->p + o->len, s, n);
+	return o->p + o->len;
+}
+
+void pj_out_raw(struct pj_out *o, const char *s, size_t n)
+{
+	char *q = room(o, n);
+
+	if (!q)
+		return;
+	memcpy(q, s, n);
 	o->len += n;
 }
 
-/* Does any of the 8 bytes need a look: a control, '"', '\\' or one of
- * a multi-byte character? Plain ASCII text is then copied a word at a
- * time (the bit tricks are the usual "has a zero byte" ones). */
-#define ONES 0x0101010101010101ULL
-#define HIGHS 0x8080808080808080ULL
-static int word_plain(const unsigned char *p)
+/* How many of the 8 bytes at p are plain, before the first that needs a
+ * look: a control, '"', '\\' or one of a multi-byte character. Plain
+ * ASCII text is then passed over a word at a time, and a word with a
+ * newline in it is not gone through byte by byte. */
+static unsigned plain_bytes(const unsigned char *p)
 {
-	uint64_t w, q, b, hit;
+	uint64_t w = pj_word(p);
 
-	memcpy(&w, p, 8);
-	q = w ^ (ONES * '"');
-	b = w ^ (ONES * '\\');
-	/* a byte below 0x20; a zero byte in q (a quote) or in b (a backslash) */
-	hit = ((w - ONES * 0x20) & ~w) | ((q - ONES) & ~q) | ((b - ONES) & ~b);
-	return !((hit | w) & HIGHS);
+	return pj_word_before(pj_word_below(w, 0x20) | pj_word_is(w, '"') | pj_word_is(w, '\\') |
+	                      (w & PJ_HIGHS));
 }
 
 /* Bytes in a character that starts with lead; 0 for a byte that cannot
@@ -74,27 +77,27 @@ static size_t char_len(unsigned char lead)
 
 /* jansson's escapes: the two that must be, the short forms of five
  * controls, \u00XX (upper-case hex) for the other controls; '/' and
- * everything from 0x7f up as they are. Text that is not UTF-8 fails, as
- * jansson refuses to dump it. */
-static void string(struct out *o, const char *s, size_t n)
+ * everything from 0x7f up as they are. Text that is not UTF-8 is -1 (the
+ * caller decides), as jansson refuses to dump it. */
+static int string(struct pj_out *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
 
-	add(o, "\"", 1);
+	pj_out_raw(o, "\"", 1);
 	while (p < end) {
 		char esc[6];
 		size_t len = 2;
-		if (end - p >= 8 && word_plain(p)) {
-			p += 8;
-			continue;
+		if (end - p >= 8) {
+			unsigned k = plain_bytes(p);
+			p += k;
+			if (k == 8)
+				continue;
 		}
 		if (*p >= 0x80) {
 			size_t k = char_len(*p);
-			if (k == 0 || (size_t)(end - p) < k || pj_utf8_chars((const char *)p, k) != 1) {
-				o->failed = 1;
-				return;
-			}
+			if (k == 0 || (size_t)(end - p) < k || pj_utf8_chars((const char *)p, k) != 1)
+				return -1;
 			p += k;
 			continue;
 		}
@@ -117,17 +120,99 @@ static void string(struct out *o, const char *s, size_t n)
 			esc[5] = hex[*p & 15];
 			len = 6;
 		}
-		add(o, (const char *)run, (size_t)(p - run));
-		add(o, esc, len);
+		size_t k = (size_t)(p - run);
+		char *q = room(o, k + len);
+		if (!q)
+			return 0;   /* failed already: the text is dropped anyway */
+		memcpy(q, run, k);
+		memcpy(q + k, esc, len);
+		o->len += k + len;
 		run = ++p;
 	}
-	add(o, (const char *)run, (size_t)(p - run));
-	add(o, "\"", 1);
+	size_t k = (size_t)(p - run);
+	char *q = room(o, k + 1);
+	if (q) {
+		memcpy(q, run, k);
+		q[k] = '"';
+		o->len += k + 1;
+	}
+	return 0;
+}
+
+/* Keys are ours: plain ASCII. A value never ends in '{', so that is how
+ * the first member is known. */
+void pj_out_key(struct pj_out *o, const char *key)
+{
+	size_t n = strlen(key);
+	int comma = o->len && o->p[o->len - 1] != '{';
+	char *q = room(o, n + 4);
+
+	if (!q)
+		return;
+	if (comma)
+		*q++ = ',';
+	*q++ = '"';
+	memcpy(q, key, n);
+	q[n] = '"';
+	q[n + 1] = ':';
+	o->len = (size_t)(q + n + 2 - o->p);
+}
+
+void pj_out_str(struct pj_out *o, const char *s, size_t n)
+{
+	if (string(o, s, n))
+		o->failed = 1;
+}
+
+int pj_out_text(struct pj_out *o, const char *s, size_t n)
+{
+	size_t at = o->len;
+
+	if (string(o, s, n) == 0)
+		return 0;
+	if (!o->failed)
+		o->len = at;
+	return -1;
+}
+
+/* Decimal digits by hand: snprintf is a few hundred instructions. */
+void pj_out_int(struct pj_out *o, long long v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	pj_out_raw(o, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+void pj_out_bool(struct pj_out *o, int b)
+{
+	if (b)
+		pj_out_raw(o, "true", 4);
+	else
+		pj_out_raw(o, "false", 5);
+}
+
+char *pj_out_end(struct pj_out *o, size_t *len)
+{
+	if (o->failed || pj_grow(&o->p, &o->cap, o->len + 1)) {
+		free(o->p);
+		*o = (struct pj_out){0};
+		return NULL;
+	}
+	o->p[o->len] = '\0';
+	if (len)
+		*len = o->len;
+	return o->p;
 }
 
 /* Reals (none in our views) and documents past DUMP_DEPTH: jansson's own
  * text, so the output stays its output. */
-static void borrowed(struct out *o, const json_t *v)
+static void borrowed(struct pj_out *o, const json_t *v)
 {
 	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 
@@ -135,13 +220,12 @@ static void borrowed(struct out *o, const json_t *v)
 		o->failed = 1;
 		return;
 	}
-	add(o, t, strlen(t));
+	pj_out_raw(o, t, strlen(t));
 	free(t);
 }
 
-static void value(struct out *o, const json_t *v, int depth)
+static void value(struct pj_out *o, const json_t *v, int depth)
 {
-	char num[24];
 	int first = 1;
 
 	if (o->failed)
@@ -154,43 +238,42 @@ static void value(struct out *o, const json_t *v, int depth)
 	case JSON_OBJECT: {
 		const char *key;
 		json_t *m;
-		add(o, "{", 1);
+		pj_out_raw(o, "{", 1);
 		/* insertion order, as json_dumps without JSON_SORT_KEYS */
 		json_object_foreach((json_t *)v, key, m) {
 			if (!first)
-				add(o, ",", 1);
+				pj_out_raw(o, ",", 1);
 			first = 0;
-			string(o, key, strlen(key));
-			add(o, ":", 1);
+			pj_out_str(o, key, strlen(key));
+			pj_out_raw(o, ":", 1);
 			value(o, m, depth + 1);
 		}
-		add(o, "}", 1);
+		pj_out_raw(o, "}", 1);
 		return;
 	}
 	case JSON_ARRAY:
-		add(o, "[", 1);
+		pj_out_raw(o, "[", 1);
 		for (size_t i = 0; i < json_array_size(v); i++) {
 			if (i)
-				add(o, ",", 1);
+				pj_out_raw(o, ",", 1);
 			value(o, json_array_get(v, i), depth + 1);
 		}
-		add(o, "]", 1);
+		pj_out_raw(o, "]", 1);
 		return;
 	case JSON_STRING:
-		string(o, json_string_value(v), json_string_length(v));
+		pj_out_str(o, json_string_value(v), json_string_length(v));
 		return;
 	case JSON_INTEGER:
-		add(o, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-		                             json_integer_value(v)));
+		pj_out_int(o, json_integer_value(v));
 		return;
 	case JSON_TRUE:
-		add(o, "true", 4);
+		pj_out_raw(o, "true", 4);
 		return;
 	case JSON_FALSE:
-		add(o, "false", 5);
+		pj_out_raw(o, "false", 5);
 		return;
 	case JSON_NULL:
-		add(o, "null", 4);
+		pj_out_raw(o, "null", 4);
 		return;
 	default:
 		borrowed(o, v);
@@ -200,17 +283,10 @@ static void value(struct out *o, const json_t *v, int depth)
 
 char *pj_dumps(const json_t *doc, size_t *len)
 {
-	struct out o = {0};
+	struct pj_out o = {0};
 
 	if (!doc)
 		return NULL;
 	value(&o, doc, 0);
-	if (o.failed || !o.p) {
-		free(o.p);
-		return NULL;
-	}
-	o.p[o.len] = '\0';
-	if (len)
-		*len = o.len;
-	return o.p;
+	return pj_out_end(&o, len);
 }

@@ -7,6 +7,7 @@
 #include "pj.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Text flags. */
 #define PJ_LINES 0x1      /* \n, \r and \t allowed (free text) */
@@ -53,6 +54,41 @@ int pj_parse_contact(json_t *obj, Mailroom__Contact *contact, int *present,
  * checks obj's keys. Shared by the HTTP body and the import line. */
 int pj_disclosure_fields(json_t *obj, const char *path, Mailroom__SubmitReq *out,
                          struct pj_disclosure *d, struct pj_error *err);
+
+/* Text a word (8 bytes) at a time, pj_text.c and pj_dump.c: flags in the
+ * high bit of each byte that is c, or below c (the usual "has a zero
+ * byte" tricks; the lowest flag is always exact, those above it may not
+ * be), and how many bytes come before the first flag (8 when none; 0 on a
+ * big-endian machine, which then goes byte by byte). */
+#define PJ_ONES 0x0101010101010101ULL
+#define PJ_HIGHS 0x8080808080808080ULL
+static inline uint64_t pj_word(const unsigned char *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, 8);
+	return w;
+}
+static inline uint64_t pj_word_is(uint64_t w, unsigned char c)
+{
+	uint64_t x = w ^ (PJ_ONES * c);
+
+	return (x - PJ_ONES) & ~x & PJ_HIGHS;
+}
+static inline uint64_t pj_word_below(uint64_t w, unsigned char c)
+{
+	return (w - PJ_ONES * c) & ~w & PJ_HIGHS;
+}
+static inline unsigned pj_word_before(uint64_t flags)
+{
+	if (!flags)
+		return 8;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (unsigned)__builtin_ctzll(flags) / 8;
+#else
+	return 0;
+#endif
+}
 
 /* 0 when s holds no control character (C0, DEL, C1) beyond those flags
  * allow, -1 otherwise. s is valid UTF-8. */

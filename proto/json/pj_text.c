@@ -16,14 +16,30 @@ long pj_utf8_chars(const char *s, size_t len)
 		uint32_t cp, min;
 
 		if (c < 0x80) {
-			p++;
+			/* Runs of ASCII a word at a time: bodies are read twice,
+			 * here and again counting each field. */
+			if (end - p >= 8 && !(pj_word(p) & PJ_HIGHS)) {
+				p += 8;
+				n += 8;
+			} else {
+				p++;
+				n++;
+			}
+			continue;
+		}
+		/* Three bytes, all of Chinese text, checked at once: the second
+		 * byte's range shuts out the overlongs (after E0) and the UTF-16
+		 * surrogates (after ED), as the general case below does. */
+		if ((c & 0xf0) == 0xe0) {
+			unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+			if (end - p < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
+				return -1;
+			p += 3;
 			n++;
 			continue;
 		}
 		if (c >= 0xc2 && c <= 0xdf) {
 			need = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			need = 2, cp = c & 0x0f, min = 0x800;
 		} else if (c >= 0xf0 && c <= 0xf4) {
 			need = 3, cp = c & 0x07, min = 0x10000;
 		} else {
@@ -45,21 +61,35 @@ long pj_utf8_chars(const char *s, size_t len)
 	return n;
 }
 
+/* Bytes at p, of 8, before the first that needs a look: below 0x20, DEL,
+ * or 0xc2 (which leads the C1 controls). */
+static unsigned clean_bytes(const unsigned char *p)
+{
+	uint64_t w = pj_word(p);
+
+	return pj_word_before(pj_word_below(w, 0x20) | pj_word_is(w, 0x7f) | pj_word_is(w, 0xc2));
+}
+
 int pj_text_clean(const char *s, size_t len, int flags)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned c = p[i];
-		if (c < 0x20) {
-			if ((flags & PJ_LINES) && (c == '\n' || c == '\r' || c == '\t'))
+	while (i < len) {
+		unsigned c;
+		if (len - i >= 8) {
+			unsigned k = clean_bytes(p + i);
+			i += k;
+			if (k == 8)
 				continue;
-			return -1;
 		}
+		c = p[i++];
+		if (c < 0x20 && !((flags & PJ_LINES) && (c == '\n' || c == '\r' || c == '\t')))
+			return -1;
 		if (c == 0x7f)
 			return -1;
 		/* U+0080..U+009F (C1 controls) are 0xc2 0x80..0x9f. */
-		if (c == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+		if (c == 0xc2 && i < len && p[i] >= 0x80 && p[i] <= 0x9f)
 			return -1;
 	}
 	return 0;

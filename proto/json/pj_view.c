@@ -4,7 +4,6 @@
 #include "pb_id.h"
 #include "pb_time.h"
 
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,129 +16,151 @@ const char *pj_status_name(int status)
 	return names[status];
 }
 
-/* Adding to an object: a NULL value (allocation failure) marks the whole
- * build as failed, checked once at the end. */
-struct build {
-	json_t *obj;
-	int failed;
-};
+/* Each view is written as text straight into one buffer (struct pj_out):
+ * the gateway answers with it as it is, and the tools that want a tree
+ * read it back with jansson. One writer, so both say the same. Members
+ * come in the order the answers have always had. */
 
-static void put(struct build *b, const char *key, json_t *v)
+#define LIT(o, s) pj_out_raw(o, s, sizeof(s) - 1)
+
+static void null(struct pj_out *o)
 {
-	if (!v || json_object_set_new(b->obj, key, v) != 0)
-		b->failed = 1;
+	LIT(o, "null");
 }
 
 /* Stored text was valid UTF-8 when it came in; should it ever not be,
  * null is shown rather than broken JSON. */
-static json_t *str(const char *s)
+static void str(struct pj_out *o, const char *s)
 {
-	json_t *v = json_string(s ? s : "");
-
-	return v ? v : json_null();
+	if (!s)
+		s = "";
+	if (pj_out_text(o, s, strlen(s)))
+		null(o);
 }
 
-static json_t *opt_str(const char *s)
+static void opt_str(struct pj_out *o, const char *s)
 {
-	return s && *s ? str(s) : json_null();
+	if (s && *s)
+		str(o, s);
+	else
+		null(o);
 }
 
-static json_t *time_json(int64_t ms)
+/* Text that must be UTF-8: the whole view fails when it is not. */
+static void strict_str(struct pj_out *o, const char *s)
 {
-	char buf[40];
-
-	if (ms == 0 || pb_time_fmt(ms, buf, sizeof(buf), 0) < 0)
-		return json_null();
-	return json_string(buf);
+	pj_out_str(o, s, strlen(s));
 }
 
-static json_t *hex_json(const ProtobufCBinaryData *b)
+static void time_json(struct pj_out *o, int64_t ms)
 {
-	char *buf;
-	json_t *v;
+	char buf[42];   /* 40 for the text, as always, and its quotes */
+	int n;
 
-	if (b->len > 1024)
-		return json_null();   /* no field here is anywhere near that */
-	buf = malloc(2 * b->len + 1);
-	if (!buf)
-		return NULL;
-	pb_hex(b->data, b->len, buf);
-	v = json_string(buf);
-	free(buf);
-	return v;
-}
-
-static json_t *order_json(const Mailroom__HotlineOrder *o)
-{
-	struct build b = {json_object(), 0};
-	json_t *units = json_array();
-
-	if (!b.obj || !units) {
-		json_decref(b.obj);
-		json_decref(units);
-		return NULL;
+	if (ms == 0 || (n = pb_time_fmt(ms, buf + 1, sizeof(buf) - 2, 0)) < 0) {
+		null(o);
+		return;
 	}
-	for (size_t i = 0; i < o->n_co_units; i++)
-		if (json_array_append_new(units, str(o->co_units[i])))
-			b.failed = 1;
-	put(&b, "order_no", str(o->order_no));
-	put(&b, "dispatch_seq", json_integer(o->dispatch_seq));
-	put(&b, "kind", str(o->kind));
-	put(&b, "accepted_at", time_json(o->accepted_ms));
-	put(&b, "dispatched_at", time_json(o->dispatched_ms));
-	put(&b, "source", opt_str(o->source));
-	put(&b, "category", opt_str(o->category));
-	put(&b, "category_code", opt_str(o->category_code));
-	put(&b, "urgency", opt_str(o->urgency));
-	put(&b, "confidential", json_boolean(o->confidential));
-	put(&b, "region", opt_str(o->region));
-	put(&b, "address", opt_str(o->address));
-	put(&b, "lead_unit", opt_str(o->lead_unit));
-	put(&b, "co_units", units);
-	put(&b, "sign_due_at", time_json(o->sign_due_ms));
-	put(&b, "finish_due_at", time_json(o->finish_due_ms));
-	put(&b, "reply_required", json_boolean(o->reply_required));
-	put(&b, "reason", opt_str(o->reason));
-	if (b.failed) {
-		json_decref(b.obj);
-		return NULL;
-	}
-	return b.obj;
+	n = (int)strlen(buf + 1);
+	buf[0] = '"';
+	buf[n + 1] = '"';
+	pj_out_raw(o, buf, (size_t)n + 2);
 }
 
-static json_t *contact_json(const Mailroom__Contact *c)
+/* The Asia/Shanghai date of an instant; null when unset. */
+static void date_json(struct pj_out *o, int64_t ms)
 {
-	struct build b = {json_object(), 0};
+	char buf[16];
 
-	if (!b.obj)
-		return NULL;
-	put(&b, "name", opt_str(c->name));
-	put(&b, "phone", opt_str(c->phone));
-	put(&b, "email", opt_str(c->email));
-	if (b.failed) {
-		json_decref(b.obj);
-		return NULL;
+	if (ms == 0 || pb_date_fmt(pb_day_of_ms(ms), buf, sizeof(buf)) < 0) {
+		null(o);
+		return;
 	}
-	return b.obj;
+	strict_str(o, buf);
 }
 
-static json_t *reply_json(const Mailroom__MessageView *v)
+static void hex_json(struct pj_out *o, const ProtobufCBinaryData *b)
 {
-	struct build b;
+	char buf[2 * 1024 + 2];
 
-	if ((!v->reply_text || !*v->reply_text) && v->replied_ms == 0)
-		return json_null();
-	b.obj = json_object();
-	b.failed = 0;
-	if (!b.obj)
-		return NULL;
-	put(&b, "text", str(v->reply_text));
-	put(&b, "replied_at", time_json(v->replied_ms));
-	if (b.failed) {
-		json_decref(b.obj);
-		return NULL;
+	if (b->len > 1024) {
+		null(o);   /* no field here is anywhere near that */
+		return;
 	}
-	return b.obj;
+	buf[0] = '"';
+	pb_hex(b->data, b->len, buf + 1);
+	buf[2 * b->len + 1] = '"';
+	pj_out_raw(o, buf, 2 * b->len + 2);
+}
+
+static void id_json(struct pj_out *o, const ProtobufCBinaryData *b)
+{
+	char id[PB_ID_TEXT_LEN + 1];
+
+	if (b->len != PB_ID_LEN) {
+		null(o);
+		return;
+	}
+	pb_id_to_text(b->data, id);
+	pj_out_raw(o, "\"", 1);
+	pj_out_raw(o, id, PB_ID_TEXT_LEN);
+	pj_out_raw(o, "\"", 1);
+}
+
+static void str_array(struct pj_out *o, char **list, size_t n)
+{
+	pj_out_raw(o, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			pj_out_raw(o, ",", 1);
+		str(o, list[i]);
+	}
+	pj_out_raw(o, "]", 1);
+}
+
+static void order_json(struct pj_out *o, const Mailroom__HotlineOrder *h)
+{
+	LIT(o, "{");
+	pj_out_key(o, "order_no"), str(o, h->order_no);
+	pj_out_key(o, "dispatch_seq"), pj_out_int(o, h->dispatch_seq);
+	pj_out_key(o, "kind"), str(o, h->kind);
+	pj_out_key(o, "accepted_at"), time_json(o, h->accepted_ms);
+	pj_out_key(o, "dispatched_at"), time_json(o, h->dispatched_ms);
+	pj_out_key(o, "source"), opt_str(o, h->source);
+	pj_out_key(o, "category"), opt_str(o, h->category);
+	pj_out_key(o, "category_code"), opt_str(o, h->category_code);
+	pj_out_key(o, "urgency"), opt_str(o, h->urgency);
+	pj_out_key(o, "confidential"), pj_out_bool(o, h->confidential);
+	pj_out_key(o, "region"), opt_str(o, h->region);
+	pj_out_key(o, "address"), opt_str(o, h->address);
+	pj_out_key(o, "lead_unit"), opt_str(o, h->lead_unit);
+	pj_out_key(o, "co_units"), str_array(o, h->co_units, h->n_co_units);
+	pj_out_key(o, "sign_due_at"), time_json(o, h->sign_due_ms);
+	pj_out_key(o, "finish_due_at"), time_json(o, h->finish_due_ms);
+	pj_out_key(o, "reply_required"), pj_out_bool(o, h->reply_required);
+	pj_out_key(o, "reason"), opt_str(o, h->reason);
+	LIT(o, "}");
+}
+
+static void contact_json(struct pj_out *o, const Mailroom__Contact *c)
+{
+	LIT(o, "{");
+	pj_out_key(o, "name"), opt_str(o, c->name);
+	pj_out_key(o, "phone"), opt_str(o, c->phone);
+	pj_out_key(o, "email"), opt_str(o, c->email);
+	LIT(o, "}");
+}
+
+static void reply_json(struct pj_out *o, const Mailroom__MessageView *v)
+{
+	if ((!v->reply_text || !*v->reply_text) && v->replied_ms == 0) {
+		null(o);
+		return;
+	}
+	LIT(o, "{");
+	pj_out_key(o, "text"), str(o, v->reply_text);
+	pj_out_key(o, "replied_at"), time_json(o, v->replied_ms);
+	LIT(o, "}");
 }
 
 /* ------------------------------------------------------- disclosure -- */
@@ -152,210 +173,140 @@ static const char *phase_name(int p)
 	return p >= 0 && p < (int)(sizeof(names) / sizeof(names[0])) ? names[p] : "unknown";
 }
 
-/* The Asia/Shanghai date of an instant; null when unset. */
-static json_t *date_json(int64_t ms)
+static void reviews_json(struct pj_out *o, const Mailroom__DisclosureView *d)
 {
-	char buf[16];
-
-	if (ms == 0 || pb_date_fmt(pb_day_of_ms(ms), buf, sizeof(buf)) < 0)
-		return json_null();
-	return json_string(buf);
-}
-
-static json_t *done(struct build *b)
-{
-	if (b->failed) {
-		json_decref(b->obj);
-		return NULL;
-	}
-	return b->obj;
-}
-
-static json_t *reviews_json(const Mailroom__DisclosureView *d)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < d->n_reviews; i++) {
+	LIT(o, "[");
+	for (size_t i = 0; i < d->n_reviews; i++) {
 		const Mailroom__ReviewCase *rc = d->reviews[i];
-		struct build b = {json_object(), 0};
-		if (!b.obj) {
-			json_decref(arr);
-			return NULL;
-		}
-		put(&b, "kind", str(rc->kind));
-		put(&b, "case_no", str(rc->case_no));
-		put(&b, "filed", date_json(rc->filed_ms));
-		put(&b, "result", str(rc->result));
-		put(&b, "decided", date_json(rc->decided_ms));
-		if (json_array_append_new(arr, done(&b))) {
-			json_decref(arr);
-			return NULL;
-		}
+		if (i)
+			LIT(o, ",");
+		LIT(o, "{");
+		pj_out_key(o, "kind"), str(o, rc->kind);
+		pj_out_key(o, "case_no"), str(o, rc->case_no);
+		pj_out_key(o, "filed"), date_json(o, rc->filed_ms);
+		pj_out_key(o, "result"), str(o, rc->result);
+		pj_out_key(o, "decided"), date_json(o, rc->decided_ms);
+		LIT(o, "}");
 	}
-	return arr;
+	LIT(o, "]");
 }
 
-static json_t *applicant_json(const Mailroom__Applicant *a)
+static void applicant_json(struct pj_out *o, const Mailroom__Applicant *a)
 {
-	struct build b = {NULL, 0};
-
-	if (!a)
-		return json_null();
-	if (!(b.obj = json_object()))
-		return NULL;
-	put(&b, "kind", str(a->kind));
-	put(&b, "name", str(a->name));
-	put(&b, "id_type", str(a->id_type));
-	put(&b, "id_number", str(a->id_number));
-	put(&b, "phone", opt_str(a->contact ? a->contact->phone : NULL));
-	put(&b, "email", opt_str(a->contact ? a->contact->email : NULL));
-	put(&b, "address", opt_str(a->address));
-	return done(&b);
+	if (!a) {
+		null(o);
+		return;
+	}
+	LIT(o, "{");
+	pj_out_key(o, "kind"), str(o, a->kind);
+	pj_out_key(o, "name"), str(o, a->name);
+	pj_out_key(o, "id_type"), str(o, a->id_type);
+	pj_out_key(o, "id_number"), str(o, a->id_number);
+	pj_out_key(o, "phone"), opt_str(o, a->contact ? a->contact->phone : NULL);
+	pj_out_key(o, "email"), opt_str(o, a->contact ? a->contact->email : NULL);
+	pj_out_key(o, "address"), opt_str(o, a->address);
+	LIT(o, "}");
 }
 
-static json_t *repeat_json(const Mailroom__DisclosureView *d)
+static void repeat_json(struct pj_out *o, const Mailroom__DisclosureView *d)
 {
-	struct build b = {NULL, 0};
-	char id[PB_ID_TEXT_LEN + 1];
-
-	if (d->repeat_of.len != PB_ID_LEN)
-		return json_null();
-	if (!(b.obj = json_object()))
-		return NULL;
-	pb_id_to_text(d->repeat_of.data, id);
-	put(&b, "of", json_string(id));
-	put(&b, "of_tracking_code", opt_str(d->repeat_of_tracking));
-	put(&b, "of_received_at", time_json(d->repeat_of_received_ms));
-	put(&b, "of_description", opt_str(d->repeat_of_description));
-	put(&b, "permille", json_integer(d->repeat_permille));
-	put(&b, "decision", opt_str(d->repeat_decision));
-	return done(&b);
+	if (d->repeat_of.len != PB_ID_LEN) {
+		null(o);
+		return;
+	}
+	LIT(o, "{");
+	pj_out_key(o, "of"), id_json(o, &d->repeat_of);
+	pj_out_key(o, "of_tracking_code"), opt_str(o, d->repeat_of_tracking);
+	pj_out_key(o, "of_received_at"), time_json(o, d->repeat_of_received_ms);
+	pj_out_key(o, "of_description"), opt_str(o, d->repeat_of_description);
+	pj_out_key(o, "permille"), pj_out_int(o, d->repeat_permille);
+	pj_out_key(o, "decision"), opt_str(o, d->repeat_decision);
+	LIT(o, "}");
 }
 
 /* A referral names the other case by its code and channel: the
  * citizen's access key opens both. */
-static json_t *referral_json(const char *tracking, int channel, int64_t at_ms)
+static void referral_json(struct pj_out *o, const char *tracking, int channel, int64_t at_ms)
 {
-	struct build b = {NULL, 0};
-
-	if (!tracking || !*tracking)
-		return json_null();
-	if (!(b.obj = json_object()))
-		return NULL;
-	put(&b, "tracking_code", json_string(tracking));
-	put(&b, "channel", str(pb_channel_name(channel)));
-	put(&b, "at", time_json(at_ms));
-	return done(&b);
+	LIT(o, "{");
+	pj_out_key(o, "tracking_code"), strict_str(o, tracking);
+	pj_out_key(o, "channel"), str(o, pb_channel_name(channel));
+	pj_out_key(o, "at"), time_json(o, at_ms);
+	LIT(o, "}");
 }
 
 /* A plain channel's flagged repeat, for handlers. */
-static json_t *plain_repeat_json(const Mailroom__MessageView *v)
+static void plain_repeat_json(struct pj_out *o, const Mailroom__MessageView *v)
 {
-	struct build b = {NULL, 0};
-	char id[PB_ID_TEXT_LEN + 1];
+	LIT(o, "{");
+	pj_out_key(o, "of"), id_json(o, &v->repeat_of);
+	pj_out_key(o, "of_tracking_code"), opt_str(o, v->repeat_of_tracking);
+	pj_out_key(o, "of_received_at"), time_json(o, v->repeat_of_received_ms);
+	pj_out_key(o, "permille"), pj_out_int(o, v->repeat_permille);
+	pj_out_key(o, "decision"), opt_str(o, v->repeat_decision);
+	LIT(o, "}");
+}
 
-	if (v->repeat_of.len != PB_ID_LEN)
-		return json_null();
-	if (!(b.obj = json_object()))
-		return NULL;
-	pb_id_to_text(v->repeat_of.data, id);
-	put(&b, "of", json_string(id));
-	put(&b, "of_tracking_code", opt_str(v->repeat_of_tracking));
-	put(&b, "of_received_at", time_json(v->repeat_of_received_ms));
-	put(&b, "permille", json_integer(v->repeat_permille));
-	put(&b, "decision", opt_str(v->repeat_decision));
-	return done(&b);
+/* What the 201 of an application says of it: when it counts as received. */
+static void intake_json(struct pj_out *o, const Mailroom__DisclosureView *d)
+{
+	LIT(o, "{");
+	pj_out_key(o, "phase"), str(o, phase_name(d->phase));
+	pj_out_key(o, "legal_receipt_date"), date_json(o, d->receipt_ms);
+	pj_out_key(o, "receipt_confirmed"), pj_out_bool(o, d->receipt_confirmed);
+	LIT(o, "}");
 }
 
 /* Citizens see where their application stands; handlers also who applied
  * and what the office knows about it. */
-static json_t *disclosure_json(const Mailroom__DisclosureView *d, enum pj_audience who)
+static void disclosure_json(struct pj_out *o, const Mailroom__DisclosureView *d,
+                            enum pj_audience who)
 {
-	struct build b = {json_object(), 0};
-
-	if (!b.obj)
-		return NULL;
-	put(&b, "phase", str(phase_name(d->phase)));
-	put(&b, "legal_receipt_date", date_json(d->receipt_ms));
-	put(&b, "receipt_confirmed", json_boolean(d->receipt_confirmed));
-	put(&b, "correction_due_at", time_json(d->correction_due_ms));
-	put(&b, "fee_due_at", time_json(d->fee_due_ms));
-	put(&b, "notice", opt_str(d->notice));
-	put(&b, "outcome", opt_str(d->outcome));
-	put(&b, "legal_basis", opt_str(d->legal_basis));
-	put(&b, "decided_at", time_json(d->decided_ms));
-	put(&b, "delivered_at", time_json(d->delivered_ms));
-	put(&b, "reviews", reviews_json(d));
+	LIT(o, "{");
+	pj_out_key(o, "phase"), str(o, phase_name(d->phase));
+	pj_out_key(o, "legal_receipt_date"), date_json(o, d->receipt_ms);
+	pj_out_key(o, "receipt_confirmed"), pj_out_bool(o, d->receipt_confirmed);
+	pj_out_key(o, "correction_due_at"), time_json(o, d->correction_due_ms);
+	pj_out_key(o, "fee_due_at"), time_json(o, d->fee_due_ms);
+	pj_out_key(o, "notice"), opt_str(o, d->notice);
+	pj_out_key(o, "outcome"), opt_str(o, d->outcome);
+	pj_out_key(o, "legal_basis"), opt_str(o, d->legal_basis);
+	pj_out_key(o, "decided_at"), time_json(o, d->decided_ms);
+	pj_out_key(o, "delivered_at"), time_json(o, d->delivered_ms);
+	pj_out_key(o, "reviews"), reviews_json(o, d);
 	if (who == PJ_HANDLER) {
-		put(&b, "applicant_kind", opt_str(d->applicant_kind));
-		put(&b, "applicant", applicant_json(d->applicant));
-		put(&b, "form", opt_str(d->form));
-		put(&b, "delivery", opt_str(d->delivery));
-		put(&b, "submission_mode", opt_str(d->submission_mode));
-		put(&b, "purpose", opt_str(d->purpose));
-		put(&b, "receipt_at", time_json(d->receipt_ms));
-		put(&b, "consultations", json_integer(d->consultations));
-		put(&b, "repeat", repeat_json(d));
+		pj_out_key(o, "applicant_kind"), opt_str(o, d->applicant_kind);
+		pj_out_key(o, "applicant"), applicant_json(o, d->applicant);
+		pj_out_key(o, "form"), opt_str(o, d->form);
+		pj_out_key(o, "delivery"), opt_str(o, d->delivery);
+		pj_out_key(o, "submission_mode"), opt_str(o, d->submission_mode);
+		pj_out_key(o, "purpose"), opt_str(o, d->purpose);
+		pj_out_key(o, "receipt_at"), time_json(o, d->receipt_ms);
+		pj_out_key(o, "consultations"), pj_out_int(o, d->consultations);
+		pj_out_key(o, "repeat"), repeat_json(o, d);
 	}
-	return done(&b);
-}
-
-json_t *pj_disclosure_intake(const Mailroom__MessageView *v)
-{
-	struct build b = {NULL, 0};
-
-	if (!v || !v->disclosure)
-		return json_null();
-	if (!(b.obj = json_object()))
-		return NULL;
-	put(&b, "phase", str(phase_name(v->disclosure->phase)));
-	put(&b, "legal_receipt_date", date_json(v->disclosure->receipt_ms));
-	put(&b, "receipt_confirmed", json_boolean(v->disclosure->receipt_confirmed));
-	return done(&b);
+	LIT(o, "}");
 }
 
 /* 协办: the assisting queues asked, for handlers. */
-static json_t *assists_json(const Mailroom__MessageView *v)
+static void assists_json(struct pj_out *o, const Mailroom__MessageView *v)
 {
-	json_t *arr = json_array();
-
-	if (!arr)
-		return NULL;
+	LIT(o, "[");
 	for (size_t i = 0; i < v->n_assists; i++) {
 		const Mailroom__AssistState *a = v->assists[i];
-		struct build b = {json_object(), 0};
-		if (!b.obj) {
-			json_decref(arr);
-			return NULL;
-		}
-		put(&b, "queue", str(a->queue));
-		put(&b, "requested_at", time_json(a->requested_ms));
-		put(&b, "working_days", json_integer(a->working_days));
-		put(&b, "due_at", time_json(a->due_ms));
-		put(&b, "due_provisional", json_boolean(a->provisional));
-		put(&b, "delivered_at", a->delivered_ms ? time_json(a->delivered_ms) : json_null());
-		put(&b, "opinion", opt_str(a->opinion));
-		if (b.failed)
-			json_decref(b.obj);
-		/* append_new drops the value when it fails */
-		if (b.failed || json_array_append_new(arr, b.obj)) {
-			json_decref(arr);
-			return NULL;
-		}
+		if (i)
+			LIT(o, ",");
+		LIT(o, "{");
+		pj_out_key(o, "queue"), str(o, a->queue);
+		pj_out_key(o, "requested_at"), time_json(o, a->requested_ms);
+		pj_out_key(o, "working_days"), pj_out_int(o, a->working_days);
+		pj_out_key(o, "due_at"), time_json(o, a->due_ms);
+		pj_out_key(o, "due_provisional"), pj_out_bool(o, a->provisional);
+		pj_out_key(o, "delivered_at"), time_json(o, a->delivered_ms);
+		pj_out_key(o, "opinion"), opt_str(o, a->opinion);
+		LIT(o, "}");
 	}
-	return arr;
-}
-
-static json_t *codes_json(char **codes, size_t n)
-{
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < n; i++)
-		if (json_array_append_new(arr, str(codes[i]))) {
-			json_decref(arr);
-			return NULL;
-		}
-	return arr;
+	LIT(o, "]");
 }
 
 /* --------------------------------------------------------- petition -- */
@@ -371,22 +322,19 @@ static const char *stage_name(int s)
 }
 
 /* A petition's own state: numbers, stage and times, no petitioner. */
-static json_t *petition_json(const Mailroom__PetitionState *p)
+static void petition_json(struct pj_out *o, const Mailroom__PetitionState *p)
 {
-	struct build b = {json_object(), 0};
-
-	if (!b.obj)
-		return NULL;
-	put(&b, "petition_no", str(p->petition_no));
-	put(&b, "forwarded_by", str(p->forwarded_by));
-	put(&b, "forwarded_at", time_json(p->forwarded_ms));
-	put(&b, "kind", str(p->kind));
-	put(&b, "stage", str(stage_name(p->stage)));
-	put(&b, "accepted_at", time_json(p->accepted_ms));
-	put(&b, "answered_at", time_json(p->answered_ms));
-	put(&b, "extensions", json_integer(p->extensions));
-	put(&b, "review_requested_at", time_json(p->review_ms));
-	return done(&b);
+	LIT(o, "{");
+	pj_out_key(o, "petition_no"), str(o, p->petition_no);
+	pj_out_key(o, "forwarded_by"), str(o, p->forwarded_by);
+	pj_out_key(o, "forwarded_at"), time_json(o, p->forwarded_ms);
+	pj_out_key(o, "kind"), str(o, p->kind);
+	pj_out_key(o, "stage"), str(o, stage_name(p->stage));
+	pj_out_key(o, "accepted_at"), time_json(o, p->accepted_ms);
+	pj_out_key(o, "answered_at"), time_json(o, p->answered_ms);
+	pj_out_key(o, "extensions"), pj_out_int(o, p->extensions);
+	pj_out_key(o, "review_requested_at"), time_json(o, p->review_ms);
+	LIT(o, "}");
 }
 
 /* ------------------------------------------------------------ views -- */
@@ -395,165 +343,195 @@ static const char *const scan_names[] = {"pending", "clean", "infected"};
 
 /* A message's files: kind, size and the scanner's verdict for everyone;
  * the handler also sees what the scanner found and the hash. */
-static json_t *attachments_json(Mailroom__Attachment *const *list, size_t n,
-                                enum pj_audience who)
+static void attachments_json(struct pj_out *o, Mailroom__Attachment *const *list, size_t n,
+                             enum pj_audience who)
 {
-	json_t *arr = json_array();
-
-	for (size_t i = 0; arr && i < n; i++) {
+	LIT(o, "[");
+	for (size_t i = 0; i < n; i++) {
 		const Mailroom__Attachment *a = list[i];
-		struct build b = {json_object(), 0};
 		unsigned scan = (unsigned)a->scan < 3 ? (unsigned)a->scan : 0;
 
-		if (!b.obj) {
-			json_decref(arr);
-			return NULL;
-		}
-		put(&b, "n", json_integer((json_int_t)i));
-		put(&b, "type", str(a->type));
-		put(&b, "size", json_integer((json_int_t)a->size));
-		put(&b, "scan", str(scan_names[scan]));
+		if (i)
+			LIT(o, ",");
+		LIT(o, "{");
+		pj_out_key(o, "n"), pj_out_int(o, (long long)i);
+		pj_out_key(o, "type"), str(o, a->type);
+		pj_out_key(o, "size"), pj_out_int(o, (long long)a->size);
+		pj_out_key(o, "scan"), str(o, scan_names[scan]);
 		if (who == PJ_HANDLER) {
-			put(&b, "sha256", hex_json(&a->sha256));
+			pj_out_key(o, "sha256"), hex_json(o, &a->sha256);
 			if (a->scan == MAILROOM__SCAN_STATE__SCAN_INFECTED)
-				put(&b, "found", str(a->signature));
+				pj_out_key(o, "found"), str(o, a->signature);
 		}
-		if (b.failed || json_array_append_new(arr, b.obj)) {
-			json_decref(arr);
-			return NULL;
-		}
+		LIT(o, "}");
 	}
-	return arr;
+	LIT(o, "]");
+}
+
+void pj_view_write(struct pj_out *o, const Mailroom__MessageView *v, enum pj_audience who,
+                   unsigned flags)
+{
+	LIT(o, "{");
+	pj_out_key(o, "id"), id_json(o, &v->id);
+	pj_out_key(o, "tracking_code"), str(o, v->tracking_code);
+	pj_out_key(o, "channel"), str(o, pb_channel_name(v->channel));
+	pj_out_key(o, "status"), str(o, pj_status_name(v->status));
+	pj_out_key(o, "queue"), str(o, v->queue);
+	pj_out_key(o, "subject"), str(o, v->subject);
+	pj_out_key(o, "received_at"), time_json(o, v->received_ms);
+	pj_out_key(o, "ack_due_at"), time_json(o, v->ack_due_ms);
+	pj_out_key(o, "reply_due_at"), time_json(o, v->reply_due_ms);
+	pj_out_key(o, "due_provisional"), pj_out_bool(o, v->due_provisional);
+	/* Only once a new calendar has moved or confirmed a deadline. */
+	if (v->due_recomputed_ms)
+		pj_out_key(o, "due_recomputed_at"), time_json(o, v->due_recomputed_ms);
+	pj_out_key(o, "reply"), reply_json(o, v);
+	if (v->referred_to_tracking && *v->referred_to_tracking)
+		pj_out_key(o, "referred_to"), referral_json(o, v->referred_to_tracking,
+		                                     v->referred_to_channel, v->referred_ms);
+	if (v->referred_from_tracking && *v->referred_from_tracking)
+		pj_out_key(o, "referred_from"), referral_json(o, v->referred_from_tracking,
+		                                       v->referred_from_channel, v->referred_ms);
+	/* 并单: closed into another message, whose answer is this one's. */
+	if (v->merged_into && *v->merged_into) {
+		pj_out_key(o, "merged_into"), str(o, v->merged_into);
+		pj_out_key(o, "merged_at"), time_json(o, v->merged_ms);
+	}
+	if (v->rating) {
+		const char *level = pj_rating_name(v->rating);
+		pj_out_key(o, "rating"), LIT(o, "{");
+		pj_out_key(o, "level");
+		if (level)
+			strict_str(o, level);
+		else
+			null(o);
+		pj_out_key(o, "rated_at"), time_json(o, v->rated_ms);
+		LIT(o, "}");
+	}
+	if (v->published)
+		pj_out_key(o, "published"), LIT(o, "true");
+	if (who == PJ_HANDLER && v->callback) {
+		pj_out_key(o, "callback"), LIT(o, "{");
+		pj_out_key(o, "queue");
+		if (v->callback->queue)
+			strict_str(o, v->callback->queue);
+		else
+			null(o);
+		pj_out_key(o, "due_at"), time_json(o, v->callback->due_ms);
+		pj_out_key(o, "done_at"), time_json(o, v->callback->done_ms);
+		pj_out_key(o, "reached"), pj_out_bool(o, v->callback->reached);
+		pj_out_key(o, "resolved"), pj_out_bool(o, v->callback->resolved);
+		pj_out_key(o, "reopen"), pj_out_bool(o, v->callback->reopen);
+		LIT(o, "}");
+	}
+	if (who == PJ_HANDLER) {
+		if (!v->disclosure && v->repeat_of.len == PB_ID_LEN)
+			pj_out_key(o, "repeat"), plain_repeat_json(o, v);
+		if (v->n_merged_codes)
+			pj_out_key(o, "merged"), str_array(o, v->merged_codes, v->n_merged_codes);
+		if (v->n_assists)
+			pj_out_key(o, "assists"), assists_json(o, v);
+		pj_out_key(o, "body"), str(o, v->body);
+		pj_out_key(o, "category"), opt_str(o, v->category);
+		/* The router already withholds a confidential citizen; not
+		 * showing it here as well costs nothing. */
+		if (v->contact && !(v->order && v->order->confidential))
+			pj_out_key(o, "contact"), contact_json(o, v->contact);
+		pj_out_key(o, "replied_by"), opt_str(o, v->replied_by);
+		if (v->order)
+			pj_out_key(o, "hotline"), order_json(o, v->order);
+		if (v->imported)
+			pj_out_key(o, "imported"), LIT(o, "true");
+	}
+	if (v->n_attachments)
+		pj_out_key(o, "attachments"), attachments_json(o, v->attachments, v->n_attachments, who);
+	if (v->n_reply_attachments)
+		pj_out_key(o, "reply_attachments"),
+			attachments_json(o, v->reply_attachments, v->n_reply_attachments, who);
+	/* The applicant is left out of the citizen's view here too, whatever
+	 * the router sent. */
+	if (v->disclosure) {
+		pj_out_key(o, "disclosure");
+		if (flags & PJ_VIEW_INTAKE)
+			intake_json(o, v->disclosure);
+		else
+			disclosure_json(o, v->disclosure, who);
+	}
+	if (v->petition)
+		pj_out_key(o, "petition"), petition_json(o, v->petition);
+}
+
+void pj_receipt_write(struct pj_out *o, const Mailroom__Receipt *r)
+{
+	if (!r) {
+		null(o);
+		return;
+	}
+	LIT(o, "{");
+	pj_out_key(o, "log_index"), pj_out_int(o, (long long)r->log_index);
+	pj_out_key(o, "record_hash"), hex_json(o, &r->record_hash);
+	pj_out_key(o, "key_id"), hex_json(o, &r->key_id);
+	/* The C2SP tlog-proof: the record, its inclusion proof, the
+	 * checkpoint. Kilobytes of text, checked as UTF-8 once, here. */
+	if (r->proof && *r->proof)
+		pj_out_key(o, "proof"), strict_str(o, r->proof);
+	LIT(o, "}");
+}
+
+/* The text read back as a tree. */
+static json_t *tree(struct pj_out *o)
+{
+	size_t len;
+	char *text = pj_out_end(o, &len);
+	json_t *j;
+
+	if (!text)
+		return NULL;
+	j = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+	free(text);
+	return j;
 }
 
 json_t *pj_view(const Mailroom__MessageView *v, enum pj_audience who)
 {
-	struct build b = {json_object(), 0};
-	char id[PB_ID_TEXT_LEN + 1];
+	struct pj_out o = {0};
 
-	if (!b.obj)
-		return NULL;
-	if (v->id.len == PB_ID_LEN) {
-		pb_id_to_text(v->id.data, id);
-		put(&b, "id", json_string(id));
-	} else {
-		put(&b, "id", json_null());
-	}
-	put(&b, "tracking_code", str(v->tracking_code));
-	put(&b, "channel", str(pb_channel_name(v->channel)));
-	put(&b, "status", str(pj_status_name(v->status)));
-	put(&b, "queue", str(v->queue));
-	put(&b, "subject", str(v->subject));
-	put(&b, "received_at", time_json(v->received_ms));
-	put(&b, "ack_due_at", time_json(v->ack_due_ms));
-	put(&b, "reply_due_at", time_json(v->reply_due_ms));
-	put(&b, "due_provisional", json_boolean(v->due_provisional));
-	/* Only once a new calendar has moved or confirmed a deadline. */
-	if (v->due_recomputed_ms)
-		put(&b, "due_recomputed_at", time_json(v->due_recomputed_ms));
-	put(&b, "reply", reply_json(v));
-	if (v->referred_to_tracking && *v->referred_to_tracking)
-		put(&b, "referred_to",
-		    referral_json(v->referred_to_tracking, v->referred_to_channel, v->referred_ms));
-	if (v->referred_from_tracking && *v->referred_from_tracking)
-		put(&b, "referred_from",
-		    referral_json(v->referred_from_tracking, v->referred_from_channel, v->referred_ms));
-	/* 并单: closed into another message, whose answer is this one's. */
-	if (v->merged_into && *v->merged_into) {
-		put(&b, "merged_into", str(v->merged_into));
-		put(&b, "merged_at", time_json(v->merged_ms));
-	}
-	if (v->rating)
-		put(&b, "rating", json_pack("{s:s?, s:o}", "level", pj_rating_name(v->rating),
-		                            "rated_at", time_json(v->rated_ms)));
-	if (v->published)
-		put(&b, "published", json_true());
-	if (who == PJ_HANDLER && v->callback)
-		put(&b, "callback", json_pack("{s:s?, s:o, s:o, s:b, s:b, s:b}", "queue",
-		                              v->callback->queue, "due_at",
-		                              time_json(v->callback->due_ms), "done_at",
-		                              time_json(v->callback->done_ms), "reached",
-		                              v->callback->reached, "resolved", v->callback->resolved,
-		                              "reopen", v->callback->reopen));
-	if (who == PJ_HANDLER) {
-		if (!v->disclosure && v->repeat_of.len == PB_ID_LEN)
-			put(&b, "repeat", plain_repeat_json(v));
-		if (v->n_merged_codes)
-			put(&b, "merged", codes_json(v->merged_codes, v->n_merged_codes));
-		if (v->n_assists)
-			put(&b, "assists", assists_json(v));
-		put(&b, "body", str(v->body));
-		put(&b, "category", opt_str(v->category));
-		/* The router already withholds a confidential citizen; not
-		 * showing it here as well costs nothing. */
-		if (v->contact && !(v->order && v->order->confidential))
-			put(&b, "contact", contact_json(v->contact));
-		put(&b, "replied_by", opt_str(v->replied_by));
-		if (v->order)
-			put(&b, "hotline", order_json(v->order));
-		if (v->imported)
-			put(&b, "imported", json_true());
-	}
-	if (v->n_attachments)
-		put(&b, "attachments", attachments_json(v->attachments, v->n_attachments, who));
-	if (v->n_reply_attachments)
-		put(&b, "reply_attachments",
-		    attachments_json(v->reply_attachments, v->n_reply_attachments, who));
-	/* The applicant is left out of the citizen's view here too, whatever
-	 * the router sent. */
-	if (v->disclosure)
-		put(&b, "disclosure", disclosure_json(v->disclosure, who));
-	if (v->petition)
-		put(&b, "petition", petition_json(v->petition));
-	if (b.failed) {
-		json_decref(b.obj);
-		return NULL;
-	}
-	return b.obj;
+	pj_view_write(&o, v, who, 0);
+	LIT(&o, "}");
+	return tree(&o);
+}
+
+json_t *pj_disclosure_intake(const Mailroom__MessageView *v)
+{
+	struct pj_out o = {0};
+
+	if (!v || !v->disclosure)
+		return json_null();
+	intake_json(&o, v->disclosure);
+	return tree(&o);
 }
 
 json_t *pj_receipt(const Mailroom__Receipt *r)
 {
-	struct build b;
+	struct pj_out o = {0};
 
 	if (!r)
 		return json_null();
-	b.obj = json_object();
-	b.failed = 0;
-	if (!b.obj)
-		return NULL;
-	put(&b, "log_index", json_integer((json_int_t)r->log_index));
-	put(&b, "record_hash", hex_json(&r->record_hash));
-	put(&b, "key_id", hex_json(&r->key_id));
-	/* The C2SP tlog-proof: the record, its inclusion proof, the checkpoint. */
-	/* Kilobytes of text: checked as UTF-8 once, where it is dumped
-	 * (json_dumps and pj_dumps both refuse text that is not). */
-	if (r->proof && *r->proof)
-		put(&b, "proof", json_stringn_nocheck(r->proof, strlen(r->proof)));
-	if (b.failed) {
-		json_decref(b.obj);
-		return NULL;
-	}
-	return b.obj;
+	pj_receipt_write(&o, r);
+	return tree(&o);
 }
 
 json_t *pj_lease(const Mailroom__Lease *l)
 {
-	struct build b;
+	struct pj_out o = {0};
 
 	if (!l)
 		return json_null();
-	b.obj = json_object();
-	b.failed = 0;
-	if (!b.obj)
-		return NULL;
-	put(&b, "token", hex_json(&l->token));
-	put(&b, "expires_at", time_json(l->expires_ms));
-	if (b.failed) {
-		json_decref(b.obj);
-		return NULL;
-	}
-	return b.obj;
+	LIT(&o, "{");
+	pj_out_key(&o, "token"), hex_json(&o, &l->token);
+	pj_out_key(&o, "expires_at"), time_json(&o, l->expires_ms);
+	LIT(&o, "}");
+	return tree(&o);
 }
 
 json_t *pj_error_json(const char *code, const char *message)
