@@ -625,8 +625,10 @@ static void repair(struct rt_search *s)
  * log from its mark. Anything else is said and left to a build. */
 static int resume(struct rt_search *s)
 {
-	uint8_t head[SX_HEAD_LEN], want[SX_HEAD_LEN];
-	uint64_t next, size, count;
+	uint8_t want[SX_HEAD_LEN];
+	uint64_t size = 0, count;
+	struct sx_mark m;
+	char boot[40];
 	int set, rc;
 	st_txn *t;
 	sx *x;
@@ -639,13 +641,21 @@ static int resume(struct rt_search *s)
 		        s->path, pb_err_str(rc));
 		return rc;
 	}
-	if ((rc = sx_mark_get(x, &next, head, &set)) == PB_OK && !set)
+	sx_boot_id(boot);
+	if ((rc = sx_mark_get(x, &m, &set)) == PB_OK && !set)
 		rc = PB_ESTATE;
+	if (rc == PB_OK && !sx_mark_intact(&m, boot)) {
+		sx_close(x);
+		pb_warn("search index: the machine stopped while the router was writing %s, which "
+		        "may have lost writes; building it anew",
+		        s->path);
+		return PB_ESTATE;
+	}
 	if (rc == PB_OK && (rc = st_txn_begin(s->core->store, NULL, 1, &t)) == PB_OK) {
 		if ((rc = st_log_size(t, &size)) == PB_OK)
-			rc = next > size ? PB_ESTATE : head_of(t, next, want);
+			rc = m.next > size ? PB_ESTATE : head_of(t, m.next, want);
 		st_txn_abort(t);
-		if (rc == PB_OK && memcmp(head, want, SX_HEAD_LEN) != 0)
+		if (rc == PB_OK && memcmp(m.head, want, SX_HEAD_LEN) != 0)
 			rc = PB_ESTATE;
 	}
 	if (rc == PB_OK)
@@ -661,10 +671,10 @@ static int resume(struct rt_search *s)
 			        pb_err_str(rc));
 		return rc;
 	}
-	install(s, x, next, NULL);
+	install(s, x, m.next, NULL);
 	pb_info("search index: %llu messages from %s, read up to log record %llu of %llu; "
 	        "following the log from there",
-	        (unsigned long long)count, s->path, (unsigned long long)next,
+	        (unsigned long long)count, s->path, (unsigned long long)m.next,
 	        (unsigned long long)size);
 	return PB_OK;
 }
@@ -841,8 +851,9 @@ void rt_search_stop(struct rt_core *core)
 	s->stop = 1;
 	kick(s, 1);
 	pthread_join(s->thread, NULL);
-	if (txn_commit(s, 1))
-		pb_warn("search index: cannot write its last rounds; the next start reads them again");
+	if (txn_commit(s, 1) || (s->idx && s->path[0] && sx_stop(s->idx)))
+		pb_warn("search index: cannot write its last rounds; the next start reads them again "
+		        "or builds it anew");
 	core->search = NULL;
 	sx_close(s->idx);
 	pthread_mutex_destroy(&s->mu);

@@ -62,10 +62,27 @@ int sx_bulk(sx *x, int on);
 int sx_remove_file(const char *path);
 void sx_close(sx *x);
 /* How far the owner had put its source into the index, as it last said
- * with sx_mark_set in the same transaction as those puts: *set 0 when it
- * never did (a new file, or a build that did not finish). */
-int sx_mark_get(sx *x, uint64_t *next, uint8_t head[SX_HEAD_LEN], int *set);
+ * with sx_mark_set in the same transaction as those puts, and whether
+ * the file can be trusted to hold what that commit wrote (sx_mark_intact). */
+struct sx_mark {
+	uint64_t next;
+	uint8_t head[SX_HEAD_LEN];
+	char boot[40];   /* the kernel's boot id when it was written */
+	int clean;       /* written by sx_stop */
+};
+/* *set 0 when there is none (a new file, or a build that did not finish). */
+int sx_mark_get(sx *x, struct sx_mark *m, int *set);
 int sx_mark_set(sx *x, uint64_t next, const uint8_t head[SX_HEAD_LEN]);
+/* A file is written without syncs (only its build and sx_stop sync), so
+ * it holds all it was told only while the kernel that took the writes
+ * runs, or after a clean stop: a mark is intact when clean, or written
+ * under the boot id the machine has now (a process crash loses nothing
+ * the kernel took). */
+int sx_mark_intact(const struct sx_mark *m, const char *boot_now);
+void sx_boot_id(char out[40]);
+/* The owner's clean stop, after its last commit: the mark is made clean
+ * and the file synced in full. */
+int sx_stop(sx *x);
 /* Groups many puts in one SQLite transaction (rebuilds): much faster. */
 int sx_begin(sx *x);
 int sx_commit(sx *x);   /* a commit that fails is rolled back */

@@ -107,13 +107,12 @@ TestSuite(sx_file, .init = setup, .fini = teardown, .timeout = 60);
 
 Test(sx_file, keeps_its_texts_and_mark_across_a_close)
 {
-	uint8_t head[SX_HEAD_LEN];
-	uint64_t next;
+	struct sx_mark m;
 	int set;
 	sx *x;
 
 	cr_assert_eq(sx_open_file(&x, path, key), PB_OK);
-	cr_assert_eq(sx_mark_get(x, &next, head, &set), PB_OK);
+	cr_assert_eq(sx_mark_get(x, &m, &set), PB_OK);
 	cr_expect_eq(set, 0, "a new file has no mark");
 	/* Enough pages for the log to be checkpointed into the file. */
 	fill_and_mark(x, 0, 3000, 77);
@@ -125,10 +124,23 @@ Test(sx_file, keeps_its_texts_and_mark_across_a_close)
 	cr_expect_eq(st.st_mode & 0777, 0600, "the file is the owner's alone");
 
 	cr_assert_eq(sx_open_file(&x, path, key), PB_OK);
-	cr_assert_eq(sx_mark_get(x, &next, head, &set), PB_OK);
+	cr_assert_eq(sx_mark_get(x, &m, &set), PB_OK);
 	cr_expect_eq(set, 1);
-	cr_expect_eq(next, 77);
-	cr_expect_eq(head[31], 77);
+	cr_expect_eq(m.next, 77);
+	cr_expect_eq(m.head[31], 77);
+	char boot[40];
+	sx_boot_id(boot);
+	cr_assert(boot[0], "no boot id on this machine");
+	cr_expect_str_eq(m.boot, boot);
+	cr_expect_eq(m.clean, 0, "closed without sx_stop");
+	cr_expect(sx_mark_intact(&m, boot), "written under this boot");
+	cr_expect_not(sx_mark_intact(&m, "another-boot"), "a machine crash may have lost writes");
+	cr_assert_eq(sx_stop(x), PB_OK);
+	sx_close(x);
+	cr_assert_eq(sx_open_file(&x, path, key), PB_OK);
+	cr_assert_eq(sx_mark_get(x, &m, &set), PB_OK);
+	cr_expect(set && m.clean && m.next == 77);
+	cr_expect(sx_mark_intact(&m, "another-boot"), "a clean stop survives a restart");
 	uint64_t count;
 	cr_assert_eq(sx_count(x, &count), PB_OK);
 	cr_expect_eq(count, 3000);
@@ -222,8 +234,8 @@ Test(sx_file, refuses_another_key_and_a_changed_page)
  * the VFS must open) with the first round and its mark, not the second. */
 Test(sx_file, recovers_after_a_crash_with_the_last_commit)
 {
-	uint8_t head[SX_HEAD_LEN];
-	uint64_t next, count;
+	struct sx_mark m;
+	uint64_t count;
 	int set, status;
 	sx *x;
 
@@ -242,8 +254,11 @@ Test(sx_file, recovers_after_a_crash_with_the_last_commit)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	cr_assert_eq(sx_open_file(&x, path, key), PB_OK);
-	cr_assert_eq(sx_mark_get(x, &next, head, &set), PB_OK);
-	cr_expect(set && next == 5 && head[0] == 5);
+	cr_assert_eq(sx_mark_get(x, &m, &set), PB_OK);
+	cr_expect(set && m.next == 5 && m.head[0] == 5);
+	char boot[40];
+	sx_boot_id(boot);
+	cr_expect(sx_mark_intact(&m, boot), "a process crash loses nothing the kernel took");
 	cr_assert_eq(sx_count(x, &count), PB_OK);
 	cr_expect_eq(count, 300);
 	cr_expect_eq(hits(x, MARK_ASCII "299"), 1);
