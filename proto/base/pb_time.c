@@ -83,7 +83,10 @@ static char *put_digits(char *p, int v, int n)
 
 int pb_time_fmt(int64_t ms, char *buf, size_t len, int with_ms)
 {
-	int64_t local = ms + PB_TZ_OFFSET_MS;
+	/* Days are int32: an instant past their range (a corrupt or hostile
+	 * field) is written as the range's end, without overflow on the way. */
+	const int64_t lim = (int64_t)(INT32_MAX - 1) * PB_DAY_MS;
+	int64_t local = (ms > lim ? lim : ms < -lim ? -lim : ms) + PB_TZ_OFFSET_MS;
 	int32_t day = (int32_t)floor_div(local, PB_DAY_MS);
 	int64_t rem = local - (int64_t)day * PB_DAY_MS;
 	int y, mo, d, n;

@@ -98,6 +98,10 @@ Test(base, time_format_and_parse)
 	cr_assert_eq(back, ms + 250);
 	pb_time_fmt(back, buf, sizeof(buf), 1);
 	cr_assert_str_eq(buf, "2025-09-26T10:00:00.250+08:00");
+	/* The ends of int64: no overflow (UBSan), a year at the days' end. */
+	cr_assert_gt(pb_time_fmt(INT64_MAX, buf, sizeof(buf), 1), 0);
+	cr_assert_gt(pb_time_fmt(INT64_MIN, buf, sizeof(buf), 1), 0);
+	cr_assert_eq(buf[0], '-');
 	cr_assert_eq(pb_time_parse("2025-09-26T10:00:00-05:30", &back), PB_OK);
 	cr_assert_eq(back, ms + (13 * 60 + 30) * 60000LL);
 	const char *bad[] = {"", "2025-09-26", "2025-09-26T10:00:00", "2025-02-30T10:00:00Z",
