@@ -42,7 +42,7 @@
  * same connection, see every round at once, while a page the rounds
  * change again and again is sealed and written once per commit, and
  * FTS5 merges fewer, larger segments (a third less CPU per message in a
- * file, a sixth in memory: router/search/README.md). A crash loses the
+ * file, a sixth in memory: docs/scaling.md, "Search"). A crash loses the
  * rounds since the last commit, with their mark: the next start reads
  * them again from the log. */
 #define COMMIT_MS 2000

@@ -1,5 +1,5 @@
-/* The handlers' search index (sx.h): SQLite FTS5 in memory with a
- * character-bigram tokenizer.
+/* The handlers' search index (sx.h): SQLite FTS5, in memory or in a
+ * file sealed by sx_vfs.c, with a character-bigram tokenizer.
  *
  * Why bigrams: most Chinese words are two characters (路灯, 噪音), which
  * FTS5's trigram tokenizer cannot find through its index. A text is
