@@ -87,6 +87,27 @@ void st_msg_free(Mailroom__StoredMessage *m)
 		mailroom__stored_message__free_unpacked(m, NULL);
 }
 
+/* The provisional index (README.md, "Schema"): m's id while one of its
+ * clocks is provisional and not stopped, so a new calendar finds them
+ * without reading every message. Most messages never are: for them this
+ * is one delete that finds nothing, mostly in an empty table. */
+static int provisional_keep(st_txn *t, const Mailroom__StoredMessage *m, MDB_val *k)
+{
+	MDB_val v = {0, NULL};
+	int open = 0, rc;
+
+	for (size_t i = 0; i < m->n_clocks; i++)
+		open |= m->clocks[i]->provisional && !m->clocks[i]->stopped;
+	if (!open) {
+		rc = mdb_del(t->txn, t->env->provisional, k, NULL);
+		return rc == MDB_NOTFOUND ? PB_OK : sti_err(t, rc);
+	}
+	/* Ids start with their time: a new one appends. One already there
+	 * is left as it is, its page unwritten. */
+	rc = sti_put_rising(t->txn, t->env->provisional, k, &v, MDB_NOOVERWRITE);
+	return rc == MDB_KEYEXIST ? PB_OK : sti_err(t, rc);
+}
+
 int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 {
 	MDB_val k, v;
@@ -116,7 +137,7 @@ int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 		return sti_err(t, rc);
 	if (mailroom__stored_message__pack(&bare, v.mv_data) != len)
 		return PB_ECORRUPT;
-	return PB_OK;
+	return provisional_keep(t, m, &k);
 }
 
 int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg), void *arg)
@@ -138,6 +159,30 @@ int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg
 		}
 		stop = fn(m, arg);
 		mailroom__stored_message__free_unpacked(m, NULL);
+	}
+	mdb_cursor_close(c);
+	if (rc && rc != MDB_NOTFOUND)
+		return sti_err(t, rc);
+	return PB_OK;
+}
+
+int st_provisional_each(st_txn *t, int (*fn)(const uint8_t id[16], void *arg), void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, stop = 0;
+
+	if (!t || !fn)
+		return PB_EINVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->env->provisional, &c)))
+		return sti_err(t, rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 16 || v.mv_size != 0) {
+			mdb_cursor_close(c);
+			return PB_ECORRUPT;
+		}
+		stop = fn(k.mv_data, arg);
 	}
 	mdb_cursor_close(c);
 	if (rc && rc != MDB_NOTFOUND)

@@ -30,6 +30,7 @@ struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	MDB_dbi applicant;
+	MDB_dbi provisional;           /* st_data.c: ids of messages with an open provisional clock */
 	MDB_dbi idem;                  /* st_idem.c: idempotency keys */
 	int has_idem;                  /* a read-only open of another version may lack it */
 	struct sti_queue outbox;       /* st_outbox.c: 12345 result events */
