@@ -91,7 +91,8 @@ int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m);
 int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg), void *arg);
 /* The ids of the messages with an open provisional clock, in id order,
  * from their own index: a walk as long as they are few, however many
- * messages the store holds. fn returns non-zero to stop. */
+ * messages the store holds. An id is valid only during its call (copy
+ * it before changing messages). fn returns non-zero to stop. */
 int st_provisional_each(st_txn *t, int (*fn)(const uint8_t id[16], void *arg), void *arg);
 
 /* PB_EEXIST when the code is taken. */
