@@ -143,8 +143,10 @@ void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day);
 int rt_calendars_load(const struct pb_conf *c, const char *what, cal_set **out, char *err,
                       size_t errlen);
 /* Once per calendar version: recomputes provisional deadlines in one
- * transaction, with a record for each that moved. */
-int rt_recompute_provisional(struct rt_core *core, int *moved);
+ * transaction, with a record for each that moved. visited (may be NULL)
+ * gets how many messages it read: those the store's provisional index
+ * names, 0 when the version had not changed. */
+int rt_recompute_provisional(struct rt_core *core, int *moved, size_t *visited);
 /* On start, before serving: the key rotation when the store is still
  * signed by [store] previous_signing_key (rt_keys.c). */
 int rt_keys_start(struct rt_core *core);

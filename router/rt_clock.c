@@ -462,15 +462,12 @@ struct prov_scan {
 	int failed;
 };
 
-static int collect_provisional(const Mailroom__StoredMessage *m, void *arg)
+/* Ids first, then the changes: st_msg_put takes a message out of the
+ * provisional index as its clocks become official. */
+static int collect_provisional(const uint8_t id[16], void *arg)
 {
 	struct prov_scan *s = arg;
-	int open = 0;
 
-	for (size_t i = 0; i < m->n_clocks; i++)
-		open |= m->clocks[i]->provisional && !m->clocks[i]->stopped;
-	if (!open || m->id.len != 16)
-		return 0;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
 		void *p = realloc(s->ids, cap * 16);
@@ -481,7 +478,7 @@ static int collect_provisional(const Mailroom__StoredMessage *m, void *arg)
 		s->ids = p;
 		s->cap = cap;
 	}
-	memcpy(s->ids[s->n++], m->id.data, 16);
+	memcpy(s->ids[s->n++], id, 16);
 	return 0;
 }
 
@@ -531,8 +528,9 @@ void rt_calendar_check(struct rt_core *core, int64_t now_ms, int32_t *last_day)
 
 /* After a new calendar is loaded, provisional deadlines are computed again;
  * each one that moves or is no longer provisional gets a record. Runs once
- * per calendar version. */
-int rt_recompute_provisional(struct rt_core *core, int *moved)
+ * per calendar version, over the store's index of the messages with an
+ * open provisional clock (store/README.md, "Schema"), not every message. */
+int rt_recompute_provisional(struct rt_core *core, int *moved, size_t *visited)
 {
 	int64_t now_ms = pb_now_ms();
 	struct prov_scan scan = {0};
@@ -542,6 +540,8 @@ int rt_recompute_provisional(struct rt_core *core, int *moved)
 	int rc;
 
 	*moved = 0;
+	if (visited)
+		*visited = 0;
 	if ((rc = st_txn_begin(core->store, NULL, 0, &t)))
 		return rc;
 	rc = st_meta_get(t, "calendar_version", stored, sizeof(stored), &len);
@@ -549,8 +549,10 @@ int rt_recompute_provisional(struct rt_core *core, int *moved)
 		st_txn_abort(t);
 		return PB_OK;
 	}
-	if ((rc = st_msg_each(t, collect_provisional, &scan)) || scan.failed)
+	if ((rc = st_provisional_each(t, collect_provisional, &scan)) || scan.failed)
 		goto out;
+	if (visited)
+		*visited = scan.n;
 	for (size_t i = 0; i < scan.n && !rc; i++) {
 		struct rt_result res;
 		Mailroom__StoredMessage *m;

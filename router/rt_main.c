@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	if ((rc = rt_keys_start(&core)))
 		goto out;
 	int moved;
-	if ((rc = rt_recompute_provisional(&core, &moved))) {
+	if ((rc = rt_recompute_provisional(&core, &moved, NULL))) {
 		pb_error("cannot recompute provisional deadlines: %s", pb_err_str(rc));
 		goto out;
 	}

@@ -154,7 +154,7 @@ int rt_reload_apply(struct rt_core *core)
 	memcpy(core->cal_version, r->cal_version, sizeof(core->cal_version));
 	pb_log_init("router", pb_log_level_parse(r->conf.log_level));
 	rt_calendar_check(core, pb_now_ms(), NULL);
-	if ((rc = rt_recompute_provisional(core, &moved)))
+	if ((rc = rt_recompute_provisional(core, &moved, NULL)))
 		pb_error("reload: cannot recompute provisional deadlines: %s", pb_err_str(rc));
 	else if (moved)
 		pb_info("reload: the calendars moved or confirmed %d provisional deadline(s)", moved);

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAX_DBS 24
+#define MAX_DBS 24   /* 21 in use (README.md, "Schema") */
 #define MAX_READERS 512
 
 static const char meta_schema[] = "schema_version";
@@ -262,7 +262,7 @@ static int open_dbis(st_env *e, MDB_txn *txn, unsigned flags)
 		{"lease", &e->lease, 0},       {"log", &e->log, 0},
 		{"deadline", &e->deadline, MDB_DUPSORT | MDB_DUPFIXED},
 		{"checkpoint", &e->checkpoint, 0},
-		{"applicant", &e->applicant, 0},
+		{"applicant", &e->applicant, 0}, {"provisional", &e->provisional, 0},
 	};
 	int rc;
 
@@ -331,13 +331,14 @@ static int check_schema(st_txn *t)
 		return rc == PB_ENOTFOUND ? PB_ECORRUPT : rc;
 	if (v.mv_size != 4 || sti_get_be32(v.mv_data) != ST_SCHEMA_VERSION) {
 		/* No office runs version 1 (records signed one by one), 2
-		 * (idempotency keys as text in extref) or 3 (the tree's low
-		 * levels stored, deadlines one key each): no conversion is
-		 * carried. */
+		 * (idempotency keys as text in extref), 3 (the tree's low
+		 * levels stored, deadlines one key each) or 4 (no index of
+		 * provisional clocks): no conversion is carried. */
 		if (v.mv_size == 4)
-			pb_error("store: schema version %u, this Mailroom reads version %d only (its "
-			         "tree keeps no levels below 3, its deadlines share a key per due "
-			         "time and its messages do not repeat their id); start a new store",
+			pb_error("store: schema version %u, this Mailroom reads version %d only (it "
+			         "indexes the messages whose deadline is provisional, its tree keeps "
+			         "no levels below 3, its deadlines share a key per due time and its "
+			         "messages do not repeat their id); start a new store",
 			         (unsigned)sti_get_be32(v.mv_data), ST_SCHEMA_VERSION);
 		else
 			pb_error("store: unreadable schema version");

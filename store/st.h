@@ -27,7 +27,7 @@
 #define ST_HASH_LEN 32
 #define ST_KEYID_LEN 4
 #define ST_SALT_LEN 16
-#define ST_SCHEMA_VERSION 4
+#define ST_SCHEMA_VERSION 5
 
 typedef struct st_env st_env;
 typedef struct st_txn st_txn;
@@ -84,9 +84,16 @@ void st_txn_abort(st_txn *txn);
 /* *out is freed with st_msg_free. */
 int st_msg_get(st_txn *t, const uint8_t id[16], Mailroom__StoredMessage **out);
 void st_msg_free(Mailroom__StoredMessage *m);
+/* Also keeps the provisional index: m's id is in it exactly when one of
+ * its clocks is provisional and not stopped. */
 int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m);
 /* Cursor over all messages in id (time) order; fn returns non-zero to stop. */
 int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg), void *arg);
+/* The ids of the messages with an open provisional clock, in id order,
+ * from their own index: a walk as long as they are few, however many
+ * messages the store holds. An id is valid only during its call (copy
+ * it before changing messages). fn returns non-zero to stop. */
+int st_provisional_each(st_txn *t, int (*fn)(const uint8_t id[16], void *arg), void *arg);
 
 /* PB_EEXIST when the code is taken. */
 int st_track_put(st_txn *t, const char *code, const uint8_t id[16]);

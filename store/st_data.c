@@ -87,6 +87,27 @@ void st_msg_free(Mailroom__StoredMessage *m)
 		mailroom__stored_message__free_unpacked(m, NULL);
 }
 
+/* The provisional index (README.md, "Schema"): m's id while one of its
+ * clocks is provisional and not stopped, so a new calendar finds them
+ * without reading every message. Most messages never are: for them this
+ * is one delete that finds nothing, mostly in an empty table. */
+static int provisional_keep(st_txn *t, const Mailroom__StoredMessage *m, MDB_val *k)
+{
+	MDB_val v = {0, NULL};
+	int open = 0, rc;
+
+	for (size_t i = 0; i < m->n_clocks; i++)
+		open |= m->clocks[i]->provisional && !m->clocks[i]->stopped;
+	if (!open) {
+		rc = mdb_del(t->txn, t->env->provisional, k, NULL);
+		return rc == MDB_NOTFOUND ? PB_OK : sti_err(t, rc);
+	}
+	/* Ids start with their time: a new one appends. One already there
+	 * is left as it is, its page unwritten. */
+	rc = sti_put_rising(t->txn, t->env->provisional, k, &v, MDB_NOOVERWRITE);
+	return rc == MDB_KEYEXIST ? PB_OK : sti_err(t, rc);
+}
+
 int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 {
 	MDB_val k, v;
@@ -116,33 +137,74 @@ int st_msg_put(st_txn *t, const Mailroom__StoredMessage *m)
 		return sti_err(t, rc);
 	if (mailroom__stored_message__pack(&bare, v.mv_data) != len)
 		return PB_ECORRUPT;
-	return PB_OK;
+	return provisional_keep(t, m, &k);
+}
+
+int sti_each(st_txn *t, MDB_dbi dbi, int (*fn)(const MDB_val *k, const MDB_val *v, void *arg),
+             void *arg)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, got;
+
+	if ((rc = mdb_cursor_open(t->txn, dbi, &c)))
+		return sti_err(t, rc);
+	for (got = mdb_cursor_get(c, &k, &v, MDB_FIRST); got == 0;
+	     got = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if ((rc = fn(&k, &v, arg)))
+			break;
+	mdb_cursor_close(c);
+	if (rc)
+		return rc == STI_STOP ? PB_OK : rc;
+	return got == MDB_NOTFOUND ? PB_OK : sti_err(t, got);
+}
+
+/* A caller's walk and what it is handed. */
+struct each_call {
+	st_txn *t;
+	int (*msg)(const Mailroom__StoredMessage *m, void *arg);
+	int (*id)(const uint8_t id[16], void *arg);
+	void *arg;
+};
+
+static int msg_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct each_call *e = arg;
+	Mailroom__StoredMessage *m;
+	int rc, stop;
+
+	if ((rc = msg_unpack(e->t, k, v, &m)))
+		return rc;
+	stop = e->msg(m, e->arg);
+	mailroom__stored_message__free_unpacked(m, NULL);
+	return stop ? STI_STOP : 0;
 }
 
 int st_msg_each(st_txn *t, int (*fn)(const Mailroom__StoredMessage *m, void *arg), void *arg)
 {
-	Mailroom__StoredMessage *m;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc, stop = 0;
+	struct each_call e = {t, fn, NULL, arg};
 
 	if (!t || !fn)
 		return PB_EINVAL;
-	if ((rc = mdb_cursor_open(t->txn, t->env->msg, &c)))
-		return sti_err(t, rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 && !stop;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if ((rc = msg_unpack(t, &k, &v, &m))) {
-			mdb_cursor_close(c);
-			return rc;
-		}
-		stop = fn(m, arg);
-		mailroom__stored_message__free_unpacked(m, NULL);
-	}
-	mdb_cursor_close(c);
-	if (rc && rc != MDB_NOTFOUND)
-		return sti_err(t, rc);
-	return PB_OK;
+	return sti_each(t, t->env->msg, msg_one, &e);
+}
+
+static int id_one(const MDB_val *k, const MDB_val *v, void *arg)
+{
+	struct each_call *e = arg;
+
+	if (k->mv_size != 16 || v->mv_size != 0)
+		return PB_ECORRUPT;
+	return e->id(k->mv_data, e->arg) ? STI_STOP : 0;
+}
+
+int st_provisional_each(st_txn *t, int (*fn)(const uint8_t id[16], void *arg), void *arg)
+{
+	struct each_call e = {t, NULL, fn, arg};
+
+	if (!t || !fn)
+		return PB_EINVAL;
+	return sti_each(t, t->env->provisional, id_one, &e);
 }
 
 /* ---- string -> id indexes; a taken name keeps its first id ---- */

@@ -30,6 +30,7 @@ struct st_env {
 	MDB_env *env;
 	MDB_dbi meta, msg, track, extref, queue, counters, lease, deadline, log, tree, checkpoint;
 	MDB_dbi applicant;
+	MDB_dbi provisional;           /* st_data.c: ids of messages with an open provisional clock */
 	MDB_dbi idem;                  /* st_idem.c: idempotency keys */
 	int has_idem;                  /* a read-only open of another version may lack it */
 	struct sti_queue outbox;       /* st_outbox.c: 12345 result events */
@@ -133,6 +134,13 @@ int sti_idem_open(st_env *e, MDB_txn *txn, unsigned flags);
  * tried as MDB_APPEND first, an ordinary put when the key is not past the
  * last (st_data.c). */
 int sti_put_rising(MDB_txn *txn, MDB_dbi dbi, MDB_val *k, MDB_val *v, unsigned flags);
+
+/* Every entry of dbi in key order by one cursor (st_data.c). fn returns
+ * 0 to go on, STI_STOP to end the walk with PB_OK, or a PB_ code, which
+ * ends it and is returned. */
+#define STI_STOP (-1)
+int sti_each(st_txn *t, MDB_dbi dbi, int (*fn)(const MDB_val *k, const MDB_val *v, void *arg),
+             void *arg);
 /* Opens the Merkle tree's DBI (st_tree.c), moving an older layout first
  * when the open is writable. */
 int sti_tree_open(st_env *e, MDB_txn *txn, unsigned flags);

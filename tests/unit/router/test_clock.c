@@ -406,7 +406,7 @@ Test(clock, a_new_calendar_recomputes_provisional_deadlines)
 	cal_free(core.cal);
 	cr_assert_eq(cal_load_files(files, 2, &core.cal, err, sizeof(err)), PB_OK, "%s", err);
 	cal_version(core.cal, core.cal_version);
-	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, NULL), PB_OK);
 	/* 2025-12-20 (Sat) + 15 working days, 2026 unknown: its statutory
 	 * holidays only (01-01 off, nothing made up) */
 	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "年底", at("2025-12-20T10:00:00+08:00"), &a);
@@ -415,7 +415,7 @@ Test(clock, a_new_calendar_recomputes_provisional_deadlines)
 	cal_free(core.cal);
 	cr_assert_eq(cal_load_dir(MR_SOURCE_DIR "/deploy/calendars", &core.cal, err, sizeof(err)), PB_OK);
 	cal_version(core.cal, core.cal_version);
-	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, NULL), PB_OK);
 	cr_assert_geq(moved, 1);
 	/* 01-01..03 off, Sunday 01-04 worked: the same day, now official,
 	 * and recorded all the same */
@@ -425,8 +425,64 @@ Test(clock, a_new_calendar_recomputes_provisional_deadlines)
 	cr_assert_not(r->clock->provisional);
 	expect_due("2026-01-12T23:59:59+08:00", r->old_due_ms);
 	mailroom__audit_record__free_unpacked(r, NULL);
-	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, NULL), PB_OK);
 	cr_assert_eq(moved, 0, "once per calendar version");
+}
+
+static Mailroom__AuditRecord *record_at(uint64_t n);
+
+/* The recompute reads the messages the store's provisional index names,
+ * not every message: among many with official deadlines, the few whose
+ * deadline reaches into the year without a notice are all it reads, and
+ * each of those moves or is confirmed, once. */
+Test(clock, a_recompute_reads_only_the_provisional_messages)
+{
+	const char *files[] = {MR_SOURCE_DIR "/deploy/calendars/cn-2024.cal",
+	                       MR_SOURCE_DIR "/deploy/calendars/cn-2025.cal"};
+	struct posted a;
+	char err[256];
+	int moved;
+	size_t visited = 99;
+
+	cal_free(core.cal);
+	cr_assert_eq(cal_load_files(files, 2, &core.cal, err, sizeof(err)), PB_OK, "%s", err);
+	cal_version(core.cal, core.cal_version);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, &visited), PB_OK);
+	cr_assert_eq(visited, 0, "an empty store");
+	/* 60 in March 2025, due in 2025: official */
+	for (int i = 0; i < 60; i++) {
+		post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "春天", at("2025-03-03T10:00:00+08:00") + i * 60000,
+		     &a);
+		cr_assert_lt(a.reply_due, at("2026-01-01T00:00:00+08:00"));
+	}
+	/* 3 in late December, due in 2026: provisional (both clocks of the
+	 * first two, the reply clock of the last: its acknowledgement is
+	 * due on 12-22 already) */
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "年底", at("2025-12-30T10:00:00+08:00"), &a);
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "年底", at("2025-12-31T10:00:00+08:00"), &a);
+	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "年底", at("2025-12-19T10:00:00+08:00"), &a);
+	cr_assert_geq(a.reply_due, at("2026-01-01T00:00:00+08:00"));
+
+	cal_free(core.cal);
+	cr_assert_eq(cal_load_dir(MR_SOURCE_DIR "/deploy/calendars", &core.cal, err, sizeof(err)), PB_OK);
+	cal_version(core.cal, core.cal_version);
+	uint64_t before = log_size();
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, &visited), PB_OK);
+	cr_assert_eq(visited, 3, "read %zu messages, not the 63 stored", visited);
+	cr_assert_geq(moved, 3, "each provisional one moved or was confirmed");
+	cr_assert_eq(log_size(), before + (uint64_t)moved, "one record each");
+	for (uint64_t i = before; i < before + (uint64_t)moved; i++) {
+		Mailroom__AuditRecord *r = record_at(i);
+		cr_assert_eq(r->event, MAILROOM__AUDIT_EVENT__AUDIT_CLOCK_RECOMPUTED);
+		cr_assert_not(r->clock->provisional);
+		mailroom__audit_record__free_unpacked(r, NULL);
+	}
+
+	/* official now: out of the index, so a later calendar reads none */
+	core.cal_version[0] ^= 1;
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, &visited), PB_OK);
+	cr_assert_eq(visited, 0);
+	cr_assert_eq(moved, 0);
 }
 
 /* The record of index n (free with the protobuf free). */
@@ -490,7 +546,7 @@ Test(clock, the_official_year_recomputes_both_clocks_and_the_view_shows_it)
 	cal_free(core.cal);
 	cr_assert_eq(cal_load_files(files, 2, &core.cal, err, sizeof(err)), PB_OK, "%s", err);
 	cal_version(core.cal, core.cal_version);
-	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, NULL), PB_OK);
 	post(MAILROOM__CHANNEL__CHANNEL_MAILBOX, "春节前", at("2026-01-26T10:00:00+08:00"), &a);
 	expect_due("2026-01-27T23:59:59+08:00", a.ack_due);
 	expect_due("2026-02-20T23:59:59+08:00", a.reply_due);
@@ -505,7 +561,7 @@ Test(clock, the_official_year_recomputes_both_clocks_and_the_view_shows_it)
 	cr_assert_eq(cal_load_dir(MR_SOURCE_DIR "/deploy/calendars", &core.cal, err, sizeof(err)), PB_OK);
 	cal_version(core.cal, core.cal_version);
 	int64_t t0 = pb_now_ms();
-	cr_assert_eq(rt_recompute_provisional(&core, &moved), PB_OK);
+	cr_assert_eq(rt_recompute_provisional(&core, &moved, NULL), PB_OK);
 	cr_assert_eq(moved, 2, "the acknowledge and the reply clock");
 	cr_assert_eq(log_size(), before + 2);
 

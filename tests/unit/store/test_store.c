@@ -107,16 +107,24 @@ Test(store, reopen_with_other_key_is_refused)
 }
 
 /* A store of version 1 (records signed one by one), 2 (idempotency keys
- * in extref) or 3 (tree levels 1 and 2 stored, a deadline per key) is
- * refused, for writing and reading; so is one from a later version. */
+ * in extref), 3 (tree levels 1 and 2 stored, a deadline per key) or 4 (no
+ * provisional index) is refused, for writing and reading; so is one from
+ * a later version. */
 Test(store, schema_mismatch_is_corrupt)
 {
 	uint8_t v1[4] = {0, 0, 0, 1}, v2[4] = {0, 0, 0, 2}, v3[4] = {0, 0, 0, 3};
-	uint8_t v5[4] = {0, 0, 0, 5};
+	uint8_t v4[4] = {0, 0, 0, 4}, v6[4] = {0, 0, 0, 6}, now[4];
+	size_t len;
 
 	fx_close();
-	cr_assert_eq(raw_meta_put("schema_version", v5, sizeof(v5)), 0);
+	cr_assert_eq(raw_meta_get("schema_version", now, sizeof(now), &len), 0);
+	cr_assert_eq(len, 4);
+	cr_assert_eq(now[3], 5, "a new store is of version 5");
+	cr_assert_eq(raw_meta_put("schema_version", v6, sizeof(v6)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(raw_meta_put("schema_version", v4, sizeof(v4)), 0);
+	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
+	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
 	cr_assert_eq(raw_meta_put("schema_version", v3, sizeof(v3)), 0);
 	cr_assert_eq(fx_reopen(16, 0), PB_ECORRUPT);
 	cr_assert_eq(fx_reopen(0, 1), PB_ECORRUPT);
