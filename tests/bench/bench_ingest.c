@@ -34,6 +34,10 @@
  * its allocated blocks and the LMDB pages in use, over every message
  * stored.
  *
+ * --after N numbers the load's messages after N, as --prefill N does:
+ * with --url against a kept prefilled store, so that --citizens gives
+ * them citizens the prefill did not.
+ *
  * --citizens N writes each message from one of N citizens (a mobile
  * number from the message's number, modulo N; the prefill too), so that
  * about one message in N/messages comes from a citizen who wrote before.
@@ -628,7 +632,7 @@ static void usage(FILE *f)
 	           "                    [--threads GATEWAY_THREADS] [--keep] [--ini TEXT]\n"
 	           "                    [--witness PUSH_INTERVAL_MS]\n"
 	           "                    [--prefill MESSAGES] [--prefill-batch PER_CHECKPOINT]\n"
-	           "                    [--citizens N]\n");
+	           "                    [--citizens N] [--after MESSAGES]\n");
 }
 
 int main(int argc, char **argv)
@@ -645,6 +649,7 @@ int main(int argc, char **argv)
 		{"prefill", required_argument, NULL, 'P'},
 		{"prefill-batch", required_argument, NULL, 'B'},
 		{"citizens", required_argument, NULL, 'C'},
+		{"after", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -670,6 +675,7 @@ int main(int argc, char **argv)
 		case 'P': prefill = B.prefilled = strtoull(optarg, NULL, 10); break;
 		case 'B': per_cp = atol(optarg); break;
 		case 'C': B.citizens = strtoull(optarg, NULL, 10); break;
+		case 'A': B.prefilled = strtoull(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 1;
 		}
